@@ -1,0 +1,43 @@
+// slimmable: helpers shared by every CUDA kernel.
+//
+// The parameter structs below mirror src/params.rs byte for byte (the
+// param_layout test compiles static_asserts generated from the Rust side).
+// Each kernel takes its struct by value as the last argument.
+#pragma once
+
+typedef unsigned int u32;
+
+// A strided 4-D view (NCHW) into a flat float buffer, in elements.
+struct ViewParams {
+    u32 dims[4];
+    u32 strides[4];
+    u32 offset;
+    u32 _pad[3];
+};
+
+struct SliceCopyParams {
+    ViewParams src;
+    ViewParams dst;
+};
+
+struct FillParams {
+    ViewParams dst;
+    float value;
+    u32 _pad[3];
+};
+
+// Element count of a view (fits in 32 bits: the host checks).
+__device__ __forceinline__ u32 view_numel(const ViewParams& v) {
+    return v.dims[0] * v.dims[1] * v.dims[2] * v.dims[3];
+}
+
+// Buffer index of the i-th element of a view in NCHW order.
+__device__ __forceinline__ u32 view_index(const ViewParams& v, u32 i) {
+    u32 w = i % v.dims[3];
+    i /= v.dims[3];
+    u32 h = i % v.dims[2];
+    i /= v.dims[2];
+    u32 c = i % v.dims[1];
+    u32 n = i / v.dims[1];
+    return v.offset + n * v.strides[0] + c * v.strides[1] + h * v.strides[2] + w * v.strides[3];
+}

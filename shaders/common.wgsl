@@ -1,0 +1,42 @@
+// slimmable: declarations shared by every WGSL kernel; the host prepends this
+// file to each shader. The structs mirror src/params.rs byte for byte under
+// WGSL's uniform layout rules (checked by tests/param_layout.rs).
+
+// A strided 4-D view (NCHW) into a flat f32 buffer, in elements.
+struct ViewParams {
+    dims: vec4<u32>,
+    strides: vec4<u32>,
+    offset: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+struct SliceCopyParams {
+    src: ViewParams,
+    dst: ViewParams,
+}
+
+struct FillParams {
+    dst: ViewParams,
+    value: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+fn view_numel(v: ViewParams) -> u32 {
+    return v.dims.x * v.dims.y * v.dims.z * v.dims.w;
+}
+
+// Buffer index of the i-th element of a view in NCHW order.
+fn view_index(v: ViewParams, flat: u32) -> u32 {
+    var i = flat;
+    let w = i % v.dims.w;
+    i = i / v.dims.w;
+    let h = i % v.dims.z;
+    i = i / v.dims.z;
+    let c = i % v.dims.y;
+    let n = i / v.dims.y;
+    return v.offset + n * v.strides.x + c * v.strides.y + h * v.strides.z + w * v.strides.w;
+}

@@ -1,0 +1,101 @@
+//! The CPU reference backend: plain loops, written to be read. It is the
+//! oracle every other backend is checked against, so clarity beats speed.
+
+use super::{Backend, BackendKind, Buffer, Storage, check_write_len, wrong_storage};
+use crate::error::Result;
+use crate::params::{FillParams, SliceCopyParams, ViewParams};
+use std::sync::RwLock;
+
+/// The reference backend.
+#[derive(Default)]
+pub struct CpuBackend;
+
+impl CpuBackend {
+    pub fn new() -> Self {
+        CpuBackend
+    }
+}
+
+fn host(buf: &Buffer) -> Result<&RwLock<Vec<f32>>> {
+    match &buf.storage {
+        Storage::Cpu(v) => Ok(v),
+        _ => Err(wrong_storage("cpu")),
+    }
+}
+
+/// Buffer indices of a view's elements in NCHW order.
+pub fn view_indices(v: &ViewParams) -> Vec<usize> {
+    let [n, c, h, w] = v.dims.map(|d| d as usize);
+    let s = v.strides.map(|d| d as usize);
+    let mut out = Vec::with_capacity(n * c * h * w);
+    for i in 0..n {
+        for j in 0..c {
+            for k in 0..h {
+                for l in 0..w {
+                    out.push(v.offset as usize + i * s[0] + j * s[1] + k * s[2] + l * s[3]);
+                }
+            }
+        }
+    }
+    out
+}
+
+impl Backend for CpuBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Cpu
+    }
+
+    fn device_name(&self) -> String {
+        "CPU reference".into()
+    }
+
+    fn alloc(&self, len: usize) -> Result<Buffer> {
+        // Unspecified contents: NaN, so that a missed write shows.
+        self.upload(&vec![f32::NAN; len])
+    }
+
+    fn upload(&self, host: &[f32]) -> Result<Buffer> {
+        Ok(Buffer {
+            len: host.len(),
+            storage: Storage::Cpu(RwLock::new(host.to_vec())),
+        })
+    }
+
+    fn write(&self, buf: &Buffer, data: &[f32]) -> Result<()> {
+        check_write_len(buf, data)?;
+        host(buf)?
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .copy_from_slice(data);
+        Ok(())
+    }
+
+    fn download(&self, buf: &Buffer) -> Result<Vec<f32>> {
+        Ok(host(buf)?.read().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
+    fn synchronize(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn slice_copy(&self, src: &Buffer, dst: &Buffer, p: &SliceCopyParams) -> Result<()> {
+        // Gather first: src and dst may be the same buffer (disjoint views).
+        let values: Vec<f32> = {
+            let s = host(src)?.read().unwrap_or_else(|e| e.into_inner());
+            view_indices(&p.src).into_iter().map(|i| s[i]).collect()
+        };
+        let mut d = host(dst)?.write().unwrap_or_else(|e| e.into_inner());
+        for (i, v) in view_indices(&p.dst).into_iter().zip(values) {
+            d[i] = v;
+        }
+        Ok(())
+    }
+
+    fn fill(&self, dst: &Buffer, p: &FillParams) -> Result<()> {
+        let mut d = host(dst)?.write().unwrap_or_else(|e| e.into_inner());
+        for i in view_indices(&p.dst) {
+            d[i] = p.value;
+        }
+        Ok(())
+    }
+}

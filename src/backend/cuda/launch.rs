@@ -1,0 +1,112 @@
+//! Raw-pointer launches: the entry points other engines call on their own
+//! memory and stream, and that [`super::CudaBackend`] calls on its buffers.
+//!
+//! Every function takes device pointers (`CUdeviceptr`), the stream to launch
+//! on, the loaded [`CudaKernels`] for that stream's context, and the kernel's
+//! parameter struct from [`crate::params`]. Launch errors are returned, never
+//! ignored.
+
+use super::nvrtc;
+use crate::error::{Error, Result};
+use crate::kernel_sources::{self, entry};
+use crate::params::{FillParams, SliceCopyParams};
+use cudarc::driver::{CudaContext, CudaFunction, CudaStream, LaunchConfig, PushKernelArg, sys};
+use std::sync::Arc;
+
+// SAFETY: the structs are #[repr(C)], Pod, and mirrored byte for byte by
+// kernels/common.cuh (checked by tests/param_layout.rs).
+unsafe impl cudarc::driver::DeviceRepr for SliceCopyParams {}
+unsafe impl cudarc::driver::DeviceRepr for FillParams {}
+
+/// Threads per block for the elementwise kernels.
+const BLOCK: u32 = 256;
+
+/// Converts a driver error without calling into the driver (formatting a
+/// `DriverError` with `Display` would call `cuGetErrorString`).
+pub(crate) fn driver_err(context: &str, e: cudarc::driver::DriverError) -> Error {
+    Error::Cuda {
+        context: context.to_string(),
+        message: format!("{:?}", e.0),
+    }
+}
+
+/// The kernels compiled for one context's device, ready to launch.
+pub struct CudaKernels {
+    pub arch: &'static str,
+    slice_copy: CudaFunction,
+    fill: CudaFunction,
+}
+
+impl CudaKernels {
+    /// Compiles (once per process and arch) and loads every kernel into `ctx`.
+    pub fn load(ctx: &Arc<CudaContext>) -> Result<Self> {
+        let (major, minor) = ctx
+            .compute_capability()
+            .map_err(|e| driver_err("cuDeviceGetAttribute", e))?;
+        let arch = nvrtc::arch_name(major, minor)?;
+        let ptx = nvrtc::compile_cached("copy.cu", kernel_sources::CUDA_COPY, arch)?;
+        let module = ctx
+            .load_module(ptx)
+            .map_err(|e| driver_err("cuModuleLoadData(copy.cu)", e))?;
+        let get = |name: &str| {
+            module
+                .load_function(name)
+                .map_err(|e| driver_err(&format!("cuModuleGetFunction({name})"), e))
+        };
+        Ok(CudaKernels {
+            arch,
+            slice_copy: get(entry::SLICE_COPY_F32)?,
+            fill: get(entry::FILL_F32)?,
+        })
+    }
+}
+
+/// A 1-D grid for a grid-stride loop over `n` elements.
+fn elementwise_config(n: u64) -> LaunchConfig {
+    let blocks = n.div_ceil(BLOCK as u64).clamp(1, 65_535 * 8) as u32;
+    LaunchConfig {
+        grid_dim: (blocks, 1, 1),
+        block_dim: (BLOCK, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// Launches `slimmable_slice_copy_f32`.
+///
+/// # Safety
+/// `src` and `dst` must be live device allocations of `stream`'s context that
+/// contain every element `p.src` and `p.dst` address; the two views must not
+/// overlap.
+pub unsafe fn launch_slice_copy(
+    k: &CudaKernels,
+    stream: &CudaStream,
+    src: sys::CUdeviceptr,
+    dst: sys::CUdeviceptr,
+    p: &SliceCopyParams,
+) -> Result<()> {
+    let mut b = stream.launch_builder(&k.slice_copy);
+    b.arg(&src).arg(&dst).arg(p);
+    // SAFETY: argument types match the kernel signature; pointers per contract.
+    unsafe { b.launch(elementwise_config(p.dst.numel())) }
+        .map(|_| ())
+        .map_err(|e| driver_err(entry::SLICE_COPY_F32, e))
+}
+
+/// Launches `slimmable_fill_f32`.
+///
+/// # Safety
+/// `dst` must be a live device allocation of `stream`'s context containing
+/// every element `p.dst` addresses.
+pub unsafe fn launch_fill(
+    k: &CudaKernels,
+    stream: &CudaStream,
+    dst: sys::CUdeviceptr,
+    p: &FillParams,
+) -> Result<()> {
+    let mut b = stream.launch_builder(&k.fill);
+    b.arg(&dst).arg(p);
+    // SAFETY: argument types match the kernel signature; pointer per contract.
+    unsafe { b.launch(elementwise_config(p.dst.numel())) }
+        .map(|_| ())
+        .map_err(|e| driver_err(entry::FILL_F32, e))
+}

@@ -1,0 +1,195 @@
+//! The CUDA backend: one context and stream per device, kernels compiled at
+//! run time by NVRTC for the device's own architecture.
+//!
+//! cudarc panics when libcuda is missing, so [`CudaBackend::new`] checks
+//! `is_culib_present()` before anything else touches the driver.
+
+pub mod launch;
+pub mod nvrtc;
+
+use super::{Backend, BackendKind, Buffer, Storage, check_write_len, wrong_storage};
+use crate::error::{Error, Result};
+use crate::params::{FillParams, SliceCopyParams};
+use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtr, sys};
+use launch::{CudaKernels, driver_err};
+use std::sync::Arc;
+
+/// What `slimmable devices` reports about a CUDA device.
+#[derive(Clone, Debug)]
+pub struct CudaDeviceInfo {
+    pub ordinal: usize,
+    pub name: String,
+    pub compute_capability: (i32, i32),
+    pub sm_count: i32,
+    pub total_memory_bytes: usize,
+}
+
+/// Fails with a clear reason unless the CUDA driver library can be loaded.
+pub fn ensure_driver() -> Result<()> {
+    // SAFETY: only tries to dlopen libcuda by its usual names.
+    if unsafe { sys::is_culib_present() } {
+        Ok(())
+    } else {
+        Err(Error::BackendUnavailable {
+            backend: "cuda",
+            reason: "libcuda.so was not found: no NVIDIA driver is installed on this machine \
+                     (install the driver, or use --backend wgpu / cpu)"
+                .into(),
+        })
+    }
+}
+
+/// Describes device `ordinal` without compiling anything.
+pub fn device_info(ordinal: usize) -> Result<CudaDeviceInfo> {
+    ensure_driver()?;
+    let count = CudaContext::device_count().map_err(|e| driver_err("cuDeviceGetCount", e))?;
+    if ordinal as i32 >= count {
+        return Err(Error::BackendUnavailable {
+            backend: "cuda",
+            reason: format!(
+                "the driver reports {count} CUDA device(s); device {ordinal} does not exist"
+            ),
+        });
+    }
+    let ctx = CudaContext::new(ordinal).map_err(|e| driver_err("cuCtxCreate", e))?;
+    Ok(CudaDeviceInfo {
+        ordinal,
+        name: ctx.name().map_err(|e| driver_err("cuDeviceGetName", e))?,
+        compute_capability: ctx
+            .compute_capability()
+            .map_err(|e| driver_err("cuDeviceGetAttribute", e))?,
+        sm_count: ctx
+            .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
+            .map_err(|e| driver_err("cuDeviceGetAttribute", e))?,
+        total_memory_bytes: ctx
+            .total_mem()
+            .map_err(|e| driver_err("cuDeviceTotalMem", e))?,
+    })
+}
+
+/// The CUDA backend on one device.
+pub struct CudaBackend {
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    kernels: CudaKernels,
+}
+
+impl CudaBackend {
+    /// Opens device `ordinal` and compiles the kernels for it.
+    pub fn new(ordinal: usize) -> Result<Self> {
+        ensure_driver()?;
+        nvrtc::ensure_nvrtc()?;
+        let count = CudaContext::device_count().map_err(|e| driver_err("cuDeviceGetCount", e))?;
+        if ordinal as i32 >= count {
+            return Err(Error::BackendUnavailable {
+                backend: "cuda",
+                reason: format!(
+                    "the driver reports {count} CUDA device(s); device {ordinal} does not exist"
+                ),
+            });
+        }
+        let ctx = CudaContext::new(ordinal).map_err(|e| driver_err("cuCtxCreate", e))?;
+        let stream = ctx.default_stream();
+        let kernels = CudaKernels::load(&ctx)?;
+        Ok(CudaBackend {
+            ctx,
+            stream,
+            kernels,
+        })
+    }
+
+    /// The context, for engines that share it.
+    pub fn context(&self) -> &Arc<CudaContext> {
+        &self.ctx
+    }
+
+    /// The stream every launch of this backend goes to.
+    pub fn stream(&self) -> &Arc<CudaStream> {
+        &self.stream
+    }
+
+    /// The loaded kernels, for raw launches on this context.
+    pub fn kernels(&self) -> &CudaKernels {
+        &self.kernels
+    }
+
+    fn slice<'a>(&self, buf: &'a Buffer) -> Result<&'a CudaSlice<f32>> {
+        match &buf.storage {
+            Storage::Cuda(s) => Ok(s),
+            _ => Err(wrong_storage("cuda")),
+        }
+    }
+}
+
+impl Backend for CudaBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Cuda
+    }
+
+    fn device_name(&self) -> String {
+        let name = self.ctx.name().unwrap_or_else(|_| "CUDA device".into());
+        format!("{name} ({})", self.kernels.arch)
+    }
+
+    fn alloc(&self, len: usize) -> Result<Buffer> {
+        // SAFETY: f32 has no invalid bit patterns; callers treat the contents
+        // as unspecified until written.
+        let s = unsafe { self.stream.alloc::<f32>(len.max(1)) }
+            .map_err(|e| driver_err("cuMemAlloc", e))?;
+        Ok(Buffer {
+            len,
+            storage: Storage::Cuda(s),
+        })
+    }
+
+    fn upload(&self, host: &[f32]) -> Result<Buffer> {
+        let buf = self.alloc(host.len())?;
+        if !host.is_empty() {
+            self.write(&buf, host)?;
+        }
+        Ok(buf)
+    }
+
+    fn write(&self, buf: &Buffer, host: &[f32]) -> Result<()> {
+        check_write_len(buf, host)?;
+        let s = self.slice(buf)?;
+        let (ptr, _sync) = s.device_ptr(&self.stream);
+        // SAFETY: `ptr` holds `buf.len` f32s; the copy is synchronous
+        // w.r.t. the host buffer (cuMemcpyHtoD blocks on pageable memory).
+        unsafe { cudarc::driver::result::memcpy_htod_sync(ptr, host) }
+            .map_err(|e| driver_err("cuMemcpyHtoD", e))
+    }
+
+    fn download(&self, buf: &Buffer) -> Result<Vec<f32>> {
+        let s = self.slice(buf)?;
+        let mut out = self
+            .stream
+            .clone_dtoh(s)
+            .map_err(|e| driver_err("cuMemcpyDtoH", e))?;
+        self.synchronize()?;
+        out.truncate(buf.len);
+        Ok(out)
+    }
+
+    fn synchronize(&self) -> Result<()> {
+        self.stream
+            .synchronize()
+            .map_err(|e| driver_err("cuStreamSynchronize", e))
+    }
+
+    fn slice_copy(&self, src: &Buffer, dst: &Buffer, p: &SliceCopyParams) -> Result<()> {
+        let (s, d) = (self.slice(src)?, self.slice(dst)?);
+        let (sp, _g1) = s.device_ptr(&self.stream);
+        let (dp, _g2) = d.device_ptr(&self.stream);
+        // SAFETY: crate::ops checked both views against the buffer lengths
+        // and for overlap.
+        unsafe { launch::launch_slice_copy(&self.kernels, &self.stream, sp, dp, p) }
+    }
+
+    fn fill(&self, dst: &Buffer, p: &FillParams) -> Result<()> {
+        let d = self.slice(dst)?;
+        let (dp, _g) = d.device_ptr(&self.stream);
+        // SAFETY: crate::ops checked the view against the buffer length.
+        unsafe { launch::launch_fill(&self.kernels, &self.stream, dp, p) }
+    }
+}

@@ -1,0 +1,147 @@
+//! The narrow backend interface: device buffers and the kernels, nothing more.
+//!
+//! Three implementations: [`cpu`] (the reference: plain loops, f64 where
+//! arithmetic happens), [`cuda`] (NVRTC-compiled `kernels/*.cu`) and [`wgsl`]
+//! (wgpu running `shaders/*.wgsl`). Callers validate shapes through
+//! [`crate::ops`], which builds the parameter structs; a backend only runs
+//! them. Autograd, layers and the trainer sit above and never name a backend.
+
+pub mod cpu;
+pub mod cuda;
+pub mod wgsl;
+
+use crate::error::{Error, Result};
+use crate::params::{FillParams, SliceCopyParams};
+use std::fmt;
+
+/// Which backend to use. `Auto` picks CUDA if a device works, else a wgpu
+/// adapter, else the CPU reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendKind {
+    Auto,
+    Cuda,
+    Wgpu,
+    Cpu,
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BackendKind::Auto => "auto",
+            BackendKind::Cuda => "cuda",
+            BackendKind::Wgpu => "wgpu",
+            BackendKind::Cpu => "cpu",
+        })
+    }
+}
+
+/// Environment variable that chooses the backend when no `--backend` is given.
+pub const BACKEND_ENV: &str = "SLIMMABLE_BACKEND";
+
+/// A flat `f32` buffer on some backend. Views address into it.
+pub struct Buffer {
+    pub(crate) len: usize,
+    pub(crate) storage: Storage,
+}
+
+pub(crate) enum Storage {
+    Cpu(std::sync::RwLock<Vec<f32>>),
+    Cuda(cudarc::driver::CudaSlice<f32>),
+    Wgpu(::wgpu::Buffer),
+}
+
+impl Buffer {
+    /// Length in `f32` elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the buffer holds no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether two handles name the same storage.
+    pub fn same_storage(&self, other: &Buffer) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+/// The kernels every backend provides. Parameters are already validated.
+pub trait Backend {
+    /// Which implementation this is (never `Auto`).
+    fn kind(&self) -> BackendKind;
+    /// Human-readable device description, e.g. "NVIDIA H200 (sm_90)".
+    fn device_name(&self) -> String;
+
+    /// A buffer of `len` elements with unspecified contents.
+    fn alloc(&self, len: usize) -> Result<Buffer>;
+    /// A buffer holding a copy of `host`.
+    fn upload(&self, host: &[f32]) -> Result<Buffer>;
+    /// Overwrites the whole buffer with `host` (same length).
+    fn write(&self, buf: &Buffer, host: &[f32]) -> Result<()>;
+    /// Copies the whole buffer back to the host (waits for pending work).
+    fn download(&self, buf: &Buffer) -> Result<Vec<f32>>;
+    /// Waits until all submitted work is done.
+    fn synchronize(&self) -> Result<()>;
+
+    /// `dst[p.dst] = src[p.src]`.
+    fn slice_copy(&self, src: &Buffer, dst: &Buffer, p: &SliceCopyParams) -> Result<()>;
+    /// `dst[p.dst] = p.value`.
+    fn fill(&self, dst: &Buffer, p: &FillParams) -> Result<()>;
+}
+
+/// Checks that `host` can overwrite `buf` entirely.
+pub(crate) fn check_write_len(buf: &Buffer, host: &[f32]) -> Result<()> {
+    if buf.len != host.len() {
+        return Err(Error::invalid(
+            "buffer write",
+            format!(
+                "buffer holds {} elements but {} were given; write exactly the buffer's length",
+                buf.len,
+                host.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn wrong_storage(backend: &str) -> Error {
+    Error::invalid(
+        "buffer",
+        format!(
+            "this buffer was not allocated by the {backend} backend; allocate buffers on the backend that uses them"
+        ),
+    )
+}
+
+/// Opens the backend `kind`; `Auto` tries CUDA, then wgpu, then CPU.
+pub fn open(kind: BackendKind) -> Result<Box<dyn Backend>> {
+    match kind {
+        BackendKind::Cpu => Ok(Box::new(cpu::CpuBackend::new())),
+        BackendKind::Cuda => Ok(Box::new(cuda::CudaBackend::new(0)?)),
+        BackendKind::Wgpu => Ok(Box::new(wgsl::WgslBackend::new()?)),
+        BackendKind::Auto => {
+            if let Ok(b) = cuda::CudaBackend::new(0) {
+                return Ok(Box::new(b));
+            }
+            if let Ok(b) = wgsl::WgslBackend::new() {
+                return Ok(Box::new(b));
+            }
+            Ok(Box::new(cpu::CpuBackend::new()))
+        }
+    }
+}
+
+/// The backend named by [`BACKEND_ENV`], or `Auto`.
+pub fn kind_from_env() -> Result<BackendKind> {
+    match std::env::var(BACKEND_ENV) {
+        Err(_) => Ok(BackendKind::Auto),
+        Ok(s) => <BackendKind as clap::ValueEnum>::from_str(&s, true).map_err(|_| {
+            Error::invalid(
+                BACKEND_ENV,
+                format!("'{s}' is not a backend; use auto, cuda, wgpu or cpu"),
+            )
+        }),
+    }
+}

@@ -1,0 +1,151 @@
+//! WGSL pipelines for one device, and the encode functions other engines call
+//! with their own `wgpu::Device` and buffers.
+//!
+//! Each `encode_*` records one dispatch into the caller's command encoder.
+//! The parameter struct is uploaded as a small uniform buffer created on the
+//! spot (mapped at creation, so no queue is needed). Bindings: 0 = params,
+//! then the tensors in the order of the CUDA kernel's pointer arguments.
+
+use crate::error::{Error, Result};
+use crate::kernel_sources::{self, entry};
+use crate::params::{FillParams, SliceCopyParams};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use wgpu::util::DeviceExt;
+
+/// Workgroup size of the elementwise shaders (`@workgroup_size(256)`).
+const WORKGROUP: u64 = 256;
+
+/// Compiled pipelines for one `wgpu::Device`, created on first use.
+pub struct WgslKernels {
+    pipelines: Mutex<HashMap<&'static str, wgpu::ComputePipeline>>,
+}
+
+impl Default for WgslKernels {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WgslKernels {
+    pub fn new() -> Self {
+        WgslKernels {
+            pipelines: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn pipeline(
+        &self,
+        device: &wgpu::Device,
+        shader: &'static str,
+        entry_point: &'static str,
+    ) -> Result<wgpu::ComputePipeline> {
+        let mut cache = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = cache.get(entry_point) {
+            return Ok(p.clone());
+        }
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(entry_point),
+            source: wgpu::ShaderSource::Wgsl(kernel_sources::wgsl_source(shader).into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(entry_point),
+            layout: None,
+            module: &module,
+            entry_point: Some(entry_point),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        if let Some(err) = pollster::block_on(scope.pop()) {
+            return Err(Error::Wgpu {
+                context: format!("creating pipeline {entry_point}"),
+                message: err.to_string(),
+            });
+        }
+        cache.insert(entry_point, pipeline.clone());
+        Ok(pipeline)
+    }
+
+    fn dispatch(
+        &self,
+        device: &wgpu::Device,
+        encoder: &mut wgpu::CommandEncoder,
+        pipeline: &wgpu::ComputePipeline,
+        params: &[u8],
+        tensors: &[&wgpu::Buffer],
+        elements: u64,
+    ) {
+        let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("slimmable params"),
+            contents: params,
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: uniform.as_entire_binding(),
+        }];
+        entries.extend(
+            tensors
+                .iter()
+                .enumerate()
+                .map(|(i, b)| wgpu::BindGroupEntry {
+                    binding: i as u32 + 1,
+                    resource: b.as_entire_binding(),
+                }),
+        );
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        let groups = elements.div_ceil(WORKGROUP).clamp(1, 65_535) as u32;
+        pass.dispatch_workgroups(groups, 1, 1);
+    }
+
+    /// Records `slimmable_slice_copy_f32`: `dst[p.dst] = src[p.src]`.
+    /// The caller guarantees both views lie inside their buffers and do not
+    /// overlap (the crate's own callers check with `crate::ops`).
+    pub fn encode_slice_copy(
+        &self,
+        device: &wgpu::Device,
+        encoder: &mut wgpu::CommandEncoder,
+        src: &wgpu::Buffer,
+        dst: &wgpu::Buffer,
+        p: &SliceCopyParams,
+    ) -> Result<()> {
+        let pipeline = self.pipeline(device, kernel_sources::WGSL_COPY, entry::SLICE_COPY_F32)?;
+        self.dispatch(
+            device,
+            encoder,
+            &pipeline,
+            bytemuck::bytes_of(p),
+            &[src, dst],
+            p.dst.numel(),
+        );
+        Ok(())
+    }
+
+    /// Records `slimmable_fill_f32`: `dst[p.dst] = p.value`.
+    pub fn encode_fill(
+        &self,
+        device: &wgpu::Device,
+        encoder: &mut wgpu::CommandEncoder,
+        dst: &wgpu::Buffer,
+        p: &FillParams,
+    ) -> Result<()> {
+        let pipeline = self.pipeline(device, kernel_sources::WGSL_FILL, entry::FILL_F32)?;
+        self.dispatch(
+            device,
+            encoder,
+            &pipeline,
+            bytemuck::bytes_of(p),
+            &[dst],
+            p.dst.numel(),
+        );
+        Ok(())
+    }
+}

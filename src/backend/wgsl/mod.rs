@@ -1,0 +1,208 @@
+//! The wgpu backend: WGSL kernels on a Vulkan adapter (a GPU, or Mesa's
+//! lavapipe on machines without one).
+
+pub mod adapter;
+pub mod kernels;
+
+use super::{Backend, BackendKind, Buffer, Storage, check_write_len, wrong_storage};
+use crate::error::{Error, Result};
+use crate::params::{FillParams, SliceCopyParams};
+pub use kernels::WgslKernels;
+
+/// The wgpu backend on one adapter.
+pub struct WgslBackend {
+    adapter_name: String,
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    kernels: WgslKernels,
+    max_buffer_bytes: u64,
+}
+
+impl WgslBackend {
+    /// Opens the preferred Vulkan adapter with its own limits (wgpu's default
+    /// limits are lower than what lavapipe and real GPUs offer).
+    pub fn new() -> Result<Self> {
+        let adapter = adapter::select()?;
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("slimmable"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| Error::BackendUnavailable {
+            backend: "wgpu",
+            reason: format!("the adapter refused a device: {e}"),
+        })?;
+        Ok(WgslBackend {
+            adapter_name: adapter.get_info().name,
+            device,
+            queue,
+            kernels: WgslKernels::new(),
+            max_buffer_bytes: (limits.max_storage_buffer_binding_size as u64)
+                .min(limits.max_buffer_size),
+        })
+    }
+
+    /// The device, for engines that share it.
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
+    /// The queue every submission of this backend goes to.
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.queue
+    }
+
+    fn buffer<'a>(&self, buf: &'a Buffer) -> Result<&'a wgpu::Buffer> {
+        match &buf.storage {
+            Storage::Wgpu(b) => Ok(b),
+            _ => Err(wrong_storage("wgpu")),
+        }
+    }
+
+    /// Records with `f` into a fresh encoder and submits it, reporting
+    /// validation errors as an `Error`.
+    fn submit(
+        &self,
+        what: &str,
+        f: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<()>,
+    ) -> Result<()> {
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+        f(&mut encoder)?;
+        self.queue.submit([encoder.finish()]);
+        match pollster::block_on(scope.pop()) {
+            Some(err) => Err(Error::Wgpu {
+                context: what.to_string(),
+                message: err.to_string(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Backend for WgslBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Wgpu
+    }
+
+    fn device_name(&self) -> String {
+        self.adapter_name.clone()
+    }
+
+    fn alloc(&self, len: usize) -> Result<Buffer> {
+        let bytes = (len.max(1) * 4) as u64;
+        if bytes > self.max_buffer_bytes {
+            return Err(Error::invalid(
+                "wgpu buffer",
+                format!(
+                    "{len} f32s ({bytes} bytes) exceed the adapter's storage binding limit of {} bytes; use smaller tensors or the CUDA backend",
+                    self.max_buffer_bytes
+                ),
+            ));
+        }
+        let b = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Ok(Buffer {
+            len,
+            storage: Storage::Wgpu(b),
+        })
+    }
+
+    fn upload(&self, host: &[f32]) -> Result<Buffer> {
+        let buf = self.alloc(host.len())?;
+        self.write(&buf, host)?;
+        Ok(buf)
+    }
+
+    fn write(&self, buf: &Buffer, host: &[f32]) -> Result<()> {
+        check_write_len(buf, host)?;
+        if !host.is_empty() {
+            self.queue
+                .write_buffer(self.buffer(buf)?, 0, bytemuck::cast_slice(host));
+        }
+        Ok(())
+    }
+
+    fn download(&self, buf: &Buffer) -> Result<Vec<f32>> {
+        let src = self.buffer(buf)?;
+        let bytes = src.size();
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("slimmable readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.submit("readback copy", |enc| {
+            enc.copy_buffer_to_buffer(src, 0, &staging, 0, bytes);
+            Ok(())
+        })?;
+        let slice = staging.slice(..);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.synchronize()?;
+        rx.recv()
+            .map_err(|e| Error::Wgpu {
+                context: "readback".into(),
+                message: e.to_string(),
+            })?
+            .map_err(|e| Error::Wgpu {
+                context: "mapping the readback buffer".into(),
+                message: e.to_string(),
+            })?;
+        let data = slice.get_mapped_range().map_err(|e| Error::Wgpu {
+            context: "reading the readback buffer".into(),
+            message: e.to_string(),
+        })?;
+        let mut out: Vec<f32> = bytemuck::cast_slice(&data).to_vec();
+        drop(data);
+        staging.unmap();
+        out.truncate(buf.len);
+        Ok(out)
+    }
+
+    fn synchronize(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| Error::Wgpu {
+                context: "waiting for the queue".into(),
+                message: e.to_string(),
+            })
+    }
+
+    fn slice_copy(&self, src: &Buffer, dst: &Buffer, p: &SliceCopyParams) -> Result<()> {
+        let (s, d) = (self.buffer(src)?, self.buffer(dst)?);
+        if src.same_storage(dst) {
+            // One dispatch cannot bind a buffer both read-only and writable:
+            // copy the source side out first (the views are disjoint).
+            let tmp = self.alloc(src.len)?;
+            let t = self.buffer(&tmp)?;
+            return self.submit("slice_copy", |enc| {
+                enc.copy_buffer_to_buffer(s, 0, t, 0, s.size());
+                self.kernels.encode_slice_copy(&self.device, enc, t, d, p)
+            });
+        }
+        self.submit("slice_copy", |enc| {
+            self.kernels.encode_slice_copy(&self.device, enc, s, d, p)
+        })
+    }
+
+    fn fill(&self, dst: &Buffer, p: &FillParams) -> Result<()> {
+        let d = self.buffer(dst)?;
+        self.submit("fill", |enc| {
+            self.kernels.encode_fill(&self.device, enc, d, p)
+        })
+    }
+}

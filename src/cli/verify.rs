@@ -1,0 +1,52 @@
+//! `slimmable verify`: the case list on one backend against the CPU reference.
+
+use crate::backend::{self, BackendKind};
+use crate::error::Result;
+use crate::verify;
+
+pub fn run(kind: BackendKind, filter: Option<&str>, seed: Option<u64>) -> Result<i32> {
+    let be = backend::open(kind)?;
+    let seed = seed.unwrap_or_else(crate::rng::seed_from_env_or_clock);
+    println!(
+        "verify: backend {} ({}), seed {seed}",
+        be.kind(),
+        be.device_name()
+    );
+    println!(
+        "{:<12} {:<44} {:>10} {:>10} {:>16} {:>6}",
+        "op", "case", "max abs", "max rel", "atol/rtol", "result"
+    );
+    let (mut passed, mut failed) = (0, 0);
+    for case in verify::cases()
+        .iter()
+        .filter(|c| filter.is_none_or(|f| c.op.contains(f)))
+    {
+        let r = verify::run_case(case, be.as_ref(), seed);
+        let verdict = if r.passed() { "PASS" } else { "FAIL" };
+        println!(
+            "{:<12} {:<44} {:>10.2e} {:>10.2e} {:>16} {:>6}",
+            r.op,
+            r.case,
+            r.max_abs_err,
+            r.max_rel_err,
+            format!("{:.0e}/{:.0e}", r.tolerance.atol, r.tolerance.rtol),
+            verdict
+        );
+        if !r.passed() {
+            failed += 1;
+            if let Some(e) = &r.error {
+                println!("    error: {e}");
+            }
+            if r.unwritten + r.clobbered + r.mismatched > 0 {
+                println!(
+                    "    {} unwritten, {} written outside the output view, {} beyond tolerance",
+                    r.unwritten, r.clobbered, r.mismatched
+                );
+            }
+        } else {
+            passed += 1;
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 { 0 } else { 1 })
+}

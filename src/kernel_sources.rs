@@ -1,0 +1,41 @@
+//! The kernel sources and entry-point names, public so that other engines can
+//! compile and launch them on their own memory.
+//!
+//! CUDA: each `.cu` file starts with `#include "common.cuh"`; compile it with
+//! `kernels/` on the include path, or use [`cuda_source`], which inlines the
+//! header. WGSL has no includes: [`wgsl_source`] prepends `common.wgsl`.
+//! Parameter layouts are documented in [`crate::params`].
+
+/// `kernels/common.cuh`: parameter structs and view helpers.
+pub const CUDA_COMMON: &str = include_str!("../kernels/common.cuh");
+/// `kernels/copy.cu`: strided slice copy and fill.
+pub const CUDA_COPY: &str = include_str!("../kernels/copy.cu");
+
+/// `shaders/common.wgsl`: parameter structs and view helpers.
+pub const WGSL_COMMON: &str = include_str!("../shaders/common.wgsl");
+/// `shaders/copy.wgsl`: strided slice copy.
+pub const WGSL_COPY: &str = include_str!("../shaders/copy.wgsl");
+/// `shaders/fill.wgsl`: fill a view.
+pub const WGSL_FILL: &str = include_str!("../shaders/fill.wgsl");
+
+/// Every CUDA translation unit as `(file name, source)`.
+pub const CUDA_FILES: &[(&str, &str)] = &[("copy.cu", CUDA_COPY)];
+
+/// Entry points. CUDA and WGSL share the names.
+pub mod entry {
+    /// `(src: *const f32, dst: *mut f32, SliceCopyParams)`; WGSL bindings 0 params, 1 src, 2 dst.
+    pub const SLICE_COPY_F32: &str = "slimmable_slice_copy_f32";
+    /// `(dst: *mut f32, FillParams)`; WGSL bindings 0 params, 1 dst.
+    pub const FILL_F32: &str = "slimmable_fill_f32";
+}
+
+/// A CUDA translation unit with `#include "common.cuh"` replaced by the header,
+/// ready for NVRTC without include paths.
+pub fn cuda_source(unit: &str) -> String {
+    unit.replace("#include \"common.cuh\"", CUDA_COMMON)
+}
+
+/// A WGSL shader with the shared declarations prepended.
+pub fn wgsl_source(shader: &str) -> String {
+    format!("{WGSL_COMMON}\n{shader}")
+}

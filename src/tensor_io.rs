@@ -1,0 +1,116 @@
+//! Tensors on disk: safetensors files readable by PyTorch
+//! (`safetensors.torch.load_file`). Writes are atomic: a temporary file in the
+//! same folder, then a rename, so a failure never leaves a partial file.
+
+use crate::error::{Error, Result};
+use safetensors::{Dtype, SafeTensors};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// A host tensor: f32 values and their shape.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+impl HostTensor {
+    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Result<Self> {
+        let n: usize = shape.iter().product();
+        if n != data.len() {
+            return Err(Error::invalid(
+                "tensor",
+                format!(
+                    "shape {shape:?} holds {n} elements but {} were given",
+                    data.len()
+                ),
+            ));
+        }
+        Ok(HostTensor { shape, data })
+    }
+
+    /// The shape as NCHW, padding leading extents with 1 (rank 1 to 4).
+    pub fn dims4(&self, name: &str) -> Result<[usize; 4]> {
+        if self.shape.is_empty() || self.shape.len() > 4 {
+            return Err(Error::invalid(
+                format!("tensor '{name}'"),
+                format!(
+                    "rank {} is not supported; give a tensor of rank 1 to 4",
+                    self.shape.len()
+                ),
+            ));
+        }
+        let mut d = [1; 4];
+        d[4 - self.shape.len()..].copy_from_slice(&self.shape);
+        Ok(d)
+    }
+}
+
+/// Reads every tensor of a safetensors file (f32 only; other dtypes are an
+/// error naming the tensor).
+pub fn read(path: &Path) -> Result<HashMap<String, HostTensor>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| Error::io(path, format!("not a valid safetensors file: {e}")))?;
+    let mut out = HashMap::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != Dtype::F32 {
+            return Err(Error::io(
+                path,
+                format!(
+                    "tensor '{name}' is {:?}; this tool reads F32 tensors (convert with .float())",
+                    view.dtype()
+                ),
+            ));
+        }
+        let data: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        out.insert(name, HostTensor::new(view.shape().to_vec(), data)?);
+    }
+    Ok(out)
+}
+
+/// Writes tensors (and string metadata) atomically.
+pub fn write(
+    path: &Path,
+    tensors: &[(String, HostTensor)],
+    metadata: Option<HashMap<String, String>>,
+) -> Result<()> {
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+        .iter()
+        .map(|(n, t)| {
+            (
+                n.clone(),
+                t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                t.shape.clone(),
+            )
+        })
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(n, b, s)| {
+            safetensors::tensor::TensorView::new(Dtype::F32, s.clone(), b)
+                .map(|v| (n.clone(), v))
+                .map_err(|e| Error::invalid(format!("tensor '{n}'"), e.to_string()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let serialized = safetensors::serialize(views, metadata)
+        .map_err(|e| Error::io(path, format!("serializing: {e}")))?;
+    write_atomic(path, &serialized)
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| Error::io(path, "not a file path"))?;
+    let tmp = path.with_file_name(format!(".{}.tmp", file_name.to_string_lossy()));
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}

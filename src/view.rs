@@ -1,0 +1,150 @@
+//! Views: how every kernel sees its tensors.
+//!
+//! A view is an element offset into a buffer plus four extents and four
+//! strides (NCHW order; lower-rank tensors pad with leading extents of 1).
+//! Channel slices of full-width activations and of full-size weights are
+//! views, so no kernel ever needs a contiguous copy of its operand.
+
+use crate::error::{Error, Result};
+use crate::params::ViewParams;
+
+/// A strided 4-D window into a flat `f32` buffer, in elements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct View {
+    pub offset: usize,
+    pub dims: [usize; 4],
+    pub strides: [usize; 4],
+}
+
+impl View {
+    /// A dense row-major (NCHW) view starting at element 0.
+    pub fn contiguous(dims: [usize; 4]) -> Self {
+        let strides = [dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1];
+        View {
+            offset: 0,
+            dims,
+            strides,
+        }
+    }
+
+    /// Channels `begin..begin + len` of a dense NCHW tensor of extents `full`.
+    /// The result keeps the full tensor's strides: its batch stride is
+    /// `C_full·H·W`, not `len·H·W`.
+    pub fn channel_slice(full: [usize; 4], begin: usize, len: usize) -> Result<Self> {
+        if begin + len > full[1] {
+            return Err(Error::invalid(
+                "channel slice",
+                format!(
+                    "channels {begin}..{} do not fit in a tensor of {} channels; use a slice within the tensor",
+                    begin + len,
+                    full[1]
+                ),
+            ));
+        }
+        let base = View::contiguous(full);
+        Ok(View {
+            offset: begin * base.strides[1],
+            dims: [full[0], len, full[2], full[3]],
+            strides: base.strides,
+        })
+    }
+
+    /// Number of elements the view addresses.
+    pub fn numel(&self) -> usize {
+        self.dims.iter().product()
+    }
+
+    /// Element index of `[n, c, h, w]` in the underlying buffer.
+    pub fn index(&self, at: [usize; 4]) -> usize {
+        self.offset + (0..4).map(|d| at[d] * self.strides[d]).sum::<usize>()
+    }
+
+    /// The largest buffer index the view touches (`None` if it is empty).
+    pub fn last_index(&self) -> Option<usize> {
+        if self.numel() == 0 {
+            return None;
+        }
+        Some(self.index([
+            self.dims[0] - 1,
+            self.dims[1] - 1,
+            self.dims[2] - 1,
+            self.dims[3] - 1,
+        ]))
+    }
+
+    /// Every element index of the view, in NCHW order.
+    pub fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+        let [n, c, h, w] = self.dims;
+        (0..n).flat_map(move |i| {
+            (0..c).flat_map(move |j| {
+                (0..h).flat_map(move |k| (0..w).map(move |l| self.index([i, j, k, l])))
+            })
+        })
+    }
+
+    /// Checks that the view is non-empty, lies inside a buffer of `buffer_len`
+    /// elements and that its indices fit the kernels' 32-bit arithmetic.
+    pub fn check_within(&self, what: &str, buffer_len: usize) -> Result<()> {
+        let Some(last) = self.last_index() else {
+            return Err(Error::invalid(
+                what,
+                format!(
+                    "view {:?} has no elements; give every extent at least 1",
+                    self.dims
+                ),
+            ));
+        };
+        if last >= buffer_len {
+            return Err(Error::invalid(
+                what,
+                format!(
+                    "view (offset {}, extents {:?}, strides {:?}) reaches element {last} but the buffer holds {buffer_len}; shrink the view or use a larger buffer",
+                    self.offset, self.dims, self.strides
+                ),
+            ));
+        }
+        if last > u32::MAX as usize {
+            return Err(Error::invalid(
+                what,
+                format!(
+                    "view reaches element {last}, beyond the kernels' 32-bit indexing; split the work into smaller launches"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether two views of the same buffer touch a common element. Exact
+    /// when their joint address range is at most 2^26 elements (two channel
+    /// slices of one activation interleave across the batch, so comparing
+    /// ranges alone would refuse them); conservative beyond.
+    pub fn may_overlap(&self, other: &View) -> bool {
+        let (Some(a_end), Some(b_end)) = (self.last_index(), other.last_index()) else {
+            return false;
+        };
+        if self.offset > b_end || other.offset > a_end {
+            return false;
+        }
+        let lo = self.offset.min(other.offset);
+        let span = a_end.max(b_end) - lo + 1;
+        if span > 1 << 26 {
+            return true;
+        }
+        let mut touched = vec![false; span];
+        for i in self.indices() {
+            touched[i - lo] = true;
+        }
+        other.indices().any(|i| touched[i - lo])
+    }
+
+    /// The kernel-side mirror of this view. Call [`View::check_within`] first.
+    pub fn to_params(&self) -> ViewParams {
+        let u = |x: usize| x as u32;
+        ViewParams {
+            dims: self.dims.map(u),
+            strides: self.strides.map(u),
+            offset: u(self.offset),
+            _pad: [0; 3],
+        }
+    }
+}
