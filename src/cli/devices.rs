@@ -23,8 +23,9 @@ pub fn run() -> Result<i32> {
         }
         Err(e) => println!("  unavailable: {e}"),
     }
-    if let Ok((a, b)) = cuda::nvrtc::nvrtc_version() {
-        println!("  NVRTC {a}.{b} found (kernels can be compiled to PTX here)");
+    match cuda::nvrtc::nvrtc_version() {
+        Ok((a, b)) => println!("  NVRTC {a}.{b} found (kernels can be compiled to PTX here)"),
+        Err(e) => println!("  NVRTC: {e}"),
     }
 
     println!("wgpu:");

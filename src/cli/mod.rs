@@ -56,6 +56,7 @@ enum Command {
 
 /// Entry point of the binary; returns the process exit code.
 pub fn main() -> i32 {
+    quiet_mesa_warning();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Devices => devices::run(),
@@ -74,5 +75,14 @@ pub fn main() -> i32 {
             eprintln!("error: {e}");
             2
         }
+    }
+}
+
+/// Mesa prints "XDG_RUNTIME_DIR is invalid or not set" on every Vulkan
+/// instance when the variable is unset; point it at the temp folder.
+fn quiet_mesa_warning() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        // SAFETY: called first thing in main, before any thread exists.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
     }
 }

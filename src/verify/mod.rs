@@ -29,14 +29,16 @@ impl Tolerance {
     };
 }
 
+/// Runs a case on a backend with inputs from a seed; returns the output
+/// buffers (whole) and, for each, which indices were to be written.
+pub type CaseFn = Box<dyn Fn(&dyn Backend, u64) -> Result<Vec<CaseOutput>>>;
+
 /// One entry of the case list.
 pub struct Case {
     pub op: &'static str,
     pub name: String,
     pub tolerance: Tolerance,
-    /// Runs the case on a backend with inputs from `seed`; returns the
-    /// output buffers (whole) and, for each, which indices were to be written.
-    pub run: Box<dyn Fn(&dyn Backend, u64) -> Result<Vec<CaseOutput>>>,
+    pub run: CaseFn,
 }
 
 /// One output buffer of a case run.

@@ -69,7 +69,7 @@ pub fn report(adapter: &wgpu::Adapter) -> AdapterReport {
         backend: format!("{:?}", info.backend),
         device_type: format!("{:?}", info.device_type),
         driver: format!("{} {}", info.driver, info.driver_info),
-        max_storage_binding_bytes: limits.max_storage_buffer_binding_size as u64,
+        max_storage_binding_bytes: limits.max_storage_buffer_binding_size,
         max_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
         max_workgroup_storage_bytes: limits.max_compute_workgroup_storage_size,
         features,

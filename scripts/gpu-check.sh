@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The one GPU check (see shared GPU.md):
+#   scripts/gpu-check.sh build   here: release test binaries + CLI into .gpu/
+#   scripts/gpu-check.sh run     on the GPU machine, in a copy of the tree
+#                                (carry .gpu): CUDA tests, verify --backend cuda,
+#                                benches beside PyTorch; one log under $OUT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build() {
+    source scripts/env.sh
+    rm -rf .gpu && mkdir -p .gpu/tests .gpu/bin
+    cargo build --release -q
+    cp target/release/slimmable .gpu/bin/
+    cargo test --release --no-run --message-format=json -q 2>/dev/null \
+        | python3 -c '
+import json, sys, shutil, os
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"] \
+            and m["target"]["kind"] != ["bench"]:
+        name = m["target"]["name"]
+        shutil.copy(m["executable"], f".gpu/tests/{name}")
+        print("  test binary:", name)
+'
+    # Nothing may need this machine's libraries beyond glibc and the loader.
+    for f in .gpu/bin/* .gpu/tests/*; do
+        if ldd "$f" | grep -q "not found"; then echo "gpu-check: $f has missing libraries" >&2; exit 1; fi
+    done
+    du -sh .gpu
+}
+
+run() {
+    OUT="${OUT:-.gpu/out}"; mkdir -p "$OUT"
+    LOG="$OUT/gpu-check.log"; : > "$LOG"
+    export CARGO_MANIFEST_DIR="$PWD" SLIMMABLE_BIN="$PWD/.gpu/bin/slimmable"
+    export SLIMMABLE_REQUIRE_CUDA=1 SLIMMABLE_REQUIRE_NVRTC=1 XDG_RUNTIME_DIR=/tmp
+    summary=()
+    step() { # name, command...
+        local name="$1"; shift
+        echo "=== $name" | tee -a "$LOG"
+        local t0=$SECONDS
+        if "$@" >>"$LOG" 2>&1; then summary+=("PASS  $name ($((SECONDS - t0)) s)")
+        else summary+=("FAIL  $name ($((SECONDS - t0)) s)"); tail -30 "$LOG"; fi
+    }
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$LOG"
+    step "slimmable devices" .gpu/bin/slimmable devices
+    for t in .gpu/tests/*; do
+        step "test $(basename "$t")" "$t" --test-threads=1
+    done
+    step "verify --backend cuda" .gpu/bin/slimmable verify --backend cuda
+    if [ -x scripts/gpu-bench.sh ]; then step "benchmarks" scripts/gpu-bench.sh "$OUT"; fi
+    echo "=== summary" | tee -a "$LOG"
+    printf '%s\n' "${summary[@]}" | tee -a "$LOG"
+}
+
+case "${1:-}" in
+    build) build ;;
+    run) run ;;
+    *) echo "usage: scripts/gpu-check.sh build|run" >&2; exit 2 ;;
+esac

@@ -1,0 +1,222 @@
+//! The `slimmable` binary as a user runs it: `devices` never panics, `op`
+//! round-trips the slice copy with identical outputs on every backend, and
+//! bad input is a clear error with a non-zero exit.
+
+mod common;
+
+use slimmable::tensor_io::{self, HostTensor};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn slimmable(args: &[&str]) -> Output {
+    // SLIMMABLE_BIN: the binary's path when the tests run away from the
+    // build tree (scripts/gpu-check.sh).
+    let bin = std::env::var("SLIMMABLE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_slimmable").to_string());
+    Command::new(bin)
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .expect("the slimmable binary runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("slimmable-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn devices_reports_every_backend_without_panicking() {
+    let o = slimmable(&["devices"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(!t.contains("panicked"), "{t}");
+    for section in ["CUDA:", "wgpu:", "CPU reference", "auto selects"] {
+        assert!(t.contains(section), "missing {section} in:\n{t}");
+    }
+}
+
+fn write_input(path: &Path, seed: u64) -> HostTensor {
+    let mut rng = slimmable::rng::Rng::new(seed);
+    let shape = vec![3, 10, 5, 7];
+    let x = HostTensor::new(shape.clone(), rng.vec_f32(3 * 10 * 5 * 7)).unwrap();
+    tensor_io::write(path, &[("x".into(), x.clone())], None).unwrap();
+    x
+}
+
+#[test]
+fn op_slice_copy_round_trips_identically_on_every_backend() {
+    let input = scratch("in.safetensors");
+    let x = write_input(&input, common::seed());
+    // Expected: channels 2..8 of x, dense.
+    let mut expected = Vec::new();
+    for n in 0..3 {
+        for c in 2..8 {
+            let base = (n * 10 + c) * 35;
+            expected.extend_from_slice(&x.data[base..base + 35]);
+        }
+    }
+    let mut outputs = Vec::new();
+    for be in common::backends() {
+        let name = be.kind().to_string();
+        let out = scratch(&format!("out-{name}.safetensors"));
+        let o = slimmable(&[
+            "op",
+            "--op",
+            "slice_copy",
+            "--params",
+            r#"{"channel_begin": 2, "channels": 6}"#,
+            "--inputs",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--backend",
+            &name,
+        ]);
+        assert!(o.status.success(), "{name}: {}", text(&o));
+        let y = tensor_io::read(&out)
+            .unwrap()
+            .remove("y")
+            .expect("output y");
+        assert_eq!(y.shape, vec![3, 6, 5, 7]);
+        assert_eq!(y.data, expected, "{name} differs from the expected slice");
+        outputs.push((name, y));
+    }
+    for (name, y) in &outputs[1..] {
+        assert_eq!(y, &outputs[0].1, "{name} differs from cpu");
+    }
+}
+
+#[test]
+fn bad_op_input_is_a_clear_error() {
+    let input = scratch("bad-in.safetensors");
+    write_input(&input, 3);
+    let out = scratch("bad-out.safetensors");
+    let truncated = scratch("truncated.safetensors");
+    let bytes = std::fs::read(&input).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let (i, o, t) = (
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        truncated.to_str().unwrap(),
+    );
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "op",
+                "--op",
+                "slice_copy",
+                "--params",
+                "{not json",
+                "--inputs",
+                i,
+                "--out",
+                o,
+            ],
+            "--params",
+        ),
+        (
+            &[
+                "op",
+                "--op",
+                "slice_copy",
+                "--params",
+                r#"{"channels": 4, "chanels": 1}"#,
+                "--inputs",
+                i,
+                "--out",
+                o,
+            ],
+            "unknown field",
+        ),
+        (
+            &[
+                "op",
+                "--op",
+                "slice_copy",
+                "--params",
+                r#"{"channel_begin": 8, "channels": 4}"#,
+                "--inputs",
+                i,
+                "--out",
+                o,
+            ],
+            "do not fit",
+        ),
+        (
+            &["op", "--op", "no_such_op", "--inputs", i, "--out", o],
+            "unknown operator",
+        ),
+        (
+            &[
+                "op",
+                "--op",
+                "fill",
+                "--params",
+                r#"{"channels": 1, "value": 1}"#,
+                "--inputs",
+                "/nonexistent.safetensors",
+                "--out",
+                o,
+            ],
+            "/nonexistent.safetensors",
+        ),
+        (
+            &[
+                "op",
+                "--op",
+                "slice_copy",
+                "--params",
+                r#"{"channels": 4}"#,
+                "--inputs",
+                env!("CARGO_MANIFEST_DIR"),
+                "--out",
+                o,
+            ],
+            "directory",
+        ),
+        (
+            &[
+                "op",
+                "--op",
+                "slice_copy",
+                "--params",
+                r#"{"channels": 4}"#,
+                "--inputs",
+                t,
+                "--out",
+                o,
+            ],
+            "not a valid safetensors file",
+        ),
+    ];
+    for (args, needle) in cases {
+        let r = slimmable(&[args, &["--backend", "cpu"][..]].concat());
+        let t = text(&r);
+        assert!(!r.status.success(), "{args:?} succeeded:\n{t}");
+        assert!(t.contains("error:"), "{args:?}: no error line:\n{t}");
+        assert!(
+            t.contains(needle),
+            "{args:?}: message lacks '{needle}':\n{t}"
+        );
+        assert!(!t.contains("panicked"), "{args:?} panicked:\n{t}");
+    }
+    assert!(!out.exists(), "a failed op must not write its output file");
+}
+
+#[test]
+fn verify_passes_on_the_cpu_backend() {
+    let o = slimmable(&["verify", "--backend", "cpu"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("0 failed"), "{t}");
+}

@@ -1,0 +1,48 @@
+//! Helpers shared by the integration tests: open each backend or say why it
+//! is skipped. A backend that a CI run requires (SLIMMABLE_REQUIRE_VULKAN=1,
+//! SLIMMABLE_REQUIRE_CUDA=1) fails the test instead of skipping.
+#![allow(dead_code)]
+
+use slimmable::backend::{self, Backend, BackendKind};
+
+fn required(var: &str) -> bool {
+    std::env::var(var).is_ok_and(|v| v == "1")
+}
+
+/// Every backend available here, printing `skipped: ...` for the others.
+pub fn backends() -> Vec<Box<dyn Backend>> {
+    let mut out: Vec<Box<dyn Backend>> = vec![Box::new(backend::cpu::CpuBackend::new())];
+    match backend::open(BackendKind::Wgpu) {
+        Ok(b) => out.push(b),
+        Err(e) => {
+            assert!(
+                !required("SLIMMABLE_REQUIRE_VULKAN"),
+                "a Vulkan adapter is required here but: {e}"
+            );
+            println!("skipped: no Vulkan adapter ({e})");
+        }
+    }
+    match backend::open(BackendKind::Cuda) {
+        Ok(b) => out.push(b),
+        Err(e) => {
+            assert!(
+                !required("SLIMMABLE_REQUIRE_CUDA"),
+                "a CUDA device is required here but: {e}"
+            );
+            println!("skipped: no CUDA device ({e})");
+        }
+    }
+    out
+}
+
+/// Whether NVRTC must be present (CI sets SLIMMABLE_REQUIRE_NVRTC=1).
+pub fn nvrtc_required() -> bool {
+    required("SLIMMABLE_REQUIRE_NVRTC")
+}
+
+/// A fresh seed per run, printed so a failure can be replayed.
+pub fn seed() -> u64 {
+    let s = slimmable::rng::seed_from_env_or_clock();
+    println!("seed {s} (replay with SLIMMABLE_SEED={s})");
+    s
+}
