@@ -18,8 +18,20 @@ pub const WGSL_COPY: &str = include_str!("../shaders/copy.wgsl");
 /// `shaders/fill.wgsl`: fill a view.
 pub const WGSL_FILL: &str = include_str!("../shaders/fill.wgsl");
 
-/// Every CUDA translation unit as `(file name, source)`.
-pub const CUDA_FILES: &[(&str, &str)] = &[("copy.cu", CUDA_COPY)];
+/// One CUDA translation unit and the entry points it exports.
+pub struct CudaUnit {
+    pub file: &'static str,
+    pub source: &'static str,
+    pub entries: &'static [&'static str],
+}
+
+/// Every CUDA translation unit. Add new `kernels/*.cu` files here (a test
+/// fails if a file on disk is missing from this list).
+pub const CUDA_UNITS: &[CudaUnit] = &[CudaUnit {
+    file: "copy.cu",
+    source: CUDA_COPY,
+    entries: &[entry::SLICE_COPY_F32, entry::FILL_F32],
+}];
 
 /// Entry points. CUDA and WGSL share the names.
 pub mod entry {

@@ -5,15 +5,7 @@
 mod common;
 
 use slimmable::backend::cuda::nvrtc;
-use slimmable::kernel_sources::{self, entry};
-
-/// Entry points each translation unit must export.
-fn expected_entries(file: &str) -> &'static [&'static str] {
-    match file {
-        "copy.cu" => &[entry::SLICE_COPY_F32, entry::FILL_F32],
-        _ => &[],
-    }
-}
+use slimmable::kernel_sources;
 
 #[test]
 fn every_kernel_file_compiles_for_sm80_and_sm90() {
@@ -34,19 +26,17 @@ fn every_kernel_file_compiles_for_sm80_and_sm90() {
         .collect();
     for file in &on_disk {
         assert!(
-            kernel_sources::CUDA_FILES.iter().any(|(n, _)| n == file),
-            "kernels/{file} is not listed in kernel_sources::CUDA_FILES"
+            kernel_sources::CUDA_UNITS.iter().any(|u| u.file == file),
+            "kernels/{file} is not listed in kernel_sources::CUDA_UNITS"
         );
     }
-    for (file, src) in kernel_sources::CUDA_FILES {
-        assert!(
-            !expected_entries(file).is_empty(),
-            "no entry list for {file}"
-        );
+    for unit in kernel_sources::CUDA_UNITS {
+        let file = unit.file;
+        assert!(!unit.entries.is_empty(), "no entry list for {file}");
         for arch in ["sm_80", "sm_90"] {
-            let ptx = nvrtc::compile(file, src, arch).unwrap_or_else(|e| panic!("{e}"));
+            let ptx = nvrtc::compile(file, unit.source, arch).unwrap_or_else(|e| panic!("{e}"));
             let text = ptx.to_src();
-            for e in expected_entries(file) {
+            for e in unit.entries {
                 assert!(
                     text.contains(&format!(".entry {e}")),
                     "{file} for {arch} lacks {e}"

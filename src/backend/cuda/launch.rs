@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::kernel_sources::{self, entry};
 use crate::params::{FillParams, SliceCopyParams};
 use cudarc::driver::{CudaContext, CudaFunction, CudaStream, LaunchConfig, PushKernelArg, sys};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 // SAFETY: the structs are #[repr(C)], Pod, and mirrored byte for byte by
@@ -30,11 +31,11 @@ pub(crate) fn driver_err(context: &str, e: cudarc::driver::DriverError) -> Error
     }
 }
 
-/// The kernels compiled for one context's device, ready to launch.
+/// The kernels compiled for one context's device, ready to launch: every
+/// entry point of every unit in [`kernel_sources::CUDA_UNITS`].
 pub struct CudaKernels {
     pub arch: &'static str,
-    slice_copy: CudaFunction,
-    fill: CudaFunction,
+    functions: HashMap<&'static str, CudaFunction>,
 }
 
 impl CudaKernels {
@@ -44,19 +45,29 @@ impl CudaKernels {
             .compute_capability()
             .map_err(|e| driver_err("cuDeviceGetAttribute", e))?;
         let arch = nvrtc::arch_name(major, minor)?;
-        let ptx = nvrtc::compile_cached("copy.cu", kernel_sources::CUDA_COPY, arch)?;
-        let module = ctx
-            .load_module(ptx)
-            .map_err(|e| driver_err("cuModuleLoadData(copy.cu)", e))?;
-        let get = |name: &str| {
-            module
-                .load_function(name)
-                .map_err(|e| driver_err(&format!("cuModuleGetFunction({name})"), e))
-        };
-        Ok(CudaKernels {
-            arch,
-            slice_copy: get(entry::SLICE_COPY_F32)?,
-            fill: get(entry::FILL_F32)?,
+        let mut functions = HashMap::new();
+        for unit in kernel_sources::CUDA_UNITS {
+            let ptx = nvrtc::compile_cached(unit.file, unit.source, arch)?;
+            let module = ctx
+                .load_module(ptx)
+                .map_err(|e| driver_err(&format!("cuModuleLoadData({})", unit.file), e))?;
+            for &name in unit.entries {
+                let f = module
+                    .load_function(name)
+                    .map_err(|e| driver_err(&format!("cuModuleGetFunction({name})"), e))?;
+                functions.insert(name, f);
+            }
+        }
+        Ok(CudaKernels { arch, functions })
+    }
+
+    /// The loaded function for an entry point of [`kernel_sources::entry`].
+    pub fn function(&self, name: &str) -> Result<&CudaFunction> {
+        self.functions.get(name).ok_or_else(|| Error::Cuda {
+            context: "kernel lookup".into(),
+            message: format!(
+                "no entry point {name} is loaded; list it in kernel_sources::CUDA_UNITS"
+            ),
         })
     }
 }
@@ -84,7 +95,7 @@ pub unsafe fn launch_slice_copy(
     dst: sys::CUdeviceptr,
     p: &SliceCopyParams,
 ) -> Result<()> {
-    let mut b = stream.launch_builder(&k.slice_copy);
+    let mut b = stream.launch_builder(k.function(entry::SLICE_COPY_F32)?);
     b.arg(&src).arg(&dst).arg(p);
     // SAFETY: argument types match the kernel signature; pointers per contract.
     unsafe { b.launch(elementwise_config(p.dst.numel())) }
@@ -103,7 +114,7 @@ pub unsafe fn launch_fill(
     dst: sys::CUdeviceptr,
     p: &FillParams,
 ) -> Result<()> {
-    let mut b = stream.launch_builder(&k.fill);
+    let mut b = stream.launch_builder(k.function(entry::FILL_F32)?);
     b.arg(&dst).arg(p);
     // SAFETY: argument types match the kernel signature; pointer per contract.
     unsafe { b.launch(elementwise_config(p.dst.numel())) }
