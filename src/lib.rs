@@ -14,6 +14,7 @@
 //! - [`verify`]: the operator case list every backend runs.
 
 pub mod backend;
+pub mod bench;
 pub mod cli;
 pub mod error;
 pub mod kernel_sources;

@@ -85,6 +85,22 @@ pub trait Backend {
     /// Waits until all submitted work is done.
     fn synchronize(&self) -> Result<()>;
 
+    /// Median milliseconds of `run` over `iters` timed repetitions (after one
+    /// warm-up), measured on the device where it can (CUDA events), else by
+    /// the wall clock around a synchronize.
+    fn time_ms(&self, iters: usize, run: &mut dyn FnMut() -> Result<()>) -> Result<f64> {
+        run()?;
+        self.synchronize()?;
+        let mut times = Vec::with_capacity(iters);
+        for _ in 0..iters.max(1) {
+            let t0 = std::time::Instant::now();
+            run()?;
+            self.synchronize()?;
+            times.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+        Ok(median(&mut times))
+    }
+
     /// `dst[p.dst] = src[p.src]`.
     fn slice_copy(&self, src: &Buffer, dst: &Buffer, p: &SliceCopyParams) -> Result<()>;
     /// `dst[p.dst] = p.value`.
@@ -144,4 +160,10 @@ pub fn kind_from_env() -> Result<BackendKind> {
             )
         }),
     }
+}
+
+/// Median of a non-empty list (sorts it).
+pub fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
 }

@@ -1,5 +1,6 @@
-//! The `slimmable` command line: `devices`, `verify`, `op`.
+//! The `slimmable` command line: `devices`, `verify`, `bench`, `op`.
 
+mod bench;
 mod devices;
 mod op;
 mod verify;
@@ -35,6 +36,26 @@ enum Command {
         #[arg(long, env = "SLIMMABLE_SEED")]
         seed: Option<u64>,
     },
+    /// Time operator families (copy, ... or all) on a backend.
+    Bench {
+        /// Family to time, or `all`.
+        #[arg(default_value = "all")]
+        family: String,
+        #[arg(long, env = "SLIMMABLE_BACKEND", default_value = "auto")]
+        backend: BackendKind,
+        /// Timed repetitions per case (median reported).
+        #[arg(long, default_value_t = 20)]
+        iters: usize,
+        /// PyTorch timings from tools/bench_torch.py, printed beside ours.
+        #[arg(long)]
+        torch: Option<PathBuf>,
+        /// Measured copy bandwidth in GB/s (bytes read + written), for % of roofline.
+        #[arg(long)]
+        copy_gbps: Option<f64>,
+        /// Peak TFLOP/s of the precision in use, for % of roofline.
+        #[arg(long)]
+        peak_tflops: Option<f64>,
+    },
     /// Run one operator on tensors from a safetensors file.
     Op {
         /// Operator name (`--op list` prints them).
@@ -61,6 +82,20 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Devices => devices::run(),
         Command::Verify { backend, op, seed } => verify::run(backend, op.as_deref(), seed),
+        Command::Bench {
+            family,
+            backend,
+            iters,
+            torch,
+            copy_gbps,
+            peak_tflops,
+        } => {
+            let ceilings = copy_gbps.map(|g| crate::bench::Ceilings {
+                copy_bytes_per_s: g * 1e9,
+                flops_per_s: peak_tflops.unwrap_or(f64::INFINITY) * 1e12,
+            });
+            bench::run(backend, &family, iters, torch.as_deref(), ceilings)
+        }
         Command::Op {
             op,
             params,

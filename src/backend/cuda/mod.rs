@@ -177,6 +177,29 @@ impl Backend for CudaBackend {
             .map_err(|e| driver_err("cuStreamSynchronize", e))
     }
 
+    fn time_ms(&self, iters: usize, run: &mut dyn FnMut() -> Result<()>) -> Result<f64> {
+        run()?;
+        self.synchronize()?;
+        let timing = Some(sys::CUevent_flags::CU_EVENT_DEFAULT);
+        let mut times = Vec::with_capacity(iters);
+        for _ in 0..iters.max(1) {
+            let start = self
+                .stream
+                .record_event(timing)
+                .map_err(|e| driver_err("cuEventRecord", e))?;
+            run()?;
+            let end = self
+                .stream
+                .record_event(timing)
+                .map_err(|e| driver_err("cuEventRecord", e))?;
+            let ms = start
+                .elapsed_ms(&end)
+                .map_err(|e| driver_err("cuEventElapsedTime", e))?;
+            times.push(ms as f64);
+        }
+        Ok(super::median(&mut times))
+    }
+
     fn slice_copy(&self, src: &Buffer, dst: &Buffer, p: &SliceCopyParams) -> Result<()> {
         let (s, d) = (self.slice(src)?, self.slice(dst)?);
         let (sp, _g1) = s.device_ptr(&self.stream);

@@ -1,0 +1,99 @@
+//! `slimmable bench`: device timings of each operator family, printed beside
+//! PyTorch's timings for the same shapes when `tools/bench_torch.py` results
+//! are given, and as a fraction of the roofline (copy bandwidth, peak FLOP/s).
+//!
+//! Each family lives in its own file and returns rows; case names are shared
+//! with `tools/bench_torch.py` (`family/case`), which is how the two meet.
+
+pub mod copy;
+
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// One measured case.
+#[derive(Clone, Debug)]
+pub struct BenchRow {
+    /// `family/case`, as in `tools/bench_torch.py`.
+    pub name: String,
+    pub ms: f64,
+    /// Minimal bytes moved (read once + written once), if memory-bound.
+    pub bytes: Option<f64>,
+    /// Useful floating-point operations (2 per multiply-add), if compute-bound.
+    pub flops: Option<f64>,
+}
+
+/// Device ceilings for the roofline fractions.
+#[derive(Clone, Copy, Debug)]
+pub struct Ceilings {
+    /// Bytes read + written per second by a device-to-device copy.
+    pub copy_bytes_per_s: f64,
+    /// FLOP/s of the precision in use.
+    pub flops_per_s: f64,
+}
+
+/// Families `slimmable bench` knows.
+pub const FAMILIES: &[&str] = &["copy"];
+
+/// Runs one family (or `all`).
+pub fn run(backend: &dyn Backend, family: &str, iters: usize) -> Result<Vec<BenchRow>> {
+    let mut rows = Vec::new();
+    let all = family == "all";
+    if !all && !FAMILIES.contains(&family) {
+        return Err(Error::invalid(
+            "bench family",
+            format!("'{family}' is not one of {FAMILIES:?} or all"),
+        ));
+    }
+    if all || family == "copy" {
+        rows.extend(copy::run(backend, iters)?);
+    }
+    Ok(rows)
+}
+
+/// Reads `tools/bench_torch.py` output: `{"device": ..., "cases": {name: {"ms": x}}}`.
+pub fn read_torch(path: &Path) -> Result<(String, HashMap<String, f64>)> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::io(path, format!("not bench_torch.py JSON: {e}")))?;
+    let device = v["device"].as_str().unwrap_or("?").to_string();
+    let mut cases = HashMap::new();
+    if let Some(obj) = v["cases"].as_object() {
+        for (k, c) in obj {
+            if let Some(ms) = c["ms"].as_f64() {
+                cases.insert(k.clone(), ms);
+            }
+        }
+    }
+    Ok((device, cases))
+}
+
+/// Prints the rows as a table, with PyTorch's time and our speed-up where known.
+pub fn print_table(rows: &[BenchRow], torch: &HashMap<String, f64>, ceilings: Option<Ceilings>) {
+    println!(
+        "{:<44} {:>10} {:>10} {:>9} {:>10} {:>10} {:>8}",
+        "case", "ms", "GB/s", "TFLOP/s", "% roof", "torch ms", "speedup"
+    );
+    for r in rows {
+        let gbs = r.bytes.map(|b| b / r.ms / 1e6);
+        let tflops = r.flops.map(|f| f / r.ms / 1e9);
+        let roof = ceilings.and_then(|c| match (r.bytes, r.flops) {
+            (_, Some(f)) => Some(100.0 * f / (r.ms * 1e-3) / c.flops_per_s),
+            (Some(b), None) => Some(100.0 * b / (r.ms * 1e-3) / c.copy_bytes_per_s),
+            _ => None,
+        });
+        let t = torch.get(&r.name);
+        let fmt = |x: Option<f64>, p: usize| x.map_or("-".into(), |v| format!("{v:.p$}"));
+        println!(
+            "{:<44} {:>10.4} {:>10} {:>9} {:>10} {:>10} {:>8}",
+            r.name,
+            r.ms,
+            fmt(gbs, 1),
+            fmt(tflops, 2),
+            fmt(roof, 1),
+            fmt(t.copied(), 4),
+            fmt(t.map(|t| t / r.ms), 2),
+        );
+    }
+}
