@@ -26,6 +26,20 @@ struct FillParams {
     u32 _pad[3];
 };
 
+struct Conv2dParams {
+    ViewParams x;  // input [N, ic, H, W] (dx in dgrad)
+    ViewParams w;  // weight block [oc, ic/groups, kh, kw], full-size strides (dw in wgrad)
+    ViewParams y;  // output [N, oc, Ho, Wo] (dy in dgrad and wgrad)
+    u32 bias_offset;
+    u32 has_bias;
+    u32 groups;
+    u32 stride_h;
+    u32 stride_w;
+    u32 pad_h;
+    u32 pad_w;
+    u32 accumulate;
+};
+
 // Element count of a view (fits in 32 bits: the host checks).
 __device__ __forceinline__ u32 view_numel(const ViewParams& v) {
     return v.dims[0] * v.dims[1] * v.dims[2] * v.dims[3];

@@ -25,6 +25,20 @@ struct FillParams {
     _pad2: u32,
 }
 
+struct Conv2dParams {
+    x: ViewParams,
+    w: ViewParams,
+    y: ViewParams,
+    bias_offset: u32,
+    has_bias: u32,
+    groups: u32,
+    stride_h: u32,
+    stride_w: u32,
+    pad_h: u32,
+    pad_w: u32,
+    accumulate: u32,
+}
+
 fn view_numel(v: ViewParams) -> u32 {
     return v.dims.x * v.dims.y * v.dims.z * v.dims.w;
 }

@@ -10,6 +10,8 @@
 pub const CUDA_COMMON: &str = include_str!("../kernels/common.cuh");
 /// `kernels/copy.cu`: strided slice copy and fill.
 pub const CUDA_COPY: &str = include_str!("../kernels/copy.cu");
+/// `kernels/conv2d.cu`: sliced conv2d, forward, dgrad, wgrad; depthwise.
+pub const CUDA_CONV2D: &str = include_str!("../kernels/conv2d.cu");
 
 /// `shaders/common.wgsl`: parameter structs and view helpers.
 pub const WGSL_COMMON: &str = include_str!("../shaders/common.wgsl");
@@ -17,6 +19,8 @@ pub const WGSL_COMMON: &str = include_str!("../shaders/common.wgsl");
 pub const WGSL_COPY: &str = include_str!("../shaders/copy.wgsl");
 /// `shaders/fill.wgsl`: fill a view.
 pub const WGSL_FILL: &str = include_str!("../shaders/fill.wgsl");
+/// `shaders/conv2d.wgsl`: sliced conv2d, forward, dgrad, wgrad; depthwise.
+pub const WGSL_CONV2D: &str = include_str!("../shaders/conv2d.wgsl");
 
 /// One CUDA translation unit and the entry points it exports.
 pub struct CudaUnit {
@@ -27,11 +31,29 @@ pub struct CudaUnit {
 
 /// Every CUDA translation unit. Add new `kernels/*.cu` files here (a test
 /// fails if a file on disk is missing from this list).
-pub const CUDA_UNITS: &[CudaUnit] = &[CudaUnit {
-    file: "copy.cu",
-    source: CUDA_COPY,
-    entries: &[entry::SLICE_COPY_F32, entry::FILL_F32],
-}];
+pub const CUDA_UNITS: &[CudaUnit] = &[
+    CudaUnit {
+        file: "copy.cu",
+        source: CUDA_COPY,
+        entries: &[entry::SLICE_COPY_F32, entry::FILL_F32],
+    },
+    CudaUnit {
+        file: "conv2d.cu",
+        source: CUDA_CONV2D,
+        entries: &[
+            entry::CONV2D_FWD_F32,
+            entry::CONV2D_FWD_TF32,
+            entry::CONV2D_DGRAD_F32,
+            entry::CONV2D_DGRAD_TF32,
+            entry::CONV2D_WGRAD_F32,
+            entry::CONV2D_WGRAD_TF32,
+            entry::DWCONV2D_FWD,
+            entry::DWCONV2D_DGRAD,
+            entry::DWCONV2D_WGRAD,
+            entry::CONV2D_BIAS_GRAD,
+        ],
+    },
+];
 
 /// Entry points. CUDA and WGSL share the names.
 pub mod entry {
@@ -39,6 +61,33 @@ pub mod entry {
     pub const SLICE_COPY_F32: &str = "slimmable_slice_copy_f32";
     /// `(dst: *mut f32, FillParams)`; WGSL bindings 0 params, 1 dst.
     pub const FILL_F32: &str = "slimmable_fill_f32";
+
+    // conv2d. CUDA GEMM kernels: `(x, w, y, bias, Conv2dParams, split_k: u32)`,
+    // grid (ceil(M/64), ceil(N/64), groups·split_k), 128 threads; split_k > 1
+    // only for wgrad (atomic adds). WGSL: bindings 0 params, 1 x, 2 w, 3 y,
+    // 4 bias, workgroups (ceil(M/64), ceil(N/64), groups) of 256.
+    /// Dense/grouped forward, exact f32.
+    pub const CONV2D_FWD_F32: &str = "slimmable_conv2d_fwd_f32";
+    /// Dense/grouped forward, TF32 tensor cores (CUDA only).
+    pub const CONV2D_FWD_TF32: &str = "slimmable_conv2d_fwd_tf32";
+    /// Dense/grouped data gradient, exact f32.
+    pub const CONV2D_DGRAD_F32: &str = "slimmable_conv2d_dgrad_f32";
+    /// Dense/grouped data gradient, TF32 (CUDA only).
+    pub const CONV2D_DGRAD_TF32: &str = "slimmable_conv2d_dgrad_tf32";
+    /// Dense/grouped weight gradient into the full-size gradient slice, f32.
+    pub const CONV2D_WGRAD_F32: &str = "slimmable_conv2d_wgrad_f32";
+    /// Dense/grouped weight gradient, TF32 (CUDA only).
+    pub const CONV2D_WGRAD_TF32: &str = "slimmable_conv2d_wgrad_tf32";
+    /// Depthwise forward: CUDA `(x, w, y, bias, Conv2dParams)`, 1-D grid.
+    pub const DWCONV2D_FWD: &str = "slimmable_dwconv2d_fwd";
+    /// Depthwise dgrad: CUDA `(dx, w, dy, Conv2dParams)`, 1-D grid.
+    pub const DWCONV2D_DGRAD: &str = "slimmable_dwconv2d_dgrad";
+    /// Depthwise wgrad: CUDA `(x, dw, dy, Conv2dParams)`, grid (C, kh·kw, splits).
+    pub const DWCONV2D_WGRAD: &str = "slimmable_dwconv2d_wgrad";
+    /// Bias gradient: CUDA `(db, dy, Conv2dParams)`, grid (oc, splits).
+    pub const CONV2D_BIAS_GRAD: &str = "slimmable_conv2d_bias_grad";
+    /// WGSL only: naive forward, one invocation per output (bench baseline).
+    pub const CONV2D_FWD_NAIVE: &str = "slimmable_conv2d_fwd_naive";
 }
 
 /// A CUDA translation unit with `#include "common.cuh"` replaced by the header,

@@ -47,6 +47,32 @@ pub struct FillParams {
     pub _pad: [u32; 3],
 }
 
+/// `conv2d` (all three passes), 176 bytes. The views hold the *active*
+/// block with the full tensors' strides:
+/// - `x`: input activation `[N, ic, H, W]` (written by dgrad: dx);
+/// - `w`: weight block `[oc, ic/groups, kh, kw]` of the full-size
+///   `[O_full, I_full/groups, kh, kw]` weight (written by wgrad: dw);
+/// - `y`: output activation `[N, oc, Ho, Wo]` (read as dy by dgrad, wgrad).
+///
+/// The bias (db in wgrad) is `bias[bias_offset + o]` when `has_bias` is 1.
+/// `accumulate` = 1 adds the result into the output (forward, dgrad);
+/// wgrad always accumulates into dw/db. Dilation is 1.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct Conv2dParams {
+    pub x: ViewParams,
+    pub w: ViewParams,
+    pub y: ViewParams,
+    pub bias_offset: u32,
+    pub has_bias: u32,
+    pub groups: u32,
+    pub stride_h: u32,
+    pub stride_w: u32,
+    pub pad_h: u32,
+    pub pad_w: u32,
+    pub accumulate: u32,
+}
+
 /// The byte layout of one parameter struct, as the Rust compiler laid it out.
 #[derive(Clone, Debug)]
 pub struct StructLayout {
@@ -76,5 +102,18 @@ pub fn param_layouts() -> Vec<StructLayout> {
         }),
         layout!(SliceCopyParams { src, dst }),
         layout!(FillParams { dst, value }),
+        layout!(Conv2dParams {
+            x,
+            w,
+            y,
+            bias_offset,
+            has_bias,
+            groups,
+            stride_h,
+            stride_w,
+            pad_h,
+            pad_w,
+            accumulate
+        }),
     ]
 }

@@ -1,89 +1,82 @@
-//! The checker itself can fail: a backend that skips a write, writes outside
-//! its view or computes a wrong value must be reported, not passed.
+//! The checker itself can fail: for every case, outputs damaged in each way
+//! a kernel can go wrong (an element left unwritten, a wrong value, a write
+//! outside the output view) must be reported, never passed.
 
-use slimmable::backend::cpu::{CpuBackend, view_indices};
-use slimmable::backend::{Backend, BackendKind, Buffer};
-use slimmable::params::{FillParams, SliceCopyParams, ViewParams};
-use slimmable::verify;
+use slimmable::backend::cpu::CpuBackend;
+use slimmable::verify::{self, CaseOutput, Tolerance};
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Fault {
-    SkipLastWrite,
-    WriteOutside,
+    Unwritten,
     WrongValue,
+    WriteOutside,
 }
 
-/// A CPU backend that damages its output after each op; `.2` records
-/// whether the damage was possible (an outside write needs an outside).
-struct Faulty(CpuBackend, Fault, std::cell::Cell<bool>);
-
-impl Faulty {
-    fn damage(&self, dst: &Buffer, view: &ViewParams) {
-        let mut host = self.0.download(dst).unwrap();
-        let idx = view_indices(view);
-        let last = *idx.last().unwrap();
-        let inside: std::collections::HashSet<usize> = idx.iter().copied().collect();
-        match self.1 {
-            Fault::SkipLastWrite => host[last] = f32::NAN,
-            Fault::WrongValue => host[last] += 1e-3,
-            Fault::WriteOutside => match (0..host.len()).find(|i| !inside.contains(i)) {
-                Some(i) => host[i] = 0.5,
-                None => self.2.set(false),
-            },
+/// Applies `fault` to a copy of `out`; `None` when it cannot apply (a view
+/// that covers its whole buffer has no outside).
+fn damage(out: &CaseOutput, fault: Fault, tol: Tolerance) -> Option<CaseOutput> {
+    let mut values = out.values.clone();
+    let last = *out.written.last()?;
+    match fault {
+        Fault::Unwritten => values[last] = out.before[last],
+        // Just beyond the case's tolerance.
+        Fault::WrongValue => {
+            let v = values[last] as f64;
+            values[last] = (v + 1.5 * (tol.atol + tol.rtol * v.abs()) + 1e-6) as f32
         }
-        self.0.write(dst, &host).unwrap();
+        Fault::WriteOutside => {
+            let inside: std::collections::HashSet<usize> = out.written.iter().copied().collect();
+            let i = (0..values.len()).find(|i| !inside.contains(i))?;
+            values[i] = 0.5;
+        }
     }
-}
-
-impl Backend for Faulty {
-    fn kind(&self) -> BackendKind {
-        BackendKind::Cpu
-    }
-    fn device_name(&self) -> String {
-        "faulty".into()
-    }
-    fn alloc(&self, len: usize) -> slimmable::Result<Buffer> {
-        self.0.alloc(len)
-    }
-    fn upload(&self, host: &[f32]) -> slimmable::Result<Buffer> {
-        self.0.upload(host)
-    }
-    fn write(&self, buf: &Buffer, host: &[f32]) -> slimmable::Result<()> {
-        self.0.write(buf, host)
-    }
-    fn download(&self, buf: &Buffer) -> slimmable::Result<Vec<f32>> {
-        self.0.download(buf)
-    }
-    fn synchronize(&self) -> slimmable::Result<()> {
-        Ok(())
-    }
-    fn slice_copy(&self, src: &Buffer, dst: &Buffer, p: &SliceCopyParams) -> slimmable::Result<()> {
-        self.0.slice_copy(src, dst, p)?;
-        self.damage(dst, &p.dst);
-        Ok(())
-    }
-    fn fill(&self, dst: &Buffer, p: &FillParams) -> slimmable::Result<()> {
-        self.0.fill(dst, p)?;
-        self.damage(dst, &p.dst);
-        Ok(())
-    }
+    Some(CaseOutput {
+        name: out.name,
+        values,
+        written: out.written.clone(),
+        before: out.before.clone(),
+    })
 }
 
 #[test]
 fn every_fault_fails_every_case() {
-    for fault in [Fault::SkipLastWrite, Fault::WriteOutside, Fault::WrongValue] {
-        for case in verify::cases() {
-            let be = Faulty(CpuBackend::new(), fault, std::cell::Cell::new(true));
-            let r = verify::run_case(&case, &be, 7);
-            if !be.2.get() {
-                continue; // the view covers its whole buffer: nothing outside
+    let cpu = CpuBackend::new();
+    let mut checked = 0;
+    for case in verify::cases() {
+        let reference = (case.run)(&cpu, 11).expect("reference runs");
+        let clean = verify::compare(&case, &reference, &reference);
+        assert!(
+            clean.passed(),
+            "{} {} fails against itself",
+            case.op,
+            case.name
+        );
+        for k in 0..reference.len() {
+            for fault in [Fault::Unwritten, Fault::WrongValue, Fault::WriteOutside] {
+                let Some(bad) = damage(&reference[k], fault, case.tolerance) else {
+                    continue;
+                };
+                let mut outputs: Vec<CaseOutput> = reference
+                    .iter()
+                    .map(|o| CaseOutput {
+                        name: o.name,
+                        values: o.values.clone(),
+                        written: o.written.clone(),
+                        before: o.before.clone(),
+                    })
+                    .collect();
+                outputs[k] = bad;
+                let r = verify::compare(&case, &outputs, &reference);
+                assert!(
+                    !r.passed(),
+                    "{fault:?} in output {} not caught: {} {}",
+                    reference[k].name,
+                    case.op,
+                    case.name
+                );
+                checked += 1;
             }
-            assert!(
-                !r.passed(),
-                "fault not caught in {} {}: {r:?}",
-                r.op,
-                r.case
-            );
         }
     }
+    println!("{checked} injected faults, all caught");
 }

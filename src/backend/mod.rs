@@ -11,7 +11,7 @@ pub mod cuda;
 pub mod wgsl;
 
 use crate::error::{Error, Result};
-use crate::params::{FillParams, SliceCopyParams};
+use crate::params::{Conv2dParams, FillParams, SliceCopyParams};
 use std::fmt;
 
 /// Which backend to use. `Auto` picks CUDA if a device works, else a wgpu
@@ -67,6 +67,34 @@ impl Buffer {
     }
 }
 
+/// Which conv2d pass to run (see [`Conv2dParams`] for the buffer roles).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvPass {
+    /// `y = conv(x, w) + b`.
+    Forward,
+    /// `dx = convᵀ(dy, w)`; `x` is written, `y` holds dy.
+    Dgrad,
+    /// `dw += Σ dy·x`, `db += Σ dy`; `w` and `bias` are written, `y` holds dy.
+    Wgrad,
+}
+
+/// Arithmetic precision of the matmul-class conv kernels. `F32` is exact
+/// f32 everywhere. `Tf32` lets CUDA use TF32 tensor cores (inputs rounded to
+/// 10-bit mantissas, f32 accumulation); backends without them compute in f32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Precision {
+    F32,
+    Tf32,
+}
+
+/// The buffers of one conv2d launch; which are written depends on the pass.
+pub struct ConvBuffers<'a> {
+    pub x: &'a Buffer,
+    pub w: &'a Buffer,
+    pub y: &'a Buffer,
+    pub bias: Option<&'a Buffer>,
+}
+
 /// The kernels every backend provides. Parameters are already validated.
 pub trait Backend {
     /// Which implementation this is (never `Auto`).
@@ -105,6 +133,15 @@ pub trait Backend {
     fn slice_copy(&self, src: &Buffer, dst: &Buffer, p: &SliceCopyParams) -> Result<()>;
     /// `dst[p.dst] = p.value`.
     fn fill(&self, dst: &Buffer, p: &FillParams) -> Result<()>;
+
+    /// One conv2d pass on the views in `p`.
+    fn conv2d(
+        &self,
+        pass: ConvPass,
+        precision: Precision,
+        bufs: &ConvBuffers,
+        p: &Conv2dParams,
+    ) -> Result<()>;
 }
 
 /// Checks that `host` can overwrite `buf` entirely.

@@ -2,6 +2,8 @@
 //! the buffers, build the kernel's parameter struct, call the backend.
 //! Everything above the backends (autograd, layers, CLI) calls these.
 
+pub mod conv;
 pub mod copy;
 
+pub use conv::{ConvArgs, ConvGeometry, conv2d, weight_block};
 pub use copy::{fill, slice_copy};

@@ -9,6 +9,7 @@
 //! is off by more than `atol + rtol·|ref|`, was left unwritten (still NaN), or
 //! if any element outside the written region changed.
 
+mod conv_cases;
 mod copy_cases;
 
 use crate::backend::Backend;
@@ -79,12 +80,31 @@ impl CaseReport {
 pub fn cases() -> Vec<Case> {
     let mut all = Vec::new();
     all.extend(copy_cases::cases());
+    all.extend(conv_cases::cases());
     all
 }
 
 /// Runs `case` on `backend` and on the CPU reference with the same seed.
 pub fn run_case(case: &Case, backend: &dyn Backend, seed: u64) -> CaseReport {
-    let mut report = CaseReport {
+    let mut report = empty_report(case);
+    let reference = match (case.run)(&crate::backend::cpu::CpuBackend::new(), seed) {
+        Ok(r) => r,
+        Err(e) => {
+            report.error = Some(format!("reference failed: {e}"));
+            return report;
+        }
+    };
+    match (case.run)(backend, seed) {
+        Ok(outputs) => compare(case, &outputs, &reference),
+        Err(e) => {
+            report.error = Some(e.to_string());
+            report
+        }
+    }
+}
+
+fn empty_report(case: &Case) -> CaseReport {
+    CaseReport {
         op: case.op,
         case: case.name.clone(),
         max_abs_err: 0.0,
@@ -94,22 +114,20 @@ pub fn run_case(case: &Case, backend: &dyn Backend, seed: u64) -> CaseReport {
         clobbered: 0,
         mismatched: 0,
         error: None,
-    };
-    let reference = match (case.run)(&crate::backend::cpu::CpuBackend::new(), seed) {
-        Ok(r) => r,
-        Err(e) => {
-            report.error = Some(format!("reference failed: {e}"));
-            return report;
-        }
-    };
-    let outputs = match (case.run)(backend, seed) {
-        Ok(o) => o,
-        Err(e) => {
-            report.error = Some(e.to_string());
-            return report;
-        }
-    };
-    for (out, refr) in outputs.iter().zip(&reference) {
+    }
+}
+
+/// Compares a case's outputs with the reference's.
+pub fn compare(case: &Case, outputs: &[CaseOutput], reference: &[CaseOutput]) -> CaseReport {
+    let mut report = empty_report(case);
+    if outputs.len() != reference.len() {
+        report.error = Some(format!(
+            "{} outputs, reference has {}",
+            outputs.len(),
+            reference.len()
+        ));
+    }
+    for (out, refr) in outputs.iter().zip(reference) {
         compare_output(out, refr, case.tolerance, &mut report);
     }
     report

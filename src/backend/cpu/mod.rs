@@ -1,9 +1,14 @@
 //! The CPU reference backend: plain loops, written to be read. It is the
 //! oracle every other backend is checked against, so clarity beats speed.
 
-use super::{Backend, BackendKind, Buffer, Storage, check_write_len, wrong_storage};
+pub mod conv;
+
+use super::{
+    Backend, BackendKind, Buffer, ConvBuffers, ConvPass, Precision, Storage, check_write_len,
+    wrong_storage,
+};
 use crate::error::Result;
-use crate::params::{FillParams, SliceCopyParams, ViewParams};
+use crate::params::{Conv2dParams, FillParams, SliceCopyParams, ViewParams};
 use std::sync::RwLock;
 
 /// The reference backend.
@@ -98,4 +103,45 @@ impl Backend for CpuBackend {
         }
         Ok(())
     }
+
+    fn conv2d(
+        &self,
+        pass: ConvPass,
+        _precision: Precision,
+        b: &ConvBuffers,
+        p: &Conv2dParams,
+    ) -> Result<()> {
+        // Read the inputs first: the ops layer guarantees written buffers
+        // are not also read, but a read-only buffer may appear twice.
+        let read = |buf: &Buffer| -> Result<Vec<f32>> { self.download(buf) };
+        match pass {
+            ConvPass::Forward => {
+                let (x, w) = (read(b.x)?, read(b.w)?);
+                let bias = b.bias.map(read).transpose()?;
+                let mut y = lock_write(b.y)?;
+                conv::forward(p, &x, &w, bias.as_deref(), &mut y);
+            }
+            ConvPass::Dgrad => {
+                let (dy, w) = (read(b.y)?, read(b.w)?);
+                let mut dx = lock_write(b.x)?;
+                conv::dgrad(p, &dy, &w, &mut dx);
+            }
+            ConvPass::Wgrad => {
+                let (x, dy) = (read(b.x)?, read(b.y)?);
+                let mut dw = lock_write(b.w)?;
+                match b.bias {
+                    Some(bb) => {
+                        let mut db = lock_write(bb)?;
+                        conv::wgrad(p, &x, &dy, &mut dw, Some(&mut db));
+                    }
+                    None => conv::wgrad(p, &x, &dy, &mut dw, None),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn lock_write(buf: &Buffer) -> Result<std::sync::RwLockWriteGuard<'_, Vec<f32>>> {
+    Ok(host(buf)?.write().unwrap_or_else(|e| e.into_inner()))
 }

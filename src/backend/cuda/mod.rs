@@ -5,11 +5,15 @@
 //! `is_culib_present()` before anything else touches the driver.
 
 pub mod launch;
+pub mod launch_conv;
 pub mod nvrtc;
 
-use super::{Backend, BackendKind, Buffer, Storage, check_write_len, wrong_storage};
+use super::{
+    Backend, BackendKind, Buffer, ConvBuffers, ConvPass, Precision, Storage, check_write_len,
+    wrong_storage,
+};
 use crate::error::{Error, Result};
-use crate::params::{FillParams, SliceCopyParams};
+use crate::params::{Conv2dParams, FillParams, SliceCopyParams};
 use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtr, sys};
 use launch::{CudaKernels, driver_err};
 use std::sync::Arc;
@@ -214,5 +218,28 @@ impl Backend for CudaBackend {
         let (dp, _g) = d.device_ptr(&self.stream);
         // SAFETY: crate::ops checked the view against the buffer length.
         unsafe { launch::launch_fill(&self.kernels, &self.stream, dp, p) }
+    }
+
+    fn conv2d(
+        &self,
+        pass: ConvPass,
+        precision: Precision,
+        b: &ConvBuffers,
+        p: &Conv2dParams,
+    ) -> Result<()> {
+        let (x, _gx) = self.slice(b.x)?.device_ptr(&self.stream);
+        let (w, _gw) = self.slice(b.w)?.device_ptr(&self.stream);
+        let (y, _gy) = self.slice(b.y)?.device_ptr(&self.stream);
+        let bias_slice = b.bias.map(|bb| self.slice(bb)).transpose()?;
+        let bias_ptr = bias_slice.map(|s| s.device_ptr(&self.stream));
+        let ptr = launch_conv::ConvPointers {
+            x,
+            w,
+            y,
+            bias: bias_ptr.as_ref().map_or(0, |(p, _)| *p),
+        };
+        // SAFETY: crate::ops checked every view against its buffer and that
+        // written buffers are not read through another operand.
+        unsafe { launch_conv::launch_conv2d(&self.kernels, &self.stream, pass, precision, ptr, p) }
     }
 }

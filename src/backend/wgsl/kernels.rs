@@ -34,11 +34,34 @@ impl WgslKernels {
         }
     }
 
-    fn pipeline(
+    pub(crate) fn pipeline(
         &self,
         device: &wgpu::Device,
         shader: &'static str,
         entry_point: &'static str,
+    ) -> Result<wgpu::ComputePipeline> {
+        self.pipeline_with(device, shader, entry_point, None)
+    }
+
+    /// A pipeline whose bind group 0 is: binding 0 a uniform, bindings
+    /// 1..=storage read_write storage buffers, whether or not the entry point
+    /// uses them all (so one bind group serves every entry of a shader).
+    pub(crate) fn pipeline_fixed_layout(
+        &self,
+        device: &wgpu::Device,
+        shader: &'static str,
+        entry_point: &'static str,
+        storage: u32,
+    ) -> Result<wgpu::ComputePipeline> {
+        self.pipeline_with(device, shader, entry_point, Some(storage))
+    }
+
+    fn pipeline_with(
+        &self,
+        device: &wgpu::Device,
+        shader: &'static str,
+        entry_point: &'static str,
+        fixed_storage: Option<u32>,
     ) -> Result<wgpu::ComputePipeline> {
         let mut cache = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = cache.get(entry_point) {
@@ -49,9 +72,40 @@ impl WgslKernels {
             label: Some(entry_point),
             source: wgpu::ShaderSource::Wgsl(kernel_sources::wgsl_source(shader).into()),
         });
+        let layout = fixed_storage.map(|storage| {
+            let mut entries = vec![wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            }];
+            entries.extend((1..=storage).map(|binding| wgpu::BindGroupLayoutEntry {
+                binding,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage { read_only: false },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            }));
+            let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(entry_point),
+                entries: &entries,
+            });
+            device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(entry_point),
+                bind_group_layouts: &[Some(&bgl)],
+                immediate_size: 0,
+            })
+        });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(entry_point),
-            layout: None,
+            layout: layout.as_ref(),
             module: &module,
             entry_point: Some(entry_point),
             compilation_options: Default::default(),
@@ -75,6 +129,21 @@ impl WgslKernels {
         params: &[u8],
         tensors: &[&wgpu::Buffer],
         elements: u64,
+    ) {
+        let groups = elements.div_ceil(WORKGROUP).clamp(1, 65_535) as u32;
+        self.dispatch_grid(device, encoder, pipeline, params, tensors, [groups, 1, 1]);
+    }
+
+    /// Records one dispatch of `grid` workgroups with a fresh uniform
+    /// holding `params` at binding 0 and `tensors` at bindings 1, 2, ...
+    pub(crate) fn dispatch_grid(
+        &self,
+        device: &wgpu::Device,
+        encoder: &mut wgpu::CommandEncoder,
+        pipeline: &wgpu::ComputePipeline,
+        params: &[u8],
+        tensors: &[&wgpu::Buffer],
+        grid: [u32; 3],
     ) {
         let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("slimmable params"),
@@ -102,8 +171,7 @@ impl WgslKernels {
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
         pass.set_pipeline(pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
-        let groups = elements.div_ceil(WORKGROUP).clamp(1, 65_535) as u32;
-        pass.dispatch_workgroups(groups, 1, 1);
+        pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
     }
 
     /// Records `slimmable_slice_copy_f32`: `dst[p.dst] = src[p.src]`.

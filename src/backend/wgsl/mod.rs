@@ -3,15 +3,21 @@
 
 pub mod adapter;
 pub mod kernels;
+pub mod kernels_conv;
 
-use super::{Backend, BackendKind, Buffer, Storage, check_write_len, wrong_storage};
+use super::{
+    Backend, BackendKind, Buffer, ConvBuffers, ConvPass, Precision, Storage, check_write_len,
+    wrong_storage,
+};
 use crate::error::{Error, Result};
-use crate::params::{FillParams, SliceCopyParams};
+use crate::params::{Conv2dParams, FillParams, SliceCopyParams};
 pub use kernels::WgslKernels;
 
 /// The wgpu backend on one adapter.
 pub struct WgslBackend {
     adapter_name: String,
+    /// Bound in place of an absent operand (a binding must hold a buffer).
+    placeholder: wgpu::Buffer,
     device: wgpu::Device,
     queue: wgpu::Queue,
     kernels: WgslKernels,
@@ -34,8 +40,15 @@ impl WgslBackend {
             backend: "wgpu",
             reason: format!("the adapter refused a device: {e}"),
         })?;
+        let placeholder = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("slimmable placeholder"),
+            size: 16,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
         Ok(WgslBackend {
             adapter_name: adapter.get_info().name,
+            placeholder,
             device,
             queue,
             kernels: WgslKernels::new(),
@@ -203,6 +216,42 @@ impl Backend for WgslBackend {
         let d = self.buffer(dst)?;
         self.submit("fill", |enc| {
             self.kernels.encode_fill(&self.device, enc, d, p)
+        })
+    }
+
+    fn conv2d(
+        &self,
+        pass: ConvPass,
+        _precision: Precision,
+        b: &ConvBuffers,
+        p: &Conv2dParams,
+    ) -> Result<()> {
+        self.conv2d_variant(pass, b, p, false)
+    }
+}
+
+impl WgslBackend {
+    /// [`Backend::conv2d`], or with `naive` the one-output-per-invocation
+    /// forward kernel (the bench baseline).
+    pub fn conv2d_variant(
+        &self,
+        pass: ConvPass,
+        b: &ConvBuffers,
+        p: &Conv2dParams,
+        naive: bool,
+    ) -> Result<()> {
+        let bufs = kernels_conv::WgslConvBuffers {
+            x: self.buffer(b.x)?,
+            w: self.buffer(b.w)?,
+            y: self.buffer(b.y)?,
+            bias: match b.bias {
+                Some(bb) => self.buffer(bb)?,
+                None => &self.placeholder,
+            },
+        };
+        self.submit("conv2d", |enc| {
+            self.kernels
+                .encode_conv2d(&self.device, enc, pass, &bufs, p, naive)
         })
     }
 }

@@ -1,0 +1,155 @@
+//! Raw-pointer launches of the conv2d kernels (`kernels/conv2d.cu`), for
+//! other engines and for [`super::CudaBackend`].
+
+use super::launch::{CudaKernels, driver_err};
+use crate::backend::{ConvPass, Precision};
+use crate::error::Result;
+use crate::kernel_sources::entry;
+use crate::params::Conv2dParams;
+use cudarc::driver::{CudaStream, LaunchConfig, PushKernelArg, sys};
+
+// SAFETY: #[repr(C)], Pod, mirrored by kernels/common.cuh (tests/param_layout.rs).
+unsafe impl cudarc::driver::DeviceRepr for Conv2dParams {}
+
+const GEMM_TILE: u32 = 64;
+const GEMM_THREADS: u32 = 128;
+const THREADS: u32 = 256;
+/// Blocks to aim for when splitting a reduction (a few waves on ~132 SMs).
+const TARGET_BLOCKS: u64 = 132 * 4;
+
+/// Device pointers of one conv launch (roles as in [`crate::ops::ConvArgs`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ConvPointers {
+    pub x: sys::CUdeviceptr,
+    pub w: sys::CUdeviceptr,
+    pub y: sys::CUdeviceptr,
+    /// 0 when there is no bias.
+    pub bias: sys::CUdeviceptr,
+}
+
+/// Whether the depthwise kernels handle this conv (one input and one output
+/// channel per group).
+pub fn is_depthwise(p: &Conv2dParams) -> bool {
+    p.x.dims[1] == p.groups && p.y.dims[1] == p.groups
+}
+
+fn grid_1d(n: u64) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (n.div_ceil(THREADS as u64).clamp(1, 1 << 20) as u32, 1, 1),
+        block_dim: (THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// Launches one conv2d pass: the depthwise kernels when `is_depthwise`, else
+/// the implicit GEMM (`precision` picks exact f32 or TF32 tensor cores); for
+/// wgrad with a bias, also the bias-gradient reduction.
+///
+/// # Safety
+/// Every pointer must be a live allocation of `stream`'s context holding all
+/// elements its view in `p` addresses (the bias pointer only if
+/// `p.has_bias`); the written operands must not alias the read ones.
+pub unsafe fn launch_conv2d(
+    k: &CudaKernels,
+    stream: &CudaStream,
+    pass: ConvPass,
+    precision: Precision,
+    ptr: ConvPointers,
+    p: &Conv2dParams,
+) -> Result<()> {
+    let [n, ic, h, w] = p.x.dims.map(u64::from);
+    let [_, oc, ho, wo] = p.y.dims.map(u64::from);
+    let khw = u64::from(p.w.dims[2] * p.w.dims[3]);
+    let pixels = n * ho * wo;
+    let launch = |name: &str, cfg: LaunchConfig, args: &[&dyn ArgRef]| -> Result<()> {
+        let f = k.function(name)?;
+        let mut b = stream.launch_builder(f);
+        for a in args {
+            a.push(&mut b);
+        }
+        // SAFETY: argument lists below match each kernel's signature; the
+        // pointers satisfy this function's contract.
+        unsafe { b.launch(cfg) }
+            .map(|_| ())
+            .map_err(|e| driver_err(name, e))
+    };
+    let split_for = |tiles: u64, k_len: u64, per_split_min: u64| -> u32 {
+        (TARGET_BLOCKS / tiles.max(1))
+            .min(k_len / per_split_min.max(1))
+            .clamp(1, 256) as u32
+    };
+
+    if is_depthwise(p) {
+        match pass {
+            ConvPass::Forward => launch(
+                entry::DWCONV2D_FWD,
+                grid_1d(n * oc * ho * wo),
+                &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
+            )?,
+            ConvPass::Dgrad => launch(
+                entry::DWCONV2D_DGRAD,
+                grid_1d(n * ic * h * w),
+                &[&ptr.x, &ptr.w, &ptr.y, p],
+            )?,
+            ConvPass::Wgrad => {
+                let splits = split_for(ic * khw, pixels, 4 * THREADS as u64);
+                let cfg = LaunchConfig {
+                    grid_dim: (ic as u32, khw as u32, splits),
+                    block_dim: (THREADS, 1, 1),
+                    shared_mem_bytes: 0,
+                };
+                launch(entry::DWCONV2D_WGRAD, cfg, &[&ptr.x, &ptr.w, &ptr.y, p])?;
+            }
+        }
+    } else {
+        let groups = u64::from(p.groups);
+        let (icg, ocg) = (ic / groups, oc / groups);
+        let (m, cols, k_len) = match pass {
+            ConvPass::Forward => (n * ho * wo, ocg, icg * khw),
+            ConvPass::Dgrad => (n * h * w, icg, ocg * khw),
+            ConvPass::Wgrad => (ocg, icg * khw, pixels),
+        };
+        let tiles_m = m.div_ceil(GEMM_TILE as u64);
+        let tiles_n = cols.div_ceil(GEMM_TILE as u64);
+        let split: u32 = match pass {
+            ConvPass::Wgrad => split_for(tiles_m * tiles_n * groups, k_len, 8 * 32),
+            _ => 1,
+        };
+        let name = match (pass, precision) {
+            (ConvPass::Forward, Precision::F32) => entry::CONV2D_FWD_F32,
+            (ConvPass::Forward, Precision::Tf32) => entry::CONV2D_FWD_TF32,
+            (ConvPass::Dgrad, Precision::F32) => entry::CONV2D_DGRAD_F32,
+            (ConvPass::Dgrad, Precision::Tf32) => entry::CONV2D_DGRAD_TF32,
+            (ConvPass::Wgrad, Precision::F32) => entry::CONV2D_WGRAD_F32,
+            (ConvPass::Wgrad, Precision::Tf32) => entry::CONV2D_WGRAD_TF32,
+        };
+        let cfg = LaunchConfig {
+            grid_dim: (tiles_m as u32, tiles_n as u32, (groups as u32) * split),
+            block_dim: (GEMM_THREADS, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p, &split])?;
+    }
+    if pass == ConvPass::Wgrad && p.has_bias == 1 {
+        let splits = split_for(oc, pixels, 4 * THREADS as u64);
+        let cfg = LaunchConfig {
+            grid_dim: (oc as u32, splits, 1),
+            block_dim: (THREADS, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        launch(entry::CONV2D_BIAS_GRAD, cfg, &[&ptr.bias, &ptr.y, p])?;
+    }
+    Ok(())
+}
+
+/// A kernel argument pushed by reference (lets one launch helper take
+/// arguments of different types).
+trait ArgRef {
+    fn push<'a>(&'a self, b: &mut cudarc::driver::LaunchArgs<'a>);
+}
+
+impl<T: cudarc::driver::DeviceRepr> ArgRef for T {
+    fn push<'a>(&'a self, b: &mut cudarc::driver::LaunchArgs<'a>) {
+        b.arg(self);
+    }
+}

@@ -1,0 +1,93 @@
+//! Recording the conv2d shaders (`shaders/conv2d.wgsl`) with the caller's
+//! device and buffers. WGSL has no TF32: every pass computes in f32.
+
+use super::kernels::WgslKernels;
+use crate::backend::ConvPass;
+use crate::error::{Error, Result};
+use crate::kernel_sources::{WGSL_CONV2D, entry};
+use crate::params::Conv2dParams;
+
+/// The buffers of one conv launch (roles as in [`crate::ops::ConvArgs`]);
+/// pass any buffer as `bias` when `p.has_bias` is 0, except `x`, `w` or `y`.
+pub struct WgslConvBuffers<'a> {
+    pub x: &'a wgpu::Buffer,
+    pub w: &'a wgpu::Buffer,
+    pub y: &'a wgpu::Buffer,
+    pub bias: &'a wgpu::Buffer,
+}
+
+const TILE: u64 = 64;
+const MAX_GROUPS: u64 = 65_535;
+
+fn groups(n: u64, what: &str) -> Result<u32> {
+    if n > MAX_GROUPS {
+        return Err(Error::invalid(
+            "conv2d on wgpu",
+            format!(
+                "{what} needs {n} workgroups along one axis (limit {MAX_GROUPS}); split the batch"
+            ),
+        ));
+    }
+    Ok(n.max(1) as u32)
+}
+
+impl WgslKernels {
+    /// Records one conv2d pass (plus the bias gradient for wgrad with a
+    /// bias). `naive` selects the one-output-per-invocation forward kernel
+    /// kept as the bench baseline.
+    pub fn encode_conv2d(
+        &self,
+        device: &wgpu::Device,
+        encoder: &mut wgpu::CommandEncoder,
+        pass: ConvPass,
+        b: &WgslConvBuffers,
+        p: &Conv2dParams,
+        naive: bool,
+    ) -> Result<()> {
+        let [n, ic, h, w] = p.x.dims.map(u64::from);
+        let [_, oc, ho, wo] = p.y.dims.map(u64::from);
+        let khw = u64::from(p.w.dims[2] * p.w.dims[3]);
+        let depthwise = p.x.dims[1] == p.groups && p.y.dims[1] == p.groups;
+        let tensors = [b.x, b.w, b.y, b.bias];
+        let params = bytemuck::bytes_of(p);
+        let mut run = |name: &'static str, grid: [u32; 3]| -> Result<()> {
+            let pipeline = self.pipeline_fixed_layout(device, WGSL_CONV2D, name, 4)?;
+            self.dispatch_grid(device, encoder, &pipeline, params, &tensors, grid);
+            Ok(())
+        };
+        let flat = |elements: u64| [elements.div_ceil(256).clamp(1, MAX_GROUPS) as u32, 1, 1];
+        let g = u64::from(p.groups);
+        match (pass, depthwise || naive) {
+            (ConvPass::Forward, true) if naive && !depthwise => {
+                run(entry::CONV2D_FWD_NAIVE, flat(n * oc * ho * wo))?
+            }
+            (ConvPass::Forward, true) => run(entry::DWCONV2D_FWD, flat(n * oc * ho * wo))?,
+            (ConvPass::Dgrad, true) => run(entry::DWCONV2D_DGRAD, flat(n * ic * h * w))?,
+            (ConvPass::Wgrad, true) => run(
+                entry::DWCONV2D_WGRAD,
+                [groups(ic, "depthwise wgrad")?, khw as u32, 1],
+            )?,
+            (pass, false) => {
+                let (icg, ocg) = (ic / g, oc / g);
+                let (m, cols, name) = match pass {
+                    ConvPass::Forward => (n * ho * wo, ocg, entry::CONV2D_FWD_F32),
+                    ConvPass::Dgrad => (n * h * w, icg, entry::CONV2D_DGRAD_F32),
+                    ConvPass::Wgrad => (ocg, icg * khw, entry::CONV2D_WGRAD_F32),
+                };
+                let grid = [
+                    groups(m.div_ceil(TILE), "conv2d")?,
+                    groups(cols.div_ceil(TILE), "conv2d")?,
+                    groups(g, "conv2d")?,
+                ];
+                run(name, grid)?
+            }
+        }
+        if pass == ConvPass::Wgrad && p.has_bias == 1 {
+            run(
+                entry::CONV2D_BIAS_GRAD,
+                [groups(oc, "bias gradient")?, 1, 1],
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+//! conv2d on channel slices: validation, parameter building, and the pass
+//! entry points. The weight view is the active block `[oc, ic/groups, kh,
+//! kw]` of a full-size weight (see [`weight_block`]); activations may be
+//! channel slices of wider buffers.
+
+use crate::backend::{Backend, Buffer, ConvBuffers, ConvPass, Precision};
+use crate::error::{Error, Result};
+use crate::params::Conv2dParams;
+use crate::view::View;
+
+/// The active block `[oc, icg, kh, kw]` of a full-size OIHW weight of extents
+/// `full = [O_full, I_full/groups, kh, kw]`, read through the full strides.
+pub fn weight_block(full: [usize; 4], oc: usize, icg: usize) -> Result<View> {
+    if oc > full[0] || icg > full[1] {
+        return Err(Error::invalid(
+            "conv weight slice",
+            format!(
+                "active block [{oc}, {icg}] is larger than the weight [{}, {}]; a width config cannot exceed the layer's full width",
+                full[0], full[1]
+            ),
+        ));
+    }
+    let base = View::contiguous(full);
+    Ok(View {
+        offset: 0,
+        dims: [oc, icg, full[2], full[3]],
+        strides: base.strides,
+    })
+}
+
+/// Geometry of a conv beyond its views.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    pub groups: usize,
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+}
+
+impl ConvGeometry {
+    /// Output extent along one axis, or `None` if the kernel does not fit.
+    pub fn out_size(input: usize, kernel: usize, stride: usize, pad: usize) -> Option<usize> {
+        (input + 2 * pad)
+            .checked_sub(kernel)
+            .map(|r| r / stride.max(1) + 1)
+    }
+}
+
+/// One conv launch: buffers with their views. Which buffers a pass writes:
+/// forward `y`; dgrad `x` (dx, `y` holds dy); wgrad `w` and `bias` (dw, db,
+/// accumulated; `y` holds dy).
+pub struct ConvArgs<'a> {
+    pub x: (&'a Buffer, View),
+    pub w: (&'a Buffer, View),
+    pub y: (&'a Buffer, View),
+    /// Bias buffer and the element offset of channel 0's bias.
+    pub bias: Option<(&'a Buffer, usize)>,
+    pub geometry: ConvGeometry,
+    /// Forward and dgrad: add into the output instead of overwriting it.
+    pub accumulate: bool,
+}
+
+fn bad(reason: String) -> Error {
+    Error::invalid("conv2d", reason)
+}
+
+/// Checks every shape rule and returns the kernel parameters.
+pub fn conv_params(pass: ConvPass, a: &ConvArgs) -> Result<Conv2dParams> {
+    let (x, w, y) = (&a.x.1, &a.w.1, &a.y.1);
+    let g = a.geometry;
+    let [n, ic, h, wd] = x.dims;
+    let [yn, oc, ho, wo] = y.dims;
+    let [woc, wicg, kh, kw] = w.dims;
+    if g.groups == 0 || g.stride[0] == 0 || g.stride[1] == 0 {
+        return Err(bad("groups and strides must be at least 1".into()));
+    }
+    for (name, v) in [("x", x), ("w", w), ("y", y)] {
+        if v.numel() == 0 {
+            return Err(bad(format!(
+                "{name} has a zero extent {:?}; every extent must be at least 1",
+                v.dims
+            )));
+        }
+    }
+    if yn != n {
+        return Err(bad(format!("batch of x ({n}) and y ({yn}) differ")));
+    }
+    if ic % g.groups != 0 || oc % g.groups != 0 {
+        return Err(bad(format!(
+            "active channels in {ic} / out {oc} are not divisible by groups {}; slice grouped layers by whole groups",
+            g.groups
+        )));
+    }
+    if woc != oc || wicg != ic / g.groups {
+        return Err(bad(format!(
+            "weight block [{woc}, {wicg}] does not match out channels {oc} and in channels per group {}",
+            ic / g.groups
+        )));
+    }
+    let eh = ConvGeometry::out_size(h, kh, g.stride[0], g.padding[0]);
+    let ew = ConvGeometry::out_size(wd, kw, g.stride[1], g.padding[1]);
+    if eh != Some(ho) || ew != Some(wo) {
+        return Err(bad(format!(
+            "input {h}x{wd} with kernel {kh}x{kw}, stride {:?}, padding {:?} gives output {eh:?}x{ew:?}, but y is {ho}x{wo}",
+            g.stride, g.padding
+        )));
+    }
+    x.check_within("conv2d x", a.x.0.len())?;
+    w.check_within("conv2d w", a.w.0.len())?;
+    y.check_within("conv2d y", a.y.0.len())?;
+    if let Some((b, off)) = a.bias
+        && off + oc > b.len()
+    {
+        return Err(bad(format!(
+            "bias needs elements {off}..{} but its buffer holds {}",
+            off + oc,
+            b.len()
+        )));
+    }
+    // A written buffer must not also be read (kernels read and write in
+    // parallel without ordering).
+    let written: Vec<&Buffer> = match pass {
+        ConvPass::Forward => vec![a.y.0],
+        ConvPass::Dgrad => vec![a.x.0],
+        ConvPass::Wgrad => [Some(a.w.0), a.bias.map(|b| b.0)]
+            .into_iter()
+            .flatten()
+            .collect(),
+    };
+    let all: Vec<&Buffer> = [Some(a.x.0), Some(a.w.0), Some(a.y.0), a.bias.map(|b| b.0)]
+        .into_iter()
+        .flatten()
+        .collect();
+    for out in &written {
+        if all.iter().filter(|b| b.same_storage(out)).count() > 1 {
+            return Err(bad(
+                "a buffer written by this pass is also passed as another operand; use separate buffers".into(),
+            ));
+        }
+    }
+    let u = |v: usize| v as u32;
+    Ok(Conv2dParams {
+        x: x.to_params(),
+        w: w.to_params(),
+        y: y.to_params(),
+        bias_offset: u(a.bias.map_or(0, |b| b.1)),
+        has_bias: u(a.bias.is_some() as usize),
+        groups: u(g.groups),
+        stride_h: u(g.stride[0]),
+        stride_w: u(g.stride[1]),
+        pad_h: u(g.padding[0]),
+        pad_w: u(g.padding[1]),
+        accumulate: u(a.accumulate as usize),
+    })
+}
+
+/// Runs one conv pass after checking its arguments.
+pub fn conv2d(
+    backend: &dyn Backend,
+    pass: ConvPass,
+    precision: Precision,
+    a: &ConvArgs,
+) -> Result<()> {
+    let p = conv_params(pass, a)?;
+    backend.conv2d(
+        pass,
+        precision,
+        &ConvBuffers {
+            x: a.x.0,
+            w: a.w.0,
+            y: a.y.0,
+            bias: a.bias.map(|b| b.0),
+        },
+        &p,
+    )
+}

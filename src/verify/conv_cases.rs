@@ -1,0 +1,328 @@
+//! Cases for conv2d: dense at widths 1.0/0.75/0.5/0.25 and odd widths
+//! (20 and 36 channels), pointwise, 5×5 and 7×7, strides 1 and 2, grouped,
+//! depthwise; every pass; TF32 beside exact f32 for the GEMM kernels.
+//! Activations are channel slices of full-width buffers, weights the active
+//! block of a full-size weight, and the gradient slices must leave the rest
+//! of the full-size gradient untouched.
+
+use super::{Case, CaseOutput, Tolerance, poisoned};
+use crate::backend::{Backend, ConvPass, Precision};
+use crate::ops::{self, ConvArgs, ConvGeometry};
+use crate::rng::Rng;
+use crate::view::View;
+
+/// One conv layer at one width.
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    n: usize,
+    /// Full and active input channels.
+    ic: (usize, usize),
+    /// Full and active output channels.
+    oc: (usize, usize),
+    /// Groups at full width (depthwise: = channels, sliced with them).
+    groups: usize,
+    depthwise: bool,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    hw: (usize, usize),
+    bias: bool,
+}
+
+impl Shape {
+    fn active_groups(&self) -> usize {
+        if self.depthwise {
+            self.ic.1
+        } else {
+            self.groups
+        }
+    }
+    fn out_hw(&self) -> (usize, usize) {
+        let o = |x| (x + 2 * self.pad - self.k) / self.stride + 1;
+        (o(self.hw.0), o(self.hw.1))
+    }
+    fn weight_full(&self) -> [usize; 4] {
+        let per_group = if self.depthwise {
+            1
+        } else {
+            self.ic.0 / self.groups
+        };
+        [self.oc.0, per_group, self.k, self.k]
+    }
+    /// Reduction length of a pass (for the tolerance).
+    fn reduction(&self, pass: ConvPass) -> usize {
+        let g = self.active_groups();
+        let (ho, wo) = self.out_hw();
+        match pass {
+            ConvPass::Forward => self.ic.1 / g * self.k * self.k,
+            ConvPass::Dgrad => self.oc.1 / g * self.k * self.k,
+            ConvPass::Wgrad => self.n * ho * wo,
+        }
+    }
+    fn label(&self) -> String {
+        let kind = if self.depthwise {
+            "dw".to_string()
+        } else if self.groups > 1 {
+            format!("g{}", self.groups)
+        } else if self.k == 1 {
+            "pw".to_string()
+        } else {
+            "dense".to_string()
+        };
+        format!(
+            "{kind} k{} s{} {}->{} of {}->{} n{} {}x{}{}",
+            self.k,
+            self.stride,
+            self.ic.1,
+            self.oc.1,
+            self.ic.0,
+            self.oc.0,
+            self.n,
+            self.hw.0,
+            self.hw.1,
+            if self.bias { " +b" } else { "" }
+        )
+    }
+}
+
+fn dense(
+    n: usize,
+    ic: (usize, usize),
+    oc: (usize, usize),
+    k: usize,
+    stride: usize,
+    hw: (usize, usize),
+) -> Shape {
+    Shape {
+        n,
+        ic,
+        oc,
+        groups: 1,
+        depthwise: false,
+        k,
+        stride,
+        pad: k / 2,
+        hw,
+        bias: true,
+    }
+}
+
+fn depthwise(n: usize, c: (usize, usize), k: usize, stride: usize, hw: (usize, usize)) -> Shape {
+    Shape {
+        n,
+        ic: c,
+        oc: c,
+        groups: c.0,
+        depthwise: true,
+        k,
+        stride,
+        pad: k / 2,
+        hw,
+        bias: false,
+    }
+}
+
+fn shapes() -> Vec<Shape> {
+    let mut v = Vec::new();
+    // One 3x3 layer, 16 -> 24 at full width, at each width of the sandwich.
+    for (ic, oc) in [(16, 24), (12, 18), (8, 12), (4, 6), (7, 11)] {
+        v.push(dense(2, (16, ic), (24, oc), 3, 1, (9, 11)));
+    }
+    v.push(dense(2, (40, 20), (48, 36), 3, 2, (13, 15)));
+    v.push(Shape {
+        bias: false,
+        pad: 0,
+        ..dense(3, (64, 36), (96, 20), 1, 1, (7, 7))
+    });
+    v.push(dense(2, (8, 6), (16, 10), 5, 2, (12, 10)));
+    // Stem: image channels are never sliced.
+    v.push(dense(2, (3, 3), (32, 24), 7, 2, (17, 19)));
+    v.push(Shape {
+        groups: 4,
+        ..dense(2, (32, 16), (32, 24), 3, 1, (8, 9))
+    });
+    // Several tiles along M and N, and split-K in CUDA's wgrad.
+    v.push(dense(4, (32, 32), (72, 72), 3, 1, (16, 16)));
+    v.push(depthwise(3, (24, 20), 3, 1, (10, 9)));
+    v.push(depthwise(2, (36, 36), 3, 2, (11, 13)));
+    v.push(Shape {
+        bias: true,
+        ..depthwise(2, (16, 9), 5, 1, (7, 8))
+    });
+    v.push(depthwise(1, (12, 8), 7, 2, (15, 15)));
+    v
+}
+
+fn tolerance(precision: Precision, reduction: usize) -> Tolerance {
+    let r = (reduction as f64).sqrt();
+    match precision {
+        Precision::F32 => Tolerance {
+            atol: 2e-6 * r + 1e-6,
+            rtol: 1e-5,
+        },
+        // TF32 rounds both operands to 10-bit mantissas (2^-11 relative);
+        // the products' errors add up like a random walk over the reduction.
+        Precision::Tf32 => Tolerance {
+            atol: 2e-3 * r,
+            rtol: 5e-3,
+        },
+    }
+}
+
+/// Buffers and views of one case, built from a seed.
+struct Setup {
+    x_full: [usize; 4],
+    y_full: [usize; 4],
+    x_view: View,
+    w_view: View,
+    y_view: View,
+    w_len: usize,
+    geometry: ConvGeometry,
+}
+
+fn setup(s: &Shape) -> crate::Result<Setup> {
+    let (ho, wo) = s.out_hw();
+    let x_full = [s.n, s.ic.0, s.hw.0, s.hw.1];
+    let y_full = [s.n, s.oc.0, ho, wo];
+    let wf = s.weight_full();
+    let g = s.active_groups();
+    Ok(Setup {
+        x_full,
+        y_full,
+        x_view: View::channel_slice(x_full, 0, s.ic.1)?,
+        w_view: ops::weight_block(wf, s.oc.1, s.ic.1 / g)?,
+        y_view: View::channel_slice(y_full, 0, s.oc.1)?,
+        w_len: wf.iter().product(),
+        geometry: ConvGeometry {
+            groups: g,
+            stride: [s.stride; 2],
+            padding: [s.pad; 2],
+        },
+    })
+}
+
+fn run_pass(
+    be: &dyn Backend,
+    s: &Shape,
+    pass: ConvPass,
+    precision: Precision,
+    seed: u64,
+) -> crate::Result<Vec<CaseOutput>> {
+    let mut rng = Rng::new(seed);
+    let st = setup(s)?;
+    let x_len: usize = st.x_full.iter().product();
+    let y_len: usize = st.y_full.iter().product();
+    let x_idx: Vec<usize> = st.x_view.indices().collect();
+    let y_idx: Vec<usize> = st.y_view.indices().collect();
+    let w_idx: Vec<usize> = st.w_view.indices().collect();
+    let b_idx: Vec<usize> = (0..s.oc.1).collect();
+    let random = |rng: &mut Rng, len: usize| rng.vec_f32(len);
+    let args = |x, w, y, b| ConvArgs {
+        x: (x, st.x_view),
+        w: (w, st.w_view),
+        y: (y, st.y_view),
+        bias: if s.bias { Some((b, 0)) } else { None },
+        geometry: st.geometry,
+        accumulate: false,
+    };
+    match pass {
+        ConvPass::Forward => {
+            let (x, w, b) = (
+                be.upload(&random(&mut rng, x_len))?,
+                be.upload(&random(&mut rng, st.w_len))?,
+                be.upload(&random(&mut rng, s.oc.0))?,
+            );
+            let before = poisoned(y_len, &y_idx, &mut rng);
+            let y = be.upload(&before)?;
+            ops::conv2d(be, pass, precision, &args(&x, &w, &y, &b))?;
+            Ok(vec![CaseOutput {
+                name: "y",
+                values: be.download(&y)?,
+                written: y_idx,
+                before,
+            }])
+        }
+        ConvPass::Dgrad => {
+            let (dy, w, b) = (
+                be.upload(&random(&mut rng, y_len))?,
+                be.upload(&random(&mut rng, st.w_len))?,
+                be.upload(&random(&mut rng, s.oc.0))?,
+            );
+            let before = poisoned(x_len, &x_idx, &mut rng);
+            let dx = be.upload(&before)?;
+            ops::conv2d(be, pass, precision, &args(&dx, &w, &dy, &b))?;
+            Ok(vec![CaseOutput {
+                name: "dx",
+                values: be.download(&dx)?,
+                written: x_idx,
+                before,
+            }])
+        }
+        ConvPass::Wgrad => {
+            let (x, dy) = (
+                be.upload(&random(&mut rng, x_len))?,
+                be.upload(&random(&mut rng, y_len))?,
+            );
+            // Gradients accumulate: random values inside the slice (earlier
+            // passes), sentinels outside that must survive untouched.
+            let mut dw_before = poisoned(st.w_len, &w_idx, &mut rng);
+            for &i in &w_idx {
+                dw_before[i] = rng.uniform_f32(-1.0, 1.0);
+            }
+            let mut db_before = poisoned(s.oc.0, &b_idx, &mut rng);
+            for &i in &b_idx {
+                db_before[i] = rng.uniform_f32(-1.0, 1.0);
+            }
+            let (dw, db) = (be.upload(&dw_before)?, be.upload(&db_before)?);
+            ops::conv2d(be, pass, precision, &args(&x, &dw, &dy, &db))?;
+            let mut out = vec![CaseOutput {
+                name: "dw",
+                values: be.download(&dw)?,
+                written: w_idx,
+                before: dw_before,
+            }];
+            if s.bias {
+                out.push(CaseOutput {
+                    name: "db",
+                    values: be.download(&db)?,
+                    written: b_idx,
+                    before: db_before,
+                });
+            }
+            Ok(out)
+        }
+    }
+}
+
+pub fn cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    for s in shapes() {
+        for pass in [ConvPass::Forward, ConvPass::Dgrad, ConvPass::Wgrad] {
+            let precisions: &[Precision] = if s.depthwise {
+                &[Precision::F32]
+            } else {
+                &[Precision::F32, Precision::Tf32]
+            };
+            for &precision in precisions {
+                let op = match pass {
+                    ConvPass::Forward => "conv2d_fwd",
+                    ConvPass::Dgrad => "conv2d_dgrad",
+                    ConvPass::Wgrad => "conv2d_wgrad",
+                };
+                let prec = match precision {
+                    Precision::F32 => "",
+                    Precision::Tf32 => " tf32",
+                };
+                out.push(Case {
+                    op,
+                    name: format!("{}{prec}", s.label()),
+                    tolerance: tolerance(precision, s.reduction(pass)),
+                    run: Box::new(move |be: &dyn Backend, seed| {
+                        run_pass(be, &s, pass, precision, seed)
+                    }),
+                });
+            }
+        }
+    }
+    out
+}
