@@ -4,6 +4,7 @@
 set -euo pipefail
 OUT="$1"
 python3 tools/bench_torch.py --out "$OUT/torch.json"
-GBPS=$(python3 -c "import json; print(json.load(open('$OUT/torch.json'))['copy_gbps'])")
-.gpu/bin/slimmable bench all --backend cuda --torch "$OUT/torch.json" --copy-gbps "$GBPS" \
-    --peak-tflops "${PEAK_TFLOPS:-51}"
+ceiling() { python3 -c "import json; print(json.load(open('$OUT/torch.json'))['$1'])"; }
+.gpu/bin/slimmable bench all --backend cuda --iters 30 --torch "$OUT/torch.json" \
+    --copy-gbps "$(ceiling copy_gbps)" --peak-f32-tflops "$(ceiling f32_tflops)" \
+    --peak-tf32-tflops "$(ceiling tf32_tflops)" | tee "$OUT/bench.txt"

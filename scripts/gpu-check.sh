@@ -52,6 +52,7 @@ run() {
     if [ -x scripts/gpu-bench.sh ]; then step "benchmarks" scripts/gpu-bench.sh "$OUT"; fi
     echo "=== summary" | tee -a "$LOG"
     printf '%s\n' "${summary[@]}" | tee -a "$LOG"
+    if [ -f "$OUT/bench.txt" ]; then cat "$OUT/bench.txt"; fi
 }
 
 case "${1:-}" in

@@ -73,6 +73,14 @@ pub fn read(path: &Path) -> Result<HashMap<String, HostTensor>> {
     Ok(out)
 }
 
+/// The string metadata of a safetensors file (empty if it has none).
+pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| Error::io(path, format!("not a valid safetensors file: {e}")))?;
+    Ok(meta.metadata().clone().unwrap_or_default())
+}
+
 /// Writes tensors (and string metadata) atomically.
 pub fn write(
     path: &Path,

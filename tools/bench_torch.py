@@ -36,6 +36,79 @@ def bench_copy(iters):
     return {"copy/slice_64x128of256x56x56": time_ms(lambda: x[:, :128].contiguous(), iters)}
 
 
+def make_divisible(v, divisor=8):
+    r = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    return r + divisor if r < 0.9 * v else r
+
+
+# Mirrors src/bench/conv.rs: (name, ic, oc, k, stride, hw at 224, depthwise, fixed input)
+CONV_SUITE = [
+    ("res3x3", 128, 128, 3, 1, 28, False, False),
+    ("pw1x1", 64, 384, 1, 1, 14, False, False),
+    ("dw3x3_a", 384, 384, 3, 1, 14, True, False),
+    ("dw3x3_b", 144, 144, 3, 1, 56, True, False),
+    ("stem", 3, 32, 3, 2, 224, False, True),
+]
+
+
+def bench_conv(iters):
+    """Forward (TF32 and exact f32) through the sliced weight w[:oc, :ic], and
+    the training pass (forward + dgrad + wgrad into the full parameter's
+    .grad through the slice) at TF32, beside the same with a pre-copied
+    contiguous weight."""
+    import torch.nn.functional as F
+    out = {}
+    n = 64
+    for name, ic_full, oc_full, k, stride, hw224, dw, fixed in CONV_SUITE:
+        for width in (1.0, 0.5, 0.25):
+            for res in (224, 128):
+                ic = ic_full if fixed else make_divisible(ic_full * width)
+                oc = make_divisible(oc_full * width)
+                hw = hw224 * res // 224
+                label = f"conv/{name}_w{width:.2f}_r{res}"
+                groups = ic if dw else 1
+                w_full = torch.randn(oc_full, 1 if dw else ic_full, k, k, device="cuda", requires_grad=True)
+                x = torch.randn(n, ic, hw, hw, device="cuda", requires_grad=True)
+                pad = k // 2
+
+                def sliced():
+                    return w_full[:oc] if dw else w_full[:oc, :ic]
+
+                with torch.no_grad():
+                    y0 = F.conv2d(x, sliced(), stride=stride, padding=pad, groups=groups)
+                dy = torch.randn_like(y0)
+                precisions = [("fwd", True)] if dw else [("fwd_tf32", True), ("fwd_f32", False)]
+                for tag, tf32 in precisions:
+                    torch.backends.cudnn.allow_tf32 = tf32
+                    with torch.no_grad():
+                        out[f"{label}/{tag}"] = time_ms(
+                            lambda: F.conv2d(x, sliced(), stride=stride, padding=pad, groups=groups), iters)
+                torch.backends.cudnn.allow_tf32 = True
+
+                def train_sliced():
+                    y = F.conv2d(x, sliced(), stride=stride, padding=pad, groups=groups)
+                    y.backward(dy)
+
+                w_c = sliced().detach().contiguous().requires_grad_()
+
+                def train_contig():
+                    y = F.conv2d(x, w_c, stride=stride, padding=pad, groups=groups)
+                    y.backward(dy)
+
+                out[f"{label}/train"] = time_ms(train_sliced, iters)
+                out[f"{label}/train_contig"] = time_ms(train_contig, iters)
+    return out
+
+
+def matmul_tflops(iters, tf32):
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    a = torch.randn(8192, 8192, device="cuda")
+    b = torch.randn(8192, 8192, device="cuda")
+    ms = time_ms(lambda: a @ b, max(3, iters // 5))
+    torch.backends.cuda.matmul.allow_tf32 = True
+    return 2 * 8192**3 / (ms * 1e-3) / 1e12
+
+
 def copy_bandwidth(iters):
     a = torch.empty(1 << 29, dtype=torch.uint8, device="cuda")  # 512 MiB
     b = torch.empty_like(a)
@@ -43,7 +116,7 @@ def copy_bandwidth(iters):
     return 2 * a.numel() / (ms * 1e-3) / 1e9
 
 
-BENCHES = [bench_copy]
+BENCHES = [bench_copy, bench_conv]
 
 
 def main():
@@ -60,12 +133,16 @@ def main():
             cases[name] = {"ms": ms}
             print(f"{name:<44} {ms:10.4f} ms")
     gbps = copy_bandwidth(args.iters)
-    print(f"copy bandwidth {gbps:.0f} GB/s")
+    f32 = matmul_tflops(args.iters, tf32=False)
+    tf32 = matmul_tflops(args.iters, tf32=True)
+    print(f"copy bandwidth {gbps:.0f} GB/s; 8192^3 matmul f32 {f32:.1f}, tf32 {tf32:.1f} TFLOP/s")
     out = {
         "device": torch.cuda.get_device_name(),
         "torch": torch.__version__,
         "cudnn": torch.backends.cudnn.version(),
         "copy_gbps": gbps,
+        "f32_tflops": f32,
+        "tf32_tflops": tf32,
         "cases": cases,
     }
     with open(args.out, "w") as f:

@@ -101,6 +101,8 @@ pub trait Backend {
     fn kind(&self) -> BackendKind;
     /// Human-readable device description, e.g. "NVIDIA H200 (sm_90)".
     fn device_name(&self) -> String;
+    /// For reaching backend-specific extras (e.g. the WGSL bench baseline).
+    fn as_any(&self) -> &dyn std::any::Any;
 
     /// A buffer of `len` elements with unspecified contents.
     fn alloc(&self, len: usize) -> Result<Buffer>;

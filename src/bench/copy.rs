@@ -28,5 +28,6 @@ pub fn run(backend: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
         ms,
         bytes: Some(2.0 * 4.0 * dst_view.numel() as f64),
         flops: None,
+        tf32: false,
     }])
 }

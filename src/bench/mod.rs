@@ -5,6 +5,7 @@
 //! Each family lives in its own file and returns rows; case names are shared
 //! with `tools/bench_torch.py` (`family/case`), which is how the two meet.
 
+pub mod conv;
 pub mod copy;
 
 use crate::backend::Backend;
@@ -22,6 +23,8 @@ pub struct BenchRow {
     pub bytes: Option<f64>,
     /// Useful floating-point operations (2 per multiply-add), if compute-bound.
     pub flops: Option<f64>,
+    /// Whether the FLOPs ran on TF32 tensor cores (picks the peak).
+    pub tf32: bool,
 }
 
 /// Device ceilings for the roofline fractions.
@@ -29,12 +32,14 @@ pub struct BenchRow {
 pub struct Ceilings {
     /// Bytes read + written per second by a device-to-device copy.
     pub copy_bytes_per_s: f64,
-    /// FLOP/s of the precision in use.
-    pub flops_per_s: f64,
+    /// Exact-f32 FLOP/s (no tensor cores).
+    pub f32_flops_per_s: f64,
+    /// TF32 tensor-core FLOP/s.
+    pub tf32_flops_per_s: f64,
 }
 
 /// Families `slimmable bench` knows.
-pub const FAMILIES: &[&str] = &["copy"];
+pub const FAMILIES: &[&str] = &["copy", "conv"];
 
 /// Runs one family (or `all`).
 pub fn run(backend: &dyn Backend, family: &str, iters: usize) -> Result<Vec<BenchRow>> {
@@ -48,6 +53,9 @@ pub fn run(backend: &dyn Backend, family: &str, iters: usize) -> Result<Vec<Benc
     }
     if all || family == "copy" {
         rows.extend(copy::run(backend, iters)?);
+    }
+    if all || family == "conv" {
+        rows.extend(conv::run(backend, iters)?);
     }
     Ok(rows)
 }
@@ -69,31 +77,43 @@ pub fn read_torch(path: &Path) -> Result<(String, HashMap<String, f64>)> {
     Ok((device, cases))
 }
 
-/// Prints the rows as a table, with PyTorch's time and our speed-up where known.
+/// Prints the rows as a table, with PyTorch's time and our speed-up where
+/// known; for training passes also PyTorch with a pre-copied contiguous
+/// weight (`<name>_contig`), the cost without slicing.
 pub fn print_table(rows: &[BenchRow], torch: &HashMap<String, f64>, ceilings: Option<Ceilings>) {
     println!(
-        "{:<44} {:>10} {:>10} {:>9} {:>10} {:>10} {:>8}",
-        "case", "ms", "GB/s", "TFLOP/s", "% roof", "torch ms", "speedup"
+        "{:<40} {:>9} {:>8} {:>9} {:>7} {:>9} {:>7} {:>9} {:>7}",
+        "case", "ms", "GB/s", "GFLOP/s", "% roof", "torch ms", "speedup", "contig ms", "speedup"
     );
     for r in rows {
         let gbs = r.bytes.map(|b| b / r.ms / 1e6);
-        let tflops = r.flops.map(|f| f / r.ms / 1e9);
+        let gflops = r.flops.map(|f| f / r.ms / 1e6);
         let roof = ceilings.and_then(|c| match (r.bytes, r.flops) {
-            (_, Some(f)) => Some(100.0 * f / (r.ms * 1e-3) / c.flops_per_s),
+            (_, Some(f)) => {
+                let peak = if r.tf32 {
+                    c.tf32_flops_per_s
+                } else {
+                    c.f32_flops_per_s
+                };
+                Some(100.0 * f / (r.ms * 1e-3) / peak)
+            }
             (Some(b), None) => Some(100.0 * b / (r.ms * 1e-3) / c.copy_bytes_per_s),
             _ => None,
         });
-        let t = torch.get(&r.name);
+        let t = torch.get(&r.name).copied();
+        let tc = torch.get(&format!("{}_contig", r.name)).copied();
         let fmt = |x: Option<f64>, p: usize| x.map_or("-".into(), |v| format!("{v:.p$}"));
         println!(
-            "{:<44} {:>10.4} {:>10} {:>9} {:>10} {:>10} {:>8}",
+            "{:<40} {:>9.4} {:>8} {:>9} {:>7} {:>9} {:>7} {:>9} {:>7}",
             r.name,
             r.ms,
-            fmt(gbs, 1),
-            fmt(tflops, 2),
-            fmt(roof, 1),
-            fmt(t.copied(), 4),
+            fmt(gbs, 0),
+            fmt(gflops, 0),
+            fmt(roof.filter(|v| v.is_finite()), 1),
+            fmt(t, 4),
             fmt(t.map(|t| t / r.ms), 2),
+            fmt(tc, 4),
+            fmt(tc.map(|t| t / r.ms), 2),
         );
     }
 }

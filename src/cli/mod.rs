@@ -52,9 +52,12 @@ enum Command {
         /// Measured copy bandwidth in GB/s (bytes read + written), for % of roofline.
         #[arg(long)]
         copy_gbps: Option<f64>,
-        /// Peak TFLOP/s of the precision in use, for % of roofline.
+        /// Measured exact-f32 TFLOP/s, for % of roofline.
         #[arg(long)]
-        peak_tflops: Option<f64>,
+        peak_f32_tflops: Option<f64>,
+        /// Measured TF32 tensor-core TFLOP/s, for % of roofline.
+        #[arg(long)]
+        peak_tf32_tflops: Option<f64>,
     },
     /// Run one operator on tensors from a safetensors file.
     Op {
@@ -88,11 +91,13 @@ pub fn main() -> i32 {
             iters,
             torch,
             copy_gbps,
-            peak_tflops,
+            peak_f32_tflops,
+            peak_tf32_tflops,
         } => {
             let ceilings = copy_gbps.map(|g| crate::bench::Ceilings {
                 copy_bytes_per_s: g * 1e9,
-                flops_per_s: peak_tflops.unwrap_or(f64::INFINITY) * 1e12,
+                f32_flops_per_s: peak_f32_tflops.unwrap_or(f64::INFINITY) * 1e12,
+                tf32_flops_per_s: peak_tf32_tflops.unwrap_or(f64::INFINITY) * 1e12,
             });
             bench::run(backend, &family, iters, torch.as_deref(), ceilings)
         }

@@ -50,6 +50,10 @@ impl Backend for CpuBackend {
         BackendKind::Cpu
     }
 
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn device_name(&self) -> String {
         "CPU reference".into()
     }

@@ -130,6 +130,10 @@ impl Backend for CudaBackend {
         BackendKind::Cuda
     }
 
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn device_name(&self) -> String {
         let name = self.ctx.name().unwrap_or_else(|_| "CUDA device".into());
         format!("{name} ({})", self.kernels.arch)

@@ -102,6 +102,10 @@ impl Backend for WgslBackend {
         BackendKind::Wgpu
     }
 
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn device_name(&self) -> String {
         self.adapter_name.clone()
     }

@@ -1,0 +1,318 @@
+//! Bench: the conv suite of issue 3 (N = 64 on CUDA), each layer at widths
+//! 1.0/0.5/0.25 (channels rounded to multiples of 8) and resolutions 224 and
+//! 128: forward at TF32 and exact f32, and the training pass (forward +
+//! dgrad + wgrad into the full-size gradient slice) at TF32. Names match
+//! `tools/bench_torch.py`. Off CUDA (lavapipe) a small res3x3 case compares
+//! the tiled WGSL kernel with the naive one-output-per-invocation kernel.
+
+use super::BenchRow;
+use crate::backend::{Backend, BackendKind, Buffer, ConvBuffers, ConvPass, Precision};
+use crate::error::Result;
+use crate::ops::{self, ConvArgs, ConvGeometry};
+use crate::view::View;
+
+/// One layer of the suite at full width and 224 px.
+#[derive(Clone, Copy)]
+pub struct Layer {
+    pub name: &'static str,
+    pub ic: usize,
+    pub oc: usize,
+    pub k: usize,
+    pub stride: usize,
+    /// Input size at 224 px.
+    pub hw224: usize,
+    pub depthwise: bool,
+    /// Image channels: never sliced.
+    pub fixed_input: bool,
+}
+
+pub const SUITE: &[Layer] = &[
+    Layer {
+        name: "res3x3",
+        ic: 128,
+        oc: 128,
+        k: 3,
+        stride: 1,
+        hw224: 28,
+        depthwise: false,
+        fixed_input: false,
+    },
+    Layer {
+        name: "pw1x1",
+        ic: 64,
+        oc: 384,
+        k: 1,
+        stride: 1,
+        hw224: 14,
+        depthwise: false,
+        fixed_input: false,
+    },
+    Layer {
+        name: "dw3x3_a",
+        ic: 384,
+        oc: 384,
+        k: 3,
+        stride: 1,
+        hw224: 14,
+        depthwise: true,
+        fixed_input: false,
+    },
+    Layer {
+        name: "dw3x3_b",
+        ic: 144,
+        oc: 144,
+        k: 3,
+        stride: 1,
+        hw224: 56,
+        depthwise: true,
+        fixed_input: false,
+    },
+    Layer {
+        name: "stem",
+        ic: 3,
+        oc: 32,
+        k: 3,
+        stride: 2,
+        hw224: 224,
+        depthwise: false,
+        fixed_input: true,
+    },
+];
+
+pub const WIDTHS: &[f64] = &[1.0, 0.5, 0.25];
+pub const RESOLUTIONS: &[usize] = &[224, 128];
+
+/// `make_divisible(c·w, 8)` as in the slimmable/MutualNet code.
+pub fn make_divisible(v: f64, divisor: usize) -> usize {
+    let d = divisor as f64;
+    let r = ((v + d / 2.0) / d).floor() * d;
+    let r = r.max(d);
+    (if r < 0.9 * v { r + d } else { r }) as usize
+}
+
+/// A layer at one width and resolution, with buffers at full width.
+pub struct Config {
+    pub ic: usize,
+    pub oc: usize,
+    pub hw: usize,
+    pub out_hw: usize,
+    pub geometry: ConvGeometry,
+    pub label: String,
+}
+
+pub fn config(l: &Layer, width: f64, res: usize) -> Config {
+    let ic = if l.fixed_input {
+        l.ic
+    } else {
+        make_divisible(l.ic as f64 * width, 8)
+    };
+    let oc = make_divisible(l.oc as f64 * width, 8);
+    let hw = l.hw224 * res / 224;
+    let pad = l.k / 2;
+    let out_hw = (hw + 2 * pad - l.k) / l.stride + 1;
+    Config {
+        ic,
+        oc,
+        hw,
+        out_hw,
+        geometry: ConvGeometry {
+            groups: if l.depthwise { ic } else { 1 },
+            stride: [l.stride; 2],
+            padding: [pad; 2],
+        },
+        label: format!("{}_w{width:.2}_r{res}", l.name),
+    }
+}
+
+struct Buffers {
+    x: Buffer,
+    w: Buffer,
+    y: Buffer,
+    dx: Buffer,
+    dw: Buffer,
+    dy: Buffer,
+}
+
+fn run_layer(
+    be: &dyn Backend,
+    n: usize,
+    l: &Layer,
+    c: &Config,
+    iters: usize,
+) -> Result<Vec<BenchRow>> {
+    let x_full = [n, l.ic, c.hw, c.hw];
+    let y_full = [n, l.oc, c.out_hw, c.out_hw];
+    let w_full = [l.oc, if l.depthwise { 1 } else { l.ic }, l.k, l.k];
+    let len = |d: [usize; 4]| d.iter().product::<usize>();
+    let alloc = |d: [usize; 4]| -> Result<Buffer> {
+        let b = be.alloc(len(d))?;
+        ops::fill(be, &b, &View::contiguous(d), 0.01)?;
+        Ok(b)
+    };
+    let b = Buffers {
+        x: alloc(x_full)?,
+        w: alloc(w_full)?,
+        y: alloc(y_full)?,
+        dx: alloc(x_full)?,
+        dw: alloc(w_full)?,
+        dy: alloc(y_full)?,
+    };
+    let xv = View::channel_slice(x_full, 0, c.ic)?;
+    let yv = View::channel_slice(y_full, 0, c.oc)?;
+    let wv = ops::weight_block(w_full, c.oc, if l.depthwise { 1 } else { c.ic })?;
+    let args = |x, w, y| conv_args(x, w, y, [xv, wv, yv], c.geometry);
+    let macs = (n * c.oc * c.out_hw * c.out_hw * (c.ic / c.geometry.groups) * l.k * l.k) as f64;
+    let act_bytes = 4.0 * (n * c.ic * c.hw * c.hw + n * c.oc * c.out_hw * c.out_hw) as f64;
+    let work = |mult: f64, tf32: bool| -> (Option<f64>, Option<f64>, bool) {
+        if l.depthwise {
+            (Some(mult * act_bytes), None, false)
+        } else {
+            (None, Some(mult * 2.0 * macs), tf32)
+        }
+    };
+    let mut rows = Vec::new();
+    let mut row = |suffix: &str, ms: f64, mult: f64, tf32: bool| {
+        let (bytes, flops, tf) = work(mult, tf32);
+        rows.push(BenchRow {
+            name: format!("conv/{}/{suffix}", c.label),
+            ms,
+            bytes,
+            flops,
+            tf32: tf,
+        });
+    };
+    let precisions: &[Precision] = if l.depthwise {
+        &[Precision::F32]
+    } else {
+        &[Precision::Tf32, Precision::F32]
+    };
+    for &p in precisions {
+        let ms = be.time_ms(iters, &mut || {
+            ops::conv2d(be, ConvPass::Forward, p, &args(&b.x, &b.w, &b.y))
+        })?;
+        let tag = if l.depthwise {
+            "fwd"
+        } else if p == Precision::Tf32 {
+            "fwd_tf32"
+        } else {
+            "fwd_f32"
+        };
+        row(tag, ms, 1.0, p == Precision::Tf32);
+    }
+    let p = if l.depthwise {
+        Precision::F32
+    } else {
+        Precision::Tf32
+    };
+    let ms = be.time_ms(iters, &mut || {
+        ops::conv2d(be, ConvPass::Forward, p, &args(&b.x, &b.w, &b.y))?;
+        ops::conv2d(be, ConvPass::Dgrad, p, &args(&b.dx, &b.w, &b.dy))?;
+        ops::conv2d(be, ConvPass::Wgrad, p, &args(&b.x, &b.dw, &b.dy))
+    })?;
+    // Training pass: three passes' worth of FLOPs, or bytes for depthwise
+    // (each pass reads and writes about one activation pair).
+    row("train", ms, 3.0, p == Precision::Tf32);
+    Ok(rows)
+}
+
+fn conv_args<'a>(
+    x: &'a Buffer,
+    w: &'a Buffer,
+    y: &'a Buffer,
+    views: [View; 3],
+    geometry: ConvGeometry,
+) -> ConvArgs<'a> {
+    ConvArgs {
+        x: (x, views[0]),
+        w: (w, views[1]),
+        y: (y, views[2]),
+        bias: None,
+        geometry,
+        accumulate: false,
+    }
+}
+
+pub fn run(be: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
+    if be.kind() != BackendKind::Cuda {
+        return run_small(be, iters);
+    }
+    let mut rows = Vec::new();
+    for l in SUITE {
+        for &w in WIDTHS {
+            for &r in RESOLUTIONS {
+                rows.extend(run_layer(be, 64, l, &config(l, w, r), iters)?);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Off CUDA: res3x3 at N = 2 forward, tiled against naive on WGSL (the
+/// naive kernel is WGSL-only), plus the depthwise forward.
+fn run_small(be: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
+    let mut rows = Vec::new();
+    let l = &SUITE[0];
+    let c = config(l, 1.0, 224);
+    let n = 2;
+    rows.extend(
+        run_layer(be, n, l, &c, iters)?
+            .into_iter()
+            .filter(|r| r.name.ends_with("fwd_f32")),
+    );
+    if let Some(wgsl) = be
+        .as_any()
+        .downcast_ref::<crate::backend::wgsl::WgslBackend>()
+    {
+        let x_full = [n, l.ic, c.hw, c.hw];
+        let y_full = [n, l.oc, c.out_hw, c.out_hw];
+        let w_full = [l.oc, l.ic, l.k, l.k];
+        let (x, w, y) = (
+            be.upload(&vec![0.01; x_full.iter().product()])?,
+            be.upload(&vec![0.01; w_full.iter().product()])?,
+            be.alloc(y_full.iter().product())?,
+        );
+        let a = ConvArgs {
+            x: (&x, View::contiguous(x_full)),
+            w: (&w, View::contiguous(w_full)),
+            y: (&y, View::contiguous(y_full)),
+            bias: None,
+            geometry: c.geometry,
+            accumulate: false,
+        };
+        let p = ops::conv::conv_params(ConvPass::Forward, &a)?;
+        let bufs = ConvBuffers {
+            x: &x,
+            w: &w,
+            y: &y,
+            bias: None,
+        };
+        let ms = be.time_ms(iters, &mut || {
+            wgsl.conv2d_variant(ConvPass::Forward, &bufs, &p, true)
+        })?;
+        let macs = (n * l.oc * c.out_hw * c.out_hw * l.ic * 9) as f64;
+        rows.push(BenchRow {
+            name: format!("conv/{}_n{n}/fwd_naive", c.label),
+            ms,
+            bytes: None,
+            flops: Some(2.0 * macs),
+            tf32: false,
+        });
+    }
+    for r in &mut rows {
+        if !r.name.contains("_n2/") {
+            r.name = r.name.replacen(&c.label, &format!("{}_n{n}", c.label), 1);
+        }
+    }
+    let dl = &SUITE[3];
+    let dc = config(dl, 1.0, 128);
+    rows.extend(
+        run_layer(be, n, dl, &dc, iters)?
+            .into_iter()
+            .filter(|r| r.name.ends_with("/fwd"))
+            .map(|mut r| {
+                r.name = r.name.replacen(&dc.label, &format!("{}_n{n}", dc.label), 1);
+                r
+            }),
+    );
+    Ok(rows)
+}
