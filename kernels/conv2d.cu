@@ -10,18 +10,20 @@
 //   forward  C[m=(n,ho,wo)][j=o]        = sum_k=(i,ky,kx)  x . w
 //   dgrad    C[m=(n,h,w)][j=i]          = sum_k=(o,ky,kx)  dy . w
 //   wgrad    C[m=o][j=(i,ky,kx)]       += sum_k=(n,ho,wo) dy . x   (split-K, atomics)
-// Block tile 64x64, K step 32, 128 threads. Two inner products:
-//   - conv_gemm_*_f32:  exact f32 FMAs, 4x8 outputs per thread;
-//   - conv_gemm_*_tf32: TF32 tensor cores, mma.sync m16n8k8, f32 accumulate,
-//     each warp a 32x32 sub-tile.
+// Block tile 64x64 (or 128x16 for small N: the "_narrow" twins), K step 32,
+// 128 threads; the (channel, tap) or pixel that each k stands for is decoded
+// once per K tile into shared memory, so the gathers need no divisions.
+// Two inner products:
+//   - *_f32:  exact f32 FMAs, 4x8 (2x8 narrow) outputs per thread;
+//   - *_tf32: TF32 tensor cores, mma.sync m16n8k8, f32 accumulate.
 // Depthwise convs (groups = ic = oc) have their own memory-bound kernels:
-// one thread per output (forward) or input (dgrad) element, and a per
-// channel x tap reduction for wgrad. The bias gradient is a per-channel
-// reduction shared by both.
+// forward stages a (TH x TW output) tile's input window in shared memory
+// (k <= 7, stride <= 2; else one thread per output), dgrad is one thread
+// per input element, wgrad keeps all kh x kw tap sums of one channel in
+// registers (k = 3, 5, 7; else one block per channel and tap). The bias
+// gradient is a per-channel reduction shared by both.
 #include "common.cuh"
 
-#define BM 64
-#define BN 64
 #define BK 32
 #define PAD 8
 #define THREADS 128
@@ -46,6 +48,8 @@ __device__ __forceinline__ u32 at(const ViewParams& v, int a, int b, int c, int 
     return v.offset + a * v.strides[0] + b * v.strides[1] + c * v.strides[2] + d * v.strides[3];
 }
 
+__device__ __forceinline__ int sv(const ViewParams& v, int d) { return (int)v.strides[d]; }
+
 // GEMM extents of one group for a pass.
 template <int PASS>
 __device__ __forceinline__ void gemm_dims(const Geom& g, int& M, int& N, int& K) {
@@ -54,73 +58,36 @@ __device__ __forceinline__ void gemm_dims(const Geom& g, int& M, int& N, int& K)
     if (PASS == PASS_WGRAD) { M = g.ocg; N = g.icg * g.khw; K = g.n * g.ho * g.wo; }
 }
 
-// A[m][k] of group `grp`, zero outside the image (padding) and past the ends.
-template <int PASS>
-__device__ __forceinline__ float load_a(const Conv2dParams& p, const Geom& g, const float* x,
-                                        const float* wt, const float* y, int grp, int m, int k,
-                                        int M, int K) {
-    if (m >= M || k >= K) return 0.f;
-    if (PASS == PASS_FWD) {
-        int wo = m % g.wo, t = m / g.wo, ho = t % g.ho, n = t / g.ho;
-        int kx = k % g.kw, t2 = k / g.kw, ky = t2 % g.kh, i = t2 / g.kh;
-        int hi = ho * g.sh - g.ph + ky, wi = wo * g.sw - g.pw + kx;
-        if (hi < 0 || hi >= g.h || wi < 0 || wi >= g.w) return 0.f;
-        return x[at(p.x, n, grp * g.icg + i, hi, wi)];
-    } else if (PASS == PASS_DGRAD) {
-        int wi = m % g.w, t = m / g.w, hi = t % g.h, n = t / g.h;
-        int kx = k % g.kw, t2 = k / g.kw, ky = t2 % g.kh, o = t2 / g.kh;
-        int th = hi + g.ph - ky, tw = wi + g.pw - kx;
-        if (th < 0 || tw < 0 || th % g.sh != 0 || tw % g.sw != 0) return 0.f;
-        int ho = th / g.sh, wo = tw / g.sw;
-        if (ho >= g.ho || wo >= g.wo) return 0.f;
-        return y[at(p.y, n, grp * g.ocg + o, ho, wo)];
-    } else {
-        int wo = k % g.wo, t = k / g.wo, ho = t % g.ho, n = t / g.ho;
-        return y[at(p.y, n, grp * g.ocg + m, ho, wo)];
-    }
-}
+// What one reduction index k contributes to the addresses, decoded once per
+// K tile into shared memory so the gathers need no divisions:
+//   forward: a = x offset of (i,ky,kx), b = w offset of (i,ky,kx), p,q = ky,kx
+//   dgrad:   a = dy offset of channel o, b = w offset of (o,ky,kx), p,q = ky,kx
+//   wgrad:   a = dy offset of pixel (n,ho,wo), b = x offset of n,
+//            p,q = top-left input row/col of the window (may be negative)
+struct KEntry { int a, b, p, q; };
 
-// B[k][j] of group `grp`.
 template <int PASS>
-__device__ __forceinline__ float load_b(const Conv2dParams& p, const Geom& g, const float* x,
-                                        const float* wt, int grp, int k, int j, int K, int N) {
-    if (k >= K || j >= N) return 0.f;
-    if (PASS == PASS_FWD) {
-        int kx = k % g.kw, t2 = k / g.kw, ky = t2 % g.kh, i = t2 / g.kh;
-        return wt[at(p.w, grp * g.ocg + j, i, ky, kx)];
-    } else if (PASS == PASS_DGRAD) {
-        int kx = k % g.kw, t2 = k / g.kw, ky = t2 % g.kh, o = t2 / g.kh;
-        return wt[at(p.w, grp * g.ocg + o, j, ky, kx)];
-    } else {
+__device__ __forceinline__ KEntry decode_k(const Conv2dParams& pr, const Geom& g, int grp, int k) {
+    KEntry e;
+    if (PASS == PASS_WGRAD) {
         int wo = k % g.wo, t = k / g.wo, ho = t % g.ho, n = t / g.ho;
-        int kx = j % g.kw, t2 = j / g.kw, ky = t2 % g.kh, i = t2 / g.kh;
-        int hi = ho * g.sh - g.ph + ky, wi = wo * g.sw - g.pw + kx;
-        if (hi < 0 || hi >= g.h || wi < 0 || wi >= g.w) return 0.f;
-        return x[at(p.x, n, grp * g.icg + i, hi, wi)];
-    }
-}
-
-// Writes (or, for wgrad, adds) one GEMM result element.
-template <int PASS>
-__device__ __forceinline__ void store_c(const Conv2dParams& p, const Geom& g, float* x, float* wt,
-                                        float* y, const float* bias, int grp, int m, int j,
-                                        int M, int N, float v, bool atomic) {
-    if (m >= M || j >= N) return;
-    if (PASS == PASS_FWD) {
-        int wo = m % g.wo, t = m / g.wo, ho = t % g.ho, n = t / g.ho;
-        int o = grp * g.ocg + j;
-        if (p.has_bias) v += bias[p.bias_offset + o];
-        u32 idx = at(p.y, n, o, ho, wo);
-        y[idx] = p.accumulate ? y[idx] + v : v;
-    } else if (PASS == PASS_DGRAD) {
-        int wi = m % g.w, t = m / g.w, hi = t % g.h, n = t / g.h;
-        u32 idx = at(p.x, n, grp * g.icg + j, hi, wi);
-        x[idx] = p.accumulate ? x[idx] + v : v;
+        e.a = n * sv(pr.y, 0) + ho * sv(pr.y, 2) + wo * sv(pr.y, 3);
+        e.b = n * sv(pr.x, 0);
+        e.p = ho * g.sh - g.ph;
+        e.q = wo * g.sw - g.pw;
     } else {
-        int kx = j % g.kw, t2 = j / g.kw, ky = t2 % g.kh, i = t2 / g.kh;
-        u32 idx = at(p.w, grp * g.ocg + m, i, ky, kx);
-        if (atomic) atomicAdd(&wt[idx], v); else wt[idx] += v;
+        int kx = k % g.kw, t = k / g.kw, ky = t % g.kh, c = t / g.kh;
+        if (PASS == PASS_FWD) {
+            e.a = c * sv(pr.x, 1) + ky * sv(pr.x, 2) + kx * sv(pr.x, 3);
+            e.b = c * sv(pr.w, 1) + ky * sv(pr.w, 2) + kx * sv(pr.w, 3);
+        } else {
+            e.a = (grp * g.ocg + c) * sv(pr.y, 1);
+            e.b = (grp * g.ocg + c) * sv(pr.w, 0) + ky * sv(pr.w, 2) + kx * sv(pr.w, 3);
+        }
+        e.p = ky;
+        e.q = kx;
     }
+    return e;
 }
 
 __device__ __forceinline__ u32 to_tf32(float f) {
@@ -129,14 +96,24 @@ __device__ __forceinline__ u32 to_tf32(float f) {
     return r;
 }
 
-// One 64x64 output tile of one group over K range [k_begin, k_end).
-// Lanes run along m for A when m is a pixel (forward, dgrad), along k when k
-// is a pixel (wgrad), so global reads coalesce on the contiguous W axis.
-template <int PASS, bool TF32>
+// One BM x BN output tile of one group over its share of K (split-K for
+// wgrad). TF32: 4 warps as WARPS_M x (4 / WARPS_M), each warp (BM/WARPS_M) x
+// (BN/WARPS_N) in m16n8k8 tiles. F32: threads as (128 / (BN/TN)) x (BN/TN),
+// each TM x TN outputs.
+template <int PASS, bool TF32, int BM, int BN, int WARPS_M>
 __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float* y,
                                const float* bias, u32 split_k) {
+    constexpr int WARPS_N = 4 / WARPS_M;
+    constexpr int WM = BM / WARPS_M, WN = BN / WARPS_N;
+    constexpr int MT = WM / 16, NT = WN / 8;
+    constexpr int TN = BN >= 64 ? 8 : 2;
+    constexpr int TX = BN / TN, TY = THREADS / TX, TM = BM / TY;
+    constexpr int ACC = TF32 ? MT * NT * 4 : TM * TN;
+    constexpr int A_PER = BM * BK / THREADS, B_PER = BK * BN / THREADS;
+
     __shared__ float As[BK][BM + PAD];
     __shared__ float Bs[BK][BN + PAD];
+    __shared__ KEntry ktab[BK];
     const Geom g = geom_of(p);
     int M, N, K;
     gemm_dims<PASS>(g, M, N, K);
@@ -146,40 +123,118 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     const int k_begin = split * k_chunk, k_end = min(K, k_begin + k_chunk);
     const int t = threadIdx.x;
 
-    // SIMT layout: 16 x 8 threads, each 4 (m) x 8 (j).
-    float acc[32];
+    // Per-thread constants of the gathers (each thread keeps one m for A
+    // in forward/dgrad, one j for B in dgrad/wgrad).
+    int a_base = 0, a_r = 0, a_c = 0;  // forward/dgrad: pixel of this thread's A rows
+    bool a_ok = false;
+    const int a_ml = (PASS == PASS_WGRAD) ? 0 : t % BM;
+    if (PASS == PASS_FWD) {
+        int m = m0 + a_ml;
+        a_ok = m < M;
+        int wo = m % g.wo, tt = m / g.wo, ho = tt % g.ho, n = tt / g.ho;
+        a_base = (int)p.x.offset + n * sv(p.x, 0) + grp * g.icg * sv(p.x, 1);
+        a_r = ho * g.sh - g.ph;
+        a_c = wo * g.sw - g.pw;
+    } else if (PASS == PASS_DGRAD) {
+        int m = m0 + a_ml;
+        a_ok = m < M;
+        int wi = m % g.w, tt = m / g.w, hi = tt % g.h, n = tt / g.h;
+        a_base = (int)p.y.offset + n * sv(p.y, 0);
+        a_r = hi + g.ph;
+        a_c = wi + g.pw;
+    }
+    int b_off = 0, b_ky = 0, b_kx = 0;  // dgrad/wgrad: this thread's B column
+    bool b_ok = false;
+    const int b_jl = t % BN;
+    if (PASS == PASS_DGRAD) {
+        int j = n0 + b_jl;
+        b_ok = j < N;
+        b_off = (int)p.w.offset + j * sv(p.w, 1);
+    } else if (PASS == PASS_WGRAD) {
+        int j = n0 + b_jl;
+        b_ok = j < N;
+        int kx = j % g.kw, tt = j / g.kw, ky = tt % g.kh, i = tt / g.kh;
+        b_off = (int)p.x.offset + (grp * g.icg + i) * sv(p.x, 1);
+        b_ky = ky;
+        b_kx = kx;
+    }
+
+    float acc[ACC];
 #pragma unroll
-    for (int i = 0; i < 32; ++i) acc[i] = 0.f;
+    for (int i = 0; i < ACC; ++i) acc[i] = 0.f;
     const int warp = t / 32, lane = t % 32, gid = lane / 4, tig = lane % 4;
 
     for (int k0 = k_begin; k0 < k_end; k0 += BK) {
-        // Stage A (BM x BK) and B (BK x BN): 16 elements each per thread.
+        if (t < BK && k0 + t < k_end) ktab[t] = decode_k<PASS>(p, g, grp, k0 + t);
+        __syncthreads();
+        // Stage A (BM x BK).
 #pragma unroll
-        for (int r = 0; r < (BM * BK) / THREADS; ++r) {
-            int e = r * THREADS + t;
-            int ml, kl;
-            if (PASS == PASS_WGRAD) { kl = e % BK; ml = e / BK; }
-            else { ml = e % BM; kl = e / BM; }
-            int k = k0 + kl;
-            As[kl][ml] = (k < k_end) ? load_a<PASS>(p, g, x, wt, y, grp, m0 + ml, k, M, K) : 0.f;
+        for (int r = 0; r < A_PER; ++r) {
+            float v = 0.f;
+            if (PASS == PASS_WGRAD) {
+                const int kl = t % BK, ml = t / BK + r * (THREADS / BK);
+                const int m = m0 + ml;
+                if (k0 + kl < k_end && m < M) {
+                    const KEntry e = ktab[kl];
+                    v = y[(int)p.y.offset + e.a + (grp * g.ocg + m) * sv(p.y, 1)];
+                }
+                As[kl][ml] = v;
+            } else {
+                const int kl = t / BM + r * (THREADS / BM);
+                if (a_ok && k0 + kl < k_end) {
+                    const KEntry e = ktab[kl];
+                    if (PASS == PASS_FWD) {
+                        int hi = a_r + e.p, wi = a_c + e.q;
+                        if (hi >= 0 && hi < g.h && wi >= 0 && wi < g.w)
+                            v = x[a_base + e.a + a_r * sv(p.x, 2) + a_c * sv(p.x, 3)];
+                    } else {
+                        int th = a_r - e.p, tw = a_c - e.q;
+                        if (th >= 0 && tw >= 0) {
+                            int ho = th, wo = tw;
+                            bool ok = true;
+                            if (g.sh != 1) { ok = th % g.sh == 0; ho = th / g.sh; }
+                            if (g.sw != 1) { ok = ok && tw % g.sw == 0; wo = tw / g.sw; }
+                            if (ok && ho < g.ho && wo < g.wo)
+                                v = y[a_base + e.a + ho * sv(p.y, 2) + wo * sv(p.y, 3)];
+                        }
+                    }
+                }
+                As[kl][a_ml] = v;
+            }
         }
+        // Stage B (BK x BN).
 #pragma unroll
-        for (int r = 0; r < (BK * BN) / THREADS; ++r) {
-            int e = r * THREADS + t;
-            int kl, jl;
-            if (PASS == PASS_FWD) { kl = e % BK; jl = e / BK; }
-            else { jl = e % BN; kl = e / BN; }
-            int k = k0 + kl;
-            Bs[kl][jl] = (k < k_end) ? load_b<PASS>(p, g, x, wt, grp, k, n0 + jl, K, N) : 0.f;
+        for (int r = 0; r < B_PER; ++r) {
+            float v = 0.f;
+            if (PASS == PASS_FWD) {
+                const int kl = t % BK, jl = t / BK + r * (THREADS / BK);
+                const int j = n0 + jl;
+                if (k0 + kl < k_end && j < N)
+                    v = wt[(int)p.w.offset + (grp * g.ocg + j) * sv(p.w, 0) + ktab[kl].b];
+                Bs[kl][jl] = v;
+            } else {
+                const int kl = t / BN + r * (THREADS / BN);
+                if (b_ok && k0 + kl < k_end) {
+                    const KEntry e = ktab[kl];
+                    if (PASS == PASS_DGRAD) {
+                        v = wt[b_off + e.b];
+                    } else {
+                        int hi = e.p + b_ky, wi = e.q + b_kx;
+                        if (hi >= 0 && hi < g.h && wi >= 0 && wi < g.w)
+                            v = x[b_off + e.b + hi * sv(p.x, 2) + wi * sv(p.x, 3)];
+                    }
+                }
+                Bs[kl][b_jl] = v;
+            }
         }
         __syncthreads();
         if (TF32) {
-            const int wm = (warp % 2) * 32, wn = (warp / 2) * 32;
+            const int wm = (warp % WARPS_M) * WM, wn = (warp / WARPS_M) * WN;
 #pragma unroll
             for (int kk = 0; kk < BK; kk += 8) {
-                u32 a[2][4], b[4][2];
+                u32 a[MT][4], b[NT][2];
 #pragma unroll
-                for (int mt = 0; mt < 2; ++mt) {
+                for (int mt = 0; mt < MT; ++mt) {
                     int mb = wm + mt * 16 + gid;
                     a[mt][0] = to_tf32(As[kk + tig][mb]);
                     a[mt][1] = to_tf32(As[kk + tig][mb + 8]);
@@ -187,16 +242,16 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
                     a[mt][3] = to_tf32(As[kk + tig + 4][mb + 8]);
                 }
 #pragma unroll
-                for (int nt = 0; nt < 4; ++nt) {
+                for (int nt = 0; nt < NT; ++nt) {
                     int nb = wn + nt * 8 + gid;
                     b[nt][0] = to_tf32(Bs[kk + tig][nb]);
                     b[nt][1] = to_tf32(Bs[kk + tig + 4][nb]);
                 }
 #pragma unroll
-                for (int mt = 0; mt < 2; ++mt)
+                for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-                    for (int nt = 0; nt < 4; ++nt) {
-                        float* c = &acc[(mt * 4 + nt) * 4];
+                    for (int nt = 0; nt < NT; ++nt) {
+                        float* c = &acc[(mt * NT + nt) * 4];
                         asm volatile(
                             "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
                             "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
@@ -206,52 +261,108 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
                     }
             }
         } else {
-            const int tm = (t % 16) * 4, tn = (t / 16) * 8;
+            const int tm = (t % TY) * TM, tn = (t / TY) * TN;
 #pragma unroll 4
             for (int kk = 0; kk < BK; ++kk) {
-                float av[4], bv[8];
+                float av[TM], bv[TN];
 #pragma unroll
-                for (int i = 0; i < 4; ++i) av[i] = As[kk][tm + i];
+                for (int i = 0; i < TM; ++i) av[i] = As[kk][tm + i];
 #pragma unroll
-                for (int j = 0; j < 8; ++j) bv[j] = Bs[kk][tn + j];
+                for (int j = 0; j < TN; ++j) bv[j] = Bs[kk][tn + j];
 #pragma unroll
-                for (int i = 0; i < 4; ++i)
+                for (int i = 0; i < TM; ++i)
 #pragma unroll
-                    for (int j = 0; j < 8; ++j) acc[i * 8 + j] = fmaf(av[i], bv[j], acc[i * 8 + j]);
+                    for (int j = 0; j < TN; ++j) acc[i * TN + j] = fmaf(av[i], bv[j], acc[i * TN + j]);
             }
         }
         __syncthreads();
     }
 
+    // Epilogue: each output row (m) and column (j) contributes its own part
+    // of the address, so the divisions happen once per row and per column.
     const bool atomic = split_k > 1;
+    auto row_base = [&](int m, bool& ok) -> int {
+        ok = m < M;
+        if (!ok) return 0;
+        if (PASS == PASS_FWD) {
+            int wo = m % g.wo, tt = m / g.wo, ho = tt % g.ho, n = tt / g.ho;
+            return (int)p.y.offset + n * sv(p.y, 0) + ho * sv(p.y, 2) + wo * sv(p.y, 3);
+        } else if (PASS == PASS_DGRAD) {
+            int wi = m % g.w, tt = m / g.w, hi = tt % g.h, n = tt / g.h;
+            return (int)p.x.offset + n * sv(p.x, 0) + hi * sv(p.x, 2) + wi * sv(p.x, 3);
+        } else {
+            return (int)p.w.offset + (grp * g.ocg + m) * sv(p.w, 0);
+        }
+    };
+    auto col_off = [&](int j, bool& ok) -> int {
+        ok = j < N;
+        if (!ok) return 0;
+        if (PASS == PASS_FWD) return (grp * g.ocg + j) * sv(p.y, 1);
+        if (PASS == PASS_DGRAD) return (grp * g.icg + j) * sv(p.x, 1);
+        int kx = j % g.kw, tt = j / g.kw, ky = tt % g.kh, i = tt / g.kh;
+        return i * sv(p.w, 1) + ky * sv(p.w, 2) + kx * sv(p.w, 3);
+    };
+    auto put = [&](int rb, int j, int co, float v) {
+        if (PASS == PASS_FWD) {
+            if (p.has_bias) v += bias[p.bias_offset + grp * g.ocg + j];
+            float* dst = &y[rb + co];
+            *dst = p.accumulate ? *dst + v : v;
+        } else if (PASS == PASS_DGRAD) {
+            float* dst = &x[rb + co];
+            *dst = p.accumulate ? *dst + v : v;
+        } else {
+            float* dst = &wt[rb + co];
+            if (atomic) atomicAdd(dst, v); else *dst += v;
+        }
+    };
     if (TF32) {
-        const int wm = (warp % 2) * 32, wn = (warp / 2) * 32;
+        const int wm = (warp % WARPS_M) * WM, wn = (warp / WARPS_M) * WN;
 #pragma unroll
-        for (int mt = 0; mt < 2; ++mt)
+        for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-            for (int nt = 0; nt < 4; ++nt) {
-                const float* c = &acc[(mt * 4 + nt) * 4];
-                int m = m0 + wm + mt * 16 + gid, j = n0 + wn + nt * 8 + 2 * tig;
-                store_c<PASS>(p, g, x, wt, y, bias, grp, m, j, M, N, c[0], atomic);
-                store_c<PASS>(p, g, x, wt, y, bias, grp, m, j + 1, M, N, c[1], atomic);
-                store_c<PASS>(p, g, x, wt, y, bias, grp, m + 8, j, M, N, c[2], atomic);
-                store_c<PASS>(p, g, x, wt, y, bias, grp, m + 8, j + 1, M, N, c[3], atomic);
+            for (int half = 0; half < 2; ++half) {
+                bool rok;
+                const int m = m0 + wm + mt * 16 + gid + half * 8;
+                const int rb = row_base(m, rok);
+                if (!rok) continue;
+#pragma unroll
+                for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+                    for (int c = 0; c < 2; ++c) {
+                        bool cok;
+                        const int j = n0 + wn + nt * 8 + 2 * tig + c;
+                        const int co = col_off(j, cok);
+                        if (cok) put(rb, j, co, acc[(mt * NT + nt) * 4 + half * 2 + c]);
+                    }
             }
     } else {
-        const int tm = (t % 16) * 4, tn = (t / 16) * 8;
+        const int tm = (t % TY) * TM, tn = (t / TY) * TN;
 #pragma unroll
-        for (int i = 0; i < 4; ++i)
+        for (int i = 0; i < TM; ++i) {
+            bool rok;
+            const int rb = row_base(m0 + tm + i, rok);
+            if (!rok) continue;
 #pragma unroll
-            for (int j = 0; j < 8; ++j)
-                store_c<PASS>(p, g, x, wt, y, bias, grp, m0 + tm + i, n0 + tn + j, M, N,
-                              acc[i * 8 + j], atomic);
+            for (int j = 0; j < TN; ++j) {
+                bool cok;
+                const int co = col_off(n0 + tn + j, cok);
+                if (cok) put(rb, n0 + tn + j, co, acc[i * TN + j]);
+            }
+        }
     }
 }
 
-#define CONV_GEMM_ENTRY(name, PASS, TF32)                                                    \
-    extern "C" __global__ void __launch_bounds__(THREADS)                                    \
-        name(float* x, float* wt, float* y, const float* bias, Conv2dParams p, u32 split_k) { \
-        conv_gemm_tile<PASS, TF32>(p, x, wt, y, bias, split_k);                              \
+// Wide tiles (64 x 64) for most layers; tall-narrow tiles (128 x 16) when
+// the GEMM's N is small (stem dgrad: N = 3 image channels; thin layers).
+#define CONV_GEMM_ENTRY(name, PASS, TF32)                                                       \
+    extern "C" __global__ void __launch_bounds__(THREADS)                                       \
+        name(float* x, float* wt, float* y, const float* bias, Conv2dParams p, u32 split_k) {    \
+        conv_gemm_tile<PASS, TF32, 64, 64, 2>(p, x, wt, y, bias, split_k);                      \
+    }                                                                                           \
+    extern "C" __global__ void __launch_bounds__(THREADS)                                       \
+        name##_narrow(float* x, float* wt, float* y, const float* bias, Conv2dParams p,         \
+                      u32 split_k) {                                                            \
+        conv_gemm_tile<PASS, TF32, 128, 16, 4>(p, x, wt, y, bias, split_k);                     \
     }
 
 CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32, PASS_FWD, false)
@@ -320,6 +431,44 @@ extern "C" __global__ void slimmable_dwconv2d_dgrad(float* __restrict__ dx,
     }
 }
 
+// Forward, tiled: block (32 x 8) computes a TH x TW output tile of one
+// (n, c) plane from its input window staged in shared memory (coalesced
+// rows, each input read once per tile instead of up to kh*kw times).
+#define DW_TW 32
+#define DW_TH 8
+#define DW_MAXK 7
+#define DW_MAXS 2
+#define DW_IH ((DW_TH - 1) * DW_MAXS + DW_MAXK)
+#define DW_IW ((DW_TW - 1) * DW_MAXS + DW_MAXK)
+extern "C" __global__ void __launch_bounds__(DW_TW * DW_TH)
+    slimmable_dwconv2d_fwd_tiled(const float* __restrict__ x, const float* __restrict__ wt,
+                                 float* __restrict__ y, const float* __restrict__ bias,
+                                 Conv2dParams p) {
+    __shared__ float win[DW_IH][DW_IW];
+    __shared__ float wk[DW_MAXK * DW_MAXK];
+    const Geom g = geom_of(p);
+    const int plane = blockIdx.z, c = plane % g.oc, n = plane / g.oc;
+    const int wo0 = blockIdx.x * DW_TW, ho0 = blockIdx.y * DW_TH;
+    const int ih = (DW_TH - 1) * g.sh + g.kh, iw = (DW_TW - 1) * g.sw + g.kw;
+    const int hi0 = ho0 * g.sh - g.ph, wi0 = wo0 * g.sw - g.pw;
+    const int t = threadIdx.y * DW_TW + threadIdx.x;
+    for (int e = t; e < ih * iw; e += DW_TW * DW_TH) {
+        int r = e / iw, q = e % iw, hi = hi0 + r, wi = wi0 + q;
+        win[r][q] = (hi >= 0 && hi < g.h && wi >= 0 && wi < g.w) ? x[at(p.x, n, c, hi, wi)] : 0.f;
+    }
+    if (t < g.khw) wk[t] = wt[at(p.w, c, 0, t / g.kw, t % g.kw)];
+    __syncthreads();
+    const int wo = wo0 + threadIdx.x, ho = ho0 + threadIdx.y;
+    if (wo >= g.wo || ho >= g.ho) return;
+    float acc = p.has_bias ? bias[p.bias_offset + c] : 0.f;
+    const int r0 = threadIdx.y * g.sh, q0 = threadIdx.x * g.sw;
+    for (int ky = 0; ky < g.kh; ++ky)
+        for (int kx = 0; kx < g.kw; ++kx)
+            acc = fmaf(win[r0 + ky][q0 + kx], wk[ky * g.kw + kx], acc);
+    u32 idx = at(p.y, n, c, ho, wo);
+    y[idx] = p.accumulate ? y[idx] + acc : acc;
+}
+
 __device__ __forceinline__ float block_sum(float v) {
     __shared__ float partial[32];
 #pragma unroll
@@ -355,6 +504,51 @@ extern "C" __global__ void slimmable_dwconv2d_wgrad(const float* __restrict__ x,
     acc = block_sum(acc);
     if (threadIdx.x == 0) atomicAdd(&dw[at(p.w, c, 0, ky, kx)], acc);
 }
+
+// Wgrad with all K x K tap sums in registers: grid = (channels, splits),
+// each thread walks its pixels once, reading dy once and the window of x
+// (cache-resident across neighbouring threads), then K*K block reductions.
+template <int K>
+__device__ void dw_wgrad_regs(const float* __restrict__ x, float* __restrict__ dw,
+                              const float* __restrict__ dy, const Conv2dParams& p) {
+    const Geom g = geom_of(p);
+    const int c = blockIdx.x;
+    const u32 pixels = (u32)g.n * g.ho * g.wo;
+    float acc[K * K];
+#pragma unroll
+    for (int i = 0; i < K * K; ++i) acc[i] = 0.f;
+    for (u32 e = blockIdx.y * blockDim.x + threadIdx.x; e < pixels; e += gridDim.y * blockDim.x) {
+        int wo = e % g.wo; u32 t = e / g.wo;
+        int ho = t % g.ho, n = t / g.ho;
+        const float d = dy[at(p.y, n, c, ho, wo)];
+        const int hi0 = ho * g.sh - g.ph, wi0 = wo * g.sw - g.pw;
+#pragma unroll
+        for (int ky = 0; ky < K; ++ky) {
+            const int hi = hi0 + ky;
+            if (hi < 0 || hi >= g.h) continue;
+#pragma unroll
+            for (int kx = 0; kx < K; ++kx) {
+                const int wi = wi0 + kx;
+                if (wi >= 0 && wi < g.w) acc[ky * K + kx] = fmaf(d, x[at(p.x, n, c, hi, wi)], acc[ky * K + kx]);
+            }
+        }
+    }
+#pragma unroll 1
+    for (int i = 0; i < K * K; ++i) {
+        float s = block_sum(acc[i]);
+        if (threadIdx.x == 0) atomicAdd(&dw[at(p.w, c, 0, i / K, i % K)], s);
+    }
+}
+
+#define DW_WGRAD_ENTRY(K)                                                                       \
+    extern "C" __global__ void slimmable_dwconv2d_wgrad_k##K(                                   \
+        const float* __restrict__ x, float* __restrict__ dw, const float* __restrict__ dy,     \
+        Conv2dParams p) {                                                                       \
+        dw_wgrad_regs<K>(x, dw, dy, p);                                                         \
+    }
+DW_WGRAD_ENTRY(3)
+DW_WGRAD_ENTRY(5)
+DW_WGRAD_ENTRY(7)
 
 // grid = (oc, splits): db[o] += sum of dy over the batch and output pixels.
 extern "C" __global__ void slimmable_conv2d_bias_grad(float* __restrict__ db,

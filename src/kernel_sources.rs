@@ -47,9 +47,19 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::CONV2D_DGRAD_TF32,
             entry::CONV2D_WGRAD_F32,
             entry::CONV2D_WGRAD_TF32,
+            entry::CONV2D_FWD_F32_NARROW,
+            entry::CONV2D_FWD_TF32_NARROW,
+            entry::CONV2D_DGRAD_F32_NARROW,
+            entry::CONV2D_DGRAD_TF32_NARROW,
+            entry::CONV2D_WGRAD_F32_NARROW,
+            entry::CONV2D_WGRAD_TF32_NARROW,
             entry::DWCONV2D_FWD,
+            entry::DWCONV2D_FWD_TILED,
             entry::DWCONV2D_DGRAD,
             entry::DWCONV2D_WGRAD,
+            entry::DWCONV2D_WGRAD_K3,
+            entry::DWCONV2D_WGRAD_K5,
+            entry::DWCONV2D_WGRAD_K7,
             entry::CONV2D_BIAS_GRAD,
         ],
     },
@@ -64,7 +74,8 @@ pub mod entry {
 
     // conv2d. CUDA GEMM kernels: `(x, w, y, bias, Conv2dParams, split_k: u32)`,
     // grid (ceil(M/64), ceil(N/64), groups·split_k), 128 threads; split_k > 1
-    // only for wgrad (atomic adds). WGSL: bindings 0 params, 1 x, 2 w, 3 y,
+    // only for wgrad (atomic adds). The `_narrow` twins tile 128 × 16
+    // (grid (ceil(M/128), ceil(N/16), ...)) for GEMMs with small N. WGSL: bindings 0 params, 1 x, 2 w, 3 y,
     // 4 bias, workgroups (ceil(M/64), ceil(N/64), groups) of 256.
     /// Dense/grouped forward, exact f32.
     pub const CONV2D_FWD_F32: &str = "slimmable_conv2d_fwd_f32";
@@ -78,8 +89,23 @@ pub mod entry {
     pub const CONV2D_WGRAD_F32: &str = "slimmable_conv2d_wgrad_f32";
     /// Dense/grouped weight gradient, TF32 (CUDA only).
     pub const CONV2D_WGRAD_TF32: &str = "slimmable_conv2d_wgrad_tf32";
+    /// Tall-narrow twins (128 × 16 tiles) of the GEMM kernels.
+    pub const CONV2D_FWD_F32_NARROW: &str = "slimmable_conv2d_fwd_f32_narrow";
+    pub const CONV2D_FWD_TF32_NARROW: &str = "slimmable_conv2d_fwd_tf32_narrow";
+    pub const CONV2D_DGRAD_F32_NARROW: &str = "slimmable_conv2d_dgrad_f32_narrow";
+    pub const CONV2D_DGRAD_TF32_NARROW: &str = "slimmable_conv2d_dgrad_tf32_narrow";
+    pub const CONV2D_WGRAD_F32_NARROW: &str = "slimmable_conv2d_wgrad_f32_narrow";
+    pub const CONV2D_WGRAD_TF32_NARROW: &str = "slimmable_conv2d_wgrad_tf32_narrow";
     /// Depthwise forward: CUDA `(x, w, y, bias, Conv2dParams)`, 1-D grid.
     pub const DWCONV2D_FWD: &str = "slimmable_dwconv2d_fwd";
+    /// Depthwise forward, tiled through shared memory (k ≤ 7, stride ≤ 2):
+    /// CUDA only, block (32, 8), grid (ceil(Wo/32), ceil(Ho/8), N·C).
+    pub const DWCONV2D_FWD_TILED: &str = "slimmable_dwconv2d_fwd_tiled";
+    /// Depthwise wgrad with the k×k tap sums in registers (square k = 3, 5,
+    /// 7): CUDA only, `(x, dw, dy, Conv2dParams)`, grid (C, splits).
+    pub const DWCONV2D_WGRAD_K3: &str = "slimmable_dwconv2d_wgrad_k3";
+    pub const DWCONV2D_WGRAD_K5: &str = "slimmable_dwconv2d_wgrad_k5";
+    pub const DWCONV2D_WGRAD_K7: &str = "slimmable_dwconv2d_wgrad_k7";
     /// Depthwise dgrad: CUDA `(dx, w, dy, Conv2dParams)`, 1-D grid.
     pub const DWCONV2D_DGRAD: &str = "slimmable_dwconv2d_dgrad";
     /// Depthwise wgrad: CUDA `(x, dw, dy, Conv2dParams)`, grid (C, kh·kw, splits).

@@ -135,6 +135,11 @@ fn shapes() -> Vec<Shape> {
         ..dense(3, (64, 36), (96, 20), 1, 1, (7, 7))
     });
     v.push(dense(2, (8, 6), (16, 10), 5, 2, (12, 10)));
+    // Few input channels: CUDA's 128 x 16 tiles in dgrad and wgrad.
+    v.push(Shape {
+        pad: 0,
+        ..dense(2, (16, 8), (32, 24), 1, 1, (9, 7))
+    });
     // Stem: image channels are never sliced.
     v.push(dense(2, (3, 3), (32, 24), 7, 2, (17, 19)));
     v.push(Shape {
@@ -150,6 +155,9 @@ fn shapes() -> Vec<Shape> {
         ..depthwise(2, (16, 9), 5, 1, (7, 8))
     });
     v.push(depthwise(1, (12, 8), 7, 2, (15, 15)));
+    // Planes wider than one 32 x 8 tile of CUDA's tiled forward.
+    v.push(depthwise(2, (8, 5), 3, 1, (19, 45)));
+    v.push(depthwise(1, (6, 6), 5, 2, (37, 70)));
     v
 }
 

@@ -81,6 +81,24 @@ pub unsafe fn launch_conv2d(
 
     if is_depthwise(p) {
         match pass {
+            ConvPass::Forward
+                if p.w.dims[2] <= 7 && p.w.dims[3] <= 7 && p.stride_h <= 2 && p.stride_w <= 2 =>
+            {
+                let cfg = LaunchConfig {
+                    grid_dim: (
+                        wo.div_ceil(32) as u32,
+                        ho.div_ceil(8) as u32,
+                        (n * oc) as u32,
+                    ),
+                    block_dim: (32, 8, 1),
+                    shared_mem_bytes: 0,
+                };
+                launch(
+                    entry::DWCONV2D_FWD_TILED,
+                    cfg,
+                    &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
+                )?
+            }
             ConvPass::Forward => launch(
                 entry::DWCONV2D_FWD,
                 grid_1d(n * oc * ho * wo),
@@ -91,6 +109,20 @@ pub unsafe fn launch_conv2d(
                 grid_1d(n * ic * h * w),
                 &[&ptr.x, &ptr.w, &ptr.y, p],
             )?,
+            ConvPass::Wgrad if p.w.dims[2] == p.w.dims[3] && matches!(p.w.dims[2], 3 | 5 | 7) => {
+                let splits = split_for(ic, pixels, 4 * THREADS as u64);
+                let cfg = LaunchConfig {
+                    grid_dim: (ic as u32, splits, 1),
+                    block_dim: (THREADS, 1, 1),
+                    shared_mem_bytes: 0,
+                };
+                let name = match p.w.dims[2] {
+                    3 => entry::DWCONV2D_WGRAD_K3,
+                    5 => entry::DWCONV2D_WGRAD_K5,
+                    _ => entry::DWCONV2D_WGRAD_K7,
+                };
+                launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, p])?;
+            }
             ConvPass::Wgrad => {
                 let splits = split_for(ic * khw, pixels, 4 * THREADS as u64);
                 let cfg = LaunchConfig {
@@ -109,19 +141,33 @@ pub unsafe fn launch_conv2d(
             ConvPass::Dgrad => (n * h * w, icg, ocg * khw),
             ConvPass::Wgrad => (ocg, icg * khw, pixels),
         };
-        let tiles_m = m.div_ceil(GEMM_TILE as u64);
-        let tiles_n = cols.div_ceil(GEMM_TILE as u64);
+        // Small N (e.g. the stem's dgrad with 3 image channels) would waste
+        // most of a 64-wide tile: use the 128 x 16 twin.
+        let narrow = cols <= 16;
+        let (tile_m, tile_n) = if narrow {
+            (128, 16)
+        } else {
+            (GEMM_TILE as u64, GEMM_TILE as u64)
+        };
+        let tiles_m = m.div_ceil(tile_m);
+        let tiles_n = cols.div_ceil(tile_n);
         let split: u32 = match pass {
             ConvPass::Wgrad => split_for(tiles_m * tiles_n * groups, k_len, 8 * 32),
             _ => 1,
         };
-        let name = match (pass, precision) {
-            (ConvPass::Forward, Precision::F32) => entry::CONV2D_FWD_F32,
-            (ConvPass::Forward, Precision::Tf32) => entry::CONV2D_FWD_TF32,
-            (ConvPass::Dgrad, Precision::F32) => entry::CONV2D_DGRAD_F32,
-            (ConvPass::Dgrad, Precision::Tf32) => entry::CONV2D_DGRAD_TF32,
-            (ConvPass::Wgrad, Precision::F32) => entry::CONV2D_WGRAD_F32,
-            (ConvPass::Wgrad, Precision::Tf32) => entry::CONV2D_WGRAD_TF32,
+        let name = match (pass, precision, narrow) {
+            (ConvPass::Forward, Precision::F32, false) => entry::CONV2D_FWD_F32,
+            (ConvPass::Forward, Precision::Tf32, false) => entry::CONV2D_FWD_TF32,
+            (ConvPass::Dgrad, Precision::F32, false) => entry::CONV2D_DGRAD_F32,
+            (ConvPass::Dgrad, Precision::Tf32, false) => entry::CONV2D_DGRAD_TF32,
+            (ConvPass::Wgrad, Precision::F32, false) => entry::CONV2D_WGRAD_F32,
+            (ConvPass::Wgrad, Precision::Tf32, false) => entry::CONV2D_WGRAD_TF32,
+            (ConvPass::Forward, Precision::F32, true) => entry::CONV2D_FWD_F32_NARROW,
+            (ConvPass::Forward, Precision::Tf32, true) => entry::CONV2D_FWD_TF32_NARROW,
+            (ConvPass::Dgrad, Precision::F32, true) => entry::CONV2D_DGRAD_F32_NARROW,
+            (ConvPass::Dgrad, Precision::Tf32, true) => entry::CONV2D_DGRAD_TF32_NARROW,
+            (ConvPass::Wgrad, Precision::F32, true) => entry::CONV2D_WGRAD_F32_NARROW,
+            (ConvPass::Wgrad, Precision::Tf32, true) => entry::CONV2D_WGRAD_TF32_NARROW,
         };
         let cfg = LaunchConfig {
             grid_dim: (tiles_m as u32, tiles_n as u32, (groups as u32) * split),
