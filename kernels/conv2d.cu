@@ -24,9 +24,7 @@
 // gradient is a per-channel reduction shared by both.
 #include "common.cuh"
 
-#define BK 32
 #define PAD 8
-#define THREADS 128
 
 enum { PASS_FWD = 0, PASS_DGRAD = 1, PASS_WGRAD = 2 };
 
@@ -96,24 +94,57 @@ __device__ __forceinline__ u32 to_tf32(float f) {
     return r;
 }
 
+// Asynchronous 4-byte global->shared copy with zero fill when `pred` is
+// false (padding, tile edges): the gathers of the next K tile fly while the
+// current one is multiplied. Synchronous fallback before sm_80.
+__device__ __forceinline__ void cp_async4(float* smem, const float* gmem, bool pred) {
+#if __CUDA_ARCH__ >= 800
+    u32 s;
+    asm volatile("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }"
+                 : "=r"(s) : "l"(smem));
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(s), "l"(gmem),
+                 "r"(pred ? 4 : 0));
+#else
+    *smem = pred ? *gmem : 0.f;
+#endif
+}
+__device__ __forceinline__ void cp_async_commit() {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+__device__ __forceinline__ void cp_async_wait_prev() {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group 1;\n" ::);
+#endif
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group 0;\n" ::);
+#endif
+}
+
 // One BM x BN output tile of one group over its share of K (split-K for
-// wgrad). TF32: 4 warps as WARPS_M x (4 / WARPS_M), each warp (BM/WARPS_M) x
-// (BN/WARPS_N) in m16n8k8 tiles. F32: threads as (128 / (BN/TN)) x (BN/TN),
-// each TM x TN outputs.
-template <int PASS, bool TF32, int BM, int BN, int WARPS_M>
+// wgrad), double-buffered: tile k+1 is gathered (cp.async) while tile k is
+// multiplied. TF32: WARPS_M x WARPS_N warps, each (BM/WARPS_M) x
+// (BN/WARPS_N) in m16n8k8 tiles. F32: threads as TY x TX, each TM x TN.
+template <int PASS, bool TF32, int BM, int BN, int BK, int THREADS, int WARPS_M>
 __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float* y,
                                const float* bias, u32 split_k) {
-    constexpr int WARPS_N = 4 / WARPS_M;
+    constexpr int WARPS = THREADS / 32;
+    constexpr int WARPS_N = WARPS / WARPS_M;
     constexpr int WM = BM / WARPS_M, WN = BN / WARPS_N;
     constexpr int MT = WM / 16, NT = WN / 8;
     constexpr int TN = BN >= 64 ? 8 : 2;
     constexpr int TX = BN / TN, TY = THREADS / TX, TM = BM / TY;
     constexpr int ACC = TF32 ? MT * NT * 4 : TM * TN;
     constexpr int A_PER = BM * BK / THREADS, B_PER = BK * BN / THREADS;
+    static_assert(THREADS % BM == 0 || PASS == PASS_WGRAD, "A rows per thread");
+    static_assert(THREADS % BN == 0, "B columns per thread");
 
-    __shared__ float As[BK][BM + PAD];
-    __shared__ float Bs[BK][BN + PAD];
-    __shared__ KEntry ktab[BK];
+    __shared__ float As[2][BK][BM + PAD];
+    __shared__ float Bs[2][BK][BN + PAD];
+    __shared__ KEntry ktab[2][BK];
     const Geom g = geom_of(p);
     int M, N, K;
     gemm_dims<PASS>(g, M, N, K);
@@ -125,7 +156,7 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
 
     // Per-thread constants of the gathers (each thread keeps one m for A
     // in forward/dgrad, one j for B in dgrad/wgrad).
-    int a_base = 0, a_r = 0, a_c = 0;  // forward/dgrad: pixel of this thread's A rows
+    int a_base = 0, a_r = 0, a_c = 0;
     bool a_ok = false;
     const int a_ml = (PASS == PASS_WGRAD) ? 0 : t % BM;
     if (PASS == PASS_FWD) {
@@ -143,7 +174,7 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
         a_r = hi + g.ph;
         a_c = wi + g.pw;
     }
-    int b_off = 0, b_ky = 0, b_kx = 0;  // dgrad/wgrad: this thread's B column
+    int b_off = 0, b_ky = 0, b_kx = 0;
     bool b_ok = false;
     const int b_jl = t % BN;
     if (PASS == PASS_DGRAD) {
@@ -159,73 +190,91 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
         b_kx = kx;
     }
 
+    // Issues the gathers of the K tile at k0 into stage `st` (ktab[st] ready).
+    auto issue = [&](int k0, int st) {
+#pragma unroll
+        for (int r = 0; r < A_PER; ++r) {
+            if (PASS == PASS_WGRAD) {
+                const int kl = t % BK, ml = t / BK + r * (THREADS / BK);
+                const int m = m0 + ml;
+                const bool ok = k0 + kl < k_end && m < M;
+                const float* src = y;
+                if (ok) src = y + (int)p.y.offset + ktab[st][kl].a + (grp * g.ocg + m) * sv(p.y, 1);
+                cp_async4(&As[st][kl][ml], src, ok);
+            } else {
+                const int kl = t / BM + r * (THREADS / BM);
+                bool ok = a_ok && k0 + kl < k_end;
+                const float* src = PASS == PASS_FWD ? x : y;
+                if (ok) {
+                    const KEntry e = ktab[st][kl];
+                    if (PASS == PASS_FWD) {
+                        int hi = a_r + e.p, wi = a_c + e.q;
+                        ok = hi >= 0 && hi < g.h && wi >= 0 && wi < g.w;
+                        if (ok) src = x + a_base + e.a + a_r * sv(p.x, 2) + a_c * sv(p.x, 3);
+                    } else {
+                        int th = a_r - e.p, tw = a_c - e.q;
+                        int ho = th, wo = tw;
+                        ok = th >= 0 && tw >= 0;
+                        if (g.sh != 1) { ok = ok && th % g.sh == 0; ho = th / g.sh; }
+                        if (g.sw != 1) { ok = ok && tw % g.sw == 0; wo = tw / g.sw; }
+                        ok = ok && ho < g.ho && wo < g.wo;
+                        if (ok) src = y + a_base + e.a + ho * sv(p.y, 2) + wo * sv(p.y, 3);
+                    }
+                }
+                cp_async4(&As[st][kl][a_ml], src, ok);
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < B_PER; ++r) {
+            if (PASS == PASS_FWD) {
+                const int kl = t % BK, jl = t / BK + r * (THREADS / BK);
+                const int j = n0 + jl;
+                const bool ok = k0 + kl < k_end && j < N;
+                const float* src = wt;
+                if (ok) src = wt + (int)p.w.offset + (grp * g.ocg + j) * sv(p.w, 0) + ktab[st][kl].b;
+                cp_async4(&Bs[st][kl][jl], src, ok);
+            } else {
+                const int kl = t / BN + r * (THREADS / BN);
+                bool ok = b_ok && k0 + kl < k_end;
+                const float* src = PASS == PASS_DGRAD ? wt : x;
+                if (ok) {
+                    const KEntry e = ktab[st][kl];
+                    if (PASS == PASS_DGRAD) {
+                        src = wt + b_off + e.b;
+                    } else {
+                        int hi = e.p + b_ky, wi = e.q + b_kx;
+                        ok = hi >= 0 && hi < g.h && wi >= 0 && wi < g.w;
+                        if (ok) src = x + b_off + e.b + hi * sv(p.x, 2) + wi * sv(p.x, 3);
+                    }
+                }
+                cp_async4(&Bs[st][kl][b_jl], src, ok);
+            }
+        }
+        cp_async_commit();
+    };
+
     float acc[ACC];
 #pragma unroll
     for (int i = 0; i < ACC; ++i) acc[i] = 0.f;
     const int warp = t / 32, lane = t % 32, gid = lane / 4, tig = lane % 4;
 
-    for (int k0 = k_begin; k0 < k_end; k0 += BK) {
-        if (t < BK && k0 + t < k_end) ktab[t] = decode_k<PASS>(p, g, grp, k0 + t);
+    if (k_begin < k_end) {
+        if (t < BK && k_begin + t < k_end) ktab[0][t] = decode_k<PASS>(p, g, grp, k_begin + t);
         __syncthreads();
-        // Stage A (BM x BK).
-#pragma unroll
-        for (int r = 0; r < A_PER; ++r) {
-            float v = 0.f;
-            if (PASS == PASS_WGRAD) {
-                const int kl = t % BK, ml = t / BK + r * (THREADS / BK);
-                const int m = m0 + ml;
-                if (k0 + kl < k_end && m < M) {
-                    const KEntry e = ktab[kl];
-                    v = y[(int)p.y.offset + e.a + (grp * g.ocg + m) * sv(p.y, 1)];
-                }
-                As[kl][ml] = v;
-            } else {
-                const int kl = t / BM + r * (THREADS / BM);
-                if (a_ok && k0 + kl < k_end) {
-                    const KEntry e = ktab[kl];
-                    if (PASS == PASS_FWD) {
-                        int hi = a_r + e.p, wi = a_c + e.q;
-                        if (hi >= 0 && hi < g.h && wi >= 0 && wi < g.w)
-                            v = x[a_base + e.a + a_r * sv(p.x, 2) + a_c * sv(p.x, 3)];
-                    } else {
-                        int th = a_r - e.p, tw = a_c - e.q;
-                        if (th >= 0 && tw >= 0) {
-                            int ho = th, wo = tw;
-                            bool ok = true;
-                            if (g.sh != 1) { ok = th % g.sh == 0; ho = th / g.sh; }
-                            if (g.sw != 1) { ok = ok && tw % g.sw == 0; wo = tw / g.sw; }
-                            if (ok && ho < g.ho && wo < g.wo)
-                                v = y[a_base + e.a + ho * sv(p.y, 2) + wo * sv(p.y, 3)];
-                        }
-                    }
-                }
-                As[kl][a_ml] = v;
-            }
-        }
-        // Stage B (BK x BN).
-#pragma unroll
-        for (int r = 0; r < B_PER; ++r) {
-            float v = 0.f;
-            if (PASS == PASS_FWD) {
-                const int kl = t % BK, jl = t / BK + r * (THREADS / BK);
-                const int j = n0 + jl;
-                if (k0 + kl < k_end && j < N)
-                    v = wt[(int)p.w.offset + (grp * g.ocg + j) * sv(p.w, 0) + ktab[kl].b];
-                Bs[kl][jl] = v;
-            } else {
-                const int kl = t / BN + r * (THREADS / BN);
-                if (b_ok && k0 + kl < k_end) {
-                    const KEntry e = ktab[kl];
-                    if (PASS == PASS_DGRAD) {
-                        v = wt[b_off + e.b];
-                    } else {
-                        int hi = e.p + b_ky, wi = e.q + b_kx;
-                        if (hi >= 0 && hi < g.h && wi >= 0 && wi < g.w)
-                            v = x[b_off + e.b + hi * sv(p.x, 2) + wi * sv(p.x, 3)];
-                    }
-                }
-                Bs[kl][b_jl] = v;
-            }
+        issue(k_begin, 0);
+    }
+    int st = 0;
+    for (int k0 = k_begin; k0 < k_end; k0 += BK, st ^= 1) {
+        const int k1 = k0 + BK;
+        if (k1 < k_end) {
+            // ktab[st^1] was last read by the issue of tile k0 - BK, which
+            // every thread finished before the barrier that ended that loop.
+            if (t < BK && k1 + t < k_end) ktab[st ^ 1][t] = decode_k<PASS>(p, g, grp, k1 + t);
+            __syncthreads();
+            issue(k1, st ^ 1);
+            cp_async_wait_prev();
+        } else {
+            cp_async_wait_all();
         }
         __syncthreads();
         if (TF32) {
@@ -236,16 +285,16 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
 #pragma unroll
                 for (int mt = 0; mt < MT; ++mt) {
                     int mb = wm + mt * 16 + gid;
-                    a[mt][0] = to_tf32(As[kk + tig][mb]);
-                    a[mt][1] = to_tf32(As[kk + tig][mb + 8]);
-                    a[mt][2] = to_tf32(As[kk + tig + 4][mb]);
-                    a[mt][3] = to_tf32(As[kk + tig + 4][mb + 8]);
+                    a[mt][0] = to_tf32(As[st][kk + tig][mb]);
+                    a[mt][1] = to_tf32(As[st][kk + tig][mb + 8]);
+                    a[mt][2] = to_tf32(As[st][kk + tig + 4][mb]);
+                    a[mt][3] = to_tf32(As[st][kk + tig + 4][mb + 8]);
                 }
 #pragma unroll
                 for (int nt = 0; nt < NT; ++nt) {
                     int nb = wn + nt * 8 + gid;
-                    b[nt][0] = to_tf32(Bs[kk + tig][nb]);
-                    b[nt][1] = to_tf32(Bs[kk + tig + 4][nb]);
+                    b[nt][0] = to_tf32(Bs[st][kk + tig][nb]);
+                    b[nt][1] = to_tf32(Bs[st][kk + tig + 4][nb]);
                 }
 #pragma unroll
                 for (int mt = 0; mt < MT; ++mt)
@@ -266,9 +315,9 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
             for (int kk = 0; kk < BK; ++kk) {
                 float av[TM], bv[TN];
 #pragma unroll
-                for (int i = 0; i < TM; ++i) av[i] = As[kk][tm + i];
+                for (int i = 0; i < TM; ++i) av[i] = As[st][kk][tm + i];
 #pragma unroll
-                for (int j = 0; j < TN; ++j) bv[j] = Bs[kk][tn + j];
+                for (int j = 0; j < TN; ++j) bv[j] = Bs[st][kk][tn + j];
 #pragma unroll
                 for (int i = 0; i < TM; ++i)
 #pragma unroll
@@ -352,25 +401,28 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     }
 }
 
-// Wide tiles (64 x 64) for most layers; tall-narrow tiles (128 x 16) when
-// the GEMM's N is small (stem dgrad: N = 3 image channels; thin layers).
-#define CONV_GEMM_ENTRY(name, PASS, TF32)                                                       \
-    extern "C" __global__ void __launch_bounds__(THREADS)                                       \
-        name(float* x, float* wt, float* y, const float* bias, Conv2dParams p, u32 split_k) {    \
-        conv_gemm_tile<PASS, TF32, 64, 64, 2>(p, x, wt, y, bias, split_k);                      \
-    }                                                                                           \
-    extern "C" __global__ void __launch_bounds__(THREADS)                                       \
-        name##_narrow(float* x, float* wt, float* y, const float* bias, Conv2dParams p,         \
-                      u32 split_k) {                                                            \
-        conv_gemm_tile<PASS, TF32, 128, 16, 4>(p, x, wt, y, bias, split_k);                     \
+// Tile shapes: forward and dgrad 128 x 64 (256 threads, K step 16), wgrad
+// 64 x 64 (128 threads, K step 32: its M is the output channels), and
+// "_narrow" 128 x 16 (128 threads) when the GEMM's N is at most 16 (the
+// stem's dgrad with 3 image channels; pointwise layers with few inputs).
+#define CONV_GEMM_ENTRY(name, PASS, TF32, BM, BN, BK, THREADS, WARPS_M)                     \
+    extern "C" __global__ void __launch_bounds__(THREADS)                                   \
+        name(float* x, float* wt, float* y, const float* bias, Conv2dParams p, u32 split_k) { \
+        conv_gemm_tile<PASS, TF32, BM, BN, BK, THREADS, WARPS_M>(p, x, wt, y, bias, split_k); \
     }
 
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32, PASS_FWD, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32, PASS_FWD, true)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32, PASS_DGRAD, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32, PASS_DGRAD, true)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_f32, PASS_WGRAD, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32, PASS_WGRAD, true)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32, PASS_FWD, false, 128, 64, 16, 256, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32, PASS_FWD, true, 128, 64, 16, 256, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32, PASS_DGRAD, false, 128, 64, 16, 256, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32, PASS_DGRAD, true, 128, 64, 16, 256, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_f32, PASS_WGRAD, false, 64, 64, 32, 128, 2)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32, PASS_WGRAD, true, 64, 64, 32, 128, 2)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32_narrow, PASS_FWD, false, 128, 16, 32, 128, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32_narrow, PASS_FWD, true, 128, 16, 32, 128, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32_narrow, PASS_DGRAD, false, 128, 16, 32, 128, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32_narrow, PASS_DGRAD, true, 128, 16, 32, 128, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_f32_narrow, PASS_WGRAD, false, 128, 16, 32, 128, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_narrow, PASS_WGRAD, true, 128, 16, 32, 128, 4)
 
 // ---- depthwise (groups = ic = oc): memory-bound direct kernels ----------
 

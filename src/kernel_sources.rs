@@ -73,9 +73,10 @@ pub mod entry {
     pub const FILL_F32: &str = "slimmable_fill_f32";
 
     // conv2d. CUDA GEMM kernels: `(x, w, y, bias, Conv2dParams, split_k: u32)`,
-    // grid (ceil(M/64), ceil(N/64), groups·split_k), 128 threads; split_k > 1
-    // only for wgrad (atomic adds). The `_narrow` twins tile 128 × 16
-    // (grid (ceil(M/128), ceil(N/16), ...)) for GEMMs with small N. WGSL: bindings 0 params, 1 x, 2 w, 3 y,
+    // grid (ceil(M/BM), ceil(N/BN), groups·split_k) with BM × BN and threads:
+    // forward and dgrad 128 × 64, 256 threads; wgrad 64 × 64, 128 threads;
+    // the `_narrow` twins 128 × 16, 128 threads (for N ≤ 16). split_k > 1
+    // only for wgrad (atomic adds). WGSL: bindings 0 params, 1 x, 2 w, 3 y,
     // 4 bias, workgroups (ceil(M/64), ceil(N/64), groups) of 256.
     /// Dense/grouped forward, exact f32.
     pub const CONV2D_FWD_F32: &str = "slimmable_conv2d_fwd_f32";

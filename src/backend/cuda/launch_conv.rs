@@ -11,8 +11,6 @@ use cudarc::driver::{CudaStream, LaunchConfig, PushKernelArg, sys};
 // SAFETY: #[repr(C)], Pod, mirrored by kernels/common.cuh (tests/param_layout.rs).
 unsafe impl cudarc::driver::DeviceRepr for Conv2dParams {}
 
-const GEMM_TILE: u32 = 64;
-const GEMM_THREADS: u32 = 128;
 const THREADS: u32 = 256;
 /// Blocks to aim for when splitting a reduction (a few waves on ~132 SMs).
 const TARGET_BLOCKS: u64 = 132 * 4;
@@ -144,14 +142,16 @@ pub unsafe fn launch_conv2d(
         // Small N (e.g. the stem's dgrad with 3 image channels) would waste
         // most of a 64-wide tile: use the 128 x 16 twin.
         let narrow = cols <= 16;
-        let (tile_m, tile_n) = if narrow {
-            (128, 16)
-        } else {
-            (GEMM_TILE as u64, GEMM_TILE as u64)
+        // (tile M, tile N, threads), as instantiated in kernels/conv2d.cu.
+        let (tile_m, tile_n, threads) = match (narrow, pass) {
+            (true, _) => (128, 16, 128),
+            (false, ConvPass::Wgrad) => (64, 64, 128),
+            (false, _) => (128, 64, 256),
         };
         let tiles_m = m.div_ceil(tile_m);
         let tiles_n = cols.div_ceil(tile_n);
         let split: u32 = match pass {
+            // Split the pixel reduction until the grid has a few waves.
             ConvPass::Wgrad => split_for(tiles_m * tiles_n * groups, k_len, 8 * 32),
             _ => 1,
         };
@@ -171,7 +171,7 @@ pub unsafe fn launch_conv2d(
         };
         let cfg = LaunchConfig {
             grid_dim: (tiles_m as u32, tiles_n as u32, (groups as u32) * split),
-            block_dim: (GEMM_THREADS, 1, 1),
+            block_dim: (threads, 1, 1),
             shared_mem_bytes: 0,
         };
         launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p, &split])?;
