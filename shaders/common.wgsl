@@ -25,6 +25,23 @@ struct FillParams {
     _pad2: u32,
 }
 
+struct ResizePackParams {
+    mean: vec4<f32>,
+    std_dev: vec4<f32>,
+    num_images: u32,
+    num_outputs: u32,
+    channels: u32,
+    format: u32,
+    filter_mode: u32,
+    align_corners: u32,
+    cascade: u32,
+    full_h: u32,
+    full_w: u32,
+    total_pixels: u32,
+    input_div: f32,
+    _pad: u32,
+}
+
 fn view_numel(v: ViewParams) -> u32 {
     return v.dims.x * v.dims.y * v.dims.z * v.dims.w;
 }

@@ -10,6 +10,8 @@
 pub const CUDA_COMMON: &str = include_str!("../kernels/common.cuh");
 /// `kernels/copy.cu`: strided slice copy and fill.
 pub const CUDA_COPY: &str = include_str!("../kernels/copy.cu");
+/// `kernels/resize_pack.cu`: fused multi-resolution resize, normalize, pack.
+pub const CUDA_RESIZE_PACK: &str = include_str!("../kernels/resize_pack.cu");
 
 /// `shaders/common.wgsl`: parameter structs and view helpers.
 pub const WGSL_COMMON: &str = include_str!("../shaders/common.wgsl");
@@ -17,6 +19,8 @@ pub const WGSL_COMMON: &str = include_str!("../shaders/common.wgsl");
 pub const WGSL_COPY: &str = include_str!("../shaders/copy.wgsl");
 /// `shaders/fill.wgsl`: fill a view.
 pub const WGSL_FILL: &str = include_str!("../shaders/fill.wgsl");
+/// `shaders/resize_pack.wgsl`: fused multi-resolution resize, normalize, pack.
+pub const WGSL_RESIZE_PACK: &str = include_str!("../shaders/resize_pack.wgsl");
 
 /// One CUDA translation unit and the entry points it exports.
 pub struct CudaUnit {
@@ -27,11 +31,18 @@ pub struct CudaUnit {
 
 /// Every CUDA translation unit. Add new `kernels/*.cu` files here (a test
 /// fails if a file on disk is missing from this list).
-pub const CUDA_UNITS: &[CudaUnit] = &[CudaUnit {
-    file: "copy.cu",
-    source: CUDA_COPY,
-    entries: &[entry::SLICE_COPY_F32, entry::FILL_F32],
-}];
+pub const CUDA_UNITS: &[CudaUnit] = &[
+    CudaUnit {
+        file: "copy.cu",
+        source: CUDA_COPY,
+        entries: &[entry::SLICE_COPY_F32, entry::FILL_F32],
+    },
+    CudaUnit {
+        file: "resize_pack.cu",
+        source: CUDA_RESIZE_PACK,
+        entries: &[entry::RESIZE_PACK],
+    },
+];
 
 /// Entry points. CUDA and WGSL share the names.
 pub mod entry {
@@ -39,6 +50,10 @@ pub mod entry {
     pub const SLICE_COPY_F32: &str = "slimmable_slice_copy_f32";
     /// `(dst: *mut f32, FillParams)`; WGSL bindings 0 params, 1 dst.
     pub const FILL_F32: &str = "slimmable_fill_f32";
+    /// `(src: *const u8 (f32 for the f32 format), desc: *const u32, dst: *mut f32,
+    /// ResizePackParams)`; WGSL bindings 0 params, 1 src (`array<u32>`),
+    /// 2 desc (`array<u32>`), 3 dst.
+    pub const RESIZE_PACK: &str = "slimmable_resize_pack";
 }
 
 /// A CUDA translation unit with `#include "common.cuh"` replaced by the header,

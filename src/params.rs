@@ -47,6 +47,38 @@ pub struct FillParams {
     pub _pad: [u32; 3],
 }
 
+/// `resize_pack`: resize, crop, flip, normalize and pack a batch of images
+/// into several resolutions in one launch (80 bytes). The per-image and
+/// per-output descriptors live in a `u32` table beside it (see
+/// [`crate::ops::resize`] for the word layout).
+///
+/// Output value: `(v / input_div − mean[c]) / std[c]`, where `v` is the
+/// resized source value (`input_div` is 255 for `u8` input, 1 for `f32`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct ResizePackParams {
+    pub mean: [f32; 4],
+    /// The standard deviations (`std` is a WGSL reserved word).
+    pub std_dev: [f32; 4],
+    pub num_images: u32,
+    pub num_outputs: u32,
+    pub channels: u32,
+    /// 0 = `u8` HWC, 1 = `u8` CHW, 2 = `f32` CHW.
+    pub format: u32,
+    /// 0 = nearest, 1 = bilinear, 2 = bilinear with antialias.
+    pub filter_mode: u32,
+    pub align_corners: u32,
+    /// 0 = resize each output from the source; 1 = MutualNet order (resize
+    /// to `full_h × full_w`, then bilinear `align_corners=True` to each output).
+    pub cascade: u32,
+    pub full_h: u32,
+    pub full_w: u32,
+    /// Output pixels (per channel group) over all outputs: the launch size.
+    pub total_pixels: u32,
+    pub input_div: f32,
+    pub _pad: u32,
+}
+
 /// The byte layout of one parameter struct, as the Rust compiler laid it out.
 #[derive(Clone, Debug)]
 pub struct StructLayout {
@@ -76,5 +108,20 @@ pub fn param_layouts() -> Vec<StructLayout> {
         }),
         layout!(SliceCopyParams { src, dst }),
         layout!(FillParams { dst, value }),
+        layout!(ResizePackParams {
+            mean,
+            std_dev,
+            num_images,
+            num_outputs,
+            channels,
+            format,
+            filter_mode,
+            align_corners,
+            cascade,
+            full_h,
+            full_w,
+            total_pixels,
+            input_div
+        }),
     ]
 }

@@ -3,5 +3,6 @@
 //! Everything above the backends (autograd, layers, CLI) calls these.
 
 pub mod copy;
+pub mod resize;
 
 pub use copy::{fill, slice_copy};

@@ -10,6 +10,7 @@
 //! if any element outside the written region changed.
 
 mod copy_cases;
+mod resize_cases;
 
 use crate::backend::Backend;
 use crate::error::Result;
@@ -79,6 +80,7 @@ impl CaseReport {
 pub fn cases() -> Vec<Case> {
     let mut all = Vec::new();
     all.extend(copy_cases::cases());
+    all.extend(resize_cases::cases());
     all
 }
 

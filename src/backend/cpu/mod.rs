@@ -1,9 +1,11 @@
 //! The CPU reference backend: plain loops, written to be read. It is the
 //! oracle every other backend is checked against, so clarity beats speed.
 
+pub mod resize;
+
 use super::{Backend, BackendKind, Buffer, Storage, check_write_len, wrong_storage};
 use crate::error::Result;
-use crate::params::{FillParams, SliceCopyParams, ViewParams};
+use crate::params::{FillParams, ResizePackParams, SliceCopyParams, ViewParams};
 use std::sync::RwLock;
 
 /// The reference backend.
@@ -96,6 +98,20 @@ impl Backend for CpuBackend {
         for i in view_indices(&p.dst) {
             d[i] = p.value;
         }
+        Ok(())
+    }
+
+    fn resize_pack(
+        &self,
+        src: &Buffer,
+        desc: &Buffer,
+        dst: &Buffer,
+        p: &ResizePackParams,
+    ) -> Result<()> {
+        let s = host(src)?.read().unwrap_or_else(|e| e.into_inner());
+        let d = host(desc)?.read().unwrap_or_else(|e| e.into_inner());
+        let mut o = host(dst)?.write().unwrap_or_else(|e| e.into_inner());
+        resize::resize_pack(&s, &d, &mut o, p);
         Ok(())
     }
 }

@@ -5,11 +5,12 @@
 //! `is_culib_present()` before anything else touches the driver.
 
 pub mod launch;
+pub mod launch_resize;
 pub mod nvrtc;
 
 use super::{Backend, BackendKind, Buffer, Storage, check_write_len, wrong_storage};
 use crate::error::{Error, Result};
-use crate::params::{FillParams, SliceCopyParams};
+use crate::params::{FillParams, ResizePackParams, SliceCopyParams};
 use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtr, sys};
 use launch::{CudaKernels, driver_err};
 use std::sync::Arc;
@@ -214,5 +215,21 @@ impl Backend for CudaBackend {
         let (dp, _g) = d.device_ptr(&self.stream);
         // SAFETY: crate::ops checked the view against the buffer length.
         unsafe { launch::launch_fill(&self.kernels, &self.stream, dp, p) }
+    }
+
+    fn resize_pack(
+        &self,
+        src: &Buffer,
+        desc: &Buffer,
+        dst: &Buffer,
+        p: &ResizePackParams,
+    ) -> Result<()> {
+        let (s, t, d) = (self.slice(src)?, self.slice(desc)?, self.slice(dst)?);
+        let (sp, _g1) = s.device_ptr(&self.stream);
+        let (tp, _g2) = t.device_ptr(&self.stream);
+        let (dp, _g3) = d.device_ptr(&self.stream);
+        // SAFETY: crate::ops::resize built the table for `p` and checked the
+        // source and arena lengths and that they are distinct buffers.
+        unsafe { launch_resize::launch_resize_pack(&self.kernels, &self.stream, sp, tp, dp, p) }
     }
 }

@@ -8,7 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernel_sources::{self, entry};
-use crate::params::{FillParams, SliceCopyParams};
+use crate::params::{FillParams, ResizePackParams, SliceCopyParams};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use wgpu::util::DeviceExt;
@@ -145,6 +145,33 @@ impl WgslKernels {
             bytemuck::bytes_of(p),
             &[dst],
             p.dst.numel(),
+        );
+        Ok(())
+    }
+
+    /// Records `slimmable_resize_pack`: every output of `p` from the images in
+    /// `src` (`u8` packed 4 per word, or `f32`) into `dst`, as described by the
+    /// descriptor table `desc` (built by `crate::ops::resize::plan`, which
+    /// also checks what the caller must guarantee: the images lie inside
+    /// `src`, the outputs inside `dst`).
+    pub fn encode_resize_pack(
+        &self,
+        device: &wgpu::Device,
+        encoder: &mut wgpu::CommandEncoder,
+        src: &wgpu::Buffer,
+        desc: &wgpu::Buffer,
+        dst: &wgpu::Buffer,
+        p: &ResizePackParams,
+    ) -> Result<()> {
+        let pipeline =
+            self.pipeline(device, kernel_sources::WGSL_RESIZE_PACK, entry::RESIZE_PACK)?;
+        self.dispatch(
+            device,
+            encoder,
+            &pipeline,
+            bytemuck::bytes_of(p),
+            &[src, desc, dst],
+            p.total_pixels as u64,
         );
         Ok(())
     }

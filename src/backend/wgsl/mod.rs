@@ -6,7 +6,7 @@ pub mod kernels;
 
 use super::{Backend, BackendKind, Buffer, Storage, check_write_len, wrong_storage};
 use crate::error::{Error, Result};
-use crate::params::{FillParams, SliceCopyParams};
+use crate::params::{FillParams, ResizePackParams, SliceCopyParams};
 pub use kernels::WgslKernels;
 
 /// The wgpu backend on one adapter.
@@ -203,6 +203,20 @@ impl Backend for WgslBackend {
         let d = self.buffer(dst)?;
         self.submit("fill", |enc| {
             self.kernels.encode_fill(&self.device, enc, d, p)
+        })
+    }
+
+    fn resize_pack(
+        &self,
+        src: &Buffer,
+        desc: &Buffer,
+        dst: &Buffer,
+        p: &ResizePackParams,
+    ) -> Result<()> {
+        let (s, t, d) = (self.buffer(src)?, self.buffer(desc)?, self.buffer(dst)?);
+        self.submit("resize_pack", |enc| {
+            self.kernels
+                .encode_resize_pack(&self.device, enc, s, t, d, p)
         })
     }
 }
