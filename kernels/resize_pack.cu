@@ -174,10 +174,11 @@ extern "C" __global__ void slimmable_resize_pack(const unsigned char* __restrict
         const u32 x = rem - y * ow;
         const u32* img = desc + RP_IMAGE_WORDS * list[list_start + n];
         const int ch = (int)img[5], cw = (int)img[6];
-        // Flip mirrors the output (resize, then flip).
-        const int xs = img[7] ? (int)(ow - 1 - x) : (int)x;
+        const bool flip = img[7] != 0;
         float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         if (!p.cascade) {
+            // Flip mirrors the output (resize, then flip).
+            const int xs = flip ? (int)(ow - 1 - x) : (int)x;
             const RpAxis ay = rp_axis(p.filter_mode, p.align_corners, ch, (int)oh, (int)y);
             const RpAxis ax = rp_axis(p.filter_mode, p.align_corners, cw, (int)ow, xs);
             rp_accumulate(src, img, p, ay, ax, 1.0f, acc);
@@ -186,7 +187,9 @@ extern "C" __global__ void slimmable_resize_pack(const unsigned char* __restrict
             // resolution grid, each of its samples resized from the crop.
             const int fh = (int)p.full_h, fw = (int)p.full_w;
             const RpAxis sy = rp_axis(1, 1, fh, (int)oh, (int)y);
-            const RpAxis sx = rp_axis(1, 1, fw, (int)ow, xs);
+            // Flip mirrors the full-resolution grid (not the output: with
+            // one output column, align_corners=True samples column 0).
+            const RpAxis sx = rp_axis(1, 1, fw, (int)ow, (int)x);
             for (int ky = 0; ky < 2; ++ky) {
                 int ty;
                 float wy;
@@ -198,7 +201,8 @@ extern "C" __global__ void slimmable_resize_pack(const unsigned char* __restrict
                     float wx;
                     rp_tap(sx, kx, tx, wx);
                     if (wx == 0.0f) continue;
-                    const RpAxis ax = rp_axis(p.filter_mode, p.align_corners, cw, fw, tx);
+                    const int fx = flip ? fw - 1 - tx : tx;
+                    const RpAxis ax = rp_axis(p.filter_mode, p.align_corners, cw, fw, fx);
                     rp_accumulate(src, img, p, ay, ax, wy * wx, acc);
                 }
             }

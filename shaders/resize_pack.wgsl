@@ -180,9 +180,11 @@ fn slimmable_resize_pack(@builtin(global_invocation_id) gid: vec3<u32>,
         let img = RP_IMAGE_WORDS * rp_desc[list + list_start + n];
         let ch = i32(rp_desc[img + 5u]);
         let cw = i32(rp_desc[img + 6u]);
-        let xs = select(i32(x), i32(ow - 1u - x), rp_desc[img + 7u] != 0u);
+        let flip = rp_desc[img + 7u] != 0u;
         var acc = vec4<f32>(0.0);
         if (rp.cascade == 0u) {
+            // Flip mirrors the output (resize, then flip).
+            let xs = select(i32(x), i32(ow - 1u - x), flip);
             let ay = rp_axis(rp.filter_mode, rp.align_corners, ch, i32(oh), i32(y));
             let ax = rp_axis(rp.filter_mode, rp.align_corners, cw, i32(ow), xs);
             acc = rp_accumulate(img, ay, ax, 1.0, acc);
@@ -190,7 +192,8 @@ fn slimmable_resize_pack(@builtin(global_invocation_id) gid: vec3<u32>,
             let fh = i32(rp.full_h);
             let fw = i32(rp.full_w);
             let sy = rp_axis(1u, 1u, fh, i32(oh), i32(y));
-            let sx = rp_axis(1u, 1u, fw, i32(ow), xs);
+            // Flip mirrors the full-resolution grid (see resize_pack.cu).
+            let sx = rp_axis(1u, 1u, fw, i32(ow), i32(x));
             for (var ky = 0; ky < 2; ky++) {
                 let ty = rp_tap(sy, ky);
                 if (ty.y == 0.0) {
@@ -202,7 +205,8 @@ fn slimmable_resize_pack(@builtin(global_invocation_id) gid: vec3<u32>,
                     if (tx.y == 0.0) {
                         continue;
                     }
-                    let ax = rp_axis(rp.filter_mode, rp.align_corners, cw, fw, i32(tx.x));
+                    let fx = select(i32(tx.x), fw - 1 - i32(tx.x), flip);
+                    let ax = rp_axis(rp.filter_mode, rp.align_corners, cw, fw, fx);
                     acc = rp_accumulate(img, ay, ax, ty.y * tx.y, acc);
                 }
             }

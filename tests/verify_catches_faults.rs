@@ -3,7 +3,8 @@
 
 use slimmable::backend::cpu::{CpuBackend, view_indices};
 use slimmable::backend::{Backend, BackendKind, Buffer};
-use slimmable::params::{FillParams, SliceCopyParams, ViewParams};
+use slimmable::ops::resize::{IMAGE_WORDS, OUTPUT_WORDS};
+use slimmable::params::{FillParams, ResizePackParams, SliceCopyParams, ViewParams};
 use slimmable::verify;
 
 #[derive(Clone, Copy)]
@@ -65,6 +66,28 @@ impl Backend for Faulty {
     fn fill(&self, dst: &Buffer, p: &FillParams) -> slimmable::Result<()> {
         self.0.fill(dst, p)?;
         self.damage(dst, &p.dst);
+        Ok(())
+    }
+    fn resize_pack(
+        &self,
+        src: &Buffer,
+        desc: &Buffer,
+        dst: &Buffer,
+        p: &ResizePackParams,
+    ) -> slimmable::Result<()> {
+        self.0.resize_pack(src, desc, dst, p)?;
+        // Damage the last output, whose view the descriptor table gives.
+        let words: Vec<u32> = self.0.download(desc)?.iter().map(|w| w.to_bits()).collect();
+        let o = IMAGE_WORDS * p.num_images as usize + OUTPUT_WORDS * (p.num_outputs as usize - 1);
+        let [h, w, _, count, offset] = [0, 1, 2, 3, 4].map(|k| words[o + k]);
+        let c = p.channels;
+        let view = ViewParams {
+            dims: [count, c, h, w],
+            strides: [c * h * w, h * w, w, 1],
+            offset,
+            _pad: [0; 3],
+        };
+        self.damage(dst, &view);
         Ok(())
     }
 }

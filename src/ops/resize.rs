@@ -157,15 +157,26 @@ pub struct ResizePackConfig {
     pub arena_offset: usize,
 }
 
-/// A validated resize-pack: parameters, descriptor table (host and device),
-/// and the views of each output in the arena.
+/// A validated request, on the host: what [`ResizePack`] uploads, and what
+/// an engine launching the kernel itself needs.
+#[derive(Clone, Debug)]
+pub struct ResizePlan {
+    /// The kernel's parameter struct.
+    pub params: ResizePackParams,
+    /// The descriptor table.
+    pub words: Vec<u32>,
+    /// One view per requested output, in the arena, in request order.
+    pub views: Vec<View>,
+    /// The input buffer must hold at least this many 32-bit words.
+    pub source_words: usize,
+    /// The arena must hold at least this many elements.
+    pub arena_len: usize,
+}
+
+/// A validated resize-pack with its descriptor table on a backend.
 pub struct ResizePack {
-    params: ResizePackParams,
-    words: Vec<u32>,
+    plan: ResizePlan,
     desc: Buffer,
-    views: Vec<View>,
-    src_words: usize,
-    arena_len: usize,
 }
 
 fn bad(reason: impl Into<String>) -> Error {
@@ -186,13 +197,13 @@ fn check_extent(what: &str, v: usize) -> Result<()> {
     Ok(())
 }
 
-/// Host-side planning: validates and builds parameters, descriptor words,
-/// output views, the input buffer words needed and the arena length.
+/// Validates a request and builds its parameters, descriptor table and
+/// output views (host only).
 pub fn plan(
     images: &[SourceImage],
     outputs: &[OutputSpec],
     cfg: &ResizePackConfig,
-) -> Result<(ResizePackParams, Vec<u32>, Vec<View>, usize, usize)> {
+) -> Result<ResizePlan> {
     let c = cfg.channels;
     if !(1..=4).contains(&c) {
         return Err(bad(format!(
@@ -367,7 +378,13 @@ pub fn plan(
         },
         _pad: 0,
     };
-    Ok((params, words, views, src_words, arena))
+    Ok(ResizePlan {
+        params,
+        words,
+        views,
+        source_words: src_words,
+        arena_len: arena,
+    })
 }
 
 impl ResizePack {
@@ -378,63 +395,47 @@ impl ResizePack {
         outputs: &[OutputSpec],
         cfg: &ResizePackConfig,
     ) -> Result<Self> {
-        let (params, words, views, src_words, arena_len) = plan(images, outputs, cfg)?;
-        let desc = backend.upload_u32(&words)?;
-        Ok(ResizePack {
-            params,
-            words,
-            desc,
-            views,
-            src_words,
-            arena_len,
-        })
+        let plan = plan(images, outputs, cfg)?;
+        let desc = backend.upload_u32(&plan.words)?;
+        Ok(ResizePack { plan, desc })
     }
 
     /// One view per requested output, in the arena, in request order.
     pub fn views(&self) -> &[View] {
-        &self.views
+        &self.plan.views
     }
 
     /// The arena must hold at least this many elements.
     pub fn arena_len(&self) -> usize {
-        self.arena_len
+        self.plan.arena_len
     }
 
-    /// The input buffer must hold at least this many 32-bit words.
-    pub fn source_words(&self) -> usize {
-        self.src_words
-    }
-
-    /// The kernel's parameter struct (for raw launches).
-    pub fn params(&self) -> &ResizePackParams {
-        &self.params
-    }
-
-    /// The descriptor table's words (for raw launches).
-    pub fn descriptor_words(&self) -> &[u32] {
-        &self.words
+    /// The validated request (parameters and descriptor words for raw launches).
+    pub fn plan(&self) -> &ResizePlan {
+        &self.plan
     }
 
     /// Resizes, normalizes and packs `src` into `arena`, one launch.
     pub fn run(&self, backend: &dyn Backend, src: &Buffer, arena: &Buffer) -> Result<()> {
-        if src.len() < self.src_words {
+        let plan = &self.plan;
+        if src.len() < plan.source_words {
             return Err(bad(format!(
                 "the source buffer holds {} words but the images reach word {}; check the image offsets and sizes",
                 src.len(),
-                self.src_words
+                plan.source_words
             )));
         }
-        if arena.len() < self.arena_len {
+        if arena.len() < plan.arena_len {
             return Err(bad(format!(
                 "the arena holds {} elements but the outputs need {}; allocate ResizePack::arena_len() elements",
                 arena.len(),
-                self.arena_len
+                plan.arena_len
             )));
         }
         if src.same_storage(arena) {
             return Err(bad("source and arena are the same buffer; use two buffers"));
         }
-        backend.resize_pack(src, &self.desc, arena, &self.params)
+        backend.resize_pack(src, &self.desc, arena, &plan.params)
     }
 }
 

@@ -60,7 +60,10 @@ fn random_batch(
             }
             _ => bytes.extend((0..gap + n).map(|_| rng.below(256) as u8)),
         }
-        let crop = if rng.below(3) == 0 {
+        // Image 0 is always cropped and flipped, image 1 never: every case
+        // covers both whatever the seed.
+        let k = images.len();
+        let crop = if k == 1 || (k > 1 && rng.below(3) == 0) {
             None
         } else {
             let ch = 1 + rng.below(h as u64) as usize;
@@ -77,7 +80,7 @@ fn random_batch(
             height: h,
             width: w,
             crop,
-            flip: rng.below(2) == 1,
+            flip: k == 0 || (k > 1 && rng.below(2) == 1),
         });
     }
     let buf = match format {
