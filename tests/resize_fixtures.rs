@@ -266,3 +266,87 @@ fn short_source_and_arena_buffers_are_refused_on_every_backend() {
         }
     }
 }
+
+/// Runs one request on a backend over random u8 HWC images; returns the arena.
+fn run_u8(
+    be: &dyn Backend,
+    bytes: &[u8],
+    images: &[SourceImage],
+    outputs: &[OutputSpec],
+    cfg: &ResizePackConfig,
+) -> Vec<f32> {
+    let pack = ResizePack::new(be, images, outputs, cfg).unwrap();
+    let src = be.upload_u8(bytes).unwrap();
+    let arena = be.alloc(pack.arena_len()).unwrap();
+    pack.run(be, &src, &arena).unwrap();
+    be.download(&arena).unwrap()
+}
+
+/// The documented difference between the two orders: equal (to f32
+/// rounding) when the source already is the full resolution, different when
+/// the full resolution is itself a resize of a crop.
+#[test]
+fn mutualnet_order_equals_direct_only_from_the_full_resolution() {
+    let seed = common::seed();
+    let mut rng = slimmable::rng::Rng::new(seed);
+    let bytes: Vec<u8> = (0..2 * 21 * 19 * 3).map(|_| rng.below(256) as u8).collect();
+    let outputs = [out(12, 12), out(9, 7), out(1, 1)];
+    let mut direct = config(3);
+    direct.align_corners = true;
+    let mut mutualnet = config(3);
+    mutualnet.order = Order::MutualNet {
+        full_height: 16,
+        full_width: 16,
+    };
+    for be in common::backends() {
+        let be: &dyn Backend = be.as_ref();
+        // Source 16×16 (uncropped, one flipped): stage one is the identity.
+        let full: Vec<SourceImage> = (0..2)
+            .map(|i| SourceImage {
+                offset: i * 16 * 16 * 3,
+                flip: i == 1,
+                ..image(16, 16)
+            })
+            .collect();
+        // (Not 1×1: align_corners=True then takes column 0, which a flip
+        // before the resize moves and a flip after does not.)
+        let a = run_u8(be, &bytes, &full, &outputs[..2], &direct);
+        let b = run_u8(be, &bytes, &full, &outputs[..2], &mutualnet);
+        let max = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            max <= 1e-5,
+            "{}: orders differ by {max} from the full resolution",
+            be.kind()
+        );
+        // Source 21×19 with a crop: two resizes differ from one.
+        let cropped = [SourceImage {
+            crop: Some(CropBox {
+                top: 1,
+                left: 2,
+                height: 20,
+                width: 15,
+            }),
+            ..image(21, 19)
+        }];
+        let a = run_u8(be, &bytes, &cropped, &outputs, &direct);
+        let b = run_u8(be, &bytes, &cropped, &outputs, &mutualnet);
+        let max = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            max > 1e-2,
+            "{}: orders should differ from a crop, max diff {max}",
+            be.kind()
+        );
+        println!(
+            "{}: direct vs MutualNet order from a 20×15 crop: max diff {max:.3}",
+            be.kind()
+        );
+    }
+}

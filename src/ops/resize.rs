@@ -24,7 +24,9 @@
 //! the source directly (the second stage does not antialias and samples the
 //! already-resampled grid); when the source already is the full resolution
 //! with no crop, the two orders agree up to f32 rounding, because the
-//! normalization is affine and the interpolation weights sum to 1.
+//! normalization is affine and the interpolation weights sum to 1 (except a
+//! flipped image at a one-column output: `align_corners=True` then samples
+//! column 0, which MutualNet's flip-before-resize moves to the last column).
 //!
 //! Descriptor table (`u32` words, uploaded as a [`Buffer`]):
 //! - per image, [`IMAGE_WORDS`] words: `offset` (bytes for `u8`, elements
