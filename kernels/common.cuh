@@ -27,8 +27,8 @@ struct FillParams {
 };
 
 struct ResizePackParams {
-    float mean[4];
-    float std_dev[4];
+    float scale[4];  // output = resized value * scale[c] + bias[c]
+    float bias[4];
     u32 num_images;
     u32 num_outputs;
     u32 channels;
@@ -39,8 +39,7 @@ struct ResizePackParams {
     u32 full_h;
     u32 full_w;
     u32 total_pixels;
-    float input_div;
-    u32 _pad;
+    u32 _pad[2];
 };
 
 // Element count of a view (fits in 32 bits: the host checks).

@@ -210,7 +210,7 @@ extern "C" __global__ void slimmable_resize_pack(const unsigned char* __restrict
         float* out = dst + arena + n * p.channels * plane + y * ow + x;
 #pragma unroll
         for (u32 c = 0; c < 4; ++c) {
-            if (c < p.channels) out[c * plane] = (acc[c] / p.input_div - p.mean[c]) / p.std_dev[c];
+            if (c < p.channels) out[c * plane] = fmaf(acc[c], p.scale[c], p.bias[c]);
         }
     }
 }

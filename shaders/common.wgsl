@@ -26,8 +26,8 @@ struct FillParams {
 }
 
 struct ResizePackParams {
-    mean: vec4<f32>,
-    std_dev: vec4<f32>,
+    scale: vec4<f32>,
+    bias: vec4<f32>,
     num_images: u32,
     num_outputs: u32,
     channels: u32,
@@ -38,8 +38,8 @@ struct ResizePackParams {
     full_h: u32,
     full_w: u32,
     total_pixels: u32,
-    input_div: f32,
-    _pad: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 fn view_numel(v: ViewParams) -> u32 {

@@ -213,7 +213,7 @@ fn slimmable_resize_pack(@builtin(global_invocation_id) gid: vec3<u32>,
         }
         let out = arena + n * rp.channels * plane + y * ow + x;
         for (var c = 0u; c < rp.channels; c++) {
-            rp_dst[out + c * plane] = (acc[c] / rp.input_div - rp.mean[c]) / rp.std_dev[c];
+            rp_dst[out + c * plane] = fma(acc[c], rp.scale[c], rp.bias[c]);
         }
     }
 }

@@ -52,14 +52,15 @@ pub struct FillParams {
 /// per-output descriptors live in a `u32` table beside it (see
 /// [`crate::ops::resize`] for the word layout).
 ///
-/// Output value: `(v / input_div − mean[c]) / std[c]`, where `v` is the
-/// resized source value (`input_div` is 255 for `u8` input, 1 for `f32`).
+/// Output value: `v · scale[c] + bias[c]`, where `v` is the resized source
+/// value; the normalization `(v/255 − mean) / std` folded into one multiply-add
+/// (no divisions per pixel): `scale = 1 / (255·std)`, `bias = −mean / std`
+/// for `u8` input, `scale = 1 / std` for `f32` input.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct ResizePackParams {
-    pub mean: [f32; 4],
-    /// The standard deviations (`std` is a WGSL reserved word).
-    pub std_dev: [f32; 4],
+    pub scale: [f32; 4],
+    pub bias: [f32; 4],
     pub num_images: u32,
     pub num_outputs: u32,
     pub channels: u32,
@@ -75,8 +76,7 @@ pub struct ResizePackParams {
     pub full_w: u32,
     /// Output pixels (per channel group) over all outputs: the launch size.
     pub total_pixels: u32,
-    pub input_div: f32,
-    pub _pad: u32,
+    pub _pad: [u32; 2],
 }
 
 /// The byte layout of one parameter struct, as the Rust compiler laid it out.
@@ -109,8 +109,8 @@ pub fn param_layouts() -> Vec<StructLayout> {
         layout!(SliceCopyParams { src, dst }),
         layout!(FillParams { dst, value }),
         layout!(ResizePackParams {
-            mean,
-            std_dev,
+            scale,
+            bias,
             num_images,
             num_outputs,
             channels,
@@ -120,8 +120,7 @@ pub fn param_layouts() -> Vec<StructLayout> {
             cascade,
             full_h,
             full_w,
-            total_pixels,
-            input_div
+            total_pixels
         }),
     ]
 }

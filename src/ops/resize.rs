@@ -356,13 +356,27 @@ pub fn plan(
     }
     debug_assert_eq!(words.len(), list_base);
     words.extend(list);
-    let mut mean = [0.0f32; 4];
-    let mut std = [1.0f32; 4];
-    mean[..c].copy_from_slice(&cfg.mean);
-    std[..c].copy_from_slice(&cfg.std);
+    // (v/div − mean)/std as one multiply-add, folded in f64.
+    let div = if cfg.format == ImageFormat::F32Chw {
+        1.0
+    } else {
+        255.0
+    };
+    let mut scale = [0.0f32; 4];
+    let mut bias = [0.0f32; 4];
+    for k in 0..c {
+        let (m, s) = (cfg.mean[k] as f64, cfg.std[k] as f64);
+        scale[k] = (1.0 / (div * s)) as f32;
+        bias[k] = (-m / s) as f32;
+        if !scale[k].is_finite() || !bias[k].is_finite() {
+            return Err(bad(format!(
+                "channel {k}: mean {m} / std {s} overflows f32; give a std of ordinary size"
+            )));
+        }
+    }
     let params = ResizePackParams {
-        mean,
-        std_dev: std,
+        scale,
+        bias,
         num_images: images.len() as u32,
         num_outputs: outputs.len() as u32,
         channels: c as u32,
@@ -373,12 +387,7 @@ pub fn plan(
         full_h: full_h as u32,
         full_w: full_w as u32,
         total_pixels: pixels as u32,
-        input_div: if cfg.format == ImageFormat::F32Chw {
-            1.0
-        } else {
-            255.0
-        },
-        _pad: 0,
+        _pad: [0; 2],
     };
     Ok(ResizePlan {
         params,

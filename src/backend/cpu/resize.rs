@@ -124,11 +124,13 @@ fn mirror(img: &mut Planes) {
     }
 }
 
+/// `v · scale + bias`: the host folded `(v/255 − mean)/std` into the two
+/// (the PyTorch fixtures check the folding against mean and std).
 fn normalize(img: &mut Planes, p: &ResizePackParams) {
     for (c, plane) in img.data.iter_mut().enumerate() {
-        let (m, s) = (p.mean[c] as f64, p.std_dev[c] as f64);
+        let (a, b) = (p.scale[c] as f64, p.bias[c] as f64);
         for v in plane.iter_mut() {
-            *v = (*v / p.input_div as f64 - m) / s;
+            *v = *v * a + b;
         }
     }
 }
