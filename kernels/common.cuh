@@ -38,7 +38,7 @@ struct ResizePackParams {
     u32 cascade;  // 1: MutualNet order through full_h x full_w
     u32 full_h;
     u32 full_w;
-    u32 total_pixels;
+    u32 total_groups;
     u32 _pad[2];
 };
 

@@ -1,13 +1,15 @@
 // slimmable: fused multi-resolution resize + normalize + batch packing.
 //
 // slimmable_resize_pack(src, desc, dst, ResizePackParams): every requested
-//   output of every image in one launch. One thread per output pixel (all
-//   channels of it): it finds its output by binary search over the outputs'
-//   pixel ranges, its image through the output's image list, computes the
-//   taps of its row and column on the fly, accumulates every channel, and
-//   writes one value per channel plane (consecutive threads write
-//   consecutive x: coalesced). The word layout of `desc` is documented in
-//   src/ops/resize.rs.
+//   output of every image in one launch (direct order; the MutualNet order,
+//   p.cascade = 1, is slimmable_resize_pack_mutualnet with the same
+//   arguments). One thread per column of up to
+//   RP_GROUP_ROWS output pixels, all channels: it finds its output by binary
+//   search over the outputs' thread ranges, its image through the output's
+//   image list, computes its column taps once and each row's taps on the
+//   fly, accumulates every channel, and writes one value per channel plane
+//   and row (consecutive threads write consecutive x: coalesced). The word
+//   layout of `desc` is documented in src/ops/resize.rs.
 //
 // Tap weights are exact integers (the filters' positions are rationals with
 // denominator 2·out or out−1), normalized once: PyTorch's float64 results to
@@ -15,11 +17,13 @@
 // f32 index rule on purpose.
 //
 // Launch: 1-D grid of 1-D blocks, any size; grid-stride loop over
-// p.total_pixels.
+// p.total_groups.
 #include "common.cuh"
 
 #define RP_IMAGE_WORDS 8
 #define RP_OUTPUT_WORDS 8
+// Output rows per thread (ops::resize::GROUP_ROWS).
+#define RP_GROUP_ROWS 4
 
 // Taps of one output coordinate along one axis.
 struct RpAxis {
@@ -151,66 +155,105 @@ __device__ __forceinline__ void rp_accumulate(const unsigned char* __restrict__ 
     }
 }
 
+// One value per channel plane: v·scale + bias (the folded normalization).
+__device__ __forceinline__ void rp_store(float* out, u32 plane, const ResizePackParams& p,
+                                         const float acc[4]) {
+#pragma unroll
+    for (u32 c = 0; c < 4; ++c) {
+        if (c < p.channels) out[c * plane] = fmaf(acc[c], p.scale[c], p.bias[c]);
+    }
+}
+
+// Where launch index g writes: image n's rows y0..y1 at column x of one output.
+struct RpGroup {
+    const u32* img;  // the image descriptor
+    u32 oh, ow, x, y0, y1;
+    float* out;      // element (n, channel 0, row 0, x) of the output
+};
+
+__device__ __forceinline__ RpGroup rp_locate(const u32* __restrict__ desc, float* dst,
+                                             const ResizePackParams& p, u32 g) {
+    const u32* outs = desc + RP_IMAGE_WORDS * p.num_images;
+    const u32* list = outs + RP_OUTPUT_WORDS * p.num_outputs;
+    // The output whose group range holds g.
+    u32 lo = 0, hi = p.num_outputs;
+    while (hi - lo > 1) {
+        const u32 mid = (lo + hi) / 2;
+        if (outs[mid * RP_OUTPUT_WORDS + 5] <= g) lo = mid; else hi = mid;
+    }
+    const u32* o = outs + lo * RP_OUTPUT_WORDS;
+    RpGroup q;
+    q.oh = o[0];
+    q.ow = o[1];
+    const u32 local = g - o[5];
+    const u32 row_groups = (q.oh + RP_GROUP_ROWS - 1) / RP_GROUP_ROWS;
+    const u32 band = local / q.ow;
+    q.x = local - band * q.ow;
+    const u32 n = band / row_groups;
+    q.y0 = (band - n * row_groups) * RP_GROUP_ROWS;
+    q.y1 = min(q.y0 + RP_GROUP_ROWS, q.oh);
+    q.img = desc + RP_IMAGE_WORDS * list[o[2] + n];
+    q.out = dst + o[4] + n * p.channels * q.oh * q.ow + q.x;
+    return q;
+}
+
+// Direct order: each output resized from the crop. (The MutualNet order is a
+// separate entry point so that this one keeps few registers.)
 extern "C" __global__ void slimmable_resize_pack(const unsigned char* __restrict__ src,
                                                  const u32* __restrict__ desc,
                                                  float* __restrict__ dst, ResizePackParams p) {
-    const u32* outs = desc + RP_IMAGE_WORDS * p.num_images;
-    const u32* list = outs + RP_OUTPUT_WORDS * p.num_outputs;
-    for (u32 i = blockIdx.x * blockDim.x + threadIdx.x; i < p.total_pixels;
-         i += gridDim.x * blockDim.x) {
-        // The output whose pixel range holds i.
-        u32 lo = 0, hi = p.num_outputs;
-        while (hi - lo > 1) {
-            const u32 mid = (lo + hi) / 2;
-            if (outs[mid * RP_OUTPUT_WORDS + 5] <= i) lo = mid; else hi = mid;
+    for (u32 g = blockIdx.x * blockDim.x + threadIdx.x; g < p.total_groups;
+         g += gridDim.x * blockDim.x) {
+        const RpGroup q = rp_locate(desc, dst, p, g);
+        const int ch = (int)q.img[5], cw = (int)q.img[6];
+        // Flip mirrors the output (resize, then flip).
+        const int xs = q.img[7] ? (int)(q.ow - 1 - q.x) : (int)q.x;
+        const RpAxis ax = rp_axis(p.filter_mode, p.align_corners, cw, (int)q.ow, xs);
+        for (u32 y = q.y0; y < q.y1; ++y) {
+            const RpAxis ay = rp_axis(p.filter_mode, p.align_corners, ch, (int)q.oh, (int)y);
+            float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            rp_accumulate(src, q.img, p, ay, ax, 1.0f, acc);
+            rp_store(q.out + y * q.ow, q.oh * q.ow, p, acc);
         }
-        const u32* o = outs + lo * RP_OUTPUT_WORDS;
-        const u32 oh = o[0], ow = o[1], list_start = o[2], arena = o[4];
-        const u32 local = i - o[5];
-        const u32 plane = oh * ow;
-        const u32 n = local / plane;
-        const u32 rem = local - n * plane;
-        const u32 y = rem / ow;
-        const u32 x = rem - y * ow;
-        const u32* img = desc + RP_IMAGE_WORDS * list[list_start + n];
-        const int ch = (int)img[5], cw = (int)img[6];
-        const bool flip = img[7] != 0;
-        float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        if (!p.cascade) {
-            // Flip mirrors the output (resize, then flip).
-            const int xs = flip ? (int)(ow - 1 - x) : (int)x;
-            const RpAxis ay = rp_axis(p.filter_mode, p.align_corners, ch, (int)oh, (int)y);
-            const RpAxis ax = rp_axis(p.filter_mode, p.align_corners, cw, (int)ow, xs);
-            rp_accumulate(src, img, p, ay, ax, 1.0f, acc);
-        } else {
-            // MutualNet order: bilinear align_corners=True over the full-
-            // resolution grid, each of its samples resized from the crop.
-            const int fh = (int)p.full_h, fw = (int)p.full_w;
-            const RpAxis sy = rp_axis(1, 1, fh, (int)oh, (int)y);
-            // Flip mirrors the full-resolution grid (not the output: with
-            // one output column, align_corners=True samples column 0).
-            const RpAxis sx = rp_axis(1, 1, fw, (int)ow, (int)x);
+    }
+}
+
+// MutualNet order: bilinear align_corners=True over the full-resolution
+// grid (p.full_h × p.full_w), each of its samples resized from the crop.
+// Flip mirrors the full-resolution grid (not the output: with one output
+// column, align_corners=True samples column 0).
+extern "C" __global__ void slimmable_resize_pack_mutualnet(const unsigned char* __restrict__ src,
+                                                           const u32* __restrict__ desc,
+                                                           float* __restrict__ dst,
+                                                           ResizePackParams p) {
+    for (u32 g = blockIdx.x * blockDim.x + threadIdx.x; g < p.total_groups;
+         g += gridDim.x * blockDim.x) {
+        const RpGroup q = rp_locate(desc, dst, p, g);
+        const int ch = (int)q.img[5], cw = (int)q.img[6];
+        const bool flip = q.img[7] != 0;
+        const int fh = (int)p.full_h, fw = (int)p.full_w;
+        const RpAxis sx = rp_axis(1, 1, fw, (int)q.ow, (int)q.x);
+        int tx0, tx1;
+        float wx0, wx1;
+        rp_tap(sx, 0, tx0, wx0);
+        rp_tap(sx, 1, tx1, wx1);
+        const RpAxis ax0 =
+            rp_axis(p.filter_mode, p.align_corners, cw, fw, flip ? fw - 1 - tx0 : tx0);
+        const RpAxis ax1 =
+            rp_axis(p.filter_mode, p.align_corners, cw, fw, flip ? fw - 1 - tx1 : tx1);
+        for (u32 y = q.y0; y < q.y1; ++y) {
+            const RpAxis sy = rp_axis(1, 1, fh, (int)q.oh, (int)y);
+            float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
             for (int ky = 0; ky < 2; ++ky) {
                 int ty;
                 float wy;
                 rp_tap(sy, ky, ty, wy);
                 if (wy == 0.0f) continue;
                 const RpAxis ay = rp_axis(p.filter_mode, p.align_corners, ch, fh, ty);
-                for (int kx = 0; kx < 2; ++kx) {
-                    int tx;
-                    float wx;
-                    rp_tap(sx, kx, tx, wx);
-                    if (wx == 0.0f) continue;
-                    const int fx = flip ? fw - 1 - tx : tx;
-                    const RpAxis ax = rp_axis(p.filter_mode, p.align_corners, cw, fw, fx);
-                    rp_accumulate(src, img, p, ay, ax, wy * wx, acc);
-                }
+                if (wx0 != 0.0f) rp_accumulate(src, q.img, p, ay, ax0, wy * wx0, acc);
+                if (wx1 != 0.0f) rp_accumulate(src, q.img, p, ay, ax1, wy * wx1, acc);
             }
-        }
-        float* out = dst + arena + n * p.channels * plane + y * ow + x;
-#pragma unroll
-        for (u32 c = 0; c < 4; ++c) {
-            if (c < p.channels) out[c * plane] = fmaf(acc[c], p.scale[c], p.bias[c]);
+            rp_store(q.out + y * q.ow, q.oh * q.ow, p, acc);
         }
     }
 }

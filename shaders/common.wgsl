@@ -37,7 +37,7 @@ struct ResizePackParams {
     cascade: u32,
     full_h: u32,
     full_w: u32,
-    total_pixels: u32,
+    total_groups: u32,
     _pad0: u32,
     _pad1: u32,
 }

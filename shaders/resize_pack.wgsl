@@ -3,7 +3,8 @@
 // described there and in src/ops/resize.rs).
 //
 // Dispatch: any number of 256-wide workgroups along x (at most 65535); each
-// invocation walks output pixels with a grid-stride loop.
+// invocation walks pixel groups (a column of up to RP_GROUP_ROWS output
+// pixels) with a grid-stride loop.
 // Bindings: 0 = params (uniform), 1 = src (u8 packed 4 per word, or f32
 // bits), 2 = desc (u32 words), 3 = dst (read_write).
 
@@ -14,6 +15,8 @@
 
 const RP_IMAGE_WORDS: u32 = 8u;
 const RP_OUTPUT_WORDS: u32 = 8u;
+// Output rows per invocation (ops::resize::GROUP_ROWS).
+const RP_GROUP_ROWS: u32 = 4u;
 
 // Taps of one output coordinate along one axis.
 struct RpAxis {
@@ -149,71 +152,110 @@ fn rp_accumulate(img: u32, ay: RpAxis, ax: RpAxis, scale: f32, acc_in: vec4<f32>
     return acc;
 }
 
+// One value per channel plane at element `out`: v·scale + bias.
+fn rp_store(out: u32, plane: u32, acc: vec4<f32>) {
+    for (var c = 0u; c < rp.channels; c++) {
+        rp_dst[out + c * plane] = fma(acc[c], rp.scale[c], rp.bias[c]);
+    }
+}
+
+// Where launch index g writes: image n's rows y0..y1 at column x of one
+// output; `img` is the image descriptor's first word, `out` the element
+// (n, channel 0, row 0, x).
+struct RpGroup {
+    img: u32,
+    oh: u32,
+    ow: u32,
+    x: u32,
+    y0: u32,
+    y1: u32,
+    out: u32,
+}
+
+fn rp_locate(g: u32) -> RpGroup {
+    let outs = RP_IMAGE_WORDS * rp.num_images;
+    let list = outs + RP_OUTPUT_WORDS * rp.num_outputs;
+    var lo = 0u;
+    var hi = rp.num_outputs;
+    while (hi - lo > 1u) {
+        let mid = (lo + hi) / 2u;
+        if (rp_desc[outs + mid * RP_OUTPUT_WORDS + 5u] <= g) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let o = outs + lo * RP_OUTPUT_WORDS;
+    var q: RpGroup;
+    q.oh = rp_desc[o];
+    q.ow = rp_desc[o + 1u];
+    let local = g - rp_desc[o + 5u];
+    let row_groups = (q.oh + RP_GROUP_ROWS - 1u) / RP_GROUP_ROWS;
+    let band = local / q.ow;
+    q.x = local - band * q.ow;
+    let n = band / row_groups;
+    q.y0 = (band - n * row_groups) * RP_GROUP_ROWS;
+    q.y1 = min(q.y0 + RP_GROUP_ROWS, q.oh);
+    q.img = RP_IMAGE_WORDS * rp_desc[list + rp_desc[o + 2u] + n];
+    q.out = rp_desc[o + 4u] + n * rp.channels * q.oh * q.ow + q.x;
+    return q;
+}
+
+// Direct order: each output resized from the crop.
 @compute @workgroup_size(256)
 fn slimmable_resize_pack(@builtin(global_invocation_id) gid: vec3<u32>,
                          @builtin(num_workgroups) groups: vec3<u32>) {
-    let outs = RP_IMAGE_WORDS * rp.num_images;
-    let list = outs + RP_OUTPUT_WORDS * rp.num_outputs;
     let step = groups.x * 256u;
-    for (var i = gid.x; i < rp.total_pixels; i += step) {
-        var lo = 0u;
-        var hi = rp.num_outputs;
-        while (hi - lo > 1u) {
-            let mid = (lo + hi) / 2u;
-            if (rp_desc[outs + mid * RP_OUTPUT_WORDS + 5u] <= i) {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
+    for (var g = gid.x; g < rp.total_groups; g += step) {
+        let q = rp_locate(g);
+        let ch = i32(rp_desc[q.img + 5u]);
+        let cw = i32(rp_desc[q.img + 6u]);
+        // Flip mirrors the output (resize, then flip).
+        let xs = select(i32(q.x), i32(q.ow - 1u - q.x), rp_desc[q.img + 7u] != 0u);
+        let ax = rp_axis(rp.filter_mode, rp.align_corners, cw, i32(q.ow), xs);
+        for (var y = q.y0; y < q.y1; y++) {
+            let ay = rp_axis(rp.filter_mode, rp.align_corners, ch, i32(q.oh), i32(y));
+            rp_store(q.out + y * q.ow, q.oh * q.ow, rp_accumulate(q.img, ay, ax, 1.0, vec4<f32>(0.0)));
         }
-        let o = outs + lo * RP_OUTPUT_WORDS;
-        let oh = rp_desc[o];
-        let ow = rp_desc[o + 1u];
-        let list_start = rp_desc[o + 2u];
-        let arena = rp_desc[o + 4u];
-        let local = i - rp_desc[o + 5u];
-        let plane = oh * ow;
-        let n = local / plane;
-        let rem = local - n * plane;
-        let y = rem / ow;
-        let x = rem - y * ow;
-        let img = RP_IMAGE_WORDS * rp_desc[list + list_start + n];
-        let ch = i32(rp_desc[img + 5u]);
-        let cw = i32(rp_desc[img + 6u]);
-        let flip = rp_desc[img + 7u] != 0u;
-        var acc = vec4<f32>(0.0);
-        if (rp.cascade == 0u) {
-            // Flip mirrors the output (resize, then flip).
-            let xs = select(i32(x), i32(ow - 1u - x), flip);
-            let ay = rp_axis(rp.filter_mode, rp.align_corners, ch, i32(oh), i32(y));
-            let ax = rp_axis(rp.filter_mode, rp.align_corners, cw, i32(ow), xs);
-            acc = rp_accumulate(img, ay, ax, 1.0, acc);
-        } else {
-            let fh = i32(rp.full_h);
-            let fw = i32(rp.full_w);
-            let sy = rp_axis(1u, 1u, fh, i32(oh), i32(y));
-            // Flip mirrors the full-resolution grid (see resize_pack.cu).
-            let sx = rp_axis(1u, 1u, fw, i32(ow), i32(x));
+    }
+}
+
+// MutualNet order (see resize_pack.cu); flip mirrors the full-resolution grid.
+@compute @workgroup_size(256)
+fn slimmable_resize_pack_mutualnet(@builtin(global_invocation_id) gid: vec3<u32>,
+                                   @builtin(num_workgroups) groups: vec3<u32>) {
+    let step = groups.x * 256u;
+    for (var g = gid.x; g < rp.total_groups; g += step) {
+        let q = rp_locate(g);
+        let ch = i32(rp_desc[q.img + 5u]);
+        let cw = i32(rp_desc[q.img + 6u]);
+        let flip = rp_desc[q.img + 7u] != 0u;
+        let fh = i32(rp.full_h);
+        let fw = i32(rp.full_w);
+        let sx = rp_axis(1u, 1u, fw, i32(q.ow), i32(q.x));
+        let t0 = rp_tap(sx, 0);
+        let t1 = rp_tap(sx, 1);
+        let ax0 = rp_axis(rp.filter_mode, rp.align_corners, cw, fw,
+                          select(i32(t0.x), fw - 1 - i32(t0.x), flip));
+        let ax1 = rp_axis(rp.filter_mode, rp.align_corners, cw, fw,
+                          select(i32(t1.x), fw - 1 - i32(t1.x), flip));
+        for (var y = q.y0; y < q.y1; y++) {
+            let sy = rp_axis(1u, 1u, fh, i32(q.oh), i32(y));
+            var acc = vec4<f32>(0.0);
             for (var ky = 0; ky < 2; ky++) {
                 let ty = rp_tap(sy, ky);
                 if (ty.y == 0.0) {
                     continue;
                 }
                 let ay = rp_axis(rp.filter_mode, rp.align_corners, ch, fh, i32(ty.x));
-                for (var kx = 0; kx < 2; kx++) {
-                    let tx = rp_tap(sx, kx);
-                    if (tx.y == 0.0) {
-                        continue;
-                    }
-                    let fx = select(i32(tx.x), fw - 1 - i32(tx.x), flip);
-                    let ax = rp_axis(rp.filter_mode, rp.align_corners, cw, fw, fx);
-                    acc = rp_accumulate(img, ay, ax, ty.y * tx.y, acc);
+                if (t0.y != 0.0) {
+                    acc = rp_accumulate(q.img, ay, ax0, ty.y * t0.y, acc);
+                }
+                if (t1.y != 0.0) {
+                    acc = rp_accumulate(q.img, ay, ax1, ty.y * t1.y, acc);
                 }
             }
-        }
-        let out = arena + n * rp.channels * plane + y * ow + x;
-        for (var c = 0u; c < rp.channels; c++) {
-            rp_dst[out + c * plane] = fma(acc[c], rp.scale[c], rp.bias[c]);
+            rp_store(q.out + y * q.ow, q.oh * q.ow, acc);
         }
     }
 }

@@ -40,7 +40,7 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
     CudaUnit {
         file: "resize_pack.cu",
         source: CUDA_RESIZE_PACK,
-        entries: &[entry::RESIZE_PACK],
+        entries: &[entry::RESIZE_PACK, entry::RESIZE_PACK_MUTUALNET],
     },
 ];
 
@@ -54,6 +54,9 @@ pub mod entry {
     /// ResizePackParams)`; WGSL bindings 0 params, 1 src (`array<u32>`),
     /// 2 desc (`array<u32>`), 3 dst.
     pub const RESIZE_PACK: &str = "slimmable_resize_pack";
+    /// The MutualNet order of `resize_pack` (`ResizePackParams::cascade` = 1),
+    /// same arguments and bindings.
+    pub const RESIZE_PACK_MUTUALNET: &str = "slimmable_resize_pack_mutualnet";
 }
 
 /// A CUDA translation unit with `#include "common.cuh"` replaced by the header,

@@ -74,8 +74,9 @@ pub struct ResizePackParams {
     pub cascade: u32,
     pub full_h: u32,
     pub full_w: u32,
-    /// Output pixels (per channel group) over all outputs: the launch size.
-    pub total_pixels: u32,
+    /// Threads over all outputs (see `GROUP_ROWS` in `ops::resize`): the
+    /// launch size.
+    pub total_groups: u32,
     pub _pad: [u32; 2],
 }
 
@@ -120,7 +121,7 @@ pub fn param_layouts() -> Vec<StructLayout> {
             cascade,
             full_h,
             full_w,
-            total_pixels
+            total_groups
         }),
     ]
 }

@@ -33,9 +33,11 @@
 //!   for `f32`), `height`, `width`, `crop_top`, `crop_left`, `crop_height`,
 //!   `crop_width`, `flip` (0/1);
 //! - then per output, [`OUTPUT_WORDS`] words: `height`, `width`,
-//!   `list_start`, `count`, `arena_offset` (elements), `pixel_start` (first
-//!   launch index of this output; the launch covers `count·height·width`
-//!   pixels per output, every channel in one thread), `pixel_end`, 0;
+//!   `list_start`, `count`, `arena_offset` (elements), `group_start` (first
+//!   launch index of this output), `group_end`, 0. One launch index (one
+//!   thread) is a column of up to [`GROUP_ROWS`] output pixels of one image,
+//!   every channel: an output covers `count · ceil(height/GROUP_ROWS) · width`
+//!   of them;
 //! - then the image list: `count` image indices per output, from `list_start`.
 
 use crate::backend::{Backend, Buffer};
@@ -47,6 +49,9 @@ use crate::view::View;
 pub const IMAGE_WORDS: usize = 8;
 /// Words per output descriptor.
 pub const OUTPUT_WORDS: usize = 8;
+/// Output rows per thread: the column taps are computed once for them, and
+/// consecutive threads still write consecutive columns (coalesced).
+pub const GROUP_ROWS: usize = 4;
 /// Largest source, crop, full or output extent (keeps the kernels' exact
 /// integer tap arithmetic inside 32 bits).
 pub const MAX_EXTENT: usize = 16384;
@@ -302,7 +307,7 @@ pub fn plan(
     }
     let mut list = Vec::new();
     let mut views = Vec::with_capacity(outputs.len());
-    let mut pixels = 0usize;
+    let mut groups = 0usize;
     let mut arena = cfg.arena_offset;
     let list_base = IMAGE_WORDS * images.len() + OUTPUT_WORDS * outputs.len();
     for (j, o) in outputs.iter().enumerate() {
@@ -326,7 +331,7 @@ pub fn plan(
         let list_start = list.len();
         list.extend(ids.iter().map(|&k| k as u32));
         let count = ids.len();
-        let px = count * o.height * o.width;
+        let px = count * o.height.div_ceil(GROUP_ROWS) * o.width;
         let view = View::contiguous([count, c, o.height, o.width]);
         let view = View {
             offset: arena,
@@ -339,15 +344,15 @@ pub fn plan(
                 list_start,
                 count,
                 arena,
-                pixels,
-                pixels + px,
+                groups,
+                groups + px,
                 0,
             ]
             .map(|v| v as u32),
         );
-        pixels += px;
+        groups += px;
         arena += view.numel();
-        if arena > limit || pixels > limit {
+        if arena > limit {
             return Err(bad(format!(
                 "the outputs need {arena} arena elements, beyond the kernels' 32-bit indexing; use several launches"
             )));
@@ -386,7 +391,7 @@ pub fn plan(
         cascade,
         full_h: full_h as u32,
         full_w: full_w as u32,
-        total_pixels: pixels as u32,
+        total_groups: groups as u32,
         _pad: [0; 2],
     };
     Ok(ResizePlan {

@@ -11,10 +11,12 @@ use cudarc::driver::{CudaStream, LaunchConfig, PushKernelArg, sys};
 // (checked by tests/param_layout.rs).
 unsafe impl cudarc::driver::DeviceRepr for ResizePackParams {}
 
-/// Threads per block: one output pixel (all channels) each.
+/// Threads per block: a column of up to `GROUP_ROWS` output pixels (all
+/// channels) each.
 const BLOCK: u32 = 256;
 
-/// Launches `slimmable_resize_pack`.
+/// Launches `slimmable_resize_pack`, or `slimmable_resize_pack_mutualnet`
+/// when `p.cascade` is 1.
 ///
 /// # Safety
 /// `src` must hold every image the descriptor table names (bytes for the
@@ -30,7 +32,7 @@ pub unsafe fn launch_resize_pack(
     dst: sys::CUdeviceptr,
     p: &ResizePackParams,
 ) -> Result<()> {
-    let blocks = (p.total_pixels as u64)
+    let blocks = (p.total_groups as u64)
         .div_ceil(BLOCK as u64)
         .clamp(1, 65_535 * 8) as u32;
     let cfg = LaunchConfig {
@@ -38,10 +40,15 @@ pub unsafe fn launch_resize_pack(
         block_dim: (BLOCK, 1, 1),
         shared_mem_bytes: 0,
     };
-    let mut b = stream.launch_builder(k.function(entry::RESIZE_PACK)?);
+    let name = if p.cascade != 0 {
+        entry::RESIZE_PACK_MUTUALNET
+    } else {
+        entry::RESIZE_PACK
+    };
+    let mut b = stream.launch_builder(k.function(name)?);
     b.arg(&src).arg(&desc).arg(&dst).arg(p);
     // SAFETY: argument types match the kernel signature; pointers per contract.
     unsafe { b.launch(cfg) }
         .map(|_| ())
-        .map_err(|e| driver_err(entry::RESIZE_PACK, e))
+        .map_err(|e| driver_err(name, e))
 }

@@ -149,7 +149,8 @@ impl WgslKernels {
         Ok(())
     }
 
-    /// Records `slimmable_resize_pack`: every output of `p` from the images in
+    /// Records `slimmable_resize_pack` (`slimmable_resize_pack_mutualnet`
+    /// when `p.cascade` is 1): every output of `p` from the images in
     /// `src` (`u8` packed 4 per word, or `f32`) into `dst`, as described by the
     /// descriptor table `desc` (built by `crate::ops::resize::plan`, which
     /// also checks what the caller must guarantee: the images lie inside
@@ -163,15 +164,19 @@ impl WgslKernels {
         dst: &wgpu::Buffer,
         p: &ResizePackParams,
     ) -> Result<()> {
-        let pipeline =
-            self.pipeline(device, kernel_sources::WGSL_RESIZE_PACK, entry::RESIZE_PACK)?;
+        let name = if p.cascade != 0 {
+            entry::RESIZE_PACK_MUTUALNET
+        } else {
+            entry::RESIZE_PACK
+        };
+        let pipeline = self.pipeline(device, kernel_sources::WGSL_RESIZE_PACK, name)?;
         self.dispatch(
             device,
             encoder,
             &pipeline,
             bytemuck::bytes_of(p),
             &[src, desc, dst],
-            p.total_pixels as u64,
+            p.total_groups as u64,
         );
         Ok(())
     }
