@@ -40,6 +40,22 @@ struct Conv2dParams {
     u32 accumulate;
 };
 
+struct ResizePackParams {
+    float scale[4];  // output = resized value * scale[c] + bias[c]
+    float bias[4];
+    u32 num_images;
+    u32 num_outputs;
+    u32 channels;
+    u32 format;  // 0 u8 HWC, 1 u8 CHW, 2 f32 CHW
+    u32 filter_mode;  // 0 nearest, 1 bilinear, 2 bilinear antialias
+    u32 align_corners;
+    u32 cascade;  // 1: MutualNet order through full_h x full_w
+    u32 full_h;
+    u32 full_w;
+    u32 total_groups;
+    u32 _pad[2];
+};
+
 // Element count of a view (fits in 32 bits: the host checks).
 __device__ __forceinline__ u32 view_numel(const ViewParams& v) {
     return v.dims[0] * v.dims[1] * v.dims[2] * v.dims[3];

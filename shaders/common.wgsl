@@ -39,6 +39,23 @@ struct Conv2dParams {
     accumulate: u32,
 }
 
+struct ResizePackParams {
+    scale: vec4<f32>,
+    bias: vec4<f32>,
+    num_images: u32,
+    num_outputs: u32,
+    channels: u32,
+    format: u32,
+    filter_mode: u32,
+    align_corners: u32,
+    cascade: u32,
+    full_h: u32,
+    full_w: u32,
+    total_groups: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
 fn view_numel(v: ViewParams) -> u32 {
     return v.dims.x * v.dims.y * v.dims.z * v.dims.w;
 }

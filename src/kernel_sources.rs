@@ -12,6 +12,8 @@ pub const CUDA_COMMON: &str = include_str!("../kernels/common.cuh");
 pub const CUDA_COPY: &str = include_str!("../kernels/copy.cu");
 /// `kernels/conv2d.cu`: sliced conv2d, forward, dgrad, wgrad; depthwise.
 pub const CUDA_CONV2D: &str = include_str!("../kernels/conv2d.cu");
+/// `kernels/resize_pack.cu`: fused multi-resolution resize, normalize, pack.
+pub const CUDA_RESIZE_PACK: &str = include_str!("../kernels/resize_pack.cu");
 
 /// `shaders/common.wgsl`: parameter structs and view helpers.
 pub const WGSL_COMMON: &str = include_str!("../shaders/common.wgsl");
@@ -21,6 +23,8 @@ pub const WGSL_COPY: &str = include_str!("../shaders/copy.wgsl");
 pub const WGSL_FILL: &str = include_str!("../shaders/fill.wgsl");
 /// `shaders/conv2d.wgsl`: sliced conv2d, forward, dgrad, wgrad; depthwise.
 pub const WGSL_CONV2D: &str = include_str!("../shaders/conv2d.wgsl");
+/// `shaders/resize_pack.wgsl`: fused multi-resolution resize, normalize, pack.
+pub const WGSL_RESIZE_PACK: &str = include_str!("../shaders/resize_pack.wgsl");
 
 /// One CUDA translation unit and the entry points it exports.
 pub struct CudaUnit {
@@ -62,6 +66,11 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::DWCONV2D_WGRAD_K7,
             entry::CONV2D_BIAS_GRAD,
         ],
+    },
+    CudaUnit {
+        file: "resize_pack.cu",
+        source: CUDA_RESIZE_PACK,
+        entries: &[entry::RESIZE_PACK, entry::RESIZE_PACK_MUTUALNET],
     },
 ];
 
@@ -115,6 +124,14 @@ pub mod entry {
     pub const CONV2D_BIAS_GRAD: &str = "slimmable_conv2d_bias_grad";
     /// WGSL only: naive forward, one invocation per output (bench baseline).
     pub const CONV2D_FWD_NAIVE: &str = "slimmable_conv2d_fwd_naive";
+
+    /// `(src: *const u8 (f32 for the f32 format), desc: *const u32, dst: *mut f32,
+    /// ResizePackParams)`; WGSL bindings 0 params, 1 src (`array<u32>`),
+    /// 2 desc (`array<u32>`), 3 dst.
+    pub const RESIZE_PACK: &str = "slimmable_resize_pack";
+    /// The MutualNet order of `resize_pack` (`ResizePackParams::cascade` = 1),
+    /// same arguments and bindings.
+    pub const RESIZE_PACK_MUTUALNET: &str = "slimmable_resize_pack_mutualnet";
 }
 
 /// A CUDA translation unit with `#include "common.cuh"` replaced by the header,

@@ -5,6 +5,9 @@
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::ops;
+use crate::ops::resize::{
+    CropBox, Filter, ImageFormat, Order, OutputSpec, ResizePack, ResizePackConfig, SourceImage,
+};
 use crate::tensor_io::HostTensor;
 use crate::view::View;
 use serde::Deserialize;
@@ -19,6 +22,13 @@ pub const OPS: &[(&str, &str)] = &[
     (
         "fill",
         "inputs: x [N,C,H,W]; params {\"channel_begin\": b, \"channels\": k, \"value\": v}; outputs: y = x with channels b..b+k set to v",
+    ),
+    (
+        "resize_pack",
+        "inputs: images [N,H,W,C] (u8_hwc) or [N,C,H,W] (u8_chw, f32), or img0, img1, ... of one image each (sizes may differ); u8 formats hold integers 0..255; \
+         params {\"format\": \"u8_hwc\"|\"u8_chw\"|\"f32\", \"mean\": [..], \"std\": [..], \"filter\": \"nearest\"|\"bilinear\", \"align_corners\": false, \"antialias\": false, \
+         \"order\": \"direct\"|\"mutualnet\", \"full\": [h, w] (mutualnet), \"crops\": [[top, left, h, w] or null per image], \"flips\": [bool per image], \
+         \"outputs\": [{\"size\": [h, w], \"images\": [i, ...] (default all)}]}; outputs: out0, out1, ... [count,C,h,w], normalized (x/255-mean)/std (f32 input: (x-mean)/std)",
     ),
 ];
 
@@ -37,6 +47,233 @@ struct FillOpParams {
     channel_begin: usize,
     channels: usize,
     value: f32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResizeOutputJson {
+    size: [usize; 2],
+    #[serde(default)]
+    images: Option<Vec<usize>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResizePackJson {
+    format: String,
+    mean: Vec<f32>,
+    std: Vec<f32>,
+    filter: String,
+    #[serde(default)]
+    align_corners: bool,
+    #[serde(default)]
+    antialias: bool,
+    #[serde(default)]
+    order: Option<String>,
+    #[serde(default)]
+    full: Option<[usize; 2]>,
+    #[serde(default)]
+    crops: Option<Vec<Option<[usize; 4]>>>,
+    #[serde(default)]
+    flips: Option<Vec<bool>>,
+    outputs: Vec<ResizeOutputJson>,
+}
+
+/// One source image of `resize_pack`: channels, height, width, values.
+type RawImage = (usize, usize, usize, Vec<f32>);
+
+/// The source images of `resize_pack`: `images` (a batch) or `img0, img1, ...`,
+/// as `(height, width, values)` in the format's element order.
+fn resize_inputs(
+    op: &str,
+    inputs: &HashMap<String, HostTensor>,
+    format: ImageFormat,
+) -> Result<Vec<RawImage>> {
+    let split = |t: &HostTensor, name: &str, batched: bool| -> Result<Vec<RawImage>> {
+        let want = if batched { 4 } else { 3 };
+        if t.shape.len() != want {
+            return Err(Error::invalid(
+                format!("input '{name}' for {op}"),
+                format!(
+                    "shape {:?} has rank {}; give rank {want} ({})",
+                    t.shape,
+                    t.shape.len(),
+                    usage(op)
+                ),
+            ));
+        }
+        let s = &t.shape[t.shape.len() - 3..];
+        let (c, h, w) = match format {
+            ImageFormat::U8Hwc => (s[2], s[0], s[1]),
+            _ => (s[0], s[1], s[2]),
+        };
+        let n = if batched { t.shape[0] } else { 1 };
+        let per = c * h * w;
+        Ok((0..n)
+            .map(|i| (c, h, w, t.data[i * per..(i + 1) * per].to_vec()))
+            .collect())
+    };
+    if let Some(t) = inputs.get("images") {
+        return split(t, "images", true);
+    }
+    let mut out = Vec::new();
+    while let Some(t) = inputs.get(&format!("img{}", out.len())) {
+        out.extend(split(t, &format!("img{}", out.len()), false)?);
+    }
+    if out.is_empty() {
+        return input(op, inputs, "images").map(|_| Vec::new());
+    }
+    Ok(out)
+}
+
+fn run_resize_pack(
+    backend: &dyn Backend,
+    op: &str,
+    params_json: &str,
+    inputs: &HashMap<String, HostTensor>,
+) -> Result<Vec<(String, HostTensor)>> {
+    let p: ResizePackJson = parse(op, params_json)?;
+    let bad =
+        |what: &str, reason: String| Error::invalid(format!("--params for {op}: {what}"), reason);
+    let format = match p.format.as_str() {
+        "u8_hwc" => ImageFormat::U8Hwc,
+        "u8_chw" => ImageFormat::U8Chw,
+        "f32" => ImageFormat::F32Chw,
+        f => return Err(bad("format", format!("'{f}'; use u8_hwc, u8_chw or f32"))),
+    };
+    let filter = match (p.filter.as_str(), p.antialias) {
+        ("nearest", false) => Filter::Nearest,
+        ("bilinear", false) => Filter::Bilinear,
+        ("bilinear", true) => Filter::BilinearAntialias,
+        ("nearest", true) => {
+            return Err(bad("antialias", "applies to bilinear only".into()));
+        }
+        (f, _) => return Err(bad("filter", format!("'{f}'; use nearest or bilinear"))),
+    };
+    let order = match (p.order.as_deref().unwrap_or("direct"), p.full) {
+        ("direct", _) => Order::Direct,
+        ("mutualnet", Some([h, w])) => Order::MutualNet {
+            full_height: h,
+            full_width: w,
+        },
+        ("mutualnet", None) => {
+            return Err(bad(
+                "full",
+                "the mutualnet order needs \"full\": [h, w]".into(),
+            ));
+        }
+        (o, _) => return Err(bad("order", format!("'{o}'; use direct or mutualnet"))),
+    };
+    let imgs = resize_inputs(op, inputs, format)?;
+    if imgs.is_empty() {
+        return Err(bad(
+            "images",
+            "the batch holds no images; give at least one".into(),
+        ));
+    }
+    let channels = imgs[0].0;
+    if let Some((i, im)) = imgs.iter().enumerate().find(|(_, im)| im.0 != channels) {
+        return Err(bad(
+            "images",
+            format!(
+                "image {i} has {} channels but image 0 has {channels}; give every image the same channels",
+                im.0
+            ),
+        ));
+    }
+    for (what, len) in [
+        ("crops", p.crops.as_ref().map(|v| v.len())),
+        ("flips", p.flips.as_ref().map(|v| v.len())),
+    ] {
+        if let Some(len) = len
+            && len != imgs.len()
+        {
+            return Err(bad(
+                what,
+                format!(
+                    "{len} entries for {} images; give one per image",
+                    imgs.len()
+                ),
+            ));
+        }
+    }
+    let mut images = Vec::new();
+    let mut bytes = Vec::new();
+    let mut floats = Vec::new();
+    for (i, (_, h, w, data)) in imgs.iter().enumerate() {
+        let offset = if format == ImageFormat::F32Chw {
+            floats.len()
+        } else {
+            bytes.len()
+        };
+        if format == ImageFormat::F32Chw {
+            floats.extend_from_slice(data);
+        } else {
+            for v in data {
+                if !(0.0..=255.0).contains(v) || v.fract() != 0.0 {
+                    return Err(bad(
+                        "images",
+                        format!(
+                            "image {i} holds {v}, not a u8 value; give integers 0..255 for the u8 formats"
+                        ),
+                    ));
+                }
+                bytes.push(*v as u8);
+            }
+        }
+        images.push(SourceImage {
+            offset,
+            height: *h,
+            width: *w,
+            crop: p
+                .crops
+                .as_ref()
+                .and_then(|c| c[i])
+                .map(|[top, left, height, width]| CropBox {
+                    top,
+                    left,
+                    height,
+                    width,
+                }),
+            flip: p.flips.as_ref().is_some_and(|f| f[i]),
+        });
+    }
+    let outputs: Vec<OutputSpec> = p
+        .outputs
+        .iter()
+        .map(|o| OutputSpec {
+            height: o.size[0],
+            width: o.size[1],
+            images: o.images.clone(),
+        })
+        .collect();
+    let cfg = ResizePackConfig {
+        format,
+        channels,
+        mean: p.mean,
+        std: p.std,
+        filter,
+        align_corners: p.align_corners,
+        order,
+        arena_offset: 0,
+    };
+    let pack = ResizePack::new(backend, &images, &outputs, &cfg)?;
+    let src = if format == ImageFormat::F32Chw {
+        backend.upload(&floats)?
+    } else {
+        backend.upload_u8(&bytes)?
+    };
+    let arena = backend.alloc(pack.arena_len())?;
+    pack.run(backend, &src, &arena)?;
+    let all = backend.download(&arena)?;
+    pack.views()
+        .iter()
+        .enumerate()
+        .map(|(j, v)| {
+            let data = all[v.offset..v.offset + v.numel()].to_vec();
+            Ok((format!("out{j}"), HostTensor::new(v.dims.to_vec(), data)?))
+        })
+        .collect()
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(op: &str, json: &str) -> Result<T> {
@@ -103,6 +340,7 @@ pub fn run(
             let y = HostTensor::new(x.shape.clone(), backend.download(&buf)?)?;
             Ok(vec![("y".into(), y)])
         }
+        "resize_pack" => run_resize_pack(backend, op, params_json, inputs),
         other => {
             let known: Vec<&str> = OPS.iter().map(|(n, _)| *n).collect();
             Err(Error::invalid(

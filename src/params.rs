@@ -73,6 +73,39 @@ pub struct Conv2dParams {
     pub accumulate: u32,
 }
 
+/// `resize_pack`: resize, crop, flip, normalize and pack a batch of images
+/// into several resolutions in one launch (80 bytes). The per-image and
+/// per-output descriptors live in a `u32` table beside it (see
+/// [`crate::ops::resize`] for the word layout).
+///
+/// Output value: `v · scale[c] + bias[c]`, where `v` is the resized source
+/// value; the normalization `(v/255 − mean) / std` folded into one multiply-add
+/// (no divisions per pixel): `scale = 1 / (255·std)`, `bias = −mean / std`
+/// for `u8` input, `scale = 1 / std` for `f32` input.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct ResizePackParams {
+    pub scale: [f32; 4],
+    pub bias: [f32; 4],
+    pub num_images: u32,
+    pub num_outputs: u32,
+    pub channels: u32,
+    /// 0 = `u8` HWC, 1 = `u8` CHW, 2 = `f32` CHW.
+    pub format: u32,
+    /// 0 = nearest, 1 = bilinear, 2 = bilinear with antialias.
+    pub filter_mode: u32,
+    pub align_corners: u32,
+    /// 0 = resize each output from the source; 1 = MutualNet order (resize
+    /// to `full_h × full_w`, then bilinear `align_corners=True` to each output).
+    pub cascade: u32,
+    pub full_h: u32,
+    pub full_w: u32,
+    /// Threads over all outputs (see `GROUP_ROWS` in `ops::resize`): the
+    /// launch size.
+    pub total_groups: u32,
+    pub _pad: [u32; 2],
+}
+
 /// The byte layout of one parameter struct, as the Rust compiler laid it out.
 #[derive(Clone, Debug)]
 pub struct StructLayout {
@@ -114,6 +147,20 @@ pub fn param_layouts() -> Vec<StructLayout> {
             pad_h,
             pad_w,
             accumulate
+        }),
+        layout!(ResizePackParams {
+            scale,
+            bias,
+            num_images,
+            num_outputs,
+            channels,
+            format,
+            filter_mode,
+            align_corners,
+            cascade,
+            full_h,
+            full_w,
+            total_groups
         }),
     ]
 }

@@ -109,6 +109,35 @@ def matmul_tflops(iters, tf32):
     return 2 * 8192**3 / (ms * 1e-3) / 1e12
 
 
+def bench_resize(iters):
+    """PyTorch's input pipeline for the shapes of src/bench/resize.rs: permute
+    the u8 NHWC batch, float, normalize, then one interpolate per smaller
+    resolution (the full resolution is the normalized tensor itself)."""
+    import torch.nn.functional as F
+
+    def pipeline(x, mean, std, sizes, align_corners, antialias):
+        t = x.permute(0, 3, 1, 2).float().div_(255).sub_(mean).div_(std)
+        return [t] + [F.interpolate(t, size=(s, s), mode="bilinear",
+                                    align_corners=align_corners, antialias=antialias)
+                      for s in sizes[1:]]
+
+    g = torch.Generator(device="cuda").manual_seed(0)
+    out = {}
+    rgb = torch.randint(0, 256, (256, 224, 224, 3), dtype=torch.uint8, device="cuda", generator=g)
+    mean = torch.tensor([0.485, 0.456, 0.406], device="cuda").view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225], device="cuda").view(1, 3, 1, 1)
+    sizes = [224, 192, 160, 128]
+    for suffix, aa in [("", False), ("_aa", True)]:
+        out[f"resize/u8_256x224x224x3_to_224_192_160_128{suffix}"] = time_ms(
+            lambda: pipeline(rgb, mean, std, sizes, False, aa), iters)
+    gray = torch.randint(0, 256, (256, 28, 28, 1), dtype=torch.uint8, device="cuda", generator=g)
+    m1 = torch.tensor([0.2860], device="cuda").view(1, 1, 1, 1)
+    s1 = torch.tensor([0.3530], device="cuda").view(1, 1, 1, 1)
+    out["resize/u8_256x28x28x1_to_28_24_20_16"] = time_ms(
+        lambda: pipeline(gray, m1, s1, [28, 24, 20, 16], True, False), iters)
+    return out
+
+
 def copy_bandwidth(iters):
     a = torch.empty(1 << 29, dtype=torch.uint8, device="cuda")  # 512 MiB
     b = torch.empty_like(a)
@@ -116,7 +145,7 @@ def copy_bandwidth(iters):
     return 2 * a.numel() / (ms * 1e-3) / 1e9
 
 
-BENCHES = [bench_copy, bench_conv]
+BENCHES = [bench_copy, bench_conv, bench_resize]
 
 
 def main():

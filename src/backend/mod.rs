@@ -11,7 +11,7 @@ pub mod cuda;
 pub mod wgsl;
 
 use crate::error::{Error, Result};
-use crate::params::{Conv2dParams, FillParams, SliceCopyParams};
+use crate::params::{Conv2dParams, FillParams, ResizePackParams, SliceCopyParams};
 use std::fmt;
 
 /// Which backend to use. `Auto` picks CUDA if a device works, else a wgpu
@@ -108,6 +108,15 @@ pub trait Backend {
     fn alloc(&self, len: usize) -> Result<Buffer>;
     /// A buffer holding a copy of `host`.
     fn upload(&self, host: &[f32]) -> Result<Buffer>;
+    /// A buffer holding `bytes` packed 4 per 32-bit word, little-endian (the
+    /// last word padded with zeros): how `u8` images reach the kernels.
+    fn upload_u8(&self, bytes: &[u8]) -> Result<Buffer> {
+        self.upload(&crate::ops::resize::pack_u8(bytes))
+    }
+    /// A buffer holding `u32` words (descriptor tables), bit for bit.
+    fn upload_u32(&self, words: &[u32]) -> Result<Buffer> {
+        self.upload(&crate::ops::resize::pack_u32(words))
+    }
     /// Overwrites the whole buffer with `host` (same length).
     fn write(&self, buf: &Buffer, host: &[f32]) -> Result<()>;
     /// Copies the whole buffer back to the host (waits for pending work).
@@ -143,6 +152,16 @@ pub trait Backend {
         precision: Precision,
         bufs: &ConvBuffers,
         p: &Conv2dParams,
+    ) -> Result<()>;
+
+    /// Resize, normalize and pack images from `src` into `dst` as described
+    /// by the descriptor table `desc` (see [`crate::ops::resize`]).
+    fn resize_pack(
+        &self,
+        src: &Buffer,
+        desc: &Buffer,
+        dst: &Buffer,
+        p: &ResizePackParams,
     ) -> Result<()>;
 }
 

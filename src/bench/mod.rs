@@ -7,6 +7,7 @@
 
 pub mod conv;
 pub mod copy;
+pub mod resize;
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -39,7 +40,7 @@ pub struct Ceilings {
 }
 
 /// Families `slimmable bench` knows.
-pub const FAMILIES: &[&str] = &["copy", "conv"];
+pub const FAMILIES: &[&str] = &["copy", "conv", "resize"];
 
 /// Runs one family (or `all`).
 pub fn run(backend: &dyn Backend, family: &str, iters: usize) -> Result<Vec<BenchRow>> {
@@ -56,6 +57,9 @@ pub fn run(backend: &dyn Backend, family: &str, iters: usize) -> Result<Vec<Benc
     }
     if all || family == "conv" {
         rows.extend(conv::run(backend, iters)?);
+    }
+    if all || family == "resize" {
+        rows.extend(resize::run(backend, iters)?);
     }
     Ok(rows)
 }

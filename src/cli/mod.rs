@@ -36,7 +36,7 @@ enum Command {
         #[arg(long, env = "SLIMMABLE_SEED")]
         seed: Option<u64>,
     },
-    /// Time operator families (copy, ... or all) on a backend.
+    /// Time operator families (copy, resize, ... or all) on a backend.
     Bench {
         /// Family to time, or `all`.
         #[arg(default_value = "all")]

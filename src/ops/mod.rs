@@ -4,6 +4,7 @@
 
 pub mod conv;
 pub mod copy;
+pub mod resize;
 
 pub use conv::{ConvArgs, ConvGeometry, conv2d, weight_block};
 pub use copy::{fill, slice_copy};

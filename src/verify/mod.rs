@@ -11,6 +11,7 @@
 
 mod conv_cases;
 mod copy_cases;
+mod resize_cases;
 
 use crate::backend::Backend;
 use crate::error::Result;
@@ -81,6 +82,7 @@ pub fn cases() -> Vec<Case> {
     let mut all = Vec::new();
     all.extend(copy_cases::cases());
     all.extend(conv_cases::cases());
+    all.extend(resize_cases::cases());
     all
 }
 

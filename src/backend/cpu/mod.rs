@@ -2,13 +2,14 @@
 //! oracle every other backend is checked against, so clarity beats speed.
 
 pub mod conv;
+pub mod resize;
 
 use super::{
     Backend, BackendKind, Buffer, ConvBuffers, ConvPass, Precision, Storage, check_write_len,
     wrong_storage,
 };
 use crate::error::Result;
-use crate::params::{Conv2dParams, FillParams, SliceCopyParams, ViewParams};
+use crate::params::{Conv2dParams, FillParams, ResizePackParams, SliceCopyParams, ViewParams};
 use std::sync::RwLock;
 
 /// The reference backend.
@@ -142,6 +143,20 @@ impl Backend for CpuBackend {
                 }
             }
         }
+        Ok(())
+    }
+
+    fn resize_pack(
+        &self,
+        src: &Buffer,
+        desc: &Buffer,
+        dst: &Buffer,
+        p: &ResizePackParams,
+    ) -> Result<()> {
+        let s = host(src)?.read().unwrap_or_else(|e| e.into_inner());
+        let d = host(desc)?.read().unwrap_or_else(|e| e.into_inner());
+        let mut o = host(dst)?.write().unwrap_or_else(|e| e.into_inner());
+        resize::resize_pack(&s, &d, &mut o, p);
         Ok(())
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod launch;
 pub mod launch_conv;
+pub mod launch_resize;
 pub mod nvrtc;
 
 use super::{
@@ -13,7 +14,7 @@ use super::{
     wrong_storage,
 };
 use crate::error::{Error, Result};
-use crate::params::{Conv2dParams, FillParams, SliceCopyParams};
+use crate::params::{Conv2dParams, FillParams, ResizePackParams, SliceCopyParams};
 use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtr, sys};
 use launch::{CudaKernels, driver_err};
 use std::sync::Arc;
@@ -245,5 +246,21 @@ impl Backend for CudaBackend {
         // SAFETY: crate::ops checked every view against its buffer and that
         // written buffers are not read through another operand.
         unsafe { launch_conv::launch_conv2d(&self.kernels, &self.stream, pass, precision, ptr, p) }
+    }
+
+    fn resize_pack(
+        &self,
+        src: &Buffer,
+        desc: &Buffer,
+        dst: &Buffer,
+        p: &ResizePackParams,
+    ) -> Result<()> {
+        let (s, t, d) = (self.slice(src)?, self.slice(desc)?, self.slice(dst)?);
+        let (sp, _g1) = s.device_ptr(&self.stream);
+        let (tp, _g2) = t.device_ptr(&self.stream);
+        let (dp, _g3) = d.device_ptr(&self.stream);
+        // SAFETY: crate::ops::resize built the table for `p` and checked the
+        // source and arena lengths and that they are distinct buffers.
+        unsafe { launch_resize::launch_resize_pack(&self.kernels, &self.stream, sp, tp, dp, p) }
     }
 }

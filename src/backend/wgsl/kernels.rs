@@ -8,7 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernel_sources::{self, entry};
-use crate::params::{FillParams, SliceCopyParams};
+use crate::params::{FillParams, ResizePackParams, SliceCopyParams};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use wgpu::util::DeviceExt;
@@ -213,6 +213,38 @@ impl WgslKernels {
             bytemuck::bytes_of(p),
             &[dst],
             p.dst.numel(),
+        );
+        Ok(())
+    }
+
+    /// Records `slimmable_resize_pack` (`slimmable_resize_pack_mutualnet`
+    /// when `p.cascade` is 1): every output of `p` from the images in
+    /// `src` (`u8` packed 4 per word, or `f32`) into `dst`, as described by the
+    /// descriptor table `desc` (built by `crate::ops::resize::plan`, which
+    /// also checks what the caller must guarantee: the images lie inside
+    /// `src`, the outputs inside `dst`).
+    pub fn encode_resize_pack(
+        &self,
+        device: &wgpu::Device,
+        encoder: &mut wgpu::CommandEncoder,
+        src: &wgpu::Buffer,
+        desc: &wgpu::Buffer,
+        dst: &wgpu::Buffer,
+        p: &ResizePackParams,
+    ) -> Result<()> {
+        let name = if p.cascade != 0 {
+            entry::RESIZE_PACK_MUTUALNET
+        } else {
+            entry::RESIZE_PACK
+        };
+        let pipeline = self.pipeline(device, kernel_sources::WGSL_RESIZE_PACK, name)?;
+        self.dispatch(
+            device,
+            encoder,
+            &pipeline,
+            bytemuck::bytes_of(p),
+            &[src, desc, dst],
+            p.total_groups as u64,
         );
         Ok(())
     }

@@ -10,7 +10,7 @@ use super::{
     wrong_storage,
 };
 use crate::error::{Error, Result};
-use crate::params::{Conv2dParams, FillParams, SliceCopyParams};
+use crate::params::{Conv2dParams, FillParams, ResizePackParams, SliceCopyParams};
 pub use kernels::WgslKernels;
 
 /// The wgpu backend on one adapter.
@@ -231,6 +231,20 @@ impl Backend for WgslBackend {
         p: &Conv2dParams,
     ) -> Result<()> {
         self.conv2d_variant(pass, b, p, false)
+    }
+
+    fn resize_pack(
+        &self,
+        src: &Buffer,
+        desc: &Buffer,
+        dst: &Buffer,
+        p: &ResizePackParams,
+    ) -> Result<()> {
+        let (s, t, d) = (self.buffer(src)?, self.buffer(desc)?, self.buffer(dst)?);
+        self.submit("resize_pack", |enc| {
+            self.kernels
+                .encode_resize_pack(&self.device, enc, s, t, d, p)
+        })
     }
 }
 

@@ -1,0 +1,259 @@
+// slimmable: fused multi-resolution resize + normalize + batch packing.
+//
+// slimmable_resize_pack(src, desc, dst, ResizePackParams): every requested
+//   output of every image in one launch (direct order; the MutualNet order,
+//   p.cascade = 1, is slimmable_resize_pack_mutualnet with the same
+//   arguments). One thread per column of up to
+//   RP_GROUP_ROWS output pixels, all channels: it finds its output by binary
+//   search over the outputs' thread ranges, its image through the output's
+//   image list, computes its column taps once and each row's taps on the
+//   fly, accumulates every channel, and writes one value per channel plane
+//   and row (consecutive threads write consecutive x: coalesced). The word
+//   layout of `desc` is documented in src/ops/resize.rs.
+//
+// Tap weights are exact integers (the filters' positions are rationals with
+// denominator 2·out or out−1), normalized once: PyTorch's float64 results to
+// f32 rounding, independent of the image size. Nearest reproduces PyTorch's
+// f32 index rule on purpose.
+//
+// Launch: 1-D grid of 1-D blocks, any size; grid-stride loop over
+// p.total_groups.
+#include "common.cuh"
+
+#define RP_IMAGE_WORDS 8
+#define RP_OUTPUT_WORDS 8
+// Output rows per thread (ops::resize::GROUP_ROWS).
+#define RP_GROUP_ROWS 4
+
+// Taps of one output coordinate along one axis.
+struct RpAxis {
+    int lo;    // first source index
+    int n;     // number of taps
+    int kind;  // 0 nearest, 1 bilinear, 2 antialias
+    int i1;    // bilinear: second index (clamped)
+    int w0, w1;     // bilinear: integer weights
+    int c2, q, m2;  // antialias: centre·2q, q, 2·max(p, q)
+    float inv;      // 1 / sum of the integer weights
+};
+
+__device__ __forceinline__ RpAxis rp_axis(u32 filter, u32 align_corners, int in, int out, int d) {
+    RpAxis a;
+    a.kind = (int)filter;
+    a.i1 = 0;
+    a.w0 = 1;
+    a.w1 = 0;
+    a.c2 = 0;
+    a.q = 1;
+    a.m2 = 0;
+    if (filter == 0) {
+        int i;
+        if (out == in) {
+            i = d;
+        } else if (out == 2 * in) {
+            i = d >> 1;
+        } else {
+            const float scale = (float)in / (float)out;
+            i = min((int)floorf((float)d * scale), in - 1);
+        }
+        a.lo = i;
+        a.n = 1;
+        a.inv = 1.0f;
+    } else if (filter == 1) {
+        // Source position num/den: align_corners d(in-1)/(out-1), else
+        // max((2d+1)in - out, 0) / 2out.
+        int num, den;
+        if (align_corners) {
+            num = out > 1 ? d * (in - 1) : 0;
+            den = out > 1 ? out - 1 : 1;
+        } else {
+            num = max((2 * d + 1) * in - out, 0);
+            den = 2 * out;
+        }
+        const int i0 = num / den;
+        const int rem = num - i0 * den;
+        a.lo = i0;
+        a.i1 = min(i0 + 1, in - 1);
+        a.n = 2;
+        a.w0 = den - rem;
+        a.w1 = rem;
+        a.inv = 1.0f / (float)den;
+    } else {
+        // Scale p/q; centre p(2d+1)/2q; support max(p/q, 1); in units of
+        // 1/2q a tap j weighs max(2·max(p,q) - |(2j+1)q - p(2d+1)|, 0).
+        int p, q;
+        if (align_corners) {
+            p = out > 1 ? in - 1 : 0;
+            q = out > 1 ? out - 1 : 1;
+        } else {
+            p = in;
+            q = out;
+        }
+        const int m2 = 2 * max(p, q);
+        const int c2 = p * (2 * d + 1);
+        const int lo_num = c2 - m2 + q;
+        const int lo = lo_num > 0 ? lo_num / (2 * q) : 0;
+        const int hi = min((c2 + m2 + q) / (2 * q), in);
+        int sum = 0;
+        for (int j = lo; j < hi; ++j) sum += max(m2 - abs((2 * j + 1) * q - c2), 0);
+        a.lo = lo;
+        a.n = hi - lo;
+        a.c2 = c2;
+        a.q = q;
+        a.m2 = m2;
+        a.inv = 1.0f / (float)sum;
+    }
+    return a;
+}
+
+__device__ __forceinline__ void rp_tap(const RpAxis& a, int k, int& idx, float& w) {
+    if (a.kind == 0) {
+        idx = a.lo;
+        w = 1.0f;
+    } else if (a.kind == 1) {
+        idx = k == 0 ? a.lo : a.i1;
+        w = (float)(k == 0 ? a.w0 : a.w1) * a.inv;
+    } else {
+        const int j = a.lo + k;
+        idx = j;
+        w = (float)max(a.m2 - abs((2 * j + 1) * a.q - a.c2), 0) * a.inv;
+    }
+}
+
+// Source value of channel c at image row y, column x.
+__device__ __forceinline__ float rp_load(const unsigned char* __restrict__ src, u32 format, u32 base,
+                                         u32 h, u32 w, u32 channels, u32 y, u32 x, u32 c) {
+    if (format == 0) return (float)src[base + (y * w + x) * channels + c];
+    if (format == 1) return (float)src[base + (c * h + y) * w + x];
+    return reinterpret_cast<const float*>(src)[base + (c * h + y) * w + x];
+}
+
+// acc[c] += scale · Σ wy·wx·pixel over the taps of (ay, ax) in the crop.
+__device__ __forceinline__ void rp_accumulate(const unsigned char* __restrict__ src,
+                                              const u32* __restrict__ img,
+                                              const ResizePackParams& p, const RpAxis& ay,
+                                              const RpAxis& ax, float scale, float acc[4]) {
+    const u32 base = img[0], h = img[1], w = img[2], top = img[3], left = img[4];
+    for (int ky = 0; ky < ay.n; ++ky) {
+        int iy;
+        float wy;
+        rp_tap(ay, ky, iy, wy);
+        if (wy == 0.0f) continue;
+        float row[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (int kx = 0; kx < ax.n; ++kx) {
+            int ix;
+            float wx;
+            rp_tap(ax, kx, ix, wx);
+            if (wx == 0.0f) continue;
+            // Fixed trip count keeps row/acc in registers.
+#pragma unroll
+            for (u32 c = 0; c < 4; ++c) {
+                if (c < p.channels) row[c] += wx * rp_load(src, p.format, base, h, w, p.channels, top + iy, left + ix, c);
+            }
+        }
+#pragma unroll
+        for (u32 c = 0; c < 4; ++c) acc[c] += scale * wy * row[c];
+    }
+}
+
+// One value per channel plane: v·scale + bias (the folded normalization).
+__device__ __forceinline__ void rp_store(float* out, u32 plane, const ResizePackParams& p,
+                                         const float acc[4]) {
+#pragma unroll
+    for (u32 c = 0; c < 4; ++c) {
+        if (c < p.channels) out[c * plane] = fmaf(acc[c], p.scale[c], p.bias[c]);
+    }
+}
+
+// Where launch index g writes: image n's rows y0..y1 at column x of one output.
+struct RpGroup {
+    const u32* img;  // the image descriptor
+    u32 oh, ow, x, y0, y1;
+    float* out;      // element (n, channel 0, row 0, x) of the output
+};
+
+__device__ __forceinline__ RpGroup rp_locate(const u32* __restrict__ desc, float* dst,
+                                             const ResizePackParams& p, u32 g) {
+    const u32* outs = desc + RP_IMAGE_WORDS * p.num_images;
+    const u32* list = outs + RP_OUTPUT_WORDS * p.num_outputs;
+    // The output whose group range holds g.
+    u32 lo = 0, hi = p.num_outputs;
+    while (hi - lo > 1) {
+        const u32 mid = (lo + hi) / 2;
+        if (outs[mid * RP_OUTPUT_WORDS + 5] <= g) lo = mid; else hi = mid;
+    }
+    const u32* o = outs + lo * RP_OUTPUT_WORDS;
+    RpGroup q;
+    q.oh = o[0];
+    q.ow = o[1];
+    const u32 local = g - o[5];
+    const u32 row_groups = (q.oh + RP_GROUP_ROWS - 1) / RP_GROUP_ROWS;
+    const u32 band = local / q.ow;
+    q.x = local - band * q.ow;
+    const u32 n = band / row_groups;
+    q.y0 = (band - n * row_groups) * RP_GROUP_ROWS;
+    q.y1 = min(q.y0 + RP_GROUP_ROWS, q.oh);
+    q.img = desc + RP_IMAGE_WORDS * list[o[2] + n];
+    q.out = dst + o[4] + n * p.channels * q.oh * q.ow + q.x;
+    return q;
+}
+
+// Direct order: each output resized from the crop. (The MutualNet order is a
+// separate entry point so that this one keeps few registers.)
+extern "C" __global__ void slimmable_resize_pack(const unsigned char* __restrict__ src,
+                                                 const u32* __restrict__ desc,
+                                                 float* __restrict__ dst, ResizePackParams p) {
+    for (u32 g = blockIdx.x * blockDim.x + threadIdx.x; g < p.total_groups;
+         g += gridDim.x * blockDim.x) {
+        const RpGroup q = rp_locate(desc, dst, p, g);
+        const int ch = (int)q.img[5], cw = (int)q.img[6];
+        // Flip mirrors the output (resize, then flip).
+        const int xs = q.img[7] ? (int)(q.ow - 1 - q.x) : (int)q.x;
+        const RpAxis ax = rp_axis(p.filter_mode, p.align_corners, cw, (int)q.ow, xs);
+        for (u32 y = q.y0; y < q.y1; ++y) {
+            const RpAxis ay = rp_axis(p.filter_mode, p.align_corners, ch, (int)q.oh, (int)y);
+            float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            rp_accumulate(src, q.img, p, ay, ax, 1.0f, acc);
+            rp_store(q.out + y * q.ow, q.oh * q.ow, p, acc);
+        }
+    }
+}
+
+// MutualNet order: bilinear align_corners=True over the full-resolution
+// grid (p.full_h × p.full_w), each of its samples resized from the crop.
+// Flip mirrors the full-resolution grid (not the output: with one output
+// column, align_corners=True samples column 0).
+extern "C" __global__ void slimmable_resize_pack_mutualnet(const unsigned char* __restrict__ src,
+                                                           const u32* __restrict__ desc,
+                                                           float* __restrict__ dst,
+                                                           ResizePackParams p) {
+    for (u32 g = blockIdx.x * blockDim.x + threadIdx.x; g < p.total_groups;
+         g += gridDim.x * blockDim.x) {
+        const RpGroup q = rp_locate(desc, dst, p, g);
+        const int ch = (int)q.img[5], cw = (int)q.img[6];
+        const bool flip = q.img[7] != 0;
+        const int fh = (int)p.full_h, fw = (int)p.full_w;
+        const RpAxis sx = rp_axis(1, 1, fw, (int)q.ow, (int)q.x);
+        int tx0, tx1;
+        float wx0, wx1;
+        rp_tap(sx, 0, tx0, wx0);
+        rp_tap(sx, 1, tx1, wx1);
+        const RpAxis ax0 =
+            rp_axis(p.filter_mode, p.align_corners, cw, fw, flip ? fw - 1 - tx0 : tx0);
+        const RpAxis ax1 =
+            rp_axis(p.filter_mode, p.align_corners, cw, fw, flip ? fw - 1 - tx1 : tx1);
+        for (u32 y = q.y0; y < q.y1; ++y) {
+            const RpAxis sy = rp_axis(1, 1, fh, (int)q.oh, (int)y);
+            float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            for (int ky = 0; ky < 2; ++ky) {
+                int ty;
+                float wy;
+                rp_tap(sy, ky, ty, wy);
+                if (wy == 0.0f) continue;
+                const RpAxis ay = rp_axis(p.filter_mode, p.align_corners, ch, fh, ty);
+                if (wx0 != 0.0f) rp_accumulate(src, q.img, p, ay, ax0, wy * wx0, acc);
+                if (wx1 != 0.0f) rp_accumulate(src, q.img, p, ay, ax1, wy * wx1, acc);
+            }
+            rp_store(q.out + y * q.ow, q.oh * q.ow, p, acc);
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Raw-pointer launch of `slimmable_resize_pack` (see [`super::launch`] for
+//! the conventions).
+
+use super::launch::{CudaKernels, driver_err};
+use crate::error::Result;
+use crate::kernel_sources::entry;
+use crate::params::ResizePackParams;
+use cudarc::driver::{CudaStream, LaunchConfig, PushKernelArg, sys};
+
+// SAFETY: #[repr(C)], Pod, mirrored byte for byte by kernels/common.cuh
+// (checked by tests/param_layout.rs).
+unsafe impl cudarc::driver::DeviceRepr for ResizePackParams {}
+
+/// Threads per block: a column of up to `GROUP_ROWS` output pixels (all
+/// channels) each.
+const BLOCK: u32 = 256;
+
+/// Launches `slimmable_resize_pack`, or `slimmable_resize_pack_mutualnet`
+/// when `p.cascade` is 1.
+///
+/// # Safety
+/// `src` must hold every image the descriptor table names (bytes for the
+/// `u8` formats, 4-byte aligned `f32`s for the `f32` format), `desc` the
+/// table built by [`crate::ops::resize::plan`] for `p`, and `dst` every arena
+/// element of the outputs; all live allocations of `stream`'s context, `dst`
+/// not overlapping the others.
+pub unsafe fn launch_resize_pack(
+    k: &CudaKernels,
+    stream: &CudaStream,
+    src: sys::CUdeviceptr,
+    desc: sys::CUdeviceptr,
+    dst: sys::CUdeviceptr,
+    p: &ResizePackParams,
+) -> Result<()> {
+    let blocks = (p.total_groups as u64)
+        .div_ceil(BLOCK as u64)
+        .clamp(1, 65_535 * 8) as u32;
+    let cfg = LaunchConfig {
+        grid_dim: (blocks, 1, 1),
+        block_dim: (BLOCK, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    let name = if p.cascade != 0 {
+        entry::RESIZE_PACK_MUTUALNET
+    } else {
+        entry::RESIZE_PACK
+    };
+    let mut b = stream.launch_builder(k.function(name)?);
+    b.arg(&src).arg(&desc).arg(&dst).arg(p);
+    // SAFETY: argument types match the kernel signature; pointers per contract.
+    unsafe { b.launch(cfg) }
+        .map(|_| ())
+        .map_err(|e| driver_err(name, e))
+}

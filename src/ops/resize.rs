@@ -1,0 +1,475 @@
+//! Fused multi-resolution resize + normalize + batch packing (MutualNet's
+//! input pipeline in one launch).
+//!
+//! A batch of source images (`u8` HWC or CHW, or `f32` CHW; sizes may differ
+//! per image; optional crop box and horizontal flip per image) is resized to
+//! every requested resolution and normalized, `(x/255 − mean[c]) / std[c]`
+//! for `u8` input and `(x − mean[c]) / std[c]` for `f32` input, into one
+//! `f32` NCHW arena: one dense `[count, C, H, W]` tensor per requested output,
+//! back to back. Each output may take a subset of the images (sub-batch
+//! assignment). Build a [`ResizePack`] once (it validates everything and
+//! uploads the descriptor table), then [`ResizePack::run`] as often as the
+//! source buffer changes.
+//!
+//! Interpolation equals `torch.nn.functional.interpolate` on the cropped
+//! image (`Filter`, `align_corners`, `antialias`), followed by
+//! `flip(-1)` when the image's flip flag is set (torchvision's order:
+//! RandomResizedCrop, then RandomHorizontalFlip).
+//!
+//! [`Order::MutualNet`] reproduces the official MutualNet code instead:
+//! resize the crop to the full resolution with the chosen filter, normalize,
+//! flip, then produce every output by bilinear `align_corners=True` without
+//! antialias *from that full-resolution tensor*. For outputs smaller than the
+//! full resolution this is a two-stage resize, which differs from resizing
+//! the source directly (the second stage does not antialias and samples the
+//! already-resampled grid); when the source already is the full resolution
+//! with no crop, the two orders agree up to f32 rounding, because the
+//! normalization is affine and the interpolation weights sum to 1 (except a
+//! flipped image at a one-column output: `align_corners=True` then samples
+//! column 0, which MutualNet's flip-before-resize moves to the last column).
+//!
+//! Descriptor table (`u32` words, uploaded as a [`Buffer`]):
+//! - per image, [`IMAGE_WORDS`] words: `offset` (bytes for `u8`, elements
+//!   for `f32`), `height`, `width`, `crop_top`, `crop_left`, `crop_height`,
+//!   `crop_width`, `flip` (0/1);
+//! - then per output, [`OUTPUT_WORDS`] words: `height`, `width`,
+//!   `list_start`, `count`, `arena_offset` (elements), `group_start` (first
+//!   launch index of this output), `group_end`, 0. One launch index (one
+//!   thread) is a column of up to [`GROUP_ROWS`] output pixels of one image,
+//!   every channel: an output covers `count · ceil(height/GROUP_ROWS) · width`
+//!   of them;
+//! - then the image list: `count` image indices per output, from `list_start`.
+
+use crate::backend::{Backend, Buffer};
+use crate::error::{Error, Result};
+use crate::params::ResizePackParams;
+use crate::view::View;
+
+/// Words per image descriptor.
+pub const IMAGE_WORDS: usize = 8;
+/// Words per output descriptor.
+pub const OUTPUT_WORDS: usize = 8;
+/// Output rows per thread: the column taps are computed once for them, and
+/// consecutive threads still write consecutive columns (coalesced).
+pub const GROUP_ROWS: usize = 4;
+/// Largest source, crop, full or output extent (keeps the kernels' exact
+/// integer tap arithmetic inside 32 bits).
+pub const MAX_EXTENT: usize = 16384;
+
+/// How the source images are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageFormat {
+    /// `u8`, height × width × channels (packed 4 bytes per buffer word,
+    /// little-endian: see [`Backend::upload_u8`]); `offset` in bytes.
+    U8Hwc,
+    /// `u8`, channels × height × width; `offset` in bytes.
+    U8Chw,
+    /// `f32`, channels × height × width; `offset` in elements. Normalized as
+    /// `(x − mean) / std`, without the division by 255.
+    F32Chw,
+}
+
+impl ImageFormat {
+    fn code(self) -> u32 {
+        match self {
+            ImageFormat::U8Hwc => 0,
+            ImageFormat::U8Chw => 1,
+            ImageFormat::F32Chw => 2,
+        }
+    }
+}
+
+/// Interpolation filter, as in `torch.nn.functional.interpolate`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Filter {
+    /// `mode="nearest"` (PyTorch's legacy index rule, `floor(d·in/out)` in f32).
+    Nearest,
+    /// `mode="bilinear", antialias=False`.
+    Bilinear,
+    /// `mode="bilinear", antialias=True` (triangle filter widened by the
+    /// scale when shrinking; plain bilinear when enlarging).
+    BilinearAntialias,
+}
+
+impl Filter {
+    fn code(self) -> u32 {
+        match self {
+            Filter::Nearest => 0,
+            Filter::Bilinear => 1,
+            Filter::BilinearAntialias => 2,
+        }
+    }
+}
+
+/// Order of operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// Every output resized from the (cropped) source, then normalized.
+    Direct,
+    /// MutualNet: resize to the full resolution, normalize, then bilinear
+    /// `align_corners=True` (no antialias) from there to every output.
+    MutualNet {
+        full_height: usize,
+        full_width: usize,
+    },
+}
+
+/// A crop box in source pixels (rows `top..top+height`, columns
+/// `left..left+width`); it must lie inside the image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CropBox {
+    pub top: usize,
+    pub left: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+/// One source image in the input buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceImage {
+    /// Where the image starts: bytes for `u8` formats, elements for `f32`.
+    pub offset: usize,
+    pub height: usize,
+    pub width: usize,
+    /// `None`: the whole image.
+    pub crop: Option<CropBox>,
+    /// Mirror the output horizontally.
+    pub flip: bool,
+}
+
+/// One requested output tensor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputSpec {
+    pub height: usize,
+    pub width: usize,
+    /// Which images, in order (`None`: all of them).
+    pub images: Option<Vec<usize>>,
+}
+
+/// Everything about a resize-pack except the images and outputs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResizePackConfig {
+    pub format: ImageFormat,
+    /// 1 to 4.
+    pub channels: usize,
+    /// One per channel.
+    pub mean: Vec<f32>,
+    /// One per channel, finite and non-zero.
+    pub std: Vec<f32>,
+    pub filter: Filter,
+    /// Bilinear only (PyTorch refuses it for nearest).
+    pub align_corners: bool,
+    pub order: Order,
+    /// Element where the first output starts in the arena.
+    pub arena_offset: usize,
+}
+
+/// A validated request, on the host: what [`ResizePack`] uploads, and what
+/// an engine launching the kernel itself needs.
+#[derive(Clone, Debug)]
+pub struct ResizePlan {
+    /// The kernel's parameter struct.
+    pub params: ResizePackParams,
+    /// The descriptor table.
+    pub words: Vec<u32>,
+    /// One view per requested output, in the arena, in request order.
+    pub views: Vec<View>,
+    /// The input buffer must hold at least this many 32-bit words.
+    pub source_words: usize,
+    /// The arena must hold at least this many elements.
+    pub arena_len: usize,
+}
+
+/// A validated resize-pack with its descriptor table on a backend.
+pub struct ResizePack {
+    plan: ResizePlan,
+    desc: Buffer,
+}
+
+fn bad(reason: impl Into<String>) -> Error {
+    Error::invalid("resize_pack", reason)
+}
+
+fn check_extent(what: &str, v: usize) -> Result<()> {
+    if v == 0 {
+        return Err(bad(format!(
+            "{what} is 0; every image, crop and output needs at least one row and one column"
+        )));
+    }
+    if v > MAX_EXTENT {
+        return Err(bad(format!(
+            "{what} is {v}, above the limit of {MAX_EXTENT}; split or shrink the images"
+        )));
+    }
+    Ok(())
+}
+
+/// Validates a request and builds its parameters, descriptor table and
+/// output views (host only).
+pub fn plan(
+    images: &[SourceImage],
+    outputs: &[OutputSpec],
+    cfg: &ResizePackConfig,
+) -> Result<ResizePlan> {
+    let c = cfg.channels;
+    if !(1..=4).contains(&c) {
+        return Err(bad(format!(
+            "{c} channels; give 1 to 4 channels (gray, RGB, RGBA)"
+        )));
+    }
+    if cfg.mean.len() != c || cfg.std.len() != c {
+        return Err(bad(format!(
+            "mean has {} values and std has {} but the images have {c} channels; give one mean and one std per channel",
+            cfg.mean.len(),
+            cfg.std.len()
+        )));
+    }
+    if let Some(s) = cfg.std.iter().find(|s| !s.is_finite() || **s == 0.0) {
+        return Err(bad(format!(
+            "std {s} cannot divide; give finite, non-zero std values"
+        )));
+    }
+    if let Some(m) = cfg.mean.iter().find(|m| !m.is_finite()) {
+        return Err(bad(format!("mean {m} is not finite")));
+    }
+    if cfg.filter == Filter::Nearest && cfg.align_corners {
+        return Err(bad(
+            "align_corners applies to bilinear only (PyTorch refuses it for nearest); set it to false",
+        ));
+    }
+    if images.is_empty() {
+        return Err(bad("no images; give at least one source image"));
+    }
+    if outputs.is_empty() {
+        return Err(bad("no outputs; request at least one resolution"));
+    }
+    let (cascade, full_h, full_w) = match cfg.order {
+        Order::Direct => (0, 0, 0),
+        Order::MutualNet {
+            full_height,
+            full_width,
+        } => {
+            check_extent("the full resolution's height", full_height)?;
+            check_extent("the full resolution's width", full_width)?;
+            (1, full_height, full_width)
+        }
+    };
+    let limit = u32::MAX as usize;
+    let mut words = Vec::with_capacity(IMAGE_WORDS * images.len() + OUTPUT_WORDS * outputs.len());
+    let mut src_words = 0usize;
+    for (i, im) in images.iter().enumerate() {
+        check_extent(&format!("image {i}'s height"), im.height)?;
+        check_extent(&format!("image {i}'s width"), im.width)?;
+        let crop = im.crop.unwrap_or(CropBox {
+            top: 0,
+            left: 0,
+            height: im.height,
+            width: im.width,
+        });
+        check_extent(&format!("image {i}'s crop height"), crop.height)?;
+        check_extent(&format!("image {i}'s crop width"), crop.width)?;
+        if crop.top + crop.height > im.height || crop.left + crop.width > im.width {
+            return Err(bad(format!(
+                "image {i}: crop box rows {}..{}, columns {}..{} lies outside the {}×{} image; clamp the crop to the image",
+                crop.top,
+                crop.top + crop.height,
+                crop.left,
+                crop.left + crop.width,
+                im.height,
+                im.width
+            )));
+        }
+        let elems = im.height * im.width * c;
+        let end = im.offset + elems;
+        if end > limit {
+            return Err(bad(format!(
+                "image {i} ends at {end}, beyond the kernels' 32-bit indexing; use several launches"
+            )));
+        }
+        let end_words = match cfg.format {
+            ImageFormat::F32Chw => end,
+            _ => end.div_ceil(4),
+        };
+        src_words = src_words.max(end_words);
+        words.extend(
+            [
+                im.offset,
+                im.height,
+                im.width,
+                crop.top,
+                crop.left,
+                crop.height,
+                crop.width,
+                im.flip as usize,
+            ]
+            .map(|v| v as u32),
+        );
+    }
+    let mut list = Vec::new();
+    let mut views = Vec::with_capacity(outputs.len());
+    let mut groups = 0usize;
+    let mut arena = cfg.arena_offset;
+    let list_base = IMAGE_WORDS * images.len() + OUTPUT_WORDS * outputs.len();
+    for (j, o) in outputs.iter().enumerate() {
+        check_extent(&format!("output {j}'s height"), o.height)?;
+        check_extent(&format!("output {j}'s width"), o.width)?;
+        let ids: Vec<usize> = match &o.images {
+            Some(ids) => ids.clone(),
+            None => (0..images.len()).collect(),
+        };
+        if ids.is_empty() {
+            return Err(bad(format!(
+                "output {j} takes no images (an empty tensor); drop it or list at least one image"
+            )));
+        }
+        if let Some(bad_id) = ids.iter().find(|&&k| k >= images.len()) {
+            return Err(bad(format!(
+                "output {j} names image {bad_id} but there are {} images",
+                images.len()
+            )));
+        }
+        let list_start = list.len();
+        list.extend(ids.iter().map(|&k| k as u32));
+        let count = ids.len();
+        let px = count * o.height.div_ceil(GROUP_ROWS) * o.width;
+        let view = View::contiguous([count, c, o.height, o.width]);
+        let view = View {
+            offset: arena,
+            ..view
+        };
+        words.extend(
+            [
+                o.height,
+                o.width,
+                list_start,
+                count,
+                arena,
+                groups,
+                groups + px,
+                0,
+            ]
+            .map(|v| v as u32),
+        );
+        groups += px;
+        arena += view.numel();
+        if arena > limit {
+            return Err(bad(format!(
+                "the outputs need {arena} arena elements, beyond the kernels' 32-bit indexing; use several launches"
+            )));
+        }
+        views.push(view);
+    }
+    debug_assert_eq!(words.len(), list_base);
+    words.extend(list);
+    // (v/div − mean)/std as one multiply-add, folded in f64.
+    let div = if cfg.format == ImageFormat::F32Chw {
+        1.0
+    } else {
+        255.0
+    };
+    let mut scale = [0.0f32; 4];
+    let mut bias = [0.0f32; 4];
+    for k in 0..c {
+        let (m, s) = (cfg.mean[k] as f64, cfg.std[k] as f64);
+        scale[k] = (1.0 / (div * s)) as f32;
+        bias[k] = (-m / s) as f32;
+        if !scale[k].is_finite() || !bias[k].is_finite() {
+            return Err(bad(format!(
+                "channel {k}: mean {m} / std {s} overflows f32; give a std of ordinary size"
+            )));
+        }
+    }
+    let params = ResizePackParams {
+        scale,
+        bias,
+        num_images: images.len() as u32,
+        num_outputs: outputs.len() as u32,
+        channels: c as u32,
+        format: cfg.format.code(),
+        filter_mode: cfg.filter.code(),
+        align_corners: cfg.align_corners as u32,
+        cascade,
+        full_h: full_h as u32,
+        full_w: full_w as u32,
+        total_groups: groups as u32,
+        _pad: [0; 2],
+    };
+    Ok(ResizePlan {
+        params,
+        words,
+        views,
+        source_words: src_words,
+        arena_len: arena,
+    })
+}
+
+impl ResizePack {
+    /// Validates the request and uploads its descriptor table to `backend`.
+    pub fn new(
+        backend: &dyn Backend,
+        images: &[SourceImage],
+        outputs: &[OutputSpec],
+        cfg: &ResizePackConfig,
+    ) -> Result<Self> {
+        let plan = plan(images, outputs, cfg)?;
+        let desc = backend.upload_u32(&plan.words)?;
+        Ok(ResizePack { plan, desc })
+    }
+
+    /// One view per requested output, in the arena, in request order.
+    pub fn views(&self) -> &[View] {
+        &self.plan.views
+    }
+
+    /// The arena must hold at least this many elements.
+    pub fn arena_len(&self) -> usize {
+        self.plan.arena_len
+    }
+
+    /// The validated request (parameters and descriptor words for raw launches).
+    pub fn plan(&self) -> &ResizePlan {
+        &self.plan
+    }
+
+    /// Resizes, normalizes and packs `src` into `arena`, one launch.
+    pub fn run(&self, backend: &dyn Backend, src: &Buffer, arena: &Buffer) -> Result<()> {
+        let plan = &self.plan;
+        if src.len() < plan.source_words {
+            return Err(bad(format!(
+                "the source buffer holds {} words but the images reach word {}; check the image offsets and sizes",
+                src.len(),
+                plan.source_words
+            )));
+        }
+        if arena.len() < plan.arena_len {
+            return Err(bad(format!(
+                "the arena holds {} elements but the outputs need {}; allocate ResizePack::arena_len() elements",
+                arena.len(),
+                plan.arena_len
+            )));
+        }
+        if src.same_storage(arena) {
+            return Err(bad("source and arena are the same buffer; use two buffers"));
+        }
+        backend.resize_pack(src, &self.desc, arena, &plan.params)
+    }
+}
+
+/// `u8` bytes packed little-endian into 32-bit words carried as `f32` bit
+/// patterns (the crate's buffers are `f32`-word buffers); the last word is
+/// padded with zeros.
+pub fn pack_u8(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks(4)
+        .map(|ch| {
+            let mut w = [0u8; 4];
+            w[..ch.len()].copy_from_slice(ch);
+            f32::from_bits(u32::from_le_bytes(w))
+        })
+        .collect()
+}
+
+/// `u32` words carried as `f32` bit patterns.
+pub fn pack_u32(words: &[u32]) -> Vec<f32> {
+    words.iter().map(|&w| f32::from_bits(w)).collect()
+}
