@@ -3,7 +3,10 @@
 
 use slimmable::backend::cpu::{CpuBackend, view_indices};
 use slimmable::backend::{Backend, BackendKind, Buffer};
-use slimmable::params::{FillParams, SliceCopyParams, ViewParams};
+use slimmable::params::{
+    BnParams, EltwiseParams, FillParams, LinearParams, LossParams, PoolParams, SgdParams,
+    SliceCopyParams, ViewParams,
+};
 use slimmable::verify;
 
 #[derive(Clone, Copy)]
@@ -25,13 +28,29 @@ impl Faulty {
         let inside: std::collections::HashSet<usize> = idx.iter().copied().collect();
         match self.1 {
             Fault::SkipLastWrite => host[last] = f32::NAN,
-            Fault::WrongValue => host[last] += 1e-3,
+            // 1e-3 absolute plus 1%: beyond every case's tolerance.
+            Fault::WrongValue => host[last] += 1e-3 + 1e-2 * host[last].abs(),
             Fault::WriteOutside => match (0..host.len()).find(|i| !inside.contains(i)) {
                 Some(i) => host[i] = 0.5,
                 None => self.2.set(false),
             },
         }
         self.0.write(dst, &host).unwrap();
+    }
+}
+
+/// A 1-D range as a view, for outputs that are parameter slices.
+fn range_view(offset: u32, len: u32) -> ViewParams {
+    block_view(offset, 1, len, len)
+}
+
+/// A `rows × cols` block with row stride `ld`, as a view.
+fn block_view(offset: u32, rows: u32, cols: u32, ld: u32) -> ViewParams {
+    ViewParams {
+        dims: [1, 1, rows, cols],
+        strides: [0, 0, ld, 1],
+        offset,
+        _pad: [0; 3],
     }
 }
 
@@ -65,6 +84,146 @@ impl Backend for Faulty {
     fn fill(&self, dst: &Buffer, p: &FillParams) -> slimmable::Result<()> {
         self.0.fill(dst, p)?;
         self.damage(dst, &p.dst);
+        Ok(())
+    }
+    fn bn_forward_train(
+        &self,
+        x: &Buffer,
+        g: &Buffer,
+        b: &Buffer,
+        r: &Buffer,
+        s: &Buffer,
+        y: &Buffer,
+        p: &BnParams,
+    ) -> slimmable::Result<()> {
+        self.0.bn_forward_train(x, g, b, r, s, y, p)?;
+        self.damage(y, &p.y);
+        Ok(())
+    }
+    fn bn_forward_eval(
+        &self,
+        x: &Buffer,
+        g: &Buffer,
+        b: &Buffer,
+        r: &Buffer,
+        y: &Buffer,
+        p: &BnParams,
+    ) -> slimmable::Result<()> {
+        self.0.bn_forward_eval(x, g, b, r, y, p)?;
+        self.damage(y, &p.y);
+        Ok(())
+    }
+    fn bn_backward(
+        &self,
+        x: &Buffer,
+        dy: &Buffer,
+        g: &Buffer,
+        b: &Buffer,
+        s: &Buffer,
+        dg: &Buffer,
+        db: &Buffer,
+        dx: &Buffer,
+        p: &BnParams,
+    ) -> slimmable::Result<()> {
+        self.0.bn_backward(x, dy, g, b, s, dg, db, dx, p)?;
+        self.damage(dx, &p.y);
+        Ok(())
+    }
+    fn linear_forward(
+        &self,
+        x: &Buffer,
+        w: &Buffer,
+        b: &Buffer,
+        y: &Buffer,
+        p: &LinearParams,
+    ) -> slimmable::Result<()> {
+        self.0.linear_forward(x, w, b, y, p)?;
+        self.damage(y, &p.y);
+        Ok(())
+    }
+    fn linear_backward_data(
+        &self,
+        dy: &Buffer,
+        w: &Buffer,
+        dx: &Buffer,
+        p: &LinearParams,
+    ) -> slimmable::Result<()> {
+        self.0.linear_backward_data(dy, w, dx, p)?;
+        self.damage(dx, &p.x);
+        Ok(())
+    }
+    fn linear_backward_weight(
+        &self,
+        dy: &Buffer,
+        x: &Buffer,
+        dw: &Buffer,
+        p: &LinearParams,
+    ) -> slimmable::Result<()> {
+        self.0.linear_backward_weight(dy, x, dw, p)?;
+        self.damage(
+            dw,
+            &block_view(p.w_offset, p.y.dims[1], p.x.dims[1], p.w_ld),
+        );
+        Ok(())
+    }
+    fn linear_backward_bias(
+        &self,
+        dy: &Buffer,
+        db: &Buffer,
+        p: &LinearParams,
+    ) -> slimmable::Result<()> {
+        self.0.linear_backward_bias(dy, db, p)?;
+        self.damage(db, &range_view(p.b_offset, p.y.dims[1]));
+        Ok(())
+    }
+    fn eltwise(
+        &self,
+        a: &Buffer,
+        b: &Buffer,
+        y: &Buffer,
+        p: &EltwiseParams,
+    ) -> slimmable::Result<()> {
+        self.0.eltwise(a, b, y, p)?;
+        self.damage(y, &p.y);
+        Ok(())
+    }
+    fn avg_pool_forward(&self, x: &Buffer, y: &Buffer, p: &PoolParams) -> slimmable::Result<()> {
+        self.0.avg_pool_forward(x, y, p)?;
+        self.damage(y, &p.y);
+        Ok(())
+    }
+    fn avg_pool_backward(&self, dy: &Buffer, dx: &Buffer, p: &PoolParams) -> slimmable::Result<()> {
+        self.0.avg_pool_backward(dy, dx, p)?;
+        self.damage(dx, &p.x);
+        Ok(())
+    }
+    fn cross_entropy(
+        &self,
+        z: &Buffer,
+        l: &Buffer,
+        loss: &Buffer,
+        d: &Buffer,
+        p: &LossParams,
+    ) -> slimmable::Result<()> {
+        self.0.cross_entropy(z, l, loss, d, p)?;
+        self.damage(d, &p.dlogits);
+        Ok(())
+    }
+    fn kl_div(
+        &self,
+        s: &Buffer,
+        t: &Buffer,
+        loss: &Buffer,
+        d: &Buffer,
+        p: &LossParams,
+    ) -> slimmable::Result<()> {
+        self.0.kl_div(s, t, loss, d, p)?;
+        self.damage(d, &p.dlogits);
+        Ok(())
+    }
+    fn sgd_step(&self, w: &Buffer, g: &Buffer, m: &Buffer, p: &SgdParams) -> slimmable::Result<()> {
+        self.0.sgd_step(w, g, m, p)?;
+        self.damage(w, &range_view(p.offset, p.len));
         Ok(())
     }
 }

@@ -10,6 +10,8 @@
 //! if any element outside the written region changed.
 
 mod copy_cases;
+mod norm_cases;
+mod train_cases;
 
 use crate::backend::Backend;
 use crate::error::Result;
@@ -79,6 +81,8 @@ impl CaseReport {
 pub fn cases() -> Vec<Case> {
     let mut all = Vec::new();
     all.extend(copy_cases::cases());
+    all.extend(norm_cases::cases());
+    all.extend(train_cases::cases());
     all
 }
 

@@ -34,7 +34,7 @@ impl WgslKernels {
         }
     }
 
-    fn pipeline(
+    pub(super) fn pipeline(
         &self,
         device: &wgpu::Device,
         shader: &'static str,
@@ -104,6 +104,51 @@ impl WgslKernels {
         pass.set_bind_group(0, &bind_group, &[]);
         let groups = elements.div_ceil(WORKGROUP).clamp(1, 65_535) as u32;
         pass.dispatch_workgroups(groups, 1, 1);
+    }
+
+    /// Records one dispatch of `groups` workgroups with `params` at binding
+    /// 0 and each tensor at its own binding number (the training shaders
+    /// bind by role; each entry point uses a subset).
+    pub(super) fn dispatch_bound(
+        &self,
+        device: &wgpu::Device,
+        encoder: &mut wgpu::CommandEncoder,
+        pipeline: &wgpu::ComputePipeline,
+        uniforms: &[(u32, &[u8])],
+        tensors: &[(u32, &wgpu::Buffer)],
+        groups: (u32, u32),
+    ) {
+        let uniform_bufs: Vec<(u32, wgpu::Buffer)> = uniforms
+            .iter()
+            .map(|(b, bytes)| {
+                let buf = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("slimmable params"),
+                    contents: bytes,
+                    usage: wgpu::BufferUsages::UNIFORM,
+                });
+                (*b, buf)
+            })
+            .collect();
+        let mut entries: Vec<wgpu::BindGroupEntry> = uniform_bufs
+            .iter()
+            .map(|(b, buf)| wgpu::BindGroupEntry {
+                binding: *b,
+                resource: buf.as_entire_binding(),
+            })
+            .collect();
+        entries.extend(tensors.iter().map(|(b, buf)| wgpu::BindGroupEntry {
+            binding: *b,
+            resource: buf.as_entire_binding(),
+        }));
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(groups.0.max(1), groups.1.max(1), 1);
     }
 
     /// Records `slimmable_slice_copy_f32`: `dst[p.dst] = src[p.src]`.
