@@ -36,6 +36,30 @@ def bench_copy(iters):
     return {"copy/slice_64x128of256x56x56": time_ms(lambda: x[:, :128].contiguous(), iters)}
 
 
+def bench_bn(iters):
+    """Same cases as src/bench/norm.rs: BatchNorm2d training forward +
+    backward, plain and followed by ReLU6 (PyTorch has no fused kernel: its
+    time stands for both the fused and the separate rows)."""
+    out = {}
+    for n, c, hw in ((64, 32, 112), (64, 384, 14)):
+        bn = torch.nn.BatchNorm2d(c).cuda().train()
+        x = torch.randn(n, c, hw, hw, device="cuda", requires_grad=True)
+        dy = torch.randn_like(x)
+        tag = f"{n}x{c}x{hw}x{hw}"
+
+        def plain():
+            bn(x).backward(dy)
+
+        def relu6():
+            torch.nn.functional.relu6(bn(x)).backward(dy)
+
+        out[f"bn/fwd_bwd_{tag}"] = time_ms(plain, iters)
+        t = time_ms(relu6, iters)
+        out[f"bn/relu6_fused_fwd_bwd_{tag}"] = t
+        out[f"bn/relu6_separate_fwd_bwd_{tag}"] = t
+    return out
+
+
 def copy_bandwidth(iters):
     a = torch.empty(1 << 29, dtype=torch.uint8, device="cuda")  # 512 MiB
     b = torch.empty_like(a)
@@ -43,7 +67,7 @@ def copy_bandwidth(iters):
     return 2 * a.numel() / (ms * 1e-3) / 1e9
 
 
-BENCHES = [bench_copy]
+BENCHES = [bench_copy, bench_bn]
 
 
 def main():

@@ -6,6 +6,7 @@
 //! with `tools/bench_torch.py` (`family/case`), which is how the two meet.
 
 pub mod copy;
+pub mod norm;
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -34,7 +35,7 @@ pub struct Ceilings {
 }
 
 /// Families `slimmable bench` knows.
-pub const FAMILIES: &[&str] = &["copy"];
+pub const FAMILIES: &[&str] = &["copy", "bn"];
 
 /// Runs one family (or `all`).
 pub fn run(backend: &dyn Backend, family: &str, iters: usize) -> Result<Vec<BenchRow>> {
@@ -48,6 +49,9 @@ pub fn run(backend: &dyn Backend, family: &str, iters: usize) -> Result<Vec<Benc
     }
     if all || family == "copy" {
         rows.extend(copy::run(backend, iters)?);
+    }
+    if all || family == "bn" {
+        rows.extend(norm::run(backend, iters)?);
     }
     Ok(rows)
 }
