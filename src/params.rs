@@ -95,6 +95,19 @@ pub struct BnParams {
     pub _pad: u32,
 }
 
+impl BnParams {
+    /// The parameters of the normalize step of a training forward: its
+    /// statistics are the saved mean (at 0) and inv-std (at `c`).
+    pub fn for_train_normalize(&self) -> BnParams {
+        BnParams {
+            mean_offset: 0,
+            var_offset: self.x.dims[1],
+            flags: self.flags & !bn_flags::STATS_ARE_VAR,
+            ..*self
+        }
+    }
+}
+
 /// Linear layer on a slice. `x` is `[N, in, 1, 1]` (input or dx), `y` is
 /// `[N, out, 1, 1]` (output or dy). The weight's active block is
 /// `w[w_offset + o·w_ld + i]` for `o < out`, `i < in` (`w_ld` = full input

@@ -48,6 +48,16 @@ impl<'a> RunningStats<'a> {
             var_offset: 2 * config * c_full + c_full,
         }
     }
+
+    /// Config `config` of a buffer laid out `[mean: configs × C_full][var:
+    /// configs × C_full]` (two `[configs, C_full]` tables back to back).
+    pub fn planar(buf: &'a Buffer, configs: usize, c_full: usize, config: usize) -> Self {
+        RunningStats {
+            buf,
+            mean_offset: config * c_full,
+            var_offset: (configs + config) * c_full,
+        }
+    }
 }
 
 /// How a training forward updates the running statistics.

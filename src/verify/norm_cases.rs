@@ -44,6 +44,8 @@ fn shapes() -> Vec<Shape> {
         s([2, 13, 1, 1], 7, Activation::None, 0.0, 1.0, NORMAL),
         s([1, 9, 3, 3], 5, Activation::Relu6, 0.0, 1.0, NORMAL),
         s([16, 6, 40, 40], 3, Activation::Relu, 0.0, 1.0, NORMAL),
+        // Batch 256: two reduction chunks of unequal length.
+        s([256, 4, 7, 7], 3, Activation::Relu6, 0.0, 4.0, NORMAL),
         s([2, 10, 9, 11], 9, Activation::None, 5e3, 1e3, NORMAL),
         s([2, 10, 9, 11], 5, Activation::None, 0.0, 1e-3, NORMAL),
         // Mean 100× the spread: naive Σx² − (Σx)² would cancel.
@@ -170,7 +172,11 @@ fn train_case(
     let running = be.upload(&inp.running)?;
     let saved = be.upload(&saved_before)?;
     let y = be.upload(&y_before)?;
-    let stats = RunningStats::config(&running, sh.full[1], 1);
+    // Both layouts of per-config statistics: interleaved and planar.
+    let stats = match update {
+        StatsUpdate::Cumulative { .. } => RunningStats::planar(&running, CONFIGS, sh.full[1], 1),
+        _ => RunningStats::config(&running, sh.full[1], 1),
+    };
     let run_written: Vec<usize> = (0..sh.c)
         .flat_map(|i| [stats.mean_offset + i, stats.var_offset + i])
         .collect();

@@ -7,7 +7,7 @@
 use super::launch::{CudaKernels, driver_err};
 use crate::error::Result;
 use crate::kernel_sources::entry;
-use crate::params::{BnParams, bn_flags};
+use crate::params::BnParams;
 use cudarc::driver::{CudaStream, DeviceRepr, LaunchConfig, PushKernelArg, sys};
 
 // SAFETY: #[repr(C)], Pod, mirrored by kernels/common.cuh (tests/param_layout.rs).
@@ -58,17 +58,6 @@ pub(crate) unsafe fn launch_raw<P: DeviceRepr>(
         .map_err(|e| driver_err(name, e))
 }
 
-/// The parameters of the normalize step of a training forward: statistics
-/// are the saved mean (at 0) and inv-std (at c).
-pub fn train_normalize_params(p: &BnParams) -> BnParams {
-    BnParams {
-        mean_offset: 0,
-        var_offset: p.x.dims[1],
-        flags: p.flags & !bn_flags::STATS_ARE_VAR,
-        ..*p
-    }
-}
-
 /// Training forward: stats, finalize (and running update), normalize.
 ///
 /// # Safety
@@ -89,7 +78,7 @@ pub unsafe fn launch_bn_forward_train(
     p: &BnParams,
 ) -> Result<()> {
     let c = p.x.dims[1] as u64;
-    let norm = train_normalize_params(p);
+    let norm = p.for_train_normalize();
     // SAFETY: per the contract above.
     unsafe {
         launch_raw(k, stream, entry::BN_STATS_F32, per_chunk(p), &[x, saved], p)?;

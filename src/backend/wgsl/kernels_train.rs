@@ -48,7 +48,7 @@ impl WgslKernels {
     ) -> Result<()> {
         let c = p.x.dims[1];
         let pb = bytemuck::bytes_of(p);
-        let norm = crate::backend::cuda::launch_norm::train_normalize_params(p);
+        let norm = p.for_train_normalize();
         self.run(
             device,
             enc,
