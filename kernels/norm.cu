@@ -13,21 +13,26 @@
 // Eval forward: bn_normalize with STATS_ARE_VAR on the running statistics.
 // Backward: bn_backward_partials (Σg, Σg·x̂ with g = dy·act'(pre)) ->
 //   bn_backward_finalize (dγ += Σg·x̂, dβ += Σg) -> bn_backward_dx.
-// x is read twice in the forward and twice in the backward.
+// x is read twice in the forward and twice in the backward. The reductions
+// walk each chunk plane by plane ((n, c) planes of H·W), and normalize / dx
+// take a (blocks per plane, planes) grid when planes hold ≥ 256 elements
+// (BN_PLANES), so no per-element index division is left on the hot paths.
 #include "common.cuh"
 
 #define BN_THREADS 256
 #define BN_UPDATE_RUNNING 1u
 #define BN_STATS_ARE_VAR 2u
+#define BN_PLANES 4u
 
-// Buffer index of element j (0 <= j < N·H·W) of channel ch.
-__device__ __forceinline__ u32 bn_index(const ViewParams& v, u32 ch, u32 j) {
-    const u32 hw = v.dims[2] * v.dims[3];
-    const u32 n = j / hw;
-    const u32 s = j - n * hw;
-    const u32 h = s / v.dims[3];
-    const u32 w = s - h * v.dims[3];
-    return v.offset + n * v.strides[0] + ch * v.strides[1] + h * v.strides[2] + w * v.strides[3];
+// Offset of element s of an (n, c) plane from the plane's start: s itself
+// when rows are dense (the usual channel slice), else split into (h, w).
+__device__ __forceinline__ u32 bn_plane_offset(const ViewParams& v, u32 s) {
+    if (v.strides[3] == 1 && v.strides[2] == v.dims[3]) return s;
+    return (s / v.dims[3]) * v.strides[2] + (s % v.dims[3]) * v.strides[3];
+}
+
+__device__ __forceinline__ u32 bn_plane_base(const ViewParams& v, u32 n, u32 ch) {
+    return v.offset + n * v.strides[0] + ch * v.strides[1];
 }
 
 __device__ __forceinline__ float bn_act(float v, u32 act) {
@@ -75,12 +80,19 @@ extern "C" __global__ void slimmable_bn_stats_f32(const float* __restrict__ x,
     u32 lo, hi;
     bn_chunk(p, k, &lo, &hi);
     Welford acc = {0.0f, 0.0f, 0.0f};
-    for (u32 j = lo + t; j < hi; j += BN_THREADS) {
-        const float v = x[bn_index(p.x, ch, j)];
-        acc.n += 1.0f;
-        const float d = v - acc.mean;
-        acc.mean += d / acc.n;
-        acc.m2 += d * (v - acc.mean);
+    const u32 hw = p.x.dims[2] * p.x.dims[3];
+    // Walk the chunk plane by plane: one division per plane, not per element.
+    for (u32 j = lo; j < hi;) {
+        const u32 n = j / hw, s0 = j - n * hw, s1 = min(hw, s0 + (hi - j));
+        const u32 base = bn_plane_base(p.x, n, ch);
+        for (u32 s = s0 + t; s < s1; s += BN_THREADS) {
+            const float v = x[base + bn_plane_offset(p.x, s)];
+            acc.n += 1.0f;
+            const float d = v - acc.mean;
+            acc.mean += d / acc.n;
+            acc.m2 += d * (v - acc.mean);
+        }
+        j += s1 - s0;
     }
     __shared__ Welford sh[BN_THREADS];
     sh[t] = acc;
@@ -129,16 +141,32 @@ extern "C" __global__ void slimmable_bn_normalize_f32(const float* __restrict__ 
                                                       const float* __restrict__ beta,
                                                       const float* __restrict__ stats,
                                                       float* __restrict__ y, BnParams p) {
-    const u32 n = view_numel(p.x);
     const u32 hw = p.x.dims[2] * p.x.dims[3], c = p.x.dims[1];
+    if (p.flags & BN_PLANES) {
+        // Grid (blocks per plane, planes): per-channel constants once per plane.
+        const u32 planes = p.x.dims[0] * c;
+        for (u32 pl = blockIdx.y; pl < planes; pl += gridDim.y) {
+            const u32 n = pl / c, ch = pl % c;
+            const float mean = stats[p.mean_offset + ch];
+            const float s = stats[p.var_offset + ch];
+            const float inv = (p.flags & BN_STATS_ARE_VAR) ? 1.0f / sqrtf(s + p.eps) : s;
+            const float scale = inv * gamma[p.gamma_offset + ch];
+            const float shift = beta[p.beta_offset + ch] - mean * scale;
+            const u32 bx = bn_plane_base(p.x, n, ch), by = bn_plane_base(p.y, n, ch);
+            for (u32 e = blockIdx.x * blockDim.x + threadIdx.x; e < hw; e += gridDim.x * blockDim.x)
+                y[by + bn_plane_offset(p.y, e)] = bn_act(fmaf(x[bx + bn_plane_offset(p.x, e)], scale, shift), p.act);
+        }
+        return;
+    }
+    const u32 n = view_numel(p.x);
     for (u32 i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
         const u32 ch = (i / hw) % c;
         const float mean = stats[p.mean_offset + ch];
         const float s = stats[p.var_offset + ch];
         const float inv = (p.flags & BN_STATS_ARE_VAR) ? 1.0f / sqrtf(s + p.eps) : s;
-        const float v = (x[view_index(p.x, i)] - mean) * inv * gamma[p.gamma_offset + ch] +
-                        beta[p.beta_offset + ch];
-        y[view_index(p.y, i)] = bn_act(v, p.act);
+        const float scale = inv * gamma[p.gamma_offset + ch];
+        const float shift = beta[p.beta_offset + ch] - mean * scale;
+        y[view_index(p.y, i)] = bn_act(fmaf(x[view_index(p.x, i)], scale, shift), p.act);
     }
 }
 
@@ -154,11 +182,17 @@ extern "C" __global__ void slimmable_bn_backward_partials_f32(const float* __res
     const float mean = saved[ch], inv = saved[c + ch];
     const float g = gamma[p.gamma_offset + ch], b = beta[p.beta_offset + ch];
     float s1 = 0.0f, s2 = 0.0f;
-    for (u32 j = lo + t; j < hi; j += BN_THREADS) {
-        const float xh = (x[bn_index(p.x, ch, j)] - mean) * inv;
-        const float d = dy[bn_index(p.dy, ch, j)] * bn_act_grad(xh * g + b, p.act);
-        s1 += d;
-        s2 += d * xh;
+    const u32 hw = p.x.dims[2] * p.x.dims[3];
+    for (u32 j = lo; j < hi;) {
+        const u32 n = j / hw, a = j - n * hw, e = min(hw, a + (hi - j));
+        const u32 bx = bn_plane_base(p.x, n, ch), bd = bn_plane_base(p.dy, n, ch);
+        for (u32 s = a + t; s < e; s += BN_THREADS) {
+            const float xh = (x[bx + bn_plane_offset(p.x, s)] - mean) * inv;
+            const float d = dy[bd + bn_plane_offset(p.dy, s)] * bn_act_grad(xh * g + b, p.act);
+            s1 += d;
+            s2 += d * xh;
+        }
+        j += e - a;
     }
     __shared__ float sh1[BN_THREADS], sh2[BN_THREADS];
     sh1[t] = s1;
@@ -203,9 +237,26 @@ extern "C" __global__ void slimmable_bn_backward_dx_f32(const float* __restrict_
                                                         const float* __restrict__ beta,
                                                         const float* __restrict__ saved,
                                                         float* __restrict__ dx, BnParams p) {
-    const u32 n = view_numel(p.x);
     const u32 hw = p.x.dims[2] * p.x.dims[3], c = p.x.dims[1];
     const float inv_m = 1.0f / (float)p.count;
+    if (p.flags & BN_PLANES) {
+        const u32 planes = p.x.dims[0] * c;
+        for (u32 pl = blockIdx.y; pl < planes; pl += gridDim.y) {
+            const u32 n = pl / c, ch = pl % c;
+            const float mean = saved[ch], inv = saved[c + ch], g = gamma[p.gamma_offset + ch];
+            const float b = beta[p.beta_offset + ch];
+            const float mean_g = saved[2 * c + ch] * inv_m, mean_gx = saved[3 * c + ch] * inv_m;
+            const u32 bx = bn_plane_base(p.x, n, ch), bd = bn_plane_base(p.dy, n, ch);
+            const u32 bo = bn_plane_base(p.y, n, ch);
+            for (u32 e = blockIdx.x * blockDim.x + threadIdx.x; e < hw; e += gridDim.x * blockDim.x) {
+                const float xh = (x[bx + bn_plane_offset(p.x, e)] - mean) * inv;
+                const float d = dy[bd + bn_plane_offset(p.dy, e)] * bn_act_grad(xh * g + b, p.act);
+                dx[bo + bn_plane_offset(p.y, e)] = g * inv * (d - mean_g - xh * mean_gx);
+            }
+        }
+        return;
+    }
+    const u32 n = view_numel(p.x);
     for (u32 i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
         const u32 ch = (i / hw) % c;
         const float inv = saved[c + ch], g = gamma[p.gamma_offset + ch];

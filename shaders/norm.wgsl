@@ -5,7 +5,8 @@
 // Bindings by role (each entry point uses a subset; the host binds exactly
 // those): 0 params, 1 x, 2 dy, 3 gamma, 4 beta, 5 saved, 6 running, 7 y/dx,
 // 8 dgamma, 9 dbeta, 10 stats (normalize: saved or running statistics).
-// Reductions: workgroups (chunks, c) of 256; others: 256-wide 1-D grid-stride.
+// Reductions: workgroups (chunks, c) of 256, walking each chunk plane by plane;
+// normalize / dx: workgroups (per plane, planes) with BN_PLANES, else 1-D grid-stride.
 
 @group(0) @binding(0) var<uniform> bn: BnParams;
 @group(0) @binding(1) var<storage, read> bn_x: array<f32>;
@@ -21,16 +22,18 @@
 
 const BN_UPDATE_RUNNING: u32 = 1u;
 const BN_STATS_ARE_VAR: u32 = 2u;
+const BN_PLANES: u32 = 4u;
 
 var<workgroup> bn_sh: array<vec3<f32>, 256>;
 
-fn bn_index(v: ViewParams, ch: u32, j: u32) -> u32 {
-    let hw = v.dims.z * v.dims.w;
-    let n = j / hw;
-    let s = j - n * hw;
-    let h = s / v.dims.w;
-    let w = s - h * v.dims.w;
-    return v.offset + n * v.strides.x + ch * v.strides.y + h * v.strides.z + w * v.strides.w;
+// Offset of element s of an (n, c) plane from the plane's start.
+fn bn_plane_offset(v: ViewParams, s: u32) -> u32 {
+    if (v.strides.w == 1u && v.strides.z == v.dims.w) { return s; }
+    return (s / v.dims.w) * v.strides.z + (s % v.dims.w) * v.strides.w;
+}
+
+fn bn_plane_base(v: ViewParams, n: u32, ch: u32) -> u32 {
+    return v.offset + n * v.strides.x + ch * v.strides.y;
 }
 
 fn bn_act(v: f32, kind: u32) -> f32 {
@@ -66,12 +69,22 @@ fn slimmable_bn_stats_f32(@builtin(workgroup_id) wg: vec3<u32>,
     let lo = min(wg.x * len, bn.count);
     let hi = min(lo + len, bn.count);
     var acc = vec3<f32>(0.0, 0.0, 0.0);
-    for (var j = lo + t; j < hi; j += 256u) {
-        let v = bn_x[bn_index(bn.x, ch, j)];
-        acc.x += 1.0;
-        let d = v - acc.y;
-        acc.y += d / acc.x;
-        acc.z += d * (v - acc.y);
+    let hw = bn.x.dims.z * bn.x.dims.w;
+    // Plane by plane: one division per plane, not per element.
+    var j = lo;
+    while (j < hi) {
+        let n = j / hw;
+        let s0 = j - n * hw;
+        let s1 = min(hw, s0 + (hi - j));
+        let base = bn_plane_base(bn.x, n, ch);
+        for (var s = s0 + t; s < s1; s += 256u) {
+            let v = bn_x[base + bn_plane_offset(bn.x, s)];
+            acc.x += 1.0;
+            let d = v - acc.y;
+            acc.y += d / acc.x;
+            acc.z += d * (v - acc.y);
+        }
+        j += s1 - s0;
     }
     bn_sh[t] = acc;
     workgroupBarrier();
@@ -112,19 +125,41 @@ fn slimmable_bn_finalize_f32(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 @compute @workgroup_size(256)
 fn slimmable_bn_normalize_f32(@builtin(global_invocation_id) gid: vec3<u32>,
+                              @builtin(workgroup_id) wg: vec3<u32>,
                               @builtin(num_workgroups) groups: vec3<u32>) {
-    let n = view_numel(bn.x);
     let hw = bn.x.dims.z * bn.x.dims.w;
     let c = bn.x.dims.y;
+    if ((bn.flags & BN_PLANES) != 0u) {
+        // Workgroups (per plane, planes): per-channel constants once per plane.
+        let planes = bn.x.dims.x * c;
+        for (var pl = wg.y; pl < planes; pl += groups.y) {
+            let n = pl / c;
+            let ch = pl % c;
+            let mean = bn_stats_in[bn.mean_offset + ch];
+            let s = bn_stats_in[bn.var_offset + ch];
+            var inv = s;
+            if ((bn.flags & BN_STATS_ARE_VAR) != 0u) { inv = 1.0 / sqrt(s + bn.eps); }
+            let scale = inv * bn_gamma[bn.gamma_offset + ch];
+            let shift = bn_beta[bn.beta_offset + ch] - mean * scale;
+            let bx = bn_plane_base(bn.x, n, ch);
+            let by = bn_plane_base(bn.y, n, ch);
+            for (var e = gid.x; e < hw; e += groups.x * 256u) {
+                bn_y[by + bn_plane_offset(bn.y, e)] =
+                    bn_act(fma(bn_x[bx + bn_plane_offset(bn.x, e)], scale, shift), bn.act);
+            }
+        }
+        return;
+    }
+    let n = view_numel(bn.x);
     for (var i = gid.x; i < n; i += groups.x * 256u) {
         let ch = (i / hw) % c;
         let mean = bn_stats_in[bn.mean_offset + ch];
         let s = bn_stats_in[bn.var_offset + ch];
         var inv = s;
         if ((bn.flags & BN_STATS_ARE_VAR) != 0u) { inv = 1.0 / sqrt(s + bn.eps); }
-        let v = (bn_x[view_index(bn.x, i)] - mean) * inv * bn_gamma[bn.gamma_offset + ch]
-            + bn_beta[bn.beta_offset + ch];
-        bn_y[view_index(bn.y, i)] = bn_act(v, bn.act);
+        let scale = inv * bn_gamma[bn.gamma_offset + ch];
+        let shift = bn_beta[bn.beta_offset + ch] - mean * scale;
+        bn_y[view_index(bn.y, i)] = bn_act(fma(bn_x[view_index(bn.x, i)], scale, shift), bn.act);
     }
 }
 
@@ -141,11 +176,21 @@ fn slimmable_bn_backward_partials_f32(@builtin(workgroup_id) wg: vec3<u32>,
     let g = bn_gamma[bn.gamma_offset + ch];
     let b = bn_beta[bn.beta_offset + ch];
     var acc = vec3<f32>(0.0, 0.0, 0.0);
-    for (var j = lo + t; j < hi; j += 256u) {
-        let xh = (bn_x[bn_index(bn.x, ch, j)] - mean) * inv;
-        let d = bn_dy[bn_index(bn.dy, ch, j)] * bn_act_grad(xh * g + b, bn.act);
-        acc.x += d;
-        acc.y += d * xh;
+    let hw = bn.x.dims.z * bn.x.dims.w;
+    var j = lo;
+    while (j < hi) {
+        let n = j / hw;
+        let s0 = j - n * hw;
+        let s1 = min(hw, s0 + (hi - j));
+        let bx = bn_plane_base(bn.x, n, ch);
+        let bd = bn_plane_base(bn.dy, n, ch);
+        for (var s = s0 + t; s < s1; s += 256u) {
+            let xh = (bn_x[bx + bn_plane_offset(bn.x, s)] - mean) * inv;
+            let d = bn_dy[bd + bn_plane_offset(bn.dy, s)] * bn_act_grad(xh * g + b, bn.act);
+            acc.x += d;
+            acc.y += d * xh;
+        }
+        j += s1 - s0;
     }
     bn_sh[t] = acc;
     workgroupBarrier();
@@ -180,11 +225,34 @@ fn slimmable_bn_backward_finalize_f32(@builtin(global_invocation_id) gid: vec3<u
 
 @compute @workgroup_size(256)
 fn slimmable_bn_backward_dx_f32(@builtin(global_invocation_id) gid: vec3<u32>,
+                                @builtin(workgroup_id) wg: vec3<u32>,
                                 @builtin(num_workgroups) groups: vec3<u32>) {
-    let n = view_numel(bn.x);
     let hw = bn.x.dims.z * bn.x.dims.w;
     let c = bn.x.dims.y;
     let inv_m = 1.0 / f32(bn.count);
+    if ((bn.flags & BN_PLANES) != 0u) {
+        let planes = bn.x.dims.x * c;
+        for (var pl = wg.y; pl < planes; pl += groups.y) {
+            let n = pl / c;
+            let ch = pl % c;
+            let mean = bn_saved[ch];
+            let inv = bn_saved[c + ch];
+            let g = bn_gamma[bn.gamma_offset + ch];
+            let b = bn_beta[bn.beta_offset + ch];
+            let mean_g = bn_saved[2u * c + ch] * inv_m;
+            let mean_gx = bn_saved[3u * c + ch] * inv_m;
+            let bx = bn_plane_base(bn.x, n, ch);
+            let bd = bn_plane_base(bn.dy, n, ch);
+            let bo = bn_plane_base(bn.y, n, ch);
+            for (var e = gid.x; e < hw; e += groups.x * 256u) {
+                let xh = (bn_x[bx + bn_plane_offset(bn.x, e)] - mean) * inv;
+                let d = bn_dy[bd + bn_plane_offset(bn.dy, e)] * bn_act_grad(xh * g + b, bn.act);
+                bn_y[bo + bn_plane_offset(bn.y, e)] = g * inv * (d - mean_g - xh * mean_gx);
+            }
+        }
+        return;
+    }
+    let n = view_numel(bn.x);
     for (var i = gid.x; i < n; i += groups.x * 256u) {
         let ch = (i / hw) % c;
         let inv = bn_saved[c + ch];

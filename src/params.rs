@@ -61,6 +61,10 @@ pub mod bn_flags {
     /// `normalize`: the statistics buffer holds variances (eval: running
     /// stats), not inverse standard deviations (training: saved stats).
     pub const STATS_ARE_VAR: u32 = 2;
+    /// `normalize` / `backward_dx`: grid (blocks per plane, planes) walks
+    /// each (n, c) plane directly instead of dividing every flat index; set
+    /// by the launchers via [`super::BnParams::elementwise_launch`].
+    pub const PLANES: u32 = 4;
 }
 
 /// Every batch-norm kernel (training forward: stats, finalize, normalize;
@@ -104,6 +108,36 @@ impl BnParams {
             var_offset: self.x.dims[1],
             flags: self.flags & !bn_flags::STATS_ARE_VAR,
             ..*self
+        }
+    }
+}
+
+impl BnParams {
+    /// The parameters and grid `(x, y)` of 256-wide blocks for the
+    /// elementwise BN kernels (normalize, backward dx): planes of at least
+    /// 256 elements get the plane walk (no per-element division), smaller
+    /// ones a flat grid-stride loop.
+    pub fn elementwise_launch(&self) -> (BnParams, (u32, u32)) {
+        let hw = self.x.dims[2] as u64 * self.x.dims[3] as u64;
+        let planes = self.x.dims[0] as u64 * self.x.dims[1] as u64;
+        if hw >= 256 {
+            let p = BnParams {
+                flags: self.flags | bn_flags::PLANES,
+                ..*self
+            };
+            (
+                p,
+                (
+                    hw.div_ceil(256).min(65_535) as u32,
+                    planes.min(65_535) as u32,
+                ),
+            )
+        } else {
+            let p = BnParams {
+                flags: self.flags & !bn_flags::PLANES,
+                ..*self
+            };
+            (p, (self.x.numel().div_ceil(256).clamp(1, 65_535) as u32, 1))
         }
     }
 }

@@ -16,6 +16,8 @@ const CONFIGS: usize = 3;
 struct Shape {
     full: [usize; 4],
     c: usize,
+    /// Columns the view keeps (< `full[3]`: a spatial crop, rows not dense).
+    w: usize,
     act: Activation,
     /// Inputs are `offset + scale·U(−1, 1)`.
     offset: f32,
@@ -29,9 +31,10 @@ const NORMAL: Tolerance = Tolerance {
 };
 
 fn shapes() -> Vec<Shape> {
-    let s = |full, c, act, offset, scale, tol| Shape {
+    let s = |full: [usize; 4], c, act, offset, scale, tol| Shape {
         full,
         c,
+        w: full[3],
         act,
         offset,
         scale,
@@ -46,6 +49,11 @@ fn shapes() -> Vec<Shape> {
         s([16, 6, 40, 40], 3, Activation::Relu, 0.0, 1.0, NORMAL),
         // Batch 256: two reduction chunks of unequal length.
         s([256, 4, 7, 7], 3, Activation::Relu6, 0.0, 4.0, NORMAL),
+        // A spatial crop (16 of 24 columns): planes of 320 with strided rows.
+        Shape {
+            w: 16,
+            ..s([2, 6, 20, 24], 4, Activation::Relu, 0.0, 1.0, NORMAL)
+        },
         s([2, 10, 9, 11], 9, Activation::None, 5e3, 1e3, NORMAL),
         s([2, 10, 9, 11], 5, Activation::None, 0.0, 1e-3, NORMAL),
         // Mean 100× the spread: naive Σx² − (Σx)² would cancel.
@@ -61,6 +69,13 @@ fn shapes() -> Vec<Shape> {
             },
         ),
     ]
+}
+
+/// The case's view: leading `c` channels, leading `w` columns.
+fn slice_view(sh: &Shape) -> crate::Result<View> {
+    let mut v = View::channel_slice(sh.full, 0, sh.c)?;
+    v.dims[3] = sh.w;
+    Ok(v)
 }
 
 fn act_name(a: Activation) -> &'static str {
@@ -105,7 +120,7 @@ pub fn cases() -> Vec<Case> {
     let mut out = Vec::new();
     for sh in shapes() {
         let sh = std::rc::Rc::new(sh);
-        let count = sh.full[0] * sh.full[2] * sh.full[3];
+        let count = sh.full[0] * sh.full[2] * sh.w;
         let label = format!(
             "{:?} c={}{} x~{}±{}",
             sh.full,
@@ -157,8 +172,8 @@ fn train_case(
 ) -> crate::Result<Vec<CaseOutput>> {
     let mut rng = Rng::new(seed);
     let inp = inputs(sh, &mut rng);
-    let view = View::channel_slice(sh.full, 0, sh.c)?;
-    let count = sh.full[0] * sh.full[2] * sh.full[3];
+    let view = slice_view(sh)?;
+    let count = sh.full[0] * sh.full[2] * sh.w;
     let y_written: Vec<usize> = view.indices().collect();
     let y_before = poisoned(inp.x.len(), &y_written, &mut rng);
     let saved_len = ops::bn_saved_len(sh.c, count);
@@ -217,7 +232,7 @@ fn eval_case(be: &dyn Backend, seed: u64, sh: &Shape) -> crate::Result<Vec<CaseO
         inp.running[2 * cf + ch] = sh.offset + 0.1 * sh.scale * rng.uniform_f32(-1.0, 1.0);
         inp.running[3 * cf + ch] = sh.scale * sh.scale * rng.uniform_f32(0.2, 0.5);
     }
-    let view = View::channel_slice(sh.full, 0, sh.c)?;
+    let view = slice_view(sh)?;
     let written: Vec<usize> = view.indices().collect();
     let before = poisoned(inp.x.len(), &written, &mut rng);
     let (x, g, b) = (
@@ -241,8 +256,8 @@ fn backward_case(be: &dyn Backend, seed: u64, sh: &Shape) -> crate::Result<Vec<C
     let mut rng = Rng::new(seed);
     let inp = inputs(sh, &mut rng);
     let cf = sh.full[1];
-    let view = View::channel_slice(sh.full, 0, sh.c)?;
-    let count = sh.full[0] * sh.full[2] * sh.full[3];
+    let view = slice_view(sh)?;
+    let count = sh.full[0] * sh.full[2] * sh.w;
     let mut dy_host = rng.vec_f32(inp.x.len());
     if sh.act != Activation::None {
         // Where the pre-activation sits within rounding of a kink, f32 and
@@ -252,7 +267,7 @@ fn backward_case(be: &dyn Backend, seed: u64, sh: &Shape) -> crate::Result<Vec<C
         let xs: Vec<f64> = idx.iter().map(|&i| inp.x[i] as f64).collect();
         let g: Vec<f64> = inp.gamma.iter().map(|&v| v as f64).collect();
         let b: Vec<f64> = inp.beta.iter().map(|&v| v as f64).collect();
-        let hw = sh.full[2] * sh.full[3];
+        let hw = sh.full[2] * sh.w;
         let pre =
             crate::backend::cpu::norm::bn_train_forward(&xs, sh.full[0], sh.c, hw, &g, &b, 1e-5, 0)
                 .y;

@@ -34,6 +34,18 @@ fn per_chunk(p: &BnParams) -> LaunchConfig {
     }
 }
 
+/// The grid and parameters of the elementwise BN kernels (plane walk when
+/// planes are large, see [`BnParams::elementwise_launch`]).
+fn elementwise(p: &BnParams) -> (BnParams, LaunchConfig) {
+    let (q, (gx, gy)) = p.elementwise_launch();
+    let cfg = LaunchConfig {
+        grid_dim: (gx, gy, 1),
+        block_dim: (THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    (q, cfg)
+}
+
 /// Launches `name` with the pointer arguments in order, then the params.
 ///
 /// # Safety
@@ -78,7 +90,7 @@ pub unsafe fn launch_bn_forward_train(
     p: &BnParams,
 ) -> Result<()> {
     let c = p.x.dims[1] as u64;
-    let norm = p.for_train_normalize();
+    let (norm, cfg) = elementwise(&p.for_train_normalize());
     // SAFETY: per the contract above.
     unsafe {
         launch_raw(k, stream, entry::BN_STATS_F32, per_chunk(p), &[x, saved], p)?;
@@ -94,7 +106,7 @@ pub unsafe fn launch_bn_forward_train(
             k,
             stream,
             entry::BN_NORMALIZE_F32,
-            grid_stride(p.x.numel()),
+            cfg,
             &[x, gamma, beta, saved, y],
             &norm,
         )
@@ -116,15 +128,16 @@ pub unsafe fn launch_bn_forward_eval(
     y: sys::CUdeviceptr,
     p: &BnParams,
 ) -> Result<()> {
+    let (q, cfg) = elementwise(p);
     // SAFETY: per the contract above.
     unsafe {
         launch_raw(
             k,
             stream,
             entry::BN_NORMALIZE_F32,
-            grid_stride(p.x.numel()),
+            cfg,
             &[x, gamma, beta, running, y],
-            p,
+            &q,
         )
     }
 }
@@ -149,6 +162,7 @@ pub unsafe fn launch_bn_backward(
     p: &BnParams,
 ) -> Result<()> {
     let c = p.x.dims[1] as u64;
+    let (q, cfg) = elementwise(p);
     // SAFETY: per the contract above.
     unsafe {
         launch_raw(
@@ -171,9 +185,9 @@ pub unsafe fn launch_bn_backward(
             k,
             stream,
             entry::BN_BACKWARD_DX_F32,
-            grid_stride(p.x.numel()),
+            cfg,
             &[x, dy, gamma, beta, saved, dx],
-            p,
+            &q,
         )
     }
 }

@@ -48,7 +48,7 @@ impl WgslKernels {
     ) -> Result<()> {
         let c = p.x.dims[1];
         let pb = bytemuck::bytes_of(p);
-        let norm = p.for_train_normalize();
+        let (norm, norm_groups) = p.for_train_normalize().elementwise_launch();
         self.run(
             device,
             enc,
@@ -74,7 +74,7 @@ impl WgslKernels {
             entry::BN_NORMALIZE_F32,
             bytemuck::bytes_of(&norm),
             &[(1, x), (3, gamma), (4, beta), (10, saved), (7, y)],
-            groups_for(p.x.numel()),
+            norm_groups,
         )
     }
 
@@ -91,14 +91,15 @@ impl WgslKernels {
         y: &Buffer,
         p: &BnParams,
     ) -> Result<()> {
+        let (q, groups) = p.elementwise_launch();
         self.run(
             device,
             enc,
             ks::WGSL_NORM,
             entry::BN_NORMALIZE_F32,
-            bytemuck::bytes_of(p),
+            bytemuck::bytes_of(&q),
             &[(1, x), (3, gamma), (4, beta), (10, running), (7, y)],
-            groups_for(p.x.numel()),
+            groups,
         )
     }
 
@@ -120,6 +121,7 @@ impl WgslKernels {
     ) -> Result<()> {
         let c = p.x.dims[1];
         let pb = bytemuck::bytes_of(p);
+        let (dxp, dx_groups) = p.elementwise_launch();
         self.run(
             device,
             enc,
@@ -143,9 +145,9 @@ impl WgslKernels {
             enc,
             ks::WGSL_NORM,
             entry::BN_BACKWARD_DX_F32,
-            pb,
+            bytemuck::bytes_of(&dxp),
             &[(1, x), (2, dy), (3, gamma), (4, beta), (5, saved), (7, dx)],
-            groups_for(p.x.numel()),
+            dx_groups,
         )
     }
 
