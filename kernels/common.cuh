@@ -56,6 +56,67 @@ struct ResizePackParams {
     u32 _pad[2];
 };
 
+struct BnParams {
+    ViewParams x;
+    ViewParams y;
+    ViewParams dy;
+    u32 gamma_offset;
+    u32 beta_offset;
+    u32 mean_offset;
+    u32 var_offset;
+    u32 chunks;
+    u32 act;
+    u32 flags;
+    u32 count;
+    float eps;
+    float factor;
+    float unbias;
+    u32 _pad;
+};
+
+struct LinearParams {
+    ViewParams x;
+    ViewParams y;
+    u32 w_offset;
+    u32 w_ld;
+    u32 b_offset;
+    u32 has_bias;
+};
+
+struct EltwiseParams {
+    ViewParams a;
+    ViewParams b;
+    ViewParams y;
+    u32 op;
+    u32 _pad[3];
+};
+
+struct PoolParams {
+    ViewParams x;
+    ViewParams y;
+};
+
+struct LossParams {
+    ViewParams logits;
+    ViewParams teacher;
+    ViewParams dlogits;
+    u32 loss_offset;
+    u32 labels_offset;
+    float smoothing;
+    float temperature;
+};
+
+struct SgdParams {
+    u32 offset;
+    u32 len;
+    u32 flags;
+    u32 _pad0;
+    float lr;
+    float momentum;
+    float weight_decay;
+    u32 _pad1;
+};
+
 // Element count of a view (fits in 32 bits: the host checks).
 __device__ __forceinline__ u32 view_numel(const ViewParams& v) {
     return v.dims[0] * v.dims[1] * v.dims[2] * v.dims[3];

@@ -56,6 +56,69 @@ struct ResizePackParams {
     _pad1: u32,
 }
 
+struct BnParams {
+    x: ViewParams,
+    y: ViewParams,
+    dy: ViewParams,
+    gamma_offset: u32,
+    beta_offset: u32,
+    mean_offset: u32,
+    var_offset: u32,
+    chunks: u32,
+    act: u32,
+    flags: u32,
+    count: u32,
+    eps: f32,
+    factor: f32,
+    unbias: f32,
+    _pad0: u32,
+}
+
+struct LinearParams {
+    x: ViewParams,
+    y: ViewParams,
+    w_offset: u32,
+    w_ld: u32,
+    b_offset: u32,
+    has_bias: u32,
+}
+
+struct EltwiseParams {
+    a: ViewParams,
+    b: ViewParams,
+    y: ViewParams,
+    op: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+struct PoolParams {
+    x: ViewParams,
+    y: ViewParams,
+}
+
+struct LossParams {
+    logits: ViewParams,
+    teacher: ViewParams,
+    dlogits: ViewParams,
+    loss_offset: u32,
+    labels_offset: u32,
+    smoothing: f32,
+    temperature: f32,
+}
+
+struct SgdParams {
+    offset: u32,
+    len: u32,
+    flags: u32,
+    _pad0: u32,
+    lr: f32,
+    momentum: f32,
+    weight_decay: f32,
+    _pad1: u32,
+}
+
 fn view_numel(v: ViewParams) -> u32 {
     return v.dims.x * v.dims.y * v.dims.z * v.dims.w;
 }

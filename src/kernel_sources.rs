@@ -14,6 +14,16 @@ pub const CUDA_COPY: &str = include_str!("../kernels/copy.cu");
 pub const CUDA_CONV2D: &str = include_str!("../kernels/conv2d.cu");
 /// `kernels/resize_pack.cu`: fused multi-resolution resize, normalize, pack.
 pub const CUDA_RESIZE_PACK: &str = include_str!("../kernels/resize_pack.cu");
+/// `kernels/norm.cu`: batch norm on a channel slice, fused ReLU/ReLU6.
+pub const CUDA_NORM: &str = include_str!("../kernels/norm.cu");
+/// `kernels/linear.cu`: linear layer on a weight slice.
+pub const CUDA_LINEAR: &str = include_str!("../kernels/linear.cu");
+/// `kernels/eltwise.cu`: ReLU, ReLU6, add, accumulate, global average pool.
+pub const CUDA_ELTWISE: &str = include_str!("../kernels/eltwise.cu");
+/// `kernels/loss.cu`: softmax cross-entropy and distillation KL.
+pub const CUDA_LOSS: &str = include_str!("../kernels/loss.cu");
+/// `kernels/sgd.cu`: fused SGD step.
+pub const CUDA_SGD: &str = include_str!("../kernels/sgd.cu");
 
 /// `shaders/common.wgsl`: parameter structs and view helpers.
 pub const WGSL_COMMON: &str = include_str!("../shaders/common.wgsl");
@@ -25,6 +35,16 @@ pub const WGSL_FILL: &str = include_str!("../shaders/fill.wgsl");
 pub const WGSL_CONV2D: &str = include_str!("../shaders/conv2d.wgsl");
 /// `shaders/resize_pack.wgsl`: fused multi-resolution resize, normalize, pack.
 pub const WGSL_RESIZE_PACK: &str = include_str!("../shaders/resize_pack.wgsl");
+/// `shaders/norm.wgsl`: batch norm (twin of `kernels/norm.cu`).
+pub const WGSL_NORM: &str = include_str!("../shaders/norm.wgsl");
+/// `shaders/linear.wgsl`: linear layer on a weight slice.
+pub const WGSL_LINEAR: &str = include_str!("../shaders/linear.wgsl");
+/// `shaders/eltwise.wgsl`: elementwise ops and the global average pool.
+pub const WGSL_ELTWISE: &str = include_str!("../shaders/eltwise.wgsl");
+/// `shaders/loss.wgsl`: cross-entropy and distillation KL.
+pub const WGSL_LOSS: &str = include_str!("../shaders/loss.wgsl");
+/// `shaders/sgd.wgsl`: fused SGD step.
+pub const WGSL_SGD: &str = include_str!("../shaders/sgd.wgsl");
 
 /// One CUDA translation unit and the entry points it exports.
 pub struct CudaUnit {
@@ -71,6 +91,47 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
         file: "resize_pack.cu",
         source: CUDA_RESIZE_PACK,
         entries: &[entry::RESIZE_PACK, entry::RESIZE_PACK_MUTUALNET],
+    },
+    CudaUnit {
+        file: "norm.cu",
+        source: CUDA_NORM,
+        entries: &[
+            entry::BN_STATS_F32,
+            entry::BN_FINALIZE_F32,
+            entry::BN_NORMALIZE_F32,
+            entry::BN_BACKWARD_PARTIALS_F32,
+            entry::BN_BACKWARD_FINALIZE_F32,
+            entry::BN_BACKWARD_DX_F32,
+        ],
+    },
+    CudaUnit {
+        file: "linear.cu",
+        source: CUDA_LINEAR,
+        entries: &[
+            entry::LINEAR_FORWARD_F32,
+            entry::LINEAR_BACKWARD_DATA_F32,
+            entry::LINEAR_BACKWARD_WEIGHT_F32,
+            entry::LINEAR_BACKWARD_BIAS_F32,
+        ],
+    },
+    CudaUnit {
+        file: "eltwise.cu",
+        source: CUDA_ELTWISE,
+        entries: &[
+            entry::ELTWISE_F32,
+            entry::AVG_POOL_FORWARD_F32,
+            entry::AVG_POOL_BACKWARD_F32,
+        ],
+    },
+    CudaUnit {
+        file: "loss.cu",
+        source: CUDA_LOSS,
+        entries: &[entry::CROSS_ENTROPY_F32, entry::KL_DIV_F32],
+    },
+    CudaUnit {
+        file: "sgd.cu",
+        source: CUDA_SGD,
+        entries: &[entry::SGD_STEP_F32],
     },
 ];
 
@@ -132,6 +193,38 @@ pub mod entry {
     /// The MutualNet order of `resize_pack` (`ResizePackParams::cascade` = 1),
     /// same arguments and bindings.
     pub const RESIZE_PACK_MUTUALNET: &str = "slimmable_resize_pack_mutualnet";
+    /// `(x, saved, BnParams)`, grid (chunks, c) × 256: per-chunk Welford partials.
+    pub const BN_STATS_F32: &str = "slimmable_bn_stats_f32";
+    /// `(saved, running, BnParams)`, one thread per channel: mean, inv-std, running update.
+    pub const BN_FINALIZE_F32: &str = "slimmable_bn_finalize_f32";
+    /// `(x, gamma, beta, stats, y, BnParams)`, grid-stride: normalize + activation.
+    pub const BN_NORMALIZE_F32: &str = "slimmable_bn_normalize_f32";
+    /// `(x, dy, gamma, beta, saved, BnParams)`, grid (chunks, c) × 256.
+    pub const BN_BACKWARD_PARTIALS_F32: &str = "slimmable_bn_backward_partials_f32";
+    /// `(saved, dgamma, dbeta, BnParams)`, one thread per channel.
+    pub const BN_BACKWARD_FINALIZE_F32: &str = "slimmable_bn_backward_finalize_f32";
+    /// `(x, dy, gamma, beta, saved, dx, BnParams)`, grid-stride.
+    pub const BN_BACKWARD_DX_F32: &str = "slimmable_bn_backward_dx_f32";
+    /// `(x, w, b, y, LinearParams)`.
+    pub const LINEAR_FORWARD_F32: &str = "slimmable_linear_forward_f32";
+    /// `(dy, w, dx, LinearParams)`.
+    pub const LINEAR_BACKWARD_DATA_F32: &str = "slimmable_linear_backward_data_f32";
+    /// `(dy, x, dw, LinearParams)`.
+    pub const LINEAR_BACKWARD_WEIGHT_F32: &str = "slimmable_linear_backward_weight_f32";
+    /// `(dy, db, LinearParams)`.
+    pub const LINEAR_BACKWARD_BIAS_F32: &str = "slimmable_linear_backward_bias_f32";
+    /// `(a, b, y, EltwiseParams)`.
+    pub const ELTWISE_F32: &str = "slimmable_eltwise_f32";
+    /// `(x, y, PoolParams)`.
+    pub const AVG_POOL_FORWARD_F32: &str = "slimmable_avg_pool_forward_f32";
+    /// `(dy, dx, PoolParams)`.
+    pub const AVG_POOL_BACKWARD_F32: &str = "slimmable_avg_pool_backward_f32";
+    /// `(logits, labels, loss, dlogits, LossParams)`, one block of 256.
+    pub const CROSS_ENTROPY_F32: &str = "slimmable_cross_entropy_f32";
+    /// `(student, teacher, loss, dlogits, LossParams)`, one block of 256.
+    pub const KL_DIV_F32: &str = "slimmable_kl_div_f32";
+    /// `(param, grad, momentum_buf, SgdParams)`.
+    pub const SGD_STEP_F32: &str = "slimmable_sgd_step_f32";
 }
 
 /// A CUDA translation unit with `#include "common.cuh"` replaced by the header,

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod error;
 pub mod kernel_sources;
 pub mod op_runner;
+mod op_runner_train;
 pub mod ops;
 pub mod params;
 pub mod rng;

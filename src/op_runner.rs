@@ -30,6 +30,63 @@ pub const OPS: &[(&str, &str)] = &[
          \"order\": \"direct\"|\"mutualnet\", \"full\": [h, w] (mutualnet), \"crops\": [[top, left, h, w] or null per image], \"flips\": [bool per image], \
          \"outputs\": [{\"size\": [h, w], \"images\": [i, ...] (default all)}]}; outputs: out0, out1, ... [count,C,h,w], normalized (x/255-mean)/std (f32 input: (x-mean)/std)",
     ),
+    (
+        "batch_norm_train",
+        "inputs: x [N,C,H,W], gamma, beta, running_mean, running_var [C_full]; params {\"channels\": c, \"eps\": 1e-5, \"momentum\": 0.1 or null (cumulative), \"batches_seen\": 0, \"act\": \"none\"|\"relu\"|\"relu6\"}; outputs: y [N,c,H,W], saved_mean, saved_invstd [c], running_mean, running_var [C_full]",
+    ),
+    (
+        "batch_norm_eval",
+        "inputs: x, gamma, beta, running_mean, running_var; params {\"channels\", \"eps\", \"act\"}; outputs: y [N,c,H,W]",
+    ),
+    (
+        "batch_norm_backward",
+        "inputs: x [N,C,H,W], dy [N,c,H,W], gamma, beta [C_full]; params {\"channels\", \"eps\", \"act\"} (batch statistics recomputed); outputs: dx [N,c,H,W], dgamma, dbeta [C_full] (zero outside the slice)",
+    ),
+    (
+        "linear_forward",
+        "inputs: x [N,in_full], w [out_full,in_full], optional b [out_full]; params {\"in\": i, \"out\": o}; outputs: y [N,o] = x[:, :i]·w[:o, :i]ᵀ + b[:o]",
+    ),
+    (
+        "linear_backward",
+        "inputs: x [N,in_full], w [out_full,in_full], dy [N,o]; params {\"in\": i, \"out\": o}; outputs: dx [N,i], dw [out_full,in_full], db [out_full] (zero outside the slice)",
+    ),
+    ("relu", "inputs: x; params {}; outputs: y = max(x, 0)"),
+    (
+        "relu6",
+        "inputs: x; params {}; outputs: y = min(max(x, 0), 6)",
+    ),
+    (
+        "relu_backward",
+        "inputs: x, dy (same shape); params {}; outputs: dx = dy·[x > 0]",
+    ),
+    (
+        "relu6_backward",
+        "inputs: x, dy (same shape); params {}; outputs: dx = dy·[0 < x < 6]",
+    ),
+    (
+        "add",
+        "inputs: a, b (same shape); params {}; outputs: y = a + b",
+    ),
+    (
+        "avg_pool",
+        "inputs: x [N,C,H,W]; params {}; outputs: y [N,C,1,1] (global average)",
+    ),
+    (
+        "avg_pool_backward",
+        "inputs: dy [N,C,1,1]; params {\"h\": H, \"w\": W}; outputs: dx [N,C,H,W]",
+    ),
+    (
+        "cross_entropy",
+        "inputs: logits [N,K], labels [N] (class indices as floats); params {\"smoothing\": 0.0}; outputs: loss [1] (batch mean), dlogits [N,K]",
+    ),
+    (
+        "kl_div",
+        "inputs: student, teacher [N,K]; params {\"temperature\": 1.0}; outputs: loss [1] = KL(softmax(t/T) ‖ log_softmax(s/T)) batchmean (no T²), dlogits [N,K]",
+    ),
+    (
+        "sgd_step",
+        "inputs: param, grad, optional momentum_buffer (same length); params {\"lr\", \"momentum\": 0, \"weight_decay\": 0, \"nesterov\": false, \"first_step\": true}; outputs: param, momentum_buffer",
+    ),
 ];
 
 #[derive(Deserialize)]
@@ -276,7 +333,7 @@ fn run_resize_pack(
         .collect()
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(op: &str, json: &str) -> Result<T> {
+pub(crate) fn parse<T: for<'de> Deserialize<'de>>(op: &str, json: &str) -> Result<T> {
     serde_json::from_str(json).map_err(|e| {
         Error::invalid(
             format!("--params for {op}"),
@@ -292,7 +349,7 @@ fn usage(op: &str) -> &'static str {
         .unwrap_or("")
 }
 
-fn input<'a>(
+pub(crate) fn input<'a>(
     op: &str,
     inputs: &'a HashMap<String, HostTensor>,
     name: &str,
@@ -341,6 +398,9 @@ pub fn run(
             Ok(vec![("y".into(), y)])
         }
         "resize_pack" => run_resize_pack(backend, op, params_json, inputs),
+        other if OPS.iter().any(|(n, _)| *n == other) => {
+            crate::op_runner_train::run(backend, op, params_json, inputs)
+        }
         other => {
             let known: Vec<&str> = OPS.iter().map(|(n, _)| *n).collect();
             Err(Error::invalid(

@@ -106,6 +106,193 @@ pub struct ResizePackParams {
     pub _pad: [u32; 2],
 }
 
+/// Fused activation after batch norm (and the elementwise ops' kinds).
+pub mod act {
+    pub const NONE: u32 = 0;
+    pub const RELU: u32 = 1;
+    pub const RELU6: u32 = 2;
+}
+
+/// Flags of [`BnParams::flags`].
+pub mod bn_flags {
+    /// Training forward: update the running statistics on the slice.
+    pub const UPDATE_RUNNING: u32 = 1;
+    /// `normalize`: the statistics buffer holds variances (eval: running
+    /// stats), not inverse standard deviations (training: saved stats).
+    pub const STATS_ARE_VAR: u32 = 2;
+    /// `normalize` / `backward_dx`: grid (blocks per plane, planes) walks
+    /// each (n, c) plane directly instead of dividing every flat index; set
+    /// by the launchers via [`super::BnParams::elementwise_launch`].
+    pub const PLANES: u32 = 4;
+}
+
+/// Every batch-norm kernel (training forward: stats, finalize, normalize;
+/// eval forward: normalize; backward: partials, finalize, dx).
+///
+/// `x` is the input slice `[N, c, H, W]`; `y` is the output (forward) or `dx`
+/// (backward); `dy` the upstream gradient (backward only; forward sets it to
+/// `y`). γ, β (and dγ, dβ) are read at `gamma_offset + ch`, `beta_offset + ch`.
+/// Running (or eval) statistics at `mean_offset + ch`, `var_offset + ch` of
+/// their buffer, so one buffer can hold a set per width×resolution config.
+/// The saved buffer is `[mean c][invstd c][Σdy c][Σdy·x̂ c][partials 3·chunks·c]`.
+/// `count` = N·H·W; each channel's reduction is split into `chunks` pieces.
+/// Running update: `r = (1 − factor)·r + factor·stat`, the variance scaled
+/// by `unbias = count/(count − 1)` (PyTorch).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct BnParams {
+    pub x: ViewParams,
+    pub y: ViewParams,
+    pub dy: ViewParams,
+    pub gamma_offset: u32,
+    pub beta_offset: u32,
+    pub mean_offset: u32,
+    pub var_offset: u32,
+    pub chunks: u32,
+    pub act: u32,
+    pub flags: u32,
+    pub count: u32,
+    pub eps: f32,
+    pub factor: f32,
+    pub unbias: f32,
+    pub _pad: u32,
+}
+
+impl BnParams {
+    /// The parameters of the normalize step of a training forward: its
+    /// statistics are the saved mean (at 0) and inv-std (at `c`).
+    pub fn for_train_normalize(&self) -> BnParams {
+        BnParams {
+            mean_offset: 0,
+            var_offset: self.x.dims[1],
+            flags: self.flags & !bn_flags::STATS_ARE_VAR,
+            ..*self
+        }
+    }
+}
+
+impl BnParams {
+    /// The parameters and grid `(x, y)` of 256-wide blocks for the
+    /// elementwise BN kernels (normalize, backward dx): planes of at least
+    /// 256 elements get the plane walk (no per-element division), smaller
+    /// ones a flat grid-stride loop.
+    pub fn elementwise_launch(&self) -> (BnParams, (u32, u32)) {
+        let hw = self.x.dims[2] as u64 * self.x.dims[3] as u64;
+        let planes = self.x.dims[0] as u64 * self.x.dims[1] as u64;
+        if hw >= 256 {
+            let p = BnParams {
+                flags: self.flags | bn_flags::PLANES,
+                ..*self
+            };
+            (
+                p,
+                (
+                    hw.div_ceil(256).min(65_535) as u32,
+                    planes.min(65_535) as u32,
+                ),
+            )
+        } else {
+            let p = BnParams {
+                flags: self.flags & !bn_flags::PLANES,
+                ..*self
+            };
+            (p, (self.x.numel().div_ceil(256).clamp(1, 65_535) as u32, 1))
+        }
+    }
+}
+
+/// Linear layer on a slice. `x` is `[N, in, 1, 1]` (input or dx), `y` is
+/// `[N, out, 1, 1]` (output or dy). The weight's active block is
+/// `w[w_offset + o·w_ld + i]` for `o < out`, `i < in` (`w_ld` = full input
+/// features); the bias (and db) at `b_offset + o`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct LinearParams {
+    pub x: ViewParams,
+    pub y: ViewParams,
+    pub w_offset: u32,
+    pub w_ld: u32,
+    pub b_offset: u32,
+    /// 1 if the forward adds the bias.
+    pub has_bias: u32,
+}
+
+/// Kinds of [`EltwiseParams::op`].
+pub mod eltwise_op {
+    /// `y = max(a, 0)`
+    pub const RELU: u32 = 0;
+    /// `y = min(max(a, 0), 6)`
+    pub const RELU6: u32 = 1;
+    /// `y = b · [a > 0]` (a = forward input, b = dy)
+    pub const RELU_BACKWARD: u32 = 2;
+    /// `y = b · [0 < a < 6]`
+    pub const RELU6_BACKWARD: u32 = 3;
+    /// `y = a + b`
+    pub const ADD: u32 = 4;
+    /// `y += a` (gradient accumulation, e.g. the residual add's backward)
+    pub const ACCUMULATE: u32 = 5;
+}
+
+/// Elementwise ops over three views of equal extents.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct EltwiseParams {
+    pub a: ViewParams,
+    pub b: ViewParams,
+    pub y: ViewParams,
+    pub op: u32,
+    pub _pad: [u32; 3],
+}
+
+/// Global average pool: `x` is `[N, C, H, W]` (input, or dx in backward),
+/// `y` is `[N, C, 1, 1]` (output, or dy).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct PoolParams {
+    pub x: ViewParams,
+    pub y: ViewParams,
+}
+
+/// Softmax cross-entropy and distillation KL. `logits` (student) and
+/// `teacher` (teacher logits; cross-entropy: unused, = logits) and `dlogits`
+/// are `[N, K, 1, 1]`. Labels are f32 class indices at `labels_offset + n`;
+/// the loss goes to `loss[loss_offset]`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct LossParams {
+    pub logits: ViewParams,
+    pub teacher: ViewParams,
+    pub dlogits: ViewParams,
+    pub loss_offset: u32,
+    pub labels_offset: u32,
+    /// Cross-entropy label smoothing ε.
+    pub smoothing: f32,
+    /// KL temperature T.
+    pub temperature: f32,
+}
+
+/// Flags of [`SgdParams::flags`].
+pub mod sgd_flags {
+    pub const NESTEROV: u32 = 1;
+    /// First step: the momentum buffer becomes `d` (PyTorch).
+    pub const FIRST_STEP: u32 = 2;
+}
+
+/// One fused SGD update on elements `offset..offset + len` of the parameter,
+/// gradient and momentum buffers.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct SgdParams {
+    pub offset: u32,
+    pub len: u32,
+    pub flags: u32,
+    pub _pad0: u32,
+    pub lr: f32,
+    pub momentum: f32,
+    pub weight_decay: f32,
+    pub _pad1: u32,
+}
+
 /// The byte layout of one parameter struct, as the Rust compiler laid it out.
 #[derive(Clone, Debug)]
 pub struct StructLayout {
@@ -161,6 +348,49 @@ pub fn param_layouts() -> Vec<StructLayout> {
             full_h,
             full_w,
             total_groups
+        }),
+        layout!(BnParams {
+            x,
+            y,
+            dy,
+            gamma_offset,
+            beta_offset,
+            mean_offset,
+            var_offset,
+            chunks,
+            act,
+            flags,
+            count,
+            eps,
+            factor,
+            unbias
+        }),
+        layout!(LinearParams {
+            x,
+            y,
+            w_offset,
+            w_ld,
+            b_offset,
+            has_bias
+        }),
+        layout!(EltwiseParams { a, b, y, op }),
+        layout!(PoolParams { x, y }),
+        layout!(LossParams {
+            logits,
+            teacher,
+            dlogits,
+            loss_offset,
+            labels_offset,
+            smoothing,
+            temperature
+        }),
+        layout!(SgdParams {
+            offset,
+            len,
+            flags,
+            lr,
+            momentum,
+            weight_decay
         }),
     ]
 }

@@ -68,7 +68,8 @@ def bench_conv(iters):
                 label = f"conv/{name}_w{width:.2f}_r{res}"
                 groups = ic if dw else 1
                 w_full = torch.randn(oc_full, 1 if dw else ic_full, k, k, device="cuda", requires_grad=True)
-                x = torch.randn(n, ic, hw, hw, device="cuda", requires_grad=True)
+                # The image needs no gradient: no dgrad for the stem.
+                x = torch.randn(n, ic, hw, hw, device="cuda", requires_grad=not fixed)
                 pad = k // 2
 
                 def sliced():
@@ -135,6 +136,29 @@ def bench_resize(iters):
     s1 = torch.tensor([0.3530], device="cuda").view(1, 1, 1, 1)
     out["resize/u8_256x28x28x1_to_28_24_20_16"] = time_ms(
         lambda: pipeline(gray, m1, s1, [28, 24, 20, 16], True, False), iters)
+
+
+def bench_bn(iters):
+    """Same cases as src/bench/norm.rs: BatchNorm2d training forward +
+    backward, plain and followed by ReLU6 (PyTorch has no fused kernel: its
+    time stands for both the fused and the separate rows)."""
+    out = {}
+    for n, c, hw in ((64, 32, 112), (64, 384, 14)):
+        bn = torch.nn.BatchNorm2d(c).cuda().train()
+        x = torch.randn(n, c, hw, hw, device="cuda", requires_grad=True)
+        dy = torch.randn_like(x)
+        tag = f"{n}x{c}x{hw}x{hw}"
+
+        def plain():
+            bn(x).backward(dy)
+
+        def relu6():
+            torch.nn.functional.relu6(bn(x)).backward(dy)
+
+        out[f"bn/fwd_bwd_{tag}"] = time_ms(plain, iters)
+        t = time_ms(relu6, iters)
+        out[f"bn/relu6_fused_fwd_bwd_{tag}"] = t
+        out[f"bn/relu6_separate_fwd_bwd_{tag}"] = t
     return out
 
 
@@ -145,7 +169,7 @@ def copy_bandwidth(iters):
     return 2 * a.numel() / (ms * 1e-3) / 1e9
 
 
-BENCHES = [bench_copy, bench_conv, bench_resize]
+BENCHES = [bench_copy, bench_conv, bench_resize, bench_bn]
 
 
 def main():

@@ -11,7 +11,10 @@ pub mod cuda;
 pub mod wgsl;
 
 use crate::error::{Error, Result};
-use crate::params::{Conv2dParams, FillParams, ResizePackParams, SliceCopyParams};
+use crate::params::{
+    BnParams, Conv2dParams, EltwiseParams, FillParams, LinearParams, LossParams, PoolParams,
+    ResizePackParams, SgdParams, SliceCopyParams,
+};
 use std::fmt;
 
 /// Which backend to use. `Auto` picks CUDA if a device works, else a wgpu
@@ -162,6 +165,108 @@ pub trait Backend {
         desc: &Buffer,
         dst: &Buffer,
         p: &ResizePackParams,
+    ) -> Result<()>;
+
+    /// Batch-norm training forward on a channel slice: batch statistics into
+    /// `saved` (mean, inv-std), running-stat update (if flagged), `y`.
+    #[allow(clippy::too_many_arguments)]
+    fn bn_forward_train(
+        &self,
+        x: &Buffer,
+        gamma: &Buffer,
+        beta: &Buffer,
+        running: &Buffer,
+        saved: &Buffer,
+        y: &Buffer,
+        p: &BnParams,
+    ) -> Result<()>;
+    /// Batch-norm eval forward from the statistics in `running`.
+    fn bn_forward_eval(
+        &self,
+        x: &Buffer,
+        gamma: &Buffer,
+        beta: &Buffer,
+        running: &Buffer,
+        y: &Buffer,
+        p: &BnParams,
+    ) -> Result<()>;
+    /// Batch-norm backward: writes `dx`, accumulates into `dgamma`/`dbeta`.
+    #[allow(clippy::too_many_arguments)]
+    fn bn_backward(
+        &self,
+        x: &Buffer,
+        dy: &Buffer,
+        gamma: &Buffer,
+        beta: &Buffer,
+        saved: &Buffer,
+        dgamma: &Buffer,
+        dbeta: &Buffer,
+        dx: &Buffer,
+        p: &BnParams,
+    ) -> Result<()>;
+
+    /// `y = x·Wᵀ (+ b)` on the active block of `w`.
+    fn linear_forward(
+        &self,
+        x: &Buffer,
+        w: &Buffer,
+        b: &Buffer,
+        y: &Buffer,
+        p: &LinearParams,
+    ) -> Result<()>;
+    /// `dx = dy·W` (written). `p.x` is the dx view, `p.y` the dy view.
+    fn linear_backward_data(
+        &self,
+        dy: &Buffer,
+        w: &Buffer,
+        dx: &Buffer,
+        p: &LinearParams,
+    ) -> Result<()>;
+    /// `dW[block] += dyᵀ·x`.
+    fn linear_backward_weight(
+        &self,
+        dy: &Buffer,
+        x: &Buffer,
+        dw: &Buffer,
+        p: &LinearParams,
+    ) -> Result<()>;
+    /// `db[slice] += Σ_n dy`.
+    fn linear_backward_bias(&self, dy: &Buffer, db: &Buffer, p: &LinearParams) -> Result<()>;
+
+    /// Elementwise op (`p.op`, see [`crate::params::eltwise_op`]).
+    fn eltwise(&self, a: &Buffer, b: &Buffer, y: &Buffer, p: &EltwiseParams) -> Result<()>;
+    /// Global average pool forward (`p.x` input, `p.y` output).
+    fn avg_pool_forward(&self, x: &Buffer, y: &Buffer, p: &PoolParams) -> Result<()>;
+    /// Global average pool backward (`p.x` is dx, `p.y` is dy; dx written).
+    fn avg_pool_backward(&self, dy: &Buffer, dx: &Buffer, p: &PoolParams) -> Result<()>;
+
+    /// Softmax cross-entropy, mean over the batch: loss and dlogits.
+    fn cross_entropy(
+        &self,
+        logits: &Buffer,
+        labels: &Buffer,
+        loss: &Buffer,
+        dlogits: &Buffer,
+        p: &LossParams,
+    ) -> Result<()>;
+    /// KL(softmax(teacher/T) ‖ log_softmax(student/T)), batchmean: loss and
+    /// d(student logits).
+    fn kl_div(
+        &self,
+        student: &Buffer,
+        teacher: &Buffer,
+        loss: &Buffer,
+        dlogits: &Buffer,
+        p: &LossParams,
+    ) -> Result<()>;
+
+    /// One fused SGD step on a parameter range.
+    fn sgd_step(
+        &self,
+        param: &Buffer,
+        grad: &Buffer,
+        momentum: &Buffer,
+        p: &SgdParams,
     ) -> Result<()>;
 }
 

@@ -204,14 +204,31 @@ fn run_layer(
     } else {
         Precision::Tf32
     };
+    // The image needs no gradient: a stem's training pass has no dgrad
+    // (tools/bench_torch.py likewise leaves requires_grad off there).
+    let dgrad = !l.fixed_input;
     let ms = be.time_ms(iters, &mut || {
         ops::conv2d(be, ConvPass::Forward, p, &args(&b.x, &b.w, &b.y))?;
-        ops::conv2d(be, ConvPass::Dgrad, p, &args(&b.dx, &b.w, &b.dy))?;
+        if dgrad {
+            ops::conv2d(be, ConvPass::Dgrad, p, &args(&b.dx, &b.w, &b.dy))?;
+        }
         ops::conv2d(be, ConvPass::Wgrad, p, &args(&b.x, &b.dw, &b.dy))
     })?;
-    // Training pass: three passes' worth of FLOPs, or bytes for depthwise
-    // (each pass reads and writes about one activation pair).
-    row("train", ms, 3.0, p == Precision::Tf32);
+    // Training pass: three (two without dgrad) passes' worth of FLOPs, or
+    // bytes for depthwise (each pass reads and writes about one activation pair).
+    let passes = if dgrad { 3.0 } else { 2.0 };
+    row("train", ms, passes, p == Precision::Tf32);
+    // Each backward pass alone (ours only), to see where a training pass goes.
+    if dgrad {
+        let ms = be.time_ms(iters, &mut || {
+            ops::conv2d(be, ConvPass::Dgrad, p, &args(&b.dx, &b.w, &b.dy))
+        })?;
+        row("dgrad", ms, 1.0, p == Precision::Tf32);
+    }
+    let ms = be.time_ms(iters, &mut || {
+        ops::conv2d(be, ConvPass::Wgrad, p, &args(&b.x, &b.dw, &b.dy))
+    })?;
+    row("wgrad", ms, 1.0, p == Precision::Tf32);
     Ok(rows)
 }
 

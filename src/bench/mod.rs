@@ -7,6 +7,7 @@
 
 pub mod conv;
 pub mod copy;
+pub mod norm;
 pub mod resize;
 
 use crate::backend::Backend;
@@ -40,7 +41,7 @@ pub struct Ceilings {
 }
 
 /// Families `slimmable bench` knows.
-pub const FAMILIES: &[&str] = &["copy", "conv", "resize"];
+pub const FAMILIES: &[&str] = &["copy", "conv", "resize", "bn"];
 
 /// Runs one family (or `all`).
 pub fn run(backend: &dyn Backend, family: &str, iters: usize) -> Result<Vec<BenchRow>> {
@@ -60,6 +61,9 @@ pub fn run(backend: &dyn Backend, family: &str, iters: usize) -> Result<Vec<Benc
     }
     if all || family == "resize" {
         rows.extend(resize::run(backend, iters)?);
+    }
+    if all || family == "bn" {
+        rows.extend(norm::run(backend, iters)?);
     }
     Ok(rows)
 }

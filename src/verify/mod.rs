@@ -11,7 +11,9 @@
 
 mod conv_cases;
 mod copy_cases;
+mod norm_cases;
 mod resize_cases;
+mod train_cases;
 
 use crate::backend::Backend;
 use crate::error::Result;
@@ -83,6 +85,8 @@ pub fn cases() -> Vec<Case> {
     all.extend(copy_cases::cases());
     all.extend(conv_cases::cases());
     all.extend(resize_cases::cases());
+    all.extend(norm_cases::cases());
+    all.extend(train_cases::cases());
     all
 }
 

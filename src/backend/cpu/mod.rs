@@ -2,14 +2,22 @@
 //! oracle every other backend is checked against, so clarity beats speed.
 
 pub mod conv;
+pub mod eltwise;
+pub mod linear;
+pub mod loss;
+pub mod norm;
 pub mod resize;
+pub mod sgd;
 
 use super::{
     Backend, BackendKind, Buffer, ConvBuffers, ConvPass, Precision, Storage, check_write_len,
     wrong_storage,
 };
 use crate::error::Result;
-use crate::params::{Conv2dParams, FillParams, ResizePackParams, SliceCopyParams, ViewParams};
+use crate::params::{
+    BnParams, Conv2dParams, EltwiseParams, FillParams, LinearParams, LossParams, PoolParams,
+    ResizePackParams, SgdParams, SliceCopyParams, ViewParams, bn_flags, sgd_flags,
+};
 use std::sync::RwLock;
 
 /// The reference backend.
@@ -159,8 +167,304 @@ impl Backend for CpuBackend {
         resize::resize_pack(&s, &d, &mut o, p);
         Ok(())
     }
+
+    fn bn_forward_train(
+        &self,
+        x: &Buffer,
+        gamma: &Buffer,
+        beta: &Buffer,
+        running: &Buffer,
+        saved: &Buffer,
+        y: &Buffer,
+        p: &BnParams,
+    ) -> Result<()> {
+        let (n, c, hw) = nchw(&p.x);
+        let xs = gather(&snapshot(x)?, &p.x);
+        let g = range(&snapshot(gamma)?, p.gamma_offset, c);
+        let b = range(&snapshot(beta)?, p.beta_offset, c);
+        let f = norm::bn_train_forward(&xs, n, c, hw, &g, &b, p.eps as f64, p.act);
+        scatter(y, view_indices(&p.y), &f.y)?;
+        let mut stats = f.mean.clone();
+        stats.extend(&f.invstd);
+        scatter(saved, 0..2 * c, &stats)?;
+        if p.flags & bn_flags::UPDATE_RUNNING != 0 {
+            let r = snapshot(running)?;
+            let mut rm = range(&r, p.mean_offset, c);
+            let mut rv = range(&r, p.var_offset, c);
+            norm::update_running(&mut rm, &mut rv, &f.mean, &f.var, n * hw, p.factor as f64);
+            scatter(running, p.mean_offset as usize.., &rm)?;
+            scatter(running, p.var_offset as usize.., &rv)?;
+        }
+        Ok(())
+    }
+
+    fn bn_forward_eval(
+        &self,
+        x: &Buffer,
+        gamma: &Buffer,
+        beta: &Buffer,
+        running: &Buffer,
+        y: &Buffer,
+        p: &BnParams,
+    ) -> Result<()> {
+        let (n, c, hw) = nchw(&p.x);
+        let xs = gather(&snapshot(x)?, &p.x);
+        let g = range(&snapshot(gamma)?, p.gamma_offset, c);
+        let b = range(&snapshot(beta)?, p.beta_offset, c);
+        let r = snapshot(running)?;
+        let mean = range(&r, p.mean_offset, c);
+        let invstd: Vec<f64> = range(&r, p.var_offset, c)
+            .iter()
+            .map(|v| 1.0 / (v + p.eps as f64).sqrt())
+            .collect();
+        let out = norm::normalize(&xs, n, c, hw, &g, &b, &mean, &invstd, p.act);
+        scatter(y, view_indices(&p.y), &out)
+    }
+
+    fn bn_backward(
+        &self,
+        x: &Buffer,
+        dy: &Buffer,
+        gamma: &Buffer,
+        beta: &Buffer,
+        saved: &Buffer,
+        dgamma: &Buffer,
+        dbeta: &Buffer,
+        dx: &Buffer,
+        p: &BnParams,
+    ) -> Result<()> {
+        let (n, c, hw) = nchw(&p.x);
+        let xs = gather(&snapshot(x)?, &p.x);
+        let dys = gather(&snapshot(dy)?, &p.dy);
+        let g = range(&snapshot(gamma)?, p.gamma_offset, c);
+        let b = range(&snapshot(beta)?, p.beta_offset, c);
+        let s = snapshot(saved)?;
+        let (mean, invstd) = (range(&s, 0, c), range(&s, c as u32, c));
+        let r = norm::bn_backward(&xs, &dys, n, c, hw, &g, &b, &mean, &invstd, p.act);
+        scatter(dx, view_indices(&p.y), &r.dx)?;
+        accumulate(dgamma, p.gamma_offset, &r.dgamma)?;
+        accumulate(dbeta, p.beta_offset, &r.dbeta)
+    }
+
+    fn linear_forward(
+        &self,
+        x: &Buffer,
+        w: &Buffer,
+        b: &Buffer,
+        y: &Buffer,
+        p: &LinearParams,
+    ) -> Result<()> {
+        let (n, i_f, o_f) = (
+            p.x.dims[0] as usize,
+            p.x.dims[1] as usize,
+            p.y.dims[1] as usize,
+        );
+        let xs = gather(&snapshot(x)?, &p.x);
+        let ws = weight_block(&snapshot(w)?, p, o_f, i_f);
+        let bs = range(&snapshot(b)?, p.b_offset, o_f);
+        let out =
+            linear::linear_forward(&xs, &ws, (p.has_bias != 0).then_some(&bs[..]), n, i_f, o_f);
+        scatter(y, view_indices(&p.y), &out)
+    }
+
+    fn linear_backward_data(
+        &self,
+        dy: &Buffer,
+        w: &Buffer,
+        dx: &Buffer,
+        p: &LinearParams,
+    ) -> Result<()> {
+        let (n, i_f, o_f) = (
+            p.x.dims[0] as usize,
+            p.x.dims[1] as usize,
+            p.y.dims[1] as usize,
+        );
+        let dys = gather(&snapshot(dy)?, &p.y);
+        let ws = weight_block(&snapshot(w)?, p, o_f, i_f);
+        let (d, _, _) = linear::linear_backward(&vec![0.0; n * i_f], &ws, &dys, n, i_f, o_f);
+        scatter(dx, view_indices(&p.x), &d)
+    }
+
+    fn linear_backward_weight(
+        &self,
+        dy: &Buffer,
+        x: &Buffer,
+        dw: &Buffer,
+        p: &LinearParams,
+    ) -> Result<()> {
+        let (n, i_f, o_f) = (
+            p.x.dims[0] as usize,
+            p.x.dims[1] as usize,
+            p.y.dims[1] as usize,
+        );
+        let dys = gather(&snapshot(dy)?, &p.y);
+        let xs = gather(&snapshot(x)?, &p.x);
+        let (_, g, _) = linear::linear_backward(&xs, &vec![0.0; o_f * i_f], &dys, n, i_f, o_f);
+        for o in 0..o_f {
+            accumulate(
+                dw,
+                p.w_offset + (o as u32) * p.w_ld,
+                &g[o * i_f..(o + 1) * i_f],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn linear_backward_bias(&self, dy: &Buffer, db: &Buffer, p: &LinearParams) -> Result<()> {
+        let (n, o_f) = (p.y.dims[0] as usize, p.y.dims[1] as usize);
+        let dys = gather(&snapshot(dy)?, &p.y);
+        let (_, _, g) = linear::linear_backward(&[], &[], &dys, n, 0, o_f);
+        accumulate(db, p.b_offset, &g)
+    }
+
+    fn eltwise(&self, a: &Buffer, b: &Buffer, y: &Buffer, p: &EltwiseParams) -> Result<()> {
+        let av = gather(&snapshot(a)?, &p.a);
+        let bv = gather(&snapshot(b)?, &p.b);
+        let yv = gather(&snapshot(y)?, &p.y);
+        let out: Vec<f64> = (0..av.len())
+            .map(|i| eltwise::eltwise(p.op, av[i], bv[i], yv[i]))
+            .collect();
+        scatter(y, view_indices(&p.y), &out)
+    }
+
+    fn avg_pool_forward(&self, x: &Buffer, y: &Buffer, p: &PoolParams) -> Result<()> {
+        let (n, c, hw) = nchw(&p.x);
+        let out = eltwise::avg_pool_forward(&gather(&snapshot(x)?, &p.x), n * c, hw);
+        scatter(y, view_indices(&p.y), &out)
+    }
+
+    fn avg_pool_backward(&self, dy: &Buffer, dx: &Buffer, p: &PoolParams) -> Result<()> {
+        let (_, _, hw) = nchw(&p.x);
+        let out = eltwise::avg_pool_backward(&gather(&snapshot(dy)?, &p.y), hw);
+        scatter(dx, view_indices(&p.x), &out)
+    }
+
+    fn cross_entropy(
+        &self,
+        logits: &Buffer,
+        labels: &Buffer,
+        loss: &Buffer,
+        dlogits: &Buffer,
+        p: &LossParams,
+    ) -> Result<()> {
+        let (n, k) = (p.logits.dims[0] as usize, p.logits.dims[1] as usize);
+        let z = gather(&snapshot(logits)?, &p.logits);
+        let l = range(&snapshot(labels)?, p.labels_offset, n);
+        let (v, d) = loss::cross_entropy(&z, &l, n, k, p.smoothing as f64);
+        scatter(dlogits, view_indices(&p.dlogits), &d)?;
+        scatter(loss, [p.loss_offset as usize], &[v])
+    }
+
+    fn kl_div(
+        &self,
+        student: &Buffer,
+        teacher: &Buffer,
+        loss: &Buffer,
+        dlogits: &Buffer,
+        p: &LossParams,
+    ) -> Result<()> {
+        let (n, k) = (p.logits.dims[0] as usize, p.logits.dims[1] as usize);
+        let s = gather(&snapshot(student)?, &p.logits);
+        let t = gather(&snapshot(teacher)?, &p.teacher);
+        let (v, d) = loss::kl_div(&s, &t, n, k, p.temperature as f64);
+        scatter(dlogits, view_indices(&p.dlogits), &d)?;
+        scatter(loss, [p.loss_offset as usize], &[v])
+    }
+
+    fn sgd_step(
+        &self,
+        param: &Buffer,
+        grad: &Buffer,
+        momentum: &Buffer,
+        p: &SgdParams,
+    ) -> Result<()> {
+        let len = p.len as usize;
+        let (w, g, m) = (
+            range(&snapshot(param)?, p.offset, len),
+            range(&snapshot(grad)?, p.offset, len),
+            range(&snapshot(momentum)?, p.offset, len),
+        );
+        let (mut new_w, mut new_m) = (Vec::with_capacity(len), Vec::with_capacity(len));
+        for i in 0..len {
+            let (a, b) = sgd::sgd_element(
+                w[i],
+                g[i],
+                m[i],
+                p.lr as f64,
+                p.momentum as f64,
+                p.weight_decay as f64,
+                p.flags & sgd_flags::NESTEROV != 0,
+                p.flags & sgd_flags::FIRST_STEP != 0,
+            );
+            new_w.push(a);
+            new_m.push(b);
+        }
+        let at = p.offset as usize..;
+        scatter(param, at.clone(), &new_w)?;
+        if p.momentum != 0.0 {
+            scatter(momentum, at, &new_m)?;
+        }
+        Ok(())
+    }
 }
 
 fn lock_write(buf: &Buffer) -> Result<std::sync::RwLockWriteGuard<'_, Vec<f32>>> {
     Ok(host(buf)?.write().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// A copy of the whole buffer (the reference reads inputs from copies, so
+/// that no lock is held while it writes outputs).
+fn snapshot(buf: &Buffer) -> Result<Vec<f32>> {
+    Ok(host(buf)?.read().unwrap_or_else(|e| e.into_inner()).clone())
+}
+
+/// A view's elements in NCHW order, widened to f64.
+fn gather(data: &[f32], v: &ViewParams) -> Vec<f64> {
+    view_indices(v)
+        .into_iter()
+        .map(|i| data[i] as f64)
+        .collect()
+}
+
+/// Elements `offset..offset + len` widened to f64.
+fn range(data: &[f32], offset: u32, len: usize) -> Vec<f64> {
+    data[offset as usize..offset as usize + len]
+        .iter()
+        .map(|&v| v as f64)
+        .collect()
+}
+
+/// Writes `values` (rounded to f32) at `indices`.
+fn scatter(buf: &Buffer, indices: impl IntoIterator<Item = usize>, values: &[f64]) -> Result<()> {
+    let mut d = host(buf)?.write().unwrap_or_else(|e| e.into_inner());
+    for (i, v) in indices.into_iter().zip(values) {
+        d[i] = *v as f32;
+    }
+    Ok(())
+}
+
+/// Adds `values` to the f32 elements at `offset..`, in f64.
+fn accumulate(buf: &Buffer, offset: u32, values: &[f64]) -> Result<()> {
+    let mut d = host(buf)?.write().unwrap_or_else(|e| e.into_inner());
+    for (k, v) in values.iter().enumerate() {
+        let i = offset as usize + k;
+        d[i] = (d[i] as f64 + v) as f32;
+    }
+    Ok(())
+}
+
+/// `(N, c, H·W)` of a BN view.
+fn nchw(v: &ViewParams) -> (usize, usize, usize) {
+    let d = v.dims.map(|x| x as usize);
+    (d[0], d[1], d[2] * d[3])
+}
+
+/// The active `[out][in]` block of a full-size weight, dense, in f64.
+fn weight_block(w: &[f32], p: &LinearParams, o_f: usize, i_f: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(o_f * i_f);
+    for o in 0..o_f {
+        let row = p.w_offset as usize + o * p.w_ld as usize;
+        out.extend(w[row..row + i_f].iter().map(|&v| v as f64));
+    }
+    out
 }

@@ -6,7 +6,9 @@
 
 pub mod launch;
 pub mod launch_conv;
+pub mod launch_norm;
 pub mod launch_resize;
+pub mod launch_train;
 pub mod nvrtc;
 
 use super::{
@@ -14,8 +16,11 @@ use super::{
     wrong_storage,
 };
 use crate::error::{Error, Result};
-use crate::params::{Conv2dParams, FillParams, ResizePackParams, SliceCopyParams};
-use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtr, sys};
+use crate::params::{
+    BnParams, Conv2dParams, EltwiseParams, FillParams, LinearParams, LossParams, PoolParams,
+    ResizePackParams, SgdParams, SliceCopyParams,
+};
+use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtr, SyncOnDrop, sys};
 use launch::{CudaKernels, driver_err};
 use std::sync::Arc;
 
@@ -94,6 +99,10 @@ impl CudaBackend {
             });
         }
         let ctx = CudaContext::new(ordinal).map_err(|e| driver_err("cuCtxCreate", e))?;
+        // SAFETY: this backend launches everything on one stream, so cudarc's
+        // per-buffer events (cross-stream ordering) are not needed; without
+        // them a launch costs no extra event record/wait calls.
+        unsafe { ctx.disable_event_tracking() };
         let stream = ctx.default_stream();
         let kernels = CudaKernels::load(&ctx)?;
         Ok(CudaBackend {
@@ -123,6 +132,22 @@ impl CudaBackend {
             Storage::Cuda(s) => Ok(s),
             _ => Err(wrong_storage("cuda")),
         }
+    }
+
+    /// Device pointers of `bufs`, with the guards that keep them in order on
+    /// the stream (drop them after the launch).
+    fn ptrs<'a>(
+        &'a self,
+        bufs: &[&'a Buffer],
+    ) -> Result<(Vec<sys::CUdeviceptr>, Vec<SyncOnDrop<'a>>)> {
+        let mut ptrs = Vec::with_capacity(bufs.len());
+        let mut guards = Vec::with_capacity(bufs.len());
+        for b in bufs {
+            let (p, g) = self.slice(b)?.device_ptr(&self.stream);
+            ptrs.push(p);
+            guards.push(g);
+        }
+        Ok((ptrs, guards))
     }
 }
 
@@ -262,5 +287,233 @@ impl Backend for CudaBackend {
         // SAFETY: crate::ops::resize built the table for `p` and checked the
         // source and arena lengths and that they are distinct buffers.
         unsafe { launch_resize::launch_resize_pack(&self.kernels, &self.stream, sp, tp, dp, p) }
+    }
+
+    fn bn_forward_train(
+        &self,
+        x: &Buffer,
+        gamma: &Buffer,
+        beta: &Buffer,
+        running: &Buffer,
+        saved: &Buffer,
+        y: &Buffer,
+        p: &BnParams,
+    ) -> Result<()> {
+        let (q, _g) = self.ptrs(&[x, gamma, beta, running, saved, y])?;
+        let k = &self.kernels;
+        // SAFETY: crate::ops checked every view and slice against its buffer.
+        unsafe {
+            launch_norm::launch_bn_forward_train(
+                k,
+                &self.stream,
+                q[0],
+                q[1],
+                q[2],
+                q[3],
+                q[4],
+                q[5],
+                p,
+            )
+        }
+    }
+
+    fn bn_forward_eval(
+        &self,
+        x: &Buffer,
+        gamma: &Buffer,
+        beta: &Buffer,
+        running: &Buffer,
+        y: &Buffer,
+        p: &BnParams,
+    ) -> Result<()> {
+        let (q, _g) = self.ptrs(&[x, gamma, beta, running, y])?;
+        // SAFETY: crate::ops checked every view and slice against its buffer.
+        unsafe {
+            launch_norm::launch_bn_forward_eval(
+                &self.kernels,
+                &self.stream,
+                q[0],
+                q[1],
+                q[2],
+                q[3],
+                q[4],
+                p,
+            )
+        }
+    }
+
+    fn bn_backward(
+        &self,
+        x: &Buffer,
+        dy: &Buffer,
+        gamma: &Buffer,
+        beta: &Buffer,
+        saved: &Buffer,
+        dgamma: &Buffer,
+        dbeta: &Buffer,
+        dx: &Buffer,
+        p: &BnParams,
+    ) -> Result<()> {
+        let (q, _g) = self.ptrs(&[x, dy, gamma, beta, saved, dgamma, dbeta, dx])?;
+        let k = &self.kernels;
+        // SAFETY: crate::ops checked every view and slice against its buffer.
+        unsafe {
+            launch_norm::launch_bn_backward(
+                k,
+                &self.stream,
+                q[0],
+                q[1],
+                q[2],
+                q[3],
+                q[4],
+                q[5],
+                q[6],
+                q[7],
+                p,
+            )
+        }
+    }
+
+    fn linear_forward(
+        &self,
+        x: &Buffer,
+        w: &Buffer,
+        b: &Buffer,
+        y: &Buffer,
+        p: &LinearParams,
+    ) -> Result<()> {
+        let (q, _g) = self.ptrs(&[x, w, b, y])?;
+        // SAFETY: crate::ops checked every view against its buffer.
+        unsafe {
+            launch_train::launch_linear_forward(
+                &self.kernels,
+                &self.stream,
+                q[0],
+                q[1],
+                q[2],
+                q[3],
+                p,
+            )
+        }
+    }
+
+    fn linear_backward_data(
+        &self,
+        dy: &Buffer,
+        w: &Buffer,
+        dx: &Buffer,
+        p: &LinearParams,
+    ) -> Result<()> {
+        let (q, _g) = self.ptrs(&[dy, w, dx])?;
+        // SAFETY: crate::ops checked every view against its buffer.
+        unsafe {
+            launch_train::launch_linear_backward_data(
+                &self.kernels,
+                &self.stream,
+                q[0],
+                q[1],
+                q[2],
+                p,
+            )
+        }
+    }
+
+    fn linear_backward_weight(
+        &self,
+        dy: &Buffer,
+        x: &Buffer,
+        dw: &Buffer,
+        p: &LinearParams,
+    ) -> Result<()> {
+        let (q, _g) = self.ptrs(&[dy, x, dw])?;
+        // SAFETY: crate::ops checked every view against its buffer.
+        unsafe {
+            launch_train::launch_linear_backward_weight(
+                &self.kernels,
+                &self.stream,
+                q[0],
+                q[1],
+                q[2],
+                p,
+            )
+        }
+    }
+
+    fn linear_backward_bias(&self, dy: &Buffer, db: &Buffer, p: &LinearParams) -> Result<()> {
+        let (q, _g) = self.ptrs(&[dy, db])?;
+        // SAFETY: crate::ops checked every view against its buffer.
+        unsafe {
+            launch_train::launch_linear_backward_bias(&self.kernels, &self.stream, q[0], q[1], p)
+        }
+    }
+
+    fn eltwise(&self, a: &Buffer, b: &Buffer, y: &Buffer, p: &EltwiseParams) -> Result<()> {
+        let (q, _g) = self.ptrs(&[a, b, y])?;
+        // SAFETY: crate::ops checked every view against its buffer.
+        unsafe { launch_train::launch_eltwise(&self.kernels, &self.stream, q[0], q[1], q[2], p) }
+    }
+
+    fn avg_pool_forward(&self, x: &Buffer, y: &Buffer, p: &PoolParams) -> Result<()> {
+        let (q, _g) = self.ptrs(&[x, y])?;
+        // SAFETY: crate::ops checked every view against its buffer.
+        unsafe { launch_train::launch_avg_pool_forward(&self.kernels, &self.stream, q[0], q[1], p) }
+    }
+
+    fn avg_pool_backward(&self, dy: &Buffer, dx: &Buffer, p: &PoolParams) -> Result<()> {
+        let (q, _g) = self.ptrs(&[dy, dx])?;
+        // SAFETY: crate::ops checked every view against its buffer.
+        unsafe {
+            launch_train::launch_avg_pool_backward(&self.kernels, &self.stream, q[0], q[1], p)
+        }
+    }
+
+    fn cross_entropy(
+        &self,
+        logits: &Buffer,
+        labels: &Buffer,
+        loss: &Buffer,
+        dlogits: &Buffer,
+        p: &LossParams,
+    ) -> Result<()> {
+        let (q, _g) = self.ptrs(&[logits, labels, loss, dlogits])?;
+        // SAFETY: crate::ops checked every view against its buffer.
+        unsafe {
+            launch_train::launch_cross_entropy(
+                &self.kernels,
+                &self.stream,
+                q[0],
+                q[1],
+                q[2],
+                q[3],
+                p,
+            )
+        }
+    }
+
+    fn kl_div(
+        &self,
+        student: &Buffer,
+        teacher: &Buffer,
+        loss: &Buffer,
+        dlogits: &Buffer,
+        p: &LossParams,
+    ) -> Result<()> {
+        let (q, _g) = self.ptrs(&[student, teacher, loss, dlogits])?;
+        // SAFETY: crate::ops checked every view against its buffer.
+        unsafe {
+            launch_train::launch_kl_div(&self.kernels, &self.stream, q[0], q[1], q[2], q[3], p)
+        }
+    }
+
+    fn sgd_step(
+        &self,
+        param: &Buffer,
+        grad: &Buffer,
+        momentum: &Buffer,
+        p: &SgdParams,
+    ) -> Result<()> {
+        let (q, _g) = self.ptrs(&[param, grad, momentum])?;
+        // SAFETY: crate::ops checked the range against every buffer.
+        unsafe { launch_train::launch_sgd_step(&self.kernels, &self.stream, q[0], q[1], q[2], p) }
     }
 }

@@ -174,6 +174,51 @@ impl WgslKernels {
         pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
     }
 
+    /// Records one dispatch of `groups` workgroups with `params` at binding
+    /// 0 and each tensor at its own binding number (the training shaders
+    /// bind by role; each entry point uses a subset).
+    pub(super) fn dispatch_bound(
+        &self,
+        device: &wgpu::Device,
+        encoder: &mut wgpu::CommandEncoder,
+        pipeline: &wgpu::ComputePipeline,
+        uniforms: &[(u32, &[u8])],
+        tensors: &[(u32, &wgpu::Buffer)],
+        groups: (u32, u32),
+    ) {
+        let uniform_bufs: Vec<(u32, wgpu::Buffer)> = uniforms
+            .iter()
+            .map(|(b, bytes)| {
+                let buf = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("slimmable params"),
+                    contents: bytes,
+                    usage: wgpu::BufferUsages::UNIFORM,
+                });
+                (*b, buf)
+            })
+            .collect();
+        let mut entries: Vec<wgpu::BindGroupEntry> = uniform_bufs
+            .iter()
+            .map(|(b, buf)| wgpu::BindGroupEntry {
+                binding: *b,
+                resource: buf.as_entire_binding(),
+            })
+            .collect();
+        entries.extend(tensors.iter().map(|(b, buf)| wgpu::BindGroupEntry {
+            binding: *b,
+            resource: buf.as_entire_binding(),
+        }));
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(groups.0.max(1), groups.1.max(1), 1);
+    }
+
     /// Records `slimmable_slice_copy_f32`: `dst[p.dst] = src[p.src]`.
     /// The caller guarantees both views lie inside their buffers and do not
     /// overlap (the crate's own callers check with `crate::ops`).

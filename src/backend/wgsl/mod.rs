@@ -4,13 +4,17 @@
 pub mod adapter;
 pub mod kernels;
 pub mod kernels_conv;
+pub mod kernels_train;
 
 use super::{
     Backend, BackendKind, Buffer, ConvBuffers, ConvPass, Precision, Storage, check_write_len,
     wrong_storage,
 };
 use crate::error::{Error, Result};
-use crate::params::{Conv2dParams, FillParams, ResizePackParams, SliceCopyParams};
+use crate::params::{
+    BnParams, Conv2dParams, EltwiseParams, FillParams, LinearParams, LossParams, PoolParams,
+    ResizePackParams, SgdParams, SliceCopyParams,
+};
 pub use kernels::WgslKernels;
 
 /// The wgpu backend on one adapter.
@@ -244,6 +248,203 @@ impl Backend for WgslBackend {
         self.submit("resize_pack", |enc| {
             self.kernels
                 .encode_resize_pack(&self.device, enc, s, t, d, p)
+        })
+    }
+
+    fn bn_forward_train(
+        &self,
+        x: &Buffer,
+        gamma: &Buffer,
+        beta: &Buffer,
+        running: &Buffer,
+        saved: &Buffer,
+        y: &Buffer,
+        p: &BnParams,
+    ) -> Result<()> {
+        let b = [x, gamma, beta, running, saved, y]
+            .map(|b| self.buffer(b))
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
+        let &[x, g, be, r, s, y] = &b[..] else {
+            unreachable!("one handle per buffer")
+        };
+        self.submit("bn_forward_train", |enc| {
+            self.kernels
+                .encode_bn_forward_train(&self.device, enc, x, g, be, r, s, y, p)
+        })
+    }
+
+    fn bn_forward_eval(
+        &self,
+        x: &Buffer,
+        gamma: &Buffer,
+        beta: &Buffer,
+        running: &Buffer,
+        y: &Buffer,
+        p: &BnParams,
+    ) -> Result<()> {
+        let b = [x, gamma, beta, running, y]
+            .map(|b| self.buffer(b))
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
+        let &[x, g, be, r, y] = &b[..] else {
+            unreachable!("one handle per buffer")
+        };
+        self.submit("bn_forward_eval", |enc| {
+            self.kernels
+                .encode_bn_forward_eval(&self.device, enc, x, g, be, r, y, p)
+        })
+    }
+
+    fn bn_backward(
+        &self,
+        x: &Buffer,
+        dy: &Buffer,
+        gamma: &Buffer,
+        beta: &Buffer,
+        saved: &Buffer,
+        dgamma: &Buffer,
+        dbeta: &Buffer,
+        dx: &Buffer,
+        p: &BnParams,
+    ) -> Result<()> {
+        let b = [x, dy, gamma, beta, saved, dgamma, dbeta, dx]
+            .map(|b| self.buffer(b))
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
+        let &[x, dy, g, be, s, dg, db, dx] = &b[..] else {
+            unreachable!("one handle per buffer")
+        };
+        self.submit("bn_backward", |enc| {
+            self.kernels
+                .encode_bn_backward(&self.device, enc, x, dy, g, be, s, dg, db, dx, p)
+        })
+    }
+
+    fn linear_forward(
+        &self,
+        x: &Buffer,
+        w: &Buffer,
+        b: &Buffer,
+        y: &Buffer,
+        p: &LinearParams,
+    ) -> Result<()> {
+        let (x, w, b, y) = (
+            self.buffer(x)?,
+            self.buffer(w)?,
+            self.buffer(b)?,
+            self.buffer(y)?,
+        );
+        self.submit("linear_forward", |enc| {
+            self.kernels
+                .encode_linear_forward(&self.device, enc, x, w, b, y, p)
+        })
+    }
+
+    fn linear_backward_data(
+        &self,
+        dy: &Buffer,
+        w: &Buffer,
+        dx: &Buffer,
+        p: &LinearParams,
+    ) -> Result<()> {
+        let (dy, w, dx) = (self.buffer(dy)?, self.buffer(w)?, self.buffer(dx)?);
+        self.submit("linear_backward_data", |enc| {
+            self.kernels
+                .encode_linear_backward_data(&self.device, enc, dy, w, dx, p)
+        })
+    }
+
+    fn linear_backward_weight(
+        &self,
+        dy: &Buffer,
+        x: &Buffer,
+        dw: &Buffer,
+        p: &LinearParams,
+    ) -> Result<()> {
+        let (dy, x, dw) = (self.buffer(dy)?, self.buffer(x)?, self.buffer(dw)?);
+        self.submit("linear_backward_weight", |enc| {
+            self.kernels
+                .encode_linear_backward_weight(&self.device, enc, dy, x, dw, p)
+        })
+    }
+
+    fn linear_backward_bias(&self, dy: &Buffer, db: &Buffer, p: &LinearParams) -> Result<()> {
+        let (dy, db) = (self.buffer(dy)?, self.buffer(db)?);
+        self.submit("linear_backward_bias", |enc| {
+            self.kernels
+                .encode_linear_backward_bias(&self.device, enc, dy, db, p)
+        })
+    }
+
+    fn eltwise(&self, a: &Buffer, b: &Buffer, y: &Buffer, p: &EltwiseParams) -> Result<()> {
+        let (a, b, y) = (self.buffer(a)?, self.buffer(b)?, self.buffer(y)?);
+        self.submit("eltwise", |enc| {
+            self.kernels.encode_eltwise(&self.device, enc, a, b, y, p)
+        })
+    }
+
+    fn avg_pool_forward(&self, x: &Buffer, y: &Buffer, p: &PoolParams) -> Result<()> {
+        let (x, y) = (self.buffer(x)?, self.buffer(y)?);
+        self.submit("avg_pool_forward", |enc| {
+            self.kernels
+                .encode_avg_pool_forward(&self.device, enc, x, y, p)
+        })
+    }
+
+    fn avg_pool_backward(&self, dy: &Buffer, dx: &Buffer, p: &PoolParams) -> Result<()> {
+        let (dy, dx) = (self.buffer(dy)?, self.buffer(dx)?);
+        self.submit("avg_pool_backward", |enc| {
+            self.kernels
+                .encode_avg_pool_backward(&self.device, enc, dy, dx, p)
+        })
+    }
+
+    fn cross_entropy(
+        &self,
+        logits: &Buffer,
+        labels: &Buffer,
+        loss: &Buffer,
+        dlogits: &Buffer,
+        p: &LossParams,
+    ) -> Result<()> {
+        let (z, l) = (self.buffer(logits)?, self.buffer(labels)?);
+        let (o, d) = (self.buffer(loss)?, self.buffer(dlogits)?);
+        self.submit("cross_entropy", |enc| {
+            self.kernels
+                .encode_cross_entropy(&self.device, enc, z, l, o, d, p)
+        })
+    }
+
+    fn kl_div(
+        &self,
+        student: &Buffer,
+        teacher: &Buffer,
+        loss: &Buffer,
+        dlogits: &Buffer,
+        p: &LossParams,
+    ) -> Result<()> {
+        let (s, t) = (self.buffer(student)?, self.buffer(teacher)?);
+        let (o, d) = (self.buffer(loss)?, self.buffer(dlogits)?);
+        self.submit("kl_div", |enc| {
+            self.kernels.encode_kl_div(&self.device, enc, s, t, o, d, p)
+        })
+    }
+
+    fn sgd_step(
+        &self,
+        param: &Buffer,
+        grad: &Buffer,
+        momentum: &Buffer,
+        p: &SgdParams,
+    ) -> Result<()> {
+        let (w, g, m) = (
+            self.buffer(param)?,
+            self.buffer(grad)?,
+            self.buffer(momentum)?,
+        );
+        self.submit("sgd_step", |enc| {
+            self.kernels.encode_sgd_step(&self.device, enc, w, g, m, p)
         })
     }
 }

@@ -1,0 +1,265 @@
+// slimmable: batch norm on a channel slice (WGSL twin of kernels/norm.cu;
+// same entry points, same algorithm, f32 throughout: WGSL has no f64, so
+// the partials are merged with Chan's formula in f32).
+//
+// Bindings by role (each entry point uses a subset; the host binds exactly
+// those): 0 params, 1 x, 2 dy, 3 gamma, 4 beta, 5 saved, 6 running, 7 y/dx,
+// 8 dgamma, 9 dbeta, 10 stats (normalize: saved or running statistics).
+// Reductions: workgroups (chunks, c) of 256, walking each chunk plane by plane;
+// normalize / dx: workgroups (per plane, planes) with BN_PLANES, else 1-D grid-stride.
+
+@group(0) @binding(0) var<uniform> bn: BnParams;
+@group(0) @binding(1) var<storage, read> bn_x: array<f32>;
+@group(0) @binding(2) var<storage, read> bn_dy: array<f32>;
+@group(0) @binding(3) var<storage, read> bn_gamma: array<f32>;
+@group(0) @binding(4) var<storage, read> bn_beta: array<f32>;
+@group(0) @binding(5) var<storage, read_write> bn_saved: array<f32>;
+@group(0) @binding(6) var<storage, read_write> bn_running: array<f32>;
+@group(0) @binding(7) var<storage, read_write> bn_y: array<f32>;
+@group(0) @binding(8) var<storage, read_write> bn_dgamma: array<f32>;
+@group(0) @binding(9) var<storage, read_write> bn_dbeta: array<f32>;
+@group(0) @binding(10) var<storage, read> bn_stats_in: array<f32>;
+
+const BN_UPDATE_RUNNING: u32 = 1u;
+const BN_STATS_ARE_VAR: u32 = 2u;
+const BN_PLANES: u32 = 4u;
+
+var<workgroup> bn_sh: array<vec3<f32>, 256>;
+
+// Offset of element s of an (n, c) plane from the plane's start.
+fn bn_plane_offset(v: ViewParams, s: u32) -> u32 {
+    if (v.strides.w == 1u && v.strides.z == v.dims.w) { return s; }
+    return (s / v.dims.w) * v.strides.z + (s % v.dims.w) * v.strides.w;
+}
+
+fn bn_plane_base(v: ViewParams, n: u32, ch: u32) -> u32 {
+    return v.offset + n * v.strides.x + ch * v.strides.y;
+}
+
+fn bn_act(v: f32, kind: u32) -> f32 {
+    if (kind == 1u) { return max(v, 0.0); }
+    if (kind == 2u) { return clamp(v, 0.0, 6.0); }
+    return v;
+}
+
+fn bn_act_grad(v: f32, kind: u32) -> f32 {
+    if (kind == 1u) { return select(0.0, 1.0, v > 0.0); }
+    if (kind == 2u) { return select(0.0, 1.0, v > 0.0 && v < 6.0); }
+    return 1.0;
+}
+
+fn bn_partial(ch: u32, k: u32) -> u32 {
+    return 4u * bn.x.dims.y + (ch * bn.chunks + k) * 3u;
+}
+
+// Chan's merge of (count, mean, M2).
+fn welford_merge(a: vec3<f32>, b: vec3<f32>) -> vec3<f32> {
+    let n = a.x + b.x;
+    if (n == 0.0) { return a; }
+    let d = b.y - a.y;
+    let fb = b.x / n;
+    return vec3<f32>(n, a.y + d * fb, a.z + b.z + d * d * a.x * fb);
+}
+
+@compute @workgroup_size(256)
+fn slimmable_bn_stats_f32(@builtin(workgroup_id) wg: vec3<u32>,
+                          @builtin(local_invocation_index) t: u32) {
+    let ch = wg.y;
+    let len = (bn.count + bn.chunks - 1u) / bn.chunks;
+    let lo = min(wg.x * len, bn.count);
+    let hi = min(lo + len, bn.count);
+    var acc = vec3<f32>(0.0, 0.0, 0.0);
+    let hw = bn.x.dims.z * bn.x.dims.w;
+    // Plane by plane: one division per plane, not per element.
+    var j = lo;
+    while (j < hi) {
+        let n = j / hw;
+        let s0 = j - n * hw;
+        let s1 = min(hw, s0 + (hi - j));
+        let base = bn_plane_base(bn.x, n, ch);
+        for (var s = s0 + t; s < s1; s += 256u) {
+            let v = bn_x[base + bn_plane_offset(bn.x, s)];
+            acc.x += 1.0;
+            let d = v - acc.y;
+            acc.y += d / acc.x;
+            acc.z += d * (v - acc.y);
+        }
+        j += s1 - s0;
+    }
+    bn_sh[t] = acc;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (t < s) { bn_sh[t] = welford_merge(bn_sh[t], bn_sh[t + s]); }
+        workgroupBarrier();
+    }
+    if (t == 0u) {
+        let at = bn_partial(ch, wg.x);
+        bn_saved[at] = bn_sh[0].x;
+        bn_saved[at + 1u] = bn_sh[0].y;
+        bn_saved[at + 2u] = bn_sh[0].z;
+    }
+}
+
+@compute @workgroup_size(256)
+fn slimmable_bn_finalize_f32(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let c = bn.x.dims.y;
+    let ch = gid.x;
+    if (ch >= c) { return; }
+    var acc = vec3<f32>(0.0, 0.0, 0.0);
+    for (var k = 0u; k < bn.chunks; k++) {
+        let at = bn_partial(ch, k);
+        acc = welford_merge(acc, vec3<f32>(bn_saved[at], bn_saved[at + 1u], bn_saved[at + 2u]));
+    }
+    let mean = acc.y;
+    let variance = acc.z / acc.x;
+    bn_saved[ch] = mean;
+    bn_saved[c + ch] = 1.0 / sqrt(variance + bn.eps);
+    if ((bn.flags & BN_UPDATE_RUNNING) != 0u) {
+        let f = bn.factor;
+        let mi = bn.mean_offset + ch;
+        let vi = bn.var_offset + ch;
+        bn_running[mi] = (1.0 - f) * bn_running[mi] + f * mean;
+        bn_running[vi] = (1.0 - f) * bn_running[vi] + f * variance * bn.unbias;
+    }
+}
+
+@compute @workgroup_size(256)
+fn slimmable_bn_normalize_f32(@builtin(global_invocation_id) gid: vec3<u32>,
+                              @builtin(workgroup_id) wg: vec3<u32>,
+                              @builtin(num_workgroups) groups: vec3<u32>) {
+    let hw = bn.x.dims.z * bn.x.dims.w;
+    let c = bn.x.dims.y;
+    if ((bn.flags & BN_PLANES) != 0u) {
+        // Workgroups (per plane, planes): per-channel constants once per plane.
+        let planes = bn.x.dims.x * c;
+        for (var pl = wg.y; pl < planes; pl += groups.y) {
+            let n = pl / c;
+            let ch = pl % c;
+            let mean = bn_stats_in[bn.mean_offset + ch];
+            let s = bn_stats_in[bn.var_offset + ch];
+            var inv = s;
+            if ((bn.flags & BN_STATS_ARE_VAR) != 0u) { inv = 1.0 / sqrt(s + bn.eps); }
+            let scale = inv * bn_gamma[bn.gamma_offset + ch];
+            let shift = bn_beta[bn.beta_offset + ch] - mean * scale;
+            let bx = bn_plane_base(bn.x, n, ch);
+            let by = bn_plane_base(bn.y, n, ch);
+            for (var e = gid.x; e < hw; e += groups.x * 256u) {
+                bn_y[by + bn_plane_offset(bn.y, e)] =
+                    bn_act(fma(bn_x[bx + bn_plane_offset(bn.x, e)], scale, shift), bn.act);
+            }
+        }
+        return;
+    }
+    let n = view_numel(bn.x);
+    for (var i = gid.x; i < n; i += groups.x * 256u) {
+        let ch = (i / hw) % c;
+        let mean = bn_stats_in[bn.mean_offset + ch];
+        let s = bn_stats_in[bn.var_offset + ch];
+        var inv = s;
+        if ((bn.flags & BN_STATS_ARE_VAR) != 0u) { inv = 1.0 / sqrt(s + bn.eps); }
+        let scale = inv * bn_gamma[bn.gamma_offset + ch];
+        let shift = bn_beta[bn.beta_offset + ch] - mean * scale;
+        bn_y[view_index(bn.y, i)] = bn_act(fma(bn_x[view_index(bn.x, i)], scale, shift), bn.act);
+    }
+}
+
+@compute @workgroup_size(256)
+fn slimmable_bn_backward_partials_f32(@builtin(workgroup_id) wg: vec3<u32>,
+                                      @builtin(local_invocation_index) t: u32) {
+    let ch = wg.y;
+    let c = bn.x.dims.y;
+    let len = (bn.count + bn.chunks - 1u) / bn.chunks;
+    let lo = min(wg.x * len, bn.count);
+    let hi = min(lo + len, bn.count);
+    let mean = bn_saved[ch];
+    let inv = bn_saved[c + ch];
+    let g = bn_gamma[bn.gamma_offset + ch];
+    let b = bn_beta[bn.beta_offset + ch];
+    var acc = vec3<f32>(0.0, 0.0, 0.0);
+    let hw = bn.x.dims.z * bn.x.dims.w;
+    var j = lo;
+    while (j < hi) {
+        let n = j / hw;
+        let s0 = j - n * hw;
+        let s1 = min(hw, s0 + (hi - j));
+        let bx = bn_plane_base(bn.x, n, ch);
+        let bd = bn_plane_base(bn.dy, n, ch);
+        for (var s = s0 + t; s < s1; s += 256u) {
+            let xh = (bn_x[bx + bn_plane_offset(bn.x, s)] - mean) * inv;
+            let d = bn_dy[bd + bn_plane_offset(bn.dy, s)] * bn_act_grad(xh * g + b, bn.act);
+            acc.x += d;
+            acc.y += d * xh;
+        }
+        j += s1 - s0;
+    }
+    bn_sh[t] = acc;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (t < s) { bn_sh[t] = bn_sh[t] + bn_sh[t + s]; }
+        workgroupBarrier();
+    }
+    if (t == 0u) {
+        let at = bn_partial(ch, wg.x);
+        bn_saved[at] = bn_sh[0].x;
+        bn_saved[at + 1u] = bn_sh[0].y;
+    }
+}
+
+@compute @workgroup_size(256)
+fn slimmable_bn_backward_finalize_f32(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let c = bn.x.dims.y;
+    let ch = gid.x;
+    if (ch >= c) { return; }
+    var s1 = 0.0;
+    var s2 = 0.0;
+    for (var k = 0u; k < bn.chunks; k++) {
+        let at = bn_partial(ch, k);
+        s1 += bn_saved[at];
+        s2 += bn_saved[at + 1u];
+    }
+    bn_saved[2u * c + ch] = s1;
+    bn_saved[3u * c + ch] = s2;
+    bn_dbeta[bn.beta_offset + ch] += s1;
+    bn_dgamma[bn.gamma_offset + ch] += s2;
+}
+
+@compute @workgroup_size(256)
+fn slimmable_bn_backward_dx_f32(@builtin(global_invocation_id) gid: vec3<u32>,
+                                @builtin(workgroup_id) wg: vec3<u32>,
+                                @builtin(num_workgroups) groups: vec3<u32>) {
+    let hw = bn.x.dims.z * bn.x.dims.w;
+    let c = bn.x.dims.y;
+    let inv_m = 1.0 / f32(bn.count);
+    if ((bn.flags & BN_PLANES) != 0u) {
+        let planes = bn.x.dims.x * c;
+        for (var pl = wg.y; pl < planes; pl += groups.y) {
+            let n = pl / c;
+            let ch = pl % c;
+            let mean = bn_saved[ch];
+            let inv = bn_saved[c + ch];
+            let g = bn_gamma[bn.gamma_offset + ch];
+            let b = bn_beta[bn.beta_offset + ch];
+            let mean_g = bn_saved[2u * c + ch] * inv_m;
+            let mean_gx = bn_saved[3u * c + ch] * inv_m;
+            let bx = bn_plane_base(bn.x, n, ch);
+            let bd = bn_plane_base(bn.dy, n, ch);
+            let bo = bn_plane_base(bn.y, n, ch);
+            for (var e = gid.x; e < hw; e += groups.x * 256u) {
+                let xh = (bn_x[bx + bn_plane_offset(bn.x, e)] - mean) * inv;
+                let d = bn_dy[bd + bn_plane_offset(bn.dy, e)] * bn_act_grad(xh * g + b, bn.act);
+                bn_y[bo + bn_plane_offset(bn.y, e)] = g * inv * (d - mean_g - xh * mean_gx);
+            }
+        }
+        return;
+    }
+    let n = view_numel(bn.x);
+    for (var i = gid.x; i < n; i += groups.x * 256u) {
+        let ch = (i / hw) % c;
+        let inv = bn_saved[c + ch];
+        let g = bn_gamma[bn.gamma_offset + ch];
+        let xh = (bn_x[view_index(bn.x, i)] - bn_saved[ch]) * inv;
+        let d = bn_dy[view_index(bn.dy, i)] * bn_act_grad(xh * g + bn_beta[bn.beta_offset + ch], bn.act);
+        bn_y[view_index(bn.y, i)] =
+            g * inv * (d - bn_saved[2u * c + ch] * inv_m - xh * bn_saved[3u * c + ch] * inv_m);
+    }
+}

@@ -1,0 +1,193 @@
+//! Raw-pointer launches of the batch-norm kernels (`kernels/norm.cu`), and
+//! the generic launch helper the other training kernels share.
+//!
+//! Same contract as [`super::launch`]: device pointers of the stream's
+//! context, the loaded [`CudaKernels`], and the parameter struct.
+
+use super::launch::{CudaKernels, driver_err};
+use crate::error::Result;
+use crate::kernel_sources::entry;
+use crate::params::BnParams;
+use cudarc::driver::{CudaStream, DeviceRepr, LaunchConfig, PushKernelArg, sys};
+
+// SAFETY: #[repr(C)], Pod, mirrored by kernels/common.cuh (tests/param_layout.rs).
+unsafe impl DeviceRepr for BnParams {}
+
+/// Threads per block of every kernel here (the reductions assume 256).
+pub(crate) const THREADS: u32 = 256;
+
+/// A 1-D grid-stride launch over `n` items.
+pub(crate) fn grid_stride(n: u64) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (n.div_ceil(THREADS as u64).clamp(1, 65_535 * 8) as u32, 1, 1),
+        block_dim: (THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// Grid `(chunks, c)` of 256-thread blocks: the per-channel reductions.
+fn per_chunk(p: &BnParams) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (p.chunks, p.x.dims[1], 1),
+        block_dim: (THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// The grid and parameters of the elementwise BN kernels (plane walk when
+/// planes are large, see [`BnParams::elementwise_launch`]).
+fn elementwise(p: &BnParams) -> (BnParams, LaunchConfig) {
+    let (q, (gx, gy)) = p.elementwise_launch();
+    let cfg = LaunchConfig {
+        grid_dim: (gx, gy, 1),
+        block_dim: (THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    (q, cfg)
+}
+
+/// Launches `name` with the pointer arguments in order, then the params.
+///
+/// # Safety
+/// The pointers must match the kernel's signature and address live device
+/// memory of the stream's context covering everything `p` describes.
+pub(crate) unsafe fn launch_raw<P: DeviceRepr>(
+    k: &CudaKernels,
+    stream: &CudaStream,
+    name: &'static str,
+    cfg: LaunchConfig,
+    ptrs: &[sys::CUdeviceptr],
+    p: &P,
+) -> Result<()> {
+    let mut b = stream.launch_builder(k.function(name)?);
+    for ptr in ptrs {
+        b.arg(ptr);
+    }
+    b.arg(p);
+    // SAFETY: per the caller's contract.
+    unsafe { b.launch(cfg) }
+        .map(|_| ())
+        .map_err(|e| driver_err(name, e))
+}
+
+/// Training forward: stats, finalize (and running update), normalize.
+///
+/// # Safety
+/// All pointers are live allocations of `stream`'s context: `x` covers
+/// `p.x`, `y` covers `p.y`, γ/β cover `offset + c`, `running` covers both
+/// statistics slices, `saved` holds `crate::ops::bn_saved_len` elements;
+/// outputs do not alias inputs.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn launch_bn_forward_train(
+    k: &CudaKernels,
+    stream: &CudaStream,
+    x: sys::CUdeviceptr,
+    gamma: sys::CUdeviceptr,
+    beta: sys::CUdeviceptr,
+    running: sys::CUdeviceptr,
+    saved: sys::CUdeviceptr,
+    y: sys::CUdeviceptr,
+    p: &BnParams,
+) -> Result<()> {
+    let c = p.x.dims[1] as u64;
+    let (norm, cfg) = elementwise(&p.for_train_normalize());
+    // SAFETY: per the contract above.
+    unsafe {
+        launch_raw(k, stream, entry::BN_STATS_F32, per_chunk(p), &[x, saved], p)?;
+        launch_raw(
+            k,
+            stream,
+            entry::BN_FINALIZE_F32,
+            grid_stride(c),
+            &[saved, running],
+            p,
+        )?;
+        launch_raw(
+            k,
+            stream,
+            entry::BN_NORMALIZE_F32,
+            cfg,
+            &[x, gamma, beta, saved, y],
+            &norm,
+        )
+    }
+}
+
+/// Eval forward from running statistics (`p.flags` has `STATS_ARE_VAR`).
+///
+/// # Safety
+/// As [`launch_bn_forward_train`], with `running` holding the statistics.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn launch_bn_forward_eval(
+    k: &CudaKernels,
+    stream: &CudaStream,
+    x: sys::CUdeviceptr,
+    gamma: sys::CUdeviceptr,
+    beta: sys::CUdeviceptr,
+    running: sys::CUdeviceptr,
+    y: sys::CUdeviceptr,
+    p: &BnParams,
+) -> Result<()> {
+    let (q, cfg) = elementwise(p);
+    // SAFETY: per the contract above.
+    unsafe {
+        launch_raw(
+            k,
+            stream,
+            entry::BN_NORMALIZE_F32,
+            cfg,
+            &[x, gamma, beta, running, y],
+            &q,
+        )
+    }
+}
+
+/// Backward: partials, finalize (dγ, dβ accumulated), dx (`p.y` is dx).
+///
+/// # Safety
+/// As [`launch_bn_forward_train`]; `saved` holds the forward's statistics;
+/// `dgamma`/`dbeta` cover their offsets + c.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn launch_bn_backward(
+    k: &CudaKernels,
+    stream: &CudaStream,
+    x: sys::CUdeviceptr,
+    dy: sys::CUdeviceptr,
+    gamma: sys::CUdeviceptr,
+    beta: sys::CUdeviceptr,
+    saved: sys::CUdeviceptr,
+    dgamma: sys::CUdeviceptr,
+    dbeta: sys::CUdeviceptr,
+    dx: sys::CUdeviceptr,
+    p: &BnParams,
+) -> Result<()> {
+    let c = p.x.dims[1] as u64;
+    let (q, cfg) = elementwise(p);
+    // SAFETY: per the contract above.
+    unsafe {
+        launch_raw(
+            k,
+            stream,
+            entry::BN_BACKWARD_PARTIALS_F32,
+            per_chunk(p),
+            &[x, dy, gamma, beta, saved],
+            p,
+        )?;
+        launch_raw(
+            k,
+            stream,
+            entry::BN_BACKWARD_FINALIZE_F32,
+            grid_stride(c),
+            &[saved, dgamma, dbeta],
+            p,
+        )?;
+        launch_raw(
+            k,
+            stream,
+            entry::BN_BACKWARD_DX_F32,
+            cfg,
+            &[x, dy, gamma, beta, saved, dx],
+            &q,
+        )
+    }
+}
