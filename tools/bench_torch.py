@@ -136,6 +136,7 @@ def bench_resize(iters):
     s1 = torch.tensor([0.3530], device="cuda").view(1, 1, 1, 1)
     out["resize/u8_256x28x28x1_to_28_24_20_16"] = time_ms(
         lambda: pipeline(gray, m1, s1, [28, 24, 20, 16], True, False), iters)
+    return out
 
 
 def bench_bn(iters):
