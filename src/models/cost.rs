@@ -15,7 +15,10 @@ use crate::error::{Error, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cost {
     pub macs: u64,
+    /// Every trainable parameter of the config, BN γ and β included.
     pub params: u64,
+    /// The BN γ and β among `params` (some published counts leave them out).
+    pub bn_params: u64,
 }
 
 /// Cost of one conv, BN or linear layer and the shape it outputs (`[C, H, W]`,
@@ -26,6 +29,7 @@ pub struct LayerCost {
     pub macs: u64,
     pub params: u64,
     pub output: [usize; 3],
+    pub is_batch_norm: bool,
 }
 
 /// Total MACs and parameters at `width` and a square `resolution`.
@@ -34,6 +38,11 @@ pub fn cost(arch: &Architecture, width: f64, resolution: usize) -> Result<Cost> 
     Ok(Cost {
         macs: layers.iter().map(|l| l.macs).sum(),
         params: layers.iter().map(|l| l.params).sum(),
+        bn_params: layers
+            .iter()
+            .filter(|l| l.is_batch_norm)
+            .map(|l| l.params)
+            .sum(),
     })
 }
 
@@ -113,6 +122,7 @@ fn walk(
                     macs,
                     params: trainable_params(layer, width),
                     output: shape,
+                    is_batch_norm: false,
                 });
             }
             Layer::BatchNorm(bn) => {
@@ -124,6 +134,7 @@ fn walk(
                     macs: 0,
                     params: trainable_params(layer, width),
                     output: shape,
+                    is_batch_norm: true,
                 });
             }
             Layer::Linear(lin) => {
@@ -141,6 +152,7 @@ fn walk(
                     macs: (i * o) as u64,
                     params: trainable_params(layer, width),
                     output: shape,
+                    is_batch_norm: false,
                 });
             }
             Layer::Residual { body, shortcut } => {
