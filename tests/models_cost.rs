@@ -34,7 +34,9 @@ fn build(entry: &serde_json::Value) -> models::Architecture {
 #[test]
 fn mobilenet_v2_imagenet_matches_the_paper() {
     let arch = MobileNetV2Config::imagenet().build().unwrap();
-    println!("MobileNetV2  ours: MACs   params (BN γ/β)        paper: MACs  params  TF-slim params");
+    println!(
+        "MobileNetV2  ours: MACs   params (BN γ/β)        paper: MACs  params  TF-slim params"
+    );
     let published = [(1.0, 300e6, 3.4e6, 3.47e6), (0.35, 59e6, 1.7e6, 1.66e6)];
     for (w, macs, params, slim_params) in published {
         let c = models::cost(&arch, w, 224).unwrap();
@@ -70,9 +72,12 @@ fn resnet20_matches_the_paper() {
 #[test]
 fn costs_match_pytorch_at_every_measured_config() {
     let nets = reference_nets();
-    let costs: Vec<serde_json::Value> =
-        serde_json::from_str(&fixture_metadata()["costs"]).unwrap();
-    assert!(costs.len() >= 25, "the fixture lists {} configs", costs.len());
+    let costs: Vec<serde_json::Value> = serde_json::from_str(&fixture_metadata()["costs"]).unwrap();
+    assert!(
+        costs.len() >= 25,
+        "the fixture lists {} configs",
+        costs.len()
+    );
     for c in &costs {
         let net = c["net"].as_str().unwrap();
         let (w, r) = (
@@ -138,14 +143,23 @@ fn small_image_form_downsamples_8x_and_keeps_the_unsliced_ends() {
     // The stem reads the 1 image channel at every width: 8 filters of 1×3×3
     // (make_divisible(32·0.25) = 8), stride 1.
     let stem = &layers[0];
-    assert_eq!((stem.name.as_str(), stem.output), ("features.0.0", [8, 32, 32]));
+    assert_eq!(
+        (stem.name.as_str(), stem.output),
+        ("features.0.0", [8, 32, 32])
+    );
     assert_eq!(stem.params, 8 * 9);
     // 32 px / 8 = 4 px at the last 1×1 conv, which stays 1280 wide.
     let last = &layers[layers.len() - 3];
-    assert_eq!((last.name.as_str(), last.output), ("features.18.0", [1280, 4, 4]));
+    assert_eq!(
+        (last.name.as_str(), last.output),
+        ("features.18.0", [1280, 4, 4])
+    );
     // The classifier reads all 1280 features and writes every class.
     let fc = layers.last().unwrap();
-    assert_eq!((fc.name.as_str(), fc.params), ("classifier.0", 1280 * 10 + 10));
+    assert_eq!(
+        (fc.name.as_str(), fc.params),
+        ("classifier.0", 1280 * 10 + 10)
+    );
 }
 
 #[test]

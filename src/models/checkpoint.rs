@@ -106,12 +106,16 @@ impl Checkpoint {
     /// first, so an invalid state fails here and the file at `path`, if
     /// any, is left as it was.
     pub fn save(&self, arch: &Architecture, path: &Path) -> Result<()> {
-        self.validate(arch).map_err(|reason| {
-            Error::io(path, format!("checkpoint not written: {reason}"))
-        })?;
+        self.validate(arch)
+            .map_err(|reason| Error::io(path, format!("checkpoint not written: {reason}")))?;
         let mut blobs: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
         for (name, t) in &self.tensors {
-            blobs.push((name.clone(), Dtype::F32, t.shape.clone(), f32_bytes(&t.data)));
+            blobs.push((
+                name.clone(),
+                Dtype::F32,
+                t.shape.clone(),
+                f32_bytes(&t.data),
+            ));
         }
         for (name, &n) in &self.batches_tracked {
             blobs.push((name.clone(), Dtype::I64, vec![], n.to_le_bytes().to_vec()));
@@ -341,7 +345,10 @@ impl Checkpoint {
                     ));
                 }
                 Some(t) if t.data.len() != want.iter().product::<usize>() => {
-                    return Err(format!("tensor '{}' has the wrong element count", spec.name));
+                    return Err(format!(
+                        "tensor '{}' has the wrong element count",
+                        spec.name
+                    ));
                 }
                 Some(_) => {}
             }
@@ -386,7 +393,9 @@ impl Checkpoint {
                 };
                 for (stat, v) in [("running_mean", &stats.mean), ("running_var", &stats.var)] {
                     if v.is_empty() {
-                        return Err(format!("missing tensor '{base}.{stat}' (expected shape [{c}])"));
+                        return Err(format!(
+                            "missing tensor '{base}.{stat}' (expected shape [{c}])"
+                        ));
                     }
                     if v.len() != c {
                         return Err(format!(

@@ -48,3 +48,46 @@ pub fn initial_tensors(arch: &Architecture, seed: u64) -> Result<BTreeMap<String
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::MobileNetV2Config;
+
+    fn mean_std(v: &[f32]) -> (f64, f64) {
+        let n = v.len() as f64;
+        let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+        let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
+        (mean, var.sqrt())
+    }
+
+    #[test]
+    fn follows_the_published_reset_parameters() {
+        let arch = MobileNetV2Config::imagenet().build().unwrap();
+        let t = initial_tensors(&arch, 3).unwrap();
+        // (tensor, expected std): sqrt(2 / (out·k²)) for convs, 0.01 for the linear weight.
+        let cases = [
+            ("features.18.0.weight", (2.0f64 / 1280.0).sqrt()), // 1280×320×1×1
+            ("features.17.body.3.weight", (2.0f64 / (960.0 * 9.0)).sqrt()), // depthwise
+            ("classifier.0.weight", 0.01),
+        ];
+        for (name, want) in cases {
+            let (mean, std) = mean_std(&t[name].data);
+            // Within 4 standard errors of a normal sample of this size.
+            let n = t[name].data.len() as f64;
+            assert!(mean.abs() < 4.0 * want / n.sqrt(), "{name}: mean {mean}");
+            let rel = (std / want - 1.0).abs();
+            assert!(rel < 4.0 / (2.0 * n).sqrt(), "{name}: std {std} vs {want}");
+        }
+        assert!(t["features.0.1.weight"].data.iter().all(|&v| v == 1.0));
+        assert!(t["features.0.1.bias"].data.iter().all(|&v| v == 0.0));
+        assert!(t["features.0.1.running_var"].data.iter().all(|&v| v == 1.0));
+        assert!(t["classifier.0.bias"].data.iter().all(|&v| v == 0.0));
+        // Seeded: the same seed gives the same weights, another seed others.
+        assert_eq!(initial_tensors(&arch, 3).unwrap(), t);
+        assert_ne!(
+            initial_tensors(&arch, 4).unwrap()["features.0.0.weight"],
+            t["features.0.0.weight"]
+        );
+    }
+}

@@ -84,7 +84,9 @@ pub enum Layer {
 /// What a stored tensor is; decides what is trained and decayed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TensorRole {
-    ConvWeight { depthwise: bool },
+    ConvWeight {
+        depthwise: bool,
+    },
     ConvBias,
     BnWeight,
     BnBias,
