@@ -13,6 +13,8 @@ pub const CHANNEL_DIVISOR: usize = 8;
 /// round `v` to the nearest multiple of `divisor`, at least `divisor`, and
 /// never more than 10% below `v`. Written with the same integer steps as the
 /// Python (`int(v + d/2) // d * d`) so boundary cases round the same way.
+/// The floor is `divisor` (TF-slim's default); US-Nets passes
+/// `min_value=1`, which differs only below `v = 4` (it gives 9 or 1 there).
 pub fn make_divisible(v: f64, divisor: usize) -> usize {
     let d = divisor as i64;
     let rounded = ((v + divisor as f64 / 2.0) as i64).div_euclid(d) * d;
