@@ -12,12 +12,14 @@
 //! - [`kernel_sources`]: the kernel sources and entry points, for engines
 //!   that launch them on their own memory.
 //! - [`verify`]: the operator case list every backend runs.
+//! - [`models`]: slimmable architectures as data, their cost, checkpoints.
 
 pub mod backend;
 pub mod bench;
 pub mod cli;
 pub mod error;
 pub mod kernel_sources;
+pub mod models;
 pub mod op_runner;
 mod op_runner_train;
 pub mod ops;

@@ -82,13 +82,8 @@ pub const SUITE: &[Layer] = &[
 pub const WIDTHS: &[f64] = &[1.0, 0.5, 0.25];
 pub const RESOLUTIONS: &[usize] = &[224, 128];
 
-/// `make_divisible(c·w, 8)` as in the slimmable/MutualNet code.
-pub fn make_divisible(v: f64, divisor: usize) -> usize {
-    let d = divisor as f64;
-    let r = ((v + d / 2.0) / d).floor() * d;
-    let r = r.max(d);
-    (if r < 0.9 * v { r + d } else { r }) as usize
-}
+/// The width rule lives with the models; re-exported for existing callers.
+pub use crate::models::make_divisible;
 
 /// A layer at one width and resolution, with buffers at full width.
 pub struct Config {
