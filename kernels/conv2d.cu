@@ -17,9 +17,8 @@
 //   - *_f32:  exact f32 FMAs, 4x8 (2x8 narrow) outputs per thread;
 //   - *_tf32: TF32 tensor cores, mma.sync m16n8k8, f32 accumulate.
 // Depthwise convs (groups = ic = oc) have their own memory-bound kernels:
-// forward stages a (TH x TW output) tile's input window in shared memory
-// (k <= 7, stride <= 2; else one thread per output), dgrad is one thread
-// per input element, wgrad keeps all kh x kw tap sums of one channel in
+// forward and dgrad stage a tile's input (dy) window in shared memory
+// (k <= 7, stride <= 2; else one thread per output or input element), wgrad keeps all kh x kw tap sums of one channel in
 // registers (k = 3, 5, 7; else one block per channel and tap). The bias
 // gradient is a per-channel reduction shared by both.
 #include "common.cuh"
@@ -174,20 +173,21 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
         a_r = hi + g.ph;
         a_c = wi + g.pw;
     }
-    int b_off = 0, b_ky = 0, b_kx = 0;
+    int b_off = 0;
     bool b_ok = false;
     const int b_jl = t % BN;
     if (PASS == PASS_DGRAD) {
         int j = n0 + b_jl;
         b_ok = j < N;
         b_off = (int)p.w.offset + j * sv(p.w, 1);
-    } else if (PASS == PASS_WGRAD) {
-        int j = n0 + b_jl;
-        b_ok = j < N;
+    }
+    // Wgrad's B columns (channel, tap) decoded once per block, so that its
+    // lanes can run along the pixels (k), where x is contiguous.
+    __shared__ int4 jtab[BN];
+    if (PASS == PASS_WGRAD && t < BN) {
+        int j = n0 + t;
         int kx = j % g.kw, tt = j / g.kw, ky = tt % g.kh, i = tt / g.kh;
-        b_off = (int)p.x.offset + (grp * g.icg + i) * sv(p.x, 1);
-        b_ky = ky;
-        b_kx = kx;
+        jtab[t] = make_int4((int)p.x.offset + (grp * g.icg + i) * sv(p.x, 1), ky, kx, j < N);
     }
 
     // Issues the gathers of the K tile at k0 into stage `st` (ktab[st] ready).
@@ -233,20 +233,23 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
                 const float* src = wt;
                 if (ok) src = wt + (int)p.w.offset + (grp * g.ocg + j) * sv(p.w, 0) + ktab[st][kl].b;
                 cp_async4(&Bs[st][kl][jl], src, ok);
+            } else if (PASS == PASS_WGRAD) {
+                const int kl = t % BK, jl = t / BK + r * (THREADS / BK);
+                const int4 jt = jtab[jl];
+                bool ok = jt.w && k0 + kl < k_end;
+                const float* src = x;
+                if (ok) {
+                    const KEntry e = ktab[st][kl];
+                    int hi = e.p + jt.y, wi = e.q + jt.z;
+                    ok = hi >= 0 && hi < g.h && wi >= 0 && wi < g.w;
+                    if (ok) src = x + jt.x + e.b + hi * sv(p.x, 2) + wi * sv(p.x, 3);
+                }
+                cp_async4(&Bs[st][kl][jl], src, ok);
             } else {
                 const int kl = t / BN + r * (THREADS / BN);
                 bool ok = b_ok && k0 + kl < k_end;
-                const float* src = PASS == PASS_DGRAD ? wt : x;
-                if (ok) {
-                    const KEntry e = ktab[st][kl];
-                    if (PASS == PASS_DGRAD) {
-                        src = wt + b_off + e.b;
-                    } else {
-                        int hi = e.p + b_ky, wi = e.q + b_kx;
-                        ok = hi >= 0 && hi < g.h && wi >= 0 && wi < g.w;
-                        if (ok) src = x + b_off + e.b + hi * sv(p.x, 2) + wi * sv(p.x, 3);
-                    }
-                }
+                const float* src = wt;
+                if (ok) src = wt + b_off + ktab[st][kl].b;
                 cp_async4(&Bs[st][kl][b_jl], src, ok);
             }
         }
@@ -483,43 +486,115 @@ extern "C" __global__ void slimmable_dwconv2d_dgrad(float* __restrict__ dx,
     }
 }
 
-// Forward, tiled: block (32 x 8) computes a TH x TW output tile of one
-// (n, c) plane from its input window staged in shared memory (coalesced
-// rows, each input read once per tile instead of up to kh*kw times).
-#define DW_TW 32
-#define DW_TH 8
+// Tiled depthwise kernels: a block of TW x TH x P threads computes a
+// TH x TW tile of P (n, c) planes from a window staged in shared memory
+// (coalesced rows; each input read about once per tile instead of up to
+// kh*kw times). k <= 7 and stride <= 2; the host picks the tile shape from
+// the plane width (32 x 8, 16 x 16, or 8 x 8 with 4 planes per block).
 #define DW_MAXK 7
 #define DW_MAXS 2
-#define DW_IH ((DW_TH - 1) * DW_MAXS + DW_MAXK)
-#define DW_IW ((DW_TW - 1) * DW_MAXS + DW_MAXK)
-extern "C" __global__ void __launch_bounds__(DW_TW * DW_TH)
-    slimmable_dwconv2d_fwd_tiled(const float* __restrict__ x, const float* __restrict__ wt,
-                                 float* __restrict__ y, const float* __restrict__ bias,
-                                 Conv2dParams p) {
-    __shared__ float win[DW_IH][DW_IW];
-    __shared__ float wk[DW_MAXK * DW_MAXK];
+
+__device__ __forceinline__ int floor_div(int a, int b) {
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+template <int TW, int TH, int P>
+__device__ void dw_fwd_tiled(const float* __restrict__ x, const float* __restrict__ wt,
+                             float* __restrict__ y, const float* __restrict__ bias,
+                             const Conv2dParams& p) {
+    constexpr int MIH = (TH - 1) * DW_MAXS + DW_MAXK, MIW = (TW - 1) * DW_MAXS + DW_MAXK;
+    __shared__ float win[P][MIH * MIW];
+    __shared__ float wk[P][DW_MAXK * DW_MAXK];
     const Geom g = geom_of(p);
-    const int plane = blockIdx.z, c = plane % g.oc, n = plane / g.oc;
-    const int wo0 = blockIdx.x * DW_TW, ho0 = blockIdx.y * DW_TH;
-    const int ih = (DW_TH - 1) * g.sh + g.kh, iw = (DW_TW - 1) * g.sw + g.kw;
+    const int pz = threadIdx.z, plane = blockIdx.z * P + pz;
+    const bool live = plane < g.n * g.oc;
+    const int c = live ? plane % g.oc : 0, n = live ? plane / g.oc : 0;
+    const int wo0 = blockIdx.x * TW, ho0 = blockIdx.y * TH;
+    const int ih = (TH - 1) * g.sh + g.kh, iw = (TW - 1) * g.sw + g.kw;
     const int hi0 = ho0 * g.sh - g.ph, wi0 = wo0 * g.sw - g.pw;
-    const int t = threadIdx.y * DW_TW + threadIdx.x;
-    for (int e = t; e < ih * iw; e += DW_TW * DW_TH) {
-        int r = e / iw, q = e % iw, hi = hi0 + r, wi = wi0 + q;
-        win[r][q] = (hi >= 0 && hi < g.h && wi >= 0 && wi < g.w) ? x[at(p.x, n, c, hi, wi)] : 0.f;
+    const int t = threadIdx.y * TW + threadIdx.x;
+    if (live) {
+        for (int e = t; e < ih * iw; e += TW * TH) {
+            int r = e / iw, q = e % iw, hi = hi0 + r, wi = wi0 + q;
+            win[pz][e] = (hi >= 0 && hi < g.h && wi >= 0 && wi < g.w) ? x[at(p.x, n, c, hi, wi)] : 0.f;
+        }
+        if (t < g.khw) wk[pz][t] = wt[at(p.w, c, 0, t / g.kw, t % g.kw)];
     }
-    if (t < g.khw) wk[t] = wt[at(p.w, c, 0, t / g.kw, t % g.kw)];
     __syncthreads();
     const int wo = wo0 + threadIdx.x, ho = ho0 + threadIdx.y;
-    if (wo >= g.wo || ho >= g.ho) return;
+    if (!live || wo >= g.wo || ho >= g.ho) return;
     float acc = p.has_bias ? bias[p.bias_offset + c] : 0.f;
     const int r0 = threadIdx.y * g.sh, q0 = threadIdx.x * g.sw;
     for (int ky = 0; ky < g.kh; ++ky)
         for (int kx = 0; kx < g.kw; ++kx)
-            acc = fmaf(win[r0 + ky][q0 + kx], wk[ky * g.kw + kx], acc);
+            acc = fmaf(win[pz][(r0 + ky) * iw + q0 + kx], wk[pz][ky * g.kw + kx], acc);
     u32 idx = at(p.y, n, c, ho, wo);
     y[idx] = p.accumulate ? y[idx] + acc : acc;
 }
+
+// Data gradient: each dx element gathers dy[(h + ph - ky) / s] where the
+// division is exact; the block stages the dy rows and columns its tile can
+// reach (zero outside the output), then gathers from shared memory.
+template <int TW, int TH, int P>
+__device__ void dw_dgrad_tiled(float* __restrict__ dx, const float* __restrict__ wt,
+                               const float* __restrict__ dy, const Conv2dParams& p) {
+    constexpr int MDH = TH + DW_MAXK, MDW = TW + DW_MAXK;  // stride-1 worst case
+    __shared__ float win[P][MDH * MDW];
+    __shared__ float wk[P][DW_MAXK * DW_MAXK];
+    const Geom g = geom_of(p);
+    const int pz = threadIdx.z, plane = blockIdx.z * P + pz;
+    const bool live = plane < g.n * g.ic;
+    const int c = live ? plane % g.ic : 0, n = live ? plane / g.ic : 0;
+    const int w0 = blockIdx.x * TW, h0 = blockIdx.y * TH;
+    // dy rows reachable from rows h0 .. h0+TH-1: (h + ph - ky) / sh.
+    const int ho_lo = floor_div(h0 + g.ph - (g.kh - 1), g.sh);
+    const int ho_hi = floor_div(h0 + TH - 1 + g.ph, g.sh);
+    const int wo_lo = floor_div(w0 + g.pw - (g.kw - 1), g.sw);
+    const int wo_hi = floor_div(w0 + TW - 1 + g.pw, g.sw);
+    const int dh = ho_hi - ho_lo + 1, dw_ = wo_hi - wo_lo + 1;
+    const int t = threadIdx.y * TW + threadIdx.x;
+    if (live) {
+        for (int e = t; e < dh * dw_; e += TW * TH) {
+            int r = e / dw_, q = e % dw_, ho = ho_lo + r, wo = wo_lo + q;
+            win[pz][e] = (ho >= 0 && ho < g.ho && wo >= 0 && wo < g.wo) ? dy[at(p.y, n, c, ho, wo)] : 0.f;
+        }
+        if (t < g.khw) wk[pz][t] = wt[at(p.w, c, 0, t / g.kw, t % g.kw)];
+    }
+    __syncthreads();
+    const int wi = w0 + threadIdx.x, hi = h0 + threadIdx.y;
+    if (!live || wi >= g.w || hi >= g.h) return;
+    float acc = 0.f;
+    for (int ky = 0; ky < g.kh; ++ky) {
+        const int th = hi + g.ph - ky;
+        if (th < 0 || th % g.sh) continue;
+        const int r = th / g.sh - ho_lo;
+        for (int kx = 0; kx < g.kw; ++kx) {
+            const int tw = wi + g.pw - kx;
+            if (tw < 0 || tw % g.sw) continue;
+            acc = fmaf(win[pz][r * dw_ + tw / g.sw - wo_lo], wk[pz][ky * g.kw + kx], acc);
+        }
+    }
+    u32 idx = at(p.x, n, c, hi, wi);
+    dx[idx] = p.accumulate ? dx[idx] + acc : acc;
+}
+
+#define DW_TILED_ENTRIES(TW, TH, P)                                                             \
+    extern "C" __global__ void __launch_bounds__(TW * TH * P)                                   \
+        slimmable_dwconv2d_fwd_t##TW##x##TH##x##P(const float* __restrict__ x,                   \
+                                                  const float* __restrict__ wt,                  \
+                                                  float* __restrict__ y,                         \
+                                                  const float* __restrict__ bias, Conv2dParams p) { \
+        dw_fwd_tiled<TW, TH, P>(x, wt, y, bias, p);                                             \
+    }                                                                                           \
+    extern "C" __global__ void __launch_bounds__(TW * TH * P)                                   \
+        slimmable_dwconv2d_dgrad_t##TW##x##TH##x##P(float* __restrict__ dx,                      \
+                                                    const float* __restrict__ wt,                \
+                                                    const float* __restrict__ dy, Conv2dParams p) { \
+        dw_dgrad_tiled<TW, TH, P>(dx, wt, dy, p);                                               \
+    }
+DW_TILED_ENTRIES(32, 8, 1)
+DW_TILED_ENTRIES(16, 16, 1)
+DW_TILED_ENTRIES(8, 8, 4)
 
 __device__ __forceinline__ float block_sum(float v) {
     __shared__ float partial[32];

@@ -78,7 +78,12 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::CONV2D_WGRAD_F32_NARROW,
             entry::CONV2D_WGRAD_TF32_NARROW,
             entry::DWCONV2D_FWD,
-            entry::DWCONV2D_FWD_TILED,
+            entry::DWCONV2D_FWD_T32X8,
+            entry::DWCONV2D_FWD_T16X16,
+            entry::DWCONV2D_FWD_T8X8X4,
+            entry::DWCONV2D_DGRAD_T32X8,
+            entry::DWCONV2D_DGRAD_T16X16,
+            entry::DWCONV2D_DGRAD_T8X8X4,
             entry::DWCONV2D_DGRAD,
             entry::DWCONV2D_WGRAD,
             entry::DWCONV2D_WGRAD_K3,
@@ -169,9 +174,16 @@ pub mod entry {
     pub const CONV2D_WGRAD_TF32_NARROW: &str = "slimmable_conv2d_wgrad_tf32_narrow";
     /// Depthwise forward: CUDA `(x, w, y, bias, Conv2dParams)`, 1-D grid.
     pub const DWCONV2D_FWD: &str = "slimmable_dwconv2d_fwd";
-    /// Depthwise forward, tiled through shared memory (k ≤ 7, stride ≤ 2):
-    /// CUDA only, block (32, 8), grid (ceil(Wo/32), ceil(Ho/8), N·C).
-    pub const DWCONV2D_FWD_TILED: &str = "slimmable_dwconv2d_fwd_tiled";
+    /// Depthwise forward and dgrad tiled through shared memory (k ≤ 7,
+    /// stride ≤ 2), CUDA only, same arguments as the untiled kernels; block
+    /// (TW, TH, P), grid (ceil(W/TW), ceil(H/TH), ceil(N·C/P)) over the
+    /// output (forward) or input (dgrad) plane.
+    pub const DWCONV2D_FWD_T32X8: &str = "slimmable_dwconv2d_fwd_t32x8x1";
+    pub const DWCONV2D_FWD_T16X16: &str = "slimmable_dwconv2d_fwd_t16x16x1";
+    pub const DWCONV2D_FWD_T8X8X4: &str = "slimmable_dwconv2d_fwd_t8x8x4";
+    pub const DWCONV2D_DGRAD_T32X8: &str = "slimmable_dwconv2d_dgrad_t32x8x1";
+    pub const DWCONV2D_DGRAD_T16X16: &str = "slimmable_dwconv2d_dgrad_t16x16x1";
+    pub const DWCONV2D_DGRAD_T8X8X4: &str = "slimmable_dwconv2d_dgrad_t8x8x4";
     /// Depthwise wgrad with the k×k tap sums in registers (square k = 3, 5,
     /// 7): CUDA only, `(x, dw, dy, Conv2dParams)`, grid (C, splits).
     pub const DWCONV2D_WGRAD_K3: &str = "slimmable_dwconv2d_wgrad_k3";

@@ -39,6 +39,45 @@ fn grid_1d(n: u64) -> LaunchConfig {
     }
 }
 
+/// Tile shape of the tiled depthwise kernels for a plane `w` wide and `h`
+/// high: wide planes 32 x 8, medium 16 x 16, small 8 x 8 with four planes
+/// per block (so that small planes still fill the block). Returns the
+/// (forward, dgrad) entry names and the launch configuration.
+fn dw_tile(w: u64, h: u64, planes: u64) -> ((&'static str, &'static str), LaunchConfig) {
+    let (tw, th, pz, names) = if w >= 28 {
+        (
+            32,
+            8,
+            1,
+            (entry::DWCONV2D_FWD_T32X8, entry::DWCONV2D_DGRAD_T32X8),
+        )
+    } else if w >= 12 {
+        (
+            16,
+            16,
+            1,
+            (entry::DWCONV2D_FWD_T16X16, entry::DWCONV2D_DGRAD_T16X16),
+        )
+    } else {
+        (
+            8,
+            8,
+            4,
+            (entry::DWCONV2D_FWD_T8X8X4, entry::DWCONV2D_DGRAD_T8X8X4),
+        )
+    };
+    let cfg = LaunchConfig {
+        grid_dim: (
+            w.div_ceil(tw) as u32,
+            h.div_ceil(th) as u32,
+            planes.div_ceil(pz) as u32,
+        ),
+        block_dim: (tw as u32, th as u32, pz as u32),
+        shared_mem_bytes: 0,
+    };
+    (names, cfg)
+}
+
 /// Launches one conv2d pass: the depthwise kernels when `is_depthwise`, else
 /// the implicit GEMM (`precision` picks exact f32 or TF32 tensor cores); for
 /// wgrad with a bias, also the bias-gradient reduction.
@@ -78,30 +117,25 @@ pub unsafe fn launch_conv2d(
     };
 
     if is_depthwise(p) {
+        let tiled_ok = p.w.dims[2] <= 7
+            && p.w.dims[3] <= 7
+            && p.stride_h <= 2
+            && p.stride_w <= 2
+            && n * ic <= 65_535;
         match pass {
-            ConvPass::Forward
-                if p.w.dims[2] <= 7 && p.w.dims[3] <= 7 && p.stride_h <= 2 && p.stride_w <= 2 =>
-            {
-                let cfg = LaunchConfig {
-                    grid_dim: (
-                        wo.div_ceil(32) as u32,
-                        ho.div_ceil(8) as u32,
-                        (n * oc) as u32,
-                    ),
-                    block_dim: (32, 8, 1),
-                    shared_mem_bytes: 0,
-                };
-                launch(
-                    entry::DWCONV2D_FWD_TILED,
-                    cfg,
-                    &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
-                )?
+            ConvPass::Forward if tiled_ok => {
+                let (names, cfg) = dw_tile(wo, ho, n * oc);
+                launch(names.0, cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p])?
             }
             ConvPass::Forward => launch(
                 entry::DWCONV2D_FWD,
                 grid_1d(n * oc * ho * wo),
                 &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
             )?,
+            ConvPass::Dgrad if tiled_ok => {
+                let (names, cfg) = dw_tile(w, h, n * ic);
+                launch(names.1, cfg, &[&ptr.x, &ptr.w, &ptr.y, p])?
+            }
             ConvPass::Dgrad => launch(
                 entry::DWCONV2D_DGRAD,
                 grid_1d(n * ic * h * w),
