@@ -535,7 +535,9 @@ __device__ void dw_fwd_tiled(const float* __restrict__ x, const float* __restric
 // Data gradient: each dx element gathers dy[(h + ph - ky) / s] where the
 // division is exact; the block stages the dy rows and columns its tile can
 // reach (zero outside the output), then gathers from shared memory.
-template <int TW, int TH, int P>
+// S: the stride (1 or 2, both axes), a template parameter so that the
+// exactness tests and divisions below compile to masks and shifts.
+template <int TW, int TH, int P, int S>
 __device__ void dw_dgrad_tiled(float* __restrict__ dx, const float* __restrict__ wt,
                                const float* __restrict__ dy, const Conv2dParams& p) {
     constexpr int MDH = TH + DW_MAXK, MDW = TW + DW_MAXK;  // stride-1 worst case
@@ -547,10 +549,10 @@ __device__ void dw_dgrad_tiled(float* __restrict__ dx, const float* __restrict__
     const int c = live ? plane % g.ic : 0, n = live ? plane / g.ic : 0;
     const int w0 = blockIdx.x * TW, h0 = blockIdx.y * TH;
     // dy rows reachable from rows h0 .. h0+TH-1: (h + ph - ky) / sh.
-    const int ho_lo = floor_div(h0 + g.ph - (g.kh - 1), g.sh);
-    const int ho_hi = floor_div(h0 + TH - 1 + g.ph, g.sh);
-    const int wo_lo = floor_div(w0 + g.pw - (g.kw - 1), g.sw);
-    const int wo_hi = floor_div(w0 + TW - 1 + g.pw, g.sw);
+    const int ho_lo = floor_div(h0 + g.ph - (g.kh - 1), S);
+    const int ho_hi = floor_div(h0 + TH - 1 + g.ph, S);
+    const int wo_lo = floor_div(w0 + g.pw - (g.kw - 1), S);
+    const int wo_hi = floor_div(w0 + TW - 1 + g.pw, S);
     const int dh = ho_hi - ho_lo + 1, dw_ = wo_hi - wo_lo + 1;
     const int t = threadIdx.y * TW + threadIdx.x;
     if (live) {
@@ -565,13 +567,14 @@ __device__ void dw_dgrad_tiled(float* __restrict__ dx, const float* __restrict__
     if (!live || wi >= g.w || hi >= g.h) return;
     float acc = 0.f;
     for (int ky = 0; ky < g.kh; ++ky) {
+        // Rows below ho_lo are staged as zeros, so only exactness matters.
         const int th = hi + g.ph - ky;
-        if (th < 0 || th % g.sh) continue;
-        const int r = th / g.sh - ho_lo;
+        if (th < 0 || th % S) continue;
+        const int r = th / S - ho_lo;
         for (int kx = 0; kx < g.kw; ++kx) {
             const int tw = wi + g.pw - kx;
-            if (tw < 0 || tw % g.sw) continue;
-            acc = fmaf(win[pz][r * dw_ + tw / g.sw - wo_lo], wk[pz][ky * g.kw + kx], acc);
+            if (tw < 0 || tw % S) continue;
+            acc = fmaf(win[pz][r * dw_ + tw / S - wo_lo], wk[pz][ky * g.kw + kx], acc);
         }
     }
     u32 idx = at(p.x, n, c, hi, wi);
@@ -587,10 +590,18 @@ __device__ void dw_dgrad_tiled(float* __restrict__ dx, const float* __restrict__
         dw_fwd_tiled<TW, TH, P>(x, wt, y, bias, p);                                             \
     }                                                                                           \
     extern "C" __global__ void __launch_bounds__(TW * TH * P)                                   \
-        slimmable_dwconv2d_dgrad_t##TW##x##TH##x##P(float* __restrict__ dx,                      \
-                                                    const float* __restrict__ wt,                \
-                                                    const float* __restrict__ dy, Conv2dParams p) { \
-        dw_dgrad_tiled<TW, TH, P>(dx, wt, dy, p);                                               \
+        slimmable_dwconv2d_dgrad_t##TW##x##TH##x##P##_s1(float* __restrict__ dx,                 \
+                                                         const float* __restrict__ wt,           \
+                                                         const float* __restrict__ dy,           \
+                                                         Conv2dParams p) {                       \
+        dw_dgrad_tiled<TW, TH, P, 1>(dx, wt, dy, p);                                            \
+    }                                                                                           \
+    extern "C" __global__ void __launch_bounds__(TW * TH * P)                                   \
+        slimmable_dwconv2d_dgrad_t##TW##x##TH##x##P##_s2(float* __restrict__ dx,                 \
+                                                         const float* __restrict__ wt,           \
+                                                         const float* __restrict__ dy,           \
+                                                         Conv2dParams p) {                       \
+        dw_dgrad_tiled<TW, TH, P, 2>(dx, wt, dy, p);                                            \
     }
 DW_TILED_ENTRIES(32, 8, 1)
 DW_TILED_ENTRIES(16, 16, 1)

@@ -81,9 +81,12 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::DWCONV2D_FWD_T32X8,
             entry::DWCONV2D_FWD_T16X16,
             entry::DWCONV2D_FWD_T8X8X4,
-            entry::DWCONV2D_DGRAD_T32X8,
-            entry::DWCONV2D_DGRAD_T16X16,
-            entry::DWCONV2D_DGRAD_T8X8X4,
+            entry::DWCONV2D_DGRAD_T32X8_S1,
+            entry::DWCONV2D_DGRAD_T16X16_S1,
+            entry::DWCONV2D_DGRAD_T8X8X4_S1,
+            entry::DWCONV2D_DGRAD_T32X8_S2,
+            entry::DWCONV2D_DGRAD_T16X16_S2,
+            entry::DWCONV2D_DGRAD_T8X8X4_S2,
             entry::DWCONV2D_DGRAD,
             entry::DWCONV2D_WGRAD,
             entry::DWCONV2D_WGRAD_K3,
@@ -181,9 +184,13 @@ pub mod entry {
     pub const DWCONV2D_FWD_T32X8: &str = "slimmable_dwconv2d_fwd_t32x8x1";
     pub const DWCONV2D_FWD_T16X16: &str = "slimmable_dwconv2d_fwd_t16x16x1";
     pub const DWCONV2D_FWD_T8X8X4: &str = "slimmable_dwconv2d_fwd_t8x8x4";
-    pub const DWCONV2D_DGRAD_T32X8: &str = "slimmable_dwconv2d_dgrad_t32x8x1";
-    pub const DWCONV2D_DGRAD_T16X16: &str = "slimmable_dwconv2d_dgrad_t16x16x1";
-    pub const DWCONV2D_DGRAD_T8X8X4: &str = "slimmable_dwconv2d_dgrad_t8x8x4";
+    /// The dgrad twins come per stride (`_s1`, `_s2`, both axes equal).
+    pub const DWCONV2D_DGRAD_T32X8_S1: &str = "slimmable_dwconv2d_dgrad_t32x8x1_s1";
+    pub const DWCONV2D_DGRAD_T16X16_S1: &str = "slimmable_dwconv2d_dgrad_t16x16x1_s1";
+    pub const DWCONV2D_DGRAD_T8X8X4_S1: &str = "slimmable_dwconv2d_dgrad_t8x8x4_s1";
+    pub const DWCONV2D_DGRAD_T32X8_S2: &str = "slimmable_dwconv2d_dgrad_t32x8x1_s2";
+    pub const DWCONV2D_DGRAD_T16X16_S2: &str = "slimmable_dwconv2d_dgrad_t16x16x1_s2";
+    pub const DWCONV2D_DGRAD_T8X8X4_S2: &str = "slimmable_dwconv2d_dgrad_t8x8x4_s2";
     /// Depthwise wgrad with the k×k tap sums in registers (square k = 3, 5,
     /// 7): CUDA only, `(x, dw, dy, Conv2dParams)`, grid (C, splits).
     pub const DWCONV2D_WGRAD_K3: &str = "slimmable_dwconv2d_wgrad_k3";

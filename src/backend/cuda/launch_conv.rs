@@ -42,28 +42,41 @@ fn grid_1d(n: u64) -> LaunchConfig {
 /// Tile shape of the tiled depthwise kernels for a plane `w` wide and `h`
 /// high: wide planes 32 x 8, medium 16 x 16, small 8 x 8 with four planes
 /// per block (so that small planes still fill the block). Returns the
-/// (forward, dgrad) entry names and the launch configuration.
-fn dw_tile(w: u64, h: u64, planes: u64) -> ((&'static str, &'static str), LaunchConfig) {
+/// forward entry, the dgrad entries for stride 1 and 2, and the launch
+/// configuration.
+fn dw_tile(w: u64, h: u64, planes: u64) -> ([&'static str; 3], LaunchConfig) {
     let (tw, th, pz, names) = if w >= 28 {
         (
             32,
             8,
             1,
-            (entry::DWCONV2D_FWD_T32X8, entry::DWCONV2D_DGRAD_T32X8),
+            [
+                entry::DWCONV2D_FWD_T32X8,
+                entry::DWCONV2D_DGRAD_T32X8_S1,
+                entry::DWCONV2D_DGRAD_T32X8_S2,
+            ],
         )
     } else if w >= 12 {
         (
             16,
             16,
             1,
-            (entry::DWCONV2D_FWD_T16X16, entry::DWCONV2D_DGRAD_T16X16),
+            [
+                entry::DWCONV2D_FWD_T16X16,
+                entry::DWCONV2D_DGRAD_T16X16_S1,
+                entry::DWCONV2D_DGRAD_T16X16_S2,
+            ],
         )
     } else {
         (
             8,
             8,
             4,
-            (entry::DWCONV2D_FWD_T8X8X4, entry::DWCONV2D_DGRAD_T8X8X4),
+            [
+                entry::DWCONV2D_FWD_T8X8X4,
+                entry::DWCONV2D_DGRAD_T8X8X4_S1,
+                entry::DWCONV2D_DGRAD_T8X8X4_S2,
+            ],
         )
     };
     let cfg = LaunchConfig {
@@ -125,16 +138,17 @@ pub unsafe fn launch_conv2d(
         match pass {
             ConvPass::Forward if tiled_ok => {
                 let (names, cfg) = dw_tile(wo, ho, n * oc);
-                launch(names.0, cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p])?
+                launch(names[0], cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p])?
             }
             ConvPass::Forward => launch(
                 entry::DWCONV2D_FWD,
                 grid_1d(n * oc * ho * wo),
                 &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
             )?,
-            ConvPass::Dgrad if tiled_ok => {
+            ConvPass::Dgrad if tiled_ok && p.stride_h == p.stride_w => {
                 let (names, cfg) = dw_tile(w, h, n * ic);
-                launch(names.1, cfg, &[&ptr.x, &ptr.w, &ptr.y, p])?
+                let name = if p.stride_h == 1 { names[1] } else { names[2] };
+                launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, p])?
             }
             ConvPass::Dgrad => launch(
                 entry::DWCONV2D_DGRAD,
