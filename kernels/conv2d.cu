@@ -404,9 +404,7 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     }
 }
 
-// Tile shapes: forward and dgrad 128 x 64, K step 16 (TF32: 128 threads,
-// each warp 64 x 32, which halves the shared-memory fragment loads per mma
-// against 32 x 32; f32: 256 threads, 4 x 8 outputs each), wgrad
+// Tile shapes: forward and dgrad 128 x 64 (256 threads, K step 16), wgrad
 // 64 x 64 (128 threads, K step 32: its M is the output channels), and
 // "_narrow" 128 x 16 (128 threads) when the GEMM's N is at most 16 (the
 // stem's dgrad with 3 image channels; pointwise layers with few inputs).
@@ -417,9 +415,9 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     }
 
 CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32, PASS_FWD, false, 128, 64, 16, 256, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32, PASS_FWD, true, 128, 64, 16, 128, 2)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32, PASS_FWD, true, 128, 64, 16, 256, 4)
 CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32, PASS_DGRAD, false, 128, 64, 16, 256, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32, PASS_DGRAD, true, 128, 64, 16, 128, 2)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32, PASS_DGRAD, true, 128, 64, 16, 256, 4)
 CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_f32, PASS_WGRAD, false, 64, 64, 32, 128, 2)
 CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32, PASS_WGRAD, true, 64, 64, 32, 128, 2)
 CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32_narrow, PASS_FWD, false, 128, 16, 32, 128, 4)

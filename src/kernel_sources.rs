@@ -152,8 +152,7 @@ pub mod entry {
 
     // conv2d. CUDA GEMM kernels: `(x, w, y, bias, Conv2dParams, split_k: u32)`,
     // grid (ceil(M/BM), ceil(N/BN), groups·split_k) with BM × BN and threads:
-    // forward and dgrad 128 × 64 (f32: 256 threads, TF32: 128 threads);
-    // wgrad 64 × 64, 128 threads;
+    // forward and dgrad 128 × 64, 256 threads; wgrad 64 × 64, 128 threads;
     // the `_narrow` twins 128 × 16, 128 threads (for N ≤ 16). split_k > 1
     // only for wgrad (atomic adds). WGSL: bindings 0 params, 1 x, 2 w, 3 y,
     // 4 bias, workgroups (ceil(M/64), ceil(N/64), groups) of 256.

@@ -191,11 +191,10 @@ pub unsafe fn launch_conv2d(
         // most of a 64-wide tile: use the 128 x 16 twin.
         let narrow = cols <= 16;
         // (tile M, tile N, threads), as instantiated in kernels/conv2d.cu.
-        let (tile_m, tile_n, threads) = match (narrow, pass, precision) {
-            (true, _, _) => (128, 16, 128),
-            (false, ConvPass::Wgrad, _) => (64, 64, 128),
-            (false, _, Precision::Tf32) => (128, 64, 128),
-            (false, _, Precision::F32) => (128, 64, 256),
+        let (tile_m, tile_n, threads) = match (narrow, pass) {
+            (true, _) => (128, 16, 128),
+            (false, ConvPass::Wgrad) => (64, 64, 128),
+            (false, _) => (128, 64, 256),
         };
         let tiles_m = m.div_ceil(tile_m);
         let tiles_n = cols.div_ceil(tile_n);
