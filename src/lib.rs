@@ -17,6 +17,7 @@
 pub mod backend;
 pub mod bench;
 pub mod cli;
+pub mod data;
 pub mod error;
 pub mod kernel_sources;
 pub mod models;
