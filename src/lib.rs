@@ -14,12 +14,14 @@
 //! - [`verify`]: the operator case list every backend runs.
 //! - [`models`]: slimmable architectures as data, their cost, checkpoints.
 
+pub mod autograd;
 pub mod backend;
 pub mod bench;
 pub mod cli;
 pub mod error;
 pub mod kernel_sources;
 pub mod models;
+pub mod nn;
 pub mod op_runner;
 mod op_runner_train;
 pub mod ops;
