@@ -14,6 +14,7 @@
 //! - [`verify`]: the operator case list every backend runs.
 //! - [`models`]: slimmable architectures as data, their cost, checkpoints.
 
+pub mod autograd;
 pub mod backend;
 pub mod bench;
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod data;
 pub mod error;
 pub mod kernel_sources;
 pub mod models;
+pub mod nn;
 pub mod op_runner;
 mod op_runner_train;
 pub mod ops;
