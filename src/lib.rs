@@ -29,6 +29,7 @@ pub mod ops;
 pub mod params;
 pub mod rng;
 pub mod tensor_io;
+pub mod train;
 pub mod verify;
 pub mod view;
 

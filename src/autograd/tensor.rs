@@ -38,6 +38,18 @@ impl Memory {
         self.peak.set(self.live.get());
     }
 
+    /// Takes ownership of a buffer made elsewhere (e.g. a packed input batch)
+    /// so that tensors can view it; it is counted until dropped.
+    pub fn adopt(self: &Rc<Self>, buf: Buffer) -> Rc<DeviceBuffer> {
+        let live = self.live.get() + 4 * buf.len();
+        self.live.set(live);
+        self.peak.set(self.peak.get().max(live));
+        Rc::new(DeviceBuffer {
+            buf,
+            memory: Rc::clone(self),
+        })
+    }
+
     /// A buffer of `len` elements (unspecified contents), counted until dropped.
     pub fn alloc(self: &Rc<Self>, backend: &dyn Backend, len: usize) -> Result<Rc<DeviceBuffer>> {
         let buf = backend.alloc(len)?;
@@ -115,6 +127,11 @@ impl Tensor {
         let buf = memory.alloc(backend, host.len())?;
         backend.write(&buf, host)?;
         Ok(Tensor::new(buf, view, false))
+    }
+
+    /// A constant view into a buffer (inputs: no gradient flows into it).
+    pub fn constant(buf: &Rc<DeviceBuffer>, view: View) -> Self {
+        Tensor::new(Rc::clone(buf), view, false)
     }
 
     /// The same values as a constant: gradients stop here (the teacher's

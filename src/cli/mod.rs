@@ -1,8 +1,9 @@
-//! The `slimmable` command line: `devices`, `verify`, `bench`, `op`.
+//! The `slimmable` command line: `devices`, `verify`, `bench`, `op`, `train`, `eval`.
 
 mod bench;
 mod devices;
 mod op;
+mod train;
 mod verify;
 
 use crate::backend::BackendKind;
@@ -59,6 +60,54 @@ enum Command {
         #[arg(long)]
         peak_tf32_tflops: Option<f64>,
     },
+    /// Train a slimmable network with MutualNet, then evaluate every
+    /// width × resolution config and print the query table.
+    Train {
+        /// fmnist-small (the main job, minutes on a CPU) or fmnist-full (the issue-7 recipe).
+        #[arg(long, default_value = "fmnist-small")]
+        preset: String,
+        #[arg(long, env = "SLIMMABLE_BACKEND", default_value = "auto")]
+        backend: BackendKind,
+        /// Dataset folder (default: installed location, or SLIMMABLE_DATA_DIR).
+        #[arg(long, env = "SLIMMABLE_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// Run folder: checkpoint, optimizer state, results.
+        #[arg(long, default_value = "runs/latest")]
+        out: PathBuf,
+        /// Continue the run saved in --out exactly (optimizer state included).
+        #[arg(long)]
+        resume: bool,
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Training images per epoch (default: the preset's).
+        #[arg(long)]
+        images_per_epoch: Option<usize>,
+        /// mutualnet, usnet (one resolution) or alone (only the full config).
+        #[arg(long)]
+        mode: Option<String>,
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Exact f32 convolutions instead of TF32 on CUDA.
+        #[arg(long)]
+        f32: bool,
+        #[arg(long, default_value_t = 20)]
+        log_every: usize,
+        /// Stop after training (no recalibration or evaluation).
+        #[arg(long)]
+        skip_eval: bool,
+    },
+    /// Recalibrate and evaluate a checkpoint's grid; pick a config for a MACs budget.
+    Eval {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Multiply-accumulates per image allowed.
+        #[arg(long)]
+        budget: Option<u64>,
+        #[arg(long, env = "SLIMMABLE_BACKEND", default_value = "auto")]
+        backend: BackendKind,
+        #[arg(long, env = "SLIMMABLE_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
     /// Run one operator on tensors from a safetensors file.
     Op {
         /// Operator name (`--op list` prints them).
@@ -101,6 +150,39 @@ pub fn main() -> i32 {
             });
             bench::run(backend, &family, iters, torch.as_deref(), ceilings)
         }
+        Command::Train {
+            preset,
+            backend,
+            data_dir,
+            out,
+            resume,
+            epochs,
+            images_per_epoch,
+            mode,
+            seed,
+            f32,
+            log_every,
+            skip_eval,
+        } => train::train(train::TrainArgs {
+            preset,
+            backend,
+            data_dir,
+            out,
+            resume,
+            epochs,
+            images_per_epoch,
+            mode,
+            seed,
+            f32,
+            log_every,
+            skip_eval,
+        }),
+        Command::Eval {
+            checkpoint,
+            budget,
+            backend,
+            data_dir,
+        } => train::eval(&checkpoint, budget, backend, data_dir.as_deref()),
         Command::Op {
             op,
             params,

@@ -1,0 +1,227 @@
+//! `slimmable train` and `slimmable eval`.
+
+use crate::backend::{self, BackendKind};
+use crate::error::{Error, Result};
+use crate::models::{self, Checkpoint};
+use crate::tensor_io;
+use crate::train::evaluate::{self, ConfigResult};
+use crate::train::{LogLine, TrainConfig, Trainer, report};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Options of `slimmable train` beyond the preset.
+pub struct TrainArgs {
+    pub preset: String,
+    pub backend: BackendKind,
+    pub data_dir: Option<PathBuf>,
+    pub out: PathBuf,
+    pub resume: bool,
+    pub epochs: Option<usize>,
+    pub images_per_epoch: Option<usize>,
+    pub mode: Option<String>,
+    pub seed: Option<u64>,
+    pub f32: bool,
+    pub log_every: usize,
+    pub skip_eval: bool,
+}
+
+fn print_log(l: &LogLine) {
+    let kl: Vec<String> = l.kl.iter().map(|v| format!("{v:.4}")).collect();
+    let line = format!(
+        "epoch {} iter {}/{} | lr {:.4} | CE {:.4} | KL [{}] | {:.0} img/s | ETA {:.0}s",
+        l.epoch + 1,
+        l.iteration,
+        l.total,
+        l.lr,
+        l.ce,
+        kl.join(", "),
+        l.images_per_s,
+        l.eta_s
+    );
+    let mut err = std::io::stderr();
+    if err.is_terminal() {
+        let _ = write!(err, "\r{line:<110}");
+    } else {
+        let _ = writeln!(err, "{line}");
+    }
+}
+
+pub fn train(a: TrainArgs) -> Result<i32> {
+    let mut cfg = TrainConfig::preset(&a.preset)?;
+    if let Some(e) = a.epochs {
+        cfg.epochs = e;
+    }
+    if let Some(n) = a.images_per_epoch {
+        cfg.images_per_epoch = n;
+    }
+    if let Some(m) = a.mode {
+        cfg.mode = m;
+    }
+    if let Some(s) = a.seed {
+        cfg.seed = s;
+    }
+    if a.f32 {
+        cfg.tf32 = false;
+    }
+    let be = backend::open(a.backend)?;
+    std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
+    let ckpt_path = a.out.join("checkpoint.safetensors");
+    let resume = if a.resume {
+        if !ckpt_path.exists() {
+            return Err(Error::io(
+                &ckpt_path,
+                "nothing to resume: no checkpoint here; drop --resume to start a new run",
+            ));
+        }
+        Some(ckpt_path.as_path())
+    } else {
+        None
+    };
+    let mut trainer = Trainer::new(be.as_ref(), cfg, a.data_dir.as_deref(), resume)?;
+    println!(
+        "train: {} on {} ({}), {} mode, widths {}–{}, resolutions {:?}, batch {}, {} epoch(s) × {} iterations{}",
+        trainer.cfg.model,
+        be.kind(),
+        be.device_name(),
+        trainer.cfg.mode,
+        trainer.cfg.width_min,
+        trainer.cfg.width_max,
+        trainer.cfg.resolutions,
+        trainer.cfg.batch_size,
+        trainer.cfg.epochs,
+        trainer.iterations_per_epoch(),
+        if resume.is_some() {
+            format!(", resumed at iteration {}", trainer.iteration)
+        } else {
+            String::new()
+        }
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    // A second handler (tests running several trainings) is not an error.
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    let t0 = std::time::Instant::now();
+    let finished = trainer.run(&ckpt_path, a.log_every, &stop, &mut print_log)?;
+    eprintln!();
+    let train_s = t0.elapsed().as_secs_f64();
+    if !finished {
+        println!(
+            "interrupted: saved {} at iteration {}; continue with --resume",
+            ckpt_path.display(),
+            trainer.iteration
+        );
+        return Ok(130);
+    }
+    println!(
+        "trained in {train_s:.1} s; checkpoint {}",
+        ckpt_path.display()
+    );
+    if a.skip_eval {
+        return Ok(0);
+    }
+    let t1 = std::time::Instant::now();
+    let results = evaluate::evaluate_grid(
+        be.as_ref(),
+        &trainer.net,
+        &trainer.train,
+        &trainer.test,
+        &trainer.cfg,
+        &mut |r: &ConfigResult| {
+            eprintln!("  {:.2}× {:>2} px: {:.2}%", r.width, r.resolution, r.top1);
+        },
+    )?;
+    let recal: Vec<(f64, usize, usize)> = trainer
+        .cfg
+        .grid()
+        .iter()
+        .enumerate()
+        .map(|(slot, &(w, r))| (w, r, slot))
+        .collect();
+    trainer.save(&ckpt_path, &recal)?;
+    let eval_s = t1.elapsed().as_secs_f64();
+    println!("\n{}", report::table(&results));
+    let run = serde_json::json!({
+        "config": trainer.cfg,
+        "backend": be.kind().to_string(),
+        "device": be.device_name(),
+        "train_seconds": train_s,
+        "eval_seconds": eval_s,
+        "iterations": trainer.iteration,
+    });
+    let title = format!(
+        "{} on {} ({})",
+        trainer.cfg.dataset,
+        trainer.cfg.mode,
+        be.device_name()
+    );
+    report::write_all(&a.out, &results, &title, run)?;
+    println!(
+        "evaluated in {eval_s:.1} s; wrote {}/{{results.json,results.csv,accuracy_vs_macs.svg,accuracy_vs_macs.png,table.txt}}",
+        a.out.display()
+    );
+    Ok(0)
+}
+
+pub fn eval(
+    checkpoint: &Path,
+    budget: Option<u64>,
+    kind: BackendKind,
+    data_dir: Option<&Path>,
+) -> Result<i32> {
+    let meta = tensor_io::read_metadata(checkpoint)?;
+    let model = meta.get("model").ok_or_else(|| {
+        Error::io(
+            checkpoint,
+            "not a slimmable checkpoint (no model in its header)",
+        )
+    })?;
+    let config: serde_json::Value = meta
+        .get("model_config")
+        .and_then(|s| serde_json::from_str(s).ok())
+        .ok_or_else(|| Error::io(checkpoint, "no model configuration in the header"))?;
+    let arch = models::build(model, &config)?;
+    let ckpt = Checkpoint::load(checkpoint, &arch)?;
+    // Evaluation settings: the run's own, when its optimizer state is beside it.
+    let mut cfg = tensor_io::read_metadata(&crate::train::optimizer_path(checkpoint))
+        .ok()
+        .and_then(|m| {
+            m.get("train_config")
+                .and_then(|s| serde_json::from_str::<TrainConfig>(s).ok())
+        })
+        .unwrap_or_else(TrainConfig::fmnist_full);
+    cfg.model = arch.model.clone();
+    cfg.model_config = arch.config.clone();
+    cfg.eval_widths = ckpt.widths.clone();
+    cfg.resolutions = ckpt.resolutions.clone();
+    let be = backend::open(kind)?;
+    let kind_ds = cfg.dataset_kind()?;
+    let train = crate::data::Dataset::load(kind_ds, crate::data::Split::Train, data_dir)?;
+    let test = crate::data::Dataset::load(kind_ds, crate::data::Split::Test, data_dir)?;
+    let net = crate::nn::SlimNet::new(be.as_ref(), &arch, &ckpt.tensors, cfg.grid().len() + 1)?;
+    println!(
+        "eval: {} on {} ({})",
+        checkpoint.display(),
+        be.kind(),
+        be.device_name()
+    );
+    let results = evaluate::evaluate_grid(be.as_ref(), &net, &train, &test, &cfg, &mut |r| {
+        eprintln!("  {:.2}× {:>2} px: {:.2}%", r.width, r.resolution, r.top1);
+    })?;
+    println!("\n{}", report::table(&results));
+    if let Some(b) = budget {
+        match evaluate::pick_for_budget(&results, b) {
+            Some(r) => println!(
+                "budget {b} MACs: width {:.2}×, {} px, {} MACs, top-1 {:.2}%",
+                r.width, r.resolution, r.macs, r.top1
+            ),
+            None => {
+                let cheapest = results.iter().map(|r| r.macs).min().unwrap_or(0);
+                println!("budget {b} MACs: no config fits (the cheapest needs {cheapest} MACs)");
+                return Ok(1);
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,174 @@
+//! What a training run does: model, data, the width × resolution grid, the
+//! optimizer and schedule. Presets give the README's main job (small enough
+//! for two CPU cores) and the full recipe of issue 7.
+
+use crate::backend::Precision;
+use crate::data::DatasetKind;
+use crate::error::{Error, Result};
+use crate::models::{self, Architecture, MobileNetV2Config};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Model name and its configuration (see [`crate::models::build`]).
+    pub model: String,
+    pub model_config: serde_json::Value,
+    pub dataset: String,
+    /// Width range sampled during training; its ends are always trained.
+    pub width_min: f64,
+    pub width_max: f64,
+    /// Input resolutions; the first is the full resolution.
+    pub resolutions: Vec<usize>,
+    /// Widths evaluated (and recalibrated) after training.
+    pub eval_widths: Vec<f64>,
+    /// `mutualnet` (sandwich over widths and resolutions), `usnet` (one
+    /// resolution), or `alone` (only the full config).
+    pub mode: String,
+    pub batch_size: usize,
+    pub epochs: usize,
+    /// Stop after this many training images per epoch (0: all).
+    pub images_per_epoch: usize,
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub nesterov: bool,
+    pub warmup_epochs: usize,
+    pub crop_padding: usize,
+    pub flip: bool,
+    pub seed: u64,
+    pub tf32: bool,
+    /// BN recalibration: batches of `recal_batch_size` training images.
+    pub recal_batches: usize,
+    pub recal_batch_size: usize,
+    /// Test images evaluated per config (0: all).
+    pub eval_images: usize,
+}
+
+impl TrainConfig {
+    /// The issue-7 recipe: small-image MobileNetV2, widths 0.25–1.0,
+    /// resolutions 28/24/20/16, batch 128, lr 0.1, wd 5e-4, 12 epochs.
+    pub fn fmnist_full() -> Self {
+        TrainConfig {
+            model: models::mobilenet_v2::MODEL_NAME.into(),
+            model_config: serde_json::to_value(MobileNetV2Config::small_image(1, 10))
+                .unwrap_or_default(),
+            dataset: "fashion-mnist".into(),
+            width_min: 0.25,
+            width_max: 1.0,
+            resolutions: vec![28, 24, 20, 16],
+            eval_widths: vec![0.25, 0.5, 0.75, 1.0],
+            mode: "mutualnet".into(),
+            batch_size: 128,
+            epochs: 12,
+            images_per_epoch: 0,
+            lr: 0.1,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            nesterov: true,
+            warmup_epochs: 0,
+            crop_padding: 2,
+            flip: true,
+            seed: 0,
+            tf32: true,
+            recal_batches: 10,
+            recal_batch_size: 1000,
+            eval_images: 0,
+        }
+    }
+
+    /// The main job on a machine without a GPU: a narrow MobileNetV2 and a
+    /// slice of one epoch, so that training and the 4×4 evaluation grid
+    /// finish in minutes on two cores.
+    pub fn fmnist_small() -> Self {
+        let net = MobileNetV2Config {
+            image_channels: 1,
+            classes: 10,
+            stem_channels: 16,
+            stem_stride: 1,
+            blocks: vec![[1, 16, 1, 1], [4, 24, 2, 2], [4, 32, 2, 2], [4, 48, 1, 1]],
+            last_channels: 128,
+        };
+        TrainConfig {
+            model_config: serde_json::to_value(net).unwrap_or_default(),
+            batch_size: 64,
+            epochs: 1,
+            images_per_epoch: 6400,
+            lr: 0.05,
+            warmup_epochs: 0,
+            recal_batches: 2,
+            recal_batch_size: 256,
+            eval_images: 1000,
+            ..Self::fmnist_full()
+        }
+    }
+
+    pub fn preset(name: &str) -> Result<Self> {
+        match name {
+            "fmnist-small" => Ok(Self::fmnist_small()),
+            "fmnist-full" => Ok(Self::fmnist_full()),
+            other => Err(Error::invalid(
+                "--preset",
+                format!("'{other}' is not a preset; use fmnist-small or fmnist-full"),
+            )),
+        }
+    }
+
+    pub fn architecture(&self) -> Result<Architecture> {
+        models::build(&self.model, &self.model_config)
+    }
+
+    pub fn dataset_kind(&self) -> Result<DatasetKind> {
+        match self.dataset.as_str() {
+            "fashion-mnist" => Ok(DatasetKind::FashionMnist),
+            "mnist" => Ok(DatasetKind::Mnist),
+            other => Err(Error::invalid(
+                "dataset",
+                format!("'{other}' is not fashion-mnist or mnist"),
+            )),
+        }
+    }
+
+    pub fn precision(&self) -> Precision {
+        if self.tf32 {
+            Precision::Tf32
+        } else {
+            Precision::F32
+        }
+    }
+
+    /// Checks the settings that would otherwise fail deep inside a run.
+    pub fn check(&self) -> Result<()> {
+        let bad = |r: String| Err(Error::invalid("training configuration", r));
+        if !(self.width_min > 0.0 && self.width_min <= self.width_max && self.width_max <= 1.0) {
+            return bad(format!(
+                "widths {}..{} must satisfy 0 < min ≤ max ≤ 1",
+                self.width_min, self.width_max
+            ));
+        }
+        if self.resolutions.is_empty() || self.eval_widths.is_empty() {
+            return bad("give at least one resolution and one evaluation width".into());
+        }
+        if self.batch_size < 2 {
+            return bad("batch norm needs batches of at least 2".into());
+        }
+        if !matches!(self.mode.as_str(), "mutualnet" | "usnet" | "alone") {
+            return bad(format!(
+                "mode '{}' is not mutualnet, usnet or alone",
+                self.mode
+            ));
+        }
+        self.architecture()?;
+        self.dataset_kind()?;
+        Ok(())
+    }
+
+    /// The evaluated configs, width-major (index = width index times the
+    /// number of resolutions, plus the resolution index). One more BN
+    /// statistics slot (the last) serves training.
+    pub fn grid(&self) -> Vec<(f64, usize)> {
+        self.eval_widths
+            .iter()
+            .flat_map(|&w| self.resolutions.iter().map(move |&r| (w, r)))
+            .collect()
+    }
+}

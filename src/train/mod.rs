@@ -1,0 +1,395 @@
+//! The MutualNet trainer: data, the iteration (`step`), the schedule,
+//! evaluation over the width × resolution grid (`evaluate`), reports
+//! (`report`), and checkpoints with the optimizer state for `--resume`.
+
+pub mod config;
+pub mod evaluate;
+pub mod report;
+pub mod schedule;
+pub mod step;
+
+pub use config::TrainConfig;
+
+use crate::autograd::Memory;
+use crate::backend::{Backend, Buffer};
+use crate::data::loader::{Augment, BatchOrder, make_batch};
+use crate::data::{Dataset, Split};
+use crate::error::{Error, Result};
+use crate::models::checkpoint::{ConfigStats, RunningStats};
+use crate::models::{Architecture, Checkpoint, TensorRole};
+use crate::nn::SlimNet;
+use crate::rng::Rng;
+use crate::tensor_io::{self, HostTensor};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A training run in progress.
+pub struct Trainer<'a> {
+    pub be: &'a dyn Backend,
+    pub cfg: TrainConfig,
+    pub arch: Architecture,
+    pub net: SlimNet,
+    /// SGD momentum buffers, one per trainable parameter, full size.
+    pub momentum: Vec<Buffer>,
+    /// Completed iterations and epochs.
+    pub iteration: usize,
+    pub epoch: usize,
+    pub train: Dataset,
+    pub test: Dataset,
+    /// `num_batches_tracked` per BN tensor name.
+    batches_tracked: BTreeMap<String, i64>,
+}
+
+/// Progress of one logged interval.
+pub struct LogLine {
+    pub epoch: usize,
+    pub iteration: usize,
+    pub total: usize,
+    pub lr: f64,
+    pub ce: f32,
+    pub kl: Vec<f32>,
+    pub images_per_s: f64,
+    pub eta_s: f64,
+}
+
+/// The optimizer state's file beside a checkpoint.
+pub fn optimizer_path(checkpoint: &Path) -> PathBuf {
+    let mut name = checkpoint.file_name().unwrap_or_default().to_os_string();
+    name.push(".optimizer");
+    checkpoint.with_file_name(name)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl<'a> Trainer<'a> {
+    /// A fresh run (seeded initialization) or, with `resume`, the state saved
+    /// by [`Trainer::save`] at `resume`.
+    pub fn new(
+        be: &'a dyn Backend,
+        cfg: TrainConfig,
+        data_dir: Option<&Path>,
+        resume: Option<&Path>,
+    ) -> Result<Self> {
+        cfg.check()?;
+        let arch = cfg.architecture()?;
+        let kind = cfg.dataset_kind()?;
+        let train = Dataset::load(kind, Split::Train, data_dir)?;
+        let test = Dataset::load(kind, Split::Test, data_dir)?;
+        let slots = cfg.grid().len() + 1;
+        let (ckpt, optimizer) = match resume {
+            Some(path) => {
+                let ckpt = Checkpoint::load(path, &arch)?;
+                let opt = Self::load_optimizer(path, &cfg)?;
+                (ckpt, Some(opt))
+            }
+            None => (
+                Checkpoint::initial(&arch, &cfg.eval_widths, &cfg.resolutions, cfg.seed)?,
+                None,
+            ),
+        };
+        let net = SlimNet::new(be, &arch, &ckpt.tensors, slots)?;
+        let (momentum, iteration, epoch) = match optimizer {
+            Some((bufs, it, ep)) => {
+                let mut out = Vec::new();
+                for (spec, p) in net.params() {
+                    let host = bufs.get(&spec.name).ok_or_else(|| {
+                        Error::invalid(
+                            "optimizer state",
+                            format!("no momentum buffer for '{}'", spec.name),
+                        )
+                    })?;
+                    if host.data.len() != p.len() {
+                        return Err(Error::invalid(
+                            "optimizer state",
+                            format!("momentum buffer of '{}' has the wrong size", spec.name),
+                        ));
+                    }
+                    out.push(be.upload(&host.data)?);
+                }
+                (out, it, ep)
+            }
+            None => (
+                net.params()
+                    .iter()
+                    .map(|(_, p)| be.upload(&vec![0.0; p.len()]))
+                    .collect::<Result<_>>()?,
+                0,
+                0,
+            ),
+        };
+        Ok(Trainer {
+            be,
+            cfg,
+            arch,
+            net,
+            momentum,
+            iteration,
+            epoch,
+            train,
+            test,
+            batches_tracked: ckpt.batches_tracked,
+        })
+    }
+
+    /// Iterations per epoch.
+    pub fn iterations_per_epoch(&self) -> usize {
+        let n = if self.cfg.images_per_epoch == 0 {
+            self.train.count
+        } else {
+            self.cfg.images_per_epoch.min(self.train.count)
+        };
+        n / self.cfg.batch_size
+    }
+
+    /// The BN statistics slot used while training.
+    pub fn train_slot(&self) -> usize {
+        self.cfg.grid().len()
+    }
+
+    /// Trains until `cfg.epochs` epochs are done, saving after each epoch
+    /// (and when `stop` is raised, after the iteration in flight) to
+    /// `checkpoint`. `log` is called every `log_every` iterations.
+    pub fn run(
+        &mut self,
+        checkpoint: &Path,
+        log_every: usize,
+        stop: &Arc<AtomicBool>,
+        log: &mut dyn FnMut(&LogLine),
+    ) -> Result<bool> {
+        let per_epoch = self.iterations_per_epoch();
+        if per_epoch == 0 {
+            return Err(Error::invalid(
+                "training",
+                "the epoch holds less than one batch; use more images or a smaller batch",
+            ));
+        }
+        let total = per_epoch * self.cfg.epochs;
+        let warmup = per_epoch * self.cfg.warmup_epochs;
+        let augment = Augment {
+            pad: self.cfg.crop_padding,
+            flip: self.cfg.flip,
+        };
+        let started = std::time::Instant::now();
+        let start_iteration = self.iteration;
+        while self.epoch < self.cfg.epochs {
+            let order = BatchOrder::shuffled(self.train.count, self.cfg.seed, self.epoch as u64);
+            let batches = order.batches(self.cfg.batch_size, true);
+            let done_in_epoch = self.iteration - self.epoch * per_epoch;
+            for (b, idx) in batches
+                .iter()
+                .enumerate()
+                .take(per_epoch)
+                .skip(done_in_epoch)
+            {
+                // Every random choice of an iteration comes from its own
+                // seed, so a resumed run repeats the same choices.
+                let mut rng = Rng::new(
+                    self.cfg.seed ^ (self.iteration as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
+                );
+                let configs = step::sample_configs(&self.cfg, &mut rng);
+                let mut resolutions: Vec<usize> = configs.iter().map(|c| c.1).collect();
+                resolutions.sort_unstable_by(|a, b| b.cmp(a));
+                resolutions.dedup();
+                let memory = Memory::new();
+                let batch = make_batch(
+                    self.be,
+                    &self.train,
+                    idx,
+                    &resolutions,
+                    Some(augment),
+                    &mut rng,
+                )?;
+                let labels = batch.labels;
+                let views: Vec<_> = batch.resolutions.iter().copied().zip(batch.views).collect();
+                let arena = memory.adopt(batch.arena);
+                let inputs: Vec<(usize, crate::autograd::Tensor)> = views
+                    .into_iter()
+                    .map(|(r, v)| (r, crate::autograd::Tensor::constant(&arena, v)))
+                    .collect();
+                let losses = step::accumulate_gradients(
+                    self.be,
+                    &self.net,
+                    &inputs,
+                    &labels,
+                    &configs,
+                    &self.cfg,
+                    self.train_slot(),
+                    &memory,
+                )?;
+                let lr = schedule::learning_rate(self.cfg.lr, self.iteration, total, warmup);
+                step::sgd_update(
+                    self.be,
+                    &self.net,
+                    &self.momentum,
+                    &self.cfg,
+                    lr,
+                    self.iteration == 0,
+                )?;
+                for n in self.batches_tracked.values_mut() {
+                    *n += configs.len() as i64;
+                }
+                self.iteration += 1;
+                let last = b + 1 == per_epoch;
+                if self.iteration.is_multiple_of(log_every.max(1)) || last {
+                    let (ce, kl) = losses.read(self.be)?;
+                    let elapsed = started.elapsed().as_secs_f64();
+                    let done = (self.iteration - start_iteration) as f64;
+                    log(&LogLine {
+                        epoch: self.epoch,
+                        iteration: self.iteration,
+                        total,
+                        lr,
+                        ce,
+                        kl,
+                        images_per_s: done * self.cfg.batch_size as f64 / elapsed.max(1e-9),
+                        eta_s: elapsed / done.max(1.0) * (total - self.iteration) as f64,
+                    });
+                }
+                if stop.load(Ordering::SeqCst) {
+                    self.save(checkpoint, &[])?;
+                    return Ok(false);
+                }
+            }
+            self.epoch += 1;
+            self.save(checkpoint, &[])?;
+        }
+        Ok(true)
+    }
+
+    /// Writes the model (PyTorch names, atomically) and then the optimizer
+    /// state beside it, tied to the model file by its SHA-256, so a pair
+    /// torn by a crash is refused on resume. `recalibrated` adds the
+    /// per-config BN statistics of an evaluation.
+    pub fn save(&self, path: &Path, recalibrated: &[(f64, usize, usize)]) -> Result<()> {
+        let mut tensors = BTreeMap::new();
+        let params: HashMap<&str, &crate::autograd::Param> = self
+            .net
+            .params()
+            .iter()
+            .map(|(s, p)| (s.name.as_str(), p.as_ref()))
+            .collect();
+        let bns: HashMap<String, &crate::nn::SlimBatchNorm2d> = self
+            .net
+            .batch_norms()
+            .into_iter()
+            .map(|b| (b.spec.name.clone(), b))
+            .collect();
+        for spec in self.arch.tensors() {
+            let shape = spec.full_shape();
+            let data = match spec.role {
+                TensorRole::BnBatchesTracked => continue,
+                TensorRole::BnRunningMean | TensorRole::BnRunningVar => {
+                    let bn_name = spec.name.rsplit_once('.').map(|x| x.0).unwrap_or_default();
+                    let bn = bns.get(bn_name).ok_or_else(|| {
+                        Error::invalid("checkpoint", format!("no batch norm for '{}'", spec.name))
+                    })?;
+                    let (m, v) = bn.running_stats(self.be, self.train_slot())?;
+                    if spec.role == TensorRole::BnRunningMean {
+                        m
+                    } else {
+                        v
+                    }
+                }
+                _ => {
+                    let p = params.get(spec.name.as_str()).ok_or_else(|| {
+                        Error::invalid("checkpoint", format!("no parameter '{}'", spec.name))
+                    })?;
+                    self.be.download(&p.value)?
+                }
+            };
+            tensors.insert(spec.name.clone(), HostTensor::new(shape, data)?);
+        }
+        let mut bn_stats = Vec::new();
+        for &(w, r, slot) in recalibrated {
+            let mut running = BTreeMap::new();
+            for bn in self.net.batch_norms() {
+                let (m, v) = bn.running_stats(self.be, slot)?;
+                let c = bn.spec.channels.at(w);
+                running.insert(
+                    bn.spec.name.clone(),
+                    RunningStats {
+                        mean: m[..c].to_vec(),
+                        var: v[..c].to_vec(),
+                    },
+                );
+            }
+            bn_stats.push(ConfigStats {
+                width: w,
+                resolution: r,
+                running,
+            });
+        }
+        let ckpt = Checkpoint {
+            model: self.arch.model.clone(),
+            model_config: self.arch.config.clone(),
+            widths: self.cfg.eval_widths.clone(),
+            resolutions: self.cfg.resolutions.clone(),
+            tensors,
+            batches_tracked: self.batches_tracked.clone(),
+            bn_stats,
+        };
+        ckpt.save(&self.arch, path)?;
+        let model_sha = sha256_hex(&std::fs::read(path).map_err(|e| Error::io(path, e))?);
+        let momentum: Vec<(String, HostTensor)> = self
+            .net
+            .params()
+            .iter()
+            .zip(&self.momentum)
+            .map(|((s, p), m)| {
+                Ok((
+                    s.name.clone(),
+                    HostTensor::new(vec![p.len()], self.be.download(m)?)?,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        let meta = HashMap::from([
+            ("model_sha256".to_string(), model_sha),
+            ("iteration".to_string(), self.iteration.to_string()),
+            ("epoch".to_string(), self.epoch.to_string()),
+            (
+                "train_config".to_string(),
+                serde_json::to_string(&self.cfg).unwrap_or_default(),
+            ),
+        ]);
+        tensor_io::write(&optimizer_path(path), &momentum, Some(meta))
+    }
+
+    fn load_optimizer(
+        path: &Path,
+        cfg: &TrainConfig,
+    ) -> Result<(HashMap<String, HostTensor>, usize, usize)> {
+        let opt = optimizer_path(path);
+        let meta = tensor_io::read_metadata(&opt)?;
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        if meta.get("model_sha256") != Some(&sha256_hex(&bytes)) {
+            return Err(Error::io(
+                &opt,
+                "this optimizer state belongs to another save of the checkpoint (interrupted write?); resume from a consistent pair",
+            ));
+        }
+        let saved: TrainConfig = meta
+            .get("train_config")
+            .and_then(|s| serde_json::from_str(s).ok())
+            .ok_or_else(|| Error::io(&opt, "no training configuration in the optimizer state"))?;
+        if &saved != cfg {
+            return Err(Error::io(
+                &opt,
+                "the checkpoint was trained with other settings; resume with the same preset and options",
+            ));
+        }
+        let num = |k: &str| -> Result<usize> {
+            meta.get(k)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| Error::io(&opt, format!("no '{k}' in the optimizer state")))
+        };
+        Ok((tensor_io::read(&opt)?, num("iteration")?, num("epoch")?))
+    }
+}
