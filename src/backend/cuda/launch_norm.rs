@@ -34,16 +34,19 @@ fn per_chunk(p: &BnParams) -> LaunchConfig {
     }
 }
 
-/// The grid and parameters of the elementwise BN kernels (plane walk when
-/// planes are large, see [`BnParams::elementwise_launch`]).
+/// Elements per block of `normalize` / `backward_dx` (`BN_TILE` in
+/// kernels/norm.cu): each 256-thread block takes one tile of the
+/// channel-major flat order, 16 elements a thread.
+const TILE: u64 = 4096;
+
+/// The 1-D grid of the elementwise BN kernels (normalize, backward dx).
 fn elementwise(p: &BnParams) -> (BnParams, LaunchConfig) {
-    let (q, (gx, gy)) = p.elementwise_launch();
     let cfg = LaunchConfig {
-        grid_dim: (gx, gy, 1),
+        grid_dim: (p.x.numel().div_ceil(TILE).max(1) as u32, 1, 1),
         block_dim: (THREADS, 1, 1),
         shared_mem_bytes: 0,
     };
-    (q, cfg)
+    (*p, cfg)
 }
 
 /// Launches `name` with the pointer arguments in order, then the params.
