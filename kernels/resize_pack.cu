@@ -25,6 +25,14 @@
 // Output rows per thread (ops::resize::GROUP_ROWS).
 #define RP_GROUP_ROWS 4
 
+// Exact float of an integer in [0, 2^23) without a conversion instruction
+// (I2F issues at a quarter of the FMA rate and was the hot spot: every tap
+// weight and every u8 pixel went through one): place it in the mantissa of
+// 2^23 and subtract 2^23.
+__device__ __forceinline__ float rp_i2f(int i) {
+    return __int_as_float(0x4B000000 + i) - 8388608.0f;
+}
+
 // Taps of one output coordinate along one axis.
 struct RpAxis {
     int lo;    // first source index
@@ -111,19 +119,19 @@ __device__ __forceinline__ void rp_tap(const RpAxis& a, int k, int& idx, float& 
         w = 1.0f;
     } else if (a.kind == 1) {
         idx = k == 0 ? a.lo : a.i1;
-        w = (float)(k == 0 ? a.w0 : a.w1) * a.inv;
+        w = rp_i2f(k == 0 ? a.w0 : a.w1) * a.inv;
     } else {
         const int j = a.lo + k;
         idx = j;
-        w = (float)max(a.m2 - abs((2 * j + 1) * a.q - a.c2), 0) * a.inv;
+        w = rp_i2f(max(a.m2 - abs((2 * j + 1) * a.q - a.c2), 0)) * a.inv;
     }
 }
 
 // Source value of channel c at image row y, column x.
 __device__ __forceinline__ float rp_load(const unsigned char* __restrict__ src, u32 format, u32 base,
                                          u32 h, u32 w, u32 channels, u32 y, u32 x, u32 c) {
-    if (format == 0) return (float)src[base + (y * w + x) * channels + c];
-    if (format == 1) return (float)src[base + (c * h + y) * w + x];
+    if (format == 0) return rp_i2f(src[base + (y * w + x) * channels + c]);
+    if (format == 1) return rp_i2f(src[base + (c * h + y) * w + x]);
     return reinterpret_cast<const float*>(src)[base + (c * h + y) * w + x];
 }
 
@@ -197,8 +205,41 @@ __device__ __forceinline__ RpGroup rp_locate(const u32* __restrict__ desc, float
     return q;
 }
 
+// Column taps a thread keeps in registers (the direct order's fast path);
+// wider filters (antialias shrinking by more than about 3.5×) take the
+// general loop.
+#define RP_XTAPS 8
+
+// Channel c of source pixel (row, col) of an image is at
+// base + row·rs + col·ps + c·cs (elements of the source's type).
+struct RpStrides {
+    u32 rs, ps, cs;
+};
+
+__device__ __forceinline__ RpStrides rp_strides(u32 format, u32 h, u32 w, u32 channels) {
+    RpStrides s;
+    if (format == 0) {
+        s.rs = w * channels;
+        s.ps = channels;
+        s.cs = 1;
+    } else {
+        s.rs = w;
+        s.ps = 1;
+        s.cs = h * w;
+    }
+    return s;
+}
+
+__device__ __forceinline__ float rp_fetch(const unsigned char* __restrict__ src, u32 format, u32 i) {
+    if (format == 2) return reinterpret_cast<const float*>(src)[i];
+    return rp_i2f(src[i]);
+}
+
 // Direct order: each output resized from the crop. (The MutualNet order is a
-// separate entry point so that this one keeps few registers.)
+// separate entry point so that this one keeps few registers.) The column
+// taps (offsets and float weights) are computed once per thread and reused
+// by every row tap of its GROUP_ROWS rows; the arithmetic and its order are
+// those of rp_accumulate, so both paths give the same bits.
 extern "C" __global__ void slimmable_resize_pack(const unsigned char* __restrict__ src,
                                                  const u32* __restrict__ desc,
                                                  float* __restrict__ dst, ResizePackParams p) {
@@ -209,10 +250,49 @@ extern "C" __global__ void slimmable_resize_pack(const unsigned char* __restrict
         // Flip mirrors the output (resize, then flip).
         const int xs = q.img[7] ? (int)(q.ow - 1 - q.x) : (int)q.x;
         const RpAxis ax = rp_axis(p.filter_mode, p.align_corners, cw, (int)q.ow, xs);
+        if (ax.n > RP_XTAPS) {
+            for (u32 y = q.y0; y < q.y1; ++y) {
+                const RpAxis ay = rp_axis(p.filter_mode, p.align_corners, ch, (int)q.oh, (int)y);
+                float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+                rp_accumulate(src, q.img, p, ay, ax, 1.0f, acc);
+                rp_store(q.out + y * q.ow, q.oh * q.ow, p, acc);
+            }
+            continue;
+        }
+        const u32 base = q.img[0], top = q.img[3], left = q.img[4];
+        const RpStrides st = rp_strides(p.format, q.img[1], q.img[2], p.channels);
+        u32 xo[RP_XTAPS];
+        float xw[RP_XTAPS];
+#pragma unroll
+        for (int k = 0; k < RP_XTAPS; ++k) {
+            int ix = 0;
+            float wx = 0.0f;
+            if (k < ax.n) rp_tap(ax, k, ix, wx);
+            xo[k] = (left + (u32)ix) * st.ps;
+            xw[k] = wx;
+        }
         for (u32 y = q.y0; y < q.y1; ++y) {
             const RpAxis ay = rp_axis(p.filter_mode, p.align_corners, ch, (int)q.oh, (int)y);
             float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-            rp_accumulate(src, q.img, p, ay, ax, 1.0f, acc);
+            for (int ky = 0; ky < ay.n; ++ky) {
+                int iy;
+                float wy;
+                rp_tap(ay, ky, iy, wy);
+                if (wy == 0.0f) continue;
+                const u32 ro = base + (top + (u32)iy) * st.rs;
+                float row[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+                for (int k = 0; k < RP_XTAPS; ++k) {
+                    if (k < ax.n && xw[k] != 0.0f) {
+#pragma unroll
+                        for (u32 c = 0; c < 4; ++c) {
+                            if (c < p.channels) row[c] += xw[k] * rp_fetch(src, p.format, ro + xo[k] + c * st.cs);
+                        }
+                    }
+                }
+#pragma unroll
+                for (u32 c = 0; c < 4; ++c) acc[c] += 1.0f * wy * row[c];
+            }
             rp_store(q.out + y * q.ow, q.oh * q.ow, p, acc);
         }
     }
