@@ -298,22 +298,42 @@ extern "C" __global__ void slimmable_bn_stats_f32(const float* __restrict__ x,
     }
 }
 
+struct WelfordD {
+    double n, mean, m2;
+};
+
+__device__ __forceinline__ WelfordD welford_merge_d(WelfordD a, double bn, double bmean, double bm2) {
+    if (bn == 0.0) return a;
+    const double tot = a.n + bn, d = bmean - a.mean, fb = bn / tot;
+    a.mean += d * fb;
+    a.m2 += bm2 + d * d * a.n * fb;
+    a.n = tot;
+    return a;
+}
+
+// One warp per channel (grid: ceil(c / 8) blocks of 256): each lane merges
+// every 32nd chunk partial, then the lanes merge by shuffles, so the chain
+// of dependent f64 divisions is chunks/32 + 5 long instead of `chunks` (128
+// merges in one thread took microseconds for C = 32).
 extern "C" __global__ void slimmable_bn_finalize_f32(float* __restrict__ saved,
                                                      float* __restrict__ running, BnParams p) {
     const u32 c = p.x.dims[1];
-    const u32 ch = blockIdx.x * blockDim.x + threadIdx.x;
-    if (ch >= c) return;
-    double n = 0.0, mean = 0.0, m2 = 0.0;
-    for (u32 k = 0; k < p.chunks; ++k) {
+    const u32 ch = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31u;
+    if (ch >= c) return;  // the whole warp: ch is uniform in it
+    WelfordD a = {0.0, 0.0, 0.0};
+    for (u32 k = lane; k < p.chunks; k += 32) {
         const u32 at = bn_partial(p, ch, k);
-        const double bn = saved[at], bmean = saved[at + 1], bm2 = saved[at + 2];
-        if (bn == 0.0) continue;
-        const double tot = n + bn, d = bmean - mean;
-        mean += d * bn / tot;
-        m2 += bm2 + d * d * n * bn / tot;
-        n = tot;
+        a = welford_merge_d(a, saved[at], saved[at + 1], saved[at + 2]);
     }
-    const double var = m2 / n;
+#pragma unroll
+    for (u32 o = 16; o > 0; o >>= 1) {
+        const double bn = __shfl_down_sync(0xffffffffu, a.n, o);
+        const double bmean = __shfl_down_sync(0xffffffffu, a.mean, o);
+        const double bm2 = __shfl_down_sync(0xffffffffu, a.m2, o);
+        a = welford_merge_d(a, bn, bmean, bm2);
+    }
+    if (lane != 0) return;
+    const double mean = a.mean, var = a.m2 / a.n;
     saved[ch] = (float)mean;
     saved[c + ch] = (float)(1.0 / sqrt(var + (double)p.eps));
     if (p.flags & BN_UPDATE_RUNNING) {

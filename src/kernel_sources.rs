@@ -195,7 +195,7 @@ pub mod entry {
     pub const RESIZE_PACK_MUTUALNET: &str = "slimmable_resize_pack_mutualnet";
     /// `(x, saved, BnParams)`, grid (chunks, c) × 256: per-chunk Welford partials (chunks in float4 units on the vector path).
     pub const BN_STATS_F32: &str = "slimmable_bn_stats_f32";
-    /// `(saved, running, BnParams)`, one thread per channel: mean, inv-std, running update.
+    /// `(saved, running, BnParams)`, one warp per channel (ceil(c/8) × 256): mean, inv-std, running update.
     pub const BN_FINALIZE_F32: &str = "slimmable_bn_finalize_f32";
     /// `(x, gamma, beta, stats, y, BnParams)`, 1-D grid of ceil(numel/4096) × 256: normalize + activation.
     pub const BN_NORMALIZE_F32: &str = "slimmable_bn_normalize_f32";

@@ -34,6 +34,15 @@ fn per_chunk(p: &BnParams) -> LaunchConfig {
     }
 }
 
+/// One warp per channel (the statistics finalize), 8 channels a block.
+fn warp_per_channel(c: u32) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (c.div_ceil(THREADS / 32).max(1), 1, 1),
+        block_dim: (THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
 /// Elements per block of `normalize` / `backward_dx` (`BN_TILE` in
 /// kernels/norm.cu): each 256-thread block takes one tile of the
 /// channel-major flat order, 16 elements a thread.
@@ -92,7 +101,6 @@ pub unsafe fn launch_bn_forward_train(
     y: sys::CUdeviceptr,
     p: &BnParams,
 ) -> Result<()> {
-    let c = p.x.dims[1] as u64;
     let (norm, cfg) = elementwise(&p.for_train_normalize());
     // SAFETY: per the contract above.
     unsafe {
@@ -101,7 +109,7 @@ pub unsafe fn launch_bn_forward_train(
             k,
             stream,
             entry::BN_FINALIZE_F32,
-            grid_stride(c),
+            warp_per_channel(p.x.dims[1]),
             &[saved, running],
             p,
         )?;
