@@ -487,19 +487,27 @@ extern "C" __global__ void slimmable_bn_backward_partials_f32(const float* __res
     }
 }
 
+// One warp per channel, like bn_finalize: lanes sum every 32nd partial,
+// then shuffles (f64 throughout).
 extern "C" __global__ void slimmable_bn_backward_finalize_f32(float* __restrict__ saved,
                                                               float* __restrict__ dgamma,
                                                               float* __restrict__ dbeta,
                                                               BnParams p) {
     const u32 c = p.x.dims[1];
-    const u32 ch = blockIdx.x * blockDim.x + threadIdx.x;
-    if (ch >= c) return;
+    const u32 ch = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31u;
+    if (ch >= c) return;  // the whole warp
     double s1 = 0.0, s2 = 0.0;
-    for (u32 k = 0; k < p.chunks; ++k) {
+    for (u32 k = lane; k < p.chunks; k += 32) {
         const u32 at = bn_partial(p, ch, k);
         s1 += saved[at];
         s2 += saved[at + 1];
     }
+#pragma unroll
+    for (u32 o = 16; o > 0; o >>= 1) {
+        s1 += __shfl_down_sync(0xffffffffu, s1, o);
+        s2 += __shfl_down_sync(0xffffffffu, s2, o);
+    }
+    if (lane != 0) return;
     saved[2 * c + ch] = (float)s1;
     saved[3 * c + ch] = (float)s2;
     dbeta[p.beta_offset + ch] = (float)((double)dbeta[p.beta_offset + ch] + s1);

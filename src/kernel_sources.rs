@@ -201,7 +201,7 @@ pub mod entry {
     pub const BN_NORMALIZE_F32: &str = "slimmable_bn_normalize_f32";
     /// `(x, dy, gamma, beta, saved, BnParams)`, grid (chunks, c) × 256.
     pub const BN_BACKWARD_PARTIALS_F32: &str = "slimmable_bn_backward_partials_f32";
-    /// `(saved, dgamma, dbeta, BnParams)`, one thread per channel.
+    /// `(saved, dgamma, dbeta, BnParams)`, one warp per channel (ceil(c/8) × 256).
     pub const BN_BACKWARD_FINALIZE_F32: &str = "slimmable_bn_backward_finalize_f32";
     /// `(x, dy, gamma, beta, saved, dx, BnParams)`, 1-D grid of ceil(numel/4096) × 256.
     pub const BN_BACKWARD_DX_F32: &str = "slimmable_bn_backward_dx_f32";

@@ -34,7 +34,7 @@ fn per_chunk(p: &BnParams) -> LaunchConfig {
     }
 }
 
-/// One warp per channel (the statistics finalize), 8 channels a block.
+/// One warp per channel (the two finalize kernels), 8 channels a block.
 fn warp_per_channel(c: u32) -> LaunchConfig {
     LaunchConfig {
         grid_dim: (c.div_ceil(THREADS / 32).max(1), 1, 1),
@@ -172,7 +172,6 @@ pub unsafe fn launch_bn_backward(
     dx: sys::CUdeviceptr,
     p: &BnParams,
 ) -> Result<()> {
-    let c = p.x.dims[1] as u64;
     let (q, cfg) = elementwise(p);
     // SAFETY: per the contract above.
     unsafe {
@@ -188,7 +187,7 @@ pub unsafe fn launch_bn_backward(
             k,
             stream,
             entry::BN_BACKWARD_FINALIZE_F32,
-            grid_stride(c),
+            warp_per_channel(p.x.dims[1]),
             &[saved, dgamma, dbeta],
             p,
         )?;
