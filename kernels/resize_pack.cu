@@ -217,11 +217,12 @@ __device__ __forceinline__ RpGroup rp_locate(const u32* __restrict__ desc, float
     return q;
 }
 
-// Column taps a thread keeps in registers (the direct order's fast path);
-// wider filters (antialias shrinking by more than about 2.5×) take the
-// general loop. 6 keeps the kernel at 80 registers (3 blocks of 256 per SM
-// with the launch bound below; 8 taps would need 93, 2 blocks).
-#define RP_XTAPS 6
+// Column taps a thread keeps in registers (the direct order's fast path):
+// 5 covers antialias shrinking by up to about 2.3× (224→96; the bench's
+// 224→128 needs 4); wider filters take the general loop. 5 keeps the kernel
+// at 80 registers without spills (3 blocks of 256 per SM with the launch
+// bound below; 8 taps needed 93 registers, 2 blocks).
+#define RP_XTAPS 5
 
 // Channel c of source pixel (row, col) of an image is at
 // base + row·rs + col·ps + c·cs (elements of the source's type).

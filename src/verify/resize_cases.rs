@@ -158,7 +158,7 @@ pub fn cases() -> Vec<Case> {
                     order: Order::Direct,
                     sizes: vec![(13, 17), (20, 15), (9, 31)],
                     // With antialias, the 7×5 and 1×1 outputs need more than
-                    // 6 column taps (the CUDA kernel's general path); the
+                    // 5 column taps (the CUDA kernel's general path); the
                     // others take its register-tap path.
                     outputs: vec![
                         out(24, 24, None),
