@@ -262,8 +262,12 @@ __device__ __forceinline__ void rp_fetch_px(const unsigned char* __restrict__ sr
         const u32 lo = __ldg(w + (i >> 2)), sh = (i & 3u) * 8u;
         const u32 bits =
             (i & 3u) + channels > 4u ? __funnelshift_r(lo, __ldg(w + (i >> 2) + 1), sh) : lo >> sh;
+        // One PRMT per channel moves byte c under the exponent of 2^23
+        // (bytes 4, 5, 7 of the second operand: 0x00, 0x00, 0x4B), as in
+        // rp_i2f.
 #pragma unroll
-        for (u32 c = 0; c < 4; ++c) v[c] = rp_i2f((int)((bits >> (8u * c)) & 255u));
+        for (u32 c = 0; c < 4; ++c)
+            v[c] = __uint_as_float(__byte_perm(bits, 0x4B000000u, 0x7540u + c)) - 8388608.0f;
     } else {
 #pragma unroll
         for (u32 c = 0; c < 4; ++c) v[c] = c < channels ? rp_fetch(src, format, i + c * cs) : 0.0f;
