@@ -7,8 +7,8 @@
 // channel merges the partials. Layout of `saved` (see BnParams in
 // src/params.rs): [mean c][invstd c][Σg c][Σg·x̂ c][partials 3·chunks·c].
 //
-// Training forward: bn_stats (per-thread shifted sums, turned into Welford
-//   triples and merged with Chan's formula, so large means do not cancel)
+// Training forward: bn_stats (per-thread Welford over register batches,
+//   merged with Chan's formula, so large means do not cancel)
 //   -> bn_finalize (merge in f64, mean/invstd, running-stat update) ->
 //   bn_normalize.
 // Eval forward: bn_normalize with STATS_ARE_VAR on the running statistics.
@@ -163,11 +163,6 @@ __device__ __forceinline__ u32 bn_partial(const BnParams& p, u32 ch, u32 k) {
     return 4u * p.x.dims[1] + (ch * p.chunks + k) * 3u;
 }
 
-// Units thread t visits in [lo, hi) with step BN_THREADS.
-__device__ __forceinline__ u32 bn_thread_units(u32 lo, u32 hi, u32 t) {
-    return lo + t < hi ? (hi - lo - t - 1) / BN_THREADS + 1 : 0;
-}
-
 struct Welford {
     float n, mean, m2;
 };
@@ -184,50 +179,58 @@ __device__ __forceinline__ Welford welford_merge(Welford a, Welford b) {
     return r;
 }
 
-// One thread's share of chunk k of channel ch: sums of x − shift and its
-// square (shift = the channel's first element, so the sums stay small and
-// no division is needed per element), returned as a Welford triple.
+// One thread's share of chunk k of channel ch as a Welford triple. Each
+// batch of BN_BATCH units (up to 16 values, all in registers) is reduced
+// exactly in two passes (its mean, then Σ(v − mean)²) and merged with
+// Chan's formula: one division per batch instead of one per element, and
+// no cancellation whatever the values (a single-shift Σx² − (Σx)²/n loses
+// the variance when the shift is an outlier).
 template <int V>
 __device__ __forceinline__ Welford bn_stats_thread(const float* __restrict__ x, const BnParams& p,
                                                    u32 ch, u32 k, u32 t) {
     const u32 hwu = p.x.dims[2] * p.x.dims[3] / V, total = p.count / V;
     u32 lo, hi;
     bn_chunk_units(p, total, k, &lo, &hi);
-    const float shift = __ldg(x + p.x.offset + ch * p.x.strides[1]);
-    float s1 = 0.0f, s2 = 0.0f;
+    Welford acc = {0.0f, 0.0f, 0.0f};
     BnWalk w(lo + t, hwu);
     for (u32 j = lo + t; j < hi;) {
         float v[BN_BATCH][V];
+        bool ok[BN_BATCH];
+        u32 nu = 0;
 #pragma unroll
         for (int u = 0; u < BN_BATCH; ++u) {
-            if (j < hi) {
+            ok[u] = j < hi;
+            if (ok[u]) {
                 bn_load<V>(x, bn_unit_index<V>(p.x, w.n, ch, w.s), v[u]);
+                ++nu;
             } else {
 #pragma unroll
-                for (int e = 0; e < V; ++e) v[u][e] = shift;  // adds nothing
+                for (int e = 0; e < V; ++e) v[u][e] = 0.0f;  // adds nothing to the sum
             }
             j += BN_THREADS;
             w.advance();
         }
+        float sum = 0.0f;
+#pragma unroll
+        for (int u = 0; u < BN_BATCH; ++u) {
+#pragma unroll
+            for (int e = 0; e < V; ++e) sum += v[u][e];
+        }
+        Welford b;
+        b.n = (float)(nu * V);
+        b.mean = sum / b.n;
+        b.m2 = 0.0f;
 #pragma unroll
         for (int u = 0; u < BN_BATCH; ++u) {
 #pragma unroll
             for (int e = 0; e < V; ++e) {
-                const float d = v[u][e] - shift;
-                s1 += d;
-                s2 = fmaf(d, d, s2);
+                const float d = ok[u] ? v[u][e] - b.mean : 0.0f;
+                b.m2 = fmaf(d, d, b.m2);
             }
         }
+        acc = welford_merge(acc, b);
     }
-    Welford r = {0.0f, 0.0f, 0.0f};
-    const u32 cnt = bn_thread_units(lo, hi, t) * V;
-    if (cnt > 0) {
-        r.n = (float)cnt;
-        const float m = s1 / r.n;
-        r.mean = shift + m;
-        r.m2 = fmaxf(s2 - s1 * m, 0.0f);
-    }
-    return r;
+    return acc;
 }
 
 // Welford merge over the block; the result is valid in thread 0.
