@@ -7,22 +7,39 @@
 // channel merges the partials. Layout of `saved` (see BnParams in
 // src/params.rs): [mean c][invstd c][Σg c][Σg·x̂ c][partials 3·chunks·c].
 //
-// Training forward: bn_stats (per-thread Welford in f32, merged with Chan's
-//   formula, so large means do not cancel) -> bn_finalize (merge in f64,
-//   mean/invstd, running-stat update) -> bn_normalize.
+// Training forward: bn_stats (per-thread Welford over register batches,
+//   merged with Chan's formula, so large means do not cancel)
+//   -> bn_finalize (merge in f64, mean/invstd, running-stat update) ->
+//   bn_normalize.
 // Eval forward: bn_normalize with STATS_ARE_VAR on the running statistics.
 // Backward: bn_backward_partials (Σg, Σg·x̂ with g = dy·act'(pre)) ->
-//   bn_backward_finalize (dγ += Σg·x̂, dβ += Σg) -> bn_backward_dx.
-// x is read twice in the forward and twice in the backward. The reductions
-// walk each chunk plane by plane ((n, c) planes of H·W), and normalize / dx
-// take a (blocks per plane, planes) grid when planes hold ≥ 256 elements
-// (BN_PLANES), so no per-element index division is left on the hot paths.
+//   bn_backward_finalize (dβ += Σg, dγ += Σg·x̂) -> bn_backward_dx.
+//
+// Memory access (these kernels are bandwidth-bound):
+// - Every kernel works in "units" of V elements of one (n, c) plane: V = 4
+//   (one float4 load/store) when every view it touches has dense rows,
+//   planes of a multiple of 4 elements, 16-byte-aligned plane starts and
+//   base pointer (checked at run time, uniformly per launch); else V = 1
+//   with the general strided addressing. Both paths run the same code.
+// - Positions advance by a fixed step without division: a step of
+//   BN_THREADS units is split once into (planes, units) and carried.
+// - Loads are issued in batches of BN_BATCH units before any arithmetic, so
+//   each thread keeps several 16-byte requests in flight.
+// - normalize / dx walk the tensor channel-major (the order the reductions
+//   read it: blocks (chunk, channel) are scheduled channel by channel) and
+//   backwards: the first tiles they touch are the ones the reduction read
+//   last, still in L2, so the second read of x (and dy) partly hits L2.
 #include "common.cuh"
 
 #define BN_THREADS 256
+#define BN_WARPS (BN_THREADS / 32)
+// Elements per block of normalize / dx (16 per thread); the host sizes the
+// grid as ceil(numel / BN_TILE).
+#define BN_TILE 4096
+// Units loaded before the arithmetic that consumes them.
+#define BN_BATCH 4
 #define BN_UPDATE_RUNNING 1u
 #define BN_STATS_ARE_VAR 2u
-#define BN_PLANES 4u
 
 // Offset of element s of an (n, c) plane from the plane's start: s itself
 // when rows are dense (the usual channel slice), else split into (h, w).
@@ -31,9 +48,96 @@ __device__ __forceinline__ u32 bn_plane_offset(const ViewParams& v, u32 s) {
     return (s / v.dims[3]) * v.strides[2] + (s % v.dims[3]) * v.strides[3];
 }
 
-__device__ __forceinline__ u32 bn_plane_base(const ViewParams& v, u32 n, u32 ch) {
-    return v.offset + n * v.strides[0] + ch * v.strides[1];
+// Can the view be read as float4s: dense rows, planes a multiple of 4
+// elements, every plane start (and the buffer) 16-byte aligned.
+__device__ __forceinline__ bool bn_vec4(const ViewParams& v, const float* ptr) {
+    const u32 hw = v.dims[2] * v.dims[3];
+    return v.strides[3] == 1 && (v.strides[2] == v.dims[3] || v.dims[2] == 1) && (hw & 3u) == 0 &&
+           ((v.offset | v.strides[0] | v.strides[1]) & 3u) == 0 &&
+           (reinterpret_cast<unsigned long long>(ptr) & 15ull) == 0;
 }
+
+// Buffer index of unit s of plane (n, ch).
+template <int V>
+__device__ __forceinline__ u32 bn_unit_index(const ViewParams& v, u32 n, u32 ch, u32 s) {
+    const u32 base = v.offset + n * v.strides[0] + ch * v.strides[1];
+    if constexpr (V == 4) {
+        return base + 4u * s;
+    } else {
+        return base + bn_plane_offset(v, s);
+    }
+}
+
+template <int V>
+__device__ __forceinline__ void bn_load(const float* __restrict__ p, u32 i, float (&out)[V]) {
+    if constexpr (V == 4) {
+        const float4 q = __ldg(reinterpret_cast<const float4*>(p + i));
+        out[0] = q.x;
+        out[1] = q.y;
+        out[2] = q.z;
+        out[3] = q.w;
+    } else {
+        out[0] = __ldg(p + i);
+    }
+}
+
+template <int V>
+__device__ __forceinline__ void bn_store(float* __restrict__ p, u32 i, const float (&v)[V]) {
+    if constexpr (V == 4) {
+        *reinterpret_cast<float4*>(p + i) = make_float4(v[0], v[1], v[2], v[3]);
+    } else {
+        p[i] = v[0];
+    }
+}
+
+// Unit s of plane n inside one channel, advanced by BN_THREADS units at a
+// time: the step is split once into dn planes and ds units, then carried.
+struct BnWalk {
+    u32 n, s, dn, ds, hwu;
+    __device__ __forceinline__ BnWalk(u32 j, u32 hwu_) : hwu(hwu_) {
+        n = j / hwu;
+        s = j - n * hwu;
+        dn = BN_THREADS / hwu;
+        ds = BN_THREADS - dn * hwu;
+    }
+    __device__ __forceinline__ void advance() {
+        s += ds;
+        n += dn;
+        if (s >= hwu) {
+            s -= hwu;
+            ++n;
+        }
+    }
+};
+
+// The same over all planes in channel-major order (plane = ch·N + n), for
+// normalize / dx.
+struct BnFlatWalk {
+    u32 n, ch, s, dn, dch, ds, hwu, batch;
+    __device__ __forceinline__ BnFlatWalk(u32 q, u32 hwu_, u32 batch_) : hwu(hwu_), batch(batch_) {
+        const u32 pl = q / hwu;
+        s = q - pl * hwu;
+        ch = pl / batch;
+        n = pl - ch * batch;
+        const u32 dpl = BN_THREADS / hwu;
+        ds = BN_THREADS - dpl * hwu;
+        dch = dpl / batch;
+        dn = dpl - dch * batch;
+    }
+    __device__ __forceinline__ void advance() {
+        s += ds;
+        n += dn;
+        ch += dch;
+        if (s >= hwu) {
+            s -= hwu;
+            ++n;
+        }
+        if (n >= batch) {
+            n -= batch;
+            ++ch;
+        }
+    }
+};
 
 __device__ __forceinline__ float bn_act(float v, u32 act) {
     if (act == 1u) return fmaxf(v, 0.0f);
@@ -48,10 +152,11 @@ __device__ __forceinline__ float bn_act_grad(float v, u32 act) {
     return 1.0f;
 }
 
-__device__ __forceinline__ void bn_chunk(const BnParams& p, u32 k, u32* lo, u32* hi) {
-    const u32 len = (p.count + p.chunks - 1) / p.chunks;
-    *lo = min(k * len, p.count);
-    *hi = min(*lo + len, p.count);
+// Units [lo, hi) of chunk k of a channel's `total` units.
+__device__ __forceinline__ void bn_chunk_units(const BnParams& p, u32 total, u32 k, u32* lo, u32* hi) {
+    const u32 len = (total + p.chunks - 1) / p.chunks;
+    *lo = min(k * len, total);
+    *hi = min(*lo + len, total);
 }
 
 __device__ __forceinline__ u32 bn_partial(const BnParams& p, u32 ch, u32 k) {
@@ -74,57 +179,164 @@ __device__ __forceinline__ Welford welford_merge(Welford a, Welford b) {
     return r;
 }
 
-extern "C" __global__ void slimmable_bn_stats_f32(const float* __restrict__ x,
-                                                  float* __restrict__ saved, BnParams p) {
-    const u32 ch = blockIdx.y, k = blockIdx.x, t = threadIdx.x;
+// One thread's share of chunk k of channel ch as a Welford triple. Each
+// batch of BN_BATCH units (up to 16 values, all in registers) is reduced
+// exactly in two passes (its mean, then Σ(v − mean)²) and merged with
+// Chan's formula: one division per batch instead of one per element, and
+// no cancellation whatever the values (a single-shift Σx² − (Σx)²/n loses
+// the variance when the shift is an outlier).
+template <int V>
+__device__ __forceinline__ Welford bn_stats_thread(const float* __restrict__ x, const BnParams& p,
+                                                   u32 ch, u32 k, u32 t) {
+    const u32 hwu = p.x.dims[2] * p.x.dims[3] / V, total = p.count / V;
     u32 lo, hi;
-    bn_chunk(p, k, &lo, &hi);
+    bn_chunk_units(p, total, k, &lo, &hi);
     Welford acc = {0.0f, 0.0f, 0.0f};
-    const u32 hw = p.x.dims[2] * p.x.dims[3];
-    // Walk the chunk plane by plane: one division per plane, not per element.
-    for (u32 j = lo; j < hi;) {
-        const u32 n = j / hw, s0 = j - n * hw, s1 = min(hw, s0 + (hi - j));
-        const u32 base = bn_plane_base(p.x, n, ch);
-        for (u32 s = s0 + t; s < s1; s += BN_THREADS) {
-            const float v = x[base + bn_plane_offset(p.x, s)];
-            acc.n += 1.0f;
-            const float d = v - acc.mean;
-            acc.mean += d / acc.n;
-            acc.m2 += d * (v - acc.mean);
+    BnWalk w(lo + t, hwu);
+    for (u32 j = lo + t; j < hi;) {
+        float v[BN_BATCH][V];
+        bool ok[BN_BATCH];
+        u32 nu = 0;
+#pragma unroll
+        for (int u = 0; u < BN_BATCH; ++u) {
+            ok[u] = j < hi;
+            if (ok[u]) {
+                bn_load<V>(x, bn_unit_index<V>(p.x, w.n, ch, w.s), v[u]);
+                ++nu;
+            } else {
+#pragma unroll
+                for (int e = 0; e < V; ++e) v[u][e] = 0.0f;  // adds nothing to the sum
+            }
+            j += BN_THREADS;
+            w.advance();
         }
-        j += s1 - s0;
+        float sum = 0.0f;
+#pragma unroll
+        for (int u = 0; u < BN_BATCH; ++u) {
+#pragma unroll
+            for (int e = 0; e < V; ++e) sum += v[u][e];
+        }
+        Welford b;
+        b.n = (float)(nu * V);
+        b.mean = sum / b.n;
+        b.m2 = 0.0f;
+#pragma unroll
+        for (int u = 0; u < BN_BATCH; ++u) {
+#pragma unroll
+            for (int e = 0; e < V; ++e) {
+                const float d = ok[u] ? v[u][e] - b.mean : 0.0f;
+                b.m2 = fmaf(d, d, b.m2);
+            }
+        }
+        acc = welford_merge(acc, b);
     }
-    __shared__ Welford sh[BN_THREADS];
-    sh[t] = acc;
+    return acc;
+}
+
+// Welford merge over the block; the result is valid in thread 0.
+__device__ __forceinline__ Welford bn_block_welford(Welford a) {
+    __shared__ Welford sh[BN_WARPS];
+    const u32 lane = threadIdx.x & 31u, warp = threadIdx.x >> 5;
+#pragma unroll
+    for (u32 o = 16; o > 0; o >>= 1) {
+        Welford b;
+        b.n = __shfl_down_sync(0xffffffffu, a.n, o);
+        b.mean = __shfl_down_sync(0xffffffffu, a.mean, o);
+        b.m2 = __shfl_down_sync(0xffffffffu, a.m2, o);
+        a = welford_merge(a, b);
+    }
+    if (lane == 0) sh[warp] = a;
     __syncthreads();
-    for (u32 s = BN_THREADS / 2; s > 0; s >>= 1) {
-        if (t < s) sh[t] = welford_merge(sh[t], sh[t + s]);
-        __syncthreads();
+    if (warp == 0) {
+        a = lane < BN_WARPS ? sh[lane] : Welford{0.0f, 0.0f, 0.0f};
+#pragma unroll
+        for (u32 o = BN_WARPS / 2; o > 0; o >>= 1) {
+            Welford b;
+            b.n = __shfl_down_sync(0xffffffffu, a.n, o);
+            b.mean = __shfl_down_sync(0xffffffffu, a.mean, o);
+            b.m2 = __shfl_down_sync(0xffffffffu, a.m2, o);
+            a = welford_merge(a, b);
+        }
     }
-    if (t == 0) {
-        const u32 at = bn_partial(p, ch, k);
-        saved[at] = sh[0].n;
-        saved[at + 1] = sh[0].mean;
-        saved[at + 2] = sh[0].m2;
+    return a;
+}
+
+// Sum of two floats over the block; valid in thread 0.
+__device__ __forceinline__ void bn_block_sum2(float& a, float& b) {
+    __shared__ float sh[2][BN_WARPS];
+    const u32 lane = threadIdx.x & 31u, warp = threadIdx.x >> 5;
+#pragma unroll
+    for (u32 o = 16; o > 0; o >>= 1) {
+        a += __shfl_down_sync(0xffffffffu, a, o);
+        b += __shfl_down_sync(0xffffffffu, b, o);
+    }
+    if (lane == 0) {
+        sh[0][warp] = a;
+        sh[1][warp] = b;
+    }
+    __syncthreads();
+    if (warp == 0) {
+        a = lane < BN_WARPS ? sh[0][lane] : 0.0f;
+        b = lane < BN_WARPS ? sh[1][lane] : 0.0f;
+#pragma unroll
+        for (u32 o = BN_WARPS / 2; o > 0; o >>= 1) {
+            a += __shfl_down_sync(0xffffffffu, a, o);
+            b += __shfl_down_sync(0xffffffffu, b, o);
+        }
     }
 }
 
+extern "C" __global__ void slimmable_bn_stats_f32(const float* __restrict__ x,
+                                                  float* __restrict__ saved, BnParams p) {
+    const u32 ch = blockIdx.y, k = blockIdx.x, t = threadIdx.x;
+    // Uniform over the launch: no divergence.
+    const Welford acc = bn_vec4(p.x, x) ? bn_stats_thread<4>(x, p, ch, k, t)
+                                        : bn_stats_thread<1>(x, p, ch, k, t);
+    const Welford r = bn_block_welford(acc);
+    if (t == 0) {
+        const u32 at = bn_partial(p, ch, k);
+        saved[at] = r.n;
+        saved[at + 1] = r.mean;
+        saved[at + 2] = r.m2;
+    }
+}
+
+struct WelfordD {
+    double n, mean, m2;
+};
+
+__device__ __forceinline__ WelfordD welford_merge_d(WelfordD a, double bn, double bmean, double bm2) {
+    if (bn == 0.0) return a;
+    const double tot = a.n + bn, d = bmean - a.mean, fb = bn / tot;
+    a.mean += d * fb;
+    a.m2 += bm2 + d * d * a.n * fb;
+    a.n = tot;
+    return a;
+}
+
+// One warp per channel (grid: ceil(c / 8) blocks of 256): each lane merges
+// every 32nd chunk partial, then the lanes merge by shuffles, so the chain
+// of dependent f64 divisions is chunks/32 + 5 long instead of `chunks` (128
+// merges in one thread took microseconds for C = 32).
 extern "C" __global__ void slimmable_bn_finalize_f32(float* __restrict__ saved,
                                                      float* __restrict__ running, BnParams p) {
     const u32 c = p.x.dims[1];
-    const u32 ch = blockIdx.x * blockDim.x + threadIdx.x;
-    if (ch >= c) return;
-    double n = 0.0, mean = 0.0, m2 = 0.0;
-    for (u32 k = 0; k < p.chunks; ++k) {
+    const u32 ch = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31u;
+    if (ch >= c) return;  // the whole warp: ch is uniform in it
+    WelfordD a = {0.0, 0.0, 0.0};
+    for (u32 k = lane; k < p.chunks; k += 32) {
         const u32 at = bn_partial(p, ch, k);
-        const double bn = saved[at], bmean = saved[at + 1], bm2 = saved[at + 2];
-        if (bn == 0.0) continue;
-        const double tot = n + bn, d = bmean - mean;
-        mean += d * bn / tot;
-        m2 += bm2 + d * d * n * bn / tot;
-        n = tot;
+        a = welford_merge_d(a, saved[at], saved[at + 1], saved[at + 2]);
     }
-    const double var = m2 / n;
+#pragma unroll
+    for (u32 o = 16; o > 0; o >>= 1) {
+        const double bn = __shfl_down_sync(0xffffffffu, a.n, o);
+        const double bmean = __shfl_down_sync(0xffffffffu, a.mean, o);
+        const double bm2 = __shfl_down_sync(0xffffffffu, a.m2, o);
+        a = welford_merge_d(a, bn, bmean, bm2);
+    }
+    if (lane != 0) return;
+    const double mean = a.mean, var = a.m2 / a.n;
     saved[ch] = (float)mean;
     saved[c + ch] = (float)(1.0 / sqrt(var + (double)p.eps));
     if (p.flags & BN_UPDATE_RUNNING) {
@@ -136,37 +348,122 @@ extern "C" __global__ void slimmable_bn_finalize_f32(float* __restrict__ saved,
     }
 }
 
+// Tile `tile` of the channel-major flat order: BN_TILE / V units per
+// thread, in batches of BN_BATCH loaded before use. `Op` supplies
+// load(u, n, ch, s) and finish(u, ch).
+template <int V, class Op>
+__device__ __forceinline__ void bn_tile(const ViewParams& v, u32 tile, Op& op) {
+    const u32 batch = v.dims[0];
+    const u32 hwu = v.dims[2] * v.dims[3] / V;
+    const u32 total = batch * v.dims[1] * hwu;
+    constexpr u32 kUnits = BN_TILE / BN_THREADS / V;
+    u32 q = tile * (BN_TILE / V) + threadIdx.x;
+    BnFlatWalk w(q, hwu, batch);
+#pragma unroll 1
+    for (u32 b = 0; b < kUnits; b += BN_BATCH) {
+        u32 chs[BN_BATCH];
+        bool ok[BN_BATCH];
+#pragma unroll
+        for (int u = 0; u < BN_BATCH; ++u) {
+            ok[u] = q < total;
+            chs[u] = w.ch;
+            if (ok[u]) op.load(u, w.n, w.ch, w.s);
+            q += BN_THREADS;
+            w.advance();
+        }
+#pragma unroll
+        for (int u = 0; u < BN_BATCH; ++u) {
+            if (ok[u]) op.finish(u, chs[u]);
+        }
+    }
+}
+
+template <int V>
+struct BnNormalizeOp {
+    const float* __restrict__ x;
+    const float* __restrict__ gamma;
+    const float* __restrict__ beta;
+    const float* __restrict__ stats;
+    float* __restrict__ y;
+    const BnParams* p;
+    float v[BN_BATCH][V];
+    u32 at[BN_BATCH];
+    u32 cur;
+    float scale, shift;
+
+    __device__ __forceinline__ void load(int u, u32 n, u32 ch, u32 s) {
+        bn_load<V>(x, bn_unit_index<V>(p->x, n, ch, s), v[u]);
+        at[u] = bn_unit_index<V>(p->y, n, ch, s);
+    }
+    __device__ __forceinline__ void finish(int u, u32 ch) {
+        if (ch != cur) {  // per-channel constants, reloaded only when the channel changes
+            cur = ch;
+            const float mean = stats[p->mean_offset + ch];
+            const float sv = stats[p->var_offset + ch];
+            const float inv = (p->flags & BN_STATS_ARE_VAR) ? 1.0f / sqrtf(sv + p->eps) : sv;
+            scale = inv * gamma[p->gamma_offset + ch];
+            shift = beta[p->beta_offset + ch] - mean * scale;
+        }
+#pragma unroll
+        for (int e = 0; e < V; ++e) v[u][e] = bn_act(fmaf(v[u][e], scale, shift), p->act);
+        bn_store<V>(y, at[u], v[u]);
+    }
+};
+
+// Grid: ceil(numel / BN_TILE) blocks of BN_THREADS, 1-D.
 extern "C" __global__ void slimmable_bn_normalize_f32(const float* __restrict__ x,
                                                       const float* __restrict__ gamma,
                                                       const float* __restrict__ beta,
                                                       const float* __restrict__ stats,
                                                       float* __restrict__ y, BnParams p) {
-    const u32 hw = p.x.dims[2] * p.x.dims[3], c = p.x.dims[1];
-    if (p.flags & BN_PLANES) {
-        // Grid (blocks per plane, planes): per-channel constants once per plane.
-        const u32 planes = p.x.dims[0] * c;
-        for (u32 pl = blockIdx.y; pl < planes; pl += gridDim.y) {
-            const u32 n = pl / c, ch = pl % c;
-            const float mean = stats[p.mean_offset + ch];
-            const float s = stats[p.var_offset + ch];
-            const float inv = (p.flags & BN_STATS_ARE_VAR) ? 1.0f / sqrtf(s + p.eps) : s;
-            const float scale = inv * gamma[p.gamma_offset + ch];
-            const float shift = beta[p.beta_offset + ch] - mean * scale;
-            const u32 bx = bn_plane_base(p.x, n, ch), by = bn_plane_base(p.y, n, ch);
-            for (u32 e = blockIdx.x * blockDim.x + threadIdx.x; e < hw; e += gridDim.x * blockDim.x)
-                y[by + bn_plane_offset(p.y, e)] = bn_act(fmaf(x[bx + bn_plane_offset(p.x, e)], scale, shift), p.act);
-        }
-        return;
+    // Last tile first: the reduction read the high channels last.
+    const u32 tile = gridDim.x - 1 - blockIdx.x;
+    if (bn_vec4(p.x, x) && bn_vec4(p.y, y)) {
+        BnNormalizeOp<4> op{x, gamma, beta, stats, y, &p, {}, {}, 0xffffffffu, 0.0f, 0.0f};
+        bn_tile<4>(p.x, tile, op);
+    } else {
+        BnNormalizeOp<1> op{x, gamma, beta, stats, y, &p, {}, {}, 0xffffffffu, 0.0f, 0.0f};
+        bn_tile<1>(p.x, tile, op);
     }
-    const u32 n = view_numel(p.x);
-    for (u32 i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        const u32 ch = (i / hw) % c;
-        const float mean = stats[p.mean_offset + ch];
-        const float s = stats[p.var_offset + ch];
-        const float inv = (p.flags & BN_STATS_ARE_VAR) ? 1.0f / sqrtf(s + p.eps) : s;
-        const float scale = inv * gamma[p.gamma_offset + ch];
-        const float shift = beta[p.beta_offset + ch] - mean * scale;
-        y[view_index(p.y, i)] = bn_act(fmaf(x[view_index(p.x, i)], scale, shift), p.act);
+}
+
+// One thread's share of Σg and Σg·x̂ over chunk k of channel ch.
+template <int V>
+__device__ __forceinline__ void bn_backward_thread(const float* __restrict__ x,
+                                                   const float* __restrict__ dy, const BnParams& p,
+                                                   u32 ch, u32 k, u32 t, float mean, float inv,
+                                                   float g, float b, float& s1, float& s2) {
+    const u32 hwu = p.x.dims[2] * p.x.dims[3] / V, total = p.count / V;
+    u32 lo, hi;
+    bn_chunk_units(p, total, k, &lo, &hi);
+    BnWalk w(lo + t, hwu);
+    for (u32 j = lo + t; j < hi;) {
+        float vx[BN_BATCH][V], vd[BN_BATCH][V];
+#pragma unroll
+        for (int u = 0; u < BN_BATCH; ++u) {
+            if (j < hi) {
+                bn_load<V>(x, bn_unit_index<V>(p.x, w.n, ch, w.s), vx[u]);
+                bn_load<V>(dy, bn_unit_index<V>(p.dy, w.n, ch, w.s), vd[u]);
+            } else {
+#pragma unroll
+                for (int e = 0; e < V; ++e) {
+                    vx[u][e] = mean;  // x̂ = 0 and g = 0: adds nothing
+                    vd[u][e] = 0.0f;
+                }
+            }
+            j += BN_THREADS;
+            w.advance();
+        }
+#pragma unroll
+        for (int u = 0; u < BN_BATCH; ++u) {
+#pragma unroll
+            for (int e = 0; e < V; ++e) {
+                const float xh = (vx[u][e] - mean) * inv;
+                const float d = vd[u][e] * bn_act_grad(xh * g + b, p.act);
+                s1 += d;
+                s2 = fmaf(d, xh, s2);
+            }
+        }
     }
 }
 
@@ -177,92 +474,106 @@ extern "C" __global__ void slimmable_bn_backward_partials_f32(const float* __res
                                                               float* __restrict__ saved,
                                                               BnParams p) {
     const u32 ch = blockIdx.y, k = blockIdx.x, t = threadIdx.x, c = p.x.dims[1];
-    u32 lo, hi;
-    bn_chunk(p, k, &lo, &hi);
     const float mean = saved[ch], inv = saved[c + ch];
     const float g = gamma[p.gamma_offset + ch], b = beta[p.beta_offset + ch];
     float s1 = 0.0f, s2 = 0.0f;
-    const u32 hw = p.x.dims[2] * p.x.dims[3];
-    for (u32 j = lo; j < hi;) {
-        const u32 n = j / hw, a = j - n * hw, e = min(hw, a + (hi - j));
-        const u32 bx = bn_plane_base(p.x, n, ch), bd = bn_plane_base(p.dy, n, ch);
-        for (u32 s = a + t; s < e; s += BN_THREADS) {
-            const float xh = (x[bx + bn_plane_offset(p.x, s)] - mean) * inv;
-            const float d = dy[bd + bn_plane_offset(p.dy, s)] * bn_act_grad(xh * g + b, p.act);
-            s1 += d;
-            s2 += d * xh;
-        }
-        j += e - a;
+    if (bn_vec4(p.x, x) && bn_vec4(p.dy, dy)) {
+        bn_backward_thread<4>(x, dy, p, ch, k, t, mean, inv, g, b, s1, s2);
+    } else {
+        bn_backward_thread<1>(x, dy, p, ch, k, t, mean, inv, g, b, s1, s2);
     }
-    __shared__ float sh1[BN_THREADS], sh2[BN_THREADS];
-    sh1[t] = s1;
-    sh2[t] = s2;
-    __syncthreads();
-    for (u32 s = BN_THREADS / 2; s > 0; s >>= 1) {
-        if (t < s) {
-            sh1[t] += sh1[t + s];
-            sh2[t] += sh2[t + s];
-        }
-        __syncthreads();
-    }
+    bn_block_sum2(s1, s2);
     if (t == 0) {
         const u32 at = bn_partial(p, ch, k);
-        saved[at] = sh1[0];
-        saved[at + 1] = sh2[0];
+        saved[at] = s1;
+        saved[at + 1] = s2;
     }
 }
 
+// One warp per channel, like bn_finalize: lanes sum every 32nd partial,
+// then shuffles (f64 throughout).
 extern "C" __global__ void slimmable_bn_backward_finalize_f32(float* __restrict__ saved,
                                                               float* __restrict__ dgamma,
                                                               float* __restrict__ dbeta,
                                                               BnParams p) {
     const u32 c = p.x.dims[1];
-    const u32 ch = blockIdx.x * blockDim.x + threadIdx.x;
-    if (ch >= c) return;
+    const u32 ch = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31u;
+    if (ch >= c) return;  // the whole warp
     double s1 = 0.0, s2 = 0.0;
-    for (u32 k = 0; k < p.chunks; ++k) {
+    for (u32 k = lane; k < p.chunks; k += 32) {
         const u32 at = bn_partial(p, ch, k);
         s1 += saved[at];
         s2 += saved[at + 1];
     }
+#pragma unroll
+    for (u32 o = 16; o > 0; o >>= 1) {
+        s1 += __shfl_down_sync(0xffffffffu, s1, o);
+        s2 += __shfl_down_sync(0xffffffffu, s2, o);
+    }
+    if (lane != 0) return;
     saved[2 * c + ch] = (float)s1;
     saved[3 * c + ch] = (float)s2;
     dbeta[p.beta_offset + ch] = (float)((double)dbeta[p.beta_offset + ch] + s1);
     dgamma[p.gamma_offset + ch] = (float)((double)dgamma[p.gamma_offset + ch] + s2);
 }
 
+template <int V>
+struct BnDxOp {
+    const float* __restrict__ x;
+    const float* __restrict__ dy;
+    const float* __restrict__ gamma;
+    const float* __restrict__ beta;
+    const float* __restrict__ saved;
+    float* __restrict__ dx;
+    const BnParams* p;
+    float vx[BN_BATCH][V], vd[BN_BATCH][V];
+    u32 at[BN_BATCH];
+    u32 cur;
+    float mean, inv, g, b, mean_g, mean_gx;
+
+    __device__ __forceinline__ void load(int u, u32 n, u32 ch, u32 s) {
+        bn_load<V>(x, bn_unit_index<V>(p->x, n, ch, s), vx[u]);
+        bn_load<V>(dy, bn_unit_index<V>(p->dy, n, ch, s), vd[u]);
+        at[u] = bn_unit_index<V>(p->y, n, ch, s);
+    }
+    __device__ __forceinline__ void finish(int u, u32 ch) {
+        if (ch != cur) {
+            cur = ch;
+            const u32 c = p->x.dims[1];
+            const float inv_m = 1.0f / (float)p->count;
+            mean = saved[ch];
+            inv = saved[c + ch];
+            g = gamma[p->gamma_offset + ch];
+            b = beta[p->beta_offset + ch];
+            mean_g = saved[2 * c + ch] * inv_m;
+            mean_gx = saved[3 * c + ch] * inv_m;
+        }
+        float o[V];
+#pragma unroll
+        for (int e = 0; e < V; ++e) {
+            const float xh = (vx[u][e] - mean) * inv;
+            const float d = vd[u][e] * bn_act_grad(xh * g + b, p->act);
+            o[e] = g * inv * (d - mean_g - xh * mean_gx);
+        }
+        bn_store<V>(dx, at[u], o);
+    }
+};
+
+// Grid: ceil(numel / BN_TILE) blocks of BN_THREADS, 1-D.
 extern "C" __global__ void slimmable_bn_backward_dx_f32(const float* __restrict__ x,
                                                         const float* __restrict__ dy,
                                                         const float* __restrict__ gamma,
                                                         const float* __restrict__ beta,
                                                         const float* __restrict__ saved,
                                                         float* __restrict__ dx, BnParams p) {
-    const u32 hw = p.x.dims[2] * p.x.dims[3], c = p.x.dims[1];
-    const float inv_m = 1.0f / (float)p.count;
-    if (p.flags & BN_PLANES) {
-        const u32 planes = p.x.dims[0] * c;
-        for (u32 pl = blockIdx.y; pl < planes; pl += gridDim.y) {
-            const u32 n = pl / c, ch = pl % c;
-            const float mean = saved[ch], inv = saved[c + ch], g = gamma[p.gamma_offset + ch];
-            const float b = beta[p.beta_offset + ch];
-            const float mean_g = saved[2 * c + ch] * inv_m, mean_gx = saved[3 * c + ch] * inv_m;
-            const u32 bx = bn_plane_base(p.x, n, ch), bd = bn_plane_base(p.dy, n, ch);
-            const u32 bo = bn_plane_base(p.y, n, ch);
-            for (u32 e = blockIdx.x * blockDim.x + threadIdx.x; e < hw; e += gridDim.x * blockDim.x) {
-                const float xh = (x[bx + bn_plane_offset(p.x, e)] - mean) * inv;
-                const float d = dy[bd + bn_plane_offset(p.dy, e)] * bn_act_grad(xh * g + b, p.act);
-                dx[bo + bn_plane_offset(p.y, e)] = g * inv * (d - mean_g - xh * mean_gx);
-            }
-        }
-        return;
-    }
-    const u32 n = view_numel(p.x);
-    for (u32 i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        const u32 ch = (i / hw) % c;
-        const float inv = saved[c + ch], g = gamma[p.gamma_offset + ch];
-        const float xh = (x[view_index(p.x, i)] - saved[ch]) * inv;
-        const float d = dy[view_index(p.dy, i)] * bn_act_grad(xh * g + beta[p.beta_offset + ch], p.act);
-        dx[view_index(p.y, i)] =
-            g * inv * (d - saved[2 * c + ch] * inv_m - xh * saved[3 * c + ch] * inv_m);
+    const u32 tile = gridDim.x - 1 - blockIdx.x;
+    if (bn_vec4(p.x, x) && bn_vec4(p.dy, dy) && bn_vec4(p.y, dx)) {
+        BnDxOp<4> op{x, dy, gamma, beta, saved, dx, &p, {}, {}, {}, 0xffffffffu,
+                     0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+        bn_tile<4>(p.x, tile, op);
+    } else {
+        BnDxOp<1> op{x, dy, gamma, beta, saved, dx, &p, {}, {}, {}, 0xffffffffu,
+                     0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+        bn_tile<1>(p.x, tile, op);
     }
 }

@@ -16,14 +16,34 @@
 // f32 rounding, independent of the image size. Nearest reproduces PyTorch's
 // f32 index rule on purpose.
 //
-// Launch: 1-D grid of 1-D blocks, any size; grid-stride loop over
-// p.total_groups.
+// Direct order, per thread (the fast path, when the column filter has at
+// most RP_XTAPS taps): column taps once, as offsets and float weights in
+// registers; the union of the GROUP_ROWS rows' source rows walked once,
+// each source row filtered horizontally once and added to every output row
+// that uses it (rows overlap: shrinking 224→128 with antialias visits about
+// 9 source rows for 4 outputs instead of about 14); u8 HWC pixels read as one
+// 32-bit word (two when straddling); small integers (u8 values, tap
+// weights) turned into floats by a mantissa trick instead of I2F, which
+// issues at a quarter of the FMA rate. Each output value is computed with
+// the same operations in the same order as the general path, so the bits
+// are those of the simple per-row loop (checked on the host).
+//
+// Launch: 1-D grid of 256-thread blocks (the launch bound), any size;
+// grid-stride loop over p.total_groups.
 #include "common.cuh"
 
 #define RP_IMAGE_WORDS 8
 #define RP_OUTPUT_WORDS 8
 // Output rows per thread (ops::resize::GROUP_ROWS).
 #define RP_GROUP_ROWS 4
+
+// Exact float of an integer in [0, 2^23) without a conversion instruction
+// (I2F issues at a quarter of the FMA rate and was the hot spot: every tap
+// weight and every u8 pixel went through one): place it in the mantissa of
+// 2^23 and subtract 2^23.
+__device__ __forceinline__ float rp_i2f(int i) {
+    return __int_as_float(0x4B000000 + i) - 8388608.0f;
+}
 
 // Taps of one output coordinate along one axis.
 struct RpAxis {
@@ -111,19 +131,19 @@ __device__ __forceinline__ void rp_tap(const RpAxis& a, int k, int& idx, float& 
         w = 1.0f;
     } else if (a.kind == 1) {
         idx = k == 0 ? a.lo : a.i1;
-        w = (float)(k == 0 ? a.w0 : a.w1) * a.inv;
+        w = rp_i2f(k == 0 ? a.w0 : a.w1) * a.inv;
     } else {
         const int j = a.lo + k;
         idx = j;
-        w = (float)max(a.m2 - abs((2 * j + 1) * a.q - a.c2), 0) * a.inv;
+        w = rp_i2f(max(a.m2 - abs((2 * j + 1) * a.q - a.c2), 0)) * a.inv;
     }
 }
 
 // Source value of channel c at image row y, column x.
 __device__ __forceinline__ float rp_load(const unsigned char* __restrict__ src, u32 format, u32 base,
                                          u32 h, u32 w, u32 channels, u32 y, u32 x, u32 c) {
-    if (format == 0) return (float)src[base + (y * w + x) * channels + c];
-    if (format == 1) return (float)src[base + (c * h + y) * w + x];
+    if (format == 0) return rp_i2f(src[base + (y * w + x) * channels + c]);
+    if (format == 1) return rp_i2f(src[base + (c * h + y) * w + x]);
     return reinterpret_cast<const float*>(src)[base + (c * h + y) * w + x];
 }
 
@@ -197,9 +217,70 @@ __device__ __forceinline__ RpGroup rp_locate(const u32* __restrict__ desc, float
     return q;
 }
 
+// Column taps a thread keeps in registers (the direct order's fast path):
+// 5 covers antialias shrinking by up to about 2.3× (224→96; the bench's
+// 224→128 needs 4); wider filters take the general loop. 5 keeps the kernel
+// at 80 registers without spills (3 blocks of 256 per SM with the launch
+// bound below; 8 taps needed 93 registers, 2 blocks).
+#define RP_XTAPS 5
+
+// Channel c of source pixel (row, col) of an image is at
+// base + row·rs + col·ps + c·cs (elements of the source's type).
+struct RpStrides {
+    u32 rs, ps, cs;
+};
+
+__device__ __forceinline__ RpStrides rp_strides(u32 format, u32 h, u32 w, u32 channels) {
+    RpStrides s;
+    if (format == 0) {
+        s.rs = w * channels;
+        s.ps = channels;
+        s.cs = 1;
+    } else {
+        s.rs = w;
+        s.ps = 1;
+        s.cs = h * w;
+    }
+    return s;
+}
+
+__device__ __forceinline__ float rp_fetch(const unsigned char* __restrict__ src, u32 format, u32 i) {
+    if (format == 2) return reinterpret_cast<const float*>(src)[i];
+    return rp_i2f(src[i]);
+}
+
+// Every channel of the source pixel whose channel 0 is element i (channels
+// cs apart); entries past p.channels are garbage and must not be used. u8
+// HWC with a 4-byte-aligned buffer (`words`) reads the pixel's 1–4 bytes
+// with one 32-bit load, or two when they straddle a word (never a word the
+// pixel does not touch, so never past the buffer), instead of one byte load
+// per channel.
+__device__ __forceinline__ void rp_fetch_px(const unsigned char* __restrict__ src, u32 format,
+                                            bool words, u32 i, u32 cs, u32 channels, float v[4]) {
+    if (format == 0 && words) {
+        const u32* w = reinterpret_cast<const u32*>(src);
+        const u32 lo = __ldg(w + (i >> 2)), sh = (i & 3u) * 8u;
+        const u32 bits =
+            (i & 3u) + channels > 4u ? __funnelshift_r(lo, __ldg(w + (i >> 2) + 1), sh) : lo >> sh;
+        // One PRMT per channel moves byte c under the exponent of 2^23
+        // (bytes 4, 5, 7 of the second operand: 0x00, 0x00, 0x4B), as in
+        // rp_i2f.
+#pragma unroll
+        for (u32 c = 0; c < 4; ++c)
+            v[c] = __uint_as_float(__byte_perm(bits, 0x4B000000u, 0x7540u + c)) - 8388608.0f;
+    } else {
+#pragma unroll
+        for (u32 c = 0; c < 4; ++c) v[c] = c < channels ? rp_fetch(src, format, i + c * cs) : 0.0f;
+    }
+}
+
 // Direct order: each output resized from the crop. (The MutualNet order is a
-// separate entry point so that this one keeps few registers.)
-extern "C" __global__ void slimmable_resize_pack(const unsigned char* __restrict__ src,
+// separate entry point so that this one keeps few registers.) The column
+// taps (offsets and float weights) are computed once per thread and reused
+// by every row tap of its GROUP_ROWS rows; the arithmetic and its order are
+// those of rp_accumulate, so both paths give the same bits.
+extern "C" __global__ void __launch_bounds__(256, 3)
+slimmable_resize_pack(const unsigned char* __restrict__ src,
                                                  const u32* __restrict__ desc,
                                                  float* __restrict__ dst, ResizePackParams p) {
     for (u32 g = blockIdx.x * blockDim.x + threadIdx.x; g < p.total_groups;
@@ -209,11 +290,111 @@ extern "C" __global__ void slimmable_resize_pack(const unsigned char* __restrict
         // Flip mirrors the output (resize, then flip).
         const int xs = q.img[7] ? (int)(q.ow - 1 - q.x) : (int)q.x;
         const RpAxis ax = rp_axis(p.filter_mode, p.align_corners, cw, (int)q.ow, xs);
-        for (u32 y = q.y0; y < q.y1; ++y) {
-            const RpAxis ay = rp_axis(p.filter_mode, p.align_corners, ch, (int)q.oh, (int)y);
-            float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-            rp_accumulate(src, q.img, p, ay, ax, 1.0f, acc);
-            rp_store(q.out + y * q.ow, q.oh * q.ow, p, acc);
+        if (ax.n > RP_XTAPS) {
+            for (u32 y = q.y0; y < q.y1; ++y) {
+                const RpAxis ay = rp_axis(p.filter_mode, p.align_corners, ch, (int)q.oh, (int)y);
+                float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+                rp_accumulate(src, q.img, p, ay, ax, 1.0f, acc);
+                rp_store(q.out + y * q.ow, q.oh * q.ow, p, acc);
+            }
+            continue;
+        }
+        const u32 base = q.img[0], top = q.img[3], left = q.img[4];
+        const bool words = (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
+        const RpStrides st = rp_strides(p.format, q.img[1], q.img[2], p.channels);
+        u32 xo[RP_XTAPS];
+        float xw[RP_XTAPS];
+#pragma unroll
+        for (int k = 0; k < RP_XTAPS; ++k) {
+            int ix = 0;
+            float wx = 0.0f;
+            if (k < ax.n) rp_tap(ax, k, ix, wx);
+            xo[k] = (left + (u32)ix) * st.ps;
+            xw[k] = wx;
+        }
+        // The thread's rows share source rows (their taps overlap): walk the
+        // union of their row taps once, filter each source row horizontally
+        // once, and add it to every output row that uses it. Per output row
+        // the additions happen in the same order, with the same weights, as
+        // in rp_accumulate (zero weights skipped), so the bits do not change.
+        // Row taps in compact form: [lo, end) and, for bilinear, the two
+        // weights of lo and e (= i1); antialias weighs tap r on the fly.
+        int lo[RP_GROUP_ROWS], e[RP_GROUP_ROWS], c2[RP_GROUP_ROWS];
+        float wa[RP_GROUP_ROWS], wb[RP_GROUP_ROWS];
+        const int rows = (int)(q.y1 - q.y0);
+        int rlo = 0x7fffffff, rhi = 0, aq = 1, am2 = 0;
+#pragma unroll
+        for (int i = 0; i < RP_GROUP_ROWS; ++i) {
+            lo[i] = 0x7fffffff;  // matches no source row
+            e[i] = 0;
+            c2[i] = 0;
+            wa[i] = 0.0f;
+            wb[i] = 0.0f;
+            if (i < rows) {
+                const RpAxis ay = rp_axis(p.filter_mode, p.align_corners, ch, (int)q.oh, (int)q.y0 + i);
+                lo[i] = ay.lo;
+                if (ay.kind == 2) {
+                    e[i] = ay.lo + ay.n;
+                    c2[i] = ay.c2;
+                    wb[i] = ay.inv;
+                    aq = ay.q;
+                    am2 = ay.m2;
+                } else {
+                    int i0, i1 = ay.lo;
+                    rp_tap(ay, 0, i0, wa[i]);
+                    if (ay.kind == 1) rp_tap(ay, 1, i1, wb[i]);
+                    e[i] = i1;
+                }
+                rlo = min(rlo, ay.lo);
+                rhi = max(rhi, ay.kind == 2 ? ay.lo + ay.n : (ay.kind == 1 ? ay.i1 + 1 : ay.lo + 1));
+            }
+        }
+        float acc[RP_GROUP_ROWS][4];
+#pragma unroll
+        for (int i = 0; i < RP_GROUP_ROWS; ++i) {
+#pragma unroll
+            for (u32 c = 0; c < 4; ++c) acc[i][c] = 0.0f;
+        }
+        for (int r = rlo; r < rhi; ++r) {
+            const u32 ro = base + (top + (u32)r) * st.rs;
+            float row[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+            for (int k = 0; k < RP_XTAPS; ++k) {
+                if (k < ax.n && xw[k] != 0.0f) {
+                    float v[4];
+                    rp_fetch_px(src, p.format, words, ro + xo[k], st.cs, p.channels, v);
+#pragma unroll
+                    for (u32 c = 0; c < 4; ++c) {
+                        if (c < p.channels) row[c] += xw[k] * v[c];
+                    }
+                }
+            }
+#pragma unroll
+            for (int i = 0; i < RP_GROUP_ROWS; ++i) {
+                if (p.filter_mode == 2) {
+                    if (r >= lo[i] && r < e[i]) {
+                        const float wy = rp_i2f(max(am2 - abs((2 * r + 1) * aq - c2[i]), 0)) * wb[i];
+                        if (wy != 0.0f) {
+#pragma unroll
+                            for (u32 c = 0; c < 4; ++c) acc[i][c] += wy * row[c];
+                        }
+                    }
+                } else {
+                    // Bilinear at the last row has lo = i1: both taps add, in order.
+                    if (r == lo[i] && wa[i] != 0.0f) {
+#pragma unroll
+                        for (u32 c = 0; c < 4; ++c) acc[i][c] += wa[i] * row[c];
+                    }
+                    if (p.filter_mode == 1 && r == e[i] && wb[i] != 0.0f) {
+#pragma unroll
+                        for (u32 c = 0; c < 4; ++c) acc[i][c] += wb[i] * row[c];
+                    }
+                }
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < RP_GROUP_ROWS; ++i) {
+            if (i < rows) rp_store(q.out + (q.y0 + i) * q.ow, q.oh * q.ow, p, acc[i]);
         }
     }
 }

@@ -212,17 +212,17 @@ pub mod entry {
     /// The MutualNet order of `resize_pack` (`ResizePackParams::cascade` = 1),
     /// same arguments and bindings.
     pub const RESIZE_PACK_MUTUALNET: &str = "slimmable_resize_pack_mutualnet";
-    /// `(x, saved, BnParams)`, grid (chunks, c) × 256: per-chunk Welford partials.
+    /// `(x, saved, BnParams)`, grid (chunks, c) × 256: per-chunk Welford partials (chunks in float4 units on the vector path).
     pub const BN_STATS_F32: &str = "slimmable_bn_stats_f32";
-    /// `(saved, running, BnParams)`, one thread per channel: mean, inv-std, running update.
+    /// `(saved, running, BnParams)`, one warp per channel (ceil(c/8) × 256): mean, inv-std, running update.
     pub const BN_FINALIZE_F32: &str = "slimmable_bn_finalize_f32";
-    /// `(x, gamma, beta, stats, y, BnParams)`, grid-stride: normalize + activation.
+    /// `(x, gamma, beta, stats, y, BnParams)`, 1-D grid of ceil(numel/4096) × 256: normalize + activation.
     pub const BN_NORMALIZE_F32: &str = "slimmable_bn_normalize_f32";
     /// `(x, dy, gamma, beta, saved, BnParams)`, grid (chunks, c) × 256.
     pub const BN_BACKWARD_PARTIALS_F32: &str = "slimmable_bn_backward_partials_f32";
-    /// `(saved, dgamma, dbeta, BnParams)`, one thread per channel.
+    /// `(saved, dgamma, dbeta, BnParams)`, one warp per channel (ceil(c/8) × 256).
     pub const BN_BACKWARD_FINALIZE_F32: &str = "slimmable_bn_backward_finalize_f32";
-    /// `(x, dy, gamma, beta, saved, dx, BnParams)`, grid-stride.
+    /// `(x, dy, gamma, beta, saved, dx, BnParams)`, 1-D grid of ceil(numel/4096) × 256.
     pub const BN_BACKWARD_DX_F32: &str = "slimmable_bn_backward_dx_f32";
     /// `(x, w, b, y, LinearParams)`.
     pub const LINEAR_FORWARD_F32: &str = "slimmable_linear_forward_f32";

@@ -122,7 +122,8 @@ pub mod bn_flags {
     pub const STATS_ARE_VAR: u32 = 2;
     /// `normalize` / `backward_dx`: grid (blocks per plane, planes) walks
     /// each (n, c) plane directly instead of dividing every flat index; set
-    /// by the launchers via [`super::BnParams::elementwise_launch`].
+    /// by the WGSL launchers via [`super::BnParams::elementwise_launch`]
+    /// (the CUDA kernels ignore it: they always walk planes).
     pub const PLANES: u32 = 4;
 }
 

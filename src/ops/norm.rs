@@ -73,10 +73,12 @@ pub enum StatsUpdate {
     Cumulative { batches_seen: u64 },
 }
 
-/// How many pieces each channel's reduction is split into: about 8K
-/// elements each, at most 128 (fills the GPU when `c` is small).
+/// How many pieces each channel's reduction is split into: about 4K
+/// elements each (16 per thread of a 256-thread block, enough blocks to
+/// fill an H200 twice over for C = 384 at N·H·W = 12544), at most 128
+/// (fills the GPU when `c` is small).
 pub fn bn_chunks(count: usize) -> u32 {
-    count.div_ceil(8192).clamp(1, 128) as u32
+    count.div_ceil(4096).clamp(1, 128) as u32
 }
 
 /// Length of the `saved` buffer a training forward writes and its backward

@@ -2,7 +2,9 @@
 //! and cumulative running-stat updates into one config of a multi-config
 //! statistics buffer, eval forward, backward with dγ/dβ accumulated into
 //! full-size gradients; no activation, ReLU, ReLU6; batch 1, 1×1 spatial,
-//! odd channel counts, several reduction chunks, large and small magnitudes.
+//! odd channel counts, several reduction chunks, large and small magnitudes;
+//! views the CUDA kernels read as float4s (planes of a multiple of 4, aligned)
+//! and the same shapes shifted off alignment (the scalar fallback).
 
 use super::{Case, CaseOutput, Tolerance, poisoned};
 use crate::backend::Backend;
@@ -16,6 +18,10 @@ const CONFIGS: usize = 3;
 struct Shape {
     full: [usize; 4],
     c: usize,
+    /// First channel of the slice.
+    c0: usize,
+    /// Elements before the tensor in its buffer (1: no view is 16-byte aligned).
+    lead: usize,
     /// Columns the view keeps (< `full[3]`: a spatial crop, rows not dense).
     w: usize,
     act: Activation,
@@ -34,6 +40,8 @@ fn shapes() -> Vec<Shape> {
     let s = |full: [usize; 4], c, act, offset, scale, tol| Shape {
         full,
         c,
+        c0: 0,
+        lead: 0,
         w: full[3],
         act,
         offset,
@@ -47,13 +55,28 @@ fn shapes() -> Vec<Shape> {
         s([2, 13, 1, 1], 7, Activation::None, 0.0, 1.0, NORMAL),
         s([1, 9, 3, 3], 5, Activation::Relu6, 0.0, 1.0, NORMAL),
         s([16, 6, 40, 40], 3, Activation::Relu, 0.0, 1.0, NORMAL),
-        // Batch 256: two reduction chunks of unequal length.
+        // Batch 256: several reduction chunks.
         s([256, 4, 7, 7], 3, Activation::Relu6, 0.0, 4.0, NORMAL),
         // A spatial crop (16 of 24 columns): planes of 320 with strided rows.
         Shape {
             w: 16,
             ..s([2, 6, 20, 24], 4, Activation::Relu, 0.0, 1.0, NORMAL)
         },
+        // Planes of 196 (49 float4s), two chunks, a slice from channel 1;
+        // then the same one element off alignment (scalar path).
+        Shape {
+            c0: 1,
+            ..s([40, 6, 14, 14], 5, Activation::Relu6, 0.0, 4.0, NORMAL)
+        },
+        Shape {
+            c0: 1,
+            lead: 1,
+            ..s([40, 6, 14, 14], 5, Activation::Relu6, 0.0, 4.0, NORMAL)
+        },
+        // Large planes (3136 elements), two chunks.
+        s([2, 3, 56, 56], 3, Activation::None, 0.0, 1.0, NORMAL),
+        // One float4 per plane: a block's step spans several channels.
+        s([8, 5, 2, 2], 5, Activation::Relu, 0.0, 1.0, NORMAL),
         s([2, 10, 9, 11], 9, Activation::None, 5e3, 1e3, NORMAL),
         s([2, 10, 9, 11], 5, Activation::None, 0.0, 1e-3, NORMAL),
         // Mean 100× the spread: naive Σx² − (Σx)² would cancel.
@@ -73,8 +96,9 @@ fn shapes() -> Vec<Shape> {
 
 /// The case's view: leading `c` channels, leading `w` columns.
 fn slice_view(sh: &Shape) -> crate::Result<View> {
-    let mut v = View::channel_slice(sh.full, 0, sh.c)?;
+    let mut v = View::channel_slice(sh.full, sh.c0, sh.c)?;
     v.dims[3] = sh.w;
+    v.offset += sh.lead;
     Ok(v)
 }
 
@@ -96,7 +120,7 @@ struct Inputs {
 
 fn inputs(sh: &Shape, rng: &mut Rng) -> Inputs {
     let cf = sh.full[1];
-    let n: usize = sh.full.iter().product();
+    let n: usize = sh.lead + sh.full.iter().product::<usize>();
     let x = (0..n)
         .map(|_| sh.offset + sh.scale * rng.uniform_f32(-1.0, 1.0))
         .collect();
@@ -121,8 +145,12 @@ pub fn cases() -> Vec<Case> {
     for sh in shapes() {
         let sh = std::rc::Rc::new(sh);
         let count = sh.full[0] * sh.full[2] * sh.w;
+        let at = match (sh.c0, sh.lead) {
+            (0, 0) => String::new(),
+            (c0, lead) => format!(" from ch {c0} lead {lead}"),
+        };
         let label = format!(
-            "{:?} c={}{} x~{}±{}",
+            "{:?} c={}{at}{} x~{}±{}",
             sh.full,
             sh.c,
             act_name(sh.act),

@@ -34,16 +34,28 @@ fn per_chunk(p: &BnParams) -> LaunchConfig {
     }
 }
 
-/// The grid and parameters of the elementwise BN kernels (plane walk when
-/// planes are large, see [`BnParams::elementwise_launch`]).
+/// One warp per channel (the two finalize kernels), 8 channels a block.
+fn warp_per_channel(c: u32) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (c.div_ceil(THREADS / 32).max(1), 1, 1),
+        block_dim: (THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// Elements per block of `normalize` / `backward_dx` (`BN_TILE` in
+/// kernels/norm.cu): each 256-thread block takes one tile of the
+/// channel-major flat order, 16 elements a thread.
+const TILE: u64 = 4096;
+
+/// The 1-D grid of the elementwise BN kernels (normalize, backward dx).
 fn elementwise(p: &BnParams) -> (BnParams, LaunchConfig) {
-    let (q, (gx, gy)) = p.elementwise_launch();
     let cfg = LaunchConfig {
-        grid_dim: (gx, gy, 1),
+        grid_dim: (p.x.numel().div_ceil(TILE).max(1) as u32, 1, 1),
         block_dim: (THREADS, 1, 1),
         shared_mem_bytes: 0,
     };
-    (q, cfg)
+    (*p, cfg)
 }
 
 /// Launches `name` with the pointer arguments in order, then the params.
@@ -89,7 +101,6 @@ pub unsafe fn launch_bn_forward_train(
     y: sys::CUdeviceptr,
     p: &BnParams,
 ) -> Result<()> {
-    let c = p.x.dims[1] as u64;
     let (norm, cfg) = elementwise(&p.for_train_normalize());
     // SAFETY: per the contract above.
     unsafe {
@@ -98,7 +109,7 @@ pub unsafe fn launch_bn_forward_train(
             k,
             stream,
             entry::BN_FINALIZE_F32,
-            grid_stride(c),
+            warp_per_channel(p.x.dims[1]),
             &[saved, running],
             p,
         )?;
@@ -161,7 +172,6 @@ pub unsafe fn launch_bn_backward(
     dx: sys::CUdeviceptr,
     p: &BnParams,
 ) -> Result<()> {
-    let c = p.x.dims[1] as u64;
     let (q, cfg) = elementwise(p);
     // SAFETY: per the contract above.
     unsafe {
@@ -177,7 +187,7 @@ pub unsafe fn launch_bn_backward(
             k,
             stream,
             entry::BN_BACKWARD_FINALIZE_F32,
-            grid_stride(c),
+            warp_per_channel(p.x.dims[1]),
             &[saved, dgamma, dbeta],
             p,
         )?;

@@ -12,7 +12,8 @@ use cudarc::driver::{CudaStream, LaunchConfig, PushKernelArg, sys};
 unsafe impl cudarc::driver::DeviceRepr for ResizePackParams {}
 
 /// Threads per block: a column of up to `GROUP_ROWS` output pixels (all
-/// channels) each.
+/// channels) each. `slimmable_resize_pack` is compiled with
+/// `__launch_bounds__(256, 3)`: larger blocks would fail to launch.
 const BLOCK: u32 = 256;
 
 /// Launches `slimmable_resize_pack`, or `slimmable_resize_pack_mutualnet`
