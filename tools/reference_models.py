@@ -21,7 +21,10 @@ is make_divisible(full * w / ratio, 8) * ratio.
 - models_tiny_mutualnet_steps.safetensors: three MutualNet iterations of the
   same network from the checkpoint's weights (see `mutualnet_steps`): the
   inputs, the loss of each of the four passes and every parameter after
-  each optimizer step.
+  each optimizer step;
+- models_tiny_resnet_io.safetensors: a tiny slimmable ResNet (identity and
+  1x1-conv shortcuts): its initial state, a batch, and for two configs the
+  training-mode logits, loss and every parameter gradient.
 """
 import copy
 import json
@@ -433,13 +436,14 @@ def make(out_dir, seed):
               metadata=meta)
 
     steps_path = mutualnet_steps(out_dir, net, seed)
+    resnet_path = resnet_grads(out_dir, seed)
 
     # The checkpoint must load back into the reference model unchanged.
     back, _, stats = load_checkpoint(ckpt)
     for k, v in net.state_dict().items():
         assert torch.equal(back.state_dict()[k], v), k
     assert set(stats) == set(bn_stats)
-    return [ckpt, io_path, steps_path]
+    return [ckpt, io_path, steps_path, resnet_path]
 
 
 # Three MutualNet iterations with the sandwich rule made deterministic: the
@@ -529,6 +533,51 @@ def mutualnet_steps(out_dir, net, seed):
                       "softmax(full logits, detached), batchmean), T = 1",
             "torch": torch.__version__, "seed": str(seed)}
     path = out_dir / "models_tiny_mutualnet_steps.safetensors"
+    save_file({k: v.detach().float().contiguous() for k, v in out.items()}, str(path),
+              metadata=meta)
+    return path
+
+
+TINY_RESNET = {"image_channels": 1, "classes": 10, "stem_channels": 8,
+               "stages": [[8, 1, 1], [16, 2, 2]]}
+RESNET_CONFIGS = [(1.0, 12), (0.5, 10)]
+
+
+def resnet_grads(out_dir, seed):
+    torch.manual_seed(seed + 2)
+    model = "slimmable_resnet"
+    net = build(model, TINY_RESNET)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, SlimBatchNorm2d):
+                m.weight.uniform_(0.8, 1.2)
+                m.bias.uniform_(-0.1, 0.1)
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+        net.fc.weight.mul_(30.0)  # confident logits
+    g = torch.Generator().manual_seed(seed + 2)
+    x = torch.randn(BATCH, 1, 12, 12, generator=g)
+    labels = torch.randint(0, TINY_RESNET["classes"], (BATCH,), generator=g)
+    out = {f"init/{k}": v for k, v in net.state_dict().items() if v.is_floating_point()}
+    out["labels"] = labels.float()
+    for w, r in RESNET_CONFIGS:
+        k = key(w, r)
+        xr = resize(x.double(), r)
+        out[f"x/{r}"] = xr
+        run = copy.deepcopy(net).double()
+        set_width(run, w)
+        run.train()
+        logits = run(xr)
+        loss = F.cross_entropy(logits, labels)
+        loss.backward()
+        out[f"logits/{k}"], out[f"loss/{k}"] = logits, loss.reshape(1)
+        for name, p in run.named_parameters():
+            out[f"grad/{k}/{name}"] = p.grad
+    meta = {"model": model, "model_config": json.dumps(TINY_RESNET),
+            "configs": json.dumps(RESNET_CONFIGS),
+            "bn": "train mode, momentum 0.1, eps 1e-5",
+            "torch": torch.__version__, "seed": str(seed)}
+    path = out_dir / "models_tiny_resnet_io.safetensors"
     save_file({k: v.detach().float().contiguous() for k, v in out.items()}, str(path),
               metadata=meta)
     return path
