@@ -204,6 +204,10 @@ fn gradients_accumulate_over_two_configs_to_the_sum() {
             );
         }
         assert!(all_ok, "{}: accumulated gradients differ", be.kind());
+        // The backward passes left the parameters alone.
+        for (name, t) in net.parameters_to_host(be).unwrap() {
+            assert_eq!(t, f.ckpt.tensors[&name], "{name} changed");
+        }
         net.zero_grad(be).unwrap();
         let cleared = net
             .params()
