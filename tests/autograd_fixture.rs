@@ -3,8 +3,10 @@
 //! training-mode logits, loss, every parameter gradient and the BN running
 //! statistics after the pass, at 1.0×/28 and 0.375×/20; eval-mode logits
 //! with the checkpoint's per-config statistics; and gradient accumulation
-//! over the two configs equal to the sum of PyTorch's gradients. Prints the
-//! max error per tensor, as llm.c's test_gpt2 does.
+//! over the two configs equal to the sum of PyTorch's gradients; and a tiny
+//! slimmable ResNet's logits, loss and gradients
+//! (`models_tiny_resnet_io.safetensors`). Prints the max error per tensor,
+//! as llm.c's test_gpt2 does.
 
 mod common;
 
@@ -202,11 +204,78 @@ fn gradients_accumulate_over_two_configs_to_the_sum() {
             );
         }
         assert!(all_ok, "{}: accumulated gradients differ", be.kind());
+        // The backward passes left the parameters alone.
+        for (name, t) in net.parameters_to_host(be).unwrap() {
+            assert_eq!(t, f.ckpt.tensors[&name], "{name} changed");
+        }
         net.zero_grad(be).unwrap();
         let cleared = net
             .params()
             .iter()
             .all(|(_, p)| be.download(&p.grad).unwrap().iter().all(|&g| g == 0.0));
         assert!(cleared, "zero_grad clears every gradient");
+    }
+}
+
+/// The tiny ResNet: identity shortcuts, a 1×1-conv shortcut, and ReLU after
+/// the residual add (not fused into a batch norm).
+#[test]
+fn tiny_resnet_matches_pytorch_on_every_backend() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/models_tiny_resnet_io.safetensors");
+    let io = tensor_io::read(&path).unwrap();
+    let meta = tensor_io::read_metadata(&path).unwrap();
+    let config: serde_json::Value = serde_json::from_str(&meta["model_config"]).unwrap();
+    let arch = models::build(&meta["model"], &config).unwrap();
+    let configs: Vec<(f64, usize)> = serde_json::from_str(&meta["configs"]).unwrap();
+    let tensors = io
+        .iter()
+        .filter_map(|(k, t)| Some((k.strip_prefix("init/")?.to_string(), t.clone())))
+        .collect();
+    for be in common::backends() {
+        let be = be.as_ref();
+        println!("backend {}: {}", be.kind(), be.device_name());
+        let labels = be.upload(&io["labels"].data).unwrap();
+        let mut all_ok = true;
+        for (ci, &(w, r)) in configs.iter().enumerate() {
+            let k = key(w, r);
+            println!(" config {k} (train mode)");
+            let net = SlimNet::new(be, &arch, &tensors, configs.len()).unwrap();
+            let memory = Memory::new();
+            let xh = &io[&format!("x/{r}")];
+            let x = Tensor::from_host(be, &memory, &xh.data, xh.dims4("x").unwrap()).unwrap();
+            let mut tape = Tape::new(be, &memory);
+            let run = RunConfig {
+                width: w,
+                config: ci,
+                mode: BnMode::train(),
+                precision: Precision::F32,
+            };
+            let logits = net.forward(&mut tape, &x, &run).unwrap();
+            let loss = tape.cross_entropy(&logits, &labels).unwrap();
+            all_ok &= check(
+                "logits",
+                &logits.to_host(be).unwrap(),
+                &io[&format!("logits/{k}")].data,
+            );
+            tape.backward(&loss).unwrap();
+            all_ok &= check(
+                "loss",
+                &[loss.read(be).unwrap()],
+                &io[&format!("loss/{k}")].data,
+            );
+            for (spec, p) in net.params() {
+                all_ok &= check(
+                    &format!("grad {}", spec.name),
+                    &be.download(&p.grad).unwrap(),
+                    &io[&format!("grad/{k}/{}", spec.name)].data,
+                );
+            }
+        }
+        assert!(
+            all_ok,
+            "{}: some ResNet tensors differ from PyTorch",
+            be.kind()
+        );
     }
 }

@@ -17,7 +17,14 @@ is make_divisible(full * w / ratio, 8) * ratio.
   forward pass, plus eval-mode logits with the recalibrated statistics;
   its metadata also holds the parameter names and shapes and the MACs and
   parameters (counted from the tensors the forward pass used) of the
-  ImageNet MobileNetV2, the small-image MobileNetV2 and ResNet-20.
+  ImageNet MobileNetV2, the small-image MobileNetV2 and ResNet-20;
+- models_tiny_mutualnet_steps.safetensors: three MutualNet iterations of the
+  same network from the checkpoint's weights (see `mutualnet_steps`): the
+  inputs, the loss of each of the four passes and every parameter after
+  each optimizer step;
+- models_tiny_resnet_io.safetensors: a tiny slimmable ResNet (identity and
+  1x1-conv shortcuts): its initial state, a batch, and for two configs the
+  training-mode logits, loss and every parameter gradient.
 """
 import copy
 import json
@@ -428,9 +435,149 @@ def make(out_dir, seed):
     save_file({k: v.detach().float().contiguous() for k, v in io.items()}, str(io_path),
               metadata=meta)
 
+    steps_path = mutualnet_steps(out_dir, net, seed)
+    resnet_path = resnet_grads(out_dir, seed)
+
     # The checkpoint must load back into the reference model unchanged.
     back, _, stats = load_checkpoint(ckpt)
     for k, v in net.state_dict().items():
         assert torch.equal(back.state_dict()[k], v), k
     assert set(stats) == set(bn_stats)
-    return [ckpt, io_path]
+    return [ckpt, io_path, steps_path, resnet_path]
+
+
+# Three MutualNet iterations with the sandwich rule made deterministic: the
+# full network at 28 px with cross-entropy, then the smallest width and two
+# fixed widths at fixed resolutions, each distilled from the full network's
+# detached logits (KL, batchmean, T = 1); the four passes accumulate
+# gradients before one SGD step (Nesterov 0.9, weight decay on conv and
+# linear weights only, not depthwise, BN or biases; lr per iteration).
+MUTUALNET_PASSES = [
+    [(1.0, 28), (0.25, 16), (0.5, 24), (0.75, 20)],
+    [(1.0, 28), (0.25, 20), (0.375, 28), (0.75, 16)],
+    [(1.0, 28), (0.25, 24), (0.5, 16), (1.0, 20)],
+]
+MUTUALNET_LRS = [0.1, 0.075, 0.025]  # cosine over 3 iterations from 0.1
+MUTUALNET_MOMENTUM = 0.9
+MUTUALNET_WEIGHT_DECAY = 5e-4
+MUTUALNET_BATCH = 4
+MUTUALNET_CLASSIFIER_SCALE = 30.0
+
+
+def decayed_names(net):
+    names = set()
+    for name, m in net.named_modules():
+        if (isinstance(m, SlimConv2d) and not m.depthwise) or isinstance(m, SlimLinear):
+            names.add(f"{name}.weight")
+    return names
+
+
+def mutualnet_steps(out_dir, net, seed):
+    g = torch.Generator().manual_seed(seed + 1)
+    run = copy.deepcopy(net).double()
+    out = {}
+    with torch.no_grad():  # confident logits, so the distillation terms matter
+        # (rounded to float32, as stored, so both sides start from the same values)
+        run.classifier[0].weight.mul_(MUTUALNET_CLASSIFIER_SCALE).copy_(run.classifier[0].weight.float())
+        out["start/classifier.0.weight"] = run.classifier[0].weight.clone()
+    decayed = decayed_names(run)
+    params = dict(run.named_parameters())
+    opt = torch.optim.SGD(
+        [{"params": [p for n, p in params.items() if n in decayed],
+          "weight_decay": MUTUALNET_WEIGHT_DECAY},
+         {"params": [p for n, p in params.items() if n not in decayed], "weight_decay": 0.0}],
+        lr=MUTUALNET_LRS[0], momentum=MUTUALNET_MOMENTUM, nesterov=True)
+    run.train()
+    for i, (passes, lr) in enumerate(zip(MUTUALNET_PASSES, MUTUALNET_LRS)):
+        x = torch.randn(MUTUALNET_BATCH, 1, 28, 28, generator=g).double()
+        labels = torch.randint(0, TINY["classes"], (MUTUALNET_BATCH,), generator=g)
+        out[f"labels/{i}"] = labels.float()
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.zero_grad()
+        teacher = None
+        for j, (w, r) in enumerate(passes):
+            xr = resize(x, r)
+            out[f"x/{i}/{r}"] = xr
+            set_width(run, w)
+            logits = run(xr)
+            if teacher is None:
+                loss = F.cross_entropy(logits, labels)
+                teacher = logits.detach()
+            else:
+                loss = F.kl_div(F.log_softmax(logits, 1), F.softmax(teacher, 1),
+                                reduction="batchmean")
+            loss.backward()
+            out[f"loss/{i}/{j}"] = loss.detach().reshape(1)
+        opt.step()
+        # The trajectory of this tiny network is chaotic (some channels'
+        # batch variance is tiny): a float32 run, PyTorch's own included,
+        # leaves float64's by 1e-4 within three steps. So the state after
+        # each step is rounded to float32 and stored, and a test starts each
+        # step from the stored state.
+        with torch.no_grad():
+            for name, p in params.items():
+                p.copy_(p.float())
+                buf = opt.state[p]["momentum_buffer"]
+                buf.copy_(buf.float())
+                out[f"param/{i}/{name}"] = p.detach().clone()  # p changes in place
+                if i + 1 < len(MUTUALNET_PASSES):
+                    out[f"momentum/{i}/{name}"] = buf.clone()
+    meta = {"passes": json.dumps(MUTUALNET_PASSES), "lrs": json.dumps(MUTUALNET_LRS),
+            "momentum": str(MUTUALNET_MOMENTUM), "nesterov": "true",
+            "weight_decay": str(MUTUALNET_WEIGHT_DECAY),
+            "decayed": json.dumps(sorted(decayed)),
+            "start": "the weights of models_tiny_mobilenet_v2.safetensors, but "
+                     "classifier.0.weight = start/classifier.0.weight (30x)",
+            "losses": "pass 0: F.cross_entropy; passes 1-3: F.kl_div(log_softmax(sub), "
+                      "softmax(full logits, detached), batchmean), T = 1",
+            "torch": torch.__version__, "seed": str(seed)}
+    path = out_dir / "models_tiny_mutualnet_steps.safetensors"
+    save_file({k: v.detach().float().contiguous() for k, v in out.items()}, str(path),
+              metadata=meta)
+    return path
+
+
+TINY_RESNET = {"image_channels": 1, "classes": 10, "stem_channels": 8,
+               "stages": [[8, 1, 1], [16, 2, 2]]}
+RESNET_CONFIGS = [(1.0, 12), (0.5, 10)]
+
+
+def resnet_grads(out_dir, seed):
+    torch.manual_seed(seed + 2)
+    model = "slimmable_resnet"
+    net = build(model, TINY_RESNET)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, SlimBatchNorm2d):
+                m.weight.uniform_(0.8, 1.2)
+                m.bias.uniform_(-0.1, 0.1)
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+        net.fc.weight.mul_(30.0)  # confident logits
+    g = torch.Generator().manual_seed(seed + 2)
+    x = torch.randn(BATCH, 1, 12, 12, generator=g)
+    labels = torch.randint(0, TINY_RESNET["classes"], (BATCH,), generator=g)
+    out = {f"init/{k}": v for k, v in net.state_dict().items() if v.is_floating_point()}
+    out["labels"] = labels.float()
+    for w, r in RESNET_CONFIGS:
+        k = key(w, r)
+        xr = resize(x.double(), r)
+        out[f"x/{r}"] = xr
+        run = copy.deepcopy(net).double()
+        set_width(run, w)
+        run.train()
+        logits = run(xr)
+        loss = F.cross_entropy(logits, labels)
+        loss.backward()
+        out[f"logits/{k}"], out[f"loss/{k}"] = logits, loss.reshape(1)
+        for name, p in run.named_parameters():
+            out[f"grad/{k}/{name}"] = p.grad
+    meta = {"model": model, "model_config": json.dumps(TINY_RESNET),
+            "configs": json.dumps(RESNET_CONFIGS),
+            "bn": "train mode, momentum 0.1, eps 1e-5",
+            "torch": torch.__version__, "seed": str(seed)}
+    path = out_dir / "models_tiny_resnet_io.safetensors"
+    save_file({k: v.detach().float().contiguous() for k, v in out.items()}, str(path),
+              metadata=meta)
+    return path

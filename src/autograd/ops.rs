@@ -282,7 +282,8 @@ impl Tape<'_> {
     pub fn avg_pool(&mut self, x: &Tensor) -> Result<Tensor> {
         let y = self.output(pooled(x).dims, x.requires_grad)?;
         ops::avg_pool(self.backend, x.buffer(), &x.view, y.buffer(), &y.view)?;
-        // The backward needs only x's extents, not its values.
+        // The backward needs x's identity and extents, not its values: hold
+        // the (small) pooled buffer instead of x's, so x can be freed.
         let x = Tensor {
             buf: Rc::clone(&y.buf),
             ..x.clone()

@@ -168,6 +168,21 @@ impl SlimNet {
         &self.params
     }
 
+    /// Every parameter's full-size value, by PyTorch name (for checkpoints;
+    /// BN statistics come per config from [`SlimBatchNorm2d::running_stats`]).
+    pub fn parameters_to_host(
+        &self,
+        backend: &dyn Backend,
+    ) -> Result<BTreeMap<String, HostTensor>> {
+        self.params
+            .iter()
+            .map(|(spec, p)| {
+                let t = HostTensor::new(spec.full_shape(), backend.download(&p.value)?)?;
+                Ok((spec.name.clone(), t))
+            })
+            .collect()
+    }
+
     /// Clears every gradient (once per optimizer step).
     pub fn zero_grad(&self, backend: &dyn Backend) -> Result<()> {
         self.params

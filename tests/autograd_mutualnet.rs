@@ -1,0 +1,138 @@
+//! Three MutualNet iterations of the tiny MobileNetV2 on every backend
+//! against PyTorch (`tests/fixtures/models_tiny_mutualnet_steps.safetensors`,
+//! float64): the loss of each of the four passes and every parameter after
+//! each SGD step (Nesterov 0.9, weight decay on conv/linear weights only).
+//! Each step after the first starts from the fixture's stored state
+//! (parameters and momentum, float32): the tiny network's trajectory is too
+//! chaotic for float32 runs to follow float64 over several steps (see
+//! `mutualnet_steps` in tools/reference_models.py).
+//! Prints max errors per tensor and the peak device memory of a step.
+
+mod common;
+
+use slimmable::autograd::{Memory, Tensor};
+use slimmable::backend::Precision;
+use slimmable::models::{self, Checkpoint};
+use slimmable::nn::{Pass, Sgd, SlimNet, mutualnet_step};
+use slimmable::tensor_io;
+use std::path::PathBuf;
+
+const ATOL: f64 = 2e-5;
+const RTOL: f64 = 2e-4;
+
+/// Max absolute error, and whether each element is within
+/// `ATOL·max|torch| + RTOL·|torch|`.
+fn check(what: &str, ours: &[f32], torch: &[f32]) -> bool {
+    assert_eq!(ours.len(), torch.len(), "{what}");
+    let scale = torch.iter().fold(0f64, |m, &v| m.max((v as f64).abs()));
+    let (mut max_err, mut ok) = (0f64, true);
+    for (&a, &b) in ours.iter().zip(torch) {
+        let err = (a as f64 - b as f64).abs();
+        max_err = max_err.max(err);
+        ok &= err <= ATOL * scale + RTOL * (b as f64).abs();
+    }
+    println!(
+        "  {} {what}: max error {max_err:.3e}",
+        if ok { "OK " } else { "BAD" }
+    );
+    ok
+}
+
+#[test]
+fn three_mutualnet_iterations_match_pytorch_on_every_backend() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let ckpt_path = dir.join("models_tiny_mobilenet_v2.safetensors");
+    let steps_path = dir.join("models_tiny_mutualnet_steps.safetensors");
+    let meta = tensor_io::read_metadata(&ckpt_path).unwrap();
+    let config: serde_json::Value = serde_json::from_str(&meta["model_config"]).unwrap();
+    let arch = models::build(&meta["model"], &config).unwrap();
+    let mut tensors = Checkpoint::load(&ckpt_path, &arch).unwrap().tensors;
+    let fx = tensor_io::read(&steps_path).unwrap();
+    let smeta = tensor_io::read_metadata(&steps_path).unwrap();
+    for (k, t) in &fx {
+        if let Some(name) = k.strip_prefix("start/") {
+            tensors.insert(name.to_string(), t.clone());
+        }
+    }
+    let passes: Vec<Vec<(f64, usize)>> = serde_json::from_str(&smeta["passes"]).unwrap();
+    let lrs: Vec<f32> = serde_json::from_str(&smeta["lrs"]).unwrap();
+    let momentum: f32 = smeta["momentum"].parse().unwrap();
+    let weight_decay: f32 = smeta["weight_decay"].parse().unwrap();
+    // One set of BN statistics per distinct width×resolution config.
+    let mut configs: Vec<(f64, usize)> = passes.iter().flatten().copied().collect();
+    configs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    configs.dedup();
+    let config_of = |c: &(f64, usize)| configs.iter().position(|x| x == c).unwrap();
+
+    for be in common::backends() {
+        let be = be.as_ref();
+        println!("backend {}: {}", be.kind(), be.device_name());
+        let net = SlimNet::new(be, &arch, &tensors, configs.len()).unwrap();
+        let mut opt = Sgd::new(be, &net, momentum, weight_decay, true).unwrap();
+        let memory = Memory::new();
+        let mut all_ok = true;
+        for (i, (step, &lr)) in passes.iter().zip(&lrs).enumerate() {
+            println!(" iteration {i}: {step:?}, lr {lr}");
+            if i > 0 {
+                let (mut momentum, prev) = (Vec::new(), i - 1);
+                for (spec, p) in net.params() {
+                    let name = &spec.name;
+                    be.write(&p.value, &fx[&format!("param/{prev}/{name}")].data)
+                        .unwrap();
+                    momentum.push(fx[&format!("momentum/{prev}/{name}")].data.as_slice());
+                }
+                opt.restore(be, &momentum, i as u64).unwrap();
+            }
+            let labels = be.upload(&fx[&format!("labels/{i}")].data).unwrap();
+            let inputs: Vec<Tensor> = step
+                .iter()
+                .map(|&(_, r)| {
+                    let x = &fx[&format!("x/{i}/{r}")];
+                    Tensor::from_host(be, &memory, &x.data, x.dims4("x").unwrap()).unwrap()
+                })
+                .collect();
+            let mut pass = step.iter().zip(&inputs).map(|(c, x)| Pass {
+                width: c.0,
+                config: config_of(c),
+                x,
+            });
+            let full = pass.next().unwrap();
+            let subs: Vec<Pass> = pass.collect();
+            memory.reset_peak();
+            let losses = mutualnet_step(
+                be,
+                &memory,
+                &net,
+                &mut opt,
+                lr,
+                Precision::F32,
+                full,
+                &labels,
+                &subs,
+            )
+            .unwrap();
+            println!(
+                "  peak device memory of the step: {} KiB of activations, gradients and inputs (+ {} KiB parameters, gradients, BN statistics, {} KiB momentum)",
+                memory.peak_bytes() / 1024,
+                net.state_bytes() / 1024,
+                opt.state_bytes() / 1024
+            );
+            for (j, l) in losses.iter().enumerate() {
+                let ours = be.download(l).unwrap();
+                all_ok &= check(
+                    &format!("loss of pass {j}"),
+                    &ours,
+                    &fx[&format!("loss/{i}/{j}")].data,
+                );
+            }
+            for (spec, p) in net.params() {
+                all_ok &= check(
+                    &format!("{} after step {i}", spec.name),
+                    &be.download(&p.value).unwrap(),
+                    &fx[&format!("param/{i}/{}", spec.name)].data,
+                );
+            }
+        }
+        assert!(all_ok, "{}: the MutualNet iterations differ", be.kind());
+    }
+}
