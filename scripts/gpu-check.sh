@@ -30,7 +30,11 @@ for line in sys.stdin:
     # Stripped and compressed: the tree that travels is limited to 64 MiB.
     strip .gpu/bin/* .gpu/tests/*
     tar -C .gpu -czf .gpu/bundle.tgz bin tests && rm -rf .gpu/bin .gpu/tests
-    du -sh .gpu
+    # Fashion-MNIST for the trainer check (the GPU machine has no datasets).
+    if [ -d /usr/share/datasets/fashion-mnist ]; then
+        mkdir -p .data && cp -r /usr/share/datasets/fashion-mnist .data/
+    fi
+    du -sh .gpu .data 2>/dev/null
 }
 
 run() {
@@ -54,9 +58,22 @@ run() {
     done
     step "verify --backend cuda" .gpu/bin/slimmable verify --backend cuda
     if [ -x scripts/gpu-bench.sh ]; then step "benchmarks" scripts/gpu-bench.sh "$OUT"; fi
+    # The trainer, when Fashion-MNIST was carried in .data/ (see build):
+    # one epoch of the full recipe with the whole evaluation grid, and
+    # PyTorch eager's speed on the same recipe.
+    if [ -d .data/fashion-mnist ]; then
+        step "train fmnist-full, 1 epoch" .gpu/bin/slimmable train --preset fmnist-full \
+            --epochs "${TRAIN_EPOCHS:-1}" --data-dir .data/fashion-mnist --out /tmp/gpu-run --log-every 100
+        mkdir -p "$OUT/run" && cp /tmp/gpu-run/{results.json,table.txt,accuracy_vs_macs.svg} "$OUT/run/" 2>/dev/null || true
+        step "PyTorch reference trainer" python3 tools/reference_trainer.py --iters 100 \
+            --out "$OUT/torch_trainer.json"
+    fi
     echo "=== summary" | tee -a "$LOG"
     printf '%s\n' "${summary[@]}" | tee -a "$LOG"
     if [ -f "$OUT/bench.txt" ]; then cat "$OUT/bench.txt"; fi
+    grep -E "^(train:|trained in|evaluated in|epoch .* iter)" "$LOG" | tail -6 || true
+    if [ -f "$OUT/run/table.txt" ]; then cat "$OUT/run/table.txt"; fi
+    if [ -f "$OUT/torch_trainer.json" ]; then cat "$OUT/torch_trainer.json"; fi
 }
 
 case "${1:-}" in

@@ -11,13 +11,14 @@ pub mod step;
 pub use config::TrainConfig;
 
 use crate::autograd::Memory;
-use crate::backend::{Backend, Buffer};
+use crate::autograd::Tensor;
+use crate::backend::Backend;
 use crate::data::loader::{Augment, BatchOrder, make_batch};
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::models::checkpoint::{ConfigStats, RunningStats};
 use crate::models::{Architecture, Checkpoint, TensorRole};
-use crate::nn::SlimNet;
+use crate::nn::{Pass, Sgd, SlimNet, mutualnet_step};
 use crate::rng::Rng;
 use crate::tensor_io::{self, HostTensor};
 use sha2::{Digest, Sha256};
@@ -32,8 +33,7 @@ pub struct Trainer<'a> {
     pub cfg: TrainConfig,
     pub arch: Architecture,
     pub net: SlimNet,
-    /// SGD momentum buffers, one per trainable parameter, full size.
-    pub momentum: Vec<Buffer>,
+    pub opt: Sgd,
     /// Completed iterations and epochs.
     pub iteration: usize,
     pub epoch: usize,
@@ -96,41 +96,42 @@ impl<'a> Trainer<'a> {
             ),
         };
         let net = SlimNet::new(be, &arch, &ckpt.tensors, slots)?;
-        let (momentum, iteration, epoch) = match optimizer {
+        let mut opt = Sgd::new(
+            be,
+            &net,
+            cfg.momentum as f32,
+            cfg.weight_decay as f32,
+            cfg.nesterov,
+        )?;
+        let (iteration, epoch) = match optimizer {
             Some((bufs, it, ep)) => {
-                let mut out = Vec::new();
+                let mut host = Vec::new();
                 for (spec, p) in net.params() {
-                    let host = bufs.get(&spec.name).ok_or_else(|| {
+                    let t = bufs.get(&spec.name).ok_or_else(|| {
                         Error::invalid(
                             "optimizer state",
                             format!("no momentum buffer for '{}'", spec.name),
                         )
                     })?;
-                    if host.data.len() != p.len() {
+                    if t.data.len() != p.len() {
                         return Err(Error::invalid(
                             "optimizer state",
                             format!("momentum buffer of '{}' has the wrong size", spec.name),
                         ));
                     }
-                    out.push(be.upload(&host.data)?);
+                    host.push(t.data.as_slice());
                 }
-                (out, it, ep)
+                opt.restore(be, &host, it as u64)?;
+                (it, ep)
             }
-            None => (
-                net.params()
-                    .iter()
-                    .map(|(_, p)| be.upload(&vec![0.0; p.len()]))
-                    .collect::<Result<_>>()?,
-                0,
-                0,
-            ),
+            None => (0, 0),
         };
         Ok(Trainer {
             be,
             cfg,
             arch,
             net,
-            momentum,
+            opt,
             iteration,
             epoch,
             train,
@@ -210,28 +211,46 @@ impl<'a> Trainer<'a> {
                 let labels = batch.labels;
                 let views: Vec<_> = batch.resolutions.iter().copied().zip(batch.views).collect();
                 let arena = memory.adopt(batch.arena);
-                let inputs: Vec<(usize, crate::autograd::Tensor)> = views
+                let inputs: Vec<(usize, Tensor)> = views
                     .into_iter()
-                    .map(|(r, v)| (r, crate::autograd::Tensor::constant(&arena, v)))
+                    .map(|(r, v)| (r, Tensor::constant(&arena, v)))
                     .collect();
-                let losses = step::accumulate_gradients(
-                    self.be,
-                    &self.net,
-                    &inputs,
-                    &labels,
-                    &configs,
-                    &self.cfg,
-                    self.train_slot(),
-                    &memory,
-                )?;
+                let input = |r: usize| -> Result<&Tensor> {
+                    inputs
+                        .iter()
+                        .find(|(res, _)| *res == r)
+                        .map(|(_, t)| t)
+                        .ok_or_else(|| {
+                            Error::invalid("MutualNet step", format!("no input packed at {r} px"))
+                        })
+                };
+                let slot = self.train_slot();
+                let full = Pass {
+                    width: configs[0].0,
+                    config: slot,
+                    x: input(configs[0].1)?,
+                };
+                let subs = configs[1..]
+                    .iter()
+                    .map(|&(w, r)| {
+                        Ok(Pass {
+                            width: w,
+                            config: slot,
+                            x: input(r)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
                 let lr = schedule::learning_rate(self.cfg.lr, self.iteration, total, warmup);
-                step::sgd_update(
+                let losses = mutualnet_step(
                     self.be,
+                    &memory,
                     &self.net,
-                    &self.momentum,
-                    &self.cfg,
-                    lr,
-                    self.iteration == 0,
+                    &mut self.opt,
+                    lr as f32,
+                    self.cfg.precision(),
+                    full,
+                    &labels,
+                    &subs,
                 )?;
                 for n in self.batches_tracked.values_mut() {
                     *n += configs.len() as i64;
@@ -239,7 +258,14 @@ impl<'a> Trainer<'a> {
                 self.iteration += 1;
                 let last = b + 1 == per_epoch;
                 if self.iteration.is_multiple_of(log_every.max(1)) || last {
-                    let (ce, kl) = losses.read(self.be)?;
+                    let read = |b: &crate::autograd::DeviceBuffer| -> Result<f32> {
+                        Ok(self.be.download(b)?[0])
+                    };
+                    let ce = read(&losses[0])?;
+                    let kl = losses[1..]
+                        .iter()
+                        .map(|b| read(b))
+                        .collect::<Result<Vec<_>>>()?;
                     let elapsed = started.elapsed().as_secs_f64();
                     let done = (self.iteration - start_iteration) as f64;
                     log(&LogLine {
@@ -342,7 +368,7 @@ impl<'a> Trainer<'a> {
             .net
             .params()
             .iter()
-            .zip(&self.momentum)
+            .zip(self.opt.buffers())
             .map(|((s, p), m)| {
                 Ok((
                     s.name.clone(),
