@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The main job (for now): list the backends and verify every operator on the
-# best one against the CPU reference.
+# The main job: list the backends, train the small MutualNet preset on
+# Fashion-MNIST on the best backend (CUDA, else a hardware wgpu adapter,
+# else the CPU), recalibrate and evaluate every width x resolution config,
+# and print the grid and the query table. Results land in runs/main/.
+# Extra arguments go to `slimmable train` (e.g. --preset fmnist-full).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 cargo build --release -q
 ./target/release/slimmable devices
-./target/release/slimmable verify "$@"
+./target/release/slimmable train --preset fmnist-small --out runs/main "$@"

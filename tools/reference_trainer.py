@@ -37,7 +37,9 @@ def main():
     random.seed(args.seed)
     torch.backends.cudnn.allow_tf32 = True
     torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.benchmark = True
+    # No cudnn.benchmark: random widths make new shapes every step, and
+    # autotuning each one would charge PyTorch for the search.
+    torch.backends.cudnn.benchmark = False
     dev = "cuda"
     net = rm.build("slimmable_mobilenet_v2", rm.mobilenet_v2_small_image(1, 10)).to(dev).train()
     decayed = rm.decayed_names(net)

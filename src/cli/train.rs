@@ -65,7 +65,7 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     if a.f32 {
         cfg.tf32 = false;
     }
-    let be = backend::open(a.backend)?;
+    let be = open_for_training(a.backend)?;
     std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
     let ckpt_path = a.out.join("checkpoint.safetensors");
     let resume = if a.resume {
@@ -164,6 +164,24 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// `auto` for training: CUDA, else a hardware wgpu adapter, else the CPU
+/// (a software Vulkan adapter such as lavapipe runs the many small launches
+/// of a training step slower than the CPU reference does).
+fn open_for_training(kind: BackendKind) -> Result<Box<dyn crate::backend::Backend>> {
+    if kind != BackendKind::Auto {
+        return backend::open(kind);
+    }
+    if let Ok(b) = backend::open(BackendKind::Cuda) {
+        return Ok(b);
+    }
+    let hardware = crate::backend::wgsl::adapter::select()
+        .is_ok_and(|a| a.get_info().device_type != wgpu::DeviceType::Cpu);
+    if hardware && let Ok(b) = backend::open(BackendKind::Wgpu) {
+        return Ok(b);
+    }
+    backend::open(BackendKind::Cpu)
+}
+
 pub fn eval(
     checkpoint: &Path,
     budget: Option<u64>,
@@ -195,7 +213,7 @@ pub fn eval(
     cfg.model_config = arch.config.clone();
     cfg.eval_widths = ckpt.widths.clone();
     cfg.resolutions = ckpt.resolutions.clone();
-    let be = backend::open(kind)?;
+    let be = open_for_training(kind)?;
     let kind_ds = cfg.dataset_kind()?;
     let train = crate::data::Dataset::load(kind_ds, crate::data::Split::Train, data_dir)?;
     let test = crate::data::Dataset::load(kind_ds, crate::data::Split::Test, data_dir)?;

@@ -83,21 +83,21 @@ impl TrainConfig {
         let net = MobileNetV2Config {
             image_channels: 1,
             classes: 10,
-            stem_channels: 16,
+            stem_channels: 8,
             stem_stride: 1,
-            blocks: vec![[1, 16, 1, 1], [4, 24, 2, 2], [4, 32, 2, 2], [4, 48, 1, 1]],
-            last_channels: 128,
+            blocks: vec![[1, 8, 1, 1], [4, 16, 2, 2], [4, 24, 2, 2], [4, 32, 1, 1]],
+            last_channels: 64,
         };
         TrainConfig {
             model_config: serde_json::to_value(net).unwrap_or_default(),
-            batch_size: 64,
+            batch_size: 32,
             epochs: 1,
             images_per_epoch: 6400,
             lr: 0.05,
             warmup_epochs: 0,
             recal_batches: 2,
-            recal_batch_size: 256,
-            eval_images: 1000,
+            recal_batch_size: 200,
+            eval_images: 600,
             ..Self::fmnist_full()
         }
     }
