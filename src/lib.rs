@@ -13,6 +13,9 @@
 //!   that launch them on their own memory.
 //! - [`verify`]: the operator case list every backend runs.
 //! - [`models`]: slimmable architectures as data, their cost, checkpoints.
+//! - [`autograd`]: the tape (recorded ops, reverse replay into full-size
+//!   parameter gradients).
+//! - [`nn`]: slimmable layers, the model runner, SGD, the MutualNet step.
 
 pub mod autograd;
 pub mod backend;

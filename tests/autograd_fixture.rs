@@ -167,6 +167,11 @@ fn tiny_mobilenet_v2_matches_pytorch_on_every_backend() {
             };
             let logits = net.forward(&mut tape, &x, &run).unwrap();
             assert!(tape.is_empty(), "an eval pass records nothing");
+            let loss = tape.cross_entropy(&logits, &labels).unwrap();
+            let err = tape
+                .backward(&loss)
+                .expect_err("no backward without a record");
+            assert!(err.to_string().contains("not recorded"), "{err}");
             all_ok &= check(
                 "logits",
                 &logits.to_host(be).unwrap(),

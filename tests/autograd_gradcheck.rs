@@ -7,9 +7,10 @@
 //! loss; every element outside the active blocks must stay exactly zero.
 //!
 //! Storage is f32 (the CPU reference accumulates in f64), so the step is
-//! 1e-3 and the tolerance f32-sized. Where a ReLU6 kink lies within the
-//! step, the central difference mixes two slopes: the gradient must then
-//! match the one-sided difference on its own side (counted, at most 1 in 4).
+//! 1e-3 (1e-4 on a retry) and the tolerance f32-sized. Where a ReLU6 kink
+//! lies within the step, the central difference mixes two slopes: the
+//! gradient must then match the one-sided difference on its own side
+//! (counted, at most 1 in 4).
 
 mod common;
 
@@ -190,25 +191,35 @@ fn slim_stack_gradients_match_finite_differences() {
                     p.value(&obj)
                 };
                 let orig = value[i];
-                let up = at(&mut value, orig + STEP);
-                let down = at(&mut value, orig - STEP);
-                let mid = at(&mut value, orig);
-                let h = STEP as f64;
-                let (fwd, bwd) = ((up - mid) / h, (mid - down) / h);
-                let fd = (up - down) / (2.0 * h);
                 let g = grad[i] as f64;
                 let tol = 2e-3 + 2e-2 * g.abs();
-                if (fd - g).abs() > tol {
-                    // A ReLU6 kink inside (x − h, x + h): the gradient is
-                    // the slope on x's side, which one one-sided difference sees.
+                // Central, else one-sided (a ReLU6 kink inside (x − h, x + h):
+                // the gradient is the slope on x's side); kinks on both sides
+                // happen, so a failure retries with a 10× smaller step.
+                let mut verdict = Err(String::new());
+                for step in [STEP, STEP / 10.0] {
+                    let up = at(&mut value, orig + step);
+                    let down = at(&mut value, orig - step);
+                    let mid = at(&mut value, orig);
+                    let h = step as f64;
+                    let (fwd, bwd) = ((up - mid) / h, (mid - down) / h);
+                    let fd = (up - down) / (2.0 * h);
                     let kink = (fwd - bwd).abs() > tol;
-                    assert!(
-                        kink && ((fwd - g).abs() <= tol || (bwd - g).abs() <= tol),
-                        "{what}: {}[{i}]: finite differences {fd} (one-sided {fwd}, {bwd}) vs autograd {g} (seed {seed})",
-                        spec.name
-                    );
-                    one_sided += 1;
+                    verdict = if (fd - g).abs() <= tol {
+                        Ok(false)
+                    } else if kink && ((fwd - g).abs() <= tol || (bwd - g).abs() <= tol) {
+                        Ok(true)
+                    } else {
+                        Err(format!(
+                            "{what}: {}[{i}]: finite differences {fd} (one-sided {fwd}, {bwd}, step {step}) vs autograd {g} (seed {seed})",
+                            spec.name
+                        ))
+                    };
+                    if verdict.is_ok() {
+                        break;
+                    }
                 }
+                one_sided += verdict.unwrap_or_else(|e| panic!("{e}")) as usize;
                 checked += 1;
             }
         }

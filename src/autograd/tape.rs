@@ -10,7 +10,7 @@
 
 use super::tensor::{DeviceBuffer, Memory, Tensor};
 use crate::backend::{Backend, Buffer};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ops;
 use crate::view::View;
 use std::collections::HashMap;
@@ -112,6 +112,12 @@ impl<'a> Tape<'a> {
     /// Runs the backward pass of `loss`, adding into every parameter's
     /// gradient. Consumes the tape: its saved tensors are freed as it goes.
     pub fn backward(self, loss: &Loss) -> Result<()> {
+        if !self.nodes.iter().any(|n| n.output == loss.logits_id) {
+            return Err(Error::invalid(
+                "backward",
+                "the loss's logits were not recorded on this tape (another tape, or a no_grad one); call backward on the tape that computed them",
+            ));
+        }
         let mut ctx = GradContext {
             backend: self.backend,
             memory: self.memory,
