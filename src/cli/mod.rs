@@ -85,6 +85,15 @@ enum Command {
         /// mutualnet, usnet (one resolution) or alone (only the full config).
         #[arg(long)]
         mode: Option<String>,
+        /// Trained width range `MIN,MAX` (with --mode alone: MAX is the width trained).
+        #[arg(long, value_delimiter = ',')]
+        widths: Option<Vec<f64>>,
+        /// Resolutions, the first being the full one (e.g. `28,24,20,16`).
+        #[arg(long, value_delimiter = ',')]
+        resolutions: Option<Vec<usize>>,
+        /// Widths evaluated after training (e.g. `0.25,0.5,0.75,1.0`).
+        #[arg(long, value_delimiter = ',')]
+        eval_widths: Option<Vec<f64>>,
         #[arg(long)]
         seed: Option<u64>,
         /// Exact f32 convolutions instead of TF32 on CUDA.
@@ -159,6 +168,9 @@ pub fn main() -> i32 {
             epochs,
             images_per_epoch,
             mode,
+            widths,
+            resolutions,
+            eval_widths,
             seed,
             f32,
             log_every,
@@ -172,6 +184,9 @@ pub fn main() -> i32 {
             epochs,
             images_per_epoch,
             mode,
+            widths,
+            resolutions,
+            eval_widths,
             seed,
             f32,
             log_every,

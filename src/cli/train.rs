@@ -21,6 +21,9 @@ pub struct TrainArgs {
     pub epochs: Option<usize>,
     pub images_per_epoch: Option<usize>,
     pub mode: Option<String>,
+    pub widths: Option<Vec<f64>>,
+    pub resolutions: Option<Vec<usize>>,
+    pub eval_widths: Option<Vec<f64>>,
     pub seed: Option<u64>,
     pub f32: bool,
     pub log_every: usize,
@@ -58,6 +61,22 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     }
     if let Some(m) = a.mode {
         cfg.mode = m;
+    }
+    if let Some(w) = a.widths {
+        let [lo, hi] = w[..] else {
+            return Err(Error::invalid(
+                "--widths",
+                "give two widths, MIN,MAX (e.g. 0.25,1.0)",
+            ));
+        };
+        cfg.width_min = lo;
+        cfg.width_max = hi;
+    }
+    if let Some(r) = a.resolutions {
+        cfg.resolutions = r;
+    }
+    if let Some(w) = a.eval_widths {
+        cfg.eval_widths = w;
     }
     if let Some(s) = a.seed {
         cfg.seed = s;
