@@ -91,17 +91,25 @@ impl Batch {
     }
 }
 
-/// Uploads the images `indices` of `ds` and packs them at every resolution
-/// (square, bilinear with `align_corners=True` as in the MutualNet code),
-/// augmented with `augment` drawn from `rng`.
-pub fn make_batch(
-    be: &dyn Backend,
+/// A batch assembled on the host, ready to upload: padded `u8` images, the
+/// crop and flip of each, the labels. Cheap to build on another thread
+/// (see [`crate::train::Trainer::run`], which prefetches the next one).
+#[derive(Clone, Debug)]
+pub struct HostBatch {
+    pub bytes: Vec<u8>,
+    pub images: Vec<SourceImage>,
+    pub labels: Vec<u8>,
+    pub resolutions: Vec<usize>,
+}
+
+/// Assembles the images `indices` of `ds` with augmentation drawn from `rng`.
+pub fn host_batch(
     ds: &Dataset,
     indices: &[usize],
     resolutions: &[usize],
     augment: Option<Augment>,
     rng: &mut Rng,
-) -> Result<Batch> {
+) -> Result<HostBatch> {
     if indices.is_empty() || resolutions.is_empty() {
         return Err(Error::invalid(
             "batch",
@@ -146,6 +154,32 @@ pub fn make_batch(
             flip,
         });
     }
+    Ok(HostBatch {
+        bytes,
+        images,
+        labels: indices.iter().map(|&i| ds.labels[i]).collect(),
+        resolutions: resolutions.to_vec(),
+    })
+}
+
+/// Uploads the images `indices` of `ds` and packs them at every resolution
+/// (square, bilinear with `align_corners=True` as in the MutualNet code),
+/// augmented with `augment` drawn from `rng`.
+pub fn make_batch(
+    be: &dyn Backend,
+    ds: &Dataset,
+    indices: &[usize],
+    resolutions: &[usize],
+    augment: Option<Augment>,
+    rng: &mut Rng,
+) -> Result<Batch> {
+    let host = host_batch(ds, indices, resolutions, augment, rng)?;
+    upload_batch(be, ds, &host)
+}
+
+/// One upload of the images and one resize-pack launch for a [`HostBatch`].
+pub fn upload_batch(be: &dyn Backend, ds: &Dataset, host: &HostBatch) -> Result<Batch> {
+    let (images, resolutions) = (&host.images, &host.resolutions);
     let outputs: Vec<OutputSpec> = resolutions
         .iter()
         .map(|&r| OutputSpec {
@@ -165,15 +199,14 @@ pub fn make_batch(
         order: Order::Direct,
         arena_offset: 0,
     };
-    let pack = ResizePack::new(be, &images, &outputs, &cfg)?;
-    let src = be.upload_u8(&bytes)?;
+    let pack = ResizePack::new(be, images, &outputs, &cfg)?;
+    let src = be.upload_u8(&host.bytes)?;
     let arena = be.alloc(pack.arena_len())?;
     pack.run(be, &src, &arena)?;
-    let host_labels: Vec<u8> = indices.iter().map(|&i| ds.labels[i]).collect();
-    let labels = be.upload(&host_labels.iter().map(|&l| l as f32).collect::<Vec<_>>())?;
+    let labels = be.upload(&host.labels.iter().map(|&l| l as f32).collect::<Vec<_>>())?;
     Ok(Batch {
         labels,
-        host_labels,
+        host_labels: host.labels.clone(),
         arena,
         views: pack.views().to_vec(),
         resolutions: resolutions.to_vec(),

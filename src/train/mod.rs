@@ -13,7 +13,7 @@ pub use config::TrainConfig;
 use crate::autograd::Memory;
 use crate::autograd::Tensor;
 use crate::backend::Backend;
-use crate::data::loader::{Augment, BatchOrder, make_batch};
+use crate::data::loader::{Augment, BatchOrder, host_batch, upload_batch};
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::models::checkpoint::{ConfigStats, RunningStats};
@@ -37,7 +37,7 @@ pub struct Trainer<'a> {
     /// Completed iterations and epochs.
     pub iteration: usize,
     pub epoch: usize,
-    pub train: Dataset,
+    pub train: Arc<Dataset>,
     pub test: Dataset,
     /// `num_batches_tracked` per BN tensor name.
     batches_tracked: BTreeMap<String, i64>,
@@ -81,7 +81,7 @@ impl<'a> Trainer<'a> {
         cfg.check()?;
         let arch = cfg.architecture()?;
         let kind = cfg.dataset_kind()?;
-        let train = Dataset::load(kind, Split::Train, data_dir)?;
+        let train = Arc::new(Dataset::load(kind, Split::Train, data_dir)?);
         let test = Dataset::load(kind, Split::Test, data_dir)?;
         let slots = cfg.grid().len() + 1;
         let (ckpt, optimizer) = match resume {
@@ -182,107 +182,125 @@ impl<'a> Trainer<'a> {
         let start_iteration = self.iteration;
         while self.epoch < self.cfg.epochs {
             let order = BatchOrder::shuffled(self.train.count, self.cfg.seed, self.epoch as u64);
-            let batches = order.batches(self.cfg.batch_size, true);
             let done_in_epoch = self.iteration - self.epoch * per_epoch;
-            for (b, idx) in batches
-                .iter()
-                .enumerate()
+            let batches: Vec<Vec<usize>> = order
+                .batches(self.cfg.batch_size, true)
+                .into_iter()
                 .take(per_epoch)
                 .skip(done_in_epoch)
-            {
-                // Every random choice of an iteration comes from its own
-                // seed, so a resumed run repeats the same choices.
-                let mut rng = Rng::new(
-                    self.cfg.seed ^ (self.iteration as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
-                );
-                let configs = step::sample_configs(&self.cfg, &mut rng);
-                let mut resolutions: Vec<usize> = configs.iter().map(|c| c.1).collect();
-                resolutions.sort_unstable_by(|a, b| b.cmp(a));
-                resolutions.dedup();
-                let memory = Memory::new();
-                let batch = make_batch(
-                    self.be,
-                    &self.train,
-                    idx,
-                    &resolutions,
-                    Some(augment),
-                    &mut rng,
-                )?;
-                let labels = batch.labels;
-                let views: Vec<_> = batch.resolutions.iter().copied().zip(batch.views).collect();
-                let arena = memory.adopt(batch.arena);
-                let inputs: Vec<(usize, Tensor)> = views
-                    .into_iter()
-                    .map(|(r, v)| (r, Tensor::constant(&arena, v)))
-                    .collect();
-                let input = |r: usize| -> Result<&Tensor> {
-                    inputs
-                        .iter()
-                        .find(|(res, _)| *res == r)
-                        .map(|(_, t)| t)
-                        .ok_or_else(|| {
-                            Error::invalid("MutualNet step", format!("no input packed at {r} px"))
-                        })
-                };
-                let slot = self.train_slot();
-                let full = Pass {
-                    width: configs[0].0,
-                    config: slot,
-                    x: input(configs[0].1)?,
-                };
-                let subs = configs[1..]
-                    .iter()
-                    .map(|&(w, r)| {
-                        Ok(Pass {
-                            width: w,
-                            config: slot,
-                            x: input(r)?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                let lr = schedule::learning_rate(self.cfg.lr, self.iteration, total, warmup);
-                let losses = mutualnet_step(
-                    self.be,
-                    &memory,
-                    &self.net,
-                    &mut self.opt,
-                    lr as f32,
-                    self.cfg.precision(),
-                    full,
-                    &labels,
-                    &subs,
-                )?;
-                for n in self.batches_tracked.values_mut() {
-                    *n += configs.len() as i64;
-                }
-                self.iteration += 1;
-                let last = b + 1 == per_epoch;
-                if self.iteration.is_multiple_of(log_every.max(1)) || last {
-                    let read = |b: &crate::autograd::DeviceBuffer| -> Result<f32> {
-                        Ok(self.be.download(b)?[0])
+                .map(|b| b.to_vec())
+                .collect();
+            let (train, cfg, first) = (Arc::clone(&self.train), self.cfg.clone(), self.iteration);
+            // The host side of the next batches (sampling the configs,
+            // padding, crops, flips) is prepared on a second thread while the
+            // device runs the current iteration.
+            let stopped = std::thread::scope(|scope| -> Result<bool> {
+                let (tx, rx) = std::sync::mpsc::sync_channel(2);
+                scope.spawn(move || {
+                    for (k, idx) in batches.iter().enumerate() {
+                        // Every random choice of an iteration comes from its
+                        // own seed, so a resumed run repeats the same choices.
+                        let it = (first + k) as u64;
+                        let mut rng = Rng::new(cfg.seed ^ it.wrapping_mul(0x2545_F491_4F6C_DD1D));
+                        let configs = step::sample_configs(&cfg, &mut rng);
+                        let mut resolutions: Vec<usize> = configs.iter().map(|c| c.1).collect();
+                        resolutions.sort_unstable_by(|a, b| b.cmp(a));
+                        resolutions.dedup();
+                        let host = host_batch(&train, idx, &resolutions, Some(augment), &mut rng);
+                        if tx.send(host.map(|h| (configs, h))).is_err() {
+                            break; // the trainer stopped early
+                        }
+                    }
+                });
+                for (k, prepared) in rx.iter().enumerate() {
+                    let (configs, host) = prepared?;
+                    let b = done_in_epoch + k;
+                    let memory = Memory::new();
+                    let batch = upload_batch(self.be, &self.train, &host)?;
+                    let labels = batch.labels;
+                    let views: Vec<_> =
+                        batch.resolutions.iter().copied().zip(batch.views).collect();
+                    let arena = memory.adopt(batch.arena);
+                    let inputs: Vec<(usize, Tensor)> = views
+                        .into_iter()
+                        .map(|(r, v)| (r, Tensor::constant(&arena, v)))
+                        .collect();
+                    let input = |r: usize| -> Result<&Tensor> {
+                        inputs
+                            .iter()
+                            .find(|(res, _)| *res == r)
+                            .map(|(_, t)| t)
+                            .ok_or_else(|| {
+                                Error::invalid(
+                                    "MutualNet step",
+                                    format!("no input packed at {r} px"),
+                                )
+                            })
                     };
-                    let ce = read(&losses[0])?;
-                    let kl = losses[1..]
+                    let slot = self.train_slot();
+                    let full = Pass {
+                        width: configs[0].0,
+                        config: slot,
+                        x: input(configs[0].1)?,
+                    };
+                    let subs = configs[1..]
                         .iter()
-                        .map(|b| read(b))
+                        .map(|&(w, r)| {
+                            Ok(Pass {
+                                width: w,
+                                config: slot,
+                                x: input(r)?,
+                            })
+                        })
                         .collect::<Result<Vec<_>>>()?;
-                    let elapsed = started.elapsed().as_secs_f64();
-                    let done = (self.iteration - start_iteration) as f64;
-                    log(&LogLine {
-                        epoch: self.epoch,
-                        iteration: self.iteration,
-                        total,
-                        lr,
-                        ce,
-                        kl,
-                        images_per_s: done * self.cfg.batch_size as f64 / elapsed.max(1e-9),
-                        eta_s: elapsed / done.max(1.0) * (total - self.iteration) as f64,
-                    });
+                    let lr = schedule::learning_rate(self.cfg.lr, self.iteration, total, warmup);
+                    let losses = mutualnet_step(
+                        self.be,
+                        &memory,
+                        &self.net,
+                        &mut self.opt,
+                        lr as f32,
+                        self.cfg.precision(),
+                        full,
+                        &labels,
+                        &subs,
+                    )?;
+                    for n in self.batches_tracked.values_mut() {
+                        *n += configs.len() as i64;
+                    }
+                    self.iteration += 1;
+                    let last = b + 1 == per_epoch;
+                    if self.iteration.is_multiple_of(log_every.max(1)) || last {
+                        let read = |b: &crate::autograd::DeviceBuffer| -> Result<f32> {
+                            Ok(self.be.download(b)?[0])
+                        };
+                        let ce = read(&losses[0])?;
+                        let kl = losses[1..]
+                            .iter()
+                            .map(|b| read(b))
+                            .collect::<Result<Vec<_>>>()?;
+                        let elapsed = started.elapsed().as_secs_f64();
+                        let done = (self.iteration - start_iteration) as f64;
+                        log(&LogLine {
+                            epoch: self.epoch,
+                            iteration: self.iteration,
+                            total,
+                            lr,
+                            ce,
+                            kl,
+                            images_per_s: done * self.cfg.batch_size as f64 / elapsed.max(1e-9),
+                            eta_s: elapsed / done.max(1.0) * (total - self.iteration) as f64,
+                        });
+                    }
+                    if stop.load(Ordering::SeqCst) {
+                        self.save(checkpoint, &[])?;
+                        return Ok(true);
+                    }
                 }
-                if stop.load(Ordering::SeqCst) {
-                    self.save(checkpoint, &[])?;
-                    return Ok(false);
-                }
+                Ok(false)
+            })?;
+            if stopped {
+                return Ok(false);
             }
             self.epoch += 1;
             self.save(checkpoint, &[])?;
