@@ -41,6 +41,8 @@ pub struct Trainer<'a> {
     pub test: Dataset,
     /// `num_batches_tracked` per BN tensor name.
     batches_tracked: BTreeMap<String, i64>,
+    /// Largest tape memory of one iteration so far, in bytes.
+    pub peak_step_bytes: usize,
 }
 
 /// Progress of one logged interval.
@@ -53,6 +55,9 @@ pub struct LogLine {
     pub kl: Vec<f32>,
     pub images_per_s: f64,
     pub eta_s: f64,
+    /// Most device memory one iteration's tape held (batch, activations,
+    /// saved values, gradients of activations), in bytes.
+    pub peak_step_bytes: usize,
 }
 
 /// The optimizer state's file beside a checkpoint.
@@ -137,6 +142,7 @@ impl<'a> Trainer<'a> {
             train,
             test,
             batches_tracked: ckpt.batches_tracked,
+            peak_step_bytes: 0,
         })
     }
 
@@ -268,6 +274,7 @@ impl<'a> Trainer<'a> {
                     for n in self.batches_tracked.values_mut() {
                         *n += configs.len() as i64;
                     }
+                    self.peak_step_bytes = self.peak_step_bytes.max(memory.peak_bytes());
                     self.iteration += 1;
                     let last = b + 1 == per_epoch;
                     if self.iteration.is_multiple_of(log_every.max(1)) || last {
@@ -289,6 +296,7 @@ impl<'a> Trainer<'a> {
                             ce,
                             kl,
                             images_per_s: done * self.cfg.batch_size as f64 / elapsed.max(1e-9),
+                            peak_step_bytes: self.peak_step_bytes,
                             eta_s: elapsed / done.max(1.0) * (total - self.iteration) as f64,
                         });
                     }
