@@ -137,6 +137,13 @@ pub fn train(a: TrainArgs) -> Result<i32> {
         "trained in {train_s:.1} s; checkpoint {}",
         ckpt_path.display()
     );
+    let mib = |b: usize| b as f64 / (1u64 << 20) as f64;
+    println!(
+        "device memory: {:.1} MiB peak per iteration (batch, activations, saved values) + {:.1} MiB parameters, gradients and BN statistics + {:.1} MiB momentum",
+        mib(trainer.peak_step_bytes),
+        mib(trainer.net.state_bytes()),
+        mib(trainer.opt.state_bytes())
+    );
     if a.skip_eval {
         return Ok(0);
     }
