@@ -17,7 +17,7 @@ use crate::data::loader::{Augment, BatchOrder, host_batch, upload_batch};
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::models::checkpoint::{ConfigStats, RunningStats};
-use crate::models::{Architecture, Checkpoint, TensorRole};
+use crate::models::{Architecture, Checkpoint};
 use crate::nn::{Pass, Sgd, SlimNet, mutualnet_step};
 use crate::rng::Rng;
 use crate::tensor_io::{self, HostTensor};
@@ -321,43 +321,18 @@ impl<'a> Trainer<'a> {
     /// torn by a crash is refused on resume. `recalibrated` adds the
     /// per-config BN statistics of an evaluation.
     pub fn save(&self, path: &Path, recalibrated: &[(f64, usize, usize)]) -> Result<()> {
-        let mut tensors = BTreeMap::new();
-        let params: HashMap<&str, &crate::autograd::Param> = self
-            .net
-            .params()
-            .iter()
-            .map(|(s, p)| (s.name.as_str(), p.as_ref()))
-            .collect();
-        let bns: HashMap<String, &crate::nn::SlimBatchNorm2d> = self
-            .net
-            .batch_norms()
-            .into_iter()
-            .map(|b| (b.spec.name.clone(), b))
-            .collect();
-        for spec in self.arch.tensors() {
-            let shape = spec.full_shape();
-            let data = match spec.role {
-                TensorRole::BnBatchesTracked => continue,
-                TensorRole::BnRunningMean | TensorRole::BnRunningVar => {
-                    let bn_name = spec.name.rsplit_once('.').map(|x| x.0).unwrap_or_default();
-                    let bn = bns.get(bn_name).ok_or_else(|| {
-                        Error::invalid("checkpoint", format!("no batch norm for '{}'", spec.name))
-                    })?;
-                    let (m, v) = bn.running_stats(self.be, self.train_slot())?;
-                    if spec.role == TensorRole::BnRunningMean {
-                        m
-                    } else {
-                        v
-                    }
-                }
-                _ => {
-                    let p = params.get(spec.name.as_str()).ok_or_else(|| {
-                        Error::invalid("checkpoint", format!("no parameter '{}'", spec.name))
-                    })?;
-                    self.be.download(&p.value)?
-                }
-            };
-            tensors.insert(spec.name.clone(), HostTensor::new(shape, data)?);
+        // Parameters by their PyTorch names, then each BN's training
+        // statistics (one download per BN).
+        let mut tensors = self.net.parameters_to_host(self.be)?;
+        for bn in self.net.batch_norms() {
+            let (mean, var) = bn.running_stats(self.be, self.train_slot())?;
+            let shape = vec![bn.spec.channels.full()];
+            let name = &bn.spec.name;
+            tensors.insert(
+                format!("{name}.running_mean"),
+                HostTensor::new(shape.clone(), mean)?,
+            );
+            tensors.insert(format!("{name}.running_var"), HostTensor::new(shape, var)?);
         }
         let mut bn_stats = Vec::new();
         for &(w, r, slot) in recalibrated {
