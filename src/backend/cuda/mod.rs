@@ -50,7 +50,8 @@ pub fn ensure_driver() -> Result<()> {
 }
 
 /// Describes device `ordinal` without compiling anything.
-pub fn device_info(ordinal: usize) -> Result<CudaDeviceInfo> {
+/// A context on device `ordinal`, or why there is none.
+fn open_context(ordinal: usize) -> Result<Arc<CudaContext>> {
     ensure_driver()?;
     let count = CudaContext::device_count().map_err(|e| driver_err("cuDeviceGetCount", e))?;
     if ordinal as i32 >= count {
@@ -62,6 +63,11 @@ pub fn device_info(ordinal: usize) -> Result<CudaDeviceInfo> {
         });
     }
     let ctx = CudaContext::new(ordinal).map_err(|e| driver_err("cuCtxCreate", e))?;
+    Ok(ctx)
+}
+
+pub fn device_info(ordinal: usize) -> Result<CudaDeviceInfo> {
+    let ctx = open_context(ordinal)?;
     Ok(CudaDeviceInfo {
         ordinal,
         name: ctx.name().map_err(|e| driver_err("cuDeviceGetName", e))?,
@@ -89,16 +95,7 @@ impl CudaBackend {
     pub fn new(ordinal: usize) -> Result<Self> {
         ensure_driver()?;
         nvrtc::ensure_nvrtc()?;
-        let count = CudaContext::device_count().map_err(|e| driver_err("cuDeviceGetCount", e))?;
-        if ordinal as i32 >= count {
-            return Err(Error::BackendUnavailable {
-                backend: "cuda",
-                reason: format!(
-                    "the driver reports {count} CUDA device(s); device {ordinal} does not exist"
-                ),
-            });
-        }
-        let ctx = CudaContext::new(ordinal).map_err(|e| driver_err("cuCtxCreate", e))?;
+        let ctx = open_context(ordinal)?;
         // SAFETY: this backend launches everything on one stream, so cudarc's
         // per-buffer events (cross-stream ordering) are not needed; without
         // them a launch costs no extra event record/wait calls.
