@@ -128,12 +128,16 @@ struct Buffers {
     dy: Buffer,
 }
 
+/// Times one layer config. `forward_only`: just the exact-f32 forward (what
+/// lavapipe can afford); otherwise both forward precisions, the training
+/// pass and each backward pass.
 fn run_layer(
     be: &dyn Backend,
     n: usize,
     l: &Layer,
     c: &Config,
     iters: usize,
+    forward_only: bool,
 ) -> Result<Vec<BenchRow>> {
     let x_full = [n, l.ic, c.hw, c.hw];
     let y_full = [n, l.oc, c.out_hw, c.out_hw];
@@ -176,7 +180,7 @@ fn run_layer(
             tf32: tf,
         });
     };
-    let precisions: &[Precision] = if l.depthwise {
+    let precisions: &[Precision] = if l.depthwise || forward_only {
         &[Precision::F32]
     } else {
         &[Precision::Tf32, Precision::F32]
@@ -193,6 +197,9 @@ fn run_layer(
             "fwd_f32"
         };
         row(tag, ms, 1.0, p == Precision::Tf32);
+    }
+    if forward_only {
+        return Ok(rows);
     }
     let p = if l.depthwise {
         Precision::F32
@@ -252,7 +259,7 @@ pub fn run(be: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
     for l in SUITE {
         for &w in WIDTHS {
             for &r in RESOLUTIONS {
-                rows.extend(run_layer(be, 64, l, &config(l, w, r), iters)?);
+                rows.extend(run_layer(be, 64, l, &config(l, w, r), iters, false)?);
             }
         }
     }
@@ -262,15 +269,16 @@ pub fn run(be: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
 /// Off CUDA: res3x3 at N = 2 forward, tiled against naive on WGSL (the
 /// naive kernel is WGSL-only), plus the depthwise forward.
 fn run_small(be: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
-    let mut rows = Vec::new();
-    let l = &SUITE[0];
-    let c = config(l, 1.0, 224);
     let n = 2;
-    rows.extend(
-        run_layer(be, n, l, &c, iters)?
-            .into_iter()
-            .filter(|r| r.name.ends_with("fwd_f32")),
-    );
+    // Off CUDA the batch differs from the suite's: say so in the names.
+    let small = |l: &Layer, res: usize| {
+        let mut c = config(l, 1.0, res);
+        c.label = format!("{}_n{n}", c.label);
+        c
+    };
+    let l = &SUITE[0];
+    let c = small(l, 224);
+    let mut rows = run_layer(be, n, l, &c, iters, true)?;
     if let Some(wgsl) = be
         .as_any()
         .downcast_ref::<crate::backend::wgsl::WgslBackend>()
@@ -303,28 +311,14 @@ fn run_small(be: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
         })?;
         let macs = (n * l.oc * c.out_hw * c.out_hw * l.ic * 9) as f64;
         rows.push(BenchRow {
-            name: format!("conv/{}_n{n}/fwd_naive", c.label),
+            name: format!("conv/{}/fwd_naive", c.label),
             ms,
             bytes: None,
             flops: Some(2.0 * macs),
             tf32: false,
         });
     }
-    for r in &mut rows {
-        if !r.name.contains("_n2/") {
-            r.name = r.name.replacen(&c.label, &format!("{}_n{n}", c.label), 1);
-        }
-    }
     let dl = &SUITE[3];
-    let dc = config(dl, 1.0, 128);
-    rows.extend(
-        run_layer(be, n, dl, &dc, iters)?
-            .into_iter()
-            .filter(|r| r.name.ends_with("/fwd"))
-            .map(|mut r| {
-                r.name = r.name.replacen(&dc.label, &format!("{}_n{n}", dc.label), 1);
-                r
-            }),
-    );
+    rows.extend(run_layer(be, n, dl, &small(dl, 128), iters, true)?);
     Ok(rows)
 }
