@@ -577,3 +577,239 @@ extern "C" __global__ void slimmable_bn_backward_dx_f32(const float* __restrict_
         bn_tile<1>(p.x, tile, op);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Channel-resident training kernels, for reductions of up to
+// BN_RES_UNITS·BN_RES_THREADS·4 elements a channel (N·H·W ≤ 16384: the
+// late MobileNet stages, 64×14×14 and smaller). One block per channel loads
+// its channel once into registers, reduces it, and writes the result, so the
+// forward is one launch reading x once (against stats → finalize →
+// normalize, which read it twice) and the backward is one launch reading x
+// and dy once. Larger planes, or scalar views whose channel does not fit,
+// take more than one round: each pass then reloads its round (from L2).
+
+#define BN_RES_THREADS 512
+#define BN_RES_WARPS (BN_RES_THREADS / 32)
+// Units (of V elements) a thread holds per round.
+#define BN_RES_UNITS 8
+
+// Units of round r held by this thread (zeros past the end: they add
+// nothing to a sum), and where each unit lives.
+template <int V>
+__device__ __forceinline__ void bn_res_load(const float* __restrict__ src, const ViewParams& v,
+                                            u32 ch, u32 r, u32 total, u32 hwu,
+                                            float (&out)[BN_RES_UNITS][V]) {
+#pragma unroll
+    for (int u = 0; u < BN_RES_UNITS; ++u) {
+        const u32 j = (r * BN_RES_UNITS + u) * BN_RES_THREADS + threadIdx.x;
+        if (j < total) {
+            const u32 n = j / hwu;
+            bn_load<V>(src, bn_unit_index<V>(v, n, ch, j - n * hwu), out[u]);
+        } else {
+#pragma unroll
+            for (int e = 0; e < V; ++e) out[u][e] = 0.0f;
+        }
+    }
+}
+
+// Sums over the block in f64, the result in every thread.
+__device__ __forceinline__ void bn_res_sum2(double& a, double& b) {
+    __shared__ double sh[2][BN_RES_WARPS];
+    const u32 lane = threadIdx.x & 31u, warp = threadIdx.x >> 5;
+#pragma unroll
+    for (u32 o = 16; o > 0; o >>= 1) {
+        a += __shfl_down_sync(0xffffffffu, a, o);
+        b += __shfl_down_sync(0xffffffffu, b, o);
+    }
+    __syncthreads();  // sh may still be read by a previous call
+    if (lane == 0) {
+        sh[0][warp] = a;
+        sh[1][warp] = b;
+    }
+    __syncthreads();
+    a = 0.0;
+    b = 0.0;
+#pragma unroll
+    for (u32 w = 0; w < BN_RES_WARPS; ++w) {  // same order in every thread: same bits
+        a += sh[0][w];
+        b += sh[1][w];
+    }
+}
+
+template <int V>
+__device__ __forceinline__ void bn_res_forward(const float* __restrict__ x,
+                                               const float* __restrict__ gamma,
+                                               const float* __restrict__ beta,
+                                               float* __restrict__ running,
+                                               float* __restrict__ saved, float* __restrict__ y,
+                                               const BnParams& p) {
+    const u32 ch = blockIdx.x, c = p.x.dims[1];
+    const u32 hwu = p.x.dims[2] * p.x.dims[3] / V, total = p.x.dims[0] * hwu;
+    const u32 rounds = (total + BN_RES_UNITS * BN_RES_THREADS - 1) / (BN_RES_UNITS * BN_RES_THREADS);
+    float v[BN_RES_UNITS][V];
+    if (rounds == 1) bn_res_load<V>(x, p.x, ch, 0, total, hwu, v);
+    // Two exact passes over the values in registers: mean, then Σ(x − mean)².
+    double sum = 0.0, unused = 0.0;
+    for (u32 r = 0; r < rounds; ++r) {
+        if (rounds > 1) bn_res_load<V>(x, p.x, ch, r, total, hwu, v);
+        float s = 0.0f;
+#pragma unroll
+        for (int u = 0; u < BN_RES_UNITS; ++u) {
+#pragma unroll
+            for (int e = 0; e < V; ++e) s += v[u][e];
+        }
+        sum += (double)s;
+    }
+    bn_res_sum2(sum, unused);
+    const double n = (double)p.count;
+    const float mean = (float)(sum / n);
+    double m2 = 0.0;
+    for (u32 r = 0; r < rounds; ++r) {
+        if (rounds > 1) bn_res_load<V>(x, p.x, ch, r, total, hwu, v);
+        float q = 0.0f;
+#pragma unroll
+        for (int u = 0; u < BN_RES_UNITS; ++u) {
+            const bool ok = (r * BN_RES_UNITS + u) * BN_RES_THREADS + threadIdx.x < total;
+#pragma unroll
+            for (int e = 0; e < V; ++e) {
+                const float d = ok ? v[u][e] - mean : 0.0f;
+                q = fmaf(d, d, q);
+            }
+        }
+        m2 += (double)q;
+    }
+    unused = 0.0;
+    bn_res_sum2(m2, unused);
+    const double var = m2 / n;
+    const float inv = (float)(1.0 / sqrt(var + (double)p.eps));
+    if (threadIdx.x == 0) {
+        saved[ch] = mean;
+        saved[c + ch] = inv;
+        if (p.flags & BN_UPDATE_RUNNING) {
+            const double f = p.factor;
+            float* rm = running + p.mean_offset + ch;
+            float* rv = running + p.var_offset + ch;
+            *rm = (float)((1.0 - f) * *rm + f * (sum / n));
+            *rv = (float)((1.0 - f) * *rv + f * var * (double)p.unbias);
+        }
+    }
+    const float scale = inv * gamma[p.gamma_offset + ch];
+    const float shift = beta[p.beta_offset + ch] - mean * scale;
+    const u32 hwu_y = hwu;
+    for (u32 r = 0; r < rounds; ++r) {
+        if (rounds > 1) bn_res_load<V>(x, p.x, ch, r, total, hwu, v);
+#pragma unroll
+        for (int u = 0; u < BN_RES_UNITS; ++u) {
+            const u32 j = (r * BN_RES_UNITS + u) * BN_RES_THREADS + threadIdx.x;
+            if (j < total) {
+#pragma unroll
+                for (int e = 0; e < V; ++e) v[u][e] = bn_act(fmaf(v[u][e], scale, shift), p.act);
+                const u32 nn = j / hwu_y;
+                bn_store<V>(y, bn_unit_index<V>(p.y, nn, ch, j - nn * hwu_y), v[u]);
+            }
+        }
+    }
+}
+
+// Grid: one block of BN_RES_THREADS per channel. Writes saved mean/inv-std
+// and the running update like bn_stats → bn_finalize, and y like
+// bn_normalize.
+extern "C" __global__ void __launch_bounds__(BN_RES_THREADS, 2)
+slimmable_bn_forward_resident_f32(const float* __restrict__ x, const float* __restrict__ gamma,
+                                  const float* __restrict__ beta, float* __restrict__ running,
+                                  float* __restrict__ saved, float* __restrict__ y, BnParams p) {
+    if (bn_vec4(p.x, x) && bn_vec4(p.y, y)) {
+        bn_res_forward<4>(x, gamma, beta, running, saved, y, p);
+    } else {
+        bn_res_forward<1>(x, gamma, beta, running, saved, y, p);
+    }
+}
+
+template <int V>
+__device__ __forceinline__ void bn_res_backward(const float* __restrict__ x,
+                                                const float* __restrict__ dy,
+                                                const float* __restrict__ gamma,
+                                                const float* __restrict__ beta,
+                                                float* __restrict__ saved,
+                                                float* __restrict__ dgamma,
+                                                float* __restrict__ dbeta,
+                                                float* __restrict__ dx, const BnParams& p) {
+    const u32 ch = blockIdx.x, c = p.x.dims[1];
+    const u32 hwu = p.x.dims[2] * p.x.dims[3] / V, total = p.x.dims[0] * hwu;
+    const u32 rounds = (total + BN_RES_UNITS * BN_RES_THREADS - 1) / (BN_RES_UNITS * BN_RES_THREADS);
+    const float mean = saved[ch], inv = saved[c + ch];
+    const float g = gamma[p.gamma_offset + ch], b = beta[p.beta_offset + ch];
+    float vx[BN_RES_UNITS][V], vd[BN_RES_UNITS][V];
+    if (rounds == 1) {
+        bn_res_load<V>(x, p.x, ch, 0, total, hwu, vx);
+        bn_res_load<V>(dy, p.dy, ch, 0, total, hwu, vd);
+    }
+    // Σg and Σg·x̂ with g = dy·act'(pre); padding units have dy = 0.
+    double s1 = 0.0, s2 = 0.0;
+    for (u32 r = 0; r < rounds; ++r) {
+        if (rounds > 1) {
+            bn_res_load<V>(x, p.x, ch, r, total, hwu, vx);
+            bn_res_load<V>(dy, p.dy, ch, r, total, hwu, vd);
+        }
+        float a1 = 0.0f, a2 = 0.0f;
+#pragma unroll
+        for (int u = 0; u < BN_RES_UNITS; ++u) {
+#pragma unroll
+            for (int e = 0; e < V; ++e) {
+                const float xh = (vx[u][e] - mean) * inv;
+                const float d = vd[u][e] * bn_act_grad(xh * g + b, p.act);
+                a1 += d;
+                a2 = fmaf(d, xh, a2);
+            }
+        }
+        s1 += (double)a1;
+        s2 += (double)a2;
+    }
+    bn_res_sum2(s1, s2);
+    if (threadIdx.x == 0) {
+        saved[2 * c + ch] = (float)s1;
+        saved[3 * c + ch] = (float)s2;
+        dbeta[p.beta_offset + ch] = (float)((double)dbeta[p.beta_offset + ch] + s1);
+        dgamma[p.gamma_offset + ch] = (float)((double)dgamma[p.gamma_offset + ch] + s2);
+    }
+    const float inv_m = 1.0f / (float)p.count;
+    const float mean_g = (float)s1 * inv_m, mean_gx = (float)s2 * inv_m;
+    for (u32 r = 0; r < rounds; ++r) {
+        if (rounds > 1) {
+            bn_res_load<V>(x, p.x, ch, r, total, hwu, vx);
+            bn_res_load<V>(dy, p.dy, ch, r, total, hwu, vd);
+        }
+#pragma unroll
+        for (int u = 0; u < BN_RES_UNITS; ++u) {
+            const u32 j = (r * BN_RES_UNITS + u) * BN_RES_THREADS + threadIdx.x;
+            if (j < total) {
+                float o[V];
+#pragma unroll
+                for (int e = 0; e < V; ++e) {
+                    const float xh = (vx[u][e] - mean) * inv;
+                    const float d = vd[u][e] * bn_act_grad(xh * g + b, p.act);
+                    o[e] = g * inv * (d - mean_g - xh * mean_gx);
+                }
+                const u32 n = j / hwu;
+                bn_store<V>(dx, bn_unit_index<V>(p.y, n, ch, j - n * hwu), o);
+            }
+        }
+    }
+}
+
+// Grid: one block of BN_RES_THREADS per channel. Reads the forward's saved
+// mean/inv-std, accumulates dγ/dβ and writes Σg, Σg·x̂ like
+// bn_backward_partials → bn_backward_finalize, and dx (p.y) like
+// bn_backward_dx.
+extern "C" __global__ void __launch_bounds__(BN_RES_THREADS, 1)
+slimmable_bn_backward_resident_f32(const float* __restrict__ x, const float* __restrict__ dy,
+                                   const float* __restrict__ gamma,
+                                   const float* __restrict__ beta, float* __restrict__ saved,
+                                   float* __restrict__ dgamma, float* __restrict__ dbeta,
+                                   float* __restrict__ dx, BnParams p) {
+    if (bn_vec4(p.x, x) && bn_vec4(p.dy, dy) && bn_vec4(p.y, dx)) {
+        bn_res_backward<4>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p);
+    } else {
+        bn_res_backward<1>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p);
+    }
+}

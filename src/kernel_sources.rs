@@ -110,6 +110,8 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::BN_BACKWARD_PARTIALS_F32,
             entry::BN_BACKWARD_FINALIZE_F32,
             entry::BN_BACKWARD_DX_F32,
+            entry::BN_FORWARD_RESIDENT_F32,
+            entry::BN_BACKWARD_RESIDENT_F32,
         ],
     },
     CudaUnit {
@@ -224,6 +226,12 @@ pub mod entry {
     pub const BN_BACKWARD_FINALIZE_F32: &str = "slimmable_bn_backward_finalize_f32";
     /// `(x, dy, gamma, beta, saved, dx, BnParams)`, 1-D grid of ceil(numel/4096) × 256.
     pub const BN_BACKWARD_DX_F32: &str = "slimmable_bn_backward_dx_f32";
+    /// `(x, gamma, beta, running, saved, y, BnParams)`, one 512-thread block
+    /// per channel: the whole training forward for N·H·W ≤ 16384.
+    pub const BN_FORWARD_RESIDENT_F32: &str = "slimmable_bn_forward_resident_f32";
+    /// `(x, dy, gamma, beta, saved, dgamma, dbeta, dx, BnParams)`, one
+    /// 512-thread block per channel: the whole backward for N·H·W ≤ 16384.
+    pub const BN_BACKWARD_RESIDENT_F32: &str = "slimmable_bn_backward_resident_f32";
     /// `(x, w, b, y, LinearParams)`.
     pub const LINEAR_FORWARD_F32: &str = "slimmable_linear_forward_f32";
     /// `(dy, w, dx, LinearParams)`.

@@ -4,9 +4,10 @@
 //! backends other than CUDA the batch is 8 (lavapipe's storage bindings
 //! stop at 128 MiB, and it is slow); the case name carries the batch.
 //!
-//! Bytes counted are the minimum a forward + backward must move: read x and
-//! write y, then read x, read dy and write dx (5 tensors), whatever the
-//! variant, so GB/s compares the variants directly.
+//! Bytes counted are issue 4's minimal traffic: the forward reads x twice
+//! and writes y, the backward reads x and dy and writes dx (6 tensors),
+//! whatever the variant, so GB/s compares the variants directly. (Before
+//! 2026-11-26 run 3 this counted 5 tensors; BENCHMARKS.md gives both.)
 
 use super::BenchRow;
 use crate::backend::{Backend, BackendKind};
@@ -86,7 +87,10 @@ fn shape(be: &dyn Backend, iters: usize, dims: [usize; 4]) -> Result<Vec<BenchRo
             Activation::None,
         )
     })?;
-    let bytes = Some(5.0 * 4.0 * numel as f64);
+    // Issue 4's minimal traffic: the forward reads x twice (statistics, then
+    // normalize) and writes y; the backward reads x and dy and writes dx.
+    // Six tensors; the resident kernels move five (x read once forward).
+    let bytes = Some(6.0 * 4.0 * numel as f64);
     let tag = format!("{n}x{c}x{h}x{w}");
     Ok(vec![
         BenchRow {

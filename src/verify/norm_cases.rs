@@ -75,6 +75,15 @@ fn shapes() -> Vec<Shape> {
         },
         // Large planes (3136 elements), two chunks.
         s([2, 3, 56, 56], 3, Activation::None, 0.0, 1.0, NORMAL),
+        // CUDA takes N·H·W ≤ 16384 in one block per channel (kernels/norm.cu,
+        // "channel-resident"): exactly full in one round; one past it (the
+        // split reduction); past it off alignment (the scalar split path).
+        s([64, 5, 16, 16], 4, Activation::Relu6, 0.0, 4.0, NORMAL),
+        s([64, 3, 16, 17], 3, Activation::Relu, 0.0, 1.0, NORMAL),
+        Shape {
+            lead: 1,
+            ..s([40, 4, 20, 21], 3, Activation::None, 0.0, 1.0, NORMAL)
+        },
         // One float4 per plane: a block's step spans several channels.
         s([8, 5, 2, 2], 5, Activation::Relu, 0.0, 1.0, NORMAL),
         s([2, 10, 9, 11], 9, Activation::None, 5e3, 1e3, NORMAL),

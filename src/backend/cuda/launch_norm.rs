@@ -43,6 +43,26 @@ fn warp_per_channel(c: u32) -> LaunchConfig {
     }
 }
 
+/// Largest N·H·W the channel-resident kernels take (`BN_RES_UNITS` float4s
+/// for each of `BN_RES_THREADS` threads in kernels/norm.cu). Up to it one
+/// block per channel holds the channel in registers: one launch each way
+/// instead of three, x read once. Past it the split reduction fills the GPU
+/// better (the resident kernels would need several rounds per channel).
+const RESIDENT_MAX_COUNT: u32 = 16_384;
+
+fn resident(p: &BnParams) -> bool {
+    p.count <= RESIDENT_MAX_COUNT
+}
+
+/// One `BN_RES_THREADS`-thread block per channel (the resident kernels).
+fn block_per_channel(p: &BnParams) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (p.x.dims[1].max(1), 1, 1),
+        block_dim: (512, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
 /// Elements per block of `normalize` / `backward_dx` (`BN_TILE` in
 /// kernels/norm.cu): each 256-thread block takes one tile of the
 /// channel-major flat order, 16 elements a thread.
@@ -101,6 +121,19 @@ pub unsafe fn launch_bn_forward_train(
     y: sys::CUdeviceptr,
     p: &BnParams,
 ) -> Result<()> {
+    if resident(p) {
+        // SAFETY: per the contract above.
+        return unsafe {
+            launch_raw(
+                k,
+                stream,
+                entry::BN_FORWARD_RESIDENT_F32,
+                block_per_channel(p),
+                &[x, gamma, beta, running, saved, y],
+                p,
+            )
+        };
+    }
     let (norm, cfg) = elementwise(&p.for_train_normalize());
     // SAFETY: per the contract above.
     unsafe {
@@ -172,6 +205,19 @@ pub unsafe fn launch_bn_backward(
     dx: sys::CUdeviceptr,
     p: &BnParams,
 ) -> Result<()> {
+    if resident(p) {
+        // SAFETY: per the contract above.
+        return unsafe {
+            launch_raw(
+                k,
+                stream,
+                entry::BN_BACKWARD_RESIDENT_F32,
+                block_per_channel(p),
+                &[x, dy, gamma, beta, saved, dgamma, dbeta, dx],
+                p,
+            )
+        };
+    }
     let (q, cfg) = elementwise(p);
     // SAFETY: per the contract above.
     unsafe {

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Registers, shared memory and spills of every CUDA kernel, from the PTX
+# NVRTC makes, assembled by ptxas from the nvidia-cuda-nvcc wheel (no GPU
+# needed): scripts/ptxas-report.sh [sm_90] [grep pattern]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+ARCH="${1:-sm_90}"
+NVCC_DIR="$HOME/.cache/slimmable/nvcc-13.0.88"
+PTXAS="$NVCC_DIR/nvidia/cu13/bin/ptxas"
+if [ ! -x "$PTXAS" ]; then
+    python3 -m pip install -q --target "$NVCC_DIR" nvidia-cuda-nvcc==13.0.88
+fi
+DIR="$(mktemp -d)"
+trap 'rm -rf "$DIR"' EXIT
+cargo run -q --example dump_ptx -- "$DIR" "$ARCH" >/dev/null
+for f in "$DIR"/*.ptx; do
+    "$PTXAS" -arch="$ARCH" -v "$f" -o /dev/null 2>&1 \
+        | grep -E "Compiling entry|registers|spill" | sed "s|^ptxas info *: ||" \
+        | paste - - - | grep -E "${2:-.}" || true
+done
