@@ -19,8 +19,9 @@ training images) and top-1 on the test set. Only the initial weights differ
 (different generators), so accuracies agree statistically, not bit for bit.
 
 Usage:
-  python3 tools/reference_trainer.py --iters 100 [--out speed.json]
-      speed only, random inputs
+  python3 tools/reference_trainer.py --iters 100 [--imagenet] [--out speed.json]
+      speed only, random inputs (--imagenet: the ImageNet MobileNetV2 at 224
+      px, widths 0.7-1.0, as `slimmable bench mutualnet`)
   python3 tools/reference_trainer.py --data DIR --epochs 12 [--mode alone]
       [--images-per-epoch N] [--eval-images N] --out accuracy.json
       DIR holds Fashion-MNIST's four IDX .gz files
@@ -76,14 +77,15 @@ def shuffled(count, seed, epoch):
     return idx
 
 
-def sample_configs(rng, mode):
+def sample_configs(rng, mode, widths=(WIDTH_MIN, WIDTH_MAX), resolutions=RESOLUTIONS):
     """train::step::sample_configs: (width, resolution), teacher first."""
+    lo, hi = widths
     if mode == "alone":
-        return [(WIDTH_MAX, RESOLUTIONS[0])]
-    out = [(WIDTH_MAX, RESOLUTIONS[0]), (WIDTH_MIN, RESOLUTIONS[rng.below(len(RESOLUTIONS))])]
+        return [(hi, resolutions[0])]
+    out = [(hi, resolutions[0]), (lo, resolutions[rng.below(len(resolutions))])]
     for _ in range(2):
-        w = WIDTH_MIN + (WIDTH_MAX - WIDTH_MIN) * rng.uniform()
-        out.append((w, RESOLUTIONS[rng.below(len(RESOLUTIONS))]))
+        w = lo + (hi - lo) * rng.uniform()
+        out.append((w, resolutions[rng.below(len(resolutions))]))
     return out
 
 
@@ -126,11 +128,11 @@ def augmented_batch(images, idx, rng, dev, pad=2):
     return normalized(x[b, rows[:, :, None], cols[:, None, :]])
 
 
-def make_optimizer(net, lr):
+def make_optimizer(net, lr, weight_decay=5e-4):
     decayed = rm.decayed_names(net)
     params = dict(net.named_parameters())
     return torch.optim.SGD(
-        [{"params": [p for n, p in params.items() if n in decayed], "weight_decay": 5e-4},
+        [{"params": [p for n, p in params.items() if n in decayed], "weight_decay": weight_decay},
          {"params": [p for n, p in params.items() if n not in decayed], "weight_decay": 0.0}],
         lr=lr, momentum=0.9, nesterov=True)
 
@@ -159,31 +161,44 @@ def mutualnet_step(net, opt, batch_for, y, configs):
 
 
 def speed(args, dev):
-    net = rm.build("slimmable_mobilenet_v2", rm.mobilenet_v2_small_image(1, 10)).to(dev).train()
+    if args.imagenet:
+        # src/bench/mutualnet.rs: ImageNet MobileNetV2, widths 0.7-1.0,
+        # 224/192/160/128, inputs made once per resolution.
+        cfg, widths, resolutions, wd = rm.mobilenet_v2_imagenet(), (0.7, 1.0), [224, 192, 160, 128], 4e-5
+        channels, classes = 3, 1000
+    else:
+        cfg, widths, resolutions, wd = rm.mobilenet_v2_small_image(1, 10), (WIDTH_MIN, WIDTH_MAX), RESOLUTIONS, 5e-4
+        channels, classes = 1, 10
+    net = rm.build("slimmable_mobilenet_v2", cfg).to(dev).train()
     rm.reset_parameters(net)
-    opt = make_optimizer(net, 0.1)
+    opt = make_optimizer(net, 0.1, wd)
     rng = SplitMix64(args.seed)
-    x = torch.randn(args.batch, 1, 28, 28, device=dev)
-    y = torch.randint(0, 10, (args.batch,), device=dev)
-    batch_for = lambda r: rm.resize(x, r)  # noqa: E731
+    x = torch.randn(args.batch, channels, resolutions[0], resolutions[0], device=dev)
+    inputs = {r: rm.resize(x, r).contiguous() for r in resolutions}
+    y = torch.randint(0, classes, (args.batch,), device=dev)
 
     def step(i):
         set_lr(opt, 0.1, i, args.iters)
-        mutualnet_step(net, opt, batch_for, y, sample_configs(rng, "mutualnet"))
+        configs = sample_configs(rng, "mutualnet", widths, resolutions)
+        mutualnet_step(net, opt, inputs.__getitem__, y, configs)
 
+    cuda = dev == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     for i in range(5):
         step(i)
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
+    sync()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     for i in range(args.iters):
         step(i)
-    torch.cuda.synchronize()
+    sync()
     dt = time.perf_counter() - t0
-    return {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
+    return {"device": torch.cuda.get_device_name() if cuda else "cpu", "torch": torch.__version__,
+            "model": "imagenet" if args.imagenet else "small_image", "batch": args.batch,
             "ms_per_iteration": 1e3 * dt / args.iters,
             "images_per_s": args.iters * args.batch / dt,
-            "peak_memory_bytes": torch.cuda.max_memory_allocated()}
+            "peak_memory_bytes": torch.cuda.max_memory_allocated() if cuda else None}
 
 
 @torch.no_grad()
@@ -265,6 +280,8 @@ def main():
     ap.add_argument("--iters", type=int, default=100, help="speed mode: timed iterations")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--data", help="Fashion-MNIST directory: train and evaluate")
+    ap.add_argument("--imagenet", action="store_true",
+                    help="speed mode: the ImageNet MobileNetV2 iteration of src/bench/mutualnet.rs")
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--images-per-epoch", type=int, default=0)
     ap.add_argument("--mode", choices=["mutualnet", "alone"], default="mutualnet")

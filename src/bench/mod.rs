@@ -7,6 +7,7 @@
 
 pub mod conv;
 pub mod copy;
+pub mod mutualnet;
 pub mod norm;
 pub mod resize;
 
@@ -41,7 +42,7 @@ pub struct Ceilings {
 }
 
 /// Families `slimmable bench` knows.
-pub const FAMILIES: &[&str] = &["copy", "conv", "resize", "bn"];
+pub const FAMILIES: &[&str] = &["copy", "conv", "resize", "bn", "mutualnet"];
 
 /// Runs one family (or `all`).
 pub fn run(backend: &dyn Backend, family: &str, iters: usize) -> Result<Vec<BenchRow>> {
@@ -64,6 +65,9 @@ pub fn run(backend: &dyn Backend, family: &str, iters: usize) -> Result<Vec<Benc
     }
     if all || family == "bn" {
         rows.extend(norm::run(backend, iters)?);
+    }
+    if all || family == "mutualnet" {
+        rows.extend(mutualnet::run(backend, iters.min(10))?);
     }
     Ok(rows)
 }
