@@ -62,6 +62,9 @@ run() {
     done
     step "verify --backend cuda" .gpu/bin/slimmable verify --backend cuda
     if [ -x scripts/gpu-bench.sh ]; then step "benchmarks" scripts/gpu-bench.sh "$OUT"; fi
+    # A/B: batch norm on the split kernels only (no channel-resident path).
+    step "bench bn, split kernels only" env SLIMMABLE_BN_RESIDENT=0 .gpu/bin/slimmable bench bn \
+        --backend cuda --iters 30 --torch "$OUT/torch.json"
     # The trainer, when Fashion-MNIST was carried in .data/ (see build):
     # one epoch of the full recipe (TRAIN_IMAGES limits it) with the whole
     # evaluation grid, and
@@ -83,11 +86,11 @@ run() {
         local sections=(--section SpeedOfLight --section MemoryWorkloadAnalysis
             --section Occupancy --section LaunchStats --section WarpStateStats
             --section SchedulerStats)
-        step "ncu resize-pack" "$ncu" --clock-control none --launch-count 1 \
+        step "ncu resize-pack" timeout 90 "$ncu" --clock-control none --launch-count 1 \
             --kernel-name slimmable_resize_pack "${sections[@]}" \
             .gpu/bin/slimmable bench resize --backend cuda --iters 1
         for k in slimmable_bn_forward_resident_f32 slimmable_bn_backward_resident_f32; do
-            step "ncu $k" "$ncu" --clock-control none --launch-count 1 --kernel-name "$k" \
+            step "ncu $k" timeout 60 "$ncu" --clock-control none --launch-count 1 --kernel-name "$k" \
                 "${sections[@]}" .gpu/bin/slimmable bench bn --backend cuda --iters 1
         done
     fi

@@ -50,8 +50,12 @@ fn warp_per_channel(c: u32) -> LaunchConfig {
 /// better (the resident kernels would need several rounds per channel).
 const RESIDENT_MAX_COUNT: u32 = 16_384;
 
+/// `SLIMMABLE_BN_RESIDENT=0` keeps every shape on the split kernels (for
+/// A/B timing, and as a way around the resident kernels should they fail).
 fn resident(p: &BnParams) -> bool {
-    p.count <= RESIDENT_MAX_COUNT
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| std::env::var("SLIMMABLE_BN_RESIDENT").map_or(true, |v| v != "0"))
+        && p.count <= RESIDENT_MAX_COUNT
 }
 
 /// One `BN_RES_THREADS`-thread block per channel (the resident kernels).
