@@ -4,11 +4,15 @@
 #   1. ours, MutualNet, EPOCHS (12) epochs: the grid, query table and plot;
 #      beside it PyTorch eager (tools/reference_trainer.py --data) on the
 #      same recipe for CMP_EPOCHS (4) epochs;
-#   2. then, side by side: ours for CMP_EPOCHS epochs (against PyTorch), and
-#      the full and the smallest config trained alone for EPOCHS epochs.
-# Runs share the GPU, so their speeds are not measurements (gpu-check.sh
-# times ours and PyTorch's alone); accuracies are. Every run stops at
-# BUDGET seconds from the start; results land in $OUT/train/.
+#   2. then one after the other: the full and the smallest config trained
+#      alone for EPOCHS epochs, and ours for CMP_EPOCHS epochs (against
+#      PyTorch). (Side by side they time-slice the GPU and took 2-3x longer,
+#      2026-11-26.)
+# On an H200 step 1 takes about 290 s and step 2 about 200 s: give it its
+# own device call. Speeds here are not measurements (PyTorch shares the GPU
+# in step 1; gpu-check.sh times both alone); accuracies are. Every run stops
+# at BUDGET seconds from the start; results are packed into
+# $OUT/train.tgz (the device tool returns a limited number of files).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-.gpu/out}/train"
@@ -17,7 +21,7 @@ BIN=.gpu/bin/slimmable
 DATA=.data/fashion-mnist
 EPOCHS="${EPOCHS:-12}"
 CMP="${CMP_EPOCHS:-4}"
-END=$((SECONDS + ${BUDGET:-330}))
+END=$((SECONDS + ${BUDGET:-540}))
 left() { echo $((END - SECONDS > 1 ? END - SECONDS : 1)); }
 
 ours() { # name, extra train arguments...
@@ -34,14 +38,13 @@ timeout "$(left)" python3 tools/reference_trainer.py --data "$DATA" --epochs "$C
     --out "$OUT/torch-mutualnet-${CMP}ep.json" >"$OUT/torch-mutualnet-${CMP}ep.log" 2>&1 &
 torch_pid=$!
 ours "mutualnet-${EPOCHS}ep" --epochs "$EPOCHS"
-ours "mutualnet-${CMP}ep" --epochs "$CMP" &
 ours "alone-1.0-28-${EPOCHS}ep" --epochs "$EPOCHS" --mode alone --widths 1.0,1.0 \
-    --resolutions 28 --eval-widths 1.0 &
+    --resolutions 28 --eval-widths 1.0
 ours "alone-0.25-16-${EPOCHS}ep" --epochs "$EPOCHS" --mode alone --widths 0.25,0.25 \
-    --resolutions 16 --eval-widths 0.25 &
-wait
-wait "$torch_pid" 2>/dev/null
-echo "torch: done after $SECONDS s" >>"$OUT/status.txt"
-cat "$OUT/status.txt"
+    --resolutions 16 --eval-widths 0.25
+wait "$torch_pid"
+echo "torch: exit $? after $SECONDS s" | tee -a "$OUT/status.txt"
+ours "mutualnet-${CMP}ep" --epochs "$CMP"
 for f in "$OUT"/*/table.txt; do echo "== $f"; cat "$f"; done
-tail -3 "$OUT"/*.log
+python3 tools/compare_runs.py "$OUT" | tee "$OUT/comparison.md"
+tar -C "$(dirname "$OUT")" -czf "$OUT.tgz" "$(basename "$OUT")" && rm -rf "$OUT"
