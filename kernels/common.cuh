@@ -53,7 +53,8 @@ struct ResizePackParams {
     u32 full_h;
     u32 full_w;
     u32 total_groups;
-    u32 _pad[2];
+    u32 total_tiles;  // blocks of slimmable_resize_pack_tiled
+    u32 _pad;
 };
 
 struct BnParams {

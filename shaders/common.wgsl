@@ -52,8 +52,8 @@ struct ResizePackParams {
     full_h: u32,
     full_w: u32,
     total_groups: u32,
+    total_tiles: u32,
     _pad0: u32,
-    _pad1: u32,
 }
 
 struct BnParams {

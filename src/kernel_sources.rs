@@ -98,7 +98,11 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
     CudaUnit {
         file: "resize_pack.cu",
         source: CUDA_RESIZE_PACK,
-        entries: &[entry::RESIZE_PACK, entry::RESIZE_PACK_MUTUALNET],
+        entries: &[
+            entry::RESIZE_PACK,
+            entry::RESIZE_PACK_MUTUALNET,
+            entry::RESIZE_PACK_TILED,
+        ],
     },
     CudaUnit {
         file: "norm.cu",
@@ -214,6 +218,9 @@ pub mod entry {
     /// The MutualNet order of `resize_pack` (`ResizePackParams::cascade` = 1),
     /// same arguments and bindings.
     pub const RESIZE_PACK_MUTUALNET: &str = "slimmable_resize_pack_mutualnet";
+    /// CUDA only: the direct order by tiles (`ResizePackParams::total_tiles`
+    /// blocks of 256), same arguments; opt-in with `SLIMMABLE_RESIZE_TILED=1`.
+    pub const RESIZE_PACK_TILED: &str = "slimmable_resize_pack_tiled";
     /// `(x, saved, BnParams)`, grid (chunks, c) × 256: per-chunk Welford partials (chunks in float4 units on the vector path).
     pub const BN_STATS_F32: &str = "slimmable_bn_stats_f32";
     /// `(saved, running, BnParams)`, one warp per channel (ceil(c/8) × 256): mean, inv-std, running update.

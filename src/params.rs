@@ -103,7 +103,10 @@ pub struct ResizePackParams {
     /// Threads over all outputs (see `GROUP_ROWS` in `ops::resize`): the
     /// launch size.
     pub total_groups: u32,
-    pub _pad: [u32; 2],
+    /// Blocks of `slimmable_resize_pack_tiled` over all outputs (see
+    /// `TILE_W`/`TILE_H` in `ops::resize`): its launch size.
+    pub total_tiles: u32,
+    pub _pad: u32,
 }
 
 /// Fused activation after batch norm (and the elementwise ops' kinds).
@@ -348,7 +351,8 @@ pub fn param_layouts() -> Vec<StructLayout> {
             cascade,
             full_h,
             full_w,
-            total_groups
+            total_groups,
+            total_tiles
         }),
         layout!(BnParams {
             x,

@@ -34,10 +34,13 @@
 //!   `crop_width`, `flip` (0/1);
 //! - then per output, [`OUTPUT_WORDS`] words: `height`, `width`,
 //!   `list_start`, `count`, `arena_offset` (elements), `group_start` (first
-//!   launch index of this output), `group_end`, 0. One launch index (one
-//!   thread) is a column of up to [`GROUP_ROWS`] output pixels of one image,
-//!   every channel: an output covers `count · ceil(height/GROUP_ROWS) · width`
-//!   of them;
+//!   launch index of this output), `group_end`, `tile_start`. One launch
+//!   index (one thread) of the per-column kernels is a column of up to
+//!   [`GROUP_ROWS`] output pixels of one image, every channel: an output
+//!   covers `count · ceil(height/GROUP_ROWS) · width` of them. One block of
+//!   CUDA's tiled kernel is a [`TILE_H`] × [`TILE_W`] tile of one image: an
+//!   output covers `count · ceil(height/TILE_H) · ceil(width/TILE_W)`,
+//!   from `tile_start`;
 //! - then the image list: `count` image indices per output, from `list_start`.
 
 use crate::backend::{Backend, Buffer};
@@ -52,6 +55,11 @@ pub const OUTPUT_WORDS: usize = 8;
 /// Output rows per thread: the column taps are computed once for them, and
 /// consecutive threads still write consecutive columns (coalesced).
 pub const GROUP_ROWS: usize = 4;
+/// Output tile of one block of CUDA's `slimmable_resize_pack_tiled`
+/// (`RPT_TILE_W` × `RPT_TILE_H` in kernels/resize_pack.cu): one pixel, every
+/// channel, per thread of a 256-thread block.
+pub const TILE_W: usize = 32;
+pub const TILE_H: usize = 8;
 /// Largest source, crop, full or output extent (keeps the kernels' exact
 /// integer tap arithmetic inside 32 bits).
 pub const MAX_EXTENT: usize = 16384;
@@ -308,6 +316,7 @@ pub fn plan(
     let mut list = Vec::new();
     let mut views = Vec::with_capacity(outputs.len());
     let mut groups = 0usize;
+    let mut tiles = 0usize;
     let mut arena = cfg.arena_offset;
     let list_base = IMAGE_WORDS * images.len() + OUTPUT_WORDS * outputs.len();
     for (j, o) in outputs.iter().enumerate() {
@@ -332,6 +341,7 @@ pub fn plan(
         list.extend(ids.iter().map(|&k| k as u32));
         let count = ids.len();
         let px = count * o.height.div_ceil(GROUP_ROWS) * o.width;
+        let output_tiles = count * o.height.div_ceil(TILE_H) * o.width.div_ceil(TILE_W);
         let view = View::contiguous([count, c, o.height, o.width]);
         let view = View {
             offset: arena,
@@ -346,11 +356,12 @@ pub fn plan(
                 arena,
                 groups,
                 groups + px,
-                0,
+                tiles,
             ]
             .map(|v| v as u32),
         );
         groups += px;
+        tiles += output_tiles;
         arena += view.numel();
         if arena > limit {
             return Err(bad(format!(
@@ -392,7 +403,8 @@ pub fn plan(
         full_h: full_h as u32,
         full_w: full_w as u32,
         total_groups: groups as u32,
-        _pad: [0; 2],
+        total_tiles: tiles as u32,
+        _pad: 0,
     };
     Ok(ResizePlan {
         params,

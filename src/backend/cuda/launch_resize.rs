@@ -16,7 +16,22 @@ unsafe impl cudarc::driver::DeviceRepr for ResizePackParams {}
 /// `__launch_bounds__(256, 3)`: larger blocks would fail to launch.
 const BLOCK: u32 = 256;
 
-/// Launches `slimmable_resize_pack`, or `slimmable_resize_pack_mutualnet`
+/// Blocks of the per-column kernels (a grid-stride loop covers the rest).
+fn per_column_blocks(p: &ResizePackParams) -> u32 {
+    (p.total_groups as u64)
+        .div_ceil(BLOCK as u64)
+        .clamp(1, 65_535 * 8) as u32
+}
+
+/// `SLIMMABLE_RESIZE_TILED=1` runs the direct order on
+/// `slimmable_resize_pack_tiled` (256 threads a tile, like `BLOCK`): opt-in
+/// until it has been checked and timed on a GPU.
+fn tiled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("SLIMMABLE_RESIZE_TILED").is_ok_and(|v| v == "1"))
+}
+
+/// Launches `slimmable_resize_pack` (or `slimmable_resize_pack_tiled`), or `slimmable_resize_pack_mutualnet`
 /// when `p.cascade` is 1.
 ///
 /// # Safety
@@ -33,18 +48,17 @@ pub unsafe fn launch_resize_pack(
     dst: sys::CUdeviceptr,
     p: &ResizePackParams,
 ) -> Result<()> {
-    let blocks = (p.total_groups as u64)
-        .div_ceil(BLOCK as u64)
-        .clamp(1, 65_535 * 8) as u32;
+    let (name, blocks) = if p.cascade != 0 {
+        (entry::RESIZE_PACK_MUTUALNET, per_column_blocks(p))
+    } else if tiled() {
+        (entry::RESIZE_PACK_TILED, p.total_tiles.max(1))
+    } else {
+        (entry::RESIZE_PACK, per_column_blocks(p))
+    };
     let cfg = LaunchConfig {
         grid_dim: (blocks, 1, 1),
         block_dim: (BLOCK, 1, 1),
         shared_mem_bytes: 0,
-    };
-    let name = if p.cascade != 0 {
-        entry::RESIZE_PACK_MUTUALNET
-    } else {
-        entry::RESIZE_PACK
     };
     let mut b = stream.launch_builder(k.function(name)?);
     b.arg(&src).arg(&desc).arg(&dst).arg(p);
