@@ -193,3 +193,168 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Builds `tools/cuda_on_cpu/<name>.cpp`, or says why not.
+fn build_driver(dir: &Path, name: &str) -> Result<PathBuf, String> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let exe = dir.join(name);
+    let out = Command::new("g++")
+        .args(["-std=c++20", "-O1", "-pthread", "-w"])
+        .arg(format!("-I{root}/kernels"))
+        .arg(format!("-I{root}/tools/cuda_on_cpu"))
+        .arg(format!("{root}/tools/cuda_on_cpu/{name}.cpp"))
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .map_err(|e| format!("g++ not found ({e})"))?;
+    if !out.status.success() {
+        panic!(
+            "{name}.cpp does not compile:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(exe)
+}
+
+fn write_f32(dir: &Path, name: &str, v: &[f32]) {
+    std::fs::write(dir.join(name), bytemuck::cast_slice(v)).unwrap();
+}
+
+#[test]
+fn batch_norm_kernels_match_the_reference_on_the_cpu() {
+    use slimmable::ops::{self, Activation, RunningStats, StatsUpdate};
+    use slimmable::view::View;
+    let dir = scratch("cuda-on-cpu-bn");
+    let exe = match build_driver(&dir, "bn_check") {
+        Ok(e) => e,
+        Err(why) => {
+            println!("skipped: CUDA kernels on the CPU: {why}");
+            return;
+        }
+    };
+    let cpu = backend::open(BackendKind::Cpu).unwrap();
+    let be = cpu.as_ref();
+    let mut rng = Rng::new(0xB0A7);
+    // (full NCHW, active channels, first channel, lead, activation, update):
+    // float4 views and scalar ones (lead 1), one round and several (the
+    // resident kernels' capacity is 4096 elements a round on the scalar
+    // path), a 1×1 plane, momentum and cumulative updates.
+    let shapes: [([usize; 4], usize, usize, usize, Activation, StatsUpdate); 6] = [
+        (
+            [4, 16, 8, 8],
+            12,
+            0,
+            0,
+            Activation::Relu,
+            StatsUpdate::Momentum(0.1),
+        ),
+        (
+            [40, 6, 14, 14],
+            5,
+            1,
+            1,
+            Activation::Relu6,
+            StatsUpdate::Momentum(0.1),
+        ),
+        (
+            [2, 3, 56, 56],
+            3,
+            0,
+            0,
+            Activation::None,
+            StatsUpdate::Cumulative { batches_seen: 2 },
+        ),
+        (
+            [64, 3, 16, 17],
+            2,
+            1,
+            0,
+            Activation::Relu,
+            StatsUpdate::Momentum(0.3),
+        ),
+        (
+            [6, 9, 1, 1],
+            7,
+            2,
+            1,
+            Activation::None,
+            StatsUpdate::Momentum(0.1),
+        ),
+        ([3, 4, 9, 11], 4, 0, 1, Activation::Relu6, StatsUpdate::None),
+    ];
+    let mut failures = Vec::new();
+    for (k, (full, c, c0, lead, act, update)) in shapes.into_iter().enumerate() {
+        let mut v = View::channel_slice(full, c0, c).unwrap();
+        v.offset += lead;
+        let len = lead + full.iter().product::<usize>();
+        let c_full = full[1];
+        let x_host: Vec<f32> = (0..len).map(|_| rng.uniform_f32(-2.0, 3.0)).collect();
+        let dy_host = rng.vec_f32(len);
+        let poison = vec![7777.0f32; len];
+        let gamma_host: Vec<f32> = (0..c_full).map(|_| rng.uniform_f32(0.5, 1.5)).collect();
+        let beta_host = rng.vec_f32(c_full);
+        let running_host: Vec<f32> = (0..3 * 2 * c_full)
+            .map(|_| rng.uniform_f32(0.1, 1.0))
+            .collect();
+        let dgamma_host = rng.vec_f32(c_full);
+        let dbeta_host = rng.vec_f32(c_full);
+        let count = full[0] * full[2] * full[3];
+        let saved_len = ops::bn_saved_len(c, count);
+
+        let up = |h: &[f32]| be.upload(h).unwrap();
+        let (x, dy, y, dx) = (up(&x_host), up(&dy_host), up(&poison), up(&poison));
+        let (gamma, beta, running) = (up(&gamma_host), up(&beta_host), up(&running_host));
+        let (dgamma, dbeta) = (up(&dgamma_host), up(&dbeta_host));
+        let saved = be.alloc(saved_len).unwrap();
+        let stats = RunningStats::config(&running, c_full, 1);
+        let pf = ops::bn_train_params(&v, &v, &stats, update, 1e-5, act).unwrap();
+        let pb = ops::bn_backward_params(&v, &v, &v, act);
+        ops::batch_norm_train(
+            be, &x, &v, &gamma, &beta, stats, update, &saved, &y, &v, 1e-5, act,
+        )
+        .unwrap();
+        ops::batch_norm_backward(
+            be, &x, &v, &dy, &v, &gamma, &beta, &saved, &dgamma, &dbeta, &dx, &v, act,
+        )
+        .unwrap();
+
+        let cdir = dir.join(format!("case{k}"));
+        std::fs::create_dir_all(&cdir).unwrap();
+        std::fs::write(cdir.join("fwd_params.bin"), bytemuck::bytes_of(&pf)).unwrap();
+        std::fs::write(cdir.join("bwd_params.bin"), bytemuck::bytes_of(&pb)).unwrap();
+        for (name, h) in [
+            ("x.bin", &x_host),
+            ("dy.bin", &dy_host),
+            ("y_init.bin", &poison),
+            ("dx_init.bin", &poison),
+            ("gamma.bin", &gamma_host),
+            ("beta.bin", &beta_host),
+            ("running.bin", &running_host),
+            ("dgamma.bin", &dgamma_host),
+            ("dbeta.bin", &dbeta_host),
+        ] {
+            write_f32(&cdir, name, h);
+        }
+        write_f32(&cdir, "saved_len.bin", &vec![0.0; saved_len]);
+        let down = |b| be.download(b).unwrap();
+        write_f32(&cdir, "y.bin", &down(&y));
+        write_f32(&cdir, "running_out.bin", &down(&running));
+        write_f32(&cdir, "dx.bin", &down(&dx));
+        write_f32(&cdir, "dgamma_out.bin", &down(&dgamma));
+        write_f32(&cdir, "dbeta_out.bin", &down(&dbeta));
+        for path in ["resident", "split"] {
+            let run = Command::new(&exe).arg(&cdir).arg(path).output().unwrap();
+            let text = String::from_utf8_lossy(&run.stdout);
+            println!("case {k} {full:?} c={c}: {}", text.trim());
+            if !run.status.success() {
+                failures.push(format!(
+                    "case {k} {path}: {}{}",
+                    text.trim(),
+                    String::from_utf8_lossy(&run.stderr)
+                ));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

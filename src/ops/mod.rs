@@ -22,6 +22,6 @@ pub use linear::{LinearWeight, linear_backward, linear_forward};
 pub use loss::{check_labels, cross_entropy, kl_div};
 pub use norm::{
     Activation, RunningStats, StatsUpdate, batch_norm_backward, batch_norm_eval, batch_norm_train,
-    bn_chunks, bn_saved_len,
+    bn_backward_params, bn_chunks, bn_saved_len, bn_train_params,
 };
 pub use sgd::{SgdConfig, sgd_step};

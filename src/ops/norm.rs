@@ -185,6 +185,21 @@ pub fn batch_norm_train(
         &[("running", running.buf), ("saved", saved), ("y", y)],
         &args,
     )?;
+    let p = bn_train_params(x_view, y_view, &running, update, eps, act)?;
+    backend.bn_forward_train(x, gamma, beta, running.buf, saved, y, &p)
+}
+
+/// The kernel parameters [`batch_norm_train`] passes its backend (for raw
+/// launches; the views and buffers are not checked here).
+pub fn bn_train_params(
+    x_view: &View,
+    y_view: &View,
+    running: &RunningStats,
+    update: StatsUpdate,
+    eps: f32,
+    act: Activation,
+) -> Result<BnParams> {
+    let count = x_view.dims[0] * x_view.dims[2] * x_view.dims[3];
     let mut p = base_params(x_view, y_view, eps, act);
     p.mean_offset = running.mean_offset as u32;
     p.var_offset = running.var_offset as u32;
@@ -194,7 +209,7 @@ pub fn batch_norm_train(
         StatsUpdate::Momentum(m) => {
             if !(0.0..=1.0).contains(&m) {
                 return Err(Error::invalid(
-                    op,
+                    "batch_norm_train",
                     format!("momentum {m} is outside [0, 1]; PyTorch's default is 0.1"),
                 ));
             }
@@ -206,7 +221,19 @@ pub fn batch_norm_train(
             p.factor = (1.0 / (batches_seen as f64 + 1.0)) as f32;
         }
     }
-    backend.bn_forward_train(x, gamma, beta, running.buf, saved, y, &p)
+    Ok(p)
+}
+
+/// The kernel parameters [`batch_norm_backward`] passes its backend.
+pub fn bn_backward_params(
+    x_view: &View,
+    dy_view: &View,
+    dx_view: &View,
+    act: Activation,
+) -> BnParams {
+    let mut p = base_params(x_view, dx_view, 1.0, act);
+    p.dy = dy_view.to_params();
+    p
 }
 
 /// Eval forward from running statistics.
@@ -317,7 +344,6 @@ pub fn batch_norm_backward(
         ],
         &args,
     )?;
-    let mut p = base_params(x_view, dx_view, 1.0, act);
-    p.dy = dy_view.to_params();
+    let p = bn_backward_params(x_view, dy_view, dx_view, act);
     backend.bn_backward(x, dy, gamma, beta, saved, dgamma, dbeta, dx, &p)
 }

@@ -1,5 +1,5 @@
-// Runs CUDA C++ kernels that use only block-level features (shared memory,
-// __syncthreads, the integer/float intrinsics below; no warp shuffles) on
+// Runs CUDA C++ kernels that use block-level features (shared memory,
+// __syncthreads, full-warp shuffles, the integer/float intrinsics below) on
 // the CPU, one block at a time, each CUDA thread an OS thread, so that a
 // kernel's indexing and tiling can be checked on a machine without a GPU
 // (tests/cuda_kernels_on_cpu.rs). Not a performance tool, and not a
@@ -30,6 +30,41 @@ inline std::barrier<>* shim_barrier = nullptr;
 
 inline void __syncthreads() { shim_barrier->arrive_and_wait(); }
 
+// Warp shuffles: every lane of the warp must call them (full mask), as in
+// CUDA's *_sync forms with 0xffffffff.
+struct ShimWarp {
+    std::barrier<> bar{32};
+    uint64_t lanes[32];
+};
+inline std::vector<ShimWarp>* shim_warps = nullptr;
+
+template <class T>
+inline T shim_shuffle(T v, unsigned (*source)(unsigned lane, unsigned arg), unsigned arg) {
+    static_assert(sizeof(T) <= 8, "shuffle of a value wider than 8 bytes");
+    ShimWarp& w = (*shim_warps)[threadIdx.x / 32];
+    const unsigned lane = threadIdx.x % 32;
+    std::memcpy(&w.lanes[lane], &v, sizeof(T));
+    w.bar.arrive_and_wait();
+    const unsigned from = source(lane, arg);
+    T r = v;
+    if (from < 32) std::memcpy(&r, &w.lanes[from], sizeof(T));
+    w.bar.arrive_and_wait();
+    return r;
+}
+template <class T>
+inline T __shfl_down_sync(unsigned, T v, unsigned delta) {
+    return shim_shuffle<T>(v, [](unsigned l, unsigned d) { return l + d; }, delta);
+}
+template <class T>
+inline T __shfl_xor_sync(unsigned, T v, unsigned mask) {
+    return shim_shuffle<T>(v, [](unsigned l, unsigned m) { return l ^ m; }, mask);
+}
+
+struct float4 {
+    float x, y, z, w;
+};
+inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+
 template <class T>
 inline T __ldg(const T* p) { return *p; }
 inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
@@ -54,23 +89,30 @@ inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
 inline unsigned max(unsigned a, unsigned b) { return a > b ? a : b; }
 #include <cstdlib>
 
-// Runs `kernel` over a 1-D grid of `blocks` blocks of `threads` threads.
-inline void shim_launch(unsigned blocks, unsigned threads, const std::function<void()>& kernel) {
+// Runs `kernel` over a 1-D grid of `blocks` blocks of `threads` threads
+// (a multiple of 32). blockIdx.y walks `blocks_y` rows of the grid.
+inline void shim_launch(unsigned blocks, unsigned threads, const std::function<void()>& kernel,
+                        unsigned blocks_y = 1) {
     std::barrier<> bar(threads);
     shim_barrier = &bar;
+    std::vector<ShimWarp> warps((threads + 31) / 32);
+    shim_warps = &warps;
     blockDim = {threads, 1, 1};
-    gridDim = {blocks, 1, 1};
+    gridDim = {blocks, blocks_y, 1};
     std::vector<std::thread> pool;
     for (unsigned t = 0; t < threads; ++t) {
         pool.emplace_back([&, t] {
             threadIdx = {t, 0, 0};
-            for (unsigned b = 0; b < blocks; ++b) {
-                blockIdx = {b, 0, 0};
-                kernel();
-                bar.arrive_and_wait();  // the block's shared memory is reused by the next
+            for (unsigned by = 0; by < blocks_y; ++by) {
+                for (unsigned b = 0; b < blocks; ++b) {
+                    blockIdx = {b, by, 0};
+                    kernel();
+                    bar.arrive_and_wait();  // the block's shared memory is reused by the next
+                }
             }
         });
     }
     for (auto& th : pool) th.join();
     shim_barrier = nullptr;
+    shim_warps = nullptr;
 }
