@@ -579,8 +579,8 @@ extern "C" __global__ void slimmable_bn_backward_dx_f32(const float* __restrict_
 }
 
 // ---------------------------------------------------------------------------
-// Channel-resident training kernels, for reductions of up to
-// BN_RES_UNITS·BN_RES_THREADS·4 elements a channel (N·H·W ≤ 16384: the
+// Channel-resident training kernels, for reductions of up to about 16384
+// elements a channel (N·H·W; the
 // late MobileNet stages, 64×14×14 and smaller). One block per channel loads
 // its channel once into registers, reduces it, and writes the result, so the
 // forward is one launch reading x once (against stats → finalize →
@@ -588,20 +588,25 @@ extern "C" __global__ void slimmable_bn_backward_dx_f32(const float* __restrict_
 // and dy once. Larger planes, or scalar views whose channel does not fit,
 // take more than one round: each pass then reloads its round (from L2).
 
-#define BN_RES_THREADS 512
-#define BN_RES_WARPS (BN_RES_THREADS / 32)
-// Units (of V elements) a thread holds per round.
-#define BN_RES_UNITS 8
+// Threads a block and units (of V elements) a thread holds per round. The
+// forward holds x only: 256 threads of 14 float4s (14336 elements) fit
+// three blocks an SM (80 registers, no spills; 16 float4s spilled), so 384
+// channels run in one wave on 132 SMs. The backward holds x and dy: 512
+// threads of 8 float4s each (16384 elements), one block an SM.
+#define BN_RESF_THREADS 256
+#define BN_RESF_UNITS 14
+#define BN_RESB_THREADS 512
+#define BN_RESB_UNITS 8
 
 // Units of round r held by this thread (zeros past the end: they add
 // nothing to a sum), and where each unit lives.
-template <int V>
+template <int V, int T, int U>
 __device__ __forceinline__ void bn_res_load(const float* __restrict__ src, const ViewParams& v,
                                             u32 ch, u32 r, u32 total, u32 hwu,
-                                            float (&out)[BN_RES_UNITS][V]) {
+                                            float (&out)[U][V]) {
 #pragma unroll
-    for (int u = 0; u < BN_RES_UNITS; ++u) {
-        const u32 j = (r * BN_RES_UNITS + u) * BN_RES_THREADS + threadIdx.x;
+    for (int u = 0; u < U; ++u) {
+        const u32 j = (r * U + u) * T + threadIdx.x;
         if (j < total) {
             const u32 n = j / hwu;
             bn_load<V>(src, bn_unit_index<V>(v, n, ch, j - n * hwu), out[u]);
@@ -612,9 +617,10 @@ __device__ __forceinline__ void bn_res_load(const float* __restrict__ src, const
     }
 }
 
-// Sums over the block in f64, the result in every thread.
+// Sums over a block of T threads in f64, the result in every thread.
+template <int T>
 __device__ __forceinline__ void bn_res_sum2(double& a, double& b) {
-    __shared__ double sh[2][BN_RES_WARPS];
+    __shared__ double sh[2][T / 32];
     const u32 lane = threadIdx.x & 31u, warp = threadIdx.x >> 5;
 #pragma unroll
     for (u32 o = 16; o > 0; o >>= 1) {
@@ -630,7 +636,7 @@ __device__ __forceinline__ void bn_res_sum2(double& a, double& b) {
     a = 0.0;
     b = 0.0;
 #pragma unroll
-    for (u32 w = 0; w < BN_RES_WARPS; ++w) {  // same order in every thread: same bits
+    for (u32 w = 0; w < T / 32; ++w) {  // same order in every thread: same bits
         a += sh[0][w];
         b += sh[1][w];
     }
@@ -645,31 +651,31 @@ __device__ __forceinline__ void bn_res_forward(const float* __restrict__ x,
                                                const BnParams& p) {
     const u32 ch = blockIdx.x, c = p.x.dims[1];
     const u32 hwu = p.x.dims[2] * p.x.dims[3] / V, total = p.x.dims[0] * hwu;
-    const u32 rounds = (total + BN_RES_UNITS * BN_RES_THREADS - 1) / (BN_RES_UNITS * BN_RES_THREADS);
-    float v[BN_RES_UNITS][V];
-    if (rounds == 1) bn_res_load<V>(x, p.x, ch, 0, total, hwu, v);
+    const u32 rounds = (total + BN_RESF_UNITS * BN_RESF_THREADS - 1) / (BN_RESF_UNITS * BN_RESF_THREADS);
+    float v[BN_RESF_UNITS][V];
+    if (rounds == 1) bn_res_load<V, BN_RESF_THREADS, BN_RESF_UNITS>(x, p.x, ch, 0, total, hwu, v);
     // Two exact passes over the values in registers: mean, then Σ(x − mean)².
     double sum = 0.0, unused = 0.0;
     for (u32 r = 0; r < rounds; ++r) {
-        if (rounds > 1) bn_res_load<V>(x, p.x, ch, r, total, hwu, v);
+        if (rounds > 1) bn_res_load<V, BN_RESF_THREADS, BN_RESF_UNITS>(x, p.x, ch, r, total, hwu, v);
         float s = 0.0f;
 #pragma unroll
-        for (int u = 0; u < BN_RES_UNITS; ++u) {
+        for (int u = 0; u < BN_RESF_UNITS; ++u) {
 #pragma unroll
             for (int e = 0; e < V; ++e) s += v[u][e];
         }
         sum += (double)s;
     }
-    bn_res_sum2(sum, unused);
+    bn_res_sum2<BN_RESF_THREADS>(sum, unused);
     const double n = (double)p.count;
     const float mean = (float)(sum / n);
     double m2 = 0.0;
     for (u32 r = 0; r < rounds; ++r) {
-        if (rounds > 1) bn_res_load<V>(x, p.x, ch, r, total, hwu, v);
+        if (rounds > 1) bn_res_load<V, BN_RESF_THREADS, BN_RESF_UNITS>(x, p.x, ch, r, total, hwu, v);
         float q = 0.0f;
 #pragma unroll
-        for (int u = 0; u < BN_RES_UNITS; ++u) {
-            const bool ok = (r * BN_RES_UNITS + u) * BN_RES_THREADS + threadIdx.x < total;
+        for (int u = 0; u < BN_RESF_UNITS; ++u) {
+            const bool ok = (r * BN_RESF_UNITS + u) * BN_RESF_THREADS + threadIdx.x < total;
 #pragma unroll
             for (int e = 0; e < V; ++e) {
                 const float d = ok ? v[u][e] - mean : 0.0f;
@@ -679,7 +685,7 @@ __device__ __forceinline__ void bn_res_forward(const float* __restrict__ x,
         m2 += (double)q;
     }
     unused = 0.0;
-    bn_res_sum2(m2, unused);
+    bn_res_sum2<BN_RESF_THREADS>(m2, unused);
     const double var = m2 / n;
     const float inv = (float)(1.0 / sqrt(var + (double)p.eps));
     if (threadIdx.x == 0) {
@@ -697,10 +703,10 @@ __device__ __forceinline__ void bn_res_forward(const float* __restrict__ x,
     const float shift = beta[p.beta_offset + ch] - mean * scale;
     const u32 hwu_y = hwu;
     for (u32 r = 0; r < rounds; ++r) {
-        if (rounds > 1) bn_res_load<V>(x, p.x, ch, r, total, hwu, v);
+        if (rounds > 1) bn_res_load<V, BN_RESF_THREADS, BN_RESF_UNITS>(x, p.x, ch, r, total, hwu, v);
 #pragma unroll
-        for (int u = 0; u < BN_RES_UNITS; ++u) {
-            const u32 j = (r * BN_RES_UNITS + u) * BN_RES_THREADS + threadIdx.x;
+        for (int u = 0; u < BN_RESF_UNITS; ++u) {
+            const u32 j = (r * BN_RESF_UNITS + u) * BN_RESF_THREADS + threadIdx.x;
             if (j < total) {
 #pragma unroll
                 for (int e = 0; e < V; ++e) v[u][e] = bn_act(fmaf(v[u][e], scale, shift), p.act);
@@ -711,10 +717,10 @@ __device__ __forceinline__ void bn_res_forward(const float* __restrict__ x,
     }
 }
 
-// Grid: one block of BN_RES_THREADS per channel. Writes saved mean/inv-std
+// Grid: one block of BN_RESF_THREADS per channel. Writes saved mean/inv-std
 // and the running update like bn_stats → bn_finalize, and y like
 // bn_normalize.
-extern "C" __global__ void __launch_bounds__(BN_RES_THREADS, 2)
+extern "C" __global__ void __launch_bounds__(BN_RESF_THREADS, 3)
 slimmable_bn_forward_resident_f32(const float* __restrict__ x, const float* __restrict__ gamma,
                                   const float* __restrict__ beta, float* __restrict__ running,
                                   float* __restrict__ saved, float* __restrict__ y, BnParams p) {
@@ -736,24 +742,24 @@ __device__ __forceinline__ void bn_res_backward(const float* __restrict__ x,
                                                 float* __restrict__ dx, const BnParams& p) {
     const u32 ch = blockIdx.x, c = p.x.dims[1];
     const u32 hwu = p.x.dims[2] * p.x.dims[3] / V, total = p.x.dims[0] * hwu;
-    const u32 rounds = (total + BN_RES_UNITS * BN_RES_THREADS - 1) / (BN_RES_UNITS * BN_RES_THREADS);
+    const u32 rounds = (total + BN_RESB_UNITS * BN_RESB_THREADS - 1) / (BN_RESB_UNITS * BN_RESB_THREADS);
     const float mean = saved[ch], inv = saved[c + ch];
     const float g = gamma[p.gamma_offset + ch], b = beta[p.beta_offset + ch];
-    float vx[BN_RES_UNITS][V], vd[BN_RES_UNITS][V];
+    float vx[BN_RESB_UNITS][V], vd[BN_RESB_UNITS][V];
     if (rounds == 1) {
-        bn_res_load<V>(x, p.x, ch, 0, total, hwu, vx);
-        bn_res_load<V>(dy, p.dy, ch, 0, total, hwu, vd);
+        bn_res_load<V, BN_RESB_THREADS, BN_RESB_UNITS>(x, p.x, ch, 0, total, hwu, vx);
+        bn_res_load<V, BN_RESB_THREADS, BN_RESB_UNITS>(dy, p.dy, ch, 0, total, hwu, vd);
     }
     // Σg and Σg·x̂ with g = dy·act'(pre); padding units have dy = 0.
     double s1 = 0.0, s2 = 0.0;
     for (u32 r = 0; r < rounds; ++r) {
         if (rounds > 1) {
-            bn_res_load<V>(x, p.x, ch, r, total, hwu, vx);
-            bn_res_load<V>(dy, p.dy, ch, r, total, hwu, vd);
+            bn_res_load<V, BN_RESB_THREADS, BN_RESB_UNITS>(x, p.x, ch, r, total, hwu, vx);
+            bn_res_load<V, BN_RESB_THREADS, BN_RESB_UNITS>(dy, p.dy, ch, r, total, hwu, vd);
         }
         float a1 = 0.0f, a2 = 0.0f;
 #pragma unroll
-        for (int u = 0; u < BN_RES_UNITS; ++u) {
+        for (int u = 0; u < BN_RESB_UNITS; ++u) {
 #pragma unroll
             for (int e = 0; e < V; ++e) {
                 const float xh = (vx[u][e] - mean) * inv;
@@ -765,7 +771,7 @@ __device__ __forceinline__ void bn_res_backward(const float* __restrict__ x,
         s1 += (double)a1;
         s2 += (double)a2;
     }
-    bn_res_sum2(s1, s2);
+    bn_res_sum2<BN_RESB_THREADS>(s1, s2);
     if (threadIdx.x == 0) {
         saved[2 * c + ch] = (float)s1;
         saved[3 * c + ch] = (float)s2;
@@ -776,12 +782,12 @@ __device__ __forceinline__ void bn_res_backward(const float* __restrict__ x,
     const float mean_g = (float)s1 * inv_m, mean_gx = (float)s2 * inv_m;
     for (u32 r = 0; r < rounds; ++r) {
         if (rounds > 1) {
-            bn_res_load<V>(x, p.x, ch, r, total, hwu, vx);
-            bn_res_load<V>(dy, p.dy, ch, r, total, hwu, vd);
+            bn_res_load<V, BN_RESB_THREADS, BN_RESB_UNITS>(x, p.x, ch, r, total, hwu, vx);
+            bn_res_load<V, BN_RESB_THREADS, BN_RESB_UNITS>(dy, p.dy, ch, r, total, hwu, vd);
         }
 #pragma unroll
-        for (int u = 0; u < BN_RES_UNITS; ++u) {
-            const u32 j = (r * BN_RES_UNITS + u) * BN_RES_THREADS + threadIdx.x;
+        for (int u = 0; u < BN_RESB_UNITS; ++u) {
+            const u32 j = (r * BN_RESB_UNITS + u) * BN_RESB_THREADS + threadIdx.x;
             if (j < total) {
                 float o[V];
 #pragma unroll
@@ -797,11 +803,11 @@ __device__ __forceinline__ void bn_res_backward(const float* __restrict__ x,
     }
 }
 
-// Grid: one block of BN_RES_THREADS per channel. Reads the forward's saved
+// Grid: one block of BN_RESB_THREADS per channel. Reads the forward's saved
 // mean/inv-std, accumulates dγ/dβ and writes Σg, Σg·x̂ like
 // bn_backward_partials → bn_backward_finalize, and dx (p.y) like
 // bn_backward_dx.
-extern "C" __global__ void __launch_bounds__(BN_RES_THREADS, 1)
+extern "C" __global__ void __launch_bounds__(BN_RESB_THREADS, 1)
 slimmable_bn_backward_resident_f32(const float* __restrict__ x, const float* __restrict__ dy,
                                    const float* __restrict__ gamma,
                                    const float* __restrict__ beta, float* __restrict__ saved,

@@ -233,7 +233,7 @@ pub mod entry {
     pub const BN_BACKWARD_FINALIZE_F32: &str = "slimmable_bn_backward_finalize_f32";
     /// `(x, dy, gamma, beta, saved, dx, BnParams)`, 1-D grid of ceil(numel/4096) × 256.
     pub const BN_BACKWARD_DX_F32: &str = "slimmable_bn_backward_dx_f32";
-    /// `(x, gamma, beta, running, saved, y, BnParams)`, one 512-thread block
+    /// `(x, gamma, beta, running, saved, y, BnParams)`, one 256-thread block
     /// per channel: the whole training forward for N·H·W ≤ 16384.
     pub const BN_FORWARD_RESIDENT_F32: &str = "slimmable_bn_forward_resident_f32";
     /// `(x, dy, gamma, beta, saved, dgamma, dbeta, dx, BnParams)`, one

@@ -82,11 +82,11 @@ int main(int argc, char** argv) {
     const u32 tiles = (numel + BN_TILE - 1) / BN_TILE;
     const u32 warp_blocks = (c + BN_WARPS - 1) / BN_WARPS;
     if (path == "resident") {
-        shim_launch(c, BN_RES_THREADS, [&] {
+        shim_launch(c, BN_RESF_THREADS, [&] {
             slimmable_bn_forward_resident_f32(x.data(), gamma.data(), beta.data(), running.data(),
                                               saved.data(), y.data(), pf);
         });
-        shim_launch(c, BN_RES_THREADS, [&] {
+        shim_launch(c, BN_RESB_THREADS, [&] {
             slimmable_bn_backward_resident_f32(x.data(), dy.data(), gamma.data(), beta.data(),
                                                saved.data(), dgamma.data(), dbeta.data(),
                                                dx.data(), pb);

@@ -43,8 +43,9 @@ fn warp_per_channel(c: u32) -> LaunchConfig {
     }
 }
 
-/// Largest N·H·W the channel-resident kernels take (`BN_RES_UNITS` float4s
-/// for each of `BN_RES_THREADS` threads in kernels/norm.cu). Up to it one
+/// Largest N·H·W the channel-resident kernels take (16384: the backward's
+/// capacity in one round; the forward holds 14336 and takes two rounds
+/// above that; see kernels/norm.cu). Up to it one
 /// block per channel holds the channel in registers: one launch each way
 /// instead of three, x read once. Past it the split reduction fills the GPU
 /// better (the resident kernels would need several rounds per channel).
@@ -58,11 +59,12 @@ fn resident(p: &BnParams) -> bool {
         && p.count <= RESIDENT_MAX_COUNT
 }
 
-/// One `BN_RES_THREADS`-thread block per channel (the resident kernels).
-fn block_per_channel(p: &BnParams) -> LaunchConfig {
+/// One block per channel of `threads` (the resident kernels:
+/// `BN_RESF_THREADS` forward, `BN_RESB_THREADS` backward).
+fn block_per_channel(p: &BnParams, threads: u32) -> LaunchConfig {
     LaunchConfig {
         grid_dim: (p.x.dims[1].max(1), 1, 1),
-        block_dim: (512, 1, 1),
+        block_dim: (threads, 1, 1),
         shared_mem_bytes: 0,
     }
 }
@@ -132,7 +134,7 @@ pub unsafe fn launch_bn_forward_train(
                 k,
                 stream,
                 entry::BN_FORWARD_RESIDENT_F32,
-                block_per_channel(p),
+                block_per_channel(p, 256),
                 &[x, gamma, beta, running, saved, y],
                 p,
             )
@@ -216,7 +218,7 @@ pub unsafe fn launch_bn_backward(
                 k,
                 stream,
                 entry::BN_BACKWARD_RESIDENT_F32,
-                block_per_channel(p),
+                block_per_channel(p, 512),
                 &[x, dy, gamma, beta, saved, dgamma, dbeta, dx],
                 p,
             )
