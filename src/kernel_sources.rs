@@ -12,6 +12,10 @@ pub const CUDA_COMMON: &str = include_str!("../kernels/common.cuh");
 pub const CUDA_COPY: &str = include_str!("../kernels/copy.cu");
 /// `kernels/conv2d.cu`: sliced conv2d, forward, dgrad, wgrad; depthwise.
 pub const CUDA_CONV2D: &str = include_str!("../kernels/conv2d.cu");
+/// Depthwise conv2d: forward, dgrad, wgrad (see [`entry`]).
+pub const CUDA_DWCONV2D: &str = include_str!("../kernels/dwconv2d.cu");
+/// What conv2d.cu and dwconv2d.cu share (geometry, indexing, block sum).
+pub const CUDA_CONV_COMMON: &str = include_str!("../kernels/conv_common.cuh");
 /// `kernels/resize_pack.cu`: fused multi-resolution resize, normalize, pack.
 pub const CUDA_RESIZE_PACK: &str = include_str!("../kernels/resize_pack.cu");
 /// `kernels/norm.cu`: batch norm on a channel slice, fused ReLU/ReLU6.
@@ -77,6 +81,13 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::CONV2D_DGRAD_TF32_NARROW,
             entry::CONV2D_WGRAD_F32_NARROW,
             entry::CONV2D_WGRAD_TF32_NARROW,
+            entry::CONV2D_BIAS_GRAD,
+        ],
+    },
+    CudaUnit {
+        file: "dwconv2d.cu",
+        source: CUDA_DWCONV2D,
+        entries: &[
             entry::DWCONV2D_FWD,
             entry::DWCONV2D_FWD_T32X8,
             entry::DWCONV2D_FWD_T16X16,
@@ -92,7 +103,6 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::DWCONV2D_WGRAD_K3,
             entry::DWCONV2D_WGRAD_K5,
             entry::DWCONV2D_WGRAD_K7,
-            entry::CONV2D_BIAS_GRAD,
         ],
     },
     CudaUnit {
@@ -261,10 +271,14 @@ pub mod entry {
     pub const SGD_STEP_F32: &str = "slimmable_sgd_step_f32";
 }
 
-/// A CUDA translation unit with `#include "common.cuh"` replaced by the header,
-/// ready for NVRTC without include paths.
+/// A CUDA translation unit with its `#include`s of the project's headers
+/// (`common.cuh`, `conv_common.cuh`) replaced by their text, ready for NVRTC
+/// without include paths.
 pub fn cuda_source(unit: &str) -> String {
-    unit.replace("#include \"common.cuh\"", CUDA_COMMON)
+    unit.replace("#include \"common.cuh\"", CUDA_COMMON).replace(
+        "#include \"conv_common.cuh\"",
+        &CUDA_CONV_COMMON.replace("#pragma once", ""),
+    )
 }
 
 /// A WGSL shader with the shared declarations prepended.

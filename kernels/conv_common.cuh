@@ -1,0 +1,40 @@
+// slimmable: what the convolution units share (conv2d.cu: implicit GEMMs
+// and the bias gradient; dwconv2d.cu: depthwise): the geometry of a
+// Conv2dParams, strided indexing, and a block-wide sum.
+#pragma once
+
+struct Geom {
+    int n, ic, h, w, oc, ho, wo, kh, kw, khw, icg, ocg, sh, sw, ph, pw;
+};
+
+__device__ __forceinline__ Geom geom_of(const Conv2dParams& p) {
+    Geom g;
+    g.n = p.x.dims[0]; g.ic = p.x.dims[1]; g.h = p.x.dims[2]; g.w = p.x.dims[3];
+    g.oc = p.y.dims[1]; g.ho = p.y.dims[2]; g.wo = p.y.dims[3];
+    g.kh = p.w.dims[2]; g.kw = p.w.dims[3]; g.khw = g.kh * g.kw;
+    g.icg = g.ic / p.groups; g.ocg = g.oc / p.groups;
+    g.sh = p.stride_h; g.sw = p.stride_w; g.ph = p.pad_h; g.pw = p.pad_w;
+    return g;
+}
+
+__device__ __forceinline__ u32 at(const ViewParams& v, int a, int b, int c, int d) {
+    return v.offset + a * v.strides[0] + b * v.strides[1] + c * v.strides[2] + d * v.strides[3];
+}
+
+__device__ __forceinline__ int sv(const ViewParams& v, int d) { return (int)v.strides[d]; }
+
+// Sum of v over the block (blockDim.x a multiple of 32, at most 1024).
+__device__ __forceinline__ float block_sum(float v) {
+    __shared__ float partial[32];
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = v;
+    __syncthreads();
+    v = (threadIdx.x < blockDim.x / 32) ? partial[threadIdx.x] : 0.f;
+    if (threadIdx.x < 32) {
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    }
+    __syncthreads();
+    return v;  // valid in thread 0
+}

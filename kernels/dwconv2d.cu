@@ -1,0 +1,253 @@
+// slimmable: depthwise conv2d (groups = ic = oc) on channel slices of
+// full-size tensors, three passes; memory-bound direct kernels. Forward and
+// dgrad stage a tile's input (dy) window in shared memory (k <= 7, stride
+// <= 2; else one thread per output or input element); wgrad keeps all
+// kh x kw tap sums of one channel in registers (k = 3, 5, 7; else one block
+// per channel and tap). Views and weights as in conv2d.cu.
+#include "common.cuh"
+#include "conv_common.cuh"
+
+// One thread per output element; consecutive threads along wo.
+extern "C" __global__ void slimmable_dwconv2d_fwd(const float* __restrict__ x,
+                                                  const float* __restrict__ wt,
+                                                  float* __restrict__ y,
+                                                  const float* __restrict__ bias,
+                                                  Conv2dParams p) {
+    const Geom g = geom_of(p);
+    const u32 total = (u32)g.n * g.oc * g.ho * g.wo;
+    for (u32 e = blockIdx.x * blockDim.x + threadIdx.x; e < total; e += gridDim.x * blockDim.x) {
+        int wo = e % g.wo; u32 t = e / g.wo;
+        int ho = t % g.ho; t /= g.ho;
+        int c = t % g.oc, n = t / g.oc;
+        float acc = p.has_bias ? bias[p.bias_offset + c] : 0.f;
+        for (int ky = 0; ky < g.kh; ++ky) {
+            int hi = ho * g.sh - g.ph + ky;
+            if (hi < 0 || hi >= g.h) continue;
+            for (int kx = 0; kx < g.kw; ++kx) {
+                int wi = wo * g.sw - g.pw + kx;
+                if (wi < 0 || wi >= g.w) continue;
+                acc = fmaf(x[at(p.x, n, c, hi, wi)], wt[at(p.w, c, 0, ky, kx)], acc);
+            }
+        }
+        u32 idx = at(p.y, n, c, ho, wo);
+        y[idx] = p.accumulate ? y[idx] + acc : acc;
+    }
+}
+
+// One thread per input element: gathers the outputs whose window covers it.
+extern "C" __global__ void slimmable_dwconv2d_dgrad(float* __restrict__ dx,
+                                                    const float* __restrict__ wt,
+                                                    const float* __restrict__ dy,
+                                                    Conv2dParams p) {
+    const Geom g = geom_of(p);
+    const u32 total = (u32)g.n * g.ic * g.h * g.w;
+    for (u32 e = blockIdx.x * blockDim.x + threadIdx.x; e < total; e += gridDim.x * blockDim.x) {
+        int wi = e % g.w; u32 t = e / g.w;
+        int hi = t % g.h; t /= g.h;
+        int c = t % g.ic, n = t / g.ic;
+        float acc = 0.f;
+        for (int ky = 0; ky < g.kh; ++ky) {
+            int th = hi + g.ph - ky;
+            if (th < 0 || th % g.sh) continue;
+            int ho = th / g.sh;
+            if (ho >= g.ho) continue;
+            for (int kx = 0; kx < g.kw; ++kx) {
+                int tw = wi + g.pw - kx;
+                if (tw < 0 || tw % g.sw) continue;
+                int wo = tw / g.sw;
+                if (wo >= g.wo) continue;
+                acc = fmaf(dy[at(p.y, n, c, ho, wo)], wt[at(p.w, c, 0, ky, kx)], acc);
+            }
+        }
+        u32 idx = at(p.x, n, c, hi, wi);
+        dx[idx] = p.accumulate ? dx[idx] + acc : acc;
+    }
+}
+
+// Tiled depthwise kernels: a block of TW x TH x P threads computes a
+// TH x TW tile of P (n, c) planes from a window staged in shared memory
+// (coalesced rows; each input read about once per tile instead of up to
+// kh*kw times). k <= 7 and stride <= 2; the host picks the tile shape from
+// the plane width (32 x 8, 16 x 16, or 8 x 8 with 4 planes per block).
+#define DW_MAXK 7
+#define DW_MAXS 2
+
+__device__ __forceinline__ int floor_div(int a, int b) {
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+template <int TW, int TH, int P>
+__device__ void dw_fwd_tiled(const float* __restrict__ x, const float* __restrict__ wt,
+                             float* __restrict__ y, const float* __restrict__ bias,
+                             const Conv2dParams& p) {
+    constexpr int MIH = (TH - 1) * DW_MAXS + DW_MAXK, MIW = (TW - 1) * DW_MAXS + DW_MAXK;
+    __shared__ float win[P][MIH * MIW];
+    __shared__ float wk[P][DW_MAXK * DW_MAXK];
+    const Geom g = geom_of(p);
+    const int pz = threadIdx.z, plane = blockIdx.z * P + pz;
+    const bool live = plane < g.n * g.oc;
+    const int c = live ? plane % g.oc : 0, n = live ? plane / g.oc : 0;
+    const int wo0 = blockIdx.x * TW, ho0 = blockIdx.y * TH;
+    const int ih = (TH - 1) * g.sh + g.kh, iw = (TW - 1) * g.sw + g.kw;
+    const int hi0 = ho0 * g.sh - g.ph, wi0 = wo0 * g.sw - g.pw;
+    const int t = threadIdx.y * TW + threadIdx.x;
+    if (live) {
+        for (int e = t; e < ih * iw; e += TW * TH) {
+            int r = e / iw, q = e % iw, hi = hi0 + r, wi = wi0 + q;
+            win[pz][e] = (hi >= 0 && hi < g.h && wi >= 0 && wi < g.w) ? x[at(p.x, n, c, hi, wi)] : 0.f;
+        }
+        if (t < g.khw) wk[pz][t] = wt[at(p.w, c, 0, t / g.kw, t % g.kw)];
+    }
+    __syncthreads();
+    const int wo = wo0 + threadIdx.x, ho = ho0 + threadIdx.y;
+    if (!live || wo >= g.wo || ho >= g.ho) return;
+    float acc = p.has_bias ? bias[p.bias_offset + c] : 0.f;
+    const int r0 = threadIdx.y * g.sh, q0 = threadIdx.x * g.sw;
+    for (int ky = 0; ky < g.kh; ++ky)
+        for (int kx = 0; kx < g.kw; ++kx)
+            acc = fmaf(win[pz][(r0 + ky) * iw + q0 + kx], wk[pz][ky * g.kw + kx], acc);
+    u32 idx = at(p.y, n, c, ho, wo);
+    y[idx] = p.accumulate ? y[idx] + acc : acc;
+}
+
+// Data gradient: each dx element gathers dy[(h + ph - ky) / s] where the
+// division is exact; the block stages the dy rows and columns its tile can
+// reach (zero outside the output), then gathers from shared memory.
+// S: the stride (1 or 2, both axes), a template parameter so that the
+// exactness tests and divisions below compile to masks and shifts.
+template <int TW, int TH, int P, int S>
+__device__ void dw_dgrad_tiled(float* __restrict__ dx, const float* __restrict__ wt,
+                               const float* __restrict__ dy, const Conv2dParams& p) {
+    constexpr int MDH = TH + DW_MAXK, MDW = TW + DW_MAXK;  // stride-1 worst case
+    __shared__ float win[P][MDH * MDW];
+    __shared__ float wk[P][DW_MAXK * DW_MAXK];
+    const Geom g = geom_of(p);
+    const int pz = threadIdx.z, plane = blockIdx.z * P + pz;
+    const bool live = plane < g.n * g.ic;
+    const int c = live ? plane % g.ic : 0, n = live ? plane / g.ic : 0;
+    const int w0 = blockIdx.x * TW, h0 = blockIdx.y * TH;
+    // dy rows reachable from rows h0 .. h0+TH-1: (h + ph - ky) / sh.
+    const int ho_lo = floor_div(h0 + g.ph - (g.kh - 1), S);
+    const int ho_hi = floor_div(h0 + TH - 1 + g.ph, S);
+    const int wo_lo = floor_div(w0 + g.pw - (g.kw - 1), S);
+    const int wo_hi = floor_div(w0 + TW - 1 + g.pw, S);
+    const int dh = ho_hi - ho_lo + 1, dw_ = wo_hi - wo_lo + 1;
+    const int t = threadIdx.y * TW + threadIdx.x;
+    if (live) {
+        for (int e = t; e < dh * dw_; e += TW * TH) {
+            int r = e / dw_, q = e % dw_, ho = ho_lo + r, wo = wo_lo + q;
+            win[pz][e] = (ho >= 0 && ho < g.ho && wo >= 0 && wo < g.wo) ? dy[at(p.y, n, c, ho, wo)] : 0.f;
+        }
+        if (t < g.khw) wk[pz][t] = wt[at(p.w, c, 0, t / g.kw, t % g.kw)];
+    }
+    __syncthreads();
+    const int wi = w0 + threadIdx.x, hi = h0 + threadIdx.y;
+    if (!live || wi >= g.w || hi >= g.h) return;
+    float acc = 0.f;
+    for (int ky = 0; ky < g.kh; ++ky) {
+        // Rows below ho_lo are staged as zeros, so only exactness matters.
+        const int th = hi + g.ph - ky;
+        if (th < 0 || th % S) continue;
+        const int r = th / S - ho_lo;
+        for (int kx = 0; kx < g.kw; ++kx) {
+            const int tw = wi + g.pw - kx;
+            if (tw < 0 || tw % S) continue;
+            acc = fmaf(win[pz][r * dw_ + tw / S - wo_lo], wk[pz][ky * g.kw + kx], acc);
+        }
+    }
+    u32 idx = at(p.x, n, c, hi, wi);
+    dx[idx] = p.accumulate ? dx[idx] + acc : acc;
+}
+
+#define DW_TILED_ENTRIES(TW, TH, P)                                                             \
+    extern "C" __global__ void __launch_bounds__(TW * TH * P)                                   \
+        slimmable_dwconv2d_fwd_t##TW##x##TH##x##P(const float* __restrict__ x,                   \
+                                                  const float* __restrict__ wt,                  \
+                                                  float* __restrict__ y,                         \
+                                                  const float* __restrict__ bias, Conv2dParams p) { \
+        dw_fwd_tiled<TW, TH, P>(x, wt, y, bias, p);                                             \
+    }                                                                                           \
+    extern "C" __global__ void __launch_bounds__(TW * TH * P)                                   \
+        slimmable_dwconv2d_dgrad_t##TW##x##TH##x##P##_s1(float* __restrict__ dx,                 \
+                                                         const float* __restrict__ wt,           \
+                                                         const float* __restrict__ dy,           \
+                                                         Conv2dParams p) {                       \
+        dw_dgrad_tiled<TW, TH, P, 1>(dx, wt, dy, p);                                            \
+    }                                                                                           \
+    extern "C" __global__ void __launch_bounds__(TW * TH * P)                                   \
+        slimmable_dwconv2d_dgrad_t##TW##x##TH##x##P##_s2(float* __restrict__ dx,                 \
+                                                         const float* __restrict__ wt,           \
+                                                         const float* __restrict__ dy,           \
+                                                         Conv2dParams p) {                       \
+        dw_dgrad_tiled<TW, TH, P, 2>(dx, wt, dy, p);                                            \
+    }
+DW_TILED_ENTRIES(32, 8, 1)
+DW_TILED_ENTRIES(16, 16, 1)
+DW_TILED_ENTRIES(8, 8, 4)
+
+
+// grid = (channels, kh*kw, splits): block sums dy . x over its share of the
+// batch x output pixels for one channel and one tap, then adds into dw.
+extern "C" __global__ void slimmable_dwconv2d_wgrad(const float* __restrict__ x,
+                                                    float* __restrict__ dw,
+                                                    const float* __restrict__ dy,
+                                                    Conv2dParams p) {
+    const Geom g = geom_of(p);
+    const int c = blockIdx.x, tap = blockIdx.y, ky = tap / g.kw, kx = tap % g.kw;
+    const u32 pixels = (u32)g.n * g.ho * g.wo;
+    float acc = 0.f;
+    for (u32 e = blockIdx.z * blockDim.x + threadIdx.x; e < pixels; e += gridDim.z * blockDim.x) {
+        int wo = e % g.wo; u32 t = e / g.wo;
+        int ho = t % g.ho, n = t / g.ho;
+        int hi = ho * g.sh - g.ph + ky, wi = wo * g.sw - g.pw + kx;
+        if (hi < 0 || hi >= g.h || wi < 0 || wi >= g.w) continue;
+        acc = fmaf(dy[at(p.y, n, c, ho, wo)], x[at(p.x, n, c, hi, wi)], acc);
+    }
+    acc = block_sum(acc);
+    if (threadIdx.x == 0) atomicAdd(&dw[at(p.w, c, 0, ky, kx)], acc);
+}
+
+// Wgrad with all K x K tap sums in registers: grid = (channels, splits),
+// each thread walks its pixels once, reading dy once and the window of x
+// (cache-resident across neighbouring threads), then K*K block reductions.
+template <int K>
+__device__ void dw_wgrad_regs(const float* __restrict__ x, float* __restrict__ dw,
+                              const float* __restrict__ dy, const Conv2dParams& p) {
+    const Geom g = geom_of(p);
+    const int c = blockIdx.x;
+    const u32 pixels = (u32)g.n * g.ho * g.wo;
+    float acc[K * K];
+#pragma unroll
+    for (int i = 0; i < K * K; ++i) acc[i] = 0.f;
+    for (u32 e = blockIdx.y * blockDim.x + threadIdx.x; e < pixels; e += gridDim.y * blockDim.x) {
+        int wo = e % g.wo; u32 t = e / g.wo;
+        int ho = t % g.ho, n = t / g.ho;
+        const float d = dy[at(p.y, n, c, ho, wo)];
+        const int hi0 = ho * g.sh - g.ph, wi0 = wo * g.sw - g.pw;
+#pragma unroll
+        for (int ky = 0; ky < K; ++ky) {
+            const int hi = hi0 + ky;
+            if (hi < 0 || hi >= g.h) continue;
+#pragma unroll
+            for (int kx = 0; kx < K; ++kx) {
+                const int wi = wi0 + kx;
+                if (wi >= 0 && wi < g.w) acc[ky * K + kx] = fmaf(d, x[at(p.x, n, c, hi, wi)], acc[ky * K + kx]);
+            }
+        }
+    }
+#pragma unroll 1
+    for (int i = 0; i < K * K; ++i) {
+        float s = block_sum(acc[i]);
+        if (threadIdx.x == 0) atomicAdd(&dw[at(p.w, c, 0, i / K, i % K)], s);
+    }
+}
+
+#define DW_WGRAD_ENTRY(K)                                                                       \
+    extern "C" __global__ void slimmable_dwconv2d_wgrad_k##K(                                   \
+        const float* __restrict__ x, float* __restrict__ dw, const float* __restrict__ dy,     \
+        Conv2dParams p) {                                                                       \
+        dw_wgrad_regs<K>(x, dw, dy, p);                                                         \
+    }
+DW_WGRAD_ENTRY(3)
+DW_WGRAD_ENTRY(5)
+DW_WGRAD_ENTRY(7)
