@@ -275,10 +275,11 @@ pub mod entry {
 /// (`common.cuh`, `conv_common.cuh`) replaced by their text, ready for NVRTC
 /// without include paths.
 pub fn cuda_source(unit: &str) -> String {
-    unit.replace("#include \"common.cuh\"", CUDA_COMMON).replace(
-        "#include \"conv_common.cuh\"",
-        &CUDA_CONV_COMMON.replace("#pragma once", ""),
-    )
+    unit.replace("#include \"common.cuh\"", CUDA_COMMON)
+        .replace(
+            "#include \"conv_common.cuh\"",
+            &CUDA_CONV_COMMON.replace("#pragma once", ""),
+        )
 }
 
 /// A WGSL shader with the shared declarations prepended.

@@ -358,3 +358,106 @@ fn batch_norm_kernels_match_the_reference_on_the_cpu() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
+    use slimmable::backend::{ConvPass, Precision};
+    use slimmable::ops::conv::{ConvArgs, ConvGeometry, conv_params, conv2d, weight_block};
+    use slimmable::view::View;
+    let dir = scratch("cuda-on-cpu-dw");
+    let exe = match build_driver(&dir, "dw_check") {
+        Ok(e) => e,
+        Err(why) => {
+            println!("skipped: CUDA kernels on the CPU: {why}");
+            return;
+        }
+    };
+    let cpu = backend::open(BackendKind::Cpu).unwrap();
+    let be = cpu.as_ref();
+    let mut rng = Rng::new(0xD3);
+    // (N, C_full, active C, H, W, k, stride, padding): every tile shape
+    // (planes ≥ 28, ≥ 12 and < 12 wide), strides 1 and 2, k 3, 5, 7 and 4
+    // (the untiled wgrad), sizes that do not fit the tiles.
+    let shapes = [
+        (2, 12, 9, 30, 33, 3, 1, 1),
+        (3, 8, 8, 17, 13, 3, 2, 1),
+        (2, 20, 13, 9, 7, 5, 1, 2),
+        (2, 6, 5, 16, 29, 7, 2, 3),
+        (1, 5, 4, 11, 10, 4, 1, 1),
+    ];
+    let mut failures = Vec::new();
+    for (k, (n, c_full, c, h, w, kk, s, pad)) in shapes.into_iter().enumerate() {
+        let geometry = ConvGeometry {
+            groups: c,
+            stride: [s, s],
+            padding: [pad, pad],
+        };
+        let ho = ConvGeometry::out_size(h, kk, s, pad).unwrap();
+        let wo = ConvGeometry::out_size(w, kk, s, pad).unwrap();
+        let xv = View::channel_slice([n, c_full, h, w], 0, c).unwrap();
+        let yv = View::channel_slice([n, c_full, ho, wo], 0, c).unwrap();
+        let wv = weight_block([c_full, 1, kk, kk], c, 1).unwrap();
+        let x_host = rng.vec_f32(n * c_full * h * w);
+        let y_host = rng.vec_f32(n * c_full * ho * wo);
+        let w_host = rng.vec_f32(c_full * kk * kk);
+        let bias_host = rng.vec_f32(c_full);
+        for pass in ["fwd", "dgrad", "wgrad"] {
+            let poison_x = vec![5555.0f32; x_host.len()];
+            let poison_y = vec![5555.0f32; y_host.len()];
+            let (xh, yh) = match pass {
+                "fwd" => (&x_host, &poison_y),
+                "dgrad" => (&poison_x, &y_host),
+                _ => (&x_host, &y_host),
+            };
+            let (xb, wb, yb) = (
+                be.upload(xh).unwrap(),
+                be.upload(&w_host).unwrap(),
+                be.upload(yh).unwrap(),
+            );
+            let bb = be.upload(&bias_host).unwrap();
+            let args = ConvArgs {
+                x: (&xb, xv),
+                w: (&wb, wv),
+                y: (&yb, yv),
+                bias: (pass == "fwd").then_some((&bb, 0)),
+                geometry,
+                accumulate: false,
+            };
+            let cp = match pass {
+                "fwd" => ConvPass::Forward,
+                "dgrad" => ConvPass::Dgrad,
+                _ => ConvPass::Wgrad,
+            };
+            let params = conv_params(cp, &args).unwrap();
+            conv2d(be, cp, Precision::F32, &args).unwrap();
+            let out = match pass {
+                "fwd" => be.download(&yb).unwrap(),
+                "dgrad" => be.download(&xb).unwrap(),
+                _ => be.download(&wb).unwrap(),
+            };
+            let cdir = dir.join(format!("case{k}-{pass}"));
+            std::fs::create_dir_all(&cdir).unwrap();
+            std::fs::write(cdir.join("params.bin"), bytemuck::bytes_of(&params)).unwrap();
+            write_f32(&cdir, "x.bin", xh);
+            write_f32(&cdir, "w.bin", &w_host);
+            write_f32(&cdir, "y.bin", yh);
+            write_f32(&cdir, "bias.bin", &bias_host);
+            write_f32(&cdir, "expected.bin", &out);
+            let run = Command::new(&exe).arg(&cdir).arg(pass).output().unwrap();
+            let text = String::from_utf8_lossy(&run.stdout);
+            println!(
+                "case {k} ({n}x{c}of{c_full}x{h}x{w} k{kk} s{s}) {}",
+                text.trim()
+            );
+            if !run.status.success() {
+                failures.push(format!(
+                    "case {k} {pass}: {}{}",
+                    text.trim(),
+                    String::from_utf8_lossy(&run.stderr)
+                ));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -30,6 +30,10 @@ inline std::barrier<>* shim_barrier = nullptr;
 
 inline void __syncthreads() { shim_barrier->arrive_and_wait(); }
 
+// atomicAdd on floats (blocks run one at a time, threads of a block race).
+#include <atomic>
+inline float atomicAdd(float* p, float v) { return std::atomic_ref<float>(*p).fetch_add(v); }
+
 // Warp shuffles: every lane of the warp must call them (full mask), as in
 // CUDA's *_sync forms with 0xffffffff.
 struct ShimWarp {
@@ -41,8 +45,10 @@ inline std::vector<ShimWarp>* shim_warps = nullptr;
 template <class T>
 inline T shim_shuffle(T v, unsigned (*source)(unsigned lane, unsigned arg), unsigned arg) {
     static_assert(sizeof(T) <= 8, "shuffle of a value wider than 8 bytes");
-    ShimWarp& w = (*shim_warps)[threadIdx.x / 32];
-    const unsigned lane = threadIdx.x % 32;
+    const unsigned linear =
+        threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+    ShimWarp& w = (*shim_warps)[linear / 32];
+    const unsigned lane = linear % 32;
     std::memcpy(&w.lanes[lane], &v, sizeof(T));
     w.bar.arrive_and_wait();
     const unsigned from = source(lane, arg);
@@ -89,30 +95,38 @@ inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
 inline unsigned max(unsigned a, unsigned b) { return a > b ? a : b; }
 #include <cstdlib>
 
-// Runs `kernel` over a 1-D grid of `blocks` blocks of `threads` threads
-// (a multiple of 32). blockIdx.y walks `blocks_y` rows of the grid.
-inline void shim_launch(unsigned blocks, unsigned threads, const std::function<void()>& kernel,
-                        unsigned blocks_y = 1) {
+// Runs `kernel` over a `grid` of blocks of `block` threads (x fastest, as
+// CUDA numbers them; warps are consecutive runs of 32 in that order). A
+// thread must not return before a __syncthreads the rest of its block
+// reaches (each block ends on the same barrier).
+inline void shim_launch(ShimDim3 grid, ShimDim3 block, const std::function<void()>& kernel) {
+    const unsigned threads = block.x * block.y * block.z;
     std::barrier<> bar(threads);
     shim_barrier = &bar;
     std::vector<ShimWarp> warps((threads + 31) / 32);
     shim_warps = &warps;
-    blockDim = {threads, 1, 1};
-    gridDim = {blocks, blocks_y, 1};
+    blockDim = block;
+    gridDim = grid;
     std::vector<std::thread> pool;
     for (unsigned t = 0; t < threads; ++t) {
         pool.emplace_back([&, t] {
-            threadIdx = {t, 0, 0};
-            for (unsigned by = 0; by < blocks_y; ++by) {
-                for (unsigned b = 0; b < blocks; ++b) {
-                    blockIdx = {b, by, 0};
-                    kernel();
-                    bar.arrive_and_wait();  // the block's shared memory is reused by the next
-                }
-            }
+            threadIdx = {t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
+            for (unsigned bz = 0; bz < grid.z; ++bz)
+                for (unsigned by = 0; by < grid.y; ++by)
+                    for (unsigned bx = 0; bx < grid.x; ++bx) {
+                        blockIdx = {bx, by, bz};
+                        kernel();
+                        bar.arrive_and_wait();  // shared memory is reused by the next block
+                    }
         });
     }
     for (auto& th : pool) th.join();
     shim_barrier = nullptr;
     shim_warps = nullptr;
+}
+
+// 1-D blocks; blockIdx.y walks `blocks_y` rows of the grid.
+inline void shim_launch(unsigned blocks, unsigned threads, const std::function<void()>& kernel,
+                        unsigned blocks_y = 1) {
+    shim_launch({blocks, blocks_y, 1}, {threads, 1, 1}, kernel);
 }

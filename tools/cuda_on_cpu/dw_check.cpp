@@ -1,0 +1,124 @@
+// Checks kernels/dwconv2d.cu on the CPU (see cuda_shim.h) against a case
+// written by tests/cuda_kernels_on_cpu.rs:
+//   dw_check CASE_DIR fwd|dgrad|wgrad
+// The case holds the pass's Conv2dParams (params.bin), the x, w, y buffers
+// before (x.bin, w.bin, y.bin; the output poisoned or, for wgrad, holding
+// earlier gradients) and the CPU reference's output buffer (expected.bin).
+// Kernel choice and launch shapes mirror src/backend/cuda/launch_conv.rs.
+// Every element of the output buffer must match within 1e-4 + 1e-4·|e|.
+#include "cuda_shim.h"
+#include "dwconv2d.cu"
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+static std::string dir;
+
+static std::vector<float> floats(const std::string& name) {
+    std::ifstream f(dir + "/" + name, std::ios::binary);
+    if (!f) {
+        std::fprintf(stderr, "cannot read %s/%s\n", dir.c_str(), name.c_str());
+        std::exit(2);
+    }
+    std::vector<char> b((std::istreambuf_iterator<char>(f)), {});
+    std::vector<float> v(b.size() / 4);
+    std::memcpy(v.data(), b.data(), v.size() * 4);
+    return v;
+}
+
+// launch_conv.rs dw_tile: (tw, th, planes per block) for a plane w wide.
+static void tile_of(unsigned w, unsigned& tw, unsigned& th, unsigned& pz) {
+    if (w >= 28) { tw = 32; th = 8; pz = 1; }
+    else if (w >= 12) { tw = 16; th = 16; pz = 1; }
+    else { tw = 8; th = 8; pz = 4; }
+}
+
+int main(int argc, char** argv) {
+    if (argc != 3) {
+        std::fprintf(stderr, "usage: dw_check CASE_DIR fwd|dgrad|wgrad\n");
+        return 2;
+    }
+    dir = argv[1];
+    const std::string pass = argv[2];
+    const auto pv = floats("params.bin");
+    Conv2dParams p;
+    if (pv.size() * 4 != sizeof p) {
+        std::fprintf(stderr, "params.bin is not a Conv2dParams\n");
+        return 2;
+    }
+    std::memcpy(&p, pv.data(), sizeof p);
+    auto x = floats("x.bin"), w = floats("w.bin"), y = floats("y.bin"), bias = floats("bias.bin");
+    const unsigned n = p.x.dims[0], ic = p.x.dims[1], h = p.x.dims[2], wd = p.x.dims[3];
+    const unsigned ho = p.y.dims[2], wo = p.y.dims[3], kh = p.w.dims[2], kw = p.w.dims[3];
+    const bool tiled_ok = kh <= 7 && kw <= 7 && p.stride_h <= 2 && p.stride_w <= 2;
+    std::vector<float>* out = nullptr;
+    unsigned tw, th, pz;
+    if (pass == "fwd") {
+        out = &y;
+        tile_of(wo, tw, th, pz);
+        if (!tiled_ok) {
+            shim_launch((n * ic * ho * wo + 255) / 256, 256,
+                        [&] { slimmable_dwconv2d_fwd(x.data(), w.data(), y.data(), bias.data(), p); });
+        } else {
+            const ShimDim3 grid{(wo + tw - 1) / tw, (ho + th - 1) / th, (n * ic + pz - 1) / pz};
+            const ShimDim3 block{tw, th, pz};
+            auto run = [&] {
+                if (tw == 32) slimmable_dwconv2d_fwd_t32x8x1(x.data(), w.data(), y.data(), bias.data(), p);
+                else if (tw == 16) slimmable_dwconv2d_fwd_t16x16x1(x.data(), w.data(), y.data(), bias.data(), p);
+                else slimmable_dwconv2d_fwd_t8x8x4(x.data(), w.data(), y.data(), bias.data(), p);
+            };
+            shim_launch(grid, block, run);
+        }
+    } else if (pass == "dgrad") {
+        out = &x;
+        tile_of(wd, tw, th, pz);
+        if (!tiled_ok || p.stride_h != p.stride_w) {
+            shim_launch((n * ic * h * wd + 255) / 256, 256,
+                        [&] { slimmable_dwconv2d_dgrad(x.data(), w.data(), y.data(), p); });
+        } else {
+            const ShimDim3 grid{(wd + tw - 1) / tw, (h + th - 1) / th, (n * ic + pz - 1) / pz};
+            const ShimDim3 block{tw, th, pz};
+            const bool s1 = p.stride_h == 1;
+            auto run = [&] {
+                if (tw == 32) (s1 ? slimmable_dwconv2d_dgrad_t32x8x1_s1 : slimmable_dwconv2d_dgrad_t32x8x1_s2)(x.data(), w.data(), y.data(), p);
+                else if (tw == 16) (s1 ? slimmable_dwconv2d_dgrad_t16x16x1_s1 : slimmable_dwconv2d_dgrad_t16x16x1_s2)(x.data(), w.data(), y.data(), p);
+                else (s1 ? slimmable_dwconv2d_dgrad_t8x8x4_s1 : slimmable_dwconv2d_dgrad_t8x8x4_s2)(x.data(), w.data(), y.data(), p);
+            };
+            shim_launch(grid, block, run);
+        }
+    } else if (pass == "wgrad") {
+        out = &w;
+        // Splits do not change the sums' meaning: two, so the atomics meet.
+        if (kh == kw && (kh == 3 || kh == 5 || kh == 7)) {
+            auto run = [&] {
+                if (kh == 3) slimmable_dwconv2d_wgrad_k3(x.data(), w.data(), y.data(), p);
+                else if (kh == 5) slimmable_dwconv2d_wgrad_k5(x.data(), w.data(), y.data(), p);
+                else slimmable_dwconv2d_wgrad_k7(x.data(), w.data(), y.data(), p);
+            };
+            shim_launch({ic, 2, 1}, {256, 1, 1}, run);
+        } else {
+            shim_launch({ic, kh * kw, 2}, {256, 1, 1},
+                        [&] { slimmable_dwconv2d_wgrad(x.data(), w.data(), y.data(), p); });
+        }
+    } else {
+        std::fprintf(stderr, "unknown pass %s\n", pass.c_str());
+        return 2;
+    }
+    const auto want = floats("expected.bin");
+    size_t bad = 0;
+    double worst = 0.0;
+    for (size_t i = 0; i < want.size(); ++i) {
+        const double e = want[i], o = (*out)[i];
+        const double err = std::fabs(o - e);
+        if (!(err <= 1e-4 + 1e-4 * std::fabs(e))) {
+            if (bad == 0) std::printf("  [%zu]: got %.8g, expected %.8g\n", i, o, e);
+            ++bad;
+        }
+        if (err > worst) worst = err;
+    }
+    std::printf("%s: %zu elements, worst error %.3g, %zu outside tolerance\n", pass.c_str(),
+                want.size(), worst, bad);
+    return bad ? 1 : 0;
+}
