@@ -110,6 +110,85 @@ __device__ void dw_fwd_tiled(const float* __restrict__ x, const float* __restric
     y[idx] = p.accumulate ? y[idx] + acc : acc;
 }
 
+// Forward for the 3x3 depthwise layers of MobileNets (stride 1 or 2), the
+// common case: a 32 x 8 block computes a 32-wide, 32-tall output tile of
+// one (n, c) plane, DW3_ROWS = 4 consecutive rows a thread, so each window
+// row read from shared memory serves up to three of the thread's outputs;
+// the window is staged by a 2-D loop (no divisions) and the nine weights
+// live in registers. Same additions in the same order (taps by row, then
+// column) as dw_fwd_tiled.
+#define DW3_ROWS 4
+
+template <int S>
+__device__ void dw_fwd_k3(const float* __restrict__ x, const float* __restrict__ wt,
+                          float* __restrict__ y, const float* __restrict__ bias,
+                          const Conv2dParams& p) {
+    constexpr int TW = 32, TH = 8, R = DW3_ROWS;
+    constexpr int IH = (TH * R - 1) * S + 3, IW = (TW - 1) * S + 3;
+    __shared__ float win[IH][IW];
+    const Geom g = geom_of(p);
+    const int plane = blockIdx.z, c = plane % g.oc, n = plane / g.oc;
+    const int wo0 = blockIdx.x * TW, ho0 = blockIdx.y * TH * R;
+    const int hi0 = ho0 * S - g.ph, wi0 = wo0 * S - g.pw;
+    const float* xp = x + at(p.x, n, c, 0, 0);
+    const int sxh = (int)p.x.strides[2], sxw = (int)p.x.strides[3];
+    for (int r = threadIdx.y; r < IH; r += TH) {
+        const int hi = hi0 + r;
+        const bool row_ok = hi >= 0 && hi < g.h;
+        for (int q = threadIdx.x; q < IW; q += TW) {
+            const int wi = wi0 + q;
+            win[r][q] = (row_ok && wi >= 0 && wi < g.w) ? xp[hi * sxh + wi * sxw] : 0.f;
+        }
+    }
+    float wk[9];
+#pragma unroll
+    for (int i = 0; i < 9; ++i) wk[i] = wt[at(p.w, c, 0, i / 3, i % 3)];
+    __syncthreads();
+    const int wo = wo0 + threadIdx.x;
+    if (wo >= g.wo) return;  // no barrier follows
+    const float b = p.has_bias ? bias[p.bias_offset + c] : 0.f;
+    float acc[R];
+#pragma unroll
+    for (int j = 0; j < R; ++j) acc[j] = b;
+    const int r0 = threadIdx.y * R * S, q0 = threadIdx.x * S;
+    // Window row rr feeds output row j through tap row ky = rr - j·S.
+#pragma unroll
+    for (int rr = 0; rr < (R - 1) * S + 3; ++rr) {
+        const float v0 = win[r0 + rr][q0], v1 = win[r0 + rr][q0 + 1], v2 = win[r0 + rr][q0 + 2];
+#pragma unroll
+        for (int j = 0; j < R; ++j) {
+            const int ky = rr - j * S;
+            if (ky >= 0 && ky < 3) {
+                acc[j] = fmaf(v0, wk[ky * 3], acc[j]);
+                acc[j] = fmaf(v1, wk[ky * 3 + 1], acc[j]);
+                acc[j] = fmaf(v2, wk[ky * 3 + 2], acc[j]);
+            }
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < R; ++j) {
+        const int ho = ho0 + threadIdx.y * R + j;
+        if (ho < g.ho) {
+            const u32 idx = at(p.y, n, c, ho, wo);
+            y[idx] = p.accumulate ? y[idx] + acc[j] : acc[j];
+        }
+    }
+}
+
+// Grid (ceil(wo/32), ceil(ho/32), n·c) of 32 x 8 blocks.
+extern "C" __global__ void __launch_bounds__(256)
+    slimmable_dwconv2d_fwd_k3s1(const float* __restrict__ x, const float* __restrict__ wt,
+                                float* __restrict__ y, const float* __restrict__ bias,
+                                Conv2dParams p) {
+    dw_fwd_k3<1>(x, wt, y, bias, p);
+}
+extern "C" __global__ void __launch_bounds__(256)
+    slimmable_dwconv2d_fwd_k3s2(const float* __restrict__ x, const float* __restrict__ wt,
+                                float* __restrict__ y, const float* __restrict__ bias,
+                                Conv2dParams p) {
+    dw_fwd_k3<2>(x, wt, y, bias, p);
+}
+
 // Data gradient: each dx element gathers dy[(h + ph - ky) / s] where the
 // division is exact; the block stages the dy rows and columns its tile can
 // reach (zero outside the output), then gathers from shared memory.

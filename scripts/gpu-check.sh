@@ -73,6 +73,9 @@ run() {
         --backend cuda --op resize_pack
     step "bench resize, tiled" env SLIMMABLE_RESIZE_TILED=1 .gpu/bin/slimmable bench resize \
         --backend cuda --iters 30 --torch "$OUT/torch.json"
+    # A/B: depthwise 3x3 forward on the general tiled kernel.
+    step "bench conv, SLIMMABLE_DW_K3=0" env SLIMMABLE_DW_K3=0 .gpu/bin/slimmable bench conv \
+        --backend cuda --iters 30 --torch "$OUT/torch.json"
     # A/B: batch norm on the split kernels only (no channel-resident path).
     step "bench bn, split kernels only" env SLIMMABLE_BN_RESIDENT=0 .gpu/bin/slimmable bench bn \
         --backend cuda --iters 30 --torch "$OUT/torch.json"

@@ -92,6 +92,8 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::DWCONV2D_FWD_T32X8,
             entry::DWCONV2D_FWD_T16X16,
             entry::DWCONV2D_FWD_T8X8X4,
+            entry::DWCONV2D_FWD_K3S1,
+            entry::DWCONV2D_FWD_K3S2,
             entry::DWCONV2D_DGRAD_T32X8_S1,
             entry::DWCONV2D_DGRAD_T16X16_S1,
             entry::DWCONV2D_DGRAD_T8X8X4_S1,
@@ -200,6 +202,10 @@ pub mod entry {
     pub const DWCONV2D_FWD_T32X8: &str = "slimmable_dwconv2d_fwd_t32x8x1";
     pub const DWCONV2D_FWD_T16X16: &str = "slimmable_dwconv2d_fwd_t16x16x1";
     pub const DWCONV2D_FWD_T8X8X4: &str = "slimmable_dwconv2d_fwd_t8x8x4";
+    /// Depthwise 3×3 forward, stride 1 / 2, same arguments as the tiled
+    /// forward: grid (ceil(wo/32), ceil(ho/32), n·c) of 32 × 8 threads.
+    pub const DWCONV2D_FWD_K3S1: &str = "slimmable_dwconv2d_fwd_k3s1";
+    pub const DWCONV2D_FWD_K3S2: &str = "slimmable_dwconv2d_fwd_k3s2";
     /// The dgrad twins come per stride (`_s1`, `_s2`, both axes equal).
     pub const DWCONV2D_DGRAD_T32X8_S1: &str = "slimmable_dwconv2d_dgrad_t32x8x1_s1";
     pub const DWCONV2D_DGRAD_T16X16_S1: &str = "slimmable_dwconv2d_dgrad_t16x16x1_s1";

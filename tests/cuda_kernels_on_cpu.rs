@@ -376,10 +376,13 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
     let be = cpu.as_ref();
     let mut rng = Rng::new(0xD3);
     // (N, C_full, active C, H, W, k, stride, padding): every tile shape
-    // (planes ≥ 28, ≥ 12 and < 12 wide), strides 1 and 2, k 3, 5, 7 and 4
-    // (the untiled wgrad), sizes that do not fit the tiles.
+    // (planes ≥ 28, ≥ 12 and < 12 wide; the 3×3 kernels' 32×32 tiles, several
+    // of them down the plane), strides 1 and 2, k 3, 5, 7 and 4 (the untiled
+    // wgrad), sizes that do not fit the tiles.
     let shapes = [
         (2, 12, 9, 30, 33, 3, 1, 1),
+        (1, 4, 3, 70, 45, 3, 1, 1),
+        (2, 6, 6, 61, 64, 3, 2, 1),
         (3, 8, 8, 17, 13, 3, 2, 1),
         (2, 20, 13, 9, 7, 5, 1, 2),
         (2, 6, 5, 16, 29, 7, 2, 3),

@@ -58,7 +58,14 @@ int main(int argc, char** argv) {
     if (pass == "fwd") {
         out = &y;
         tile_of(wo, tw, th, pz);
-        if (!tiled_ok) {
+        const bool k3 = kh == 3 && kw == 3 && p.stride_h == p.stride_w && p.stride_h <= 2 && wo >= 28;
+        if (k3) {
+            auto run = [&] {
+                if (p.stride_h == 1) slimmable_dwconv2d_fwd_k3s1(x.data(), w.data(), y.data(), bias.data(), p);
+                else slimmable_dwconv2d_fwd_k3s2(x.data(), w.data(), y.data(), bias.data(), p);
+            };
+            shim_launch({(wo + 31) / 32, (ho + 31) / 32, n * ic}, {32, 8, 1}, run);
+        } else if (!tiled_ok) {
             shim_launch((n * ic * ho * wo + 255) / 256, 256,
                         [&] { slimmable_dwconv2d_fwd(x.data(), w.data(), y.data(), bias.data(), p); });
         } else {

@@ -39,6 +39,13 @@ fn grid_1d(n: u64) -> LaunchConfig {
     }
 }
 
+/// `SLIMMABLE_DW_K3=0` sends 3×3 depthwise forwards to the general tiled
+/// kernel (for A/B timing against `slimmable_dwconv2d_fwd_k3s*`).
+fn dw_k3_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("SLIMMABLE_DW_K3").map_or(true, |v| v != "0"))
+}
+
 /// Tile shape of the tiled depthwise kernels for a plane `w` wide and `h`
 /// high: wide planes 32 x 8, medium 16 x 16, small 8 x 8 with four planes
 /// per block (so that small planes still fill the block). Returns the
@@ -135,7 +142,31 @@ pub unsafe fn launch_conv2d(
             && p.stride_h <= 2
             && p.stride_w <= 2
             && n * ic <= 65_535;
+        let k3 = p.w.dims[2] == 3
+            && p.w.dims[3] == 3
+            && p.stride_h == p.stride_w
+            && p.stride_h <= 2
+            && wo >= 28
+            && n * oc <= 65_535
+            && dw_k3_enabled();
         match pass {
+            ConvPass::Forward if k3 => {
+                let name = if p.stride_h == 1 {
+                    entry::DWCONV2D_FWD_K3S1
+                } else {
+                    entry::DWCONV2D_FWD_K3S2
+                };
+                let cfg = LaunchConfig {
+                    grid_dim: (
+                        wo.div_ceil(32) as u32,
+                        ho.div_ceil(32) as u32,
+                        (n * oc) as u32,
+                    ),
+                    block_dim: (32, 8, 1),
+                    shared_mem_bytes: 0,
+                };
+                launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p])?
+            }
             ConvPass::Forward if tiled_ok => {
                 let (names, cfg) = dw_tile(wo, ho, n * oc);
                 launch(names[0], cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p])?
