@@ -189,6 +189,74 @@ extern "C" __global__ void __launch_bounds__(256)
     dw_fwd_k3<2>(x, wt, y, bias, p);
 }
 
+// Data gradient of the 3x3 stride-1 depthwise conv, shaped like
+// dw_fwd_k3<1>: dx(h, w) = sum over (ky, kx) of dy(h + ph - ky, w + pw - kx)
+// · w(ky, kx), four rows a thread from a dy window in shared memory (zeros
+// outside dy). Taps in the order of dw_dgrad_tiled (ky, then kx, rising).
+template <int unused = 0>
+__device__ void dw_dgrad_k3s1(float* __restrict__ dx, const float* __restrict__ wt,
+                              const float* __restrict__ dy, const Conv2dParams& p) {
+    constexpr int TW = 32, TH = 8, R = DW3_ROWS;
+    constexpr int IH = TH * R + 2, IW = TW + 2;
+    __shared__ float win[IH][IW];
+    const Geom g = geom_of(p);
+    const int plane = blockIdx.z, c = plane % g.ic, n = plane / g.ic;
+    const int w0 = blockIdx.x * TW, h0 = blockIdx.y * TH * R;
+    // Window (r, q) holds dy(h0 + ph - 2 + r, w0 + pw - 2 + q).
+    const int hb = h0 + g.ph - 2, wb = w0 + g.pw - 2;
+    const float* dyp = dy + at(p.y, n, c, 0, 0);
+    const int syh = (int)p.y.strides[2], syw = (int)p.y.strides[3];
+    for (int r = threadIdx.y; r < IH; r += TH) {
+        const int ho = hb + r;
+        const bool row_ok = ho >= 0 && ho < g.ho;
+        for (int q = threadIdx.x; q < IW; q += TW) {
+            const int wo = wb + q;
+            win[r][q] = (row_ok && wo >= 0 && wo < g.wo) ? dyp[ho * syh + wo * syw] : 0.f;
+        }
+    }
+    float wk[9];
+#pragma unroll
+    for (int i = 0; i < 9; ++i) wk[i] = wt[at(p.w, c, 0, i / 3, i % 3)];
+    __syncthreads();
+    const int wi = w0 + threadIdx.x;
+    if (wi >= g.w) return;  // no barrier follows
+    float acc[R];
+#pragma unroll
+    for (int j = 0; j < R; ++j) acc[j] = 0.f;
+    // Row j of the thread takes window row ty·R + j + 2 − ky for tap ky, and
+    // column tx + 2 − kx for tap kx: walking window rows downwards visits
+    // each output's taps with ky rising.
+    const int r0 = threadIdx.y * R, q0 = threadIdx.x;
+#pragma unroll
+    for (int rr = R + 1; rr >= 0; --rr) {
+        const float v0 = win[r0 + rr][q0 + 2], v1 = win[r0 + rr][q0 + 1], v2 = win[r0 + rr][q0];
+#pragma unroll
+        for (int j = 0; j < R; ++j) {
+            const int ky = j + 2 - rr;
+            if (ky >= 0 && ky < 3) {
+                acc[j] = fmaf(v0, wk[ky * 3], acc[j]);
+                acc[j] = fmaf(v1, wk[ky * 3 + 1], acc[j]);
+                acc[j] = fmaf(v2, wk[ky * 3 + 2], acc[j]);
+            }
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < R; ++j) {
+        const int hi = h0 + threadIdx.y * R + j;
+        if (hi < g.h) {
+            const u32 idx = at(p.x, n, c, hi, wi);
+            dx[idx] = p.accumulate ? dx[idx] + acc[j] : acc[j];
+        }
+    }
+}
+
+// Grid (ceil(w/32), ceil(h/32), n·c) of 32 x 8 blocks.
+extern "C" __global__ void __launch_bounds__(256)
+    slimmable_dwconv2d_dgrad_k3s1(float* __restrict__ dx, const float* __restrict__ wt,
+                                  const float* __restrict__ dy, Conv2dParams p) {
+    dw_dgrad_k3s1(dx, wt, dy, p);
+}
+
 // Data gradient: each dx element gathers dy[(h + ph - ky) / s] where the
 // division is exact; the block stages the dy rows and columns its tile can
 // reach (zero outside the output), then gathers from shared memory.

@@ -81,7 +81,11 @@ int main(int argc, char** argv) {
     } else if (pass == "dgrad") {
         out = &x;
         tile_of(wd, tw, th, pz);
-        if (!tiled_ok || p.stride_h != p.stride_w) {
+        const bool k3s1 = kh == 3 && kw == 3 && p.stride_h == 1 && p.stride_w == 1 && wo >= 28 && wd >= 28;
+        if (k3s1) {
+            shim_launch({(wd + 31) / 32, (h + 31) / 32, n * ic}, {32, 8, 1},
+                        [&] { slimmable_dwconv2d_dgrad_k3s1(x.data(), w.data(), y.data(), p); });
+        } else if (!tiled_ok || p.stride_h != p.stride_w) {
             shim_launch((n * ic * h * wd + 255) / 256, 256,
                         [&] { slimmable_dwconv2d_dgrad(x.data(), w.data(), y.data(), p); });
         } else {

@@ -39,8 +39,8 @@ fn grid_1d(n: u64) -> LaunchConfig {
     }
 }
 
-/// `SLIMMABLE_DW_K3=0` sends 3×3 depthwise forwards to the general tiled
-/// kernel (for A/B timing against `slimmable_dwconv2d_fwd_k3s*`).
+/// `SLIMMABLE_DW_K3=0` sends 3×3 depthwise forwards and dgrads to the
+/// general tiled kernels (for A/B timing against the `*_k3s*` kernels).
 fn dw_k3_enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var("SLIMMABLE_DW_K3").map_or(true, |v| v != "0"))
@@ -176,6 +176,22 @@ pub unsafe fn launch_conv2d(
                 grid_1d(n * oc * ho * wo),
                 &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
             )?,
+            ConvPass::Dgrad if k3 && p.stride_h == 1 && w >= 28 => {
+                let cfg = LaunchConfig {
+                    grid_dim: (
+                        w.div_ceil(32) as u32,
+                        h.div_ceil(32) as u32,
+                        (n * ic) as u32,
+                    ),
+                    block_dim: (32, 8, 1),
+                    shared_mem_bytes: 0,
+                };
+                launch(
+                    entry::DWCONV2D_DGRAD_K3S1,
+                    cfg,
+                    &[&ptr.x, &ptr.w, &ptr.y, p],
+                )?
+            }
             ConvPass::Dgrad if tiled_ok && p.stride_h == p.stride_w => {
                 let (names, cfg) = dw_tile(w, h, n * ic);
                 let name = if p.stride_h == 1 { names[1] } else { names[2] };
