@@ -38,3 +38,22 @@ __device__ __forceinline__ float block_sum(float v) {
     __syncthreads();
     return v;  // valid in thread 0
 }
+
+// block_sum for blocks of any shape (threads numbered x fastest, as CUDA
+// forms warps; their count a multiple of 32). Valid in thread (0, 0, 0).
+__device__ __forceinline__ float block_sum_2d(float v) {
+    __shared__ float partial[32];
+    const u32 t = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+    const u32 threads = blockDim.x * blockDim.y * blockDim.z;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if (t % 32 == 0) partial[t / 32] = v;
+    __syncthreads();
+    v = (t < threads / 32) ? partial[t] : 0.f;
+    if (t < 32) {
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    }
+    __syncthreads();
+    return v;
+}

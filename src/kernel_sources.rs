@@ -95,6 +95,8 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::DWCONV2D_FWD_K3S1,
             entry::DWCONV2D_FWD_K3S2,
             entry::DWCONV2D_DGRAD_K3S1,
+            entry::DWCONV2D_WGRAD_K3S1,
+            entry::DWCONV2D_WGRAD_K3S2,
             entry::DWCONV2D_DGRAD_T32X8_S1,
             entry::DWCONV2D_DGRAD_T16X16_S1,
             entry::DWCONV2D_DGRAD_T8X8X4_S1,
@@ -210,6 +212,10 @@ pub mod entry {
     /// Depthwise 3×3 stride-1 dgrad `(dx, w, dy, Conv2dParams)`: grid
     /// (ceil(w/32), ceil(h/32), n·c) of 32 × 8 threads.
     pub const DWCONV2D_DGRAD_K3S1: &str = "slimmable_dwconv2d_dgrad_k3s1";
+    /// Depthwise 3×3 wgrad, stride 1 / 2, `(x, dw, dy, Conv2dParams)`: grid
+    /// (ceil(wo/32), ceil(ho/32), c·ceil(n/8)) of 32 × 8 threads; adds into dw.
+    pub const DWCONV2D_WGRAD_K3S1: &str = "slimmable_dwconv2d_wgrad_k3s1";
+    pub const DWCONV2D_WGRAD_K3S2: &str = "slimmable_dwconv2d_wgrad_k3s2";
     /// The dgrad twins come per stride (`_s1`, `_s2`, both axes equal).
     pub const DWCONV2D_DGRAD_T32X8_S1: &str = "slimmable_dwconv2d_dgrad_t32x8x1_s1";
     pub const DWCONV2D_DGRAD_T16X16_S1: &str = "slimmable_dwconv2d_dgrad_t16x16x1_s1";

@@ -377,12 +377,14 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
     let mut rng = Rng::new(0xD3);
     // (N, C_full, active C, H, W, k, stride, padding): every tile shape
     // (planes ≥ 28, ≥ 12 and < 12 wide; the 3×3 kernels' 32×32 tiles, several
-    // of them down the plane), strides 1 and 2, k 3, 5, 7 and 4 (the untiled
-    // wgrad), sizes that do not fit the tiles.
+    // of them down the plane; a batch past the 3×3 wgrad's 8 images a
+    // block), strides 1 and 2, k 3, 5, 7 and 4 (the untiled wgrad), sizes
+    // that do not fit the tiles.
     let shapes = [
         (2, 12, 9, 30, 33, 3, 1, 1),
         (1, 4, 3, 70, 45, 3, 1, 1),
         (1, 3, 2, 40, 36, 3, 1, 0),
+        (10, 3, 3, 33, 30, 3, 1, 1),
         (2, 6, 6, 61, 64, 3, 2, 1),
         (3, 8, 8, 17, 13, 3, 2, 1),
         (2, 20, 13, 9, 7, 5, 1, 2),

@@ -101,8 +101,16 @@ int main(int argc, char** argv) {
         }
     } else if (pass == "wgrad") {
         out = &w;
+        const bool k3 = kh == 3 && kw == 3 && p.stride_h == p.stride_w && p.stride_h <= 2 && wo >= 28;
         // Splits do not change the sums' meaning: two, so the atomics meet.
-        if (kh == kw && (kh == 3 || kh == 5 || kh == 7)) {
+        if (k3) {
+            auto run = [&] {
+                if (p.stride_h == 1) slimmable_dwconv2d_wgrad_k3s1(x.data(), w.data(), y.data(), p);
+                else slimmable_dwconv2d_wgrad_k3s2(x.data(), w.data(), y.data(), p);
+            };
+            shim_launch({(wo + 31) / 32, (ho + 31) / 32, ic * ((n + DW3_IMAGES - 1) / DW3_IMAGES)},
+                        {32, 8, 1}, run);
+        } else if (kh == kw && (kh == 3 || kh == 5 || kh == 7)) {
             auto run = [&] {
                 if (kh == 3) slimmable_dwconv2d_wgrad_k3(x.data(), w.data(), y.data(), p);
                 else if (kh == 5) slimmable_dwconv2d_wgrad_k5(x.data(), w.data(), y.data(), p);

@@ -39,8 +39,12 @@ fn grid_1d(n: u64) -> LaunchConfig {
     }
 }
 
-/// `SLIMMABLE_DW_K3=0` sends 3×3 depthwise forwards and dgrads to the
-/// general tiled kernels (for A/B timing against the `*_k3s*` kernels).
+/// Images a block of `slimmable_dwconv2d_wgrad_k3s*` sums over
+/// (`DW3_IMAGES` in kernels/dwconv2d.cu).
+const DW3_IMAGES: u64 = 8;
+
+/// `SLIMMABLE_DW_K3=0` sends 3×3 depthwise passes to the general kernels
+/// (for A/B timing against the `*_k3s*` kernels).
 fn dw_k3_enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var("SLIMMABLE_DW_K3").map_or(true, |v| v != "0"))
@@ -202,6 +206,23 @@ pub unsafe fn launch_conv2d(
                 grid_1d(n * ic * h * w),
                 &[&ptr.x, &ptr.w, &ptr.y, p],
             )?,
+            ConvPass::Wgrad if k3 => {
+                let name = if p.stride_h == 1 {
+                    entry::DWCONV2D_WGRAD_K3S1
+                } else {
+                    entry::DWCONV2D_WGRAD_K3S2
+                };
+                let cfg = LaunchConfig {
+                    grid_dim: (
+                        wo.div_ceil(32) as u32,
+                        ho.div_ceil(32) as u32,
+                        (ic * n.div_ceil(DW3_IMAGES)) as u32,
+                    ),
+                    block_dim: (32, 8, 1),
+                    shared_mem_bytes: 0,
+                };
+                launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, p])?;
+            }
             ConvPass::Wgrad if p.w.dims[2] == p.w.dims[3] && matches!(p.w.dims[2], 3 | 5 | 7) => {
                 let splits = split_for(ic, pixels, 4 * THREADS as u64);
                 let cfg = LaunchConfig {
