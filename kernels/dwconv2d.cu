@@ -111,33 +111,39 @@ __device__ void dw_fwd_tiled(const float* __restrict__ x, const float* __restric
 }
 
 // Forward for the 3x3 depthwise layers of MobileNets (stride 1 or 2), the
-// common case: a 32 x 8 block computes a 32-wide, 32-tall output tile of
-// one (n, c) plane, DW3_ROWS = 4 consecutive rows a thread, so each window
-// row read from shared memory serves up to three of the thread's outputs;
-// the window is staged by a 2-D loop (no divisions) and the nine weights
-// live in registers. Same additions in the same order (taps by row, then
-// column) as dw_fwd_tiled.
+// common case: a TW x TH x P block computes a TW-wide, TH·DW3_ROWS-tall
+// output tile of each of P (n, c) planes, DW3_ROWS = 4 consecutive rows a
+// thread, so each window row read from shared memory serves up to three of
+// the thread's outputs; the window is staged by a 2-D loop (no divisions)
+// and the nine weights live in registers. Tiles: 32 x 32 of one plane for
+// planes at least 28 wide, 16 x 16 of four planes from 12, 8 x 8 of sixteen
+// below. Same additions in the same order (taps by row, then column) as
+// dw_fwd_tiled.
 #define DW3_ROWS 4
 
-template <int S>
+template <int S, int TW, int TH, int P>
 __device__ void dw_fwd_k3(const float* __restrict__ x, const float* __restrict__ wt,
                           float* __restrict__ y, const float* __restrict__ bias,
                           const Conv2dParams& p) {
-    constexpr int TW = 32, TH = 8, R = DW3_ROWS;
+    constexpr int R = DW3_ROWS;
     constexpr int IH = (TH * R - 1) * S + 3, IW = (TW - 1) * S + 3;
-    __shared__ float win[IH][IW];
+    __shared__ float win[P][IH][IW];
     const Geom g = geom_of(p);
-    const int plane = blockIdx.z, c = plane % g.oc, n = plane / g.oc;
+    const int pz = threadIdx.z, plane = blockIdx.z * P + pz;
+    const bool live = plane < g.n * g.oc;
+    const int c = live ? plane % g.oc : 0, n = live ? plane / g.oc : 0;
     const int wo0 = blockIdx.x * TW, ho0 = blockIdx.y * TH * R;
     const int hi0 = ho0 * S - g.ph, wi0 = wo0 * S - g.pw;
     const float* xp = x + at(p.x, n, c, 0, 0);
     const int sxh = (int)p.x.strides[2], sxw = (int)p.x.strides[3];
-    for (int r = threadIdx.y; r < IH; r += TH) {
-        const int hi = hi0 + r;
-        const bool row_ok = hi >= 0 && hi < g.h;
-        for (int q = threadIdx.x; q < IW; q += TW) {
-            const int wi = wi0 + q;
-            win[r][q] = (row_ok && wi >= 0 && wi < g.w) ? xp[hi * sxh + wi * sxw] : 0.f;
+    if (live) {
+        for (int r = threadIdx.y; r < IH; r += TH) {
+            const int hi = hi0 + r;
+            const bool row_ok = hi >= 0 && hi < g.h;
+            for (int q = threadIdx.x; q < IW; q += TW) {
+                const int wi = wi0 + q;
+                win[pz][r][q] = (row_ok && wi >= 0 && wi < g.w) ? xp[hi * sxh + wi * sxw] : 0.f;
+            }
         }
     }
     float wk[9];
@@ -145,7 +151,7 @@ __device__ void dw_fwd_k3(const float* __restrict__ x, const float* __restrict__
     for (int i = 0; i < 9; ++i) wk[i] = wt[at(p.w, c, 0, i / 3, i % 3)];
     __syncthreads();
     const int wo = wo0 + threadIdx.x;
-    if (wo >= g.wo) return;  // no barrier follows
+    if (!live || wo >= g.wo) return;  // no barrier follows
     const float b = p.has_bias ? bias[p.bias_offset + c] : 0.f;
     float acc[R];
 #pragma unroll
@@ -154,7 +160,8 @@ __device__ void dw_fwd_k3(const float* __restrict__ x, const float* __restrict__
     // Window row rr feeds output row j through tap row ky = rr - j·S.
 #pragma unroll
     for (int rr = 0; rr < (R - 1) * S + 3; ++rr) {
-        const float v0 = win[r0 + rr][q0], v1 = win[r0 + rr][q0 + 1], v2 = win[r0 + rr][q0 + 2];
+        const float v0 = win[pz][r0 + rr][q0], v1 = win[pz][r0 + rr][q0 + 1],
+                    v2 = win[pz][r0 + rr][q0 + 2];
 #pragma unroll
         for (int j = 0; j < R; ++j) {
             const int ky = rr - j * S;
@@ -175,43 +182,34 @@ __device__ void dw_fwd_k3(const float* __restrict__ x, const float* __restrict__
     }
 }
 
-// Grid (ceil(wo/32), ceil(ho/32), n·c) of 32 x 8 blocks.
-extern "C" __global__ void __launch_bounds__(256)
-    slimmable_dwconv2d_fwd_k3s1(const float* __restrict__ x, const float* __restrict__ wt,
-                                float* __restrict__ y, const float* __restrict__ bias,
-                                Conv2dParams p) {
-    dw_fwd_k3<1>(x, wt, y, bias, p);
-}
-extern "C" __global__ void __launch_bounds__(256)
-    slimmable_dwconv2d_fwd_k3s2(const float* __restrict__ x, const float* __restrict__ wt,
-                                float* __restrict__ y, const float* __restrict__ bias,
-                                Conv2dParams p) {
-    dw_fwd_k3<2>(x, wt, y, bias, p);
-}
-
 // Data gradient of the 3x3 stride-1 depthwise conv, shaped like
-// dw_fwd_k3<1>: dx(h, w) = sum over (ky, kx) of dy(h + ph - ky, w + pw - kx)
-// · w(ky, kx), four rows a thread from a dy window in shared memory (zeros
-// outside dy). Taps in the order of dw_dgrad_tiled (ky, then kx, rising).
-template <int unused = 0>
+// dw_fwd_k3<1, ...>: dx(h, w) = sum over (ky, kx) of dy(h + ph - ky,
+// w + pw - kx) · w(ky, kx), four rows a thread from a dy window in shared
+// memory (zeros outside dy). Taps in the order of dw_dgrad_tiled (ky, then
+// kx, rising).
+template <int TW, int TH, int P>
 __device__ void dw_dgrad_k3s1(float* __restrict__ dx, const float* __restrict__ wt,
                               const float* __restrict__ dy, const Conv2dParams& p) {
-    constexpr int TW = 32, TH = 8, R = DW3_ROWS;
+    constexpr int R = DW3_ROWS;
     constexpr int IH = TH * R + 2, IW = TW + 2;
-    __shared__ float win[IH][IW];
+    __shared__ float win[P][IH][IW];
     const Geom g = geom_of(p);
-    const int plane = blockIdx.z, c = plane % g.ic, n = plane / g.ic;
+    const int pz = threadIdx.z, plane = blockIdx.z * P + pz;
+    const bool live = plane < g.n * g.ic;
+    const int c = live ? plane % g.ic : 0, n = live ? plane / g.ic : 0;
     const int w0 = blockIdx.x * TW, h0 = blockIdx.y * TH * R;
     // Window (r, q) holds dy(h0 + ph - 2 + r, w0 + pw - 2 + q).
     const int hb = h0 + g.ph - 2, wb = w0 + g.pw - 2;
     const float* dyp = dy + at(p.y, n, c, 0, 0);
     const int syh = (int)p.y.strides[2], syw = (int)p.y.strides[3];
-    for (int r = threadIdx.y; r < IH; r += TH) {
-        const int ho = hb + r;
-        const bool row_ok = ho >= 0 && ho < g.ho;
-        for (int q = threadIdx.x; q < IW; q += TW) {
-            const int wo = wb + q;
-            win[r][q] = (row_ok && wo >= 0 && wo < g.wo) ? dyp[ho * syh + wo * syw] : 0.f;
+    if (live) {
+        for (int r = threadIdx.y; r < IH; r += TH) {
+            const int ho = hb + r;
+            const bool row_ok = ho >= 0 && ho < g.ho;
+            for (int q = threadIdx.x; q < IW; q += TW) {
+                const int wo = wb + q;
+                win[pz][r][q] = (row_ok && wo >= 0 && wo < g.wo) ? dyp[ho * syh + wo * syw] : 0.f;
+            }
         }
     }
     float wk[9];
@@ -219,7 +217,7 @@ __device__ void dw_dgrad_k3s1(float* __restrict__ dx, const float* __restrict__ 
     for (int i = 0; i < 9; ++i) wk[i] = wt[at(p.w, c, 0, i / 3, i % 3)];
     __syncthreads();
     const int wi = w0 + threadIdx.x;
-    if (wi >= g.w) return;  // no barrier follows
+    if (!live || wi >= g.w) return;  // no barrier follows
     float acc[R];
 #pragma unroll
     for (int j = 0; j < R; ++j) acc[j] = 0.f;
@@ -229,7 +227,8 @@ __device__ void dw_dgrad_k3s1(float* __restrict__ dx, const float* __restrict__ 
     const int r0 = threadIdx.y * R, q0 = threadIdx.x;
 #pragma unroll
     for (int rr = R + 1; rr >= 0; --rr) {
-        const float v0 = win[r0 + rr][q0 + 2], v1 = win[r0 + rr][q0 + 1], v2 = win[r0 + rr][q0];
+        const float v0 = win[pz][r0 + rr][q0 + 2], v1 = win[pz][r0 + rr][q0 + 1],
+                    v2 = win[pz][r0 + rr][q0];
 #pragma unroll
         for (int j = 0; j < R; ++j) {
             const int ky = j + 2 - rr;
@@ -250,12 +249,30 @@ __device__ void dw_dgrad_k3s1(float* __restrict__ dx, const float* __restrict__ 
     }
 }
 
-// Grid (ceil(w/32), ceil(h/32), n·c) of 32 x 8 blocks.
-extern "C" __global__ void __launch_bounds__(256)
-    slimmable_dwconv2d_dgrad_k3s1(float* __restrict__ dx, const float* __restrict__ wt,
-                                  const float* __restrict__ dy, Conv2dParams p) {
-    dw_dgrad_k3s1(dx, wt, dy, p);
-}
+// Entries per tile (TW x TH x P threads; grid (ceil(w/TW), ceil(h/(TH·4)),
+// ceil(n·c/P)) over the output of the pass).
+#define DW3_ENTRIES(TW, TH, P)                                                                   \
+    extern "C" __global__ void __launch_bounds__(TW * TH * P)                                    \
+        slimmable_dwconv2d_fwd_k3s1_t##TW(const float* __restrict__ x,                            \
+                                          const float* __restrict__ wt, float* __restrict__ y,    \
+                                          const float* __restrict__ bias, Conv2dParams p) {       \
+        dw_fwd_k3<1, TW, TH, P>(x, wt, y, bias, p);                                              \
+    }                                                                                            \
+    extern "C" __global__ void __launch_bounds__(TW * TH * P)                                    \
+        slimmable_dwconv2d_fwd_k3s2_t##TW(const float* __restrict__ x,                            \
+                                          const float* __restrict__ wt, float* __restrict__ y,    \
+                                          const float* __restrict__ bias, Conv2dParams p) {       \
+        dw_fwd_k3<2, TW, TH, P>(x, wt, y, bias, p);                                              \
+    }                                                                                            \
+    extern "C" __global__ void __launch_bounds__(TW * TH * P)                                    \
+        slimmable_dwconv2d_dgrad_k3s1_t##TW(float* __restrict__ dx,                               \
+                                            const float* __restrict__ wt,                         \
+                                            const float* __restrict__ dy, Conv2dParams p) {       \
+        dw_dgrad_k3s1<TW, TH, P>(dx, wt, dy, p);                                                 \
+    }
+DW3_ENTRIES(32, 8, 1)
+DW3_ENTRIES(16, 4, 4)
+DW3_ENTRIES(8, 2, 16)
 
 // Data gradient: each dx element gathers dy[(h + ph - ky) / s] where the
 // division is exact; the block stages the dy rows and columns its tile can

@@ -92,9 +92,15 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::DWCONV2D_FWD_T32X8,
             entry::DWCONV2D_FWD_T16X16,
             entry::DWCONV2D_FWD_T8X8X4,
-            entry::DWCONV2D_FWD_K3S1,
-            entry::DWCONV2D_FWD_K3S2,
-            entry::DWCONV2D_DGRAD_K3S1,
+            entry::DWCONV2D_FWD_K3S1_T32,
+            entry::DWCONV2D_FWD_K3S2_T32,
+            entry::DWCONV2D_DGRAD_K3S1_T32,
+            entry::DWCONV2D_FWD_K3S1_T16,
+            entry::DWCONV2D_FWD_K3S2_T16,
+            entry::DWCONV2D_DGRAD_K3S1_T16,
+            entry::DWCONV2D_FWD_K3S1_T8,
+            entry::DWCONV2D_FWD_K3S2_T8,
+            entry::DWCONV2D_DGRAD_K3S1_T8,
             entry::DWCONV2D_WGRAD_K3S1,
             entry::DWCONV2D_WGRAD_K3S2,
             entry::DWCONV2D_DGRAD_T32X8_S1,
@@ -205,13 +211,20 @@ pub mod entry {
     pub const DWCONV2D_FWD_T32X8: &str = "slimmable_dwconv2d_fwd_t32x8x1";
     pub const DWCONV2D_FWD_T16X16: &str = "slimmable_dwconv2d_fwd_t16x16x1";
     pub const DWCONV2D_FWD_T8X8X4: &str = "slimmable_dwconv2d_fwd_t8x8x4";
-    /// Depthwise 3×3 forward, stride 1 / 2, same arguments as the tiled
-    /// forward: grid (ceil(wo/32), ceil(ho/32), n·c) of 32 × 8 threads.
-    pub const DWCONV2D_FWD_K3S1: &str = "slimmable_dwconv2d_fwd_k3s1";
-    pub const DWCONV2D_FWD_K3S2: &str = "slimmable_dwconv2d_fwd_k3s2";
-    /// Depthwise 3×3 stride-1 dgrad `(dx, w, dy, Conv2dParams)`: grid
-    /// (ceil(w/32), ceil(h/32), n·c) of 32 × 8 threads.
-    pub const DWCONV2D_DGRAD_K3S1: &str = "slimmable_dwconv2d_dgrad_k3s1";
+    /// Depthwise 3×3 forward (stride 1 / 2; arguments of the tiled forward)
+    /// and stride-1 dgrad (`(dx, w, dy, Conv2dParams)`) by output tile:
+    /// `_t32` 32 × 8 × 1 threads, 32 × 32 of one plane; `_t16` 16 × 4 × 4,
+    /// 16 × 16 of four planes; `_t8` 8 × 2 × 16, 8 × 8 of sixteen. Grid
+    /// (ceil(w/TW), ceil(h/(4·TH)), ceil(n·c/P)) over the pass's output.
+    pub const DWCONV2D_FWD_K3S1_T32: &str = "slimmable_dwconv2d_fwd_k3s1_t32";
+    pub const DWCONV2D_FWD_K3S2_T32: &str = "slimmable_dwconv2d_fwd_k3s2_t32";
+    pub const DWCONV2D_DGRAD_K3S1_T32: &str = "slimmable_dwconv2d_dgrad_k3s1_t32";
+    pub const DWCONV2D_FWD_K3S1_T16: &str = "slimmable_dwconv2d_fwd_k3s1_t16";
+    pub const DWCONV2D_FWD_K3S2_T16: &str = "slimmable_dwconv2d_fwd_k3s2_t16";
+    pub const DWCONV2D_DGRAD_K3S1_T16: &str = "slimmable_dwconv2d_dgrad_k3s1_t16";
+    pub const DWCONV2D_FWD_K3S1_T8: &str = "slimmable_dwconv2d_fwd_k3s1_t8";
+    pub const DWCONV2D_FWD_K3S2_T8: &str = "slimmable_dwconv2d_fwd_k3s2_t8";
+    pub const DWCONV2D_DGRAD_K3S1_T8: &str = "slimmable_dwconv2d_dgrad_k3s1_t8";
     /// Depthwise 3×3 wgrad, stride 1 / 2, `(x, dw, dy, Conv2dParams)`: grid
     /// (ceil(wo/32), ceil(ho/32), c·ceil(n/8)) of 32 × 8 threads; adds into dw.
     pub const DWCONV2D_WGRAD_K3S1: &str = "slimmable_dwconv2d_wgrad_k3s1";

@@ -28,6 +28,13 @@ static std::vector<float> floats(const std::string& name) {
     return v;
 }
 
+// launch_conv.rs dw3_tile: the 3x3 kernels' (tw, th, planes per block).
+static void tile3_of(unsigned w, unsigned& tw, unsigned& th, unsigned& pz) {
+    if (w >= 28) { tw = 32; th = 8; pz = 1; }
+    else if (w >= 12) { tw = 16; th = 4; pz = 4; }
+    else { tw = 8; th = 2; pz = 16; }
+}
+
 // launch_conv.rs dw_tile: (tw, th, planes per block) for a plane w wide.
 static void tile_of(unsigned w, unsigned& tw, unsigned& th, unsigned& pz) {
     if (w >= 28) { tw = 32; th = 8; pz = 1; }
@@ -58,13 +65,19 @@ int main(int argc, char** argv) {
     if (pass == "fwd") {
         out = &y;
         tile_of(wo, tw, th, pz);
-        const bool k3 = kh == 3 && kw == 3 && p.stride_h == p.stride_w && p.stride_h <= 2 && wo >= 28;
+        const bool k3 = kh == 3 && kw == 3 && p.stride_h == p.stride_w && p.stride_h <= 2;
         if (k3) {
+            tile3_of(wo, tw, th, pz);
+            const bool s1 = p.stride_h == 1;
             auto run = [&] {
-                if (p.stride_h == 1) slimmable_dwconv2d_fwd_k3s1(x.data(), w.data(), y.data(), bias.data(), p);
-                else slimmable_dwconv2d_fwd_k3s2(x.data(), w.data(), y.data(), bias.data(), p);
+                const float *xd = x.data(), *wd_ = w.data(), *bd = bias.data();
+                float* yd = y.data();
+                if (tw == 32) (s1 ? slimmable_dwconv2d_fwd_k3s1_t32 : slimmable_dwconv2d_fwd_k3s2_t32)(xd, wd_, yd, bd, p);
+                else if (tw == 16) (s1 ? slimmable_dwconv2d_fwd_k3s1_t16 : slimmable_dwconv2d_fwd_k3s2_t16)(xd, wd_, yd, bd, p);
+                else (s1 ? slimmable_dwconv2d_fwd_k3s1_t8 : slimmable_dwconv2d_fwd_k3s2_t8)(xd, wd_, yd, bd, p);
             };
-            shim_launch({(wo + 31) / 32, (ho + 31) / 32, n * ic}, {32, 8, 1}, run);
+            shim_launch({(wo + tw - 1) / tw, (ho + 4 * th - 1) / (4 * th), (n * ic + pz - 1) / pz},
+                        {tw, th, pz}, run);
         } else if (!tiled_ok) {
             shim_launch((n * ic * ho * wo + 255) / 256, 256,
                         [&] { slimmable_dwconv2d_fwd(x.data(), w.data(), y.data(), bias.data(), p); });
@@ -81,10 +94,16 @@ int main(int argc, char** argv) {
     } else if (pass == "dgrad") {
         out = &x;
         tile_of(wd, tw, th, pz);
-        const bool k3s1 = kh == 3 && kw == 3 && p.stride_h == 1 && p.stride_w == 1 && wo >= 28 && wd >= 28;
+        const bool k3s1 = kh == 3 && kw == 3 && p.stride_h == 1 && p.stride_w == 1;
         if (k3s1) {
-            shim_launch({(wd + 31) / 32, (h + 31) / 32, n * ic}, {32, 8, 1},
-                        [&] { slimmable_dwconv2d_dgrad_k3s1(x.data(), w.data(), y.data(), p); });
+            tile3_of(wd, tw, th, pz);
+            auto run = [&] {
+                if (tw == 32) slimmable_dwconv2d_dgrad_k3s1_t32(x.data(), w.data(), y.data(), p);
+                else if (tw == 16) slimmable_dwconv2d_dgrad_k3s1_t16(x.data(), w.data(), y.data(), p);
+                else slimmable_dwconv2d_dgrad_k3s1_t8(x.data(), w.data(), y.data(), p);
+            };
+            shim_launch({(wd + tw - 1) / tw, (h + 4 * th - 1) / (4 * th), (n * ic + pz - 1) / pz},
+                        {tw, th, pz}, run);
         } else if (!tiled_ok || p.stride_h != p.stride_w) {
             shim_launch((n * ic * h * wd + 255) / 256, 256,
                         [&] { slimmable_dwconv2d_dgrad(x.data(), w.data(), y.data(), p); });

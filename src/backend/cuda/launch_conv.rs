@@ -39,6 +39,46 @@ fn grid_1d(n: u64) -> LaunchConfig {
     }
 }
 
+/// Tile of the 3×3 depthwise kernels for a plane `w` wide: (TW, TH, planes
+/// per block) and the forward stride 1 / 2 and dgrad entries (each thread
+/// computes 4 rows: a block covers TW × 4·TH of each plane).
+fn dw3_tile(w: u64) -> (u32, u32, u32, [&'static str; 3]) {
+    if w >= 28 {
+        (
+            32,
+            8,
+            1,
+            [
+                entry::DWCONV2D_FWD_K3S1_T32,
+                entry::DWCONV2D_FWD_K3S2_T32,
+                entry::DWCONV2D_DGRAD_K3S1_T32,
+            ],
+        )
+    } else if w >= 12 {
+        (
+            16,
+            4,
+            4,
+            [
+                entry::DWCONV2D_FWD_K3S1_T16,
+                entry::DWCONV2D_FWD_K3S2_T16,
+                entry::DWCONV2D_DGRAD_K3S1_T16,
+            ],
+        )
+    } else {
+        (
+            8,
+            2,
+            16,
+            [
+                entry::DWCONV2D_FWD_K3S1_T8,
+                entry::DWCONV2D_FWD_K3S2_T8,
+                entry::DWCONV2D_DGRAD_K3S1_T8,
+            ],
+        )
+    }
+}
+
 /// Images a block of `slimmable_dwconv2d_wgrad_k3s*` sums over
 /// (`DW3_IMAGES` in kernels/dwconv2d.cu).
 const DW3_IMAGES: u64 = 8;
@@ -150,23 +190,18 @@ pub unsafe fn launch_conv2d(
             && p.w.dims[3] == 3
             && p.stride_h == p.stride_w
             && p.stride_h <= 2
-            && wo >= 28
-            && n * oc <= 65_535
             && dw_k3_enabled();
         match pass {
-            ConvPass::Forward if k3 => {
-                let name = if p.stride_h == 1 {
-                    entry::DWCONV2D_FWD_K3S1
-                } else {
-                    entry::DWCONV2D_FWD_K3S2
-                };
+            ConvPass::Forward if k3 && (n * oc).div_ceil(dw3_tile(wo).2 as u64) <= 65_535 => {
+                let (tw, th, pz, names) = dw3_tile(wo);
+                let name = if p.stride_h == 1 { names[0] } else { names[1] };
                 let cfg = LaunchConfig {
                     grid_dim: (
-                        wo.div_ceil(32) as u32,
-                        ho.div_ceil(32) as u32,
-                        (n * oc) as u32,
+                        wo.div_ceil(tw as u64) as u32,
+                        ho.div_ceil(4 * th as u64) as u32,
+                        (n * oc).div_ceil(pz as u64) as u32,
                     ),
-                    block_dim: (32, 8, 1),
+                    block_dim: (tw, th, pz),
                     shared_mem_bytes: 0,
                 };
                 launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p])?
@@ -180,21 +215,20 @@ pub unsafe fn launch_conv2d(
                 grid_1d(n * oc * ho * wo),
                 &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
             )?,
-            ConvPass::Dgrad if k3 && p.stride_h == 1 && w >= 28 => {
+            ConvPass::Dgrad
+                if k3 && p.stride_h == 1 && (n * ic).div_ceil(dw3_tile(w).2 as u64) <= 65_535 =>
+            {
+                let (tw, th, pz, names) = dw3_tile(w);
                 let cfg = LaunchConfig {
                     grid_dim: (
-                        w.div_ceil(32) as u32,
-                        h.div_ceil(32) as u32,
-                        (n * ic) as u32,
+                        w.div_ceil(tw as u64) as u32,
+                        h.div_ceil(4 * th as u64) as u32,
+                        (n * ic).div_ceil(pz as u64) as u32,
                     ),
-                    block_dim: (32, 8, 1),
+                    block_dim: (tw, th, pz),
                     shared_mem_bytes: 0,
                 };
-                launch(
-                    entry::DWCONV2D_DGRAD_K3S1,
-                    cfg,
-                    &[&ptr.x, &ptr.w, &ptr.y, p],
-                )?
+                launch(names[2], cfg, &[&ptr.x, &ptr.w, &ptr.y, p])?
             }
             ConvPass::Dgrad if tiled_ok && p.stride_h == p.stride_w => {
                 let (names, cfg) = dw_tile(w, h, n * ic);
@@ -206,7 +240,7 @@ pub unsafe fn launch_conv2d(
                 grid_1d(n * ic * h * w),
                 &[&ptr.x, &ptr.w, &ptr.y, p],
             )?,
-            ConvPass::Wgrad if k3 => {
+            ConvPass::Wgrad if k3 && wo >= 28 && ic * n.div_ceil(DW3_IMAGES) <= 65_535 => {
                 let name = if p.stride_h == 1 {
                     entry::DWCONV2D_WGRAD_K3S1
                 } else {
