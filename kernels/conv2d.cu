@@ -65,11 +65,25 @@ __device__ __forceinline__ KEntry decode_k(const Conv2dParams& pr, const Geom& g
     return e;
 }
 
+// The two PTX instructions of the TF32 path, as functions so that
+// tools/cuda_on_cpu/cuda_shim.h (SLIMMABLE_CUDA_ON_CPU) can stand in for
+// them when the kernels are checked on the CPU.
+#ifndef SLIMMABLE_CUDA_ON_CPU
 __device__ __forceinline__ u32 to_tf32(float f) {
     u32 r;
     asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(f));
     return r;
 }
+
+// c += a · b for one warp's m16n8k8 TF32 tile (PTX fragment layouts).
+__device__ __forceinline__ void mma_tf32_m16n8k8(float* c, const u32* a, const u32* b) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
+        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+#endif
 
 // Asynchronous 4-byte global->shared copy with zero fill when `pred` is
 // false (padding, tile edges): the gathers of the next K tile fly while the
@@ -281,13 +295,7 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
                 for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
                     for (int nt = 0; nt < NT; ++nt) {
-                        float* c = &acc[(mt * NT + nt) * 4];
-                        asm volatile(
-                            "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
-                            "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                            : "r"(a[mt][0]), "r"(a[mt][1]), "r"(a[mt][2]), "r"(a[mt][3]),
-                              "r"(b[nt][0]), "r"(b[nt][1]));
+                        mma_tf32_m16n8k8(&acc[(mt * NT + nt) * 4], a[mt], b[nt]);
                     }
             }
         } else {

@@ -470,3 +470,121 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
+    use slimmable::backend::{ConvPass, Precision};
+    use slimmable::ops::conv::{ConvArgs, ConvGeometry, conv_params, conv2d, weight_block};
+    use slimmable::view::View;
+    let dir = scratch("cuda-on-cpu-conv");
+    let exe = match build_driver(&dir, "conv_check") {
+        Ok(e) => e,
+        Err(why) => {
+            println!("skipped: CUDA kernels on the CPU: {why}");
+            return;
+        }
+    };
+    let cpu = backend::open(BackendKind::Cpu).unwrap();
+    let be = cpu.as_ref();
+    let mut rng = Rng::new(0xC0);
+    // (N, in full, in active, out full, out active, groups, H, W, k, stride,
+    // padding): dense 3×3 on slices; pointwise on slices (the 128×16 tiles:
+    // N ≤ 16); grouped stride 2; a stem (3 unsliced inputs: narrow dgrad); a
+    // wgrad with enough pixels to split K.
+    let shapes = [
+        (2, 12, 10, 20, 18, 1, 9, 11, 3, 1, 1),
+        (3, 32, 24, 16, 12, 1, 7, 6, 1, 1, 0),
+        (2, 8, 8, 6, 6, 2, 13, 10, 3, 2, 1),
+        (2, 3, 3, 32, 16, 1, 20, 18, 3, 2, 1),
+        (4, 8, 8, 24, 20, 1, 20, 20, 3, 1, 1),
+    ];
+    let mut failures = Vec::new();
+    for (k, (n, icf, ic, ocf, oc, groups, h, w, kk, s, pad)) in shapes.into_iter().enumerate() {
+        let geometry = ConvGeometry {
+            groups,
+            stride: [s, s],
+            padding: [pad, pad],
+        };
+        let ho = ConvGeometry::out_size(h, kk, s, pad).unwrap();
+        let wo = ConvGeometry::out_size(w, kk, s, pad).unwrap();
+        let xv = View::channel_slice([n, icf, h, w], 0, ic).unwrap();
+        let yv = View::channel_slice([n, ocf, ho, wo], 0, oc).unwrap();
+        let wv = weight_block([ocf, icf / groups, kk, kk], oc, ic / groups).unwrap();
+        let x_host = rng.vec_f32(n * icf * h * w);
+        let y_host = rng.vec_f32(n * ocf * ho * wo);
+        let w_host = rng.vec_f32(ocf * (icf / groups) * kk * kk);
+        let bias_host = rng.vec_f32(ocf);
+        for pass in ["fwd", "dgrad", "wgrad"] {
+            let reduction = match pass {
+                "fwd" => ic / groups * kk * kk,
+                "dgrad" => oc / groups * kk * kk,
+                _ => n * ho * wo,
+            };
+            let r = (reduction as f32).sqrt();
+            // verify's tolerances (src/verify/conv_cases.rs) per precision.
+            for (pname, atol, rtol) in [("f32", 2e-6 * r + 1e-6, 1e-5f32), ("tf32", 2e-3 * r, 5e-3)]
+            {
+                let poison_x = vec![5555.0f32; x_host.len()];
+                let poison_y = vec![5555.0f32; y_host.len()];
+                let (xh, yh) = match pass {
+                    "fwd" => (&x_host, &poison_y),
+                    "dgrad" => (&poison_x, &y_host),
+                    _ => (&x_host, &y_host),
+                };
+                let (xb, wb, yb) = (
+                    be.upload(xh).unwrap(),
+                    be.upload(&w_host).unwrap(),
+                    be.upload(yh).unwrap(),
+                );
+                let bb = be.upload(&bias_host).unwrap();
+                let args = ConvArgs {
+                    x: (&xb, xv),
+                    w: (&wb, wv),
+                    y: (&yb, yv),
+                    bias: (pass == "fwd").then_some((&bb, 0)),
+                    geometry,
+                    accumulate: false,
+                };
+                let cp = match pass {
+                    "fwd" => ConvPass::Forward,
+                    "dgrad" => ConvPass::Dgrad,
+                    _ => ConvPass::Wgrad,
+                };
+                let params = conv_params(cp, &args).unwrap();
+                // The reference in exact f32 for both precisions.
+                conv2d(be, cp, Precision::F32, &args).unwrap();
+                let out = match pass {
+                    "fwd" => be.download(&yb).unwrap(),
+                    "dgrad" => be.download(&xb).unwrap(),
+                    _ => be.download(&wb).unwrap(),
+                };
+                let cdir = dir.join(format!("case{k}-{pass}-{pname}"));
+                std::fs::create_dir_all(&cdir).unwrap();
+                std::fs::write(cdir.join("params.bin"), bytemuck::bytes_of(&params)).unwrap();
+                write_f32(&cdir, "x.bin", xh);
+                write_f32(&cdir, "w.bin", &w_host);
+                write_f32(&cdir, "y.bin", yh);
+                write_f32(&cdir, "bias.bin", &bias_host);
+                write_f32(&cdir, "expected.bin", &out);
+                write_f32(&cdir, "tol.bin", &[atol, rtol]);
+                let run = Command::new(&exe)
+                    .arg(&cdir)
+                    .arg(pass)
+                    .arg(pname)
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8_lossy(&run.stdout);
+                println!("case {k}: {}", text.trim());
+                if !run.status.success() {
+                    failures.push(format!(
+                        "case {k} {pass} {pname}: {}{}",
+                        text.trim(),
+                        String::from_utf8_lossy(&run.stderr)
+                    ));
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#define SLIMMABLE_CUDA_ON_CPU 1
 #define __global__
 #define __device__
 #define __forceinline__ inline
@@ -39,6 +40,7 @@ inline float atomicAdd(float* p, float v) { return std::atomic_ref<float>(*p).fe
 struct ShimWarp {
     std::barrier<> bar{32};
     uint64_t lanes[32];
+    uint32_t frag[32][6];  // mma fragments: a0..a3, b0, b1 of each lane
 };
 inline std::vector<ShimWarp>* shim_warps = nullptr;
 
@@ -66,10 +68,50 @@ inline T __shfl_xor_sync(unsigned, T v, unsigned mask) {
     return shim_shuffle<T>(v, [](unsigned l, unsigned m) { return l ^ m; }, mask);
 }
 
+// cvt.rna.tf32.f32: keep 10 mantissa bits, rounding to nearest, ties away
+// from zero (finite inputs).
+inline uint32_t to_tf32(float f) {
+    uint32_t b;
+    std::memcpy(&b, &f, 4);
+    return (b + 0x1000u) & 0xFFFFE000u;
+}
+
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 for one warp, with
+// PTX's fragment layouts (g = lane / 4, t = lane % 4): a0 (g, t), a1 (g+8, t),
+// a2 (g, t+4), a3 (g+8, t+4) of A[16][8]; b0 (k t, n g), b1 (k t+4, n g) of
+// B[8][8]; c0 (g, 2t), c1 (g, 2t+1), c2 (g+8, 2t), c3 (g+8, 2t+1).
+inline void mma_tf32_m16n8k8(float* c, const uint32_t* a, const uint32_t* b) {
+    const unsigned linear = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+    ShimWarp& w = (*shim_warps)[linear / 32];
+    const unsigned lane = linear % 32, g = lane / 4, t = lane % 4;
+    for (int i = 0; i < 4; ++i) w.frag[lane][i] = a[i];
+    w.frag[lane][4] = b[0];
+    w.frag[lane][5] = b[1];
+    w.bar.arrive_and_wait();
+    auto val = [](uint32_t bits) { float f; std::memcpy(&f, &bits, 4); return f; };
+    auto A = [&](unsigned r, unsigned k) {
+        return val(w.frag[(r % 8) * 4 + k % 4][(r >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0)]);
+    };
+    auto B = [&](unsigned k, unsigned n) { return val(w.frag[n * 4 + k % 4][4 + (k >= 4 ? 1 : 0)]); };
+    float out[4];
+    for (int i = 0; i < 4; ++i) {
+        const unsigned r = g + (i >= 2 ? 8 : 0), n = 2 * t + (i % 2);
+        float s = c[i];
+        for (unsigned k = 0; k < 8; ++k) s = fmaf(A(r, k), B(k, n), s);
+        out[i] = s;
+    }
+    w.bar.arrive_and_wait();  // every lane has read the fragments
+    for (int i = 0; i < 4; ++i) c[i] = out[i];
+}
+
 struct float4 {
     float x, y, z, w;
 };
 inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+struct int4 {
+    int x, y, z, w;
+};
+inline int4 make_int4(int x, int y, int z, int w) { return {x, y, z, w}; }
 
 template <class T>
 inline T __ldg(const T* p) { return *p; }

@@ -1,0 +1,95 @@
+// Checks kernels/conv2d.cu's implicit GEMMs (exact f32 and TF32 mma.sync,
+// the latter through cuda_shim.h's m16n8k8 emulation) on the CPU against a
+// case written by tests/cuda_kernels_on_cpu.rs:
+//   conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32
+// Files: params.bin (Conv2dParams), x.bin, w.bin, y.bin, bias.bin (buffers
+// before the pass), expected.bin (the CPU reference's output buffer),
+// tol.bin (atol, rtol). Tile choice, split-K and grid mirror
+// src/backend/cuda/launch_conv.rs.
+#include "cuda_shim.h"
+#include "conv2d.cu"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+static std::string dir;
+
+static std::vector<float> floats(const std::string& name) {
+    std::ifstream f(dir + "/" + name, std::ios::binary);
+    if (!f) {
+        std::fprintf(stderr, "cannot read %s/%s\n", dir.c_str(), name.c_str());
+        std::exit(2);
+    }
+    std::vector<char> b((std::istreambuf_iterator<char>(f)), {});
+    std::vector<float> v(b.size() / 4);
+    std::memcpy(v.data(), b.data(), v.size() * 4);
+    return v;
+}
+
+using Kernel = void (*)(float*, float*, float*, const float*, Conv2dParams, u32);
+
+int main(int argc, char** argv) {
+    if (argc != 4) {
+        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32\n");
+        return 2;
+    }
+    dir = argv[1];
+    const std::string pass = argv[2];
+    const bool tf32 = std::string(argv[3]) == "tf32";
+    const auto pv = floats("params.bin");
+    Conv2dParams p;
+    if (pv.size() * 4 != sizeof p) {
+        std::fprintf(stderr, "params.bin is not a Conv2dParams\n");
+        return 2;
+    }
+    std::memcpy(&p, pv.data(), sizeof p);
+    auto x = floats("x.bin"), w = floats("w.bin"), y = floats("y.bin"), bias = floats("bias.bin");
+    const auto tol = floats("tol.bin");
+    const uint64_t n = p.x.dims[0], ic = p.x.dims[1], h = p.x.dims[2], wd = p.x.dims[3];
+    const uint64_t oc = p.y.dims[1], ho = p.y.dims[2], wo = p.y.dims[3];
+    const uint64_t khw = p.w.dims[2] * p.w.dims[3], groups = p.groups;
+    const uint64_t icg = ic / groups, ocg = oc / groups, pixels = n * ho * wo;
+    uint64_t m, cols, k_len;
+    if (pass == "fwd") { m = n * ho * wo; cols = ocg; k_len = icg * khw; }
+    else if (pass == "dgrad") { m = n * h * wd; cols = icg; k_len = ocg * khw; }
+    else { m = ocg; cols = icg * khw; k_len = pixels; }
+    const bool narrow = cols <= 16;
+    uint64_t tm, tn, threads;
+    if (narrow) { tm = 128; tn = 16; threads = 128; }
+    else if (pass == "wgrad") { tm = 64; tn = 64; threads = 128; }
+    else { tm = 128; tn = 64; threads = 256; }
+    const uint64_t tiles_m = (m + tm - 1) / tm, tiles_n = (cols + tn - 1) / tn;
+    uint32_t split = 1;
+    if (pass == "wgrad") {  // split_for(tiles, k_len, 8 * 32), TARGET_BLOCKS = 132 * 4
+        const uint64_t tiles = std::max<uint64_t>(tiles_m * tiles_n * groups, 1);
+        split = (uint32_t)std::clamp<uint64_t>(std::min<uint64_t>(528 / tiles, k_len / 256), 1, 256);
+    }
+    Kernel k;
+    if (pass == "fwd") k = narrow ? (tf32 ? slimmable_conv2d_fwd_tf32_narrow : slimmable_conv2d_fwd_f32_narrow)
+                                  : (tf32 ? slimmable_conv2d_fwd_tf32 : slimmable_conv2d_fwd_f32);
+    else if (pass == "dgrad") k = narrow ? (tf32 ? slimmable_conv2d_dgrad_tf32_narrow : slimmable_conv2d_dgrad_f32_narrow)
+                                         : (tf32 ? slimmable_conv2d_dgrad_tf32 : slimmable_conv2d_dgrad_f32);
+    else k = narrow ? (tf32 ? slimmable_conv2d_wgrad_tf32_narrow : slimmable_conv2d_wgrad_f32_narrow)
+                    : (tf32 ? slimmable_conv2d_wgrad_tf32 : slimmable_conv2d_wgrad_f32);
+    shim_launch({(unsigned)tiles_m, (unsigned)tiles_n, (unsigned)(groups * split)},
+                {(unsigned)threads, 1, 1},
+                [&] { k(x.data(), w.data(), y.data(), bias.data(), p, split); });
+    const std::vector<float>& out = pass == "fwd" ? y : pass == "dgrad" ? x : w;
+    const auto want = floats("expected.bin");
+    size_t bad = 0;
+    double worst = 0.0;
+    for (size_t i = 0; i < want.size(); ++i) {
+        const double e = want[i], o = out[i], err = std::fabs(o - e);
+        if (!(err <= tol[0] + tol[1] * std::fabs(e))) {
+            if (bad == 0) std::printf("  [%zu]: got %.8g, expected %.8g\n", i, o, e);
+            ++bad;
+        }
+        if (err > worst) worst = err;
+    }
+    std::printf("%s %s (%s, split %u): %zu elements, worst error %.3g, %zu outside tolerance\n",
+                pass.c_str(), argv[3], narrow ? "narrow" : "wide", split, want.size(), worst, bad);
+    return bad ? 1 : 0;
+}
