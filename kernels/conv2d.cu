@@ -15,7 +15,9 @@
 // once per K tile into shared memory, so the gathers need no divisions.
 // Two inner products:
 //   - *_f32:  exact f32 FMAs, 4x8 (2x8 narrow) outputs per thread;
-//   - *_tf32: TF32 tensor cores, mma.sync m16n8k8, f32 accumulate.
+//   - *_tf32: TF32 tensor cores, mma.sync m16n8k8, f32 accumulate;
+//   - *_bf16: BF16 tensor cores (operands rounded to bfloat16 as they
+//     leave shared memory), mma.sync m16n8k8, f32 accumulate.
 // Depthwise convs (groups = ic = oc) have their own memory-bound kernels in
 // dwconv2d.cu. The bias gradient here serves both.
 #include "common.cuh"
@@ -65,7 +67,7 @@ __device__ __forceinline__ KEntry decode_k(const Conv2dParams& pr, const Geom& g
     return e;
 }
 
-// The two PTX instructions of the TF32 path, as functions so that
+// The PTX instructions of the tensor-core paths, as functions so that
 // tools/cuda_on_cpu/cuda_shim.h (SLIMMABLE_CUDA_ON_CPU) can stand in for
 // them when the kernels are checked on the CPU.
 #ifndef SLIMMABLE_CUDA_ON_CPU
@@ -82,6 +84,24 @@ __device__ __forceinline__ void mma_tf32_m16n8k8(float* c, const u32* a, const u
         "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+// Two floats rounded to bfloat16 (nearest, ties to even) in one register:
+// `lo` in the low half, as mma.sync's packed operands expect.
+__device__ __forceinline__ u32 pack_bf16x2(float lo, float hi) {
+    u32 r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+
+// c += a · b for one warp's m16n8k8 BF16 tile: a holds A[g][2t..2t+1] and
+// A[g+8][2t..2t+1], b holds B[2t..2t+1][g] (g = lane / 4, t = lane % 4).
+__device__ __forceinline__ void mma_bf16_m16n8k8(float* c, const u32* a, u32 b) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 "
+        "{%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(b));
 }
 #endif
 
@@ -119,7 +139,8 @@ __device__ __forceinline__ void cp_async_wait_all() {
 // wgrad), double-buffered: tile k+1 is gathered (cp.async) while tile k is
 // multiplied. TF32: WARPS_M x WARPS_N warps, each (BM/WARPS_M) x
 // (BN/WARPS_N) in m16n8k8 tiles. F32: threads as TY x TX, each TM x TN.
-template <int PASS, bool TF32, int BM, int BN, int BK, int THREADS, int WARPS_M>
+// MMA: 0 exact f32 FMAs, 1 TF32 tensor cores, 2 BF16 tensor cores.
+template <int PASS, int MMA, int BM, int BN, int BK, int THREADS, int WARPS_M>
 __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float* y,
                                const float* bias, u32 split_k) {
     constexpr int WARPS = THREADS / 32;
@@ -128,7 +149,8 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     constexpr int MT = WM / 16, NT = WN / 8;
     constexpr int TN = BN >= 64 ? 8 : 2;
     constexpr int TX = BN / TN, TY = THREADS / TX, TM = BM / TY;
-    constexpr int ACC = TF32 ? MT * NT * 4 : TM * TN;
+    constexpr bool TC = MMA != 0;  // tensor cores: warp tiles of m16n8 fragments
+    constexpr int ACC = TC ? MT * NT * 4 : TM * TN;
     constexpr int A_PER = BM * BK / THREADS, B_PER = BK * BN / THREADS;
     static_assert(THREADS % BM == 0 || PASS == PASS_WGRAD, "A rows per thread");
     static_assert(THREADS % BN == 0, "B columns per thread");
@@ -272,10 +294,31 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
             cp_async_wait_all();
         }
         __syncthreads();
-        if (TF32) {
+        if (TC) {
             const int wm = (warp % WARPS_M) * WM, wn = (warp / WARPS_M) * WN;
 #pragma unroll
             for (int kk = 0; kk < BK; kk += 8) {
+                if constexpr (MMA == 2) {
+                    u32 a[MT][2], b[NT];
+#pragma unroll
+                    for (int mt = 0; mt < MT; ++mt) {
+                        int mb = wm + mt * 16 + gid;
+                        a[mt][0] = pack_bf16x2(As[st][kk + 2 * tig][mb], As[st][kk + 2 * tig + 1][mb]);
+                        a[mt][1] = pack_bf16x2(As[st][kk + 2 * tig][mb + 8],
+                                               As[st][kk + 2 * tig + 1][mb + 8]);
+                    }
+#pragma unroll
+                    for (int nt = 0; nt < NT; ++nt) {
+                        int nb = wn + nt * 8 + gid;
+                        b[nt] = pack_bf16x2(Bs[st][kk + 2 * tig][nb], Bs[st][kk + 2 * tig + 1][nb]);
+                    }
+#pragma unroll
+                    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+                        for (int nt = 0; nt < NT; ++nt)
+                            mma_bf16_m16n8k8(&acc[(mt * NT + nt) * 4], a[mt], b[nt]);
+                    continue;
+                }
                 u32 a[MT][4], b[NT][2];
 #pragma unroll
                 for (int mt = 0; mt < MT; ++mt) {
@@ -353,7 +396,7 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
             if (atomic) atomicAdd(dst, v); else *dst += v;
         }
     };
-    if (TF32) {
+    if (TC) {
         const int wm = (warp % WARPS_M) * WM, wn = (warp / WARPS_M) * WN;
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt)
@@ -394,24 +437,30 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
 // 64 x 64 (128 threads, K step 32: its M is the output channels), and
 // "_narrow" 128 x 16 (128 threads) when the GEMM's N is at most 16 (the
 // stem's dgrad with 3 image channels; pointwise layers with few inputs).
-#define CONV_GEMM_ENTRY(name, PASS, TF32, BM, BN, BK, THREADS, WARPS_M)                     \
+#define CONV_GEMM_ENTRY(name, PASS, MMA, BM, BN, BK, THREADS, WARPS_M)                     \
     extern "C" __global__ void __launch_bounds__(THREADS)                                   \
         name(float* x, float* wt, float* y, const float* bias, Conv2dParams p, u32 split_k) { \
-        conv_gemm_tile<PASS, TF32, BM, BN, BK, THREADS, WARPS_M>(p, x, wt, y, bias, split_k); \
+        conv_gemm_tile<PASS, MMA, BM, BN, BK, THREADS, WARPS_M>(p, x, wt, y, bias, split_k);  \
     }
 
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32, PASS_FWD, false, 128, 64, 16, 256, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32, PASS_FWD, true, 128, 64, 16, 256, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32, PASS_DGRAD, false, 128, 64, 16, 256, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32, PASS_DGRAD, true, 128, 64, 16, 256, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_f32, PASS_WGRAD, false, 64, 64, 32, 128, 2)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32, PASS_WGRAD, true, 64, 64, 32, 128, 2)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32_narrow, PASS_FWD, false, 128, 16, 32, 128, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32_narrow, PASS_FWD, true, 128, 16, 32, 128, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32_narrow, PASS_DGRAD, false, 128, 16, 32, 128, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32_narrow, PASS_DGRAD, true, 128, 16, 32, 128, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_f32_narrow, PASS_WGRAD, false, 128, 16, 32, 128, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_narrow, PASS_WGRAD, true, 128, 16, 32, 128, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32, PASS_FWD, 0, 128, 64, 16, 256, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32, PASS_FWD, 1, 128, 64, 16, 256, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32, PASS_DGRAD, 0, 128, 64, 16, 256, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32, PASS_DGRAD, 1, 128, 64, 16, 256, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_f32, PASS_WGRAD, 0, 64, 64, 32, 128, 2)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32, PASS_WGRAD, 1, 64, 64, 32, 128, 2)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32_narrow, PASS_FWD, 0, 128, 16, 32, 128, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32_narrow, PASS_FWD, 1, 128, 16, 32, 128, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32_narrow, PASS_DGRAD, 0, 128, 16, 32, 128, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32_narrow, PASS_DGRAD, 1, 128, 16, 32, 128, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_f32_narrow, PASS_WGRAD, 0, 128, 16, 32, 128, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_narrow, PASS_WGRAD, 1, 128, 16, 32, 128, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16, PASS_FWD, 2, 128, 64, 16, 256, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_bf16, PASS_DGRAD, 2, 128, 64, 16, 256, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16, PASS_WGRAD, 2, 64, 64, 32, 128, 2)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16_narrow, PASS_FWD, 2, 128, 16, 32, 128, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_bf16_narrow, PASS_DGRAD, 2, 128, 16, 32, 128, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16_narrow, PASS_WGRAD, 2, 128, 16, 32, 128, 4)
 
 // grid = (oc, splits): db[o] += sum of dy over the batch and output pixels.
 extern "C" __global__ void slimmable_conv2d_bias_grad(float* __restrict__ db,

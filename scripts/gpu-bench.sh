@@ -18,4 +18,5 @@ PY
 ceiling() { python3 -c "import json; print(json.load(open('$OUT/torch.json'))['$1'])"; }
 .gpu/bin/slimmable bench all --backend cuda --iters 30 --torch "$OUT/torch.json" \
     --copy-gbps "$(ceiling copy_gbps)" --peak-f32-tflops "$(ceiling f32_tflops)" \
-    --peak-tf32-tflops "$(ceiling tf32_tflops)" | tee "$OUT/bench.txt"
+    --peak-tf32-tflops "$(ceiling tf32_tflops)" --peak-bf16-tflops "$(ceiling bf16_tflops)" \
+    | tee "$OUT/bench.txt"

@@ -81,6 +81,12 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::CONV2D_DGRAD_TF32_NARROW,
             entry::CONV2D_WGRAD_F32_NARROW,
             entry::CONV2D_WGRAD_TF32_NARROW,
+            entry::CONV2D_FWD_BF16,
+            entry::CONV2D_DGRAD_BF16,
+            entry::CONV2D_WGRAD_BF16,
+            entry::CONV2D_FWD_BF16_NARROW,
+            entry::CONV2D_DGRAD_BF16_NARROW,
+            entry::CONV2D_WGRAD_BF16_NARROW,
             entry::CONV2D_BIAS_GRAD,
         ],
     },
@@ -202,6 +208,14 @@ pub mod entry {
     pub const CONV2D_DGRAD_TF32_NARROW: &str = "slimmable_conv2d_dgrad_tf32_narrow";
     pub const CONV2D_WGRAD_F32_NARROW: &str = "slimmable_conv2d_wgrad_f32_narrow";
     pub const CONV2D_WGRAD_TF32_NARROW: &str = "slimmable_conv2d_wgrad_tf32_narrow";
+    /// BF16 tensor-core twins of the `_tf32` GEMMs (same arguments and
+    /// launch geometry): operands rounded to bfloat16, f32 accumulation.
+    pub const CONV2D_FWD_BF16: &str = "slimmable_conv2d_fwd_bf16";
+    pub const CONV2D_DGRAD_BF16: &str = "slimmable_conv2d_dgrad_bf16";
+    pub const CONV2D_WGRAD_BF16: &str = "slimmable_conv2d_wgrad_bf16";
+    pub const CONV2D_FWD_BF16_NARROW: &str = "slimmable_conv2d_fwd_bf16_narrow";
+    pub const CONV2D_DGRAD_BF16_NARROW: &str = "slimmable_conv2d_dgrad_bf16_narrow";
+    pub const CONV2D_WGRAD_BF16_NARROW: &str = "slimmable_conv2d_wgrad_bf16_narrow";
     /// Depthwise forward: CUDA `(x, w, y, bias, Conv2dParams)`, 1-D grid.
     pub const DWCONV2D_FWD: &str = "slimmable_dwconv2d_fwd";
     /// Depthwise forward and dgrad tiled through shared memory (k ≤ 7,

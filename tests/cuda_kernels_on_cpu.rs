@@ -522,8 +522,11 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
             };
             let r = (reduction as f32).sqrt();
             // verify's tolerances (src/verify/conv_cases.rs) per precision.
-            for (pname, atol, rtol) in [("f32", 2e-6 * r + 1e-6, 1e-5f32), ("tf32", 2e-3 * r, 5e-3)]
-            {
+            for (pname, atol, rtol) in [
+                ("f32", 2e-6 * r + 1e-6, 1e-5f32),
+                ("tf32", 2e-3 * r, 5e-3),
+                ("bf16", 1.6e-2 * r, 4e-2),
+            ] {
                 let poison_x = vec![5555.0f32; x_host.len()];
                 let poison_y = vec![5555.0f32; y_host.len()];
                 let (xh, yh) = match pass {

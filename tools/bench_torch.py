@@ -89,6 +89,13 @@ def bench_conv(iters):
                         out[f"{label}/{tag}"] = time_ms(
                             lambda: F.conv2d(x, sliced(), stride=stride, padding=pad, groups=groups), iters)
                 torch.backends.cudnn.allow_tf32 = True
+                if not dw:
+                    # BF16: the activation and the full weight converted once
+                    # outside the timing, sliced inside it (as the f32 rows).
+                    xb, wb = x.detach().bfloat16(), w_full.detach().bfloat16()
+                    with torch.no_grad():
+                        out[f"{label}/fwd_bf16"] = time_ms(
+                            lambda: F.conv2d(xb, wb[:oc, :ic], stride=stride, padding=pad), iters)
 
                 def train_sliced():
                     y = F.conv2d(x, sliced(), stride=stride, padding=pad, groups=groups)
@@ -105,10 +112,10 @@ def bench_conv(iters):
     return out
 
 
-def matmul_tflops(iters, tf32):
+def matmul_tflops(iters, tf32, dtype=torch.float32):
     torch.backends.cuda.matmul.allow_tf32 = tf32
-    a = torch.randn(8192, 8192, device="cuda")
-    b = torch.randn(8192, 8192, device="cuda")
+    a = torch.randn(8192, 8192, device="cuda", dtype=dtype)
+    b = torch.randn(8192, 8192, device="cuda", dtype=dtype)
     ms = time_ms(lambda: a @ b, max(3, iters // 5))
     torch.backends.cuda.matmul.allow_tf32 = True
     return 2 * 8192**3 / (ms * 1e-3) / 1e12
@@ -193,7 +200,9 @@ def main():
     gbps = copy_bandwidth(args.iters)
     f32 = matmul_tflops(args.iters, tf32=False)
     tf32 = matmul_tflops(args.iters, tf32=True)
-    print(f"copy bandwidth {gbps:.0f} GB/s; 8192^3 matmul f32 {f32:.1f}, tf32 {tf32:.1f} TFLOP/s")
+    bf16 = matmul_tflops(args.iters, tf32=True, dtype=torch.bfloat16)
+    print(f"copy bandwidth {gbps:.0f} GB/s; 8192^3 matmul f32 {f32:.1f}, tf32 {tf32:.1f}, "
+          f"bf16 {bf16:.1f} TFLOP/s")
     out = {
         "device": torch.cuda.get_device_name(),
         "torch": torch.__version__,
@@ -201,6 +210,7 @@ def main():
         "copy_gbps": gbps,
         "f32_tflops": f32,
         "tf32_tflops": tf32,
+        "bf16_tflops": bf16,
         "cases": cases,
     }
     with open(args.out, "w") as f:

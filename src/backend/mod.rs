@@ -83,11 +83,15 @@ pub enum ConvPass {
 
 /// Arithmetic precision of the matmul-class conv kernels. `F32` is exact
 /// f32 everywhere. `Tf32` lets CUDA use TF32 tensor cores (inputs rounded to
-/// 10-bit mantissas, f32 accumulation); backends without them compute in f32.
+/// 10-bit mantissas, f32 accumulation); `Bf16` BF16 tensor cores (inputs
+/// rounded to bfloat16's 7-bit mantissas as they are loaded, f32
+/// accumulation; tensors stay f32 in memory). Backends without tensor cores
+/// compute in f32 (at least as accurate as asked).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Precision {
     F32,
     Tf32,
+    Bf16,
 }
 
 /// The buffers of one conv2d launch; which are written depends on the pass.

@@ -5,7 +5,7 @@
 //! `tools/bench_torch.py`. Off CUDA (lavapipe) a small res3x3 case compares
 //! the tiled WGSL kernel with the naive one-output-per-invocation kernel.
 
-use super::BenchRow;
+use super::{BenchRow, Peak};
 use crate::backend::{Backend, BackendKind, Buffer, ConvBuffers, ConvPass, Precision};
 use crate::error::Result;
 use crate::ops::{self, ConvArgs, ConvGeometry};
@@ -162,41 +162,40 @@ fn run_layer(
     let args = |x, w, y| conv_args(x, w, y, [xv, wv, yv], c.geometry);
     let macs = (n * c.oc * c.out_hw * c.out_hw * (c.ic / c.geometry.groups) * l.k * l.k) as f64;
     let act_bytes = 4.0 * (n * c.ic * c.hw * c.hw + n * c.oc * c.out_hw * c.out_hw) as f64;
-    let work = |mult: f64, tf32: bool| -> (Option<f64>, Option<f64>, bool) {
+    let work = |mult: f64| -> (Option<f64>, Option<f64>) {
         if l.depthwise {
-            (Some(mult * act_bytes), None, false)
+            (Some(mult * act_bytes), None)
         } else {
-            (None, Some(mult * 2.0 * macs), tf32)
+            (None, Some(mult * 2.0 * macs))
         }
     };
     let mut rows = Vec::new();
-    let mut row = |suffix: &str, ms: f64, mult: f64, tf32: bool| {
-        let (bytes, flops, tf) = work(mult, tf32);
+    let mut row = |suffix: &str, ms: f64, mult: f64, p: Precision| {
+        let (bytes, flops) = work(mult);
         rows.push(BenchRow {
             name: format!("conv/{}/{suffix}", c.label),
             ms,
             bytes,
             flops,
-            tf32: tf,
+            peak: p.into(),
         });
     };
     let precisions: &[Precision] = if l.depthwise || forward_only {
         &[Precision::F32]
     } else {
-        &[Precision::Tf32, Precision::F32]
+        &[Precision::Tf32, Precision::Bf16, Precision::F32]
     };
     for &p in precisions {
         let ms = be.time_ms(iters, &mut || {
             ops::conv2d(be, ConvPass::Forward, p, &args(&b.x, &b.w, &b.y))
         })?;
-        let tag = if l.depthwise {
-            "fwd"
-        } else if p == Precision::Tf32 {
-            "fwd_tf32"
-        } else {
-            "fwd_f32"
+        let tag = match (l.depthwise, p) {
+            (true, _) => "fwd",
+            (false, Precision::Tf32) => "fwd_tf32",
+            (false, Precision::Bf16) => "fwd_bf16",
+            (false, Precision::F32) => "fwd_f32",
         };
-        row(tag, ms, 1.0, p == Precision::Tf32);
+        row(tag, ms, 1.0, p);
     }
     if forward_only {
         return Ok(rows);
@@ -219,18 +218,18 @@ fn run_layer(
     // Training pass: three (two without dgrad) passes' worth of FLOPs, or
     // bytes for depthwise (each pass reads and writes about one activation pair).
     let passes = if dgrad { 3.0 } else { 2.0 };
-    row("train", ms, passes, p == Precision::Tf32);
+    row("train", ms, passes, p);
     // Each backward pass alone (ours only), to see where a training pass goes.
     if dgrad {
         let ms = be.time_ms(iters, &mut || {
             ops::conv2d(be, ConvPass::Dgrad, p, &args(&b.dx, &b.w, &b.dy))
         })?;
-        row("dgrad", ms, 1.0, p == Precision::Tf32);
+        row("dgrad", ms, 1.0, p);
     }
     let ms = be.time_ms(iters, &mut || {
         ops::conv2d(be, ConvPass::Wgrad, p, &args(&b.x, &b.dw, &b.dy))
     })?;
-    row("wgrad", ms, 1.0, p == Precision::Tf32);
+    row("wgrad", ms, 1.0, p);
     Ok(rows)
 }
 
@@ -315,7 +314,7 @@ fn run_small(be: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
             ms,
             bytes: None,
             flops: Some(2.0 * macs),
-            tf32: false,
+            peak: Peak::F32,
         });
     }
     let dl = &SUITE[3];

@@ -2,7 +2,7 @@
 //! sliced activation contiguous): 128 of 256 channels at 56×56, N = 64 on
 //! CUDA, N = 8 elsewhere (lavapipe's storage bindings stop at 128 MiB).
 
-use super::BenchRow;
+use super::{BenchRow, Peak};
 use crate::backend::{Backend, BackendKind};
 use crate::error::Result;
 use crate::ops;
@@ -28,6 +28,6 @@ pub fn run(backend: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
         ms,
         bytes: Some(2.0 * 4.0 * dst_view.numel() as f64),
         flops: None,
-        tf32: false,
+        peak: Peak::F32,
     }])
 }

@@ -26,8 +26,26 @@ pub struct BenchRow {
     pub bytes: Option<f64>,
     /// Useful floating-point operations (2 per multiply-add), if compute-bound.
     pub flops: Option<f64>,
-    /// Whether the FLOPs ran on TF32 tensor cores (picks the peak).
-    pub tf32: bool,
+    /// Which arithmetic the FLOPs ran on (picks the peak).
+    pub peak: Peak,
+}
+
+/// The compute ceiling a row's FLOPs are measured against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peak {
+    F32,
+    Tf32,
+    Bf16,
+}
+
+impl From<crate::backend::Precision> for Peak {
+    fn from(p: crate::backend::Precision) -> Self {
+        match p {
+            crate::backend::Precision::F32 => Peak::F32,
+            crate::backend::Precision::Tf32 => Peak::Tf32,
+            crate::backend::Precision::Bf16 => Peak::Bf16,
+        }
+    }
 }
 
 /// Device ceilings for the roofline fractions.
@@ -39,6 +57,8 @@ pub struct Ceilings {
     pub f32_flops_per_s: f64,
     /// TF32 tensor-core FLOP/s.
     pub tf32_flops_per_s: f64,
+    /// BF16 tensor-core FLOP/s (f32 accumulation).
+    pub bf16_flops_per_s: f64,
 }
 
 /// Families `slimmable bench` knows.
@@ -102,10 +122,10 @@ pub fn print_table(rows: &[BenchRow], torch: &HashMap<String, f64>, ceilings: Op
         let gflops = r.flops.map(|f| f / r.ms / 1e6);
         let roof = ceilings.and_then(|c| match (r.bytes, r.flops) {
             (_, Some(f)) => {
-                let peak = if r.tf32 {
-                    c.tf32_flops_per_s
-                } else {
-                    c.f32_flops_per_s
+                let peak = match r.peak {
+                    Peak::F32 => c.f32_flops_per_s,
+                    Peak::Tf32 => c.tf32_flops_per_s,
+                    Peak::Bf16 => c.bf16_flops_per_s,
                 };
                 Some(100.0 * f / (r.ms * 1e-3) / peak)
             }

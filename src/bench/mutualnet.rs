@@ -10,7 +10,7 @@
 //! FLOPs counted: 3 × 2 × MACs of each pass's forward (forward, dgrad,
 //! wgrad), summed over the four passes of the sampled configs.
 
-use super::BenchRow;
+use super::{BenchRow, Peak};
 use crate::autograd::{Memory, Tensor};
 use crate::backend::{Backend, BackendKind};
 use crate::error::Result;
@@ -115,6 +115,6 @@ pub fn run(backend: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
         ms,
         bytes: None,
         flops: Some(mean_flops),
-        tf32: true,
+        peak: Peak::Tf32,
     }])
 }

@@ -9,7 +9,7 @@
 //! whatever the variant, so GB/s compares the variants directly. (Before
 //! 2026-11-26 run 3 this counted 5 tensors; BENCHMARKS.md gives both.)
 
-use super::BenchRow;
+use super::{BenchRow, Peak};
 use crate::backend::{Backend, BackendKind};
 use crate::error::Result;
 use crate::ops::{self, Activation, RunningStats, StatsUpdate};
@@ -98,21 +98,21 @@ fn shape(be: &dyn Backend, iters: usize, dims: [usize; 4]) -> Result<Vec<BenchRo
             ms: plain,
             bytes,
             flops: None,
-            tf32: false,
+            peak: Peak::F32,
         },
         BenchRow {
             name: format!("bn/relu6_fused_fwd_bwd_{tag}"),
             ms: fused,
             bytes,
             flops: None,
-            tf32: false,
+            peak: Peak::F32,
         },
         BenchRow {
             name: format!("bn/relu6_separate_fwd_bwd_{tag}"),
             ms: separate,
             bytes,
             flops: None,
-            tf32: false,
+            peak: Peak::F32,
         },
     ])
 }

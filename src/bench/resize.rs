@@ -10,7 +10,7 @@
 //!
 //! Bytes: the source read once plus every output written once.
 
-use super::BenchRow;
+use super::{BenchRow, Peak};
 use crate::backend::{Backend, BackendKind};
 use crate::error::Result;
 use crate::ops::resize::{
@@ -71,7 +71,7 @@ fn case(
         ms,
         bytes: Some((n * per) as f64 + 4.0 * pack.arena_len() as f64),
         flops: None,
-        tf32: false,
+        peak: Peak::F32,
     })
 }
 

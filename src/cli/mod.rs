@@ -59,6 +59,9 @@ enum Command {
         /// Measured TF32 tensor-core TFLOP/s, for % of roofline.
         #[arg(long)]
         peak_tf32_tflops: Option<f64>,
+        /// Measured BF16 tensor-core TFLOP/s, for % of roofline.
+        #[arg(long)]
+        peak_bf16_tflops: Option<f64>,
     },
     /// Train a slimmable network with MutualNet, then evaluate every
     /// width × resolution config and print the query table.
@@ -151,11 +154,13 @@ pub fn main() -> i32 {
             copy_gbps,
             peak_f32_tflops,
             peak_tf32_tflops,
+            peak_bf16_tflops,
         } => {
             let ceilings = copy_gbps.map(|g| crate::bench::Ceilings {
                 copy_bytes_per_s: g * 1e9,
                 f32_flops_per_s: peak_f32_tflops.unwrap_or(f64::INFINITY) * 1e12,
                 tf32_flops_per_s: peak_tf32_tflops.unwrap_or(f64::INFINITY) * 1e12,
+                bf16_flops_per_s: peak_bf16_tflops.unwrap_or(f64::INFINITY) * 1e12,
             });
             bench::run(backend, &family, iters, torch.as_deref(), ceilings)
         }

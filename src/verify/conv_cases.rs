@@ -174,6 +174,11 @@ fn tolerance(precision: Precision, reduction: usize) -> Tolerance {
             atol: 2e-3 * r,
             rtol: 5e-3,
         },
+        // BF16 keeps 7-bit mantissas (2^-8 relative): eight times TF32's.
+        Precision::Bf16 => Tolerance {
+            atol: 1.6e-2 * r,
+            rtol: 4e-2,
+        },
     }
 }
 
@@ -309,7 +314,7 @@ pub fn cases() -> Vec<Case> {
             let precisions: &[Precision] = if s.depthwise {
                 &[Precision::F32]
             } else {
-                &[Precision::F32, Precision::Tf32]
+                &[Precision::F32, Precision::Tf32, Precision::Bf16]
             };
             for &precision in precisions {
                 let op = match pass {
@@ -320,6 +325,7 @@ pub fn cases() -> Vec<Case> {
                 let prec = match precision {
                     Precision::F32 => "",
                     Precision::Tf32 => " tf32",
+                    Precision::Bf16 => " bf16",
                 };
                 out.push(Case {
                     op,

@@ -1,7 +1,8 @@
-// Checks kernels/conv2d.cu's implicit GEMMs (exact f32 and TF32 mma.sync,
-// the latter through cuda_shim.h's m16n8k8 emulation) on the CPU against a
+// Checks kernels/conv2d.cu's implicit GEMMs (exact f32, TF32 and BF16
+// mma.sync, the latter two through cuda_shim.h's m16n8k8 emulation) on the
+// CPU against a
 // case written by tests/cuda_kernels_on_cpu.rs:
-//   conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32
+//   conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16
 // Files: params.bin (Conv2dParams), x.bin, w.bin, y.bin, bias.bin (buffers
 // before the pass), expected.bin (the CPU reference's output buffer),
 // tol.bin (atol, rtol). Tile choice, split-K and grid mirror
@@ -33,12 +34,13 @@ using Kernel = void (*)(float*, float*, float*, const float*, Conv2dParams, u32)
 
 int main(int argc, char** argv) {
     if (argc != 4) {
-        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32\n");
+        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16\n");
         return 2;
     }
     dir = argv[1];
     const std::string pass = argv[2];
-    const bool tf32 = std::string(argv[3]) == "tf32";
+    const std::string prec = argv[3];
+    const int mode = prec == "tf32" ? 1 : prec == "bf16" ? 2 : 0;
     const auto pv = floats("params.bin");
     Conv2dParams p;
     if (pv.size() * 4 != sizeof p) {
@@ -67,13 +69,20 @@ int main(int argc, char** argv) {
         const uint64_t tiles = std::max<uint64_t>(tiles_m * tiles_n * groups, 1);
         split = (uint32_t)std::clamp<uint64_t>(std::min<uint64_t>(528 / tiles, k_len / 256), 1, 256);
     }
-    Kernel k;
-    if (pass == "fwd") k = narrow ? (tf32 ? slimmable_conv2d_fwd_tf32_narrow : slimmable_conv2d_fwd_f32_narrow)
-                                  : (tf32 ? slimmable_conv2d_fwd_tf32 : slimmable_conv2d_fwd_f32);
-    else if (pass == "dgrad") k = narrow ? (tf32 ? slimmable_conv2d_dgrad_tf32_narrow : slimmable_conv2d_dgrad_f32_narrow)
-                                         : (tf32 ? slimmable_conv2d_dgrad_tf32 : slimmable_conv2d_dgrad_f32);
-    else k = narrow ? (tf32 ? slimmable_conv2d_wgrad_tf32_narrow : slimmable_conv2d_wgrad_f32_narrow)
-                    : (tf32 ? slimmable_conv2d_wgrad_tf32 : slimmable_conv2d_wgrad_f32);
+    // [pass][mode][narrow]
+    const Kernel table[3][3][2] = {
+        {{slimmable_conv2d_fwd_f32, slimmable_conv2d_fwd_f32_narrow},
+         {slimmable_conv2d_fwd_tf32, slimmable_conv2d_fwd_tf32_narrow},
+         {slimmable_conv2d_fwd_bf16, slimmable_conv2d_fwd_bf16_narrow}},
+        {{slimmable_conv2d_dgrad_f32, slimmable_conv2d_dgrad_f32_narrow},
+         {slimmable_conv2d_dgrad_tf32, slimmable_conv2d_dgrad_tf32_narrow},
+         {slimmable_conv2d_dgrad_bf16, slimmable_conv2d_dgrad_bf16_narrow}},
+        {{slimmable_conv2d_wgrad_f32, slimmable_conv2d_wgrad_f32_narrow},
+         {slimmable_conv2d_wgrad_tf32, slimmable_conv2d_wgrad_tf32_narrow},
+         {slimmable_conv2d_wgrad_bf16, slimmable_conv2d_wgrad_bf16_narrow}},
+    };
+    const int pi = pass == "fwd" ? 0 : pass == "dgrad" ? 1 : 2;
+    const Kernel k = table[pi][mode][narrow ? 1 : 0];
     shim_launch({(unsigned)tiles_m, (unsigned)tiles_n, (unsigned)(groups * split)},
                 {(unsigned)threads, 1, 1},
                 [&] { k(x.data(), w.data(), y.data(), bias.data(), p, split); });

@@ -104,6 +104,47 @@ inline void mma_tf32_m16n8k8(float* c, const uint32_t* a, const uint32_t* b) {
     for (int i = 0; i < 4; ++i) c[i] = out[i];
 }
 
+// cvt.rn.bf16x2.f32: two floats to bfloat16 (nearest, ties to even; finite
+// inputs), `lo` in the low half.
+inline uint32_t pack_bf16x2(float lo, float hi) {
+    auto bf16 = [](float f) {
+        uint32_t b;
+        std::memcpy(&b, &f, 4);
+        return (b + 0x7FFFu + ((b >> 16) & 1u)) >> 16;
+    };
+    return bf16(lo) | (bf16(hi) << 16);
+}
+
+// mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 for one warp: a0 holds
+// A[g][2t], A[g][2t+1] (low half first), a1 the same of row g+8; b holds
+// B[2t][g], B[2t+1][g]; c as in mma_tf32_m16n8k8.
+inline void mma_bf16_m16n8k8(float* c, const uint32_t* a, uint32_t b) {
+    const unsigned linear = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+    ShimWarp& w = (*shim_warps)[linear / 32];
+    const unsigned lane = linear % 32, g = lane / 4, t = lane % 4;
+    w.frag[lane][0] = a[0];
+    w.frag[lane][1] = a[1];
+    w.frag[lane][4] = b;
+    w.bar.arrive_and_wait();
+    auto half = [](uint32_t reg, unsigned which) {
+        const uint32_t bits = (which ? reg >> 16 : reg & 0xFFFFu) << 16;
+        float f;
+        std::memcpy(&f, &bits, 4);
+        return f;
+    };
+    auto A = [&](unsigned r, unsigned k) { return half(w.frag[(r % 8) * 4 + k / 2][r >= 8 ? 1 : 0], k % 2); };
+    auto B = [&](unsigned k, unsigned n) { return half(w.frag[n * 4 + k / 2][4], k % 2); };
+    float out[4];
+    for (int i = 0; i < 4; ++i) {
+        const unsigned r = g + (i >= 2 ? 8 : 0), n = 2 * t + (i % 2);
+        float s = c[i];
+        for (unsigned k = 0; k < 8; ++k) s = fmaf(A(r, k), B(k, n), s);
+        out[i] = s;
+    }
+    w.bar.arrive_and_wait();
+    for (int i = 0; i < 4; ++i) c[i] = out[i];
+}
+
 struct float4 {
     float x, y, z, w;
 };

@@ -318,6 +318,12 @@ pub unsafe fn launch_conv2d(
             (ConvPass::Dgrad, Precision::Tf32, true) => entry::CONV2D_DGRAD_TF32_NARROW,
             (ConvPass::Wgrad, Precision::F32, true) => entry::CONV2D_WGRAD_F32_NARROW,
             (ConvPass::Wgrad, Precision::Tf32, true) => entry::CONV2D_WGRAD_TF32_NARROW,
+            (ConvPass::Forward, Precision::Bf16, false) => entry::CONV2D_FWD_BF16,
+            (ConvPass::Dgrad, Precision::Bf16, false) => entry::CONV2D_DGRAD_BF16,
+            (ConvPass::Wgrad, Precision::Bf16, false) => entry::CONV2D_WGRAD_BF16,
+            (ConvPass::Forward, Precision::Bf16, true) => entry::CONV2D_FWD_BF16_NARROW,
+            (ConvPass::Dgrad, Precision::Bf16, true) => entry::CONV2D_DGRAD_BF16_NARROW,
+            (ConvPass::Wgrad, Precision::Bf16, true) => entry::CONV2D_WGRAD_BF16_NARROW,
         };
         let cfg = LaunchConfig {
             grid_dim: (tiles_m as u32, tiles_n as u32, (groups as u32) * split),
