@@ -591,12 +591,20 @@ extern "C" __global__ void slimmable_bn_backward_dx_f32(const float* __restrict_
 // Threads a block and units (of V elements) a thread holds per round. The
 // forward holds x only: 256 threads of 14 float4s (14336 elements) fit
 // three blocks an SM (80 registers, no spills; 16 float4s spilled), so 384
-// channels run in one wave on 132 SMs. The backward holds x and dy: 512
-// threads of 8 float4s each (16384 elements), one block an SM.
+// channels run in one wave on 132 SMs. The backward holds x the same way
+// and dy in dynamic shared memory (BN_RESB_SMEM bytes, each thread reading
+// back only what it stored, so no barrier): three blocks an SM too.
+#ifndef SLIMMABLE_CUDA_ON_CPU
+__device__ __forceinline__ float* bn_dynamic_smem() {
+    extern __shared__ float4 bn_dyn[];  // float4: 16-byte aligned
+    return reinterpret_cast<float*>(bn_dyn);
+}
+#endif
 #define BN_RESF_THREADS 256
 #define BN_RESF_UNITS 14
-#define BN_RESB_THREADS 512
-#define BN_RESB_UNITS 8
+#define BN_RESB_THREADS 256
+#define BN_RESB_UNITS 14
+#define BN_RESB_SMEM (BN_RESB_THREADS * BN_RESB_UNITS * 16)
 
 // Units of round r held by this thread (zeros past the end: they add
 // nothing to a sum), and where each unit lives.
@@ -731,6 +739,28 @@ slimmable_bn_forward_resident_f32(const float* __restrict__ x, const float* __re
     }
 }
 
+// This thread's units of round r of dy, stored to (and later read from) its
+// own slots of the dynamic shared memory `sdy` (zeros past the end).
+template <int V>
+__device__ __forceinline__ void bn_res_stash(const float* __restrict__ dy, const ViewParams& v,
+                                             u32 ch, u32 r, u32 total, u32 hwu, float* sdy) {
+    // One unit at a time (a whole round in registers would spill beside x).
+#pragma unroll
+    for (int u = 0; u < BN_RESB_UNITS; ++u) {
+        const u32 j = (r * BN_RESB_UNITS + u) * BN_RESB_THREADS + threadIdx.x;
+        float t[V];
+        if (j < total) {
+            const u32 n = j / hwu;
+            bn_load<V>(dy, bn_unit_index<V>(v, n, ch, j - n * hwu), t);
+        } else {
+#pragma unroll
+            for (int e = 0; e < V; ++e) t[e] = 0.0f;
+        }
+#pragma unroll
+        for (int e = 0; e < V; ++e) sdy[(u * BN_RESB_THREADS + threadIdx.x) * V + e] = t[e];
+    }
+}
+
 template <int V>
 __device__ __forceinline__ void bn_res_backward(const float* __restrict__ x,
                                                 const float* __restrict__ dy,
@@ -739,31 +769,34 @@ __device__ __forceinline__ void bn_res_backward(const float* __restrict__ x,
                                                 float* __restrict__ saved,
                                                 float* __restrict__ dgamma,
                                                 float* __restrict__ dbeta,
-                                                float* __restrict__ dx, const BnParams& p) {
+                                                float* __restrict__ dx, const BnParams& p,
+                                                float* sdy) {
+    constexpr int T = BN_RESB_THREADS, U = BN_RESB_UNITS;
     const u32 ch = blockIdx.x, c = p.x.dims[1];
     const u32 hwu = p.x.dims[2] * p.x.dims[3] / V, total = p.x.dims[0] * hwu;
-    const u32 rounds = (total + BN_RESB_UNITS * BN_RESB_THREADS - 1) / (BN_RESB_UNITS * BN_RESB_THREADS);
+    const u32 rounds = (total + U * T - 1) / (U * T);
     const float mean = saved[ch], inv = saved[c + ch];
     const float g = gamma[p.gamma_offset + ch], b = beta[p.beta_offset + ch];
-    float vx[BN_RESB_UNITS][V], vd[BN_RESB_UNITS][V];
-    if (rounds == 1) {
-        bn_res_load<V, BN_RESB_THREADS, BN_RESB_UNITS>(x, p.x, ch, 0, total, hwu, vx);
-        bn_res_load<V, BN_RESB_THREADS, BN_RESB_UNITS>(dy, p.dy, ch, 0, total, hwu, vd);
+    float vx[U][V];
+    auto dy_at = [&](int u, int e) { return sdy[(u * T + threadIdx.x) * V + e]; };
+    if (rounds == 1) {  // dy first: x's registers are not live yet
+        bn_res_stash<V>(dy, p.dy, ch, 0, total, hwu, sdy);
+        bn_res_load<V, T, U>(x, p.x, ch, 0, total, hwu, vx);
     }
     // Σg and Σg·x̂ with g = dy·act'(pre); padding units have dy = 0.
     double s1 = 0.0, s2 = 0.0;
     for (u32 r = 0; r < rounds; ++r) {
         if (rounds > 1) {
-            bn_res_load<V, BN_RESB_THREADS, BN_RESB_UNITS>(x, p.x, ch, r, total, hwu, vx);
-            bn_res_load<V, BN_RESB_THREADS, BN_RESB_UNITS>(dy, p.dy, ch, r, total, hwu, vd);
+            bn_res_stash<V>(dy, p.dy, ch, r, total, hwu, sdy);
+            bn_res_load<V, T, U>(x, p.x, ch, r, total, hwu, vx);
         }
         float a1 = 0.0f, a2 = 0.0f;
 #pragma unroll
-        for (int u = 0; u < BN_RESB_UNITS; ++u) {
+        for (int u = 0; u < U; ++u) {
 #pragma unroll
             for (int e = 0; e < V; ++e) {
                 const float xh = (vx[u][e] - mean) * inv;
-                const float d = vd[u][e] * bn_act_grad(xh * g + b, p.act);
+                const float d = dy_at(u, e) * bn_act_grad(xh * g + b, p.act);
                 a1 += d;
                 a2 = fmaf(d, xh, a2);
             }
@@ -771,7 +804,7 @@ __device__ __forceinline__ void bn_res_backward(const float* __restrict__ x,
         s1 += (double)a1;
         s2 += (double)a2;
     }
-    bn_res_sum2<BN_RESB_THREADS>(s1, s2);
+    bn_res_sum2<T>(s1, s2);
     if (threadIdx.x == 0) {
         saved[2 * c + ch] = (float)s1;
         saved[3 * c + ch] = (float)s2;
@@ -782,18 +815,18 @@ __device__ __forceinline__ void bn_res_backward(const float* __restrict__ x,
     const float mean_g = (float)s1 * inv_m, mean_gx = (float)s2 * inv_m;
     for (u32 r = 0; r < rounds; ++r) {
         if (rounds > 1) {
-            bn_res_load<V, BN_RESB_THREADS, BN_RESB_UNITS>(x, p.x, ch, r, total, hwu, vx);
-            bn_res_load<V, BN_RESB_THREADS, BN_RESB_UNITS>(dy, p.dy, ch, r, total, hwu, vd);
+            bn_res_stash<V>(dy, p.dy, ch, r, total, hwu, sdy);
+            bn_res_load<V, T, U>(x, p.x, ch, r, total, hwu, vx);
         }
 #pragma unroll
-        for (int u = 0; u < BN_RESB_UNITS; ++u) {
-            const u32 j = (r * BN_RESB_UNITS + u) * BN_RESB_THREADS + threadIdx.x;
+        for (int u = 0; u < U; ++u) {
+            const u32 j = (r * U + u) * T + threadIdx.x;
             if (j < total) {
                 float o[V];
 #pragma unroll
                 for (int e = 0; e < V; ++e) {
                     const float xh = (vx[u][e] - mean) * inv;
-                    const float d = vd[u][e] * bn_act_grad(xh * g + b, p.act);
+                    const float d = dy_at(u, e) * bn_act_grad(xh * g + b, p.act);
                     o[e] = g * inv * (d - mean_g - xh * mean_gx);
                 }
                 const u32 n = j / hwu;
@@ -807,15 +840,16 @@ __device__ __forceinline__ void bn_res_backward(const float* __restrict__ x,
 // mean/inv-std, accumulates dγ/dβ and writes Σg, Σg·x̂ like
 // bn_backward_partials → bn_backward_finalize, and dx (p.y) like
 // bn_backward_dx.
-extern "C" __global__ void __launch_bounds__(BN_RESB_THREADS, 1)
+extern "C" __global__ void __launch_bounds__(BN_RESB_THREADS, 3)
 slimmable_bn_backward_resident_f32(const float* __restrict__ x, const float* __restrict__ dy,
                                    const float* __restrict__ gamma,
                                    const float* __restrict__ beta, float* __restrict__ saved,
                                    float* __restrict__ dgamma, float* __restrict__ dbeta,
                                    float* __restrict__ dx, BnParams p) {
+    float* sdy = bn_dynamic_smem();  // BN_RESB_SMEM bytes
     if (bn_vec4(p.x, x) && bn_vec4(p.dy, dy) && bn_vec4(p.y, dx)) {
-        bn_res_backward<4>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p);
+        bn_res_backward<4>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
     } else {
-        bn_res_backward<1>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p);
+        bn_res_backward<1>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
     }
 }

@@ -290,7 +290,8 @@ pub mod entry {
     /// per channel: the whole training forward for N·H·W ≤ 16384.
     pub const BN_FORWARD_RESIDENT_F32: &str = "slimmable_bn_forward_resident_f32";
     /// `(x, dy, gamma, beta, saved, dgamma, dbeta, dx, BnParams)`, one
-    /// 512-thread block per channel: the whole backward for N·H·W ≤ 16384.
+    /// 256-thread block per channel with 57344 bytes of dynamic shared
+    /// memory: the whole backward for N·H·W ≤ 16384.
     pub const BN_BACKWARD_RESIDENT_F32: &str = "slimmable_bn_backward_resident_f32";
     /// `(x, w, b, y, LinearParams)`.
     pub const LINEAR_FORWARD_F32: &str = "slimmable_linear_forward_f32";

@@ -55,6 +55,14 @@ impl CudaKernels {
                 let f = module
                     .load_function(name)
                     .map_err(|e| driver_err(&format!("cuModuleGetFunction({name})"), e))?;
+                if name == kernel_sources::entry::BN_BACKWARD_RESIDENT_F32 {
+                    // More dynamic shared memory than the default 48 KiB.
+                    f.set_attribute(
+                        cudarc::driver::sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                        super::launch_norm::RESIDENT_BACKWARD_SMEM as i32,
+                    )
+                    .map_err(|e| driver_err(&format!("cuFuncSetAttribute({name})"), e))?;
+                }
                 functions.insert(name, f);
             }
         }

@@ -43,9 +43,8 @@ fn warp_per_channel(c: u32) -> LaunchConfig {
     }
 }
 
-/// Largest N·H·W the channel-resident kernels take (16384: the backward's
-/// capacity in one round; the forward holds 14336 and takes two rounds
-/// above that; see kernels/norm.cu). Up to it one
+/// Largest N·H·W the channel-resident kernels take (both hold 14336 in one
+/// round and take two above it; see kernels/norm.cu). Up to it one
 /// block per channel holds the channel in registers: one launch each way
 /// instead of three, x read once. Past it the split reduction fills the GPU
 /// better (the resident kernels would need several rounds per channel).
@@ -59,15 +58,21 @@ fn resident(p: &BnParams) -> bool {
         && p.count <= RESIDENT_MAX_COUNT
 }
 
-/// One block per channel of `threads` (the resident kernels:
-/// `BN_RESF_THREADS` forward, `BN_RESB_THREADS` backward).
-fn block_per_channel(p: &BnParams, threads: u32) -> LaunchConfig {
+/// One block of 256 threads per channel (the resident kernels:
+/// `BN_RESF_THREADS`, `BN_RESB_THREADS` in kernels/norm.cu), with
+/// `shared_mem_bytes` of dynamic shared memory.
+fn block_per_channel(p: &BnParams, shared_mem_bytes: u32) -> LaunchConfig {
     LaunchConfig {
         grid_dim: (p.x.dims[1].max(1), 1, 1),
-        block_dim: (threads, 1, 1),
-        shared_mem_bytes: 0,
+        block_dim: (256, 1, 1),
+        shared_mem_bytes,
     }
 }
+
+/// Dynamic shared memory of the resident backward (`BN_RESB_SMEM`: dy, 14
+/// float4s for each of 256 threads); CudaKernels::load raises the kernel's
+/// limit to it.
+pub const RESIDENT_BACKWARD_SMEM: u32 = 256 * 14 * 16;
 
 /// Elements per block of `normalize` / `backward_dx` (`BN_TILE` in
 /// kernels/norm.cu): each 256-thread block takes one tile of the
@@ -134,7 +139,7 @@ pub unsafe fn launch_bn_forward_train(
                 k,
                 stream,
                 entry::BN_FORWARD_RESIDENT_F32,
-                block_per_channel(p, 256),
+                block_per_channel(p, 0),
                 &[x, gamma, beta, running, saved, y],
                 p,
             )
@@ -218,7 +223,7 @@ pub unsafe fn launch_bn_backward(
                 k,
                 stream,
                 entry::BN_BACKWARD_RESIDENT_F32,
-                block_per_channel(p, 512),
+                block_per_channel(p, RESIDENT_BACKWARD_SMEM),
                 &[x, dy, gamma, beta, saved, dgamma, dbeta, dx],
                 p,
             )
