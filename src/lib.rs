@@ -27,6 +27,7 @@ pub mod kernel_sources;
 pub mod models;
 pub mod nn;
 pub mod op_runner;
+mod op_runner_conv;
 mod op_runner_train;
 pub mod ops;
 pub mod params;

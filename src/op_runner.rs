@@ -31,6 +31,18 @@ pub const OPS: &[(&str, &str)] = &[
          \"outputs\": [{\"size\": [h, w], \"images\": [i, ...] (default all)}]}; outputs: out0, out1, ... [count,C,h,w], normalized (x/255-mean)/std (f32 input: (x-mean)/std)",
     ),
     (
+        "conv2d_fwd",
+        "inputs: x [N,C_full,H,W], w [O_full,I_full/groups,kh,kw], optional b [O_full]; params {\"in\": i, \"out\": o (defaults: full), \"groups\": 1, \"depthwise\": false, \"stride\": [1, 1], \"padding\": [0, 0], \"precision\": \"f32\"|\"tf32\"|\"bf16\"}; outputs: y [N,o,Ho,Wo] = conv(x[:, :i], w[:o, :i/groups]) + b[:o]",
+    ),
+    (
+        "conv2d_dgrad",
+        "inputs: dy [N,o,Ho,Wo], w [O_full,I_full/groups,kh,kw]; params as conv2d_fwd plus \"input_size\": [H, W]; outputs: dx [N,i,H,W]",
+    ),
+    (
+        "conv2d_wgrad",
+        "inputs: x [N,C_full,H,W], dy [N,o,Ho,Wo], w (its full shape); params as conv2d_fwd plus \"bias\": false; outputs: dw [O_full,I_full/groups,kh,kw] (zero outside w[:o, :i/groups]), db [O_full] with bias",
+    ),
+    (
         "batch_norm_train",
         "inputs: x [N,C,H,W], gamma, beta, running_mean, running_var [C_full]; params {\"channels\": c, \"eps\": 1e-5, \"momentum\": 0.1 or null (cumulative), \"batches_seen\": 0, \"act\": \"none\"|\"relu\"|\"relu6\"}; outputs: y [N,c,H,W], saved_mean, saved_invstd [c], running_mean, running_var [C_full]",
     ),
@@ -398,6 +410,9 @@ pub fn run(
             Ok(vec![("y".into(), y)])
         }
         "resize_pack" => run_resize_pack(backend, op, params_json, inputs),
+        "conv2d_fwd" | "conv2d_dgrad" | "conv2d_wgrad" => {
+            crate::op_runner_conv::run(backend, op, params_json, inputs)
+        }
         other if OPS.iter().any(|(n, _)| *n == other) => {
             crate::op_runner_train::run(backend, op, params_json, inputs)
         }

@@ -1,0 +1,204 @@
+//! `slimmable op` for convolutions on channel slices: forward, data
+//! gradient and weight gradient, each reading the full-size weight through
+//! its active block (`w[:out, :in/groups]`), every shape checked by
+//! `crate::ops::conv`.
+
+use crate::backend::{Backend, ConvPass, Precision};
+use crate::error::{Error, Result};
+use crate::op_runner::{input, parse};
+use crate::ops::conv::{ConvArgs, ConvGeometry, conv2d, weight_block};
+use crate::tensor_io::HostTensor;
+use crate::view::View;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+type Inputs = HashMap<String, HostTensor>;
+type Outputs = Vec<(String, HostTensor)>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConvOpParams {
+    /// Active input channels (default: all of x's, or of w's for dgrad).
+    #[serde(rename = "in")]
+    in_c: Option<usize>,
+    /// Active output channels (default: all of w's).
+    out: Option<usize>,
+    #[serde(default = "one")]
+    groups: usize,
+    /// Groups = active input channels (and out = in).
+    #[serde(default)]
+    depthwise: bool,
+    #[serde(default = "ones")]
+    stride: [usize; 2],
+    #[serde(default)]
+    padding: [usize; 2],
+    #[serde(default)]
+    precision: Option<String>,
+    /// dgrad: the input's [H, W] (strides make it ambiguous from dy).
+    input_size: Option<[usize; 2]>,
+    /// wgrad: also return db.
+    #[serde(default)]
+    bias: bool,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn ones() -> [usize; 2] {
+    [1, 1]
+}
+
+fn precision(name: Option<&str>) -> Result<Precision> {
+    match name.unwrap_or("f32") {
+        "f32" => Ok(Precision::F32),
+        "tf32" => Ok(Precision::Tf32),
+        "bf16" => Ok(Precision::Bf16),
+        other => Err(Error::invalid(
+            "precision",
+            format!("'{other}' is not f32, tf32 or bf16"),
+        )),
+    }
+}
+
+/// Runs conv2d_fwd, conv2d_dgrad or conv2d_wgrad.
+pub fn run(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Outputs> {
+    let p: ConvOpParams = parse(op, json)?;
+    let prec = precision(p.precision.as_deref())?;
+    let w = input(op, inputs, "w")?;
+    let w_full = w.dims4("w")?;
+    let [o_full, icg_full, kh, kw] = w_full;
+    let dy = match op {
+        "conv2d_fwd" => None,
+        _ => Some(input(op, inputs, "dy")?),
+    };
+    let x = match op {
+        "conv2d_dgrad" => None,
+        _ => Some(input(op, inputs, "x")?),
+    };
+    // The batch and the input's full extents: from x, or from dy and input_size.
+    let (n, c_full, h, wd) = match (x, dy) {
+        (Some(x), _) => {
+            let [n, c, h, wd] = x.dims4("x")?;
+            (n, c, h, wd)
+        }
+        (None, Some(dy)) => {
+            let [n, _, _, _] = dy.dims4("dy")?;
+            let [h, wd] = p.input_size.ok_or_else(|| {
+                Error::invalid(op, "give \"input_size\": [H, W] of the input (dy does not determine it under stride)")
+            })?;
+            // Depthwise weights are [C_full, 1, kh, kw].
+            let c_full = if p.depthwise {
+                o_full
+            } else {
+                icg_full * p.groups
+            };
+            (n, c_full, h, wd)
+        }
+        (None, None) => unreachable!("every conv op has x or dy"),
+    };
+    let ic = p.in_c.unwrap_or(c_full);
+    let groups = if p.depthwise { ic } else { p.groups };
+    let oc = if p.depthwise {
+        ic
+    } else {
+        p.out.unwrap_or(o_full)
+    };
+    let geometry = ConvGeometry {
+        groups,
+        stride: p.stride,
+        padding: p.padding,
+    };
+    let bad_kernel = || {
+        Error::invalid(
+            op,
+            format!(
+                "a {kh}x{kw} kernel with padding {:?} does not fit a {h}x{wd} input",
+                p.padding
+            ),
+        )
+    };
+    let ho = ConvGeometry::out_size(h, kh, p.stride[0], p.padding[0]).ok_or_else(bad_kernel)?;
+    let wo = ConvGeometry::out_size(wd, kw, p.stride[1], p.padding[1]).ok_or_else(bad_kernel)?;
+    if groups == 0 || !ic.is_multiple_of(groups) {
+        return Err(Error::invalid(
+            op,
+            format!("{ic} active input channels do not split into {groups} groups"),
+        ));
+    }
+    let wv = weight_block(w_full, oc, ic / groups)?;
+    let wb = be.upload(&w.data)?;
+    match op {
+        "conv2d_fwd" => {
+            let x = x.expect("forward has x");
+            let xv = View::channel_slice([n, c_full, h, wd], 0, ic)?;
+            let yv = View::contiguous([n, oc, ho, wo]);
+            let (xb, yb) = (be.upload(&x.data)?, be.alloc(yv.numel())?);
+            let bias = match inputs.get("b") {
+                Some(b) => Some(be.upload(&b.data)?),
+                None => None,
+            };
+            let args = ConvArgs {
+                x: (&xb, xv),
+                w: (&wb, wv),
+                y: (&yb, yv),
+                bias: bias.as_ref().map(|b| (b, 0)),
+                geometry,
+                accumulate: false,
+            };
+            conv2d(be, ConvPass::Forward, prec, &args)?;
+            Ok(vec![(
+                "y".into(),
+                HostTensor::new(yv.dims.to_vec(), be.download(&yb)?)?,
+            )])
+        }
+        "conv2d_dgrad" => {
+            let dy = dy.expect("dgrad has dy");
+            let yv = View::contiguous(dy.dims4("dy")?);
+            let xv = View::contiguous([n, ic, h, wd]);
+            let (dyb, dxb) = (be.upload(&dy.data)?, be.alloc(xv.numel())?);
+            let args = ConvArgs {
+                x: (&dxb, xv),
+                w: (&wb, wv),
+                y: (&dyb, yv),
+                bias: None,
+                geometry,
+                accumulate: false,
+            };
+            conv2d(be, ConvPass::Dgrad, prec, &args)?;
+            Ok(vec![(
+                "dx".into(),
+                HostTensor::new(xv.dims.to_vec(), be.download(&dxb)?)?,
+            )])
+        }
+        _ => {
+            let (x, dy) = (x.expect("wgrad has x"), dy.expect("wgrad has dy"));
+            let xv = View::channel_slice([n, c_full, h, wd], 0, ic)?;
+            let yv = View::contiguous(dy.dims4("dy")?);
+            let (xb, dyb) = (be.upload(&x.data)?, be.upload(&dy.data)?);
+            // Full-size gradients, zero outside the slice the pass adds into.
+            let dwb = be.upload(&vec![0.0; w.data.len()])?;
+            let dbb = be.upload(&vec![0.0; o_full])?;
+            let args = ConvArgs {
+                x: (&xb, xv),
+                w: (&dwb, wv),
+                y: (&dyb, yv),
+                bias: p.bias.then_some((&dbb, 0)),
+                geometry,
+                accumulate: false,
+            };
+            conv2d(be, ConvPass::Wgrad, prec, &args)?;
+            let mut out = vec![(
+                "dw".into(),
+                HostTensor::new(w.shape.clone(), be.download(&dwb)?)?,
+            )];
+            if p.bias {
+                out.push((
+                    "db".into(),
+                    HostTensor::new(vec![o_full], be.download(&dbb)?)?,
+                ));
+            }
+            Ok(out)
+        }
+    }
+}
