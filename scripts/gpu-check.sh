@@ -22,7 +22,8 @@ for line in sys.stdin:
         name = m["target"]["name"]
         # CPU-only checks (layouts, file formats, the checker itself) stay here.
         if name in ("bench_names", "models_cost", "models_checkpoint", "models_fixture",
-                    "verify_catches_faults", "data", "train", "slimmable"):
+                    "verify_catches_faults", "data", "train", "slimmable",
+                    "cuda_kernels_on_cpu"):
             continue
         shutil.copy(m["executable"], f".gpu/tests/{name}")
         print("  test binary:", name)
