@@ -372,23 +372,26 @@ extern "C" __global__ void slimmable_dwconv2d_wgrad(const float* __restrict__ x,
 }
 
 // Weight gradient of the 3x3 depthwise conv (stride 1 or 2), tiled like
-// dw_fwd_k3: a block takes a 32 x 32 output tile of one channel for
-// DW3_IMAGES images in turn, staging each image's x window and dy tile in
-// shared memory; each thread keeps the nine tap sums of its four output rows
-// in registers (window rows shared between its rows, as in the forward),
-// then the block reduces the nine sums and adds them into dw once. Grid
-// (ceil(wo/32), ceil(ho/32), c · ceil(n / DW3_IMAGES)) of 32 x 8 threads.
-#define DW3_IMAGES 8
+// dw_fwd_k3: a TW x TH x P block takes a TW-wide, TH·4-tall output tile of
+// one channel; its P thread planes ("lanes") take DW3_LANE_IMAGES images
+// each (lane z: images n0 + z, n0 + z + P, ...), staging each image's x
+// window and dy tile in shared memory; each thread keeps the nine tap sums
+// of its four output rows in registers (window rows shared between its rows,
+// as in the forward); then the block reduces the nine sums (over the tile
+// and every image: the block is one channel) and adds them into dw once.
+// Grid (ceil(wo/TW), ceil(ho/(4·TH)), c · ceil(n / (DW3_LANE_IMAGES·P))).
+#define DW3_LANE_IMAGES 8
 
-template <int S>
+template <int S, int TW, int TH, int P>
 __device__ void dw_wgrad_k3(const float* __restrict__ x, float* __restrict__ dw,
                             const float* __restrict__ dy, const Conv2dParams& p) {
-    constexpr int TW = 32, TH = 8, R = DW3_ROWS;
+    constexpr int R = DW3_ROWS;
     constexpr int IH = (TH * R - 1) * S + 3, IW = (TW - 1) * S + 3;
-    __shared__ float win[IH][IW];
-    __shared__ float dyt[TH * R][TW];
+    __shared__ float win[P][IH][IW];
+    __shared__ float dyt[P][TH * R][TW];
     const Geom g = geom_of(p);
-    const int c = blockIdx.z % g.ic, n0 = (blockIdx.z / g.ic) * DW3_IMAGES;
+    const int pz = threadIdx.z;
+    const int c = blockIdx.z % g.ic, n0 = (blockIdx.z / g.ic) * DW3_LANE_IMAGES * P;
     const int wo0 = blockIdx.x * TW, ho0 = blockIdx.y * TH * R;
     const int hi0 = ho0 * S - g.ph, wi0 = wo0 * S - g.pw;
     const int sxh = (int)p.x.strides[2], sxw = (int)p.x.strides[3];
@@ -397,58 +400,69 @@ __device__ void dw_wgrad_k3(const float* __restrict__ x, float* __restrict__ dw,
 #pragma unroll
     for (int i = 0; i < 9; ++i) acc[i] = 0.f;
     const int r0 = threadIdx.y * R * S, q0 = threadIdx.x * S;
-    for (int n = n0; n < min(n0 + DW3_IMAGES, g.n); ++n) {
-        const float* xp = x + at(p.x, n, c, 0, 0);
-        const float* dyp = dy + at(p.y, n, c, 0, 0);
-        for (int r = threadIdx.y; r < IH; r += TH) {
-            const int hi = hi0 + r;
-            const bool row_ok = hi >= 0 && hi < g.h;
-            for (int q = threadIdx.x; q < IW; q += TW) {
-                const int wi = wi0 + q;
-                win[r][q] = (row_ok && wi >= 0 && wi < g.w) ? xp[hi * sxh + wi * sxw] : 0.f;
+    for (int k = 0; k < DW3_LANE_IMAGES; ++k) {  // same count in every lane: the barriers match
+        const int n = n0 + pz + k * P;
+        const bool live = n < g.n;
+        if (live) {
+            const float* xp = x + at(p.x, n, c, 0, 0);
+            const float* dyp = dy + at(p.y, n, c, 0, 0);
+            for (int r = threadIdx.y; r < IH; r += TH) {
+                const int hi = hi0 + r;
+                const bool row_ok = hi >= 0 && hi < g.h;
+                for (int q = threadIdx.x; q < IW; q += TW) {
+                    const int wi = wi0 + q;
+                    win[pz][r][q] = (row_ok && wi >= 0 && wi < g.w) ? xp[hi * sxh + wi * sxw] : 0.f;
+                }
+            }
+            for (int r = threadIdx.y; r < TH * R; r += TH) {
+                const int ho = ho0 + r, wo = wo0 + threadIdx.x;
+                dyt[pz][r][threadIdx.x] = (ho < g.ho && wo < g.wo) ? dyp[ho * syh + wo * syw] : 0.f;
             }
         }
-        for (int r = threadIdx.y; r < TH * R; r += TH) {
-            const int ho = ho0 + r, wo = wo0 + threadIdx.x;
-            dyt[r][threadIdx.x] = (ho < g.ho && wo < g.wo) ? dyp[ho * syh + wo * syw] : 0.f;
-        }
         __syncthreads();
-        float d[R];
+        if (live) {
+            float d[R];
 #pragma unroll
-        for (int j = 0; j < R; ++j) d[j] = dyt[threadIdx.y * R + j][threadIdx.x];
+            for (int j = 0; j < R; ++j) d[j] = dyt[pz][threadIdx.y * R + j][threadIdx.x];
 #pragma unroll
-        for (int rr = 0; rr < (R - 1) * S + 3; ++rr) {
-            const float v0 = win[r0 + rr][q0], v1 = win[r0 + rr][q0 + 1], v2 = win[r0 + rr][q0 + 2];
+            for (int rr = 0; rr < (R - 1) * S + 3; ++rr) {
+                const float v0 = win[pz][r0 + rr][q0], v1 = win[pz][r0 + rr][q0 + 1],
+                            v2 = win[pz][r0 + rr][q0 + 2];
 #pragma unroll
-            for (int j = 0; j < R; ++j) {
-                const int ky = rr - j * S;
-                if (ky >= 0 && ky < 3) {
-                    acc[ky * 3] = fmaf(d[j], v0, acc[ky * 3]);
-                    acc[ky * 3 + 1] = fmaf(d[j], v1, acc[ky * 3 + 1]);
-                    acc[ky * 3 + 2] = fmaf(d[j], v2, acc[ky * 3 + 2]);
+                for (int j = 0; j < R; ++j) {
+                    const int ky = rr - j * S;
+                    if (ky >= 0 && ky < 3) {
+                        acc[ky * 3] = fmaf(d[j], v0, acc[ky * 3]);
+                        acc[ky * 3 + 1] = fmaf(d[j], v1, acc[ky * 3 + 1]);
+                        acc[ky * 3 + 2] = fmaf(d[j], v2, acc[ky * 3 + 2]);
+                    }
                 }
             }
         }
         __syncthreads();  // the next image overwrites the window
     }
-    // block_sum works on the x index: the block is linearized for it.
-#pragma unroll 1
+#pragma unroll  // constant indices keep acc in registers
     for (int i = 0; i < 9; ++i) {
         const float sum = block_sum_2d(acc[i]);
-        if (threadIdx.x == 0 && threadIdx.y == 0) atomicAdd(&dw[at(p.w, c, 0, i / 3, i % 3)], sum);
+        if (threadIdx.x == 0 && threadIdx.y == 0 && threadIdx.z == 0)
+            atomicAdd(&dw[at(p.w, c, 0, i / 3, i % 3)], sum);
     }
 }
 
-extern "C" __global__ void __launch_bounds__(256)
-    slimmable_dwconv2d_wgrad_k3s1(const float* __restrict__ x, float* __restrict__ dw,
-                                  const float* __restrict__ dy, Conv2dParams p) {
-    dw_wgrad_k3<1>(x, dw, dy, p);
-}
-extern "C" __global__ void __launch_bounds__(256)
-    slimmable_dwconv2d_wgrad_k3s2(const float* __restrict__ x, float* __restrict__ dw,
-                                  const float* __restrict__ dy, Conv2dParams p) {
-    dw_wgrad_k3<2>(x, dw, dy, p);
-}
+#define DW3_WGRAD_ENTRIES(TW, TH, P)                                                             \
+    extern "C" __global__ void __launch_bounds__(TW * TH * P)                                    \
+        slimmable_dwconv2d_wgrad_k3s1_t##TW(const float* __restrict__ x, float* __restrict__ dw,  \
+                                            const float* __restrict__ dy, Conv2dParams p) {       \
+        dw_wgrad_k3<1, TW, TH, P>(x, dw, dy, p);                                                 \
+    }                                                                                            \
+    extern "C" __global__ void __launch_bounds__(TW * TH * P)                                    \
+        slimmable_dwconv2d_wgrad_k3s2_t##TW(const float* __restrict__ x, float* __restrict__ dw,  \
+                                            const float* __restrict__ dy, Conv2dParams p) {       \
+        dw_wgrad_k3<2, TW, TH, P>(x, dw, dy, p);                                                 \
+    }
+DW3_WGRAD_ENTRIES(32, 8, 1)
+DW3_WGRAD_ENTRIES(16, 4, 4)
+DW3_WGRAD_ENTRIES(8, 2, 16)
 
 // Wgrad with all K x K tap sums in registers: grid = (channels, splits),
 // each thread walks its pixels once, reading dy once and the window of x

@@ -107,8 +107,12 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::DWCONV2D_FWD_K3S1_T8,
             entry::DWCONV2D_FWD_K3S2_T8,
             entry::DWCONV2D_DGRAD_K3S1_T8,
-            entry::DWCONV2D_WGRAD_K3S1,
-            entry::DWCONV2D_WGRAD_K3S2,
+            entry::DWCONV2D_WGRAD_K3S1_T32,
+            entry::DWCONV2D_WGRAD_K3S2_T32,
+            entry::DWCONV2D_WGRAD_K3S1_T16,
+            entry::DWCONV2D_WGRAD_K3S2_T16,
+            entry::DWCONV2D_WGRAD_K3S1_T8,
+            entry::DWCONV2D_WGRAD_K3S2_T8,
             entry::DWCONV2D_DGRAD_T32X8_S1,
             entry::DWCONV2D_DGRAD_T16X16_S1,
             entry::DWCONV2D_DGRAD_T8X8X4_S1,
@@ -239,10 +243,16 @@ pub mod entry {
     pub const DWCONV2D_FWD_K3S1_T8: &str = "slimmable_dwconv2d_fwd_k3s1_t8";
     pub const DWCONV2D_FWD_K3S2_T8: &str = "slimmable_dwconv2d_fwd_k3s2_t8";
     pub const DWCONV2D_DGRAD_K3S1_T8: &str = "slimmable_dwconv2d_dgrad_k3s1_t8";
-    /// Depthwise 3×3 wgrad, stride 1 / 2, `(x, dw, dy, Conv2dParams)`: grid
-    /// (ceil(wo/32), ceil(ho/32), c·ceil(n/8)) of 32 × 8 threads; adds into dw.
-    pub const DWCONV2D_WGRAD_K3S1: &str = "slimmable_dwconv2d_wgrad_k3s1";
-    pub const DWCONV2D_WGRAD_K3S2: &str = "slimmable_dwconv2d_wgrad_k3s2";
+    /// Depthwise 3×3 wgrad, stride 1 / 2, `(x, dw, dy, Conv2dParams)`, by
+    /// output tile as the forward (`_t32` 32×8×1, `_t16` 16×4×4, `_t8`
+    /// 8×2×16 threads; the z planes take different images of one channel):
+    /// grid (ceil(wo/TW), ceil(ho/(4·TH)), c·ceil(n/(8·P))); adds into dw.
+    pub const DWCONV2D_WGRAD_K3S1_T32: &str = "slimmable_dwconv2d_wgrad_k3s1_t32";
+    pub const DWCONV2D_WGRAD_K3S2_T32: &str = "slimmable_dwconv2d_wgrad_k3s2_t32";
+    pub const DWCONV2D_WGRAD_K3S1_T16: &str = "slimmable_dwconv2d_wgrad_k3s1_t16";
+    pub const DWCONV2D_WGRAD_K3S2_T16: &str = "slimmable_dwconv2d_wgrad_k3s2_t16";
+    pub const DWCONV2D_WGRAD_K3S1_T8: &str = "slimmable_dwconv2d_wgrad_k3s1_t8";
+    pub const DWCONV2D_WGRAD_K3S2_T8: &str = "slimmable_dwconv2d_wgrad_k3s2_t8";
     /// The dgrad twins come per stride (`_s1`, `_s2`, both axes equal).
     pub const DWCONV2D_DGRAD_T32X8_S1: &str = "slimmable_dwconv2d_dgrad_t32x8x1_s1";
     pub const DWCONV2D_DGRAD_T16X16_S1: &str = "slimmable_dwconv2d_dgrad_t16x16x1_s1";

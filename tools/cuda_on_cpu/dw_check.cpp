@@ -120,15 +120,19 @@ int main(int argc, char** argv) {
         }
     } else if (pass == "wgrad") {
         out = &w;
-        const bool k3 = kh == 3 && kw == 3 && p.stride_h == p.stride_w && p.stride_h <= 2 && wo >= 28;
+        const bool k3 = kh == 3 && kw == 3 && p.stride_h == p.stride_w && p.stride_h <= 2;
         // Splits do not change the sums' meaning: two, so the atomics meet.
         if (k3) {
+            tile3_of(wo, tw, th, pz);
+            const bool s1 = p.stride_h == 1;
             auto run = [&] {
-                if (p.stride_h == 1) slimmable_dwconv2d_wgrad_k3s1(x.data(), w.data(), y.data(), p);
-                else slimmable_dwconv2d_wgrad_k3s2(x.data(), w.data(), y.data(), p);
+                if (tw == 32) (s1 ? slimmable_dwconv2d_wgrad_k3s1_t32 : slimmable_dwconv2d_wgrad_k3s2_t32)(x.data(), w.data(), y.data(), p);
+                else if (tw == 16) (s1 ? slimmable_dwconv2d_wgrad_k3s1_t16 : slimmable_dwconv2d_wgrad_k3s2_t16)(x.data(), w.data(), y.data(), p);
+                else (s1 ? slimmable_dwconv2d_wgrad_k3s1_t8 : slimmable_dwconv2d_wgrad_k3s2_t8)(x.data(), w.data(), y.data(), p);
             };
-            shim_launch({(wo + 31) / 32, (ho + 31) / 32, ic * ((n + DW3_IMAGES - 1) / DW3_IMAGES)},
-                        {32, 8, 1}, run);
+            const unsigned per_block = DW3_LANE_IMAGES * pz;
+            shim_launch({(wo + tw - 1) / tw, (ho + 4 * th - 1) / (4 * th), ic * ((n + per_block - 1) / per_block)},
+                        {tw, th, pz}, run);
         } else if (kh == kw && (kh == 3 || kh == 5 || kh == 7)) {
             auto run = [&] {
                 if (kh == 3) slimmable_dwconv2d_wgrad_k3(x.data(), w.data(), y.data(), p);

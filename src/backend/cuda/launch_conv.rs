@@ -79,9 +79,24 @@ fn dw3_tile(w: u64) -> (u32, u32, u32, [&'static str; 3]) {
     }
 }
 
-/// Images a block of `slimmable_dwconv2d_wgrad_k3s*` sums over
-/// (`DW3_IMAGES` in kernels/dwconv2d.cu).
-const DW3_IMAGES: u64 = 8;
+/// Images each z plane of a `slimmable_dwconv2d_wgrad_k3s*` block sums over
+/// (`DW3_LANE_IMAGES` in kernels/dwconv2d.cu).
+const DW3_LANE_IMAGES: u64 = 8;
+
+/// The 3×3 wgrad entries (stride 1, stride 2) for a `dw3_tile` width.
+fn dw3_wgrad_entries(tw: u32) -> [&'static str; 2] {
+    match tw {
+        32 => [
+            entry::DWCONV2D_WGRAD_K3S1_T32,
+            entry::DWCONV2D_WGRAD_K3S2_T32,
+        ],
+        16 => [
+            entry::DWCONV2D_WGRAD_K3S1_T16,
+            entry::DWCONV2D_WGRAD_K3S2_T16,
+        ],
+        _ => [entry::DWCONV2D_WGRAD_K3S1_T8, entry::DWCONV2D_WGRAD_K3S2_T8],
+    }
+}
 
 /// `SLIMMABLE_DW_K3=0` sends 3×3 depthwise passes to the general kernels
 /// (for A/B timing against the `*_k3s*` kernels).
@@ -240,19 +255,19 @@ pub unsafe fn launch_conv2d(
                 grid_1d(n * ic * h * w),
                 &[&ptr.x, &ptr.w, &ptr.y, p],
             )?,
-            ConvPass::Wgrad if k3 && wo >= 28 && ic * n.div_ceil(DW3_IMAGES) <= 65_535 => {
-                let name = if p.stride_h == 1 {
-                    entry::DWCONV2D_WGRAD_K3S1
-                } else {
-                    entry::DWCONV2D_WGRAD_K3S2
-                };
+            ConvPass::Wgrad
+                if k3 && ic * n.div_ceil(DW3_LANE_IMAGES * dw3_tile(wo).2 as u64) <= 65_535 =>
+            {
+                let (tw, th, pz, _) = dw3_tile(wo);
+                let names = dw3_wgrad_entries(tw);
+                let name = if p.stride_h == 1 { names[0] } else { names[1] };
                 let cfg = LaunchConfig {
                     grid_dim: (
-                        wo.div_ceil(32) as u32,
-                        ho.div_ceil(32) as u32,
-                        (ic * n.div_ceil(DW3_IMAGES)) as u32,
+                        wo.div_ceil(tw as u64) as u32,
+                        ho.div_ceil(4 * th as u64) as u32,
+                        (ic * n.div_ceil(DW3_LANE_IMAGES * pz as u64)) as u32,
                     ),
-                    block_dim: (32, 8, 1),
+                    block_dim: (tw, th, pz),
                     shared_mem_bytes: 0,
                 };
                 launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, p])?;
