@@ -249,6 +249,62 @@ __device__ void dw_dgrad_k3s1(float* __restrict__ dx, const float* __restrict__ 
     }
 }
 
+// Data gradient of the 3x3 stride-2 depthwise conv: each dx element gathers
+// dy((h + ph - ky) / 2, (w + pw - kx) / 2) for the taps where both are
+// exact, from a dy window in shared memory (division-free staging, weights
+// in registers, four rows a thread). Taps in the order of dw_dgrad_tiled.
+template <int TW, int TH, int P>
+__device__ void dw_dgrad_k3s2(float* __restrict__ dx, const float* __restrict__ wt,
+                              const float* __restrict__ dy, const Conv2dParams& p) {
+    constexpr int R = DW3_ROWS;
+    constexpr int IH = TH * R / 2 + 3, IW = TW / 2 + 3;  // dy rows/columns a tile reaches
+    __shared__ float win[P][IH][IW];
+    const Geom g = geom_of(p);
+    const int pz = threadIdx.z, plane = blockIdx.z * P + pz;
+    const bool live = plane < g.n * g.ic;
+    const int c = live ? plane % g.ic : 0, n = live ? plane / g.ic : 0;
+    const int w0 = blockIdx.x * TW, h0 = blockIdx.y * TH * R;
+    const int ho_lo = floor_div(h0 + g.ph - 2, 2), wo_lo = floor_div(w0 + g.pw - 2, 2);
+    const float* dyp = dy + at(p.y, n, c, 0, 0);
+    const int syh = (int)p.y.strides[2], syw = (int)p.y.strides[3];
+    if (live) {
+        for (int r = threadIdx.y; r < IH; r += TH) {
+            const int ho = ho_lo + r;
+            const bool row_ok = ho >= 0 && ho < g.ho;
+            for (int q = threadIdx.x; q < IW; q += TW) {
+                const int wo = wo_lo + q;
+                win[pz][r][q] = (row_ok && wo >= 0 && wo < g.wo) ? dyp[ho * syh + wo * syw] : 0.f;
+            }
+        }
+    }
+    float wk[9];
+#pragma unroll
+    for (int i = 0; i < 9; ++i) wk[i] = wt[at(p.w, c, 0, i / 3, i % 3)];
+    __syncthreads();
+    const int wi = w0 + threadIdx.x;
+    if (!live || wi >= g.w) return;  // no barrier follows
+#pragma unroll
+    for (int j = 0; j < R; ++j) {
+        const int hi = h0 + threadIdx.y * R + j;
+        if (hi >= g.h) break;
+        float acc = 0.f;
+#pragma unroll
+        for (int ky = 0; ky < 3; ++ky) {
+            const int th = hi + g.ph - ky;
+            if (th < 0 || (th & 1)) continue;
+            const int r = (th >> 1) - ho_lo;
+#pragma unroll
+            for (int kx = 0; kx < 3; ++kx) {
+                const int tw = wi + g.pw - kx;
+                if (tw < 0 || (tw & 1)) continue;
+                acc = fmaf(win[pz][r][(tw >> 1) - wo_lo], wk[ky * 3 + kx], acc);
+            }
+        }
+        const u32 idx = at(p.x, n, c, hi, wi);
+        dx[idx] = p.accumulate ? dx[idx] + acc : acc;
+    }
+}
+
 // Entries per tile (TW x TH x P threads; grid (ceil(w/TW), ceil(h/(TH·4)),
 // ceil(n·c/P)) over the output of the pass).
 #define DW3_ENTRIES(TW, TH, P)                                                                   \
@@ -269,6 +325,12 @@ __device__ void dw_dgrad_k3s1(float* __restrict__ dx, const float* __restrict__ 
                                             const float* __restrict__ wt,                         \
                                             const float* __restrict__ dy, Conv2dParams p) {       \
         dw_dgrad_k3s1<TW, TH, P>(dx, wt, dy, p);                                                 \
+    }                                                                                            \
+    extern "C" __global__ void __launch_bounds__(TW * TH * P)                                    \
+        slimmable_dwconv2d_dgrad_k3s2_t##TW(float* __restrict__ dx,                               \
+                                            const float* __restrict__ wt,                         \
+                                            const float* __restrict__ dy, Conv2dParams p) {       \
+        dw_dgrad_k3s2<TW, TH, P>(dx, wt, dy, p);                                                 \
     }
 DW3_ENTRIES(32, 8, 1)
 DW3_ENTRIES(16, 4, 4)

@@ -101,12 +101,15 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::DWCONV2D_FWD_K3S1_T32,
             entry::DWCONV2D_FWD_K3S2_T32,
             entry::DWCONV2D_DGRAD_K3S1_T32,
+            entry::DWCONV2D_DGRAD_K3S2_T32,
             entry::DWCONV2D_FWD_K3S1_T16,
             entry::DWCONV2D_FWD_K3S2_T16,
             entry::DWCONV2D_DGRAD_K3S1_T16,
+            entry::DWCONV2D_DGRAD_K3S2_T16,
             entry::DWCONV2D_FWD_K3S1_T8,
             entry::DWCONV2D_FWD_K3S2_T8,
             entry::DWCONV2D_DGRAD_K3S1_T8,
+            entry::DWCONV2D_DGRAD_K3S2_T8,
             entry::DWCONV2D_WGRAD_K3S1_T32,
             entry::DWCONV2D_WGRAD_K3S2_T32,
             entry::DWCONV2D_WGRAD_K3S1_T16,
@@ -230,19 +233,22 @@ pub mod entry {
     pub const DWCONV2D_FWD_T16X16: &str = "slimmable_dwconv2d_fwd_t16x16x1";
     pub const DWCONV2D_FWD_T8X8X4: &str = "slimmable_dwconv2d_fwd_t8x8x4";
     /// Depthwise 3×3 forward (stride 1 / 2; arguments of the tiled forward)
-    /// and stride-1 dgrad (`(dx, w, dy, Conv2dParams)`) by output tile:
+    /// and dgrad (stride 1 / 2; `(dx, w, dy, Conv2dParams)`) by output tile:
     /// `_t32` 32 × 8 × 1 threads, 32 × 32 of one plane; `_t16` 16 × 4 × 4,
     /// 16 × 16 of four planes; `_t8` 8 × 2 × 16, 8 × 8 of sixteen. Grid
     /// (ceil(w/TW), ceil(h/(4·TH)), ceil(n·c/P)) over the pass's output.
     pub const DWCONV2D_FWD_K3S1_T32: &str = "slimmable_dwconv2d_fwd_k3s1_t32";
     pub const DWCONV2D_FWD_K3S2_T32: &str = "slimmable_dwconv2d_fwd_k3s2_t32";
     pub const DWCONV2D_DGRAD_K3S1_T32: &str = "slimmable_dwconv2d_dgrad_k3s1_t32";
+    pub const DWCONV2D_DGRAD_K3S2_T32: &str = "slimmable_dwconv2d_dgrad_k3s2_t32";
     pub const DWCONV2D_FWD_K3S1_T16: &str = "slimmable_dwconv2d_fwd_k3s1_t16";
     pub const DWCONV2D_FWD_K3S2_T16: &str = "slimmable_dwconv2d_fwd_k3s2_t16";
     pub const DWCONV2D_DGRAD_K3S1_T16: &str = "slimmable_dwconv2d_dgrad_k3s1_t16";
+    pub const DWCONV2D_DGRAD_K3S2_T16: &str = "slimmable_dwconv2d_dgrad_k3s2_t16";
     pub const DWCONV2D_FWD_K3S1_T8: &str = "slimmable_dwconv2d_fwd_k3s1_t8";
     pub const DWCONV2D_FWD_K3S2_T8: &str = "slimmable_dwconv2d_fwd_k3s2_t8";
     pub const DWCONV2D_DGRAD_K3S1_T8: &str = "slimmable_dwconv2d_dgrad_k3s1_t8";
+    pub const DWCONV2D_DGRAD_K3S2_T8: &str = "slimmable_dwconv2d_dgrad_k3s2_t8";
     /// Depthwise 3×3 wgrad, stride 1 / 2, `(x, dw, dy, Conv2dParams)`, by
     /// output tile as the forward (`_t32` 32×8×1, `_t16` 16×4×4, `_t8`
     /// 8×2×16 threads; the z planes take different images of one channel):

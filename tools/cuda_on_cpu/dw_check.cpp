@@ -94,13 +94,14 @@ int main(int argc, char** argv) {
     } else if (pass == "dgrad") {
         out = &x;
         tile_of(wd, tw, th, pz);
-        const bool k3s1 = kh == 3 && kw == 3 && p.stride_h == 1 && p.stride_w == 1;
-        if (k3s1) {
+        const bool k3 = kh == 3 && kw == 3 && p.stride_h == p.stride_w && p.stride_h <= 2;
+        if (k3) {
             tile3_of(wd, tw, th, pz);
+            const bool s1 = p.stride_h == 1;
             auto run = [&] {
-                if (tw == 32) slimmable_dwconv2d_dgrad_k3s1_t32(x.data(), w.data(), y.data(), p);
-                else if (tw == 16) slimmable_dwconv2d_dgrad_k3s1_t16(x.data(), w.data(), y.data(), p);
-                else slimmable_dwconv2d_dgrad_k3s1_t8(x.data(), w.data(), y.data(), p);
+                if (tw == 32) (s1 ? slimmable_dwconv2d_dgrad_k3s1_t32 : slimmable_dwconv2d_dgrad_k3s2_t32)(x.data(), w.data(), y.data(), p);
+                else if (tw == 16) (s1 ? slimmable_dwconv2d_dgrad_k3s1_t16 : slimmable_dwconv2d_dgrad_k3s2_t16)(x.data(), w.data(), y.data(), p);
+                else (s1 ? slimmable_dwconv2d_dgrad_k3s1_t8 : slimmable_dwconv2d_dgrad_k3s2_t8)(x.data(), w.data(), y.data(), p);
             };
             shim_launch({(wd + tw - 1) / tw, (h + 4 * th - 1) / (4 * th), (n * ic + pz - 1) / pz},
                         {tw, th, pz}, run);

@@ -40,9 +40,9 @@ fn grid_1d(n: u64) -> LaunchConfig {
 }
 
 /// Tile of the 3×3 depthwise kernels for a plane `w` wide: (TW, TH, planes
-/// per block) and the forward stride 1 / 2 and dgrad entries (each thread
+/// per block) and the forward and dgrad entries, stride 1 / 2 (each thread
 /// computes 4 rows: a block covers TW × 4·TH of each plane).
-fn dw3_tile(w: u64) -> (u32, u32, u32, [&'static str; 3]) {
+fn dw3_tile(w: u64) -> (u32, u32, u32, [&'static str; 4]) {
     if w >= 28 {
         (
             32,
@@ -52,6 +52,7 @@ fn dw3_tile(w: u64) -> (u32, u32, u32, [&'static str; 3]) {
                 entry::DWCONV2D_FWD_K3S1_T32,
                 entry::DWCONV2D_FWD_K3S2_T32,
                 entry::DWCONV2D_DGRAD_K3S1_T32,
+                entry::DWCONV2D_DGRAD_K3S2_T32,
             ],
         )
     } else if w >= 12 {
@@ -63,6 +64,7 @@ fn dw3_tile(w: u64) -> (u32, u32, u32, [&'static str; 3]) {
                 entry::DWCONV2D_FWD_K3S1_T16,
                 entry::DWCONV2D_FWD_K3S2_T16,
                 entry::DWCONV2D_DGRAD_K3S1_T16,
+                entry::DWCONV2D_DGRAD_K3S2_T16,
             ],
         )
     } else {
@@ -74,6 +76,7 @@ fn dw3_tile(w: u64) -> (u32, u32, u32, [&'static str; 3]) {
                 entry::DWCONV2D_FWD_K3S1_T8,
                 entry::DWCONV2D_FWD_K3S2_T8,
                 entry::DWCONV2D_DGRAD_K3S1_T8,
+                entry::DWCONV2D_DGRAD_K3S2_T8,
             ],
         )
     }
@@ -230,9 +233,7 @@ pub unsafe fn launch_conv2d(
                 grid_1d(n * oc * ho * wo),
                 &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
             )?,
-            ConvPass::Dgrad
-                if k3 && p.stride_h == 1 && (n * ic).div_ceil(dw3_tile(w).2 as u64) <= 65_535 =>
-            {
+            ConvPass::Dgrad if k3 && (n * ic).div_ceil(dw3_tile(w).2 as u64) <= 65_535 => {
                 let (tw, th, pz, names) = dw3_tile(w);
                 let cfg = LaunchConfig {
                     grid_dim: (
@@ -243,7 +244,8 @@ pub unsafe fn launch_conv2d(
                     block_dim: (tw, th, pz),
                     shared_mem_bytes: 0,
                 };
-                launch(names[2], cfg, &[&ptr.x, &ptr.w, &ptr.y, p])?
+                let name = if p.stride_h == 1 { names[2] } else { names[3] };
+                launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, p])?
             }
             ConvPass::Dgrad if tiled_ok && p.stride_h == p.stride_w => {
                 let (names, cfg) = dw_tile(w, h, n * ic);
