@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod evaluate;
+mod glyphs;
 pub mod report;
 pub mod schedule;
 pub mod step;

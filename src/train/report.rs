@@ -95,7 +95,8 @@ impl Frame {
         Frame {
             w,
             h,
-            x0: x0 - pad(x0, x1),
+            // MACs are positive: no axis below zero.
+            x0: (x0 - pad(x0, x1)).max(0.0),
             x1: x1 + pad(x0, x1),
             y0: y0 - pad(y0, y1),
             y1: y1 + pad(y0, y1),
@@ -174,7 +175,8 @@ pub fn svg(results: &[ConfigResult], title: &str) -> String {
     s
 }
 
-/// The same plot as a PNG (points, front and axes; no text).
+/// The same plot as a PNG: points, front, axes, tick values and axis titles
+/// (the SVG's title and hover labels are left out).
 pub fn png(results: &[ConfigResult]) -> Result<Vec<u8>> {
     let (w, h) = (720usize, 480usize);
     let fr = Frame::new(results, w as f64, h as f64);
@@ -201,6 +203,24 @@ pub fn png(results: &[ConfigResult]) -> Result<Vec<u8>> {
     let m = fr.margin;
     line((m, fr.h - m), (fr.w - m, fr.h - m), [0, 0, 0], &mut put);
     line((m, m), (m, fr.h - m), [0, 0, 0], &mut put);
+    // Tick values and axis titles, as in the SVG (text 2 px a font pixel).
+    let ink = [60, 60, 60];
+    let mut text = |s: &str, x: f64, y: f64, anchor: f64| {
+        let width = s.chars().count() as f64 * super::glyphs::advance(2) as f64;
+        let x0 = (x - anchor * width) as i64;
+        super::glyphs::draw(s, x0, y as i64, 2, &mut |px, py| put(px, py, ink));
+    };
+    for i in 0..=4 {
+        let t = i as f64 / 4.0;
+        let xv = fr.x0 + t * (fr.x1 - fr.x0);
+        let yv = fr.y0 + t * (fr.y1 - fr.y0);
+        let x = m + t * (fr.w - 2.0 * m);
+        let y = fr.h - m - t * (fr.h - 2.0 * m);
+        text(&format!("{xv:.2}"), x, fr.h - m + 8.0, 0.5);
+        text(&format!("{yv:.1}"), m - 6.0, y - 7.0, 1.0);
+    }
+    text("MACs (millions)", fr.w / 2.0, fr.h - 22.0, 0.5);
+    text("top-1 accuracy (%)", m, 14.0, 0.0);
     let f = front(results);
     for pair in f.windows(2) {
         line(
