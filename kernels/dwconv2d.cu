@@ -121,6 +121,30 @@ __device__ void dw_fwd_tiled(const float* __restrict__ x, const float* __restric
 // dw_fwd_tiled.
 #define DW3_ROWS 4
 
+// Stages rows [r_lo, r_lo + ROWS) x columns [q_lo, q_lo + COLS) of one
+// plane (`src` its element (0, 0), row/column strides sh/sw, extent h x w)
+// into `win`, zeros outside the plane; the block's TW x TH threads stride
+// over it (no divisions).
+template <int ROWS, int COLS, int TW, int TH>
+__device__ __forceinline__ void dw3_stage(float (&win)[ROWS][COLS], const float* __restrict__ src,
+                                          int sh, int sw, int h, int w, int r_lo, int q_lo) {
+    for (int r = threadIdx.y; r < ROWS; r += TH) {
+        const int i = r_lo + r;
+        const bool row_ok = i >= 0 && i < h;
+        for (int q = threadIdx.x; q < COLS; q += TW) {
+            const int j = q_lo + q;
+            win[r][q] = (row_ok && j >= 0 && j < w) ? src[i * sh + j * sw] : 0.f;
+        }
+    }
+}
+
+// The nine weights of channel c, row-major.
+__device__ __forceinline__ void dw3_weights(const float* __restrict__ wt, const Conv2dParams& p,
+                                            int c, float (&wk)[9]) {
+#pragma unroll
+    for (int i = 0; i < 9; ++i) wk[i] = wt[at(p.w, c, 0, i / 3, i % 3)];
+}
+
 template <int S, int TW, int TH, int P>
 __device__ void dw_fwd_k3(const float* __restrict__ x, const float* __restrict__ wt,
                           float* __restrict__ y, const float* __restrict__ bias,
@@ -134,21 +158,11 @@ __device__ void dw_fwd_k3(const float* __restrict__ x, const float* __restrict__
     const int c = live ? plane % g.oc : 0, n = live ? plane / g.oc : 0;
     const int wo0 = blockIdx.x * TW, ho0 = blockIdx.y * TH * R;
     const int hi0 = ho0 * S - g.ph, wi0 = wo0 * S - g.pw;
-    const float* xp = x + at(p.x, n, c, 0, 0);
-    const int sxh = (int)p.x.strides[2], sxw = (int)p.x.strides[3];
-    if (live) {
-        for (int r = threadIdx.y; r < IH; r += TH) {
-            const int hi = hi0 + r;
-            const bool row_ok = hi >= 0 && hi < g.h;
-            for (int q = threadIdx.x; q < IW; q += TW) {
-                const int wi = wi0 + q;
-                win[pz][r][q] = (row_ok && wi >= 0 && wi < g.w) ? xp[hi * sxh + wi * sxw] : 0.f;
-            }
-        }
-    }
+    if (live)
+        dw3_stage<IH, IW, TW, TH>(win[pz], x + at(p.x, n, c, 0, 0), (int)p.x.strides[2],
+                                  (int)p.x.strides[3], g.h, g.w, hi0, wi0);
     float wk[9];
-#pragma unroll
-    for (int i = 0; i < 9; ++i) wk[i] = wt[at(p.w, c, 0, i / 3, i % 3)];
+    dw3_weights(wt, p, c, wk);
     __syncthreads();
     const int wo = wo0 + threadIdx.x;
     if (!live || wo >= g.wo) return;  // no barrier follows
@@ -200,21 +214,11 @@ __device__ void dw_dgrad_k3s1(float* __restrict__ dx, const float* __restrict__ 
     const int w0 = blockIdx.x * TW, h0 = blockIdx.y * TH * R;
     // Window (r, q) holds dy(h0 + ph - 2 + r, w0 + pw - 2 + q).
     const int hb = h0 + g.ph - 2, wb = w0 + g.pw - 2;
-    const float* dyp = dy + at(p.y, n, c, 0, 0);
-    const int syh = (int)p.y.strides[2], syw = (int)p.y.strides[3];
-    if (live) {
-        for (int r = threadIdx.y; r < IH; r += TH) {
-            const int ho = hb + r;
-            const bool row_ok = ho >= 0 && ho < g.ho;
-            for (int q = threadIdx.x; q < IW; q += TW) {
-                const int wo = wb + q;
-                win[pz][r][q] = (row_ok && wo >= 0 && wo < g.wo) ? dyp[ho * syh + wo * syw] : 0.f;
-            }
-        }
-    }
+    if (live)
+        dw3_stage<IH, IW, TW, TH>(win[pz], dy + at(p.y, n, c, 0, 0), (int)p.y.strides[2],
+                                  (int)p.y.strides[3], g.ho, g.wo, hb, wb);
     float wk[9];
-#pragma unroll
-    for (int i = 0; i < 9; ++i) wk[i] = wt[at(p.w, c, 0, i / 3, i % 3)];
+    dw3_weights(wt, p, c, wk);
     __syncthreads();
     const int wi = w0 + threadIdx.x;
     if (!live || wi >= g.w) return;  // no barrier follows
@@ -265,21 +269,11 @@ __device__ void dw_dgrad_k3s2(float* __restrict__ dx, const float* __restrict__ 
     const int c = live ? plane % g.ic : 0, n = live ? plane / g.ic : 0;
     const int w0 = blockIdx.x * TW, h0 = blockIdx.y * TH * R;
     const int ho_lo = floor_div(h0 + g.ph - 2, 2), wo_lo = floor_div(w0 + g.pw - 2, 2);
-    const float* dyp = dy + at(p.y, n, c, 0, 0);
-    const int syh = (int)p.y.strides[2], syw = (int)p.y.strides[3];
-    if (live) {
-        for (int r = threadIdx.y; r < IH; r += TH) {
-            const int ho = ho_lo + r;
-            const bool row_ok = ho >= 0 && ho < g.ho;
-            for (int q = threadIdx.x; q < IW; q += TW) {
-                const int wo = wo_lo + q;
-                win[pz][r][q] = (row_ok && wo >= 0 && wo < g.wo) ? dyp[ho * syh + wo * syw] : 0.f;
-            }
-        }
-    }
+    if (live)
+        dw3_stage<IH, IW, TW, TH>(win[pz], dy + at(p.y, n, c, 0, 0), (int)p.y.strides[2],
+                                  (int)p.y.strides[3], g.ho, g.wo, ho_lo, wo_lo);
     float wk[9];
-#pragma unroll
-    for (int i = 0; i < 9; ++i) wk[i] = wt[at(p.w, c, 0, i / 3, i % 3)];
+    dw3_weights(wt, p, c, wk);
     __syncthreads();
     const int wi = w0 + threadIdx.x;
     if (!live || wi >= g.w) return;  // no barrier follows
@@ -466,20 +460,10 @@ __device__ void dw_wgrad_k3(const float* __restrict__ x, float* __restrict__ dw,
         const int n = n0 + pz + k * P;
         const bool live = n < g.n;
         if (live) {
-            const float* xp = x + at(p.x, n, c, 0, 0);
-            const float* dyp = dy + at(p.y, n, c, 0, 0);
-            for (int r = threadIdx.y; r < IH; r += TH) {
-                const int hi = hi0 + r;
-                const bool row_ok = hi >= 0 && hi < g.h;
-                for (int q = threadIdx.x; q < IW; q += TW) {
-                    const int wi = wi0 + q;
-                    win[pz][r][q] = (row_ok && wi >= 0 && wi < g.w) ? xp[hi * sxh + wi * sxw] : 0.f;
-                }
-            }
-            for (int r = threadIdx.y; r < TH * R; r += TH) {
-                const int ho = ho0 + r, wo = wo0 + threadIdx.x;
-                dyt[pz][r][threadIdx.x] = (ho < g.ho && wo < g.wo) ? dyp[ho * syh + wo * syw] : 0.f;
-            }
+            dw3_stage<IH, IW, TW, TH>(win[pz], x + at(p.x, n, c, 0, 0), sxh, sxw, g.h, g.w, hi0,
+                                      wi0);
+            dw3_stage<TH * R, TW, TW, TH>(dyt[pz], dy + at(p.y, n, c, 0, 0), syh, syw, g.ho,
+                                          g.wo, ho0, wo0);
         }
         __syncthreads();
         if (live) {

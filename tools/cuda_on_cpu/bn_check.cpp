@@ -17,73 +17,23 @@ inline float* bn_dynamic_smem() {
 
 #include "norm.cu"
 
-#include <cstdio>
-#include <fstream>
-#include <iterator>
-#include <string>
-
-static std::string dir;
-
-static std::vector<char> slurp(const std::string& name) {
-    std::ifstream f(dir + "/" + name, std::ios::binary);
-    if (!f) {
-        std::fprintf(stderr, "cannot read %s/%s\n", dir.c_str(), name.c_str());
-        std::exit(2);
-    }
-    return std::vector<char>(std::istreambuf_iterator<char>(f), {});
-}
-
-static std::vector<float> floats(const std::string& name) {
-    const auto b = slurp(name);
-    std::vector<float> v(b.size() / 4);
-    std::memcpy(v.data(), b.data(), v.size() * 4);
-    return v;
-}
-
-static BnParams params(const std::string& name) {
-    const auto b = slurp(name);
-    if (b.size() != sizeof(BnParams)) {
-        std::fprintf(stderr, "%s has %zu bytes, BnParams %zu\n", name.c_str(), b.size(),
-                     sizeof(BnParams));
-        std::exit(2);
-    }
-    BnParams p;
-    std::memcpy(&p, b.data(), sizeof p);
-    return p;
-}
-
-static size_t compare(const char* what, const std::vector<float>& got,
-                      const std::vector<float>& want) {
-    size_t bad = 0;
-    double worst = 0.0;
-    for (size_t i = 0; i < want.size(); ++i) {
-        const double e = want[i], o = got[i];
-        const double err = std::isnan(e) ? (std::isnan(o) ? 0.0 : INFINITY) : std::fabs(o - e);
-        if (!(err <= 1e-4 + 1e-3 * std::fabs(e))) {
-            if (bad == 0)
-                std::printf("  %s[%zu]: got %.8g, expected %.8g\n", what, i, o, e);
-            ++bad;
-        }
-        if (err > worst) worst = err;
-    }
-    std::printf("  %s: %zu elements, worst error %.3g, %zu outside tolerance\n", what,
-                want.size(), worst, bad);
-    return bad;
-}
+#include "case_io.h"
 
 int main(int argc, char** argv) {
     if (argc != 3) {
         std::fprintf(stderr, "usage: bn_check CASE_DIR resident|split\n");
         return 2;
     }
-    dir = argv[1];
+    case_dir = argv[1];
     const std::string path = argv[2];
-    const BnParams pf = params("fwd_params.bin"), pb = params("bwd_params.bin");
-    const auto x = floats("x.bin"), dy = floats("dy.bin"), gamma = floats("gamma.bin"),
-               beta = floats("beta.bin");
-    auto y = floats("y_init.bin"), dx = floats("dx_init.bin"), running = floats("running.bin"),
-         dgamma = floats("dgamma.bin"), dbeta = floats("dbeta.bin");
-    std::vector<float> saved(floats("saved_len.bin").size(), std::nanf(""));
+    const auto pf = case_params<BnParams>("fwd_params.bin");
+    const auto pb = case_params<BnParams>("bwd_params.bin");
+    const auto x = case_floats("x.bin"), dy = case_floats("dy.bin"),
+               gamma = case_floats("gamma.bin"), beta = case_floats("beta.bin");
+    auto y = case_floats("y_init.bin"), dx = case_floats("dx_init.bin"),
+         running = case_floats("running.bin"), dgamma = case_floats("dgamma.bin"),
+         dbeta = case_floats("dbeta.bin");
+    std::vector<float> saved(case_floats("saved_len.bin").size(), std::nanf(""));
     const u32 c = pf.x.dims[1];
     const u32 numel = pf.x.dims[0] * pf.x.dims[1] * pf.x.dims[2] * pf.x.dims[3];
     const u32 tiles = (numel + BN_TILE - 1) / BN_TILE;
@@ -127,10 +77,10 @@ int main(int argc, char** argv) {
         return 2;
     }
     std::printf("%s:\n", path.c_str());
-    size_t bad = compare("y", y, floats("y.bin"));
-    bad += compare("running", running, floats("running_out.bin"));
-    bad += compare("dx", dx, floats("dx.bin"));
-    bad += compare("dgamma", dgamma, floats("dgamma_out.bin"));
-    bad += compare("dbeta", dbeta, floats("dbeta_out.bin"));
+    size_t bad = case_compare("  y", y, case_floats("y.bin"), 1e-4, 1e-3);
+    bad += case_compare("  running", running, case_floats("running_out.bin"), 1e-4, 1e-3);
+    bad += case_compare("  dx", dx, case_floats("dx.bin"), 1e-4, 1e-3);
+    bad += case_compare("  dgamma", dgamma, case_floats("dgamma_out.bin"), 1e-4, 1e-3);
+    bad += case_compare("  dbeta", dbeta, case_floats("dbeta_out.bin"), 1e-4, 1e-3);
     return bad ? 1 : 0;
 }

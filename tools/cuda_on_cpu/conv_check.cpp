@@ -11,24 +11,8 @@
 #include "conv2d.cu"
 
 #include <algorithm>
-#include <cstdio>
-#include <fstream>
-#include <iterator>
-#include <string>
 
-static std::string dir;
-
-static std::vector<float> floats(const std::string& name) {
-    std::ifstream f(dir + "/" + name, std::ios::binary);
-    if (!f) {
-        std::fprintf(stderr, "cannot read %s/%s\n", dir.c_str(), name.c_str());
-        std::exit(2);
-    }
-    std::vector<char> b((std::istreambuf_iterator<char>(f)), {});
-    std::vector<float> v(b.size() / 4);
-    std::memcpy(v.data(), b.data(), v.size() * 4);
-    return v;
-}
+#include "case_io.h"
 
 using Kernel = void (*)(float*, float*, float*, const float*, Conv2dParams, u32);
 
@@ -37,19 +21,14 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16\n");
         return 2;
     }
-    dir = argv[1];
+    case_dir = argv[1];
     const std::string pass = argv[2];
     const std::string prec = argv[3];
     const int mode = prec == "tf32" ? 1 : prec == "bf16" ? 2 : 0;
-    const auto pv = floats("params.bin");
-    Conv2dParams p;
-    if (pv.size() * 4 != sizeof p) {
-        std::fprintf(stderr, "params.bin is not a Conv2dParams\n");
-        return 2;
-    }
-    std::memcpy(&p, pv.data(), sizeof p);
-    auto x = floats("x.bin"), w = floats("w.bin"), y = floats("y.bin"), bias = floats("bias.bin");
-    const auto tol = floats("tol.bin");
+    const auto p = case_params<Conv2dParams>("params.bin");
+    auto x = case_floats("x.bin"), w = case_floats("w.bin"), y = case_floats("y.bin"),
+         bias = case_floats("bias.bin");
+    const auto tol = case_floats("tol.bin");
     const uint64_t n = p.x.dims[0], ic = p.x.dims[1], h = p.x.dims[2], wd = p.x.dims[3];
     const uint64_t oc = p.y.dims[1], ho = p.y.dims[2], wo = p.y.dims[3];
     const uint64_t khw = p.w.dims[2] * p.w.dims[3], groups = p.groups;
@@ -87,18 +66,8 @@ int main(int argc, char** argv) {
                 {(unsigned)threads, 1, 1},
                 [&] { k(x.data(), w.data(), y.data(), bias.data(), p, split); });
     const std::vector<float>& out = pass == "fwd" ? y : pass == "dgrad" ? x : w;
-    const auto want = floats("expected.bin");
-    size_t bad = 0;
-    double worst = 0.0;
-    for (size_t i = 0; i < want.size(); ++i) {
-        const double e = want[i], o = out[i], err = std::fabs(o - e);
-        if (!(err <= tol[0] + tol[1] * std::fabs(e))) {
-            if (bad == 0) std::printf("  [%zu]: got %.8g, expected %.8g\n", i, o, e);
-            ++bad;
-        }
-        if (err > worst) worst = err;
-    }
-    std::printf("%s %s (%s, split %u): %zu elements, worst error %.3g, %zu outside tolerance\n",
-                pass.c_str(), argv[3], narrow ? "narrow" : "wide", split, want.size(), worst, bad);
+    const std::string what = pass + " " + prec + (narrow ? " (narrow" : " (wide") + ", split " +
+                             std::to_string(split) + ")";
+    const size_t bad = case_compare(what.c_str(), out, case_floats("expected.bin"), tol[0], tol[1]);
     return bad ? 1 : 0;
 }

@@ -9,24 +9,7 @@
 #include "cuda_shim.h"
 #include "dwconv2d.cu"
 
-#include <cstdio>
-#include <fstream>
-#include <iterator>
-#include <string>
-
-static std::string dir;
-
-static std::vector<float> floats(const std::string& name) {
-    std::ifstream f(dir + "/" + name, std::ios::binary);
-    if (!f) {
-        std::fprintf(stderr, "cannot read %s/%s\n", dir.c_str(), name.c_str());
-        std::exit(2);
-    }
-    std::vector<char> b((std::istreambuf_iterator<char>(f)), {});
-    std::vector<float> v(b.size() / 4);
-    std::memcpy(v.data(), b.data(), v.size() * 4);
-    return v;
-}
+#include "case_io.h"
 
 // launch_conv.rs dw3_tile: the 3x3 kernels' (tw, th, planes per block).
 static void tile3_of(unsigned w, unsigned& tw, unsigned& th, unsigned& pz) {
@@ -47,16 +30,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: dw_check CASE_DIR fwd|dgrad|wgrad\n");
         return 2;
     }
-    dir = argv[1];
+    case_dir = argv[1];
     const std::string pass = argv[2];
-    const auto pv = floats("params.bin");
-    Conv2dParams p;
-    if (pv.size() * 4 != sizeof p) {
-        std::fprintf(stderr, "params.bin is not a Conv2dParams\n");
-        return 2;
-    }
-    std::memcpy(&p, pv.data(), sizeof p);
-    auto x = floats("x.bin"), w = floats("w.bin"), y = floats("y.bin"), bias = floats("bias.bin");
+    const auto p = case_params<Conv2dParams>("params.bin");
+    auto x = case_floats("x.bin"), w = case_floats("w.bin"), y = case_floats("y.bin"),
+         bias = case_floats("bias.bin");
     const unsigned n = p.x.dims[0], ic = p.x.dims[1], h = p.x.dims[2], wd = p.x.dims[3];
     const unsigned ho = p.y.dims[2], wo = p.y.dims[3], kh = p.w.dims[2], kw = p.w.dims[3];
     const bool tiled_ok = kh <= 7 && kw <= 7 && p.stride_h <= 2 && p.stride_w <= 2;
@@ -149,19 +127,6 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "unknown pass %s\n", pass.c_str());
         return 2;
     }
-    const auto want = floats("expected.bin");
-    size_t bad = 0;
-    double worst = 0.0;
-    for (size_t i = 0; i < want.size(); ++i) {
-        const double e = want[i], o = (*out)[i];
-        const double err = std::fabs(o - e);
-        if (!(err <= 1e-4 + 1e-4 * std::fabs(e))) {
-            if (bad == 0) std::printf("  [%zu]: got %.8g, expected %.8g\n", i, o, e);
-            ++bad;
-        }
-        if (err > worst) worst = err;
-    }
-    std::printf("%s: %zu elements, worst error %.3g, %zu outside tolerance\n", pass.c_str(),
-                want.size(), worst, bad);
+    const size_t bad = case_compare(pass.c_str(), *out, case_floats("expected.bin"), 1e-4, 1e-4);
     return bad ? 1 : 0;
 }

@@ -8,42 +8,20 @@
 #include "cuda_shim.h"
 #include "resize_pack.cu"
 
-#include <cstdio>
-#include <fstream>
-#include <iterator>
-#include <string>
-
-static std::vector<char> slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) {
-        std::fprintf(stderr, "cannot read %s\n", path.c_str());
-        std::exit(2);
-    }
-    return std::vector<char>(std::istreambuf_iterator<char>(f), {});
-}
+#include "case_io.h"
 
 int main(int argc, char** argv) {
     if (argc != 3) {
         std::fprintf(stderr, "usage: resize_check CASE_DIR per_column|tiled\n");
         return 2;
     }
-    const std::string dir = argv[1], which = argv[2];
-    const auto pbytes = slurp(dir + "/params.bin");
-    if (pbytes.size() != sizeof(ResizePackParams)) {
-        std::fprintf(stderr, "params.bin has %zu bytes, ResizePackParams %zu\n", pbytes.size(),
-                     sizeof(ResizePackParams));
-        return 2;
-    }
-    ResizePackParams p;
-    std::memcpy(&p, pbytes.data(), sizeof p);
-    const auto dbytes = slurp(dir + "/desc.bin");
-    std::vector<u32> desc(dbytes.size() / 4);
-    std::memcpy(desc.data(), dbytes.data(), desc.size() * 4);
-    auto src = slurp(dir + "/src.bin");
+    case_dir = argv[1];
+    const std::string which = argv[2];
+    const auto p = case_params<ResizePackParams>("params.bin");
+    auto desc = case_array<u32>("desc.bin");
+    auto src = case_bytes("src.bin");
     src.resize(src.size() + 8, 0);  // the 32-bit reads never pass the image, but keep slack
-    const auto ebytes = slurp(dir + "/expected.bin");
-    std::vector<float> expected(ebytes.size() / 4);
-    std::memcpy(expected.data(), ebytes.data(), expected.size() * 4);
+    const auto expected = case_floats("expected.bin");
     std::vector<float> out(expected.size(), std::nanf(""));
     // 16-byte aligned source, as a device allocation is.
     std::vector<uint32_t> aligned((src.size() + 3) / 4);
@@ -59,22 +37,6 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "unknown kernel %s\n", which.c_str());
         return 2;
     }
-    double worst = 0.0;
-    size_t bad = 0, first_bad = 0;
-    for (size_t i = 0; i < out.size(); ++i) {
-        const double e = expected[i], o = out[i];
-        const double err = std::isnan(e) ? (std::isnan(o) ? 0.0 : INFINITY) : std::fabs(o - e);
-        if (!(err <= 1e-5 + 1e-5 * std::fabs(e))) {
-            if (bad++ == 0) first_bad = i;
-        }
-        if (err > worst || std::isnan(err)) worst = err;
-    }
-    std::printf("%s: %zu elements, worst error %.3g, %zu outside tolerance", which.c_str(),
-                out.size(), worst, bad);
-    if (bad) {
-        std::printf(" (first at %zu: got %.8g, expected %.8g)", first_bad, out[first_bad],
-                    expected[first_bad]);
-    }
-    std::printf("\n");
+    const size_t bad = case_compare(which.c_str(), out, expected, 1e-5, 1e-5);
     return bad ? 1 : 0;
 }
