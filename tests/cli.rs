@@ -6,38 +6,15 @@ mod common;
 
 use slimmable::tensor_io::{self, HostTensor};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn slimmable(args: &[&str]) -> Output {
-    // SLIMMABLE_BIN: the binary's path when the tests run away from the
-    // build tree (scripts/gpu-check.sh).
-    let bin = std::env::var("SLIMMABLE_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_slimmable").to_string());
-    Command::new(bin)
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .expect("the slimmable binary runs")
-}
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("slimmable-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    common::scratch("cli", name)
 }
 
 #[test]
 fn devices_reports_every_backend_without_panicking() {
-    let o = slimmable(&["devices"]);
-    let t = text(&o);
+    let o = common::slimmable(&["devices"]);
+    let t = common::output_text(&o);
     assert!(o.status.success(), "{t}");
     assert!(!t.contains("panicked"), "{t}");
     for section in ["CUDA:", "wgpu:", "CPU reference", "auto selects"] {
@@ -69,7 +46,7 @@ fn op_slice_copy_round_trips_identically_on_every_backend() {
     for be in common::backends() {
         let name = be.kind().to_string();
         let out = scratch(&format!("out-{name}.safetensors"));
-        let o = slimmable(&[
+        let o = common::slimmable(&[
             "op",
             "--op",
             "slice_copy",
@@ -82,7 +59,7 @@ fn op_slice_copy_round_trips_identically_on_every_backend() {
             "--backend",
             &name,
         ]);
-        assert!(o.status.success(), "{name}: {}", text(&o));
+        assert!(o.status.success(), "{name}: {}", common::output_text(&o));
         let y = tensor_io::read(&out)
             .unwrap()
             .remove("y")
@@ -200,8 +177,8 @@ fn bad_op_input_is_a_clear_error() {
         ),
     ];
     for (args, needle) in cases {
-        let r = slimmable(&[args, &["--backend", "cpu"][..]].concat());
-        let t = text(&r);
+        let r = common::slimmable(&[args, &["--backend", "cpu"][..]].concat());
+        let t = common::output_text(&r);
         assert!(!r.status.success(), "{args:?} succeeded:\n{t}");
         assert!(t.contains("error:"), "{args:?}: no error line:\n{t}");
         assert!(
@@ -215,8 +192,8 @@ fn bad_op_input_is_a_clear_error() {
 
 #[test]
 fn verify_passes_on_the_cpu_backend() {
-    let o = slimmable(&["verify", "--backend", "cpu"]);
-    let t = text(&o);
+    let o = common::slimmable(&["verify", "--backend", "cpu"]);
+    let t = common::output_text(&o);
     assert!(o.status.success(), "{t}");
     assert!(t.contains("0 failed"), "{t}");
 }

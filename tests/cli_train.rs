@@ -8,30 +8,10 @@ mod common;
 use slimmable::tensor_io::{self, HostTensor};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn slimmable(args: &[&str]) -> Output {
-    let bin = std::env::var("SLIMMABLE_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_slimmable").to_string());
-    Command::new(bin)
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .expect("the slimmable binary runs")
-}
+use std::process::Output;
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("slimmable-cli-train-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    common::scratch("cli-train", name)
 }
 
 fn t(shape: Vec<usize>, data: Vec<f32>) -> HostTensor {
@@ -40,7 +20,7 @@ fn t(shape: Vec<usize>, data: Vec<f32>) -> HostTensor {
 
 fn run_op(op: &str, params: &str, input: &Path, backend: &str) -> (Output, PathBuf) {
     let out = scratch(&format!("{op}-{backend}.safetensors"));
-    let o = slimmable(&[
+    let o = common::slimmable(&[
         "op",
         "--op",
         op,
@@ -95,7 +75,7 @@ fn batch_norm_train_agrees_across_backends() {
     let mut results: Vec<(&str, HashMap<String, HostTensor>)> = Vec::new();
     for be in backends() {
         let (o, out) = run_op("batch_norm_train", params, &input, be);
-        assert!(o.status.success(), "{be}: {}", text(&o));
+        assert!(o.status.success(), "{be}: {}", common::output_text(&o));
         results.push((be, tensor_io::read(&out).unwrap()));
     }
     let (_, reference) = &results[0];
@@ -191,7 +171,7 @@ fn every_training_op_runs_and_bad_input_is_refused() {
     ];
     for (op, params, file) in ok {
         let (o, out) = run_op(op, params, file, "cpu");
-        assert!(o.status.success(), "{op}: {}", text(&o));
+        assert!(o.status.success(), "{op}: {}", common::output_text(&o));
         let outputs = tensor_io::read(&out).unwrap();
         assert!(
             outputs
@@ -234,7 +214,7 @@ fn every_training_op_runs_and_bad_input_is_refused() {
     ];
     for (op, params, file, needle) in bad {
         let (o, out) = run_op(op, params, file, "cpu");
-        let msg = text(&o);
+        let msg = common::output_text(&o);
         assert!(!o.status.success(), "{op} {params} should fail");
         assert!(
             msg.contains(needle),

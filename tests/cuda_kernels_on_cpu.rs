@@ -359,10 +359,84 @@ fn batch_norm_kernels_match_the_reference_on_the_cpu() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// One conv pass as a CUDA-on-CPU case: inputs with the output poisoned
+/// (wgrad: holding earlier values), the CPU reference's output buffer, the
+/// pass's Conv2dParams; runs `driver CASE_DIR pass [precision]` and returns
+/// what it printed, or Err with it when the driver disagreed.
+#[allow(clippy::too_many_arguments)]
+fn conv_pass_case(
+    be: &dyn slimmable::backend::Backend,
+    driver: &Path,
+    cdir: &Path,
+    views: [slimmable::view::View; 3],
+    geometry: slimmable::ops::conv::ConvGeometry,
+    (x_host, w_host, y_host, bias_host): (&[f32], &[f32], &[f32], &[f32]),
+    pass: &str,
+    precision: Option<(&str, f32, f32)>,
+) -> Result<String, String> {
+    use slimmable::backend::{ConvPass, Precision};
+    use slimmable::ops::conv::{ConvArgs, conv_params, conv2d};
+    let poison_x = vec![5555.0f32; x_host.len()];
+    let poison_y = vec![5555.0f32; y_host.len()];
+    let (xh, yh): (&[f32], &[f32]) = match pass {
+        "fwd" => (x_host, &poison_y),
+        "dgrad" => (&poison_x, y_host),
+        _ => (x_host, y_host),
+    };
+    let up = |h: &[f32]| be.upload(h).unwrap();
+    let (xb, wb, yb, bb) = (up(xh), up(w_host), up(yh), up(bias_host));
+    let args = ConvArgs {
+        x: (&xb, views[0]),
+        w: (&wb, views[1]),
+        y: (&yb, views[2]),
+        bias: (pass == "fwd").then_some((&bb, 0)),
+        geometry,
+        accumulate: false,
+    };
+    let cp = match pass {
+        "fwd" => ConvPass::Forward,
+        "dgrad" => ConvPass::Dgrad,
+        _ => ConvPass::Wgrad,
+    };
+    let params = conv_params(cp, &args).unwrap();
+    // The reference in exact f32 whatever precision the driver runs.
+    conv2d(be, cp, Precision::F32, &args).unwrap();
+    let out = be
+        .download(match pass {
+            "fwd" => &yb,
+            "dgrad" => &xb,
+            _ => &wb,
+        })
+        .unwrap();
+    std::fs::create_dir_all(cdir).unwrap();
+    std::fs::write(cdir.join("params.bin"), bytemuck::bytes_of(&params)).unwrap();
+    write_f32(cdir, "x.bin", xh);
+    write_f32(cdir, "w.bin", w_host);
+    write_f32(cdir, "y.bin", yh);
+    write_f32(cdir, "bias.bin", bias_host);
+    write_f32(cdir, "expected.bin", &out);
+    let mut cmd = Command::new(driver);
+    cmd.arg(cdir).arg(pass);
+    if let Some((name, atol, rtol)) = precision {
+        write_f32(cdir, "tol.bin", &[atol, rtol]);
+        cmd.arg(name);
+    }
+    let run = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout).trim(),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    if run.status.success() {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}
+
 #[test]
 fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
-    use slimmable::backend::{ConvPass, Precision};
-    use slimmable::ops::conv::{ConvArgs, ConvGeometry, conv_params, conv2d, weight_block};
+    use slimmable::ops::conv::{ConvGeometry, weight_block};
     use slimmable::view::View;
     let dir = scratch("cuda-on-cpu-dw");
     let exe = match build_driver(&dir, "dw_check") {
@@ -414,59 +488,20 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
         let w_host = rng.vec_f32(c_full * kk * kk);
         let bias_host = rng.vec_f32(c_full);
         for pass in ["fwd", "dgrad", "wgrad"] {
-            let poison_x = vec![5555.0f32; x_host.len()];
-            let poison_y = vec![5555.0f32; y_host.len()];
-            let (xh, yh) = match pass {
-                "fwd" => (&x_host, &poison_y),
-                "dgrad" => (&poison_x, &y_host),
-                _ => (&x_host, &y_host),
-            };
-            let (xb, wb, yb) = (
-                be.upload(xh).unwrap(),
-                be.upload(&w_host).unwrap(),
-                be.upload(yh).unwrap(),
-            );
-            let bb = be.upload(&bias_host).unwrap();
-            let args = ConvArgs {
-                x: (&xb, xv),
-                w: (&wb, wv),
-                y: (&yb, yv),
-                bias: (pass == "fwd").then_some((&bb, 0)),
+            let result = conv_pass_case(
+                be,
+                &exe,
+                &dir.join(format!("case{k}-{pass}")),
+                [xv, wv, yv],
                 geometry,
-                accumulate: false,
-            };
-            let cp = match pass {
-                "fwd" => ConvPass::Forward,
-                "dgrad" => ConvPass::Dgrad,
-                _ => ConvPass::Wgrad,
-            };
-            let params = conv_params(cp, &args).unwrap();
-            conv2d(be, cp, Precision::F32, &args).unwrap();
-            let out = match pass {
-                "fwd" => be.download(&yb).unwrap(),
-                "dgrad" => be.download(&xb).unwrap(),
-                _ => be.download(&wb).unwrap(),
-            };
-            let cdir = dir.join(format!("case{k}-{pass}"));
-            std::fs::create_dir_all(&cdir).unwrap();
-            std::fs::write(cdir.join("params.bin"), bytemuck::bytes_of(&params)).unwrap();
-            write_f32(&cdir, "x.bin", xh);
-            write_f32(&cdir, "w.bin", &w_host);
-            write_f32(&cdir, "y.bin", yh);
-            write_f32(&cdir, "bias.bin", &bias_host);
-            write_f32(&cdir, "expected.bin", &out);
-            let run = Command::new(&exe).arg(&cdir).arg(pass).output().unwrap();
-            let text = String::from_utf8_lossy(&run.stdout);
-            println!(
-                "case {k} ({n}x{c}of{c_full}x{h}x{w} k{kk} s{s}) {}",
-                text.trim()
+                (&x_host, &w_host, &y_host, &bias_host),
+                pass,
+                None,
             );
-            if !run.status.success() {
-                failures.push(format!(
-                    "case {k} {pass}: {}{}",
-                    text.trim(),
-                    String::from_utf8_lossy(&run.stderr)
-                ));
+            let label = format!("case {k} ({n}x{c}of{c_full}x{h}x{w} k{kk} s{s}) {pass}");
+            match result {
+                Ok(text) => println!("{label}: {text}"),
+                Err(text) => failures.push(format!("{label}: {text}")),
             }
         }
     }
@@ -476,8 +511,7 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
 
 #[test]
 fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
-    use slimmable::backend::{ConvPass, Precision};
-    use slimmable::ops::conv::{ConvArgs, ConvGeometry, conv_params, conv2d, weight_block};
+    use slimmable::ops::conv::{ConvGeometry, weight_block};
     use slimmable::view::View;
     let dir = scratch("cuda-on-cpu-conv");
     let exe = match build_driver(&dir, "conv_check") {
@@ -530,63 +564,19 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                 ("tf32", 2e-3 * r, 5e-3),
                 ("bf16", 1.6e-2 * r, 4e-2),
             ] {
-                let poison_x = vec![5555.0f32; x_host.len()];
-                let poison_y = vec![5555.0f32; y_host.len()];
-                let (xh, yh) = match pass {
-                    "fwd" => (&x_host, &poison_y),
-                    "dgrad" => (&poison_x, &y_host),
-                    _ => (&x_host, &y_host),
-                };
-                let (xb, wb, yb) = (
-                    be.upload(xh).unwrap(),
-                    be.upload(&w_host).unwrap(),
-                    be.upload(yh).unwrap(),
-                );
-                let bb = be.upload(&bias_host).unwrap();
-                let args = ConvArgs {
-                    x: (&xb, xv),
-                    w: (&wb, wv),
-                    y: (&yb, yv),
-                    bias: (pass == "fwd").then_some((&bb, 0)),
+                let result = conv_pass_case(
+                    be,
+                    &exe,
+                    &dir.join(format!("case{k}-{pass}-{pname}")),
+                    [xv, wv, yv],
                     geometry,
-                    accumulate: false,
-                };
-                let cp = match pass {
-                    "fwd" => ConvPass::Forward,
-                    "dgrad" => ConvPass::Dgrad,
-                    _ => ConvPass::Wgrad,
-                };
-                let params = conv_params(cp, &args).unwrap();
-                // The reference in exact f32 for both precisions.
-                conv2d(be, cp, Precision::F32, &args).unwrap();
-                let out = match pass {
-                    "fwd" => be.download(&yb).unwrap(),
-                    "dgrad" => be.download(&xb).unwrap(),
-                    _ => be.download(&wb).unwrap(),
-                };
-                let cdir = dir.join(format!("case{k}-{pass}-{pname}"));
-                std::fs::create_dir_all(&cdir).unwrap();
-                std::fs::write(cdir.join("params.bin"), bytemuck::bytes_of(&params)).unwrap();
-                write_f32(&cdir, "x.bin", xh);
-                write_f32(&cdir, "w.bin", &w_host);
-                write_f32(&cdir, "y.bin", yh);
-                write_f32(&cdir, "bias.bin", &bias_host);
-                write_f32(&cdir, "expected.bin", &out);
-                write_f32(&cdir, "tol.bin", &[atol, rtol]);
-                let run = Command::new(&exe)
-                    .arg(&cdir)
-                    .arg(pass)
-                    .arg(pname)
-                    .output()
-                    .unwrap();
-                let text = String::from_utf8_lossy(&run.stdout);
-                println!("case {k}: {}", text.trim());
-                if !run.status.success() {
-                    failures.push(format!(
-                        "case {k} {pass} {pname}: {}{}",
-                        text.trim(),
-                        String::from_utf8_lossy(&run.stderr)
-                    ));
+                    (&x_host, &w_host, &y_host, &bias_host),
+                    pass,
+                    Some((pname, atol, rtol)),
+                );
+                match result {
+                    Ok(text) => println!("case {k}: {text}"),
+                    Err(text) => failures.push(format!("case {k} {pass} {pname}: {text}")),
                 }
             }
         }

@@ -10,22 +10,9 @@ mod common;
 use slimmable::tensor_io::{self, HostTensor};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn slimmable(args: &[&str]) -> Output {
-    let bin = std::env::var("SLIMMABLE_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_slimmable").to_string());
-    Command::new(bin)
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .expect("the slimmable binary runs")
-}
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("slimmable-opconv-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    common::scratch("opconv", name)
 }
 
 fn fixture() -> HashMap<String, HostTensor> {
@@ -71,7 +58,7 @@ fn conv_ops_match_pytorch_on_every_backend() {
             let run = |op: &str, extra: &str| -> HashMap<String, HostTensor> {
                 let out = scratch(&format!("{op}-{name}-{precision}.safetensors"));
                 let params = format!(r#"{{{base}, "precision": "{precision}"{extra}}}"#);
-                let o = slimmable(&[
+                let o = common::slimmable(&[
                     "op",
                     "--op",
                     op,
@@ -124,7 +111,7 @@ fn conv_op_errors_say_what_to_do() {
         (r#"{"in": 12, "stride": [0, 1]}"#, "at least 1"),
         (r#"{"in": 12, "strde": [1, 1]}"#, "unknown field"),
     ] {
-        let o = slimmable(&[
+        let o = common::slimmable(&[
             "op",
             "--op",
             "conv2d_fwd",
@@ -149,7 +136,7 @@ fn conv_op_errors_say_what_to_do() {
         );
         assert!(!text.contains("panicked"), "{params}: {text}");
     }
-    let o = slimmable(&[
+    let o = common::slimmable(&[
         "op",
         "--op",
         "conv2d_dgrad",

@@ -6,17 +6,6 @@ mod common;
 
 use slimmable::tensor_io;
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn slimmable(args: &[&str]) -> Output {
-    let bin = std::env::var("SLIMMABLE_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_slimmable").to_string());
-    Command::new(bin)
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .expect("the slimmable binary runs")
-}
 
 fn fixture(name: &str) -> PathBuf {
     let root = std::env::var("CARGO_MANIFEST_DIR")
@@ -40,7 +29,7 @@ fn op_resize_pack_matches_the_fixture_on_every_backend() {
     for be in common::backends() {
         let kind = be.kind().to_string();
         let out = dir.join(format!("{kind}.safetensors"));
-        let o = slimmable(&[
+        let o = common::slimmable(&[
             "op",
             "--op",
             "resize_pack",
@@ -76,7 +65,7 @@ fn op_resize_pack_refuses_a_mean_of_the_wrong_length() {
     let params = params_of(&input).replace("\"mean\": [0.485, 0.456, 0.406]", "\"mean\": [0.485]");
     assert!(params.contains("[0.485]"), "{params}");
     let out = std::env::temp_dir().join("slimmable-resize-cli-never-written.safetensors");
-    let o = slimmable(&[
+    let o = common::slimmable(&[
         "op",
         "--op",
         "resize_pack",

@@ -46,3 +46,32 @@ pub fn seed() -> u64 {
     println!("seed {s} (replay with SLIMMABLE_SEED={s})");
     s
 }
+
+/// The `slimmable` binary run with `args` (`SLIMMABLE_BIN` overrides its
+/// path, for runs away from the build tree such as scripts/gpu-check.sh).
+pub fn slimmable(args: &[&str]) -> std::process::Output {
+    let bin = std::env::var("SLIMMABLE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_slimmable").to_string());
+    std::process::Command::new(bin)
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .expect("the slimmable binary runs")
+}
+
+/// Its stdout and stderr, for assertions and failure messages.
+pub fn output_text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `<temp>/slimmable-<tag>-<pid>/<name>`, its folder created: one scratch
+/// folder per test file and process.
+pub fn scratch(tag: &str, name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("slimmable-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
