@@ -30,11 +30,12 @@ fn every_kernel_file_compiles_for_sm80_and_sm90() {
             "kernels/{file} is not listed in kernel_sources::CUDA_UNITS"
         );
     }
-    for unit in kernel_sources::CUDA_UNITS {
-        let file = unit.file;
-        assert!(!unit.entries.is_empty(), "no entry list for {file}");
-        for arch in ["sm_80", "sm_90"] {
-            let ptx = nvrtc::compile(file, unit.source, arch).unwrap_or_else(|e| panic!("{e}"));
+    // The units compiled concurrently, as CudaKernels::load does.
+    for arch in ["sm_80", "sm_90"] {
+        let ptxs = nvrtc::compile_all(arch).unwrap_or_else(|e| panic!("{e}"));
+        for (unit, ptx) in kernel_sources::CUDA_UNITS.iter().zip(ptxs) {
+            let file = unit.file;
+            assert!(!unit.entries.is_empty(), "no entry list for {file}");
             let text = ptx.to_src();
             for e in unit.entries {
                 assert!(

@@ -46,8 +46,8 @@ impl CudaKernels {
             .map_err(|e| driver_err("cuDeviceGetAttribute", e))?;
         let arch = nvrtc::arch_name(major, minor)?;
         let mut functions = HashMap::new();
-        for unit in kernel_sources::CUDA_UNITS {
-            let ptx = nvrtc::compile_cached(unit.file, unit.source, arch)?;
+        let ptxs = nvrtc::compile_all(arch)?;
+        for (unit, ptx) in kernel_sources::CUDA_UNITS.iter().zip(ptxs) {
             let module = ctx
                 .load_module(ptx)
                 .map_err(|e| driver_err(&format!("cuModuleLoadData({})", unit.file), e))?;

@@ -156,6 +156,34 @@ pub fn compile(name: &str, unit: &str, arch: &'static str) -> Result<Ptx> {
     })
 }
 
+/// Every unit of [`crate::kernel_sources::CUDA_UNITS`] compiled for `arch`
+/// (through the cache), one thread a unit: NVRTC compiles separate programs
+/// concurrently, and the units take seconds each.
+pub fn compile_all(arch: &'static str) -> Result<Vec<Ptx>> {
+    std::thread::scope(|s| {
+        let jobs: Vec<_> = crate::kernel_sources::CUDA_UNITS
+            .iter()
+            .map(|u| {
+                (
+                    u.file,
+                    s.spawn(move || compile_cached(u.file, u.source, arch)),
+                )
+            })
+            .collect();
+        jobs.into_iter()
+            .map(|(file, job)| {
+                job.join().unwrap_or_else(|_| {
+                    Err(Error::Compile {
+                        kernel: file.to_string(),
+                        arch: arch.to_string(),
+                        log: "the compiling thread panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    })
+}
+
 /// [`compile`], cached for the life of the process.
 pub fn compile_cached(name: &'static str, unit: &'static str, arch: &'static str) -> Result<Ptx> {
     static CACHE: OnceLock<Mutex<HashMap<(&'static str, &'static str), String>>> = OnceLock::new();
