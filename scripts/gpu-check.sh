@@ -74,18 +74,15 @@ run() {
         --backend cuda --op resize_pack
     step "bench resize, tiled" env SLIMMABLE_RESIZE_TILED=1 .gpu/bin/slimmable bench resize \
         --backend cuda --iters 30 --torch "$OUT/torch.json"
-    # A/B: depthwise 3x3 forward on the general tiled kernel.
+    # A/B: the 3x3 depthwise passes on the general kernels.
     step "bench conv, SLIMMABLE_DW_K3=0" env SLIMMABLE_DW_K3=0 .gpu/bin/slimmable bench conv \
         --backend cuda --iters 30 --torch "$OUT/torch.json"
     # A/B: batch norm on the split kernels only (no channel-resident path).
     step "bench bn, split kernels only" env SLIMMABLE_BN_RESIDENT=0 .gpu/bin/slimmable bench bn \
         --backend cuda --iters 30 --torch "$OUT/torch.json"
-    # The trainer, when Fashion-MNIST was carried in .data/ (see build):
-    # one epoch of the full recipe (TRAIN_IMAGES limits it) with the whole
-    # evaluation grid, and
-    # PyTorch eager's speed on the same recipe.
-    # Speed, one after the other on an idle GPU: TRAIN_IMAGES / 128
-    # iterations of ours (default 200), then as many of PyTorch eager's.
+    # Trainer speed, when Fashion-MNIST was carried in .data/ (see build),
+    # one after the other on an idle GPU: TRAIN_IMAGES / 128 iterations of
+    # ours (default 200) without evaluation, then as many of PyTorch eager's.
     if [ -d .data/fashion-mnist ]; then
         local images="${TRAIN_IMAGES:-25600}"
         step "train fmnist-full, $((images / 128)) iterations" .gpu/bin/slimmable train \
@@ -104,9 +101,16 @@ run() {
         step "ncu resize-pack" timeout 90 "$ncu" --clock-control none --launch-count 1 \
             --kernel-name slimmable_resize_pack "${sections[@]}" \
             .gpu/bin/slimmable bench resize --backend cuda --iters 1
+        step "ncu resize-pack tiled" env SLIMMABLE_RESIZE_TILED=1 timeout 90 "$ncu" \
+            --clock-control none --launch-count 1 --kernel-name slimmable_resize_pack_tiled \
+            "${sections[@]}" .gpu/bin/slimmable bench resize --backend cuda --iters 1
         for k in slimmable_bn_forward_resident_f32 slimmable_bn_backward_resident_f32; do
             step "ncu $k" timeout 60 "$ncu" --clock-control none --launch-count 1 --kernel-name "$k" \
                 "${sections[@]}" .gpu/bin/slimmable bench bn --backend cuda --iters 1
+        done
+        for k in slimmable_dwconv2d_fwd_k3s1_t32 slimmable_conv2d_fwd_tf32; do
+            step "ncu $k" timeout 90 "$ncu" --clock-control none --launch-count 1 --kernel-name "$k" \
+                "${sections[@]}" .gpu/bin/slimmable bench conv --backend cuda --iters 1
         done
     fi
     echo "=== summary" | tee -a "$LOG"
