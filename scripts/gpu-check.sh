@@ -90,6 +90,10 @@ run() {
             --data-dir .data/fashion-mnist --out /tmp/gpu-run --log-every 50
         step "PyTorch reference trainer" python3 tools/reference_trainer.py \
             --iters "$((images / 128))" --out "$OUT/torch_trainer.json"
+        # Where our iteration's time goes, operation by operation.
+        step "train --profile-ops 20" .gpu/bin/slimmable train --preset fmnist-full \
+            --profile-ops 20 --data-dir .data/fashion-mnist --out /tmp/gpu-profile
+        cp /tmp/gpu-profile/profile.txt "$OUT/" 2>/dev/null || true
     fi
     # Hardware counters of the kernels still short of their targets (the
     # first launch of each), when ncu can read them (PROFILE=1).
@@ -117,7 +121,7 @@ run() {
     printf '%s\n' "${summary[@]}" | tee -a "$LOG"
     if [ -f "$OUT/bench.txt" ]; then cat "$OUT/bench.txt"; fi
     grep -E "^(train:|trained in|evaluated in|epoch .* iter)" "$LOG" | tail -6 || true
-    if [ -f "$OUT/run/table.txt" ]; then cat "$OUT/run/table.txt"; fi
+    if [ -f "$OUT/profile.txt" ]; then cat "$OUT/profile.txt"; fi
     if [ -f "$OUT/torch_trainer.json" ]; then cat "$OUT/torch_trainer.json"; fi
 }
 

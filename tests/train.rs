@@ -201,3 +201,44 @@ fn bad_checkpoints_are_clear_errors_and_nothing_is_overwritten() {
         .to_string();
     assert!(err.contains("not found"), "{err}");
 }
+
+#[test]
+fn profiled_backend_times_every_operation_of_a_training_step() {
+    use slimmable::backend::profiled::ProfiledBackend;
+    let dir = data("profile");
+    let cpu = CpuBackend::new();
+    let prof = ProfiledBackend::new(&cpu);
+    let mut cfg = config();
+    cfg.epochs = 1;
+    cfg.images_per_epoch = cfg.batch_size; // one iteration
+    let mut t = Trainer::new(&prof, cfg, Some(&dir), None).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    t.run(
+        &dir.join("ckpt.safetensors"),
+        usize::MAX,
+        &stop,
+        &mut |_| {},
+    )
+    .unwrap();
+    let times = prof.times();
+    // A MutualNet step: four passes of forward and backward convolutions,
+    // batch norms, the losses and one SGD step per parameter.
+    for op in [
+        "conv dense 3x3 fwd",
+        "conv dw 3x3 dgrad",
+        "bn forward (train)",
+        "bn backward",
+        "cross entropy",
+        "kl div",
+        "sgd step",
+    ] {
+        let t = times
+            .get(op)
+            .unwrap_or_else(|| panic!("{op} not timed: {times:?}"));
+        assert!(t.calls > 0 && t.seconds > 0.0, "{op}: {t:?}");
+    }
+    assert_eq!(times["kl div"].calls, 3, "three distilled passes");
+    let report = prof.report(1);
+    assert!(report.contains("total"), "{report}");
+    println!("{report}");
+}

@@ -8,6 +8,7 @@
 
 pub mod cpu;
 pub mod cuda;
+pub mod profiled;
 pub mod wgsl;
 
 use crate::error::{Error, Result};

@@ -107,6 +107,11 @@ enum Command {
         /// Stop after training (no recalibration or evaluation).
         #[arg(long)]
         skip_eval: bool,
+        /// Instead of a run: N training iterations with every operation timed
+        /// one at a time (after 2 warm-up iterations); prints where an
+        /// iteration's time goes and writes it to OUT/profile.txt.
+        #[arg(long, value_name = "N")]
+        profile_ops: Option<usize>,
     },
     /// Recalibrate and evaluate a checkpoint's grid; pick a config for a MACs budget.
     Eval {
@@ -180,6 +185,7 @@ pub fn main() -> i32 {
             f32,
             log_every,
             skip_eval,
+            profile_ops,
         } => train::train(train::TrainArgs {
             preset,
             backend,
@@ -196,6 +202,7 @@ pub fn main() -> i32 {
             f32,
             log_every,
             skip_eval,
+            profile_ops,
         }),
         Command::Eval {
             checkpoint,

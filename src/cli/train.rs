@@ -28,6 +28,7 @@ pub struct TrainArgs {
     pub f32: bool,
     pub log_every: usize,
     pub skip_eval: bool,
+    pub profile_ops: Option<usize>,
 }
 
 fn print_log(l: &LogLine) {
@@ -49,6 +50,48 @@ fn print_log(l: &LogLine) {
     } else {
         let _ = writeln!(err, "{line}");
     }
+}
+
+/// `--profile-ops N`: 2 warm-up iterations, then N with every backend
+/// operation timed one at a time (a synchronize before and after each: the
+/// total is an upper bound of an iteration, the split is what matters).
+fn profile_ops(
+    be: &dyn backend::Backend,
+    mut cfg: TrainConfig,
+    data_dir: Option<&Path>,
+    out: &Path,
+    n: usize,
+) -> Result<i32> {
+    if n == 0 {
+        return Err(Error::invalid("--profile-ops", "give at least 1 iteration"));
+    }
+    let prof = backend::profiled::ProfiledBackend::new(be);
+    let stop = Arc::new(AtomicBool::new(false));
+    let ckpt = out.join("profile-checkpoint.safetensors");
+    cfg.epochs = 1;
+    let mut wall = 0.0;
+    for iterations in [2, n] {
+        cfg.images_per_epoch = iterations * cfg.batch_size;
+        let mut trainer = Trainer::new(&prof, cfg.clone(), data_dir, None)?;
+        prof.reset();
+        let t0 = std::time::Instant::now();
+        trainer.run(&ckpt, usize::MAX, &stop, &mut |_| {})?;
+        wall = t0.elapsed().as_secs_f64();
+    }
+    let table = prof.report(n as u64);
+    let text = format!(
+        "profile: {} on {} ({}), {} mode, batch {}, {n} iterations ({:.1} ms each with every operation synchronized; calls are backend operations, a split batch norm is 3 launches)\n{table}",
+        cfg.model,
+        be.kind(),
+        be.device_name(),
+        cfg.mode,
+        cfg.batch_size,
+        1e3 * wall / n as f64
+    );
+    print!("{text}");
+    let path = out.join("profile.txt");
+    std::fs::write(&path, &text).map_err(|e| Error::io(&path, e))?;
+    Ok(0)
 }
 
 pub fn train(a: TrainArgs) -> Result<i32> {
@@ -86,6 +129,9 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     }
     let be = open_for_training(a.backend)?;
     std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
+    if let Some(n) = a.profile_ops {
+        return profile_ops(be.as_ref(), cfg, a.data_dir.as_deref(), &a.out, n);
+    }
     let ckpt_path = a.out.join("checkpoint.safetensors");
     let resume = if a.resume {
         if !ckpt_path.exists() {
