@@ -1,7 +1,7 @@
 //! Writes the PTX NVRTC makes of every CUDA unit, for `ptxas -v` register and
 //! spill reports without a GPU (scripts/ptxas-report.sh runs it).
 //!
-//! Usage: cargo run --example dump_ptx -- OUT_DIR [ARCH]   (ARCH: sm_90)
+//! Usage: cargo run --example dump_ptx -- OUT_DIR [ARCH]   (ARCH: sm_90, sm_80, sm_75)
 
 use slimmable::backend::cuda::nvrtc;
 use slimmable::kernel_sources::CUDA_UNITS;
@@ -12,7 +12,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let arch: &'static str = match args.next().as_deref() {
         None | Some("sm_90") => "sm_90",
         Some("sm_80") => "sm_80",
-        Some(other) => return Err(format!("arch {other}: use sm_90 or sm_80").into()),
+        Some("sm_75") => "sm_75",
+        Some(other) => return Err(format!("arch {other}: use sm_90, sm_80 or sm_75").into()),
     };
     std::fs::create_dir_all(&out)?;
     for unit in CUDA_UNITS {

@@ -69,8 +69,11 @@ __device__ __forceinline__ KEntry decode_k(const Conv2dParams& pr, const Geom& g
 
 // The PTX instructions of the tensor-core paths, as functions so that
 // tools/cuda_on_cpu/cuda_shim.h (SLIMMABLE_CUDA_ON_CPU) can stand in for
-// them when the kernels are checked on the CPU.
+// them when the kernels are checked on the CPU. They need sm_80: compiled
+// for an older device the tensor-core kernels trap, and the host never
+// launches them there (launch_conv.rs runs TF32/BF16 requests as exact f32).
 #ifndef SLIMMABLE_CUDA_ON_CPU
+#if __CUDA_ARCH__ >= 800
 __device__ __forceinline__ u32 to_tf32(float f) {
     u32 r;
     asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(f));
@@ -103,6 +106,12 @@ __device__ __forceinline__ void mma_bf16_m16n8k8(float* c, const u32* a, u32 b) 
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(b));
 }
+#else
+__device__ __forceinline__ u32 to_tf32(float) { __trap(); return 0; }
+__device__ __forceinline__ void mma_tf32_m16n8k8(float*, const u32*, const u32*) { __trap(); }
+__device__ __forceinline__ u32 pack_bf16x2(float, float) { __trap(); return 0; }
+__device__ __forceinline__ void mma_bf16_m16n8k8(float*, const u32*, u32) { __trap(); }
+#endif
 #endif
 
 // Asynchronous 4-byte global->shared copy with zero fill when `pred` is

@@ -14,8 +14,15 @@ fi
 DIR="$(mktemp -d)"
 trap 'rm -rf "$DIR"' EXIT
 cargo run -q --example dump_ptx -- "$DIR" "$ARCH" >/dev/null
+status=0
 for f in "$DIR"/*.ptx; do
-    "$PTXAS" -arch="$ARCH" -v "$f" -o /dev/null 2>&1 \
-        | grep -E "Compiling entry|registers|spill" | sed "s|^ptxas info *: ||" \
+    if ! log="$("$PTXAS" -arch="$ARCH" -v "$f" -o /dev/null 2>&1)"; then
+        echo "ptxas-report: $(basename "$f") does not assemble for $ARCH:" >&2
+        echo "$log" | grep -vE "^ptxas info" >&2
+        status=1
+        continue
+    fi
+    echo "$log" | grep -E "Compiling entry|registers|spill" | sed "s|^ptxas info *: ||" \
         | paste - - - | grep -E "${2:-.}" || true
 done
+exit $status

@@ -1,4 +1,4 @@
-//! Every `kernels/*.cu` compiles with NVRTC for sm_80 and sm_90 and exports
+//! Every `kernels/*.cu` compiles with NVRTC for sm_75, sm_80 and sm_90 and exports
 //! its entry points. Needs only NVRTC (no GPU); CI installs the
 //! `nvidia-cuda-nvrtc` wheel and sets SLIMMABLE_REQUIRE_NVRTC=1.
 
@@ -8,7 +8,7 @@ use slimmable::backend::cuda::nvrtc;
 use slimmable::kernel_sources;
 
 #[test]
-fn every_kernel_file_compiles_for_sm80_and_sm90() {
+fn every_kernel_file_compiles_for_sm75_sm80_and_sm90() {
     if let Err(e) = nvrtc::ensure_nvrtc() {
         assert!(!common::nvrtc_required(), "NVRTC required: {e}");
         println!("skipped: no NVRTC ({e})");
@@ -31,7 +31,7 @@ fn every_kernel_file_compiles_for_sm80_and_sm90() {
         );
     }
     // The units compiled concurrently, as CudaKernels::load does.
-    for arch in ["sm_80", "sm_90"] {
+    for arch in ["sm_75", "sm_80", "sm_90"] {
         let ptxs = nvrtc::compile_all(arch).unwrap_or_else(|e| panic!("{e}"));
         for (unit, ptx) in kernel_sources::CUDA_UNITS.iter().zip(ptxs) {
             let file = unit.file;

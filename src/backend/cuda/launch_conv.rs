@@ -322,6 +322,13 @@ pub unsafe fn launch_conv2d(
             ConvPass::Wgrad => split_for(tiles_m * tiles_n * groups, k_len, 8 * 32),
             _ => 1,
         };
+        // Tensor cores (mma.sync TF32/BF16) need sm_80; before it the
+        // request runs as exact f32, more accurate than asked.
+        let precision = if k.arch == "sm_75" {
+            Precision::F32
+        } else {
+            precision
+        };
         let name = match (pass, precision, narrow) {
             (ConvPass::Forward, Precision::F32, false) => entry::CONV2D_FWD_F32,
             (ConvPass::Forward, Precision::Tf32, false) => entry::CONV2D_FWD_TF32,
