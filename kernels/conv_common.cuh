@@ -23,25 +23,10 @@ __device__ __forceinline__ u32 at(const ViewParams& v, int a, int b, int c, int 
 
 __device__ __forceinline__ int sv(const ViewParams& v, int d) { return (int)v.strides[d]; }
 
-// Sum of v over the block (blockDim.x a multiple of 32, at most 1024).
+// Sum of v over the block, for blocks of any shape (threads numbered x
+// fastest, as CUDA forms warps; their count a multiple of 32, at most 1024).
+// Valid in thread (0, 0, 0).
 __device__ __forceinline__ float block_sum(float v) {
-    __shared__ float partial[32];
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = v;
-    __syncthreads();
-    v = (threadIdx.x < blockDim.x / 32) ? partial[threadIdx.x] : 0.f;
-    if (threadIdx.x < 32) {
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    }
-    __syncthreads();
-    return v;  // valid in thread 0
-}
-
-// block_sum for blocks of any shape (threads numbered x fastest, as CUDA
-// forms warps; their count a multiple of 32). Valid in thread (0, 0, 0).
-__device__ __forceinline__ float block_sum_2d(float v) {
     __shared__ float partial[32];
     const u32 t = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
     const u32 threads = blockDim.x * blockDim.y * blockDim.z;

@@ -489,7 +489,7 @@ __device__ void dw_wgrad_k3(const float* __restrict__ x, float* __restrict__ dw,
     }
 #pragma unroll  // constant indices keep acc in registers
     for (int i = 0; i < 9; ++i) {
-        const float sum = block_sum_2d(acc[i]);
+        const float sum = block_sum(acc[i]);
         if (threadIdx.x == 0 && threadIdx.y == 0 && threadIdx.z == 0)
             atomicAdd(&dw[at(p.w, c, 0, i / 3, i % 3)], sum);
     }
