@@ -21,15 +21,16 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Builds the harness, or says why not.
-fn build_harness(dir: &Path) -> Result<PathBuf, String> {
+/// Builds `tools/cuda_on_cpu/<name>.cpp`, or says why not (no g++, or one
+/// without C++20's <barrier>).
+fn build_driver(dir: &Path, name: &str) -> Result<PathBuf, String> {
     let root = env!("CARGO_MANIFEST_DIR");
-    let exe = dir.join("resize_check");
+    let exe = dir.join(name);
     let out = Command::new("g++")
         .args(["-std=c++20", "-O1", "-pthread", "-w"])
         .arg(format!("-I{root}/kernels"))
         .arg(format!("-I{root}/tools/cuda_on_cpu"))
-        .arg(format!("{root}/tools/cuda_on_cpu/resize_check.cpp"))
+        .arg(format!("{root}/tools/cuda_on_cpu/{name}.cpp"))
         .arg("-o")
         .arg(&exe)
         .output()
@@ -39,9 +40,29 @@ fn build_harness(dir: &Path) -> Result<PathBuf, String> {
         if log.contains("barrier") && log.contains("No such file") {
             return Err("g++ lacks C++20 <barrier>".into());
         }
-        panic!("the harness does not compile:\n{log}");
+        panic!("{name}.cpp does not compile:\n{log}");
     }
     Ok(exe)
+}
+
+/// Runs a driver with `args`: what it printed, as Ok when it agreed with the
+/// reference, Err when it did not.
+fn run_driver(exe: &Path, args: &[&std::ffi::OsStr]) -> Result<String, String> {
+    let run = Command::new(exe).args(args).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout).trim(),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    if run.status.success() {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}
+
+fn write_f32(dir: &Path, name: &str, v: &[f32]) {
+    std::fs::write(dir.join(name), bytemuck::cast_slice(v)).unwrap();
 }
 
 struct Case {
@@ -106,7 +127,7 @@ fn cases() -> Vec<Case> {
 #[test]
 fn resize_pack_kernels_match_the_reference_on_the_cpu() {
     let dir = scratch("cuda-on-cpu");
-    let exe = match build_harness(&dir) {
+    let exe = match build_driver(&dir, "resize_check") {
         Ok(e) => e,
         Err(why) => {
             println!("skipped: CUDA kernels on the CPU: {why}");
@@ -177,47 +198,14 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
         std::fs::write(cdir.join("src.bin"), bytemuck::cast_slice(&words)).unwrap();
         std::fs::write(cdir.join("expected.bin"), bytemuck::cast_slice(&expected)).unwrap();
         for kernel in ["per_column", "tiled"] {
-            let run = Command::new(&exe).arg(&cdir).arg(kernel).output().unwrap();
-            let text = String::from_utf8_lossy(&run.stdout);
-            println!("{}: {}", case.name, text.trim());
-            if !run.status.success() {
-                failures.push(format!(
-                    "{} {kernel}: {}{}",
-                    case.name,
-                    text.trim(),
-                    String::from_utf8_lossy(&run.stderr)
-                ));
+            match run_driver(&exe, &[cdir.as_os_str(), kernel.as_ref()]) {
+                Ok(text) => println!("{}: {text}", case.name),
+                Err(text) => failures.push(format!("{} {kernel}: {text}", case.name)),
             }
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-/// Builds `tools/cuda_on_cpu/<name>.cpp`, or says why not.
-fn build_driver(dir: &Path, name: &str) -> Result<PathBuf, String> {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let exe = dir.join(name);
-    let out = Command::new("g++")
-        .args(["-std=c++20", "-O1", "-pthread", "-w"])
-        .arg(format!("-I{root}/kernels"))
-        .arg(format!("-I{root}/tools/cuda_on_cpu"))
-        .arg(format!("{root}/tools/cuda_on_cpu/{name}.cpp"))
-        .arg("-o")
-        .arg(&exe)
-        .output()
-        .map_err(|e| format!("g++ not found ({e})"))?;
-    if !out.status.success() {
-        panic!(
-            "{name}.cpp does not compile:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(exe)
-}
-
-fn write_f32(dir: &Path, name: &str, v: &[f32]) {
-    std::fs::write(dir.join(name), bytemuck::cast_slice(v)).unwrap();
 }
 
 #[test]
@@ -343,15 +331,9 @@ fn batch_norm_kernels_match_the_reference_on_the_cpu() {
         write_f32(&cdir, "dgamma_out.bin", &down(&dgamma));
         write_f32(&cdir, "dbeta_out.bin", &down(&dbeta));
         for path in ["resident", "split"] {
-            let run = Command::new(&exe).arg(&cdir).arg(path).output().unwrap();
-            let text = String::from_utf8_lossy(&run.stdout);
-            println!("case {k} {full:?} c={c}: {}", text.trim());
-            if !run.status.success() {
-                failures.push(format!(
-                    "case {k} {path}: {}{}",
-                    text.trim(),
-                    String::from_utf8_lossy(&run.stderr)
-                ));
+            match run_driver(&exe, &[cdir.as_os_str(), path.as_ref()]) {
+                Ok(text) => println!("case {k} {full:?} c={c}: {text}"),
+                Err(text) => failures.push(format!("case {k} {path}: {text}")),
             }
         }
     }
@@ -415,23 +397,12 @@ fn conv_pass_case(
     write_f32(cdir, "y.bin", yh);
     write_f32(cdir, "bias.bin", bias_host);
     write_f32(cdir, "expected.bin", &out);
-    let mut cmd = Command::new(driver);
-    cmd.arg(cdir).arg(pass);
+    let mut args = vec![cdir.as_os_str(), pass.as_ref()];
     if let Some((name, atol, rtol)) = precision {
         write_f32(cdir, "tol.bin", &[atol, rtol]);
-        cmd.arg(name);
+        args.push(name.as_ref());
     }
-    let run = cmd.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&run.stdout).trim(),
-        String::from_utf8_lossy(&run.stderr)
-    );
-    if run.status.success() {
-        Ok(text)
-    } else {
-        Err(text)
-    }
+    run_driver(driver, &args)
 }
 
 #[test]
