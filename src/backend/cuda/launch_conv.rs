@@ -39,65 +39,78 @@ fn grid_1d(n: u64) -> LaunchConfig {
     }
 }
 
-/// Tile of the 3×3 depthwise kernels for a plane `w` wide: (TW, TH, planes
-/// per block) and the forward and dgrad entries, stride 1 / 2 (each thread
-/// computes 4 rows: a block covers TW × 4·TH of each plane).
-fn dw3_tile(w: u64) -> (u32, u32, u32, [&'static str; 4]) {
-    if w >= 28 {
-        (
-            32,
-            8,
-            1,
-            [
-                entry::DWCONV2D_FWD_K3S1_T32,
-                entry::DWCONV2D_FWD_K3S2_T32,
-                entry::DWCONV2D_DGRAD_K3S1_T32,
-                entry::DWCONV2D_DGRAD_K3S2_T32,
-            ],
-        )
-    } else if w >= 12 {
-        (
-            16,
-            4,
-            4,
-            [
-                entry::DWCONV2D_FWD_K3S1_T16,
-                entry::DWCONV2D_FWD_K3S2_T16,
-                entry::DWCONV2D_DGRAD_K3S1_T16,
-                entry::DWCONV2D_DGRAD_K3S2_T16,
-            ],
-        )
-    } else {
-        (
-            8,
-            2,
-            16,
-            [
-                entry::DWCONV2D_FWD_K3S1_T8,
-                entry::DWCONV2D_FWD_K3S2_T8,
-                entry::DWCONV2D_DGRAD_K3S1_T8,
-                entry::DWCONV2D_DGRAD_K3S2_T8,
-            ],
-        )
-    }
-}
-
 /// Images each z plane of a `slimmable_dwconv2d_wgrad_k3s*` block sums over
 /// (`DW3_LANE_IMAGES` in kernels/dwconv2d.cu).
 const DW3_LANE_IMAGES: u64 = 8;
 
-/// The 3×3 wgrad entries (stride 1, stride 2) for a `dw3_tile` width.
-fn dw3_wgrad_entries(tw: u32) -> [&'static str; 2] {
-    match tw {
-        32 => [
-            entry::DWCONV2D_WGRAD_K3S1_T32,
-            entry::DWCONV2D_WGRAD_K3S2_T32,
-        ],
-        16 => [
-            entry::DWCONV2D_WGRAD_K3S1_T16,
-            entry::DWCONV2D_WGRAD_K3S2_T16,
-        ],
-        _ => [entry::DWCONV2D_WGRAD_K3S1_T8, entry::DWCONV2D_WGRAD_K3S2_T8],
+/// The 3×3 depthwise kernels' tile for a plane `w` wide: TW × TH × P
+/// threads, each computing 4 rows (a block covers TW × 4·TH of each of its
+/// P planes; wgrad's P planes are images of one channel), and each pass's
+/// entries for stride 1 and 2.
+struct Dw3Tile {
+    tw: u32,
+    th: u32,
+    pz: u32,
+    fwd: [&'static str; 2],
+    dgrad: [&'static str; 2],
+    wgrad: [&'static str; 2],
+}
+
+impl Dw3Tile {
+    fn for_width(w: u64) -> Self {
+        if w >= 28 {
+            Dw3Tile {
+                tw: 32,
+                th: 8,
+                pz: 1,
+                fwd: [entry::DWCONV2D_FWD_K3S1_T32, entry::DWCONV2D_FWD_K3S2_T32],
+                dgrad: [
+                    entry::DWCONV2D_DGRAD_K3S1_T32,
+                    entry::DWCONV2D_DGRAD_K3S2_T32,
+                ],
+                wgrad: [
+                    entry::DWCONV2D_WGRAD_K3S1_T32,
+                    entry::DWCONV2D_WGRAD_K3S2_T32,
+                ],
+            }
+        } else if w >= 12 {
+            Dw3Tile {
+                tw: 16,
+                th: 4,
+                pz: 4,
+                fwd: [entry::DWCONV2D_FWD_K3S1_T16, entry::DWCONV2D_FWD_K3S2_T16],
+                dgrad: [
+                    entry::DWCONV2D_DGRAD_K3S1_T16,
+                    entry::DWCONV2D_DGRAD_K3S2_T16,
+                ],
+                wgrad: [
+                    entry::DWCONV2D_WGRAD_K3S1_T16,
+                    entry::DWCONV2D_WGRAD_K3S2_T16,
+                ],
+            }
+        } else {
+            Dw3Tile {
+                tw: 8,
+                th: 2,
+                pz: 16,
+                fwd: [entry::DWCONV2D_FWD_K3S1_T8, entry::DWCONV2D_FWD_K3S2_T8],
+                dgrad: [entry::DWCONV2D_DGRAD_K3S1_T8, entry::DWCONV2D_DGRAD_K3S2_T8],
+                wgrad: [entry::DWCONV2D_WGRAD_K3S1_T8, entry::DWCONV2D_WGRAD_K3S2_T8],
+            }
+        }
+    }
+
+    /// The grid over a `w × h` output with `z_blocks` along z.
+    fn config(&self, w: u64, h: u64, z_blocks: u64) -> LaunchConfig {
+        LaunchConfig {
+            grid_dim: (
+                w.div_ceil(self.tw as u64) as u32,
+                h.div_ceil(4 * self.th as u64) as u32,
+                z_blocks as u32,
+            ),
+            block_dim: (self.tw, self.th, self.pz),
+            shared_mem_bytes: 0,
+        }
     }
 }
 
@@ -209,21 +222,19 @@ pub unsafe fn launch_conv2d(
             && p.stride_h == p.stride_w
             && p.stride_h <= 2
             && dw_k3_enabled();
+        // The 3×3 kernels' tiles (by output width; dgrad's output is dx),
+        // their z extents (at most 65535) and the stride's entry.
+        let (out3, in3) = (Dw3Tile::for_width(wo), Dw3Tile::for_width(w));
+        let fwd_z = (n * oc).div_ceil(out3.pz as u64);
+        let dgrad_z = (n * ic).div_ceil(in3.pz as u64);
+        let wgrad_z = ic * n.div_ceil(DW3_LANE_IMAGES * out3.pz as u64);
+        let s3 = if p.stride_h == 1 { 0 } else { 1 };
         match pass {
-            ConvPass::Forward if k3 && (n * oc).div_ceil(dw3_tile(wo).2 as u64) <= 65_535 => {
-                let (tw, th, pz, names) = dw3_tile(wo);
-                let name = if p.stride_h == 1 { names[0] } else { names[1] };
-                let cfg = LaunchConfig {
-                    grid_dim: (
-                        wo.div_ceil(tw as u64) as u32,
-                        ho.div_ceil(4 * th as u64) as u32,
-                        (n * oc).div_ceil(pz as u64) as u32,
-                    ),
-                    block_dim: (tw, th, pz),
-                    shared_mem_bytes: 0,
-                };
-                launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p])?
-            }
+            ConvPass::Forward if k3 && fwd_z <= 65_535 => launch(
+                out3.fwd[s3],
+                out3.config(wo, ho, fwd_z),
+                &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
+            )?,
             ConvPass::Forward if tiled_ok => {
                 let (names, cfg) = dw_tile(wo, ho, n * oc);
                 launch(names[0], cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p])?
@@ -233,20 +244,11 @@ pub unsafe fn launch_conv2d(
                 grid_1d(n * oc * ho * wo),
                 &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
             )?,
-            ConvPass::Dgrad if k3 && (n * ic).div_ceil(dw3_tile(w).2 as u64) <= 65_535 => {
-                let (tw, th, pz, names) = dw3_tile(w);
-                let cfg = LaunchConfig {
-                    grid_dim: (
-                        w.div_ceil(tw as u64) as u32,
-                        h.div_ceil(4 * th as u64) as u32,
-                        (n * ic).div_ceil(pz as u64) as u32,
-                    ),
-                    block_dim: (tw, th, pz),
-                    shared_mem_bytes: 0,
-                };
-                let name = if p.stride_h == 1 { names[2] } else { names[3] };
-                launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, p])?
-            }
+            ConvPass::Dgrad if k3 && dgrad_z <= 65_535 => launch(
+                in3.dgrad[s3],
+                in3.config(w, h, dgrad_z),
+                &[&ptr.x, &ptr.w, &ptr.y, p],
+            )?,
             ConvPass::Dgrad if tiled_ok && p.stride_h == p.stride_w => {
                 let (names, cfg) = dw_tile(w, h, n * ic);
                 let name = if p.stride_h == 1 { names[1] } else { names[2] };
@@ -257,23 +259,11 @@ pub unsafe fn launch_conv2d(
                 grid_1d(n * ic * h * w),
                 &[&ptr.x, &ptr.w, &ptr.y, p],
             )?,
-            ConvPass::Wgrad
-                if k3 && ic * n.div_ceil(DW3_LANE_IMAGES * dw3_tile(wo).2 as u64) <= 65_535 =>
-            {
-                let (tw, th, pz, _) = dw3_tile(wo);
-                let names = dw3_wgrad_entries(tw);
-                let name = if p.stride_h == 1 { names[0] } else { names[1] };
-                let cfg = LaunchConfig {
-                    grid_dim: (
-                        wo.div_ceil(tw as u64) as u32,
-                        ho.div_ceil(4 * th as u64) as u32,
-                        (ic * n.div_ceil(DW3_LANE_IMAGES * pz as u64)) as u32,
-                    ),
-                    block_dim: (tw, th, pz),
-                    shared_mem_bytes: 0,
-                };
-                launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, p])?;
-            }
+            ConvPass::Wgrad if k3 && wgrad_z <= 65_535 => launch(
+                out3.wgrad[s3],
+                out3.config(wo, ho, wgrad_z),
+                &[&ptr.x, &ptr.w, &ptr.y, p],
+            )?,
             ConvPass::Wgrad if p.w.dims[2] == p.w.dims[3] && matches!(p.w.dims[2], 3 | 5 | 7) => {
                 let splits = split_for(ic, pixels, 4 * THREADS as u64);
                 let cfg = LaunchConfig {
