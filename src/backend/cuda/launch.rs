@@ -31,6 +31,13 @@ pub(crate) fn driver_err(context: &str, e: cudarc::driver::DriverError) -> Error
     }
 }
 
+/// Entry points launched with more dynamic shared memory than the default
+/// 48 KiB limit, and how much: `load` raises each one's limit.
+const DYNAMIC_SHARED_MEMORY: &[(&str, u32)] = &[(
+    kernel_sources::entry::BN_BACKWARD_RESIDENT_F32,
+    super::launch_norm::RESIDENT_BACKWARD_SMEM,
+)];
+
 /// The kernels compiled for one context's device, ready to launch: every
 /// entry point of every unit in [`kernel_sources::CUDA_UNITS`].
 pub struct CudaKernels {
@@ -55,11 +62,10 @@ impl CudaKernels {
                 let f = module
                     .load_function(name)
                     .map_err(|e| driver_err(&format!("cuModuleGetFunction({name})"), e))?;
-                if name == kernel_sources::entry::BN_BACKWARD_RESIDENT_F32 {
-                    // More dynamic shared memory than the default 48 KiB.
+                if let Some(&(_, bytes)) = DYNAMIC_SHARED_MEMORY.iter().find(|(e, _)| *e == name) {
                     f.set_attribute(
                         cudarc::driver::sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                        super::launch_norm::RESIDENT_BACKWARD_SMEM as i32,
+                        bytes as i32,
                     )
                     .map_err(|e| driver_err(&format!("cuFuncSetAttribute({name})"), e))?;
                 }
