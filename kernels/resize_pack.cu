@@ -191,17 +191,24 @@ struct RpGroup {
     float* out;      // element (n, channel 0, row 0, x) of the output
 };
 
+// The descriptor of the last output whose start (descriptor word `word`:
+// 5 its first launch index, 7 its first tile) is at most `key`; starts rise
+// with the output index.
+__device__ __forceinline__ const u32* rp_find_output(const u32* __restrict__ outs, u32 count,
+                                                     u32 word, u32 key) {
+    u32 lo = 0, hi = count;
+    while (hi - lo > 1) {
+        const u32 mid = (lo + hi) / 2;
+        if (outs[mid * RP_OUTPUT_WORDS + word] <= key) lo = mid; else hi = mid;
+    }
+    return outs + lo * RP_OUTPUT_WORDS;
+}
+
 __device__ __forceinline__ RpGroup rp_locate(const u32* __restrict__ desc, float* dst,
                                              const ResizePackParams& p, u32 g) {
     const u32* outs = desc + RP_IMAGE_WORDS * p.num_images;
     const u32* list = outs + RP_OUTPUT_WORDS * p.num_outputs;
-    // The output whose group range holds g.
-    u32 lo = 0, hi = p.num_outputs;
-    while (hi - lo > 1) {
-        const u32 mid = (lo + hi) / 2;
-        if (outs[mid * RP_OUTPUT_WORDS + 5] <= g) lo = mid; else hi = mid;
-    }
-    const u32* o = outs + lo * RP_OUTPUT_WORDS;
+    const u32* o = rp_find_output(outs, p.num_outputs, 5, g);  // whose group range holds g
     RpGroup q;
     q.oh = o[0];
     q.ow = o[1];
@@ -477,12 +484,7 @@ slimmable_resize_pack_tiled(const unsigned char* __restrict__ src, const u32* __
     const u32* outs = desc + RP_IMAGE_WORDS * p.num_images;
     const u32* list = outs + RP_OUTPUT_WORDS * p.num_outputs;
     const u32 b = blockIdx.x;
-    u32 lo = 0, hi = p.num_outputs;
-    while (hi - lo > 1) {
-        const u32 mid = (lo + hi) / 2;
-        if (outs[mid * RP_OUTPUT_WORDS + 7] <= b) lo = mid; else hi = mid;
-    }
-    const u32* o = outs + lo * RP_OUTPUT_WORDS;
+    const u32* o = rp_find_output(outs, p.num_outputs, 7, b);  // whose tile range holds b
     const u32 oh = o[0], ow = o[1];
     const u32 tiles_x = (ow + RPT_TILE_W - 1) / RPT_TILE_W;
     const u32 tiles_y = (oh + RPT_TILE_H - 1) / RPT_TILE_H;
