@@ -40,7 +40,7 @@ inline float atomicAdd(float* p, float v) { return std::atomic_ref<float>(*p).fe
 struct ShimWarp {
     std::barrier<> bar{32};
     uint64_t lanes[32];
-    uint32_t frag[32][6];  // mma fragments: a0..a3, b0, b1 of each lane
+    uint32_t frag[32][6];  // mma fragment registers of each lane
 };
 inline std::vector<ShimWarp>* shim_warps = nullptr;
 
@@ -76,32 +76,50 @@ inline uint32_t to_tf32(float f) {
     return (b + 0x1000u) & 0xFFFFE000u;
 }
 
-// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 for one warp, with
-// PTX's fragment layouts (g = lane / 4, t = lane % 4): a0 (g, t), a1 (g+8, t),
-// a2 (g, t+4), a3 (g+8, t+4) of A[16][8]; b0 (k t, n g), b1 (k t+4, n g) of
-// B[8][8]; c0 (g, 2t), c1 (g, 2t+1), c2 (g+8, 2t), c3 (g+8, 2t+1).
-inline void mma_tf32_m16n8k8(float* c, const uint32_t* a, const uint32_t* b) {
+// One warp's m16n8k8 product with f32 accumulation, c += A·B, as mma.sync
+// computes it: each lane publishes its fragment registers (`regs`, up to
+// 6), then computes its own accumulators c0 (g, 2t), c1 (g, 2t+1),
+// c2 (g+8, 2t), c3 (g+8, 2t+1) (g = lane / 4, t = lane % 4) from the
+// warp's registers, read through `A(frag, r, k)` and `B(frag, k, n)`.
+template <class FA, class FB>
+inline void shim_mma_m16n8k8(float* c, const uint32_t* regs, int nregs, FA A, FB B) {
     const unsigned linear = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
     ShimWarp& w = (*shim_warps)[linear / 32];
     const unsigned lane = linear % 32, g = lane / 4, t = lane % 4;
-    for (int i = 0; i < 4; ++i) w.frag[lane][i] = a[i];
-    w.frag[lane][4] = b[0];
-    w.frag[lane][5] = b[1];
+    for (int i = 0; i < nregs; ++i) w.frag[lane][i] = regs[i];
     w.bar.arrive_and_wait();
-    auto val = [](uint32_t bits) { float f; std::memcpy(&f, &bits, 4); return f; };
-    auto A = [&](unsigned r, unsigned k) {
-        return val(w.frag[(r % 8) * 4 + k % 4][(r >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0)]);
-    };
-    auto B = [&](unsigned k, unsigned n) { return val(w.frag[n * 4 + k % 4][4 + (k >= 4 ? 1 : 0)]); };
     float out[4];
     for (int i = 0; i < 4; ++i) {
         const unsigned r = g + (i >= 2 ? 8 : 0), n = 2 * t + (i % 2);
         float s = c[i];
-        for (unsigned k = 0; k < 8; ++k) s = fmaf(A(r, k), B(k, n), s);
+        for (unsigned k = 0; k < 8; ++k) s = fmaf(A(w.frag, r, k), B(w.frag, k, n), s);
         out[i] = s;
     }
     w.bar.arrive_and_wait();  // every lane has read the fragments
     for (int i = 0; i < 4; ++i) c[i] = out[i];
+}
+
+using ShimFrags = uint32_t[32][6];
+
+inline float shim_bits_to_float(uint32_t bits) {
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32, with PTX's fragment
+// layouts: a0 (g, t), a1 (g+8, t), a2 (g, t+4), a3 (g+8, t+4) of A[16][8];
+// b0 (k t, n g), b1 (k t+4, n g) of B[8][8].
+inline void mma_tf32_m16n8k8(float* c, const uint32_t* a, const uint32_t* b) {
+    const uint32_t regs[6] = {a[0], a[1], a[2], a[3], b[0], b[1]};
+    shim_mma_m16n8k8(
+        c, regs, 6,
+        [](const ShimFrags& f, unsigned r, unsigned k) {
+            return shim_bits_to_float(f[(r % 8) * 4 + k % 4][(r >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0)]);
+        },
+        [](const ShimFrags& f, unsigned k, unsigned n) {
+            return shim_bits_to_float(f[n * 4 + k % 4][4 + (k >= 4 ? 1 : 0)]);
+        });
 }
 
 // cvt.rn.bf16x2.f32: two floats to bfloat16 (nearest, ties to even; finite
@@ -115,34 +133,20 @@ inline uint32_t pack_bf16x2(float lo, float hi) {
     return bf16(lo) | (bf16(hi) << 16);
 }
 
-// mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 for one warp: a0 holds
-// A[g][2t], A[g][2t+1] (low half first), a1 the same of row g+8; b holds
-// B[2t][g], B[2t+1][g]; c as in mma_tf32_m16n8k8.
+// mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32: a0 holds A[g][2t],
+// A[g][2t+1] (low half first), a1 the same of row g+8; b holds B[2t][g],
+// B[2t+1][g].
 inline void mma_bf16_m16n8k8(float* c, const uint32_t* a, uint32_t b) {
-    const unsigned linear = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
-    ShimWarp& w = (*shim_warps)[linear / 32];
-    const unsigned lane = linear % 32, g = lane / 4, t = lane % 4;
-    w.frag[lane][0] = a[0];
-    w.frag[lane][1] = a[1];
-    w.frag[lane][4] = b;
-    w.bar.arrive_and_wait();
+    const uint32_t regs[3] = {a[0], a[1], b};
     auto half = [](uint32_t reg, unsigned which) {
-        const uint32_t bits = (which ? reg >> 16 : reg & 0xFFFFu) << 16;
-        float f;
-        std::memcpy(&f, &bits, 4);
-        return f;
+        return shim_bits_to_float((which ? reg >> 16 : reg & 0xFFFFu) << 16);
     };
-    auto A = [&](unsigned r, unsigned k) { return half(w.frag[(r % 8) * 4 + k / 2][r >= 8 ? 1 : 0], k % 2); };
-    auto B = [&](unsigned k, unsigned n) { return half(w.frag[n * 4 + k / 2][4], k % 2); };
-    float out[4];
-    for (int i = 0; i < 4; ++i) {
-        const unsigned r = g + (i >= 2 ? 8 : 0), n = 2 * t + (i % 2);
-        float s = c[i];
-        for (unsigned k = 0; k < 8; ++k) s = fmaf(A(r, k), B(k, n), s);
-        out[i] = s;
-    }
-    w.bar.arrive_and_wait();
-    for (int i = 0; i < 4; ++i) c[i] = out[i];
+    shim_mma_m16n8k8(
+        c, regs, 3,
+        [&](const ShimFrags& f, unsigned r, unsigned k) {
+            return half(f[(r % 8) * 4 + k / 2][r >= 8 ? 1 : 0], k % 2);
+        },
+        [&](const ShimFrags& f, unsigned k, unsigned n) { return half(f[n * 4 + k / 2][2], k % 2); });
 }
 
 struct float4 {
