@@ -103,6 +103,20 @@ impl Frame {
             margin: 60.0,
         }
     }
+    /// Five evenly spaced ticks per axis: values and pixel positions.
+    fn ticks(&self) -> impl Iterator<Item = Tick> + '_ {
+        let m = self.margin;
+        (0..=4).map(move |i| {
+            let t = i as f64 / 4.0;
+            Tick {
+                xv: self.x0 + t * (self.x1 - self.x0),
+                yv: self.y0 + t * (self.y1 - self.y0),
+                x: m + t * (self.w - 2.0 * m),
+                y: self.h - m - t * (self.h - 2.0 * m),
+            }
+        })
+    }
+
     fn px(&self, macs: u64, top1: f64) -> (f64, f64) {
         let m = self.margin;
         let x = m + (macs as f64 / 1e6 - self.x0) / (self.x1 - self.x0) * (self.w - 2.0 * m);
@@ -110,6 +124,18 @@ impl Frame {
         (x, y)
     }
 }
+
+/// An axis tick: the value on x (MACs, millions) and y (top-1 %), and where
+/// they are drawn.
+struct Tick {
+    xv: f64,
+    yv: f64,
+    x: f64,
+    y: f64,
+}
+
+const X_TITLE: &str = "MACs (millions)";
+const Y_TITLE: &str = "top-1 accuracy (%)";
 
 fn front(results: &[ConfigResult]) -> Vec<&ConfigResult> {
     let mut f: Vec<&ConfigResult> = results.iter().filter(|r| r.pareto).collect();
@@ -131,12 +157,7 @@ pub fn svg(results: &[ConfigResult], title: &str) -> String {
         fr.h - m,
         fr.h - m
     );
-    for i in 0..=4 {
-        let t = i as f64 / 4.0;
-        let xv = fr.x0 + t * (fr.x1 - fr.x0);
-        let yv = fr.y0 + t * (fr.y1 - fr.y0);
-        let x = m + t * (fr.w - 2.0 * m);
-        let y = fr.h - m - t * (fr.h - 2.0 * m);
+    for Tick { xv, yv, x, y } in fr.ticks() {
         let _ = writeln!(
             s,
             "<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{xv:.2}</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{yv:.1}</text>",
@@ -147,7 +168,7 @@ pub fn svg(results: &[ConfigResult], title: &str) -> String {
     }
     let _ = writeln!(
         s,
-        "<text x=\"360\" y=\"{}\" text-anchor=\"middle\">MACs (millions)</text><text x=\"16\" y=\"240\" transform=\"rotate(-90 16 240)\" text-anchor=\"middle\">top-1 accuracy (%)</text>",
+        "<text x=\"360\" y=\"{}\" text-anchor=\"middle\">{X_TITLE}</text><text x=\"16\" y=\"240\" transform=\"rotate(-90 16 240)\" text-anchor=\"middle\">{Y_TITLE}</text>",
         fr.h - 16.0
     );
     let pts: Vec<String> = front(results)
@@ -210,17 +231,12 @@ pub fn png(results: &[ConfigResult]) -> Result<Vec<u8>> {
         let x0 = (x - anchor * width) as i64;
         super::glyphs::draw(s, x0, y as i64, 2, &mut |px, py| put(px, py, ink));
     };
-    for i in 0..=4 {
-        let t = i as f64 / 4.0;
-        let xv = fr.x0 + t * (fr.x1 - fr.x0);
-        let yv = fr.y0 + t * (fr.y1 - fr.y0);
-        let x = m + t * (fr.w - 2.0 * m);
-        let y = fr.h - m - t * (fr.h - 2.0 * m);
+    for Tick { xv, yv, x, y } in fr.ticks() {
         text(&format!("{xv:.2}"), x, fr.h - m + 8.0, 0.5);
         text(&format!("{yv:.1}"), m - 6.0, y - 7.0, 1.0);
     }
-    text("MACs (millions)", fr.w / 2.0, fr.h - 22.0, 0.5);
-    text("top-1 accuracy (%)", m, 14.0, 0.0);
+    text(X_TITLE, fr.w / 2.0, fr.h - 22.0, 0.5);
+    text(Y_TITLE, m, 14.0, 0.0);
     let f = front(results);
     for pair in f.windows(2) {
         line(
