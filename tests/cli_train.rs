@@ -20,20 +20,7 @@ fn t(shape: Vec<usize>, data: Vec<f32>) -> HostTensor {
 
 fn run_op(op: &str, params: &str, input: &Path, backend: &str) -> (Output, PathBuf) {
     let out = scratch(&format!("{op}-{backend}.safetensors"));
-    let o = common::slimmable(&[
-        "op",
-        "--op",
-        op,
-        "--params",
-        params,
-        "--inputs",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--backend",
-        backend,
-    ]);
-    (o, out)
+    (common::run_op(op, params, input, &out, backend), out)
 }
 
 fn backends() -> Vec<&'static str> {

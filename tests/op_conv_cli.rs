@@ -58,19 +58,7 @@ fn conv_ops_match_pytorch_on_every_backend() {
             let run = |op: &str, extra: &str| -> HashMap<String, HostTensor> {
                 let out = scratch(&format!("{op}-{name}-{precision}.safetensors"));
                 let params = format!(r#"{{{base}, "precision": "{precision}"{extra}}}"#);
-                let o = common::slimmable(&[
-                    "op",
-                    "--op",
-                    op,
-                    "--params",
-                    &params,
-                    "--inputs",
-                    input.to_str().unwrap(),
-                    "--out",
-                    out.to_str().unwrap(),
-                    "--backend",
-                    &name,
-                ]);
+                let o = common::run_op(op, &params, &input, &out, &name);
                 assert!(
                     o.status.success(),
                     "{op} on {name}: {}{}",
@@ -111,19 +99,7 @@ fn conv_op_errors_say_what_to_do() {
         (r#"{"in": 12, "stride": [0, 1]}"#, "at least 1"),
         (r#"{"in": 12, "strde": [1, 1]}"#, "unknown field"),
     ] {
-        let o = common::slimmable(&[
-            "op",
-            "--op",
-            "conv2d_fwd",
-            "--params",
-            params,
-            "--inputs",
-            input.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--backend",
-            "cpu",
-        ]);
+        let o = common::run_op("conv2d_fwd", params, &input, &out, "cpu");
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&o.stdout),

@@ -29,19 +29,7 @@ fn op_resize_pack_matches_the_fixture_on_every_backend() {
     for be in common::backends() {
         let kind = be.kind().to_string();
         let out = dir.join(format!("{kind}.safetensors"));
-        let o = common::slimmable(&[
-            "op",
-            "--op",
-            "resize_pack",
-            "--params",
-            &params,
-            "--inputs",
-            input.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--backend",
-            &kind,
-        ]);
+        let o = common::run_op("resize_pack", &params, &input, &out, &kind);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let got = tensor_io::read(&out).unwrap();
         assert_eq!(got.len(), 5, "{kind}: {:?}", got.keys());

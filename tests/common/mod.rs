@@ -75,3 +75,27 @@ pub fn scratch(tag: &str, name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }
+
+/// `slimmable op --op OP --params PARAMS --inputs INPUT --out OUT --backend
+/// BACKEND`.
+pub fn run_op(
+    op: &str,
+    params: &str,
+    input: &std::path::Path,
+    out: &std::path::Path,
+    backend: &str,
+) -> std::process::Output {
+    slimmable(&[
+        "op",
+        "--op",
+        op,
+        "--params",
+        params,
+        "--inputs",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        backend,
+    ])
+}
