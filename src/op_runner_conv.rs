@@ -50,15 +50,10 @@ fn ones() -> [usize; 2] {
 }
 
 fn precision(name: Option<&str>) -> Result<Precision> {
-    match name.unwrap_or("f32") {
-        "f32" => Ok(Precision::F32),
-        "tf32" => Ok(Precision::Tf32),
-        "bf16" => Ok(Precision::Bf16),
-        other => Err(Error::invalid(
-            "precision",
-            format!("'{other}' is not f32, tf32 or bf16"),
-        )),
-    }
+    let name = name.unwrap_or("f32");
+    // Precision's own names (its clap::ValueEnum), case-sensitive.
+    <Precision as clap::ValueEnum>::from_str(name, false)
+        .map_err(|_| Error::invalid("precision", format!("'{name}' is not f32, tf32 or bf16")))
 }
 
 /// Runs conv2d_fwd, conv2d_dgrad or conv2d_wgrad.
