@@ -709,7 +709,6 @@ __device__ __forceinline__ void bn_res_forward(const float* __restrict__ x,
     }
     const float scale = inv * gamma[p.gamma_offset + ch];
     const float shift = beta[p.beta_offset + ch] - mean * scale;
-    const u32 hwu_y = hwu;
     for (u32 r = 0; r < rounds; ++r) {
         if (rounds > 1) bn_res_load<V, BN_RESF_THREADS, BN_RESF_UNITS>(x, p.x, ch, r, total, hwu, v);
 #pragma unroll
@@ -718,8 +717,8 @@ __device__ __forceinline__ void bn_res_forward(const float* __restrict__ x,
             if (j < total) {
 #pragma unroll
                 for (int e = 0; e < V; ++e) v[u][e] = bn_act(fmaf(v[u][e], scale, shift), p.act);
-                const u32 nn = j / hwu_y;
-                bn_store<V>(y, bn_unit_index<V>(p.y, nn, ch, j - nn * hwu_y), v[u]);
+                const u32 img = j / hwu;
+                bn_store<V>(y, bn_unit_index<V>(p.y, img, ch, j - img * hwu), v[u]);
             }
         }
     }
