@@ -197,3 +197,33 @@ fn verify_passes_on_the_cpu_backend() {
     assert!(o.status.success(), "{t}");
     assert!(t.contains("0 failed"), "{t}");
 }
+
+#[test]
+fn bench_profile_ops_splits_a_mutualnet_iteration_by_operation() {
+    // The CPU's small form of the ImageNet iteration (batch 2), one timed run.
+    let o = common::slimmable(&[
+        "bench",
+        "mutualnet",
+        "--profile-ops",
+        "--iters",
+        "1",
+        "--backend",
+        "cpu",
+    ]);
+    let t = common::output_text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("profile: bench mutualnet on cpu"), "{t}");
+    for op in [
+        "conv dense 1x1 fwd",
+        "conv dw 3x3 wgrad",
+        "bn backward",
+        "sgd step",
+    ] {
+        assert!(t.contains(op), "no '{op}' row in:\n{t}");
+    }
+    // Other families are refused with the command that works.
+    let o = common::slimmable(&["bench", "conv", "--profile-ops", "--backend", "cpu"]);
+    let t = common::output_text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(t.contains("slimmable bench mutualnet --profile-ops"), "{t}");
+}

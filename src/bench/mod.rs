@@ -87,7 +87,7 @@ pub fn run(backend: &dyn Backend, family: &str, iters: usize) -> Result<Vec<Benc
         rows.extend(norm::run(backend, iters)?);
     }
     if all || family == "mutualnet" {
-        rows.extend(mutualnet::run(backend, iters.min(10))?);
+        rows.extend(mutualnet::run(backend, mutualnet::timed_runs(iters))?);
     }
     Ok(rows)
 }

@@ -20,6 +20,12 @@ use crate::rng::Rng;
 use crate::train::{TrainConfig, step::sample_configs};
 use crate::view::View;
 
+/// Timed repetitions for a requested count: at most 10 (an iteration takes
+/// about 0.1 s on an H200, seconds off CUDA).
+pub fn timed_runs(iters: usize) -> usize {
+    iters.min(10)
+}
+
 pub fn run(backend: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
     let cuda = backend.kind() == BackendKind::Cuda;
     let (batch, resolutions) = if cuda {

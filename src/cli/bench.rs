@@ -2,7 +2,7 @@
 
 use crate::backend::{self, BackendKind};
 use crate::bench::{self, Ceilings};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -31,5 +31,31 @@ pub fn run(
     }
     let rows = bench::run(be.as_ref(), family, iters)?;
     bench::print_table(&rows, &torch_ms, ceilings);
+    Ok(0)
+}
+
+/// `slimmable bench mutualnet --profile-ops`: the ImageNet MutualNet
+/// iteration with every backend operation timed one at a time.
+pub fn profile_mutualnet(kind: BackendKind, family: &str, iters: usize) -> Result<i32> {
+    if family != "mutualnet" {
+        return Err(Error::invalid(
+            "--profile-ops",
+            format!(
+                "profiles the mutualnet family only, not '{family}': run `slimmable bench mutualnet --profile-ops`"
+            ),
+        ));
+    }
+    let be = backend::open(kind)?;
+    let prof = backend::profiled::ProfiledBackend::new(be.as_ref());
+    let runs = bench::mutualnet::timed_runs(iters);
+    bench::mutualnet::run(&prof, runs)?;
+    // time_ms runs the iteration once, then twice per timed repetition.
+    let iterations = 1 + 2 * runs.max(1) as u64;
+    println!(
+        "profile: bench mutualnet on {} ({}), {iterations} iterations, every operation synchronized\n{}",
+        be.kind(),
+        be.device_name(),
+        prof.report(iterations)
+    );
     Ok(0)
 }

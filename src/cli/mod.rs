@@ -62,6 +62,10 @@ enum Command {
         /// Measured BF16 tensor-core TFLOP/s, for % of roofline.
         #[arg(long)]
         peak_bf16_tflops: Option<f64>,
+        /// `mutualnet` only: time every backend operation one at a time
+        /// (synchronized) and print where an iteration's time goes.
+        #[arg(long)]
+        profile_ops: bool,
     },
     /// Train a slimmable network with MutualNet, then evaluate every
     /// width × resolution config and print the query table.
@@ -160,6 +164,7 @@ pub fn main() -> i32 {
             peak_f32_tflops,
             peak_tf32_tflops,
             peak_bf16_tflops,
+            profile_ops,
         } => {
             let ceilings = copy_gbps.map(|g| crate::bench::Ceilings {
                 copy_bytes_per_s: g * 1e9,
@@ -167,7 +172,11 @@ pub fn main() -> i32 {
                 tf32_flops_per_s: peak_tf32_tflops.unwrap_or(f64::INFINITY) * 1e12,
                 bf16_flops_per_s: peak_bf16_tflops.unwrap_or(f64::INFINITY) * 1e12,
             });
-            bench::run(backend, &family, iters, torch.as_deref(), ceilings)
+            if profile_ops {
+                bench::profile_mutualnet(backend, &family, iters)
+            } else {
+                bench::run(backend, &family, iters, torch.as_deref(), ceilings)
+            }
         }
         Command::Train {
             preset,
