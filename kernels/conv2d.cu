@@ -18,6 +18,8 @@
 //   - *_tf32: TF32 tensor cores, mma.sync m16n8k8, f32 accumulate;
 //   - *_bf16: BF16 tensor cores (operands rounded to bfloat16 as they
 //     leave shared memory), mma.sync m16n8k8, f32 accumulate.
+// Pointwise convs whose planes allow it take the "_pw" twins: no k decode,
+// 16-byte gathers of four pixels (PW in conv_gemm_tile).
 // Depthwise convs (groups = ic = oc) have their own memory-bound kernels in
 // dwconv2d.cu. The bias gradient here serves both.
 #include "common.cuh"
@@ -128,6 +130,24 @@ __device__ __forceinline__ void cp_async4(float* smem, const float* gmem, bool p
     *smem = pred ? *gmem : 0.f;
 #endif
 }
+
+// The 16-byte twin of cp_async4 for the pointwise kernels' runs of four
+// pixels (both addresses 16-byte aligned). .cg: the activations stream
+// through L2 only, each element is read by one block.
+__device__ __forceinline__ void cp_async16(float* smem, const float* gmem, bool pred) {
+#if defined(SLIMMABLE_CUDA_ON_CPU)
+    shim_cp_async16(smem, gmem, pred);
+#elif __CUDA_ARCH__ >= 800
+    u32 s;
+    asm volatile("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }"
+                 : "=r"(s) : "l"(smem));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem),
+                 "r"(pred ? 16 : 0));
+#else
+    *reinterpret_cast<float4*>(smem) =
+        pred ? *reinterpret_cast<const float4*>(gmem) : make_float4(0.f, 0.f, 0.f, 0.f);
+#endif
+}
 __device__ __forceinline__ void cp_async_commit() {
 #if __CUDA_ARCH__ >= 800
     asm volatile("cp.async.commit_group;\n" ::);
@@ -149,7 +169,17 @@ __device__ __forceinline__ void cp_async_wait_all() {
 // multiplied. TF32: WARPS_M x WARPS_N warps, each (BM/WARPS_M) x
 // (BN/WARPS_N) in m16n8k8 tiles. F32: threads as TY x TX, each TM x TN.
 // MMA: 0 exact f32 FMAs, 1 TF32 tensor cores, 2 BF16 tensor cores.
-template <int PASS, int MMA, int BM, int BN, int BK, int THREADS, int WARPS_M>
+//
+// PW: the pointwise specialization, for 1x1 kernels, stride 1, no padding,
+// one group, x and y planes contiguous, H*W and every plane's offset a
+// multiple of 4 (the host checks: pointwise_vec_eligible in launch_conv.rs).
+// Then k is a channel (forward, dgrad) or a pixel (wgrad), so there is no
+// decode table, and the activations move in 16-byte runs of four pixels,
+// which never straddle two images. Wgrad reads both operands along k, so
+// its tiles are k-major (pitch BK + 4: the fragment reads stay
+// conflict-free); the f32 product's reads would conflict there, so exact
+// f32 wgrad keeps the general kernel.
+template <int PASS, int MMA, int BM, int BN, int BK, int THREADS, int WARPS_M, bool PW>
 __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float* y,
                                const float* bias, u32 split_k) {
     constexpr int WARPS = THREADS / 32;
@@ -163,9 +193,22 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     constexpr int A_PER = BM * BK / THREADS, B_PER = BK * BN / THREADS;
     static_assert(THREADS % BM == 0 || PASS == PASS_WGRAD, "A rows per thread");
     static_assert(THREADS % BN == 0, "B columns per thread");
+    constexpr bool KMAJ = PW && PASS == PASS_WGRAD;
+    constexpr int RUNS_M = BM / 4, RUNS_K = BK / 4;  // 4-pixel runs across a tile row
+    static_assert(!KMAJ || TC, "k-major tiles are for the tensor-core products");
+    static_assert(!PW || KMAJ || (THREADS % RUNS_M == 0 && BM * BK % (4 * THREADS) == 0),
+                  "pointwise A runs per thread");
+    static_assert(!KMAJ || (THREADS % RUNS_K == 0 && BM * BK % (4 * THREADS) == 0 &&
+                            BN * BK % (4 * THREADS) == 0),
+                  "pointwise wgrad runs per thread");
 
-    __shared__ float As[2][BK][BM + PAD];
-    __shared__ float Bs[2][BK][BN + PAD];
+    constexpr int A_LD = KMAJ ? BK + 4 : BM + PAD, B_LD = KMAJ ? BK + 4 : BN + PAD;
+    __shared__ __align__(16) float As[2][KMAJ ? BM : BK][A_LD];
+    __shared__ __align__(16) float Bs[2][KMAJ ? BN : BK][B_LD];
+    // Element (k, m) of A's stage s, and (k, j) of B's (KMAJ constant: the
+    // other arm is never evaluated). Macros: accessor lambdas cost registers.
+#define TILE_A(s, k, m) (KMAJ ? As[s][m][k] : As[s][k][m])
+#define TILE_B(s, k, j) (KMAJ ? Bs[s][j][k] : Bs[s][k][j])
     __shared__ KEntry ktab[2][BK];
     const Geom g = geom_of(p);
     int M, N, K;
@@ -175,26 +218,34 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     const int k_chunk = ((K + split_k - 1) / split_k + BK - 1) / BK * BK;
     const int k_begin = split * k_chunk, k_end = min(K, k_begin + k_chunk);
     const int t = threadIdx.x;
+    const int HW = g.h * g.w;
 
     // Per-thread constants of the gathers (each thread keeps one m for A
     // in forward/dgrad, one j for B in dgrad/wgrad).
     int a_base = 0, a_r = 0, a_c = 0;
     bool a_ok = false;
     const int a_ml = (PASS == PASS_WGRAD) ? 0 : t % BM;
-    if (PASS == PASS_FWD) {
+    if (PASS == PASS_FWD && !PW) {
         int m = m0 + a_ml;
         a_ok = m < M;
         int wo = m % g.wo, tt = m / g.wo, ho = tt % g.ho, n = tt / g.ho;
         a_base = (int)p.x.offset + n * sv(p.x, 0) + grp * g.icg * sv(p.x, 1);
         a_r = ho * g.sh - g.ph;
         a_c = wo * g.sw - g.pw;
-    } else if (PASS == PASS_DGRAD) {
+    } else if (PASS == PASS_DGRAD && !PW) {
         int m = m0 + a_ml;
         a_ok = m < M;
         int wi = m % g.w, tt = m / g.w, hi = tt % g.h, n = tt / g.h;
         a_base = (int)p.y.offset + n * sv(p.y, 0);
         a_r = hi + g.ph;
         a_c = wi + g.pw;
+    } else if (PW && PASS != PASS_WGRAD) {
+        // Pointwise: the run of four pixels this thread gathers, at
+        // a_base + channel * stride (x in forward, dy in dgrad).
+        const ViewParams& av = PASS == PASS_FWD ? p.x : p.y;
+        const int m = m0 + 4 * (t % RUNS_M), n = m / HW;
+        a_ok = m < M;
+        a_base = (int)av.offset + n * sv(av, 0) + (m - n * HW);
     }
     int b_off = 0;
     bool b_ok = false;
@@ -207,14 +258,52 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     // Wgrad's B columns (channel, tap) decoded once per block, so that its
     // lanes can run along the pixels (k), where x is contiguous.
     __shared__ int4 jtab[BN];
-    if (PASS == PASS_WGRAD && t < BN) {
+    if (PASS == PASS_WGRAD && !PW && t < BN) {
         int j = n0 + t;
         int kx = j % g.kw, tt = j / g.kw, ky = tt % g.kh, i = tt / g.kh;
         jtab[t] = make_int4((int)p.x.offset + (grp * g.icg + i) * sv(p.x, 1), ky, kx, j < N);
     }
+    // The weight offset of reduction index k (forward, dgrad).
+    auto w_of_k = [&](int st, int kl, int k) -> int {
+        if (PW) return k * sv(p.w, PASS == PASS_FWD ? 1 : 0);
+        return ktab[st][kl].b;
+    };
 
-    // Issues the gathers of the K tile at k0 into stage `st` (ktab[st] ready).
-    auto issue = [&](int k0, int st) {
+    // Pointwise wgrad's gathers of the K tile at k0 (k = pixel): 4-pixel
+    // runs of dy (A, rows = output channels) and of x (B, rows = input
+    // channels) into k-major stage `st`.
+    auto issue_pw_wgrad = [&](int k0, int st) {
+        const int kl = 4 * (t % RUNS_K), k = k0 + kl, n = k / HW, hw = k - n * HW;
+        const bool k_ok = k < k_end;
+        const int ya = (int)p.y.offset + n * sv(p.y, 0) + hw;
+        const int xa = (int)p.x.offset + n * sv(p.x, 0) + hw;
+#pragma unroll
+        for (int r = 0; r < BM * BK / (4 * THREADS); ++r) {
+            const int ml = t / RUNS_K + r * (THREADS / RUNS_K);
+            const bool ok = k_ok && m0 + ml < M;
+            cp_async16(&TILE_A(st, kl, ml), ok ? y + ya + (m0 + ml) * sv(p.y, 1) : y, ok);
+        }
+#pragma unroll
+        for (int r = 0; r < BN * BK / (4 * THREADS); ++r) {
+            const int jl = t / RUNS_K + r * (THREADS / RUNS_K);
+            const bool ok = k_ok && n0 + jl < N;
+            cp_async16(&TILE_B(st, kl, jl), ok ? x + xa + (n0 + jl) * sv(p.x, 1) : x, ok);
+        }
+    };
+    // Pointwise forward/dgrad's A gathers of the K tile at k0 (k = channel).
+    auto issue_pw_a = [&](int k0, int st) {
+        const ViewParams& av = PASS == PASS_FWD ? p.x : p.y;
+        const float* act = PASS == PASS_FWD ? x : y;
+#pragma unroll
+        for (int r = 0; r < BM * BK / (4 * THREADS); ++r) {
+            const int kl = t / RUNS_M + r * (THREADS / RUNS_M);
+            const bool ok = a_ok && k0 + kl < k_end;
+            cp_async16(&TILE_A(st, kl, 4 * (t % RUNS_M)),
+                       ok ? act + a_base + (k0 + kl) * sv(av, 1) : act, ok);
+        }
+    };
+    // The general A gathers of the K tile at k0 (ktab[st] ready).
+    auto issue_a = [&](int k0, int st) {
 #pragma unroll
         for (int r = 0; r < A_PER; ++r) {
             if (PASS == PASS_WGRAD) {
@@ -223,7 +312,7 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
                 const bool ok = k0 + kl < k_end && m < M;
                 const float* src = y;
                 if (ok) src = y + (int)p.y.offset + ktab[st][kl].a + (grp * g.ocg + m) * sv(p.y, 1);
-                cp_async4(&As[st][kl][ml], src, ok);
+                cp_async4(&TILE_A(st, kl, ml), src, ok);
             } else {
                 const int kl = t / BM + r * (THREADS / BM);
                 bool ok = a_ok && k0 + kl < k_end;
@@ -244,9 +333,13 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
                         if (ok) src = y + a_base + e.a + ho * sv(p.y, 2) + wo * sv(p.y, 3);
                     }
                 }
-                cp_async4(&As[st][kl][a_ml], src, ok);
+                cp_async4(&TILE_A(st, kl, a_ml), src, ok);
             }
         }
+    };
+    // The B gathers of the K tile at k0 (general wgrad; the weight of
+    // forward and dgrad, pointwise or not).
+    auto issue_b = [&](int k0, int st) {
 #pragma unroll
         for (int r = 0; r < B_PER; ++r) {
             if (PASS == PASS_FWD) {
@@ -254,8 +347,8 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
                 const int j = n0 + jl;
                 const bool ok = k0 + kl < k_end && j < N;
                 const float* src = wt;
-                if (ok) src = wt + (int)p.w.offset + (grp * g.ocg + j) * sv(p.w, 0) + ktab[st][kl].b;
-                cp_async4(&Bs[st][kl][jl], src, ok);
+                if (ok) src = wt + (int)p.w.offset + (grp * g.ocg + j) * sv(p.w, 0) + w_of_k(st, kl, k0 + kl);
+                cp_async4(&TILE_B(st, kl, jl), src, ok);
             } else if (PASS == PASS_WGRAD) {
                 const int kl = t % BK, jl = t / BK + r * (THREADS / BK);
                 const int4 jt = jtab[jl];
@@ -267,14 +360,23 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
                     ok = hi >= 0 && hi < g.h && wi >= 0 && wi < g.w;
                     if (ok) src = x + jt.x + e.b + hi * sv(p.x, 2) + wi * sv(p.x, 3);
                 }
-                cp_async4(&Bs[st][kl][jl], src, ok);
+                cp_async4(&TILE_B(st, kl, jl), src, ok);
             } else {
                 const int kl = t / BN + r * (THREADS / BN);
                 bool ok = b_ok && k0 + kl < k_end;
                 const float* src = wt;
-                if (ok) src = wt + b_off + ktab[st][kl].b;
-                cp_async4(&Bs[st][kl][b_jl], src, ok);
+                if (ok) src = wt + b_off + w_of_k(st, kl, k0 + kl);
+                cp_async4(&TILE_B(st, kl, b_jl), src, ok);
             }
+        }
+    };
+    // Issues the gathers of the K tile at k0 into stage `st`.
+    auto issue = [&](int k0, int st) {
+        if constexpr (KMAJ) {
+            issue_pw_wgrad(k0, st);
+        } else {
+            if constexpr (PW) issue_pw_a(k0, st); else issue_a(k0, st);
+            issue_b(k0, st);
         }
         cp_async_commit();
     };
@@ -285,8 +387,10 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     const int warp = t / 32, lane = t % 32, gid = lane / 4, tig = lane % 4;
 
     if (k_begin < k_end) {
-        if (t < BK && k_begin + t < k_end) ktab[0][t] = decode_k<PASS>(p, g, grp, k_begin + t);
-        __syncthreads();
+        if (!PW) {
+            if (t < BK && k_begin + t < k_end) ktab[0][t] = decode_k<PASS>(p, g, grp, k_begin + t);
+            __syncthreads();
+        }
         issue(k_begin, 0);
     }
     int st = 0;
@@ -295,8 +399,10 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
         if (k1 < k_end) {
             // ktab[st^1] was last read by the issue of tile k0 - BK, which
             // every thread finished before the barrier that ended that loop.
-            if (t < BK && k1 + t < k_end) ktab[st ^ 1][t] = decode_k<PASS>(p, g, grp, k1 + t);
-            __syncthreads();
+            if (!PW) {
+                if (t < BK && k1 + t < k_end) ktab[st ^ 1][t] = decode_k<PASS>(p, g, grp, k1 + t);
+                __syncthreads();
+            }
             issue(k1, st ^ 1);
             cp_async_wait_prev();
         } else {
@@ -312,14 +418,16 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
 #pragma unroll
                     for (int mt = 0; mt < MT; ++mt) {
                         int mb = wm + mt * 16 + gid;
-                        a[mt][0] = pack_bf16x2(As[st][kk + 2 * tig][mb], As[st][kk + 2 * tig + 1][mb]);
-                        a[mt][1] = pack_bf16x2(As[st][kk + 2 * tig][mb + 8],
-                                               As[st][kk + 2 * tig + 1][mb + 8]);
+                        a[mt][0] = pack_bf16x2(TILE_A(st, kk + 2 * tig, mb),
+                                               TILE_A(st, kk + 2 * tig + 1, mb));
+                        a[mt][1] = pack_bf16x2(TILE_A(st, kk + 2 * tig, mb + 8),
+                                               TILE_A(st, kk + 2 * tig + 1, mb + 8));
                     }
 #pragma unroll
                     for (int nt = 0; nt < NT; ++nt) {
                         int nb = wn + nt * 8 + gid;
-                        b[nt] = pack_bf16x2(Bs[st][kk + 2 * tig][nb], Bs[st][kk + 2 * tig + 1][nb]);
+                        b[nt] = pack_bf16x2(TILE_B(st, kk + 2 * tig, nb),
+                                            TILE_B(st, kk + 2 * tig + 1, nb));
                     }
 #pragma unroll
                     for (int mt = 0; mt < MT; ++mt)
@@ -332,16 +440,16 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
 #pragma unroll
                 for (int mt = 0; mt < MT; ++mt) {
                     int mb = wm + mt * 16 + gid;
-                    a[mt][0] = to_tf32(As[st][kk + tig][mb]);
-                    a[mt][1] = to_tf32(As[st][kk + tig][mb + 8]);
-                    a[mt][2] = to_tf32(As[st][kk + tig + 4][mb]);
-                    a[mt][3] = to_tf32(As[st][kk + tig + 4][mb + 8]);
+                    a[mt][0] = to_tf32(TILE_A(st, kk + tig, mb));
+                    a[mt][1] = to_tf32(TILE_A(st, kk + tig, mb + 8));
+                    a[mt][2] = to_tf32(TILE_A(st, kk + tig + 4, mb));
+                    a[mt][3] = to_tf32(TILE_A(st, kk + tig + 4, mb + 8));
                 }
 #pragma unroll
                 for (int nt = 0; nt < NT; ++nt) {
                     int nb = wn + nt * 8 + gid;
-                    b[nt][0] = to_tf32(Bs[st][kk + tig][nb]);
-                    b[nt][1] = to_tf32(Bs[st][kk + tig + 4][nb]);
+                    b[nt][0] = to_tf32(TILE_B(st, kk + tig, nb));
+                    b[nt][1] = to_tf32(TILE_B(st, kk + tig + 4, nb));
                 }
 #pragma unroll
                 for (int mt = 0; mt < MT; ++mt)
@@ -356,9 +464,9 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
             for (int kk = 0; kk < BK; ++kk) {
                 float av[TM], bv[TN];
 #pragma unroll
-                for (int i = 0; i < TM; ++i) av[i] = As[st][kk][tm + i];
+                for (int i = 0; i < TM; ++i) av[i] = TILE_A(st, kk, tm + i);
 #pragma unroll
-                for (int j = 0; j < TN; ++j) bv[j] = Bs[st][kk][tn + j];
+                for (int j = 0; j < TN; ++j) bv[j] = TILE_B(st, kk, tn + j);
 #pragma unroll
                 for (int i = 0; i < TM; ++i)
 #pragma unroll
@@ -369,11 +477,17 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     }
 
     // Epilogue: each output row (m) and column (j) contributes its own part
-    // of the address, so the divisions happen once per row and per column.
+    // of the address, so the divisions happen once per row and per column
+    // (pointwise: one division by H*W per row, none per column).
     const bool atomic = split_k > 1;
     auto row_base = [&](int m, bool& ok) -> int {
         ok = m < M;
         if (!ok) return 0;
+        if (PW && PASS != PASS_WGRAD) {
+            const ViewParams& ov = PASS == PASS_FWD ? p.y : p.x;
+            const int n = m / HW;
+            return (int)ov.offset + n * sv(ov, 0) + (m - n * HW);
+        }
         if (PASS == PASS_FWD) {
             int wo = m % g.wo, tt = m / g.wo, ho = tt % g.ho, n = tt / g.ho;
             return (int)p.y.offset + n * sv(p.y, 0) + ho * sv(p.y, 2) + wo * sv(p.y, 3);
@@ -389,6 +503,7 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
         if (!ok) return 0;
         if (PASS == PASS_FWD) return (grp * g.ocg + j) * sv(p.y, 1);
         if (PASS == PASS_DGRAD) return (grp * g.icg + j) * sv(p.x, 1);
+        if (PW) return j * sv(p.w, 1);
         int kx = j % g.kw, tt = j / g.kw, ky = tt % g.kh, i = tt / g.kh;
         return i * sv(p.w, 1) + ky * sv(p.w, 2) + kx * sv(p.w, 3);
     };
@@ -441,35 +556,55 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
         }
     }
 }
+#undef TILE_A
+#undef TILE_B
 
 // Tile shapes: forward and dgrad 128 x 64 (256 threads, K step 16), wgrad
 // 64 x 64 (128 threads, K step 32: its M is the output channels), and
 // "_narrow" 128 x 16 (128 threads) when the GEMM's N is at most 16 (the
 // stem's dgrad with 3 image channels; pointwise layers with few inputs).
-#define CONV_GEMM_ENTRY(name, PASS, MMA, BM, BN, BK, THREADS, WARPS_M)                     \
+// The "_pw" twins are the pointwise specialization (PW above), same tiles.
+#define CONV_GEMM_ENTRY(name, PASS, MMA, BM, BN, BK, THREADS, WARPS_M, PW)                  \
     extern "C" __global__ void __launch_bounds__(THREADS)                                   \
         name(float* x, float* wt, float* y, const float* bias, Conv2dParams p, u32 split_k) { \
-        conv_gemm_tile<PASS, MMA, BM, BN, BK, THREADS, WARPS_M>(p, x, wt, y, bias, split_k);  \
+        conv_gemm_tile<PASS, MMA, BM, BN, BK, THREADS, WARPS_M, PW>(p, x, wt, y, bias,       \
+                                                                    split_k);                \
     }
 
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32, PASS_FWD, 0, 128, 64, 16, 256, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32, PASS_FWD, 1, 128, 64, 16, 256, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32, PASS_DGRAD, 0, 128, 64, 16, 256, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32, PASS_DGRAD, 1, 128, 64, 16, 256, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_f32, PASS_WGRAD, 0, 64, 64, 32, 128, 2)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32, PASS_WGRAD, 1, 64, 64, 32, 128, 2)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32_narrow, PASS_FWD, 0, 128, 16, 32, 128, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32_narrow, PASS_FWD, 1, 128, 16, 32, 128, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32_narrow, PASS_DGRAD, 0, 128, 16, 32, 128, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32_narrow, PASS_DGRAD, 1, 128, 16, 32, 128, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_f32_narrow, PASS_WGRAD, 0, 128, 16, 32, 128, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_narrow, PASS_WGRAD, 1, 128, 16, 32, 128, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16, PASS_FWD, 2, 128, 64, 16, 256, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_bf16, PASS_DGRAD, 2, 128, 64, 16, 256, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16, PASS_WGRAD, 2, 64, 64, 32, 128, 2)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16_narrow, PASS_FWD, 2, 128, 16, 32, 128, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_bf16_narrow, PASS_DGRAD, 2, 128, 16, 32, 128, 4)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16_narrow, PASS_WGRAD, 2, 128, 16, 32, 128, 4)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32, PASS_FWD, 0, 128, 64, 16, 256, 4, false)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32, PASS_FWD, 1, 128, 64, 16, 256, 4, false)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32, PASS_DGRAD, 0, 128, 64, 16, 256, 4, false)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32, PASS_DGRAD, 1, 128, 64, 16, 256, 4, false)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_f32, PASS_WGRAD, 0, 64, 64, 32, 128, 2, false)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32, PASS_WGRAD, 1, 64, 64, 32, 128, 2, false)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32_narrow, PASS_FWD, 0, 128, 16, 32, 128, 4, false)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32_narrow, PASS_FWD, 1, 128, 16, 32, 128, 4, false)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32_narrow, PASS_DGRAD, 0, 128, 16, 32, 128, 4, false)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32_narrow, PASS_DGRAD, 1, 128, 16, 32, 128, 4, false)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_f32_narrow, PASS_WGRAD, 0, 128, 16, 32, 128, 4, false)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_narrow, PASS_WGRAD, 1, 128, 16, 32, 128, 4, false)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16, PASS_FWD, 2, 128, 64, 16, 256, 4, false)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_bf16, PASS_DGRAD, 2, 128, 64, 16, 256, 4, false)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16, PASS_WGRAD, 2, 64, 64, 32, 128, 2, false)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16_narrow, PASS_FWD, 2, 128, 16, 32, 128, 4, false)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_bf16_narrow, PASS_DGRAD, 2, 128, 16, 32, 128, 4, false)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16_narrow, PASS_WGRAD, 2, 128, 16, 32, 128, 4, false)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32_pw, PASS_FWD, 0, 128, 64, 16, 256, 4, true)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32_pw_narrow, PASS_FWD, 0, 128, 16, 32, 128, 4, true)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32_pw, PASS_FWD, 1, 128, 64, 16, 256, 4, true)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32_pw_narrow, PASS_FWD, 1, 128, 16, 32, 128, 4, true)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16_pw, PASS_FWD, 2, 128, 64, 16, 256, 4, true)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16_pw_narrow, PASS_FWD, 2, 128, 16, 32, 128, 4, true)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32_pw, PASS_DGRAD, 0, 128, 64, 16, 256, 4, true)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32_pw_narrow, PASS_DGRAD, 0, 128, 16, 32, 128, 4, true)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32_pw, PASS_DGRAD, 1, 128, 64, 16, 256, 4, true)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32_pw_narrow, PASS_DGRAD, 1, 128, 16, 32, 128, 4, true)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_bf16_pw, PASS_DGRAD, 2, 128, 64, 16, 256, 4, true)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_bf16_pw_narrow, PASS_DGRAD, 2, 128, 16, 32, 128, 4, true)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_pw, PASS_WGRAD, 1, 64, 64, 32, 128, 2, true)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_pw_narrow, PASS_WGRAD, 1, 128, 16, 32, 128, 4, true)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16_pw, PASS_WGRAD, 2, 64, 64, 32, 128, 2, true)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16_pw_narrow, PASS_WGRAD, 2, 128, 16, 32, 128, 4, true)
 
 // grid = (oc, splits): db[o] += sum of dy over the batch and output pixels.
 extern "C" __global__ void slimmable_conv2d_bias_grad(float* __restrict__ db,

@@ -506,9 +506,10 @@ __device__ void dw_wgrad_k3(const float* __restrict__ x, float* __restrict__ dw,
                                             const float* __restrict__ dy, Conv2dParams p) {       \
         dw_wgrad_k3<2, TW, TH, P>(x, dw, dy, p);                                                 \
     }
+// Only the 32-wide tile: on narrower planes the blocks are few and serial,
+// and the host takes dwconv2d_wgrad_k3 below (up to 2x faster there on an
+// H200, 2026-11-26).
 DW3_WGRAD_ENTRIES(32, 8, 1)
-DW3_WGRAD_ENTRIES(16, 4, 4)
-DW3_WGRAD_ENTRIES(8, 2, 16)
 
 // Wgrad with all K x K tap sums in registers: grid = (channels, splits),
 // each thread walks its pixels once, reading dy once and the window of x

@@ -72,14 +72,15 @@ run() {
     done
     step "verify resize_pack, tiled" env SLIMMABLE_RESIZE_TILED=1 .gpu/bin/slimmable verify \
         --backend cuda --op resize_pack
-    step "bench resize, tiled" env SLIMMABLE_RESIZE_TILED=1 .gpu/bin/slimmable bench resize \
-        --backend cuda --iters 30 --torch "$OUT/torch.json"
-    # A/B: the 3x3 depthwise passes on the general kernels.
-    step "bench conv, SLIMMABLE_DW_K3=0" env SLIMMABLE_DW_K3=0 .gpu/bin/slimmable bench conv \
-        --backend cuda --iters 30 --torch "$OUT/torch.json"
-    # A/B: batch norm on the split kernels only (no channel-resident path).
-    step "bench bn, split kernels only" env SLIMMABLE_BN_RESIDENT=0 .gpu/bin/slimmable bench bn \
-        --backend cuda --iters 30 --torch "$OUT/torch.json"
+    # A/B, conv: the 3x3 stride-1 depthwise passes on the tiled 3x3 kernels
+    # instead of the flat ones, and the pointwise passes on the generic
+    # implicit GEMM instead of the 16-byte-gather twins.
+    step "bench conv, SLIMMABLE_DW_FLAT=0 SLIMMABLE_PW_VEC=0" env SLIMMABLE_DW_FLAT=0 \
+        SLIMMABLE_PW_VEC=0 .gpu/bin/slimmable bench conv --backend cuda --iters 30 \
+        --torch "$OUT/torch.json"
+    # Where the ImageNet MutualNet iteration's time goes, operation by operation.
+    step "bench mutualnet --profile-ops" .gpu/bin/slimmable bench mutualnet --backend cuda \
+        --iters 2 --profile-ops
     # Trainer speed, when Fashion-MNIST was carried in .data/ (see build),
     # one after the other on an idle GPU: TRAIN_IMAGES / 128 iterations of
     # ours (default 200) without evaluation, then as many of PyTorch eager's.
@@ -105,14 +106,8 @@ run() {
         step "ncu resize-pack" timeout 90 "$ncu" --clock-control none --launch-count 1 \
             --kernel-name slimmable_resize_pack "${sections[@]}" \
             .gpu/bin/slimmable bench resize --backend cuda --iters 1
-        step "ncu resize-pack tiled" env SLIMMABLE_RESIZE_TILED=1 timeout 90 "$ncu" \
-            --clock-control none --launch-count 1 --kernel-name slimmable_resize_pack_tiled \
-            "${sections[@]}" .gpu/bin/slimmable bench resize --backend cuda --iters 1
-        for k in slimmable_bn_forward_resident_f32 slimmable_bn_backward_resident_f32; do
-            step "ncu $k" timeout 60 "$ncu" --clock-control none --launch-count 1 --kernel-name "$k" \
-                "${sections[@]}" .gpu/bin/slimmable bench bn --backend cuda --iters 1
-        done
-        for k in slimmable_dwconv2d_fwd_k3s1_t32 slimmable_conv2d_fwd_tf32; do
+        for k in slimmable_dwconv2d_fwd_k3s1_flat slimmable_dwconv2d_wgrad_k3s1_flat \
+            slimmable_conv2d_fwd_tf32_pw slimmable_conv2d_fwd_tf32; do
             step "ncu $k" timeout 90 "$ncu" --clock-control none --launch-count 1 --kernel-name "$k" \
                 "${sections[@]}" .gpu/bin/slimmable bench conv --backend cuda --iters 1
         done

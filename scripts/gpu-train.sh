@@ -9,7 +9,8 @@
 #      PyTorch). (Side by side they time-slice the GPU and took 2-3x longer,
 #      2026-11-26.)
 # On an H200 step 1 takes about 290 s and step 2 about 200 s: give it its
-# own device call. Speeds here are not measurements (PyTorch shares the GPU
+# own device call (ONLY_COMPARE=1: just ours and PyTorch for CMP_EPOCHS, side
+# by side). Speeds here are not measurements (PyTorch shares the GPU
 # in step 1; gpu-check.sh times both alone); accuracies are. Every run stops
 # at BUDGET seconds from the start; results are packed into
 # $OUT/train.tgz (the device tool returns a limited number of files).
@@ -37,6 +38,17 @@ ours() { # name, extra train arguments...
 timeout "$(left)" python3 tools/reference_trainer.py --data "$DATA" --epochs "$CMP" \
     --out "$OUT/torch-mutualnet-${CMP}ep.json" >"$OUT/torch-mutualnet-${CMP}ep.log" 2>&1 &
 torch_pid=$!
+if [ "${ONLY_COMPARE:-0}" = 1 ]; then
+    # Only the same-epochs comparison with PyTorch, both side by side
+    # (PyTorch is bound by its launches on the CPU, ours by the GPU): about
+    # 200 s on an H200.
+    ours "mutualnet-${CMP}ep" --epochs "$CMP"
+    wait "$torch_pid"
+    echo "torch: exit $? after $SECONDS s" | tee -a "$OUT/status.txt"
+    python3 tools/compare_runs.py "$OUT" | tee "$OUT/comparison.md"
+    tar -C "$(dirname "$OUT")" -czf "$OUT.tgz" "$(basename "$OUT")" && rm -rf "$OUT"
+    exit 0
+fi
 ours "mutualnet-${EPOCHS}ep" --epochs "$EPOCHS"
 ours "alone-1.0-28-${EPOCHS}ep" --epochs "$EPOCHS" --mode alone --widths 1.0,1.0 \
     --resolutions 28 --eval-widths 1.0

@@ -14,6 +14,8 @@ pub const CUDA_COPY: &str = include_str!("../kernels/copy.cu");
 pub const CUDA_CONV2D: &str = include_str!("../kernels/conv2d.cu");
 /// Depthwise conv2d: forward, dgrad, wgrad (see [`entry`]).
 pub const CUDA_DWCONV2D: &str = include_str!("../kernels/dwconv2d.cu");
+/// The 3×3 stride-1 depthwise passes on the flat layout of one image.
+pub const CUDA_DW3X3S1_FLAT: &str = include_str!("../kernels/dw3x3s1_flat.cu");
 /// What conv2d.cu and dwconv2d.cu share (geometry, indexing, block sum).
 pub const CUDA_CONV_COMMON: &str = include_str!("../kernels/conv_common.cuh");
 /// `kernels/resize_pack.cu`: fused multi-resolution resize, normalize, pack.
@@ -87,6 +89,22 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::CONV2D_FWD_BF16_NARROW,
             entry::CONV2D_DGRAD_BF16_NARROW,
             entry::CONV2D_WGRAD_BF16_NARROW,
+            entry::CONV2D_FWD_F32_PW,
+            entry::CONV2D_FWD_F32_PW_NARROW,
+            entry::CONV2D_FWD_TF32_PW,
+            entry::CONV2D_FWD_TF32_PW_NARROW,
+            entry::CONV2D_FWD_BF16_PW,
+            entry::CONV2D_FWD_BF16_PW_NARROW,
+            entry::CONV2D_DGRAD_F32_PW,
+            entry::CONV2D_DGRAD_F32_PW_NARROW,
+            entry::CONV2D_DGRAD_TF32_PW,
+            entry::CONV2D_DGRAD_TF32_PW_NARROW,
+            entry::CONV2D_DGRAD_BF16_PW,
+            entry::CONV2D_DGRAD_BF16_PW_NARROW,
+            entry::CONV2D_WGRAD_TF32_PW,
+            entry::CONV2D_WGRAD_TF32_PW_NARROW,
+            entry::CONV2D_WGRAD_BF16_PW,
+            entry::CONV2D_WGRAD_BF16_PW_NARROW,
             entry::CONV2D_BIAS_GRAD,
         ],
     },
@@ -112,10 +130,6 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::DWCONV2D_DGRAD_K3S2_T8,
             entry::DWCONV2D_WGRAD_K3S1_T32,
             entry::DWCONV2D_WGRAD_K3S2_T32,
-            entry::DWCONV2D_WGRAD_K3S1_T16,
-            entry::DWCONV2D_WGRAD_K3S2_T16,
-            entry::DWCONV2D_WGRAD_K3S1_T8,
-            entry::DWCONV2D_WGRAD_K3S2_T8,
             entry::DWCONV2D_DGRAD_T32X8_S1,
             entry::DWCONV2D_DGRAD_T16X16_S1,
             entry::DWCONV2D_DGRAD_T8X8X4_S1,
@@ -127,6 +141,15 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::DWCONV2D_WGRAD_K3,
             entry::DWCONV2D_WGRAD_K5,
             entry::DWCONV2D_WGRAD_K7,
+        ],
+    },
+    CudaUnit {
+        file: "dw3x3s1_flat.cu",
+        source: CUDA_DW3X3S1_FLAT,
+        entries: &[
+            entry::DWCONV2D_FWD_K3S1_FLAT,
+            entry::DWCONV2D_DGRAD_K3S1_FLAT,
+            entry::DWCONV2D_WGRAD_K3S1_FLAT,
         ],
     },
     CudaUnit {
@@ -223,6 +246,27 @@ pub mod entry {
     pub const CONV2D_FWD_BF16_NARROW: &str = "slimmable_conv2d_fwd_bf16_narrow";
     pub const CONV2D_DGRAD_BF16_NARROW: &str = "slimmable_conv2d_dgrad_bf16_narrow";
     pub const CONV2D_WGRAD_BF16_NARROW: &str = "slimmable_conv2d_wgrad_bf16_narrow";
+    /// Pointwise twins of the GEMMs (same arguments, tiles and grid) for
+    /// 1×1, stride 1, no padding, one group, x and y planes contiguous with
+    /// H·W, offsets and batch/channel strides multiples of 4 and 16-byte
+    /// aligned pointers: 16-byte gathers along the pixels, no tap decoding
+    /// (`launch_conv::pointwise_vec_eligible`). Exact f32 wgrad has none.
+    pub const CONV2D_FWD_F32_PW: &str = "slimmable_conv2d_fwd_f32_pw";
+    pub const CONV2D_FWD_F32_PW_NARROW: &str = "slimmable_conv2d_fwd_f32_pw_narrow";
+    pub const CONV2D_FWD_TF32_PW: &str = "slimmable_conv2d_fwd_tf32_pw";
+    pub const CONV2D_FWD_TF32_PW_NARROW: &str = "slimmable_conv2d_fwd_tf32_pw_narrow";
+    pub const CONV2D_FWD_BF16_PW: &str = "slimmable_conv2d_fwd_bf16_pw";
+    pub const CONV2D_FWD_BF16_PW_NARROW: &str = "slimmable_conv2d_fwd_bf16_pw_narrow";
+    pub const CONV2D_DGRAD_F32_PW: &str = "slimmable_conv2d_dgrad_f32_pw";
+    pub const CONV2D_DGRAD_F32_PW_NARROW: &str = "slimmable_conv2d_dgrad_f32_pw_narrow";
+    pub const CONV2D_DGRAD_TF32_PW: &str = "slimmable_conv2d_dgrad_tf32_pw";
+    pub const CONV2D_DGRAD_TF32_PW_NARROW: &str = "slimmable_conv2d_dgrad_tf32_pw_narrow";
+    pub const CONV2D_DGRAD_BF16_PW: &str = "slimmable_conv2d_dgrad_bf16_pw";
+    pub const CONV2D_DGRAD_BF16_PW_NARROW: &str = "slimmable_conv2d_dgrad_bf16_pw_narrow";
+    pub const CONV2D_WGRAD_TF32_PW: &str = "slimmable_conv2d_wgrad_tf32_pw";
+    pub const CONV2D_WGRAD_TF32_PW_NARROW: &str = "slimmable_conv2d_wgrad_tf32_pw_narrow";
+    pub const CONV2D_WGRAD_BF16_PW: &str = "slimmable_conv2d_wgrad_bf16_pw";
+    pub const CONV2D_WGRAD_BF16_PW_NARROW: &str = "slimmable_conv2d_wgrad_bf16_pw_narrow";
     /// Depthwise forward: CUDA `(x, w, y, bias, Conv2dParams)`, 1-D grid.
     pub const DWCONV2D_FWD: &str = "slimmable_dwconv2d_fwd";
     /// Depthwise forward and dgrad tiled through shared memory (k ≤ 7,
@@ -238,6 +282,9 @@ pub mod entry {
     /// 16 × 16 of four planes; `_t8` 8 × 2 × 16, 8 × 8 of sixteen. Grid
     /// (ceil(w/TW), ceil(h/(4·TH)), ceil(n·c/P)) over the pass's output.
     pub const DWCONV2D_FWD_K3S1_T32: &str = "slimmable_dwconv2d_fwd_k3s1_t32";
+    pub const DWCONV2D_FWD_K3S1_FLAT: &str = "slimmable_dwconv2d_fwd_k3s1_flat";
+    pub const DWCONV2D_DGRAD_K3S1_FLAT: &str = "slimmable_dwconv2d_dgrad_k3s1_flat";
+    pub const DWCONV2D_WGRAD_K3S1_FLAT: &str = "slimmable_dwconv2d_wgrad_k3s1_flat";
     pub const DWCONV2D_FWD_K3S2_T32: &str = "slimmable_dwconv2d_fwd_k3s2_t32";
     pub const DWCONV2D_DGRAD_K3S1_T32: &str = "slimmable_dwconv2d_dgrad_k3s1_t32";
     pub const DWCONV2D_DGRAD_K3S2_T32: &str = "slimmable_dwconv2d_dgrad_k3s2_t32";
@@ -255,10 +302,6 @@ pub mod entry {
     /// grid (ceil(wo/TW), ceil(ho/(4·TH)), c·ceil(n/(8·P))); adds into dw.
     pub const DWCONV2D_WGRAD_K3S1_T32: &str = "slimmable_dwconv2d_wgrad_k3s1_t32";
     pub const DWCONV2D_WGRAD_K3S2_T32: &str = "slimmable_dwconv2d_wgrad_k3s2_t32";
-    pub const DWCONV2D_WGRAD_K3S1_T16: &str = "slimmable_dwconv2d_wgrad_k3s1_t16";
-    pub const DWCONV2D_WGRAD_K3S2_T16: &str = "slimmable_dwconv2d_wgrad_k3s2_t16";
-    pub const DWCONV2D_WGRAD_K3S1_T8: &str = "slimmable_dwconv2d_wgrad_k3s1_t8";
-    pub const DWCONV2D_WGRAD_K3S2_T8: &str = "slimmable_dwconv2d_wgrad_k3s2_t8";
     /// The dgrad twins come per stride (`_s1`, `_s2`, both axes equal).
     pub const DWCONV2D_DGRAD_T32X8_S1: &str = "slimmable_dwconv2d_dgrad_t32x8x1_s1";
     pub const DWCONV2D_DGRAD_T16X16_S1: &str = "slimmable_dwconv2d_dgrad_t16x16x1_s1";

@@ -352,17 +352,36 @@ fn conv_pass_case(
     cdir: &Path,
     views: [slimmable::view::View; 3],
     geometry: slimmable::ops::conv::ConvGeometry,
+    hosts: (&[f32], &[f32], &[f32], &[f32]),
+    pass: &str,
+    precision: Option<(&str, f32, f32)>,
+) -> Result<String, String> {
+    conv_pass_case_acc(
+        be, driver, cdir, views, geometry, hosts, pass, precision, false,
+    )
+}
+
+/// [`conv_pass_case`] with `accumulate` (forward and dgrad then add into
+/// an output that starts from the host values instead of poison).
+#[allow(clippy::too_many_arguments)]
+fn conv_pass_case_acc(
+    be: &dyn slimmable::backend::Backend,
+    driver: &Path,
+    cdir: &Path,
+    views: [slimmable::view::View; 3],
+    geometry: slimmable::ops::conv::ConvGeometry,
     (x_host, w_host, y_host, bias_host): (&[f32], &[f32], &[f32], &[f32]),
     pass: &str,
     precision: Option<(&str, f32, f32)>,
+    accumulate: bool,
 ) -> Result<String, String> {
     use slimmable::backend::{ConvPass, Precision};
     use slimmable::ops::conv::{ConvArgs, conv_params, conv2d};
     let poison_x = vec![5555.0f32; x_host.len()];
     let poison_y = vec![5555.0f32; y_host.len()];
     let (xh, yh): (&[f32], &[f32]) = match pass {
-        "fwd" => (x_host, &poison_y),
-        "dgrad" => (&poison_x, y_host),
+        "fwd" if !accumulate => (x_host, &poison_y),
+        "dgrad" if !accumulate => (&poison_x, y_host),
         _ => (x_host, y_host),
     };
     let up = |h: &[f32]| be.upload(h).unwrap();
@@ -373,7 +392,7 @@ fn conv_pass_case(
         y: (&yb, views[2]),
         bias: (pass == "fwd").then_some((&bb, 0)),
         geometry,
-        accumulate: false,
+        accumulate,
     };
     let cp = match pass {
         "fwd" => ConvPass::Forward,
@@ -441,6 +460,15 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
         (2, 20, 13, 9, 7, 5, 1, 2),
         (2, 6, 5, 16, 29, 7, 2, 3),
         (1, 5, 4, 11, 10, 4, 1, 1),
+        // The flat 3×3 kernels: runs of four that cross planes (H·W odd),
+        // 2×2 and 1×2 planes, a segment of 1024 outputs spanning many
+        // channels, a plane wider than a segment, images past one wgrad
+        // block's share.
+        (3, 40, 37, 7, 7, 3, 1, 1),
+        (2, 70, 67, 2, 2, 3, 1, 1),
+        (2, 9, 9, 1, 2, 3, 1, 1),
+        (2, 5, 4, 5, 260, 3, 1, 1),
+        (33, 6, 5, 9, 11, 3, 1, 1),
     ];
     let mut failures = Vec::new();
     for (k, (n, c_full, c, h, w, kk, s, pad)) in shapes.into_iter().enumerate() {
@@ -459,16 +487,23 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
         let w_host = rng.vec_f32(c_full * kk * kk);
         let bias_host = rng.vec_f32(c_full);
         for pass in ["fwd", "dgrad", "wgrad"] {
+            let cdir = dir.join(format!("case{k}-{pass}"));
             let result = conv_pass_case(
                 be,
                 &exe,
-                &dir.join(format!("case{k}-{pass}")),
+                &cdir,
                 [xv, wv, yv],
                 geometry,
                 (&x_host, &w_host, &y_host, &bias_host),
                 pass,
                 None,
             );
+            // The same case again with the flat 3×3 kernels switched off
+            // (SLIMMABLE_DW_FLAT=0 on the host), so the tiled ones stay covered.
+            let result = result.and_then(|flat| {
+                run_driver(&exe, &[cdir.as_os_str(), pass.as_ref(), "noflat".as_ref()])
+                    .map(|tiled| format!("{flat} | without flat: {tiled}"))
+            });
             let label = format!("case {k} ({n}x{c}of{c_full}x{h}x{w} k{kk} s{s}) {pass}");
             match result {
                 Ok(text) => println!("{label}: {text}"),
@@ -496,18 +531,30 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
     let be = cpu.as_ref();
     let mut rng = Rng::new(0xC0);
     // (N, in full, in active, out full, out active, groups, H, W, k, stride,
-    // padding): dense 3×3 on slices; pointwise on slices (the 128×16 tiles:
-    // N ≤ 16); grouped stride 2; a stem (3 unsliced inputs: narrow dgrad); a
-    // wgrad with enough pixels to split K.
+    // padding, first input channel): dense 3×3 on slices; pointwise on
+    // slices (the 128×16 tiles: N ≤ 16); grouped stride 2; a stem (3
+    // unsliced inputs: narrow dgrad); a wgrad with enough pixels to split K.
+    // Then pointwise convs that take the `_pw` kernels (H·W a multiple of 4):
+    // odd channel counts, a slice that starts mid-buffer, pixel counts that
+    // do not fit the tiles, K tiles across images, split-K wgrad, narrow
+    // tiles, several tiles along M, N and K; and 1×1 ones that must not
+    // (H·W = 42 above, 7×7, stride 2).
     let shapes = [
-        (2, 12, 10, 20, 18, 1, 9, 11, 3, 1, 1),
-        (3, 32, 24, 16, 12, 1, 7, 6, 1, 1, 0),
-        (2, 8, 8, 6, 6, 2, 13, 10, 3, 2, 1),
-        (2, 3, 3, 32, 16, 1, 20, 18, 3, 2, 1),
-        (4, 8, 8, 24, 20, 1, 20, 20, 3, 1, 1),
+        (2, 12, 10, 20, 18, 1, 9, 11, 3, 1, 1, 0),
+        (3, 32, 24, 16, 12, 1, 7, 6, 1, 1, 0, 0),
+        (2, 8, 8, 6, 6, 2, 13, 10, 3, 2, 1, 0),
+        (2, 3, 3, 32, 16, 1, 20, 18, 3, 2, 1, 0),
+        (4, 8, 8, 24, 20, 1, 20, 20, 3, 1, 1, 0),
+        (3, 40, 20, 48, 36, 1, 4, 4, 1, 1, 0, 0),
+        (5, 24, 20, 40, 36, 1, 12, 12, 1, 1, 0, 3),
+        (2, 16, 12, 20, 16, 1, 6, 10, 1, 1, 0, 0),
+        (6, 8, 7, 12, 10, 1, 10, 12, 1, 1, 0, 1),
+        (2, 72, 66, 80, 70, 1, 4, 8, 1, 1, 0, 2),
+        (2, 24, 20, 24, 18, 1, 7, 7, 1, 1, 0, 0),
+        (2, 24, 20, 24, 18, 1, 8, 8, 1, 2, 0, 0),
     ];
     let mut failures = Vec::new();
-    for (k, (n, icf, ic, ocf, oc, groups, h, w, kk, s, pad)) in shapes.into_iter().enumerate() {
+    for (k, (n, icf, ic, ocf, oc, groups, h, w, kk, s, pad, at)) in shapes.into_iter().enumerate() {
         let geometry = ConvGeometry {
             groups,
             stride: [s, s],
@@ -515,7 +562,7 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
         };
         let ho = ConvGeometry::out_size(h, kk, s, pad).unwrap();
         let wo = ConvGeometry::out_size(w, kk, s, pad).unwrap();
-        let xv = View::channel_slice([n, icf, h, w], 0, ic).unwrap();
+        let xv = View::channel_slice([n, icf, h, w], at, ic).unwrap();
         let yv = View::channel_slice([n, ocf, ho, wo], 0, oc).unwrap();
         let wv = weight_block([ocf, icf / groups, kk, kk], oc, ic / groups).unwrap();
         let x_host = rng.vec_f32(n * icf * h * w);
@@ -529,29 +576,56 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                 _ => n * ho * wo,
             };
             let r = (reduction as f32).sqrt();
-            // verify's tolerances (src/verify/conv_cases.rs) per precision.
-            for (pname, atol, rtol) in [
-                ("f32", 2e-6 * r + 1e-6, 1e-5f32),
-                ("tf32", 2e-3 * r, 5e-3),
-                ("bf16", 1.6e-2 * r, 4e-2),
+            // verify's tolerances (src/verify/conv_cases.rs) per precision;
+            // TF32 forward and dgrad once more adding into their output.
+            for (pname, atol, rtol, accumulate) in [
+                ("f32", 2e-6 * r + 1e-6, 1e-5f32, false),
+                ("tf32", 2e-3 * r, 5e-3, false),
+                ("tf32", 2e-3 * r, 5e-3, true),
+                ("bf16", 1.6e-2 * r, 4e-2, false),
             ] {
-                let result = conv_pass_case(
+                if accumulate && pass == "wgrad" {
+                    continue; // wgrad always adds into the gradient
+                }
+                let acc = if accumulate { "-acc" } else { "" };
+                let cdir = dir.join(format!("case{k}-{pass}-{pname}{acc}"));
+                let result = conv_pass_case_acc(
                     be,
                     &exe,
-                    &dir.join(format!("case{k}-{pass}-{pname}")),
+                    &cdir,
                     [xv, wv, yv],
                     geometry,
                     (&x_host, &w_host, &y_host, &bias_host),
                     pass,
                     Some((pname, atol, rtol)),
-                );
+                    accumulate,
+                )
+                .and_then(|text| expect_route(&cdir, pass, pname, text));
                 match result {
-                    Ok(text) => println!("case {k}: {text}"),
-                    Err(text) => failures.push(format!("case {k} {pass} {pname}: {text}")),
+                    Ok(text) => println!("case {k}{acc}: {text}"),
+                    Err(text) => failures.push(format!("case {k} {pass} {pname}{acc}: {text}")),
                 }
             }
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Whether conv_check took the `_pw` kernels exactly when the host would
+/// (`pointwise_vec_eligible`; exact f32 wgrad has no `_pw` twin): the
+/// driver's text, or Err saying which way it went wrong.
+fn expect_route(cdir: &Path, pass: &str, precision: &str, text: String) -> Result<String, String> {
+    use slimmable::backend::cuda::launch_conv::pointwise_vec_eligible;
+    let bytes = std::fs::read(cdir.join("params.bin")).unwrap();
+    let params: slimmable::params::Conv2dParams = bytemuck::pod_read_unaligned(&bytes);
+    let want = pointwise_vec_eligible(&params) && !(pass == "wgrad" && precision == "f32");
+    let took = text.contains(" pw,");
+    if took == want {
+        Ok(text)
+    } else {
+        Err(format!(
+            "pointwise kernels expected {want}, taken {took}: {text}"
+        ))
+    }
 }

@@ -140,6 +140,17 @@ fn shapes() -> Vec<Shape> {
         pad: 0,
         ..dense(2, (16, 8), (32, 24), 1, 1, (9, 7))
     });
+    // Pointwise with H·W a multiple of 4: CUDA's `_pw` kernels (16-byte
+    // gathers), several tiles along M and N, split-K wgrad with K tiles
+    // across images; and their 128 x 16 twins.
+    v.push(Shape {
+        pad: 0,
+        ..dense(5, (40, 20), (96, 70), 1, 1, (12, 12))
+    });
+    v.push(Shape {
+        pad: 0,
+        ..dense(3, (24, 12), (16, 10), 1, 1, (6, 10))
+    });
     // Stem: image channels are never sliced.
     v.push(dense(2, (3, 3), (32, 24), 7, 2, (17, 19)));
     v.push(Shape {

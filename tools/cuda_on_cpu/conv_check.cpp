@@ -60,14 +60,36 @@ int main(int argc, char** argv) {
          {slimmable_conv2d_wgrad_tf32, slimmable_conv2d_wgrad_tf32_narrow},
          {slimmable_conv2d_wgrad_bf16, slimmable_conv2d_wgrad_bf16_narrow}},
     };
+    // The pointwise twins; exact f32 wgrad has none (nullptr).
+    const Kernel pw_table[3][3][2] = {
+        {{slimmable_conv2d_fwd_f32_pw, slimmable_conv2d_fwd_f32_pw_narrow},
+         {slimmable_conv2d_fwd_tf32_pw, slimmable_conv2d_fwd_tf32_pw_narrow},
+         {slimmable_conv2d_fwd_bf16_pw, slimmable_conv2d_fwd_bf16_pw_narrow}},
+        {{slimmable_conv2d_dgrad_f32_pw, slimmable_conv2d_dgrad_f32_pw_narrow},
+         {slimmable_conv2d_dgrad_tf32_pw, slimmable_conv2d_dgrad_tf32_pw_narrow},
+         {slimmable_conv2d_dgrad_bf16_pw, slimmable_conv2d_dgrad_bf16_pw_narrow}},
+        {{nullptr, nullptr},
+         {slimmable_conv2d_wgrad_tf32_pw, slimmable_conv2d_wgrad_tf32_pw_narrow},
+         {slimmable_conv2d_wgrad_bf16_pw, slimmable_conv2d_wgrad_bf16_pw_narrow}},
+    };
     const int pi = pass == "fwd" ? 0 : pass == "dgrad" ? 1 : 2;
-    const Kernel k = table[pi][mode][narrow ? 1 : 0];
+    // pointwise_vec_eligible (launch_conv.rs): 1x1, stride 1, no padding,
+    // one group, planes contiguous, H*W and plane offsets multiples of 4.
+    auto plane_vec = [](const ViewParams& v) {
+        return v.strides[3] == 1 && v.strides[2] == v.dims[3] && v.dims[2] * v.dims[3] % 4 == 0 &&
+               v.offset % 4 == 0 && v.strides[0] % 4 == 0 && v.strides[1] % 4 == 0;
+    };
+    const char* pw_env = std::getenv("SLIMMABLE_PW_VEC");
+    const bool pw = khw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 &&
+                    p.pad_w == 0 && groups == 1 && plane_vec(p.x) && plane_vec(p.y) &&
+                    pw_table[pi][mode][0] != nullptr && !(pw_env && std::string(pw_env) == "0");
+    const Kernel k = (pw ? pw_table : table)[pi][mode][narrow ? 1 : 0];
     shim_launch({(unsigned)tiles_m, (unsigned)tiles_n, (unsigned)(groups * split)},
                 {(unsigned)threads, 1, 1},
                 [&] { k(x.data(), w.data(), y.data(), bias.data(), p, split); });
     const std::vector<float>& out = pass == "fwd" ? y : pass == "dgrad" ? x : w;
-    const std::string what = pass + " " + prec + (narrow ? " (narrow" : " (wide") + ", split " +
-                             std::to_string(split) + ")";
+    const std::string what = pass + " " + prec + (narrow ? " (narrow" : " (wide") +
+                             (pw ? " pw" : "") + ", split " + std::to_string(split) + ")";
     const size_t bad = case_compare(what.c_str(), out, case_floats("expected.bin"), tol[0], tol[1]);
     return bad ? 1 : 0;
 }

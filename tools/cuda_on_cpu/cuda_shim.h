@@ -9,6 +9,8 @@
 #include <barrier>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <thread>
@@ -21,6 +23,7 @@
 #define __restrict__
 #define __launch_bounds__(...)
 #define __shared__ static
+#define __align__(n) __attribute__((aligned(n)))
 
 struct ShimDim3 {
     unsigned x = 0, y = 0, z = 0;
@@ -67,6 +70,25 @@ template <class T>
 inline T __shfl_xor_sync(unsigned, T v, unsigned mask) {
     return shim_shuffle<T>(v, [](unsigned l, unsigned m) { return l ^ m; }, mask);
 }
+template <class T>
+inline T __shfl_sync(unsigned, T v, int src_lane) {
+    return shim_shuffle<T>(v, [](unsigned, unsigned s) { return s; }, (unsigned)src_lane);
+}
+// How many of the warp's lanes hold `pred` (each lane publishes its own,
+// then reads all 32).
+inline int shim_vote_count(int pred) {
+    const unsigned linear =
+        threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+    ShimWarp& w = (*shim_warps)[linear / 32];
+    w.lanes[linear % 32] = pred != 0;
+    w.bar.arrive_and_wait();
+    int count = 0;
+    for (int l = 0; l < 32; ++l) count += w.lanes[l] != 0;
+    w.bar.arrive_and_wait();
+    return count;
+}
+inline int __all_sync(unsigned, int pred) { return shim_vote_count(pred) == 32; }
+inline int __any_sync(unsigned, int pred) { return shim_vote_count(pred) > 0; }
 
 // cvt.rna.tf32.f32: keep 10 mantissa bits, rounding to nearest, ties away
 // from zero (finite inputs).
@@ -152,6 +174,19 @@ inline void mma_bf16_m16n8k8(float* c, const uint32_t* a, uint32_t b) {
 struct float4 {
     float x, y, z, w;
 };
+
+// cp.async of 16 bytes (kernels/conv2d.cu's cp_async16), done at once; both
+// addresses must be 16-byte aligned, as the hardware requires (the case
+// buffers are std::vectors, 16-byte aligned by the allocator), so a gather
+// off its 4-element grid fails here too.
+inline void shim_cp_async16(float* smem, const float* gmem, bool pred) {
+    if ((reinterpret_cast<uintptr_t>(smem) | (pred ? reinterpret_cast<uintptr_t>(gmem) : 0)) % 16) {
+        std::fprintf(stderr, "cp_async16: misaligned %s address\n",
+                     reinterpret_cast<uintptr_t>(smem) % 16 ? "shared" : "global");
+        std::abort();
+    }
+    for (int i = 0; i < 4; ++i) smem[i] = pred ? gmem[i] : 0.f;
+}
 inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 struct int4 {
     int x, y, z, w;

@@ -1,6 +1,6 @@
 // Checks kernels/dwconv2d.cu on the CPU (see cuda_shim.h) against a case
 // written by tests/cuda_kernels_on_cpu.rs:
-//   dw_check CASE_DIR fwd|dgrad|wgrad
+//   dw_check CASE_DIR fwd|dgrad|wgrad [noflat]
 // The case holds the pass's Conv2dParams (params.bin), the x, w, y buffers
 // before (x.bin, w.bin, y.bin; the output poisoned or, for wgrad, holding
 // earlier gradients) and the CPU reference's output buffer (expected.bin).
@@ -8,6 +8,7 @@
 // Every element of the output buffer must match within 1e-4 + 1e-4·|e|.
 #include "cuda_shim.h"
 #include "dwconv2d.cu"
+#include "dw3x3s1_flat.cu"
 
 #include "case_io.h"
 
@@ -25,9 +26,19 @@ static void tile_of(unsigned w, unsigned& tw, unsigned& th, unsigned& pz) {
     else { tw = 8; th = 8; pz = 4; }
 }
 
+// launch_conv.rs dw_flat_fits: the flat 3x3 stride-1 kernels' conditions.
+static bool flat_fits(const Conv2dParams& p) {
+    auto follow = [](const ViewParams& v) {
+        return v.strides[3] == 1 && v.strides[2] == v.dims[3] && v.strides[1] == v.dims[2] * v.dims[3];
+    };
+    return p.w.dims[2] == 3 && p.w.dims[3] == 3 && p.stride_h == 1 && p.stride_w == 1 &&
+           p.pad_h == 1 && p.pad_w == 1 && follow(p.x) && follow(p.y) && p.x.dims[3] <= DWF_MAX_W &&
+           p.x.dims[2] * p.x.dims[3] >= DWF_MIN_PLANE;
+}
+
 int main(int argc, char** argv) {
-    if (argc != 3) {
-        std::fprintf(stderr, "usage: dw_check CASE_DIR fwd|dgrad|wgrad\n");
+    if (argc != 3 && !(argc == 4 && std::string(argv[3]) == "noflat")) {
+        std::fprintf(stderr, "usage: dw_check CASE_DIR fwd|dgrad|wgrad [noflat]\n");
         return 2;
     }
     case_dir = argv[1];
@@ -40,7 +51,26 @@ int main(int argc, char** argv) {
     const bool tiled_ok = kh <= 7 && kw <= 7 && p.stride_h <= 2 && p.stride_w <= 2;
     std::vector<float>* out = nullptr;
     unsigned tw, th, pz;
-    if (pass == "fwd") {
+    // launch_conv.rs: the flat kernels' grid (segments, images / per block);
+    // wgrad here with three images a block, so that blocks meet in atomics.
+    const bool flat = argc == 3 && flat_fits(p);
+    const unsigned segments = (ic * h * wd + DWF_SEG - 1) / DWF_SEG;
+    if (flat) {
+        const float *xd = x.data(), *wd_ = w.data(), *yd = y.data(), *bd = bias.data();
+        if (pass == "fwd") {
+            out = &y;
+            shim_launch({segments, n, 1}, {DWF_THREADS, 1, 1},
+                        [&] { slimmable_dwconv2d_fwd_k3s1_flat(xd, wd_, y.data(), bd, p); });
+        } else if (pass == "dgrad") {
+            out = &x;
+            shim_launch({segments, n, 1}, {DWF_THREADS, 1, 1},
+                        [&] { slimmable_dwconv2d_dgrad_k3s1_flat(x.data(), wd_, yd, p); });
+        } else {
+            out = &w;
+            shim_launch({segments, (n + 2) / 3, 1}, {DWF_THREADS, 1, 1},
+                        [&] { slimmable_dwconv2d_wgrad_k3s1_flat(xd, w.data(), yd, p, 3); });
+        }
+    } else if (pass == "fwd") {
         out = &y;
         tile_of(wo, tw, th, pz);
         const bool k3 = kh == 3 && kw == 3 && p.stride_h == p.stride_w && p.stride_h <= 2;
@@ -101,13 +131,11 @@ int main(int argc, char** argv) {
         out = &w;
         const bool k3 = kh == 3 && kw == 3 && p.stride_h == p.stride_w && p.stride_h <= 2;
         // Splits do not change the sums' meaning: two, so the atomics meet.
-        if (k3) {
+        if (k3 && wo >= 28) {  // the 32-wide tile only (launch_conv.rs)
             tile3_of(wo, tw, th, pz);
             const bool s1 = p.stride_h == 1;
             auto run = [&] {
-                if (tw == 32) (s1 ? slimmable_dwconv2d_wgrad_k3s1_t32 : slimmable_dwconv2d_wgrad_k3s2_t32)(x.data(), w.data(), y.data(), p);
-                else if (tw == 16) (s1 ? slimmable_dwconv2d_wgrad_k3s1_t16 : slimmable_dwconv2d_wgrad_k3s2_t16)(x.data(), w.data(), y.data(), p);
-                else (s1 ? slimmable_dwconv2d_wgrad_k3s1_t8 : slimmable_dwconv2d_wgrad_k3s2_t8)(x.data(), w.data(), y.data(), p);
+                (s1 ? slimmable_dwconv2d_wgrad_k3s1_t32 : slimmable_dwconv2d_wgrad_k3s2_t32)(x.data(), w.data(), y.data(), p);
             };
             const unsigned per_block = DW3_LANE_IMAGES * pz;
             shim_launch({(wo + tw - 1) / tw, (ho + 4 * th - 1) / (4 * th), ic * ((n + per_block - 1) / per_block)},

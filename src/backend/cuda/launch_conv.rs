@@ -53,7 +53,6 @@ struct Dw3Tile {
     pz: u32,
     fwd: [&'static str; 2],
     dgrad: [&'static str; 2],
-    wgrad: [&'static str; 2],
 }
 
 impl Dw3Tile {
@@ -68,10 +67,6 @@ impl Dw3Tile {
                     entry::DWCONV2D_DGRAD_K3S1_T32,
                     entry::DWCONV2D_DGRAD_K3S2_T32,
                 ],
-                wgrad: [
-                    entry::DWCONV2D_WGRAD_K3S1_T32,
-                    entry::DWCONV2D_WGRAD_K3S2_T32,
-                ],
             }
         } else if w >= 12 {
             Dw3Tile {
@@ -83,10 +78,6 @@ impl Dw3Tile {
                     entry::DWCONV2D_DGRAD_K3S1_T16,
                     entry::DWCONV2D_DGRAD_K3S2_T16,
                 ],
-                wgrad: [
-                    entry::DWCONV2D_WGRAD_K3S1_T16,
-                    entry::DWCONV2D_WGRAD_K3S2_T16,
-                ],
             }
         } else {
             Dw3Tile {
@@ -95,7 +86,6 @@ impl Dw3Tile {
                 pz: 16,
                 fwd: [entry::DWCONV2D_FWD_K3S1_T8, entry::DWCONV2D_FWD_K3S2_T8],
                 dgrad: [entry::DWCONV2D_DGRAD_K3S1_T8, entry::DWCONV2D_DGRAD_K3S2_T8],
-                wgrad: [entry::DWCONV2D_WGRAD_K3S1_T8, entry::DWCONV2D_WGRAD_K3S2_T8],
             }
         }
     }
@@ -112,6 +102,36 @@ impl Dw3Tile {
             shared_mem_bytes: 0,
         }
     }
+}
+
+/// Outputs a block of the flat 3×3 kernels takes (`DWF_SEG` in
+/// kernels/dw3x3s1_flat.cu), and the widest plane and smallest plane they
+/// take (`DWF_MAX_W`, `DWF_MIN_PLANE`).
+const DWF_SEG: u64 = 1024;
+const DWF_MAX_W: u32 = 512;
+const DWF_MIN_PLANE: u32 = 4;
+
+/// Whether a depthwise conv runs on the flat 3×3 stride-1 kernels
+/// (`kernels/dw3x3s1_flat.cu`): kernel 3×3, stride 1, padding 1, and both
+/// activation views with contiguous planes one after the other (any channel
+/// slice of an NCHW buffer). `SLIMMABLE_DW_FLAT=0` turns them off (A/B).
+fn dw_flat_fits(p: &Conv2dParams) -> bool {
+    let planes_follow = |v: &crate::params::ViewParams| {
+        v.strides[3] == 1 && v.strides[2] == v.dims[3] && v.strides[1] == v.dims[2] * v.dims[3]
+    };
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let on = *ON.get_or_init(|| std::env::var("SLIMMABLE_DW_FLAT").map_or(true, |v| v != "0"));
+    on && p.w.dims[2] == 3
+        && p.w.dims[3] == 3
+        && p.stride_h == 1
+        && p.stride_w == 1
+        && p.pad_h == 1
+        && p.pad_w == 1
+        && planes_follow(&p.x)
+        && planes_follow(&p.y)
+        && p.x.dims[3] <= DWF_MAX_W
+        && p.x.dims[2] * p.x.dims[3] >= DWF_MIN_PLANE
+        && p.x.dims[0] <= 65_535
 }
 
 /// `SLIMMABLE_DW_K3=0` sends 3×3 depthwise passes to the general kernels
@@ -229,7 +249,33 @@ pub unsafe fn launch_conv2d(
         let dgrad_z = (n * ic).div_ceil(in3.pz as u64);
         let wgrad_z = ic * n.div_ceil(DW3_LANE_IMAGES * out3.pz as u64);
         let s3 = if p.stride_h == 1 { 0 } else { 1 };
+        // The flat kernels: segments of one image's channels, grid
+        // (segments, images); wgrad sums `images` images a block, as many
+        // as leaves a few waves of blocks.
+        let flat = dw_flat_fits(p);
+        let segments = (ic * h * w).div_ceil(DWF_SEG);
+        let flat_cfg = |images: u64| LaunchConfig {
+            grid_dim: (segments as u32, n.div_ceil(images) as u32, 1),
+            block_dim: (THREADS, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        let flat_images = n.div_ceil((TARGET_BLOCKS * 2 / segments).clamp(1, n));
         match pass {
+            ConvPass::Forward if flat => launch(
+                entry::DWCONV2D_FWD_K3S1_FLAT,
+                flat_cfg(1),
+                &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
+            )?,
+            ConvPass::Dgrad if flat => launch(
+                entry::DWCONV2D_DGRAD_K3S1_FLAT,
+                flat_cfg(1),
+                &[&ptr.x, &ptr.w, &ptr.y, p],
+            )?,
+            ConvPass::Wgrad if flat => launch(
+                entry::DWCONV2D_WGRAD_K3S1_FLAT,
+                flat_cfg(flat_images),
+                &[&ptr.x, &ptr.w, &ptr.y, p, &(flat_images as u32)],
+            )?,
             ConvPass::Forward if k3 && fwd_z <= 65_535 => launch(
                 out3.fwd[s3],
                 out3.config(wo, ho, fwd_z),
@@ -259,8 +305,13 @@ pub unsafe fn launch_conv2d(
                 grid_1d(n * ic * h * w),
                 &[&ptr.x, &ptr.w, &ptr.y, p],
             )?,
-            ConvPass::Wgrad if k3 && wgrad_z <= 65_535 => launch(
-                out3.wgrad[s3],
+            // On planes narrower than 28 the 3×3 wgrad's blocks are few and
+            // serial (H200, 2026-11-26: up to 2× slower than the kernel below).
+            ConvPass::Wgrad if k3 && wo >= 28 && wgrad_z <= 65_535 => launch(
+                [
+                    entry::DWCONV2D_WGRAD_K3S1_T32,
+                    entry::DWCONV2D_WGRAD_K3S2_T32,
+                ][s3],
                 out3.config(wo, ho, wgrad_z),
                 &[&ptr.x, &ptr.w, &ptr.y, p],
             )?,
@@ -319,26 +370,14 @@ pub unsafe fn launch_conv2d(
         } else {
             precision
         };
-        let name = match (pass, precision, narrow) {
-            (ConvPass::Forward, Precision::F32, false) => entry::CONV2D_FWD_F32,
-            (ConvPass::Forward, Precision::Tf32, false) => entry::CONV2D_FWD_TF32,
-            (ConvPass::Dgrad, Precision::F32, false) => entry::CONV2D_DGRAD_F32,
-            (ConvPass::Dgrad, Precision::Tf32, false) => entry::CONV2D_DGRAD_TF32,
-            (ConvPass::Wgrad, Precision::F32, false) => entry::CONV2D_WGRAD_F32,
-            (ConvPass::Wgrad, Precision::Tf32, false) => entry::CONV2D_WGRAD_TF32,
-            (ConvPass::Forward, Precision::F32, true) => entry::CONV2D_FWD_F32_NARROW,
-            (ConvPass::Forward, Precision::Tf32, true) => entry::CONV2D_FWD_TF32_NARROW,
-            (ConvPass::Dgrad, Precision::F32, true) => entry::CONV2D_DGRAD_F32_NARROW,
-            (ConvPass::Dgrad, Precision::Tf32, true) => entry::CONV2D_DGRAD_TF32_NARROW,
-            (ConvPass::Wgrad, Precision::F32, true) => entry::CONV2D_WGRAD_F32_NARROW,
-            (ConvPass::Wgrad, Precision::Tf32, true) => entry::CONV2D_WGRAD_TF32_NARROW,
-            (ConvPass::Forward, Precision::Bf16, false) => entry::CONV2D_FWD_BF16,
-            (ConvPass::Dgrad, Precision::Bf16, false) => entry::CONV2D_DGRAD_BF16,
-            (ConvPass::Wgrad, Precision::Bf16, false) => entry::CONV2D_WGRAD_BF16,
-            (ConvPass::Forward, Precision::Bf16, true) => entry::CONV2D_FWD_BF16_NARROW,
-            (ConvPass::Dgrad, Precision::Bf16, true) => entry::CONV2D_DGRAD_BF16_NARROW,
-            (ConvPass::Wgrad, Precision::Bf16, true) => entry::CONV2D_WGRAD_BF16_NARROW,
-        };
+        // Pointwise convs whose planes allow 16-byte gathers take the `_pw`
+        // twins (same tiles and grid).
+        let pointwise =
+            pw_vec_enabled() && pointwise_vec_eligible(p) && (ptr.x | ptr.y).is_multiple_of(16);
+        let name = pointwise
+            .then(|| pointwise_entry(pass, precision, narrow))
+            .flatten()
+            .unwrap_or_else(|| gemm_entry(pass, precision, narrow));
         let cfg = LaunchConfig {
             grid_dim: (tiles_m as u32, tiles_n as u32, (groups as u32) * split),
             block_dim: (threads, 1, 1),
@@ -356,6 +395,87 @@ pub unsafe fn launch_conv2d(
         launch(entry::CONV2D_BIAS_GRAD, cfg, &[&ptr.bias, &ptr.y, p])?;
     }
     Ok(())
+}
+
+/// The general implicit-GEMM entry of a pass, precision and tile width.
+fn gemm_entry(pass: ConvPass, precision: Precision, narrow: bool) -> &'static str {
+    match (pass, precision, narrow) {
+        (ConvPass::Forward, Precision::F32, false) => entry::CONV2D_FWD_F32,
+        (ConvPass::Forward, Precision::Tf32, false) => entry::CONV2D_FWD_TF32,
+        (ConvPass::Dgrad, Precision::F32, false) => entry::CONV2D_DGRAD_F32,
+        (ConvPass::Dgrad, Precision::Tf32, false) => entry::CONV2D_DGRAD_TF32,
+        (ConvPass::Wgrad, Precision::F32, false) => entry::CONV2D_WGRAD_F32,
+        (ConvPass::Wgrad, Precision::Tf32, false) => entry::CONV2D_WGRAD_TF32,
+        (ConvPass::Forward, Precision::F32, true) => entry::CONV2D_FWD_F32_NARROW,
+        (ConvPass::Forward, Precision::Tf32, true) => entry::CONV2D_FWD_TF32_NARROW,
+        (ConvPass::Dgrad, Precision::F32, true) => entry::CONV2D_DGRAD_F32_NARROW,
+        (ConvPass::Dgrad, Precision::Tf32, true) => entry::CONV2D_DGRAD_TF32_NARROW,
+        (ConvPass::Wgrad, Precision::F32, true) => entry::CONV2D_WGRAD_F32_NARROW,
+        (ConvPass::Wgrad, Precision::Tf32, true) => entry::CONV2D_WGRAD_TF32_NARROW,
+        (ConvPass::Forward, Precision::Bf16, false) => entry::CONV2D_FWD_BF16,
+        (ConvPass::Dgrad, Precision::Bf16, false) => entry::CONV2D_DGRAD_BF16,
+        (ConvPass::Wgrad, Precision::Bf16, false) => entry::CONV2D_WGRAD_BF16,
+        (ConvPass::Forward, Precision::Bf16, true) => entry::CONV2D_FWD_BF16_NARROW,
+        (ConvPass::Dgrad, Precision::Bf16, true) => entry::CONV2D_DGRAD_BF16_NARROW,
+        (ConvPass::Wgrad, Precision::Bf16, true) => entry::CONV2D_WGRAD_BF16_NARROW,
+    }
+}
+
+/// The pointwise twin (`_pw`) of [`gemm_entry`]; exact f32 wgrad has none
+/// (its FMA loop's reads would conflict in the k-major tiles).
+fn pointwise_entry(pass: ConvPass, precision: Precision, narrow: bool) -> Option<&'static str> {
+    Some(match (pass, precision, narrow) {
+        (ConvPass::Forward, Precision::F32, false) => entry::CONV2D_FWD_F32_PW,
+        (ConvPass::Forward, Precision::Tf32, false) => entry::CONV2D_FWD_TF32_PW,
+        (ConvPass::Forward, Precision::Bf16, false) => entry::CONV2D_FWD_BF16_PW,
+        (ConvPass::Forward, Precision::F32, true) => entry::CONV2D_FWD_F32_PW_NARROW,
+        (ConvPass::Forward, Precision::Tf32, true) => entry::CONV2D_FWD_TF32_PW_NARROW,
+        (ConvPass::Forward, Precision::Bf16, true) => entry::CONV2D_FWD_BF16_PW_NARROW,
+        (ConvPass::Dgrad, Precision::F32, false) => entry::CONV2D_DGRAD_F32_PW,
+        (ConvPass::Dgrad, Precision::Tf32, false) => entry::CONV2D_DGRAD_TF32_PW,
+        (ConvPass::Dgrad, Precision::Bf16, false) => entry::CONV2D_DGRAD_BF16_PW,
+        (ConvPass::Dgrad, Precision::F32, true) => entry::CONV2D_DGRAD_F32_PW_NARROW,
+        (ConvPass::Dgrad, Precision::Tf32, true) => entry::CONV2D_DGRAD_TF32_PW_NARROW,
+        (ConvPass::Dgrad, Precision::Bf16, true) => entry::CONV2D_DGRAD_BF16_PW_NARROW,
+        (ConvPass::Wgrad, Precision::F32, _) => return None,
+        (ConvPass::Wgrad, Precision::Tf32, false) => entry::CONV2D_WGRAD_TF32_PW,
+        (ConvPass::Wgrad, Precision::Bf16, false) => entry::CONV2D_WGRAD_BF16_PW,
+        (ConvPass::Wgrad, Precision::Tf32, true) => entry::CONV2D_WGRAD_TF32_PW_NARROW,
+        (ConvPass::Wgrad, Precision::Bf16, true) => entry::CONV2D_WGRAD_BF16_PW_NARROW,
+    })
+}
+
+/// `SLIMMABLE_PW_VEC=0` sends pointwise convs to the general GEMM kernels
+/// (for A/B timing against the `_pw` twins).
+fn pw_vec_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("SLIMMABLE_PW_VEC").map_or(true, |v| v != "0"))
+}
+
+/// Whether a conv's views allow the pointwise `_pw` kernels (the device
+/// pointers must also be 16-byte aligned): kernel 1×1, stride 1, no
+/// padding, one group, and x and y with contiguous planes whose pixel
+/// count, offset, batch and channel strides are multiples of 4, so that
+/// every run of four pixels the kernels move in one 16-byte copy is aligned
+/// and inside one image. Channel slices of wider buffers qualify.
+pub fn pointwise_vec_eligible(p: &Conv2dParams) -> bool {
+    let plane_vec = |v: &crate::params::ViewParams| {
+        v.strides[3] == 1
+            && v.strides[2] == v.dims[3]
+            && (v.dims[2] * v.dims[3]).is_multiple_of(4)
+            && v.offset.is_multiple_of(4)
+            && v.strides[0].is_multiple_of(4)
+            && v.strides[1].is_multiple_of(4)
+    };
+    p.w.dims[2] == 1
+        && p.w.dims[3] == 1
+        && p.stride_h == 1
+        && p.stride_w == 1
+        && p.pad_h == 0
+        && p.pad_w == 0
+        && p.groups == 1
+        && plane_vec(&p.x)
+        && plane_vec(&p.y)
 }
 
 /// A kernel argument pushed by reference (lets one launch helper take

@@ -1,0 +1,262 @@
+// slimmable: the 3x3, stride-1, padding-1 depthwise conv (most depthwise
+// layers of a MobileNet), all three passes, on the flat layout of one image.
+//
+// When every plane of a view is contiguous and the planes follow each other
+// (strides w = 1, h = W, c = H·W: any channel slice of an NCHW buffer), one
+// image's active channels are one flat array f = c·H·W + r·W + q, and the
+// tap (ky, kx) of output f is input f + (ky−1)·W + (kx−1), unless that
+// crosses the plane's border (row r = 0 or H−1, column q = 0 or W−1), where
+// the padding is zero. So a block takes a segment of DWF_SEG consecutive
+// outputs, stages the segment's input and one row plus one element either
+// side in shared memory with coalesced loads (no per-plane tiling, no
+// threads idle at the edge of a tile whatever the plane size), and each
+// thread computes four consecutive outputs, masking the taps that cross a
+// border. The 3x3 tiled kernels of dwconv2d.cu did about 125 instructions
+// an output (Nsight Compute, H200, dw3x3_b): issue-bound at 30% of copy
+// bandwidth.
+//
+// dgrad with stride 1 and padding 1 is the forward with the kernel turned
+// 180° (dx(r, q) = Σ dy(r + 1 − ky, q + 1 − kx)·w(ky, kx)), so one kernel
+// serves both; wgrad runs the same walk over DWF images a block, keeps the
+// nine tap sums of its (at most two) channels in registers, and reduces them
+// per channel in shared memory before one atomic add per channel and tap.
+#include "common.cuh"
+#include "conv_common.cuh"
+
+#define DWF_THREADS 256
+#define DWF_SEG (4 * DWF_THREADS)  // outputs a block: four consecutive a thread
+#define DWF_MAX_W 512               // the halo is 2W + 2 floats (host checks W)
+#define DWF_MIN_PLANE 4             // H·W at least this (host checks): bounds
+#define DWF_MAX_CH (DWF_SEG / DWF_MIN_PLANE + 2)  // the channels of a segment
+
+// Stages src[lo, lo + len) of one image's flat array (zero outside
+// [0, total)) into win.
+__device__ __forceinline__ void dwf_stage(float* win, const float* __restrict__ src, int lo,
+                                          int len, int total) {
+    for (int i = threadIdx.x; i < len; i += DWF_THREADS) {
+        const int gi = lo + i;
+        win[i] = (gi >= 0 && gi < total) ? src[gi] : 0.f;
+    }
+}
+
+// Where output f of the flat array lies: channel c, row r, column q.
+struct FlatPos {
+    int c, r, q;
+};
+__device__ __forceinline__ FlatPos dwf_pos(int f, int plane, int w) {
+    FlatPos s;  // unsigned divisions: shorter than signed ones
+    s.c = (int)((u32)f / (u32)plane);
+    const int rem = f - s.c * plane;
+    s.r = (int)((u32)rem / (u32)w);
+    s.q = rem - s.r * w;
+    return s;
+}
+// The next output's position.
+__device__ __forceinline__ void dwf_advance(FlatPos& s, int h, int w) {
+    if (++s.q == w) {
+        s.q = 0;
+        if (++s.r == h) {
+            s.r = 0;
+            ++s.c;
+        }
+    }
+}
+
+// Which borders an output at (r, q) touches: the taps beyond them read the
+// zero padding. Four flags (not a nine-bit mask) so that each tap's
+// multiply-add is predicated on one of them or a pair.
+struct FlatEdges {
+    bool top, bottom, left, right;  // the tap row / column exists
+};
+__device__ __forceinline__ FlatEdges dwf_edges(const FlatPos& s, int h, int w) {
+    return {s.r > 0, s.r < h - 1, s.q > 0, s.q < w - 1};
+}
+// Whether tap (ky, kx) of an output with these edges is inside its plane.
+__device__ __forceinline__ bool dwf_tap(const FlatEdges& e, int ky, int kx) {
+    const bool row = ky == 0 ? e.top : ky == 2 ? e.bottom : true;
+    const bool col = kx == 0 ? e.left : kx == 2 ? e.right : true;
+    return row && col;
+}
+
+// Forward (FLIP false: src x, dst y, bias) or data gradient (FLIP true:
+// src dy, dst dx, the kernel turned 180°). Grid (segments, N).
+template <bool FLIP>
+__device__ void dwf_apply(const float* __restrict__ src, float* __restrict__ dst,
+                          const float* __restrict__ wt, const float* __restrict__ bias,
+                          const Conv2dParams& p) {
+    __shared__ float win[DWF_SEG + 2 * DWF_MAX_W + 2];
+    __shared__ float wsm[DWF_MAX_CH][10];  // nine taps and the bias
+    const Geom g = geom_of(p);
+    const ViewParams& sv_ = FLIP ? p.y : p.x;
+    const ViewParams& dv = FLIP ? p.x : p.y;
+    const int h = g.h, w = g.w, plane = h * w, total = g.ic * plane;
+    const int n = blockIdx.y, e0 = blockIdx.x * DWF_SEG, t = threadIdx.x;
+    const float* s = src + sv_.offset + n * sv_.strides[0];
+    float* d = dst + dv.offset + n * dv.strides[0];
+    dwf_stage(win, s, e0 - w - 1, min(DWF_SEG, total - e0) + 2 * w + 2, total);
+    const int c_lo = e0 / plane, c_hi = min(g.ic - 1, (e0 + DWF_SEG - 1) / plane);
+    for (int i = t; i < (c_hi - c_lo + 1) * 10; i += DWF_THREADS) {
+        const int cc = c_lo + i / 10, k = i % 10;
+        float v;
+        if (k == 9) v = (!FLIP && p.has_bias) ? bias[p.bias_offset + cc] : 0.f;
+        else {
+            const int kk = FLIP ? 8 - k : k;
+            v = wt[at(p.w, cc, 0, kk / 3, kk % 3)];
+        }
+        wsm[cc - c_lo][k] = v;
+    }
+    __syncthreads();
+    const int f = e0 + 4 * t;
+    if (f >= total) return;  // no barrier follows
+    // v[ky][j]: the window row of tap row ky, j = output (0..3) + kx.
+    float v[3][6];
+#pragma unroll
+    for (int ky = 0; ky < 3; ++ky)
+#pragma unroll
+        for (int j = 0; j < 6; ++j) v[ky][j] = win[4 * t + ky * w + j];
+    FlatPos pos = dwf_pos(f, plane, w);
+    int c = -1;
+    float wk[10];
+    float out[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        if (pos.c != c) {  // the first output, or a run that crosses into the next plane
+            c = pos.c;
+#pragma unroll
+            for (int k = 0; k < 10; ++k) wk[k] = wsm[min(c, c_hi) - c_lo][k];
+        }
+        const FlatEdges e = dwf_edges(pos, h, w);
+        float acc = wk[9];
+#pragma unroll
+        for (int ky = 0; ky < 3; ++ky)
+#pragma unroll
+            for (int kx = 0; kx < 3; ++kx)
+                if (dwf_tap(e, ky, kx)) acc = fmaf(v[ky][i + kx], wk[3 * ky + kx], acc);
+        out[i] = acc;
+        dwf_advance(pos, h, w);
+    }
+    float* o = d + f;
+    if (f + 3 < total && (reinterpret_cast<size_t>(o) & 15) == 0) {
+        float4* o4 = reinterpret_cast<float4*>(o);
+        float4 r = make_float4(out[0], out[1], out[2], out[3]);
+        if (p.accumulate) {
+            const float4 old = *o4;
+            r.x += old.x; r.y += old.y; r.z += old.z; r.w += old.w;
+        }
+        *o4 = r;
+    } else {
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+            if (f + i < total) o[i] = p.accumulate ? o[i] + out[i] : out[i];
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(DWF_THREADS)
+    slimmable_dwconv2d_fwd_k3s1_flat(const float* __restrict__ x, const float* __restrict__ wt,
+                                     float* __restrict__ y, const float* __restrict__ bias,
+                                     Conv2dParams p) {
+    dwf_apply<false>(x, y, wt, bias, p);
+}
+
+extern "C" __global__ void __launch_bounds__(DWF_THREADS)
+    slimmable_dwconv2d_dgrad_k3s1_flat(float* __restrict__ dx, const float* __restrict__ wt,
+                                       const float* __restrict__ dy, Conv2dParams p) {
+    dwf_apply<true>(dy, dx, wt, nullptr, p);
+}
+
+// Weight gradient: grid (segments, ceil(N / images)); the block walks its
+// segment in `images` images. A thread's four outputs lie in channel c0 or,
+// where the run crosses a plane's end, c0 + 1: one set of nine sums each.
+extern "C" __global__ void __launch_bounds__(DWF_THREADS)
+    slimmable_dwconv2d_wgrad_k3s1_flat(const float* __restrict__ x, float* __restrict__ dw,
+                                       const float* __restrict__ dy, Conv2dParams p,
+                                       u32 images) {
+    __shared__ float win[DWF_SEG + 2 * DWF_MAX_W + 2];
+    __shared__ float sums[DWF_MAX_CH][9];
+    const Geom g = geom_of(p);
+    const int h = g.h, w = g.w, plane = h * w, total = g.ic * plane;
+    const int e0 = blockIdx.x * DWF_SEG, t = threadIdx.x, f = e0 + 4 * t;
+    const int c_lo = e0 / plane, c_hi = min(g.ic - 1, (e0 + DWF_SEG - 1) / plane);
+    const int n_lo = blockIdx.y * images, n_hi = min(g.n, n_lo + (int)images);
+    for (int i = t; i < (c_hi - c_lo + 1) * 9; i += DWF_THREADS) sums[i / 9][i % 9] = 0.f;
+    const bool live = f < total;
+    // Per output: the borders it touches, whether it exists, whether it is
+    // in c0 + 1.
+    FlatEdges edge[4];
+    bool real[4], next[4];
+    int c0 = 0;
+    {
+        FlatPos pos = dwf_pos(live ? f : 0, plane, w);
+        c0 = pos.c;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            edge[i] = dwf_edges(pos, h, w);
+            real[i] = f + i < total;
+            next[i] = real[i] && pos.c != c0;
+            dwf_advance(pos, h, w);
+        }
+    }
+    const bool crosses = next[1] || next[2] || next[3];
+    // Warps with no run across a plane's end (every warp when H·W is a
+    // multiple of 4) keep one set of sums; the others pick one per output.
+    const bool split = __any_sync(0xffffffffu, live && crosses);
+    float a0[9], a1[9];
+#pragma unroll
+    for (int k = 0; k < 9; ++k) a0[k] = a1[k] = 0.f;
+    for (int n = n_lo; n < n_hi; ++n) {
+        dwf_stage(win, x + p.x.offset + n * p.x.strides[0], e0 - w - 1,
+                  min(DWF_SEG, total - e0) + 2 * w + 2, total);
+        __syncthreads();
+        if (live) {
+            const float* dyn = dy + p.y.offset + n * p.y.strides[0] + f;
+            float v[3][6];
+#pragma unroll
+            for (int ky = 0; ky < 3; ++ky)
+#pragma unroll
+                for (int j = 0; j < 6; ++j) v[ky][j] = win[4 * t + ky * w + j];
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const float gy = real[i] ? dyn[i] : 0.f;
+                const float g0 = split && next[i] ? 0.f : gy, g1 = gy - g0;
+#pragma unroll
+                for (int ky = 0; ky < 3; ++ky)
+#pragma unroll
+                    for (int kx = 0; kx < 3; ++kx) {
+                        if (!dwf_tap(edge[i], ky, kx)) continue;
+                        const float xv = v[ky][i + kx];
+                        a0[3 * ky + kx] = fmaf(g0, xv, a0[3 * ky + kx]);
+                        if (split) a1[3 * ky + kx] = fmaf(g1, xv, a1[3 * ky + kx]);
+                    }
+            }
+        }
+        __syncthreads();  // the next image overwrites the window
+    }
+    // Per channel in shared memory: a warp whose lanes all sum one channel
+    // reduces by shuffles first (the common case: planes of 16 or more
+    // outputs); the others add lane by lane.
+    const int c_first = __shfl_sync(0xffffffffu, c0, 0);
+    const bool uniform = __all_sync(0xffffffffu, !live || (c0 == c_first && !crosses));
+    if (uniform) {
+#pragma unroll
+        for (int k = 0; k < 9; ++k) {
+            float s = a0[k];
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+            a0[k] = s;
+        }
+        if (t % 32 == 0 && live)
+#pragma unroll
+            for (int k = 0; k < 9; ++k) atomicAdd(&sums[c0 - c_lo][k], a0[k]);
+    } else if (live) {
+#pragma unroll
+        for (int k = 0; k < 9; ++k) {
+            atomicAdd(&sums[c0 - c_lo][k], a0[k]);
+            if (crosses) atomicAdd(&sums[c0 + 1 - c_lo][k], a1[k]);
+        }
+    }
+    __syncthreads();
+    for (int i = t; i < (c_hi - c_lo + 1) * 9; i += DWF_THREADS) {
+        const int k = i % 9;
+        atomicAdd(&dw[at(p.w, c_lo + i / 9, 0, k / 3, k % 3)], sums[i / 9][k]);
+    }
+}
