@@ -43,6 +43,7 @@ const LINEAR: &[(usize, usize, usize, usize, usize)] = &[
     (4, 16, 10, 8, 10),  // classifier: input sliced, output full
     (1, 13, 9, 7, 5),    // batch 1, odd, both sliced
     (33, 40, 12, 27, 12),
+    (37, 100, 70, 97, 65), // several 32x32 tiles and K steps, none full
 ];
 
 fn linear_cases(v: &mut Vec<Case>) {
@@ -239,6 +240,7 @@ const LOSS: &[(usize, usize, f32)] = &[
     (300, 13, 5.0),
     (5, 1000, 2.0),
     (6, 10, 60.0),
+    (70, 1000, 4.0), // more rows than the CUDA block has warps
 ];
 
 fn loss_cases(v: &mut Vec<Case>) {

@@ -271,7 +271,11 @@ pub unsafe fn launch_conv2d(
                 flat_cfg(1),
                 &[&ptr.x, &ptr.w, &ptr.y, p],
             )?,
-            ConvPass::Wgrad if flat => launch(
+            // On planes narrower than 28 the flat wgrad's blocks each sum a
+            // few images between barriers and lose to dwconv2d_wgrad_k3 (H200,
+            // 2026-11-26: 0.064 vs 0.043 ms at 64x384x14x14; 0.18 vs 0.31 ms
+            // for the tiled 3x3 wgrad at 64x144x56x56).
+            ConvPass::Wgrad if flat && w >= 28 => launch(
                 entry::DWCONV2D_WGRAD_K3S1_FLAT,
                 flat_cfg(flat_images),
                 &[&ptr.x, &ptr.w, &ptr.y, p, &(flat_images as u32)],

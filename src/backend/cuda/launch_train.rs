@@ -5,7 +5,7 @@
 //! outputs must not alias inputs.
 
 use super::launch::CudaKernels;
-use super::launch_norm::{THREADS, grid_stride, launch_raw};
+use super::launch_norm::{grid_stride, launch_raw};
 use crate::error::Result;
 use crate::kernel_sources::entry;
 use crate::params::{EltwiseParams, LinearParams, LossParams, PoolParams, SgdParams};
@@ -31,18 +31,15 @@ pub unsafe fn launch_linear_forward(
     y: sys::CUdeviceptr,
     p: &LinearParams,
 ) -> Result<()> {
-    let n = p.y.numel();
+    // 32 x 32 output tiles of 256 threads (LIN_TILE, LIN_THREADS in
+    // kernels/linear.cu).
+    let cfg = LaunchConfig {
+        grid_dim: (p.y.dims[1].div_ceil(32), p.x.dims[0].div_ceil(32), 1),
+        block_dim: (256, 1, 1),
+        shared_mem_bytes: 0,
+    };
     // SAFETY: see the module documentation.
-    unsafe {
-        launch_raw(
-            k,
-            stream,
-            entry::LINEAR_FORWARD_F32,
-            grid_stride(n),
-            &[x, w, b, y],
-            p,
-        )
-    }
+    unsafe { launch_raw(k, stream, entry::LINEAR_FORWARD_F32, cfg, &[x, w, b, y], p) }
 }
 
 /// `dx = dy·W` (written; `p.x` is the dx view).
@@ -172,10 +169,11 @@ pub unsafe fn launch_avg_pool_backward(
     unsafe { launch_raw(k, stream, entry::AVG_POOL_BACKWARD_F32, cfg, &[dy, dx], p) }
 }
 
+/// The losses' single block: LOSS_THREADS (kernels/loss.cu), a warp a row.
 fn one_block() -> LaunchConfig {
     LaunchConfig {
         grid_dim: (1, 1, 1),
-        block_dim: (THREADS, 1, 1),
+        block_dim: (1024, 1, 1),
         shared_mem_bytes: 0,
     }
 }
