@@ -18,8 +18,9 @@
 //   - *_tf32: TF32 tensor cores, mma.sync m16n8k8, f32 accumulate;
 //   - *_bf16: BF16 tensor cores (operands rounded to bfloat16 as they
 //     leave shared memory), mma.sync m16n8k8, f32 accumulate.
-// Pointwise convs whose planes allow it take the "_pw" twins: no k decode,
-// 16-byte gathers of four pixels (PW in conv_gemm_tile).
+// Pointwise convs take the "_pws" twins (no k decode, 4-byte gathers) or,
+// where their planes allow it, the "_pw" ones (16-byte gathers of four
+// pixels): PW in conv_gemm_tile.
 // Depthwise convs (groups = ic = oc) have their own memory-bound kernels in
 // dwconv2d.cu. The bias gradient here serves both.
 #include "common.cuh"
@@ -28,6 +29,9 @@
 #define PAD 8
 
 enum { PASS_FWD = 0, PASS_DGRAD = 1, PASS_WGRAD = 2 };
+// conv_gemm_tile's PW: the general kernel, or the pointwise one gathering
+// one pixel (4 bytes) or a run of four pixels (16 bytes) per copy.
+enum { PW_OFF = 0, PW_SCALAR = 1, PW_VEC = 2 };
 
 // GEMM extents of one group for a pass.
 template <int PASS>
@@ -148,6 +152,11 @@ __device__ __forceinline__ void cp_async16(float* smem, const float* gmem, bool 
         pred ? *reinterpret_cast<const float4*>(gmem) : make_float4(0.f, 0.f, 0.f, 0.f);
 #endif
 }
+// A copy of RUN consecutive floats: 1 (4 bytes) or 4 (16 bytes, aligned).
+template <int RUN>
+__device__ __forceinline__ void cp_async_run(float* smem, const float* gmem, bool pred) {
+    if constexpr (RUN == 4) cp_async16(smem, gmem, pred); else cp_async4(smem, gmem, pred);
+}
 __device__ __forceinline__ void cp_async_commit() {
 #if __CUDA_ARCH__ >= 800
     asm volatile("cp.async.commit_group;\n" ::);
@@ -171,15 +180,17 @@ __device__ __forceinline__ void cp_async_wait_all() {
 // MMA: 0 exact f32 FMAs, 1 TF32 tensor cores, 2 BF16 tensor cores.
 //
 // PW: the pointwise specialization, for 1x1 kernels, stride 1, no padding,
-// one group, x and y planes contiguous, H*W and every plane's offset a
-// multiple of 4 (the host checks: pointwise_vec_eligible in launch_conv.rs).
-// Then k is a channel (forward, dgrad) or a pixel (wgrad), so there is no
-// decode table, and the activations move in 16-byte runs of four pixels,
-// which never straddle two images. Wgrad reads both operands along k, so
-// its tiles are k-major (pitch BK + 4: the fragment reads stay
-// conflict-free); the f32 product's reads would conflict there, so exact
-// f32 wgrad keeps the general kernel.
-template <int PASS, int MMA, int BM, int BN, int BK, int THREADS, int WARPS_M, bool PW>
+// one group, x and y planes contiguous (the host checks:
+// pointwise_eligible in launch_conv.rs). Then k is a channel (forward,
+// dgrad) or a pixel (wgrad), so there is no decode table, and a pixel's
+// address needs one division by H*W. PW_SCALAR copies one pixel at a time;
+// PW_VEC, where H*W and every plane's offset are multiples of 4
+// (pointwise_vec_eligible), runs of four pixels in one 16-byte copy, which
+// never straddle two images. Wgrad reads both operands along k, so its
+// tiles are k-major (pitch BK + 4: the fragment reads stay conflict-free);
+// the f32 product's reads would conflict there, so exact f32 wgrad keeps
+// the general kernel.
+template <int PASS, int MMA, int BM, int BN, int BK, int THREADS, int WARPS_M, int PW>
 __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float* y,
                                const float* bias, u32 split_k) {
     constexpr int WARPS = THREADS / 32;
@@ -193,13 +204,16 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     constexpr int A_PER = BM * BK / THREADS, B_PER = BK * BN / THREADS;
     static_assert(THREADS % BM == 0 || PASS == PASS_WGRAD, "A rows per thread");
     static_assert(THREADS % BN == 0, "B columns per thread");
-    constexpr bool KMAJ = PW && PASS == PASS_WGRAD;
-    constexpr int RUNS_M = BM / 4, RUNS_K = BK / 4;  // 4-pixel runs across a tile row
+    constexpr bool POINTWISE = PW != PW_OFF;
+    constexpr bool KMAJ = POINTWISE && PASS == PASS_WGRAD;
+    constexpr int RUN = PW == PW_VEC ? 4 : 1;  // pixels per pointwise copy
+    constexpr int RUNS_M = BM / RUN, RUNS_K = BK / RUN;  // runs across a tile row
     static_assert(!KMAJ || TC, "k-major tiles are for the tensor-core products");
-    static_assert(!PW || KMAJ || (THREADS % RUNS_M == 0 && BM * BK % (4 * THREADS) == 0),
+    static_assert(!POINTWISE || KMAJ ||
+                      (THREADS % RUNS_M == 0 && BM * BK % (RUN * THREADS) == 0),
                   "pointwise A runs per thread");
-    static_assert(!KMAJ || (THREADS % RUNS_K == 0 && BM * BK % (4 * THREADS) == 0 &&
-                            BN * BK % (4 * THREADS) == 0),
+    static_assert(!KMAJ || (THREADS % RUNS_K == 0 && BM * BK % (RUN * THREADS) == 0 &&
+                            BN * BK % (RUN * THREADS) == 0),
                   "pointwise wgrad runs per thread");
 
     constexpr int A_LD = KMAJ ? BK + 4 : BM + PAD, B_LD = KMAJ ? BK + 4 : BN + PAD;
@@ -239,11 +253,11 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
         a_base = (int)p.y.offset + n * sv(p.y, 0);
         a_r = hi + g.ph;
         a_c = wi + g.pw;
-    } else if (PW && PASS != PASS_WGRAD) {
-        // Pointwise: the run of four pixels this thread gathers, at
+    } else if (POINTWISE && PASS != PASS_WGRAD) {
+        // Pointwise: the pixel (run of RUN pixels) this thread gathers, at
         // a_base + channel * stride (x in forward, dy in dgrad).
         const ViewParams& av = PASS == PASS_FWD ? p.x : p.y;
-        const int m = m0 + 4 * (t % RUNS_M), n = m / HW;
+        const int m = m0 + RUN * (t % RUNS_M), n = m / HW;
         a_ok = m < M;
         a_base = (int)av.offset + n * sv(av, 0) + (m - n * HW);
     }
@@ -258,36 +272,36 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     // Wgrad's B columns (channel, tap) decoded once per block, so that its
     // lanes can run along the pixels (k), where x is contiguous.
     __shared__ int4 jtab[BN];
-    if (PASS == PASS_WGRAD && !PW && t < BN) {
+    if (PASS == PASS_WGRAD && !POINTWISE && t < BN) {
         int j = n0 + t;
         int kx = j % g.kw, tt = j / g.kw, ky = tt % g.kh, i = tt / g.kh;
         jtab[t] = make_int4((int)p.x.offset + (grp * g.icg + i) * sv(p.x, 1), ky, kx, j < N);
     }
     // The weight offset of reduction index k (forward, dgrad).
     auto w_of_k = [&](int st, int kl, int k) -> int {
-        if (PW) return k * sv(p.w, PASS == PASS_FWD ? 1 : 0);
+        if (POINTWISE) return k * sv(p.w, PASS == PASS_FWD ? 1 : 0);
         return ktab[st][kl].b;
     };
 
-    // Pointwise wgrad's gathers of the K tile at k0 (k = pixel): 4-pixel
-    // runs of dy (A, rows = output channels) and of x (B, rows = input
-    // channels) into k-major stage `st`.
+    // Pointwise wgrad's gathers of the K tile at k0 (k = pixel): runs of
+    // dy (A, rows = output channels) and of x (B, rows = input channels)
+    // into k-major stage `st`; one division per thread and tile.
     auto issue_pw_wgrad = [&](int k0, int st) {
-        const int kl = 4 * (t % RUNS_K), k = k0 + kl, n = k / HW, hw = k - n * HW;
+        const int kl = RUN * (t % RUNS_K), k = k0 + kl, n = k / HW, hw = k - n * HW;
         const bool k_ok = k < k_end;
         const int ya = (int)p.y.offset + n * sv(p.y, 0) + hw;
         const int xa = (int)p.x.offset + n * sv(p.x, 0) + hw;
 #pragma unroll
-        for (int r = 0; r < BM * BK / (4 * THREADS); ++r) {
+        for (int r = 0; r < BM * BK / (RUN * THREADS); ++r) {
             const int ml = t / RUNS_K + r * (THREADS / RUNS_K);
             const bool ok = k_ok && m0 + ml < M;
-            cp_async16(&TILE_A(st, kl, ml), ok ? y + ya + (m0 + ml) * sv(p.y, 1) : y, ok);
+            cp_async_run<RUN>(&TILE_A(st, kl, ml), ok ? y + ya + (m0 + ml) * sv(p.y, 1) : y, ok);
         }
 #pragma unroll
-        for (int r = 0; r < BN * BK / (4 * THREADS); ++r) {
+        for (int r = 0; r < BN * BK / (RUN * THREADS); ++r) {
             const int jl = t / RUNS_K + r * (THREADS / RUNS_K);
             const bool ok = k_ok && n0 + jl < N;
-            cp_async16(&TILE_B(st, kl, jl), ok ? x + xa + (n0 + jl) * sv(p.x, 1) : x, ok);
+            cp_async_run<RUN>(&TILE_B(st, kl, jl), ok ? x + xa + (n0 + jl) * sv(p.x, 1) : x, ok);
         }
     };
     // Pointwise forward/dgrad's A gathers of the K tile at k0 (k = channel).
@@ -295,10 +309,10 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
         const ViewParams& av = PASS == PASS_FWD ? p.x : p.y;
         const float* act = PASS == PASS_FWD ? x : y;
 #pragma unroll
-        for (int r = 0; r < BM * BK / (4 * THREADS); ++r) {
+        for (int r = 0; r < BM * BK / (RUN * THREADS); ++r) {
             const int kl = t / RUNS_M + r * (THREADS / RUNS_M);
             const bool ok = a_ok && k0 + kl < k_end;
-            cp_async16(&TILE_A(st, kl, 4 * (t % RUNS_M)),
+            cp_async_run<RUN>(&TILE_A(st, kl, RUN * (t % RUNS_M)),
                        ok ? act + a_base + (k0 + kl) * sv(av, 1) : act, ok);
         }
     };
@@ -375,7 +389,7 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
         if constexpr (KMAJ) {
             issue_pw_wgrad(k0, st);
         } else {
-            if constexpr (PW) issue_pw_a(k0, st); else issue_a(k0, st);
+            if constexpr (POINTWISE) issue_pw_a(k0, st); else issue_a(k0, st);
             issue_b(k0, st);
         }
         cp_async_commit();
@@ -387,7 +401,7 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     const int warp = t / 32, lane = t % 32, gid = lane / 4, tig = lane % 4;
 
     if (k_begin < k_end) {
-        if (!PW) {
+        if (!POINTWISE) {
             if (t < BK && k_begin + t < k_end) ktab[0][t] = decode_k<PASS>(p, g, grp, k_begin + t);
             __syncthreads();
         }
@@ -399,7 +413,7 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
         if (k1 < k_end) {
             // ktab[st^1] was last read by the issue of tile k0 - BK, which
             // every thread finished before the barrier that ended that loop.
-            if (!PW) {
+            if (!POINTWISE) {
                 if (t < BK && k1 + t < k_end) ktab[st ^ 1][t] = decode_k<PASS>(p, g, grp, k1 + t);
                 __syncthreads();
             }
@@ -483,7 +497,7 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     auto row_base = [&](int m, bool& ok) -> int {
         ok = m < M;
         if (!ok) return 0;
-        if (PW && PASS != PASS_WGRAD) {
+        if (POINTWISE && PASS != PASS_WGRAD) {
             const ViewParams& ov = PASS == PASS_FWD ? p.y : p.x;
             const int n = m / HW;
             return (int)ov.offset + n * sv(ov, 0) + (m - n * HW);
@@ -503,7 +517,7 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
         if (!ok) return 0;
         if (PASS == PASS_FWD) return (grp * g.ocg + j) * sv(p.y, 1);
         if (PASS == PASS_DGRAD) return (grp * g.icg + j) * sv(p.x, 1);
-        if (PW) return j * sv(p.w, 1);
+        if (POINTWISE) return j * sv(p.w, 1);
         int kx = j % g.kw, tt = j / g.kw, ky = tt % g.kh, i = tt / g.kh;
         return i * sv(p.w, 1) + ky * sv(p.w, 2) + kx * sv(p.w, 3);
     };
@@ -563,7 +577,8 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
 // 64 x 64 (128 threads, K step 32: its M is the output channels), and
 // "_narrow" 128 x 16 (128 threads) when the GEMM's N is at most 16 (the
 // stem's dgrad with 3 image channels; pointwise layers with few inputs).
-// The "_pw" twins are the pointwise specialization (PW above), same tiles.
+// The "_pws" and "_pw" twins are the pointwise specializations (PW above:
+// PW_SCALAR, PW_VEC), same tiles.
 #define CONV_GEMM_ENTRY(name, PASS, MMA, BM, BN, BK, THREADS, WARPS_M, PW)                  \
     extern "C" __global__ void __launch_bounds__(THREADS)                                   \
         name(float* x, float* wt, float* y, const float* bias, Conv2dParams p, u32 split_k) { \
@@ -571,40 +586,56 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
                                                                     split_k);                \
     }
 
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32, PASS_FWD, 0, 128, 64, 16, 256, 4, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32, PASS_FWD, 1, 128, 64, 16, 256, 4, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32, PASS_DGRAD, 0, 128, 64, 16, 256, 4, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32, PASS_DGRAD, 1, 128, 64, 16, 256, 4, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_f32, PASS_WGRAD, 0, 64, 64, 32, 128, 2, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32, PASS_WGRAD, 1, 64, 64, 32, 128, 2, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32_narrow, PASS_FWD, 0, 128, 16, 32, 128, 4, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32_narrow, PASS_FWD, 1, 128, 16, 32, 128, 4, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32_narrow, PASS_DGRAD, 0, 128, 16, 32, 128, 4, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32_narrow, PASS_DGRAD, 1, 128, 16, 32, 128, 4, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_f32_narrow, PASS_WGRAD, 0, 128, 16, 32, 128, 4, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_narrow, PASS_WGRAD, 1, 128, 16, 32, 128, 4, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16, PASS_FWD, 2, 128, 64, 16, 256, 4, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_bf16, PASS_DGRAD, 2, 128, 64, 16, 256, 4, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16, PASS_WGRAD, 2, 64, 64, 32, 128, 2, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16_narrow, PASS_FWD, 2, 128, 16, 32, 128, 4, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_bf16_narrow, PASS_DGRAD, 2, 128, 16, 32, 128, 4, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16_narrow, PASS_WGRAD, 2, 128, 16, 32, 128, 4, false)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32_pw, PASS_FWD, 0, 128, 64, 16, 256, 4, true)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32_pw_narrow, PASS_FWD, 0, 128, 16, 32, 128, 4, true)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32_pw, PASS_FWD, 1, 128, 64, 16, 256, 4, true)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32_pw_narrow, PASS_FWD, 1, 128, 16, 32, 128, 4, true)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16_pw, PASS_FWD, 2, 128, 64, 16, 256, 4, true)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16_pw_narrow, PASS_FWD, 2, 128, 16, 32, 128, 4, true)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32_pw, PASS_DGRAD, 0, 128, 64, 16, 256, 4, true)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32_pw_narrow, PASS_DGRAD, 0, 128, 16, 32, 128, 4, true)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32_pw, PASS_DGRAD, 1, 128, 64, 16, 256, 4, true)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32_pw_narrow, PASS_DGRAD, 1, 128, 16, 32, 128, 4, true)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_bf16_pw, PASS_DGRAD, 2, 128, 64, 16, 256, 4, true)
-CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_bf16_pw_narrow, PASS_DGRAD, 2, 128, 16, 32, 128, 4, true)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_pw, PASS_WGRAD, 1, 64, 64, 32, 128, 2, true)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_pw_narrow, PASS_WGRAD, 1, 128, 16, 32, 128, 4, true)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16_pw, PASS_WGRAD, 2, 64, 64, 32, 128, 2, true)
-CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16_pw_narrow, PASS_WGRAD, 2, 128, 16, 32, 128, 4, true)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32, PASS_FWD, 0, 128, 64, 16, 256, 4, PW_OFF)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32, PASS_FWD, 1, 128, 64, 16, 256, 4, PW_OFF)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32, PASS_DGRAD, 0, 128, 64, 16, 256, 4, PW_OFF)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32, PASS_DGRAD, 1, 128, 64, 16, 256, 4, PW_OFF)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_f32, PASS_WGRAD, 0, 64, 64, 32, 128, 2, PW_OFF)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32, PASS_WGRAD, 1, 64, 64, 32, 128, 2, PW_OFF)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32_narrow, PASS_FWD, 0, 128, 16, 32, 128, 4, PW_OFF)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32_narrow, PASS_FWD, 1, 128, 16, 32, 128, 4, PW_OFF)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32_narrow, PASS_DGRAD, 0, 128, 16, 32, 128, 4, PW_OFF)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32_narrow, PASS_DGRAD, 1, 128, 16, 32, 128, 4, PW_OFF)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_f32_narrow, PASS_WGRAD, 0, 128, 16, 32, 128, 4, PW_OFF)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_narrow, PASS_WGRAD, 1, 128, 16, 32, 128, 4, PW_OFF)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16, PASS_FWD, 2, 128, 64, 16, 256, 4, PW_OFF)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_bf16, PASS_DGRAD, 2, 128, 64, 16, 256, 4, PW_OFF)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16, PASS_WGRAD, 2, 64, 64, 32, 128, 2, PW_OFF)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16_narrow, PASS_FWD, 2, 128, 16, 32, 128, 4, PW_OFF)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_bf16_narrow, PASS_DGRAD, 2, 128, 16, 32, 128, 4, PW_OFF)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16_narrow, PASS_WGRAD, 2, 128, 16, 32, 128, 4, PW_OFF)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32_pw, PASS_FWD, 0, 128, 64, 16, 256, 4, PW_VEC)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32_pw_narrow, PASS_FWD, 0, 128, 16, 32, 128, 4, PW_VEC)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32_pw, PASS_FWD, 1, 128, 64, 16, 256, 4, PW_VEC)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32_pw_narrow, PASS_FWD, 1, 128, 16, 32, 128, 4, PW_VEC)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16_pw, PASS_FWD, 2, 128, 64, 16, 256, 4, PW_VEC)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16_pw_narrow, PASS_FWD, 2, 128, 16, 32, 128, 4, PW_VEC)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32_pw, PASS_DGRAD, 0, 128, 64, 16, 256, 4, PW_VEC)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32_pw_narrow, PASS_DGRAD, 0, 128, 16, 32, 128, 4, PW_VEC)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32_pw, PASS_DGRAD, 1, 128, 64, 16, 256, 4, PW_VEC)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32_pw_narrow, PASS_DGRAD, 1, 128, 16, 32, 128, 4, PW_VEC)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_bf16_pw, PASS_DGRAD, 2, 128, 64, 16, 256, 4, PW_VEC)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_bf16_pw_narrow, PASS_DGRAD, 2, 128, 16, 32, 128, 4, PW_VEC)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_pw, PASS_WGRAD, 1, 64, 64, 32, 128, 2, PW_VEC)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_pw_narrow, PASS_WGRAD, 1, 128, 16, 32, 128, 4, PW_VEC)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16_pw, PASS_WGRAD, 2, 64, 64, 32, 128, 2, PW_VEC)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16_pw_narrow, PASS_WGRAD, 2, 128, 16, 32, 128, 4, PW_VEC)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32_pws, PASS_FWD, 0, 128, 64, 16, 256, 4, PW_SCALAR)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32_pws_narrow, PASS_FWD, 0, 128, 16, 32, 128, 4, PW_SCALAR)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32_pws, PASS_FWD, 1, 128, 64, 16, 256, 4, PW_SCALAR)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32_pws_narrow, PASS_FWD, 1, 128, 16, 32, 128, 4, PW_SCALAR)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16_pws, PASS_FWD, 2, 128, 64, 16, 256, 4, PW_SCALAR)
+CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16_pws_narrow, PASS_FWD, 2, 128, 16, 32, 128, 4, PW_SCALAR)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32_pws, PASS_DGRAD, 0, 128, 64, 16, 256, 4, PW_SCALAR)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32_pws_narrow, PASS_DGRAD, 0, 128, 16, 32, 128, 4, PW_SCALAR)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32_pws, PASS_DGRAD, 1, 128, 64, 16, 256, 4, PW_SCALAR)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32_pws_narrow, PASS_DGRAD, 1, 128, 16, 32, 128, 4, PW_SCALAR)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_bf16_pws, PASS_DGRAD, 2, 128, 64, 16, 256, 4, PW_SCALAR)
+CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_bf16_pws_narrow, PASS_DGRAD, 2, 128, 16, 32, 128, 4, PW_SCALAR)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_pws, PASS_WGRAD, 1, 64, 64, 32, 128, 2, PW_SCALAR)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_pws_narrow, PASS_WGRAD, 1, 128, 16, 32, 128, 4, PW_SCALAR)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16_pws, PASS_WGRAD, 2, 64, 64, 32, 128, 2, PW_SCALAR)
+CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16_pws_narrow, PASS_WGRAD, 2, 128, 16, 32, 128, 4, PW_SCALAR)
 
 // grid = (oc, splits): db[o] += sum of dy over the batch and output pixels.
 extern "C" __global__ void slimmable_conv2d_bias_grad(float* __restrict__ db,

@@ -105,6 +105,22 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::CONV2D_WGRAD_TF32_PW_NARROW,
             entry::CONV2D_WGRAD_BF16_PW,
             entry::CONV2D_WGRAD_BF16_PW_NARROW,
+            entry::CONV2D_FWD_F32_PWS,
+            entry::CONV2D_FWD_F32_PWS_NARROW,
+            entry::CONV2D_FWD_TF32_PWS,
+            entry::CONV2D_FWD_TF32_PWS_NARROW,
+            entry::CONV2D_FWD_BF16_PWS,
+            entry::CONV2D_FWD_BF16_PWS_NARROW,
+            entry::CONV2D_DGRAD_F32_PWS,
+            entry::CONV2D_DGRAD_F32_PWS_NARROW,
+            entry::CONV2D_DGRAD_TF32_PWS,
+            entry::CONV2D_DGRAD_TF32_PWS_NARROW,
+            entry::CONV2D_DGRAD_BF16_PWS,
+            entry::CONV2D_DGRAD_BF16_PWS_NARROW,
+            entry::CONV2D_WGRAD_TF32_PWS,
+            entry::CONV2D_WGRAD_TF32_PWS_NARROW,
+            entry::CONV2D_WGRAD_BF16_PWS,
+            entry::CONV2D_WGRAD_BF16_PWS_NARROW,
             entry::CONV2D_BIAS_GRAD,
         ],
     },
@@ -267,6 +283,25 @@ pub mod entry {
     pub const CONV2D_WGRAD_TF32_PW_NARROW: &str = "slimmable_conv2d_wgrad_tf32_pw_narrow";
     pub const CONV2D_WGRAD_BF16_PW: &str = "slimmable_conv2d_wgrad_bf16_pw";
     pub const CONV2D_WGRAD_BF16_PW_NARROW: &str = "slimmable_conv2d_wgrad_bf16_pw_narrow";
+    /// The pointwise twins for the other 1×1 convs with contiguous planes
+    /// (`launch_conv::pointwise_eligible`, e.g. 7×7 planes): 4-byte gathers
+    /// of one pixel, no tap decoding. Exact f32 wgrad has none.
+    pub const CONV2D_FWD_F32_PWS: &str = "slimmable_conv2d_fwd_f32_pws";
+    pub const CONV2D_FWD_F32_PWS_NARROW: &str = "slimmable_conv2d_fwd_f32_pws_narrow";
+    pub const CONV2D_FWD_TF32_PWS: &str = "slimmable_conv2d_fwd_tf32_pws";
+    pub const CONV2D_FWD_TF32_PWS_NARROW: &str = "slimmable_conv2d_fwd_tf32_pws_narrow";
+    pub const CONV2D_FWD_BF16_PWS: &str = "slimmable_conv2d_fwd_bf16_pws";
+    pub const CONV2D_FWD_BF16_PWS_NARROW: &str = "slimmable_conv2d_fwd_bf16_pws_narrow";
+    pub const CONV2D_DGRAD_F32_PWS: &str = "slimmable_conv2d_dgrad_f32_pws";
+    pub const CONV2D_DGRAD_F32_PWS_NARROW: &str = "slimmable_conv2d_dgrad_f32_pws_narrow";
+    pub const CONV2D_DGRAD_TF32_PWS: &str = "slimmable_conv2d_dgrad_tf32_pws";
+    pub const CONV2D_DGRAD_TF32_PWS_NARROW: &str = "slimmable_conv2d_dgrad_tf32_pws_narrow";
+    pub const CONV2D_DGRAD_BF16_PWS: &str = "slimmable_conv2d_dgrad_bf16_pws";
+    pub const CONV2D_DGRAD_BF16_PWS_NARROW: &str = "slimmable_conv2d_dgrad_bf16_pws_narrow";
+    pub const CONV2D_WGRAD_TF32_PWS: &str = "slimmable_conv2d_wgrad_tf32_pws";
+    pub const CONV2D_WGRAD_TF32_PWS_NARROW: &str = "slimmable_conv2d_wgrad_tf32_pws_narrow";
+    pub const CONV2D_WGRAD_BF16_PWS: &str = "slimmable_conv2d_wgrad_bf16_pws";
+    pub const CONV2D_WGRAD_BF16_PWS_NARROW: &str = "slimmable_conv2d_wgrad_bf16_pws_narrow";
     /// Depthwise forward: CUDA `(x, w, y, bias, Conv2dParams)`, 1-D grid.
     pub const DWCONV2D_FWD: &str = "slimmable_dwconv2d_fwd";
     /// Depthwise forward and dgrad tiled through shared memory (k ≤ 7,

@@ -537,8 +537,12 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
     // Then pointwise convs that take the `_pw` kernels (H·W a multiple of 4):
     // odd channel counts, a slice that starts mid-buffer, pixel counts that
     // do not fit the tiles, K tiles across images, split-K wgrad, narrow
-    // tiles, several tiles along M, N and K; and 1×1 ones that must not
-    // (H·W = 42 above, 7×7, stride 2).
+    // tiles, several tiles along M, N and K; 7×7 ones that take the `_pws`
+    // kernels (like H·W = 42 above) and a stride-2 1×1 that takes neither.
+    // Then more `_pws` ones: 5×3 planes with odd channels on a slice (narrow
+    // tiles), several tiles along M, N and K on 7×7, split-K wgrad on wide
+    // and narrow tiles (pixel runs across images), 1×1 planes (every pixel
+    // its own image).
     let shapes = [
         (2, 12, 10, 20, 18, 1, 9, 11, 3, 1, 1, 0),
         (3, 32, 24, 16, 12, 1, 7, 6, 1, 1, 0, 0),
@@ -552,6 +556,11 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
         (2, 72, 66, 80, 70, 1, 4, 8, 1, 1, 0, 2),
         (2, 24, 20, 24, 18, 1, 7, 7, 1, 1, 0, 0),
         (2, 24, 20, 24, 18, 1, 8, 8, 1, 2, 0, 0),
+        (3, 13, 11, 9, 7, 1, 5, 3, 1, 1, 0, 2),
+        (4, 80, 70, 72, 66, 1, 7, 7, 1, 1, 0, 5),
+        (11, 40, 36, 40, 33, 1, 7, 7, 1, 1, 0, 3),
+        (12, 10, 9, 20, 17, 1, 9, 7, 1, 1, 0, 1),
+        (6, 24, 20, 16, 16, 1, 1, 1, 1, 1, 0, 2),
     ];
     let mut failures = Vec::new();
     for (k, (n, icf, ic, ocf, oc, groups, h, w, kk, s, pad, at)) in shapes.into_iter().enumerate() {
@@ -612,20 +621,31 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Whether conv_check took the `_pw` kernels exactly when the host would
-/// (`pointwise_vec_eligible`; exact f32 wgrad has no `_pw` twin): the
-/// driver's text, or Err saying which way it went wrong.
+/// Whether conv_check took the route the host would (`pointwise_eligible`:
+/// `_pws`, and `pointwise_vec_eligible`: `_pw`; exact f32 wgrad has neither;
+/// the harness's buffers are 16-byte aligned): the driver's text, or Err
+/// saying which way it went wrong.
 fn expect_route(cdir: &Path, pass: &str, precision: &str, text: String) -> Result<String, String> {
-    use slimmable::backend::cuda::launch_conv::pointwise_vec_eligible;
+    use slimmable::backend::cuda::launch_conv::{pointwise_eligible, pointwise_vec_eligible};
     let bytes = std::fs::read(cdir.join("params.bin")).unwrap();
     let params: slimmable::params::Conv2dParams = bytemuck::pod_read_unaligned(&bytes);
-    let want = pointwise_vec_eligible(&params) && !(pass == "wgrad" && precision == "f32");
-    let took = text.contains(" pw,");
+    let want = if !pointwise_eligible(&params) || (pass == "wgrad" && precision == "f32") {
+        "general"
+    } else if pointwise_vec_eligible(&params) {
+        "pw"
+    } else {
+        "pws"
+    };
+    let took = if text.contains(" pw,") {
+        "pw"
+    } else if text.contains(" pws,") {
+        "pws"
+    } else {
+        "general"
+    };
     if took == want {
         Ok(text)
     } else {
-        Err(format!(
-            "pointwise kernels expected {want}, taken {took}: {text}"
-        ))
+        Err(format!("route {want} expected, {took} taken: {text}"))
     }
 }

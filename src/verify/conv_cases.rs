@@ -151,6 +151,13 @@ fn shapes() -> Vec<Shape> {
         pad: 0,
         ..dense(3, (24, 12), (16, 10), 1, 1, (6, 10))
     });
+    // Pointwise on other planes (the 7×7 and 9×7 ones above too): CUDA's
+    // `_pws` kernels (4-byte gathers), odd channels, bias, split-K wgrad
+    // with pixel runs across images.
+    v.push(Shape {
+        pad: 0,
+        ..dense(40, (24, 13), (16, 9), 1, 1, (5, 3))
+    });
     // Stem: image channels are never sliced.
     v.push(dense(2, (3, 3), (32, 24), 7, 2, (17, 19)));
     v.push(Shape {

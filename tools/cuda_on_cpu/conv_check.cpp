@@ -11,6 +11,7 @@
 #include "conv2d.cu"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "case_io.h"
 
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
     uint32_t split = 1;
     if (pass == "wgrad") {  // split_for(tiles, k_len, 8 * 32), TARGET_BLOCKS = 132 * 4
         const uint64_t tiles = std::max<uint64_t>(tiles_m * tiles_n * groups, 1);
-        split = (uint32_t)std::clamp<uint64_t>(std::min<uint64_t>(528 / tiles, k_len / 256), 1, 256);
+        split = (uint32_t)std::clamp<uint64_t>(std::min<uint64_t>(528 / tiles, k_len / 256), 1, 1024);
     }
     // [pass][mode][narrow]
     const Kernel table[3][3][2] = {
@@ -60,7 +61,8 @@ int main(int argc, char** argv) {
          {slimmable_conv2d_wgrad_tf32, slimmable_conv2d_wgrad_tf32_narrow},
          {slimmable_conv2d_wgrad_bf16, slimmable_conv2d_wgrad_bf16_narrow}},
     };
-    // The pointwise twins; exact f32 wgrad has none (nullptr).
+    // The pointwise twins, 16-byte (pw_table) and 4-byte (pws_table)
+    // gathers; exact f32 wgrad has none (nullptr).
     const Kernel pw_table[3][3][2] = {
         {{slimmable_conv2d_fwd_f32_pw, slimmable_conv2d_fwd_f32_pw_narrow},
          {slimmable_conv2d_fwd_tf32_pw, slimmable_conv2d_fwd_tf32_pw_narrow},
@@ -72,24 +74,41 @@ int main(int argc, char** argv) {
          {slimmable_conv2d_wgrad_tf32_pw, slimmable_conv2d_wgrad_tf32_pw_narrow},
          {slimmable_conv2d_wgrad_bf16_pw, slimmable_conv2d_wgrad_bf16_pw_narrow}},
     };
+    const Kernel pws_table[3][3][2] = {
+        {{slimmable_conv2d_fwd_f32_pws, slimmable_conv2d_fwd_f32_pws_narrow},
+         {slimmable_conv2d_fwd_tf32_pws, slimmable_conv2d_fwd_tf32_pws_narrow},
+         {slimmable_conv2d_fwd_bf16_pws, slimmable_conv2d_fwd_bf16_pws_narrow}},
+        {{slimmable_conv2d_dgrad_f32_pws, slimmable_conv2d_dgrad_f32_pws_narrow},
+         {slimmable_conv2d_dgrad_tf32_pws, slimmable_conv2d_dgrad_tf32_pws_narrow},
+         {slimmable_conv2d_dgrad_bf16_pws, slimmable_conv2d_dgrad_bf16_pws_narrow}},
+        {{nullptr, nullptr},
+         {slimmable_conv2d_wgrad_tf32_pws, slimmable_conv2d_wgrad_tf32_pws_narrow},
+         {slimmable_conv2d_wgrad_bf16_pws, slimmable_conv2d_wgrad_bf16_pws_narrow}},
+    };
     const int pi = pass == "fwd" ? 0 : pass == "dgrad" ? 1 : 2;
-    // pointwise_vec_eligible (launch_conv.rs): 1x1, stride 1, no padding,
-    // one group, planes contiguous, H*W and plane offsets multiples of 4.
-    auto plane_vec = [](const ViewParams& v) {
-        return v.strides[3] == 1 && v.strides[2] == v.dims[3] && v.dims[2] * v.dims[3] % 4 == 0 &&
-               v.offset % 4 == 0 && v.strides[0] % 4 == 0 && v.strides[1] % 4 == 0;
+    // pointwise_eligible (launch_conv.rs): 1x1, stride 1, no padding, one
+    // group, planes contiguous; pointwise_vec_eligible: also H*W, plane
+    // offsets and strides multiples of 4, and 16-byte aligned pointers.
+    auto plane = [](const ViewParams& v) {
+        return v.strides[3] == 1 && v.strides[2] == v.dims[3];
+    };
+    auto vec4 = [](const ViewParams& v) {
+        return v.dims[2] * v.dims[3] % 4 == 0 && v.offset % 4 == 0 && v.strides[0] % 4 == 0 &&
+               v.strides[1] % 4 == 0;
     };
     const char* pw_env = std::getenv("SLIMMABLE_PW_VEC");
     const bool pw = khw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 &&
-                    p.pad_w == 0 && groups == 1 && plane_vec(p.x) && plane_vec(p.y) &&
+                    p.pad_w == 0 && groups == 1 && plane(p.x) && plane(p.y) &&
                     pw_table[pi][mode][0] != nullptr && !(pw_env && std::string(pw_env) == "0");
-    const Kernel k = (pw ? pw_table : table)[pi][mode][narrow ? 1 : 0];
+    const bool aligned = ((uintptr_t)x.data() | (uintptr_t)y.data()) % 16 == 0;
+    const bool vec16 = pw && vec4(p.x) && vec4(p.y) && aligned;
+    const Kernel k = (!pw ? table : vec16 ? pw_table : pws_table)[pi][mode][narrow ? 1 : 0];
     shim_launch({(unsigned)tiles_m, (unsigned)tiles_n, (unsigned)(groups * split)},
                 {(unsigned)threads, 1, 1},
                 [&] { k(x.data(), w.data(), y.data(), bias.data(), p, split); });
     const std::vector<float>& out = pass == "fwd" ? y : pass == "dgrad" ? x : w;
     const std::string what = pass + " " + prec + (narrow ? " (narrow" : " (wide") +
-                             (pw ? " pw" : "") + ", split " + std::to_string(split) + ")";
+                             (!pw ? "" : vec16 ? " pw" : " pws") + ", split " + std::to_string(split) + ")";
     const size_t bad = case_compare(what.c_str(), out, case_floats("expected.bin"), tol[0], tol[1]);
     return bad ? 1 : 0;
 }

@@ -228,7 +228,7 @@ pub unsafe fn launch_conv2d(
     let split_for = |tiles: u64, k_len: u64, per_split_min: u64| -> u32 {
         (TARGET_BLOCKS / tiles.max(1))
             .min(k_len / per_split_min.max(1))
-            .clamp(1, 256) as u32
+            .clamp(1, 1024) as u32
     };
 
     if is_depthwise(p) {
@@ -250,8 +250,9 @@ pub unsafe fn launch_conv2d(
         let wgrad_z = ic * n.div_ceil(DW3_LANE_IMAGES * out3.pz as u64);
         let s3 = if p.stride_h == 1 { 0 } else { 1 };
         // The flat kernels: segments of one image's channels, grid
-        // (segments, images); wgrad sums `images` images a block, as many
-        // as leaves a few waves of blocks.
+        // (segments, images); wgrad sums 8 images a block (with as many as
+        // left 1.7 waves, 64x144x56x56 ran at 31% of copy bandwidth on an
+        // H200; its per-channel atomics stay few: 9 a channel and block).
         let flat = dw_flat_fits(p);
         let segments = (ic * h * w).div_ceil(DWF_SEG);
         let flat_cfg = |images: u64| LaunchConfig {
@@ -259,7 +260,7 @@ pub unsafe fn launch_conv2d(
             block_dim: (THREADS, 1, 1),
             shared_mem_bytes: 0,
         };
-        let flat_images = n.div_ceil((TARGET_BLOCKS * 2 / segments).clamp(1, n));
+        let flat_images = n.min(8);
         match pass {
             ConvPass::Forward if flat => launch(
                 entry::DWCONV2D_FWD_K3S1_FLAT,
@@ -374,12 +375,12 @@ pub unsafe fn launch_conv2d(
         } else {
             precision
         };
-        // Pointwise convs whose planes allow 16-byte gathers take the `_pw`
-        // twins (same tiles and grid).
-        let pointwise =
-            pw_vec_enabled() && pointwise_vec_eligible(p) && (ptr.x | ptr.y).is_multiple_of(16);
+        // Pointwise convs take the `_pws` twins (same tiles and grid), or
+        // the `_pw` ones where their planes allow 16-byte gathers.
+        let pointwise = pw_vec_enabled() && pointwise_eligible(p);
+        let vec16 = pointwise_vec_eligible(p) && (ptr.x | ptr.y).is_multiple_of(16);
         let name = pointwise
-            .then(|| pointwise_entry(pass, precision, narrow))
+            .then(|| pointwise_entry(pass, precision, narrow, vec16))
             .flatten()
             .unwrap_or_else(|| gemm_entry(pass, precision, narrow));
         let cfg = LaunchConfig {
@@ -425,52 +426,76 @@ fn gemm_entry(pass: ConvPass, precision: Precision, narrow: bool) -> &'static st
     }
 }
 
-/// The pointwise twin (`_pw`) of [`gemm_entry`]; exact f32 wgrad has none
-/// (its FMA loop's reads would conflict in the k-major tiles).
-fn pointwise_entry(pass: ConvPass, precision: Precision, narrow: bool) -> Option<&'static str> {
-    Some(match (pass, precision, narrow) {
-        (ConvPass::Forward, Precision::F32, false) => entry::CONV2D_FWD_F32_PW,
-        (ConvPass::Forward, Precision::Tf32, false) => entry::CONV2D_FWD_TF32_PW,
-        (ConvPass::Forward, Precision::Bf16, false) => entry::CONV2D_FWD_BF16_PW,
-        (ConvPass::Forward, Precision::F32, true) => entry::CONV2D_FWD_F32_PW_NARROW,
-        (ConvPass::Forward, Precision::Tf32, true) => entry::CONV2D_FWD_TF32_PW_NARROW,
-        (ConvPass::Forward, Precision::Bf16, true) => entry::CONV2D_FWD_BF16_PW_NARROW,
-        (ConvPass::Dgrad, Precision::F32, false) => entry::CONV2D_DGRAD_F32_PW,
-        (ConvPass::Dgrad, Precision::Tf32, false) => entry::CONV2D_DGRAD_TF32_PW,
-        (ConvPass::Dgrad, Precision::Bf16, false) => entry::CONV2D_DGRAD_BF16_PW,
-        (ConvPass::Dgrad, Precision::F32, true) => entry::CONV2D_DGRAD_F32_PW_NARROW,
-        (ConvPass::Dgrad, Precision::Tf32, true) => entry::CONV2D_DGRAD_TF32_PW_NARROW,
-        (ConvPass::Dgrad, Precision::Bf16, true) => entry::CONV2D_DGRAD_BF16_PW_NARROW,
-        (ConvPass::Wgrad, Precision::F32, _) => return None,
-        (ConvPass::Wgrad, Precision::Tf32, false) => entry::CONV2D_WGRAD_TF32_PW,
-        (ConvPass::Wgrad, Precision::Bf16, false) => entry::CONV2D_WGRAD_BF16_PW,
-        (ConvPass::Wgrad, Precision::Tf32, true) => entry::CONV2D_WGRAD_TF32_PW_NARROW,
-        (ConvPass::Wgrad, Precision::Bf16, true) => entry::CONV2D_WGRAD_BF16_PW_NARROW,
-    })
+/// The pointwise twin of [`gemm_entry`]: `_pw` (16-byte gathers) if
+/// `vec16`, else `_pws` (4-byte gathers). Exact f32 wgrad has none (its FMA
+/// loop's reads would conflict in the k-major tiles).
+fn pointwise_entry(
+    pass: ConvPass,
+    precision: Precision,
+    narrow: bool,
+    vec16: bool,
+) -> Option<&'static str> {
+    use ConvPass::{Dgrad, Forward, Wgrad};
+    use Precision::{Bf16, F32, Tf32};
+    let (scalar, vec) = match (pass, precision, narrow) {
+        (Forward, F32, false) => (entry::CONV2D_FWD_F32_PWS, entry::CONV2D_FWD_F32_PW),
+        (Forward, Tf32, false) => (entry::CONV2D_FWD_TF32_PWS, entry::CONV2D_FWD_TF32_PW),
+        (Forward, Bf16, false) => (entry::CONV2D_FWD_BF16_PWS, entry::CONV2D_FWD_BF16_PW),
+        (Forward, F32, true) => (
+            entry::CONV2D_FWD_F32_PWS_NARROW,
+            entry::CONV2D_FWD_F32_PW_NARROW,
+        ),
+        (Forward, Tf32, true) => (
+            entry::CONV2D_FWD_TF32_PWS_NARROW,
+            entry::CONV2D_FWD_TF32_PW_NARROW,
+        ),
+        (Forward, Bf16, true) => (
+            entry::CONV2D_FWD_BF16_PWS_NARROW,
+            entry::CONV2D_FWD_BF16_PW_NARROW,
+        ),
+        (Dgrad, F32, false) => (entry::CONV2D_DGRAD_F32_PWS, entry::CONV2D_DGRAD_F32_PW),
+        (Dgrad, Tf32, false) => (entry::CONV2D_DGRAD_TF32_PWS, entry::CONV2D_DGRAD_TF32_PW),
+        (Dgrad, Bf16, false) => (entry::CONV2D_DGRAD_BF16_PWS, entry::CONV2D_DGRAD_BF16_PW),
+        (Dgrad, F32, true) => (
+            entry::CONV2D_DGRAD_F32_PWS_NARROW,
+            entry::CONV2D_DGRAD_F32_PW_NARROW,
+        ),
+        (Dgrad, Tf32, true) => (
+            entry::CONV2D_DGRAD_TF32_PWS_NARROW,
+            entry::CONV2D_DGRAD_TF32_PW_NARROW,
+        ),
+        (Dgrad, Bf16, true) => (
+            entry::CONV2D_DGRAD_BF16_PWS_NARROW,
+            entry::CONV2D_DGRAD_BF16_PW_NARROW,
+        ),
+        (Wgrad, F32, _) => return None,
+        (Wgrad, Tf32, false) => (entry::CONV2D_WGRAD_TF32_PWS, entry::CONV2D_WGRAD_TF32_PW),
+        (Wgrad, Bf16, false) => (entry::CONV2D_WGRAD_BF16_PWS, entry::CONV2D_WGRAD_BF16_PW),
+        (Wgrad, Tf32, true) => (
+            entry::CONV2D_WGRAD_TF32_PWS_NARROW,
+            entry::CONV2D_WGRAD_TF32_PW_NARROW,
+        ),
+        (Wgrad, Bf16, true) => (
+            entry::CONV2D_WGRAD_BF16_PWS_NARROW,
+            entry::CONV2D_WGRAD_BF16_PW_NARROW,
+        ),
+    };
+    Some(if vec16 { vec } else { scalar })
 }
 
 /// `SLIMMABLE_PW_VEC=0` sends pointwise convs to the general GEMM kernels
-/// (for A/B timing against the `_pw` twins).
+/// (for A/B timing against the `_pws` and `_pw` twins).
 fn pw_vec_enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var("SLIMMABLE_PW_VEC").map_or(true, |v| v != "0"))
 }
 
-/// Whether a conv's views allow the pointwise `_pw` kernels (the device
-/// pointers must also be 16-byte aligned): kernel 1×1, stride 1, no
-/// padding, one group, and x and y with contiguous planes whose pixel
-/// count, offset, batch and channel strides are multiples of 4, so that
-/// every run of four pixels the kernels move in one 16-byte copy is aligned
-/// and inside one image. Channel slices of wider buffers qualify.
-pub fn pointwise_vec_eligible(p: &Conv2dParams) -> bool {
-    let plane_vec = |v: &crate::params::ViewParams| {
-        v.strides[3] == 1
-            && v.strides[2] == v.dims[3]
-            && (v.dims[2] * v.dims[3]).is_multiple_of(4)
-            && v.offset.is_multiple_of(4)
-            && v.strides[0].is_multiple_of(4)
-            && v.strides[1].is_multiple_of(4)
-    };
+/// Whether a conv can take the pointwise kernels (`_pws`, 4-byte gathers):
+/// kernel 1×1, stride 1, no padding, one group, and x and y with contiguous
+/// planes, so that a pixel's offset in its plane is its index. Channel
+/// slices of wider buffers qualify.
+pub fn pointwise_eligible(p: &Conv2dParams) -> bool {
+    let plane = |v: &crate::params::ViewParams| v.strides[3] == 1 && v.strides[2] == v.dims[3];
     p.w.dims[2] == 1
         && p.w.dims[3] == 1
         && p.stride_h == 1
@@ -478,8 +503,22 @@ pub fn pointwise_vec_eligible(p: &Conv2dParams) -> bool {
         && p.pad_h == 0
         && p.pad_w == 0
         && p.groups == 1
-        && plane_vec(&p.x)
-        && plane_vec(&p.y)
+        && plane(&p.x)
+        && plane(&p.y)
+}
+
+/// Whether a pointwise conv's views also allow the 16-byte `_pw` kernels
+/// (the device pointers must also be 16-byte aligned): pixel count, offset,
+/// batch and channel strides of x and y multiples of 4, so that every run
+/// of four pixels moved in one copy is aligned and inside one image.
+pub fn pointwise_vec_eligible(p: &Conv2dParams) -> bool {
+    let vec4 = |v: &crate::params::ViewParams| {
+        (v.dims[2] * v.dims[3]).is_multiple_of(4)
+            && v.offset.is_multiple_of(4)
+            && v.strides[0].is_multiple_of(4)
+            && v.strides[1].is_multiple_of(4)
+    };
+    pointwise_eligible(p) && vec4(&p.x) && vec4(&p.y)
 }
 
 /// A kernel argument pushed by reference (lets one launch helper take
