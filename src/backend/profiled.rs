@@ -11,20 +11,24 @@ use crate::params::{
     BnParams, Conv2dParams, EltwiseParams, FillParams, LinearParams, LossParams, PoolParams,
     ResizePackParams, SgdParams, SliceCopyParams,
 };
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-/// Calls and seconds of one operation kind.
+/// Calls and seconds of one operation kind, and the bytes its calls must
+/// move at least (0 where not counted: only batch norm is).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OpTime {
     pub calls: u64,
     pub seconds: f64,
+    pub bytes: f64,
 }
 
 pub struct ProfiledBackend<'a> {
     inner: &'a dyn Backend,
     times: RefCell<BTreeMap<String, OpTime>>,
+    /// Closures run through `time_ms` so far.
+    runs: Cell<u64>,
 }
 
 impl<'a> ProfiledBackend<'a> {
@@ -32,6 +36,7 @@ impl<'a> ProfiledBackend<'a> {
         ProfiledBackend {
             inner,
             times: RefCell::new(BTreeMap::new()),
+            runs: Cell::new(0),
         }
     }
 
@@ -40,12 +45,19 @@ impl<'a> ProfiledBackend<'a> {
         self.times.borrow_mut().clear();
     }
 
+    /// How many times `time_ms` ran its closure (timed or not).
+    pub fn timed_runs(&self) -> u64 {
+        self.runs.get()
+    }
+
     /// What was timed, by operation kind.
     pub fn times(&self) -> BTreeMap<String, OpTime> {
         self.times.borrow().clone()
     }
 
-    /// The table: kind, calls, total ms, mean µs, share; heaviest first.
+    /// The table: kind, calls, total ms, mean µs, share, and for the kinds
+    /// whose bytes are counted their effective GB/s (minimal bytes over the
+    /// synchronized time, so a lower bound); heaviest first.
     pub fn report(&self, iterations: u64) -> String {
         let times = self.times();
         let total: f64 = times.values().map(|t| t.seconds).sum();
@@ -54,21 +66,27 @@ impl<'a> ProfiledBackend<'a> {
         rows.sort_by(|a, b| b.1.seconds.total_cmp(&a.1.seconds));
         let it = iterations.max(1) as f64;
         let mut s = format!(
-            "{:<28} {:>10} {:>12} {:>10} {:>7}\n",
-            "operation", "calls/iter", "ms/iter", "mean µs", "share"
+            "{:<34} {:>10} {:>12} {:>10} {:>7} {:>8}\n",
+            "operation", "calls/iter", "ms/iter", "mean µs", "share", "GB/s"
         );
         for (name, t) in rows {
+            let gbps = if t.bytes > 0.0 {
+                format!("{:.0}", t.bytes / t.seconds.max(1e-12) / 1e9)
+            } else {
+                "-".into()
+            };
             s += &format!(
-                "{:<28} {:>10.1} {:>12.3} {:>10.1} {:>6.1}%\n",
+                "{:<34} {:>10.1} {:>12.3} {:>10.1} {:>6.1}% {:>8}\n",
                 name,
                 t.calls as f64 / it,
                 1e3 * t.seconds / it,
                 1e6 * t.seconds / t.calls.max(1) as f64,
-                100.0 * t.seconds / total.max(1e-12)
+                100.0 * t.seconds / total.max(1e-12),
+                gbps
             );
         }
         s += &format!(
-            "{:<28} {:>10.1} {:>12.3}\n",
+            "{:<34} {:>10.1} {:>12.3}\n",
             "total",
             calls as f64 / it,
             1e3 * total / it
@@ -77,6 +95,10 @@ impl<'a> ProfiledBackend<'a> {
     }
 
     fn timed(&self, name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+        self.timed_bytes(name, 0.0, f)
+    }
+
+    fn timed_bytes(&self, name: &str, bytes: f64, f: impl FnOnce() -> Result<()>) -> Result<()> {
         self.inner.synchronize()?;
         let t0 = Instant::now();
         f()?;
@@ -86,8 +108,24 @@ impl<'a> ProfiledBackend<'a> {
         let e = times.entry(name.to_string()).or_default();
         e.calls += 1;
         e.seconds += dt;
+        e.bytes += bytes;
         Ok(())
     }
+}
+
+/// A batch-norm row: the pass and the size of the per-channel reduction
+/// N·H·W (small ones are latency-bound, so they get rows of their own), and
+/// the minimal bytes of issue 4 (three tensors each way: the forward reads
+/// x twice and writes y; the backward reads x and dy, writes dx).
+fn bn_row(pass: &str, p: &BnParams) -> (String, f64) {
+    let bucket = match p.count {
+        0..=4096 => "NHW<=4k",
+        4097..=16384 => "NHW<=16k",
+        16385..=65536 => "NHW<=64k",
+        _ => "NHW>64k",
+    };
+    let elements = p.count as f64 * p.x.dims[1] as f64;
+    (format!("bn {pass} {bucket}"), 3.0 * 4.0 * elements)
 }
 
 /// The conv kind a profile row groups by: pass, depthwise or not, kernel size.
@@ -138,7 +176,12 @@ impl Backend for ProfiledBackend<'_> {
         self.inner.synchronize()
     }
     fn time_ms(&self, iters: usize, run: &mut dyn FnMut() -> Result<()>) -> Result<f64> {
-        self.inner.time_ms(iters, run)
+        // Counted: backends run the closure a different number of times
+        // around the timed ones (warm-up, queueing).
+        self.inner.time_ms(iters, &mut || {
+            self.runs.set(self.runs.get() + 1);
+            run()
+        })
     }
     fn slice_copy(&self, src: &Buffer, dst: &Buffer, p: &SliceCopyParams) -> Result<()> {
         self.timed("slice copy", || self.inner.slice_copy(src, dst, p))
@@ -176,7 +219,8 @@ impl Backend for ProfiledBackend<'_> {
         y: &Buffer,
         p: &BnParams,
     ) -> Result<()> {
-        self.timed("bn forward (train)", || {
+        let (row, bytes) = bn_row("forward (train)", p);
+        self.timed_bytes(&row, bytes, || {
             self.inner
                 .bn_forward_train(x, gamma, beta, running, saved, y, p)
         })
@@ -206,7 +250,8 @@ impl Backend for ProfiledBackend<'_> {
         dx: &Buffer,
         p: &BnParams,
     ) -> Result<()> {
-        self.timed("bn backward", || {
+        let (row, bytes) = bn_row("backward", p);
+        self.timed_bytes(&row, bytes, || {
             self.inner
                 .bn_backward(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p)
         })

@@ -49,8 +49,7 @@ pub fn profile_mutualnet(kind: BackendKind, family: &str, iters: usize) -> Resul
     let prof = backend::profiled::ProfiledBackend::new(be.as_ref());
     let runs = bench::mutualnet::timed_runs(iters);
     bench::mutualnet::run(&prof, runs)?;
-    // time_ms runs the iteration once, then twice per timed repetition.
-    let iterations = 1 + 2 * runs.max(1) as u64;
+    let iterations = prof.timed_runs();
     println!(
         "profile: bench mutualnet on {} ({}), {iterations} iterations, every operation synchronized\n{}",
         be.kind(),
