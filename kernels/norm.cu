@@ -650,7 +650,7 @@ __device__ __forceinline__ void bn_res_sum2(double& a, double& b) {
     }
 }
 
-template <int V>
+template <int V, int T, int U>
 __device__ __forceinline__ void bn_res_forward(const float* __restrict__ x,
                                                const float* __restrict__ gamma,
                                                const float* __restrict__ beta,
@@ -659,31 +659,31 @@ __device__ __forceinline__ void bn_res_forward(const float* __restrict__ x,
                                                const BnParams& p) {
     const u32 ch = blockIdx.x, c = p.x.dims[1];
     const u32 hwu = p.x.dims[2] * p.x.dims[3] / V, total = p.x.dims[0] * hwu;
-    const u32 rounds = (total + BN_RESF_UNITS * BN_RESF_THREADS - 1) / (BN_RESF_UNITS * BN_RESF_THREADS);
-    float v[BN_RESF_UNITS][V];
-    if (rounds == 1) bn_res_load<V, BN_RESF_THREADS, BN_RESF_UNITS>(x, p.x, ch, 0, total, hwu, v);
+    const u32 rounds = (total + U * T - 1) / (U * T);
+    float v[U][V];
+    if (rounds == 1) bn_res_load<V, T, U>(x, p.x, ch, 0, total, hwu, v);
     // Two exact passes over the values in registers: mean, then Σ(x − mean)².
     double sum = 0.0, unused = 0.0;
     for (u32 r = 0; r < rounds; ++r) {
-        if (rounds > 1) bn_res_load<V, BN_RESF_THREADS, BN_RESF_UNITS>(x, p.x, ch, r, total, hwu, v);
+        if (rounds > 1) bn_res_load<V, T, U>(x, p.x, ch, r, total, hwu, v);
         float s = 0.0f;
 #pragma unroll
-        for (int u = 0; u < BN_RESF_UNITS; ++u) {
+        for (int u = 0; u < U; ++u) {
 #pragma unroll
             for (int e = 0; e < V; ++e) s += v[u][e];
         }
         sum += (double)s;
     }
-    bn_res_sum2<BN_RESF_THREADS>(sum, unused);
+    bn_res_sum2<T>(sum, unused);
     const double n = (double)p.count;
     const float mean = (float)(sum / n);
     double m2 = 0.0;
     for (u32 r = 0; r < rounds; ++r) {
-        if (rounds > 1) bn_res_load<V, BN_RESF_THREADS, BN_RESF_UNITS>(x, p.x, ch, r, total, hwu, v);
+        if (rounds > 1) bn_res_load<V, T, U>(x, p.x, ch, r, total, hwu, v);
         float q = 0.0f;
 #pragma unroll
-        for (int u = 0; u < BN_RESF_UNITS; ++u) {
-            const bool ok = (r * BN_RESF_UNITS + u) * BN_RESF_THREADS + threadIdx.x < total;
+        for (int u = 0; u < U; ++u) {
+            const bool ok = (r * U + u) * T + threadIdx.x < total;
 #pragma unroll
             for (int e = 0; e < V; ++e) {
                 const float d = ok ? v[u][e] - mean : 0.0f;
@@ -693,7 +693,7 @@ __device__ __forceinline__ void bn_res_forward(const float* __restrict__ x,
         m2 += (double)q;
     }
     unused = 0.0;
-    bn_res_sum2<BN_RESF_THREADS>(m2, unused);
+    bn_res_sum2<T>(m2, unused);
     const double var = m2 / n;
     const float inv = (float)(1.0 / sqrt(var + (double)p.eps));
     if (threadIdx.x == 0) {
@@ -710,10 +710,10 @@ __device__ __forceinline__ void bn_res_forward(const float* __restrict__ x,
     const float scale = inv * gamma[p.gamma_offset + ch];
     const float shift = beta[p.beta_offset + ch] - mean * scale;
     for (u32 r = 0; r < rounds; ++r) {
-        if (rounds > 1) bn_res_load<V, BN_RESF_THREADS, BN_RESF_UNITS>(x, p.x, ch, r, total, hwu, v);
+        if (rounds > 1) bn_res_load<V, T, U>(x, p.x, ch, r, total, hwu, v);
 #pragma unroll
-        for (int u = 0; u < BN_RESF_UNITS; ++u) {
-            const u32 j = (r * BN_RESF_UNITS + u) * BN_RESF_THREADS + threadIdx.x;
+        for (int u = 0; u < U; ++u) {
+            const u32 j = (r * U + u) * T + threadIdx.x;
             if (j < total) {
 #pragma unroll
                 for (int e = 0; e < V; ++e) v[u][e] = bn_act(fmaf(v[u][e], scale, shift), p.act);
@@ -732,21 +732,41 @@ slimmable_bn_forward_resident_f32(const float* __restrict__ x, const float* __re
                                   const float* __restrict__ beta, float* __restrict__ running,
                                   float* __restrict__ saved, float* __restrict__ y, BnParams p) {
     if (bn_vec4(p.x, x) && bn_vec4(p.y, y)) {
-        bn_res_forward<4>(x, gamma, beta, running, saved, y, p);
+        bn_res_forward<4, BN_RESF_THREADS, BN_RESF_UNITS>(x, gamma, beta, running, saved, y, p);
     } else {
-        bn_res_forward<1>(x, gamma, beta, running, saved, y, p);
+        bn_res_forward<1, BN_RESF_THREADS, BN_RESF_UNITS>(x, gamma, beta, running, saved, y, p);
+    }
+}
+
+// The small twin, for N·H·W up to BN_SMALL_COUNT (the 4x4 and smaller
+// planes of a MobileNet's last stages): blocks of 64 threads holding 8 units
+// each (2048 elements in float4s), so an SM keeps many channels in flight
+// where the 256-thread blocks ran two and more waves of half-idle blocks.
+#define BN_SMALL_THREADS 64
+#define BN_SMALL_UNITS 8
+#define BN_SMALL_SMEM (BN_SMALL_THREADS * BN_SMALL_UNITS * 16)
+extern "C" __global__ void __launch_bounds__(BN_SMALL_THREADS)
+slimmable_bn_forward_resident_small_f32(const float* __restrict__ x,
+                                        const float* __restrict__ gamma,
+                                        const float* __restrict__ beta,
+                                        float* __restrict__ running, float* __restrict__ saved,
+                                        float* __restrict__ y, BnParams p) {
+    if (bn_vec4(p.x, x) && bn_vec4(p.y, y)) {
+        bn_res_forward<4, BN_SMALL_THREADS, BN_SMALL_UNITS>(x, gamma, beta, running, saved, y, p);
+    } else {
+        bn_res_forward<1, BN_SMALL_THREADS, BN_SMALL_UNITS>(x, gamma, beta, running, saved, y, p);
     }
 }
 
 // This thread's units of round r of dy, stored to (and later read from) its
 // own slots of the dynamic shared memory `sdy` (zeros past the end).
-template <int V>
+template <int V, int T, int U>
 __device__ __forceinline__ void bn_res_stash(const float* __restrict__ dy, const ViewParams& v,
                                              u32 ch, u32 r, u32 total, u32 hwu, float* sdy) {
     // One unit at a time (a whole round in registers would spill beside x).
 #pragma unroll
-    for (int u = 0; u < BN_RESB_UNITS; ++u) {
-        const u32 j = (r * BN_RESB_UNITS + u) * BN_RESB_THREADS + threadIdx.x;
+    for (int u = 0; u < U; ++u) {
+        const u32 j = (r * U + u) * T + threadIdx.x;
         float t[V];
         if (j < total) {
             const u32 n = j / hwu;
@@ -756,11 +776,11 @@ __device__ __forceinline__ void bn_res_stash(const float* __restrict__ dy, const
             for (int e = 0; e < V; ++e) t[e] = 0.0f;
         }
 #pragma unroll
-        for (int e = 0; e < V; ++e) sdy[(u * BN_RESB_THREADS + threadIdx.x) * V + e] = t[e];
+        for (int e = 0; e < V; ++e) sdy[(u * T + threadIdx.x) * V + e] = t[e];
     }
 }
 
-template <int V>
+template <int V, int T, int U>
 __device__ __forceinline__ void bn_res_backward(const float* __restrict__ x,
                                                 const float* __restrict__ dy,
                                                 const float* __restrict__ gamma,
@@ -770,7 +790,6 @@ __device__ __forceinline__ void bn_res_backward(const float* __restrict__ x,
                                                 float* __restrict__ dbeta,
                                                 float* __restrict__ dx, const BnParams& p,
                                                 float* sdy) {
-    constexpr int T = BN_RESB_THREADS, U = BN_RESB_UNITS;
     const u32 ch = blockIdx.x, c = p.x.dims[1];
     const u32 hwu = p.x.dims[2] * p.x.dims[3] / V, total = p.x.dims[0] * hwu;
     const u32 rounds = (total + U * T - 1) / (U * T);
@@ -779,14 +798,14 @@ __device__ __forceinline__ void bn_res_backward(const float* __restrict__ x,
     float vx[U][V];
     auto dy_at = [&](int u, int e) { return sdy[(u * T + threadIdx.x) * V + e]; };
     if (rounds == 1) {  // dy first: x's registers are not live yet
-        bn_res_stash<V>(dy, p.dy, ch, 0, total, hwu, sdy);
+        bn_res_stash<V, T, U>(dy, p.dy, ch, 0, total, hwu, sdy);
         bn_res_load<V, T, U>(x, p.x, ch, 0, total, hwu, vx);
     }
     // Σg and Σg·x̂ with g = dy·act'(pre); padding units have dy = 0.
     double s1 = 0.0, s2 = 0.0;
     for (u32 r = 0; r < rounds; ++r) {
         if (rounds > 1) {
-            bn_res_stash<V>(dy, p.dy, ch, r, total, hwu, sdy);
+            bn_res_stash<V, T, U>(dy, p.dy, ch, r, total, hwu, sdy);
             bn_res_load<V, T, U>(x, p.x, ch, r, total, hwu, vx);
         }
         float a1 = 0.0f, a2 = 0.0f;
@@ -814,7 +833,7 @@ __device__ __forceinline__ void bn_res_backward(const float* __restrict__ x,
     const float mean_g = (float)s1 * inv_m, mean_gx = (float)s2 * inv_m;
     for (u32 r = 0; r < rounds; ++r) {
         if (rounds > 1) {
-            bn_res_stash<V>(dy, p.dy, ch, r, total, hwu, sdy);
+            bn_res_stash<V, T, U>(dy, p.dy, ch, r, total, hwu, sdy);
             bn_res_load<V, T, U>(x, p.x, ch, r, total, hwu, vx);
         }
 #pragma unroll
@@ -846,9 +865,30 @@ slimmable_bn_backward_resident_f32(const float* __restrict__ x, const float* __r
                                    float* __restrict__ dgamma, float* __restrict__ dbeta,
                                    float* __restrict__ dx, BnParams p) {
     float* sdy = bn_dynamic_smem();  // BN_RESB_SMEM bytes
+    constexpr int T = BN_RESB_THREADS, U = BN_RESB_UNITS;
     if (bn_vec4(p.x, x) && bn_vec4(p.dy, dy) && bn_vec4(p.y, dx)) {
-        bn_res_backward<4>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
+        bn_res_backward<4, T, U>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
     } else {
-        bn_res_backward<1>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
+        bn_res_backward<1, T, U>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
+    }
+}
+
+// The small twin of the backward (see the forward's): dy in BN_SMALL_SMEM
+// bytes of dynamic shared memory.
+extern "C" __global__ void __launch_bounds__(BN_SMALL_THREADS)
+slimmable_bn_backward_resident_small_f32(const float* __restrict__ x,
+                                         const float* __restrict__ dy,
+                                         const float* __restrict__ gamma,
+                                         const float* __restrict__ beta,
+                                         float* __restrict__ saved,
+                                         float* __restrict__ dgamma,
+                                         float* __restrict__ dbeta, float* __restrict__ dx,
+                                         BnParams p) {
+    float* sdy = bn_dynamic_smem();  // BN_SMALL_SMEM bytes
+    constexpr int T = BN_SMALL_THREADS, U = BN_SMALL_UNITS;
+    if (bn_vec4(p.x, x) && bn_vec4(p.dy, dy) && bn_vec4(p.y, dx)) {
+        bn_res_backward<4, T, U>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
+    } else {
+        bn_res_backward<1, T, U>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
     }
 }

@@ -95,6 +95,11 @@ run() {
         step "train --profile-ops 20" .gpu/bin/slimmable train --preset fmnist-full \
             --profile-ops 20 --data-dir .data/fashion-mnist --out /tmp/gpu-profile
         cp /tmp/gpu-profile/profile.txt "$OUT/" 2>/dev/null || true
+        # A/B: batch norm of N*H*W <= 2048 on the 256-thread resident kernels.
+        step "train --profile-ops 20, SLIMMABLE_BN_SMALL=0" env SLIMMABLE_BN_SMALL=0 \
+            .gpu/bin/slimmable train --preset fmnist-full --profile-ops 20 \
+            --data-dir .data/fashion-mnist --out /tmp/gpu-profile-ab
+        cp /tmp/gpu-profile-ab/profile.txt "$OUT/profile-bn-small-off.txt" 2>/dev/null || true
     fi
     # Hardware counters of the kernels still short of their targets (the
     # first launch of each), when ncu can read them (PROFILE=1).

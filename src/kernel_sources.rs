@@ -189,6 +189,8 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::BN_BACKWARD_DX_F32,
             entry::BN_FORWARD_RESIDENT_F32,
             entry::BN_BACKWARD_RESIDENT_F32,
+            entry::BN_FORWARD_RESIDENT_SMALL_F32,
+            entry::BN_BACKWARD_RESIDENT_SMALL_F32,
         ],
     },
     CudaUnit {
@@ -387,6 +389,10 @@ pub mod entry {
     /// 256-thread block per channel with 57344 bytes of dynamic shared
     /// memory: the whole backward for N·H·W ≤ 16384.
     pub const BN_BACKWARD_RESIDENT_F32: &str = "slimmable_bn_backward_resident_f32";
+    /// Twins of the two resident kernels for N·H·W up to 2048: blocks of
+    /// 64 threads (the backward with 8192 bytes of dynamic shared memory).
+    pub const BN_FORWARD_RESIDENT_SMALL_F32: &str = "slimmable_bn_forward_resident_small_f32";
+    pub const BN_BACKWARD_RESIDENT_SMALL_F32: &str = "slimmable_bn_backward_resident_small_f32";
     /// `(x, w, b, y, LinearParams)`.
     pub const LINEAR_FORWARD_F32: &str = "slimmable_linear_forward_f32";
     /// `(dy, w, dx, LinearParams)`.

@@ -330,7 +330,7 @@ fn batch_norm_kernels_match_the_reference_on_the_cpu() {
         write_f32(&cdir, "dx.bin", &down(&dx));
         write_f32(&cdir, "dgamma_out.bin", &down(&dgamma));
         write_f32(&cdir, "dbeta_out.bin", &down(&dbeta));
-        for path in ["resident", "split"] {
+        for path in ["resident", "small", "split"] {
             match run_driver(&exe, &[cdir.as_os_str(), path.as_ref()]) {
                 Ok(text) => println!("case {k} {full:?} c={c}: {text}"),
                 Err(text) => failures.push(format!("case {k} {path}: {text}")),

@@ -1,8 +1,9 @@
 // Checks kernels/norm.cu's training forward and backward on the CPU (see
 // cuda_shim.h) against a case written by tests/cuda_kernels_on_cpu.rs:
-//   bn_check CASE_DIR resident|split
+//   bn_check CASE_DIR resident|small|split
 // resident: slimmable_bn_{forward,backward}_resident_f32 (one block per
-// channel); split: stats -> finalize -> normalize, partials -> finalize ->
+// channel); small: their 64-thread twins (the host's choice up to N·H·W =
+// 2048; checked here on every case, several rounds where larger); split: stats -> finalize -> normalize, partials -> finalize ->
 // dx. Launch shapes mirror src/backend/cuda/launch_norm.rs. Every element
 // of y, the running statistics, dx, dγ and dβ (whole buffers: what lies
 // outside the views must be left alone) must match the CPU reference within
@@ -21,7 +22,7 @@ inline float* bn_dynamic_smem() {
 
 int main(int argc, char** argv) {
     if (argc != 3) {
-        std::fprintf(stderr, "usage: bn_check CASE_DIR resident|split\n");
+        std::fprintf(stderr, "usage: bn_check CASE_DIR resident|small|split\n");
         return 2;
     }
     case_dir = argv[1];
@@ -47,6 +48,16 @@ int main(int argc, char** argv) {
             slimmable_bn_backward_resident_f32(x.data(), dy.data(), gamma.data(), beta.data(),
                                                saved.data(), dgamma.data(), dbeta.data(),
                                                dx.data(), pb);
+        });
+    } else if (path == "small") {
+        shim_launch(c, BN_SMALL_THREADS, [&] {
+            slimmable_bn_forward_resident_small_f32(x.data(), gamma.data(), beta.data(),
+                                                    running.data(), saved.data(), y.data(), pf);
+        });
+        shim_launch(c, BN_SMALL_THREADS, [&] {
+            slimmable_bn_backward_resident_small_f32(x.data(), dy.data(), gamma.data(),
+                                                     beta.data(), saved.data(), dgamma.data(),
+                                                     dbeta.data(), dx.data(), pb);
         });
     } else if (path == "split") {
         BnParams pn = pf;  // BnParams::for_train_normalize

@@ -69,6 +69,42 @@ fn block_per_channel(p: &BnParams, shared_mem_bytes: u32) -> LaunchConfig {
     }
 }
 
+/// Largest N·H·W of the small resident kernels (`BN_SMALL_*` in
+/// kernels/norm.cu: 64 threads of 8 float4s, one round): the 4×4 and smaller
+/// planes of a MobileNet's last stages, where 256-thread blocks are mostly
+/// idle in their reductions and few fit an SM.
+const SMALL_MAX_COUNT: u32 = 2048;
+
+/// The resident kernel for `p` and its launch: the small twin up to
+/// SMALL_MAX_COUNT (64-thread blocks), else one 256-thread block a channel.
+/// `SLIMMABLE_BN_SMALL=0` sends them to the 256-thread kernels (A/B timing).
+fn resident_launch(p: &BnParams, forward: bool) -> (&'static str, LaunchConfig) {
+    static SMALL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let small =
+        *SMALL.get_or_init(|| std::env::var("SLIMMABLE_BN_SMALL").map_or(true, |v| v != "0"));
+    if small && p.count <= SMALL_MAX_COUNT {
+        let cfg = LaunchConfig {
+            grid_dim: (p.x.dims[1].max(1), 1, 1),
+            block_dim: (64, 1, 1),
+            shared_mem_bytes: if forward { 0 } else { 64 * 8 * 16 },
+        };
+        let name = if forward {
+            entry::BN_FORWARD_RESIDENT_SMALL_F32
+        } else {
+            entry::BN_BACKWARD_RESIDENT_SMALL_F32
+        };
+        return (name, cfg);
+    }
+    if forward {
+        (entry::BN_FORWARD_RESIDENT_F32, block_per_channel(p, 0))
+    } else {
+        (
+            entry::BN_BACKWARD_RESIDENT_F32,
+            block_per_channel(p, RESIDENT_BACKWARD_SMEM),
+        )
+    }
+}
+
 /// Dynamic shared memory of the resident backward (`BN_RESB_SMEM`: dy, 14
 /// float4s for each of 256 threads); CudaKernels::load raises the kernel's
 /// limit to it.
@@ -133,13 +169,14 @@ pub unsafe fn launch_bn_forward_train(
     p: &BnParams,
 ) -> Result<()> {
     if resident(p) {
+        let (name, cfg) = resident_launch(p, true);
         // SAFETY: per the contract above.
         return unsafe {
             launch_raw(
                 k,
                 stream,
-                entry::BN_FORWARD_RESIDENT_F32,
-                block_per_channel(p, 0),
+                name,
+                cfg,
                 &[x, gamma, beta, running, saved, y],
                 p,
             )
@@ -217,17 +254,10 @@ pub unsafe fn launch_bn_backward(
     p: &BnParams,
 ) -> Result<()> {
     if resident(p) {
+        let (name, cfg) = resident_launch(p, false);
+        let ptrs = [x, dy, gamma, beta, saved, dgamma, dbeta, dx];
         // SAFETY: per the contract above.
-        return unsafe {
-            launch_raw(
-                k,
-                stream,
-                entry::BN_BACKWARD_RESIDENT_F32,
-                block_per_channel(p, RESIDENT_BACKWARD_SMEM),
-                &[x, dy, gamma, beta, saved, dgamma, dbeta, dx],
-                p,
-            )
-        };
+        return unsafe { launch_raw(k, stream, name, cfg, &ptrs, p) };
     }
     let (q, cfg) = elementwise(p);
     // SAFETY: per the contract above.
