@@ -28,6 +28,10 @@
 #define DWF_MAX_W 512               // the halo is 2W + 2 floats (host checks W)
 #define DWF_MIN_PLANE 4             // H·W at least this (host checks): bounds
 #define DWF_MAX_CH (DWF_SEG / DWF_MIN_PLANE + 2)  // the channels of a segment
+// The wgrad holds a thread's share of the window in registers (the next
+// image's, while this one is multiplied): planes up to DWF_WGRAD_MAX_W wide.
+#define DWF_WGRAD_MAX_W 255
+#define DWF_WGRAD_STAGE ((DWF_SEG + 2 * DWF_WGRAD_MAX_W + 2 + DWF_THREADS - 1) / DWF_THREADS)
 
 // Stages src[lo, lo + len) of one image's flat array (zero outside
 // [0, total)) into win.
@@ -203,12 +207,33 @@ extern "C" __global__ void __launch_bounds__(DWF_THREADS)
     float a0[9], a1[9];
 #pragma unroll
     for (int k = 0; k < 9; ++k) a0[k] = a1[k] = 0.f;
+    // The next image's window and dy are loaded into registers while this
+    // one is multiplied (a block walks its images one after the other, so
+    // their load latency would otherwise stall it between barriers).
+    const int lo = e0 - w - 1, len = min(DWF_SEG, total - e0) + 2 * w + 2;
+    float xr[DWF_WGRAD_STAGE], gr[4];
+    auto load = [&](int n) {
+        const float* xn = x + p.x.offset + n * p.x.strides[0];
+#pragma unroll
+        for (int j = 0; j < DWF_WGRAD_STAGE; ++j) {
+            const int i = t + j * DWF_THREADS, gi = lo + i;
+            xr[j] = (i < len && gi >= 0 && gi < total) ? xn[gi] : 0.f;
+        }
+        const float* dyn = dy + p.y.offset + n * p.y.strides[0] + f;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) gr[i] = real[i] ? dyn[i] : 0.f;
+    };
+    if (n_lo < n_hi) load(n_lo);
     for (int n = n_lo; n < n_hi; ++n) {
-        dwf_stage(win, x + p.x.offset + n * p.x.strides[0], e0 - w - 1,
-                  min(DWF_SEG, total - e0) + 2 * w + 2, total);
+#pragma unroll
+        for (int j = 0; j < DWF_WGRAD_STAGE; ++j)
+            if (t + j * DWF_THREADS < len) win[t + j * DWF_THREADS] = xr[j];
+        float gy[4];
+#pragma unroll
+        for (int i = 0; i < 4; ++i) gy[i] = gr[i];
         __syncthreads();
+        if (n + 1 < n_hi) load(n + 1);
         if (live) {
-            const float* dyn = dy + p.y.offset + n * p.y.strides[0] + f;
             float v[3][6];
 #pragma unroll
             for (int ky = 0; ky < 3; ++ky)
@@ -216,8 +241,7 @@ extern "C" __global__ void __launch_bounds__(DWF_THREADS)
                 for (int j = 0; j < 6; ++j) v[ky][j] = win[4 * t + ky * w + j];
 #pragma unroll
             for (int i = 0; i < 4; ++i) {
-                const float gy = real[i] ? dyn[i] : 0.f;
-                const float g0 = split && next[i] ? 0.f : gy, g1 = gy - g0;
+                const float g0 = split && next[i] ? 0.f : gy[i], g1 = gy[i] - g0;
 #pragma unroll
                 for (int ky = 0; ky < 3; ++ky)
 #pragma unroll

@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
     unsigned tw, th, pz;
     // launch_conv.rs: the flat kernels' grid (segments, images / per block);
     // wgrad here with three images a block, so that blocks meet in atomics.
-    const bool flat = argc == 3 && flat_fits(p) && (pass != "wgrad" || wd >= 28);
+    const bool flat = argc == 3 && flat_fits(p) && (pass != "wgrad" || (wd >= 28 && wd <= DWF_WGRAD_MAX_W));
     const unsigned segments = (ic * h * wd + DWF_SEG - 1) / DWF_SEG;
     if (flat) {
         const float *xd = x.data(), *wd_ = w.data(), *yd = y.data(), *bd = bias.data();

@@ -276,7 +276,8 @@ pub unsafe fn launch_conv2d(
             // few images between barriers and lose to dwconv2d_wgrad_k3 (H200,
             // 2026-11-26: 0.064 vs 0.043 ms at 64x384x14x14; 0.18 vs 0.31 ms
             // for the tiled 3x3 wgrad at 64x144x56x56).
-            ConvPass::Wgrad if flat && w >= 28 => launch(
+            // (DWF_WGRAD_MAX_W: the wgrad's register staging covers 255.)
+            ConvPass::Wgrad if flat && (28..=255).contains(&w) => launch(
                 entry::DWCONV2D_WGRAD_K3S1_FLAT,
                 flat_cfg(flat_images),
                 &[&ptr.x, &ptr.w, &ptr.y, p, &(flat_images as u32)],
