@@ -585,8 +585,10 @@ extern "C" __global__ void slimmable_bn_backward_dx_f32(const float* __restrict_
 // its channel once into registers, reduces it, and writes the result, so the
 // forward is one launch reading x once (against stats → finalize →
 // normalize, which read it twice) and the backward is one launch reading x
-// and dy once. Larger planes, or scalar views whose channel does not fit,
-// take more than one round: each pass then reloads its round (from L2).
+// and dy once. Larger planes take more than one round: each pass then
+// reloads its round (from L2). On scalar views (H·W not a multiple of 4)
+// the backward holds twice the units and the small twins four times, of one
+// float each.
 
 // Threads a block and units (of V elements) a thread holds per round. The
 // forward holds x only: 256 threads of 14 float4s (14336 elements) fit
@@ -754,7 +756,8 @@ slimmable_bn_forward_resident_small_f32(const float* __restrict__ x,
     if (bn_vec4(p.x, x) && bn_vec4(p.y, y)) {
         bn_res_forward<4, BN_SMALL_THREADS, BN_SMALL_UNITS>(x, gamma, beta, running, saved, y, p);
     } else {
-        bn_res_forward<1, BN_SMALL_THREADS, BN_SMALL_UNITS>(x, gamma, beta, running, saved, y, p);
+        bn_res_forward<1, BN_SMALL_THREADS, 4 * BN_SMALL_UNITS>(x, gamma, beta, running, saved, y,
+                                                                p);
     }
 }
 
@@ -869,7 +872,11 @@ slimmable_bn_backward_resident_f32(const float* __restrict__ x, const float* __r
     if (bn_vec4(p.x, x) && bn_vec4(p.dy, dy) && bn_vec4(p.y, dx)) {
         bn_res_backward<4, T, U>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
     } else {
-        bn_res_backward<1, T, U>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
+        // Scalar views (H·W not a multiple of 4: the 7x7 planes) hold twice
+        // the units, of one float each: one round up to 7168 (128x7x7 took
+        // two, each pass reloading x and dy). The forward keeps 14: 28 spill
+        // at its 80 registers.
+        bn_res_backward<1, T, 2 * U>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
     }
 }
 
@@ -889,6 +896,6 @@ slimmable_bn_backward_resident_small_f32(const float* __restrict__ x,
     if (bn_vec4(p.x, x) && bn_vec4(p.dy, dy) && bn_vec4(p.y, dx)) {
         bn_res_backward<4, T, U>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
     } else {
-        bn_res_backward<1, T, U>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
+        bn_res_backward<1, T, 4 * U>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
     }
 }
