@@ -123,6 +123,10 @@ run() {
     grep -E "^(train:|trained in|evaluated in|epoch .* iter)" "$LOG" | tail -6 || true
     if [ -f "$OUT/profile.txt" ]; then cat "$OUT/profile.txt"; fi
     if [ -f "$OUT/torch_trainer.json" ]; then cat "$OUT/torch_trainer.json"; fi
+    # The device tool returns at most 8 files: keep the log and the table
+    # as they are, pack the rest (profiles, PyTorch's JSON) into one.
+    (cd "$OUT" && tar -czf details.tgz profile*.txt torch*.json 2>/dev/null \
+        && rm -f profile*.txt torch*.json) || true
 }
 
 case "${1:-}" in
