@@ -13,11 +13,12 @@
 // thread computes four consecutive outputs, masking the taps that cross a
 // border. The 3x3 tiled kernels of dwconv2d.cu did about 125 instructions
 // an output (Nsight Compute, H200, dw3x3_b): issue-bound at 30% of copy
-// bandwidth.
+// bandwidth; these reach 45-48% there (H200 run 5), still issue-bound.
 //
 // dgrad with stride 1 and padding 1 is the forward with the kernel turned
 // 180° (dx(r, q) = Σ dy(r + 1 − ky, q + 1 − kx)·w(ky, kx)), so one kernel
-// serves both; wgrad runs the same walk over DWF images a block, keeps the
+// serves both; wgrad runs the same walk over `images` images a block (the
+// next one's loads in flight while this one is multiplied), keeps the
 // nine tap sums of its (at most two) channels in registers, and reduces them
 // per channel in shared memory before one atomic add per channel and tap.
 #include "common.cuh"
