@@ -73,11 +73,12 @@ run() {
     step "verify resize_pack, tiled" env SLIMMABLE_RESIZE_TILED=1 .gpu/bin/slimmable verify \
         --backend cuda --op resize_pack
     # A/B, conv: the 3x3 stride-1 depthwise passes on the tiled 3x3 kernels
-    # instead of the flat ones, and the pointwise passes on the generic
-    # implicit GEMM instead of the 16-byte-gather twins.
-    step "bench conv, SLIMMABLE_DW_FLAT=0 SLIMMABLE_PW_VEC=0" env SLIMMABLE_DW_FLAT=0 \
-        SLIMMABLE_PW_VEC=0 .gpu/bin/slimmable bench conv --backend cuda --iters 30 \
-        --torch "$OUT/torch.json"
+    # instead of the flat ones, the pointwise passes on the generic implicit
+    # GEMM instead of their twins, the stem on the GEMM instead of its
+    # direct kernels.
+    step "bench conv, SLIMMABLE_DW_FLAT=0 SLIMMABLE_PW_VEC=0 SLIMMABLE_STEM_DIRECT=0" \
+        env SLIMMABLE_DW_FLAT=0 SLIMMABLE_PW_VEC=0 SLIMMABLE_STEM_DIRECT=0 \
+        .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
     # Where the ImageNet MutualNet iteration's time goes, operation by operation.
     step "bench mutualnet --profile-ops" .gpu/bin/slimmable bench mutualnet --backend cuda \
         --iters 2 --profile-ops
@@ -112,7 +113,7 @@ run() {
             --kernel-name slimmable_resize_pack "${sections[@]}" \
             .gpu/bin/slimmable bench resize --backend cuda --iters 1
         for k in slimmable_dwconv2d_fwd_k3s1_flat slimmable_dwconv2d_wgrad_k3s1_flat \
-            slimmable_conv2d_fwd_tf32_pw slimmable_conv2d_fwd_tf32; do
+            slimmable_conv2d_fwd_stem3 slimmable_conv2d_wgrad_stem3 slimmable_conv2d_fwd_tf32; do
             step "ncu $k" timeout 90 "$ncu" --clock-control none --launch-count 1 --kernel-name "$k" \
                 "${sections[@]}" .gpu/bin/slimmable bench conv --backend cuda --iters 1
         done

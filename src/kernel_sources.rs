@@ -16,6 +16,8 @@ pub const CUDA_CONV2D: &str = include_str!("../kernels/conv2d.cu");
 pub const CUDA_DWCONV2D: &str = include_str!("../kernels/dwconv2d.cu");
 /// The 3×3 stride-1 depthwise passes on the flat layout of one image.
 pub const CUDA_DW3X3S1_FLAT: &str = include_str!("../kernels/dw3x3s1_flat.cu");
+/// The stem (dense 3×3 on the image's few channels) as direct convolutions.
+pub const CUDA_STEM_CONV: &str = include_str!("../kernels/stem_conv.cu");
 /// What conv2d.cu and dwconv2d.cu share (geometry, indexing, block sum).
 pub const CUDA_CONV_COMMON: &str = include_str!("../kernels/conv_common.cuh");
 /// `kernels/resize_pack.cu`: fused multi-resolution resize, normalize, pack.
@@ -158,6 +160,11 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::DWCONV2D_WGRAD_K5,
             entry::DWCONV2D_WGRAD_K7,
         ],
+    },
+    CudaUnit {
+        file: "stem_conv.cu",
+        source: CUDA_STEM_CONV,
+        entries: &[entry::CONV2D_FWD_STEM3, entry::CONV2D_WGRAD_STEM3],
     },
     CudaUnit {
         file: "dw3x3s1_flat.cu",
@@ -319,6 +326,10 @@ pub mod entry {
     /// 16 × 16 of four planes; `_t8` 8 × 2 × 16, 8 × 8 of sixteen. Grid
     /// (ceil(w/TW), ceil(h/(4·TH)), ceil(n·c/P)) over the pass's output.
     pub const DWCONV2D_FWD_K3S1_T32: &str = "slimmable_dwconv2d_fwd_k3s1_t32";
+    /// The stem's direct convolutions (kernels/stem_conv.cu): forward
+    /// `(x, w, y, bias, Conv2dParams)`, wgrad `(x, dw, dy, Conv2dParams)`.
+    pub const CONV2D_FWD_STEM3: &str = "slimmable_conv2d_fwd_stem3";
+    pub const CONV2D_WGRAD_STEM3: &str = "slimmable_conv2d_wgrad_stem3";
     pub const DWCONV2D_FWD_K3S1_FLAT: &str = "slimmable_dwconv2d_fwd_k3s1_flat";
     pub const DWCONV2D_DGRAD_K3S1_FLAT: &str = "slimmable_dwconv2d_dgrad_k3s1_flat";
     pub const DWCONV2D_WGRAD_K3S1_FLAT: &str = "slimmable_dwconv2d_wgrad_k3s1_flat";

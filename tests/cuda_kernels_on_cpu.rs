@@ -562,6 +562,13 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
         (11, 40, 36, 40, 33, 1, 7, 7, 1, 1, 0, 3),
         (12, 10, 9, 20, 17, 1, 9, 7, 1, 1, 0, 1),
         (6, 24, 20, 16, 16, 1, 1, 1, 1, 1, 0, 2),
+        // Stems on the direct kernels: the Fashion-MNIST one (1 channel,
+        // stride 1), 2 channels at stride 2 without padding on a slice of
+        // the output, more tiles than the wgrad's blocks, 40 outputs
+        // (forward direct, wgrad on the GEMM: past its 32 lanes).
+        (3, 1, 1, 32, 20, 1, 28, 28, 3, 1, 1, 0),
+        (2, 2, 2, 24, 13, 1, 19, 37, 3, 2, 0, 0),
+        (5, 3, 3, 40, 40, 1, 17, 70, 3, 2, 1, 0),
     ];
     let mut failures = Vec::new();
     for (k, (n, icf, ic, ocf, oc, groups, h, w, kk, s, pad, at)) in shapes.into_iter().enumerate() {
@@ -622,22 +629,35 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Whether conv_check took the route the host would (`pointwise_eligible`:
+/// Whether conv_check took the route the host would (`stem_direct`: the
+/// stem's direct kernels; `pointwise_eligible`:
 /// `_pws`, and `pointwise_vec_eligible`: `_pw`; exact f32 wgrad has neither;
 /// the harness's buffers are 16-byte aligned): the driver's text, or Err
 /// saying which way it went wrong.
 fn expect_route(cdir: &Path, pass: &str, precision: &str, text: String) -> Result<String, String> {
-    use slimmable::backend::cuda::launch_conv::{pointwise_eligible, pointwise_vec_eligible};
+    use slimmable::backend::ConvPass;
+    use slimmable::backend::cuda::launch_conv::{
+        pointwise_eligible, pointwise_vec_eligible, stem_direct,
+    };
     let bytes = std::fs::read(cdir.join("params.bin")).unwrap();
     let params: slimmable::params::Conv2dParams = bytemuck::pod_read_unaligned(&bytes);
-    let want = if !pointwise_eligible(&params) || (pass == "wgrad" && precision == "f32") {
+    let cp = match pass {
+        "fwd" => ConvPass::Forward,
+        "dgrad" => ConvPass::Dgrad,
+        _ => ConvPass::Wgrad,
+    };
+    let want = if stem_direct(cp, &params).is_some() {
+        "stem"
+    } else if !pointwise_eligible(&params) || (pass == "wgrad" && precision == "f32") {
         "general"
     } else if pointwise_vec_eligible(&params) {
         "pw"
     } else {
         "pws"
     };
-    let took = if text.contains(" pw,") {
+    let took = if text.contains("(stem)") {
+        "stem"
+    } else if text.contains(" pw,") {
         "pw"
     } else if text.contains(" pws,") {
         "pws"

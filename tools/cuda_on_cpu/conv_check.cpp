@@ -9,6 +9,7 @@
 // src/backend/cuda/launch_conv.rs.
 #include "cuda_shim.h"
 #include "conv2d.cu"
+#include "stem_conv.cu"
 
 #include <algorithm>
 #include <cstdint>
@@ -48,6 +49,28 @@ int main(int argc, char** argv) {
     if (pass == "wgrad") {  // split_for(tiles, k_len, 8 * 32), TARGET_BLOCKS = 132 * 4
         const uint64_t tiles = std::max<uint64_t>(tiles_m * tiles_n * groups, 1);
         split = (uint32_t)std::clamp<uint64_t>(std::min<uint64_t>(528 / tiles, k_len / 256), 1, 1024);
+    }
+    // stem_direct (launch_conv.rs): one group, 3x3, stride 1 or 2, at most
+    // 3 input channels and 64 (forward) / 32 (wgrad) output channels; exact
+    // f32 whatever the precision. The wgrad on 3 blocks here, so that its
+    // grid-stride walk and the blocks' atomics are exercised.
+    const char* stem_env = std::getenv("SLIMMABLE_STEM_DIRECT");
+    const bool stem = pass != "dgrad" && groups == 1 && p.w.dims[2] == 3 && p.w.dims[3] == 3 &&
+                      (p.stride_h == 1 || p.stride_h == 2) && (p.stride_w == 1 || p.stride_w == 2) &&
+                      ic <= 3 && oc <= (pass == "fwd" ? 64u : 32u) &&
+                      !(stem_env && std::string(stem_env) == "0");
+    if (stem) {
+        const unsigned tiles_w = (wo + 31) / 32, tiles_h = (ho + 7) / 8;
+        if (pass == "fwd")
+            shim_launch({tiles_w, tiles_h, (unsigned)n}, {256, 1, 1}, [&] {
+                slimmable_conv2d_fwd_stem3(x.data(), w.data(), y.data(), bias.data(), p);
+            });
+        else
+            shim_launch({std::min<unsigned>((unsigned)n * tiles_w * tiles_h, 3), 1, 1}, {256, 1, 1},
+                        [&] { slimmable_conv2d_wgrad_stem3(x.data(), w.data(), y.data(), p); });
+        const std::vector<float>& out = pass == "fwd" ? y : w;
+        const std::string what = pass + " " + prec + " (stem)";
+        return case_compare(what.c_str(), out, case_floats("expected.bin"), tol[0], tol[1]) ? 1 : 0;
     }
     // [pass][mode][narrow]
     const Kernel table[3][3][2] = {

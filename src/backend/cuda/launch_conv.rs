@@ -345,6 +345,31 @@ pub unsafe fn launch_conv2d(
                 launch(entry::DWCONV2D_WGRAD, cfg, &[&ptr.x, &ptr.w, &ptr.y, p])?;
             }
         }
+    } else if let Some(stem) = stem_direct(pass, p) {
+        // The stem's direct kernels (exact f32, whatever precision was
+        // asked): forward a thread per output pixel, tiles of 32 x 8;
+        // wgrad a grid-stride walk over those tiles, two blocks an SM.
+        let tiles = (wo.div_ceil(32), ho.div_ceil(8));
+        match stem {
+            ConvPass::Forward => launch(
+                entry::CONV2D_FWD_STEM3,
+                LaunchConfig {
+                    grid_dim: (tiles.0 as u32, tiles.1 as u32, n as u32),
+                    block_dim: (256, 1, 1),
+                    shared_mem_bytes: 0,
+                },
+                &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
+            )?,
+            _ => launch(
+                entry::CONV2D_WGRAD_STEM3,
+                LaunchConfig {
+                    grid_dim: ((n * tiles.0 * tiles.1).min(TARGET_BLOCKS / 2) as u32, 1, 1),
+                    block_dim: (256, 1, 1),
+                    shared_mem_bytes: 0,
+                },
+                &[&ptr.x, &ptr.w, &ptr.y, p],
+            )?,
+        }
     } else {
         let groups = u64::from(p.groups);
         let (icg, ocg) = (ic / groups, oc / groups);
@@ -401,6 +426,29 @@ pub unsafe fn launch_conv2d(
         launch(entry::CONV2D_BIAS_GRAD, cfg, &[&ptr.bias, &ptr.y, p])?;
     }
     Ok(())
+}
+
+/// Whether `pass` of this conv runs on the stem's direct kernels
+/// (kernels/stem_conv.cu): one group, 3×3, stride 1 or 2, at most 3 input
+/// channels, and at most 64 output channels forward, 32 in wgrad (their
+/// STEM_* limits); dgrad (which the stem never needs) keeps the GEMM.
+/// `SLIMMABLE_STEM_DIRECT=0` turns them off (A/B timing).
+pub fn stem_direct(pass: ConvPass, p: &Conv2dParams) -> Option<ConvPass> {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let on = *ON.get_or_init(|| std::env::var("SLIMMABLE_STEM_DIRECT").map_or(true, |v| v != "0"));
+    let oc_max = match pass {
+        ConvPass::Forward => 64,
+        ConvPass::Wgrad => 32,
+        ConvPass::Dgrad => return None,
+    };
+    let fits = p.groups == 1
+        && p.w.dims[2] == 3
+        && p.w.dims[3] == 3
+        && matches!(p.stride_h, 1 | 2)
+        && matches!(p.stride_w, 1 | 2)
+        && p.x.dims[1] <= 3
+        && p.y.dims[1] <= oc_max;
+    (on && fits).then_some(pass)
 }
 
 /// The general implicit-GEMM entry of a pass, precision and tile width.
