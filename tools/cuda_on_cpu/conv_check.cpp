@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
     const char* stem_env = std::getenv("SLIMMABLE_STEM_DIRECT");
     const bool stem = pass != "dgrad" && groups == 1 && p.w.dims[2] == 3 && p.w.dims[3] == 3 &&
                       (p.stride_h == 1 || p.stride_h == 2) && (p.stride_w == 1 || p.stride_w == 2) &&
-                      ic <= 3 && oc <= (pass == "fwd" ? 64u : 32u) &&
+                      ic <= 3 && oc <= (pass == "fwd" ? 64u : 32u) && n <= 65535 &&
                       !(stem_env && std::string(stem_env) == "0");
     if (stem) {
         const unsigned tiles_w = (wo + 31) / 32, tiles_h = (ho + 7) / 8;

@@ -447,7 +447,8 @@ pub fn stem_direct(pass: ConvPass, p: &Conv2dParams) -> Option<ConvPass> {
         && matches!(p.stride_h, 1 | 2)
         && matches!(p.stride_w, 1 | 2)
         && p.x.dims[1] <= 3
-        && p.y.dims[1] <= oc_max;
+        && p.y.dims[1] <= oc_max
+        && p.x.dims[0] <= 65_535; // the forward's grid z
     (on && fits).then_some(pass)
 }
 
