@@ -187,7 +187,8 @@ __device__ __forceinline__ void cp_async_wait_all() {
 // PW_VEC, where H*W and every plane's offset are multiples of 4
 // (pointwise_vec_eligible), runs of four pixels in one 16-byte copy, which
 // never straddle two images. Wgrad reads both operands along k, so its
-// tiles are k-major (pitch BK + 4: the fragment reads stay conflict-free);
+// tiles are k-major (pitch BK + 4: the TF32 fragment reads stay
+// conflict-free, the BF16 pairs collide 2-way);
 // the f32 product's reads would conflict there, so exact f32 wgrad keeps
 // the general kernel.
 template <int PASS, int MMA, int BM, int BN, int BK, int THREADS, int WARPS_M, int PW>

@@ -36,6 +36,15 @@
 
 // Stages src[lo, lo + len) of one image's flat array (zero outside
 // [0, total)) into win.
+//
+// The window a block stages: its outputs rounded up to whole runs of four
+// (the last run may pass the end of the array: its outputs are not stored,
+// but their taps are read, and in wgrad a read of unstaged shared memory
+// could be NaN, and 0·NaN poisons the sum), one row plus one element either
+// side.
+__device__ __forceinline__ int dwf_window_len(int e0, int total, int w) {
+    return min(DWF_SEG, (total - e0 + 3) & ~3) + 2 * w + 2;
+}
 __device__ __forceinline__ void dwf_stage(float* win, const float* __restrict__ src, int lo,
                                           int len, int total) {
     for (int i = threadIdx.x; i < len; i += DWF_THREADS) {
@@ -98,7 +107,7 @@ __device__ void dwf_apply(const float* __restrict__ src, float* __restrict__ dst
     const int n = blockIdx.y, e0 = blockIdx.x * DWF_SEG, t = threadIdx.x;
     const float* s = src + sv_.offset + n * sv_.strides[0];
     float* d = dst + dv.offset + n * dv.strides[0];
-    dwf_stage(win, s, e0 - w - 1, min(DWF_SEG, total - e0) + 2 * w + 2, total);
+    dwf_stage(win, s, e0 - w - 1, dwf_window_len(e0, total, w), total);
     const int c_lo = e0 / plane, c_hi = min(g.ic - 1, (e0 + DWF_SEG - 1) / plane);
     for (int i = t; i < (c_hi - c_lo + 1) * 10; i += DWF_THREADS) {
         const int cc = c_lo + i / 10, k = i % 10;
@@ -211,7 +220,7 @@ extern "C" __global__ void __launch_bounds__(DWF_THREADS)
     // The next image's window and dy are loaded into registers while this
     // one is multiplied (a block walks its images one after the other, so
     // their load latency would otherwise stall it between barriers).
-    const int lo = e0 - w - 1, len = min(DWF_SEG, total - e0) + 2 * w + 2;
+    const int lo = e0 - w - 1, len = dwf_window_len(e0, total, w);
     float xr[DWF_WGRAD_STAGE], gr[4];
     auto load = [&](int n) {
         const float* xn = x + p.x.offset + n * p.x.strides[0];

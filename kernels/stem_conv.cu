@@ -9,12 +9,13 @@
 //   forward: a thread per output pixel, its ic·9 input taps in registers
 //     from a shared-memory window, the weights in shared memory read by all
 //     threads at once (broadcast), output channels in runs of STEM_OC_RUN;
-//   wgrad: a warp per run of 32 output channels (a lane each), its pixels
-//     split among the block's warps; each pixel's ic·9 taps are broadcast
+//   wgrad: a lane per output channel (up to 32), a tile's pixels split
+//     among the block's warps; each pixel's ic·9 taps are broadcast
 //     reads, dy a conflict-free read; the block's warps add up in shared
 //     memory and the block adds one atomic per weight, after a grid-stride
 //     walk over many tiles (so atomics stay few).
-// Any stride and padding; views with any strides (channel slices).
+// Stride 1 or 2 (the window is sized for 2), any padding; views with any
+// strides (channel slices).
 #include "common.cuh"
 #include "conv_common.cuh"
 

@@ -18,7 +18,7 @@ pub const CUDA_DWCONV2D: &str = include_str!("../kernels/dwconv2d.cu");
 pub const CUDA_DW3X3S1_FLAT: &str = include_str!("../kernels/dw3x3s1_flat.cu");
 /// The stem (dense 3×3 on the image's few channels) as direct convolutions.
 pub const CUDA_STEM_CONV: &str = include_str!("../kernels/stem_conv.cu");
-/// What conv2d.cu and dwconv2d.cu share (geometry, indexing, block sum).
+/// What the conv units share (geometry, indexing, block sum).
 pub const CUDA_CONV_COMMON: &str = include_str!("../kernels/conv_common.cuh");
 /// `kernels/resize_pack.cu`: fused multi-resolution resize, normalize, pack.
 pub const CUDA_RESIZE_PACK: &str = include_str!("../kernels/resize_pack.cu");
@@ -330,6 +330,11 @@ pub mod entry {
     /// `(x, w, y, bias, Conv2dParams)`, wgrad `(x, dw, dy, Conv2dParams)`.
     pub const CONV2D_FWD_STEM3: &str = "slimmable_conv2d_fwd_stem3";
     pub const CONV2D_WGRAD_STEM3: &str = "slimmable_conv2d_wgrad_stem3";
+    /// The 3×3 stride-1 padding-1 depthwise passes on one image's flat
+    /// layout (kernels/dw3x3s1_flat.cu): forward `(x, w, y, bias,
+    /// Conv2dParams)`, dgrad `(dx, w, dy, Conv2dParams)`, grid (segments of
+    /// 1024 outputs, N); wgrad `(x, dw, dy, Conv2dParams, images)`, grid
+    /// (segments, ceil(N / images)), adds into dw.
     pub const DWCONV2D_FWD_K3S1_FLAT: &str = "slimmable_dwconv2d_fwd_k3s1_flat";
     pub const DWCONV2D_DGRAD_K3S1_FLAT: &str = "slimmable_dwconv2d_dgrad_k3s1_flat";
     pub const DWCONV2D_WGRAD_K3S1_FLAT: &str = "slimmable_dwconv2d_wgrad_k3s1_flat";
@@ -344,10 +349,9 @@ pub mod entry {
     pub const DWCONV2D_FWD_K3S2_T8: &str = "slimmable_dwconv2d_fwd_k3s2_t8";
     pub const DWCONV2D_DGRAD_K3S1_T8: &str = "slimmable_dwconv2d_dgrad_k3s1_t8";
     pub const DWCONV2D_DGRAD_K3S2_T8: &str = "slimmable_dwconv2d_dgrad_k3s2_t8";
-    /// Depthwise 3×3 wgrad, stride 1 / 2, `(x, dw, dy, Conv2dParams)`, by
-    /// output tile as the forward (`_t32` 32×8×1, `_t16` 16×4×4, `_t8`
-    /// 8×2×16 threads; the z planes take different images of one channel):
-    /// grid (ceil(wo/TW), ceil(ho/(4·TH)), c·ceil(n/(8·P))); adds into dw.
+    /// Depthwise 3×3 wgrad, stride 1 / 2, `(x, dw, dy, Conv2dParams)`, on
+    /// the forward's 32-wide tile (32×8 threads, one image after another):
+    /// grid (ceil(wo/32), ceil(ho/32), c·ceil(n/8)); adds into dw.
     pub const DWCONV2D_WGRAD_K3S1_T32: &str = "slimmable_dwconv2d_wgrad_k3s1_t32";
     pub const DWCONV2D_WGRAD_K3S2_T32: &str = "slimmable_dwconv2d_wgrad_k3s2_t32";
     /// The dgrad twins come per stride (`_s1`, `_s2`, both axes equal).

@@ -469,6 +469,7 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
         (2, 9, 9, 1, 2, 3, 1, 1),
         (2, 5, 4, 5, 260, 3, 1, 1),
         (3, 3, 3, 9, 200, 3, 1, 1), // the widest wgrad staging in registers
+        (2, 2, 1, 29, 29, 3, 1, 1), // C·H·W odd, one segment: the last run passes the end
         (33, 6, 5, 9, 11, 3, 1, 1),
     ];
     let mut failures = Vec::new();

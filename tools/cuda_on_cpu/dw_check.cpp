@@ -67,6 +67,22 @@ int main(int argc, char** argv) {
                         [&] { slimmable_dwconv2d_dgrad_k3s1_flat(x.data(), wd_, yd, p); });
         } else {
             out = &w;
+            // First one block on NaN inputs whose segment is full, so that
+            // the kernel's whole window holds NaN: a read of what the real
+            // run did not stage shows (the shim's shared arrays are statics
+            // that keep what the last block left; on a GPU they hold anything).
+            Conv2dParams q = p;
+            const u32 plane = h * wd, c2 = (DWF_SEG + 2 * wd + 2) / plane + 2;
+            for (ViewParams* v : {&q.x, &q.y}) {
+                *v = ViewParams{{1, c2, h, wd}, {c2 * plane, plane, wd, 1}, 0, {0, 0, 0}};
+            }
+            q.w = ViewParams{{c2, 1, 3, 3}, {9, 9, 3, 1}, 0, {0, 0, 0}};
+            q.groups = c2;
+            const std::vector<float> nan_x(c2 * plane, std::nanf("")), nan_dy(c2 * plane, std::nanf(""));
+            std::vector<float> scratch_w(c2 * 9);
+            shim_launch({1, 1, 1}, {DWF_THREADS, 1, 1}, [&] {
+                slimmable_dwconv2d_wgrad_k3s1_flat(nan_x.data(), scratch_w.data(), nan_dy.data(), q, 1);
+            });
             shim_launch({segments, (n + 2) / 3, 1}, {DWF_THREADS, 1, 1},
                         [&] { slimmable_dwconv2d_wgrad_k3s1_flat(xd, w.data(), yd, p, 3); });
         }

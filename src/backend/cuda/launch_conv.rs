@@ -45,8 +45,8 @@ const DW3_LANE_IMAGES: u64 = 8;
 
 /// The 3×3 depthwise kernels' tile for a plane `w` wide: TW × TH × P
 /// threads, each computing 4 rows (a block covers TW × 4·TH of each of its
-/// P planes; wgrad's P planes are images of one channel), and each pass's
-/// entries for stride 1 and 2.
+/// P planes), and the forward's and dgrad's entries for stride 1 and 2
+/// (the 3×3 wgrad has the 32-wide tile only).
 struct Dw3Tile {
     tw: u32,
     th: u32,
@@ -110,6 +110,9 @@ impl Dw3Tile {
 const DWF_SEG: u64 = 1024;
 const DWF_MAX_W: u32 = 512;
 const DWF_MIN_PLANE: u32 = 4;
+/// The widest plane of the flat wgrad (`DWF_WGRAD_MAX_W`: its register
+/// staging of the next image's window).
+const DWF_WGRAD_MAX_W: u64 = 255;
 
 /// Whether a depthwise conv runs on the flat 3×3 stride-1 kernels
 /// (`kernels/dw3x3s1_flat.cu`): kernel 3×3, stride 1, padding 1, and both
@@ -193,9 +196,11 @@ fn dw_tile(w: u64, h: u64, planes: u64) -> ([&'static str; 3], LaunchConfig) {
     (names, cfg)
 }
 
-/// Launches one conv2d pass: the depthwise kernels when `is_depthwise`, else
-/// the implicit GEMM (`precision` picks exact f32 or TF32 tensor cores); for
-/// wgrad with a bias, also the bias-gradient reduction.
+/// Launches one conv2d pass: the depthwise kernels when `is_depthwise`, the
+/// stem's direct kernels when [`stem_direct`], else the implicit GEMM
+/// (`precision` picks exact f32, TF32 or BF16 tensor cores; pointwise convs
+/// take its pointwise twins); for wgrad with a bias, also the bias-gradient
+/// reduction.
 ///
 /// # Safety
 /// Every pointer must be a live allocation of `stream`'s context holding all
@@ -250,9 +255,9 @@ pub unsafe fn launch_conv2d(
         let wgrad_z = ic * n.div_ceil(DW3_LANE_IMAGES * out3.pz as u64);
         let s3 = if p.stride_h == 1 { 0 } else { 1 };
         // The flat kernels: segments of one image's channels, grid
-        // (segments, images); wgrad sums 8 images a block (with as many as
-        // left 1.7 waves, 64x144x56x56 ran at 31% of copy bandwidth on an
-        // H200; its per-channel atomics stay few: 9 a channel and block).
+        // (segments, images). Wgrad sums 8 images a block: sized to leave
+        // 1.7 waves, it ran 64x144x56x56 at 31% of copy bandwidth on an
+        // H200; its atomics stay few (9 a channel and block).
         let flat = dw_flat_fits(p);
         let segments = (ic * h * w).div_ceil(DWF_SEG);
         let flat_cfg = |images: u64| LaunchConfig {
@@ -260,7 +265,7 @@ pub unsafe fn launch_conv2d(
             block_dim: (THREADS, 1, 1),
             shared_mem_bytes: 0,
         };
-        let flat_images = n.min(8);
+        let flat_images = n.clamp(1, 8);
         match pass {
             ConvPass::Forward if flat => launch(
                 entry::DWCONV2D_FWD_K3S1_FLAT,
@@ -274,10 +279,9 @@ pub unsafe fn launch_conv2d(
             )?,
             // On planes narrower than 28 the flat wgrad's blocks each sum a
             // few images between barriers and lose to dwconv2d_wgrad_k3 (H200,
-            // 2026-11-26: 0.064 vs 0.043 ms at 64x384x14x14; 0.18 vs 0.31 ms
-            // for the tiled 3x3 wgrad at 64x144x56x56).
-            // (DWF_WGRAD_MAX_W: the wgrad's register staging covers 255.)
-            ConvPass::Wgrad if flat && (28..=255).contains(&w) => launch(
+            // 2026-11-26: 0.064 vs 0.043 ms at 64x384x14x14; at 64x144x56x56
+            // it takes 0.138 ms against the tiled 3x3 wgrad's 0.306).
+            ConvPass::Wgrad if flat && (28..=DWF_WGRAD_MAX_W).contains(&w) => launch(
                 entry::DWCONV2D_WGRAD_K3S1_FLAT,
                 flat_cfg(flat_images),
                 &[&ptr.x, &ptr.w, &ptr.y, p, &(flat_images as u32)],

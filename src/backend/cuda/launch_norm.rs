@@ -43,8 +43,9 @@ fn warp_per_channel(c: u32) -> LaunchConfig {
     }
 }
 
-/// Largest N·H·W the channel-resident kernels take (both hold 14336 in one
-/// round and take two above it; see kernels/norm.cu). Up to it one
+/// Largest N·H·W the channel-resident kernels take (on float4 views both
+/// hold 14336 in one round and take two above it; scalar views take more
+/// rounds: see kernels/norm.cu). Up to it one
 /// block per channel holds the channel in registers: one launch each way
 /// instead of three, x read once. Past it the split reduction fills the GPU
 /// better (the resident kernels would need several rounds per channel).
@@ -74,6 +75,11 @@ fn block_per_channel(p: &BnParams, shared_mem_bytes: u32) -> LaunchConfig {
 /// planes of a MobileNet's last stages, where 256-thread blocks are mostly
 /// idle in their reductions and few fit an SM.
 const SMALL_MAX_COUNT: u32 = 2048;
+/// Threads of the small resident kernels (`BN_SMALL_THREADS`), and the
+/// small backward's dynamic shared memory (`BN_SMALL_SMEM`: 8 float4s a
+/// thread).
+const SMALL_THREADS: u32 = 64;
+const SMALL_BACKWARD_SMEM: u32 = SMALL_THREADS * 8 * 16;
 
 /// The resident kernel for `p` and its launch: the small twin up to
 /// SMALL_MAX_COUNT (64-thread blocks), else one 256-thread block a channel.
@@ -85,8 +91,8 @@ fn resident_launch(p: &BnParams, forward: bool) -> (&'static str, LaunchConfig) 
     if small && p.count <= SMALL_MAX_COUNT {
         let cfg = LaunchConfig {
             grid_dim: (p.x.dims[1].max(1), 1, 1),
-            block_dim: (64, 1, 1),
-            shared_mem_bytes: if forward { 0 } else { 64 * 8 * 16 },
+            block_dim: (SMALL_THREADS, 1, 1),
+            shared_mem_bytes: if forward { 0 } else { SMALL_BACKWARD_SMEM },
         };
         let name = if forward {
             entry::BN_FORWARD_RESIDENT_SMALL_F32
