@@ -500,6 +500,24 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
                 pass,
                 None,
             );
+            // The driver took the flat kernels exactly where the host would.
+            let result = result.and_then(|text| {
+                use slimmable::backend::ConvPass;
+                use slimmable::backend::cuda::launch_conv::dw_flat_route;
+                let bytes = std::fs::read(cdir.join("params.bin")).unwrap();
+                let params: slimmable::params::Conv2dParams = bytemuck::pod_read_unaligned(&bytes);
+                let cp = match pass {
+                    "fwd" => ConvPass::Forward,
+                    "dgrad" => ConvPass::Dgrad,
+                    _ => ConvPass::Wgrad,
+                };
+                let want = dw_flat_route(cp, &params);
+                if text.contains("(flat)") == want {
+                    Ok(text)
+                } else {
+                    Err(format!("flat route expected: {want}, driver: {text}"))
+                }
+            });
             // The same case again with the flat 3×3 kernels switched off
             // (SLIMMABLE_DW_FLAT=0 on the host), so the tiled ones stay covered.
             let result = result.and_then(|flat| {

@@ -171,6 +171,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "unknown pass %s\n", pass.c_str());
         return 2;
     }
-    const size_t bad = case_compare(pass.c_str(), *out, case_floats("expected.bin"), 1e-4, 1e-4);
+    const std::string what = pass + (flat ? " (flat)" : "");
+    const size_t bad = case_compare(what.c_str(), *out, case_floats("expected.bin"), 1e-4, 1e-4);
     return bad ? 1 : 0;
 }

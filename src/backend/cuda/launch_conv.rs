@@ -114,6 +114,17 @@ const DWF_MIN_PLANE: u32 = 4;
 /// staging of the next image's window).
 const DWF_WGRAD_MAX_W: u64 = 255;
 
+/// Whether this pass of a depthwise conv runs on the flat 3×3 kernels:
+/// [`dw_flat_fits`], and for wgrad a plane 28 to `DWF_WGRAD_MAX_W` wide. On
+/// narrower planes the flat wgrad's blocks each sum a few images between
+/// barriers and lose to dwconv2d_wgrad_k3 (H200, 2026-11-26: 0.064 vs 0.043
+/// ms at 64x384x14x14; at 64x144x56x56 it takes 0.138 ms against the tiled
+/// 3x3 wgrad's 0.306).
+pub fn dw_flat_route(pass: ConvPass, p: &Conv2dParams) -> bool {
+    dw_flat_fits(p)
+        && (pass != ConvPass::Wgrad || (28..=DWF_WGRAD_MAX_W).contains(&u64::from(p.x.dims[3])))
+}
+
 /// Whether a depthwise conv runs on the flat 3×3 stride-1 kernels
 /// (`kernels/dw3x3s1_flat.cu`): kernel 3×3, stride 1, padding 1, and both
 /// activation views with contiguous planes one after the other (any channel
@@ -258,7 +269,7 @@ pub unsafe fn launch_conv2d(
         // (segments, images). Wgrad sums 8 images a block: sized to leave
         // 1.7 waves, it ran 64x144x56x56 at 31% of copy bandwidth on an
         // H200; its atomics stay few (9 a channel and block).
-        let flat = dw_flat_fits(p);
+        let flat = dw_flat_route(pass, p);
         let segments = (ic * h * w).div_ceil(DWF_SEG);
         let flat_cfg = |images: u64| LaunchConfig {
             grid_dim: (segments as u32, n.div_ceil(images) as u32, 1),
@@ -277,11 +288,7 @@ pub unsafe fn launch_conv2d(
                 flat_cfg(1),
                 &[&ptr.x, &ptr.w, &ptr.y, p],
             )?,
-            // On planes narrower than 28 the flat wgrad's blocks each sum a
-            // few images between barriers and lose to dwconv2d_wgrad_k3 (H200,
-            // 2026-11-26: 0.064 vs 0.043 ms at 64x384x14x14; at 64x144x56x56
-            // it takes 0.138 ms against the tiled 3x3 wgrad's 0.306).
-            ConvPass::Wgrad if flat && (28..=DWF_WGRAD_MAX_W).contains(&w) => launch(
+            ConvPass::Wgrad if flat => launch(
                 entry::DWCONV2D_WGRAD_K3S1_FLAT,
                 flat_cfg(flat_images),
                 &[&ptr.x, &ptr.w, &ptr.y, p, &(flat_images as u32)],
