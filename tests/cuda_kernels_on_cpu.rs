@@ -689,3 +689,139 @@ fn expect_route(cdir: &Path, pass: &str, precision: &str, text: String) -> Resul
         Err(format!("route {want} expected, {took} taken: {text}"))
     }
 }
+
+#[test]
+fn linear_forward_and_loss_kernels_match_the_reference_on_the_cpu() {
+    use slimmable::ops::{self, LinearWeight};
+    use slimmable::params::{LinearParams, LossParams};
+    use slimmable::view::View;
+    let dir = scratch("cuda-on-cpu-train");
+    let exe = match build_driver(&dir, "train_check") {
+        Ok(e) => e,
+        Err(why) => {
+            println!("skipped: CUDA kernels on the CPU: {why}");
+            return;
+        }
+    };
+    let cpu = backend::open(BackendKind::Cpu).unwrap();
+    let be = cpu.as_ref();
+    let mut rng = Rng::new(0x11AE);
+    let mut failures = Vec::new();
+    let mut check = |label: String, cdir: &Path, op: &str| match run_driver(
+        &exe,
+        &[cdir.as_os_str(), op.as_ref()],
+    ) {
+        Ok(text) => println!("{label}: {text}"),
+        Err(text) => failures.push(format!("{label}: {text}")),
+    };
+    // Linear forward (rows, in full, in active, out full, out active, bias):
+    // one tile and a K step that is not full; several tiles and K steps on
+    // a sliced input; the ImageNet classifier's shape at a small batch.
+    for (k, (rows, inf, i, outf, o, bias)) in [
+        (3, 16, 16, 10, 10, true),
+        (37, 100, 97, 70, 65, false),
+        (33, 1280, 1280, 1000, 1000, true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let cdir = dir.join(format!("linear{k}"));
+        std::fs::create_dir_all(&cdir).unwrap();
+        let xv = View::channel_slice([rows, inf, 1, 1], 0, i).unwrap();
+        let yv = View::channel_slice([rows, outf, 1, 1], 0, o).unwrap();
+        let (x, w, b) = (
+            rng.vec_f32(rows * inf),
+            rng.vec_f32(outf * inf),
+            rng.vec_f32(outf),
+        );
+        let y0 = vec![5555.0f32; rows * outf];
+        let (xb, wb, bb, yb) = (
+            be.upload(&x).unwrap(),
+            be.upload(&w).unwrap(),
+            be.upload(&b).unwrap(),
+            be.upload(&y0).unwrap(),
+        );
+        let wt = LinearWeight {
+            w: &wb,
+            out_full: outf,
+            in_full: inf,
+            bias: bias.then_some(&bb),
+        };
+        ops::linear_forward(be, &xb, &xv, &wt, &yb, &yv).unwrap();
+        // The parameters ops::linear_forward gives the backend (the weight
+        // block at the start of the full weight, rows `in_full` apart).
+        let p = LinearParams {
+            x: xv.to_params(),
+            y: yv.to_params(),
+            w_offset: 0,
+            w_ld: inf as u32,
+            b_offset: 0,
+            has_bias: u32::from(bias),
+        };
+        std::fs::write(cdir.join("params.bin"), bytemuck::bytes_of(&p)).unwrap();
+        for (name, v) in [("x.bin", &x), ("w.bin", &w), ("b.bin", &b), ("y.bin", &y0)] {
+            write_f32(&cdir, name, v);
+        }
+        write_f32(&cdir, "expected.bin", &be.download(&yb).unwrap());
+        check(
+            format!("linear {k} ({rows}x{i}of{inf} -> {o}of{outf})"),
+            &cdir,
+            "linear",
+        );
+    }
+    // Losses (rows, classes, logit scale): fewer rows than the block's
+    // warps, more, and classes that do not fill a warp's last stride.
+    for (k, (n, classes, scale)) in [(5, 10, 3.0f32), (70, 1000, 4.0), (40, 45, 20.0)]
+        .into_iter()
+        .enumerate()
+    {
+        let lv = View::contiguous([n, classes, 1, 1]);
+        let a: Vec<f32> = rng.vec_f32(n * classes).iter().map(|v| v * scale).collect();
+        for op in ["ce", "kl"] {
+            let cdir = dir.join(format!("{op}{k}"));
+            std::fs::create_dir_all(&cdir).unwrap();
+            let b: Vec<f32> = if op == "ce" {
+                (0..n).map(|_| rng.below(classes as u64) as f32).collect()
+            } else {
+                rng.vec_f32(n * classes).iter().map(|v| v * scale).collect()
+            };
+            let (loss0, d0) = (vec![5555.0f32; 2], vec![5555.0f32; n * classes]);
+            let (ab, bb, lb, db) = (
+                be.upload(&a).unwrap(),
+                be.upload(&b).unwrap(),
+                be.upload(&loss0).unwrap(),
+                be.upload(&d0).unwrap(),
+            );
+            let (smoothing, temperature) = if op == "ce" { (0.1, 1.0) } else { (0.0, 4.0) };
+            if op == "ce" {
+                ops::cross_entropy(be, &ab, &lv, &bb, smoothing, &lb, 1, &db, &lv).unwrap();
+            } else {
+                ops::kl_div(be, &ab, &lv, &bb, &lv, temperature, &lb, 1, &db, &lv).unwrap();
+            }
+            // The parameters ops::cross_entropy / ops::kl_div give the backend.
+            let p = LossParams {
+                logits: lv.to_params(),
+                teacher: lv.to_params(),
+                dlogits: lv.to_params(),
+                loss_offset: 1,
+                labels_offset: 0,
+                smoothing,
+                temperature,
+            };
+            std::fs::write(cdir.join("params.bin"), bytemuck::bytes_of(&p)).unwrap();
+            for (name, v) in [
+                ("a.bin", &a),
+                ("b.bin", &b),
+                ("loss.bin", &loss0),
+                ("d.bin", &d0),
+            ] {
+                write_f32(&cdir, name, v);
+            }
+            write_f32(&cdir, "expected_loss.bin", &be.download(&lb).unwrap());
+            write_f32(&cdir, "expected_d.bin", &be.download(&db).unwrap());
+            check(format!("{op} {k} ({n}x{classes})"), &cdir, op);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
