@@ -375,7 +375,7 @@ fn conv_pass_case_acc(
     precision: Option<(&str, f32, f32)>,
     accumulate: bool,
 ) -> Result<String, String> {
-    use slimmable::backend::{ConvPass, Precision};
+    use slimmable::backend::Precision;
     use slimmable::ops::conv::{ConvArgs, conv_params, conv2d};
     let poison_x = vec![5555.0f32; x_host.len()];
     let poison_y = vec![5555.0f32; y_host.len()];
@@ -394,11 +394,7 @@ fn conv_pass_case_acc(
         geometry,
         accumulate,
     };
-    let cp = match pass {
-        "fwd" => ConvPass::Forward,
-        "dgrad" => ConvPass::Dgrad,
-        _ => ConvPass::Wgrad,
-    };
+    let cp = conv_pass(pass);
     let params = conv_params(cp, &args).unwrap();
     // The reference in exact f32 whatever precision the driver runs.
     conv2d(be, cp, Precision::F32, &args).unwrap();
@@ -502,15 +498,8 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
             );
             // The driver took the flat kernels exactly where the host would.
             let result = result.and_then(|text| {
-                use slimmable::backend::ConvPass;
                 use slimmable::backend::cuda::launch_conv::dw_flat_route;
-                let bytes = std::fs::read(cdir.join("params.bin")).unwrap();
-                let params: slimmable::params::Conv2dParams = bytemuck::pod_read_unaligned(&bytes);
-                let cp = match pass {
-                    "fwd" => ConvPass::Forward,
-                    "dgrad" => ConvPass::Dgrad,
-                    _ => ConvPass::Wgrad,
-                };
+                let (cp, params) = case_pass_params(&cdir, pass);
                 let want = dw_flat_route(cp, &params);
                 if text.contains("(flat)") == want {
                     Ok(text)
@@ -648,24 +637,39 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The pass a driver names "fwd", "dgrad" or "wgrad".
+fn conv_pass(name: &str) -> slimmable::backend::ConvPass {
+    use slimmable::backend::ConvPass;
+    match name {
+        "fwd" => ConvPass::Forward,
+        "dgrad" => ConvPass::Dgrad,
+        _ => ConvPass::Wgrad,
+    }
+}
+
+/// A conv case's pass and the Conv2dParams `conv_pass_case` wrote for it.
+fn case_pass_params(
+    cdir: &Path,
+    pass: &str,
+) -> (
+    slimmable::backend::ConvPass,
+    slimmable::params::Conv2dParams,
+) {
+    let bytes = std::fs::read(cdir.join("params.bin")).unwrap();
+    (conv_pass(pass), bytemuck::pod_read_unaligned(&bytes))
+}
+
 /// Whether conv_check took the route the host would (`stem_direct`: the
 /// stem's direct kernels; `pointwise_eligible`:
 /// `_pws`, and `pointwise_vec_eligible`: `_pw`; exact f32 wgrad has neither;
 /// the harness's buffers are 16-byte aligned): the driver's text, or Err
 /// saying which way it went wrong.
 fn expect_route(cdir: &Path, pass: &str, precision: &str, text: String) -> Result<String, String> {
-    use slimmable::backend::ConvPass;
     use slimmable::backend::cuda::launch_conv::{
         pointwise_eligible, pointwise_vec_eligible, stem_direct,
     };
-    let bytes = std::fs::read(cdir.join("params.bin")).unwrap();
-    let params: slimmable::params::Conv2dParams = bytemuck::pod_read_unaligned(&bytes);
-    let cp = match pass {
-        "fwd" => ConvPass::Forward,
-        "dgrad" => ConvPass::Dgrad,
-        _ => ConvPass::Wgrad,
-    };
-    let want = if stem_direct(cp, &params).is_some() {
+    let (cp, params) = case_pass_params(cdir, pass);
+    let want = if stem_direct(cp, &params) {
         "stem"
     } else if !pointwise_eligible(&params) || (pass == "wgrad" && precision == "f32") {
         "general"

@@ -22,6 +22,17 @@ unsafe impl cudarc::driver::DeviceRepr for FillParams {}
 /// Threads per block for the elementwise kernels.
 const BLOCK: u32 = 256;
 
+/// Whether a kernel path that is on by default is on: `NAME=0` in the
+/// environment turns it off (the A/B switches of README "Kernel switches"),
+/// read once per process.
+macro_rules! switched_on {
+    ($name:literal) => {{
+        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *ON.get_or_init(|| std::env::var($name).map_or(true, |v| v != "0"))
+    }};
+}
+pub(crate) use switched_on;
+
 /// Converts a driver error without calling into the driver (formatting a
 /// `DriverError` with `Display` would call `cuGetErrorString`).
 pub(crate) fn driver_err(context: &str, e: cudarc::driver::DriverError) -> Error {

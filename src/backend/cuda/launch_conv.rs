@@ -1,11 +1,11 @@
 //! Raw-pointer launches of the conv2d kernels (`kernels/conv2d.cu`), for
 //! other engines and for [`super::CudaBackend`].
 
-use super::launch::{CudaKernels, driver_err};
+use super::launch::{CudaKernels, driver_err, switched_on};
 use crate::backend::{ConvPass, Precision};
 use crate::error::Result;
 use crate::kernel_sources::entry;
-use crate::params::Conv2dParams;
+use crate::params::{Conv2dParams, ViewParams};
 use cudarc::driver::{CudaStream, LaunchConfig, PushKernelArg, sys};
 
 // SAFETY: #[repr(C)], Pod, mirrored by kernels/common.cuh (tests/param_layout.rs).
@@ -130,12 +130,10 @@ pub fn dw_flat_route(pass: ConvPass, p: &Conv2dParams) -> bool {
 /// activation views with contiguous planes one after the other (any channel
 /// slice of an NCHW buffer). `SLIMMABLE_DW_FLAT=0` turns them off (A/B).
 fn dw_flat_fits(p: &Conv2dParams) -> bool {
-    let planes_follow = |v: &crate::params::ViewParams| {
-        v.strides[3] == 1 && v.strides[2] == v.dims[3] && v.strides[1] == v.dims[2] * v.dims[3]
-    };
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let on = *ON.get_or_init(|| std::env::var("SLIMMABLE_DW_FLAT").map_or(true, |v| v != "0"));
-    on && p.w.dims[2] == 3
+    let planes_follow =
+        |v: &ViewParams| plane_contiguous(v) && v.strides[1] == v.dims[2] * v.dims[3];
+    switched_on!("SLIMMABLE_DW_FLAT")
+        && p.w.dims[2] == 3
         && p.w.dims[3] == 3
         && p.stride_h == 1
         && p.stride_w == 1
@@ -151,8 +149,7 @@ fn dw_flat_fits(p: &Conv2dParams) -> bool {
 /// `SLIMMABLE_DW_K3=0` sends 3×3 depthwise passes to the general kernels
 /// (for A/B timing against the `*_k3s*` kernels).
 fn dw_k3_enabled() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("SLIMMABLE_DW_K3").map_or(true, |v| v != "0"))
+    switched_on!("SLIMMABLE_DW_K3")
 }
 
 /// Tile shape of the tiled depthwise kernels for a plane `w` wide and `h`
@@ -356,12 +353,12 @@ pub unsafe fn launch_conv2d(
                 launch(entry::DWCONV2D_WGRAD, cfg, &[&ptr.x, &ptr.w, &ptr.y, p])?;
             }
         }
-    } else if let Some(stem) = stem_direct(pass, p) {
+    } else if stem_direct(pass, p) {
         // The stem's direct kernels (exact f32, whatever precision was
         // asked): forward a thread per output pixel, tiles of 32 x 8;
         // wgrad a grid-stride walk over those tiles, two blocks an SM.
         let tiles = (wo.div_ceil(32), ho.div_ceil(8));
-        match stem {
+        match pass {
             ConvPass::Forward => launch(
                 entry::CONV2D_FWD_STEM3,
                 LaunchConfig {
@@ -444,23 +441,21 @@ pub unsafe fn launch_conv2d(
 /// channels, and at most 64 output channels forward, 32 in wgrad (their
 /// STEM_* limits); dgrad (which the stem never needs) keeps the GEMM.
 /// `SLIMMABLE_STEM_DIRECT=0` turns them off (A/B timing).
-pub fn stem_direct(pass: ConvPass, p: &Conv2dParams) -> Option<ConvPass> {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let on = *ON.get_or_init(|| std::env::var("SLIMMABLE_STEM_DIRECT").map_or(true, |v| v != "0"));
+pub fn stem_direct(pass: ConvPass, p: &Conv2dParams) -> bool {
     let oc_max = match pass {
         ConvPass::Forward => 64,
         ConvPass::Wgrad => 32,
-        ConvPass::Dgrad => return None,
+        ConvPass::Dgrad => return false,
     };
-    let fits = p.groups == 1
+    switched_on!("SLIMMABLE_STEM_DIRECT")
+        && p.groups == 1
         && p.w.dims[2] == 3
         && p.w.dims[3] == 3
         && matches!(p.stride_h, 1 | 2)
         && matches!(p.stride_w, 1 | 2)
         && p.x.dims[1] <= 3
         && p.y.dims[1] <= oc_max
-        && p.x.dims[0] <= 65_535; // the forward's grid z
-    (on && fits).then_some(pass)
+        && p.x.dims[0] <= 65_535 // the forward's grid z
 }
 
 /// The general implicit-GEMM entry of a pass, precision and tile width.
@@ -547,8 +542,13 @@ fn pointwise_entry(
 /// `SLIMMABLE_PW_VEC=0` sends pointwise convs to the general GEMM kernels
 /// (for A/B timing against the `_pws` and `_pw` twins).
 fn pw_vec_enabled() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("SLIMMABLE_PW_VEC").map_or(true, |v| v != "0"))
+    switched_on!("SLIMMABLE_PW_VEC")
+}
+
+/// Whether a view's planes are contiguous (W elements a row, one element
+/// apart), so that a pixel's offset in its plane is its index.
+fn plane_contiguous(v: &ViewParams) -> bool {
+    v.strides[3] == 1 && v.strides[2] == v.dims[3]
 }
 
 /// Whether a conv can take the pointwise kernels (`_pws`, 4-byte gathers):
@@ -556,7 +556,6 @@ fn pw_vec_enabled() -> bool {
 /// planes, so that a pixel's offset in its plane is its index. Channel
 /// slices of wider buffers qualify.
 pub fn pointwise_eligible(p: &Conv2dParams) -> bool {
-    let plane = |v: &crate::params::ViewParams| v.strides[3] == 1 && v.strides[2] == v.dims[3];
     p.w.dims[2] == 1
         && p.w.dims[3] == 1
         && p.stride_h == 1
@@ -564,8 +563,8 @@ pub fn pointwise_eligible(p: &Conv2dParams) -> bool {
         && p.pad_h == 0
         && p.pad_w == 0
         && p.groups == 1
-        && plane(&p.x)
-        && plane(&p.y)
+        && plane_contiguous(&p.x)
+        && plane_contiguous(&p.y)
 }
 
 /// Whether a pointwise conv's views also allow the 16-byte `_pw` kernels
@@ -573,7 +572,7 @@ pub fn pointwise_eligible(p: &Conv2dParams) -> bool {
 /// batch and channel strides of x and y multiples of 4, so that every run
 /// of four pixels moved in one copy is aligned and inside one image.
 pub fn pointwise_vec_eligible(p: &Conv2dParams) -> bool {
-    let vec4 = |v: &crate::params::ViewParams| {
+    let vec4 = |v: &ViewParams| {
         (v.dims[2] * v.dims[3]).is_multiple_of(4)
             && v.offset.is_multiple_of(4)
             && v.strides[0].is_multiple_of(4)

@@ -4,7 +4,7 @@
 //! Same contract as [`super::launch`]: device pointers of the stream's
 //! context, the loaded [`CudaKernels`], and the parameter struct.
 
-use super::launch::{CudaKernels, driver_err};
+use super::launch::{CudaKernels, driver_err, switched_on};
 use crate::error::Result;
 use crate::kernel_sources::entry;
 use crate::params::BnParams;
@@ -54,9 +54,7 @@ const RESIDENT_MAX_COUNT: u32 = 16_384;
 /// `SLIMMABLE_BN_RESIDENT=0` keeps every shape on the split kernels (for
 /// A/B timing, and as a way around the resident kernels should they fail).
 fn resident(p: &BnParams) -> bool {
-    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ENABLED.get_or_init(|| std::env::var("SLIMMABLE_BN_RESIDENT").map_or(true, |v| v != "0"))
-        && p.count <= RESIDENT_MAX_COUNT
+    switched_on!("SLIMMABLE_BN_RESIDENT") && p.count <= RESIDENT_MAX_COUNT
 }
 
 /// One block of 256 threads per channel (the resident kernels:
@@ -85,10 +83,7 @@ const SMALL_BACKWARD_SMEM: u32 = SMALL_THREADS * 8 * 16;
 /// SMALL_MAX_COUNT (64-thread blocks), else one 256-thread block a channel.
 /// `SLIMMABLE_BN_SMALL=0` sends them to the 256-thread kernels (A/B timing).
 fn resident_launch(p: &BnParams, forward: bool) -> (&'static str, LaunchConfig) {
-    static SMALL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let small =
-        *SMALL.get_or_init(|| std::env::var("SLIMMABLE_BN_SMALL").map_or(true, |v| v != "0"));
-    if small && p.count <= SMALL_MAX_COUNT {
+    if switched_on!("SLIMMABLE_BN_SMALL") && p.count <= SMALL_MAX_COUNT {
         let cfg = LaunchConfig {
             grid_dim: (p.x.dims[1].max(1), 1, 1),
             block_dim: (SMALL_THREADS, 1, 1),
