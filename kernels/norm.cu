@@ -726,6 +726,22 @@ __device__ __forceinline__ void bn_res_forward(const float* __restrict__ x,
     }
 }
 
+// A resident forward on T threads: U units of float4s where the views
+// allow, else U1 units of one float.
+template <int T, int U, int U1>
+__device__ __forceinline__ void bn_res_forward_any(const float* __restrict__ x,
+                                                   const float* __restrict__ gamma,
+                                                   const float* __restrict__ beta,
+                                                   float* __restrict__ running,
+                                                   float* __restrict__ saved,
+                                                   float* __restrict__ y, const BnParams& p) {
+    if (bn_vec4(p.x, x) && bn_vec4(p.y, y)) {
+        bn_res_forward<4, T, U>(x, gamma, beta, running, saved, y, p);
+    } else {
+        bn_res_forward<1, T, U1>(x, gamma, beta, running, saved, y, p);
+    }
+}
+
 // Grid: one block of BN_RESF_THREADS per channel. Writes saved mean/inv-std
 // and the running update like bn_stats → bn_finalize, and y like
 // bn_normalize.
@@ -733,17 +749,15 @@ extern "C" __global__ void __launch_bounds__(BN_RESF_THREADS, 3)
 slimmable_bn_forward_resident_f32(const float* __restrict__ x, const float* __restrict__ gamma,
                                   const float* __restrict__ beta, float* __restrict__ running,
                                   float* __restrict__ saved, float* __restrict__ y, BnParams p) {
-    if (bn_vec4(p.x, x) && bn_vec4(p.y, y)) {
-        bn_res_forward<4, BN_RESF_THREADS, BN_RESF_UNITS>(x, gamma, beta, running, saved, y, p);
-    } else {
-        bn_res_forward<1, BN_RESF_THREADS, BN_RESF_UNITS>(x, gamma, beta, running, saved, y, p);
-    }
+    bn_res_forward_any<BN_RESF_THREADS, BN_RESF_UNITS, BN_RESF_UNITS>(x, gamma, beta, running,
+                                                                      saved, y, p);
 }
 
-// The small twin, for N·H·W up to BN_SMALL_COUNT (the 4x4 and smaller
-// planes of a MobileNet's last stages): blocks of 64 threads holding 8 units
-// each (2048 elements in float4s), so an SM keeps many channels in flight
-// where the 256-thread blocks ran two and more waves of half-idle blocks.
+// The small twin, for N·H·W up to 2048 (SMALL_MAX_COUNT in launch_norm.rs:
+// the 4x4 and smaller planes of a MobileNet's last stages): blocks of 64
+// threads holding 8 units each (2048 elements in float4s), so an SM keeps
+// many channels in flight where the 256-thread blocks ran two and more waves
+// of half-idle blocks.
 #define BN_SMALL_THREADS 64
 #define BN_SMALL_UNITS 8
 #define BN_SMALL_SMEM (BN_SMALL_THREADS * BN_SMALL_UNITS * 16)
@@ -753,12 +767,8 @@ slimmable_bn_forward_resident_small_f32(const float* __restrict__ x,
                                         const float* __restrict__ beta,
                                         float* __restrict__ running, float* __restrict__ saved,
                                         float* __restrict__ y, BnParams p) {
-    if (bn_vec4(p.x, x) && bn_vec4(p.y, y)) {
-        bn_res_forward<4, BN_SMALL_THREADS, BN_SMALL_UNITS>(x, gamma, beta, running, saved, y, p);
-    } else {
-        bn_res_forward<1, BN_SMALL_THREADS, 4 * BN_SMALL_UNITS>(x, gamma, beta, running, saved, y,
-                                                                p);
-    }
+    bn_res_forward_any<BN_SMALL_THREADS, BN_SMALL_UNITS, 4 * BN_SMALL_UNITS>(x, gamma, beta,
+                                                                             running, saved, y, p);
 }
 
 // This thread's units of round r of dy, stored to (and later read from) its
@@ -857,6 +867,20 @@ __device__ __forceinline__ void bn_res_backward(const float* __restrict__ x,
     }
 }
 
+// A resident backward on T threads (dy in `sdy`): U units of float4s where
+// the views allow, else U1 units of one float.
+template <int T, int U, int U1>
+__device__ __forceinline__ void bn_res_backward_any(
+    const float* __restrict__ x, const float* __restrict__ dy, const float* __restrict__ gamma,
+    const float* __restrict__ beta, float* __restrict__ saved, float* __restrict__ dgamma,
+    float* __restrict__ dbeta, float* __restrict__ dx, const BnParams& p, float* sdy) {
+    if (bn_vec4(p.x, x) && bn_vec4(p.dy, dy) && bn_vec4(p.y, dx)) {
+        bn_res_backward<4, T, U>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
+    } else {
+        bn_res_backward<1, T, U1>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
+    }
+}
+
 // Grid: one block of BN_RESB_THREADS per channel. Reads the forward's saved
 // mean/inv-std, accumulates dγ/dβ and writes Σg, Σg·x̂ like
 // bn_backward_partials → bn_backward_finalize, and dx (p.y) like
@@ -867,17 +891,12 @@ slimmable_bn_backward_resident_f32(const float* __restrict__ x, const float* __r
                                    const float* __restrict__ beta, float* __restrict__ saved,
                                    float* __restrict__ dgamma, float* __restrict__ dbeta,
                                    float* __restrict__ dx, BnParams p) {
-    float* sdy = bn_dynamic_smem();  // BN_RESB_SMEM bytes
-    constexpr int T = BN_RESB_THREADS, U = BN_RESB_UNITS;
-    if (bn_vec4(p.x, x) && bn_vec4(p.dy, dy) && bn_vec4(p.y, dx)) {
-        bn_res_backward<4, T, U>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
-    } else {
-        // Scalar views (H·W not a multiple of 4: the 7x7 planes) hold twice
-        // the units, of one float each: one round up to 7168 (128x7x7 took
-        // two, each pass reloading x and dy). The forward keeps 14: 28 spill
-        // at its 80 registers.
-        bn_res_backward<1, T, 2 * U>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
-    }
+    // Scalar views (H·W not a multiple of 4: the 7x7 planes) hold twice the
+    // units, of one float each: one round up to 7168 (128x7x7 took two,
+    // each pass reloading x and dy). The forward keeps 14: 28 spill at its
+    // 80 registers. dy lives in BN_RESB_SMEM bytes.
+    bn_res_backward_any<BN_RESB_THREADS, BN_RESB_UNITS, 2 * BN_RESB_UNITS>(
+        x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, bn_dynamic_smem());
 }
 
 // The small twin of the backward (see the forward's): dy in BN_SMALL_SMEM
@@ -891,11 +910,6 @@ slimmable_bn_backward_resident_small_f32(const float* __restrict__ x,
                                          float* __restrict__ dgamma,
                                          float* __restrict__ dbeta, float* __restrict__ dx,
                                          BnParams p) {
-    float* sdy = bn_dynamic_smem();  // BN_SMALL_SMEM bytes
-    constexpr int T = BN_SMALL_THREADS, U = BN_SMALL_UNITS;
-    if (bn_vec4(p.x, x) && bn_vec4(p.dy, dy) && bn_vec4(p.y, dx)) {
-        bn_res_backward<4, T, U>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
-    } else {
-        bn_res_backward<1, T, 4 * U>(x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, sdy);
-    }
+    bn_res_backward_any<BN_SMALL_THREADS, BN_SMALL_UNITS, 4 * BN_SMALL_UNITS>(
+        x, dy, gamma, beta, saved, dgamma, dbeta, dx, p, bn_dynamic_smem());
 }
