@@ -120,14 +120,23 @@ __device__ __forceinline__ void mma_bf16_m16n8k8(float*, const u32*, u32) { __tr
 #endif
 #endif
 
+#if __CUDA_ARCH__ >= 800
+// The shared-window address of a shared-memory pointer (cp.async's
+// destination operand).
+__device__ __forceinline__ u32 smem_addr(const float* smem) {
+    u32 s;
+    asm volatile("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }"
+                 : "=r"(s) : "l"(smem));
+    return s;
+}
+#endif
+
 // Asynchronous 4-byte global->shared copy with zero fill when `pred` is
 // false (padding, tile edges): the gathers of the next K tile fly while the
 // current one is multiplied. Synchronous fallback before sm_80.
 __device__ __forceinline__ void cp_async4(float* smem, const float* gmem, bool pred) {
 #if __CUDA_ARCH__ >= 800
-    u32 s;
-    asm volatile("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }"
-                 : "=r"(s) : "l"(smem));
+    const u32 s = smem_addr(smem);
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(s), "l"(gmem),
                  "r"(pred ? 4 : 0));
 #else
@@ -142,9 +151,7 @@ __device__ __forceinline__ void cp_async16(float* smem, const float* gmem, bool 
 #if defined(SLIMMABLE_CUDA_ON_CPU)
     shim_cp_async16(smem, gmem, pred);
 #elif __CUDA_ARCH__ >= 800
-    u32 s;
-    asm volatile("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }"
-                 : "=r"(s) : "l"(smem));
+    const u32 s = smem_addr(smem);
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem),
                  "r"(pred ? 16 : 0));
 #else
