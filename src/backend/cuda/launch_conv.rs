@@ -319,9 +319,10 @@ pub unsafe fn launch_conv2d(
                 grid_1d(n * ic * h * w),
                 &[&ptr.x, &ptr.w, &ptr.y, p],
             )?,
-            // On planes narrower than 28 the 3×3 wgrad's blocks are few and
-            // serial (H200, 2026-11-26: up to 2× slower than the kernel below).
-            ConvPass::Wgrad if k3 && wo >= 28 && wgrad_z <= 65_535 => launch(
+            // The 3×3 wgrad has the 32-wide tile only: on narrower planes
+            // its blocks were few and serial (H200, 2026-11-26: up to 2×
+            // slower than the kernel below).
+            ConvPass::Wgrad if k3 && out3.tw == 32 && wgrad_z <= 65_535 => launch(
                 [
                     entry::DWCONV2D_WGRAD_K3S1_T32,
                     entry::DWCONV2D_WGRAD_K3S2_T32,
@@ -357,13 +358,13 @@ pub unsafe fn launch_conv2d(
         // The stem's direct kernels (exact f32, whatever precision was
         // asked): forward a thread per output pixel, tiles of 32 x 8;
         // wgrad a grid-stride walk over those tiles, two blocks an SM.
-        let tiles = (wo.div_ceil(32), ho.div_ceil(8));
+        let tiles = (wo.div_ceil(STEM_TILE.0), ho.div_ceil(STEM_TILE.1));
         match pass {
             ConvPass::Forward => launch(
                 entry::CONV2D_FWD_STEM3,
                 LaunchConfig {
                     grid_dim: (tiles.0 as u32, tiles.1 as u32, n as u32),
-                    block_dim: (256, 1, 1),
+                    block_dim: (STEM_THREADS, 1, 1),
                     shared_mem_bytes: 0,
                 },
                 &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
@@ -372,7 +373,7 @@ pub unsafe fn launch_conv2d(
                 entry::CONV2D_WGRAD_STEM3,
                 LaunchConfig {
                     grid_dim: ((n * tiles.0 * tiles.1).min(TARGET_BLOCKS / 2) as u32, 1, 1),
-                    block_dim: (256, 1, 1),
+                    block_dim: (STEM_THREADS, 1, 1),
                     shared_mem_bytes: 0,
                 },
                 &[&ptr.x, &ptr.w, &ptr.y, p],
@@ -435,6 +436,11 @@ pub unsafe fn launch_conv2d(
     }
     Ok(())
 }
+
+/// The stem kernels' output tile (`STEM_TW` × `STEM_TH`, a thread a pixel:
+/// `STEM_THREADS` in kernels/stem_conv.cu).
+const STEM_TILE: (u64, u64) = (32, 8);
+const STEM_THREADS: u32 = 256;
 
 /// Whether `pass` of this conv runs on the stem's direct kernels
 /// (kernels/stem_conv.cu): one group, 3×3, stride 1 or 2, at most 3 input
