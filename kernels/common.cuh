@@ -118,6 +118,26 @@ struct SgdParams {
     u32 _pad1;
 };
 
+// One parameter of a multi-tensor SGD launch: an entry of a device table
+// (SgdSlotEntry in src/params.rs). Pointers as integers, so the table is
+// plain data.
+struct SgdSlotEntry {
+    unsigned long long param;
+    unsigned long long grad;
+    unsigned long long momentum;
+    u32 len;
+    float weight_decay;
+    u32 first_block;
+    u32 _pad;
+};
+
+struct SgdManyParams {
+    u32 count;
+    u32 flags;
+    float lr;
+    float momentum;
+};
+
 // Element count of a view (fits in 32 bits: the host checks).
 __device__ __forceinline__ u32 view_numel(const ViewParams& v) {
     return v.dims[0] * v.dims[1] * v.dims[2] * v.dims[3];

@@ -227,7 +227,7 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
     CudaUnit {
         file: "sgd.cu",
         source: CUDA_SGD,
-        entries: &[entry::SGD_STEP_F32],
+        entries: &[entry::SGD_STEP_F32, entry::SGD_MANY_F32],
     },
 ];
 
@@ -428,6 +428,9 @@ pub mod entry {
     pub const KL_DIV_F32: &str = "slimmable_kl_div_f32";
     /// `(param, grad, momentum_buf, SgdParams)`.
     pub const SGD_STEP_F32: &str = "slimmable_sgd_step_f32";
+    /// `(table: *const SgdSlotEntry, SgdManyParams)`: every parameter of a
+    /// network in one launch, `SGD_MANY_CHUNK` elements a block.
+    pub const SGD_MANY_F32: &str = "slimmable_sgd_many_f32";
 }
 
 /// A CUDA translation unit with its `#include`s of the project's headers

@@ -280,6 +280,9 @@ pub mod sgd_flags {
     pub const NESTEROV: u32 = 1;
     /// First step: the momentum buffer becomes `d` (PyTorch).
     pub const FIRST_STEP: u32 = 2;
+    /// Write zero to each gradient element once it is read, so the next
+    /// step's backward passes accumulate from zero without a separate fill.
+    pub const ZERO_GRAD: u32 = 4;
 }
 
 /// One fused SGD update on elements `offset..offset + len` of the parameter,
@@ -295,6 +298,38 @@ pub struct SgdParams {
     pub momentum: f32,
     pub weight_decay: f32,
     pub _pad1: u32,
+}
+
+/// One parameter of a multi-tensor SGD launch (`slimmable_sgd_many_f32`):
+/// an entry of a device table, CUDA only (it holds device pointers). The
+/// kernel gives each entry `ceil(len / SGD_MANY_CHUNK)` consecutive blocks,
+/// starting at `first_block`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct SgdSlotEntry {
+    pub param: u64,
+    pub grad: u64,
+    pub momentum: u64,
+    pub len: u32,
+    pub weight_decay: f32,
+    pub first_block: u32,
+    pub _pad: u32,
+}
+
+/// Elements of one parameter a block of `slimmable_sgd_many_f32` updates.
+pub const SGD_MANY_CHUNK: u32 = 4096;
+
+/// The shared hyper-parameters of a multi-tensor SGD launch, CUDA only
+/// (passed by value beside a table of [`SgdSlotEntry`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct SgdManyParams {
+    /// Entries in the table.
+    pub count: u32,
+    /// [`sgd_flags`].
+    pub flags: u32,
+    pub lr: f32,
+    pub momentum: f32,
 }
 
 /// The byte layout of one parameter struct, as the Rust compiler laid it out.
@@ -396,6 +431,27 @@ pub fn param_layouts() -> Vec<StructLayout> {
             lr,
             momentum,
             weight_decay
+        }),
+    ]
+}
+
+/// Layouts of the CUDA-only structs (device tables with pointers, no WGSL
+/// mirror), checked against `kernels/common.cuh` alone.
+pub fn cuda_only_param_layouts() -> Vec<StructLayout> {
+    vec![
+        layout!(SgdSlotEntry {
+            param,
+            grad,
+            momentum,
+            len,
+            weight_decay,
+            first_block
+        }),
+        layout!(SgdManyParams {
+            count,
+            flags,
+            lr,
+            momentum
         }),
     ]
 }

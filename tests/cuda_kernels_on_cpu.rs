@@ -826,6 +826,98 @@ fn linear_forward_and_loss_kernels_match_the_reference_on_the_cpu() {
             check(format!("{op} {k} ({n}x{classes})"), &cdir, op);
         }
     }
+    sgd_many_case(be, &mut rng, &dir, &mut check);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The multi-tensor SGD kernel: the table `sgd_many_table` builds (its
+/// pointers here element offsets, which the driver rebases), parameters of
+/// lengths that do and do not fill a block's chunk, each its own weight
+/// decay, gradients cleared; against `ops::sgd_step_many` on the CPU.
+fn sgd_many_case(
+    be: &dyn slimmable::backend::Backend,
+    rng: &mut Rng,
+    dir: &Path,
+    check: &mut impl FnMut(String, &Path, &str),
+) {
+    use slimmable::backend::SgdSlot;
+    use slimmable::backend::cuda::launch_train::sgd_many_table;
+    use slimmable::ops::{self, SgdManyStep};
+    use slimmable::params::{SgdManyParams, sgd_flags};
+    let cdir = dir.join("sgd_many");
+    std::fs::create_dir_all(&cdir).unwrap();
+    let lens = [1usize, 4096, 4097, 9000, 37];
+    let decays = [0.0f32, 5e-4, 1e-2, 0.0, 3e-2];
+    let total: usize = lens.iter().sum();
+    let (param, grad, mom) = (rng.vec_f32(total), rng.vec_f32(total), rng.vec_f32(total));
+    let mut list = Vec::new();
+    let mut bufs = Vec::new();
+    let mut at = 0;
+    for (&len, &wd) in lens.iter().zip(&decays) {
+        let off = at as u64;
+        list.push((off, off, off, len, wd));
+        bufs.push((
+            be.upload(&param[at..at + len]).unwrap(),
+            be.upload(&grad[at..at + len]).unwrap(),
+            be.upload(&mom[at..at + len]).unwrap(),
+            wd,
+        ));
+        at += len;
+    }
+    let (table, blocks) = sgd_many_table(&list).unwrap();
+    let slots: Vec<SgdSlot> = bufs
+        .iter()
+        .map(|(p, g, m, wd)| SgdSlot {
+            param: p,
+            grad: g,
+            momentum: m,
+            weight_decay: *wd,
+        })
+        .collect();
+    let step = SgdManyStep {
+        lr: 0.05,
+        momentum: 0.9,
+        nesterov: true,
+        first_step: false,
+        zero_grad: true,
+    };
+    ops::sgd_step_many(be, &slots, &step).unwrap();
+    let p = SgdManyParams {
+        count: table.len() as u32,
+        flags: sgd_flags::NESTEROV | sgd_flags::ZERO_GRAD,
+        lr: step.lr,
+        momentum: step.momentum,
+    };
+    std::fs::write(cdir.join("params.bin"), bytemuck::bytes_of(&p)).unwrap();
+    std::fs::write(cdir.join("table.bin"), bytemuck::cast_slice(&table)).unwrap();
+    std::fs::write(cdir.join("blocks.bin"), blocks.to_le_bytes()).unwrap();
+    for (name, v) in [
+        ("param.bin", &param),
+        ("grad.bin", &grad),
+        ("mom.bin", &mom),
+    ] {
+        write_f32(&cdir, name, v);
+    }
+    let mut expected = [Vec::new(), Vec::new(), Vec::new()];
+    for (pb, gb, mb, _) in &bufs {
+        expected[0].extend(be.download(pb).unwrap());
+        expected[1].extend(be.download(gb).unwrap());
+        expected[2].extend(be.download(mb).unwrap());
+    }
+    for (name, v) in [
+        "expected_param.bin",
+        "expected_grad.bin",
+        "expected_mom.bin",
+    ]
+    .iter()
+    .zip(&expected)
+    {
+        write_f32(&cdir, name, v);
+    }
+    check(
+        format!("sgd_many ({} parameters, {blocks} blocks)", lens.len()),
+        &cdir,
+        "sgd_many",
+    );
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use slimmable::kernel_sources;
-use slimmable::params::param_layouts;
+use slimmable::params::{cuda_only_param_layouts, param_layouts};
 
 #[test]
 fn wgsl_structs_match_rust_layouts() {
@@ -60,7 +60,7 @@ fn cuda_structs_match_rust_layouts() {
              return __builtin_bit_cast(Words<sizeof(T)>, t).w[0];\n\
          }\n",
     );
-    for layout in param_layouts() {
+    for layout in param_layouts().into_iter().chain(cuda_only_param_layouts()) {
         let n = layout.name;
         let words: Vec<String> = (0..layout.size / 4).map(|i| i.to_string()).collect();
         src += &format!(

@@ -6,8 +6,10 @@
 
 mod common;
 
-use slimmable::backend::Backend;
-use slimmable::ops::{self, Activation, LinearWeight, RunningStats, SgdConfig, StatsUpdate};
+use slimmable::backend::{Backend, SgdSlot};
+use slimmable::ops::{
+    self, Activation, LinearWeight, RunningStats, SgdConfig, SgdManyStep, StatsUpdate,
+};
 use slimmable::view::View;
 
 fn expect_err(r: slimmable::Result<()>, needle: &str) {
@@ -218,6 +220,63 @@ fn bad_inputs_are_refused_with_a_message() {
             ops::sgd_step(be, &p, &g, &m, 0, 10, &cfg0, true),
             "Nesterov",
         );
+
+        // Multi-parameter SGD: nothing to update, a gradient of another
+        // length, one buffer in two slots, a negative weight decay,
+        // Nesterov without momentum. Nothing is written on refusal.
+        let short = be.upload(&[1.0; 9]).unwrap();
+        let (p2, g2, m2) = (
+            be.upload(&[2.0; 10]).unwrap(),
+            be.upload(&[3.0; 10]).unwrap(),
+            be.upload(&[0.5; 10]).unwrap(),
+        );
+        let slot = |param, grad, momentum, weight_decay| SgdSlot {
+            param,
+            grad,
+            momentum,
+            weight_decay,
+        };
+        let step = SgdManyStep {
+            lr: 0.1,
+            momentum: 0.9,
+            nesterov: true,
+            first_step: false,
+            zero_grad: true,
+        };
+        expect_err(ops::sgd_step_many(be, &[], &step), "no parameters");
+        expect_err(
+            ops::sgd_step_many(be, &[slot(&p, &short, &m, 0.0)], &step),
+            "parameter's length",
+        );
+        expect_err(
+            ops::sgd_step_many(be, &[slot(&p, &g, &m, 0.0), slot(&p2, &g, &m2, 0.0)], &step),
+            "appears twice",
+        );
+        expect_err(
+            ops::sgd_step_many(
+                be,
+                &[slot(&p, &g, &m, 0.0), slot(&p2, &g2, &m2, -1.0)],
+                &step,
+            ),
+            "slot 1 weight_decay",
+        );
+        expect_err(
+            ops::sgd_step_many(
+                be,
+                &[slot(&p, &g, &m, 0.0)],
+                &SgdManyStep {
+                    momentum: 0.0,
+                    ..step
+                },
+            ),
+            "Nesterov",
+        );
+        for (buf, value) in [(&p, 1.0), (&g, 1.0), (&m, 0.0), (&p2, 2.0), (&g2, 3.0)] {
+            assert!(
+                be.download(buf).unwrap().iter().all(|&v| v == value),
+                "a refused SGD step wrote a buffer"
+            );
+        }
 
         // Eltwise and pool shapes.
         let pooled = be.alloc(32).unwrap();

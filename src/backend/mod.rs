@@ -14,7 +14,7 @@ pub mod wgsl;
 use crate::error::{Error, Result};
 use crate::params::{
     BnParams, Conv2dParams, EltwiseParams, FillParams, LinearParams, LossParams, PoolParams,
-    ResizePackParams, SgdParams, SliceCopyParams,
+    ResizePackParams, SgdManyParams, SgdParams, SliceCopyParams,
 };
 use std::fmt;
 
@@ -273,6 +273,35 @@ pub trait Backend {
         momentum: &Buffer,
         p: &SgdParams,
     ) -> Result<()>;
+
+    /// One SGD step on many whole parameter buffers that share `lr`,
+    /// momentum and flags. CUDA runs it as one launch; this default runs
+    /// [`Backend::sgd_step`] once per slot.
+    fn sgd_step_many(&self, slots: &[SgdSlot<'_>], p: &SgdManyParams) -> Result<()> {
+        for s in slots {
+            let one = SgdParams {
+                offset: 0,
+                len: s.param.len() as u32,
+                flags: p.flags,
+                lr: p.lr,
+                momentum: p.momentum,
+                weight_decay: s.weight_decay,
+                ..Default::default()
+            };
+            self.sgd_step(s.param, s.grad, s.momentum, &one)?;
+        }
+        Ok(())
+    }
+}
+
+/// One parameter of [`Backend::sgd_step_many`]: three buffers of the same
+/// length, and the parameter's own weight decay.
+#[derive(Clone, Copy)]
+pub struct SgdSlot<'a> {
+    pub param: &'a Buffer,
+    pub grad: &'a Buffer,
+    pub momentum: &'a Buffer,
+    pub weight_decay: f32,
 }
 
 /// Checks that `host` can overwrite `buf` entirely.

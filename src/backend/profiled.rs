@@ -5,11 +5,11 @@
 //! operations a training step spends its time in and how many launches it
 //! makes (`slimmable train --profile-ops N`).
 
-use super::{Backend, BackendKind, Buffer, ConvBuffers, ConvPass, Precision};
+use super::{Backend, BackendKind, Buffer, ConvBuffers, ConvPass, Precision, SgdSlot};
 use crate::error::Result;
 use crate::params::{
     BnParams, Conv2dParams, EltwiseParams, FillParams, LinearParams, LossParams, PoolParams,
-    ResizePackParams, SgdParams, SliceCopyParams,
+    ResizePackParams, SgdManyParams, SgdParams, SliceCopyParams,
 };
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -336,5 +336,10 @@ impl Backend for ProfiledBackend<'_> {
         p: &SgdParams,
     ) -> Result<()> {
         self.timed("sgd step", || self.inner.sgd_step(param, grad, momentum, p))
+    }
+    fn sgd_step_many(&self, slots: &[SgdSlot<'_>], p: &SgdManyParams) -> Result<()> {
+        self.timed("sgd step (all parameters)", || {
+            self.inner.sgd_step_many(slots, p)
+        })
     }
 }

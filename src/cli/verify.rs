@@ -12,19 +12,28 @@ pub fn run(kind: BackendKind, filter: Option<&str>, seed: Option<u64>) -> Result
         be.kind(),
         be.device_name()
     );
+    let cases: Vec<_> = verify::cases()
+        .into_iter()
+        .filter(|c| filter.is_none_or(|f| c.op.contains(f)))
+        .collect();
+    // Columns as wide as the longest op and case name, so rows line up.
+    let op_w = cases.iter().map(|c| c.op.len()).max().unwrap_or(0).max(2);
+    let case_w = cases
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
     println!(
-        "{:<12} {:<44} {:>10} {:>10} {:>16} {:>6}",
+        "{:<op_w$} {:<case_w$} {:>10} {:>10} {:>16} {:>6}",
         "op", "case", "max abs", "max rel", "atol/rtol", "result"
     );
     let (mut passed, mut failed) = (0, 0);
-    for case in verify::cases()
-        .iter()
-        .filter(|c| filter.is_none_or(|f| c.op.contains(f)))
-    {
+    for case in &cases {
         let r = verify::run_case(case, be.as_ref(), seed);
         let verdict = if r.passed() { "PASS" } else { "FAIL" };
         println!(
-            "{:<12} {:<44} {:>10.2e} {:>10.2e} {:>16} {:>6}",
+            "{:<op_w$} {:<case_w$} {:>10.2e} {:>10.2e} {:>16} {:>6}",
             r.op,
             r.case,
             r.max_abs_err,

@@ -37,7 +37,11 @@ pub fn mutualnet_step(
         mode: BnMode::train(),
         precision,
     };
-    net.zero_grad(backend)?;
+    // The previous step's SGD launch cleared the gradients as it read them.
+    if !opt.left_grads_zeroed() {
+        net.zero_grad(backend)?;
+    }
+    opt.grads_written();
     let mut tape = Tape::new(backend, memory);
     let logits = net.forward(&mut tape, full.x, &run(&full))?;
     let loss = tape.cross_entropy(&logits, labels)?;

@@ -1,12 +1,13 @@
 //! SGD with momentum (Nesterov optional) over a [`SlimNet`]'s full-size
-//! parameters, one fused kernel per parameter; weight decay only where the
-//! parameter's role takes it (conv and linear weights, not depthwise
-//! filters, BN or biases: the MutualNet recipe).
+//! parameters, every parameter in one fused launch that also clears the
+//! gradients; weight decay only where the parameter's role takes it (conv
+//! and linear weights, not depthwise filters, BN or biases: the MutualNet
+//! recipe).
 
 use super::SlimNet;
-use crate::backend::{Backend, Buffer};
+use crate::backend::{Backend, Buffer, SgdSlot};
 use crate::error::{Error, Result};
-use crate::ops::{SgdConfig, sgd_step};
+use crate::ops::{SgdManyStep, sgd_step_many};
 
 pub struct Sgd {
     pub momentum: f32,
@@ -15,6 +16,9 @@ pub struct Sgd {
     /// One momentum buffer per parameter, in [`SlimNet::params`] order.
     buffers: Vec<Buffer>,
     steps: u64,
+    /// The last step left every gradient of the net at zero (it clears them
+    /// as it reads them); false until the first step and after a restore.
+    grads_zeroed: bool,
 }
 
 impl Sgd {
@@ -37,6 +41,7 @@ impl Sgd {
             nesterov,
             buffers,
             steps: 0,
+            grads_zeroed: false,
         })
     }
 
@@ -72,7 +77,21 @@ impl Sgd {
             backend.write(buf, host)?;
         }
         self.steps = steps;
+        self.grads_zeroed = false;
         Ok(())
+    }
+
+    /// Whether the net's gradients are known to be zero: the last step
+    /// cleared them and nothing has run a backward pass since. The caller
+    /// that runs backward passes between steps (as [`super::mutualnet_step`]
+    /// does) uses this to skip a separate `zero_grad`.
+    pub fn left_grads_zeroed(&self) -> bool {
+        self.grads_zeroed
+    }
+
+    /// Marks the gradients as written (a backward pass ran).
+    pub fn grads_written(&mut self) {
+        self.grads_zeroed = false;
     }
 
     /// Bytes of the momentum buffers.
@@ -80,31 +99,44 @@ impl Sgd {
         self.buffers.iter().map(|b| 4 * b.len()).sum()
     }
 
-    /// Updates every parameter of `net` from its accumulated gradient.
+    /// Updates every parameter of `net` from its accumulated gradient, in
+    /// one launch on CUDA, and leaves every gradient at zero.
     pub fn step(&mut self, backend: &dyn Backend, net: &SlimNet, lr: f32) -> Result<()> {
-        for ((spec, p), buf) in net.params().iter().zip(&self.buffers) {
-            let cfg = SgdConfig {
-                lr,
-                momentum: self.momentum,
+        let params = net.params();
+        if params.len() != self.buffers.len() {
+            return Err(Error::invalid(
+                "SGD step",
+                format!(
+                    "the optimizer holds {} momentum buffers but the net has {} parameters; build the optimizer for this net",
+                    self.buffers.len(),
+                    params.len()
+                ),
+            ));
+        }
+        let slots: Vec<SgdSlot> = params
+            .iter()
+            .zip(&self.buffers)
+            .map(|((spec, p), buf)| SgdSlot {
+                param: &p.value,
+                grad: &p.grad,
+                momentum: buf,
                 weight_decay: if spec.role.takes_weight_decay() {
                     self.weight_decay
                 } else {
                     0.0
                 },
-                nesterov: self.nesterov,
-            };
-            sgd_step(
-                backend,
-                &p.value,
-                &p.grad,
-                buf,
-                0,
-                p.len(),
-                &cfg,
-                self.steps == 0,
-            )?;
-        }
+            })
+            .collect();
+        let step = SgdManyStep {
+            lr,
+            momentum: self.momentum,
+            nesterov: self.nesterov,
+            first_step: self.steps == 0,
+            zero_grad: true,
+        };
+        sgd_step_many(backend, &slots, &step)?;
         self.steps += 1;
+        self.grads_zeroed = true;
         Ok(())
     }
 }

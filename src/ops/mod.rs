@@ -24,4 +24,4 @@ pub use norm::{
     Activation, RunningStats, StatsUpdate, batch_norm_backward, batch_norm_eval, batch_norm_train,
     bn_backward_params, bn_chunks, bn_saved_len, bn_train_params,
 };
-pub use sgd::{SgdConfig, sgd_step};
+pub use sgd::{SgdConfig, SgdManyStep, sgd_step, sgd_step_many};

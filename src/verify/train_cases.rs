@@ -2,11 +2,13 @@
 //! db into full-size gradients), ReLU/ReLU6 and their backward, residual
 //! add, accumulate, global average pool, cross-entropy (label smoothing,
 //! large logits, more rows than a workgroup), distillation KL at T = 1 and
-//! 4, and two SGD steps (plain, momentum, Nesterov, weight decay).
+//! 4, two SGD steps (plain, momentum, Nesterov, weight decay), and two
+//! multi-parameter SGD steps (slots of lengths that do and do not fill the
+//! CUDA kernel's blocks, each its own weight decay, gradients cleared).
 
 use super::{Case, CaseOutput, Tolerance, poisoned};
-use crate::backend::Backend;
-use crate::ops::{self, LinearWeight, SgdConfig};
+use crate::backend::{Backend, SgdSlot};
+use crate::ops::{self, LinearWeight, SgdConfig, SgdManyStep};
 use crate::rng::Rng;
 use crate::view::View;
 
@@ -34,6 +36,7 @@ pub fn cases() -> Vec<Case> {
     eltwise_cases(&mut v);
     loss_cases(&mut v);
     sgd_cases(&mut v);
+    sgd_many_cases(&mut v);
     v
 }
 
@@ -340,5 +343,95 @@ fn sgd_cases(v: &mut Vec<Case>) {
                 }),
             });
         }
+    }
+}
+
+/// Parameter lengths of the multi-parameter SGD cases: one element, one
+/// CUDA block's chunk (4096) exactly, one past it, several chunks and a
+/// tail, and short odd ones between.
+const SGD_MANY_LENS: &[usize] = &[1, 37, 4096, 4097, 10_000, 300];
+
+fn sgd_many_cases(v: &mut Vec<Case>) {
+    for (name, momentum, nesterov, zero_grad) in [
+        ("nesterov, gradients cleared", 0.9, true, true),
+        ("plain, gradients kept", 0.0, false, false),
+    ] {
+        v.push(Case {
+            op: "sgd_step_many",
+            name: format!("{name}, {} parameters, two steps", SGD_MANY_LENS.len()),
+            tolerance: Tolerance {
+                atol: 1e-6,
+                rtol: 1e-5,
+            },
+            run: Box::new(move |be: &dyn Backend, seed| {
+                let mut rng = Rng::new(seed);
+                let total: usize = SGD_MANY_LENS.iter().sum();
+                let (p_before, m_before) = (rng.vec_f32(total), rng.vec_f32(total));
+                let mut bufs = Vec::new();
+                let mut at = 0;
+                for &len in SGD_MANY_LENS {
+                    bufs.push((
+                        be.upload(&p_before[at..at + len])?,
+                        be.upload(&rng.vec_f32(len))?,
+                        be.upload(&m_before[at..at + len])?,
+                    ));
+                    at += len;
+                }
+                let slots: Vec<SgdSlot> = bufs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (p, g, m))| SgdSlot {
+                        param: p,
+                        grad: g,
+                        momentum: m,
+                        weight_decay: [0.0, 1e-2, 5e-4][i % 3],
+                    })
+                    .collect();
+                let mut g_before = Vec::new();
+                for step in 0..2 {
+                    if step == 1 {
+                        // The second step's gradients (the first step's
+                        // were cleared, or are kept, by the kernel).
+                        g_before.clear();
+                        for (_, g, _) in &bufs {
+                            let fresh = rng.vec_f32(g.len());
+                            be.write(g, &fresh)?;
+                            g_before.extend(fresh);
+                        }
+                    }
+                    let cfg = SgdManyStep {
+                        lr: 0.1,
+                        momentum,
+                        nesterov,
+                        first_step: step == 0,
+                        zero_grad,
+                    };
+                    ops::sgd_step_many(be, &slots, &cfg)?;
+                }
+                let mut got = [Vec::new(), Vec::new(), Vec::new()];
+                for (p, g, m) in &bufs {
+                    got[0].extend(be.download(p)?);
+                    got[1].extend(be.download(m)?);
+                    got[2].extend(be.download(g)?);
+                }
+                let all: Vec<usize> = (0..total).collect();
+                let [params, moms, grads] = got;
+                Ok(vec![
+                    out("params", params, all.clone(), p_before),
+                    out(
+                        "momentum",
+                        moms,
+                        if momentum != 0.0 { all.clone() } else { vec![] },
+                        m_before,
+                    ),
+                    out(
+                        "grads",
+                        grads,
+                        if zero_grad { all } else { vec![] },
+                        g_before,
+                    ),
+                ])
+            }),
+        });
     }
 }

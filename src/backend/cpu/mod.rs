@@ -402,7 +402,10 @@ impl Backend for CpuBackend {
         let at = p.offset as usize..;
         scatter(param, at.clone(), &new_w)?;
         if p.momentum != 0.0 {
-            scatter(momentum, at, &new_m)?;
+            scatter(momentum, at.clone(), &new_m)?;
+        }
+        if p.flags & sgd_flags::ZERO_GRAD != 0 {
+            scatter(grad, at, &vec![0.0; len])?;
         }
         Ok(())
     }

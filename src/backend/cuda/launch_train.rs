@@ -6,9 +6,13 @@
 
 use super::launch::CudaKernels;
 use super::launch_norm::{grid_stride, launch_raw};
+use crate::error::Error;
 use crate::error::Result;
 use crate::kernel_sources::entry;
-use crate::params::{EltwiseParams, LinearParams, LossParams, PoolParams, SgdParams};
+use crate::params::{
+    EltwiseParams, LinearParams, LossParams, PoolParams, SGD_MANY_CHUNK, SgdManyParams, SgdParams,
+    SgdSlotEntry,
+};
 use cudarc::driver::{CudaStream, DeviceRepr, LaunchConfig, sys};
 
 // SAFETY: #[repr(C)], Pod, mirrored by kernels/common.cuh (tests/param_layout.rs).
@@ -17,6 +21,7 @@ unsafe impl DeviceRepr for EltwiseParams {}
 unsafe impl DeviceRepr for PoolParams {}
 unsafe impl DeviceRepr for LossParams {}
 unsafe impl DeviceRepr for SgdParams {}
+unsafe impl DeviceRepr for SgdManyParams {}
 
 /// `y = x·Wᵀ (+ b)`.
 ///
@@ -238,4 +243,77 @@ pub unsafe fn launch_sgd_step(
             p,
         )
     }
+}
+
+/// Threads of a `slimmable_sgd_many_f32` block.
+const SGD_MANY_THREADS: u32 = 256;
+
+/// The device table of a multi-tensor SGD launch, one entry per
+/// `(param, grad, momentum, len, weight decay)`, each given
+/// `ceil(len / SGD_MANY_CHUNK)` consecutive blocks; and the number of
+/// blocks in all (the launch's grid). Fails on an empty list, an empty or
+/// over-long parameter, or more blocks than a grid holds.
+pub fn sgd_many_table(
+    slots: &[(
+        sys::CUdeviceptr,
+        sys::CUdeviceptr,
+        sys::CUdeviceptr,
+        usize,
+        f32,
+    )],
+) -> Result<(Vec<SgdSlotEntry>, u32)> {
+    let op = "sgd_step_many";
+    if slots.is_empty() {
+        return Err(Error::invalid(op, "no parameters given; pass at least one"));
+    }
+    let mut table = Vec::with_capacity(slots.len());
+    let mut blocks: u64 = 0;
+    for &(param, grad, momentum, len, weight_decay) in slots {
+        if len == 0 || len > u32::MAX as usize {
+            return Err(Error::invalid(
+                op,
+                format!("a parameter of {len} elements; each must hold 1 to 2^32 - 1"),
+            ));
+        }
+        table.push(SgdSlotEntry {
+            param,
+            grad,
+            momentum,
+            len: len as u32,
+            weight_decay,
+            first_block: blocks as u32,
+            _pad: 0,
+        });
+        blocks += (len as u64).div_ceil(SGD_MANY_CHUNK as u64);
+        if blocks > i32::MAX as u64 {
+            return Err(Error::invalid(
+                op,
+                "the parameters need more blocks than one grid holds; split them into groups",
+            ));
+        }
+    }
+    Ok((table, blocks as u32))
+}
+
+/// Every slot of a table built by [`sgd_many_table`] in one launch.
+///
+/// # Safety
+/// `table` points at the device copy of the entries (`p.count` of them),
+/// `blocks` is what [`sgd_many_table`] returned, and every entry's three
+/// pointers cover `len` elements, with param and momentum buffers distinct
+/// from every other buffer of the table.
+pub unsafe fn launch_sgd_many(
+    k: &CudaKernels,
+    stream: &CudaStream,
+    table: sys::CUdeviceptr,
+    blocks: u32,
+    p: &SgdManyParams,
+) -> Result<()> {
+    let cfg = LaunchConfig {
+        grid_dim: (blocks, 1, 1),
+        block_dim: (SGD_MANY_THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    // SAFETY: per the contract above.
+    unsafe { launch_raw(k, stream, entry::SGD_MANY_F32, cfg, &[table], p) }
 }

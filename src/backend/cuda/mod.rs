@@ -12,17 +12,18 @@ pub mod launch_train;
 pub mod nvrtc;
 
 use super::{
-    Backend, BackendKind, Buffer, ConvBuffers, ConvPass, Precision, Storage, check_write_len,
-    wrong_storage,
+    Backend, BackendKind, Buffer, ConvBuffers, ConvPass, Precision, SgdSlot, Storage,
+    check_write_len, wrong_storage,
 };
 use crate::error::{Error, Result};
 use crate::params::{
     BnParams, Conv2dParams, EltwiseParams, FillParams, LinearParams, LossParams, PoolParams,
-    ResizePackParams, SgdParams, SliceCopyParams,
+    ResizePackParams, SgdManyParams, SgdParams, SliceCopyParams,
 };
 use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtr, SyncOnDrop, sys};
 use launch::{CudaKernels, driver_err};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// What `slimmable devices` reports about a CUDA device.
 #[derive(Clone, Debug)]
@@ -88,7 +89,15 @@ pub struct CudaBackend {
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
     kernels: CudaKernels,
+    /// Device copies of multi-tensor SGD tables, keyed by their words: a
+    /// network's table is the same every step, so it is uploaded once (the
+    /// upload synchronizes) and reused.
+    sgd_tables: Mutex<HashMap<Vec<u64>, CudaSlice<u64>>>,
 }
+
+/// Distinct SGD tables kept before the cache starts over (a process trains
+/// one or two networks; this only bounds a caller that keeps changing them).
+const SGD_TABLES_KEPT: usize = 8;
 
 impl CudaBackend {
     /// Opens device `ordinal` and compiles the kernels for it.
@@ -106,6 +115,7 @@ impl CudaBackend {
             ctx,
             stream,
             kernels,
+            sgd_tables: Mutex::new(HashMap::new()),
         })
     }
 
@@ -516,5 +526,50 @@ impl Backend for CudaBackend {
         let (q, _g) = self.ptrs(&[param, grad, momentum])?;
         // SAFETY: crate::ops checked the range against every buffer.
         unsafe { launch_train::launch_sgd_step(&self.kernels, &self.stream, q[0], q[1], q[2], p) }
+    }
+
+    fn sgd_step_many(&self, slots: &[SgdSlot<'_>], p: &SgdManyParams) -> Result<()> {
+        let bufs: Vec<&Buffer> = slots
+            .iter()
+            .flat_map(|s| [s.param, s.grad, s.momentum])
+            .collect();
+        let (q, _g) = self.ptrs(&bufs)?;
+        let list: Vec<_> = slots
+            .iter()
+            .zip(q.chunks_exact(3))
+            .map(|(s, q)| (q[0], q[1], q[2], s.param.len(), s.weight_decay))
+            .collect();
+        let (table, blocks) = launch_train::sgd_many_table(&list)?;
+        let words: Vec<u64> = bytemuck::cast_slice(&table).to_vec();
+        let mut cache = self.sgd_tables.lock().map_err(|_| {
+            Error::invalid(
+                "sgd_step_many",
+                "a previous step panicked mid-update; reopen the backend",
+            )
+        })?;
+        if !cache.contains_key(&words) {
+            if cache.len() >= SGD_TABLES_KEPT {
+                // Dropping a slice frees it in stream order, after any
+                // launch that still reads it.
+                cache.clear();
+            }
+            // SAFETY: u64 has no invalid bit patterns; written right below.
+            let dev = unsafe { self.stream.alloc::<u64>(words.len()) }
+                .map_err(|e| driver_err("cuMemAlloc", e))?;
+            let (ptr, sync) = dev.device_ptr(&self.stream);
+            // SAFETY: `ptr` holds `words.len()` u64s.
+            unsafe { cudarc::driver::result::memcpy_htod_sync(ptr, &words) }
+                .map_err(|e| driver_err("cuMemcpyHtoD", e))?;
+            drop(sync);
+            cache.insert(words.clone(), dev);
+        }
+        let (tptr, _tg) = cache[&words].device_ptr(&self.stream);
+        let p = SgdManyParams {
+            count: table.len() as u32,
+            ..*p
+        };
+        // SAFETY: crate::ops checked every slot (lengths, distinct buffers);
+        // the table was built from those slots' pointers.
+        unsafe { launch_train::launch_sgd_many(&self.kernels, &self.stream, tptr, blocks, &p) }
     }
 }

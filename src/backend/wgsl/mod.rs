@@ -7,13 +7,13 @@ pub mod kernels_conv;
 pub mod kernels_train;
 
 use super::{
-    Backend, BackendKind, Buffer, ConvBuffers, ConvPass, Precision, Storage, check_write_len,
-    wrong_storage,
+    Backend, BackendKind, Buffer, ConvBuffers, ConvPass, Precision, SgdSlot, Storage,
+    check_write_len, wrong_storage,
 };
 use crate::error::{Error, Result};
 use crate::params::{
     BnParams, Conv2dParams, EltwiseParams, FillParams, LinearParams, LossParams, PoolParams,
-    ResizePackParams, SgdParams, SliceCopyParams,
+    ResizePackParams, SgdManyParams, SgdParams, SliceCopyParams,
 };
 pub use kernels::WgslKernels;
 
@@ -445,6 +445,31 @@ impl Backend for WgslBackend {
         );
         self.submit("sgd_step", |enc| {
             self.kernels.encode_sgd_step(&self.device, enc, w, g, m, p)
+        })
+    }
+
+    /// Every slot's dispatch in one encoder and one submit.
+    fn sgd_step_many(&self, slots: &[SgdSlot<'_>], p: &SgdManyParams) -> Result<()> {
+        self.submit("sgd_step_many", |enc| {
+            for s in slots {
+                let one = SgdParams {
+                    offset: 0,
+                    len: s.param.len() as u32,
+                    flags: p.flags,
+                    lr: p.lr,
+                    momentum: p.momentum,
+                    weight_decay: s.weight_decay,
+                    ..Default::default()
+                };
+                let (w, g, m) = (
+                    self.buffer(s.param)?,
+                    self.buffer(s.grad)?,
+                    self.buffer(s.momentum)?,
+                );
+                self.kernels
+                    .encode_sgd_step(&self.device, enc, w, g, m, &one)?;
+            }
+            Ok(())
         })
     }
 }
