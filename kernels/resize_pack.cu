@@ -576,3 +576,151 @@ slimmable_resize_pack_tiled(const unsigned char* __restrict__ src, const u32* __
         rp_store(dst + o[4] + n * p.channels * plane + (y0 + ty) * ow + x0 + tx, plane, p, acc);
     }
 }
+
+// Bilinear direct order (the default for Filter::Bilinear; SLIMMABLE_RESIZE_
+// BILINEAR=0 turns it off for A/B timing).
+//
+// Bilinear has two taps an axis, so the tiled kernel's shared-memory
+// horizontal pass and the per-column kernel's general tap loops cost more
+// instructions than the filter itself. Here a block of RPB_THREADS takes a
+// RPT_TILE_H × RPT_TILE_W tile of one image of one output (the tiled
+// kernel's tiles and launch order: word 7 of an output's descriptor is its
+// first tile). Each column's and row's two taps are computed once into
+// shared memory as offsets and float weights; each thread then owns one
+// column and RPB_ROWS rows (RPT_TILE_H / RPB_ROWS apart) and computes each
+// pixel from its four source pixels with straight-line code.
+// Same weights, and per channel the same operations in the same order, as
+// rp_accumulate: (wx0·v00 + wx1·v01)·wy0 + (wx0·v10 + wx1·v11)·wy1, then
+// the folded normalization. rp_accumulate skips a zero weight where this adds
+// 0·v, which is exact (taps are always in the image).
+#define RPB_THREADS 64
+#define RPB_ROWS (RPT_TILE_H * RPT_TILE_W / RPB_THREADS)
+
+// One output coordinate's two taps: element offsets (column·pixel stride or
+// row·row stride) and weights.
+struct RpBiTap {
+    u32 o0, o1;
+    float w0, w1;
+};
+
+__device__ __forceinline__ RpBiTap rp_bitap(u32 align_corners, int in, int out, int d, u32 start,
+                                            u32 stride) {
+    const RpAxis a = rp_axis(1u, align_corners, in, out, d);
+    RpBiTap t;
+    t.o0 = (start + (u32)a.lo) * stride;
+    t.o1 = (start + (u32)a.i1) * stride;
+    t.w0 = rp_i2f(a.w0) * a.inv;
+    t.w1 = rp_i2f(a.w1) * a.inv;
+    return t;
+}
+
+// One thread's RPB_ROWS pixels of its column. FORMAT 0..2 is p.format as a
+// constant, CH the channel count; FORMAT 3 reads both from `p` (the rare
+// layouts).
+struct RpBiColumn {
+    RpBiTap cx;      // the column's taps
+    u32 base, cs;    // the image's first element; channel stride
+    u32 ty, rows;    // the thread's first row in the tile; rows in the tile
+    u32 y0, ow, plane;
+    float* out;      // channel 0, row 0 of the output at this column
+};
+
+template <u32 FORMAT, u32 CH>
+__device__ __forceinline__ void rp_bilinear_column(const unsigned char* __restrict__ src,
+                                                   const RpBiTap* row_tap, const RpBiColumn& q,
+                                                   const ResizePackParams& p) {
+    const RpBiTap cx = q.cx;
+    const u32 base = q.base, cs = q.cs, plane = q.plane;
+    const u32 format = FORMAT < 3 ? FORMAT : p.format;
+    const u32 channels = FORMAT < 3 ? CH : p.channels;
+    const bool words = (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
+#pragma unroll
+    for (u32 k = 0; k < RPB_ROWS; ++k) {
+        const u32 r = q.ty + k * (RPB_THREADS / RPT_TILE_W);
+        if (r >= q.rows) break;
+        const RpBiTap ry = row_tap[r];
+        float v00[4], v01[4], v10[4], v11[4];
+        rp_fetch_px(src, format, words, base + ry.o0 + cx.o0, cs, channels, v00);
+        rp_fetch_px(src, format, words, base + ry.o0 + cx.o1, cs, channels, v01);
+        rp_fetch_px(src, format, words, base + ry.o1 + cx.o0, cs, channels, v10);
+        rp_fetch_px(src, format, words, base + ry.o1 + cx.o1, cs, channels, v11);
+        float* row_out = q.out + (q.y0 + r) * q.ow;
+#pragma unroll
+        for (u32 c = 0; c < CH; ++c) {
+            if (c >= channels) break;
+            float top_row = cx.w0 * v00[c];
+            top_row += cx.w1 * v01[c];
+            float bottom_row = cx.w0 * v10[c];
+            bottom_row += cx.w1 * v11[c];
+            float acc = ry.w0 * top_row;
+            acc += ry.w1 * bottom_row;
+            row_out[c * plane] = fmaf(acc, p.scale[c], p.bias[c]);
+        }
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(RPB_THREADS)
+slimmable_resize_pack_bilinear(const unsigned char* __restrict__ src,
+                               const u32* __restrict__ desc, float* __restrict__ dst,
+                               ResizePackParams p) {
+    __shared__ RpBiTap col_tap[RPT_TILE_W];
+    __shared__ RpBiTap row_tap[RPT_TILE_H];
+
+    // The block's output, image and tile (as in slimmable_resize_pack_tiled).
+    const u32* outs = desc + RP_IMAGE_WORDS * p.num_images;
+    const u32* list = outs + RP_OUTPUT_WORDS * p.num_outputs;
+    const u32 b = blockIdx.x;
+    const u32* o = rp_find_output(outs, p.num_outputs, 7, b);
+    const u32 oh = o[0], ow = o[1];
+    const u32 tiles_x = (ow + RPT_TILE_W - 1) / RPT_TILE_W;
+    const u32 tiles_y = (oh + RPT_TILE_H - 1) / RPT_TILE_H;
+    const u32 local = b - o[7];
+    const u32 n = local / (tiles_x * tiles_y);
+    const u32 rest = local - n * tiles_x * tiles_y;
+    const u32 ty0 = rest / tiles_x;
+    const u32 y0 = ty0 * RPT_TILE_H, x0 = (rest - ty0 * tiles_x) * RPT_TILE_W;
+    const u32* img = desc + RP_IMAGE_WORDS * list[o[2] + n];
+    const u32 base = img[0], top = img[3], left = img[4];
+    const int ch = (int)img[5], cw = (int)img[6];
+    const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
+    const u32 tid = threadIdx.x;
+
+    // Taps, once per column and row of the tile (threads 0..31 columns,
+    // 32..39 rows); flip mirrors the output (resize, then flip).
+    if (tid < RPT_TILE_W) {
+        const u32 x = min(x0 + tid, ow - 1);
+        const int xs = img[7] ? (int)(ow - 1 - x) : (int)x;
+        col_tap[tid] = rp_bitap(p.align_corners, cw, (int)ow, xs, left, st.ps);
+    } else if (tid < RPT_TILE_W + RPT_TILE_H) {
+        const u32 y = min(y0 + tid - RPT_TILE_W, oh - 1);
+        row_tap[tid - RPT_TILE_W] = rp_bitap(p.align_corners, ch, (int)oh, (int)y, top, st.rs);
+    }
+    __syncthreads();
+
+    const u32 tx = tid % RPT_TILE_W, ty = tid / RPT_TILE_W;
+    if (x0 + tx >= ow) return;
+    RpBiColumn q;
+    q.cx = col_tap[tx];
+    q.base = base;
+    q.cs = st.cs;
+    q.ty = ty;
+    q.rows = min((u32)RPT_TILE_H, oh - y0);
+    q.y0 = y0;
+    q.ow = ow;
+    q.plane = oh * ow;
+    q.out = dst + o[4] + n * p.channels * q.plane + x0 + tx;
+    // Format and channel count as constants: no per-pixel format branches,
+    // no work on channels that do not exist.
+    switch (p.format * 4 + p.channels - 1) {
+        case 0: rp_bilinear_column<0, 1>(src, row_tap, q, p); break;
+        case 2: rp_bilinear_column<0, 3>(src, row_tap, q, p); break;
+        case 3: rp_bilinear_column<0, 4>(src, row_tap, q, p); break;
+        case 4: rp_bilinear_column<1, 1>(src, row_tap, q, p); break;
+        case 6: rp_bilinear_column<1, 3>(src, row_tap, q, p); break;
+        case 8: rp_bilinear_column<2, 1>(src, row_tap, q, p); break;
+        case 10: rp_bilinear_column<2, 3>(src, row_tap, q, p); break;
+        // Two channels, and the layouts rarely met with four: format and
+        // channel count read at run time.
+        default: rp_bilinear_column<3, 4>(src, row_tap, q, p); break;
+    }
+}

@@ -63,15 +63,24 @@ run() {
     done
     step "verify --backend cuda" .gpu/bin/slimmable verify --backend cuda
     if [ -x scripts/gpu-bench.sh ]; then step "benchmarks" scripts/gpu-bench.sh "$OUT"; fi
-    # The tiled resize-pack kernel (opt-in until measured): its tests, cases
-    # and bench beside the per-column kernel's.
+    # The resize-pack kernels off the default route: bilinear on the
+    # per-column kernel (SLIMMABLE_RESIZE_BILINEAR=0), and every filter on
+    # the tiled kernel (opt-in): their tests, cases and the bench (A/B
+    # against the bilinear tile kernel in benchmarks above).
     for t in resize_fixtures resize_cli ops_cross_backend; do
         if [ -x ".gpu/tests/$t" ]; then
-            step "test $t, tiled resize" env SLIMMABLE_RESIZE_TILED=1 ".gpu/tests/$t" --test-threads=1
+            step "test $t, per-column bilinear" env SLIMMABLE_RESIZE_BILINEAR=0 \
+                ".gpu/tests/$t" --test-threads=1
+            step "test $t, tiled resize" env SLIMMABLE_RESIZE_TILED=1 SLIMMABLE_RESIZE_BILINEAR=0 \
+                ".gpu/tests/$t" --test-threads=1
         fi
     done
-    step "verify resize_pack, tiled" env SLIMMABLE_RESIZE_TILED=1 .gpu/bin/slimmable verify \
-        --backend cuda --op resize_pack
+    step "verify resize_pack, per-column bilinear" env SLIMMABLE_RESIZE_BILINEAR=0 \
+        .gpu/bin/slimmable verify --backend cuda --op resize_pack
+    step "verify resize_pack, tiled" env SLIMMABLE_RESIZE_TILED=1 SLIMMABLE_RESIZE_BILINEAR=0 \
+        .gpu/bin/slimmable verify --backend cuda --op resize_pack
+    step "bench resize, SLIMMABLE_RESIZE_BILINEAR=0" env SLIMMABLE_RESIZE_BILINEAR=0 \
+        .gpu/bin/slimmable bench resize --backend cuda --iters 30 --torch "$OUT/torch.json"
     # A/B, conv: the 3x3 stride-1 depthwise passes on the tiled 3x3 kernels
     # instead of the flat ones, the pointwise passes on the generic implicit
     # GEMM instead of their twins, the stem on the GEMM instead of its
@@ -109,9 +118,11 @@ run() {
         local sections=(--section SpeedOfLight --section MemoryWorkloadAnalysis
             --section Occupancy --section LaunchStats --section WarpStateStats
             --section SchedulerStats)
-        step "ncu resize-pack" timeout 90 "$ncu" --clock-control none --launch-count 1 \
-            --kernel-name slimmable_resize_pack "${sections[@]}" \
-            .gpu/bin/slimmable bench resize --backend cuda --iters 1
+        for k in slimmable_resize_pack_bilinear slimmable_resize_pack; do
+            step "ncu $k" timeout 90 "$ncu" --clock-control none --launch-count 1 \
+                --kernel-name "$k" "${sections[@]}" \
+                .gpu/bin/slimmable bench resize --backend cuda --iters 1
+        done
         for k in slimmable_dwconv2d_fwd_k3s1_flat slimmable_dwconv2d_wgrad_k3s1_flat \
             slimmable_conv2d_fwd_stem3 slimmable_conv2d_wgrad_stem3 slimmable_conv2d_fwd_tf32; do
             step "ncu $k" timeout 90 "$ncu" --clock-control none --launch-count 1 --kernel-name "$k" \

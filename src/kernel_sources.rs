@@ -182,6 +182,7 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::RESIZE_PACK,
             entry::RESIZE_PACK_MUTUALNET,
             entry::RESIZE_PACK_TILED,
+            entry::RESIZE_PACK_BILINEAR,
         ],
     },
     CudaUnit {
@@ -385,6 +386,10 @@ pub mod entry {
     /// CUDA only: the direct order by tiles (`ResizePackParams::total_tiles`
     /// blocks of 256), same arguments; opt-in with `SLIMMABLE_RESIZE_TILED=1`.
     pub const RESIZE_PACK_TILED: &str = "slimmable_resize_pack_tiled";
+    /// CUDA only: the direct order of bilinear filters by tiles
+    /// (`ResizePackParams::total_tiles` blocks of 64), same arguments; the
+    /// default there (`SLIMMABLE_RESIZE_BILINEAR=0` turns it off).
+    pub const RESIZE_PACK_BILINEAR: &str = "slimmable_resize_pack_bilinear";
     /// `(x, saved, BnParams)`, grid (chunks, c) × 256: per-chunk Welford partials (chunks in float4 units on the vector path).
     pub const BN_STATS_F32: &str = "slimmable_bn_stats_f32";
     /// `(saved, running, BnParams)`, one warp per channel (ceil(c/8) × 256): mean, inv-std, running update.

@@ -5,7 +5,9 @@
 //! (This does not replace the CUDA tests: NVRTC, the hardware's rounding and
 //! memory model are only exercised on a GPU.)
 
+use slimmable::backend::cuda::launch_resize::resize_route;
 use slimmable::backend::{self, BackendKind};
+use slimmable::kernel_sources::entry;
 use slimmable::ops::resize::{
     CropBox, Filter, ImageFormat, Order, OutputSpec, ResizePack, ResizePackConfig, SourceImage,
     pack_u8,
@@ -96,6 +98,12 @@ fn cases() -> Vec<Case> {
         ("u8chw1", ImageFormat::U8Chw, 1),
         ("f32x3", ImageFormat::F32Chw, 3),
         ("u8hwc4", ImageFormat::U8Hwc, 4),
+        // The rest of the bilinear tile kernel's compile-time specializations
+        // (format × channels) and its run-time fallback (two channels).
+        ("u8hwc1", ImageFormat::U8Hwc, 1),
+        ("u8chw3", ImageFormat::U8Chw, 3),
+        ("f32x1", ImageFormat::F32Chw, 1),
+        ("u8hwc2", ImageFormat::U8Hwc, 2),
     ];
     let mut v = Vec::new();
     for (fname, filter, ac) in filters {
@@ -197,7 +205,21 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
         std::fs::write(cdir.join("desc.bin"), bytemuck::cast_slice(&plan.words)).unwrap();
         std::fs::write(cdir.join("src.bin"), bytemuck::cast_slice(&words)).unwrap();
         std::fs::write(cdir.join("expected.bin"), bytemuck::cast_slice(&expected)).unwrap();
-        for kernel in ["per_column", "tiled"] {
+        // The bilinear tile kernel only for the filter the host routes to it
+        // (and it must route there: `resize_route`).
+        let bilinear = case.filter == Filter::Bilinear;
+        assert_eq!(
+            resize_route(&plan.params).0 == entry::RESIZE_PACK_BILINEAR,
+            bilinear && std::env::var("SLIMMABLE_RESIZE_BILINEAR").as_deref() != Ok("0"),
+            "{}: the host's route",
+            case.name
+        );
+        let kernels: &[&str] = if bilinear {
+            &["per_column", "tiled", "bilinear"]
+        } else {
+            &["per_column", "tiled"]
+        };
+        for &kernel in kernels {
             match run_driver(&exe, &[cdir.as_os_str(), kernel.as_ref()]) {
                 Ok(text) => println!("{}: {text}", case.name),
                 Err(text) => failures.push(format!("{} {kernel}: {text}", case.name)),

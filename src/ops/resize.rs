@@ -100,7 +100,8 @@ pub enum Filter {
 }
 
 impl Filter {
-    fn code(self) -> u32 {
+    /// Its value in [`ResizePackParams::filter_mode`].
+    pub fn code(self) -> u32 {
         match self {
             Filter::Nearest => 0,
             Filter::Bilinear => 1,

@@ -1,9 +1,10 @@
 //! Raw-pointer launch of `slimmable_resize_pack` (see [`super::launch`] for
 //! the conventions).
 
-use super::launch::{CudaKernels, driver_err};
+use super::launch::{CudaKernels, driver_err, switched_on};
 use crate::error::Result;
 use crate::kernel_sources::entry;
+use crate::ops::resize::Filter;
 use crate::params::ResizePackParams;
 use cudarc::driver::{CudaStream, LaunchConfig, PushKernelArg, sys};
 
@@ -31,8 +32,33 @@ fn tiled() -> bool {
     *ON.get_or_init(|| std::env::var("SLIMMABLE_RESIZE_TILED").is_ok_and(|v| v == "1"))
 }
 
-/// Launches `slimmable_resize_pack` (or `slimmable_resize_pack_tiled`), or `slimmable_resize_pack_mutualnet`
-/// when `p.cascade` is 1.
+/// Threads of a `slimmable_resize_pack_bilinear` block (`RPB_THREADS`): a
+/// tile's 32 columns, each thread 4 of its 8 rows.
+const BILINEAR_BLOCK: u32 = 64;
+
+/// Which kernel runs a resize-pack launch: the MutualNet order's own; for
+/// the direct order, the bilinear tile kernel for `Filter::Bilinear`
+/// (unless `SLIMMABLE_RESIZE_BILINEAR=0`), else the tiled kernel when
+/// opted in, else the per-column kernel. Returns the entry point, blocks and
+/// threads a block.
+pub fn resize_route(p: &ResizePackParams) -> (&'static str, u32, u32) {
+    if p.cascade != 0 {
+        (entry::RESIZE_PACK_MUTUALNET, per_column_blocks(p), BLOCK)
+    } else if p.filter_mode == Filter::Bilinear.code() && switched_on!("SLIMMABLE_RESIZE_BILINEAR")
+    {
+        (
+            entry::RESIZE_PACK_BILINEAR,
+            p.total_tiles.max(1),
+            BILINEAR_BLOCK,
+        )
+    } else if tiled() {
+        (entry::RESIZE_PACK_TILED, p.total_tiles.max(1), BLOCK)
+    } else {
+        (entry::RESIZE_PACK, per_column_blocks(p), BLOCK)
+    }
+}
+
+/// Launches the kernel [`resize_route`] picks.
 ///
 /// # Safety
 /// `src` must hold every image the descriptor table names (bytes for the
@@ -48,16 +74,10 @@ pub unsafe fn launch_resize_pack(
     dst: sys::CUdeviceptr,
     p: &ResizePackParams,
 ) -> Result<()> {
-    let (name, blocks) = if p.cascade != 0 {
-        (entry::RESIZE_PACK_MUTUALNET, per_column_blocks(p))
-    } else if tiled() {
-        (entry::RESIZE_PACK_TILED, p.total_tiles.max(1))
-    } else {
-        (entry::RESIZE_PACK, per_column_blocks(p))
-    };
+    let (name, blocks, threads) = resize_route(p);
     let cfg = LaunchConfig {
         grid_dim: (blocks, 1, 1),
-        block_dim: (BLOCK, 1, 1),
+        block_dim: (threads, 1, 1),
         shared_mem_bytes: 0,
     };
     let mut b = stream.launch_builder(k.function(name)?);
