@@ -54,7 +54,7 @@ struct ResizePackParams {
     u32 full_w;
     u32 total_groups;
     u32 total_tiles;  // blocks of slimmable_resize_pack_tiled
-    u32 _pad;
+    u32 max_taps;     // most filter taps along an axis, any image and output
 };
 
 struct BnParams {

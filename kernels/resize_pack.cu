@@ -724,3 +724,166 @@ slimmable_resize_pack_bilinear(const unsigned char* __restrict__ src,
         default: rp_bilinear_column<3, 4>(src, row_tap, q, p); break;
     }
 }
+
+// Antialias direct order by tiles, when no filter has more than RPS_TAPS
+// taps along an axis (ResizePackParams::max_taps; the default for
+// Filter::BilinearAntialias, SLIMMABLE_RESIZE_AA_TILE=0 turns it off).
+//
+// A block of RPB_THREADS takes a RPT_TILE_H × RPT_TILE_W tile of one image of
+// one output (the tiled kernel's tiles). Each column's and row's taps are
+// computed once into shared memory as a first offset and float weights, so
+// neither pass evaluates the triangle filter again:
+//   1. the source rows the tile reads are filtered horizontally, RPS_ROWS
+//      rows at a time, into shared memory (one column per thread, rows
+//      split between the block's two halves);
+//   2. each thread adds those rows into its RPB_ROWS pixels of its column
+//      with their row weights.
+// Per channel the products and additions are those of rp_accumulate, in
+// its order (zero weights skipped there, added as 0·v here: exact).
+#define RPS_TAPS 8
+#define RPS_ROWS 24
+// 16 blocks of 64 an SM: 64 registers (ptxas: no spills on sm_80/sm_90;
+// unbounded it took 128, a quarter of the threads an SM holds).
+#define RPS_MIN_BLOCKS 16
+
+struct RpTaps {
+    int lo;  // first source index (crop-relative)
+    int n;   // taps
+    float w[RPS_TAPS];
+};
+
+__device__ __forceinline__ RpTaps rp_taps(u32 align_corners, int in, int out, int d) {
+    const RpAxis a = rp_axis(2u, align_corners, in, out, d);
+    RpTaps t;
+    t.lo = a.lo;
+    t.n = a.n;
+#pragma unroll
+    for (int k = 0; k < RPS_TAPS; ++k) {
+        int idx;
+        float w = 0.0f;
+        if (k < a.n) rp_tap(a, k, idx, w);
+        t.w[k] = w;
+    }
+    return t;
+}
+
+template <u32 FORMAT, u32 CH>
+__device__ __forceinline__ void rp_aa_tile(const unsigned char* __restrict__ src, const u32* img,
+                                           const RpTaps* col, const RpTaps* row,
+                                           float (*rows_h)[4][RPT_TILE_W], const RpStrides st,
+                                           u32 x_ok, u32 rows, float* __restrict__ out_col,
+                                           u32 ow, u32 plane, const ResizePackParams& p) {
+    const u32 format = FORMAT < 3 ? FORMAT : p.format;
+    const u32 channels = FORMAT < 3 ? CH : p.channels;
+    const bool words = (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
+    const u32 tid = threadIdx.x, tx = tid % RPT_TILE_W, half = tid / RPT_TILE_W;
+    const u32 base = img[0], top = img[3], left = img[4];
+    const RpTaps cx = col[tx];
+    const int span_lo = row[0].lo, span_hi = row[rows - 1].lo + row[rows - 1].n;
+    float acc[RPB_ROWS][4];
+#pragma unroll
+    for (u32 k = 0; k < RPB_ROWS; ++k)
+#pragma unroll
+        for (u32 c = 0; c < 4; ++c) acc[k][c] = 0.0f;
+    for (int c0 = span_lo; c0 < span_hi; c0 += RPS_ROWS) {
+        const int c1 = min(c0 + RPS_ROWS, span_hi);
+        // 1. Horizontal: this thread's column over rows half, half + 2, ...
+        for (int r = c0 + (int)half; r < c1; r += RPB_THREADS / RPT_TILE_W) {
+            float h[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            if (x_ok) {
+                const u32 ro = base + (top + (u32)r) * st.rs + (left + (u32)cx.lo) * st.ps;
+#pragma unroll
+                for (int k = 0; k < RPS_TAPS; ++k) {
+                    if (k >= cx.n) break;
+                    float v[4];
+                    rp_fetch_px(src, format, words, ro + (u32)k * st.ps, st.cs, channels, v);
+#pragma unroll
+                    for (u32 c = 0; c < CH; ++c) h[c] += cx.w[k] * v[c];
+                }
+            }
+#pragma unroll
+            for (u32 c = 0; c < CH; ++c) rows_h[r - c0][c][tx] = h[c];
+        }
+        __syncthreads();
+        // 2. Vertical: each of this thread's rows takes its taps in the chunk.
+        if (x_ok) {
+#pragma unroll
+            for (u32 k = 0; k < RPB_ROWS; ++k) {
+                const u32 y = half + k * (RPB_THREADS / RPT_TILE_W);
+                if (y >= rows) break;
+                const RpTaps& ry = row[y];
+                const int t0 = max(c0 - ry.lo, 0), t1 = min(c1 - ry.lo, ry.n);
+                for (int t = t0; t < t1; ++t) {
+                    const float wy = ry.w[t];
+#pragma unroll
+                    for (u32 c = 0; c < CH; ++c) acc[k][c] += wy * rows_h[ry.lo + t - c0][c][tx];
+                }
+            }
+        }
+        __syncthreads();  // rows_h is refilled by the next chunk
+    }
+    if (!x_ok) return;
+#pragma unroll
+    for (u32 k = 0; k < RPB_ROWS; ++k) {
+        const u32 y = half + k * (RPB_THREADS / RPT_TILE_W);
+        if (y >= rows) break;
+#pragma unroll
+        for (u32 c = 0; c < CH; ++c) {
+            if (c >= channels) break;
+            out_col[c * plane + y * ow] = fmaf(acc[k][c], p.scale[c], p.bias[c]);
+        }
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(RPB_THREADS, RPS_MIN_BLOCKS)
+slimmable_resize_pack_aa(const unsigned char* __restrict__ src, const u32* __restrict__ desc,
+                         float* __restrict__ dst, ResizePackParams p) {
+    __shared__ RpTaps col_taps[RPT_TILE_W];
+    __shared__ RpTaps row_taps[RPT_TILE_H];
+    __shared__ float rows_h[RPS_ROWS][4][RPT_TILE_W];
+
+    // The block's output, image and tile (as in slimmable_resize_pack_tiled).
+    const u32* outs = desc + RP_IMAGE_WORDS * p.num_images;
+    const u32* list = outs + RP_OUTPUT_WORDS * p.num_outputs;
+    const u32 b = blockIdx.x;
+    const u32* o = rp_find_output(outs, p.num_outputs, 7, b);
+    const u32 oh = o[0], ow = o[1];
+    const u32 tiles_x = (ow + RPT_TILE_W - 1) / RPT_TILE_W;
+    const u32 tiles_y = (oh + RPT_TILE_H - 1) / RPT_TILE_H;
+    const u32 local = b - o[7];
+    const u32 n = local / (tiles_x * tiles_y);
+    const u32 rest = local - n * tiles_x * tiles_y;
+    const u32 ty0 = rest / tiles_x;
+    const u32 y0 = ty0 * RPT_TILE_H, x0 = (rest - ty0 * tiles_x) * RPT_TILE_W;
+    const u32* img = desc + RP_IMAGE_WORDS * list[o[2] + n];
+    const int ch = (int)img[5], cw = (int)img[6];
+    const u32 tid = threadIdx.x;
+
+    // Taps, once per column and row of the tile (threads 0..31 columns,
+    // 32..39 rows); flip mirrors the output (resize, then flip).
+    if (tid < RPT_TILE_W) {
+        const u32 x = min(x0 + tid, ow - 1);
+        const int xs = img[7] ? (int)(ow - 1 - x) : (int)x;
+        col_taps[tid] = rp_taps(p.align_corners, cw, (int)ow, xs);
+    } else if (tid < RPT_TILE_W + RPT_TILE_H) {
+        const u32 y = min(y0 + tid - RPT_TILE_W, oh - 1);
+        row_taps[tid - RPT_TILE_W] = rp_taps(p.align_corners, ch, (int)oh, (int)y);
+    }
+    __syncthreads();
+
+    const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
+    const u32 rows = min((u32)RPT_TILE_H, oh - y0);
+    const u32 tx = tid % RPT_TILE_W;
+    const u32 x_ok = x0 + tx < ow;
+    const u32 plane = oh * ow;
+    float* out_col = dst + o[4] + n * p.channels * plane + y0 * ow + x0 + tx;
+    // Format and channel count as constants (as in the bilinear kernel).
+    switch (p.format * 4 + p.channels - 1) {
+        case 0: rp_aa_tile<0, 1>(src, img, col_taps, row_taps, rows_h, st, x_ok, rows, out_col, ow, plane, p); break;
+        case 2: rp_aa_tile<0, 3>(src, img, col_taps, row_taps, rows_h, st, x_ok, rows, out_col, ow, plane, p); break;
+        case 4: rp_aa_tile<1, 1>(src, img, col_taps, row_taps, rows_h, st, x_ok, rows, out_col, ow, plane, p); break;
+        case 6: rp_aa_tile<1, 3>(src, img, col_taps, row_taps, rows_h, st, x_ok, rows, out_col, ow, plane, p); break;
+        case 10: rp_aa_tile<2, 3>(src, img, col_taps, row_taps, rows_h, st, x_ok, rows, out_col, ow, plane, p); break;
+        default: rp_aa_tile<3, 4>(src, img, col_taps, row_taps, rows_h, st, x_ok, rows, out_col, ow, plane, p); break;
+    }
+}

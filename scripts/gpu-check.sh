@@ -63,23 +63,25 @@ run() {
     done
     step "verify --backend cuda" .gpu/bin/slimmable verify --backend cuda
     if [ -x scripts/gpu-bench.sh ]; then step "benchmarks" scripts/gpu-bench.sh "$OUT"; fi
-    # The resize-pack kernels off the default route: bilinear on the
-    # per-column kernel (SLIMMABLE_RESIZE_BILINEAR=0), and every filter on
-    # the tiled kernel (opt-in): their tests, cases and the bench (A/B
-    # against the bilinear tile kernel in benchmarks above).
+    # The resize-pack kernels off the default route: bilinear and antialias
+    # on the per-column kernel (SLIMMABLE_RESIZE_BILINEAR=0
+    # SLIMMABLE_RESIZE_AA_TILE=0), and every filter on the tiled kernel
+    # (opt-in): their tests, cases and the bench (A/B against the tile
+    # kernels in benchmarks above).
+    local per_column=(SLIMMABLE_RESIZE_BILINEAR=0 SLIMMABLE_RESIZE_AA_TILE=0)
     for t in resize_fixtures resize_cli ops_cross_backend; do
         if [ -x ".gpu/tests/$t" ]; then
-            step "test $t, per-column bilinear" env SLIMMABLE_RESIZE_BILINEAR=0 \
+            step "test $t, per-column resize" env "${per_column[@]}" \
                 ".gpu/tests/$t" --test-threads=1
-            step "test $t, tiled resize" env SLIMMABLE_RESIZE_TILED=1 SLIMMABLE_RESIZE_BILINEAR=0 \
+            step "test $t, tiled resize" env SLIMMABLE_RESIZE_TILED=1 "${per_column[@]}" \
                 ".gpu/tests/$t" --test-threads=1
         fi
     done
-    step "verify resize_pack, per-column bilinear" env SLIMMABLE_RESIZE_BILINEAR=0 \
+    step "verify resize_pack, per-column" env "${per_column[@]}" \
         .gpu/bin/slimmable verify --backend cuda --op resize_pack
-    step "verify resize_pack, tiled" env SLIMMABLE_RESIZE_TILED=1 SLIMMABLE_RESIZE_BILINEAR=0 \
+    step "verify resize_pack, tiled" env SLIMMABLE_RESIZE_TILED=1 "${per_column[@]}" \
         .gpu/bin/slimmable verify --backend cuda --op resize_pack
-    step "bench resize, SLIMMABLE_RESIZE_BILINEAR=0" env SLIMMABLE_RESIZE_BILINEAR=0 \
+    step "bench resize, per-column" env "${per_column[@]}" \
         .gpu/bin/slimmable bench resize --backend cuda --iters 30 --torch "$OUT/torch.json"
     # A/B, conv: the 3x3 stride-1 depthwise passes on the tiled 3x3 kernels
     # instead of the flat ones, the pointwise passes on the generic implicit
@@ -118,7 +120,7 @@ run() {
         local sections=(--section SpeedOfLight --section MemoryWorkloadAnalysis
             --section Occupancy --section LaunchStats --section WarpStateStats
             --section SchedulerStats)
-        for k in slimmable_resize_pack_bilinear slimmable_resize_pack; do
+        for k in slimmable_resize_pack_bilinear slimmable_resize_pack_aa slimmable_resize_pack; do
             step "ncu $k" timeout 90 "$ncu" --clock-control none --launch-count 1 \
                 --kernel-name "$k" "${sections[@]}" \
                 .gpu/bin/slimmable bench resize --backend cuda --iters 1

@@ -53,7 +53,7 @@ struct ResizePackParams {
     full_w: u32,
     total_groups: u32,
     total_tiles: u32,
-    _pad0: u32,
+    max_taps: u32,
 }
 
 struct BnParams {

@@ -183,6 +183,7 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::RESIZE_PACK_MUTUALNET,
             entry::RESIZE_PACK_TILED,
             entry::RESIZE_PACK_BILINEAR,
+            entry::RESIZE_PACK_AA,
         ],
     },
     CudaUnit {
@@ -390,6 +391,11 @@ pub mod entry {
     /// (`ResizePackParams::total_tiles` blocks of 64), same arguments; the
     /// default there (`SLIMMABLE_RESIZE_BILINEAR=0` turns it off).
     pub const RESIZE_PACK_BILINEAR: &str = "slimmable_resize_pack_bilinear";
+    /// CUDA only: the direct order of antialias filters by tiles, when no
+    /// axis has more than `AA_TILE_MAX_TAPS` taps (`ResizePackParams::max_taps`);
+    /// `total_tiles` blocks of 64, same arguments; the default there
+    /// (`SLIMMABLE_RESIZE_AA_TILE=0` turns it off).
+    pub const RESIZE_PACK_AA: &str = "slimmable_resize_pack_aa";
     /// `(x, saved, BnParams)`, grid (chunks, c) × 256: per-chunk Welford partials (chunks in float4 units on the vector path).
     pub const BN_STATS_F32: &str = "slimmable_bn_stats_f32";
     /// `(saved, running, BnParams)`, one warp per channel (ceil(c/8) × 256): mean, inv-std, running update.

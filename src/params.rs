@@ -106,7 +106,10 @@ pub struct ResizePackParams {
     /// Blocks of `slimmable_resize_pack_tiled` over all outputs (see
     /// `TILE_W`/`TILE_H` in `ops::resize`): its launch size.
     pub total_tiles: u32,
-    pub _pad: u32,
+    /// The most taps any output coordinate's filter has along either axis,
+    /// over every image and output (antialias widens it when shrinking):
+    /// whether a kernel with a fixed tap budget may take the launch.
+    pub max_taps: u32,
 }
 
 /// Fused activation after batch norm (and the elementwise ops' kinds).
@@ -387,7 +390,8 @@ pub fn param_layouts() -> Vec<StructLayout> {
             full_h,
             full_w,
             total_groups,
-            total_tiles
+            total_tiles,
+            max_taps
         }),
         layout!(BnParams {
             x,

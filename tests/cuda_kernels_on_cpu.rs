@@ -5,7 +5,7 @@
 //! (This does not replace the CUDA tests: NVRTC, the hardware's rounding and
 //! memory model are only exercised on a GPU.)
 
-use slimmable::backend::cuda::launch_resize::resize_route;
+use slimmable::backend::cuda::launch_resize::{AA_TILE_MAX_TAPS, resize_route};
 use slimmable::backend::{self, BackendKind};
 use slimmable::kernel_sources::entry;
 use slimmable::ops::resize::{
@@ -127,6 +127,26 @@ fn cases() -> Vec<Case> {
                     out(8, 32, None),
                 ],
             });
+            if filter == Filter::BilinearAntialias {
+                // Shrinks the antialias tile kernel holds (at most 8 taps an
+                // axis: up to about 3.5x), with a tile that is not full and
+                // several 24-row chunks of a tile's source rows (3.85x).
+                v.push(Case {
+                    name: format!("{fname}-fits-{mname}"),
+                    format,
+                    channels,
+                    filter,
+                    align_corners: ac,
+                    sizes: vec![(37, 45), (60, 23), (90, 81)],
+                    outputs: vec![
+                        out(37, 45, None),
+                        out(30, 20, None),
+                        out(40, 31, Some(vec![2, 0])),
+                        out(71, 50, Some(vec![1])),
+                        out(12, 32, Some(vec![0])),
+                    ],
+                });
+            }
         }
     }
     v
@@ -205,21 +225,33 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
         std::fs::write(cdir.join("desc.bin"), bytemuck::cast_slice(&plan.words)).unwrap();
         std::fs::write(cdir.join("src.bin"), bytemuck::cast_slice(&words)).unwrap();
         std::fs::write(cdir.join("expected.bin"), bytemuck::cast_slice(&expected)).unwrap();
-        // The bilinear tile kernel only for the filter the host routes to it
-        // (and it must route there: `resize_route`).
-        let bilinear = case.filter == Filter::Bilinear;
-        assert_eq!(
-            resize_route(&plan.params).0 == entry::RESIZE_PACK_BILINEAR,
-            bilinear && std::env::var("SLIMMABLE_RESIZE_BILINEAR").as_deref() != Ok("0"),
-            "{}: the host's route",
-            case.name
-        );
-        let kernels: &[&str] = if bilinear {
-            &["per_column", "tiled", "bilinear"]
-        } else {
-            &["per_column", "tiled"]
+        // The tile kernels only for the filters the host routes to them (and
+        // it must route there: `resize_route`).
+        let switched_off = |name: &str| std::env::var(name).as_deref() == Ok("0");
+        let tile_kernel = match case.filter {
+            Filter::Bilinear if !switched_off("SLIMMABLE_RESIZE_BILINEAR") => {
+                Some(("bilinear", entry::RESIZE_PACK_BILINEAR))
+            }
+            Filter::BilinearAntialias if !switched_off("SLIMMABLE_RESIZE_AA_TILE") => {
+                Some(("aa", entry::RESIZE_PACK_AA))
+            }
+            _ => None,
         };
-        for &kernel in kernels {
+        let fits = plan.params.max_taps <= AA_TILE_MAX_TAPS;
+        let routed = resize_route(&plan.params).0;
+        match tile_kernel {
+            Some((_, name)) if fits => assert_eq!(routed, name, "{}: the host's route", case.name),
+            _ => assert!(
+                routed != entry::RESIZE_PACK_BILINEAR && routed != entry::RESIZE_PACK_AA,
+                "{}: routed to {routed}",
+                case.name
+            ),
+        }
+        let mut kernels = vec!["per_column", "tiled"];
+        if let Some((driver, _)) = tile_kernel.filter(|_| fits) {
+            kernels.push(driver);
+        }
+        for kernel in kernels {
             match run_driver(&exe, &[cdir.as_os_str(), kernel.as_ref()]) {
                 Ok(text) => println!("{}: {text}", case.name),
                 Err(text) => failures.push(format!("{} {kernel}: {text}", case.name)),

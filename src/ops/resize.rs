@@ -266,6 +266,7 @@ pub fn plan(
     let limit = u32::MAX as usize;
     let mut words = Vec::with_capacity(IMAGE_WORDS * images.len() + OUTPUT_WORDS * outputs.len());
     let mut src_words = 0usize;
+    let mut crops = Vec::with_capacity(images.len());
     for (i, im) in images.iter().enumerate() {
         check_extent(&format!("image {i}'s height"), im.height)?;
         check_extent(&format!("image {i}'s width"), im.width)?;
@@ -288,6 +289,7 @@ pub fn plan(
                 im.width
             )));
         }
+        crops.push((crop.height, crop.width));
         let elems = im.height * im.width * c;
         let end = im.offset + elems;
         if end > limit {
@@ -318,6 +320,9 @@ pub fn plan(
     let mut views = Vec::with_capacity(outputs.len());
     let mut groups = 0usize;
     let mut tiles = 0usize;
+    let mut max_taps = 0usize;
+    // (input, output) extents already counted: batches repeat a few sizes.
+    let mut axes_seen = std::collections::HashSet::new();
     let mut arena = cfg.arena_offset;
     let list_base = IMAGE_WORDS * images.len() + OUTPUT_WORDS * outputs.len();
     for (j, o) in outputs.iter().enumerate() {
@@ -337,6 +342,24 @@ pub fn plan(
                 "output {j} names image {bad_id} but there are {} images",
                 images.len()
             )));
+        }
+        for &k in &ids {
+            // The MutualNet order filters the crop to the full resolution,
+            // then each output from it with two-tap bilinear.
+            let (ch, cw) = crops[k];
+            let (to_h, to_w) = match cfg.order {
+                Order::Direct => (o.height, o.width),
+                Order::MutualNet { .. } => (full_h, full_w),
+            };
+            for axis in [(ch, to_h), (cw, to_w)] {
+                if axes_seen.insert(axis) {
+                    let taps = axis_taps_max(cfg.filter, cfg.align_corners, axis.0, axis.1);
+                    max_taps = max_taps.max(taps);
+                }
+            }
+            if cascade != 0 {
+                max_taps = max_taps.max(2);
+            }
         }
         let list_start = list.len();
         list.extend(ids.iter().map(|&k| k as u32));
@@ -405,7 +428,7 @@ pub fn plan(
         full_w: full_w as u32,
         total_groups: groups as u32,
         total_tiles: tiles as u32,
-        _pad: 0,
+        max_taps: max_taps as u32,
     };
     Ok(ResizePlan {
         params,
@@ -414,6 +437,35 @@ pub fn plan(
         source_words: src_words,
         arena_len: arena,
     })
+}
+
+/// The most taps any output coordinate of an `input → output` axis has under
+/// the kernels' tap rule (`rp_axis` in kernels/resize_pack.cu: antialias
+/// counts the source pixels of each widened triangle, zero weights at its
+/// ends included).
+pub fn axis_taps_max(filter: Filter, align_corners: bool, input: usize, output: usize) -> usize {
+    match filter {
+        Filter::Nearest => 1,
+        Filter::Bilinear => 2,
+        Filter::BilinearAntialias => {
+            let (p, q) = match (align_corners, output > 1) {
+                (true, true) => (input as i64 - 1, output as i64 - 1),
+                (true, false) => (0, 1),
+                (false, _) => (input as i64, output as i64),
+            };
+            let m2 = 2 * p.max(q);
+            (0..output as i64)
+                .map(|d| {
+                    let c2 = p * (2 * d + 1);
+                    let lo_num = c2 - m2 + q;
+                    let lo = if lo_num > 0 { lo_num / (2 * q) } else { 0 };
+                    let hi = ((c2 + m2 + q) / (2 * q)).min(input as i64);
+                    (hi - lo).max(0) as usize
+                })
+                .max()
+                .unwrap_or(0)
+        }
+    }
 }
 
 impl ResizePack {
@@ -485,4 +537,36 @@ pub fn pack_u8(bytes: &[u8]) -> Vec<f32> {
 /// `u32` words carried as `f32` bit patterns.
 pub fn pack_u32(words: &[u32]) -> Vec<f32> {
     words.iter().map(|&w| f32::from_bits(w)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::cpu::resize::axis_taps;
+
+    #[test]
+    fn the_tap_count_covers_the_reference_filters() {
+        // Every tap of the CPU reference's antialias filter with a non-zero
+        // weight lies in the kernels' window, so the window's size is at
+        // least the reference's count of non-zero taps.
+        for ac in [false, true] {
+            for input in 1..70 {
+                for output in 1..70 {
+                    let most = axis_taps_max(Filter::BilinearAntialias, ac, input, output);
+                    let reference = axis_taps(2, ac, input, output)
+                        .iter()
+                        .map(|t| t.iter().filter(|(_, w)| *w != 0.0).count())
+                        .max()
+                        .unwrap();
+                    assert!(
+                        reference <= most,
+                        "{input}->{output} ac={ac}: reference {reference} taps, kernels {most}"
+                    );
+                }
+            }
+        }
+        // 224 -> 128 shrinks by 1.75: a window of 3.5 pixels.
+        assert_eq!(axis_taps_max(Filter::BilinearAntialias, false, 224, 128), 4);
+        assert_eq!(axis_taps_max(Filter::Bilinear, true, 224, 28), 2);
+    }
 }

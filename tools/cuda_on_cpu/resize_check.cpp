@@ -1,6 +1,6 @@
 // Checks kernels/resize_pack.cu's direct-order kernels on the CPU (see
 // cuda_shim.h) against a case written by tests/cuda_kernels_on_cpu.rs:
-//   resize_check CASE_DIR KERNEL     (KERNEL: per_column | tiled | bilinear)
+//   resize_check CASE_DIR KERNEL     (KERNEL: per_column | tiled | bilinear | aa)
 // CASE_DIR holds params.bin (ResizePackParams), desc.bin (u32 words),
 // src.bin (source bytes), expected.bin (the CPU reference's arena, f32).
 // The arena is poisoned with NaN first; every element must match within
@@ -12,7 +12,7 @@
 
 int main(int argc, char** argv) {
     if (argc != 3) {
-        std::fprintf(stderr, "usage: resize_check CASE_DIR per_column|tiled|bilinear\n");
+        std::fprintf(stderr, "usage: resize_check CASE_DIR per_column|tiled|bilinear|aa\n");
         return 2;
     }
     case_dir = argv[1];
@@ -34,6 +34,10 @@ int main(int argc, char** argv) {
         // launch_resize.rs resize_route: p.total_tiles blocks of RPB_THREADS.
         shim_launch(p.total_tiles, RPB_THREADS,
                     [&] { slimmable_resize_pack_bilinear(s, desc.data(), out.data(), p); });
+    } else if (which == "aa") {
+        // launch_resize.rs resize_route: p.total_tiles blocks of RPB_THREADS.
+        shim_launch(p.total_tiles, RPB_THREADS,
+                    [&] { slimmable_resize_pack_aa(s, desc.data(), out.data(), p); });
     } else if (which == "per_column") {
         const unsigned blocks = (p.total_groups + 255) / 256;
         shim_launch(blocks, 256, [&] { slimmable_resize_pack(s, desc.data(), out.data(), p); });

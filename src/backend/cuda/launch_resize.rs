@@ -32,14 +32,20 @@ fn tiled() -> bool {
     *ON.get_or_init(|| std::env::var("SLIMMABLE_RESIZE_TILED").is_ok_and(|v| v == "1"))
 }
 
-/// Threads of a `slimmable_resize_pack_bilinear` block (`RPB_THREADS`): a
-/// tile's 32 columns, each thread 4 of its 8 rows.
+/// Threads of a `slimmable_resize_pack_bilinear` or `_aa` block
+/// (`RPB_THREADS`): a tile's 32 columns, each thread 4 of its 8 rows.
 const BILINEAR_BLOCK: u32 = 64;
+
+/// Taps along an axis the antialias tile kernel holds (`RPS_TAPS`): shrinks
+/// by up to about 3.5×.
+pub const AA_TILE_MAX_TAPS: u32 = 8;
 
 /// Which kernel runs a resize-pack launch: the MutualNet order's own; for
 /// the direct order, the bilinear tile kernel for `Filter::Bilinear`
-/// (unless `SLIMMABLE_RESIZE_BILINEAR=0`), else the tiled kernel when
-/// opted in, else the per-column kernel. Returns the entry point, blocks and
+/// (unless `SLIMMABLE_RESIZE_BILINEAR=0`), the antialias tile kernel for
+/// `Filter::BilinearAntialias` when every axis fits its taps (unless
+/// `SLIMMABLE_RESIZE_AA_TILE=0`), else the tiled kernel when opted in, else
+/// the per-column kernel. Returns the entry point, blocks and
 /// threads a block.
 pub fn resize_route(p: &ResizePackParams) -> (&'static str, u32, u32) {
     if p.cascade != 0 {
@@ -51,6 +57,11 @@ pub fn resize_route(p: &ResizePackParams) -> (&'static str, u32, u32) {
             p.total_tiles.max(1),
             BILINEAR_BLOCK,
         )
+    } else if p.filter_mode == Filter::BilinearAntialias.code()
+        && p.max_taps <= AA_TILE_MAX_TAPS
+        && switched_on!("SLIMMABLE_RESIZE_AA_TILE")
+    {
+        (entry::RESIZE_PACK_AA, p.total_tiles.max(1), BILINEAR_BLOCK)
     } else if tiled() {
         (entry::RESIZE_PACK_TILED, p.total_tiles.max(1), BLOCK)
     } else {
