@@ -742,8 +742,10 @@ slimmable_resize_pack_bilinear(const unsigned char* __restrict__ src,
 // its order (zero weights skipped there, added as 0·v here: exact).
 #define RPS_TAPS 8
 #define RPS_ROWS 24
-// 16 blocks of 64 an SM: 64 registers (ptxas: no spills on sm_80/sm_90;
-// unbounded it took 128, a quarter of the threads an SM holds).
+// Registers for 16 blocks of 64 an SM: 64 (ptxas: no spills on sm_80/sm_90;
+// unbounded it took 128, a quarter of the threads an SM holds). Shared
+// memory (13.9 KB a block, rows_h sized for 4 channels) then holds about 15
+// on H100/H200 and 11 on A100.
 #define RPS_MIN_BLOCKS 16
 
 struct RpTaps {
@@ -756,7 +758,9 @@ __device__ __forceinline__ RpTaps rp_taps(u32 align_corners, int in, int out, in
     const RpAxis a = rp_axis(2u, align_corners, in, out, d);
     RpTaps t;
     t.lo = a.lo;
-    t.n = a.n;
+    // The host routes here only when every axis fits (max_taps); the clamp
+    // keeps hand-built parameters from reading past w[].
+    t.n = min(a.n, RPS_TAPS);
 #pragma unroll
     for (int k = 0; k < RPS_TAPS; ++k) {
         int idx;

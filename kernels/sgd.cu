@@ -50,11 +50,12 @@ extern "C" __global__ void slimmable_sgd_many_f32(const SgdSlotEntry* __restrict
     }
     const SgdSlotEntry e = table[lo];
     const u32 begin = (blockIdx.x - e.first_block) * SGD_MANY_CHUNK;
-    const u32 end = min(e.len, begin + SGD_MANY_CHUNK);
+    // Counted from `begin` so that nothing wraps near len = 2^32 - 1.
+    const u32 count = min(e.len - begin, SGD_MANY_CHUNK);
     float* param = reinterpret_cast<float*>(e.param);
     float* grad = reinterpret_cast<float*>(e.grad);
     float* buf = reinterpret_cast<float*>(e.momentum);
-    for (u32 i = begin + threadIdx.x; i < end; i += blockDim.x) {
-        sgd_update(param, grad, buf, i, p.lr, p.momentum, e.weight_decay, p.flags);
+    for (u32 k = threadIdx.x; k < count; k += blockDim.x) {
+        sgd_update(param, grad, buf, begin + k, p.lr, p.momentum, e.weight_decay, p.flags);
     }
 }

@@ -120,11 +120,16 @@ run() {
         local sections=(--section SpeedOfLight --section MemoryWorkloadAnalysis
             --section Occupancy --section LaunchStats --section WarpStateStats
             --section SchedulerStats)
-        for k in slimmable_resize_pack_bilinear slimmable_resize_pack_aa slimmable_resize_pack; do
+        for k in slimmable_resize_pack_bilinear slimmable_resize_pack_aa; do
             step "ncu $k" timeout 90 "$ncu" --clock-control none --launch-count 1 \
                 --kernel-name "$k" "${sections[@]}" \
                 .gpu/bin/slimmable bench resize --backend cuda --iters 1
         done
+        # The per-column kernel runs in the bench only when the tile kernels
+        # are switched off.
+        step "ncu slimmable_resize_pack" env "${per_column[@]}" timeout 90 "$ncu" \
+            --clock-control none --launch-count 1 --kernel-name slimmable_resize_pack \
+            "${sections[@]}" .gpu/bin/slimmable bench resize --backend cuda --iters 1
         for k in slimmable_dwconv2d_fwd_k3s1_flat slimmable_dwconv2d_wgrad_k3s1_flat \
             slimmable_conv2d_fwd_stem3 slimmable_conv2d_wgrad_stem3 slimmable_conv2d_fwd_tf32; do
             step "ncu $k" timeout 90 "$ncu" --clock-control none --launch-count 1 --kernel-name "$k" \

@@ -7,6 +7,9 @@
 //! chaotic for float32 runs to follow float64 over several steps (see
 //! `mutualnet_steps` in tools/reference_models.py).
 //! Prints max errors per tensor and the peak device memory of a step.
+//! Also: the steps without restoring state (the SGD launch clears the
+//! gradients, so `mutualnet_step` skips its `zero_grad`) give the same bits
+//! as with a `zero_grad` before every step.
 
 mod common;
 
@@ -134,5 +137,106 @@ fn three_mutualnet_iterations_match_pytorch_on_every_backend() {
             }
         }
         assert!(all_ok, "{}: the MutualNet iterations differ", be.kind());
+    }
+}
+
+/// The fixture's inputs of step `i` as device tensors, and its passes.
+fn step_inputs(
+    be: &dyn slimmable::backend::Backend,
+    memory: &std::rc::Rc<Memory>,
+    fx: &std::collections::HashMap<String, slimmable::tensor_io::HostTensor>,
+    step: &[(f64, usize)],
+    i: usize,
+) -> Vec<Tensor> {
+    step.iter()
+        .map(|&(_, r)| {
+            let x = &fx[&format!("x/{i}/{r}")];
+            Tensor::from_host(be, memory, &x.data, x.dims4("x").unwrap()).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn skipping_zero_grad_after_a_step_changes_no_bits() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let ckpt_path = dir.join("models_tiny_mobilenet_v2.safetensors");
+    let steps_path = dir.join("models_tiny_mutualnet_steps.safetensors");
+    let meta = tensor_io::read_metadata(&ckpt_path).unwrap();
+    let config: serde_json::Value = serde_json::from_str(&meta["model_config"]).unwrap();
+    let arch = models::build(&meta["model"], &config).unwrap();
+    let tensors = Checkpoint::load(&ckpt_path, &arch).unwrap().tensors;
+    let fx = tensor_io::read(&steps_path).unwrap();
+    let smeta = tensor_io::read_metadata(&steps_path).unwrap();
+    let passes: Vec<Vec<(f64, usize)>> = serde_json::from_str(&smeta["passes"]).unwrap();
+    let lrs: Vec<f32> = serde_json::from_str(&smeta["lrs"]).unwrap();
+    let mut configs: Vec<(f64, usize)> = passes.iter().flatten().copied().collect();
+    configs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    configs.dedup();
+    let config_of = |c: &(f64, usize)| configs.iter().position(|x| x == c).unwrap();
+
+    for be in common::backends() {
+        let be = be.as_ref();
+        // Run the fixture's three steps from the same start: `force` marks
+        // the gradients as written before each step, so `mutualnet_step`
+        // zeroes them itself; otherwise it relies on the SGD launch.
+        let run = |force: bool| -> Vec<Vec<f32>> {
+            let net = SlimNet::new(be, &arch, &tensors, configs.len()).unwrap();
+            let mut opt = Sgd::new(be, &net, 0.9, 5e-4, true).unwrap();
+            let memory = Memory::new();
+            for (i, (step, &lr)) in passes.iter().zip(&lrs).enumerate() {
+                if force {
+                    opt.grads_written();
+                } else if i > 0 {
+                    assert!(opt.left_grads_zeroed(), "the step did not record the clear");
+                }
+                let labels = be.upload(&fx[&format!("labels/{i}")].data).unwrap();
+                let inputs = step_inputs(be, &memory, &fx, step, i);
+                let mut pass = step.iter().zip(&inputs).map(|(c, x)| Pass {
+                    width: c.0,
+                    config: config_of(c),
+                    x,
+                });
+                let full = pass.next().unwrap();
+                let subs: Vec<Pass> = pass.collect();
+                mutualnet_step(
+                    be,
+                    &memory,
+                    &net,
+                    &mut opt,
+                    lr,
+                    Precision::F32,
+                    full,
+                    &labels,
+                    &subs,
+                )
+                .unwrap();
+            }
+            let mut out: Vec<Vec<f32>> = net
+                .params()
+                .iter()
+                .map(|(_, p)| be.download(&p.value).unwrap())
+                .collect();
+            // The last step left every gradient at zero.
+            for (spec, p) in net.params() {
+                let g = be.download(&p.grad).unwrap();
+                assert!(
+                    g.iter().all(|&v| v == 0.0),
+                    "{}: gradient not cleared",
+                    spec.name
+                );
+            }
+            out.extend(opt.buffers().iter().map(|b| be.download(b).unwrap()));
+            out
+        };
+        let (skipped, zeroed) = (run(false), run(true));
+        assert_eq!(skipped.len(), zeroed.len());
+        for (k, (a, b)) in skipped.iter().zip(&zeroed).enumerate() {
+            assert!(
+                a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{}: tensor {k} differs when zero_grad is skipped",
+                be.kind()
+            );
+        }
+        println!("{}: {} tensors bit-identical", be.kind(), skipped.len());
     }
 }

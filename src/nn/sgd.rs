@@ -100,7 +100,13 @@ impl Sgd {
     }
 
     /// Updates every parameter of `net` from its accumulated gradient, in
-    /// one launch on CUDA, and leaves every gradient at zero.
+    /// one launch on CUDA, and leaves every gradient at zero (read the
+    /// gradients before the step, not after).
+    ///
+    /// Contract with [`super::mutualnet_step`]: this optimizer records that
+    /// the gradients are clear, and the next step skips its `zero_grad`. A
+    /// caller that runs its own backward passes on `net` between steps calls
+    /// [`Sgd::grads_written`] first; one optimizer serves one net.
     pub fn step(&mut self, backend: &dyn Backend, net: &SlimNet, lr: f32) -> Result<()> {
         let params = net.params();
         if params.len() != self.buffers.len() {
