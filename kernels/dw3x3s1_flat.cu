@@ -94,11 +94,21 @@ __device__ __forceinline__ bool dwf_tap(const FlatEdges& e, int ky, int kx) {
 
 // Forward (FLIP false: src x, dst y, bias) or data gradient (FLIP true:
 // src dy, dst dx, the kernel turned 180°). Grid (segments, N).
-template <bool FLIP>
+//
+// ROW4: planes a multiple of 4 wide (the host checks), so a thread's four
+// outputs are one run of a row (runs start at multiples of 4, and so do
+// rows and planes): one position, one set of weights, the row's top and
+// bottom edges shared, only the first output's left and the last one's
+// right edge to mask, and the window rows read as float4 + float2 (16-byte
+// aligned: 4t + ky·W is a multiple of 4). The general walk advances a
+// position, re-derives four edges and checks for a new channel per output:
+// on sm_90 its code after the barrier is 301 SASS instructions against 192
+// here (36 FFMAs in both), 39 registers against 32.
+template <bool FLIP, bool ROW4>
 __device__ void dwf_apply(const float* __restrict__ src, float* __restrict__ dst,
                           const float* __restrict__ wt, const float* __restrict__ bias,
                           const Conv2dParams& p) {
-    __shared__ float win[DWF_SEG + 2 * DWF_MAX_W + 2];
+    __shared__ __align__(16) float win[DWF_SEG + 2 * DWF_MAX_W + 2];
     __shared__ float wsm[DWF_MAX_CH][10];  // nine taps and the bias
     const Geom g = geom_of(p);
     const ViewParams& sv_ = FLIP ? p.y : p.x;
@@ -124,30 +134,58 @@ __device__ void dwf_apply(const float* __restrict__ src, float* __restrict__ dst
     if (f >= total) return;  // no barrier follows
     // v[ky][j]: the window row of tap row ky, j = output (0..3) + kx.
     float v[3][6];
-#pragma unroll
-    for (int ky = 0; ky < 3; ++ky)
-#pragma unroll
-        for (int j = 0; j < 6; ++j) v[ky][j] = win[4 * t + ky * w + j];
-    FlatPos pos = dwf_pos(f, plane, w);
-    int c = -1;
-    float wk[10];
     float out[4];
+    if constexpr (ROW4) {
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        if (pos.c != c) {  // the first output, or a run that crosses into the next plane
-            c = pos.c;
-#pragma unroll
-            for (int k = 0; k < 10; ++k) wk[k] = wsm[min(c, c_hi) - c_lo][k];
+        for (int ky = 0; ky < 3; ++ky) {
+            const float4 a = *reinterpret_cast<const float4*>(&win[4 * t + ky * w]);
+            const float2 b = *reinterpret_cast<const float2*>(&win[4 * t + ky * w + 4]);
+            v[ky][0] = a.x; v[ky][1] = a.y; v[ky][2] = a.z; v[ky][3] = a.w;
+            v[ky][4] = b.x; v[ky][5] = b.y;
         }
-        const FlatEdges e = dwf_edges(pos, h, w);
-        float acc = wk[9];
+        const FlatPos pos = dwf_pos(f, plane, w);
+        const FlatEdges run = dwf_edges(pos, h, w);  // left: output 0's; right: output 3's
+        const bool right = pos.q + 4 < w;
+        float wk[10];
+#pragma unroll
+        for (int k = 0; k < 10; ++k) wk[k] = wsm[pos.c - c_lo][k];
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const FlatEdges e = {run.top, run.bottom, i == 0 ? run.left : true,
+                                 i == 3 ? right : true};
+            float acc = wk[9];
+#pragma unroll
+            for (int ky = 0; ky < 3; ++ky)
+#pragma unroll
+                for (int kx = 0; kx < 3; ++kx)
+                    if (dwf_tap(e, ky, kx)) acc = fmaf(v[ky][i + kx], wk[3 * ky + kx], acc);
+            out[i] = acc;
+        }
+    } else {
 #pragma unroll
         for (int ky = 0; ky < 3; ++ky)
 #pragma unroll
-            for (int kx = 0; kx < 3; ++kx)
-                if (dwf_tap(e, ky, kx)) acc = fmaf(v[ky][i + kx], wk[3 * ky + kx], acc);
-        out[i] = acc;
-        dwf_advance(pos, h, w);
+            for (int j = 0; j < 6; ++j) v[ky][j] = win[4 * t + ky * w + j];
+        FlatPos pos = dwf_pos(f, plane, w);
+        int c = -1;
+        float wk[10];
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            if (pos.c != c) {  // the first output, or a run that crosses into the next plane
+                c = pos.c;
+#pragma unroll
+                for (int k = 0; k < 10; ++k) wk[k] = wsm[min(c, c_hi) - c_lo][k];
+            }
+            const FlatEdges e = dwf_edges(pos, h, w);
+            float acc = wk[9];
+#pragma unroll
+            for (int ky = 0; ky < 3; ++ky)
+#pragma unroll
+                for (int kx = 0; kx < 3; ++kx)
+                    if (dwf_tap(e, ky, kx)) acc = fmaf(v[ky][i + kx], wk[3 * ky + kx], acc);
+            out[i] = acc;
+            dwf_advance(pos, h, w);
+        }
     }
     float* o = d + f;
     if (f + 3 < total && (reinterpret_cast<size_t>(o) & 15) == 0) {
@@ -169,13 +207,27 @@ extern "C" __global__ void __launch_bounds__(DWF_THREADS)
     slimmable_dwconv2d_fwd_k3s1_flat(const float* __restrict__ x, const float* __restrict__ wt,
                                      float* __restrict__ y, const float* __restrict__ bias,
                                      Conv2dParams p) {
-    dwf_apply<false>(x, y, wt, bias, p);
+    dwf_apply<false, false>(x, y, wt, bias, p);
 }
 
 extern "C" __global__ void __launch_bounds__(DWF_THREADS)
     slimmable_dwconv2d_dgrad_k3s1_flat(float* __restrict__ dx, const float* __restrict__ wt,
                                        const float* __restrict__ dy, Conv2dParams p) {
-    dwf_apply<true>(dy, dx, wt, nullptr, p);
+    dwf_apply<true, false>(dy, dx, wt, nullptr, p);
+}
+
+// The ROW4 twins: planes a multiple of 4 wide (launch_conv.rs dw_flat_row4).
+extern "C" __global__ void __launch_bounds__(DWF_THREADS)
+    slimmable_dwconv2d_fwd_k3s1_flat4(const float* __restrict__ x, const float* __restrict__ wt,
+                                      float* __restrict__ y, const float* __restrict__ bias,
+                                      Conv2dParams p) {
+    dwf_apply<false, true>(x, y, wt, bias, p);
+}
+
+extern "C" __global__ void __launch_bounds__(DWF_THREADS)
+    slimmable_dwconv2d_dgrad_k3s1_flat4(float* __restrict__ dx, const float* __restrict__ wt,
+                                        const float* __restrict__ dy, Conv2dParams p) {
+    dwf_apply<true, true>(dy, dx, wt, nullptr, p);
 }
 
 // Weight gradient: grid (segments, ceil(N / images)); the block walks its

@@ -90,6 +90,10 @@ run() {
     step "bench conv, SLIMMABLE_DW_FLAT=0 SLIMMABLE_PW_VEC=0 SLIMMABLE_STEM_DIRECT=0" \
         env SLIMMABLE_DW_FLAT=0 SLIMMABLE_PW_VEC=0 SLIMMABLE_STEM_DIRECT=0 \
         .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
+    # A/B, the flat depthwise forward and dgrad on planes a multiple of 4
+    # wide: their ROW4 twins (default) against the general flat kernels.
+    step "bench conv, SLIMMABLE_DW_FLAT4=0" env SLIMMABLE_DW_FLAT4=0 \
+        .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
     # Where the ImageNet MutualNet iteration's time goes, operation by operation.
     step "bench mutualnet --profile-ops" .gpu/bin/slimmable bench mutualnet --backend cuda \
         --iters 2 --profile-ops
@@ -130,7 +134,8 @@ run() {
         step "ncu slimmable_resize_pack" env "${per_column[@]}" timeout 90 "$ncu" \
             --clock-control none --launch-count 1 --kernel-name slimmable_resize_pack \
             "${sections[@]}" .gpu/bin/slimmable bench resize --backend cuda --iters 1
-        for k in slimmable_dwconv2d_fwd_k3s1_flat slimmable_dwconv2d_wgrad_k3s1_flat \
+        for k in slimmable_dwconv2d_fwd_k3s1_flat slimmable_dwconv2d_fwd_k3s1_flat4 \
+            slimmable_dwconv2d_wgrad_k3s1_flat \
             slimmable_conv2d_fwd_stem3 slimmable_conv2d_wgrad_stem3 slimmable_conv2d_fwd_tf32; do
             step "ncu $k" timeout 90 "$ncu" --clock-control none --launch-count 1 --kernel-name "$k" \
                 "${sections[@]}" .gpu/bin/slimmable bench conv --backend cuda --iters 1

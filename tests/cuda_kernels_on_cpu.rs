@@ -521,6 +521,15 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
         (3, 3, 3, 9, 200, 3, 1, 1), // the widest wgrad staging in registers
         (2, 2, 1, 29, 29, 3, 1, 1), // C·H·W odd, one segment: the last run passes the end
         (33, 6, 5, 9, 11, 3, 1, 1),
+        // The flat forward and dgrad's twins for planes a multiple of 4
+        // wide: a plane of one row (top and bottom both padding), 4x4
+        // planes (a run is a whole row), many channels a segment, 28 and
+        // 56 wide (the trainer's and dw3x3_b's), a slice.
+        (2, 3, 2, 1, 4, 3, 1, 1),
+        (1, 70, 67, 4, 4, 3, 1, 1),
+        (2, 10, 7, 12, 8, 3, 1, 1),
+        (3, 4, 3, 28, 28, 3, 1, 1),
+        (1, 3, 2, 9, 56, 3, 1, 1),
     ];
     let mut failures = Vec::new();
     for (k, (n, c_full, c, h, w, kk, s, pad)) in shapes.into_iter().enumerate() {
@@ -550,16 +559,30 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
                 pass,
                 None,
             );
-            // The driver took the flat kernels exactly where the host would.
+            // The driver took the flat kernels, and their ROW4 twins, exactly
+            // where the host would.
+            let mut row4 = false;
             let result = result.and_then(|text| {
-                use slimmable::backend::cuda::launch_conv::dw_flat_route;
+                use slimmable::backend::cuda::launch_conv::{dw_flat_route, dw_flat_row4};
                 let (cp, params) = case_pass_params(&cdir, pass);
                 let want = dw_flat_route(cp, &params);
-                if text.contains("(flat)") == want {
+                row4 = want && pass != "wgrad" && dw_flat_row4(&params);
+                if text.contains("(flat") == want && text.contains("(flat4)") == row4 {
                     Ok(text)
                 } else {
-                    Err(format!("flat route expected: {want}, driver: {text}"))
+                    Err(format!(
+                        "flat route expected: {want} (row4 {row4}), driver: {text}"
+                    ))
                 }
+            });
+            // Where the twins ran, the general flat kernel too
+            // (SLIMMABLE_DW_FLAT4=0 on the host).
+            let result = result.and_then(|text| {
+                if !row4 {
+                    return Ok(text);
+                }
+                run_driver(&exe, &[cdir.as_os_str(), pass.as_ref(), "noflat4".as_ref()])
+                    .map(|general| format!("{text} | general flat: {general}"))
             });
             // The same case again with the flat 3×3 kernels switched off
             // (SLIMMABLE_DW_FLAT=0 on the host), so the tiled ones stay covered.

@@ -171,8 +171,13 @@ inline void mma_bf16_m16n8k8(float* c, const uint32_t* a, uint32_t b) {
         [&](const ShimFrags& f, unsigned k, unsigned n) { return half(f[n * 4 + k / 2][2], k % 2); });
 }
 
-struct float4 {
+// Aligned as CUDA's vector types are (a misaligned vector access faults
+// on a GPU).
+struct alignas(16) float4 {
     float x, y, z, w;
+};
+struct alignas(8) float2 {
+    float x, y;
 };
 
 // cp.async of 16 bytes (kernels/conv2d.cu's cp_async16), done at once; both

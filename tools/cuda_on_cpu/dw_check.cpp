@@ -1,6 +1,6 @@
 // Checks kernels/dwconv2d.cu on the CPU (see cuda_shim.h) against a case
 // written by tests/cuda_kernels_on_cpu.rs:
-//   dw_check CASE_DIR fwd|dgrad|wgrad [noflat]
+//   dw_check CASE_DIR fwd|dgrad|wgrad [noflat|noflat4]
 // The case holds the pass's Conv2dParams (params.bin), the x, w, y buffers
 // before (x.bin, w.bin, y.bin; the output poisoned or, for wgrad, holding
 // earlier gradients) and the CPU reference's output buffer (expected.bin).
@@ -37,8 +37,9 @@ static bool flat_fits(const Conv2dParams& p) {
 }
 
 int main(int argc, char** argv) {
-    if (argc != 3 && !(argc == 4 && std::string(argv[3]) == "noflat")) {
-        std::fprintf(stderr, "usage: dw_check CASE_DIR fwd|dgrad|wgrad [noflat]\n");
+    const std::string mode = argc == 4 ? argv[3] : "";
+    if (argc != 3 && !(argc == 4 && (mode == "noflat" || mode == "noflat4"))) {
+        std::fprintf(stderr, "usage: dw_check CASE_DIR fwd|dgrad|wgrad [noflat|noflat4]\n");
         return 2;
     }
     case_dir = argv[1];
@@ -53,18 +54,25 @@ int main(int argc, char** argv) {
     unsigned tw, th, pz;
     // launch_conv.rs: the flat kernels' grid (segments, images / per block);
     // wgrad here with three images a block, so that blocks meet in atomics.
-    const bool flat = argc == 3 && flat_fits(p) && (pass != "wgrad" || (wd >= 28 && wd <= DWF_WGRAD_MAX_W));
+    const bool flat = mode != "noflat" && flat_fits(p) && (pass != "wgrad" || (wd >= 28 && wd <= DWF_WGRAD_MAX_W));
+    // launch_conv.rs dw_flat_row4: the forward and dgrad twins for planes a
+    // multiple of 4 wide (noflat4: SLIMMABLE_DW_FLAT4=0 on the host).
+    const bool row4 = flat && mode != "noflat4" && wd % 4 == 0 && pass != "wgrad";
     const unsigned segments = (ic * h * wd + DWF_SEG - 1) / DWF_SEG;
     if (flat) {
         const float *xd = x.data(), *wd_ = w.data(), *yd = y.data(), *bd = bias.data();
         if (pass == "fwd") {
             out = &y;
-            shim_launch({segments, n, 1}, {DWF_THREADS, 1, 1},
-                        [&] { slimmable_dwconv2d_fwd_k3s1_flat(xd, wd_, y.data(), bd, p); });
+            shim_launch({segments, n, 1}, {DWF_THREADS, 1, 1}, [&] {
+                (row4 ? slimmable_dwconv2d_fwd_k3s1_flat4 : slimmable_dwconv2d_fwd_k3s1_flat)(
+                    xd, wd_, y.data(), bd, p);
+            });
         } else if (pass == "dgrad") {
             out = &x;
-            shim_launch({segments, n, 1}, {DWF_THREADS, 1, 1},
-                        [&] { slimmable_dwconv2d_dgrad_k3s1_flat(x.data(), wd_, yd, p); });
+            shim_launch({segments, n, 1}, {DWF_THREADS, 1, 1}, [&] {
+                (row4 ? slimmable_dwconv2d_dgrad_k3s1_flat4 : slimmable_dwconv2d_dgrad_k3s1_flat)(
+                    x.data(), wd_, yd, p);
+            });
         } else {
             out = &w;
             // First one block on NaN inputs whose segment is full, so that
@@ -171,7 +179,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "unknown pass %s\n", pass.c_str());
         return 2;
     }
-    const std::string what = pass + (flat ? " (flat)" : "");
+    const std::string what = pass + (row4 ? " (flat4)" : flat ? " (flat)" : "");
     const size_t bad = case_compare(what.c_str(), *out, case_floats("expected.bin"), 1e-4, 1e-4);
     return bad ? 1 : 0;
 }

@@ -125,6 +125,13 @@ pub fn dw_flat_route(pass: ConvPass, p: &Conv2dParams) -> bool {
         && (pass != ConvPass::Wgrad || (28..=DWF_WGRAD_MAX_W).contains(&u64::from(p.x.dims[3])))
 }
 
+/// Whether the flat forward and dgrad take their ROW4 twins (`*_flat4`):
+/// planes a multiple of 4 wide, so each thread's run of four outputs lies in
+/// one row. `SLIMMABLE_DW_FLAT4=0` keeps the general flat kernels (A/B).
+pub fn dw_flat_row4(p: &Conv2dParams) -> bool {
+    p.x.dims[3].is_multiple_of(4) && switched_on!("SLIMMABLE_DW_FLAT4")
+}
+
 /// Whether a depthwise conv runs on the flat 3×3 stride-1 kernels
 /// (`kernels/dw3x3s1_flat.cu`): kernel 3×3, stride 1, padding 1, and both
 /// activation views with contiguous planes one after the other (any channel
@@ -276,12 +283,20 @@ pub unsafe fn launch_conv2d(
         let flat_images = n.clamp(1, 8);
         match pass {
             ConvPass::Forward if flat => launch(
-                entry::DWCONV2D_FWD_K3S1_FLAT,
+                if dw_flat_row4(p) {
+                    entry::DWCONV2D_FWD_K3S1_FLAT4
+                } else {
+                    entry::DWCONV2D_FWD_K3S1_FLAT
+                },
                 flat_cfg(1),
                 &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
             )?,
             ConvPass::Dgrad if flat => launch(
-                entry::DWCONV2D_DGRAD_K3S1_FLAT,
+                if dw_flat_row4(p) {
+                    entry::DWCONV2D_DGRAD_K3S1_FLAT4
+                } else {
+                    entry::DWCONV2D_DGRAD_K3S1_FLAT
+                },
                 flat_cfg(1),
                 &[&ptr.x, &ptr.w, &ptr.y, p],
             )?,
