@@ -175,6 +175,7 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::DWCONV2D_WGRAD_K3S1_FLAT,
             entry::DWCONV2D_FWD_K3S1_FLAT4,
             entry::DWCONV2D_DGRAD_K3S1_FLAT4,
+            entry::DWCONV2D_WGRAD_K3S1_FLAT4,
         ],
     },
     CudaUnit {
@@ -342,10 +343,11 @@ pub mod entry {
     pub const DWCONV2D_FWD_K3S1_FLAT: &str = "slimmable_dwconv2d_fwd_k3s1_flat";
     pub const DWCONV2D_DGRAD_K3S1_FLAT: &str = "slimmable_dwconv2d_dgrad_k3s1_flat";
     pub const DWCONV2D_WGRAD_K3S1_FLAT: &str = "slimmable_dwconv2d_wgrad_k3s1_flat";
-    /// The forward and dgrad above for planes a multiple of 4 wide (each
-    /// thread's four outputs one run of a row), same arguments and grid.
+    /// The three above for planes a multiple of 4 wide (each thread's four
+    /// outputs one run of a row), same arguments and grids.
     pub const DWCONV2D_FWD_K3S1_FLAT4: &str = "slimmable_dwconv2d_fwd_k3s1_flat4";
     pub const DWCONV2D_DGRAD_K3S1_FLAT4: &str = "slimmable_dwconv2d_dgrad_k3s1_flat4";
+    pub const DWCONV2D_WGRAD_K3S1_FLAT4: &str = "slimmable_dwconv2d_wgrad_k3s1_flat4";
     pub const DWCONV2D_FWD_K3S2_T32: &str = "slimmable_dwconv2d_fwd_k3s2_t32";
     pub const DWCONV2D_DGRAD_K3S1_T32: &str = "slimmable_dwconv2d_dgrad_k3s1_t32";
     pub const DWCONV2D_DGRAD_K3S2_T32: &str = "slimmable_dwconv2d_dgrad_k3s2_t32";

@@ -566,7 +566,7 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
                 use slimmable::backend::cuda::launch_conv::{dw_flat_route, dw_flat_row4};
                 let (cp, params) = case_pass_params(&cdir, pass);
                 let want = dw_flat_route(cp, &params);
-                row4 = want && pass != "wgrad" && dw_flat_row4(&params);
+                row4 = want && dw_flat_row4(&params);
                 if text.contains("(flat") == want && text.contains("(flat4)") == row4 {
                     Ok(text)
                 } else {

@@ -55,9 +55,9 @@ int main(int argc, char** argv) {
     // launch_conv.rs: the flat kernels' grid (segments, images / per block);
     // wgrad here with three images a block, so that blocks meet in atomics.
     const bool flat = mode != "noflat" && flat_fits(p) && (pass != "wgrad" || (wd >= 28 && wd <= DWF_WGRAD_MAX_W));
-    // launch_conv.rs dw_flat_row4: the forward and dgrad twins for planes a
-    // multiple of 4 wide (noflat4: SLIMMABLE_DW_FLAT4=0 on the host).
-    const bool row4 = flat && mode != "noflat4" && wd % 4 == 0 && pass != "wgrad";
+    // launch_conv.rs dw_flat_row4: the twins for planes a multiple of 4 wide
+    // (noflat4: SLIMMABLE_DW_FLAT4=0 on the host).
+    const bool row4 = flat && mode != "noflat4" && wd % 4 == 0;
     const unsigned segments = (ic * h * wd + DWF_SEG - 1) / DWF_SEG;
     if (flat) {
         const float *xd = x.data(), *wd_ = w.data(), *yd = y.data(), *bd = bias.data();
@@ -89,10 +89,14 @@ int main(int argc, char** argv) {
             const std::vector<float> nan_x(c2 * plane, std::nanf("")), nan_dy(c2 * plane, std::nanf(""));
             std::vector<float> scratch_w(c2 * 9);
             shim_launch({1, 1, 1}, {DWF_THREADS, 1, 1}, [&] {
-                slimmable_dwconv2d_wgrad_k3s1_flat(nan_x.data(), scratch_w.data(), nan_dy.data(), q, 1);
+                // The kernel that runs below (each has its own shared arrays).
+                (row4 ? slimmable_dwconv2d_wgrad_k3s1_flat4 : slimmable_dwconv2d_wgrad_k3s1_flat)(
+                    nan_x.data(), scratch_w.data(), nan_dy.data(), q, 1);
             });
-            shim_launch({segments, (n + 2) / 3, 1}, {DWF_THREADS, 1, 1},
-                        [&] { slimmable_dwconv2d_wgrad_k3s1_flat(xd, w.data(), yd, p, 3); });
+            shim_launch({segments, (n + 2) / 3, 1}, {DWF_THREADS, 1, 1}, [&] {
+                (row4 ? slimmable_dwconv2d_wgrad_k3s1_flat4 : slimmable_dwconv2d_wgrad_k3s1_flat)(
+                    xd, w.data(), yd, p, 3);
+            });
         }
     } else if (pass == "fwd") {
         out = &y;

@@ -125,9 +125,10 @@ pub fn dw_flat_route(pass: ConvPass, p: &Conv2dParams) -> bool {
         && (pass != ConvPass::Wgrad || (28..=DWF_WGRAD_MAX_W).contains(&u64::from(p.x.dims[3])))
 }
 
-/// Whether the flat forward and dgrad take their ROW4 twins (`*_flat4`):
-/// planes a multiple of 4 wide, so each thread's run of four outputs lies in
-/// one row. `SLIMMABLE_DW_FLAT4=0` keeps the general flat kernels (A/B).
+/// Whether the flat kernels (all three passes) take their ROW4 twins
+/// (`*_flat4`): planes a multiple of 4 wide, so each thread's run of four
+/// outputs lies in one row. `SLIMMABLE_DW_FLAT4=0` keeps the general flat
+/// kernels (A/B).
 pub fn dw_flat_row4(p: &Conv2dParams) -> bool {
     p.x.dims[3].is_multiple_of(4) && switched_on!("SLIMMABLE_DW_FLAT4")
 }
@@ -301,7 +302,11 @@ pub unsafe fn launch_conv2d(
                 &[&ptr.x, &ptr.w, &ptr.y, p],
             )?,
             ConvPass::Wgrad if flat => launch(
-                entry::DWCONV2D_WGRAD_K3S1_FLAT,
+                if dw_flat_row4(p) {
+                    entry::DWCONV2D_WGRAD_K3S1_FLAT4
+                } else {
+                    entry::DWCONV2D_WGRAD_K3S1_FLAT
+                },
                 flat_cfg(flat_images),
                 &[&ptr.x, &ptr.w, &ptr.y, p, &(flat_images as u32)],
             )?,
