@@ -587,6 +587,15 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
 // stem's dgrad with 3 image channels; pointwise layers with few inputs).
 // The "_pws" and "_pw" twins are the pointwise specializations (PW above:
 // PW_SCALAR, PW_VEC), same tiles.
+#define CONV_GEMM_ENTRY_MIN(name, PASS, MMA, BM, BN, BK, THREADS, WARPS_M, PW, MIN_BLOCKS)  \
+    extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS)                       \
+        name(float* x, float* wt, float* y, const float* bias, Conv2dParams p, u32 split_k) { \
+        conv_gemm_tile<PASS, MMA, BM, BN, BK, THREADS, WARPS_M, PW>(p, x, wt, y, bias,       \
+                                                                    split_k);                \
+    }
+// (A separate macro: __launch_bounds__(T, 1) lets ptxas allocate otherwise
+// than __launch_bounds__(T); the forward TF32 kernel took 101 registers
+// instead of 73.)
 #define CONV_GEMM_ENTRY(name, PASS, MMA, BM, BN, BK, THREADS, WARPS_M, PW)                  \
     extern "C" __global__ void __launch_bounds__(THREADS)                                   \
         name(float* x, float* wt, float* y, const float* bias, Conv2dParams p, u32 split_k) { \
@@ -628,6 +637,18 @@ CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_pw, PASS_WGRAD, 1, 64, 64, 32, 128, 
 CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_pw_narrow, PASS_WGRAD, 1, 128, 16, 32, 128, 4, PW_VEC)
 CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16_pw, PASS_WGRAD, 2, 64, 64, 32, 128, 2, PW_VEC)
 CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16_pw_narrow, PASS_WGRAD, 2, 128, 16, 32, 128, 4, PW_VEC)
+// Square tiles, TF32 forward and dgrad (opt-in while untimed:
+// SLIMMABLE_GEMM_SQUARE=1, launch_conv.rs gemm_square_fits): 128 x 128 on
+// 256 threads, warps of 64 x 32 (4 x 4 m16n8 fragments: 16 MMAs a k8 step
+// for 24 fragment loads, against 8 for 16 on the 128 x 64 tiles), so each
+// gathered element feeds twice the MMAs. Two blocks an SM: at most 128
+// registers (unbounded the forward took 131, one block an SM).
+CONV_GEMM_ENTRY_MIN(slimmable_conv2d_fwd_tf32_sq, PASS_FWD, 1, 128, 128, 16, 256, 2, PW_OFF, 2)
+CONV_GEMM_ENTRY_MIN(slimmable_conv2d_dgrad_tf32_sq, PASS_DGRAD, 1, 128, 128, 16, 256, 2, PW_OFF, 2)
+CONV_GEMM_ENTRY_MIN(slimmable_conv2d_fwd_tf32_pw_sq, PASS_FWD, 1, 128, 128, 16, 256, 2, PW_VEC, 2)
+CONV_GEMM_ENTRY_MIN(slimmable_conv2d_dgrad_tf32_pw_sq, PASS_DGRAD, 1, 128, 128, 16, 256, 2, PW_VEC, 2)
+CONV_GEMM_ENTRY_MIN(slimmable_conv2d_fwd_tf32_pws_sq, PASS_FWD, 1, 128, 128, 16, 256, 2, PW_SCALAR, 2)
+CONV_GEMM_ENTRY_MIN(slimmable_conv2d_dgrad_tf32_pws_sq, PASS_DGRAD, 1, 128, 128, 16, 256, 2, PW_SCALAR, 2)
 CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32_pws, PASS_FWD, 0, 128, 64, 16, 256, 4, PW_SCALAR)
 CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32_pws_narrow, PASS_FWD, 0, 128, 16, 32, 128, 4, PW_SCALAR)
 CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32_pws, PASS_FWD, 1, 128, 64, 16, 256, 4, PW_SCALAR)

@@ -94,6 +94,12 @@ run() {
     # ROW4 twins (default) against the general flat kernels.
     step "bench conv, SLIMMABLE_DW_FLAT4=0" env SLIMMABLE_DW_FLAT4=0 \
         .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
+    # The opt-in 128 x 128 TF32 conv tiles: checked, then timed against the
+    # default 128 x 64 ones.
+    step "verify conv2d, SLIMMABLE_GEMM_SQUARE=1" env SLIMMABLE_GEMM_SQUARE=1 \
+        .gpu/bin/slimmable verify --backend cuda --op conv2d
+    step "bench conv, SLIMMABLE_GEMM_SQUARE=1" env SLIMMABLE_GEMM_SQUARE=1 \
+        .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
     # Where the ImageNet MutualNet iteration's time goes, operation by operation.
     step "bench mutualnet --profile-ops" .gpu/bin/slimmable bench mutualnet --backend cuda \
         --iters 2 --profile-ops
@@ -116,6 +122,11 @@ run() {
             .gpu/bin/slimmable train --preset fmnist-full --profile-ops 20 \
             --data-dir .data/fashion-mnist --out /tmp/gpu-profile-ab
         cp /tmp/gpu-profile-ab/profile.txt "$OUT/profile-bn-small-off.txt" 2>/dev/null || true
+        # A/B: the 1x1 convs with more than 64 outputs on the square tiles.
+        step "train --profile-ops 20, SLIMMABLE_GEMM_SQUARE=1" env SLIMMABLE_GEMM_SQUARE=1 \
+            .gpu/bin/slimmable train --preset fmnist-full --profile-ops 20 \
+            --data-dir .data/fashion-mnist --out /tmp/gpu-profile-sq
+        cp /tmp/gpu-profile-sq/profile.txt "$OUT/profile-gemm-square.txt" 2>/dev/null || true
     fi
     # Hardware counters of the kernels still short of their targets (the
     # first launch of each), when ncu can read them (PROFILE=1).
@@ -141,10 +152,14 @@ run() {
             slimmable_conv2d_fwd_stem3 slimmable_conv2d_wgrad_stem3 slimmable_conv2d_fwd_tf32; do
             local flat4=1
             if [ "$k" = slimmable_dwconv2d_wgrad_k3s1_flat ]; then flat4=0; fi
-            step "ncu $k" env SLIMMABLE_DW_FLAT4=$flat4 timeout 90 "$ncu" --clock-control none \
+            step "ncu $k" env SLIMMABLE_DW_FLAT4=$flat4 SLIMMABLE_GEMM_SQUARE=0 timeout 90 "$ncu" \
+                --clock-control none \
                 --launch-count 1 --kernel-name "$k" "${sections[@]}" \
                 .gpu/bin/slimmable bench conv --backend cuda --iters 1
         done
+        step "ncu slimmable_conv2d_fwd_tf32_sq" env SLIMMABLE_GEMM_SQUARE=1 timeout 90 "$ncu" \
+            --clock-control none --launch-count 1 --kernel-name slimmable_conv2d_fwd_tf32_sq \
+            "${sections[@]}" .gpu/bin/slimmable bench conv --backend cuda --iters 1
     fi
     echo "=== summary" | tee -a "$LOG"
     printf '%s\n' "${summary[@]}" | tee -a "$LOG"

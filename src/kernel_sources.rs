@@ -123,6 +123,12 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::CONV2D_WGRAD_TF32_PWS_NARROW,
             entry::CONV2D_WGRAD_BF16_PWS,
             entry::CONV2D_WGRAD_BF16_PWS_NARROW,
+            entry::CONV2D_FWD_TF32_SQ,
+            entry::CONV2D_DGRAD_TF32_SQ,
+            entry::CONV2D_FWD_TF32_PW_SQ,
+            entry::CONV2D_DGRAD_TF32_PW_SQ,
+            entry::CONV2D_FWD_TF32_PWS_SQ,
+            entry::CONV2D_DGRAD_TF32_PWS_SQ,
             entry::CONV2D_BIAS_GRAD,
         ],
     },
@@ -316,6 +322,15 @@ pub mod entry {
     pub const CONV2D_WGRAD_TF32_PWS_NARROW: &str = "slimmable_conv2d_wgrad_tf32_pws_narrow";
     pub const CONV2D_WGRAD_BF16_PWS: &str = "slimmable_conv2d_wgrad_bf16_pws";
     pub const CONV2D_WGRAD_BF16_PWS_NARROW: &str = "slimmable_conv2d_wgrad_bf16_pws_narrow";
+    /// TF32 forward and dgrad on 128 × 128 tiles (256 threads), general and
+    /// pointwise (`_pw`, `_pws`), same arguments; opt-in
+    /// (`SLIMMABLE_GEMM_SQUARE=1`, `launch_conv::gemm_square_fits`).
+    pub const CONV2D_FWD_TF32_SQ: &str = "slimmable_conv2d_fwd_tf32_sq";
+    pub const CONV2D_DGRAD_TF32_SQ: &str = "slimmable_conv2d_dgrad_tf32_sq";
+    pub const CONV2D_FWD_TF32_PW_SQ: &str = "slimmable_conv2d_fwd_tf32_pw_sq";
+    pub const CONV2D_DGRAD_TF32_PW_SQ: &str = "slimmable_conv2d_dgrad_tf32_pw_sq";
+    pub const CONV2D_FWD_TF32_PWS_SQ: &str = "slimmable_conv2d_fwd_tf32_pws_sq";
+    pub const CONV2D_DGRAD_TF32_PWS_SQ: &str = "slimmable_conv2d_dgrad_tf32_pws_sq";
     /// Depthwise forward: CUDA `(x, w, y, bias, Conv2dParams)`, 1-D grid.
     pub const DWCONV2D_FWD: &str = "slimmable_dwconv2d_fwd";
     /// Depthwise forward and dgrad tiled through shared memory (k ≤ 7,

@@ -654,6 +654,14 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
         (3, 1, 1, 32, 20, 1, 28, 28, 3, 1, 1, 0),
         (2, 2, 2, 24, 13, 1, 19, 37, 3, 2, 0, 0),
         (5, 3, 3, 40, 40, 1, 17, 70, 3, 2, 1, 0),
+        // More than 64 GEMM columns, for the opt-in 128 x 128 TF32 tiles:
+        // dense 3x3 forward (130 of 136 outputs: a second column tile of 2)
+        // and dgrad (100 inputs), pointwise with 16-byte runs (4x4 planes)
+        // and with 4-byte gathers (5x7 planes), M tiles that do not fill.
+        (2, 16, 16, 136, 130, 1, 9, 11, 3, 1, 1, 0),
+        (2, 104, 100, 16, 16, 1, 8, 9, 3, 1, 1, 0),
+        (3, 140, 129, 140, 131, 1, 4, 4, 1, 1, 0, 4),
+        (2, 72, 70, 100, 97, 1, 5, 7, 1, 1, 0, 1),
     ];
     let mut failures = Vec::new();
     for (k, (n, icf, ic, ocf, oc, groups, h, w, kk, s, pad, at)) in shapes.into_iter().enumerate() {
@@ -702,7 +710,30 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                     Some((pname, atol, rtol)),
                     accumulate,
                 )
-                .and_then(|text| expect_route(&cdir, pass, pname, text));
+                .and_then(|text| expect_route(&cdir, pass, pname, text))
+                .and_then(|text| {
+                    // The opt-in square tiles (SLIMMABLE_GEMM_SQUARE=1) on
+                    // the same case, where the host would take them.
+                    use slimmable::backend::Precision;
+                    use slimmable::backend::cuda::launch_conv::gemm_square_fits;
+                    if pname != "tf32" {
+                        return Ok(text);
+                    }
+                    let (cp, params) = case_pass_params(&cdir, pass);
+                    let want = gemm_square_fits(cp, Precision::Tf32, &params);
+                    let args = [
+                        cdir.as_os_str(),
+                        pass.as_ref(),
+                        "tf32".as_ref(),
+                        "square".as_ref(),
+                    ];
+                    let sq = run_driver(&exe, &args)?;
+                    if sq.contains("(sq") == want {
+                        Ok(format!("{text} | square: {sq}"))
+                    } else {
+                        Err(format!("square tiles expected: {want}, driver: {sq}"))
+                    }
+                });
                 match result {
                     Ok(text) => println!("case {k}{acc}: {text}"),
                     Err(text) => failures.push(format!("case {k} {pass} {pname}{acc}: {text}")),

@@ -2,7 +2,9 @@
 // mma.sync, the latter two through cuda_shim.h's m16n8k8 emulation) on the
 // CPU against a
 // case written by tests/cuda_kernels_on_cpu.rs:
-//   conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16
+//   conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square]
+// (square: SLIMMABLE_GEMM_SQUARE=1 on the host, the 128 x 128 TF32 tiles
+// where launch_conv.rs gemm_square_fits allows them.)
 // Files: params.bin (Conv2dParams), x.bin, w.bin, y.bin, bias.bin (buffers
 // before the pass), expected.bin (the CPU reference's output buffer),
 // tol.bin (atol, rtol). Tile choice, split-K and grid mirror
@@ -19,8 +21,9 @@
 using Kernel = void (*)(float*, float*, float*, const float*, Conv2dParams, u32);
 
 int main(int argc, char** argv) {
-    if (argc != 4) {
-        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16\n");
+    const bool square_on = argc == 5 && std::string(argv[4]) == "square";
+    if (argc != 4 && !square_on) {
+        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square]\n");
         return 2;
     }
     case_dir = argv[1];
@@ -40,8 +43,11 @@ int main(int argc, char** argv) {
     else if (pass == "dgrad") { m = n * h * wd; cols = icg; k_len = ocg * khw; }
     else { m = ocg; cols = icg * khw; k_len = pixels; }
     const bool narrow = cols <= 16;
+    // gemm_square_fits: TF32 forward or dgrad with more than 64 columns.
+    const bool square = square_on && !narrow && mode == 1 && pass != "wgrad" && cols > 64;
     uint64_t tm, tn, threads;
-    if (narrow) { tm = 128; tn = 16; threads = 128; }
+    if (square) { tm = 128; tn = 128; threads = 256; }
+    else if (narrow) { tm = 128; tn = 16; threads = 128; }
     else if (pass == "wgrad") { tm = 64; tn = 64; threads = 128; }
     else { tm = 128; tn = 64; threads = 256; }
     const uint64_t tiles_m = (m + tm - 1) / tm, tiles_n = (cols + tn - 1) / tn;
@@ -125,12 +131,19 @@ int main(int argc, char** argv) {
                     pw_table[pi][mode][0] != nullptr && !(pw_env && std::string(pw_env) == "0");
     const bool aligned = ((uintptr_t)x.data() | (uintptr_t)y.data()) % 16 == 0;
     const bool vec16 = pw && vec4(p.x) && vec4(p.y) && aligned;
-    const Kernel k = (!pw ? table : vec16 ? pw_table : pws_table)[pi][mode][narrow ? 1 : 0];
+    // The square tiles' entries: [pass][general, pw, pws].
+    const Kernel sq_table[2][3] = {
+        {slimmable_conv2d_fwd_tf32_sq, slimmable_conv2d_fwd_tf32_pw_sq, slimmable_conv2d_fwd_tf32_pws_sq},
+        {slimmable_conv2d_dgrad_tf32_sq, slimmable_conv2d_dgrad_tf32_pw_sq,
+         slimmable_conv2d_dgrad_tf32_pws_sq},
+    };
+    const Kernel k = square ? sq_table[pi][!pw ? 0 : vec16 ? 1 : 2]
+                            : (!pw ? table : vec16 ? pw_table : pws_table)[pi][mode][narrow ? 1 : 0];
     shim_launch({(unsigned)tiles_m, (unsigned)tiles_n, (unsigned)(groups * split)},
                 {(unsigned)threads, 1, 1},
                 [&] { k(x.data(), w.data(), y.data(), bias.data(), p, split); });
     const std::vector<float>& out = pass == "fwd" ? y : pass == "dgrad" ? x : w;
-    const std::string what = pass + " " + prec + (narrow ? " (narrow" : " (wide") +
+    const std::string what = pass + " " + prec + (square ? " (sq" : narrow ? " (narrow" : " (wide") +
                              (!pw ? "" : vec16 ? " pw" : " pws") + ", split " + std::to_string(split) + ")";
     const size_t bad = case_compare(what.c_str(), out, case_floats("expected.bin"), tol[0], tol[1]);
     return bad ? 1 : 0;

@@ -410,11 +410,20 @@ pub unsafe fn launch_conv2d(
         // Small N (e.g. the stem's dgrad with 3 image channels) would waste
         // most of a 64-wide tile: use the 128 x 16 twin.
         let narrow = cols <= 16;
+        // Tensor cores (mma.sync TF32/BF16) need sm_80; before it the
+        // request runs as exact f32, more accurate than asked.
+        let precision = if k.arch == "sm_75" {
+            Precision::F32
+        } else {
+            precision
+        };
+        let square = gemm_square_enabled() && gemm_square_fits(pass, precision, p);
         // (tile M, tile N, threads), as instantiated in kernels/conv2d.cu.
-        let (tile_m, tile_n, threads) = match (narrow, pass) {
-            (true, _) => (128, 16, 128),
-            (false, ConvPass::Wgrad) => (64, 64, 128),
-            (false, _) => (128, 64, 256),
+        let (tile_m, tile_n, threads) = match (square, narrow, pass) {
+            (true, _, _) => (128, 128, 256),
+            (false, true, _) => (128, 16, 128),
+            (false, false, ConvPass::Wgrad) => (64, 64, 128),
+            (false, false, _) => (128, 64, 256),
         };
         let tiles_m = m.div_ceil(tile_m);
         let tiles_n = cols.div_ceil(tile_n);
@@ -423,21 +432,18 @@ pub unsafe fn launch_conv2d(
             ConvPass::Wgrad => split_for(tiles_m * tiles_n * groups, k_len, 8 * 32),
             _ => 1,
         };
-        // Tensor cores (mma.sync TF32/BF16) need sm_80; before it the
-        // request runs as exact f32, more accurate than asked.
-        let precision = if k.arch == "sm_75" {
-            Precision::F32
-        } else {
-            precision
-        };
         // Pointwise convs take the `_pws` twins (same tiles and grid), or
         // the `_pw` ones where their planes allow 16-byte gathers.
         let pointwise = pw_vec_enabled() && pointwise_eligible(p);
         let vec16 = pointwise_vec_eligible(p) && (ptr.x | ptr.y).is_multiple_of(16);
-        let name = pointwise
-            .then(|| pointwise_entry(pass, precision, narrow, vec16))
-            .flatten()
-            .unwrap_or_else(|| gemm_entry(pass, precision, narrow));
+        let name = if square {
+            square_entry(pass, pointwise, vec16)
+        } else {
+            pointwise
+                .then(|| pointwise_entry(pass, precision, narrow, vec16))
+                .flatten()
+                .unwrap_or_else(|| gemm_entry(pass, precision, narrow))
+        };
         let cfg = LaunchConfig {
             grid_dim: (tiles_m as u32, tiles_n as u32, (groups as u32) * split),
             block_dim: (threads, 1, 1),
@@ -482,6 +488,40 @@ pub fn stem_direct(pass: ConvPass, p: &Conv2dParams) -> bool {
         && p.x.dims[1] <= 3
         && p.y.dims[1] <= oc_max
         && p.x.dims[0] <= 65_535 // the forward's grid z
+}
+
+/// Whether a conv GEMM may take the 128 × 128 TF32 tiles (`*_sq` in
+/// kernels/conv2d.cu): TF32 forward or dgrad with more than 64 GEMM
+/// columns (output channels forward, input channels dgrad, per group).
+pub fn gemm_square_fits(pass: ConvPass, precision: Precision, p: &Conv2dParams) -> bool {
+    let groups = p.groups.max(1);
+    let cols = match pass {
+        ConvPass::Forward => p.y.dims[1] / groups,
+        ConvPass::Dgrad => p.x.dims[1] / groups,
+        ConvPass::Wgrad => return false,
+    };
+    precision == Precision::Tf32 && cols > 64
+}
+
+/// `SLIMMABLE_GEMM_SQUARE=1` turns the square tiles on (opt-in until timed
+/// on a GPU against the 128 × 64 ones).
+fn gemm_square_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("SLIMMABLE_GEMM_SQUARE").is_ok_and(|v| v == "1"))
+}
+
+/// The square-tile entry of a TF32 forward or dgrad: general, pointwise
+/// with 16-byte runs (`vec16`), or pointwise with 4-byte gathers.
+fn square_entry(pass: ConvPass, pointwise: bool, vec16: bool) -> &'static str {
+    let dgrad = pass == ConvPass::Dgrad;
+    match (dgrad, pointwise, vec16) {
+        (false, false, _) => entry::CONV2D_FWD_TF32_SQ,
+        (false, true, true) => entry::CONV2D_FWD_TF32_PW_SQ,
+        (false, true, false) => entry::CONV2D_FWD_TF32_PWS_SQ,
+        (true, false, _) => entry::CONV2D_DGRAD_TF32_SQ,
+        (true, true, true) => entry::CONV2D_DGRAD_TF32_PW_SQ,
+        (true, true, false) => entry::CONV2D_DGRAD_TF32_PWS_SQ,
+    }
 }
 
 /// The general implicit-GEMM entry of a pass, precision and tile width.
