@@ -231,7 +231,10 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     // other arm is never evaluated). Macros: accessor lambdas cost registers.
 #define TILE_A(s, k, m) (KMAJ ? As[s][m][k] : As[s][k][m])
 #define TILE_B(s, k, j) (KMAJ ? Bs[s][j][k] : Bs[s][k][j])
-    __shared__ KEntry ktab[2][BK];
+    // The decode tables of three K tiles: the one being gathered, and the
+    // next one's, written by the first warp while the MMAs of the current
+    // tile run (see the main loop).
+    __shared__ KEntry ktab[3][BK];
     const Geom g = geom_of(p);
     int M, N, K;
     gemm_dims<PASS>(g, M, N, K);
@@ -285,10 +288,12 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
         int kx = j % g.kw, tt = j / g.kw, ky = tt % g.kh, i = tt / g.kh;
         jtab[t] = make_int4((int)p.x.offset + (grp * g.icg + i) * sv(p.x, 1), ky, kx, j < N);
     }
+    // The ktab slot of the K tile at k0: tile i of the split uses slot i % 3.
+    auto slot_of = [&](int k0) -> int { return ((k0 - k_begin) / BK) % 3; };
     // The weight offset of reduction index k (forward, dgrad).
-    auto w_of_k = [&](int st, int kl, int k) -> int {
+    auto w_of_k = [&](int ks, int kl, int k) -> int {
         if (POINTWISE) return k * sv(p.w, PASS == PASS_FWD ? 1 : 0);
-        return ktab[st][kl].b;
+        return ktab[ks][kl].b;
     };
 
     // Pointwise wgrad's gathers of the K tile at k0 (k = pixel): runs of
@@ -324,8 +329,9 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
                        ok ? act + a_base + (k0 + kl) * sv(av, 1) : act, ok);
         }
     };
-    // The general A gathers of the K tile at k0 (ktab[st] ready).
+    // The general A gathers of the K tile at k0 (its ktab slot ready).
     auto issue_a = [&](int k0, int st) {
+        const int ks = slot_of(k0);
 #pragma unroll
         for (int r = 0; r < A_PER; ++r) {
             if (PASS == PASS_WGRAD) {
@@ -333,14 +339,14 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
                 const int m = m0 + ml;
                 const bool ok = k0 + kl < k_end && m < M;
                 const float* src = y;
-                if (ok) src = y + (int)p.y.offset + ktab[st][kl].a + (grp * g.ocg + m) * sv(p.y, 1);
+                if (ok) src = y + (int)p.y.offset + ktab[ks][kl].a + (grp * g.ocg + m) * sv(p.y, 1);
                 cp_async4(&TILE_A(st, kl, ml), src, ok);
             } else {
                 const int kl = t / BM + r * (THREADS / BM);
                 bool ok = a_ok && k0 + kl < k_end;
                 const float* src = PASS == PASS_FWD ? x : y;
                 if (ok) {
-                    const KEntry e = ktab[st][kl];
+                    const KEntry e = ktab[ks][kl];
                     if (PASS == PASS_FWD) {
                         int hi = a_r + e.p, wi = a_c + e.q;
                         ok = hi >= 0 && hi < g.h && wi >= 0 && wi < g.w;
@@ -362,6 +368,7 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     // The B gathers of the K tile at k0 (general wgrad; the weight of
     // forward and dgrad, pointwise or not).
     auto issue_b = [&](int k0, int st) {
+        const int ks = POINTWISE ? 0 : slot_of(k0);
 #pragma unroll
         for (int r = 0; r < B_PER; ++r) {
             if (PASS == PASS_FWD) {
@@ -369,7 +376,7 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
                 const int j = n0 + jl;
                 const bool ok = k0 + kl < k_end && j < N;
                 const float* src = wt;
-                if (ok) src = wt + (int)p.w.offset + (grp * g.ocg + j) * sv(p.w, 0) + w_of_k(st, kl, k0 + kl);
+                if (ok) src = wt + (int)p.w.offset + (grp * g.ocg + j) * sv(p.w, 0) + w_of_k(ks, kl, k0 + kl);
                 cp_async4(&TILE_B(st, kl, jl), src, ok);
             } else if (PASS == PASS_WGRAD) {
                 const int kl = t % BK, jl = t / BK + r * (THREADS / BK);
@@ -377,7 +384,7 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
                 bool ok = jt.w && k0 + kl < k_end;
                 const float* src = x;
                 if (ok) {
-                    const KEntry e = ktab[st][kl];
+                    const KEntry e = ktab[ks][kl];
                     int hi = e.p + jt.y, wi = e.q + jt.z;
                     ok = hi >= 0 && hi < g.h && wi >= 0 && wi < g.w;
                     if (ok) src = x + jt.x + e.b + hi * sv(p.x, 2) + wi * sv(p.x, 3);
@@ -387,7 +394,7 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
                 const int kl = t / BN + r * (THREADS / BN);
                 bool ok = b_ok && k0 + kl < k_end;
                 const float* src = wt;
-                if (ok) src = wt + b_off + w_of_k(st, kl, k0 + kl);
+                if (ok) src = wt + b_off + w_of_k(ks, kl, k0 + kl);
                 cp_async4(&TILE_B(st, kl, b_jl), src, ok);
             }
         }
@@ -410,22 +417,28 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
 
     if (k_begin < k_end) {
         if (!POINTWISE) {
-            if (t < BK && k_begin + t < k_end) ktab[0][t] = decode_k<PASS>(p, g, grp, k_begin + t);
+            // The first two tiles' tables: the first warp the first, the
+            // second warp the second (every block has at least two warps).
+            const int kl = t % 32, tile = t / 32, k = k_begin + tile * BK + kl;
+            if (tile < 2 && kl < BK && k < k_end) ktab[tile][kl] = decode_k<PASS>(p, g, grp, k);
             __syncthreads();
         }
         issue(k_begin, 0);
     }
     int st = 0;
-    for (int k0 = k_begin; k0 < k_end; k0 += BK, st ^= 1) {
+    for (int k0 = k_begin, i = 0; k0 < k_end; k0 += BK, st ^= 1, ++i) {
         const int k1 = k0 + BK;
+        // The table of tile i + 2, by the first warp while the others issue
+        // tile i + 1's gathers, so that no barrier of its own waits on the
+        // divisions. Its slot last served the issue of tile i - 1, two
+        // barriers ago; the barriers below publish it before tile i + 2 is
+        // issued.
+        if (!POINTWISE) {
+            const int k2 = k0 + 2 * BK;
+            if (t < BK && k2 + t < k_end) ktab[(i + 2) % 3][t] = decode_k<PASS>(p, g, grp, k2 + t);
+        }
         if (k1 < k_end) {
-            // ktab[st^1] was last read by the issue of tile k0 - BK, which
-            // every thread finished before the barrier that ended that loop.
-            if (!POINTWISE) {
-                if (t < BK && k1 + t < k_end) ktab[st ^ 1][t] = decode_k<PASS>(p, g, grp, k1 + t);
-                __syncthreads();
-            }
-            issue(k1, st ^ 1);
+            issue(k1, st ^ 1);  // its table (slot (i + 1) % 3) was written before the last barrier
             cp_async_wait_prev();
         } else {
             cp_async_wait_all();
@@ -604,7 +617,10 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     }
 
 CONV_GEMM_ENTRY(slimmable_conv2d_fwd_f32, PASS_FWD, 0, 128, 64, 16, 256, 4, PW_OFF)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_tf32, PASS_FWD, 1, 128, 64, 16, 256, 4, PW_OFF)
+// Three blocks an SM for the general forwards: with the decode of tile
+// i + 2 in the main loop ptxas took 128 registers for the TF32 one (73
+// before), 94 for BF16; bounded they take 80, no spills.
+CONV_GEMM_ENTRY_MIN(slimmable_conv2d_fwd_tf32, PASS_FWD, 1, 128, 64, 16, 256, 4, PW_OFF, 3)
 CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32, PASS_DGRAD, 0, 128, 64, 16, 256, 4, PW_OFF)
 CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32, PASS_DGRAD, 1, 128, 64, 16, 256, 4, PW_OFF)
 CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_f32, PASS_WGRAD, 0, 64, 64, 32, 128, 2, PW_OFF)
@@ -615,7 +631,7 @@ CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_f32_narrow, PASS_DGRAD, 0, 128, 16, 32, 1
 CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_tf32_narrow, PASS_DGRAD, 1, 128, 16, 32, 128, 4, PW_OFF)
 CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_f32_narrow, PASS_WGRAD, 0, 128, 16, 32, 128, 4, PW_OFF)
 CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_narrow, PASS_WGRAD, 1, 128, 16, 32, 128, 4, PW_OFF)
-CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16, PASS_FWD, 2, 128, 64, 16, 256, 4, PW_OFF)
+CONV_GEMM_ENTRY_MIN(slimmable_conv2d_fwd_bf16, PASS_FWD, 2, 128, 64, 16, 256, 4, PW_OFF, 3)
 CONV_GEMM_ENTRY(slimmable_conv2d_dgrad_bf16, PASS_DGRAD, 2, 128, 64, 16, 256, 4, PW_OFF)
 CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16, PASS_WGRAD, 2, 64, 64, 32, 128, 2, PW_OFF)
 CONV_GEMM_ENTRY(slimmable_conv2d_fwd_bf16_narrow, PASS_FWD, 2, 128, 16, 32, 128, 4, PW_OFF)

@@ -244,7 +244,7 @@ extern "C" __global__ void __launch_bounds__(DWF_THREADS)
 // image's step between the barriers: 158 instructions against 361, 52
 // registers against 64.
 template <bool ROW4>
-__device__ __forceinline__ void dwf_wgrad(const float* __restrict__ x, float* __restrict__ dw,
+__device__ void dwf_wgrad(const float* __restrict__ x, float* __restrict__ dw,
                                           const float* __restrict__ dy, const Conv2dParams& p,
                                           u32 images) {
     __shared__ __align__(16) float win[DWF_SEG + 2 * DWF_MAX_W + 2];
@@ -386,8 +386,10 @@ __device__ __forceinline__ void dwf_wgrad(const float* __restrict__ x, float* __
 }
 
 // Weight gradient: grid (segments, ceil(N / images)); the block walks its
-// segment in `images` images (see dwf_wgrad).
-extern "C" __global__ void __launch_bounds__(DWF_THREADS)
+// segment in `images` images (see dwf_wgrad). Three blocks an SM, as before
+// the body became a template (ptxas then chose 64 registers and spilled 4
+// bytes on sm_80; bounded it keeps 72-75, no spills).
+extern "C" __global__ void __launch_bounds__(DWF_THREADS, 3)
     slimmable_dwconv2d_wgrad_k3s1_flat(const float* __restrict__ x, float* __restrict__ dw,
                                        const float* __restrict__ dy, Conv2dParams p,
                                        u32 images) {
