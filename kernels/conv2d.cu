@@ -231,10 +231,12 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     // other arm is never evaluated). Macros: accessor lambdas cost registers.
 #define TILE_A(s, k, m) (KMAJ ? As[s][m][k] : As[s][k][m])
 #define TILE_B(s, k, j) (KMAJ ? Bs[s][j][k] : Bs[s][k][j])
-    // The decode tables of three K tiles: the one being gathered, and the
-    // next one's, written by the first warp while the MMAs of the current
-    // tile run (see the main loop).
+    // The decode tables of three K tiles: the current one, the next one
+    // (gathered this iteration) and the one after, which the first warp
+    // writes while the other warps issue the gathers (see the main loop).
     __shared__ KEntry ktab[3][BK];
+    // The prologue decodes two tiles with the first two warps.
+    static_assert(BK <= 32 && THREADS >= 64, "two warps decode the first two K tiles");
     const Geom g = geom_of(p);
     int M, N, K;
     gemm_dims<PASS>(g, M, N, K);

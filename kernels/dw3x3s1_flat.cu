@@ -232,8 +232,8 @@ extern "C" __global__ void __launch_bounds__(DWF_THREADS)
 
 // The weight gradient's body: grid (segments, ceil(N / images)); the block
 // walks its segment in `images` images. A thread's four outputs lie in
-// channel c0 or,
-// where the run crosses a plane's end, c0 + 1: one set of nine sums each.
+// channel c0 or, where the run crosses a plane's end, c0 + 1: one set of
+// nine sums each.
 //
 // ROW4 (planes a multiple of 4 wide, as for the forward): no run crosses a
 // plane, so one set of sums; and a run's taps beyond a border are the

@@ -43,8 +43,10 @@ int main(int argc, char** argv) {
     else if (pass == "dgrad") { m = n * h * wd; cols = icg; k_len = ocg * khw; }
     else { m = ocg; cols = icg * khw; k_len = pixels; }
     const bool narrow = cols <= 16;
-    // gemm_square_fits: TF32 forward or dgrad with more than 64 columns.
-    const bool square = square_on && !narrow && mode == 1 && pass != "wgrad" && cols > 64;
+    // gemm_square_fits: TF32 forward or dgrad whose columns fill 128-wide
+    // tiles at least as well as 64-wide ones.
+    const bool square = square_on && !narrow && mode == 1 && pass != "wgrad" && cols > 64 &&
+                        (cols % 128 == 0 || cols % 128 > 64);
     uint64_t tm, tn, threads;
     if (square) { tm = 128; tn = 128; threads = 256; }
     else if (narrow) { tm = 128; tn = 16; threads = 128; }

@@ -172,7 +172,8 @@ inline void mma_bf16_m16n8k8(float* c, const uint32_t* a, uint32_t b) {
 }
 
 // Aligned as CUDA's vector types are (a misaligned vector access faults
-// on a GPU).
+// on a GPU; the drivers are built with -fsanitize=alignment, so it stops
+// them here too).
 struct alignas(16) float4 {
     float x, y, z, w;
 };

@@ -491,8 +491,11 @@ pub fn stem_direct(pass: ConvPass, p: &Conv2dParams) -> bool {
 }
 
 /// Whether a conv GEMM may take the 128 × 128 TF32 tiles (`*_sq` in
-/// kernels/conv2d.cu): TF32 forward or dgrad with more than 64 GEMM
-/// columns (output channels forward, input channels dgrad, per group).
+/// kernels/conv2d.cu): TF32 forward or dgrad whose GEMM columns (output
+/// channels forward, input channels dgrad, per group) fill 128-wide tiles
+/// at least as well as 64-wide ones: a multiple of 128, or more than 64
+/// past one (144 columns would use 56% of two square tiles against 75% of
+/// three 64-wide ones).
 pub fn gemm_square_fits(pass: ConvPass, precision: Precision, p: &Conv2dParams) -> bool {
     let groups = p.groups.max(1);
     let cols = match pass {
@@ -500,7 +503,7 @@ pub fn gemm_square_fits(pass: ConvPass, precision: Precision, p: &Conv2dParams) 
         ConvPass::Dgrad => p.x.dims[1] / groups,
         ConvPass::Wgrad => return false,
     };
-    precision == Precision::Tf32 && cols > 64
+    precision == Precision::Tf32 && cols > 64 && (cols % 128 == 0 || cols % 128 > 64)
 }
 
 /// `SLIMMABLE_GEMM_SQUARE=1` turns the square tiles on (opt-in until timed
