@@ -111,6 +111,15 @@ run() {
         step "train fmnist-full, $((images / 128)) iterations" .gpu/bin/slimmable train \
             --preset fmnist-full --epochs 1 --images-per-epoch "$images" --skip-eval \
             --data-dir .data/fashion-mnist --out /tmp/gpu-run --log-every 50
+        # A/B: the square conv tiles on (opt-in); this stop's other kernels
+        # off (one SGD launch per parameter, the general flat depthwise).
+        step "train fmnist-full, SLIMMABLE_GEMM_SQUARE=1" env SLIMMABLE_GEMM_SQUARE=1 \
+            .gpu/bin/slimmable train --preset fmnist-full --epochs 1 --images-per-epoch "$images" \
+            --skip-eval --data-dir .data/fashion-mnist --out /tmp/gpu-run-sq --log-every 50
+        step "train fmnist-full, SLIMMABLE_SGD_MANY=0 SLIMMABLE_DW_FLAT4=0" \
+            env SLIMMABLE_SGD_MANY=0 SLIMMABLE_DW_FLAT4=0 \
+            .gpu/bin/slimmable train --preset fmnist-full --epochs 1 --images-per-epoch "$images" \
+            --skip-eval --data-dir .data/fashion-mnist --out /tmp/gpu-run-off --log-every 50
         step "PyTorch reference trainer" python3 tools/reference_trainer.py \
             --iters "$((images / 128))" --out "$OUT/torch_trainer.json"
         # Where our iteration's time goes, operation by operation.
@@ -164,7 +173,7 @@ run() {
     echo "=== summary" | tee -a "$LOG"
     printf '%s\n' "${summary[@]}" | tee -a "$LOG"
     if [ -f "$OUT/bench.txt" ]; then cat "$OUT/bench.txt"; fi
-    grep -E "^(train:|trained in|evaluated in|epoch .* iter)" "$LOG" | tail -6 || true
+    grep -E "^(train:|trained in|evaluated in|epoch .* iter)" "$LOG" | tail -12 || true
     if [ -f "$OUT/profile.txt" ]; then cat "$OUT/profile.txt"; fi
     if [ -f "$OUT/torch_trainer.json" ]; then cat "$OUT/torch_trainer.json"; fi
     # The device tool returns at most 8 files: keep the log and the table

@@ -276,22 +276,31 @@ pub trait Backend {
 
     /// One SGD step on many whole parameter buffers that share `lr`,
     /// momentum and flags. CUDA runs it as one launch; this default runs
-    /// [`Backend::sgd_step`] once per slot.
+    /// [`Backend::sgd_step`] once per slot ([`sgd_step_each`]).
     fn sgd_step_many(&self, slots: &[SgdSlot<'_>], p: &SgdManyParams) -> Result<()> {
-        for s in slots {
-            let one = SgdParams {
-                offset: 0,
-                len: s.param.len() as u32,
-                flags: p.flags,
-                lr: p.lr,
-                momentum: p.momentum,
-                weight_decay: s.weight_decay,
-                ..Default::default()
-            };
-            self.sgd_step(s.param, s.grad, s.momentum, &one)?;
-        }
-        Ok(())
+        sgd_step_each(self, slots, p)
     }
+}
+
+/// [`Backend::sgd_step_many`] as one [`Backend::sgd_step`] per slot.
+pub(crate) fn sgd_step_each<B: Backend + ?Sized>(
+    backend: &B,
+    slots: &[SgdSlot<'_>],
+    p: &SgdManyParams,
+) -> Result<()> {
+    for s in slots {
+        let one = SgdParams {
+            offset: 0,
+            len: s.param.len() as u32,
+            flags: p.flags,
+            lr: p.lr,
+            momentum: p.momentum,
+            weight_decay: s.weight_decay,
+            ..Default::default()
+        };
+        backend.sgd_step(s.param, s.grad, s.momentum, &one)?;
+    }
+    Ok(())
 }
 
 /// One parameter of [`Backend::sgd_step_many`]: three buffers of the same

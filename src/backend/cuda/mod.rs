@@ -529,6 +529,10 @@ impl Backend for CudaBackend {
     }
 
     fn sgd_step_many(&self, slots: &[SgdSlot<'_>], p: &SgdManyParams) -> Result<()> {
+        // SLIMMABLE_SGD_MANY=0: one launch per parameter (A/B timing).
+        if !launch::switched_on!("SLIMMABLE_SGD_MANY") {
+            return super::sgd_step_each(self, slots, p);
+        }
         let bufs: Vec<&Buffer> = slots
             .iter()
             .flat_map(|s| [s.param, s.grad, s.momentum])
