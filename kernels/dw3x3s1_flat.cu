@@ -102,7 +102,7 @@ __device__ __forceinline__ bool dwf_tap(const FlatEdges& e, int ky, int kx) {
 // right edge to mask, and the window rows read as float4 + float2 (16-byte
 // aligned: 4t + ky·W is a multiple of 4). The general walk advances a
 // position, re-derives four edges and checks for a new channel per output:
-// on sm_90 its code after the barrier is 301 SASS instructions against 192
+// on sm_90 its code after the barrier is 300 SASS instructions against 191
 // here (36 FFMAs in both), 39 registers against 32.
 template <bool FLIP, bool ROW4>
 __device__ void dwf_apply(const float* __restrict__ src, float* __restrict__ dst,
@@ -241,8 +241,8 @@ extern "C" __global__ void __launch_bounds__(DWF_THREADS)
 // outputs at once: those window values are zeroed once per image, so all
 // 36 multiply-adds run unconditionally (the general walk branches around
 // each masked tap and keeps a second set of sums). sm_90 SASS of one
-// image's step between the barriers: 158 instructions against 361, 52
-// registers against 64.
+// image's step between the barriers: 157 instructions against 342, 52
+// registers against 72 (scripts/sass-report.sh).
 template <bool ROW4>
 __device__ void dwf_wgrad(const float* __restrict__ x, float* __restrict__ dw,
                                           const float* __restrict__ dy, const Conv2dParams& p,
