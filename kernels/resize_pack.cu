@@ -472,6 +472,35 @@ extern "C" __global__ void slimmable_resize_pack_mutualnet(const unsigned char* 
 // Source rows filtered per chunk (shared memory: RPT_ROWS · 4 · RPT_TILE_W floats).
 #define RPT_ROWS 16
 
+// Which tile block b of a tile launch takes (uniform over the block): its
+// output's descriptor (word 7: the output's first tile), the image's
+// position n in the output's list and its descriptor, and the tile's first
+// row and column. Tiles run along x, then y, then the output's images.
+struct RpTile {
+    const u32* out;
+    const u32* img;
+    u32 n, y0, x0;
+};
+
+__device__ __forceinline__ RpTile rp_locate_tile(const u32* __restrict__ desc,
+                                                 const ResizePackParams& p, u32 b) {
+    const u32* outs = desc + RP_IMAGE_WORDS * p.num_images;
+    const u32* list = outs + RP_OUTPUT_WORDS * p.num_outputs;
+    RpTile q;
+    q.out = rp_find_output(outs, p.num_outputs, 7, b);  // whose tile range holds b
+    const u32 oh = q.out[0], ow = q.out[1];
+    const u32 tiles_x = (ow + RPT_TILE_W - 1) / RPT_TILE_W;
+    const u32 tiles_y = (oh + RPT_TILE_H - 1) / RPT_TILE_H;
+    const u32 local = b - q.out[7];
+    q.n = local / (tiles_x * tiles_y);
+    const u32 rest = local - q.n * tiles_x * tiles_y;
+    const u32 ty0 = rest / tiles_x;
+    q.y0 = ty0 * RPT_TILE_H;
+    q.x0 = (rest - ty0 * tiles_x) * RPT_TILE_W;
+    q.img = desc + RP_IMAGE_WORDS * list[q.out[2] + q.n];
+    return q;
+}
+
 extern "C" __global__ void __launch_bounds__(RPT_THREADS, 3)
 slimmable_resize_pack_tiled(const unsigned char* __restrict__ src, const u32* __restrict__ desc,
                             float* __restrict__ dst, ResizePackParams p) {
@@ -481,19 +510,11 @@ slimmable_resize_pack_tiled(const unsigned char* __restrict__ src, const u32* __
     __shared__ int row_span[2];
 
     // The block's output, image and tile (uniform over the block).
-    const u32* outs = desc + RP_IMAGE_WORDS * p.num_images;
-    const u32* list = outs + RP_OUTPUT_WORDS * p.num_outputs;
-    const u32 b = blockIdx.x;
-    const u32* o = rp_find_output(outs, p.num_outputs, 7, b);  // whose tile range holds b
+    const RpTile tile = rp_locate_tile(desc, p, blockIdx.x);
+    const u32* o = tile.out;
     const u32 oh = o[0], ow = o[1];
-    const u32 tiles_x = (ow + RPT_TILE_W - 1) / RPT_TILE_W;
-    const u32 tiles_y = (oh + RPT_TILE_H - 1) / RPT_TILE_H;
-    const u32 local = b - o[7];
-    const u32 n = local / (tiles_x * tiles_y);
-    const u32 rest = local - n * tiles_x * tiles_y;
-    const u32 ty0 = rest / tiles_x;
-    const u32 y0 = ty0 * RPT_TILE_H, x0 = (rest - ty0 * tiles_x) * RPT_TILE_W;
-    const u32* img = desc + RP_IMAGE_WORDS * list[o[2] + n];
+    const u32 n = tile.n, y0 = tile.y0, x0 = tile.x0;
+    const u32* img = tile.img;
     const u32 base = img[0], top = img[3], left = img[4];
     const int ch = (int)img[5], cw = (int)img[6];
     const bool flip = img[7] != 0;
@@ -666,20 +687,12 @@ slimmable_resize_pack_bilinear(const unsigned char* __restrict__ src,
     __shared__ RpBiTap col_tap[RPT_TILE_W];
     __shared__ RpBiTap row_tap[RPT_TILE_H];
 
-    // The block's output, image and tile (as in slimmable_resize_pack_tiled).
-    const u32* outs = desc + RP_IMAGE_WORDS * p.num_images;
-    const u32* list = outs + RP_OUTPUT_WORDS * p.num_outputs;
-    const u32 b = blockIdx.x;
-    const u32* o = rp_find_output(outs, p.num_outputs, 7, b);
+    // The block's output, image and tile.
+    const RpTile tile = rp_locate_tile(desc, p, blockIdx.x);
+    const u32* o = tile.out;
     const u32 oh = o[0], ow = o[1];
-    const u32 tiles_x = (ow + RPT_TILE_W - 1) / RPT_TILE_W;
-    const u32 tiles_y = (oh + RPT_TILE_H - 1) / RPT_TILE_H;
-    const u32 local = b - o[7];
-    const u32 n = local / (tiles_x * tiles_y);
-    const u32 rest = local - n * tiles_x * tiles_y;
-    const u32 ty0 = rest / tiles_x;
-    const u32 y0 = ty0 * RPT_TILE_H, x0 = (rest - ty0 * tiles_x) * RPT_TILE_W;
-    const u32* img = desc + RP_IMAGE_WORDS * list[o[2] + n];
+    const u32 n = tile.n, y0 = tile.y0, x0 = tile.x0;
+    const u32* img = tile.img;
     const u32 base = img[0], top = img[3], left = img[4];
     const int ch = (int)img[5], cw = (int)img[6];
     const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
@@ -846,20 +859,12 @@ slimmable_resize_pack_aa(const unsigned char* __restrict__ src, const u32* __res
     __shared__ RpTaps row_taps[RPT_TILE_H];
     __shared__ float rows_h[RPS_ROWS][4][RPT_TILE_W];
 
-    // The block's output, image and tile (as in slimmable_resize_pack_tiled).
-    const u32* outs = desc + RP_IMAGE_WORDS * p.num_images;
-    const u32* list = outs + RP_OUTPUT_WORDS * p.num_outputs;
-    const u32 b = blockIdx.x;
-    const u32* o = rp_find_output(outs, p.num_outputs, 7, b);
+    // The block's output, image and tile.
+    const RpTile tile = rp_locate_tile(desc, p, blockIdx.x);
+    const u32* o = tile.out;
     const u32 oh = o[0], ow = o[1];
-    const u32 tiles_x = (ow + RPT_TILE_W - 1) / RPT_TILE_W;
-    const u32 tiles_y = (oh + RPT_TILE_H - 1) / RPT_TILE_H;
-    const u32 local = b - o[7];
-    const u32 n = local / (tiles_x * tiles_y);
-    const u32 rest = local - n * tiles_x * tiles_y;
-    const u32 ty0 = rest / tiles_x;
-    const u32 y0 = ty0 * RPT_TILE_H, x0 = (rest - ty0 * tiles_x) * RPT_TILE_W;
-    const u32* img = desc + RP_IMAGE_WORDS * list[o[2] + n];
+    const u32 n = tile.n, y0 = tile.y0, x0 = tile.x0;
+    const u32* img = tile.img;
     const int ch = (int)img[5], cw = (int)img[6];
     const u32 tid = threadIdx.x;
 
