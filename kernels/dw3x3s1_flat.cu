@@ -92,6 +92,18 @@ __device__ __forceinline__ bool dwf_tap(const FlatEdges& e, int ky, int kx) {
     return row && col;
 }
 
+// ROW4: thread t's window rows v[ky][0..5] = win[4t + ky·W + 0..5] as a
+// float4 and a float2 (16- and 8-byte aligned: W is a multiple of 4).
+__device__ __forceinline__ void dwf_window_row4(const float* win, int t, int w, float v[3][6]) {
+#pragma unroll
+    for (int ky = 0; ky < 3; ++ky) {
+        const float4 a = *reinterpret_cast<const float4*>(&win[4 * t + ky * w]);
+        const float2 b = *reinterpret_cast<const float2*>(&win[4 * t + ky * w + 4]);
+        v[ky][0] = a.x; v[ky][1] = a.y; v[ky][2] = a.z; v[ky][3] = a.w;
+        v[ky][4] = b.x; v[ky][5] = b.y;
+    }
+}
+
 // Forward (FLIP false: src x, dst y, bias) or data gradient (FLIP true:
 // src dy, dst dx, the kernel turned 180°). Grid (segments, N).
 //
@@ -136,13 +148,7 @@ __device__ void dwf_apply(const float* __restrict__ src, float* __restrict__ dst
     float v[3][6];
     float out[4];
     if constexpr (ROW4) {
-#pragma unroll
-        for (int ky = 0; ky < 3; ++ky) {
-            const float4 a = *reinterpret_cast<const float4*>(&win[4 * t + ky * w]);
-            const float2 b = *reinterpret_cast<const float2*>(&win[4 * t + ky * w + 4]);
-            v[ky][0] = a.x; v[ky][1] = a.y; v[ky][2] = a.z; v[ky][3] = a.w;
-            v[ky][4] = b.x; v[ky][5] = b.y;
-        }
+        dwf_window_row4(win, t, w, v);
         const FlatPos pos = dwf_pos(f, plane, w);
         const FlatEdges run = dwf_edges(pos, h, w);  // left: output 0's; right: output 3's
         const bool right = pos.q + 4 < w;
@@ -307,13 +313,7 @@ __device__ void dwf_wgrad(const float* __restrict__ x, float* __restrict__ dw,
         if (n + 1 < n_hi) load(n + 1);
         if (ROW4 && live) {
             float v[3][6];
-#pragma unroll
-            for (int ky = 0; ky < 3; ++ky) {
-                const float4 a = *reinterpret_cast<const float4*>(&win[4 * t + ky * w]);
-                const float2 b = *reinterpret_cast<const float2*>(&win[4 * t + ky * w + 4]);
-                v[ky][0] = a.x; v[ky][1] = a.y; v[ky][2] = a.z; v[ky][3] = a.w;
-                v[ky][4] = b.x; v[ky][5] = b.y;
-            }
+            dwf_window_row4(win, t, w, v);
             // The run's edges: edge[0] holds its top, bottom and left,
             // edge[3] its right.
 #pragma unroll

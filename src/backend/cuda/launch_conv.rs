@@ -282,31 +282,31 @@ pub unsafe fn launch_conv2d(
             shared_mem_bytes: 0,
         };
         let flat_images = n.clamp(1, 8);
+        // The flat entries (fwd, dgrad, wgrad): the ROW4 twins where they fit.
+        let flat_entries = if dw_flat_row4(p) {
+            [
+                entry::DWCONV2D_FWD_K3S1_FLAT4,
+                entry::DWCONV2D_DGRAD_K3S1_FLAT4,
+                entry::DWCONV2D_WGRAD_K3S1_FLAT4,
+            ]
+        } else {
+            [
+                entry::DWCONV2D_FWD_K3S1_FLAT,
+                entry::DWCONV2D_DGRAD_K3S1_FLAT,
+                entry::DWCONV2D_WGRAD_K3S1_FLAT,
+            ]
+        };
         match pass {
             ConvPass::Forward if flat => launch(
-                if dw_flat_row4(p) {
-                    entry::DWCONV2D_FWD_K3S1_FLAT4
-                } else {
-                    entry::DWCONV2D_FWD_K3S1_FLAT
-                },
+                flat_entries[0],
                 flat_cfg(1),
                 &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
             )?,
-            ConvPass::Dgrad if flat => launch(
-                if dw_flat_row4(p) {
-                    entry::DWCONV2D_DGRAD_K3S1_FLAT4
-                } else {
-                    entry::DWCONV2D_DGRAD_K3S1_FLAT
-                },
-                flat_cfg(1),
-                &[&ptr.x, &ptr.w, &ptr.y, p],
-            )?,
+            ConvPass::Dgrad if flat => {
+                launch(flat_entries[1], flat_cfg(1), &[&ptr.x, &ptr.w, &ptr.y, p])?
+            }
             ConvPass::Wgrad if flat => launch(
-                if dw_flat_row4(p) {
-                    entry::DWCONV2D_WGRAD_K3S1_FLAT4
-                } else {
-                    entry::DWCONV2D_WGRAD_K3S1_FLAT
-                },
+                flat_entries[2],
                 flat_cfg(flat_images),
                 &[&ptr.x, &ptr.w, &ptr.y, p, &(flat_images as u32)],
             )?,
