@@ -289,16 +289,7 @@ pub(crate) fn sgd_step_each<B: Backend + ?Sized>(
     p: &SgdManyParams,
 ) -> Result<()> {
     for s in slots {
-        let one = SgdParams {
-            offset: 0,
-            len: s.param.len() as u32,
-            flags: p.flags,
-            lr: p.lr,
-            momentum: p.momentum,
-            weight_decay: s.weight_decay,
-            ..Default::default()
-        };
-        backend.sgd_step(s.param, s.grad, s.momentum, &one)?;
+        backend.sgd_step(s.param, s.grad, s.momentum, &s.params(p))?;
     }
     Ok(())
 }
@@ -311,6 +302,22 @@ pub struct SgdSlot<'a> {
     pub grad: &'a Buffer,
     pub momentum: &'a Buffer,
     pub weight_decay: f32,
+}
+
+impl SgdSlot<'_> {
+    /// The single-parameter step of this slot: the whole buffer, `p`'s
+    /// shared hyper-parameters, the slot's weight decay.
+    pub fn params(&self, p: &SgdManyParams) -> SgdParams {
+        SgdParams {
+            offset: 0,
+            len: self.param.len() as u32,
+            flags: p.flags,
+            lr: p.lr,
+            momentum: p.momentum,
+            weight_decay: self.weight_decay,
+            ..Default::default()
+        }
+    }
 }
 
 /// Checks that `host` can overwrite `buf` entirely.

@@ -452,22 +452,13 @@ impl Backend for WgslBackend {
     fn sgd_step_many(&self, slots: &[SgdSlot<'_>], p: &SgdManyParams) -> Result<()> {
         self.submit("sgd_step_many", |enc| {
             for s in slots {
-                let one = SgdParams {
-                    offset: 0,
-                    len: s.param.len() as u32,
-                    flags: p.flags,
-                    lr: p.lr,
-                    momentum: p.momentum,
-                    weight_decay: s.weight_decay,
-                    ..Default::default()
-                };
                 let (w, g, m) = (
                     self.buffer(s.param)?,
                     self.buffer(s.grad)?,
                     self.buffer(s.momentum)?,
                 );
                 self.kernels
-                    .encode_sgd_step(&self.device, enc, w, g, m, &one)?;
+                    .encode_sgd_step(&self.device, enc, w, g, m, &s.params(p))?;
             }
             Ok(())
         })
