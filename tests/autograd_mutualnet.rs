@@ -14,11 +14,13 @@
 mod common;
 
 use slimmable::autograd::{Memory, Tensor};
-use slimmable::backend::Precision;
-use slimmable::models::{self, Checkpoint};
+use slimmable::backend::{Backend, Precision};
+use slimmable::models::{self, Architecture, Checkpoint};
 use slimmable::nn::{Pass, Sgd, SlimNet, mutualnet_step};
-use slimmable::tensor_io;
+use slimmable::tensor_io::{self, HostTensor};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::rc::Rc;
 
 const ATOL: f64 = 2e-5;
 const RTOL: f64 = 2e-4;
@@ -41,40 +43,95 @@ fn check(what: &str, ours: &[f32], torch: &[f32]) -> bool {
     ok
 }
 
-#[test]
-fn three_mutualnet_iterations_match_pytorch_on_every_backend() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let ckpt_path = dir.join("models_tiny_mobilenet_v2.safetensors");
-    let steps_path = dir.join("models_tiny_mutualnet_steps.safetensors");
-    let meta = tensor_io::read_metadata(&ckpt_path).unwrap();
-    let config: serde_json::Value = serde_json::from_str(&meta["model_config"]).unwrap();
-    let arch = models::build(&meta["model"], &config).unwrap();
-    let mut tensors = Checkpoint::load(&ckpt_path, &arch).unwrap().tensors;
-    let fx = tensor_io::read(&steps_path).unwrap();
-    let smeta = tensor_io::read_metadata(&steps_path).unwrap();
-    for (k, t) in &fx {
-        if let Some(name) = k.strip_prefix("start/") {
-            tensors.insert(name.to_string(), t.clone());
+/// The fixtures: the tiny MobileNetV2, its checkpoint, the three steps'
+/// inputs and results, and the distinct width×resolution configs (one set
+/// of BN statistics each).
+struct Fixture {
+    arch: Architecture,
+    tensors: BTreeMap<String, HostTensor>,
+    fx: HashMap<String, HostTensor>,
+    passes: Vec<Vec<(f64, usize)>>,
+    lrs: Vec<f32>,
+    momentum: f32,
+    weight_decay: f32,
+    configs: Vec<(f64, usize)>,
+}
+
+impl Fixture {
+    fn load() -> Fixture {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let ckpt_path = dir.join("models_tiny_mobilenet_v2.safetensors");
+        let steps_path = dir.join("models_tiny_mutualnet_steps.safetensors");
+        let meta = tensor_io::read_metadata(&ckpt_path).unwrap();
+        let config: serde_json::Value = serde_json::from_str(&meta["model_config"]).unwrap();
+        let arch = models::build(&meta["model"], &config).unwrap();
+        let tensors = Checkpoint::load(&ckpt_path, &arch).unwrap().tensors;
+        let fx = tensor_io::read(&steps_path).unwrap();
+        let smeta = tensor_io::read_metadata(&steps_path).unwrap();
+        let passes: Vec<Vec<(f64, usize)>> = serde_json::from_str(&smeta["passes"]).unwrap();
+        let mut configs: Vec<(f64, usize)> = passes.iter().flatten().copied().collect();
+        configs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        configs.dedup();
+        Fixture {
+            arch,
+            tensors,
+            passes,
+            lrs: serde_json::from_str(&smeta["lrs"]).unwrap(),
+            momentum: smeta["momentum"].parse().unwrap(),
+            weight_decay: smeta["weight_decay"].parse().unwrap(),
+            configs,
+            fx,
         }
     }
-    let passes: Vec<Vec<(f64, usize)>> = serde_json::from_str(&smeta["passes"]).unwrap();
-    let lrs: Vec<f32> = serde_json::from_str(&smeta["lrs"]).unwrap();
-    let momentum: f32 = smeta["momentum"].parse().unwrap();
-    let weight_decay: f32 = smeta["weight_decay"].parse().unwrap();
-    // One set of BN statistics per distinct width×resolution config.
-    let mut configs: Vec<(f64, usize)> = passes.iter().flatten().copied().collect();
-    configs.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    configs.dedup();
-    let config_of = |c: &(f64, usize)| configs.iter().position(|x| x == c).unwrap();
+
+    /// The checkpoint with the steps' starting parameters ("start/...").
+    fn start_tensors(&self) -> BTreeMap<String, HostTensor> {
+        let mut tensors = self.tensors.clone();
+        for (k, t) in &self.fx {
+            if let Some(name) = k.strip_prefix("start/") {
+                tensors.insert(name.to_string(), t.clone());
+            }
+        }
+        tensors
+    }
+
+    /// Step `i`'s inputs as device tensors.
+    fn inputs(&self, be: &dyn Backend, memory: &Rc<Memory>, i: usize) -> Vec<Tensor> {
+        self.passes[i]
+            .iter()
+            .map(|&(_, r)| {
+                let x = &self.fx[&format!("x/{i}/{r}")];
+                Tensor::from_host(be, memory, &x.data, x.dims4("x").unwrap()).unwrap()
+            })
+            .collect()
+    }
+
+    /// Step `i`'s passes on `inputs`: the full network's, then the others.
+    fn step_passes<'a>(&self, i: usize, inputs: &'a [Tensor]) -> (Pass<'a>, Vec<Pass<'a>>) {
+        let mut pass = self.passes[i].iter().zip(inputs).map(|(c, x)| Pass {
+            width: c.0,
+            config: self.configs.iter().position(|k| k == c).unwrap(),
+            x,
+        });
+        let full = pass.next().unwrap();
+        (full, pass.collect())
+    }
+}
+
+#[test]
+fn three_mutualnet_iterations_match_pytorch_on_every_backend() {
+    let f = Fixture::load();
+    let (arch, fx, configs) = (&f.arch, &f.fx, &f.configs);
+    let tensors = f.start_tensors();
 
     for be in common::backends() {
         let be = be.as_ref();
         println!("backend {}: {}", be.kind(), be.device_name());
-        let net = SlimNet::new(be, &arch, &tensors, configs.len()).unwrap();
-        let mut opt = Sgd::new(be, &net, momentum, weight_decay, true).unwrap();
+        let net = SlimNet::new(be, arch, &tensors, configs.len()).unwrap();
+        let mut opt = Sgd::new(be, &net, f.momentum, f.weight_decay, true).unwrap();
         let memory = Memory::new();
         let mut all_ok = true;
-        for (i, (step, &lr)) in passes.iter().zip(&lrs).enumerate() {
+        for (i, (step, &lr)) in f.passes.iter().zip(&f.lrs).enumerate() {
             println!(" iteration {i}: {step:?}, lr {lr}");
             if i > 0 {
                 let (mut momentum, prev) = (Vec::new(), i - 1);
@@ -87,20 +144,8 @@ fn three_mutualnet_iterations_match_pytorch_on_every_backend() {
                 opt.restore(be, &momentum, i as u64).unwrap();
             }
             let labels = be.upload(&fx[&format!("labels/{i}")].data).unwrap();
-            let inputs: Vec<Tensor> = step
-                .iter()
-                .map(|&(_, r)| {
-                    let x = &fx[&format!("x/{i}/{r}")];
-                    Tensor::from_host(be, &memory, &x.data, x.dims4("x").unwrap()).unwrap()
-                })
-                .collect();
-            let mut pass = step.iter().zip(&inputs).map(|(c, x)| Pass {
-                width: c.0,
-                config: config_of(c),
-                x,
-            });
-            let full = pass.next().unwrap();
-            let subs: Vec<Pass> = pass.collect();
+            let inputs = f.inputs(be, &memory, i);
+            let (full, subs) = f.step_passes(i, &inputs);
             memory.reset_peak();
             let losses = mutualnet_step(
                 be,
@@ -140,39 +185,9 @@ fn three_mutualnet_iterations_match_pytorch_on_every_backend() {
     }
 }
 
-/// The fixture's inputs of step `i` as device tensors, and its passes.
-fn step_inputs(
-    be: &dyn slimmable::backend::Backend,
-    memory: &std::rc::Rc<Memory>,
-    fx: &std::collections::HashMap<String, slimmable::tensor_io::HostTensor>,
-    step: &[(f64, usize)],
-    i: usize,
-) -> Vec<Tensor> {
-    step.iter()
-        .map(|&(_, r)| {
-            let x = &fx[&format!("x/{i}/{r}")];
-            Tensor::from_host(be, memory, &x.data, x.dims4("x").unwrap()).unwrap()
-        })
-        .collect()
-}
-
 #[test]
 fn skipping_zero_grad_after_a_step_changes_no_bits() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let ckpt_path = dir.join("models_tiny_mobilenet_v2.safetensors");
-    let steps_path = dir.join("models_tiny_mutualnet_steps.safetensors");
-    let meta = tensor_io::read_metadata(&ckpt_path).unwrap();
-    let config: serde_json::Value = serde_json::from_str(&meta["model_config"]).unwrap();
-    let arch = models::build(&meta["model"], &config).unwrap();
-    let tensors = Checkpoint::load(&ckpt_path, &arch).unwrap().tensors;
-    let fx = tensor_io::read(&steps_path).unwrap();
-    let smeta = tensor_io::read_metadata(&steps_path).unwrap();
-    let passes: Vec<Vec<(f64, usize)>> = serde_json::from_str(&smeta["passes"]).unwrap();
-    let lrs: Vec<f32> = serde_json::from_str(&smeta["lrs"]).unwrap();
-    let mut configs: Vec<(f64, usize)> = passes.iter().flatten().copied().collect();
-    configs.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    configs.dedup();
-    let config_of = |c: &(f64, usize)| configs.iter().position(|x| x == c).unwrap();
+    let f = Fixture::load();
 
     for be in common::backends() {
         let be = be.as_ref();
@@ -180,24 +195,18 @@ fn skipping_zero_grad_after_a_step_changes_no_bits() {
         // the gradients as written before each step, so `mutualnet_step`
         // zeroes them itself; otherwise it relies on the SGD launch.
         let run = |force: bool| -> Vec<Vec<f32>> {
-            let net = SlimNet::new(be, &arch, &tensors, configs.len()).unwrap();
+            let net = SlimNet::new(be, &f.arch, &f.tensors, f.configs.len()).unwrap();
             let mut opt = Sgd::new(be, &net, 0.9, 5e-4, true).unwrap();
             let memory = Memory::new();
-            for (i, (step, &lr)) in passes.iter().zip(&lrs).enumerate() {
+            for (i, &lr) in f.lrs.iter().enumerate() {
                 if force {
                     opt.grads_written();
                 } else if i > 0 {
                     assert!(opt.left_grads_zeroed(), "the step did not record the clear");
                 }
-                let labels = be.upload(&fx[&format!("labels/{i}")].data).unwrap();
-                let inputs = step_inputs(be, &memory, &fx, step, i);
-                let mut pass = step.iter().zip(&inputs).map(|(c, x)| Pass {
-                    width: c.0,
-                    config: config_of(c),
-                    x,
-                });
-                let full = pass.next().unwrap();
-                let subs: Vec<Pass> = pass.collect();
+                let labels = be.upload(&f.fx[&format!("labels/{i}")].data).unwrap();
+                let inputs = f.inputs(be, &memory, i);
+                let (full, subs) = f.step_passes(i, &inputs);
                 mutualnet_step(
                     be,
                     &memory,
