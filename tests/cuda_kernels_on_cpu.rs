@@ -56,6 +56,13 @@ fn build_driver(dir: &Path, name: &str) -> Result<PathBuf, String> {
     Ok(exe)
 }
 
+/// [`build_driver`], or `None` after printing why the test is skipped.
+fn driver_or_skip(dir: &Path, name: &str) -> Option<PathBuf> {
+    build_driver(dir, name)
+        .map_err(|why| println!("skipped: CUDA kernels on the CPU: {why}"))
+        .ok()
+}
+
 /// Runs a driver with `args`: what it printed, as Ok when it agreed with the
 /// reference, Err when it did not.
 fn run_driver(exe: &Path, args: &[&std::ffi::OsStr]) -> Result<String, String> {
@@ -164,12 +171,8 @@ fn cases() -> Vec<Case> {
 #[test]
 fn resize_pack_kernels_match_the_reference_on_the_cpu() {
     let dir = scratch("cuda-on-cpu");
-    let exe = match build_driver(&dir, "resize_check") {
-        Ok(e) => e,
-        Err(why) => {
-            println!("skipped: CUDA kernels on the CPU: {why}");
-            return;
-        }
+    let Some(exe) = driver_or_skip(&dir, "resize_check") else {
+        return;
     };
     let cpu = backend::open(BackendKind::Cpu).unwrap();
     let mut rng = Rng::new(0xC0DA);
@@ -276,12 +279,8 @@ fn batch_norm_kernels_match_the_reference_on_the_cpu() {
     use slimmable::ops::{self, Activation, RunningStats, StatsUpdate};
     use slimmable::view::View;
     let dir = scratch("cuda-on-cpu-bn");
-    let exe = match build_driver(&dir, "bn_check") {
-        Ok(e) => e,
-        Err(why) => {
-            println!("skipped: CUDA kernels on the CPU: {why}");
-            return;
-        }
+    let Some(exe) = driver_or_skip(&dir, "bn_check") else {
+        return;
     };
     let cpu = backend::open(BackendKind::Cpu).unwrap();
     let be = cpu.as_ref();
@@ -488,12 +487,8 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
     use slimmable::ops::conv::{ConvGeometry, weight_block};
     use slimmable::view::View;
     let dir = scratch("cuda-on-cpu-dw");
-    let exe = match build_driver(&dir, "dw_check") {
-        Ok(e) => e,
-        Err(why) => {
-            println!("skipped: CUDA kernels on the CPU: {why}");
-            return;
-        }
+    let Some(exe) = driver_or_skip(&dir, "dw_check") else {
+        return;
     };
     let cpu = backend::open(BackendKind::Cpu).unwrap();
     let be = cpu.as_ref();
@@ -615,12 +610,8 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
     use slimmable::ops::conv::{ConvGeometry, weight_block};
     use slimmable::view::View;
     let dir = scratch("cuda-on-cpu-conv");
-    let exe = match build_driver(&dir, "conv_check") {
-        Ok(e) => e,
-        Err(why) => {
-            println!("skipped: CUDA kernels on the CPU: {why}");
-            return;
-        }
+    let Some(exe) = driver_or_skip(&dir, "conv_check") else {
+        return;
     };
     let cpu = backend::open(BackendKind::Cpu).unwrap();
     let be = cpu.as_ref();
@@ -819,12 +810,8 @@ fn linear_forward_and_loss_kernels_match_the_reference_on_the_cpu() {
     use slimmable::params::{LinearParams, LossParams};
     use slimmable::view::View;
     let dir = scratch("cuda-on-cpu-train");
-    let exe = match build_driver(&dir, "train_check") {
-        Ok(e) => e,
-        Err(why) => {
-            println!("skipped: CUDA kernels on the CPU: {why}");
-            return;
-        }
+    let Some(exe) = driver_or_skip(&dir, "train_check") else {
+        return;
     };
     let cpu = backend::open(BackendKind::Cpu).unwrap();
     let be = cpu.as_ref();
