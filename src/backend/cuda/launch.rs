@@ -33,6 +33,16 @@ macro_rules! switched_on {
 }
 pub(crate) use switched_on;
 
+/// Whether an opt-in kernel path is on: `NAME=1` in the environment, read
+/// once per process.
+macro_rules! opted_in {
+    ($name:literal) => {{
+        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *ON.get_or_init(|| std::env::var($name).is_ok_and(|v| v == "1"))
+    }};
+}
+pub(crate) use opted_in;
+
 /// Converts a driver error without calling into the driver (formatting a
 /// `DriverError` with `Display` would call `cuGetErrorString`).
 pub(crate) fn driver_err(context: &str, e: cudarc::driver::DriverError) -> Error {

@@ -1,7 +1,7 @@
 //! Raw-pointer launches of the conv2d kernels (`kernels/conv2d.cu`), for
 //! other engines and for [`super::CudaBackend`].
 
-use super::launch::{CudaKernels, driver_err, switched_on};
+use super::launch::{CudaKernels, driver_err, opted_in, switched_on};
 use crate::backend::{ConvPass, Precision};
 use crate::error::Result;
 use crate::kernel_sources::entry;
@@ -509,8 +509,7 @@ pub fn gemm_square_fits(pass: ConvPass, precision: Precision, p: &Conv2dParams) 
 /// `SLIMMABLE_GEMM_SQUARE=1` turns the square tiles on (opt-in until timed
 /// on a GPU against the 128 × 64 ones).
 fn gemm_square_enabled() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("SLIMMABLE_GEMM_SQUARE").is_ok_and(|v| v == "1"))
+    opted_in!("SLIMMABLE_GEMM_SQUARE")
 }
 
 /// The square-tile entry of a TF32 forward or dgrad: general, pointwise

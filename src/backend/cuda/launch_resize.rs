@@ -1,7 +1,7 @@
 //! Raw-pointer launch of `slimmable_resize_pack` (see [`super::launch`] for
 //! the conventions).
 
-use super::launch::{CudaKernels, driver_err, switched_on};
+use super::launch::{CudaKernels, driver_err, opted_in, switched_on};
 use crate::error::Result;
 use crate::kernel_sources::entry;
 use crate::ops::resize::Filter;
@@ -28,8 +28,7 @@ fn per_column_blocks(p: &ResizePackParams) -> u32 {
 /// `slimmable_resize_pack_tiled` (256 threads a tile, like `BLOCK`): opt-in
 /// until it has been checked and timed on a GPU.
 fn tiled() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("SLIMMABLE_RESIZE_TILED").is_ok_and(|v| v == "1"))
+    opted_in!("SLIMMABLE_RESIZE_TILED")
 }
 
 /// Threads of a `slimmable_resize_pack_bilinear` or `_aa` block
