@@ -655,8 +655,8 @@ CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_pw, PASS_WGRAD, 1, 64, 64, 32, 128, 
 CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_tf32_pw_narrow, PASS_WGRAD, 1, 128, 16, 32, 128, 4, PW_VEC)
 CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16_pw, PASS_WGRAD, 2, 64, 64, 32, 128, 2, PW_VEC)
 CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16_pw_narrow, PASS_WGRAD, 2, 128, 16, 32, 128, 4, PW_VEC)
-// Square tiles, TF32 forward and dgrad (opt-in while untimed:
-// SLIMMABLE_GEMM_SQUARE=1, launch_conv.rs gemm_square_fits): 128 x 128 on
+// Square tiles, TF32 forward and dgrad (dense k x k by default, where they
+// won on the H200: launch_conv.rs gemm_square_wins): 128 x 128 on
 // 256 threads, warps of 64 x 32 (4 x 4 m16n8 fragments: 16 MMAs a k8 step
 // for 24 fragment loads, against 8 for 16 on the 128 x 64 tiles), so each
 // gathered element feeds twice the MMAs. Two blocks an SM: at most 128

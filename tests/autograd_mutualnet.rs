@@ -186,7 +186,7 @@ fn three_mutualnet_iterations_match_pytorch_on_every_backend() {
 }
 
 #[test]
-fn skipping_zero_grad_after_a_step_changes_no_bits() {
+fn skipping_zero_grad_after_a_step_matches_clearing_it() {
     let f = Fixture::load();
 
     for be in common::backends() {
@@ -237,15 +237,45 @@ fn skipping_zero_grad_after_a_step_changes_no_bits() {
             out.extend(opt.buffers().iter().map(|b| be.download(b).unwrap()));
             out
         };
-        let (skipped, zeroed) = (run(false), run(true));
+        let (skipped, zeroed, again) = (run(false), run(true), run(true));
         assert_eq!(skipped.len(), zeroed.len());
+        let same_bits =
+            |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+        // A backend whose weight gradients add split-K partials with atomics
+        // (CUDA) does not repeat its own bits from run to run; there the
+        // skipped clear must stay within rounding of the cleared run. A
+        // gradient left uncleared would add a whole step's gradient again,
+        // far outside this bound.
+        let reproducible = zeroed.iter().zip(&again).all(|(a, b)| same_bits(a, b));
         for (k, (a, b)) in skipped.iter().zip(&zeroed).enumerate() {
-            assert!(
-                a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
-                "{}: tensor {k} differs when zero_grad is skipped",
-                be.kind()
+            if reproducible {
+                assert!(
+                    same_bits(a, b),
+                    "{}: tensor {k} differs when zero_grad is skipped",
+                    be.kind()
+                );
+            } else {
+                let (atol, rtol) = (1e-5f32, 1e-3f32);
+                let worst = a
+                    .iter()
+                    .zip(b)
+                    .map(|(x, y)| (x - y).abs() - rtol * y.abs())
+                    .fold(f32::NEG_INFINITY, f32::max);
+                assert!(
+                    worst <= atol,
+                    "{}: tensor {k} moves by {worst:e} beyond rtol {rtol:e} when zero_grad is skipped (bound {atol:e})",
+                    be.kind()
+                );
+            }
+        }
+        if reproducible {
+            println!("{}: {} tensors bit-identical", be.kind(), skipped.len());
+        } else {
+            println!(
+                "{}: not bit-reproducible run to run; {} tensors within 1e-5 + 1e-3·|ref| of the cleared run",
+                be.kind(),
+                skipped.len()
             );
         }
-        println!("{}: {} tensors bit-identical", be.kind(), skipped.len());
     }
 }

@@ -1,7 +1,7 @@
 //! Raw-pointer launches of the conv2d kernels (`kernels/conv2d.cu`), for
 //! other engines and for [`super::CudaBackend`].
 
-use super::launch::{CudaKernels, driver_err, opted_in, switched_on};
+use super::launch::{CudaKernels, driver_err, switched_on};
 use crate::backend::{ConvPass, Precision};
 use crate::error::Result;
 use crate::kernel_sources::entry;
@@ -13,7 +13,7 @@ unsafe impl cudarc::driver::DeviceRepr for Conv2dParams {}
 
 const THREADS: u32 = 256;
 /// Blocks to aim for when splitting a reduction (a few waves on ~132 SMs).
-const TARGET_BLOCKS: u64 = 132 * 4;
+const TARGET_BLOCKS: u64 = SM_COUNT * 4;
 
 /// Device pointers of one conv launch (roles as in [`crate::ops::ConvArgs`]).
 #[derive(Clone, Copy, Debug)]
@@ -417,7 +417,11 @@ pub unsafe fn launch_conv2d(
         } else {
             precision
         };
-        let square = gemm_square_enabled() && gemm_square_fits(pass, precision, p);
+        let square = gemm_square_fits(pass, precision, p)
+            && match gemm_square_switch() {
+                Some(on) => on,
+                None => gemm_square_wins(pass, p, m),
+            };
         // (tile M, tile N, threads), as instantiated in kernels/conv2d.cu.
         let (tile_m, tile_n, threads) = match (square, narrow, pass) {
             (true, _, _) => (128, 128, 256),
@@ -506,10 +510,30 @@ pub fn gemm_square_fits(pass: ConvPass, precision: Precision, p: &Conv2dParams) 
     precision == Precision::Tf32 && cols > 64 && (cols % 128 == 0 || cols % 128 > 64)
 }
 
-/// `SLIMMABLE_GEMM_SQUARE=1` turns the square tiles on (opt-in until timed
-/// on a GPU against the 128 × 64 ones).
-fn gemm_square_enabled() -> bool {
-    opted_in!("SLIMMABLE_GEMM_SQUARE")
+/// Where the square tiles run by default, from run 6's A/B (H200,
+/// 2026-11-26, `results/2026-11-26-h200-run6`): they won on dense k×k convs
+/// (`res3x3` dgrad 0.75× and 0.87× the time, forward 0.90× at 224 px) and
+/// lost on every pointwise case (up to 1.40×) and on forwards whose square
+/// grid is under two blocks an SM (`res3x3` r128 forward, 128 blocks: 1.06×).
+/// `m` is the GEMM's row count (output pixels forward).
+fn gemm_square_wins(pass: ConvPass, p: &Conv2dParams, m: u64) -> bool {
+    let pointwise = p.w.dims[2] == 1 && p.w.dims[3] == 1;
+    let square_blocks = m.div_ceil(128) * u64::from(p.y.dims[1] / p.groups.max(1)).div_ceil(128);
+    !pointwise && (pass == ConvPass::Dgrad || square_blocks >= 2 * SM_COUNT)
+}
+
+/// The H200's and H100's SM count (132), for grid-size rules.
+const SM_COUNT: u64 = 132;
+
+/// `SLIMMABLE_GEMM_SQUARE=1` puts every fitting conv on the square tiles,
+/// `=0` none (A/B timing); unset, `gemm_square_wins` decides.
+fn gemm_square_switch() -> Option<bool> {
+    static SWITCH: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
+    *SWITCH.get_or_init(|| match std::env::var("SLIMMABLE_GEMM_SQUARE").as_deref() {
+        Ok("1") => Some(true),
+        Ok("0") => Some(false),
+        _ => None,
+    })
 }
 
 /// The square-tile entry of a TF32 forward or dgrad: general, pointwise
