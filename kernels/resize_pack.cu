@@ -646,6 +646,28 @@ struct RpBiColumn {
     float* out;      // channel 0, row 0 of the output at this column
 };
 
+// Two u8 HWC pixels of CH channels in a row whose first bytes are i0 and i1
+// (i1 − i0 is 0 or CH: a bilinear column's two taps), as rp_fetch_px gives
+// them, from the 1–3 aligned words the pair touches (never a word outside
+// it) instead of two fetches of 1–2 words each.
+template <u32 CH>
+__device__ __forceinline__ void rp_fetch_pair_hwc(const unsigned char* __restrict__ src, u32 i0,
+                                                  u32 i1, float v0[4], float v1[4]) {
+    const u32* w = reinterpret_cast<const u32*>(src);
+    const u32 a = i0 >> 2, last = (i1 + CH - 1) >> 2;
+    const u32 w0 = __ldg(w + a);
+    const u32 w1 = last > a ? __ldg(w + a + 1) : 0u;
+    const u32 w2 = last > a + 1 ? __ldg(w + a + 2) : 0u;
+    const u32 s1 = i1 - (a << 2);  // i1's byte in the words, 0 .. 3 + CH
+    const u32 p0 = __funnelshift_r(w0, w1, (i0 & 3u) * 8u);
+    const u32 p1 = s1 < 4u ? __funnelshift_r(w0, w1, s1 * 8u) : __funnelshift_r(w1, w2, (s1 - 4u) * 8u);
+#pragma unroll
+    for (u32 c = 0; c < 4; ++c) {
+        v0[c] = __uint_as_float(__byte_perm(p0, 0x4B000000u, 0x7540u + c)) - 8388608.0f;
+        v1[c] = __uint_as_float(__byte_perm(p1, 0x4B000000u, 0x7540u + c)) - 8388608.0f;
+    }
+}
+
 template <u32 FORMAT, u32 CH>
 __device__ __forceinline__ void rp_bilinear_column(const unsigned char* __restrict__ src,
                                                    const RpBiTap* row_tap, const RpBiColumn& q,
@@ -661,10 +683,15 @@ __device__ __forceinline__ void rp_bilinear_column(const unsigned char* __restri
         if (r >= q.rows) break;
         const RpBiTap ry = row_tap[r];
         float v00[4], v01[4], v10[4], v11[4];
-        rp_fetch_px(src, format, words, base + ry.o0 + cx.o0, cs, channels, v00);
-        rp_fetch_px(src, format, words, base + ry.o0 + cx.o1, cs, channels, v01);
-        rp_fetch_px(src, format, words, base + ry.o1 + cx.o0, cs, channels, v10);
-        rp_fetch_px(src, format, words, base + ry.o1 + cx.o1, cs, channels, v11);
+        if (FORMAT == 0 && words) {
+            rp_fetch_pair_hwc<CH>(src, base + ry.o0 + cx.o0, base + ry.o0 + cx.o1, v00, v01);
+            rp_fetch_pair_hwc<CH>(src, base + ry.o1 + cx.o0, base + ry.o1 + cx.o1, v10, v11);
+        } else {
+            rp_fetch_px(src, format, words, base + ry.o0 + cx.o0, cs, channels, v00);
+            rp_fetch_px(src, format, words, base + ry.o0 + cx.o1, cs, channels, v01);
+            rp_fetch_px(src, format, words, base + ry.o1 + cx.o0, cs, channels, v10);
+            rp_fetch_px(src, format, words, base + ry.o1 + cx.o1, cs, channels, v11);
+        }
         float* row_out = q.out + (q.y0 + r) * q.ow;
 #pragma unroll
         for (u32 c = 0; c < CH; ++c) {
@@ -680,6 +707,81 @@ __device__ __forceinline__ void rp_bilinear_column(const unsigned char* __restri
     }
 }
 
+// Same size (the crop is as large as the output): every filter's taps
+// reduce to the pixel itself with weight w = den·(1/den) (1, or 1 − 2^−24
+// for some den) on each axis, plus taps of weight 0. So a thread reads one
+// pixel an output instead of four (bilinear) or a tap window (antialias),
+// and computes wy·(wx·v), which is what the two-pass arithmetic of both
+// tile kernels gives (their 0·v terms add an exact zero). The full-size
+// output of a multi-resolution batch (224 of 224/192/160/128, 28 of the
+// trainer's 28/24/20/16) is the biggest one. Block-uniform: same tiles.
+struct RpSame {
+    float wx, wy;         // the two axes' weights
+    u32 first;            // element of the source pixel of (row 0, this column)
+    u32 rs, cs;           // row and channel strides
+    u32 ty, rows, ow, plane;
+    float* out;           // channel 0, row 0 of the output at this column
+};
+
+template <u32 FORMAT, u32 CH>
+__device__ __forceinline__ void rp_same_column(const unsigned char* __restrict__ src,
+                                               const RpSame& q, const ResizePackParams& p) {
+    const u32 format = FORMAT < 3 ? FORMAT : p.format;
+    const u32 channels = FORMAT < 3 ? CH : p.channels;
+    const bool words = (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
+#pragma unroll
+    for (u32 k = 0; k < RPB_ROWS; ++k) {
+        const u32 r = q.ty + k * (RPB_THREADS / RPT_TILE_W);
+        if (r >= q.rows) break;
+        float v[4];
+        rp_fetch_px(src, format, words, q.first + r * q.rs, q.cs, channels, v);
+#pragma unroll
+        for (u32 c = 0; c < CH; ++c) {
+            if (c >= channels) break;
+            q.out[c * q.plane + r * q.ow] = fmaf(q.wy * (q.wx * v[c]), p.scale[c], p.bias[c]);
+        }
+    }
+}
+
+// The same-size tile of one image (rows y0.., columns x0..; `filter` 1
+// bilinear, 2 antialias, for the weights).
+__device__ __forceinline__ void rp_same_tile(const unsigned char* __restrict__ src, const u32* img,
+                                             u32 filter, const RpTile& tile, u32 oh, u32 ow,
+                                             float* out_image, const ResizePackParams& p) {
+    const u32 tid = threadIdx.x, tx = tid % RPT_TILE_W;
+    const u32 x = tile.x0 + tx;
+    if (x >= ow) return;
+    const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
+    // Each axis's weight at output 0 (the same at every output).
+    int idx;
+    RpSame q;
+    rp_tap(rp_axis(filter, p.align_corners, (int)ow, (int)ow, 0), 0, idx, q.wx);
+    rp_tap(rp_axis(filter, p.align_corners, (int)oh, (int)oh, 0), 0, idx, q.wy);
+    const u32 xs = img[7] ? ow - 1 - x : x;  // flip mirrors the output
+    q.ty = tid / RPT_TILE_W;
+    q.first = img[0] + (img[3] + tile.y0) * st.rs + (img[4] + xs) * st.ps;
+    q.rs = st.rs;
+    q.cs = st.cs;
+    q.rows = min((u32)RPT_TILE_H, oh - tile.y0);
+    q.ow = ow;
+    q.plane = oh * ow;
+    q.out = out_image + tile.y0 * ow + x;
+    switch (p.format * 4 + p.channels - 1) {
+        case 0: rp_same_column<0, 1>(src, q, p); break;
+        case 2: rp_same_column<0, 3>(src, q, p); break;
+        case 4: rp_same_column<1, 1>(src, q, p); break;
+        case 6: rp_same_column<1, 3>(src, q, p); break;
+        case 8: rp_same_column<2, 1>(src, q, p); break;
+        case 10: rp_same_column<2, 3>(src, q, p); break;
+        default: rp_same_column<3, 4>(src, q, p); break;
+    }
+}
+
+__device__ __forceinline__ bool rp_same_size(const u32* img, u32 oh, u32 ow,
+                                             const ResizePackParams& p) {
+    return p.same_size != 0 && img[5] == oh && img[6] == ow;
+}
+
 extern "C" __global__ void __launch_bounds__(RPB_THREADS)
 slimmable_resize_pack_bilinear(const unsigned char* __restrict__ src,
                                const u32* __restrict__ desc, float* __restrict__ dst,
@@ -693,6 +795,10 @@ slimmable_resize_pack_bilinear(const unsigned char* __restrict__ src,
     const u32 oh = o[0], ow = o[1];
     const u32 n = tile.n, y0 = tile.y0, x0 = tile.x0;
     const u32* img = tile.img;
+    if (rp_same_size(img, oh, ow, p)) {
+        rp_same_tile(src, img, 1u, tile, oh, ow, dst + o[4] + n * p.channels * oh * ow, p);
+        return;
+    }
     const u32 base = img[0], top = img[3], left = img[4];
     const int ch = (int)img[5], cw = (int)img[6];
     const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
@@ -865,6 +971,10 @@ slimmable_resize_pack_aa(const unsigned char* __restrict__ src, const u32* __res
     const u32 oh = o[0], ow = o[1];
     const u32 n = tile.n, y0 = tile.y0, x0 = tile.x0;
     const u32* img = tile.img;
+    if (rp_same_size(img, oh, ow, p)) {
+        rp_same_tile(src, img, 2u, tile, oh, ow, dst + o[4] + n * p.channels * oh * ow, p);
+        return;
+    }
     const int ch = (int)img[5], cw = (int)img[6];
     const u32 tid = threadIdx.x;
 

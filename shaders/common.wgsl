@@ -54,6 +54,10 @@ struct ResizePackParams {
     total_groups: u32,
     total_tiles: u32,
     max_taps: u32,
+    same_size: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 struct BnParams {

@@ -110,6 +110,12 @@ pub struct ResizePackParams {
     /// over every image and output (antialias widens it when shrinking):
     /// whether a kernel with a fixed tap budget may take the launch.
     pub max_taps: u32,
+    /// 1: the tile kernels copy an image whose crop is the output's size
+    /// with one read an output (`ops::resize` sets it; the CUDA launcher
+    /// clears it under `SLIMMABLE_RESIZE_SAME=0`, for A/B timing).
+    pub same_size: u32,
+    /// A WGSL uniform's size is a multiple of 16 bytes.
+    pub _pad: [u32; 3],
 }
 
 /// Fused activation after batch norm (and the elementwise ops' kinds).
@@ -391,7 +397,8 @@ pub fn param_layouts() -> Vec<StructLayout> {
             full_w,
             total_groups,
             total_tiles,
-            max_taps
+            max_taps,
+            same_size
         }),
         layout!(BnParams {
             x,

@@ -141,6 +141,10 @@ fn cases() -> Vec<Case> {
                     out(71, 50, Some(vec![1])),
                     out(1, 1, None),
                     out(8, 32, None),
+                    // The crops' own sizes (image 1 whole; image 0 cropped
+                    // and flipped): the tile kernels' same-size path.
+                    out(60, 23, Some(vec![1])),
+                    out(34, 41, Some(vec![0, 1])),
                 ],
             });
             if filter == Filter::BilinearAntialias {
@@ -260,8 +264,10 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
             ),
         }
         let mut kernels = vec!["per_column", "tiled"];
+        let nosame;
         if let Some((driver, _)) = tile_kernel.filter(|_| fits) {
-            kernels.push(driver);
+            nosame = format!("{driver}-nosame");
+            kernels.extend([driver, nosame.as_str()]);
         }
         for kernel in kernels {
             match run_driver(&exe, &[cdir.as_os_str(), kernel.as_ref()]) {

@@ -429,6 +429,8 @@ pub fn plan(
         total_groups: groups as u32,
         total_tiles: tiles as u32,
         max_taps: max_taps as u32,
+        same_size: 1,
+        _pad: [0; 3],
     };
     Ok(ResizePlan {
         params,

@@ -166,6 +166,9 @@ pub fn cases() -> Vec<Case> {
                         out(11, 8, Some(vec![2, 0])),
                         out(1, 1, None),
                         out(16, 29, Some(vec![1])),
+                        // Image 1's own size (never cropped): the CUDA tile
+                        // kernels' same-size path, beside a resized image.
+                        out(20, 15, Some(vec![1, 2])),
                     ],
                 },
             );

@@ -85,6 +85,11 @@ pub unsafe fn launch_resize_pack(
     p: &ResizePackParams,
 ) -> Result<()> {
     let (name, blocks, threads) = resize_route(p);
+    // A/B timing of the tile kernels' same-size path.
+    let p = &ResizePackParams {
+        same_size: p.same_size * u32::from(switched_on!("SLIMMABLE_RESIZE_SAME")),
+        ..*p
+    };
     let cfg = LaunchConfig {
         grid_dim: (blocks, 1, 1),
         block_dim: (threads, 1, 1),
