@@ -608,8 +608,9 @@ slimmable_resize_pack_tiled(const unsigned char* __restrict__ src, const u32* __
 // kernel's tiles and launch order: word 7 of an output's descriptor is its
 // first tile). Each column's and row's two taps are computed once into
 // shared memory as offsets and float weights; each thread then owns one
-// column and RPB_ROWS rows (RPT_TILE_H / RPB_ROWS apart) and computes each
-// pixel from its four source pixels with straight-line code.
+// column and RPB_ROWS consecutive rows, and computes each pixel from two
+// horizontally filtered source rows (reusing the previous row's second
+// when it is this row's first) with straight-line code.
 // Same weights, and per channel the same operations in the same order, as
 // rp_accumulate: (wx0·v00 + wx1·v01)·wy0 + (wx0·v10 + wx1·v11)·wy1, then
 // the folded normalization. rp_accumulate skips a zero weight where this adds
@@ -668,40 +669,90 @@ __device__ __forceinline__ void rp_fetch_pair_hwc(const unsigned char* __restric
     }
 }
 
+// One source row filtered at a column's two taps: h[c] = wx0·v0 + wx1·v1,
+// per channel (row_base: the row's first element, crop offset included).
+template <u32 FORMAT, u32 CH>
+__device__ __forceinline__ void rp_bilinear_row(const unsigned char* __restrict__ src,
+                                                const RpBiTap& cx, u32 row_base, u32 cs,
+                                                u32 channels, bool words, float h[4]) {
+    const u32 format = FORMAT;
+    float v0[4], v1[4];
+    if (FORMAT == 0 && words) {
+        rp_fetch_pair_hwc<CH>(src, row_base + cx.o0, row_base + cx.o1, v0, v1);
+    } else {
+        rp_fetch_px(src, format, words, row_base + cx.o0, cs, channels, v0);
+        rp_fetch_px(src, format, words, row_base + cx.o1, cs, channels, v1);
+    }
+#pragma unroll
+    for (u32 c = 0; c < CH; ++c) {
+        h[c] = cx.w0 * v0[c];
+        h[c] += cx.w1 * v1[c];
+    }
+}
+
+// rp_bilinear_row for the layouts whose format is read at run time.
+__device__ __forceinline__ void rp_bilinear_row_any(const unsigned char* __restrict__ src,
+                                                    u32 format, const RpBiTap& cx, u32 row_base,
+                                                    u32 cs, u32 channels, bool words, float h[4]) {
+    float v0[4], v1[4];
+    rp_fetch_px(src, format, words, row_base + cx.o0, cs, channels, v0);
+    rp_fetch_px(src, format, words, row_base + cx.o1, cs, channels, v1);
+#pragma unroll
+    for (u32 c = 0; c < 4; ++c) {
+        h[c] = cx.w0 * v0[c];
+        h[c] += cx.w1 * v1[c];
+    }
+}
+
+// A thread's RPB_ROWS consecutive rows of its column. Consecutive output
+// rows often share a source row (the next row's first tap is this row's
+// second: about 2 − scale of the time when shrinking, always when
+// enlarging); the row filtered last is then reused instead of read and
+// filtered again. Row taps are the same across a warp (one row, 32
+// columns), so the test does not diverge.
 template <u32 FORMAT, u32 CH>
 __device__ __forceinline__ void rp_bilinear_column(const unsigned char* __restrict__ src,
                                                    const RpBiTap* row_tap, const RpBiColumn& q,
                                                    const ResizePackParams& p) {
+    constexpr u32 F = FORMAT < 3 ? FORMAT : 3;
     const RpBiTap cx = q.cx;
     const u32 base = q.base, cs = q.cs, plane = q.plane;
-    const u32 format = FORMAT < 3 ? FORMAT : p.format;
     const u32 channels = FORMAT < 3 ? CH : p.channels;
     const bool words = (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
+    float last[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    u32 last_row = 0xFFFFFFFFu;  // element offset of the row in `last`
 #pragma unroll
     for (u32 k = 0; k < RPB_ROWS; ++k) {
-        const u32 r = q.ty + k * (RPB_THREADS / RPT_TILE_W);
+        const u32 r = q.ty * RPB_ROWS + k;
         if (r >= q.rows) break;
         const RpBiTap ry = row_tap[r];
-        float v00[4], v01[4], v10[4], v11[4];
-        if (FORMAT == 0 && words) {
-            rp_fetch_pair_hwc<CH>(src, base + ry.o0 + cx.o0, base + ry.o0 + cx.o1, v00, v01);
-            rp_fetch_pair_hwc<CH>(src, base + ry.o1 + cx.o0, base + ry.o1 + cx.o1, v10, v11);
+        float top_row[4], bottom_row[4];
+        if (ry.o0 == last_row) {
+#pragma unroll
+            for (u32 c = 0; c < 4; ++c) top_row[c] = last[c];
+        } else if (F == 3) {
+            // The run-time layouts: format read from p.
+            rp_bilinear_row_any(src, p.format, cx, base + ry.o0, cs, channels, words, top_row);
         } else {
-            rp_fetch_px(src, format, words, base + ry.o0 + cx.o0, cs, channels, v00);
-            rp_fetch_px(src, format, words, base + ry.o0 + cx.o1, cs, channels, v01);
-            rp_fetch_px(src, format, words, base + ry.o1 + cx.o0, cs, channels, v10);
-            rp_fetch_px(src, format, words, base + ry.o1 + cx.o1, cs, channels, v11);
+            rp_bilinear_row<F, CH>(src, cx, base + ry.o0, cs, channels, words, top_row);
         }
+        if (ry.o1 == ry.o0) {
+#pragma unroll
+            for (u32 c = 0; c < 4; ++c) bottom_row[c] = top_row[c];
+        } else if (F == 3) {
+            rp_bilinear_row_any(src, p.format, cx, base + ry.o1, cs, channels, words, bottom_row);
+        } else {
+            rp_bilinear_row<F, CH>(src, cx, base + ry.o1, cs, channels, words, bottom_row);
+        }
+#pragma unroll
+        for (u32 c = 0; c < 4; ++c) last[c] = bottom_row[c];
+        last_row = ry.o1;
         float* row_out = q.out + (q.y0 + r) * q.ow;
 #pragma unroll
         for (u32 c = 0; c < CH; ++c) {
             if (c >= channels) break;
-            float top_row = cx.w0 * v00[c];
-            top_row += cx.w1 * v01[c];
-            float bottom_row = cx.w0 * v10[c];
-            bottom_row += cx.w1 * v11[c];
-            float acc = ry.w0 * top_row;
-            acc += ry.w1 * bottom_row;
+            float acc = ry.w0 * top_row[c];
+            acc += ry.w1 * bottom_row[c];
             row_out[c * plane] = fmaf(acc, p.scale[c], p.bias[c]);
         }
     }
