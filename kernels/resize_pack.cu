@@ -615,6 +615,13 @@ slimmable_resize_pack_tiled(const unsigned char* __restrict__ src, const u32* __
 // rp_accumulate: (wx0·v00 + wx1·v01)·wy0 + (wx0·v10 + wx1·v11)·wy1, then
 // the folded normalization. rp_accumulate skips a zero weight where this adds
 // 0·v, which is exact (taps are always in the image).
+// By default one warp a tile, each thread all RPT_TILE_H rows of its
+// column: the block's set-up (finding the tile, computing its taps) was
+// about 40% of the instructions with two warps of 4 rows each (which
+// slimmable_resize_pack_bilinear2 keeps, SLIMMABLE_RESIZE_BILINEAR_WARP=0:
+// more warps an SM to hide load latency, at 50% against 62.5% occupancy).
+#define RPBL_THREADS 32
+// The antialias tile kernel's block (two warps: 4 rows a thread).
 #define RPB_THREADS 64
 #define RPB_ROWS (RPT_TILE_H * RPT_TILE_W / RPB_THREADS)
 
@@ -704,13 +711,13 @@ __device__ __forceinline__ void rp_bilinear_row_any(const unsigned char* __restr
     }
 }
 
-// A thread's RPB_ROWS consecutive rows of its column. Consecutive output
+// A thread's ROWS consecutive rows of its column. Consecutive output
 // rows often share a source row (the next row's first tap is this row's
 // second: about 2 − scale of the time when shrinking, always when
 // enlarging); the row filtered last is then reused instead of read and
 // filtered again. Row taps are the same across a warp (one row, 32
 // columns), so the test does not diverge.
-template <u32 FORMAT, u32 CH>
+template <u32 ROWS, u32 FORMAT, u32 CH>
 __device__ __forceinline__ void rp_bilinear_column(const unsigned char* __restrict__ src,
                                                    const RpBiTap* row_tap, const RpBiColumn& q,
                                                    const ResizePackParams& p) {
@@ -722,8 +729,8 @@ __device__ __forceinline__ void rp_bilinear_column(const unsigned char* __restri
     float last[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     u32 last_row = 0xFFFFFFFFu;  // element offset of the row in `last`
 #pragma unroll
-    for (u32 k = 0; k < RPB_ROWS; ++k) {
-        const u32 r = q.ty * RPB_ROWS + k;
+    for (u32 k = 0; k < ROWS; ++k) {
+        const u32 r = q.ty * ROWS + k;
         if (r >= q.rows) break;
         const RpBiTap ry = row_tap[r];
         float top_row[4], bottom_row[4];
@@ -774,15 +781,15 @@ struct RpSame {
     float* out;           // channel 0, row 0 of the output at this column
 };
 
-template <u32 FORMAT, u32 CH>
+template <u32 THREADS, u32 FORMAT, u32 CH>
 __device__ __forceinline__ void rp_same_column(const unsigned char* __restrict__ src,
                                                const RpSame& q, const ResizePackParams& p) {
     const u32 format = FORMAT < 3 ? FORMAT : p.format;
     const u32 channels = FORMAT < 3 ? CH : p.channels;
     const bool words = (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
 #pragma unroll
-    for (u32 k = 0; k < RPB_ROWS; ++k) {
-        const u32 r = q.ty + k * (RPB_THREADS / RPT_TILE_W);
+    for (u32 k = 0; k < RPT_TILE_H * RPT_TILE_W / THREADS; ++k) {
+        const u32 r = q.ty + k * (THREADS / RPT_TILE_W);
         if (r >= q.rows) break;
         float v[4];
         rp_fetch_px(src, format, words, q.first + r * q.rs, q.cs, channels, v);
@@ -795,7 +802,8 @@ __device__ __forceinline__ void rp_same_column(const unsigned char* __restrict__
 }
 
 // The same-size tile of one image (rows y0.., columns x0..; `filter` 1
-// bilinear, 2 antialias, for the weights).
+// bilinear, 2 antialias, for the weights), by a block of THREADS.
+template <u32 THREADS>
 __device__ __forceinline__ void rp_same_tile(const unsigned char* __restrict__ src, const u32* img,
                                              u32 filter, const RpTile& tile, u32 oh, u32 ow,
                                              float* out_image, const ResizePackParams& p) {
@@ -818,13 +826,13 @@ __device__ __forceinline__ void rp_same_tile(const unsigned char* __restrict__ s
     q.plane = oh * ow;
     q.out = out_image + tile.y0 * ow + x;
     switch (p.format * 4 + p.channels - 1) {
-        case 0: rp_same_column<0, 1>(src, q, p); break;
-        case 2: rp_same_column<0, 3>(src, q, p); break;
-        case 4: rp_same_column<1, 1>(src, q, p); break;
-        case 6: rp_same_column<1, 3>(src, q, p); break;
-        case 8: rp_same_column<2, 1>(src, q, p); break;
-        case 10: rp_same_column<2, 3>(src, q, p); break;
-        default: rp_same_column<3, 4>(src, q, p); break;
+        case 0: rp_same_column<THREADS, 0, 1>(src, q, p); break;
+        case 2: rp_same_column<THREADS, 0, 3>(src, q, p); break;
+        case 4: rp_same_column<THREADS, 1, 1>(src, q, p); break;
+        case 6: rp_same_column<THREADS, 1, 3>(src, q, p); break;
+        case 8: rp_same_column<THREADS, 2, 1>(src, q, p); break;
+        case 10: rp_same_column<THREADS, 2, 3>(src, q, p); break;
+        default: rp_same_column<THREADS, 3, 4>(src, q, p); break;
     }
 }
 
@@ -833,11 +841,12 @@ __device__ __forceinline__ bool rp_same_size(const u32* img, u32 oh, u32 ow,
     return p.same_size != 0 && img[5] == oh && img[6] == ow;
 }
 
-extern "C" __global__ void __launch_bounds__(RPB_THREADS)
-slimmable_resize_pack_bilinear(const unsigned char* __restrict__ src,
-                               const u32* __restrict__ desc, float* __restrict__ dst,
-                               ResizePackParams p) {
-    __shared__ RpBiTap col_tap[RPT_TILE_W];
+template <u32 THREADS>
+__device__ __forceinline__ void rp_bilinear_tiles(const unsigned char* __restrict__ src,
+                                                  const u32* __restrict__ desc,
+                                                  float* __restrict__ dst,
+                                                  const ResizePackParams& p) {
+    constexpr u32 ROWS = RPT_TILE_H * RPT_TILE_W / THREADS;
     __shared__ RpBiTap row_tap[RPT_TILE_H];
 
     // The block's output, image and tile.
@@ -847,7 +856,7 @@ slimmable_resize_pack_bilinear(const unsigned char* __restrict__ src,
     const u32 n = tile.n, y0 = tile.y0, x0 = tile.x0;
     const u32* img = tile.img;
     if (rp_same_size(img, oh, ow, p)) {
-        rp_same_tile(src, img, 1u, tile, oh, ow, dst + o[4] + n * p.channels * oh * ow, p);
+        rp_same_tile<THREADS>(src, img, 1u, tile, oh, ow, dst + o[4] + n * p.channels * oh * ow, p);
         return;
     }
     const u32 base = img[0], top = img[3], left = img[4];
@@ -855,22 +864,20 @@ slimmable_resize_pack_bilinear(const unsigned char* __restrict__ src,
     const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
     const u32 tid = threadIdx.x;
 
-    // Taps, once per column and row of the tile (threads 0..31 columns,
-    // 32..39 rows); flip mirrors the output (resize, then flip).
-    if (tid < RPT_TILE_W) {
-        const u32 x = min(x0 + tid, ow - 1);
-        const int xs = img[7] ? (int)(ow - 1 - x) : (int)x;
-        col_tap[tid] = rp_bitap(p.align_corners, cw, (int)ow, xs, left, st.ps);
-    } else if (tid < RPT_TILE_W + RPT_TILE_H) {
-        const u32 y = min(y0 + tid - RPT_TILE_W, oh - 1);
-        row_tap[tid - RPT_TILE_W] = rp_bitap(p.align_corners, ch, (int)oh, (int)y, top, st.rs);
+    // The tile's row taps (threads 0..7) into shared memory; then each
+    // thread its own column's taps. Flip mirrors the output (resize, then
+    // flip).
+    if (tid < RPT_TILE_H) {
+        const u32 y = min(y0 + tid, oh - 1);
+        row_tap[tid] = rp_bitap(p.align_corners, ch, (int)oh, (int)y, top, st.rs);
     }
     __syncthreads();
 
     const u32 tx = tid % RPT_TILE_W, ty = tid / RPT_TILE_W;
     if (x0 + tx >= ow) return;
+    const int xs = img[7] ? (int)(ow - 1 - (x0 + tx)) : (int)(x0 + tx);
     RpBiColumn q;
-    q.cx = col_tap[tx];
+    q.cx = rp_bitap(p.align_corners, cw, (int)ow, xs, left, st.ps);
     q.base = base;
     q.cs = st.cs;
     q.ty = ty;
@@ -882,17 +889,33 @@ slimmable_resize_pack_bilinear(const unsigned char* __restrict__ src,
     // Format and channel count as constants: no per-pixel format branches,
     // no work on channels that do not exist.
     switch (p.format * 4 + p.channels - 1) {
-        case 0: rp_bilinear_column<0, 1>(src, row_tap, q, p); break;
-        case 2: rp_bilinear_column<0, 3>(src, row_tap, q, p); break;
-        case 3: rp_bilinear_column<0, 4>(src, row_tap, q, p); break;
-        case 4: rp_bilinear_column<1, 1>(src, row_tap, q, p); break;
-        case 6: rp_bilinear_column<1, 3>(src, row_tap, q, p); break;
-        case 8: rp_bilinear_column<2, 1>(src, row_tap, q, p); break;
-        case 10: rp_bilinear_column<2, 3>(src, row_tap, q, p); break;
+        case 0: rp_bilinear_column<ROWS, 0, 1>(src, row_tap, q, p); break;
+        case 2: rp_bilinear_column<ROWS, 0, 3>(src, row_tap, q, p); break;
+        case 3: rp_bilinear_column<ROWS, 0, 4>(src, row_tap, q, p); break;
+        case 4: rp_bilinear_column<ROWS, 1, 1>(src, row_tap, q, p); break;
+        case 6: rp_bilinear_column<ROWS, 1, 3>(src, row_tap, q, p); break;
+        case 8: rp_bilinear_column<ROWS, 2, 1>(src, row_tap, q, p); break;
+        case 10: rp_bilinear_column<ROWS, 2, 3>(src, row_tap, q, p); break;
         // Two channels, and the layouts rarely met with four: format and
         // channel count read at run time.
-        default: rp_bilinear_column<3, 4>(src, row_tap, q, p); break;
+        default: rp_bilinear_column<ROWS, 3, 4>(src, row_tap, q, p); break;
     }
+}
+
+extern "C" __global__ void __launch_bounds__(RPBL_THREADS)
+slimmable_resize_pack_bilinear(const unsigned char* __restrict__ src,
+                               const u32* __restrict__ desc, float* __restrict__ dst,
+                               ResizePackParams p) {
+    rp_bilinear_tiles<RPBL_THREADS>(src, desc, dst, p);
+}
+
+// (Up to 51 registers for 20 blocks an SM: bounded by the block size alone,
+// ptxas chose 40 and spilled.)
+extern "C" __global__ void __launch_bounds__(RPB_THREADS, 20)
+slimmable_resize_pack_bilinear2(const unsigned char* __restrict__ src,
+                                const u32* __restrict__ desc, float* __restrict__ dst,
+                                ResizePackParams p) {
+    rp_bilinear_tiles<RPB_THREADS>(src, desc, dst, p);
 }
 
 // Antialias direct order by tiles, when no filter has more than RPS_TAPS
@@ -1023,7 +1046,7 @@ slimmable_resize_pack_aa(const unsigned char* __restrict__ src, const u32* __res
     const u32 n = tile.n, y0 = tile.y0, x0 = tile.x0;
     const u32* img = tile.img;
     if (rp_same_size(img, oh, ow, p)) {
-        rp_same_tile(src, img, 2u, tile, oh, ow, dst + o[4] + n * p.channels * oh * ow, p);
+        rp_same_tile<RPB_THREADS>(src, img, 2u, tile, oh, ow, dst + o[4] + n * p.channels * oh * ow, p);
         return;
     }
     const int ch = (int)img[5], cw = (int)img[6];

@@ -63,46 +63,65 @@ run() {
     done
     step "verify --backend cuda" .gpu/bin/slimmable verify --backend cuda
     if [ -x scripts/gpu-bench.sh ]; then step "benchmarks" scripts/gpu-bench.sh "$OUT"; fi
+    # QUICK=1 (a second call in a session): the tests, verify, the benchmark
+    # table beside PyTorch, the A/Bs of the newest kernels and the trainer
+    # against PyTorch; not the older A/Bs, profiles and most of Nsight.
+    local full=1
+    if [ "${QUICK:-0}" = 1 ]; then full=0; fi
     # The resize-pack kernels off the default route: bilinear and antialias
     # on the per-column kernel (SLIMMABLE_RESIZE_BILINEAR=0
     # SLIMMABLE_RESIZE_AA_TILE=0), and every filter on the tiled kernel
-    # (opt-in): their tests, cases and the bench (A/B against the tile
-    # kernels in benchmarks above).
+    # (opt-in); the bilinear tile kernel's two-warp twin
+    # (SLIMMABLE_RESIZE_BILINEAR_WARP=0); the tile kernels without their
+    # same-size path (SLIMMABLE_RESIZE_SAME=0): tests, cases and the bench
+    # (A/B against the defaults in benchmarks above).
     local per_column=(SLIMMABLE_RESIZE_BILINEAR=0 SLIMMABLE_RESIZE_AA_TILE=0)
-    for t in resize_fixtures resize_cli ops_cross_backend; do
-        if [ -x ".gpu/tests/$t" ]; then
-            step "test $t, per-column resize" env "${per_column[@]}" \
-                ".gpu/tests/$t" --test-threads=1
-            step "test $t, tiled resize" env SLIMMABLE_RESIZE_TILED=1 "${per_column[@]}" \
-                ".gpu/tests/$t" --test-threads=1
-        fi
+    local variants=("SLIMMABLE_RESIZE_BILINEAR_WARP=0" "SLIMMABLE_RESIZE_SAME=0")
+    if [ "$full" = 1 ]; then
+        variants+=("${per_column[*]}" "SLIMMABLE_RESIZE_TILED=1 ${per_column[*]}")
+    fi
+    for v in "${variants[@]}"; do
+        # shellcheck disable=SC2086 # $v is a list of NAME=VALUE words
+        for t in resize_fixtures resize_cli ops_cross_backend; do
+            if [ -x ".gpu/tests/$t" ]; then
+                step "test $t, $v" env $v ".gpu/tests/$t" --test-threads=1
+            fi
+        done
+        # shellcheck disable=SC2086
+        step "verify resize_pack, $v" env $v .gpu/bin/slimmable verify --backend cuda --op resize_pack
+        # shellcheck disable=SC2086
+        step "bench resize, $v" env $v \
+            .gpu/bin/slimmable bench resize --backend cuda --iters 30 --torch "$OUT/torch.json"
     done
-    step "verify resize_pack, per-column" env "${per_column[@]}" \
-        .gpu/bin/slimmable verify --backend cuda --op resize_pack
-    step "verify resize_pack, tiled" env SLIMMABLE_RESIZE_TILED=1 "${per_column[@]}" \
-        .gpu/bin/slimmable verify --backend cuda --op resize_pack
-    step "bench resize, per-column" env "${per_column[@]}" \
-        .gpu/bin/slimmable bench resize --backend cuda --iters 30 --torch "$OUT/torch.json"
-    # A/B, conv: the 3x3 stride-1 depthwise passes on the tiled 3x3 kernels
-    # instead of the flat ones, the pointwise passes on the generic implicit
-    # GEMM instead of their twins, the stem on the GEMM instead of its
-    # direct kernels.
-    step "bench conv, SLIMMABLE_DW_FLAT=0 SLIMMABLE_PW_VEC=0 SLIMMABLE_STEM_DIRECT=0" \
-        env SLIMMABLE_DW_FLAT=0 SLIMMABLE_PW_VEC=0 SLIMMABLE_STEM_DIRECT=0 \
-        .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
-    # A/B, the flat depthwise passes on planes a multiple of 4 wide: their
-    # ROW4 twins (default) against the general flat kernels.
-    step "bench conv, SLIMMABLE_DW_FLAT4=0" env SLIMMABLE_DW_FLAT4=0 \
-        .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
-    # The opt-in 128 x 128 TF32 conv tiles: checked, then timed against the
-    # default 128 x 64 ones.
+    if [ "$full" = 1 ]; then
+        step "bench resize, per-column" env "${per_column[@]}" \
+            .gpu/bin/slimmable bench resize --backend cuda --iters 30 --torch "$OUT/torch.json"
+        # A/B, conv: the 3x3 stride-1 depthwise passes on the tiled 3x3
+        # kernels instead of the flat ones, the pointwise passes on the
+        # generic implicit GEMM instead of their twins, the stem on the GEMM
+        # instead of its direct kernels.
+        step "bench conv, SLIMMABLE_DW_FLAT=0 SLIMMABLE_PW_VEC=0 SLIMMABLE_STEM_DIRECT=0" \
+            env SLIMMABLE_DW_FLAT=0 SLIMMABLE_PW_VEC=0 SLIMMABLE_STEM_DIRECT=0 \
+            .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
+        # A/B, the flat depthwise passes on planes a multiple of 4 wide: their
+        # ROW4 twins (default) against the general flat kernels.
+        step "bench conv, SLIMMABLE_DW_FLAT4=0" env SLIMMABLE_DW_FLAT4=0 \
+            .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
+    fi
+    # The 128 x 128 TF32 conv tiles on every conv they fit (default: where
+    # they won, launch_conv::gemm_square_wins): checked; then the conv bench
+    # with them nowhere and everywhere, against the default.
     step "verify conv2d, SLIMMABLE_GEMM_SQUARE=1" env SLIMMABLE_GEMM_SQUARE=1 \
         .gpu/bin/slimmable verify --backend cuda --op conv2d
-    step "bench conv, SLIMMABLE_GEMM_SQUARE=1" env SLIMMABLE_GEMM_SQUARE=1 \
-        .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
+    for sq in 0 1; do
+        step "bench conv, SLIMMABLE_GEMM_SQUARE=$sq" env SLIMMABLE_GEMM_SQUARE=$sq \
+            .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
+    done
     # Where the ImageNet MutualNet iteration's time goes, operation by operation.
-    step "bench mutualnet --profile-ops" .gpu/bin/slimmable bench mutualnet --backend cuda \
-        --iters 2 --profile-ops
+    if [ "$full" = 1 ]; then
+        step "bench mutualnet --profile-ops" .gpu/bin/slimmable bench mutualnet --backend cuda \
+            --iters 2 --profile-ops
+    fi
     # Trainer speed, when Fashion-MNIST was carried in .data/ (see build),
     # one after the other on an idle GPU: TRAIN_IMAGES / 128 iterations of
     # ours (default 200) without evaluation, then as many of PyTorch eager's.
@@ -111,34 +130,31 @@ run() {
         step "train fmnist-full, $((images / 128)) iterations" .gpu/bin/slimmable train \
             --preset fmnist-full --epochs 1 --images-per-epoch "$images" --skip-eval \
             --data-dir .data/fashion-mnist --out /tmp/gpu-run --log-every 50
-        # A/B: the square conv tiles on (opt-in); this stop's other kernels
-        # off (one SGD launch per parameter, the general flat depthwise).
-        step "train fmnist-full, SLIMMABLE_GEMM_SQUARE=1" env SLIMMABLE_GEMM_SQUARE=1 \
-            .gpu/bin/slimmable train --preset fmnist-full --epochs 1 --images-per-epoch "$images" \
-            --skip-eval --data-dir .data/fashion-mnist --out /tmp/gpu-run-sq --log-every 50
-        step "train fmnist-full, SLIMMABLE_SGD_MANY=0 SLIMMABLE_DW_FLAT4=0" \
-            env SLIMMABLE_SGD_MANY=0 SLIMMABLE_DW_FLAT4=0 \
-            .gpu/bin/slimmable train --preset fmnist-full --epochs 1 --images-per-epoch "$images" \
-            --skip-eval --data-dir .data/fashion-mnist --out /tmp/gpu-run-off --log-every 50
+        if [ "$full" = 1 ]; then
+            # A/B: one SGD launch per parameter and the general flat
+            # depthwise.
+            step "train fmnist-full, SLIMMABLE_SGD_MANY=0 SLIMMABLE_DW_FLAT4=0" \
+                env SLIMMABLE_SGD_MANY=0 SLIMMABLE_DW_FLAT4=0 \
+                .gpu/bin/slimmable train --preset fmnist-full --epochs 1 --images-per-epoch "$images" \
+                --skip-eval --data-dir .data/fashion-mnist --out /tmp/gpu-run-off --log-every 50
+        fi
         step "PyTorch reference trainer" python3 tools/reference_trainer.py \
             --iters "$((images / 128))" --out "$OUT/torch_trainer.json"
         # Where our iteration's time goes, operation by operation.
         step "train --profile-ops 20" .gpu/bin/slimmable train --preset fmnist-full \
             --profile-ops 20 --data-dir .data/fashion-mnist --out /tmp/gpu-profile
         cp /tmp/gpu-profile/profile.txt "$OUT/" 2>/dev/null || true
-        # A/B: batch norm of N*H*W <= 2048 on the 256-thread resident kernels.
-        step "train --profile-ops 20, SLIMMABLE_BN_SMALL=0" env SLIMMABLE_BN_SMALL=0 \
-            .gpu/bin/slimmable train --preset fmnist-full --profile-ops 20 \
-            --data-dir .data/fashion-mnist --out /tmp/gpu-profile-ab
-        cp /tmp/gpu-profile-ab/profile.txt "$OUT/profile-bn-small-off.txt" 2>/dev/null || true
-        # A/B: the 1x1 convs with more than 64 outputs on the square tiles.
-        step "train --profile-ops 20, SLIMMABLE_GEMM_SQUARE=1" env SLIMMABLE_GEMM_SQUARE=1 \
-            .gpu/bin/slimmable train --preset fmnist-full --profile-ops 20 \
-            --data-dir .data/fashion-mnist --out /tmp/gpu-profile-sq
-        cp /tmp/gpu-profile-sq/profile.txt "$OUT/profile-gemm-square.txt" 2>/dev/null || true
+        if [ "$full" = 1 ]; then
+            # A/B: batch norm of N*H*W <= 2048 on the 256-thread resident kernels.
+            step "train --profile-ops 20, SLIMMABLE_BN_SMALL=0" env SLIMMABLE_BN_SMALL=0 \
+                .gpu/bin/slimmable train --preset fmnist-full --profile-ops 20 \
+                --data-dir .data/fashion-mnist --out /tmp/gpu-profile-ab
+            cp /tmp/gpu-profile-ab/profile.txt "$OUT/profile-bn-small-off.txt" 2>/dev/null || true
+        fi
     fi
     # Hardware counters of the kernels still short of their targets (the
-    # first launch of each), when ncu can read them (PROFILE=1).
+    # first launch of each), when ncu can read them (PROFILE=1; QUICK=1
+    # keeps the resize tile kernels).
     local ncu="${NCU:-/usr/local/cuda/bin/ncu}"
     if [ "${PROFILE:-0}" = 1 ] && [ -x "$ncu" ]; then
         local sections=(--section SpeedOfLight --section MemoryWorkloadAnalysis
@@ -149,26 +165,40 @@ run() {
                 --kernel-name "$k" "${sections[@]}" \
                 .gpu/bin/slimmable bench resize --backend cuda --iters 1
         done
-        # The per-column kernel runs in the bench only when the tile kernels
-        # are switched off.
-        step "ncu slimmable_resize_pack" env "${per_column[@]}" timeout 90 "$ncu" \
-            --clock-control none --launch-count 1 --kernel-name slimmable_resize_pack \
-            "${sections[@]}" .gpu/bin/slimmable bench resize --backend cuda --iters 1
-        # (The general flat wgrad runs in the suite only on dw3x3_b's 56-wide
-        # planes, which default to the ROW4 twin: profile it with that off.)
-        for k in slimmable_dwconv2d_fwd_k3s1_flat slimmable_dwconv2d_fwd_k3s1_flat4 \
-            slimmable_dwconv2d_wgrad_k3s1_flat slimmable_dwconv2d_wgrad_k3s1_flat4 \
-            slimmable_conv2d_fwd_stem3 slimmable_conv2d_wgrad_stem3 slimmable_conv2d_fwd_tf32; do
-            local flat4=1
-            if [ "$k" = slimmable_dwconv2d_wgrad_k3s1_flat ]; then flat4=0; fi
-            step "ncu $k" env SLIMMABLE_DW_FLAT4=$flat4 SLIMMABLE_GEMM_SQUARE=0 timeout 90 "$ncu" \
-                --clock-control none \
-                --launch-count 1 --kernel-name "$k" "${sections[@]}" \
-                .gpu/bin/slimmable bench conv --backend cuda --iters 1
-        done
-        step "ncu slimmable_conv2d_fwd_tf32_sq" env SLIMMABLE_GEMM_SQUARE=1 timeout 90 "$ncu" \
-            --clock-control none --launch-count 1 --kernel-name slimmable_conv2d_fwd_tf32_sq \
-            "${sections[@]}" .gpu/bin/slimmable bench conv --backend cuda --iters 1
+        if [ "$full" = 1 ]; then
+            # The per-column kernel runs in the bench only when the tile
+            # kernels are switched off.
+            step "ncu slimmable_resize_pack" env "${per_column[@]}" timeout 90 "$ncu" \
+                --clock-control none --launch-count 1 --kernel-name slimmable_resize_pack \
+                "${sections[@]}" .gpu/bin/slimmable bench resize --backend cuda --iters 1
+            # (The general flat wgrad runs in the suite only on dw3x3_b's
+            # 56-wide planes, which default to the ROW4 twin: profile it with
+            # that off.)
+            for k in slimmable_dwconv2d_fwd_k3s1_flat slimmable_dwconv2d_fwd_k3s1_flat4 \
+                slimmable_dwconv2d_wgrad_k3s1_flat slimmable_dwconv2d_wgrad_k3s1_flat4 \
+                slimmable_conv2d_fwd_stem3 slimmable_conv2d_wgrad_stem3 slimmable_conv2d_fwd_tf32; do
+                local flat4=1
+                if [ "$k" = slimmable_dwconv2d_wgrad_k3s1_flat ]; then flat4=0; fi
+                step "ncu $k" env SLIMMABLE_DW_FLAT4=$flat4 SLIMMABLE_GEMM_SQUARE=0 timeout 90 "$ncu" \
+                    --clock-control none \
+                    --launch-count 1 --kernel-name "$k" "${sections[@]}" \
+                    .gpu/bin/slimmable bench conv --backend cuda --iters 1
+            done
+            step "ncu slimmable_conv2d_fwd_tf32_sq" env SLIMMABLE_GEMM_SQUARE=1 timeout 90 "$ncu" \
+                --clock-control none --launch-count 1 --kernel-name slimmable_conv2d_fwd_tf32_sq \
+                "${sections[@]}" .gpu/bin/slimmable bench conv --backend cuda --iters 1
+        fi
+    fi
+    # ACCURACY_EPOCHS=N: last, one MutualNet run of the fmnist-full recipe
+    # for N epochs with its evaluation grid, stopped after ACCURACY_BUDGET
+    # seconds (default 240); results packed with the details.
+    if [ -n "${ACCURACY_EPOCHS:-}" ] && [ -d .data/fashion-mnist ]; then
+        step "train fmnist-full, $ACCURACY_EPOCHS epochs" timeout "${ACCURACY_BUDGET:-240}" \
+            .gpu/bin/slimmable train --preset fmnist-full --epochs "$ACCURACY_EPOCHS" \
+            --data-dir .data/fashion-mnist --out /tmp/gpu-accuracy --log-every 500
+        mkdir -p "$OUT/accuracy"
+        cp /tmp/gpu-accuracy/{results.json,results.csv,table.txt,accuracy_vs_macs.svg} \
+            "$OUT/accuracy/" 2>/dev/null || true
     fi
     echo "=== summary" | tee -a "$LOG"
     printf '%s\n' "${summary[@]}" | tee -a "$LOG"
@@ -178,8 +208,9 @@ run() {
     if [ -f "$OUT/torch_trainer.json" ]; then cat "$OUT/torch_trainer.json"; fi
     # The device tool returns at most 8 files: keep the log and the table
     # as they are, pack the rest (profiles, PyTorch's JSON) into one.
-    (cd "$OUT" && tar -czf details.tgz profile*.txt torch*.json 2>/dev/null \
-        && rm -f profile*.txt torch*.json) || true
+    (cd "$OUT" || exit 0
+        tar -czf details.tgz profile*.txt torch*.json accuracy 2>/dev/null
+        rm -rf profile*.txt torch*.json accuracy) || true
 }
 
 case "${1:-}" in

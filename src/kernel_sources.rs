@@ -192,6 +192,7 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::RESIZE_PACK_MUTUALNET,
             entry::RESIZE_PACK_TILED,
             entry::RESIZE_PACK_BILINEAR,
+            entry::RESIZE_PACK_BILINEAR2,
             entry::RESIZE_PACK_AA,
         ],
     },
@@ -411,9 +412,12 @@ pub mod entry {
     /// blocks of 256), same arguments; opt-in with `SLIMMABLE_RESIZE_TILED=1`.
     pub const RESIZE_PACK_TILED: &str = "slimmable_resize_pack_tiled";
     /// CUDA only: the direct order of bilinear filters by tiles
-    /// (`ResizePackParams::total_tiles` blocks of 64), same arguments; the
+    /// (`ResizePackParams::total_tiles` blocks of 32), same arguments; the
     /// default there (`SLIMMABLE_RESIZE_BILINEAR=0` turns it off).
     pub const RESIZE_PACK_BILINEAR: &str = "slimmable_resize_pack_bilinear";
+    /// CUDA only: the same with two warps a tile (blocks of 64, 4 rows a
+    /// thread), under `SLIMMABLE_RESIZE_BILINEAR_WARP=0`.
+    pub const RESIZE_PACK_BILINEAR2: &str = "slimmable_resize_pack_bilinear2";
     /// CUDA only: the direct order of antialias filters by tiles, when no
     /// axis has more than `AA_TILE_MAX_TAPS` taps (`ResizePackParams::max_taps`);
     /// `total_tiles` blocks of 64, same arguments; the default there

@@ -268,6 +268,9 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
         if let Some((driver, _)) = tile_kernel.filter(|_| fits) {
             nosame = format!("{driver}-nosame");
             kernels.extend([driver, nosame.as_str()]);
+            if driver == "bilinear" {
+                kernels.extend(["bilinear2", "bilinear2-nosame"]);
+            }
         }
         for kernel in kernels {
             match run_driver(&exe, &[cdir.as_os_str(), kernel.as_ref()]) {

@@ -12,7 +12,7 @@
 
 int main(int argc, char** argv) {
     if (argc != 3) {
-        std::fprintf(stderr, "usage: resize_check CASE_DIR per_column|tiled|bilinear|aa[-nosame]\n");
+        std::fprintf(stderr, "usage: resize_check CASE_DIR per_column|tiled|bilinear|aa|bilinear2[-nosame]\n");
         return 2;
     }
     case_dir = argv[1];
@@ -37,9 +37,12 @@ int main(int argc, char** argv) {
         shim_launch(p.total_tiles, RPT_THREADS,
                     [&] { slimmable_resize_pack_tiled(s, desc.data(), out.data(), p); });
     } else if (which == "bilinear") {
-        // launch_resize.rs resize_route: p.total_tiles blocks of RPB_THREADS.
-        shim_launch(p.total_tiles, RPB_THREADS,
+        // launch_resize.rs resize_route: p.total_tiles blocks of RPBL_THREADS.
+        shim_launch(p.total_tiles, RPBL_THREADS,
                     [&] { slimmable_resize_pack_bilinear(s, desc.data(), out.data(), p); });
+    } else if (which == "bilinear2") {
+        shim_launch(p.total_tiles, RPB_THREADS,
+                    [&] { slimmable_resize_pack_bilinear2(s, desc.data(), out.data(), p); });
     } else if (which == "aa") {
         // launch_resize.rs resize_route: p.total_tiles blocks of RPB_THREADS.
         shim_launch(p.total_tiles, RPB_THREADS,

@@ -31,9 +31,12 @@ fn tiled() -> bool {
     opted_in!("SLIMMABLE_RESIZE_TILED")
 }
 
-/// Threads of a `slimmable_resize_pack_bilinear` or `_aa` block
+/// Threads of a `slimmable_resize_pack_bilinear` block (`RPBL_THREADS`): a
+/// tile's 32 columns, each thread all 8 rows.
+const BILINEAR_BLOCK: u32 = 32;
+/// Threads of a `slimmable_resize_pack_aa` or `_bilinear2` block
 /// (`RPB_THREADS`): a tile's 32 columns, each thread 4 of its 8 rows.
-const BILINEAR_BLOCK: u32 = 64;
+const AA_BLOCK: u32 = 64;
 
 /// Taps along an axis the antialias tile kernel holds (`RPS_TAPS`): shrinks
 /// by up to about 3.5×.
@@ -51,16 +54,20 @@ pub fn resize_route(p: &ResizePackParams) -> (&'static str, u32, u32) {
         (entry::RESIZE_PACK_MUTUALNET, per_column_blocks(p), BLOCK)
     } else if p.filter_mode == Filter::Bilinear.code() && switched_on!("SLIMMABLE_RESIZE_BILINEAR")
     {
-        (
-            entry::RESIZE_PACK_BILINEAR,
-            p.total_tiles.max(1),
-            BILINEAR_BLOCK,
-        )
+        if switched_on!("SLIMMABLE_RESIZE_BILINEAR_WARP") {
+            (
+                entry::RESIZE_PACK_BILINEAR,
+                p.total_tiles.max(1),
+                BILINEAR_BLOCK,
+            )
+        } else {
+            (entry::RESIZE_PACK_BILINEAR2, p.total_tiles.max(1), AA_BLOCK)
+        }
     } else if p.filter_mode == Filter::BilinearAntialias.code()
         && p.max_taps <= AA_TILE_MAX_TAPS
         && switched_on!("SLIMMABLE_RESIZE_AA_TILE")
     {
-        (entry::RESIZE_PACK_AA, p.total_tiles.max(1), BILINEAR_BLOCK)
+        (entry::RESIZE_PACK_AA, p.total_tiles.max(1), AA_BLOCK)
     } else if tiled() {
         (entry::RESIZE_PACK_TILED, p.total_tiles.max(1), BLOCK)
     } else {
