@@ -104,6 +104,18 @@ __device__ __forceinline__ void dwf_window_row4(const float* win, int t, int w, 
     }
 }
 
+// ROW2: the same as three float2 a row (8-byte aligned: W is even).
+__device__ __forceinline__ void dwf_window_row2(const float* win, int t, int w, float v[3][6]) {
+#pragma unroll
+    for (int ky = 0; ky < 3; ++ky)
+#pragma unroll
+        for (int j = 0; j < 6; j += 2) {
+            const float2 a = *reinterpret_cast<const float2*>(&win[4 * t + ky * w + j]);
+            v[ky][j] = a.x;
+            v[ky][j + 1] = a.y;
+        }
+}
+
 // Forward (FLIP false: src x, dst y, bias) or data gradient (FLIP true:
 // src dy, dst dx, the kernel turned 180°). Grid (segments, N).
 //
@@ -116,7 +128,13 @@ __device__ __forceinline__ void dwf_window_row4(const float* win, int t, int w, 
 // position, re-derives four edges and checks for a new channel per output:
 // on sm_90 its code after the barrier is 300 SASS instructions against 191
 // here (36 FFMAs in both), 39 registers against 32.
-template <bool FLIP, bool ROW4>
+//
+// ROW2: planes of even width that ROW4 does not take (14, 10, 6: the
+// ImageNet net's 14×14 stage, the trainer's 14 and 10), so a thread's
+// outputs are two runs of two, each in one row: a position, edges and
+// (where the second run starts a new plane) weights per run instead of per
+// output, and float2 window reads.
+template <bool FLIP, int RUN>
 __device__ void dwf_apply(const float* __restrict__ src, float* __restrict__ dst,
                           const float* __restrict__ wt, const float* __restrict__ bias,
                           const Conv2dParams& p) {
@@ -147,7 +165,7 @@ __device__ void dwf_apply(const float* __restrict__ src, float* __restrict__ dst
     // v[ky][j]: the window row of tap row ky, j = output (0..3) + kx.
     float v[3][6];
     float out[4];
-    if constexpr (ROW4) {
+    if constexpr (RUN == 4) {
         dwf_window_row4(win, t, w, v);
         const FlatPos pos = dwf_pos(f, plane, w);
         const FlatEdges run = dwf_edges(pos, h, w);  // left: output 0's; right: output 3's
@@ -166,6 +184,43 @@ __device__ void dwf_apply(const float* __restrict__ src, float* __restrict__ dst
                 for (int kx = 0; kx < 3; ++kx)
                     if (dwf_tap(e, ky, kx)) acc = fmaf(v[ky][i + kx], wk[3 * ky + kx], acc);
             out[i] = acc;
+        }
+    } else if constexpr (RUN == 2) {
+        dwf_window_row2(win, t, w, v);
+        FlatPos pos = dwf_pos(f, plane, w);
+        int c = -1;
+        float wk[10];
+#pragma unroll
+        for (int run = 0; run < 2; ++run) {
+            if (pos.c != c) {  // the first run, or one that starts the next plane
+                c = pos.c;
+#pragma unroll
+                for (int k = 0; k < 10; ++k) wk[k] = wsm[min(c, c_hi) - c_lo][k];
+            }
+            const FlatEdges e0 = dwf_edges(pos, h, w);  // left: the run's first output's
+            const bool right = pos.q + 2 < w;
+#pragma unroll
+            for (int i = 0; i < 2; ++i) {
+                const FlatEdges e = {e0.top, e0.bottom, i == 0 ? e0.left : true,
+                                     i == 1 ? right : true};
+                float acc = wk[9];
+#pragma unroll
+                for (int ky = 0; ky < 3; ++ky)
+#pragma unroll
+                    for (int kx = 0; kx < 3; ++kx)
+                        if (dwf_tap(e, ky, kx))
+                            acc = fmaf(v[ky][2 * run + i + kx], wk[3 * ky + kx], acc);
+                out[2 * run + i] = acc;
+            }
+            // The next run: two columns on, wrapping to the next row / plane.
+            pos.q += 2;
+            if (pos.q == w) {
+                pos.q = 0;
+                if (++pos.r == h) {
+                    pos.r = 0;
+                    ++pos.c;
+                }
+            }
         }
     } else {
 #pragma unroll
@@ -213,13 +268,13 @@ extern "C" __global__ void __launch_bounds__(DWF_THREADS)
     slimmable_dwconv2d_fwd_k3s1_flat(const float* __restrict__ x, const float* __restrict__ wt,
                                      float* __restrict__ y, const float* __restrict__ bias,
                                      Conv2dParams p) {
-    dwf_apply<false, false>(x, y, wt, bias, p);
+    dwf_apply<false, 1>(x, y, wt, bias, p);
 }
 
 extern "C" __global__ void __launch_bounds__(DWF_THREADS)
     slimmable_dwconv2d_dgrad_k3s1_flat(float* __restrict__ dx, const float* __restrict__ wt,
                                        const float* __restrict__ dy, Conv2dParams p) {
-    dwf_apply<true, false>(dy, dx, wt, nullptr, p);
+    dwf_apply<true, 1>(dy, dx, wt, nullptr, p);
 }
 
 // The ROW4 twins: planes a multiple of 4 wide (launch_conv.rs dw_flat_row4).
@@ -227,13 +282,28 @@ extern "C" __global__ void __launch_bounds__(DWF_THREADS)
     slimmable_dwconv2d_fwd_k3s1_flat4(const float* __restrict__ x, const float* __restrict__ wt,
                                       float* __restrict__ y, const float* __restrict__ bias,
                                       Conv2dParams p) {
-    dwf_apply<false, true>(x, y, wt, bias, p);
+    dwf_apply<false, 4>(x, y, wt, bias, p);
 }
 
 extern "C" __global__ void __launch_bounds__(DWF_THREADS)
     slimmable_dwconv2d_dgrad_k3s1_flat4(float* __restrict__ dx, const float* __restrict__ wt,
                                         const float* __restrict__ dy, Conv2dParams p) {
-    dwf_apply<true, true>(dy, dx, wt, nullptr, p);
+    dwf_apply<true, 4>(dy, dx, wt, nullptr, p);
+}
+
+// The ROW2 twins of the forward and dgrad: planes of even width not a
+// multiple of 4 (launch_conv.rs dw_flat_run); wgrad keeps the general walk.
+extern "C" __global__ void __launch_bounds__(DWF_THREADS)
+    slimmable_dwconv2d_fwd_k3s1_flat2(const float* __restrict__ x, const float* __restrict__ wt,
+                                      float* __restrict__ y, const float* __restrict__ bias,
+                                      Conv2dParams p) {
+    dwf_apply<false, 2>(x, y, wt, bias, p);
+}
+
+extern "C" __global__ void __launch_bounds__(DWF_THREADS)
+    slimmable_dwconv2d_dgrad_k3s1_flat2(float* __restrict__ dx, const float* __restrict__ wt,
+                                        const float* __restrict__ dy, Conv2dParams p) {
+    dwf_apply<true, 2>(dy, dx, wt, nullptr, p);
 }
 
 // The weight gradient's body: grid (segments, ceil(N / images)); the block

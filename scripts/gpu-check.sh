@@ -108,6 +108,11 @@ run() {
         step "bench conv, SLIMMABLE_DW_FLAT4=0" env SLIMMABLE_DW_FLAT4=0 \
             .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
     fi
+    # A/B, the flat depthwise forward and dgrad on even planes not a
+    # multiple of 4 wide (dw3x3_a's 14x14): their ROW2 twins (default)
+    # against the general flat kernels.
+    step "bench conv, SLIMMABLE_DW_FLAT2=0" env SLIMMABLE_DW_FLAT2=0 \
+        .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
     # The 128 x 128 TF32 conv tiles on every conv they fit (default: where
     # they won, launch_conv::gemm_square_wins): checked; then the conv bench
     # with them nowhere and everywhere, against the default.

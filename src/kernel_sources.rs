@@ -182,6 +182,8 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::DWCONV2D_FWD_K3S1_FLAT4,
             entry::DWCONV2D_DGRAD_K3S1_FLAT4,
             entry::DWCONV2D_WGRAD_K3S1_FLAT4,
+            entry::DWCONV2D_FWD_K3S1_FLAT2,
+            entry::DWCONV2D_DGRAD_K3S1_FLAT2,
         ],
     },
     CudaUnit {
@@ -364,6 +366,10 @@ pub mod entry {
     pub const DWCONV2D_FWD_K3S1_FLAT4: &str = "slimmable_dwconv2d_fwd_k3s1_flat4";
     pub const DWCONV2D_DGRAD_K3S1_FLAT4: &str = "slimmable_dwconv2d_dgrad_k3s1_flat4";
     pub const DWCONV2D_WGRAD_K3S1_FLAT4: &str = "slimmable_dwconv2d_wgrad_k3s1_flat4";
+    /// The forward and dgrad for other planes of even width (two runs of two
+    /// a thread), same arguments and grids.
+    pub const DWCONV2D_FWD_K3S1_FLAT2: &str = "slimmable_dwconv2d_fwd_k3s1_flat2";
+    pub const DWCONV2D_DGRAD_K3S1_FLAT2: &str = "slimmable_dwconv2d_dgrad_k3s1_flat2";
     pub const DWCONV2D_FWD_K3S2_T32: &str = "slimmable_dwconv2d_fwd_k3s2_t32";
     pub const DWCONV2D_DGRAD_K3S1_T32: &str = "slimmable_dwconv2d_dgrad_k3s1_t32";
     pub const DWCONV2D_DGRAD_K3S2_T32: &str = "slimmable_dwconv2d_dgrad_k3s2_t32";

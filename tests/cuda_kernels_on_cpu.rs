@@ -543,6 +543,14 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
         (2, 10, 7, 12, 8, 3, 1, 1),
         (3, 4, 3, 28, 28, 3, 1, 1),
         (1, 3, 2, 9, 56, 3, 1, 1),
+        // The ROW2 twins (even widths not a multiple of 4): 14x14 (dw3x3_a,
+        // the trainer), a 2-wide plane (a run is a whole row), a plane of
+        // one row, runs that start a new plane mid-thread (H·W = 30 is not a
+        // multiple of 4), a slice.
+        (2, 9, 7, 14, 14, 3, 1, 1),
+        (2, 40, 37, 3, 2, 3, 1, 1),
+        (2, 3, 2, 1, 6, 3, 1, 1),
+        (3, 11, 11, 3, 10, 3, 1, 1),
     ];
     let mut failures = Vec::new();
     for (k, (n, c_full, c, h, w, kk, s, pad)) in shapes.into_iter().enumerate() {
@@ -574,24 +582,32 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
             );
             // The driver took the flat kernels, and their ROW4 twins, exactly
             // where the host would.
-            let mut row4 = false;
+            let mut twin = false;
             let result = result.and_then(|text| {
-                use slimmable::backend::cuda::launch_conv::{dw_flat_route, dw_flat_row4};
+                use slimmable::backend::cuda::launch_conv::{
+                    dw_flat_route, dw_flat_row2, dw_flat_row4,
+                };
                 let (cp, params) = case_pass_params(&cdir, pass);
                 let want = dw_flat_route(cp, &params);
-                row4 = want && dw_flat_row4(&params);
-                if text.contains("(flat") == want && text.contains("(flat4)") == row4 {
+                let row4 = want && dw_flat_row4(&params);
+                let row2 =
+                    want && cp != slimmable::backend::ConvPass::Wgrad && dw_flat_row2(&params);
+                twin = row4 || row2;
+                if text.contains("(flat") == want
+                    && text.contains("(flat4)") == row4
+                    && text.contains("(flat2)") == row2
+                {
                     Ok(text)
                 } else {
                     Err(format!(
-                        "flat route expected: {want} (row4 {row4}), driver: {text}"
+                        "flat route expected: {want} (row4 {row4}, row2 {row2}), driver: {text}"
                     ))
                 }
             });
             // Where the twins ran, the general flat kernel too
-            // (SLIMMABLE_DW_FLAT4=0 on the host).
+            // (SLIMMABLE_DW_FLAT4=0 / SLIMMABLE_DW_FLAT2=0 on the host).
             let result = result.and_then(|text| {
-                if !row4 {
+                if !twin {
                     return Ok(text);
                 }
                 run_driver(&exe, &[cdir.as_os_str(), pass.as_ref(), "noflat4".as_ref()])

@@ -58,20 +58,24 @@ int main(int argc, char** argv) {
     // launch_conv.rs dw_flat_row4: the twins for planes a multiple of 4 wide
     // (noflat4: SLIMMABLE_DW_FLAT4=0 on the host).
     const bool row4 = flat && mode != "noflat4" && wd % 4 == 0;
+    // dw_flat_row2: forward and dgrad twins for other even widths.
+    const bool row2 = flat && mode != "noflat4" && pass != "wgrad" && wd % 4 == 2;
     const unsigned segments = (ic * h * wd + DWF_SEG - 1) / DWF_SEG;
     if (flat) {
         const float *xd = x.data(), *wd_ = w.data(), *yd = y.data(), *bd = bias.data();
         if (pass == "fwd") {
             out = &y;
             shim_launch({segments, n, 1}, {DWF_THREADS, 1, 1}, [&] {
-                (row4 ? slimmable_dwconv2d_fwd_k3s1_flat4 : slimmable_dwconv2d_fwd_k3s1_flat)(
-                    xd, wd_, y.data(), bd, p);
+                (row4   ? slimmable_dwconv2d_fwd_k3s1_flat4
+                 : row2 ? slimmable_dwconv2d_fwd_k3s1_flat2
+                        : slimmable_dwconv2d_fwd_k3s1_flat)(xd, wd_, y.data(), bd, p);
             });
         } else if (pass == "dgrad") {
             out = &x;
             shim_launch({segments, n, 1}, {DWF_THREADS, 1, 1}, [&] {
-                (row4 ? slimmable_dwconv2d_dgrad_k3s1_flat4 : slimmable_dwconv2d_dgrad_k3s1_flat)(
-                    x.data(), wd_, yd, p);
+                (row4   ? slimmable_dwconv2d_dgrad_k3s1_flat4
+                 : row2 ? slimmable_dwconv2d_dgrad_k3s1_flat2
+                        : slimmable_dwconv2d_dgrad_k3s1_flat)(x.data(), wd_, yd, p);
             });
         } else {
             out = &w;
@@ -183,7 +187,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "unknown pass %s\n", pass.c_str());
         return 2;
     }
-    const std::string what = pass + (row4 ? " (flat4)" : flat ? " (flat)" : "");
+    const std::string what = pass + (row4 ? " (flat4)" : row2 ? " (flat2)" : flat ? " (flat)" : "");
     const size_t bad = case_compare(what.c_str(), *out, case_floats("expected.bin"), 1e-4, 1e-4);
     return bad ? 1 : 0;
 }

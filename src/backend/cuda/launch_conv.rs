@@ -133,6 +133,13 @@ pub fn dw_flat_row4(p: &Conv2dParams) -> bool {
     p.x.dims[3].is_multiple_of(4) && switched_on!("SLIMMABLE_DW_FLAT4")
 }
 
+/// Whether the flat forward and dgrad take their ROW2 twins (`*_flat2`):
+/// planes of even width that [`dw_flat_row4`] does not take (wgrad keeps
+/// the general flat kernel). `SLIMMABLE_DW_FLAT2=0` turns them off (A/B).
+pub fn dw_flat_row2(p: &Conv2dParams) -> bool {
+    p.x.dims[3].is_multiple_of(2) && !dw_flat_row4(p) && switched_on!("SLIMMABLE_DW_FLAT2")
+}
+
 /// Whether a depthwise conv runs on the flat 3×3 stride-1 kernels
 /// (`kernels/dw3x3s1_flat.cu`): kernel 3×3, stride 1, padding 1, and both
 /// activation views with contiguous planes one after the other (any channel
@@ -282,12 +289,19 @@ pub unsafe fn launch_conv2d(
             shared_mem_bytes: 0,
         };
         let flat_images = n.clamp(1, 8);
-        // The flat entries (fwd, dgrad, wgrad): the ROW4 twins where they fit.
+        // The flat entries (fwd, dgrad, wgrad): the ROW4 or ROW2 twins where
+        // they fit.
         let flat_entries = if dw_flat_row4(p) {
             [
                 entry::DWCONV2D_FWD_K3S1_FLAT4,
                 entry::DWCONV2D_DGRAD_K3S1_FLAT4,
                 entry::DWCONV2D_WGRAD_K3S1_FLAT4,
+            ]
+        } else if dw_flat_row2(p) {
+            [
+                entry::DWCONV2D_FWD_K3S1_FLAT2,
+                entry::DWCONV2D_DGRAD_K3S1_FLAT2,
+                entry::DWCONV2D_WGRAD_K3S1_FLAT,
             ]
         } else {
             [
