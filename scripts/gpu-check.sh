@@ -59,6 +59,9 @@ run() {
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$LOG"
     step "slimmable devices" .gpu/bin/slimmable devices
     for t in .gpu/tests/*; do
+        # QUICK=1 skips the NVRTC compile test (every unit for three
+        # architectures, about 40 s; CI compiles them all too).
+        if [ "${QUICK:-0}" = 1 ] && [ "$(basename "$t")" = nvrtc_compile ]; then continue; fi
         step "test $(basename "$t")" "$t" --test-threads=1
     done
     step "verify --backend cuda" .gpu/bin/slimmable verify --backend cuda
@@ -170,6 +173,9 @@ run() {
                 --kernel-name "$k" "${sections[@]}" \
                 .gpu/bin/slimmable bench resize --backend cuda --iters 1
         done
+        step "ncu slimmable_dwconv2d_fwd_k3s1_flat2" timeout 90 "$ncu" --clock-control none \
+            --launch-count 1 --kernel-name slimmable_dwconv2d_fwd_k3s1_flat2 "${sections[@]}" \
+            .gpu/bin/slimmable bench conv --backend cuda --iters 1
         if [ "$full" = 1 ]; then
             # The per-column kernel runs in the bench only when the tile
             # kernels are switched off.
@@ -184,7 +190,7 @@ run() {
                 slimmable_conv2d_fwd_stem3 slimmable_conv2d_wgrad_stem3 slimmable_conv2d_fwd_tf32; do
                 local flat4=1
                 if [ "$k" = slimmable_dwconv2d_wgrad_k3s1_flat ]; then flat4=0; fi
-                step "ncu $k" env SLIMMABLE_DW_FLAT4=$flat4 SLIMMABLE_GEMM_SQUARE=0 timeout 90 "$ncu" \
+                step "ncu $k" env SLIMMABLE_DW_FLAT4=$flat4 SLIMMABLE_DW_FLAT2=0 SLIMMABLE_GEMM_SQUARE=0 timeout 90 "$ncu" \
                     --clock-control none \
                     --launch-count 1 --kernel-name "$k" "${sections[@]}" \
                     .gpu/bin/slimmable bench conv --backend cuda --iters 1
