@@ -555,3 +555,74 @@ __device__ void dw_wgrad_regs(const float* __restrict__ x, float* __restrict__ d
 DW_WGRAD_ENTRY(3)
 DW_WGRAD_ENTRY(5)
 DW_WGRAD_ENTRY(7)
+
+// Wgrad of the 3x3, stride-1, padding-1 depthwise conv on planes at most
+// DW_NARROW_MAX_W wide (the 14x14 and 7x7 stages, the trainer's 24..4):
+// grid (channels, splits), 256 threads. A warp holds 32 / W planes (images
+// of the block's channel) side by side, a lane a column, and walks them row
+// by row: each step loads one new row of x and one of dy (coalesced), takes
+// the left and right neighbours of the new x row by shuffles, and keeps the
+// three x rows of the 3x3 window in registers, so a pixel costs 2 loads, 2
+// shuffles and 9 FMAs (dwconv2d_wgrad_k3 re-derives the position with two
+// divisions and loads nine taps with bounds checks per pixel). Then the nine
+// sums are reduced over the block and added to dw with one atomic each.
+#define DW_NARROW_THREADS 256
+#define DW_NARROW_MAX_W 27
+
+extern "C" __global__ void __launch_bounds__(DW_NARROW_THREADS)
+    slimmable_dwconv2d_wgrad_k3s1_narrow(const float* __restrict__ x, float* __restrict__ dw,
+                                         const float* __restrict__ dy, Conv2dParams p) {
+    const Geom g = geom_of(p);
+    const int c = blockIdx.x, w = g.w, h = g.h;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int per_warp = 32 / w;  // planes side by side in a warp
+    const int slot = lane / w, q = lane - slot * w;
+    const int warps = DW_NARROW_THREADS / 32;
+    // This split's images.
+    const int per_split = (g.n + (int)gridDim.y - 1) / (int)gridDim.y;
+    const int n0 = (int)blockIdx.y * per_split, n1 = min(g.n, n0 + per_split);
+    const int left_lane = lane > 0 ? lane - 1 : 0, right_lane = lane < 31 ? lane + 1 : 31;
+    const bool has_left = q > 0, has_right = q < w - 1;
+    const int xs = sv(p.x, 2), ys = sv(p.y, 2);
+    float acc[9];
+#pragma unroll
+    for (int i = 0; i < 9; ++i) acc[i] = 0.f;
+    // nb is the same across the warp: every lane takes part in the shuffles.
+    for (int nb = n0 + warp * per_warp; nb < n1; nb += warps * per_warp) {
+        const int n = nb + slot;
+        const bool live = slot < per_warp && n < n1;
+        const float* xp = x + (live ? at(p.x, n, c, 0, q) : 0);
+        const float* dp = dy + (live ? at(p.y, n, c, 0, q) : 0);
+        // x rows r - 1, r, r + 1 at columns q - 1, q, q + 1 (zero padding).
+        float a0 = 0.f, a1 = 0.f, a2 = 0.f;  // row r - 1
+        float b1 = live ? xp[0] : 0.f;       // row r
+        float b0 = __shfl_sync(0xffffffffu, b1, left_lane);
+        float b2 = __shfl_sync(0xffffffffu, b1, right_lane);
+        b0 = has_left ? b0 : 0.f;
+        b2 = has_right ? b2 : 0.f;
+        for (int r = 0; r < h; ++r) {
+            const float c1 = live && r + 1 < h ? xp[(r + 1) * xs] : 0.f;  // row r + 1
+            float c0 = __shfl_sync(0xffffffffu, c1, left_lane);
+            float c2 = __shfl_sync(0xffffffffu, c1, right_lane);
+            c0 = has_left ? c0 : 0.f;
+            c2 = has_right ? c2 : 0.f;
+            const float d = live ? dp[r * ys] : 0.f;
+            acc[0] = fmaf(d, a0, acc[0]);
+            acc[1] = fmaf(d, a1, acc[1]);
+            acc[2] = fmaf(d, a2, acc[2]);
+            acc[3] = fmaf(d, b0, acc[3]);
+            acc[4] = fmaf(d, b1, acc[4]);
+            acc[5] = fmaf(d, b2, acc[5]);
+            acc[6] = fmaf(d, c0, acc[6]);
+            acc[7] = fmaf(d, c1, acc[7]);
+            acc[8] = fmaf(d, c2, acc[8]);
+            a0 = b0; a1 = b1; a2 = b2;
+            b0 = c0; b1 = c1; b2 = c2;
+        }
+    }
+#pragma unroll 1
+    for (int i = 0; i < 9; ++i) {
+        const float s = block_sum(acc[i]);
+        if (threadIdx.x == 0) atomicAdd(&dw[at(p.w, c, 0, i / 3, i % 3)], s);
+    }
+}

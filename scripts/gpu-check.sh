@@ -116,6 +116,10 @@ run() {
     # against the general flat kernels.
     step "bench conv, SLIMMABLE_DW_FLAT2=0" env SLIMMABLE_DW_FLAT2=0 \
         .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
+    # A/B, the 3x3 depthwise wgrad on planes at most 27 wide: the narrow
+    # kernel (a lane a column, walking rows) against dwconv2d_wgrad_k3.
+    step "bench conv, SLIMMABLE_DW_WGRAD_NARROW=0" env SLIMMABLE_DW_WGRAD_NARROW=0 \
+        .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
     # The 128 x 128 TF32 conv tiles on every conv they fit (default: where
     # they won, launch_conv::gemm_square_wins): checked; then the conv bench
     # with them nowhere and everywhere, against the default.
@@ -138,6 +142,12 @@ run() {
         step "train fmnist-full, $((images / 128)) iterations" .gpu/bin/slimmable train \
             --preset fmnist-full --epochs 1 --images-per-epoch "$images" --skip-eval \
             --data-dir .data/fashion-mnist --out /tmp/gpu-run --log-every 50
+        # A/B: this stop's trainer kernels off (the narrow depthwise wgrad,
+        # the ROW2 depthwise twins, resize's same-size path).
+        step "train fmnist-full, SLIMMABLE_DW_WGRAD_NARROW=0 SLIMMABLE_DW_FLAT2=0 SLIMMABLE_RESIZE_SAME=0" \
+            env SLIMMABLE_DW_WGRAD_NARROW=0 SLIMMABLE_DW_FLAT2=0 SLIMMABLE_RESIZE_SAME=0 \
+            .gpu/bin/slimmable train --preset fmnist-full --epochs 1 --images-per-epoch "$images" \
+            --skip-eval --data-dir .data/fashion-mnist --out /tmp/gpu-run-stop12-off --log-every 50
         if [ "$full" = 1 ]; then
             # A/B: one SGD launch per parameter and the general flat
             # depthwise.
@@ -173,9 +183,10 @@ run() {
                 --kernel-name "$k" "${sections[@]}" \
                 .gpu/bin/slimmable bench resize --backend cuda --iters 1
         done
-        step "ncu slimmable_dwconv2d_fwd_k3s1_flat2" timeout 90 "$ncu" --clock-control none \
-            --launch-count 1 --kernel-name slimmable_dwconv2d_fwd_k3s1_flat2 "${sections[@]}" \
-            .gpu/bin/slimmable bench conv --backend cuda --iters 1
+        for k in slimmable_dwconv2d_fwd_k3s1_flat2 slimmable_dwconv2d_wgrad_k3s1_narrow; do
+            step "ncu $k" timeout 90 "$ncu" --clock-control none --launch-count 1 \
+                --kernel-name "$k" "${sections[@]}" .gpu/bin/slimmable bench conv --backend cuda --iters 1
+        done
         if [ "$full" = 1 ]; then
             # The per-column kernel runs in the bench only when the tile
             # kernels are switched off.

@@ -165,6 +165,7 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::DWCONV2D_WGRAD_K3,
             entry::DWCONV2D_WGRAD_K5,
             entry::DWCONV2D_WGRAD_K7,
+            entry::DWCONV2D_WGRAD_K3S1_NARROW,
         ],
     },
     CudaUnit {
@@ -398,6 +399,10 @@ pub mod entry {
     pub const DWCONV2D_WGRAD_K3: &str = "slimmable_dwconv2d_wgrad_k3";
     pub const DWCONV2D_WGRAD_K5: &str = "slimmable_dwconv2d_wgrad_k5";
     pub const DWCONV2D_WGRAD_K7: &str = "slimmable_dwconv2d_wgrad_k7";
+    /// The 3×3 stride-1 padding-1 wgrad on planes at most 27 wide, a lane a
+    /// column walking rows: same arguments and grid (C, splits), 256
+    /// threads; CUDA only.
+    pub const DWCONV2D_WGRAD_K3S1_NARROW: &str = "slimmable_dwconv2d_wgrad_k3s1_narrow";
     /// Depthwise dgrad: CUDA `(dx, w, dy, Conv2dParams)`, 1-D grid.
     pub const DWCONV2D_DGRAD: &str = "slimmable_dwconv2d_dgrad";
     /// Depthwise wgrad: CUDA `(x, dw, dy, Conv2dParams)`, grid (C, kh·kw, splits).

@@ -583,11 +583,16 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
             // The driver took the flat kernels, and their ROW4 twins, exactly
             // where the host would.
             let mut twin = false;
+            let mut narrow = false;
             let result = result.and_then(|text| {
                 use slimmable::backend::cuda::launch_conv::{
-                    dw_flat_route, dw_flat_row2, dw_flat_row4,
+                    dw_flat_route, dw_flat_row2, dw_flat_row4, dw_wgrad_narrow,
                 };
                 let (cp, params) = case_pass_params(&cdir, pass);
+                narrow = cp == slimmable::backend::ConvPass::Wgrad && dw_wgrad_narrow(&params);
+                if text.contains("(narrow)") != narrow {
+                    return Err(format!("narrow wgrad expected: {narrow}, driver: {text}"));
+                }
                 let want = dw_flat_route(cp, &params);
                 let row4 = want && dw_flat_row4(&params);
                 let row2 =
@@ -612,6 +617,18 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
                 }
                 run_driver(&exe, &[cdir.as_os_str(), pass.as_ref(), "noflat4".as_ref()])
                     .map(|general| format!("{text} | general flat: {general}"))
+            });
+            // Where the narrow wgrad ran, the kernel it replaces too
+            // (SLIMMABLE_DW_WGRAD_NARROW=0 on the host).
+            let result = result.and_then(|text| {
+                if !narrow {
+                    return Ok(text);
+                }
+                run_driver(
+                    &exe,
+                    &[cdir.as_os_str(), pass.as_ref(), "nonarrow".as_ref()],
+                )
+                .map(|other| format!("{text} | without narrow: {other}"))
             });
             // The same case again with the flat 3×3 kernels switched off
             // (SLIMMABLE_DW_FLAT=0 on the host), so the tiled ones stay covered.

@@ -38,8 +38,9 @@ static bool flat_fits(const Conv2dParams& p) {
 
 int main(int argc, char** argv) {
     const std::string mode = argc == 4 ? argv[3] : "";
-    if (argc != 3 && !(argc == 4 && (mode == "noflat" || mode == "noflat4"))) {
-        std::fprintf(stderr, "usage: dw_check CASE_DIR fwd|dgrad|wgrad [noflat|noflat4]\n");
+    if (argc != 3 &&
+        !(argc == 4 && (mode == "noflat" || mode == "noflat4" || mode == "nonarrow"))) {
+        std::fprintf(stderr, "usage: dw_check CASE_DIR fwd|dgrad|wgrad [noflat|noflat4|nonarrow]\n");
         return 2;
     }
     case_dir = argv[1];
@@ -61,6 +62,11 @@ int main(int argc, char** argv) {
     // dw_flat_row2: forward and dgrad twins for other even widths.
     const bool row2 = flat && mode != "noflat4" && pass != "wgrad" && wd % 4 == 2;
     const unsigned segments = (ic * h * wd + DWF_SEG - 1) / DWF_SEG;
+    // launch_conv.rs dw_wgrad_narrow (nonarrow: SLIMMABLE_DW_WGRAD_NARROW=0;
+    // noflat keeps the tiled kernels covered).
+    const bool narrow = pass == "wgrad" && mode != "nonarrow" && mode != "noflat" && kh == 3 &&
+                        kw == 3 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 1 &&
+                        p.pad_w == 1 && wd <= DW_NARROW_MAX_W && p.groups == ic && p.groups == p.y.dims[1];
     if (flat) {
         const float *xd = x.data(), *wd_ = w.data(), *yd = y.data(), *bd = bias.data();
         if (pass == "fwd") {
@@ -159,6 +165,12 @@ int main(int argc, char** argv) {
             };
             shim_launch(grid, block, run);
         }
+    } else if (narrow) {
+        out = &w;
+        // Splits of the batch (two, so that blocks meet in the atomics).
+        shim_launch({ic, 2, 1}, {DW_NARROW_THREADS, 1, 1}, [&] {
+            slimmable_dwconv2d_wgrad_k3s1_narrow(x.data(), w.data(), y.data(), p);
+        });
     } else if (pass == "wgrad") {
         out = &w;
         const bool k3 = kh == 3 && kw == 3 && p.stride_h == p.stride_w && p.stride_h <= 2;
@@ -187,7 +199,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "unknown pass %s\n", pass.c_str());
         return 2;
     }
-    const std::string what = pass + (row4 ? " (flat4)" : row2 ? " (flat2)" : flat ? " (flat)" : "");
+    const std::string what = pass + (row4     ? " (flat4)"
+                                     : row2   ? " (flat2)"
+                                     : flat   ? " (flat)"
+                                     : narrow ? " (narrow)"
+                                              : "");
     const size_t bad = case_compare(what.c_str(), *out, case_floats("expected.bin"), 1e-4, 1e-4);
     return bad ? 1 : 0;
 }

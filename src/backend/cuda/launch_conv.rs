@@ -133,6 +133,23 @@ pub fn dw_flat_row4(p: &Conv2dParams) -> bool {
     p.x.dims[3].is_multiple_of(4) && switched_on!("SLIMMABLE_DW_FLAT4")
 }
 
+/// Whether a depthwise wgrad runs on `slimmable_dwconv2d_wgrad_k3s1_narrow`:
+/// 3×3, stride 1, padding 1, planes at most 27 wide (`DW_NARROW_MAX_W`; the
+/// flat wgrad takes 28 and up), at most 65535 channels (grid x).
+/// `SLIMMABLE_DW_WGRAD_NARROW=0` turns it off (A/B).
+pub fn dw_wgrad_narrow(p: &Conv2dParams) -> bool {
+    is_depthwise(p)
+        && p.w.dims[2] == 3
+        && p.w.dims[3] == 3
+        && p.stride_h == 1
+        && p.stride_w == 1
+        && p.pad_h == 1
+        && p.pad_w == 1
+        && (1..=27).contains(&p.x.dims[3])
+        && p.x.dims[1] <= 65_535
+        && switched_on!("SLIMMABLE_DW_WGRAD_NARROW")
+}
+
 /// Whether the flat forward and dgrad take their ROW2 twins (`*_flat2`):
 /// planes of even width that [`dw_flat_row4`] does not take (wgrad keeps
 /// the general flat kernel). `SLIMMABLE_DW_FLAT2=0` turns them off (A/B).
@@ -353,6 +370,22 @@ pub unsafe fn launch_conv2d(
                 grid_1d(n * ic * h * w),
                 &[&ptr.x, &ptr.w, &ptr.y, p],
             )?,
+            ConvPass::Wgrad if dw_wgrad_narrow(p) => {
+                // Splits of the batch until the grid has a few waves; at
+                // least one pass of the block's warps over their images.
+                let per_pass = (THREADS as u64 / 32) * (32 / w);
+                let splits = (TARGET_BLOCKS / ic.max(1)).clamp(1, n.div_ceil(per_pass).max(1));
+                let cfg = LaunchConfig {
+                    grid_dim: (ic as u32, splits as u32, 1),
+                    block_dim: (THREADS, 1, 1),
+                    shared_mem_bytes: 0,
+                };
+                launch(
+                    entry::DWCONV2D_WGRAD_K3S1_NARROW,
+                    cfg,
+                    &[&ptr.x, &ptr.w, &ptr.y, p],
+                )?;
+            }
             // The 3×3 wgrad has the 32-wide tile only: on narrower planes
             // its blocks were few and serial (H200, 2026-11-26: up to 2×
             // slower than the kernel below).
