@@ -615,11 +615,13 @@ slimmable_resize_pack_tiled(const unsigned char* __restrict__ src, const u32* __
 // rp_accumulate: (wx0·v00 + wx1·v01)·wy0 + (wx0·v10 + wx1·v11)·wy1, then
 // the folded normalization. rp_accumulate skips a zero weight where this adds
 // 0·v, which is exact (taps are always in the image).
-// By default one warp a tile, each thread all RPT_TILE_H rows of its
-// column: the block's set-up (finding the tile, computing its taps) was
-// about 40% of the instructions with two warps of 4 rows each (which
-// slimmable_resize_pack_bilinear2 keeps, SLIMMABLE_RESIZE_BILINEAR_WARP=0:
-// more warps an SM to hide load latency, at 50% against 62.5% occupancy).
+// Two entries: slimmable_resize_pack_bilinear2, the default, with two warps
+// a tile (4 rows a thread), and slimmable_resize_pack_bilinear with one
+// (all 8 rows a thread, SLIMMABLE_RESIZE_BILINEAR_WARP=1), which halves the
+// block's set-up (finding the tile, computing its taps: about 40% of the
+// instructions with two warps) but holds 32 warps an SM against 40. On an
+// H200 (run 7, 2026-11-26) two warps took 0.2524 ms on the 224-px batch
+// against 0.2624, one warp 0.0085 against 0.0093 on the 28-px one.
 #define RPBL_THREADS 32
 // The antialias tile kernel's block (two warps: 4 rows a thread).
 #define RPB_THREADS 64

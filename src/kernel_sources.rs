@@ -422,12 +422,13 @@ pub mod entry {
     /// CUDA only: the direct order by tiles (`ResizePackParams::total_tiles`
     /// blocks of 256), same arguments; opt-in with `SLIMMABLE_RESIZE_TILED=1`.
     pub const RESIZE_PACK_TILED: &str = "slimmable_resize_pack_tiled";
-    /// CUDA only: the direct order of bilinear filters by tiles
-    /// (`ResizePackParams::total_tiles` blocks of 32), same arguments; the
-    /// default there (`SLIMMABLE_RESIZE_BILINEAR=0` turns it off).
+    /// CUDA only: the direct order of bilinear filters by tiles, one warp a
+    /// tile (`ResizePackParams::total_tiles` blocks of 32), same arguments;
+    /// opt-in with `SLIMMABLE_RESIZE_BILINEAR_WARP=1`.
     pub const RESIZE_PACK_BILINEAR: &str = "slimmable_resize_pack_bilinear";
     /// CUDA only: the same with two warps a tile (blocks of 64, 4 rows a
-    /// thread), under `SLIMMABLE_RESIZE_BILINEAR_WARP=0`.
+    /// thread): the default for bilinear (`SLIMMABLE_RESIZE_BILINEAR=0`
+    /// turns the tile kernels off).
     pub const RESIZE_PACK_BILINEAR2: &str = "slimmable_resize_pack_bilinear2";
     /// CUDA only: the direct order of antialias filters by tiles, when no
     /// axis has more than `AA_TILE_MAX_TAPS` taps (`ResizePackParams::max_taps`);

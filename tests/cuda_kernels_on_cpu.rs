@@ -244,9 +244,14 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
         // The tile kernels only for the filters the host routes to them (and
         // it must route there: `resize_route`).
         let switched_off = |name: &str| std::env::var(name).as_deref() == Ok("0");
+        let opted_in = |name: &str| std::env::var(name).as_deref() == Ok("1");
         let tile_kernel = match case.filter {
             Filter::Bilinear if !switched_off("SLIMMABLE_RESIZE_BILINEAR") => {
-                Some(("bilinear", entry::RESIZE_PACK_BILINEAR))
+                Some(if opted_in("SLIMMABLE_RESIZE_BILINEAR_WARP") {
+                    ("bilinear", entry::RESIZE_PACK_BILINEAR)
+                } else {
+                    ("bilinear2", entry::RESIZE_PACK_BILINEAR2)
+                })
             }
             Filter::BilinearAntialias if !switched_off("SLIMMABLE_RESIZE_AA_TILE") => {
                 Some(("aa", entry::RESIZE_PACK_AA))
@@ -258,19 +263,29 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
         match tile_kernel {
             Some((_, name)) if fits => assert_eq!(routed, name, "{}: the host's route", case.name),
             _ => assert!(
-                routed != entry::RESIZE_PACK_BILINEAR && routed != entry::RESIZE_PACK_AA,
+                ![
+                    entry::RESIZE_PACK_BILINEAR,
+                    entry::RESIZE_PACK_BILINEAR2,
+                    entry::RESIZE_PACK_AA
+                ]
+                .contains(&routed),
                 "{}: routed to {routed}",
                 case.name
             ),
         }
         let mut kernels = vec!["per_column", "tiled"];
-        let nosame;
-        if let Some((driver, _)) = tile_kernel.filter(|_| fits) {
-            nosame = format!("{driver}-nosame");
-            kernels.extend([driver, nosame.as_str()]);
-            if driver == "bilinear" {
-                kernels.extend(["bilinear2", "bilinear2-nosame"]);
-            }
+        if tile_kernel.is_some() && fits {
+            // Every tile kernel of the filter (both bilinear block shapes),
+            // with and without the same-size path.
+            kernels.extend(match case.filter {
+                Filter::Bilinear => &[
+                    "bilinear2",
+                    "bilinear2-nosame",
+                    "bilinear",
+                    "bilinear-nosame",
+                ][..],
+                _ => &["aa", "aa-nosame"][..],
+            });
         }
         for kernel in kernels {
             match run_driver(&exe, &[cdir.as_os_str(), kernel.as_ref()]) {

@@ -54,7 +54,8 @@ pub fn resize_route(p: &ResizePackParams) -> (&'static str, u32, u32) {
         (entry::RESIZE_PACK_MUTUALNET, per_column_blocks(p), BLOCK)
     } else if p.filter_mode == Filter::Bilinear.code() && switched_on!("SLIMMABLE_RESIZE_BILINEAR")
     {
-        if switched_on!("SLIMMABLE_RESIZE_BILINEAR_WARP") {
+        // One warp a tile lost on the 224-px batch (H200, run 7): opt-in.
+        if opted_in!("SLIMMABLE_RESIZE_BILINEAR_WARP") {
             (
                 entry::RESIZE_PACK_BILINEAR,
                 p.total_tiles.max(1),
