@@ -201,7 +201,7 @@ run() {
                 slimmable_conv2d_fwd_stem3 slimmable_conv2d_wgrad_stem3 slimmable_conv2d_fwd_tf32; do
                 local flat4=1
                 if [ "$k" = slimmable_dwconv2d_wgrad_k3s1_flat ]; then flat4=0; fi
-                step "ncu $k" env SLIMMABLE_DW_FLAT4=$flat4 SLIMMABLE_DW_FLAT2=0 SLIMMABLE_GEMM_SQUARE=0 timeout 90 "$ncu" \
+                step "ncu $k" env SLIMMABLE_DW_FLAT4=$flat4 SLIMMABLE_DW_FLAT2=0 SLIMMABLE_GEMM_SQUARE=0 SLIMMABLE_STEM_WGRAD_DIRECT=1 timeout 90 "$ncu" \
                     --clock-control none \
                     --launch-count 1 --kernel-name "$k" "${sections[@]}" \
                     .gpu/bin/slimmable bench conv --backend cuda --iters 1

@@ -771,6 +771,29 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                 )
                 .and_then(|text| expect_route(&cdir, pass, pname, text))
                 .and_then(|text| {
+                    // The stem's opt-in direct wgrad
+                    // (SLIMMABLE_STEM_WGRAD_DIRECT=1) where it fits.
+                    use slimmable::backend::cuda::launch_conv::stem_direct_fits;
+                    let (cp, params) = case_pass_params(&cdir, pass);
+                    if pass != "wgrad" || !stem_direct_fits(cp, &params) {
+                        return Ok(text);
+                    }
+                    let args = [
+                        cdir.as_os_str(),
+                        pass.as_ref(),
+                        pname.as_ref(),
+                        "stemwgrad".as_ref(),
+                    ];
+                    let direct = run_driver(&exe, &args)?;
+                    if direct.contains("(stem)") {
+                        Ok(format!("{text} | direct wgrad: {direct}"))
+                    } else {
+                        Err(format!(
+                            "the stem's direct wgrad expected, driver: {direct}"
+                        ))
+                    }
+                })
+                .and_then(|text| {
                     // The opt-in square tiles (SLIMMABLE_GEMM_SQUARE=1) on
                     // the same case, where the host would take them.
                     use slimmable::backend::Precision;

@@ -2,7 +2,7 @@
 // mma.sync, the latter two through cuda_shim.h's m16n8k8 emulation) on the
 // CPU against a
 // case written by tests/cuda_kernels_on_cpu.rs:
-//   conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square]
+//   conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|stemwgrad]
 // (square: SLIMMABLE_GEMM_SQUARE=1 on the host, the 128 x 128 TF32 tiles
 // where launch_conv.rs gemm_square_fits allows them.)
 // Files: params.bin (Conv2dParams), x.bin, w.bin, y.bin, bias.bin (buffers
@@ -22,8 +22,11 @@ using Kernel = void (*)(float*, float*, float*, const float*, Conv2dParams, u32)
 
 int main(int argc, char** argv) {
     const bool square_on = argc == 5 && std::string(argv[4]) == "square";
-    if (argc != 4 && !square_on) {
-        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square]\n");
+    // stemwgrad: SLIMMABLE_STEM_WGRAD_DIRECT=1 on the host (the stem's
+    // direct wgrad, opt-in).
+    const bool stem_wgrad_on = argc == 5 && std::string(argv[4]) == "stemwgrad";
+    if (argc != 4 && !square_on && !stem_wgrad_on) {
+        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|stemwgrad]\n");
         return 2;
     }
     case_dir = argv[1];
@@ -66,7 +69,8 @@ int main(int argc, char** argv) {
     const bool stem = pass != "dgrad" && groups == 1 && p.w.dims[2] == 3 && p.w.dims[3] == 3 &&
                       (p.stride_h == 1 || p.stride_h == 2) && (p.stride_w == 1 || p.stride_w == 2) &&
                       ic <= 3 && oc <= (pass == "fwd" ? 64u : 32u) && n <= 65535 &&
-                      !(stem_env && std::string(stem_env) == "0");
+                      !(stem_env && std::string(stem_env) == "0") &&
+                      (pass == "fwd" || stem_wgrad_on);
     if (stem) {
         const unsigned tiles_w = (wo + 31) / 32, tiles_h = (ho + 7) / 8;
         if (pass == "fwd")
