@@ -264,47 +264,29 @@ __device__ void dwf_apply(const float* __restrict__ src, float* __restrict__ dst
     }
 }
 
-extern "C" __global__ void __launch_bounds__(DWF_THREADS)
-    slimmable_dwconv2d_fwd_k3s1_flat(const float* __restrict__ x, const float* __restrict__ wt,
-                                     float* __restrict__ y, const float* __restrict__ bias,
-                                     Conv2dParams p) {
-    dwf_apply<false, 1>(x, y, wt, bias, p);
-}
-
-extern "C" __global__ void __launch_bounds__(DWF_THREADS)
-    slimmable_dwconv2d_dgrad_k3s1_flat(float* __restrict__ dx, const float* __restrict__ wt,
-                                       const float* __restrict__ dy, Conv2dParams p) {
-    dwf_apply<true, 1>(dy, dx, wt, nullptr, p);
-}
-
-// The ROW4 twins: planes a multiple of 4 wide (launch_conv.rs dw_flat_row4).
-extern "C" __global__ void __launch_bounds__(DWF_THREADS)
-    slimmable_dwconv2d_fwd_k3s1_flat4(const float* __restrict__ x, const float* __restrict__ wt,
-                                      float* __restrict__ y, const float* __restrict__ bias,
-                                      Conv2dParams p) {
-    dwf_apply<false, 4>(x, y, wt, bias, p);
-}
-
-extern "C" __global__ void __launch_bounds__(DWF_THREADS)
-    slimmable_dwconv2d_dgrad_k3s1_flat4(float* __restrict__ dx, const float* __restrict__ wt,
-                                        const float* __restrict__ dy, Conv2dParams p) {
-    dwf_apply<true, 4>(dy, dx, wt, nullptr, p);
-}
-
-// The ROW2 twins of the forward and dgrad: planes of even width not a
-// multiple of 4 (launch_conv.rs dw_flat_run); wgrad keeps the general walk.
-extern "C" __global__ void __launch_bounds__(DWF_THREADS)
-    slimmable_dwconv2d_fwd_k3s1_flat2(const float* __restrict__ x, const float* __restrict__ wt,
-                                      float* __restrict__ y, const float* __restrict__ bias,
-                                      Conv2dParams p) {
-    dwf_apply<false, 2>(x, y, wt, bias, p);
-}
-
-extern "C" __global__ void __launch_bounds__(DWF_THREADS)
-    slimmable_dwconv2d_dgrad_k3s1_flat2(float* __restrict__ dx, const float* __restrict__ wt,
-                                        const float* __restrict__ dy, Conv2dParams p) {
-    dwf_apply<true, 2>(dy, dx, wt, nullptr, p);
-}
+// The forward and dgrad entries of one run shape: general (RUN 1), the
+// ROW4 twins (planes a multiple of 4 wide, launch_conv.rs dw_flat_row4) and
+// the ROW2 twins (other even widths, dw_flat_row2; their wgrad is the
+// general one).
+#define DWF_APPLY_ENTRIES(SUFFIX, RUN)                                                          \
+    extern "C" __global__ void __launch_bounds__(DWF_THREADS)                                   \
+        slimmable_dwconv2d_fwd_k3s1_flat##SUFFIX(const float* __restrict__ x,                   \
+                                                 const float* __restrict__ wt,                  \
+                                                 float* __restrict__ y,                         \
+                                                 const float* __restrict__ bias,                \
+                                                 Conv2dParams p) {                              \
+        dwf_apply<false, RUN>(x, y, wt, bias, p);                                               \
+    }                                                                                           \
+    extern "C" __global__ void __launch_bounds__(DWF_THREADS)                                   \
+        slimmable_dwconv2d_dgrad_k3s1_flat##SUFFIX(float* __restrict__ dx,                      \
+                                                   const float* __restrict__ wt,                \
+                                                   const float* __restrict__ dy,                \
+                                                   Conv2dParams p) {                            \
+        dwf_apply<true, RUN>(dy, dx, wt, nullptr, p);                                           \
+    }
+DWF_APPLY_ENTRIES(, 1)
+DWF_APPLY_ENTRIES(4, 4)
+DWF_APPLY_ENTRIES(2, 2)
 
 // The weight gradient's body: grid (segments, ceil(N / images)); the block
 // walks its segment in `images` images. A thread's four outputs lie in

@@ -680,11 +680,11 @@ __device__ __forceinline__ void rp_fetch_pair_hwc(const unsigned char* __restric
 
 // One source row filtered at a column's two taps: h[c] = wx0·v0 + wx1·v1,
 // per channel (row_base: the row's first element, crop offset included).
+// FORMAT 3: `format` read at run time (the rare layouts).
 template <u32 FORMAT, u32 CH>
-__device__ __forceinline__ void rp_bilinear_row(const unsigned char* __restrict__ src,
+__device__ __forceinline__ void rp_bilinear_row(const unsigned char* __restrict__ src, u32 format,
                                                 const RpBiTap& cx, u32 row_base, u32 cs,
                                                 u32 channels, bool words, float h[4]) {
-    const u32 format = FORMAT;
     float v0[4], v1[4];
     if (FORMAT == 0 && words) {
         rp_fetch_pair_hwc<CH>(src, row_base + cx.o0, row_base + cx.o1, v0, v1);
@@ -694,20 +694,6 @@ __device__ __forceinline__ void rp_bilinear_row(const unsigned char* __restrict_
     }
 #pragma unroll
     for (u32 c = 0; c < CH; ++c) {
-        h[c] = cx.w0 * v0[c];
-        h[c] += cx.w1 * v1[c];
-    }
-}
-
-// rp_bilinear_row for the layouts whose format is read at run time.
-__device__ __forceinline__ void rp_bilinear_row_any(const unsigned char* __restrict__ src,
-                                                    u32 format, const RpBiTap& cx, u32 row_base,
-                                                    u32 cs, u32 channels, bool words, float h[4]) {
-    float v0[4], v1[4];
-    rp_fetch_px(src, format, words, row_base + cx.o0, cs, channels, v0);
-    rp_fetch_px(src, format, words, row_base + cx.o1, cs, channels, v1);
-#pragma unroll
-    for (u32 c = 0; c < 4; ++c) {
         h[c] = cx.w0 * v0[c];
         h[c] += cx.w1 * v1[c];
     }
@@ -723,9 +709,9 @@ template <u32 ROWS, u32 FORMAT, u32 CH>
 __device__ __forceinline__ void rp_bilinear_column(const unsigned char* __restrict__ src,
                                                    const RpBiTap* row_tap, const RpBiColumn& q,
                                                    const ResizePackParams& p) {
-    constexpr u32 F = FORMAT < 3 ? FORMAT : 3;
     const RpBiTap cx = q.cx;
     const u32 base = q.base, cs = q.cs, plane = q.plane;
+    const u32 format = FORMAT < 3 ? FORMAT : p.format;
     const u32 channels = FORMAT < 3 ? CH : p.channels;
     const bool words = (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
     float last[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -739,19 +725,15 @@ __device__ __forceinline__ void rp_bilinear_column(const unsigned char* __restri
         if (ry.o0 == last_row) {
 #pragma unroll
             for (u32 c = 0; c < 4; ++c) top_row[c] = last[c];
-        } else if (F == 3) {
-            // The run-time layouts: format read from p.
-            rp_bilinear_row_any(src, p.format, cx, base + ry.o0, cs, channels, words, top_row);
         } else {
-            rp_bilinear_row<F, CH>(src, cx, base + ry.o0, cs, channels, words, top_row);
+            rp_bilinear_row<FORMAT, CH>(src, format, cx, base + ry.o0, cs, channels, words, top_row);
         }
         if (ry.o1 == ry.o0) {
 #pragma unroll
             for (u32 c = 0; c < 4; ++c) bottom_row[c] = top_row[c];
-        } else if (F == 3) {
-            rp_bilinear_row_any(src, p.format, cx, base + ry.o1, cs, channels, words, bottom_row);
         } else {
-            rp_bilinear_row<F, CH>(src, cx, base + ry.o1, cs, channels, words, bottom_row);
+            rp_bilinear_row<FORMAT, CH>(src, format, cx, base + ry.o1, cs, channels, words,
+                                        bottom_row);
         }
 #pragma unroll
         for (u32 c = 0; c < 4; ++c) last[c] = bottom_row[c];

@@ -139,15 +139,20 @@ pub fn dw_flat_row4(p: &Conv2dParams) -> bool {
 /// `SLIMMABLE_DW_WGRAD_NARROW=0` turns it off (A/B).
 pub fn dw_wgrad_narrow(p: &Conv2dParams) -> bool {
     is_depthwise(p)
-        && p.w.dims[2] == 3
+        && k3_s1_p1(p)
+        && (1..=27).contains(&p.x.dims[3])
+        && p.x.dims[1] <= 65_535
+        && switched_on!("SLIMMABLE_DW_WGRAD_NARROW")
+}
+
+/// A 3×3 kernel, stride 1, padding 1 (the output planes are the input's).
+fn k3_s1_p1(p: &Conv2dParams) -> bool {
+    p.w.dims[2] == 3
         && p.w.dims[3] == 3
         && p.stride_h == 1
         && p.stride_w == 1
         && p.pad_h == 1
         && p.pad_w == 1
-        && (1..=27).contains(&p.x.dims[3])
-        && p.x.dims[1] <= 65_535
-        && switched_on!("SLIMMABLE_DW_WGRAD_NARROW")
 }
 
 /// Whether the flat forward and dgrad take their ROW2 twins (`*_flat2`):
@@ -165,12 +170,7 @@ fn dw_flat_fits(p: &Conv2dParams) -> bool {
     let planes_follow =
         |v: &ViewParams| plane_contiguous(v) && v.strides[1] == v.dims[2] * v.dims[3];
     switched_on!("SLIMMABLE_DW_FLAT")
-        && p.w.dims[2] == 3
-        && p.w.dims[3] == 3
-        && p.stride_h == 1
-        && p.stride_w == 1
-        && p.pad_h == 1
-        && p.pad_w == 1
+        && k3_s1_p1(p)
         && planes_follow(&p.x)
         && planes_follow(&p.y)
         && p.x.dims[3] <= DWF_MAX_W
