@@ -116,6 +116,27 @@ __device__ __forceinline__ void dwf_window_row2(const float* win, int t, int w, 
         }
 }
 
+// One run of L outputs in one row, whose window columns start at j0 in v:
+// the row's top and bottom edges for all, the first output's left edge
+// (`run.left`) and the last one's right edge (`right`); wk holds the nine
+// taps and the bias.
+template <int L>
+__device__ __forceinline__ void dwf_run(const float (&v)[3][6], int j0, const FlatEdges& run,
+                                        bool right, const float (&wk)[10], float* out) {
+#pragma unroll
+    for (int i = 0; i < L; ++i) {
+        const FlatEdges e = {run.top, run.bottom, i == 0 ? run.left : true,
+                             i == L - 1 ? right : true};
+        float acc = wk[9];
+#pragma unroll
+        for (int ky = 0; ky < 3; ++ky)
+#pragma unroll
+            for (int kx = 0; kx < 3; ++kx)
+                if (dwf_tap(e, ky, kx)) acc = fmaf(v[ky][j0 + i + kx], wk[3 * ky + kx], acc);
+        out[i] = acc;
+    }
+}
+
 // Forward (FLIP false: src x, dst y, bias) or data gradient (FLIP true:
 // src dy, dst dx, the kernel turned 180°). Grid (segments, N).
 //
@@ -173,18 +194,7 @@ __device__ void dwf_apply(const float* __restrict__ src, float* __restrict__ dst
         float wk[10];
 #pragma unroll
         for (int k = 0; k < 10; ++k) wk[k] = wsm[pos.c - c_lo][k];
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-            const FlatEdges e = {run.top, run.bottom, i == 0 ? run.left : true,
-                                 i == 3 ? right : true};
-            float acc = wk[9];
-#pragma unroll
-            for (int ky = 0; ky < 3; ++ky)
-#pragma unroll
-                for (int kx = 0; kx < 3; ++kx)
-                    if (dwf_tap(e, ky, kx)) acc = fmaf(v[ky][i + kx], wk[3 * ky + kx], acc);
-            out[i] = acc;
-        }
+        dwf_run<4>(v, 0, run, right, wk, out);
     } else if constexpr (RUN == 2) {
         dwf_window_row2(win, t, w, v);
         FlatPos pos = dwf_pos(f, plane, w);
@@ -198,20 +208,7 @@ __device__ void dwf_apply(const float* __restrict__ src, float* __restrict__ dst
                 for (int k = 0; k < 10; ++k) wk[k] = wsm[min(c, c_hi) - c_lo][k];
             }
             const FlatEdges e0 = dwf_edges(pos, h, w);  // left: the run's first output's
-            const bool right = pos.q + 2 < w;
-#pragma unroll
-            for (int i = 0; i < 2; ++i) {
-                const FlatEdges e = {e0.top, e0.bottom, i == 0 ? e0.left : true,
-                                     i == 1 ? right : true};
-                float acc = wk[9];
-#pragma unroll
-                for (int ky = 0; ky < 3; ++ky)
-#pragma unroll
-                    for (int kx = 0; kx < 3; ++kx)
-                        if (dwf_tap(e, ky, kx))
-                            acc = fmaf(v[ky][2 * run + i + kx], wk[3 * ky + kx], acc);
-                out[2 * run + i] = acc;
-            }
+            dwf_run<2>(v, 2 * run, e0, pos.q + 2 < w, wk, out + 2 * run);
             // The next run: two columns on, wrapping to the next row / plane.
             pos.q += 2;
             if (pos.q == w) {
