@@ -501,6 +501,12 @@ __device__ __forceinline__ RpTile rp_locate_tile(const u32* __restrict__ desc,
     return q;
 }
 
+// Channel 0, row 0, column 0 of the tile's image in its output.
+__device__ __forceinline__ float* rp_tile_image(float* dst, const RpTile& t,
+                                                const ResizePackParams& p) {
+    return dst + t.out[4] + t.n * p.channels * t.out[0] * t.out[1];
+}
+
 extern "C" __global__ void __launch_bounds__(RPT_THREADS, 3)
 slimmable_resize_pack_tiled(const unsigned char* __restrict__ src, const u32* __restrict__ desc,
                             float* __restrict__ dst, ResizePackParams p) {
@@ -513,7 +519,7 @@ slimmable_resize_pack_tiled(const unsigned char* __restrict__ src, const u32* __
     const RpTile tile = rp_locate_tile(desc, p, blockIdx.x);
     const u32* o = tile.out;
     const u32 oh = o[0], ow = o[1];
-    const u32 n = tile.n, y0 = tile.y0, x0 = tile.x0;
+    const u32 y0 = tile.y0, x0 = tile.x0;
     const u32* img = tile.img;
     const u32 base = img[0], top = img[3], left = img[4];
     const int ch = (int)img[5], cw = (int)img[6];
@@ -594,7 +600,10 @@ slimmable_resize_pack_tiled(const unsigned char* __restrict__ src, const u32* __
     }
     if (mine) {
         const u32 plane = oh * ow;
-        rp_store(dst + o[4] + n * p.channels * plane + (y0 + ty) * ow + x0 + tx, plane, p, acc);
+        // (Written out: through rp_tile_image ptxas took 66 registers, 3
+        // blocks an SM instead of 4.)
+        rp_store(dst + o[4] + tile.n * p.channels * plane + (y0 + ty) * ow + x0 + tx, plane, p,
+                 acc);
     }
 }
 
@@ -785,15 +794,20 @@ __device__ __forceinline__ void rp_same_column(const unsigned char* __restrict__
     }
 }
 
-// The same-size tile of one image (rows y0.., columns x0..; `filter` 1
-// bilinear, 2 antialias, for the weights), by a block of THREADS.
+// The tile kernels' same-size path, by a block of THREADS (`filter` 1
+// bilinear, 2 antialias, for the weights): where the tile's image crop is
+// as large as the output (and p.same_size), writes the tile and returns
+// true; else does nothing and returns false. Block-uniform.
 template <u32 THREADS>
-__device__ __forceinline__ void rp_same_tile(const unsigned char* __restrict__ src, const u32* img,
-                                             u32 filter, const RpTile& tile, u32 oh, u32 ow,
-                                             float* out_image, const ResizePackParams& p) {
+__device__ __forceinline__ bool rp_same_tile(const unsigned char* __restrict__ src,
+                                             float* __restrict__ dst, u32 filter,
+                                             const RpTile& tile, const ResizePackParams& p) {
+    const u32* img = tile.img;
+    const u32 oh = tile.out[0], ow = tile.out[1];
+    if (p.same_size == 0 || img[5] != oh || img[6] != ow) return false;
     const u32 tid = threadIdx.x, tx = tid % RPT_TILE_W;
     const u32 x = tile.x0 + tx;
-    if (x >= ow) return;
+    if (x >= ow) return true;
     const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
     // Each axis's weight at output 0 (the same at every output).
     int idx;
@@ -808,7 +822,7 @@ __device__ __forceinline__ void rp_same_tile(const unsigned char* __restrict__ s
     q.rows = min((u32)RPT_TILE_H, oh - tile.y0);
     q.ow = ow;
     q.plane = oh * ow;
-    q.out = out_image + tile.y0 * ow + x;
+    q.out = rp_tile_image(dst, tile, p) + tile.y0 * ow + x;
     switch (p.format * 4 + p.channels - 1) {
         case 0: rp_same_column<THREADS, 0, 1>(src, q, p); break;
         case 2: rp_same_column<THREADS, 0, 3>(src, q, p); break;
@@ -818,11 +832,7 @@ __device__ __forceinline__ void rp_same_tile(const unsigned char* __restrict__ s
         case 10: rp_same_column<THREADS, 2, 3>(src, q, p); break;
         default: rp_same_column<THREADS, 3, 4>(src, q, p); break;
     }
-}
-
-__device__ __forceinline__ bool rp_same_size(const u32* img, u32 oh, u32 ow,
-                                             const ResizePackParams& p) {
-    return p.same_size != 0 && img[5] == oh && img[6] == ow;
+    return true;
 }
 
 template <u32 THREADS>
@@ -837,12 +847,9 @@ __device__ __forceinline__ void rp_bilinear_tiles(const unsigned char* __restric
     const RpTile tile = rp_locate_tile(desc, p, blockIdx.x);
     const u32* o = tile.out;
     const u32 oh = o[0], ow = o[1];
-    const u32 n = tile.n, y0 = tile.y0, x0 = tile.x0;
+    const u32 y0 = tile.y0, x0 = tile.x0;
     const u32* img = tile.img;
-    if (rp_same_size(img, oh, ow, p)) {
-        rp_same_tile<THREADS>(src, img, 1u, tile, oh, ow, dst + o[4] + n * p.channels * oh * ow, p);
-        return;
-    }
+    if (rp_same_tile<THREADS>(src, dst, 1u, tile, p)) return;
     const u32 base = img[0], top = img[3], left = img[4];
     const int ch = (int)img[5], cw = (int)img[6];
     const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
@@ -869,7 +876,7 @@ __device__ __forceinline__ void rp_bilinear_tiles(const unsigned char* __restric
     q.y0 = y0;
     q.ow = ow;
     q.plane = oh * ow;
-    q.out = dst + o[4] + n * p.channels * q.plane + x0 + tx;
+    q.out = rp_tile_image(dst, tile, p) + x0 + tx;
     // Format and channel count as constants: no per-pixel format branches,
     // no work on channels that do not exist.
     switch (p.format * 4 + p.channels - 1) {
@@ -1027,12 +1034,9 @@ slimmable_resize_pack_aa(const unsigned char* __restrict__ src, const u32* __res
     const RpTile tile = rp_locate_tile(desc, p, blockIdx.x);
     const u32* o = tile.out;
     const u32 oh = o[0], ow = o[1];
-    const u32 n = tile.n, y0 = tile.y0, x0 = tile.x0;
+    const u32 y0 = tile.y0, x0 = tile.x0;
     const u32* img = tile.img;
-    if (rp_same_size(img, oh, ow, p)) {
-        rp_same_tile<RPB_THREADS>(src, img, 2u, tile, oh, ow, dst + o[4] + n * p.channels * oh * ow, p);
-        return;
-    }
+    if (rp_same_tile<RPB_THREADS>(src, dst, 2u, tile, p)) return;
     const int ch = (int)img[5], cw = (int)img[6];
     const u32 tid = threadIdx.x;
 
@@ -1053,7 +1057,7 @@ slimmable_resize_pack_aa(const unsigned char* __restrict__ src, const u32* __res
     const u32 tx = tid % RPT_TILE_W;
     const u32 x_ok = x0 + tx < ow;
     const u32 plane = oh * ow;
-    float* out_col = dst + o[4] + n * p.channels * plane + y0 * ow + x0 + tx;
+    float* out_col = rp_tile_image(dst, tile, p) + y0 * ow + x0 + tx;
     // Format and channel count as constants (as in the bilinear kernel).
     switch (p.format * 4 + p.channels - 1) {
         case 0: rp_aa_tile<0, 1>(src, img, col_taps, row_taps, rows_h, st, x_ok, rows, out_col, ow, plane, p); break;
