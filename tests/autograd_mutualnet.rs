@@ -13,7 +13,7 @@
 
 mod common;
 
-use slimmable::autograd::{Memory, Tensor};
+use slimmable::autograd::{DeviceBuffer, Memory, Tensor};
 use slimmable::backend::{Backend, Precision};
 use slimmable::models::{self, Architecture, Checkpoint};
 use slimmable::nn::{Pass, Sgd, SlimNet, mutualnet_step};
@@ -116,6 +116,35 @@ impl Fixture {
         let full = pass.next().unwrap();
         (full, pass.collect())
     }
+
+    /// Runs step `i` (its labels, inputs and passes) at `lr`, the peak of
+    /// `memory` counted from after the inputs' upload; the passes' losses.
+    fn run_step(
+        &self,
+        be: &dyn Backend,
+        memory: &Rc<Memory>,
+        net: &SlimNet,
+        opt: &mut Sgd,
+        i: usize,
+        lr: f32,
+    ) -> Vec<Rc<DeviceBuffer>> {
+        let labels = be.upload(&self.fx[&format!("labels/{i}")].data).unwrap();
+        let inputs = self.inputs(be, memory, i);
+        let (full, subs) = self.step_passes(i, &inputs);
+        memory.reset_peak();
+        mutualnet_step(
+            be,
+            memory,
+            net,
+            opt,
+            lr,
+            Precision::F32,
+            full,
+            &labels,
+            &subs,
+        )
+        .unwrap()
+    }
 }
 
 #[test]
@@ -143,22 +172,7 @@ fn three_mutualnet_iterations_match_pytorch_on_every_backend() {
                 }
                 opt.restore(be, &momentum, i as u64).unwrap();
             }
-            let labels = be.upload(&fx[&format!("labels/{i}")].data).unwrap();
-            let inputs = f.inputs(be, &memory, i);
-            let (full, subs) = f.step_passes(i, &inputs);
-            memory.reset_peak();
-            let losses = mutualnet_step(
-                be,
-                &memory,
-                &net,
-                &mut opt,
-                lr,
-                Precision::F32,
-                full,
-                &labels,
-                &subs,
-            )
-            .unwrap();
+            let losses = f.run_step(be, &memory, &net, &mut opt, i, lr);
             println!(
                 "  peak device memory of the step: {} KiB of activations, gradients and inputs (+ {} KiB parameters, gradients, BN statistics, {} KiB momentum)",
                 memory.peak_bytes() / 1024,
@@ -204,21 +218,7 @@ fn skipping_zero_grad_after_a_step_matches_clearing_it() {
                 } else if i > 0 {
                     assert!(opt.left_grads_zeroed(), "the step did not record the clear");
                 }
-                let labels = be.upload(&f.fx[&format!("labels/{i}")].data).unwrap();
-                let inputs = f.inputs(be, &memory, i);
-                let (full, subs) = f.step_passes(i, &inputs);
-                mutualnet_step(
-                    be,
-                    &memory,
-                    &net,
-                    &mut opt,
-                    lr,
-                    Precision::F32,
-                    full,
-                    &labels,
-                    &subs,
-                )
-                .unwrap();
+                f.run_step(be, &memory, &net, &mut opt, i, lr);
             }
             let mut out: Vec<Vec<f32>> = net
                 .params()
