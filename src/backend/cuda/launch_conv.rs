@@ -113,16 +113,21 @@ const DWF_MIN_PLANE: u32 = 4;
 /// The widest plane of the flat wgrad (`DWF_WGRAD_MAX_W`: its register
 /// staging of the next image's window).
 const DWF_WGRAD_MAX_W: u64 = 255;
+/// The narrowest plane of the flat wgrad; narrower ones take the narrow
+/// wgrad (`DW_NARROW_MAX_W` in kernels/dwconv2d.cu is one less).
+const DWF_WGRAD_MIN_W: u64 = 28;
 
 /// Whether this pass of a depthwise conv runs on the flat 3×3 kernels:
-/// [`dw_flat_fits`], and for wgrad a plane 28 to `DWF_WGRAD_MAX_W` wide. On
+/// [`dw_flat_fits`], and for wgrad a plane `DWF_WGRAD_MIN_W` (28) to
+/// `DWF_WGRAD_MAX_W` wide. On
 /// narrower planes the flat wgrad's blocks each sum a few images between
 /// barriers and lose to dwconv2d_wgrad_k3 (H200, 2026-11-26: 0.064 vs 0.043
 /// ms at 64x384x14x14; at 64x144x56x56 it takes 0.138 ms against the tiled
 /// 3x3 wgrad's 0.306).
 pub fn dw_flat_route(pass: ConvPass, p: &Conv2dParams) -> bool {
     dw_flat_fits(p)
-        && (pass != ConvPass::Wgrad || (28..=DWF_WGRAD_MAX_W).contains(&u64::from(p.x.dims[3])))
+        && (pass != ConvPass::Wgrad
+            || (DWF_WGRAD_MIN_W..=DWF_WGRAD_MAX_W).contains(&u64::from(p.x.dims[3])))
 }
 
 /// Whether the flat kernels (all three passes) take their ROW4 twins
@@ -134,13 +139,13 @@ pub fn dw_flat_row4(p: &Conv2dParams) -> bool {
 }
 
 /// Whether a depthwise wgrad runs on `slimmable_dwconv2d_wgrad_k3s1_narrow`:
-/// 3×3, stride 1, padding 1, planes at most 27 wide (`DW_NARROW_MAX_W`; the
-/// flat wgrad takes 28 and up), at most 65535 channels (grid x).
+/// 3×3, stride 1, padding 1, planes narrower than the flat wgrad's
+/// (`DWF_WGRAD_MIN_W`), at most 65535 channels (grid x).
 /// `SLIMMABLE_DW_WGRAD_NARROW=0` turns it off (A/B).
 pub fn dw_wgrad_narrow(p: &Conv2dParams) -> bool {
     is_depthwise(p)
         && k3_s1_p1(p)
-        && (1..=27).contains(&p.x.dims[3])
+        && (1..DWF_WGRAD_MIN_W).contains(&u64::from(p.x.dims[3]))
         && p.x.dims[1] <= 65_535
         && switched_on!("SLIMMABLE_DW_WGRAD_NARROW")
 }
