@@ -5,8 +5,9 @@
 // Bindings by role (each entry point uses a subset; the host binds exactly
 // those): 0 params, 1 x, 2 dy, 3 gamma, 4 beta, 5 saved, 6 running, 7 y/dx,
 // 8 dgamma, 9 dbeta, 10 stats (normalize: saved or running statistics).
-// Reductions: workgroups (chunks, c) of 256, walking each chunk plane by plane;
-// normalize / dx: workgroups (per plane, planes) with BN_PLANES, else 1-D grid-stride.
+// Reductions: workgroups (chunks, c) of BN_REDUCE, walking each chunk plane by
+// plane; normalize / dx: workgroups (per plane, planes) of 256 with BN_PLANES,
+// else a 1-D grid-stride loop that divides twice per element (plane, channel).
 
 @group(0) @binding(0) var<uniform> bn: BnParams;
 @group(0) @binding(1) var<storage, read> bn_x: array<f32>;
@@ -24,7 +25,9 @@ const BN_UPDATE_RUNNING: u32 = 1u;
 const BN_STATS_ARE_VAR: u32 = 2u;
 const BN_PLANES: u32 = 4u;
 
-var<workgroup> bn_sh: array<vec3<f32>, 256>;
+// Reductions use workgroups of BN_REDUCE invocations.
+const BN_REDUCE: u32 = 64u;
+var<workgroup> bn_sh: array<vec3<f32>, BN_REDUCE>;
 
 // Offset of element s of an (n, c) plane from the plane's start.
 fn bn_plane_offset(v: ViewParams, s: u32) -> u32 {
@@ -61,7 +64,7 @@ fn welford_merge(a: vec3<f32>, b: vec3<f32>) -> vec3<f32> {
     return vec3<f32>(n, a.y + d * fb, a.z + b.z + d * d * a.x * fb);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(BN_REDUCE)
 fn slimmable_bn_stats_f32(@builtin(workgroup_id) wg: vec3<u32>,
                           @builtin(local_invocation_index) t: u32) {
     let ch = wg.y;
@@ -77,7 +80,7 @@ fn slimmable_bn_stats_f32(@builtin(workgroup_id) wg: vec3<u32>,
         let s0 = j - n * hw;
         let s1 = min(hw, s0 + (hi - j));
         let base = bn_plane_base(bn.x, n, ch);
-        for (var s = s0 + t; s < s1; s += 256u) {
+        for (var s = s0 + t; s < s1; s += BN_REDUCE) {
             let v = bn_x[base + bn_plane_offset(bn.x, s)];
             acc.x += 1.0;
             let d = v - acc.y;
@@ -88,7 +91,7 @@ fn slimmable_bn_stats_f32(@builtin(workgroup_id) wg: vec3<u32>,
     }
     bn_sh[t] = acc;
     workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
+    for (var s = BN_REDUCE / 2u; s > 0u; s >>= 1u) {
         if (t < s) { bn_sh[t] = welford_merge(bn_sh[t], bn_sh[t + s]); }
         workgroupBarrier();
     }
@@ -150,20 +153,24 @@ fn slimmable_bn_normalize_f32(@builtin(global_invocation_id) gid: vec3<u32>,
         }
         return;
     }
-    let n = view_numel(bn.x);
-    for (var i = gid.x; i < n; i += groups.x * 256u) {
-        let ch = (i / hw) % c;
+    let total = view_numel(bn.x);
+    for (var i = gid.x; i < total; i += groups.x * 256u) {
+        let pl = i / hw;
+        let e = i - pl * hw;
+        let n = pl / c;
+        let ch = pl - n * c;
         let mean = bn_stats_in[bn.mean_offset + ch];
         let s = bn_stats_in[bn.var_offset + ch];
         var inv = s;
         if ((bn.flags & BN_STATS_ARE_VAR) != 0u) { inv = 1.0 / sqrt(s + bn.eps); }
         let scale = inv * bn_gamma[bn.gamma_offset + ch];
         let shift = bn_beta[bn.beta_offset + ch] - mean * scale;
-        bn_y[view_index(bn.y, i)] = bn_act(fma(bn_x[view_index(bn.x, i)], scale, shift), bn.act);
+        let xv = bn_x[bn_plane_base(bn.x, n, ch) + bn_plane_offset(bn.x, e)];
+        bn_y[bn_plane_base(bn.y, n, ch) + bn_plane_offset(bn.y, e)] = bn_act(fma(xv, scale, shift), bn.act);
     }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(BN_REDUCE)
 fn slimmable_bn_backward_partials_f32(@builtin(workgroup_id) wg: vec3<u32>,
                                       @builtin(local_invocation_index) t: u32) {
     let ch = wg.y;
@@ -184,7 +191,7 @@ fn slimmable_bn_backward_partials_f32(@builtin(workgroup_id) wg: vec3<u32>,
         let s1 = min(hw, s0 + (hi - j));
         let bx = bn_plane_base(bn.x, n, ch);
         let bd = bn_plane_base(bn.dy, n, ch);
-        for (var s = s0 + t; s < s1; s += 256u) {
+        for (var s = s0 + t; s < s1; s += BN_REDUCE) {
             let xh = (bn_x[bx + bn_plane_offset(bn.x, s)] - mean) * inv;
             let d = bn_dy[bd + bn_plane_offset(bn.dy, s)] * bn_act_grad(xh * g + b, bn.act);
             acc.x += d;
@@ -194,7 +201,7 @@ fn slimmable_bn_backward_partials_f32(@builtin(workgroup_id) wg: vec3<u32>,
     }
     bn_sh[t] = acc;
     workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
+    for (var s = BN_REDUCE / 2u; s > 0u; s >>= 1u) {
         if (t < s) { bn_sh[t] = bn_sh[t] + bn_sh[t + s]; }
         workgroupBarrier();
     }
@@ -252,14 +259,18 @@ fn slimmable_bn_backward_dx_f32(@builtin(global_invocation_id) gid: vec3<u32>,
         }
         return;
     }
-    let n = view_numel(bn.x);
-    for (var i = gid.x; i < n; i += groups.x * 256u) {
-        let ch = (i / hw) % c;
+    let total = view_numel(bn.x);
+    for (var i = gid.x; i < total; i += groups.x * 256u) {
+        let pl = i / hw;
+        let e = i - pl * hw;
+        let n = pl / c;
+        let ch = pl - n * c;
         let inv = bn_saved[c + ch];
         let g = bn_gamma[bn.gamma_offset + ch];
-        let xh = (bn_x[view_index(bn.x, i)] - bn_saved[ch]) * inv;
-        let d = bn_dy[view_index(bn.dy, i)] * bn_act_grad(xh * g + bn_beta[bn.beta_offset + ch], bn.act);
-        bn_y[view_index(bn.y, i)] =
+        let xh = (bn_x[bn_plane_base(bn.x, n, ch) + bn_plane_offset(bn.x, e)] - bn_saved[ch]) * inv;
+        let dy = bn_dy[bn_plane_base(bn.dy, n, ch) + bn_plane_offset(bn.dy, e)];
+        let d = dy * bn_act_grad(xh * g + bn_beta[bn.beta_offset + ch], bn.act);
+        bn_y[bn_plane_base(bn.y, n, ch) + bn_plane_offset(bn.y, e)] =
             g * inv * (d - bn_saved[2u * c + ch] * inv_m - xh * bn_saved[3u * c + ch] * inv_m);
     }
 }
