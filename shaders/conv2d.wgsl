@@ -2,24 +2,39 @@
 // kernels/conv2d.cu; same entry names, same Conv2dParams).
 //
 // Dense, grouped and pointwise convs: one implicit GEMM per group
-// (workgroup_id.z = group), 64x64 output tile per workgroup of 256
-// invocations, each 4x4 outputs, K staged 16 at a time in workgroup memory:
+// (workgroup_id.z = group), 64x64 output tile per workgroup of 64
+// invocations, each 8x8 outputs, K staged 16 at a time in workgroup memory:
 //   forward  C[m=(n,ho,wo)][j=o]   = sum_k=(i,ky,kx)  x . w
 //   dgrad    C[m=(n,h,w)][j=i]     = sum_k=(o,ky,kx)  dy . w
 //   wgrad    C[m=o][j=(i,ky,kx)]  += sum_k=(n,ho,wo) dy . x
-// (no split-K here: WGSL has no float atomics, so each wgrad output is
-// summed by one invocation). Depthwise convs have direct kernels; the bias
-// gradient is a per-channel workgroup reduction. slimmable_conv2d_fwd_naive
-// (one invocation per output, full loop) is kept as the bench baseline.
+// Each pass stages its tiles so that an invocation decodes its fixed
+// coordinates once and at most one changing index per loaded element
+// (integer division is dear on GPUs and scalar on lavapipe); a 1x1 kernel
+// decodes no taps at all. WGSL has no float atomics, so wgrad splits the
+// N*Ho*Wo reduction by writing per-split partial sums to `cs` (workgroup_id.z
+// = split * groups + group) and slimmable_conv2d_wgrad_reduce adds them, in
+// a fixed order, into the gradient slice. Depthwise convs have direct
+// kernels; the bias gradient is a per-channel workgroup reduction.
+// slimmable_conv2d_fwd_naive (one invocation per output, full loop) is kept
+// as the bench baseline.
 //
-// Bindings: 0 = params (uniform), 1 = x, 2 = w, 3 = y, 4 = bias; all
-// storage read_write, since which of them is written depends on the pass.
+// Bindings: 0 = launch (uniform), 1 = x, 2 = w, 3 = y, 4 = bias, 5 = wgrad
+// partials; all storage read_write, since which of them is written depends
+// on the pass.
 
-@group(0) @binding(0) var<uniform> cp: Conv2dParams;
+// Conv2dParams plus what the CUDA kernels take as extra arguments.
+struct ConvLaunch {
+    p: Conv2dParams,
+    // wgrad: partial sums per weight (1 = the GEMM adds into the slice itself).
+    split_k: u32,
+}
+
+@group(0) @binding(0) var<uniform> cl: ConvLaunch;
 @group(0) @binding(1) var<storage, read_write> cx: array<f32>;
 @group(0) @binding(2) var<storage, read_write> cw: array<f32>;
 @group(0) @binding(3) var<storage, read_write> cy: array<f32>;
 @group(0) @binding(4) var<storage, read_write> cb: array<f32>;
+@group(0) @binding(5) var<storage, read_write> cs: array<f32>;
 
 struct Geom {
     n: i32, ic: i32, h: i32, w: i32, oc: i32, ho: i32, wo: i32,
@@ -28,11 +43,11 @@ struct Geom {
 
 fn geom() -> Geom {
     var g: Geom;
-    g.n = i32(cp.x.dims.x); g.ic = i32(cp.x.dims.y); g.h = i32(cp.x.dims.z); g.w = i32(cp.x.dims.w);
-    g.oc = i32(cp.y.dims.y); g.ho = i32(cp.y.dims.z); g.wo = i32(cp.y.dims.w);
-    g.kh = i32(cp.w.dims.z); g.kw = i32(cp.w.dims.w); g.khw = g.kh * g.kw;
-    g.icg = g.ic / i32(cp.groups); g.ocg = g.oc / i32(cp.groups);
-    g.sh = i32(cp.stride_h); g.sw = i32(cp.stride_w); g.ph = i32(cp.pad_h); g.pw = i32(cp.pad_w);
+    g.n = i32(cl.p.x.dims.x); g.ic = i32(cl.p.x.dims.y); g.h = i32(cl.p.x.dims.z); g.w = i32(cl.p.x.dims.w);
+    g.oc = i32(cl.p.y.dims.y); g.ho = i32(cl.p.y.dims.z); g.wo = i32(cl.p.y.dims.w);
+    g.kh = i32(cl.p.w.dims.z); g.kw = i32(cl.p.w.dims.w); g.khw = g.kh * g.kw;
+    g.icg = g.ic / i32(cl.p.groups); g.ocg = g.oc / i32(cl.p.groups);
+    g.sh = i32(cl.p.stride_h); g.sw = i32(cl.p.stride_w); g.ph = i32(cl.p.pad_h); g.pw = i32(cl.p.pad_w);
     return g;
 }
 
@@ -40,150 +55,309 @@ fn at(v: ViewParams, a: i32, b: i32, c: i32, d: i32) -> u32 {
     return v.offset + u32(a) * v.strides.x + u32(b) * v.strides.y + u32(c) * v.strides.z + u32(d) * v.strides.w;
 }
 
-const PASS_FWD: u32 = 0u;
-const PASS_DGRAD: u32 = 1u;
-const PASS_WGRAD: u32 = 2u;
-
-// (M, N, K) of one group's GEMM.
-fn gemm_dims(pass_id: u32, g: Geom) -> vec3<i32> {
-    if (pass_id == PASS_FWD) { return vec3<i32>(g.n * g.ho * g.wo, g.ocg, g.icg * g.khw); }
-    if (pass_id == PASS_DGRAD) { return vec3<i32>(g.n * g.h * g.w, g.icg, g.ocg * g.khw); }
-    return vec3<i32>(g.ocg, g.icg * g.khw, g.n * g.ho * g.wo);
-}
-
 // x at (n, c, ho*s - p + ky, wo*s - p + kx), zero in the padding.
 fn x_tap(g: Geom, n: i32, c: i32, ho: i32, wo: i32, ky: i32, kx: i32) -> f32 {
     let hi = ho * g.sh - g.ph + ky;
     let wi = wo * g.sw - g.pw + kx;
     if (hi < 0 || hi >= g.h || wi < 0 || wi >= g.w) { return 0.0; }
-    return cx[at(cp.x, n, c, hi, wi)];
+    return cx[at(cl.p.x, n, c, hi, wi)];
 }
 
-fn load_a(pass_id: u32, g: Geom, grp: i32, m: i32, k: i32, d: vec3<i32>) -> f32 {
-    if (m >= d.x || k >= d.z) { return 0.0; }
-    if (pass_id == PASS_FWD) {
-        let wo = m % g.wo; let t = m / g.wo; let ho = t % g.ho; let n = t / g.ho;
-        let kx = k % g.kw; let t2 = k / g.kw; let ky = t2 % g.kh; let i = t2 / g.kh;
-        return x_tap(g, n, grp * g.icg + i, ho, wo, ky, kx);
-    }
-    if (pass_id == PASS_DGRAD) {
-        let wi = m % g.w; let t = m / g.w; let hi = t % g.h; let n = t / g.h;
-        let kx = k % g.kw; let t2 = k / g.kw; let ky = t2 % g.kh; let o = t2 / g.kh;
-        let th = hi + g.ph - ky;
-        let tw = wi + g.pw - kx;
-        if (th < 0 || tw < 0 || th % g.sh != 0 || tw % g.sw != 0) { return 0.0; }
-        let ho = th / g.sh;
-        let wo = tw / g.sw;
-        if (ho >= g.ho || wo >= g.wo) { return 0.0; }
-        return cy[at(cp.y, n, grp * g.ocg + o, ho, wo)];
-    }
-    let wo = k % g.wo; let t = k / g.wo; let ho = t % g.ho; let n = t / g.ho;
-    return cy[at(cp.y, n, grp * g.ocg + m, ho, wo)];
+// (channel, ky, kx) of an index over a weight row's (channel, ky, kx).
+fn decode_tap(g: Geom, k: i32) -> vec3<i32> {
+    if (g.khw == 1) { return vec3<i32>(k, 0, 0); }
+    let c = k / g.khw;
+    let r = k - c * g.khw;
+    let ky = r / g.kw;
+    return vec3<i32>(c, ky, r - ky * g.kw);
 }
 
-fn load_b(pass_id: u32, g: Geom, grp: i32, k: i32, j: i32, d: vec3<i32>) -> f32 {
-    if (k >= d.z || j >= d.y) { return 0.0; }
-    if (pass_id == PASS_FWD) {
-        let kx = k % g.kw; let t2 = k / g.kw; let ky = t2 % g.kh; let i = t2 / g.kh;
-        return cw[at(cp.w, grp * g.ocg + j, i, ky, kx)];
+// The tap after `t` in (channel, ky, kx) order.
+fn next_tap(g: Geom, t: vec3<i32>) -> vec3<i32> {
+    var n = vec3<i32>(t.x, t.y, t.z + 1);
+    if (n.z == g.kw) {
+        n.z = 0;
+        n.y += 1;
+        if (n.y == g.kh) {
+            n.y = 0;
+            n.x += 1;
+        }
     }
-    if (pass_id == PASS_DGRAD) {
-        let kx = k % g.kw; let t2 = k / g.kw; let ky = t2 % g.kh; let o = t2 / g.kh;
-        return cw[at(cp.w, grp * g.ocg + o, j, ky, kx)];
-    }
-    let wo = k % g.wo; let t = k / g.wo; let ho = t % g.ho; let n = t / g.ho;
-    let kx = j % g.kw; let t2 = j / g.kw; let ky = t2 % g.kh; let i = t2 / g.kh;
-    return x_tap(g, n, grp * g.icg + i, ho, wo, ky, kx);
+    return n;
 }
 
-fn store_c(pass_id: u32, g: Geom, grp: i32, m: i32, j: i32, d: vec3<i32>, value: f32) {
-    if (m >= d.x || j >= d.y) { return; }
-    var v = value;
-    if (pass_id == PASS_FWD) {
-        let wo = m % g.wo; let t = m / g.wo; let ho = t % g.ho; let n = t / g.ho;
-        let o = grp * g.ocg + j;
-        if (cp.has_bias == 1u) { v += cb[cp.bias_offset + u32(o)]; }
-        let idx = at(cp.y, n, o, ho, wo);
-        if (cp.accumulate == 1u) { v += cy[idx]; }
-        cy[idx] = v;
-    } else if (pass_id == PASS_DGRAD) {
-        let wi = m % g.w; let t = m / g.w; let hi = t % g.h; let n = t / g.h;
-        let idx = at(cp.x, n, grp * g.icg + j, hi, wi);
-        if (cp.accumulate == 1u) { v += cx[idx]; }
-        cx[idx] = v;
-    } else {
-        let kx = j % g.kw; let t2 = j / g.kw; let ky = t2 % g.kh; let i = t2 / g.kh;
-        let idx = at(cp.w, grp * g.ocg + m, i, ky, kx);
-        cw[idx] = cw[idx] + v;
+// (n, row, col) of an index over an [N, rows, cols] grid of pixels.
+fn decode_pixel(p: i32, rows: i32, cols: i32) -> vec3<i32> {
+    let t = p / cols;
+    let n = t / rows;
+    return vec3<i32>(n, t - n * rows, p - t * cols);
+}
+
+// dy at the output pixel that input pixel (h, w) meets through tap (ky, kx),
+// zero where there is none (padding, or a stride that skips it).
+fn dy_through_tap(g: Geom, n: i32, o: i32, h: i32, w: i32, ky: i32, kx: i32) -> f32 {
+    var th = h + g.ph - ky;
+    var tw = w + g.pw - kx;
+    if (th < 0 || tw < 0) { return 0.0; }
+    if (g.sh != 1 || g.sw != 1) {
+        if (th % g.sh != 0 || tw % g.sw != 0) { return 0.0; }
+        th = th / g.sh;
+        tw = tw / g.sw;
     }
+    if (th >= g.ho || tw >= g.wo) { return 0.0; }
+    return cy[at(cl.p.y, n, o, th, tw)];
 }
 
 const TBM: i32 = 64;
 const TBN: i32 = 64;
 const TBK: i32 = 16;
-var<workgroup> tile_a: array<f32, 1024>; // [TBK][TBM]
-var<workgroup> tile_b: array<f32, 1024>; // [TBK][TBN]
+// K-major tiles of 4-wide vectors: element (k, m) at tile_a[k * 16 + m / 4][m % 4].
+var<workgroup> tile_a: array<vec4<f32>, 256>;
+var<workgroup> tile_b: array<vec4<f32>, 256>;
 
-fn gemm(pass_id: u32, lid: u32, wg: vec3<u32>) {
+fn put_a(k: i32, m: i32, v: f32) { tile_a[k * 16 + (m >> 2)][m & 3] = v; }
+fn put_b(k: i32, j: i32, v: f32) { tile_b[k * 16 + (j >> 2)][j & 3] = v; }
+
+// acc[2i + h][c] += sum over the staged k of A(k, 8*tx + i) * B(k, 8*ty + 4h + c):
+// an 8x8 block per invocation (64 invocations cover the 64x64 tile), so
+// each workgroup-memory read feeds 16 multiply-adds.
+fn multiply_tiles(tx: i32, ty: i32, acc: ptr<function, array<vec4<f32>, 16>>) {
+    for (var kk = 0; kk < TBK; kk++) {
+        let a0 = tile_a[kk * 16 + 2 * tx];
+        let a1 = tile_a[kk * 16 + 2 * tx + 1];
+        let b0 = tile_b[kk * 16 + 2 * ty];
+        let b1 = tile_b[kk * 16 + 2 * ty + 1];
+        (*acc)[0] = fma(vec4<f32>(a0.x), b0, (*acc)[0]);
+        (*acc)[1] = fma(vec4<f32>(a0.x), b1, (*acc)[1]);
+        (*acc)[2] = fma(vec4<f32>(a0.y), b0, (*acc)[2]);
+        (*acc)[3] = fma(vec4<f32>(a0.y), b1, (*acc)[3]);
+        (*acc)[4] = fma(vec4<f32>(a0.z), b0, (*acc)[4]);
+        (*acc)[5] = fma(vec4<f32>(a0.z), b1, (*acc)[5]);
+        (*acc)[6] = fma(vec4<f32>(a0.w), b0, (*acc)[6]);
+        (*acc)[7] = fma(vec4<f32>(a0.w), b1, (*acc)[7]);
+        (*acc)[8] = fma(vec4<f32>(a1.x), b0, (*acc)[8]);
+        (*acc)[9] = fma(vec4<f32>(a1.x), b1, (*acc)[9]);
+        (*acc)[10] = fma(vec4<f32>(a1.y), b0, (*acc)[10]);
+        (*acc)[11] = fma(vec4<f32>(a1.y), b1, (*acc)[11]);
+        (*acc)[12] = fma(vec4<f32>(a1.z), b0, (*acc)[12]);
+        (*acc)[13] = fma(vec4<f32>(a1.z), b1, (*acc)[13]);
+        (*acc)[14] = fma(vec4<f32>(a1.w), b0, (*acc)[14]);
+        (*acc)[15] = fma(vec4<f32>(a1.w), b1, (*acc)[15]);
+    }
+}
+
+// This invocation's result at tile row i (0..7), column j (0..7).
+fn acc_at(acc: ptr<function, array<vec4<f32>, 16>>, i: i32, j: i32) -> f32 {
+    return (*acc)[2 * i + (j >> 2)][j & 3];
+}
+
+// Forward. Invocation t stages column t of both tiles over the step's 16
+// k rows: A(k, m) = x tap k at its pixel m, B(k, j) = w[o=j][k]; one tap
+// walk serves both (one division a step).
+@compute @workgroup_size(64)
+fn slimmable_conv2d_fwd_f32(@builtin(local_invocation_index) lid: u32,
+                            @builtin(workgroup_id) wg: vec3<u32>) {
     let g = geom();
-    let d = gemm_dims(pass_id, g);
+    let t = i32(lid);
     let grp = i32(wg.z);
     let m0 = i32(wg.x) * TBM;
     let n0 = i32(wg.y) * TBN;
-    let t = i32(lid);
-    let tm = (t % 16) * 4;
-    let tn = (t / 16) * 4;
-    var acc: array<f32, 16>;
-    for (var k0 = 0; k0 < d.z; k0 += TBK) {
-        for (var r = 0; r < 4; r++) {
-            let e = r * 256 + t;
-            // Along m when m is a pixel, along k when k is (wgrad).
-            var ml = e % TBM;
-            var kl = e / TBM;
-            if (pass_id == PASS_WGRAD) { kl = e % TBK; ml = e / TBK; }
-            tile_a[kl * TBM + ml] = load_a(pass_id, g, grp, m0 + ml, k0 + kl, d);
-            var jl = e % TBN;
-            var kb = e / TBN;
-            if (pass_id == PASS_FWD) { kb = e % TBK; jl = e / TBK; }
-            tile_b[kb * TBN + jl] = load_b(pass_id, g, grp, k0 + kb, n0 + jl, d);
-        }
-        workgroupBarrier();
-        for (var kk = 0; kk < TBK; kk++) {
-            let a = vec4<f32>(tile_a[kk * TBM + tm], tile_a[kk * TBM + tm + 1],
-                              tile_a[kk * TBM + tm + 2], tile_a[kk * TBM + tm + 3]);
-            let b = vec4<f32>(tile_b[kk * TBN + tn], tile_b[kk * TBN + tn + 1],
-                              tile_b[kk * TBN + tn + 2], tile_b[kk * TBN + tn + 3]);
-            for (var i = 0; i < 4; i++) {
-                for (var j = 0; j < 4; j++) {
-                    acc[i * 4 + j] = fma(a[i], b[j], acc[i * 4 + j]);
-                }
+    let big_m = g.n * g.ho * g.wo;
+    let big_k = g.icg * g.khw;
+    let m_ok = m0 + t < big_m;
+    let pix = decode_pixel(m0 + t, g.ho, g.wo);
+    let hb = pix.y * g.sh - g.ph;
+    let wb = pix.z * g.sw - g.pw;
+    let c0 = grp * g.icg;
+    let o = grp * g.ocg + n0 + t;
+    let j_ok = n0 + t < g.ocg;
+    var acc: array<vec4<f32>, 16>;
+    for (var k0 = 0; k0 < big_k; k0 += TBK) {
+        var tap = decode_tap(g, k0);
+        for (var r = 0; r < TBK; r++) {
+            if (r > 0) { tap = next_tap(g, tap); }
+            let k_ok = k0 + r < big_k;
+            var a = 0.0;
+            let hi = hb + tap.y;
+            let wi = wb + tap.z;
+            if (m_ok && k_ok && hi >= 0 && hi < g.h && wi >= 0 && wi < g.w) {
+                a = cx[at(cl.p.x, pix.x, c0 + tap.x, hi, wi)];
             }
+            put_a(r, t, a);
+            var b = 0.0;
+            if (j_ok && k_ok) {
+                b = cw[at(cl.p.w, o, tap.x, tap.y, tap.z)];
+            }
+            put_b(r, t, b);
         }
         workgroupBarrier();
+        multiply_tiles(t & 7, t >> 3, &acc);
+        workgroupBarrier();
     }
-    for (var i = 0; i < 4; i++) {
-        for (var j = 0; j < 4; j++) {
-            store_c(pass_id, g, grp, m0 + tm + i, n0 + tn + j, d, acc[i * 4 + j]);
+    for (var i = 0; i < 8; i++) {
+        let m = m0 + 8 * (t & 7) + i;
+        if (m >= big_m) { break; }
+        let q = decode_pixel(m, g.ho, g.wo);
+        for (var j = 0; j < 8; j++) {
+            let jo = n0 + 8 * (t >> 3) + j;
+            if (jo >= g.ocg) { break; }
+            let oc = grp * g.ocg + jo;
+            var v = acc_at(&acc, i, j);
+            if (cl.p.has_bias == 1u) { v += cb[cl.p.bias_offset + u32(oc)]; }
+            let idx = at(cl.p.y, q.x, oc, q.y, q.z);
+            if (cl.p.accumulate == 1u) { v += cy[idx]; }
+            cy[idx] = v;
         }
     }
 }
 
-@compute @workgroup_size(256)
-fn slimmable_conv2d_fwd_f32(@builtin(local_invocation_index) lid: u32,
-                            @builtin(workgroup_id) wg: vec3<u32>) {
-    gemm(PASS_FWD, lid, wg);
-}
-
-@compute @workgroup_size(256)
+// Data gradient. Invocation t stages column t of both tiles: A(k, m) = dy
+// through tap k at input pixel m, B(k, j) = w[o][i=j][ky][kx], one tap
+// walk for both (one division a step).
+@compute @workgroup_size(64)
 fn slimmable_conv2d_dgrad_f32(@builtin(local_invocation_index) lid: u32,
                               @builtin(workgroup_id) wg: vec3<u32>) {
-    gemm(PASS_DGRAD, lid, wg);
+    let g = geom();
+    let t = i32(lid);
+    let grp = i32(wg.z);
+    let m0 = i32(wg.x) * TBM;
+    let n0 = i32(wg.y) * TBN;
+    let big_m = g.n * g.h * g.w;
+    let big_k = g.ocg * g.khw;
+    let m_ok = m0 + t < big_m;
+    let pix = decode_pixel(m0 + t, g.h, g.w);
+    let j_ok = n0 + t < g.icg;
+    let o0 = grp * g.ocg;
+    var acc: array<vec4<f32>, 16>;
+    for (var k0 = 0; k0 < big_k; k0 += TBK) {
+        var tap = decode_tap(g, k0);
+        for (var r = 0; r < TBK; r++) {
+            if (r > 0) { tap = next_tap(g, tap); }
+            let k_ok = k0 + r < big_k;
+            var a = 0.0;
+            if (m_ok && k_ok) {
+                a = dy_through_tap(g, pix.x, o0 + tap.x, pix.y, pix.z, tap.y, tap.z);
+            }
+            put_a(r, t, a);
+            var b = 0.0;
+            if (j_ok && k_ok) {
+                b = cw[at(cl.p.w, o0 + tap.x, n0 + t, tap.y, tap.z)];
+            }
+            put_b(r, t, b);
+        }
+        workgroupBarrier();
+        multiply_tiles(t & 7, t >> 3, &acc);
+        workgroupBarrier();
+    }
+    for (var i = 0; i < 8; i++) {
+        let m = m0 + 8 * (t & 7) + i;
+        if (m >= big_m) { break; }
+        let q = decode_pixel(m, g.h, g.w);
+        for (var j = 0; j < 8; j++) {
+            let jo = n0 + 8 * (t >> 3) + j;
+            if (jo >= g.icg) { break; }
+            let idx = at(cl.p.x, q.x, grp * g.icg + jo, q.y, q.z);
+            var v = acc_at(&acc, i, j);
+            if (cl.p.accumulate == 1u) { v += cx[idx]; }
+            cx[idx] = v;
+        }
+    }
 }
 
-@compute @workgroup_size(256)
+// A tap (channel, ky, kx) packed in one word (channel < 2^16, ky and kx < 2^8,
+// which conv_params guarantees for the WGSL backend's weight views).
+fn pack_tap(t: vec3<i32>) -> i32 { return (t.x << 16) | (t.y << 8) | t.z; }
+fn unpack_tap(p: i32) -> vec3<i32> { return vec3<i32>(p >> 16, (p >> 8) & 255, p & 255); }
+
+// Weight gradient over split wg.z / groups of the N*Ho*Wo pixels. Both
+// tiles are staged along k, the pixel (invocation t loads pixel t % 16 of
+// the step for 16 output channels and 16 taps): one pixel decode a step
+// serves both, and the channels and taps are decoded once.
+@compute @workgroup_size(64)
 fn slimmable_conv2d_wgrad_f32(@builtin(local_invocation_index) lid: u32,
                               @builtin(workgroup_id) wg: vec3<u32>) {
-    gemm(PASS_WGRAD, lid, wg);
+    let g = geom();
+    let t = i32(lid);
+    let groups = i32(cl.p.groups);
+    let grp = i32(wg.z) % groups;
+    let split = i32(wg.z) / groups;
+    let m0 = i32(wg.x) * TBM;
+    let n0 = i32(wg.y) * TBN;
+    let big_n = g.icg * g.khw;
+    let big_k = g.n * g.ho * g.wo;
+    let splits = i32(cl.split_k);
+    let per_split = ((big_k + TBK - 1) / TBK + splits - 1) / splits * TBK;
+    let k_begin = split * per_split;
+    let k_end = min(big_k, k_begin + per_split);
+    let kl = t & 15;
+    var taps: array<i32, 16>;
+    for (var r = 0; r < 16; r++) {
+        taps[r] = pack_tap(decode_tap(g, min(n0 + (t >> 4) + 4 * r, big_n - 1)));
+    }
+    let c0 = grp * g.icg;
+    let o0 = grp * g.ocg + m0;
+    var acc: array<vec4<f32>, 16>;
+    for (var k0 = k_begin; k0 < k_end; k0 += TBK) {
+        let k_ok = k0 + kl < k_end;
+        let pix = decode_pixel(k0 + kl, g.ho, g.wo);
+        let hb = pix.y * g.sh - g.ph;
+        let wb = pix.z * g.sw - g.pw;
+        for (var r = 0; r < 16; r++) {
+            let l = (t >> 4) + 4 * r;
+            var a = 0.0;
+            if (k_ok && m0 + l < g.ocg) {
+                a = cy[at(cl.p.y, pix.x, o0 + l, pix.y, pix.z)];
+            }
+            put_a(kl, l, a);
+            let tap = unpack_tap(taps[r]);
+            let hi = hb + tap.y;
+            let wi = wb + tap.z;
+            var b = 0.0;
+            if (k_ok && n0 + l < big_n && hi >= 0 && hi < g.h && wi >= 0 && wi < g.w) {
+                b = cx[at(cl.p.x, pix.x, c0 + tap.x, hi, wi)];
+            }
+            put_b(kl, l, b);
+        }
+        workgroupBarrier();
+        multiply_tiles(t & 7, t >> 3, &acc);
+        workgroupBarrier();
+    }
+    for (var i = 0; i < 8; i++) {
+        let m = m0 + 8 * (t & 7) + i;
+        if (m >= g.ocg) { break; }
+        let o = grp * g.ocg + m;
+        for (var j = 0; j < 8; j++) {
+            let jn = n0 + 8 * (t >> 3) + j;
+            if (jn >= big_n) { break; }
+            if (splits == 1) {
+                let tap = decode_tap(g, jn);
+                let idx = at(cl.p.w, o, tap.x, tap.y, tap.z);
+                cw[idx] = cw[idx] + acc_at(&acc, i, j);
+            } else {
+                cs[(split * g.oc + o) * big_n + jn] = acc_at(&acc, i, j);
+            }
+        }
+    }
+}
+
+// dw[o][i][ky][kx] += the split_k partial sums the wgrad GEMM left in `cs`
+// (laid out [split][o][(i, ky, kx)]), added in split order.
+@compute @workgroup_size(256)
+fn slimmable_conv2d_wgrad_reduce(@builtin(global_invocation_id) gid: vec3<u32>,
+                                 @builtin(num_workgroups) groups: vec3<u32>) {
+    let g = geom();
+    let row = g.icg * g.khw;
+    let total = g.oc * row;
+    for (var e = i32(gid.x); e < total; e += i32(groups.x) * 256) {
+        var sum = 0.0;
+        for (var s = 0; s < i32(cl.split_k); s++) {
+            sum += cs[s * total + e];
+        }
+        let o = e / row;
+        let tap = decode_tap(g, e - o * row);
+        let idx = at(cl.p.w, o, tap.x, tap.y, tap.z);
+        cw[idx] = cw[idx] + sum;
+    }
 }
 
 // Bench baseline: one invocation per output element, the whole sum in a loop.
@@ -197,16 +371,16 @@ fn slimmable_conv2d_fwd_naive(@builtin(global_invocation_id) gid: vec3<u32>,
         let ho = t % g.ho; let t2 = t / g.ho; let o = t2 % g.oc; let n = t2 / g.oc;
         let grp = o / g.ocg;
         var acc = 0.0;
-        if (cp.has_bias == 1u) { acc = cb[cp.bias_offset + u32(o)]; }
+        if (cl.p.has_bias == 1u) { acc = cb[cl.p.bias_offset + u32(o)]; }
         for (var i = 0; i < g.icg; i++) {
             for (var ky = 0; ky < g.kh; ky++) {
                 for (var kx = 0; kx < g.kw; kx++) {
-                    acc = fma(x_tap(g, n, grp * g.icg + i, ho, wo, ky, kx), cw[at(cp.w, o, i, ky, kx)], acc);
+                    acc = fma(x_tap(g, n, grp * g.icg + i, ho, wo, ky, kx), cw[at(cl.p.w, o, i, ky, kx)], acc);
                 }
             }
         }
-        let idx = at(cp.y, n, o, ho, wo);
-        if (cp.accumulate == 1u) { acc += cy[idx]; }
+        let idx = at(cl.p.y, n, o, ho, wo);
+        if (cl.p.accumulate == 1u) { acc += cy[idx]; }
         cy[idx] = acc;
     }
 }
@@ -222,14 +396,14 @@ fn slimmable_dwconv2d_fwd(@builtin(global_invocation_id) gid: vec3<u32>,
         let wo = i32(e % u32(g.wo)); let t = i32(e / u32(g.wo));
         let ho = t % g.ho; let t2 = t / g.ho; let c = t2 % g.oc; let n = t2 / g.oc;
         var acc = 0.0;
-        if (cp.has_bias == 1u) { acc = cb[cp.bias_offset + u32(c)]; }
+        if (cl.p.has_bias == 1u) { acc = cb[cl.p.bias_offset + u32(c)]; }
         for (var ky = 0; ky < g.kh; ky++) {
             for (var kx = 0; kx < g.kw; kx++) {
-                acc = fma(x_tap(g, n, c, ho, wo, ky, kx), cw[at(cp.w, c, 0, ky, kx)], acc);
+                acc = fma(x_tap(g, n, c, ho, wo, ky, kx), cw[at(cl.p.w, c, 0, ky, kx)], acc);
             }
         }
-        let idx = at(cp.y, n, c, ho, wo);
-        if (cp.accumulate == 1u) { acc += cy[idx]; }
+        let idx = at(cl.p.y, n, c, ho, wo);
+        if (cl.p.accumulate == 1u) { acc += cy[idx]; }
         cy[idx] = acc;
     }
 }
@@ -244,16 +418,12 @@ fn slimmable_dwconv2d_dgrad(@builtin(global_invocation_id) gid: vec3<u32>,
         let hi = t % g.h; let t2 = t / g.h; let c = t2 % g.ic; let n = t2 / g.ic;
         var acc = 0.0;
         for (var ky = 0; ky < g.kh; ky++) {
-            let th = hi + g.ph - ky;
-            if (th < 0 || th % g.sh != 0 || th / g.sh >= g.ho) { continue; }
             for (var kx = 0; kx < g.kw; kx++) {
-                let tw = wi + g.pw - kx;
-                if (tw < 0 || tw % g.sw != 0 || tw / g.sw >= g.wo) { continue; }
-                acc = fma(cy[at(cp.y, n, c, th / g.sh, tw / g.sw)], cw[at(cp.w, c, 0, ky, kx)], acc);
+                acc = fma(dy_through_tap(g, n, c, hi, wi, ky, kx), cw[at(cl.p.w, c, 0, ky, kx)], acc);
             }
         }
-        let idx = at(cp.x, n, c, hi, wi);
-        if (cp.accumulate == 1u) { acc += cx[idx]; }
+        let idx = at(cl.p.x, n, c, hi, wi);
+        if (cl.p.accumulate == 1u) { acc += cx[idx]; }
         cx[idx] = acc;
     }
 }
@@ -282,13 +452,78 @@ fn slimmable_dwconv2d_wgrad(@builtin(local_invocation_index) lid: u32,
     for (var e = lid; e < pixels; e += 256u) {
         let wo = i32(e % u32(g.wo)); let t = i32(e / u32(g.wo));
         let ho = t % g.ho; let n = t / g.ho;
-        acc = fma(cy[at(cp.y, n, c, ho, wo)], x_tap(g, n, c, ho, wo, ky, kx), acc);
+        acc = fma(cy[at(cl.p.y, n, c, ho, wo)], x_tap(g, n, c, ho, wo, ky, kx), acc);
     }
     partial[lid] = acc;
     workgroup_sum(lid);
     if (lid == 0u) {
-        let idx = at(cp.w, c, 0, ky, kx);
+        let idx = at(cl.p.w, c, 0, ky, kx);
         cw[idx] = cw[idx] + partial[0];
+    }
+}
+
+// x[n][c][h][w0 .. w0+2], zero outside the plane.
+fn x_row3(g: Geom, n: i32, c: i32, h: i32, w0: i32) -> vec3<f32> {
+    var r = vec3<f32>(0.0);
+    if (h < 0 || h >= g.h) { return r; }
+    for (var i = 0; i < 3; i++) {
+        let w = w0 + i;
+        if (w >= 0 && w < g.w) { r[i] = cx[at(cl.p.x, n, c, h, w)]; }
+    }
+    return r;
+}
+
+var<workgroup> dw3_rows: array<vec3<f32>, 192>; // [ky][invocation]
+
+// Depthwise 3x3 wgrad, workgroup (c, split) of 64 over split wg.y of the
+// N*Ho*Wo pixels: all nine tap sums in registers (one pixel decode and one
+// dy load serve them all), a tree across the workgroup, then into dw (one
+// split) or the partials slimmable_conv2d_wgrad_reduce adds.
+@compute @workgroup_size(64)
+fn slimmable_dwconv2d_wgrad_k3(@builtin(local_invocation_index) lid: u32,
+                               @builtin(workgroup_id) wg: vec3<u32>) {
+    let g = geom();
+    let t = i32(lid);
+    let c = i32(wg.x);
+    let split = i32(wg.y);
+    let splits = i32(cl.split_k);
+    let pixels = g.n * g.ho * g.wo;
+    let per_split = (pixels + splits - 1) / splits;
+    let p_end = min(pixels, (split + 1) * per_split);
+    var r0 = vec3<f32>(0.0);
+    var r1 = vec3<f32>(0.0);
+    var r2 = vec3<f32>(0.0);
+    for (var p = split * per_split + t; p < p_end; p += 64) {
+        let q = decode_pixel(p, g.ho, g.wo);
+        let d = vec3<f32>(cy[at(cl.p.y, q.x, c, q.y, q.z)]);
+        let hb = q.y * g.sh - g.ph;
+        let wb = q.z * g.sw - g.pw;
+        r0 = fma(d, x_row3(g, q.x, c, hb, wb), r0);
+        r1 = fma(d, x_row3(g, q.x, c, hb + 1, wb), r1);
+        r2 = fma(d, x_row3(g, q.x, c, hb + 2, wb), r2);
+    }
+    dw3_rows[t] = r0;
+    dw3_rows[64 + t] = r1;
+    dw3_rows[128 + t] = r2;
+    for (var s = 32; s > 0; s >>= 1) {
+        workgroupBarrier();
+        if (t < s) {
+            for (var ky = 0; ky < 3; ky++) {
+                dw3_rows[ky * 64 + t] += dw3_rows[ky * 64 + t + s];
+            }
+        }
+    }
+    workgroupBarrier();
+    if (t < 9) {
+        let ky = t / 3;
+        let kx = t - 3 * ky;
+        let v = dw3_rows[ky * 64][kx];
+        if (splits == 1) {
+            let idx = at(cl.p.w, c, 0, ky, kx);
+            cw[idx] = cw[idx] + v;
+        } else {
+            cs[(split * g.oc + c) * 9 + t] = v;
+        }
     }
 }
 
@@ -302,12 +537,12 @@ fn slimmable_conv2d_bias_grad(@builtin(local_invocation_index) lid: u32,
     var acc = 0.0;
     for (var e = lid; e < pixels; e += 256u) {
         let wo = i32(e % u32(g.wo)); let t = i32(e / u32(g.wo));
-        acc += cy[at(cp.y, t / g.ho, o, t % g.ho, wo)];
+        acc += cy[at(cl.p.y, t / g.ho, o, t % g.ho, wo)];
     }
     partial[lid] = acc;
     workgroup_sum(lid);
     if (lid == 0u) {
-        let idx = cp.bias_offset + u32(o);
+        let idx = cl.p.bias_offset + u32(o);
         cb[idx] = cb[idx] + partial[0];
     }
 }

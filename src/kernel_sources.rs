@@ -257,8 +257,10 @@ pub mod entry {
     // grid (ceil(M/BM), ceil(N/BN), groups·split_k) with BM × BN and threads:
     // forward and dgrad 128 × 64, 256 threads; wgrad 64 × 64, 128 threads;
     // the `_narrow` twins 128 × 16, 128 threads (for N ≤ 16). split_k > 1
-    // only for wgrad (atomic adds). WGSL: bindings 0 params, 1 x, 2 w, 3 y,
-    // 4 bias, workgroups (ceil(M/64), ceil(N/64), groups) of 256.
+    // only for wgrad (atomic adds). WGSL: bindings 0 params (+ split_k), 1 x,
+    // 2 w, 3 y, 4 bias, 5 wgrad partials, workgroups (ceil(M/64), ceil(N/64),
+    // groups·split_k) of 256; split_k > 1 only for wgrad, whose partial sums
+    // `CONV2D_WGRAD_REDUCE` then adds.
     /// Dense/grouped forward, exact f32.
     pub const CONV2D_FWD_F32: &str = "slimmable_conv2d_fwd_f32";
     /// Dense/grouped forward, TF32 tensor cores (CUDA only).
@@ -395,7 +397,9 @@ pub mod entry {
     pub const DWCONV2D_DGRAD_T16X16_S2: &str = "slimmable_dwconv2d_dgrad_t16x16x1_s2";
     pub const DWCONV2D_DGRAD_T8X8X4_S2: &str = "slimmable_dwconv2d_dgrad_t8x8x4_s2";
     /// Depthwise wgrad with the k×k tap sums in registers (square k = 3, 5,
-    /// 7): CUDA only, `(x, dw, dy, Conv2dParams)`, grid (C, splits).
+    /// 7): CUDA `(x, dw, dy, Conv2dParams)`, grid (C, splits). WGSL has the
+    /// k = 3 one: workgroups (C, split_k) of 64; with split_k > 1 it writes
+    /// partial sums that `CONV2D_WGRAD_REDUCE` adds.
     pub const DWCONV2D_WGRAD_K3: &str = "slimmable_dwconv2d_wgrad_k3";
     pub const DWCONV2D_WGRAD_K5: &str = "slimmable_dwconv2d_wgrad_k5";
     pub const DWCONV2D_WGRAD_K7: &str = "slimmable_dwconv2d_wgrad_k7";
@@ -409,6 +413,9 @@ pub mod entry {
     pub const DWCONV2D_WGRAD: &str = "slimmable_dwconv2d_wgrad";
     /// Bias gradient: CUDA `(db, dy, Conv2dParams)`, grid (oc, splits).
     pub const CONV2D_BIAS_GRAD: &str = "slimmable_conv2d_bias_grad";
+    /// WGSL only: adds the wgrad GEMM's per-split partial sums (binding 5)
+    /// into the gradient slice, flat grid of 256-wide workgroups.
+    pub const CONV2D_WGRAD_REDUCE: &str = "slimmable_conv2d_wgrad_reduce";
     /// WGSL only: naive forward, one invocation per output (bench baseline).
     pub const CONV2D_FWD_NAIVE: &str = "slimmable_conv2d_fwd_naive";
 

@@ -2,8 +2,9 @@
 //! 1.0/0.5/0.25 (channels rounded to multiples of 8) and resolutions 224 and
 //! 128: forward at TF32 and exact f32, and the training pass (forward +
 //! dgrad + wgrad into the full-size gradient slice) at TF32. Names match
-//! `tools/bench_torch.py`. Off CUDA (lavapipe) a small res3x3 case compares
-//! the tiled WGSL kernel with the naive one-output-per-invocation kernel.
+//! `tools/bench_torch.py`. Off CUDA (lavapipe) small cases time every pass
+//! at f32 and compare the tiled WGSL kernel with the naive
+//! one-output-per-invocation kernel.
 
 use super::{BenchRow, Peak};
 use crate::backend::{Backend, BackendKind, Buffer, ConvBuffers, ConvPass, Precision};
@@ -128,16 +129,26 @@ struct Buffers {
     dy: Buffer,
 }
 
-/// Times one layer config. `forward_only`: just the exact-f32 forward (what
-/// lavapipe can afford); otherwise both forward precisions, the training
-/// pass and each backward pass.
+/// Which passes `run_layer` times.
+#[derive(Clone, Copy, PartialEq)]
+enum Passes {
+    /// The exact-f32 forward alone.
+    ForwardF32,
+    /// Every pass at exact f32 (WGSL has no tensor-core precisions).
+    AllF32,
+    /// Both tensor-core forwards and the exact-f32 one, then the training
+    /// pass and each backward pass at TF32 (CUDA).
+    Suite,
+}
+
+/// Times one layer config's `passes`.
 fn run_layer(
     be: &dyn Backend,
     n: usize,
     l: &Layer,
     c: &Config,
     iters: usize,
-    forward_only: bool,
+    passes: Passes,
 ) -> Result<Vec<BenchRow>> {
     let x_full = [n, l.ic, c.hw, c.hw];
     let y_full = [n, l.oc, c.out_hw, c.out_hw];
@@ -180,7 +191,7 @@ fn run_layer(
             peak: p.into(),
         });
     };
-    let precisions: &[Precision] = if l.depthwise || forward_only {
+    let precisions: &[Precision] = if l.depthwise || passes != Passes::Suite {
         &[Precision::F32]
     } else {
         &[Precision::Tf32, Precision::Bf16, Precision::F32]
@@ -197,10 +208,10 @@ fn run_layer(
         };
         row(tag, ms, 1.0, p);
     }
-    if forward_only {
+    if passes == Passes::ForwardF32 {
         return Ok(rows);
     }
-    let p = if l.depthwise {
+    let p = if l.depthwise || passes == Passes::AllF32 {
         Precision::F32
     } else {
         Precision::Tf32
@@ -258,26 +269,35 @@ pub fn run(be: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
     for l in SUITE {
         for &w in WIDTHS {
             for &r in RESOLUTIONS {
-                rows.extend(run_layer(be, 64, l, &config(l, w, r), iters, false)?);
+                rows.extend(run_layer(
+                    be,
+                    64,
+                    l,
+                    &config(l, w, r),
+                    iters,
+                    Passes::Suite,
+                )?);
             }
         }
     }
     Ok(rows)
 }
 
-/// Off CUDA: res3x3 at N = 2 forward, tiled against naive on WGSL (the
-/// naive kernel is WGSL-only), plus the depthwise forward.
+/// Off CUDA: res3x3 at N = 2, every pass, with the forward also through
+/// the naive kernel on WGSL (the naive kernel is WGSL-only); pw1x1 at N = 32
+/// (a wgrad reducing over many pixels into few outputs, as in training); the
+/// depthwise layer at N = 2.
 fn run_small(be: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
     let n = 2;
     // Off CUDA the batch differs from the suite's: say so in the names.
-    let small = |l: &Layer, res: usize| {
+    let small = |l: &Layer, res: usize, n: usize| {
         let mut c = config(l, 1.0, res);
         c.label = format!("{}_n{n}", c.label);
         c
     };
     let l = &SUITE[0];
-    let c = small(l, 224);
-    let mut rows = run_layer(be, n, l, &c, iters, true)?;
+    let c = small(l, 224, n);
+    let mut rows = run_layer(be, n, l, &c, iters, Passes::AllF32)?;
     if let Some(wgsl) = be
         .as_any()
         .downcast_ref::<crate::backend::wgsl::WgslBackend>()
@@ -317,7 +337,23 @@ fn run_small(be: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
             peak: Peak::F32,
         });
     }
+    let pw = &SUITE[1];
+    rows.extend(run_layer(
+        be,
+        32,
+        pw,
+        &small(pw, 224, 32),
+        iters,
+        Passes::AllF32,
+    )?);
     let dl = &SUITE[3];
-    rows.extend(run_layer(be, n, dl, &small(dl, 128), iters, true)?);
+    rows.extend(run_layer(
+        be,
+        n,
+        dl,
+        &small(dl, 128, n),
+        iters,
+        Passes::AllF32,
+    )?);
     Ok(rows)
 }

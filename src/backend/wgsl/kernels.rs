@@ -16,9 +16,11 @@ use wgpu::util::DeviceExt;
 /// Workgroup size of the elementwise shaders (`@workgroup_size(256)`).
 const WORKGROUP: u64 = 256;
 
-/// Compiled pipelines for one `wgpu::Device`, created on first use.
+/// Compiled pipelines for one `wgpu::Device`, created on first use, and
+/// the scratch buffer the wgrad GEMM's partial sums go to.
 pub struct WgslKernels {
     pipelines: Mutex<HashMap<&'static str, wgpu::ComputePipeline>>,
+    conv_partials: Mutex<Option<wgpu::Buffer>>,
 }
 
 impl Default for WgslKernels {
@@ -31,6 +33,29 @@ impl WgslKernels {
     pub fn new() -> Self {
         WgslKernels {
             pipelines: Mutex::new(HashMap::new()),
+            conv_partials: Mutex::new(None),
+        }
+    }
+
+    /// A storage buffer of at least `floats` f32s (and 16 bytes) for the
+    /// wgrad partial sums, grown when a launch needs more. Sharing one is
+    /// safe: wgpu orders every dispatch that writes it after the previous
+    /// one that read it, within a command buffer and across submissions.
+    pub(crate) fn conv_partials(&self, device: &wgpu::Device, floats: u64) -> wgpu::Buffer {
+        let bytes = (floats * 4).max(16);
+        let mut cached = self.conv_partials.lock().unwrap_or_else(|e| e.into_inner());
+        match cached.as_ref() {
+            Some(b) if b.size() >= bytes => b.clone(),
+            _ => {
+                let b = device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("slimmable wgrad partials"),
+                    size: bytes,
+                    usage: wgpu::BufferUsages::STORAGE,
+                    mapped_at_creation: false,
+                });
+                *cached = Some(b.clone());
+                b
+            }
         }
     }
 

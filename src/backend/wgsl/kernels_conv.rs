@@ -6,6 +6,33 @@ use crate::backend::ConvPass;
 use crate::error::{Error, Result};
 use crate::kernel_sources::{WGSL_CONV2D, entry};
 use crate::params::Conv2dParams;
+use bytemuck::{Pod, Zeroable};
+
+/// The shader's `ConvLaunch` uniform: the params and what CUDA passes as
+/// extra kernel arguments (192 bytes, WGSL's size for the struct).
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct ConvLaunch {
+    params: Conv2dParams,
+    /// wgrad: how many partial sums per weight the GEMM writes for
+    /// `slimmable_conv2d_wgrad_reduce` (1: it adds into the slice itself).
+    split_k: u32,
+    _pad: [u32; 3],
+}
+
+/// Workgroups a wgrad GEMM aims for: enough to fill a large GPU twice over.
+const WGRAD_TARGET_WORKGROUPS: u64 = 256;
+/// A split reduces at least this many pixels (8 steps of the K tile).
+const WGRAD_MIN_PIXELS_PER_SPLIT: u64 = 128;
+
+/// Splits of the N·Ho·Wo reduction for a wgrad GEMM of `tiles` output
+/// tiles: more only while the tiles alone leave the GPU idle.
+fn wgrad_splits(tiles: u64, pixels: u64) -> u64 {
+    WGRAD_TARGET_WORKGROUPS
+        .div_ceil(tiles.max(1))
+        .min(pixels / WGRAD_MIN_PIXELS_PER_SPLIT)
+        .clamp(1, MAX_GROUPS)
+}
 
 /// The buffers of one conv launch (roles as in [`crate::ops::ConvArgs`]);
 /// pass any buffer as `bias` when `p.has_bias` is 0, except `x`, `w` or `y`.
@@ -48,27 +75,59 @@ impl WgslKernels {
         let [_, oc, ho, wo] = p.y.dims.map(u64::from);
         let khw = u64::from(p.w.dims[2] * p.w.dims[3]);
         let depthwise = p.x.dims[1] == p.groups && p.y.dims[1] == p.groups;
-        let tensors = [b.x, b.w, b.y, b.bias];
-        let params = bytemuck::bytes_of(p);
+        let g = u64::from(p.groups);
+        let (icg, ocg) = (ic / g, oc / g);
+        let dw3_wgrad = pass == ConvPass::Wgrad && depthwise && p.w.dims[2..] == [3, 3];
+        let split_k = match (pass, depthwise || naive) {
+            (ConvPass::Wgrad, false) => {
+                let tiles = ocg.div_ceil(TILE) * (icg * khw).div_ceil(TILE) * g;
+                wgrad_splits(tiles, n * ho * wo)
+            }
+            _ if dw3_wgrad => wgrad_splits(ic, n * ho * wo),
+            _ => 1,
+        };
+        // The partials binding always holds a buffer (at least 16 bytes).
+        let partials = self.conv_partials(
+            device,
+            if split_k > 1 {
+                split_k * oc * icg * khw
+            } else {
+                0
+            },
+        );
+        let tensors = [b.x, b.w, b.y, b.bias, &partials];
+        let launch = ConvLaunch {
+            params: *p,
+            split_k: split_k as u32,
+            _pad: [0; 3],
+        };
+        let params = bytemuck::bytes_of(&launch);
         let mut run = |name: &'static str, grid: [u32; 3]| -> Result<()> {
-            let pipeline = self.pipeline_fixed_layout(device, WGSL_CONV2D, name, 4)?;
+            let pipeline = self.pipeline_fixed_layout(device, WGSL_CONV2D, name, 5)?;
             self.dispatch_grid(device, encoder, &pipeline, params, &tensors, grid);
             Ok(())
         };
         let flat = |elements: u64| [elements.div_ceil(256).clamp(1, MAX_GROUPS) as u32, 1, 1];
-        let g = u64::from(p.groups);
         match (pass, depthwise || naive) {
             (ConvPass::Forward, true) if naive && !depthwise => {
                 run(entry::CONV2D_FWD_NAIVE, flat(n * oc * ho * wo))?
             }
             (ConvPass::Forward, true) => run(entry::DWCONV2D_FWD, flat(n * oc * ho * wo))?,
             (ConvPass::Dgrad, true) => run(entry::DWCONV2D_DGRAD, flat(n * ic * h * w))?,
+            (ConvPass::Wgrad, true) if dw3_wgrad => {
+                run(
+                    entry::DWCONV2D_WGRAD_K3,
+                    [groups(ic, "depthwise wgrad")?, split_k as u32, 1],
+                )?;
+                if split_k > 1 {
+                    run(entry::CONV2D_WGRAD_REDUCE, flat(ic * khw))?;
+                }
+            }
             (ConvPass::Wgrad, true) => run(
                 entry::DWCONV2D_WGRAD,
                 [groups(ic, "depthwise wgrad")?, khw as u32, 1],
             )?,
             (pass, false) => {
-                let (icg, ocg) = (ic / g, oc / g);
                 let (m, cols, name) = match pass {
                     ConvPass::Forward => (n * ho * wo, ocg, entry::CONV2D_FWD_F32),
                     ConvPass::Dgrad => (n * h * w, icg, entry::CONV2D_DGRAD_F32),
@@ -77,9 +136,12 @@ impl WgslKernels {
                 let grid = [
                     groups(m.div_ceil(TILE), "conv2d")?,
                     groups(cols.div_ceil(TILE), "conv2d")?,
-                    groups(g, "conv2d")?,
+                    groups(g * split_k, "conv2d")?,
                 ];
-                run(name, grid)?
+                run(name, grid)?;
+                if split_k > 1 {
+                    run(entry::CONV2D_WGRAD_REDUCE, flat(oc * icg * khw))?;
+                }
             }
         }
         if pass == ConvPass::Wgrad && p.has_bias == 1 {
