@@ -264,8 +264,8 @@ fn slimmable_conv2d_dgrad_f32(@builtin(local_invocation_index) lid: u32,
     }
 }
 
-// A tap (channel, ky, kx) packed in one word (channel < 2^16, ky and kx < 2^8,
-// which conv_params guarantees for the WGSL backend's weight views).
+// A tap (channel, ky, kx) packed in one word (channel < 2^15, ky and kx < 2^8;
+// encode_conv2d refuses larger wgrads).
 fn pack_tap(t: vec3<i32>) -> i32 { return (t.x << 16) | (t.y << 8) | t.z; }
 fn unpack_tap(p: i32) -> vec3<i32> { return vec3<i32>(p >> 16, (p >> 8) & 255, p & 255); }
 
@@ -416,11 +416,24 @@ fn slimmable_dwconv2d_dgrad(@builtin(global_invocation_id) gid: vec3<u32>,
     for (var e = gid.x; e < total; e += groups.x * 256u) {
         let wi = i32(e % u32(g.w)); let t = i32(e / u32(g.w));
         let hi = t % g.h; let t2 = t / g.h; let c = t2 % g.ic; let n = t2 / g.ic;
+        // Only taps with ky = (hi + ph) mod sh (+ sh, ...) meet an output
+        // row, the output row falling by one per step; likewise columns.
+        let ry = (hi + g.ph) % g.sh;
+        let rx = (wi + g.pw) % g.sw;
+        let wo0 = (wi + g.pw - rx) / g.sw;
+        var ho = (hi + g.ph - ry) / g.sh;
         var acc = 0.0;
-        for (var ky = 0; ky < g.kh; ky++) {
-            for (var kx = 0; kx < g.kw; kx++) {
-                acc = fma(dy_through_tap(g, n, c, hi, wi, ky, kx), cw[at(cl.p.w, c, 0, ky, kx)], acc);
+        for (var ky = ry; ky < g.kh; ky += g.sh) {
+            if (ho >= 0 && ho < g.ho) {
+                var wo = wo0;
+                for (var kx = rx; kx < g.kw; kx += g.sw) {
+                    if (wo >= 0 && wo < g.wo) {
+                        acc = fma(cy[at(cl.p.y, n, c, ho, wo)], cw[at(cl.p.w, c, 0, ky, kx)], acc);
+                    }
+                    wo -= 1;
+                }
             }
+            ho -= 1;
         }
         let idx = at(cl.p.x, n, c, hi, wi);
         if (cl.p.accumulate == 1u) { acc += cx[idx]; }
@@ -459,6 +472,99 @@ fn slimmable_dwconv2d_wgrad(@builtin(local_invocation_index) lid: u32,
     if (lid == 0u) {
         let idx = at(cl.p.w, c, 0, ky, kx);
         cw[idx] = cw[idx] + partial[0];
+    }
+}
+
+// ---- depthwise 3x3 stride 1, four outputs along a row per invocation ----
+// Each output row needs six inputs of each of three rows, so an invocation
+// loads 18 values and 9 weights for 4 outputs (the per-output kernels load
+// 9 and 9 for one). Dgrad is the same correlation of dy with the kernel
+// turned 180 degrees and padding 2 - p.
+
+fn x_row6(g: Geom, n: i32, c: i32, h: i32, w0: i32) -> array<f32, 6> {
+    var r: array<f32, 6>;
+    if (h < 0 || h >= g.h) { return r; }
+    for (var i = 0; i < 6; i++) {
+        let w = w0 + i;
+        if (w >= 0 && w < g.w) { r[i] = cx[at(cl.p.x, n, c, h, w)]; }
+    }
+    return r;
+}
+
+fn dy_row6(g: Geom, n: i32, c: i32, h: i32, w0: i32) -> array<f32, 6> {
+    var r: array<f32, 6>;
+    if (h < 0 || h >= g.ho) { return r; }
+    for (var i = 0; i < 6; i++) {
+        let w = w0 + i;
+        if (w >= 0 && w < g.wo) { r[i] = cy[at(cl.p.y, n, c, h, w)]; }
+    }
+    return r;
+}
+
+// out[q] = sum over kx of v[q + kx] * wr[kx], q = 0..3.
+fn corr3_row4(v: array<f32, 6>, wr: vec3<f32>) -> vec4<f32> {
+    return vec4<f32>(dot(vec3<f32>(v[0], v[1], v[2]), wr), dot(vec3<f32>(v[1], v[2], v[3]), wr),
+                     dot(vec3<f32>(v[2], v[3], v[4]), wr), dot(vec3<f32>(v[3], v[4], v[5]), wr));
+}
+
+// Weight row ky of channel c, or of its 180-degree turn.
+fn w_row3(c: i32, ky: i32, turned: bool) -> vec3<f32> {
+    if (turned) {
+        return vec3<f32>(cw[at(cl.p.w, c, 0, 2 - ky, 2)], cw[at(cl.p.w, c, 0, 2 - ky, 1)],
+                         cw[at(cl.p.w, c, 0, 2 - ky, 0)]);
+    }
+    return vec3<f32>(cw[at(cl.p.w, c, 0, ky, 0)], cw[at(cl.p.w, c, 0, ky, 1)],
+                     cw[at(cl.p.w, c, 0, ky, 2)]);
+}
+
+@compute @workgroup_size(256)
+fn slimmable_dwconv2d_fwd_k3s1_row4(@builtin(global_invocation_id) gid: vec3<u32>,
+                                    @builtin(num_workgroups) groups: vec3<u32>) {
+    let g = geom();
+    let quads = (g.wo + 3) / 4;
+    let total = u32(g.n * g.oc * g.ho * quads);
+    for (var e = gid.x; e < total; e += groups.x * 256u) {
+        let q4 = i32(e % u32(quads)); let t = i32(e / u32(quads));
+        let ho = t % g.ho; let t2 = t / g.ho; let c = t2 % g.oc; let n = t2 / g.oc;
+        let wo = 4 * q4;
+        var acc = vec4<f32>(0.0);
+        for (var ky = 0; ky < 3; ky++) {
+            let v = x_row6(g, n, c, ho - g.ph + ky, wo - g.pw);
+            acc += corr3_row4(v, w_row3(c, ky, false));
+        }
+        if (cl.p.has_bias == 1u) { acc += vec4<f32>(cb[cl.p.bias_offset + u32(c)]); }
+        for (var q = 0; q < 4; q++) {
+            if (wo + q >= g.wo) { break; }
+            let idx = at(cl.p.y, n, c, ho, wo + q);
+            var v = acc[q];
+            if (cl.p.accumulate == 1u) { v += cy[idx]; }
+            cy[idx] = v;
+        }
+    }
+}
+
+@compute @workgroup_size(256)
+fn slimmable_dwconv2d_dgrad_k3s1_row4(@builtin(global_invocation_id) gid: vec3<u32>,
+                                      @builtin(num_workgroups) groups: vec3<u32>) {
+    let g = geom();
+    let quads = (g.w + 3) / 4;
+    let total = u32(g.n * g.ic * g.h * quads);
+    for (var e = gid.x; e < total; e += groups.x * 256u) {
+        let q4 = i32(e % u32(quads)); let t = i32(e / u32(quads));
+        let hi = t % g.h; let t2 = t / g.h; let c = t2 % g.ic; let n = t2 / g.ic;
+        let wi = 4 * q4;
+        var acc = vec4<f32>(0.0);
+        for (var ky = 0; ky < 3; ky++) {
+            let v = dy_row6(g, n, c, hi + g.ph - 2 + ky, wi + g.pw - 2);
+            acc += corr3_row4(v, w_row3(c, ky, true));
+        }
+        for (var q = 0; q < 4; q++) {
+            if (wi + q >= g.w) { break; }
+            let idx = at(cl.p.x, n, c, hi, wi + q);
+            var v = acc[q];
+            if (cl.p.accumulate == 1u) { v += cx[idx]; }
+            cx[idx] = v;
+        }
     }
 }
 

@@ -407,6 +407,10 @@ pub mod entry {
     /// column walking rows: same arguments and grid (C, splits), 256
     /// threads; CUDA only.
     pub const DWCONV2D_WGRAD_K3S1_NARROW: &str = "slimmable_dwconv2d_wgrad_k3s1_narrow";
+    /// WGSL only: depthwise 3×3 stride-1 forward and dgrad, four outputs
+    /// along a row per invocation, 1-D grid over N·C·rows·ceil(cols/4).
+    pub const DWCONV2D_FWD_K3S1_ROW4: &str = "slimmable_dwconv2d_fwd_k3s1_row4";
+    pub const DWCONV2D_DGRAD_K3S1_ROW4: &str = "slimmable_dwconv2d_dgrad_k3s1_row4";
     /// Depthwise dgrad: CUDA `(dx, w, dy, Conv2dParams)`, 1-D grid.
     pub const DWCONV2D_DGRAD: &str = "slimmable_dwconv2d_dgrad";
     /// Depthwise wgrad: CUDA `(x, dw, dy, Conv2dParams)`, grid (C, kh·kw, splits).

@@ -77,7 +77,22 @@ impl WgslKernels {
         let depthwise = p.x.dims[1] == p.groups && p.y.dims[1] == p.groups;
         let g = u64::from(p.groups);
         let (icg, ocg) = (ic / g, oc / g);
-        let dw3_wgrad = pass == ConvPass::Wgrad && depthwise && p.w.dims[2..] == [3, 3];
+        // The wgrad GEMM packs a tap (channel, ky, kx) into one 32-bit word.
+        if pass == ConvPass::Wgrad
+            && !depthwise
+            && (icg >= 1 << 15 || p.w.dims[2] >= 256 || p.w.dims[3] >= 256)
+        {
+            return Err(Error::invalid(
+                "conv2d wgrad on wgpu",
+                format!(
+                    "{icg} input channels per group and a {}x{} kernel exceed what the WGSL weight gradient addresses (fewer than 32768 channels per group, kernels under 256); use the CUDA or CPU backend",
+                    p.w.dims[2], p.w.dims[3]
+                ),
+            ));
+        }
+        let dw3 = depthwise && p.w.dims[2..] == [3, 3];
+        let dw3_s1 = dw3 && [p.stride_h, p.stride_w] == [1, 1];
+        let dw3_wgrad = pass == ConvPass::Wgrad && dw3;
         let split_k = match (pass, depthwise || naive) {
             (ConvPass::Wgrad, false) => {
                 let tiles = ocg.div_ceil(TILE) * (icg * khw).div_ceil(TILE) * g;
@@ -112,7 +127,15 @@ impl WgslKernels {
             (ConvPass::Forward, true) if naive && !depthwise => {
                 run(entry::CONV2D_FWD_NAIVE, flat(n * oc * ho * wo))?
             }
+            (ConvPass::Forward, true) if dw3_s1 => run(
+                entry::DWCONV2D_FWD_K3S1_ROW4,
+                flat(n * oc * ho * wo.div_ceil(4)),
+            )?,
             (ConvPass::Forward, true) => run(entry::DWCONV2D_FWD, flat(n * oc * ho * wo))?,
+            (ConvPass::Dgrad, true) if dw3_s1 => run(
+                entry::DWCONV2D_DGRAD_K3S1_ROW4,
+                flat(n * ic * h * w.div_ceil(4)),
+            )?,
             (ConvPass::Dgrad, true) => run(entry::DWCONV2D_DGRAD, flat(n * ic * h * w))?,
             (ConvPass::Wgrad, true) if dw3_wgrad => {
                 run(
