@@ -2,8 +2,9 @@
 // kernels/conv2d.cu; same entry names, same Conv2dParams).
 //
 // Dense, grouped and pointwise convs: one implicit GEMM per group
-// (workgroup_id.z = group), 64x64 output tile per workgroup of 64
-// invocations, each 8x8 outputs, K staged 16 at a time in workgroup memory:
+// (workgroup_id.z = group), a 64x64 output tile per workgroup of 64
+// invocations, each 8x8 outputs (the `_narrow` entries: 128x16, 8x4 each,
+// for N <= 16), K staged 16 at a time in workgroup memory:
 //   forward  C[m=(n,ho,wo)][j=o]   = sum_k=(i,ky,kx)  x . w
 //   dgrad    C[m=(n,h,w)][j=i]     = sum_k=(o,ky,kx)  dy . w
 //   wgrad    C[m=o][j=(i,ky,kx)]  += sum_k=(n,ho,wo) dy . x
@@ -108,25 +109,55 @@ fn dy_through_tap(g: Geom, n: i32, o: i32, h: i32, w: i32, ky: i32, kx: i32) -> 
     return cy[at(cl.p.y, n, o, th, tw)];
 }
 
-const TBM: i32 = 64;
-const TBN: i32 = 64;
+// Tile shapes (M x N per workgroup of 64): WIDE 64 x 64, an 8x8 block per
+// invocation; NARROW 128 x 16 for N <= 16 (the few channels of slim layers),
+// an 8x4 block per invocation, so no multiply-add is spent on padding.
+struct Tile { m: i32, n: i32 }
+const WIDE = Tile(64, 64);
+const NARROW = Tile(128, 16);
 const TBK: i32 = 16;
-// K-major tiles of 4-wide vectors: element (k, m) at tile_a[k * 16 + m / 4][m % 4].
-var<workgroup> tile_a: array<vec4<f32>, 256>;
+// K-major tiles of 4-wide vectors: element (k, m) at tile_a[k * (tile.m / 4) + m / 4][m % 4].
+var<workgroup> tile_a: array<vec4<f32>, 512>;
 var<workgroup> tile_b: array<vec4<f32>, 256>;
 
-fn put_a(k: i32, m: i32, v: f32) { tile_a[k * 16 + (m >> 2)][m & 3] = v; }
-fn put_b(k: i32, j: i32, v: f32) { tile_b[k * 16 + (j >> 2)][j & 3] = v; }
+fn put_a(tile: Tile, k: i32, m: i32, v: f32) { tile_a[k * (tile.m >> 2) + (m >> 2)][m & 3] = v; }
+fn put_b(tile: Tile, k: i32, j: i32, v: f32) { tile_b[k * (tile.n >> 2) + (j >> 2)][j & 3] = v; }
 
-// acc[2i + h][c] += sum over the staged k of A(k, 8*tx + i) * B(k, 8*ty + 4h + c):
-// an 8x8 block per invocation (64 invocations cover the 64x64 tile), so
-// each workgroup-memory read feeds 16 multiply-adds.
-fn multiply_tiles(tx: i32, ty: i32, acc: ptr<function, array<vec4<f32>, 16>>) {
+// Invocation t's block: rows 8 * tx .. +7 of the tile, columns nb * ty .. +nb-1,
+// nb = 8 (WIDE) or 4 (NARROW).
+fn block_x(tile: Tile, t: i32) -> i32 { return t % (tile.m >> 3); }
+fn block_y(tile: Tile, t: i32) -> i32 { return t / (tile.m >> 3); }
+fn block_n(tile: Tile) -> i32 { return tile.n * tile.m / 512; }
+
+// acc[2i + h][c] += sum over the staged k of A(k, 8*tx + i) * B(k, nb*ty + 4h + c)
+// (h = 0 only in NARROW): each workgroup-memory read feeds 16 (8)
+// multiply-adds.
+fn multiply_tiles(tile: Tile, t: i32, acc: ptr<function, array<vec4<f32>, 16>>) {
+    let sa = tile.m >> 2;
+    let sb = tile.n >> 2;
+    let tx = block_x(tile, t);
+    let ty = block_y(tile, t);
+    if (tile.n == NARROW.n) {
+        for (var kk = 0; kk < TBK; kk++) {
+            let a0 = tile_a[kk * sa + 2 * tx];
+            let a1 = tile_a[kk * sa + 2 * tx + 1];
+            let b0 = tile_b[kk * sb + ty];
+            (*acc)[0] = fma(vec4<f32>(a0.x), b0, (*acc)[0]);
+            (*acc)[2] = fma(vec4<f32>(a0.y), b0, (*acc)[2]);
+            (*acc)[4] = fma(vec4<f32>(a0.z), b0, (*acc)[4]);
+            (*acc)[6] = fma(vec4<f32>(a0.w), b0, (*acc)[6]);
+            (*acc)[8] = fma(vec4<f32>(a1.x), b0, (*acc)[8]);
+            (*acc)[10] = fma(vec4<f32>(a1.y), b0, (*acc)[10]);
+            (*acc)[12] = fma(vec4<f32>(a1.z), b0, (*acc)[12]);
+            (*acc)[14] = fma(vec4<f32>(a1.w), b0, (*acc)[14]);
+        }
+        return;
+    }
     for (var kk = 0; kk < TBK; kk++) {
-        let a0 = tile_a[kk * 16 + 2 * tx];
-        let a1 = tile_a[kk * 16 + 2 * tx + 1];
-        let b0 = tile_b[kk * 16 + 2 * ty];
-        let b1 = tile_b[kk * 16 + 2 * ty + 1];
+        let a0 = tile_a[kk * sa + 2 * tx];
+        let a1 = tile_a[kk * sa + 2 * tx + 1];
+        let b0 = tile_b[kk * sb + 2 * ty];
+        let b1 = tile_b[kk * sb + 2 * ty + 1];
         (*acc)[0] = fma(vec4<f32>(a0.x), b0, (*acc)[0]);
         (*acc)[1] = fma(vec4<f32>(a0.x), b1, (*acc)[1]);
         (*acc)[2] = fma(vec4<f32>(a0.y), b0, (*acc)[2]);
@@ -146,60 +177,64 @@ fn multiply_tiles(tx: i32, ty: i32, acc: ptr<function, array<vec4<f32>, 16>>) {
     }
 }
 
-// This invocation's result at tile row i (0..7), column j (0..7).
+// This invocation's result at block row i (0..7), column j (0..nb-1).
 fn acc_at(acc: ptr<function, array<vec4<f32>, 16>>, i: i32, j: i32) -> f32 {
     return (*acc)[2 * i + (j >> 2)][j & 3];
 }
 
-// Forward. Invocation t stages column t of both tiles over the step's 16
-// k rows: A(k, m) = x tap k at its pixel m, B(k, j) = w[o=j][k]; one tap
-// walk serves both (one division a step).
-@compute @workgroup_size(64)
-fn slimmable_conv2d_fwd_f32(@builtin(local_invocation_index) lid: u32,
-                            @builtin(workgroup_id) wg: vec3<u32>) {
+// x at tap `tap` of output pixel `pix` (n, ho, wo), channel offset c0;
+// zero in the padding or where `ok` is false.
+fn x_for_tap(g: Geom, pix: vec3<i32>, ok: bool, c0: i32, tap: vec3<i32>) -> f32 {
+    let hi = pix.y * g.sh - g.ph + tap.y;
+    let wi = pix.z * g.sw - g.pw + tap.z;
+    if (!ok || hi < 0 || hi >= g.h || wi < 0 || wi >= g.w) { return 0.0; }
+    return cx[at(cl.p.x, pix.x, c0 + tap.x, hi, wi)];
+}
+
+// Forward. Invocation t stages column t (and t + 64 in NARROW) of A and,
+// for t < N-tile, column t of B over the step's 16 k rows: A(k, m) = x tap
+// k at pixel m, B(k, j) = w[o=j][k]; one tap walk serves them all (one
+// division a step), and the pixels are decoded once.
+fn conv_fwd(tile: Tile, t: i32, wg: vec3<u32>) {
     let g = geom();
-    let t = i32(lid);
     let grp = i32(wg.z);
-    let m0 = i32(wg.x) * TBM;
-    let n0 = i32(wg.y) * TBN;
+    let m0 = i32(wg.x) * tile.m;
+    let n0 = i32(wg.y) * tile.n;
     let big_m = g.n * g.ho * g.wo;
     let big_k = g.icg * g.khw;
-    let m_ok = m0 + t < big_m;
-    let pix = decode_pixel(m0 + t, g.ho, g.wo);
-    let hb = pix.y * g.sh - g.ph;
-    let wb = pix.z * g.sw - g.pw;
     let c0 = grp * g.icg;
+    let two = tile.m > 64;
+    let pix0 = decode_pixel(m0 + t, g.ho, g.wo);
+    let pix1 = decode_pixel(m0 + 64 + t, g.ho, g.wo);
+    let ok0 = m0 + t < big_m;
+    let ok1 = two && m0 + 64 + t < big_m;
     let o = grp * g.ocg + n0 + t;
-    let j_ok = n0 + t < g.ocg;
+    let j_ok = t < tile.n && n0 + t < g.ocg;
     var acc: array<vec4<f32>, 16>;
     for (var k0 = 0; k0 < big_k; k0 += TBK) {
         var tap = decode_tap(g, k0);
         for (var r = 0; r < TBK; r++) {
             if (r > 0) { tap = next_tap(g, tap); }
             let k_ok = k0 + r < big_k;
-            var a = 0.0;
-            let hi = hb + tap.y;
-            let wi = wb + tap.z;
-            if (m_ok && k_ok && hi >= 0 && hi < g.h && wi >= 0 && wi < g.w) {
-                a = cx[at(cl.p.x, pix.x, c0 + tap.x, hi, wi)];
+            put_a(tile, r, t, x_for_tap(g, pix0, ok0 && k_ok, c0, tap));
+            if (two) { put_a(tile, r, t + 64, x_for_tap(g, pix1, ok1 && k_ok, c0, tap)); }
+            if (t < tile.n) {
+                var b = 0.0;
+                if (j_ok && k_ok) { b = cw[at(cl.p.w, o, tap.x, tap.y, tap.z)]; }
+                put_b(tile, r, t, b);
             }
-            put_a(r, t, a);
-            var b = 0.0;
-            if (j_ok && k_ok) {
-                b = cw[at(cl.p.w, o, tap.x, tap.y, tap.z)];
-            }
-            put_b(r, t, b);
         }
         workgroupBarrier();
-        multiply_tiles(t & 7, t >> 3, &acc);
+        multiply_tiles(tile, t, &acc);
         workgroupBarrier();
     }
+    let nb = block_n(tile);
     for (var i = 0; i < 8; i++) {
-        let m = m0 + 8 * (t & 7) + i;
+        let m = m0 + 8 * block_x(tile, t) + i;
         if (m >= big_m) { break; }
         let q = decode_pixel(m, g.ho, g.wo);
-        for (var j = 0; j < 8; j++) {
-            let jo = n0 + 8 * (t >> 3) + j;
+        for (var j = 0; j < nb; j++) {
+            let jo = n0 + nb * block_y(tile, t) + j;
             if (jo >= g.ocg) { break; }
             let oc = grp * g.ocg + jo;
             var v = acc_at(&acc, i, j);
@@ -211,50 +246,53 @@ fn slimmable_conv2d_fwd_f32(@builtin(local_invocation_index) lid: u32,
     }
 }
 
-// Data gradient. Invocation t stages column t of both tiles: A(k, m) = dy
-// through tap k at input pixel m, B(k, j) = w[o][i=j][ky][kx], one tap
-// walk for both (one division a step).
-@compute @workgroup_size(64)
-fn slimmable_conv2d_dgrad_f32(@builtin(local_invocation_index) lid: u32,
-                              @builtin(workgroup_id) wg: vec3<u32>) {
+// Data gradient, staged like the forward: A(k, m) = dy through tap k at
+// input pixel m, B(k, j) = w[o][i=j][ky][kx].
+fn conv_dgrad(tile: Tile, t: i32, wg: vec3<u32>) {
     let g = geom();
-    let t = i32(lid);
     let grp = i32(wg.z);
-    let m0 = i32(wg.x) * TBM;
-    let n0 = i32(wg.y) * TBN;
+    let m0 = i32(wg.x) * tile.m;
+    let n0 = i32(wg.y) * tile.n;
     let big_m = g.n * g.h * g.w;
     let big_k = g.ocg * g.khw;
-    let m_ok = m0 + t < big_m;
-    let pix = decode_pixel(m0 + t, g.h, g.w);
-    let j_ok = n0 + t < g.icg;
     let o0 = grp * g.ocg;
+    let two = tile.m > 64;
+    let pix0 = decode_pixel(m0 + t, g.h, g.w);
+    let pix1 = decode_pixel(m0 + 64 + t, g.h, g.w);
+    let ok0 = m0 + t < big_m;
+    let ok1 = two && m0 + 64 + t < big_m;
+    let j_ok = t < tile.n && n0 + t < g.icg;
     var acc: array<vec4<f32>, 16>;
     for (var k0 = 0; k0 < big_k; k0 += TBK) {
         var tap = decode_tap(g, k0);
         for (var r = 0; r < TBK; r++) {
             if (r > 0) { tap = next_tap(g, tap); }
             let k_ok = k0 + r < big_k;
-            var a = 0.0;
-            if (m_ok && k_ok) {
-                a = dy_through_tap(g, pix.x, o0 + tap.x, pix.y, pix.z, tap.y, tap.z);
+            var a0 = 0.0;
+            if (ok0 && k_ok) { a0 = dy_through_tap(g, pix0.x, o0 + tap.x, pix0.y, pix0.z, tap.y, tap.z); }
+            put_a(tile, r, t, a0);
+            if (two) {
+                var a1 = 0.0;
+                if (ok1 && k_ok) { a1 = dy_through_tap(g, pix1.x, o0 + tap.x, pix1.y, pix1.z, tap.y, tap.z); }
+                put_a(tile, r, t + 64, a1);
             }
-            put_a(r, t, a);
-            var b = 0.0;
-            if (j_ok && k_ok) {
-                b = cw[at(cl.p.w, o0 + tap.x, n0 + t, tap.y, tap.z)];
+            if (t < tile.n) {
+                var b = 0.0;
+                if (j_ok && k_ok) { b = cw[at(cl.p.w, o0 + tap.x, n0 + t, tap.y, tap.z)]; }
+                put_b(tile, r, t, b);
             }
-            put_b(r, t, b);
         }
         workgroupBarrier();
-        multiply_tiles(t & 7, t >> 3, &acc);
+        multiply_tiles(tile, t, &acc);
         workgroupBarrier();
     }
+    let nb = block_n(tile);
     for (var i = 0; i < 8; i++) {
-        let m = m0 + 8 * (t & 7) + i;
+        let m = m0 + 8 * block_x(tile, t) + i;
         if (m >= big_m) { break; }
         let q = decode_pixel(m, g.h, g.w);
-        for (var j = 0; j < 8; j++) {
-            let jo = n0 + 8 * (t >> 3) + j;
+        for (var j = 0; j < nb; j++) {
+            let jo = n0 + nb * block_y(tile, t) + j;
             if (jo >= g.icg) { break; }
             let idx = at(cl.p.x, q.x, grp * g.icg + jo, q.y, q.z);
             var v = acc_at(&acc, i, j);
@@ -270,19 +308,16 @@ fn pack_tap(t: vec3<i32>) -> i32 { return (t.x << 16) | (t.y << 8) | t.z; }
 fn unpack_tap(p: i32) -> vec3<i32> { return vec3<i32>(p >> 16, (p >> 8) & 255, p & 255); }
 
 // Weight gradient over split wg.z / groups of the N*Ho*Wo pixels. Both
-// tiles are staged along k, the pixel (invocation t loads pixel t % 16 of
-// the step for 16 output channels and 16 taps): one pixel decode a step
-// serves both, and the channels and taps are decoded once.
-@compute @workgroup_size(64)
-fn slimmable_conv2d_wgrad_f32(@builtin(local_invocation_index) lid: u32,
-                              @builtin(workgroup_id) wg: vec3<u32>) {
+// tiles are staged along k, the pixel: invocation t loads pixel t % 16 of
+// the step for rows t / 16, + 4, ... of A (output channels) and of B (taps),
+// so one pixel decode a step serves both, and its taps are decoded once.
+fn conv_wgrad(tile: Tile, t: i32, wg: vec3<u32>) {
     let g = geom();
-    let t = i32(lid);
     let groups = i32(cl.p.groups);
     let grp = i32(wg.z) % groups;
     let split = i32(wg.z) / groups;
-    let m0 = i32(wg.x) * TBM;
-    let n0 = i32(wg.y) * TBN;
+    let m0 = i32(wg.x) * tile.m;
+    let n0 = i32(wg.y) * tile.n;
     let big_n = g.icg * g.khw;
     let big_k = g.n * g.ho * g.wo;
     let splits = i32(cl.split_k);
@@ -291,7 +326,7 @@ fn slimmable_conv2d_wgrad_f32(@builtin(local_invocation_index) lid: u32,
     let k_end = min(big_k, k_begin + per_split);
     let kl = t & 15;
     var taps: array<i32, 16>;
-    for (var r = 0; r < 16; r++) {
+    for (var r = 0; 4 * r + (t >> 4) < tile.n; r++) {
         taps[r] = pack_tap(decode_tap(g, min(n0 + (t >> 4) + 4 * r, big_n - 1)));
     }
     let c0 = grp * g.icg;
@@ -302,13 +337,15 @@ fn slimmable_conv2d_wgrad_f32(@builtin(local_invocation_index) lid: u32,
         let pix = decode_pixel(k0 + kl, g.ho, g.wo);
         let hb = pix.y * g.sh - g.ph;
         let wb = pix.z * g.sw - g.pw;
-        for (var r = 0; r < 16; r++) {
-            let l = (t >> 4) + 4 * r;
+        for (var l = t >> 4; l < tile.m; l += 4) {
             var a = 0.0;
             if (k_ok && m0 + l < g.ocg) {
                 a = cy[at(cl.p.y, pix.x, o0 + l, pix.y, pix.z)];
             }
-            put_a(kl, l, a);
+            put_a(tile, kl, l, a);
+        }
+        for (var r = 0; 4 * r + (t >> 4) < tile.n; r++) {
+            let l = (t >> 4) + 4 * r;
             let tap = unpack_tap(taps[r]);
             let hi = hb + tap.y;
             let wi = wb + tap.z;
@@ -316,18 +353,19 @@ fn slimmable_conv2d_wgrad_f32(@builtin(local_invocation_index) lid: u32,
             if (k_ok && n0 + l < big_n && hi >= 0 && hi < g.h && wi >= 0 && wi < g.w) {
                 b = cx[at(cl.p.x, pix.x, c0 + tap.x, hi, wi)];
             }
-            put_b(kl, l, b);
+            put_b(tile, kl, l, b);
         }
         workgroupBarrier();
-        multiply_tiles(t & 7, t >> 3, &acc);
+        multiply_tiles(tile, t, &acc);
         workgroupBarrier();
     }
+    let nb = block_n(tile);
     for (var i = 0; i < 8; i++) {
-        let m = m0 + 8 * (t & 7) + i;
+        let m = m0 + 8 * block_x(tile, t) + i;
         if (m >= g.ocg) { break; }
         let o = grp * g.ocg + m;
-        for (var j = 0; j < 8; j++) {
-            let jn = n0 + 8 * (t >> 3) + j;
+        for (var j = 0; j < nb; j++) {
+            let jn = n0 + nb * block_y(tile, t) + j;
             if (jn >= big_n) { break; }
             if (splits == 1) {
                 let tap = decode_tap(g, jn);
@@ -338,6 +376,42 @@ fn slimmable_conv2d_wgrad_f32(@builtin(local_invocation_index) lid: u32,
             }
         }
     }
+}
+
+@compute @workgroup_size(64)
+fn slimmable_conv2d_fwd_f32(@builtin(local_invocation_index) lid: u32,
+                            @builtin(workgroup_id) wg: vec3<u32>) {
+    conv_fwd(WIDE, i32(lid), wg);
+}
+
+@compute @workgroup_size(64)
+fn slimmable_conv2d_fwd_f32_narrow(@builtin(local_invocation_index) lid: u32,
+                                   @builtin(workgroup_id) wg: vec3<u32>) {
+    conv_fwd(NARROW, i32(lid), wg);
+}
+
+@compute @workgroup_size(64)
+fn slimmable_conv2d_dgrad_f32(@builtin(local_invocation_index) lid: u32,
+                              @builtin(workgroup_id) wg: vec3<u32>) {
+    conv_dgrad(WIDE, i32(lid), wg);
+}
+
+@compute @workgroup_size(64)
+fn slimmable_conv2d_dgrad_f32_narrow(@builtin(local_invocation_index) lid: u32,
+                                     @builtin(workgroup_id) wg: vec3<u32>) {
+    conv_dgrad(NARROW, i32(lid), wg);
+}
+
+@compute @workgroup_size(64)
+fn slimmable_conv2d_wgrad_f32(@builtin(local_invocation_index) lid: u32,
+                              @builtin(workgroup_id) wg: vec3<u32>) {
+    conv_wgrad(WIDE, i32(lid), wg);
+}
+
+@compute @workgroup_size(64)
+fn slimmable_conv2d_wgrad_f32_narrow(@builtin(local_invocation_index) lid: u32,
+                                     @builtin(workgroup_id) wg: vec3<u32>) {
+    conv_wgrad(NARROW, i32(lid), wg);
 }
 
 // dw[o][i][ky][kx] += the split_k partial sums the wgrad GEMM left in `cs`

@@ -259,8 +259,9 @@ pub mod entry {
     // the `_narrow` twins 128 × 16, 128 threads (for N ≤ 16). split_k > 1
     // only for wgrad (atomic adds). WGSL: bindings 0 params (+ split_k), 1 x,
     // 2 w, 3 y, 4 bias, 5 wgrad partials, workgroups (ceil(M/64), ceil(N/64),
-    // groups·split_k) of 256; split_k > 1 only for wgrad, whose partial sums
-    // `CONV2D_WGRAD_REDUCE` then adds.
+    // groups·split_k) of 64 (the f32 `_narrow` entries: 128 × 16 tiles);
+    // split_k > 1 only for wgrad, whose partial sums `CONV2D_WGRAD_REDUCE`
+    // then adds.
     /// Dense/grouped forward, exact f32.
     pub const CONV2D_FWD_F32: &str = "slimmable_conv2d_fwd_f32";
     /// Dense/grouped forward, TF32 tensor cores (CUDA only).

@@ -43,7 +43,9 @@ pub struct WgslConvBuffers<'a> {
     pub bias: &'a wgpu::Buffer,
 }
 
-const TILE: u64 = 64;
+/// GEMM tiles (M × N) of the WGSL kernels: `WIDE` and `NARROW` in the shader.
+const WIDE_TILE: [u64; 2] = [64, 64];
+const NARROW_TILE: [u64; 2] = [128, 16];
 const MAX_GROUPS: u64 = 65_535;
 
 fn groups(n: u64, what: &str) -> Result<u32> {
@@ -93,9 +95,17 @@ impl WgslKernels {
         let dw3 = depthwise && p.w.dims[2..] == [3, 3];
         let dw3_s1 = dw3 && [p.stride_h, p.stride_w] == [1, 1];
         let dw3_wgrad = pass == ConvPass::Wgrad && dw3;
+        // The GEMM's (M, N) and tile: 128 × 16 where N fits in 16.
+        let (gemm_m, gemm_n) = match pass {
+            ConvPass::Forward => (n * ho * wo, ocg),
+            ConvPass::Dgrad => (n * h * w, icg),
+            ConvPass::Wgrad => (ocg, icg * khw),
+        };
+        let narrow = gemm_n <= NARROW_TILE[1];
+        let tile = if narrow { NARROW_TILE } else { WIDE_TILE };
         let split_k = match (pass, depthwise || naive) {
             (ConvPass::Wgrad, false) => {
-                let tiles = ocg.div_ceil(TILE) * (icg * khw).div_ceil(TILE) * g;
+                let tiles = gemm_m.div_ceil(tile[0]) * gemm_n.div_ceil(tile[1]) * g;
                 wgrad_splits(tiles, n * ho * wo)
             }
             _ if dw3_wgrad => wgrad_splits(ic, n * ho * wo),
@@ -151,14 +161,17 @@ impl WgslKernels {
                 [groups(ic, "depthwise wgrad")?, khw as u32, 1],
             )?,
             (pass, false) => {
-                let (m, cols, name) = match pass {
-                    ConvPass::Forward => (n * ho * wo, ocg, entry::CONV2D_FWD_F32),
-                    ConvPass::Dgrad => (n * h * w, icg, entry::CONV2D_DGRAD_F32),
-                    ConvPass::Wgrad => (ocg, icg * khw, entry::CONV2D_WGRAD_F32),
+                let name = match (pass, narrow) {
+                    (ConvPass::Forward, false) => entry::CONV2D_FWD_F32,
+                    (ConvPass::Forward, true) => entry::CONV2D_FWD_F32_NARROW,
+                    (ConvPass::Dgrad, false) => entry::CONV2D_DGRAD_F32,
+                    (ConvPass::Dgrad, true) => entry::CONV2D_DGRAD_F32_NARROW,
+                    (ConvPass::Wgrad, false) => entry::CONV2D_WGRAD_F32,
+                    (ConvPass::Wgrad, true) => entry::CONV2D_WGRAD_F32_NARROW,
                 };
                 let grid = [
-                    groups(m.div_ceil(TILE), "conv2d")?,
-                    groups(cols.div_ceil(TILE), "conv2d")?,
+                    groups(gemm_m.div_ceil(tile[0]), "conv2d")?,
+                    groups(gemm_n.div_ceil(tile[1]), "conv2d")?,
                     groups(g * split_k, "conv2d")?,
                 ];
                 run(name, grid)?;
