@@ -307,11 +307,14 @@ fn conv_dgrad(tile: Tile, t: i32, wg: vec3<u32>) {
 fn pack_tap(t: vec3<i32>) -> i32 { return (t.x << 16) | (t.y << 8) | t.z; }
 fn unpack_tap(p: i32) -> vec3<i32> { return vec3<i32>(p >> 16, (p >> 8) & 255, p & 255); }
 
-// Weight gradient over split wg.z / groups of the N*Ho*Wo pixels. Both
-// tiles are staged along k, the pixel: invocation t loads pixel t % 16 of
-// the step for rows t / 16, + 4, ... of A (output channels) and of B (taps),
-// so one pixel decode a step serves both, and its taps are decoded once.
-fn conv_wgrad(tile: Tile, t: i32, wg: vec3<u32>) {
+// Weight gradient over split wg.z / groups of the N*Ho*Wo pixels:
+// dw[o][tap] = sum over pixels of dy[o] * x[tap]. Output channels go along
+// the tile's M and taps along N, or the other way round when `turned` (a
+// NARROW tile then serves a layer with few output channels). Both tiles are
+// staged along k, the pixel: invocation t loads pixel t % 16 of the step
+// for tile rows t / 16, + 4, ... of A and of B, so one pixel decode a step
+// serves both, and its taps are decoded once.
+fn conv_wgrad(tile: Tile, turned: bool, t: i32, wg: vec3<u32>) {
     let g = geom();
     let groups = i32(cl.p.groups);
     let grp = i32(wg.z) % groups;
@@ -325,35 +328,48 @@ fn conv_wgrad(tile: Tile, t: i32, wg: vec3<u32>) {
     let k_begin = split * per_split;
     let k_end = min(big_k, k_begin + per_split);
     let kl = t & 15;
-    var taps: array<i32, 16>;
-    for (var r = 0; 4 * r + (t >> 4) < tile.n; r++) {
-        taps[r] = pack_tap(decode_tap(g, min(n0 + (t >> 4) + 4 * r, big_n - 1)));
+    // Where the channels and the taps of this workgroup start, and how
+    // many rows of each this invocation loads.
+    var ch0 = m0;
+    var tap0 = n0;
+    var ch_rows = tile.m;
+    var tap_rows = tile.n;
+    if (turned) {
+        ch0 = n0;
+        tap0 = m0;
+        ch_rows = tile.n;
+        tap_rows = tile.m;
+    }
+    var taps: array<i32, 32>;
+    for (var r = 0; 4 * r + (t >> 4) < tap_rows; r++) {
+        taps[r] = pack_tap(decode_tap(g, min(tap0 + (t >> 4) + 4 * r, big_n - 1)));
     }
     let c0 = grp * g.icg;
-    let o0 = grp * g.ocg + m0;
+    let o0 = grp * g.ocg + ch0;
     var acc: array<vec4<f32>, 16>;
     for (var k0 = k_begin; k0 < k_end; k0 += TBK) {
         let k_ok = k0 + kl < k_end;
         let pix = decode_pixel(k0 + kl, g.ho, g.wo);
         let hb = pix.y * g.sh - g.ph;
         let wb = pix.z * g.sw - g.pw;
-        for (var l = t >> 4; l < tile.m; l += 4) {
-            var a = 0.0;
-            if (k_ok && m0 + l < g.ocg) {
-                a = cy[at(cl.p.y, pix.x, o0 + l, pix.y, pix.z)];
+        for (var r = 0; 4 * r + (t >> 4) < ch_rows; r++) {
+            let l = (t >> 4) + 4 * r;
+            var d = 0.0;
+            if (k_ok && ch0 + l < g.ocg) {
+                d = cy[at(cl.p.y, pix.x, o0 + l, pix.y, pix.z)];
             }
-            put_a(tile, kl, l, a);
+            if (turned) { put_b(tile, kl, l, d); } else { put_a(tile, kl, l, d); }
         }
-        for (var r = 0; 4 * r + (t >> 4) < tile.n; r++) {
+        for (var r = 0; 4 * r + (t >> 4) < tap_rows; r++) {
             let l = (t >> 4) + 4 * r;
             let tap = unpack_tap(taps[r]);
             let hi = hb + tap.y;
             let wi = wb + tap.z;
-            var b = 0.0;
-            if (k_ok && n0 + l < big_n && hi >= 0 && hi < g.h && wi >= 0 && wi < g.w) {
-                b = cx[at(cl.p.x, pix.x, c0 + tap.x, hi, wi)];
+            var xv = 0.0;
+            if (k_ok && tap0 + l < big_n && hi >= 0 && hi < g.h && wi >= 0 && wi < g.w) {
+                xv = cx[at(cl.p.x, pix.x, c0 + tap.x, hi, wi)];
             }
-            put_b(tile, kl, l, b);
+            if (turned) { put_a(tile, kl, l, xv); } else { put_b(tile, kl, l, xv); }
         }
         workgroupBarrier();
         multiply_tiles(tile, t, &acc);
@@ -361,12 +377,17 @@ fn conv_wgrad(tile: Tile, t: i32, wg: vec3<u32>) {
     }
     let nb = block_n(tile);
     for (var i = 0; i < 8; i++) {
-        let m = m0 + 8 * block_x(tile, t) + i;
-        if (m >= g.ocg) { break; }
-        let o = grp * g.ocg + m;
         for (var j = 0; j < nb; j++) {
-            let jn = n0 + nb * block_y(tile, t) + j;
-            if (jn >= big_n) { break; }
+            let mi = m0 + 8 * block_x(tile, t) + i;
+            let nj = n0 + nb * block_y(tile, t) + j;
+            var m = mi;
+            var jn = nj;
+            if (turned) {
+                m = nj;
+                jn = mi;
+            }
+            if (m >= g.ocg || jn >= big_n) { continue; }
+            let o = grp * g.ocg + m;
             if (splits == 1) {
                 let tap = decode_tap(g, jn);
                 let idx = at(cl.p.w, o, tap.x, tap.y, tap.z);
@@ -405,13 +426,20 @@ fn slimmable_conv2d_dgrad_f32_narrow(@builtin(local_invocation_index) lid: u32,
 @compute @workgroup_size(64)
 fn slimmable_conv2d_wgrad_f32(@builtin(local_invocation_index) lid: u32,
                               @builtin(workgroup_id) wg: vec3<u32>) {
-    conv_wgrad(WIDE, i32(lid), wg);
+    conv_wgrad(WIDE, false, i32(lid), wg);
 }
 
 @compute @workgroup_size(64)
 fn slimmable_conv2d_wgrad_f32_narrow(@builtin(local_invocation_index) lid: u32,
                                      @builtin(workgroup_id) wg: vec3<u32>) {
-    conv_wgrad(NARROW, i32(lid), wg);
+    conv_wgrad(NARROW, false, i32(lid), wg);
+}
+
+// The NARROW wgrad with taps along M and output channels along N.
+@compute @workgroup_size(64)
+fn slimmable_conv2d_wgrad_f32_narrow_turned(@builtin(local_invocation_index) lid: u32,
+                                            @builtin(workgroup_id) wg: vec3<u32>) {
+    conv_wgrad(NARROW, true, i32(lid), wg);
 }
 
 // dw[o][i][ky][kx] += the split_k partial sums the wgrad GEMM left in `cs`

@@ -418,6 +418,9 @@ pub mod entry {
     pub const DWCONV2D_WGRAD: &str = "slimmable_dwconv2d_wgrad";
     /// Bias gradient: CUDA `(db, dy, Conv2dParams)`, grid (oc, splits).
     pub const CONV2D_BIAS_GRAD: &str = "slimmable_conv2d_bias_grad";
+    /// WGSL only: the narrow wgrad with taps along M and output channels
+    /// along N (for ≤ 16 output channels per group and more taps).
+    pub const CONV2D_WGRAD_F32_NARROW_TURNED: &str = "slimmable_conv2d_wgrad_f32_narrow_turned";
     /// WGSL only: adds the wgrad GEMM's per-split partial sums (binding 5)
     /// into the gradient slice, flat grid of 256-wide workgroups.
     pub const CONV2D_WGRAD_REDUCE: &str = "slimmable_conv2d_wgrad_reduce";

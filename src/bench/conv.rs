@@ -80,6 +80,19 @@ pub const SUITE: &[Layer] = &[
     },
 ];
 
+/// Off CUDA only: a slim network's projection (many channels in, 16 out), the
+/// shape the WGSL narrow and turned GEMM tiles are for.
+const PROJ1X1: Layer = Layer {
+    name: "proj1x1",
+    ic: 96,
+    oc: 16,
+    k: 1,
+    stride: 1,
+    hw224: 14,
+    depthwise: false,
+    fixed_input: false,
+};
+
 pub const WIDTHS: &[f64] = &[1.0, 0.5, 0.25];
 pub const RESOLUTIONS: &[usize] = &[224, 128];
 
@@ -284,9 +297,9 @@ pub fn run(be: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
 }
 
 /// Off CUDA: res3x3 at N = 2, every pass, with the forward also through
-/// the naive kernel on WGSL (the naive kernel is WGSL-only); pw1x1 at N = 32
-/// (a wgrad reducing over many pixels into few outputs, as in training); the
-/// depthwise layer at N = 2.
+/// the naive kernel on WGSL (the naive kernel is WGSL-only); pw1x1 and a
+/// slim projection at N = 32 (wgrads reducing over many pixels into few
+/// outputs, as in training); the depthwise layer at N = 2.
 fn run_small(be: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
     let n = 2;
     // Off CUDA the batch differs from the suite's: say so in the names.
@@ -337,15 +350,16 @@ fn run_small(be: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
             peak: Peak::F32,
         });
     }
-    let pw = &SUITE[1];
-    rows.extend(run_layer(
-        be,
-        32,
-        pw,
-        &small(pw, 224, 32),
-        iters,
-        Passes::AllF32,
-    )?);
+    for l in [&SUITE[1], &PROJ1X1] {
+        rows.extend(run_layer(
+            be,
+            32,
+            l,
+            &small(l, 224, 32),
+            iters,
+            Passes::AllF32,
+        )?);
+    }
     let dl = &SUITE[3];
     rows.extend(run_layer(
         be,

@@ -95,10 +95,13 @@ impl WgslKernels {
         let dw3 = depthwise && p.w.dims[2..] == [3, 3];
         let dw3_s1 = dw3 && [p.stride_h, p.stride_w] == [1, 1];
         let dw3_wgrad = pass == ConvPass::Wgrad && dw3;
-        // The GEMM's (M, N) and tile: 128 × 16 where N fits in 16.
+        // The GEMM's (M, N) and tile: 128 × 16 where N fits in 16. A wgrad
+        // with few output channels but many taps turns (taps along M).
+        let turned = pass == ConvPass::Wgrad && ocg <= NARROW_TILE[1] && icg * khw > NARROW_TILE[1];
         let (gemm_m, gemm_n) = match pass {
             ConvPass::Forward => (n * ho * wo, ocg),
             ConvPass::Dgrad => (n * h * w, icg),
+            ConvPass::Wgrad if turned => (icg * khw, ocg),
             ConvPass::Wgrad => (ocg, icg * khw),
         };
         let narrow = gemm_n <= NARROW_TILE[1];
@@ -167,6 +170,7 @@ impl WgslKernels {
                     (ConvPass::Dgrad, false) => entry::CONV2D_DGRAD_F32,
                     (ConvPass::Dgrad, true) => entry::CONV2D_DGRAD_F32_NARROW,
                     (ConvPass::Wgrad, false) => entry::CONV2D_WGRAD_F32,
+                    (ConvPass::Wgrad, true) if turned => entry::CONV2D_WGRAD_F32_NARROW_TURNED,
                     (ConvPass::Wgrad, true) => entry::CONV2D_WGRAD_F32_NARROW,
                 };
                 let grid = [
