@@ -127,14 +127,24 @@ fn view_numel(v: ViewParams) -> u32 {
     return v.dims.x * v.dims.y * v.dims.z * v.dims.w;
 }
 
+// (n, c, h, w) of the i-th element of extents `d` in NCHW order. Views of
+// equal extents share one decode (three divisions) and differ only in
+// view_at's multiply-adds.
+fn nchw_of(d: vec4<u32>, flat: u32) -> vec4<u32> {
+    let w = flat % d.w;
+    let r = flat / d.w;
+    let h = r % d.z;
+    let p = r / d.z;
+    let c = p % d.y;
+    return vec4<u32>(p / d.y, c, h, w);
+}
+
+// Buffer index of coordinates (n, c, h, w) of a view.
+fn view_at(v: ViewParams, q: vec4<u32>) -> u32 {
+    return v.offset + q.x * v.strides.x + q.y * v.strides.y + q.z * v.strides.z + q.w * v.strides.w;
+}
+
 // Buffer index of the i-th element of a view in NCHW order.
 fn view_index(v: ViewParams, flat: u32) -> u32 {
-    var i = flat;
-    let w = i % v.dims.w;
-    i = i / v.dims.w;
-    let h = i % v.dims.z;
-    i = i / v.dims.z;
-    let c = i % v.dims.y;
-    let n = i / v.dims.y;
-    return v.offset + n * v.strides.x + c * v.strides.y + h * v.strides.z + w * v.strides.w;
+    return view_at(v, nchw_of(v.dims, flat));
 }

@@ -14,6 +14,8 @@ fn slimmable_slice_copy_f32(@builtin(global_invocation_id) gid: vec3<u32>,
     let n = view_numel(copy_params.dst);
     let step = groups.x * 256u;
     for (var i = gid.x; i < n; i += step) {
-        copy_dst[view_index(copy_params.dst, i)] = copy_src[view_index(copy_params.src, i)];
+        // src and dst have equal extents (SliceCopyParams): one decode.
+        let q = nchw_of(copy_params.dst.dims, i);
+        copy_dst[view_at(copy_params.dst, q)] = copy_src[view_at(copy_params.src, q)];
     }
 }

@@ -16,15 +16,17 @@ fn slimmable_eltwise_f32(@builtin(global_invocation_id) gid: vec3<u32>,
                          @builtin(num_workgroups) groups: vec3<u32>) {
     let n = view_numel(ew.y);
     for (var i = gid.x; i < n; i += groups.x * 256u) {
-        let av = ew_a[view_index(ew.a, i)];
-        let yi = view_index(ew.y, i);
+        // a, b and y have equal extents (EltwiseParams): one decode.
+        let q = nchw_of(ew.y.dims, i);
+        let av = ew_a[view_at(ew.a, q)];
+        let yi = view_at(ew.y, q);
         var r: f32;
         switch ew.op {
             case 0u: { r = max(av, 0.0); }
             case 1u: { r = clamp(av, 0.0, 6.0); }
-            case 2u: { r = select(0.0, ew_b[view_index(ew.b, i)], av > 0.0); }
-            case 3u: { r = select(0.0, ew_b[view_index(ew.b, i)], av > 0.0 && av < 6.0); }
-            case 4u: { r = av + ew_b[view_index(ew.b, i)]; }
+            case 2u: { r = select(0.0, ew_b[view_at(ew.b, q)], av > 0.0); }
+            case 3u: { r = select(0.0, ew_b[view_at(ew.b, q)], av > 0.0 && av < 6.0); }
+            case 4u: { r = av + ew_b[view_at(ew.b, q)]; }
             default: { r = ew_y[yi] + av; }
         }
         ew_y[yi] = r;
