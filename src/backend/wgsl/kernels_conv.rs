@@ -63,7 +63,9 @@ fn groups(n: u64, what: &str) -> Result<u32> {
 impl WgslKernels {
     /// Records one conv2d pass (plus the bias gradient for wgrad with a
     /// bias). `naive` selects the one-output-per-invocation forward kernel
-    /// kept as the bench baseline.
+    /// kept as the bench baseline. A weight gradient split over the pixels
+    /// records a second dispatch that adds the partial sums, kept in a
+    /// scratch buffer these kernels own (grown on demand, one per device).
     pub fn encode_conv2d(
         &self,
         device: &wgpu::Device,
