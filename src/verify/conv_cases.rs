@@ -166,6 +166,12 @@ fn shapes() -> Vec<Shape> {
     });
     // Several tiles along M and N, and split-K in CUDA's wgrad.
     v.push(dense(4, (32, 32), (72, 72), 3, 1, (16, 16)));
+    // Grouped with enough pixels that wgrad splits them (WGSL's partial
+    // sums are indexed by split and group together).
+    v.push(Shape {
+        groups: 2,
+        ..dense(3, (24, 20), (40, 36), 3, 1, (12, 14))
+    });
     v.push(depthwise(3, (24, 20), 3, 1, (10, 9)));
     v.push(depthwise(2, (36, 36), 3, 2, (11, 13)));
     v.push(Shape {
