@@ -583,22 +583,18 @@ fn slimmable_dwconv2d_wgrad(@builtin(local_invocation_index) lid: u32,
 // 9 and 9 for one). Dgrad is the same correlation of dy with the kernel
 // turned 180 degrees and padding 2 - p.
 
-fn x_row6(g: Geom, n: i32, c: i32, h: i32, w0: i32) -> array<f32, 6> {
+// Six values of row h of plane (n, c) from column w0: of x (forward) or
+// of dy (dgrad), zero outside the plane.
+fn source_row6(dgrad: bool, g: Geom, n: i32, c: i32, h: i32, w0: i32) -> array<f32, 6> {
     var r: array<f32, 6>;
-    if (h < 0 || h >= g.h) { return r; }
+    let rows = select(g.h, g.ho, dgrad);
+    let cols = select(g.w, g.wo, dgrad);
+    if (h < 0 || h >= rows) { return r; }
     for (var i = 0; i < 6; i++) {
         let w = w0 + i;
-        if (w >= 0 && w < g.w) { r[i] = cx[at(cl.p.x, n, c, h, w)]; }
-    }
-    return r;
-}
-
-fn dy_row6(g: Geom, n: i32, c: i32, h: i32, w0: i32) -> array<f32, 6> {
-    var r: array<f32, 6>;
-    if (h < 0 || h >= g.ho) { return r; }
-    for (var i = 0; i < 6; i++) {
-        let w = w0 + i;
-        if (w >= 0 && w < g.wo) { r[i] = cy[at(cl.p.y, n, c, h, w)]; }
+        if (w >= 0 && w < cols) {
+            if (dgrad) { r[i] = cy[at(cl.p.y, n, c, h, w)]; } else { r[i] = cx[at(cl.p.x, n, c, h, w)]; }
+        }
     }
     return r;
 }
@@ -619,55 +615,58 @@ fn w_row3(c: i32, ky: i32, turned: bool) -> vec3<f32> {
                      cw[at(cl.p.w, c, 0, ky, 2)]);
 }
 
-@compute @workgroup_size(256)
-fn slimmable_dwconv2d_fwd_k3s1_row4(@builtin(global_invocation_id) gid: vec3<u32>,
-                                    @builtin(num_workgroups) groups: vec3<u32>) {
+// The forward (y from x) or the dgrad (dx from dy, the kernel turned,
+// padding 2 - p), four outputs of a row per invocation.
+fn dw3s1_row4(dgrad: bool, gid: u32, stride: u32) {
     let g = geom();
-    let quads = (g.wo + 3) / 4;
-    let total = u32(g.n * g.oc * g.ho * quads);
-    for (var e = gid.x; e < total; e += groups.x * 256u) {
+    var rows = g.ho;
+    var cols = g.wo;
+    var pad_h = g.ph;
+    var pad_w = g.pw;
+    if (dgrad) {
+        rows = g.h;
+        cols = g.w;
+        pad_h = 2 - g.ph;
+        pad_w = 2 - g.pw;
+    }
+    let quads = (cols + 3) / 4;
+    let total = u32(g.n * g.oc * rows * quads);
+    for (var e = gid; e < total; e += stride) {
         let q4 = i32(e % u32(quads)); let t = i32(e / u32(quads));
-        let ho = t % g.ho; let t2 = t / g.ho; let c = t2 % g.oc; let n = t2 / g.oc;
-        let wo = 4 * q4;
+        let row = t % rows; let t2 = t / rows; let c = t2 % g.oc; let n = t2 / g.oc;
+        let col = 4 * q4;
         var acc = vec4<f32>(0.0);
         for (var ky = 0; ky < 3; ky++) {
-            let v = x_row6(g, n, c, ho - g.ph + ky, wo - g.pw);
-            acc += corr3_row4(v, w_row3(c, ky, false));
+            let v = source_row6(dgrad, g, n, c, row - pad_h + ky, col - pad_w);
+            acc += corr3_row4(v, w_row3(c, ky, dgrad));
         }
-        if (cl.p.has_bias == 1u) { acc += vec4<f32>(cb[cl.p.bias_offset + u32(c)]); }
+        if (!dgrad && cl.p.has_bias == 1u) { acc += vec4<f32>(cb[cl.p.bias_offset + u32(c)]); }
         for (var q = 0; q < 4; q++) {
-            if (wo + q >= g.wo) { break; }
-            let idx = at(cl.p.y, n, c, ho, wo + q);
+            if (col + q >= cols) { break; }
             var v = acc[q];
-            if (cl.p.accumulate == 1u) { v += cy[idx]; }
-            cy[idx] = v;
+            if (dgrad) {
+                let idx = at(cl.p.x, n, c, row, col + q);
+                if (cl.p.accumulate == 1u) { v += cx[idx]; }
+                cx[idx] = v;
+            } else {
+                let idx = at(cl.p.y, n, c, row, col + q);
+                if (cl.p.accumulate == 1u) { v += cy[idx]; }
+                cy[idx] = v;
+            }
         }
     }
 }
 
 @compute @workgroup_size(256)
+fn slimmable_dwconv2d_fwd_k3s1_row4(@builtin(global_invocation_id) gid: vec3<u32>,
+                                    @builtin(num_workgroups) groups: vec3<u32>) {
+    dw3s1_row4(false, gid.x, groups.x * 256u);
+}
+
+@compute @workgroup_size(256)
 fn slimmable_dwconv2d_dgrad_k3s1_row4(@builtin(global_invocation_id) gid: vec3<u32>,
                                       @builtin(num_workgroups) groups: vec3<u32>) {
-    let g = geom();
-    let quads = (g.w + 3) / 4;
-    let total = u32(g.n * g.ic * g.h * quads);
-    for (var e = gid.x; e < total; e += groups.x * 256u) {
-        let q4 = i32(e % u32(quads)); let t = i32(e / u32(quads));
-        let hi = t % g.h; let t2 = t / g.h; let c = t2 % g.ic; let n = t2 / g.ic;
-        let wi = 4 * q4;
-        var acc = vec4<f32>(0.0);
-        for (var ky = 0; ky < 3; ky++) {
-            let v = dy_row6(g, n, c, hi + g.ph - 2 + ky, wi + g.pw - 2);
-            acc += corr3_row4(v, w_row3(c, ky, true));
-        }
-        for (var q = 0; q < 4; q++) {
-            if (wi + q >= g.w) { break; }
-            let idx = at(cl.p.x, n, c, hi, wi + q);
-            var v = acc[q];
-            if (cl.p.accumulate == 1u) { v += cx[idx]; }
-            cx[idx] = v;
-        }
-    }
+    dw3s1_row4(true, gid.x, groups.x * 256u);
 }
 
 // x[n][c][h][w0 .. w0+2], zero outside the plane.

@@ -39,6 +39,13 @@ fn bn_plane_base(v: ViewParams, n: u32, ch: u32) -> u32 {
     return v.offset + n * v.strides.x + ch * v.strides.y;
 }
 
+// (n, channel, offset in the plane) of the i-th element: two divisions.
+fn bn_flat_coords(i: u32, hw: u32, c: u32) -> vec3<u32> {
+    let pl = i / hw;
+    let n = pl / c;
+    return vec3<u32>(n, pl - n * c, i - pl * hw);
+}
+
 fn bn_act(v: f32, kind: u32) -> f32 {
     if (kind == 1u) { return max(v, 0.0); }
     if (kind == 2u) { return clamp(v, 0.0, 6.0); }
@@ -155,10 +162,10 @@ fn slimmable_bn_normalize_f32(@builtin(global_invocation_id) gid: vec3<u32>,
     }
     let total = view_numel(bn.x);
     for (var i = gid.x; i < total; i += groups.x * 256u) {
-        let pl = i / hw;
-        let e = i - pl * hw;
-        let n = pl / c;
-        let ch = pl - n * c;
+        let q = bn_flat_coords(i, hw, c);
+        let n = q.x;
+        let ch = q.y;
+        let e = q.z;
         let mean = bn_stats_in[bn.mean_offset + ch];
         let s = bn_stats_in[bn.var_offset + ch];
         var inv = s;
@@ -261,10 +268,10 @@ fn slimmable_bn_backward_dx_f32(@builtin(global_invocation_id) gid: vec3<u32>,
     }
     let total = view_numel(bn.x);
     for (var i = gid.x; i < total; i += groups.x * 256u) {
-        let pl = i / hw;
-        let e = i - pl * hw;
-        let n = pl / c;
-        let ch = pl - n * c;
+        let q = bn_flat_coords(i, hw, c);
+        let n = q.x;
+        let ch = q.y;
+        let e = q.z;
         let inv = bn_saved[c + ch];
         let g = bn_gamma[bn.gamma_offset + ch];
         let xh = (bn_x[bn_plane_base(bn.x, n, ch) + bn_plane_offset(bn.x, e)] - bn_saved[ch]) * inv;
