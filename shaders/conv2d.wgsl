@@ -340,8 +340,10 @@ fn conv_wgrad(tile: Tile, turned: bool, t: i32, wg: vec3<u32>) {
         ch_rows = tile.n;
         tap_rows = tile.m;
     }
+    // Tile sides are multiples of 4, so every invocation loads rows/4 rows
+    // of each (a trip count drivers can unroll, keeping `taps` in registers).
     var taps: array<i32, 32>;
-    for (var r = 0; 4 * r + (t >> 4) < tap_rows; r++) {
+    for (var r = 0; r < tap_rows / 4; r++) {
         taps[r] = pack_tap(decode_tap(g, min(tap0 + (t >> 4) + 4 * r, big_n - 1)));
     }
     let c0 = grp * g.icg;
@@ -352,7 +354,7 @@ fn conv_wgrad(tile: Tile, turned: bool, t: i32, wg: vec3<u32>) {
         let pix = decode_pixel(k0 + kl, g.ho, g.wo);
         let hb = pix.y * g.sh - g.ph;
         let wb = pix.z * g.sw - g.pw;
-        for (var r = 0; 4 * r + (t >> 4) < ch_rows; r++) {
+        for (var r = 0; r < ch_rows / 4; r++) {
             let l = (t >> 4) + 4 * r;
             var d = 0.0;
             if (k_ok && ch0 + l < g.ocg) {
@@ -360,7 +362,7 @@ fn conv_wgrad(tile: Tile, turned: bool, t: i32, wg: vec3<u32>) {
             }
             if (turned) { put_b(tile, kl, l, d); } else { put_a(tile, kl, l, d); }
         }
-        for (var r = 0; 4 * r + (t >> 4) < tap_rows; r++) {
+        for (var r = 0; r < tap_rows / 4; r++) {
             let l = (t >> 4) + 4 * r;
             let tap = unpack_tap(taps[r]);
             let hi = hb + tap.y;

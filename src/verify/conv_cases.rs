@@ -69,8 +69,14 @@ impl Shape {
         } else {
             "dense".to_string()
         };
+        // Padding other than k / 2 is named; the usual one is not.
+        let pad = if self.pad == self.k / 2 {
+            String::new()
+        } else {
+            format!(" p{}", self.pad)
+        };
         format!(
-            "{kind} k{} s{} {}->{} of {}->{} n{} {}x{}{}",
+            "{kind} k{} s{}{pad} {}->{} of {}->{} n{} {}x{}{}",
             self.k,
             self.stride,
             self.ic.1,
@@ -172,8 +178,32 @@ fn shapes() -> Vec<Shape> {
         groups: 2,
         ..dense(3, (24, 20), (40, 36), 3, 1, (12, 14))
     });
+    // Few output channels, many taps and pixels: WGSL's turned wgrad with
+    // its pixels split, alone and grouped.
+    v.push(dense(8, (16, 12), (16, 8), 3, 1, (16, 16)));
+    v.push(Shape {
+        groups: 2,
+        ..dense(8, (16, 12), (16, 8), 3, 1, (16, 16))
+    });
+    // Padding other than k / 2, stride 1 and 2.
+    v.push(Shape {
+        pad: 0,
+        ..dense(2, (16, 12), (16, 12), 3, 1, (9, 11))
+    });
+    v.push(Shape {
+        pad: 0,
+        ..dense(2, (16, 12), (24, 20), 3, 2, (11, 12))
+    });
     v.push(depthwise(3, (24, 20), 3, 1, (10, 9)));
     v.push(depthwise(2, (36, 36), 3, 2, (11, 13)));
+    v.push(Shape {
+        pad: 0,
+        ..depthwise(2, (16, 12), 3, 1, (9, 10))
+    });
+    v.push(Shape {
+        pad: 2,
+        ..depthwise(2, (8, 7), 3, 1, (6, 11))
+    });
     v.push(Shape {
         bias: true,
         ..depthwise(2, (16, 9), 5, 1, (7, 8))

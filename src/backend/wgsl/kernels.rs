@@ -245,8 +245,10 @@ impl WgslKernels {
     }
 
     /// Records `slimmable_slice_copy_f32`: `dst[p.dst] = src[p.src]`.
-    /// The caller guarantees both views lie inside their buffers and do not
-    /// overlap (the crate's own callers check with `crate::ops`).
+    /// The caller guarantees both views have the same extents (the kernel
+    /// decodes an element's coordinates once, from `p.dst`), lie inside
+    /// their buffers and do not overlap (the crate's own callers check all
+    /// three with `crate::ops`).
     pub fn encode_slice_copy(
         &self,
         device: &wgpu::Device,

@@ -20,6 +20,9 @@ struct ConvLaunch {
     _pad: [u32; 3],
 }
 
+// WGSL rounds the struct up to its 16-byte alignment: 176 + 4 -> 192.
+const _: () = assert!(std::mem::size_of::<ConvLaunch>() == 192);
+
 /// Workgroups a wgrad GEMM aims for: enough to fill a large GPU twice over.
 const WGRAD_TARGET_WORKGROUPS: u64 = 256;
 /// A split reduces at least this many pixels (8 steps of the K tile).
@@ -108,7 +111,9 @@ impl WgslKernels {
         };
         let narrow = gemm_n <= NARROW_TILE[1];
         let tile = if narrow { NARROW_TILE } else { WIDE_TILE };
-        let split_k = match (pass, depthwise || naive) {
+        // `naive` picks the baseline forward; every other pass ignores it.
+        let direct = depthwise || (naive && pass == ConvPass::Forward);
+        let split_k = match (pass, direct) {
             (ConvPass::Wgrad, false) => {
                 let tiles = gemm_m.div_ceil(tile[0]) * gemm_n.div_ceil(tile[1]) * g;
                 wgrad_splits(tiles, n * ho * wo)
@@ -138,7 +143,7 @@ impl WgslKernels {
             Ok(())
         };
         let flat = |elements: u64| [elements.div_ceil(256).clamp(1, MAX_GROUPS) as u32, 1, 1];
-        match (pass, depthwise || naive) {
+        match (pass, direct) {
             (ConvPass::Forward, true) if naive && !depthwise => {
                 run(entry::CONV2D_FWD_NAIVE, flat(n * oc * ho * wo))?
             }
