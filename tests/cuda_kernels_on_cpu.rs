@@ -538,6 +538,7 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
         (2, 20, 13, 9, 7, 5, 1, 2),
         (2, 6, 5, 16, 29, 7, 2, 3),
         (1, 5, 4, 11, 10, 4, 1, 1),
+        (2, 8, 7, 6, 11, 3, 1, 2), // padding 2 (as in verify)
         // The flat 3×3 kernels: runs of four that cross planes (H·W odd),
         // 2×2 and 1×2 planes, a segment of 1024 outputs spanning many
         // channels, a plane wider than a segment, images past one wgrad
@@ -721,6 +722,13 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
         (3, 120, 97, 140, 100, 1, 4, 4, 1, 1, 0, 4),
         (2, 72, 70, 100, 97, 1, 5, 7, 1, 1, 0, 1),
         (2, 8, 8, 150, 144, 1, 6, 5, 3, 1, 1, 0),
+        // Shapes verify gained with the WGSL wgrad rework: dense 3x3
+        // without padding at strides 1 and 2, few outputs with many taps
+        // and pixels (a split wgrad), alone and in two groups.
+        (2, 16, 12, 16, 12, 1, 9, 11, 3, 1, 0, 0),
+        (2, 16, 12, 24, 20, 1, 11, 12, 3, 2, 0, 0),
+        (8, 16, 12, 16, 8, 1, 16, 16, 3, 1, 1, 0),
+        (8, 16, 12, 16, 8, 2, 16, 16, 3, 1, 1, 0),
     ];
     let mut failures = Vec::new();
     for (k, (n, icf, ic, ocf, oc, groups, h, w, kk, s, pad, at)) in shapes.into_iter().enumerate() {
