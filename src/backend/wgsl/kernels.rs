@@ -16,6 +16,15 @@ use wgpu::util::DeviceExt;
 /// Workgroup size of the elementwise shaders (`@workgroup_size(256)`).
 const WORKGROUP: u64 = 256;
 
+/// Whether each image of a view is one packed run of C·H·W floats whose
+/// start is 16-byte aligned and whose length is a multiple of 4: what the
+/// vec4 copy needs.
+fn packed_vec4_runs(v: &crate::params::ViewParams) -> bool {
+    let [_, c, h, w] = v.dims;
+    let [sn, sc, sh, sw] = v.strides;
+    sw == 1 && sh == w && sc == h * w && v.offset % 4 == 0 && sn % 4 == 0 && (c * h * w) % 4 == 0
+}
+
 /// Compiled pipelines for one `wgpu::Device`, created on first use, and
 /// the scratch buffer the wgrad GEMM's partial sums go to.
 pub struct WgslKernels {
@@ -257,6 +266,22 @@ impl WgslKernels {
         dst: &wgpu::Buffer,
         p: &SliceCopyParams,
     ) -> Result<()> {
+        if packed_vec4_runs(&p.src) && packed_vec4_runs(&p.dst) {
+            let pipeline = self.pipeline(
+                device,
+                kernel_sources::WGSL_COPY,
+                entry::SLICE_COPY_RUNS_VEC4_F32,
+            )?;
+            self.dispatch_bound(
+                device,
+                encoder,
+                &pipeline,
+                &[(0, bytemuck::bytes_of(p))],
+                &[(3, src), (4, dst)],
+                ((p.dst.numel() / 4).div_ceil(256).clamp(1, 65_535) as u32, 1),
+            );
+            return Ok(());
+        }
         let pipeline = self.pipeline(device, kernel_sources::WGSL_COPY, entry::SLICE_COPY_F32)?;
         self.dispatch(
             device,
