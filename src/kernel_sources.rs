@@ -459,6 +459,10 @@ pub mod entry {
     pub const BN_FINALIZE_F32: &str = "slimmable_bn_finalize_f32";
     /// `(x, gamma, beta, stats, y, BnParams)`, 1-D grid of ceil(numel/4096) × 256: normalize + activation.
     pub const BN_NORMALIZE_F32: &str = "slimmable_bn_normalize_f32";
+    /// WGSL only: normalize and backward dx on 4-wide vectors, for views
+    /// `BnParams::vec4_launch` accepts; x, dy, y/dx bound at 11, 12, 13.
+    pub const BN_NORMALIZE_VEC4_F32: &str = "slimmable_bn_normalize_vec4_f32";
+    pub const BN_BACKWARD_DX_VEC4_F32: &str = "slimmable_bn_backward_dx_vec4_f32";
     /// `(x, dy, gamma, beta, saved, BnParams)`, grid (chunks, c) × 256.
     pub const BN_BACKWARD_PARTIALS_F32: &str = "slimmable_bn_backward_partials_f32";
     /// `(saved, dgamma, dbeta, BnParams)`, one warp per channel (ceil(c/8) × 256).

@@ -185,6 +185,26 @@ impl BnParams {
 }
 
 impl BnParams {
+    /// Whether the WGSL `_vec4` normalize and dx kernels can run: x, y and
+    /// dy with contiguous planes, H·W a multiple of 4, and every plane start
+    /// 16-byte aligned. Their grid: 256-wide blocks over the 4-float groups.
+    pub fn vec4_launch(&self) -> Option<(u32, u32)> {
+        let aligned = |v: &ViewParams| {
+            let [_, _, h, w] = v.dims;
+            let [sn, sc, sh, sw] = v.strides;
+            sw == 1
+                && sh == w
+                && (h * w) % 4 == 0
+                && v.offset % 4 == 0
+                && sn % 4 == 0
+                && sc % 4 == 0
+        };
+        (aligned(&self.x) && aligned(&self.y) && aligned(&self.dy)).then(|| {
+            let groups = (self.x.numel() / 4).div_ceil(256).clamp(1, 65_535);
+            (groups as u32, 1)
+        })
+    }
+
     /// The parameters and grid `(x, y)` of 256-wide blocks for the
     /// elementwise BN kernels (normalize, backward dx): planes of at least
     /// 256 elements get the plane walk (no per-element division), smaller

@@ -133,7 +133,14 @@ fn inputs(sh: &Shape, rng: &mut Rng) -> Inputs {
     let x = (0..n)
         .map(|_| sh.offset + sh.scale * rng.uniform_f32(-1.0, 1.0))
         .collect();
-    let gamma = (0..cf).map(|_| rng.uniform_f32(0.5, 1.5)).collect();
+    // x is uniform, so x̂ stays within ±√3: with ReLU6, γ of 3 to 5 takes
+    // γ·x̂ + β past 6 (the clamp and its zero gradient are exercised);
+    // γ ≤ 1.5 never reached it.
+    let (g_lo, g_hi) = match sh.act {
+        Activation::Relu6 => (3.0, 5.0),
+        _ => (0.5, 1.5),
+    };
+    let gamma = (0..cf).map(|_| rng.uniform_f32(g_lo, g_hi)).collect();
     let beta = (0..cf).map(|_| rng.uniform_f32(-0.5, 0.5)).collect();
     // Means anywhere, variances positive.
     let mut running = Vec::with_capacity(2 * CONFIGS * cf);

@@ -67,15 +67,44 @@ impl WgslKernels {
             &[(5, saved), (6, running)],
             groups_for(c as u64),
         )?;
-        self.run(
-            device,
-            enc,
-            ks::WGSL_NORM,
-            entry::BN_NORMALIZE_F32,
-            bytemuck::bytes_of(&norm),
-            &[(1, x), (3, gamma), (4, beta), (10, saved), (7, y)],
-            norm_groups,
-        )
+        self.bn_normalize(device, enc, x, gamma, beta, saved, y, &norm, norm_groups)
+    }
+
+    /// The normalize step, 4-wide where the views allow (`BnParams::vec4_launch`).
+    #[allow(clippy::too_many_arguments)]
+    fn bn_normalize(
+        &self,
+        device: &Device,
+        enc: &mut CommandEncoder,
+        x: &Buffer,
+        gamma: &Buffer,
+        beta: &Buffer,
+        stats: &Buffer,
+        y: &Buffer,
+        p: &BnParams,
+        groups: (u32, u32),
+    ) -> Result<()> {
+        let pb = bytemuck::bytes_of(p);
+        match p.vec4_launch() {
+            Some(g4) => self.run(
+                device,
+                enc,
+                ks::WGSL_NORM,
+                entry::BN_NORMALIZE_VEC4_F32,
+                pb,
+                &[(11, x), (3, gamma), (4, beta), (10, stats), (13, y)],
+                g4,
+            ),
+            None => self.run(
+                device,
+                enc,
+                ks::WGSL_NORM,
+                entry::BN_NORMALIZE_F32,
+                pb,
+                &[(1, x), (3, gamma), (4, beta), (10, stats), (7, y)],
+                groups,
+            ),
+        }
     }
 
     /// Batch-norm eval forward from running statistics.
@@ -92,15 +121,7 @@ impl WgslKernels {
         p: &BnParams,
     ) -> Result<()> {
         let (q, groups) = p.elementwise_launch();
-        self.run(
-            device,
-            enc,
-            ks::WGSL_NORM,
-            entry::BN_NORMALIZE_F32,
-            bytemuck::bytes_of(&q),
-            &[(1, x), (3, gamma), (4, beta), (10, running), (7, y)],
-            groups,
-        )
+        self.bn_normalize(device, enc, x, gamma, beta, running, y, &q, groups)
     }
 
     /// Batch-norm backward: partials, finalize (dγ/dβ accumulated), dx.
@@ -140,15 +161,33 @@ impl WgslKernels {
             &[(5, saved), (8, dgamma), (9, dbeta)],
             groups_for(c as u64),
         )?;
-        self.run(
-            device,
-            enc,
-            ks::WGSL_NORM,
-            entry::BN_BACKWARD_DX_F32,
-            bytemuck::bytes_of(&dxp),
-            &[(1, x), (2, dy), (3, gamma), (4, beta), (5, saved), (7, dx)],
-            dx_groups,
-        )
+        match dxp.vec4_launch() {
+            Some(g4) => self.run(
+                device,
+                enc,
+                ks::WGSL_NORM,
+                entry::BN_BACKWARD_DX_VEC4_F32,
+                bytemuck::bytes_of(&dxp),
+                &[
+                    (11, x),
+                    (12, dy),
+                    (3, gamma),
+                    (4, beta),
+                    (5, saved),
+                    (13, dx),
+                ],
+                g4,
+            ),
+            None => self.run(
+                device,
+                enc,
+                ks::WGSL_NORM,
+                entry::BN_BACKWARD_DX_F32,
+                bytemuck::bytes_of(&dxp),
+                &[(1, x), (2, dy), (3, gamma), (4, beta), (5, saved), (7, dx)],
+                dx_groups,
+            ),
+        }
     }
 
     /// Linear forward `y = x·Wᵀ (+ b)`.
