@@ -194,10 +194,10 @@ impl BnParams {
             let [sn, sc, sh, sw] = v.strides;
             sw == 1
                 && sh == w
-                && (h * w) % 4 == 0
-                && v.offset % 4 == 0
-                && sn % 4 == 0
-                && sc % 4 == 0
+                && (h * w).is_multiple_of(4)
+                && v.offset.is_multiple_of(4)
+                && sn.is_multiple_of(4)
+                && sc.is_multiple_of(4)
         };
         (aligned(&self.x) && aligned(&self.y) && aligned(&self.dy)).then(|| {
             let groups = (self.x.numel() / 4).div_ceil(256).clamp(1, 65_535);

@@ -22,7 +22,12 @@ const WORKGROUP: u64 = 256;
 fn packed_vec4_runs(v: &crate::params::ViewParams) -> bool {
     let [_, c, h, w] = v.dims;
     let [sn, sc, sh, sw] = v.strides;
-    sw == 1 && sh == w && sc == h * w && v.offset % 4 == 0 && sn % 4 == 0 && (c * h * w) % 4 == 0
+    sw == 1
+        && sh == w
+        && sc == h * w
+        && v.offset.is_multiple_of(4)
+        && sn.is_multiple_of(4)
+        && (c * h * w).is_multiple_of(4)
 }
 
 /// Compiled pipelines for one `wgpu::Device`, created on first use, and
