@@ -152,6 +152,30 @@ fn slimmable_bn_finalize_f32(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
 }
 
+// Channel ch's normalize as one multiply-add, y = x * scale + shift: from
+// its mean and inverse std (a variance with BN_STATS_ARE_VAR) in the stats
+// binding, and gamma and beta.
+fn bn_scale_shift(ch: u32) -> vec2<f32> {
+    let mean = bn_stats_in[bn.mean_offset + ch];
+    let s = bn_stats_in[bn.var_offset + ch];
+    var inv = s;
+    if ((bn.flags & BN_STATS_ARE_VAR) != 0u) { inv = 1.0 / sqrt(s + bn.eps); }
+    let scale = inv * bn_gamma[bn.gamma_offset + ch];
+    return vec2<f32>(scale, bn_beta[bn.beta_offset + ch] - mean * scale);
+}
+
+// Channel ch's constants of dx = g * inv * (d - mean_g - x_hat * mean_gx), with
+// d = dy * act'(x_hat * g + b): saved mean, inverse std and the two backward
+// sums (over count elements), gamma and beta.
+struct BnDxChannel { mean: f32, inv: f32, g: f32, b: f32, mean_g: f32, mean_gx: f32 }
+
+fn bn_dx_channel(ch: u32, c: u32) -> BnDxChannel {
+    let inv_m = 1.0 / f32(bn.count);
+    return BnDxChannel(bn_saved[ch], bn_saved[c + ch], bn_gamma[bn.gamma_offset + ch],
+                       bn_beta[bn.beta_offset + ch], bn_saved[2u * c + ch] * inv_m,
+                       bn_saved[3u * c + ch] * inv_m);
+}
+
 @compute @workgroup_size(256)
 fn slimmable_bn_normalize_f32(@builtin(global_invocation_id) gid: vec3<u32>,
                               @builtin(workgroup_id) wg: vec3<u32>,
@@ -164,17 +188,12 @@ fn slimmable_bn_normalize_f32(@builtin(global_invocation_id) gid: vec3<u32>,
         for (var pl = wg.y; pl < planes; pl += groups.y) {
             let n = pl / c;
             let ch = pl % c;
-            let mean = bn_stats_in[bn.mean_offset + ch];
-            let s = bn_stats_in[bn.var_offset + ch];
-            var inv = s;
-            if ((bn.flags & BN_STATS_ARE_VAR) != 0u) { inv = 1.0 / sqrt(s + bn.eps); }
-            let scale = inv * bn_gamma[bn.gamma_offset + ch];
-            let shift = bn_beta[bn.beta_offset + ch] - mean * scale;
+            let ss = bn_scale_shift(ch);
             let bx = bn_plane_base(bn.x, n, ch);
             let by = bn_plane_base(bn.y, n, ch);
             for (var e = gid.x; e < hw; e += groups.x * 256u) {
                 bn_y[by + bn_plane_offset(bn.y, e)] =
-                    bn_act(fma(bn_x[bx + bn_plane_offset(bn.x, e)], scale, shift), bn.act);
+                    bn_act(fma(bn_x[bx + bn_plane_offset(bn.x, e)], ss.x, ss.y), bn.act);
             }
         }
         return;
@@ -185,14 +204,9 @@ fn slimmable_bn_normalize_f32(@builtin(global_invocation_id) gid: vec3<u32>,
         let n = q.x;
         let ch = q.y;
         let e = q.z;
-        let mean = bn_stats_in[bn.mean_offset + ch];
-        let s = bn_stats_in[bn.var_offset + ch];
-        var inv = s;
-        if ((bn.flags & BN_STATS_ARE_VAR) != 0u) { inv = 1.0 / sqrt(s + bn.eps); }
-        let scale = inv * bn_gamma[bn.gamma_offset + ch];
-        let shift = bn_beta[bn.beta_offset + ch] - mean * scale;
+        let ss = bn_scale_shift(ch);
         let xv = bn_x[bn_plane_base(bn.x, n, ch) + bn_plane_offset(bn.x, e)];
-        bn_y[bn_plane_base(bn.y, n, ch) + bn_plane_offset(bn.y, e)] = bn_act(fma(xv, scale, shift), bn.act);
+        bn_y[bn_plane_base(bn.y, n, ch) + bn_plane_offset(bn.y, e)] = bn_act(fma(xv, ss.x, ss.y), bn.act);
     }
 }
 
@@ -262,25 +276,19 @@ fn slimmable_bn_backward_dx_f32(@builtin(global_invocation_id) gid: vec3<u32>,
                                 @builtin(num_workgroups) groups: vec3<u32>) {
     let hw = bn.x.dims.z * bn.x.dims.w;
     let c = bn.x.dims.y;
-    let inv_m = 1.0 / f32(bn.count);
     if ((bn.flags & BN_PLANES) != 0u) {
         let planes = bn.x.dims.x * c;
         for (var pl = wg.y; pl < planes; pl += groups.y) {
             let n = pl / c;
             let ch = pl % c;
-            let mean = bn_saved[ch];
-            let inv = bn_saved[c + ch];
-            let g = bn_gamma[bn.gamma_offset + ch];
-            let b = bn_beta[bn.beta_offset + ch];
-            let mean_g = bn_saved[2u * c + ch] * inv_m;
-            let mean_gx = bn_saved[3u * c + ch] * inv_m;
+            let k = bn_dx_channel(ch, c);
             let bx = bn_plane_base(bn.x, n, ch);
             let bd = bn_plane_base(bn.dy, n, ch);
             let bo = bn_plane_base(bn.y, n, ch);
             for (var e = gid.x; e < hw; e += groups.x * 256u) {
-                let xh = (bn_x[bx + bn_plane_offset(bn.x, e)] - mean) * inv;
-                let d = bn_dy[bd + bn_plane_offset(bn.dy, e)] * bn_act_grad(xh * g + b, bn.act);
-                bn_y[bo + bn_plane_offset(bn.y, e)] = g * inv * (d - mean_g - xh * mean_gx);
+                let xh = (bn_x[bx + bn_plane_offset(bn.x, e)] - k.mean) * k.inv;
+                let d = bn_dy[bd + bn_plane_offset(bn.dy, e)] * bn_act_grad(xh * k.g + k.b, bn.act);
+                bn_y[bo + bn_plane_offset(bn.y, e)] = k.g * k.inv * (d - k.mean_g - xh * k.mean_gx);
             }
         }
         return;
@@ -291,13 +299,12 @@ fn slimmable_bn_backward_dx_f32(@builtin(global_invocation_id) gid: vec3<u32>,
         let n = q.x;
         let ch = q.y;
         let e = q.z;
-        let inv = bn_saved[c + ch];
-        let g = bn_gamma[bn.gamma_offset + ch];
-        let xh = (bn_x[bn_plane_base(bn.x, n, ch) + bn_plane_offset(bn.x, e)] - bn_saved[ch]) * inv;
+        let k = bn_dx_channel(ch, c);
+        let xh = (bn_x[bn_plane_base(bn.x, n, ch) + bn_plane_offset(bn.x, e)] - k.mean) * k.inv;
         let dy = bn_dy[bn_plane_base(bn.dy, n, ch) + bn_plane_offset(bn.dy, e)];
-        let d = dy * bn_act_grad(xh * g + bn_beta[bn.beta_offset + ch], bn.act);
+        let d = dy * bn_act_grad(xh * k.g + k.b, bn.act);
         bn_y[bn_plane_base(bn.y, n, ch) + bn_plane_offset(bn.y, e)] =
-            g * inv * (d - bn_saved[2u * c + ch] * inv_m - xh * bn_saved[3u * c + ch] * inv_m);
+            k.g * k.inv * (d - k.mean_g - xh * k.mean_gx);
     }
 }
 
@@ -318,15 +325,10 @@ fn slimmable_bn_normalize_vec4_f32(@builtin(global_invocation_id) gid: vec3<u32>
     for (var i = gid.x; i < total; i += groups.x * 256u) {
         let q = bn_flat_coords(i, hw4, c);
         let ch = q.y;
-        let mean = bn_stats_in[bn.mean_offset + ch];
-        let s = bn_stats_in[bn.var_offset + ch];
-        var inv = s;
-        if ((bn.flags & BN_STATS_ARE_VAR) != 0u) { inv = 1.0 / sqrt(s + bn.eps); }
-        let scale = inv * bn_gamma[bn.gamma_offset + ch];
-        let shift = bn_beta[bn.beta_offset + ch] - mean * scale;
+        let ss = bn_scale_shift(ch);
         let xv = bn_x4[bn_plane_base(bn.x, q.x, ch) / 4u + q.z];
         bn_y4[bn_plane_base(bn.y, q.x, ch) / 4u + q.z] =
-            bn_act4(fma(xv, vec4<f32>(scale), vec4<f32>(shift)), bn.act);
+            bn_act4(fma(xv, vec4<f32>(ss.x), vec4<f32>(ss.y)), bn.act);
     }
 }
 
@@ -336,20 +338,14 @@ fn slimmable_bn_backward_dx_vec4_f32(@builtin(global_invocation_id) gid: vec3<u3
     let c = bn.x.dims.y;
     let hw4 = bn.x.dims.z * bn.x.dims.w / 4u;
     let total = bn.x.dims.x * c * hw4;
-    let inv_m = 1.0 / f32(bn.count);
     for (var i = gid.x; i < total; i += groups.x * 256u) {
         let q = bn_flat_coords(i, hw4, c);
         let ch = q.y;
-        let mean = bn_saved[ch];
-        let inv = bn_saved[c + ch];
-        let g = bn_gamma[bn.gamma_offset + ch];
-        let b = bn_beta[bn.beta_offset + ch];
-        let mean_g = bn_saved[2u * c + ch] * inv_m;
-        let mean_gx = bn_saved[3u * c + ch] * inv_m;
-        let xh = (bn_x4[bn_plane_base(bn.x, q.x, ch) / 4u + q.z] - vec4<f32>(mean)) * inv;
+        let k = bn_dx_channel(ch, c);
+        let xh = (bn_x4[bn_plane_base(bn.x, q.x, ch) / 4u + q.z] - vec4<f32>(k.mean)) * k.inv;
         let dy = bn_dy4[bn_plane_base(bn.dy, q.x, ch) / 4u + q.z];
-        let d = dy * bn_act_grad4(xh * g + vec4<f32>(b), bn.act);
+        let d = dy * bn_act_grad4(xh * k.g + vec4<f32>(k.b), bn.act);
         bn_y4[bn_plane_base(bn.y, q.x, ch) / 4u + q.z] =
-            g * inv * (d - vec4<f32>(mean_g) - xh * mean_gx);
+            k.g * k.inv * (d - vec4<f32>(k.mean_g) - xh * k.mean_gx);
     }
 }

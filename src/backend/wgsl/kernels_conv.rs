@@ -157,15 +157,10 @@ impl WgslKernels {
                 flat(n * ic * h * w.div_ceil(4)),
             )?,
             (ConvPass::Dgrad, true) => run(entry::DWCONV2D_DGRAD, flat(n * ic * h * w))?,
-            (ConvPass::Wgrad, true) if dw3_wgrad => {
-                run(
-                    entry::DWCONV2D_WGRAD_K3,
-                    [groups(ic, "depthwise wgrad")?, split_k as u32, 1],
-                )?;
-                if split_k > 1 {
-                    run(entry::CONV2D_WGRAD_REDUCE, flat(ic * khw))?;
-                }
-            }
+            (ConvPass::Wgrad, true) if dw3_wgrad => run(
+                entry::DWCONV2D_WGRAD_K3,
+                [groups(ic, "depthwise wgrad")?, split_k as u32, 1],
+            )?,
             (ConvPass::Wgrad, true) => run(
                 entry::DWCONV2D_WGRAD,
                 [groups(ic, "depthwise wgrad")?, khw as u32, 1],
@@ -185,11 +180,13 @@ impl WgslKernels {
                     groups(gemm_n.div_ceil(tile[1]), "conv2d")?,
                     groups(g * split_k, "conv2d")?,
                 ];
-                run(name, grid)?;
-                if split_k > 1 {
-                    run(entry::CONV2D_WGRAD_REDUCE, flat(oc * icg * khw))?;
-                }
+                run(name, grid)?
             }
+        }
+        // Either wgrad that split its pixels left partial sums: add them
+        // (one per element of the [oc, icg, kh, kw] block).
+        if split_k > 1 {
+            run(entry::CONV2D_WGRAD_REDUCE, flat(oc * icg * khw))?;
         }
         if pass == ConvPass::Wgrad && p.has_bias == 1 {
             run(
