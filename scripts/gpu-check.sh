@@ -211,15 +211,27 @@ run() {
                 "${sections[@]}" .gpu/bin/slimmable bench conv --backend cuda --iters 1
         fi
     fi
+    # VULKAN=1: the WGSL kernels on the machine's NVIDIA Vulkan driver
+    # (scripts/gpu-vulkan.sh; the loader travels in .gl).
+    if [ "${VULKAN:-0}" = 1 ]; then
+        echo "=== wgpu on the GPU (log: wgpu.log)" | tee -a "$LOG"
+        while IFS= read -r line; do summary+=("$line"); done < <(scripts/gpu-vulkan.sh "$OUT" 2>&1)
+    fi
     # ACCURACY_EPOCHS=N: last, one MutualNet run of the fmnist-full recipe
     # for N epochs with its evaluation grid, stopped after ACCURACY_BUDGET
     # seconds (default 240), and before DEADLINE seconds from the start of
     # this script when set (so that the packing below still runs inside the
     # device call's limit); results packed with the details.
+    # ACCURACY_EPOCHS=auto: as many epochs as fit the budget, at 10 s an
+    # epoch (an H200 took 9.3 s, 2026-11-26) and 20 s for start and grid.
     if [ -n "${ACCURACY_EPOCHS:-}" ] && [ -d .data/fashion-mnist ]; then
         local budget="${ACCURACY_BUDGET:-240}"
         if [ -n "${DEADLINE:-}" ] && [ $((DEADLINE - SECONDS)) -lt "$budget" ]; then
             budget=$((DEADLINE - SECONDS > 1 ? DEADLINE - SECONDS : 1))
+        fi
+        if [ "$ACCURACY_EPOCHS" = auto ]; then
+            ACCURACY_EPOCHS=$(((budget - 20) / 10))
+            if [ "$ACCURACY_EPOCHS" -lt 1 ]; then ACCURACY_EPOCHS=1; fi
         fi
         step "train fmnist-full, $ACCURACY_EPOCHS epochs" timeout "$budget" \
             .gpu/bin/slimmable train --preset fmnist-full --epochs "$ACCURACY_EPOCHS" \

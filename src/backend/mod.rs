@@ -111,6 +111,10 @@ pub trait Backend {
     fn device_name(&self) -> String;
     /// For reaching backend-specific extras (e.g. the WGSL bench baseline).
     fn as_any(&self) -> &dyn std::any::Any;
+    /// Whether the kernels run on a GPU (CUDA, or wgpu on a hardware
+    /// adapter), not on the host (the CPU reference, lavapipe): benches then
+    /// run the full-size suites.
+    fn on_gpu(&self) -> bool;
 
     /// A buffer of `len` elements with unspecified contents.
     fn alloc(&self, len: usize) -> Result<Buffer>;

@@ -154,6 +154,9 @@ impl Backend for ProfiledBackend<'_> {
     fn as_any(&self) -> &dyn std::any::Any {
         self.inner.as_any()
     }
+    fn on_gpu(&self) -> bool {
+        self.inner.on_gpu()
+    }
     fn alloc(&self, len: usize) -> Result<Buffer> {
         self.inner.alloc(len)
     }

@@ -275,28 +275,27 @@ fn conv_args<'a>(
 }
 
 pub fn run(be: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
-    if be.kind() != BackendKind::Cuda {
+    if !be.on_gpu() {
         return run_small(be, iters);
     }
+    // wgpu on a GPU runs the same suite, at exact f32 only.
+    let passes = if be.kind() == BackendKind::Cuda {
+        Passes::Suite
+    } else {
+        Passes::AllF32
+    };
     let mut rows = Vec::new();
     for l in SUITE {
         for &w in WIDTHS {
             for &r in RESOLUTIONS {
-                rows.extend(run_layer(
-                    be,
-                    64,
-                    l,
-                    &config(l, w, r),
-                    iters,
-                    Passes::Suite,
-                )?);
+                rows.extend(run_layer(be, 64, l, &config(l, w, r), iters, passes)?);
             }
         }
     }
     Ok(rows)
 }
 
-/// Off CUDA: res3x3 at N = 2, every pass, with the forward also through
+/// Off a GPU: res3x3 at N = 2, every pass, with the forward also through
 /// the naive kernel on WGSL (the naive kernel is WGSL-only); pw1x1 and a
 /// slim projection at N = 32 (wgrads reducing over many pixels into few
 /// outputs, as in training); the depthwise layer at N = 2.

@@ -3,17 +3,13 @@
 //! CUDA, N = 8 elsewhere (lavapipe's storage bindings stop at 128 MiB).
 
 use super::{BenchRow, Peak};
-use crate::backend::{Backend, BackendKind};
+use crate::backend::Backend;
 use crate::error::Result;
 use crate::ops;
 use crate::view::View;
 
 pub fn run(backend: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
-    let n = if backend.kind() == BackendKind::Cuda {
-        64
-    } else {
-        8
-    };
+    let n = if backend.on_gpu() { 64 } else { 8 };
     let full = [n, 256, 56, 56];
     let src_view = View::channel_slice(full, 0, 128)?;
     let dst_view = View::contiguous(src_view.dims);

@@ -12,7 +12,7 @@
 
 use super::{BenchRow, Peak};
 use crate::autograd::{Memory, Tensor};
-use crate::backend::{Backend, BackendKind};
+use crate::backend::Backend;
 use crate::error::Result;
 use crate::models::{self, Checkpoint, MobileNetV2Config, cost};
 use crate::nn::{Pass, Sgd, SlimNet, mutualnet_step};
@@ -27,8 +27,7 @@ pub fn timed_runs(iters: usize) -> usize {
 }
 
 pub fn run(backend: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
-    let cuda = backend.kind() == BackendKind::Cuda;
-    let (batch, resolutions) = if cuda {
+    let (batch, resolutions) = if backend.on_gpu() {
         (128, vec![224, 192, 160, 128])
     } else {
         (2, vec![64, 56, 48, 40])

@@ -10,7 +10,7 @@
 //! 2026-11-26 run 3 this counted 5 tensors; BENCHMARKS.md gives both.)
 
 use super::{BenchRow, Peak};
-use crate::backend::{Backend, BackendKind};
+use crate::backend::Backend;
 use crate::error::Result;
 use crate::ops::{self, Activation, RunningStats, StatsUpdate};
 use crate::rng::Rng;
@@ -21,7 +21,7 @@ const CUDA_BATCH: usize = 64;
 const OTHER_BATCH: usize = 8;
 
 pub fn run(backend: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
-    let n = if backend.kind() == BackendKind::Cuda {
+    let n = if backend.on_gpu() {
         CUDA_BATCH
     } else {
         OTHER_BATCH

@@ -76,10 +76,10 @@ fn case(
 }
 
 pub fn run(backend: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
-    let n = match backend.kind() {
-        BackendKind::Cuda => 256,
-        BackendKind::Cpu => 8,
-        _ => 64,
+    let n = match (backend.on_gpu(), backend.kind()) {
+        (true, _) => 256,
+        (false, BackendKind::Cpu) => 8,
+        (false, _) => 64,
     };
     let imagenet = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
     let mut rows = Vec::new();

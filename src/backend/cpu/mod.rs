@@ -67,6 +67,10 @@ impl Backend for CpuBackend {
         "CPU reference".into()
     }
 
+    fn on_gpu(&self) -> bool {
+        false
+    }
+
     fn alloc(&self, len: usize) -> Result<Buffer> {
         // Unspecified contents: NaN, so that a missed write shows.
         self.upload(&vec![f32::NAN; len])

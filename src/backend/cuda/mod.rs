@@ -172,6 +172,10 @@ impl Backend for CudaBackend {
         format!("{name} ({})", self.kernels.arch)
     }
 
+    fn on_gpu(&self) -> bool {
+        true
+    }
+
     fn alloc(&self, len: usize) -> Result<Buffer> {
         // SAFETY: f32 has no invalid bit patterns; callers treat the contents
         // as unspecified until written.

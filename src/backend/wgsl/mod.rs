@@ -20,6 +20,8 @@ pub use kernels::WgslKernels;
 /// The wgpu backend on one adapter.
 pub struct WgslBackend {
     adapter_name: String,
+    /// A hardware adapter, not a software driver such as lavapipe.
+    hardware: bool,
     /// Bound in place of an absent operand (a binding must hold a buffer).
     placeholder: wgpu::Buffer,
     device: wgpu::Device,
@@ -52,6 +54,7 @@ impl WgslBackend {
         });
         Ok(WgslBackend {
             adapter_name: adapter.get_info().name,
+            hardware: adapter.get_info().device_type != wgpu::DeviceType::Cpu,
             placeholder,
             device,
             queue,
@@ -112,6 +115,10 @@ impl Backend for WgslBackend {
 
     fn device_name(&self) -> String {
         self.adapter_name.clone()
+    }
+
+    fn on_gpu(&self) -> bool {
+        self.hardware
     }
 
     fn alloc(&self, len: usize) -> Result<Buffer> {
@@ -191,6 +198,33 @@ impl Backend for WgslBackend {
         staging.unmap();
         out.truncate(buf.len);
         Ok(out)
+    }
+
+    /// On a GPU a wait for the queue costs about as long as a small kernel
+    /// runs, so a sample times a batch of runs between two waits (at least
+    /// about 2 ms of work) and reports their mean; on lavapipe, one run.
+    fn time_ms(&self, iters: usize, run: &mut dyn FnMut() -> Result<()>) -> Result<f64> {
+        run()?;
+        self.synchronize()?;
+        let clock = |run: &mut dyn FnMut() -> Result<()>, reps: usize| -> Result<f64> {
+            let t0 = std::time::Instant::now();
+            for _ in 0..reps {
+                run()?;
+            }
+            self.synchronize()?;
+            Ok(t0.elapsed().as_secs_f64() * 1e3 / reps as f64)
+        };
+        let reps = if self.hardware {
+            let one = clock(run, 1)?;
+            ((2.0 / one.max(1e-3)).ceil() as usize).clamp(1, 64)
+        } else {
+            1
+        };
+        let mut times = Vec::with_capacity(iters);
+        for _ in 0..iters.max(1) {
+            times.push(clock(run, reps)?);
+        }
+        Ok(super::median(&mut times))
     }
 
     fn synchronize(&self) -> Result<()> {

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The WGSL kernels on the GPU machine's own Vulkan driver, called by
+# `scripts/gpu-check.sh run` when VULKAN=1 (after it unpacked .gpu/bin).
+# That machine has the NVIDIA Vulkan driver but no loader: bring Debian's
+# libvulkan1 here first and carry it (`.gl`, git-ignored):
+#   mkdir -p .gl /tmp/amd64/partial
+#   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+#   apt-get $o update && (cd .gl && apt-get $o download libvulkan1)
+# Then: the adapter, verify on wgpu, the cross-backend tests, every bench
+# family at the CUDA suite's sizes beside PyTorch, and the trainer's speed.
+# One log, $OUT/wgpu.log; the bench table in $OUT/wgpu-bench.txt.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT="${1:-.gpu/out}"
+LOG="$OUT/wgpu.log"
+: >"$LOG"
+for f in .gl/*.deb; do dpkg -x "$f" /; done
+ldconfig
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -f "$icd" ]; then export VK_DRIVER_FILES="$icd"; fi
+export SLIMMABLE_REQUIRE_VULKAN=1
+status=0
+step() { # name, seconds, command...
+    local name="$1" limit="$2"; shift 2
+    echo "=== $name" >>"$LOG"
+    local t0=$SECONDS
+    if timeout "$limit" "$@" >>"$LOG" 2>&1; then echo "PASS  wgpu: $name ($((SECONDS - t0)) s)"
+    else echo "FAIL  wgpu: $name ($((SECONDS - t0)) s)"; tail -20 "$LOG"; status=1; fi
+}
+step "slimmable devices" 60 .gpu/bin/slimmable devices
+# Without a hardware adapter the rest would time lavapipe or nothing.
+if ! grep -q "DiscreteGpu" "$LOG"; then
+    echo "FAIL  wgpu: no hardware Vulkan adapter (see $LOG)"
+    exit 1
+fi
+step "verify --backend wgpu" 120 .gpu/bin/slimmable verify --backend wgpu
+for t in ops_cross_backend conv_fixtures resize_fixtures; do
+    if [ -x ".gpu/tests/$t" ]; then step "test $t" 120 ".gpu/tests/$t" --test-threads=1; fi
+done
+ceiling() { python3 -c "import json; print(json.load(open('$OUT/torch.json'))['$1'])"; }
+step "bench all" 150 .gpu/bin/slimmable bench all --backend wgpu --iters 20 \
+    --torch "$OUT/torch.json" --copy-gbps "$(ceiling copy_gbps)" \
+    --peak-f32-tflops "$(ceiling f32_tflops)" --peak-tf32-tflops "$(ceiling tf32_tflops)" \
+    --peak-bf16-tflops "$(ceiling bf16_tflops)"
+sed -n '/=== bench all/,/=== /p' "$LOG" | grep -v "^===" >"$OUT/wgpu-bench.txt"
+if [ -d .data/fashion-mnist ]; then
+    step "train fmnist-full, 100 iterations" 120 .gpu/bin/slimmable train --backend wgpu \
+        --preset fmnist-full --epochs 1 --images-per-epoch 12800 --skip-eval \
+        --data-dir .data/fashion-mnist --out /tmp/gpu-run-wgpu --log-every 50
+fi
+exit $status
