@@ -16,6 +16,7 @@ LOG="$OUT/wgpu.log"
 : >"$LOG"
 for f in .gl/*.deb; do dpkg -x "$f" /; done
 ldconfig
+ls -l /usr/local/nvidia/share/vulkan/icd.d /usr/share/vulkan/icd.d /etc/vulkan/icd.d >>"$LOG" 2>&1
 icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 if [ -f "$icd" ]; then export VK_DRIVER_FILES="$icd"; fi
 export SLIMMABLE_REQUIRE_VULKAN=1
