@@ -237,7 +237,7 @@ run() {
             .gpu/bin/slimmable train --preset fmnist-full --epochs "$ACCURACY_EPOCHS" \
             --data-dir .data/fashion-mnist --out /tmp/gpu-accuracy --log-every 500
         mkdir -p "$OUT/accuracy"
-        cp /tmp/gpu-accuracy/{results.json,results.csv,table.txt,accuracy_vs_macs.svg} \
+        cp /tmp/gpu-accuracy/{results.json,results.csv,table.txt,accuracy_vs_macs.svg,accuracy_vs_macs.png} \
             "$OUT/accuracy/" 2>/dev/null || true
     fi
     echo "=== summary" | tee -a "$LOG"
