@@ -67,7 +67,11 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
     CudaUnit {
         file: "copy.cu",
         source: CUDA_COPY,
-        entries: &[entry::SLICE_COPY_F32, entry::FILL_F32],
+        entries: &[
+            entry::SLICE_COPY_F32,
+            entry::SLICE_COPY_RUNS_VEC4_F32,
+            entry::FILL_F32,
+        ],
     },
     CudaUnit {
         file: "conv2d.cu",
@@ -250,8 +254,10 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
 pub mod entry {
     /// `(src: *const f32, dst: *mut f32, SliceCopyParams)`; WGSL bindings 0 params, 1 src, 2 dst.
     pub const SLICE_COPY_F32: &str = "slimmable_slice_copy_f32";
-    /// WGSL only: the copy for views whose images are packed, 16-byte
-    /// aligned runs, as 4-wide vectors; bindings 0 params, 3 src, 4 dst.
+    /// The copy for views whose images are packed, 16-byte aligned runs
+    /// (`ViewParams::packed_vec4_runs`), as 4-wide vectors: CUDA
+    /// `(src: *const float4, dst: *mut float4, SliceCopyParams)`; WGSL
+    /// bindings 0 params, 3 src, 4 dst.
     pub const SLICE_COPY_RUNS_VEC4_F32: &str = "slimmable_slice_copy_runs_vec4";
     /// `(dst: *mut f32, FillParams)`; WGSL bindings 0 params, 1 dst.
     pub const FILL_F32: &str = "slimmable_fill_f32";

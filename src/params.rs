@@ -28,6 +28,20 @@ impl ViewParams {
     pub fn numel(&self) -> u64 {
         self.dims.iter().map(|&d| d as u64).product()
     }
+
+    /// Whether each image of the view is one packed run of C·H·W floats
+    /// whose start is 16-byte aligned (buffers start aligned) and whose
+    /// length is a multiple of 4: what the 4-wide copy kernels need.
+    pub fn packed_vec4_runs(&self) -> bool {
+        let [_, c, h, w] = self.dims;
+        let [sn, sc, sh, sw] = self.strides;
+        sw == 1
+            && sh == w
+            && sc == h * w
+            && self.offset.is_multiple_of(4)
+            && sn.is_multiple_of(4)
+            && (c * h * w).is_multiple_of(4)
+    }
 }
 
 /// `slice_copy`: `dst[view] = src[view]`, elementwise over equal extents.

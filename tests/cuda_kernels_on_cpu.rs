@@ -63,19 +63,57 @@ fn driver_or_skip(dir: &Path, name: &str) -> Option<PathBuf> {
         .ok()
 }
 
+/// How long one driver run may take before it counts as hung: a kernel
+/// writing out of bounds can corrupt the shim's thread state and spin
+/// forever instead of failing (seen with a planted bug in copy_check).
+const DRIVER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Runs a driver with `args`: what it printed, as Ok when it agreed with the
-/// reference, Err when it did not.
+/// reference, Err when it did not, crashed or hung past [`DRIVER_TIMEOUT`].
 fn run_driver(exe: &Path, args: &[&std::ffi::OsStr]) -> Result<String, String> {
-    let run = Command::new(exe).args(args).output().unwrap();
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Drained on their own threads so that a chatty driver cannot block on
+    // a full pipe while this one waits for it.
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = std::time::Instant::now() + DRIVER_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     let text = format!(
         "{}{}",
-        String::from_utf8_lossy(&run.stdout).trim(),
-        String::from_utf8_lossy(&run.stderr)
+        out.join().unwrap_or_default().trim(),
+        err.join().unwrap_or_default()
     );
-    if run.status.success() {
-        Ok(text)
-    } else {
-        Err(text)
+    match status {
+        Some(s) if s.success() => Ok(text),
+        Some(_) => Err(text),
+        None => Err(format!(
+            "{text}\nno answer after {} s: killed (a kernel writing out of bounds?)",
+            DRIVER_TIMEOUT.as_secs()
+        )),
     }
 }
 
@@ -1114,4 +1152,57 @@ fn sgd_many_case(
         &cdir,
         "sgd_many",
     );
+}
+
+#[test]
+fn vec4_slice_copy_matches_the_reference_on_the_cpu() {
+    use slimmable::ops;
+    use slimmable::params::SliceCopyParams;
+    use slimmable::view::View;
+    let dir = scratch("cuda-on-cpu-copy");
+    let Some(exe) = driver_or_skip(&dir, "copy_check") else {
+        return;
+    };
+    let cpu = backend::open(BackendKind::Cpu).unwrap();
+    let be = cpu.as_ref();
+    let mut rng = Rng::new(0xC0B4);
+    let mut failures = Vec::new();
+    // (source buffer, its channels, destination buffer, its channels):
+    // a slice out to a dense tensor, a dense tensor into a slice that does
+    // not start at channel 0, slice to slice, and one large enough for many
+    // blocks (the driver also runs it on two).
+    let cases = [
+        ([3, 32, 5, 8], 0..12, [3, 12, 5, 8], 0..12),
+        ([2, 16, 6, 6], 0..16, [2, 24, 6, 6], 4..20),
+        ([4, 40, 3, 4], 8..28, [4, 36, 3, 4], 0..20),
+        ([8, 64, 14, 14], 0..48, [8, 48, 14, 14], 0..48),
+    ];
+    for (k, (src_full, sc, dst_full, dc)) in cases.into_iter().enumerate() {
+        let cdir = dir.join(format!("copy{k}"));
+        std::fs::create_dir_all(&cdir).unwrap();
+        let sv = View::channel_slice(src_full, sc.start, sc.len()).unwrap();
+        let dv = View::channel_slice(dst_full, dc.start, dc.len()).unwrap();
+        let p = SliceCopyParams {
+            src: sv.to_params(),
+            dst: dv.to_params(),
+        };
+        assert!(
+            p.src.packed_vec4_runs() && p.dst.packed_vec4_runs(),
+            "case {k} must take the 4-wide kernel"
+        );
+        let src = rng.vec_f32(src_full.iter().product());
+        let dst0 = vec![5555.0f32; dst_full.iter().product()];
+        let (sb, db) = (be.upload(&src).unwrap(), be.upload(&dst0).unwrap());
+        ops::slice_copy(be, &sb, &sv, &db, &dv).unwrap();
+        std::fs::write(cdir.join("params.bin"), bytemuck::bytes_of(&p)).unwrap();
+        write_f32(&cdir, "src.bin", &src);
+        write_f32(&cdir, "dst.bin", &dst0);
+        write_f32(&cdir, "expected.bin", &be.download(&db).unwrap());
+        let label = format!("copy {k} ({src_full:?} ch {sc:?} -> {dst_full:?} ch {dc:?})");
+        match run_driver(&exe, &[cdir.as_os_str()]) {
+            Ok(text) => println!("{label}: {text}"),
+            Err(text) => failures.push(format!("{label}: {text}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -117,7 +117,8 @@ fn elementwise_config(n: u64) -> LaunchConfig {
     }
 }
 
-/// Launches `slimmable_slice_copy_f32`.
+/// Launches `slimmable_slice_copy_f32`, or its 4-wide twin where both views
+/// are packed, aligned image runs.
 ///
 /// # Safety
 /// `src` and `dst` must be live device allocations of `stream`'s context that
@@ -130,12 +131,23 @@ pub unsafe fn launch_slice_copy(
     dst: sys::CUdeviceptr,
     p: &SliceCopyParams,
 ) -> Result<()> {
-    let mut b = stream.launch_builder(k.function(entry::SLICE_COPY_F32)?);
+    // Device allocations start 256-byte aligned, so packed runs at offsets
+    // that are multiples of 4 floats are 16-byte aligned.
+    // `SLIMMABLE_COPY_VEC4=0` keeps the scalar kernel (A/B).
+    let (name, threads) = if p.src.packed_vec4_runs()
+        && p.dst.packed_vec4_runs()
+        && switched_on!("SLIMMABLE_COPY_VEC4")
+    {
+        (entry::SLICE_COPY_RUNS_VEC4_F32, p.dst.numel() / 4)
+    } else {
+        (entry::SLICE_COPY_F32, p.dst.numel())
+    };
+    let mut b = stream.launch_builder(k.function(name)?);
     b.arg(&src).arg(&dst).arg(p);
     // SAFETY: argument types match the kernel signature; pointers per contract.
-    unsafe { b.launch(elementwise_config(p.dst.numel())) }
+    unsafe { b.launch(elementwise_config(threads)) }
         .map(|_| ())
-        .map_err(|e| driver_err(entry::SLICE_COPY_F32, e))
+        .map_err(|e| driver_err(name, e))
 }
 
 /// Launches `slimmable_fill_f32`.

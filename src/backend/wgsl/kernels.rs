@@ -16,20 +16,6 @@ use wgpu::util::DeviceExt;
 /// Workgroup size of the elementwise shaders (`@workgroup_size(256)`).
 const WORKGROUP: u64 = 256;
 
-/// Whether each image of a view is one packed run of C·H·W floats whose
-/// start is 16-byte aligned and whose length is a multiple of 4: what the
-/// vec4 copy needs.
-fn packed_vec4_runs(v: &crate::params::ViewParams) -> bool {
-    let [_, c, h, w] = v.dims;
-    let [sn, sc, sh, sw] = v.strides;
-    sw == 1
-        && sh == w
-        && sc == h * w
-        && v.offset.is_multiple_of(4)
-        && sn.is_multiple_of(4)
-        && (c * h * w).is_multiple_of(4)
-}
-
 /// Compiled pipelines for one `wgpu::Device`, created on first use, and
 /// the scratch buffer the wgrad GEMM's partial sums go to.
 pub struct WgslKernels {
@@ -271,7 +257,7 @@ impl WgslKernels {
         dst: &wgpu::Buffer,
         p: &SliceCopyParams,
     ) -> Result<()> {
-        if packed_vec4_runs(&p.src) && packed_vec4_runs(&p.dst) {
+        if p.src.packed_vec4_runs() && p.dst.packed_vec4_runs() {
             let pipeline = self.pipeline(
                 device,
                 kernel_sources::WGSL_COPY,
