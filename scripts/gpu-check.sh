@@ -111,6 +111,9 @@ run() {
         step "bench conv, SLIMMABLE_DW_FLAT4=0" env SLIMMABLE_DW_FLAT4=0 \
             .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
     fi
+    # A/B, the slice copy: the scalar kernel against the 4-wide one (stop 14).
+    step "bench copy, SLIMMABLE_COPY_VEC4=0" env SLIMMABLE_COPY_VEC4=0 \
+        .gpu/bin/slimmable bench copy --backend cuda --iters 30 --torch "$OUT/torch.json"
     # A/B, the flat depthwise forward and dgrad on even planes not a
     # multiple of 4 wide (dw3x3_a's 14x14): their ROW2 twins (default)
     # against the general flat kernels.

@@ -7,7 +7,8 @@
 #   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
 #   apt-get $o update && (cd .gl && apt-get $o download libvulkan1)
 # Then: the adapter, verify on wgpu, the cross-backend tests, every bench
-# family at the CUDA suite's sizes beside PyTorch, and the trainer's speed.
+# family at the CUDA suite's sizes beside PyTorch, the trainer's speed and
+# its per-operation profile.
 # Within VULKAN_BUDGET seconds. One log, $OUT/wgpu.log; the bench table in $OUT/wgpu-bench.txt.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -50,10 +51,20 @@ for family in copy conv resize bn mutualnet; do
         --peak-f32-tflops "$(ceiling f32_tflops)" --peak-tf32-tflops "$(ceiling tf32_tflops)" \
         --peak-bf16-tflops "$(ceiling bf16_tflops)"
 done
+# A/B: split weight gradients aiming for 256 workgroups (lavapipe's
+# target, and every adapter's before stop 14) against the GPU default.
+step "bench conv, SLIMMABLE_WGSL_WGRAD_WORKGROUPS=256" 60 \
+    env SLIMMABLE_WGSL_WGRAD_WORKGROUPS=256 .gpu/bin/slimmable bench conv --backend wgpu \
+    --iters 20 --torch "$OUT/torch.json"
 sed -n '/^=== bench /,$p' "$LOG" >"$OUT/wgpu-bench.txt"
 if [ -d .data/fashion-mnist ]; then
     step "train fmnist-full, 100 iterations" 120 .gpu/bin/slimmable train --backend wgpu \
         --preset fmnist-full --epochs 1 --images-per-epoch 12800 --skip-eval \
         --data-dir .data/fashion-mnist --out /tmp/gpu-run-wgpu --log-every 50
+    # Where a wgpu training iteration's time goes, operation by operation.
+    step "train --profile-ops 10" 60 .gpu/bin/slimmable train --backend wgpu \
+        --preset fmnist-full --profile-ops 10 --data-dir .data/fashion-mnist \
+        --out /tmp/gpu-profile-wgpu
+    cp /tmp/gpu-profile-wgpu/profile.txt "$OUT/profile-wgpu.txt" 2>/dev/null
 fi
 exit $status

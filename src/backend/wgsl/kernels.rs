@@ -21,7 +21,17 @@ const WORKGROUP: u64 = 256;
 pub struct WgslKernels {
     pipelines: Mutex<HashMap<&'static str, wgpu::ComputePipeline>>,
     conv_partials: Mutex<Option<wgpu::Buffer>>,
+    /// How many workgroups a weight gradient split over its pixels aims for.
+    pub(crate) wgrad_target_workgroups: u64,
 }
+
+/// Split wgrad workgroups to aim for on a GPU: 2048 workgroups of 64
+/// invocations are 15 per SM of an H200. 256 (two per SM) left the
+/// depthwise wgrad at 9x its forward there (run 8).
+pub const GPU_WGRAD_TARGET_WORKGROUPS: u64 = 2048;
+/// The same on a CPU driver (lavapipe), where every extra split is more
+/// partial sums to write and reduce on the same few cores (stop 13).
+pub const CPU_WGRAD_TARGET_WORKGROUPS: u64 = 256;
 
 impl Default for WgslKernels {
     fn default() -> Self {
@@ -30,11 +40,21 @@ impl Default for WgslKernels {
 }
 
 impl WgslKernels {
+    /// Kernels for a GPU adapter (see [`Self::with_wgrad_target_workgroups`]
+    /// for a CPU driver).
     pub fn new() -> Self {
         WgslKernels {
             pipelines: Mutex::new(HashMap::new()),
             conv_partials: Mutex::new(None),
+            wgrad_target_workgroups: GPU_WGRAD_TARGET_WORKGROUPS,
         }
+    }
+
+    /// The same kernels with split weight gradients aiming for `target`
+    /// workgroups (at least 1).
+    pub fn with_wgrad_target_workgroups(mut self, target: u64) -> Self {
+        self.wgrad_target_workgroups = target.max(1);
+        self
     }
 
     /// A storage buffer of at least `floats` f32s (and 16 bytes) for the

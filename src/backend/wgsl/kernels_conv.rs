@@ -23,15 +23,14 @@ struct ConvLaunch {
 // WGSL rounds the struct up to its 16-byte alignment: 176 + 4 -> 192.
 const _: () = assert!(std::mem::size_of::<ConvLaunch>() == 192);
 
-/// Workgroups a wgrad GEMM aims for: enough to fill a large GPU twice over.
-const WGRAD_TARGET_WORKGROUPS: u64 = 256;
 /// A split reduces at least this many pixels (8 steps of the K tile).
 const WGRAD_MIN_PIXELS_PER_SPLIT: u64 = 128;
 
-/// Splits of the N·Ho·Wo reduction for a wgrad GEMM of `tiles` output
-/// tiles: more only while the tiles alone leave the GPU idle.
-fn wgrad_splits(tiles: u64, pixels: u64) -> u64 {
-    WGRAD_TARGET_WORKGROUPS
+/// Splits of the N·Ho·Wo reduction for a wgrad of `tiles` output tiles (or
+/// depthwise channels): more only while the tiles alone fall short of
+/// `target` workgroups.
+fn wgrad_splits(target: u64, tiles: u64, pixels: u64) -> u64 {
+    target
         .div_ceil(tiles.max(1))
         .min(pixels / WGRAD_MIN_PIXELS_PER_SPLIT)
         .clamp(1, MAX_GROUPS)
@@ -116,9 +115,9 @@ impl WgslKernels {
         let split_k = match (pass, direct) {
             (ConvPass::Wgrad, false) => {
                 let tiles = gemm_m.div_ceil(tile[0]) * gemm_n.div_ceil(tile[1]) * g;
-                wgrad_splits(tiles, n * ho * wo)
+                wgrad_splits(self.wgrad_target_workgroups, tiles, n * ho * wo)
             }
-            _ if dw3_wgrad => wgrad_splits(ic, n * ho * wo),
+            _ if dw3_wgrad => wgrad_splits(self.wgrad_target_workgroups, ic, n * ho * wo),
             _ => 1,
         };
         // The partials binding always holds a buffer (at least 16 bytes).

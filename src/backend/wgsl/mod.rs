@@ -58,7 +58,9 @@ impl WgslBackend {
             placeholder,
             device,
             queue,
-            kernels: WgslKernels::new(),
+            kernels: WgslKernels::new().with_wgrad_target_workgroups(wgrad_target_workgroups(
+                adapter.get_info().device_type,
+            )?),
             max_buffer_bytes: (limits.max_storage_buffer_binding_size as u64)
                 .min(limits.max_buffer_size),
         })
@@ -101,6 +103,22 @@ impl WgslBackend {
             }),
             None => Ok(()),
         }
+    }
+}
+
+/// Workgroups a split weight gradient aims for on this adapter type, or
+/// what `SLIMMABLE_WGSL_WGRAD_WORKGROUPS` says (for A/B runs).
+fn wgrad_target_workgroups(device_type: wgpu::DeviceType) -> Result<u64> {
+    const VAR: &str = "SLIMMABLE_WGSL_WGRAD_WORKGROUPS";
+    match std::env::var(VAR) {
+        Ok(v) => v.parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(|| {
+            Error::invalid(
+                VAR,
+                format!("'{v}' is not a positive number of workgroups; unset it for the default"),
+            )
+        }),
+        Err(_) if device_type == wgpu::DeviceType::Cpu => Ok(kernels::CPU_WGRAD_TARGET_WORKGROUPS),
+        Err(_) => Ok(kernels::GPU_WGRAD_TARGET_WORKGROUPS),
     }
 }
 
