@@ -37,9 +37,14 @@ ours() { # name, extra train arguments...
         "$OUT/$name/" 2>/dev/null
 }
 
-timeout "$(left)" python3 tools/reference_trainer.py --data "$DATA" --epochs "$CMP" \
-    --out "$OUT/torch-mutualnet-${CMP}ep.json" >"$OUT/torch-mutualnet-${CMP}ep.log" 2>&1 &
-torch_pid=$!
+# PYTORCH=0: no PyTorch run and no CMP_EPOCHS run of ours (for an
+# accuracy pair that fills a call: e.g. EPOCHS=36 ALONE=small PYTORCH=0, ours
+# and the smallest config alone, about 470 s on an H200).
+if [ "${PYTORCH:-1}" = 1 ]; then
+    timeout "$(left)" python3 tools/reference_trainer.py --data "$DATA" --epochs "$CMP" \
+        --out "$OUT/torch-mutualnet-${CMP}ep.json" >"$OUT/torch-mutualnet-${CMP}ep.log" 2>&1 &
+    torch_pid=$!
+fi
 if [ "${ONLY_COMPARE:-0}" = 1 ]; then
     # Only the same-epochs comparison with PyTorch, both side by side
     # (PyTorch is bound by its launches on the CPU, ours by the GPU): about
@@ -52,13 +57,18 @@ if [ "${ONLY_COMPARE:-0}" = 1 ]; then
     exit 0
 fi
 ours "mutualnet-${EPOCHS}ep" --epochs "$EPOCHS"
-ours "alone-1.0-28-${EPOCHS}ep" --epochs "$EPOCHS" --mode alone --widths 1.0,1.0 \
-    --resolutions 28 --eval-widths 1.0
+# ALONE=small: only the smallest config trained alone.
+if [ "${ALONE:-both}" != small ]; then
+    ours "alone-1.0-28-${EPOCHS}ep" --epochs "$EPOCHS" --mode alone --widths 1.0,1.0 \
+        --resolutions 28 --eval-widths 1.0
+fi
 ours "alone-0.25-16-${EPOCHS}ep" --epochs "$EPOCHS" --mode alone --widths 0.25,0.25 \
     --resolutions 16 --eval-widths 0.25
-wait "$torch_pid"
-echo "torch: exit $? after $SECONDS s" | tee -a "$OUT/status.txt"
-ours "mutualnet-${CMP}ep" --epochs "$CMP"
+if [ "${PYTORCH:-1}" = 1 ]; then
+    wait "$torch_pid"
+    echo "torch: exit $? after $SECONDS s" | tee -a "$OUT/status.txt"
+    ours "mutualnet-${CMP}ep" --epochs "$CMP"
+fi
 for f in "$OUT"/*/table.txt; do echo "== $f"; cat "$f"; done
 python3 tools/compare_runs.py "$OUT" | tee "$OUT/comparison.md"
 tar -C "$(dirname "$OUT")" -czf "$OUT.tgz" "$(basename "$OUT")" && rm -rf "$OUT"
