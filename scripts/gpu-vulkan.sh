@@ -56,6 +56,10 @@ done
 step "bench conv, SLIMMABLE_WGSL_WGRAD_WORKGROUPS=256" 60 \
     env SLIMMABLE_WGSL_WGRAD_WORKGROUPS=256 .gpu/bin/slimmable bench conv --backend wgpu \
     --iters 20 --torch "$OUT/torch.json"
+# A/B: shaders with naga's loop bounding (every adapter's before stop 14).
+step "bench conv, SLIMMABLE_WGSL_LOOP_BOUNDING=1" 60 \
+    env SLIMMABLE_WGSL_LOOP_BOUNDING=1 .gpu/bin/slimmable bench conv --backend wgpu \
+    --iters 20 --torch "$OUT/torch.json"
 sed -n '/^=== bench /,$p' "$LOG" >"$OUT/wgpu-bench.txt"
 if [ -d .data/fashion-mnist ]; then
     step "train fmnist-full, 100 iterations" 120 .gpu/bin/slimmable train --backend wgpu \

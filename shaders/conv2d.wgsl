@@ -228,20 +228,23 @@ fn conv_fwd(tile: Tile, t: i32, wg: vec3<u32>) {
         multiply_tiles(tile, t, &acc);
         workgroupBarrier();
     }
+    // Constant trip counts and no early exits in the store loops, so that a
+    // GPU compiler can unroll them and index acc with constants (a dynamic
+    // index would put the accumulators in local memory).
     let nb = block_n(tile);
     for (var i = 0; i < 8; i++) {
         let m = m0 + 8 * block_x(tile, t) + i;
-        if (m >= big_m) { break; }
         let q = decode_pixel(m, g.ho, g.wo);
         for (var j = 0; j < nb; j++) {
             let jo = n0 + nb * block_y(tile, t) + j;
-            if (jo >= g.ocg) { break; }
-            let oc = grp * g.ocg + jo;
-            var v = acc_at(&acc, i, j);
-            if (cl.p.has_bias == 1u) { v += cb[cl.p.bias_offset + u32(oc)]; }
-            let idx = at(cl.p.y, q.x, oc, q.y, q.z);
-            if (cl.p.accumulate == 1u) { v += cy[idx]; }
-            cy[idx] = v;
+            if (m < big_m && jo < g.ocg) {
+                let oc = grp * g.ocg + jo;
+                var v = acc_at(&acc, i, j);
+                if (cl.p.has_bias == 1u) { v += cb[cl.p.bias_offset + u32(oc)]; }
+                let idx = at(cl.p.y, q.x, oc, q.y, q.z);
+                if (cl.p.accumulate == 1u) { v += cy[idx]; }
+                cy[idx] = v;
+            }
         }
     }
 }
@@ -286,18 +289,19 @@ fn conv_dgrad(tile: Tile, t: i32, wg: vec3<u32>) {
         multiply_tiles(tile, t, &acc);
         workgroupBarrier();
     }
+    // Store loops without early exits, as in conv_fwd.
     let nb = block_n(tile);
     for (var i = 0; i < 8; i++) {
         let m = m0 + 8 * block_x(tile, t) + i;
-        if (m >= big_m) { break; }
         let q = decode_pixel(m, g.h, g.w);
         for (var j = 0; j < nb; j++) {
             let jo = n0 + nb * block_y(tile, t) + j;
-            if (jo >= g.icg) { break; }
-            let idx = at(cl.p.x, q.x, grp * g.icg + jo, q.y, q.z);
-            var v = acc_at(&acc, i, j);
-            if (cl.p.accumulate == 1u) { v += cx[idx]; }
-            cx[idx] = v;
+            if (m < big_m && jo < g.icg) {
+                let idx = at(cl.p.x, q.x, grp * g.icg + jo, q.y, q.z);
+                var v = acc_at(&acc, i, j);
+                if (cl.p.accumulate == 1u) { v += cx[idx]; }
+                cx[idx] = v;
+            }
         }
     }
 }
@@ -391,14 +395,16 @@ fn conv_wgrad(tile: Tile, turned: bool, t: i32, wg: vec3<u32>) {
                 m = nj;
                 jn = mi;
             }
-            if (m >= g.ocg || jn >= big_n) { continue; }
-            let o = grp * g.ocg + m;
-            if (splits == 1) {
-                let tap = decode_tap(g, jn);
-                let idx = at(cl.p.w, o, tap.x, tap.y, tap.z);
-                cw[idx] = cw[idx] + acc_at(&acc, i, j);
-            } else {
-                cs[(split * g.oc + o) * big_n + jn] = acc_at(&acc, i, j);
+            // No early exit, as in conv_fwd.
+            if (m < g.ocg && jn < big_n) {
+                let o = grp * g.ocg + m;
+                if (splits == 1) {
+                    let tap = decode_tap(g, jn);
+                    let idx = at(cl.p.w, o, tap.x, tap.y, tap.z);
+                    cw[idx] = cw[idx] + acc_at(&acc, i, j);
+                } else {
+                    cs[(split * g.oc + o) * big_n + jn] = acc_at(&acc, i, j);
+                }
             }
         }
     }

@@ -16,6 +16,22 @@ use wgpu::util::DeviceExt;
 /// Workgroup size of the elementwise shaders (`@workgroup_size(256)`).
 const WORKGROUP: u64 = 256;
 
+/// naga's runtime checks without its loop bounding: a counter in every
+/// loop, which may keep a GPU's compiler from unrolling the GEMMs' inner
+/// loops (untimed on a GPU; on lavapipe it changed nothing, stop 14).
+fn lean_checks() -> wgpu::ShaderRuntimeChecks {
+    wgpu::ShaderRuntimeChecks {
+        force_loop_bounding: false,
+        ..wgpu::ShaderRuntimeChecks::checked()
+    }
+}
+
+/// `SLIMMABLE_WGSL_LOOP_BOUNDING=1`: shaders keep naga's loop bounding (A/B).
+fn opted_in_loop_bounding() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("SLIMMABLE_WGSL_LOOP_BOUNDING").is_ok_and(|v| v == "1"))
+}
+
 /// Compiled pipelines for one `wgpu::Device`, created on first use, and
 /// the scratch buffer the wgrad GEMM's partial sums go to.
 pub struct WgslKernels {
@@ -113,10 +129,20 @@ impl WgslKernels {
             return Ok(p.clone());
         }
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        let desc = wgpu::ShaderModuleDescriptor {
             label: Some(entry_point),
             source: wgpu::ShaderSource::Wgsl(kernel_sources::wgsl_source(shader).into()),
-        });
+        };
+        let module = if opted_in_loop_bounding() {
+            device.create_shader_module(desc)
+        } else {
+            // SAFETY: the one check left out, naga's loop bounding, guards
+            // against loops that never end. Every loop in shaders/ counts
+            // to a bound taken from its parameters (sizes the host checked
+            // non-zero) or halves an interval, so each one ends. Buffer and
+            // index bounds checks and division guards stay on.
+            unsafe { device.create_shader_module_trusted(desc, lean_checks()) }
+        };
         let layout = fixed_storage.map(|storage| {
             let mut entries = vec![wgpu::BindGroupLayoutEntry {
                 binding: 0,
