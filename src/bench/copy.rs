@@ -1,6 +1,6 @@
 //! Bench: channel-slice copy (the gather a framework does when it makes a
-//! sliced activation contiguous): 128 of 256 channels at 56×56, N = 64 on
-//! CUDA, N = 8 elsewhere (lavapipe's storage bindings stop at 128 MiB).
+//! sliced activation contiguous): 128 of 256 channels at 56×56, N = 64 on a
+//! GPU, N = 8 elsewhere (lavapipe's storage bindings stop at 128 MiB).
 
 use super::{BenchRow, Peak};
 use crate::backend::Backend;

@@ -5,7 +5,7 @@
 //! network, four backward passes and one SGD step (Nesterov, weight decay),
 //! TF32 convolutions, batch 128, synthetic inputs made once per resolution
 //! (so the input pipeline is not timed, as in `tools/reference_trainer.py
-//! --imagenet`). Off CUDA: batch 2 at 64/56/48/40 px (the case name says so).
+//! --imagenet`). Off a GPU: batch 2 at 64/56/48/40 px (the case name says so).
 //!
 //! FLOPs counted: 3 × 2 × MACs of each pass's forward (forward, dgrad,
 //! wgrad), summed over the four passes of the sampled configs.
@@ -21,7 +21,7 @@ use crate::train::{TrainConfig, step::sample_configs};
 use crate::view::View;
 
 /// Timed repetitions for a requested count: at most 10 (an iteration takes
-/// about 0.1 s on an H200, seconds off CUDA).
+/// about 0.1 s on an H200, seconds off a GPU).
 pub fn timed_runs(iters: usize) -> usize {
     iters.min(10)
 }

@@ -1,8 +1,8 @@
 //! Bench: batch-norm training forward + backward (the two shapes of the
 //! issue: N=64, C=32, 112×112 and N=64, C=384, 14×14), plain, with ReLU6
-//! fused, and with ReLU6 as separate forward and backward kernels. On
-//! backends other than CUDA the batch is 8 (lavapipe's storage bindings
-//! stop at 128 MiB, and it is slow); the case name carries the batch.
+//! fused, and with ReLU6 as separate forward and backward kernels. Off a
+//! GPU the batch is 8 (lavapipe's storage bindings stop at 128 MiB, and it
+//! is slow); the case name carries the batch.
 //!
 //! Bytes counted are issue 4's minimal traffic: the forward reads x twice
 //! and writes y, the backward reads x and dy and writes dx (6 tensors),
@@ -16,13 +16,13 @@ use crate::ops::{self, Activation, RunningStats, StatsUpdate};
 use crate::rng::Rng;
 use crate::view::View;
 
-/// Batch on CUDA (the issue's shapes) and elsewhere (lavapipe).
-const CUDA_BATCH: usize = 64;
+/// Batch on a GPU (the issue's shapes) and elsewhere (lavapipe).
+const GPU_BATCH: usize = 64;
 const OTHER_BATCH: usize = 8;
 
 pub fn run(backend: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
     let n = if backend.on_gpu() {
-        CUDA_BATCH
+        GPU_BATCH
     } else {
         OTHER_BATCH
     };

@@ -3,7 +3,7 @@
 //!
 //! - `u8_{N}x224x224x3_to_224_192_160_128[_aa]`: ImageNet-size RGB batch to
 //!   MutualNet's four resolutions, bilinear `align_corners=False` without and
-//!   with antialias. N = 256 on CUDA; N = 64 elsewhere (the 256-image arena is
+//!   with antialias. N = 256 on a GPU; N = 64 elsewhere (the 256-image arena is
 //!   396 MB, beyond lavapipe's 128 MiB storage bindings).
 //! - `u8_256x28x28x1_to_28_24_20_16`: the Fashion-MNIST trainer's batch,
 //!   bilinear `align_corners=True` (MutualNet's mode).
