@@ -40,7 +40,7 @@ if ! grep -q "DiscreteGpu" "$LOG"; then
     exit 1
 fi
 step "verify --backend wgpu" 120 .gpu/bin/slimmable verify --backend wgpu
-for t in ops_cross_backend conv_fixtures resize_fixtures; do
+for t in ops_cross_backend conv_fixtures resize_fixtures submission_order; do
     if [ -x ".gpu/tests/$t" ]; then step "test $t" 120 ".gpu/tests/$t" --test-threads=1; fi
 done
 ceiling() { python3 -c "import json; print(json.load(open('$OUT/torch.json'))['$1'])"; }
