@@ -1,5 +1,5 @@
 //! `slimmable bench bn` and `tools/bench_torch.py` meet by case name: the
-//! PyTorch script must produce every CUDA-side name of src/bench/norm.rs
+//! PyTorch script must produce every GPU-side name of src/bench/norm.rs
 //! (same shapes, same prefixes), or the side-by-side table stays empty.
 
 #[test]
@@ -23,7 +23,7 @@ fn torch_script_names_the_bn_cases() {
         );
     }
     assert!(
-        rs.contains("[(32, 112), (384, 14)]") && rs.contains("CUDA_BATCH: usize = 64;"),
+        rs.contains("[(32, 112), (384, 14)]") && rs.contains("GPU_BATCH: usize = 64;"),
         "Rust shapes changed"
     );
     assert!(
