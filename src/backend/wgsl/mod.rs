@@ -44,15 +44,28 @@ const SUBMIT_EVERY: usize = 16;
 /// `SLIMMABLE_WGSL_SUBMIT_EVERY=N` (A/B runs; 1 submits every operation
 /// alone, as before stop 14), else [`SUBMIT_EVERY`].
 fn submit_every() -> Result<usize> {
-    const VAR: &str = "SLIMMABLE_WGSL_SUBMIT_EVERY";
-    match std::env::var(VAR) {
-        Ok(v) => v.parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| {
-            Error::invalid(
-                VAR,
-                format!("'{v}' is not a positive number of operations; unset it for the default"),
-            )
-        }),
-        Err(_) => Ok(SUBMIT_EVERY),
+    Ok(
+        positive_from_env("SLIMMABLE_WGSL_SUBMIT_EVERY", "operations")?
+            .map_or(SUBMIT_EVERY, |n| n as usize),
+    )
+}
+
+/// A positive count set in the environment variable `var` (for A/B runs),
+/// `None` when unset, an error naming `unit` when it is anything else.
+fn positive_from_env(var: &str, unit: &str) -> Result<Option<u64>> {
+    match std::env::var(var) {
+        Err(_) => Ok(None),
+        Ok(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|&n| n > 0)
+            .map(Some)
+            .ok_or_else(|| {
+                Error::invalid(
+                    var,
+                    format!("'{v}' is not a positive number of {unit}; unset it for the default"),
+                )
+            }),
     }
 }
 
@@ -174,17 +187,12 @@ impl WgslBackend {
 /// Workgroups a split weight gradient aims for on this adapter type, or
 /// what `SLIMMABLE_WGSL_WGRAD_WORKGROUPS` says (for A/B runs).
 fn wgrad_target_workgroups(device_type: wgpu::DeviceType) -> Result<u64> {
-    const VAR: &str = "SLIMMABLE_WGSL_WGRAD_WORKGROUPS";
-    match std::env::var(VAR) {
-        Ok(v) => v.parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(|| {
-            Error::invalid(
-                VAR,
-                format!("'{v}' is not a positive number of workgroups; unset it for the default"),
-            )
-        }),
-        Err(_) if device_type == wgpu::DeviceType::Cpu => Ok(kernels::CPU_WGRAD_TARGET_WORKGROUPS),
-        Err(_) => Ok(kernels::GPU_WGRAD_TARGET_WORKGROUPS),
-    }
+    let default = if device_type == wgpu::DeviceType::Cpu {
+        kernels::CPU_WGRAD_TARGET_WORKGROUPS
+    } else {
+        kernels::GPU_WGRAD_TARGET_WORKGROUPS
+    };
+    Ok(positive_from_env("SLIMMABLE_WGSL_WGRAD_WORKGROUPS", "workgroups")?.unwrap_or(default))
 }
 
 impl Backend for WgslBackend {
