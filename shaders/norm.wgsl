@@ -349,3 +349,99 @@ fn slimmable_bn_backward_dx_vec4_f32(@builtin(global_invocation_id) gid: vec3<u3
             k.g * k.inv * (d - vec4<f32>(k.mean_g) - xh * k.mean_gx);
     }
 }
+
+// ---- 4-wide reductions ----------------------------------------------------
+// The stats and backward partials for the same views as the 4-wide
+// normalize: chunks are whole 4-element groups (their length rounded up to
+// a multiple of 4), so a group never straddles two planes, and each group is
+// one 16-byte load per tensor.
+
+// [lo, hi) of chunk k of a channel's N*H*W elements, multiples of 4.
+fn bn_chunk4(k: u32) -> vec2<u32> {
+    let len = ((bn.count + bn.chunks - 1u) / bn.chunks + 3u) & ~3u;
+    let lo = min(k * len, bn.count);
+    return vec2<u32>(lo, min(lo + len, bn.count));
+}
+
+// The partial of a workgroup's bn_sh[t] tree, merged with `welford` or summed.
+fn bn_reduce_sh(t: u32, welford: bool) {
+    workgroupBarrier();
+    for (var s = BN_REDUCE / 2u; s > 0u; s >>= 1u) {
+        if (t < s) {
+            if (welford) {
+                bn_sh[t] = welford_merge(bn_sh[t], bn_sh[t + s]);
+            } else {
+                bn_sh[t] = bn_sh[t] + bn_sh[t + s];
+            }
+        }
+        workgroupBarrier();
+    }
+}
+
+@compute @workgroup_size(BN_REDUCE)
+fn slimmable_bn_stats_vec4_f32(@builtin(workgroup_id) wg: vec3<u32>,
+                               @builtin(local_invocation_index) t: u32) {
+    let ch = wg.y;
+    let r = bn_chunk4(wg.x);
+    var acc = vec3<f32>(0.0, 0.0, 0.0);
+    let hw = bn.x.dims.z * bn.x.dims.w;
+    var j = r.x;
+    while (j < r.y) {
+        let n = j / hw;
+        let s0 = j - n * hw;
+        let s1 = min(hw, s0 + (r.y - j));
+        let base4 = bn_plane_base(bn.x, n, ch) / 4u;
+        for (var s = s0 / 4u + t; s < s1 / 4u; s += BN_REDUCE) {
+            // The group's own (count, mean, M2), merged into the running one.
+            let v = bn_x4[base4 + s];
+            let m = (v.x + v.y + v.z + v.w) * 0.25;
+            let d = v - vec4<f32>(m);
+            acc = welford_merge(acc, vec3<f32>(4.0, m, dot(d, d)));
+        }
+        j += s1 - s0;
+    }
+    bn_sh[t] = acc;
+    bn_reduce_sh(t, true);
+    if (t == 0u) {
+        let at = bn_partial(ch, wg.x);
+        bn_saved[at] = bn_sh[0].x;
+        bn_saved[at + 1u] = bn_sh[0].y;
+        bn_saved[at + 2u] = bn_sh[0].z;
+    }
+}
+
+@compute @workgroup_size(BN_REDUCE)
+fn slimmable_bn_backward_partials_vec4_f32(@builtin(workgroup_id) wg: vec3<u32>,
+                                           @builtin(local_invocation_index) t: u32) {
+    let ch = wg.y;
+    let c = bn.x.dims.y;
+    let r = bn_chunk4(wg.x);
+    let mean = bn_saved[ch];
+    let inv = bn_saved[c + ch];
+    let g = bn_gamma[bn.gamma_offset + ch];
+    let b = bn_beta[bn.beta_offset + ch];
+    var acc = vec3<f32>(0.0, 0.0, 0.0);
+    let hw = bn.x.dims.z * bn.x.dims.w;
+    var j = r.x;
+    while (j < r.y) {
+        let n = j / hw;
+        let s0 = j - n * hw;
+        let s1 = min(hw, s0 + (r.y - j));
+        let bx4 = bn_plane_base(bn.x, n, ch) / 4u;
+        let bd4 = bn_plane_base(bn.dy, n, ch) / 4u;
+        for (var s = s0 / 4u + t; s < s1 / 4u; s += BN_REDUCE) {
+            let xh = (bn_x4[bx4 + s] - vec4<f32>(mean)) * inv;
+            let d = bn_dy4[bd4 + s] * bn_act_grad4(xh * g + vec4<f32>(b), bn.act);
+            acc.x += d.x + d.y + d.z + d.w;
+            acc.y += dot(d, xh);
+        }
+        j += s1 - s0;
+    }
+    bn_sh[t] = acc;
+    bn_reduce_sh(t, false);
+    if (t == 0u) {
+        let at = bn_partial(ch, wg.x);
+        bn_saved[at] = bn_sh[0].x;
+        bn_saved[at + 1u] = bn_sh[0].y;
+    }
+}

@@ -469,6 +469,10 @@ pub mod entry {
     /// `BnParams::vec4_launch` accepts; x, dy, y/dx bound at 11, 12, 13.
     pub const BN_NORMALIZE_VEC4_F32: &str = "slimmable_bn_normalize_vec4_f32";
     pub const BN_BACKWARD_DX_VEC4_F32: &str = "slimmable_bn_backward_dx_vec4_f32";
+    /// WGSL only: the stats and backward partials on 4-wide vectors for the
+    /// same views (chunks of whole 4-element groups); x, dy at 11, 12.
+    pub const BN_STATS_VEC4_F32: &str = "slimmable_bn_stats_vec4_f32";
+    pub const BN_BACKWARD_PARTIALS_VEC4_F32: &str = "slimmable_bn_backward_partials_vec4_f32";
     /// `(x, dy, gamma, beta, saved, BnParams)`, grid (chunks, c) × 256.
     pub const BN_BACKWARD_PARTIALS_F32: &str = "slimmable_bn_backward_partials_f32";
     /// `(saved, dgamma, dbeta, BnParams)`, one warp per channel (ceil(c/8) × 256).

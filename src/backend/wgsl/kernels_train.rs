@@ -49,13 +49,17 @@ impl WgslKernels {
         let c = p.x.dims[1];
         let pb = bytemuck::bytes_of(p);
         let (norm, norm_groups) = p.for_train_normalize().elementwise_launch();
+        let (stats, x_binding) = match p.vec4_launch() {
+            Some(_) => (entry::BN_STATS_VEC4_F32, 11),
+            None => (entry::BN_STATS_F32, 1),
+        };
         self.run(
             device,
             enc,
             ks::WGSL_NORM,
-            entry::BN_STATS_F32,
+            stats,
             pb,
-            &[(1, x), (5, saved)],
+            &[(x_binding, x), (5, saved)],
             (p.chunks, c),
         )?;
         self.run(
@@ -143,13 +147,23 @@ impl WgslKernels {
         let c = p.x.dims[1];
         let pb = bytemuck::bytes_of(p);
         let (dxp, dx_groups) = p.elementwise_launch();
+        let (partials, x_binding, dy_binding) = match p.vec4_launch() {
+            Some(_) => (entry::BN_BACKWARD_PARTIALS_VEC4_F32, 11, 12),
+            None => (entry::BN_BACKWARD_PARTIALS_F32, 1, 2),
+        };
         self.run(
             device,
             enc,
             ks::WGSL_NORM,
-            entry::BN_BACKWARD_PARTIALS_F32,
+            partials,
             pb,
-            &[(1, x), (2, dy), (3, gamma), (4, beta), (5, saved)],
+            &[
+                (x_binding, x),
+                (dy_binding, dy),
+                (3, gamma),
+                (4, beta),
+                (5, saved),
+            ],
             (p.chunks, c),
         )?;
         self.run(
