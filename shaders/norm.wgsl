@@ -90,13 +90,37 @@ fn welford_merge(a: vec3<f32>, b: vec3<f32>) -> vec3<f32> {
     return vec3<f32>(n, a.y + d * fb, a.z + b.z + d * d * a.x * fb);
 }
 
+// [lo, hi) of chunk k of a channel's N*H*W elements: bn.chunks chunks, each
+// of a length rounded up to a multiple of `unit` (4 on the 4-wide paths, so
+// that a 4-element group never straddles two chunks).
+fn bn_chunk(k: u32, unit: u32) -> vec2<u32> {
+    let len = ((bn.count + bn.chunks - 1u) / bn.chunks + unit - 1u) / unit * unit;
+    let lo = min(k * len, bn.count);
+    return vec2<u32>(lo, min(lo + len, bn.count));
+}
+
+// Reduces a workgroup's bn_sh into bn_sh[0]: Chan's merge (`welford`) or a sum.
+fn bn_reduce_sh(t: u32, welford: bool) {
+    workgroupBarrier();
+    for (var s = BN_REDUCE / 2u; s > 0u; s >>= 1u) {
+        if (t < s) {
+            if (welford) {
+                bn_sh[t] = welford_merge(bn_sh[t], bn_sh[t + s]);
+            } else {
+                bn_sh[t] = bn_sh[t] + bn_sh[t + s];
+            }
+        }
+        workgroupBarrier();
+    }
+}
+
 @compute @workgroup_size(BN_REDUCE)
 fn slimmable_bn_stats_f32(@builtin(workgroup_id) wg: vec3<u32>,
                           @builtin(local_invocation_index) t: u32) {
     let ch = wg.y;
-    let len = (bn.count + bn.chunks - 1u) / bn.chunks;
-    let lo = min(wg.x * len, bn.count);
-    let hi = min(lo + len, bn.count);
+    let r = bn_chunk(wg.x, 1u);
+    let lo = r.x;
+    let hi = r.y;
     var acc = vec3<f32>(0.0, 0.0, 0.0);
     let hw = bn.x.dims.z * bn.x.dims.w;
     // Plane by plane: one division per plane, not per element.
@@ -116,11 +140,7 @@ fn slimmable_bn_stats_f32(@builtin(workgroup_id) wg: vec3<u32>,
         j += s1 - s0;
     }
     bn_sh[t] = acc;
-    workgroupBarrier();
-    for (var s = BN_REDUCE / 2u; s > 0u; s >>= 1u) {
-        if (t < s) { bn_sh[t] = welford_merge(bn_sh[t], bn_sh[t + s]); }
-        workgroupBarrier();
-    }
+    bn_reduce_sh(t, true);
     if (t == 0u) {
         let at = bn_partial(ch, wg.x);
         bn_saved[at] = bn_sh[0].x;
@@ -215,9 +235,9 @@ fn slimmable_bn_backward_partials_f32(@builtin(workgroup_id) wg: vec3<u32>,
                                       @builtin(local_invocation_index) t: u32) {
     let ch = wg.y;
     let c = bn.x.dims.y;
-    let len = (bn.count + bn.chunks - 1u) / bn.chunks;
-    let lo = min(wg.x * len, bn.count);
-    let hi = min(lo + len, bn.count);
+    let r = bn_chunk(wg.x, 1u);
+    let lo = r.x;
+    let hi = r.y;
     let mean = bn_saved[ch];
     let inv = bn_saved[c + ch];
     let g = bn_gamma[bn.gamma_offset + ch];
@@ -240,11 +260,7 @@ fn slimmable_bn_backward_partials_f32(@builtin(workgroup_id) wg: vec3<u32>,
         j += s1 - s0;
     }
     bn_sh[t] = acc;
-    workgroupBarrier();
-    for (var s = BN_REDUCE / 2u; s > 0u; s >>= 1u) {
-        if (t < s) { bn_sh[t] = bn_sh[t] + bn_sh[t + s]; }
-        workgroupBarrier();
-    }
+    bn_reduce_sh(t, false);
     if (t == 0u) {
         let at = bn_partial(ch, wg.x);
         bn_saved[at] = bn_sh[0].x;
@@ -356,33 +372,11 @@ fn slimmable_bn_backward_dx_vec4_f32(@builtin(global_invocation_id) gid: vec3<u3
 // a multiple of 4), so a group never straddles two planes, and each group is
 // one 16-byte load per tensor.
 
-// [lo, hi) of chunk k of a channel's N*H*W elements, multiples of 4.
-fn bn_chunk4(k: u32) -> vec2<u32> {
-    let len = ((bn.count + bn.chunks - 1u) / bn.chunks + 3u) & ~3u;
-    let lo = min(k * len, bn.count);
-    return vec2<u32>(lo, min(lo + len, bn.count));
-}
-
-// The partial of a workgroup's bn_sh[t] tree, merged with `welford` or summed.
-fn bn_reduce_sh(t: u32, welford: bool) {
-    workgroupBarrier();
-    for (var s = BN_REDUCE / 2u; s > 0u; s >>= 1u) {
-        if (t < s) {
-            if (welford) {
-                bn_sh[t] = welford_merge(bn_sh[t], bn_sh[t + s]);
-            } else {
-                bn_sh[t] = bn_sh[t] + bn_sh[t + s];
-            }
-        }
-        workgroupBarrier();
-    }
-}
-
 @compute @workgroup_size(BN_REDUCE)
 fn slimmable_bn_stats_vec4_f32(@builtin(workgroup_id) wg: vec3<u32>,
                                @builtin(local_invocation_index) t: u32) {
     let ch = wg.y;
-    let r = bn_chunk4(wg.x);
+    let r = bn_chunk(wg.x, 4u);
     var acc = vec3<f32>(0.0, 0.0, 0.0);
     let hw = bn.x.dims.z * bn.x.dims.w;
     var j = r.x;
@@ -415,7 +409,7 @@ fn slimmable_bn_backward_partials_vec4_f32(@builtin(workgroup_id) wg: vec3<u32>,
                                            @builtin(local_invocation_index) t: u32) {
     let ch = wg.y;
     let c = bn.x.dims.y;
-    let r = bn_chunk4(wg.x);
+    let r = bn_chunk(wg.x, 4u);
     let mean = bn_saved[ch];
     let inv = bn_saved[c + ch];
     let g = bn_gamma[bn.gamma_offset + ch];

@@ -144,10 +144,7 @@ pub trait Backend {
         self.synchronize()?;
         let mut times = Vec::with_capacity(iters);
         for _ in 0..iters.max(1) {
-            let t0 = std::time::Instant::now();
-            run()?;
-            self.synchronize()?;
-            times.push(t0.elapsed().as_secs_f64() * 1e3);
+            times.push(wall_ms_per_run(self, run, 1)?);
         }
         Ok(median(&mut times))
     }
@@ -380,6 +377,21 @@ pub fn kind_from_env() -> Result<BackendKind> {
 }
 
 /// Median of a non-empty list (sorts it).
+/// Wall-clock milliseconds per run of `reps` runs of `run` up to a
+/// synchronize (a sample of [`Backend::time_ms`]).
+pub(crate) fn wall_ms_per_run<B: Backend + ?Sized>(
+    be: &B,
+    run: &mut dyn FnMut() -> Result<()>,
+    reps: usize,
+) -> Result<f64> {
+    let t0 = std::time::Instant::now();
+    for _ in 0..reps {
+        run()?;
+    }
+    be.synchronize()?;
+    Ok(t0.elapsed().as_secs_f64() * 1e3 / reps as f64)
+}
+
 pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]

@@ -304,20 +304,15 @@ impl WgslKernels {
         p: &SliceCopyParams,
     ) -> Result<()> {
         if p.src.packed_vec4_runs() && p.dst.packed_vec4_runs() {
-            let pipeline = self.pipeline(
-                device,
-                kernel_sources::WGSL_COPY,
-                entry::SLICE_COPY_RUNS_VEC4_F32,
-            )?;
-            self.dispatch_bound(
+            return self.run(
                 device,
                 encoder,
-                &pipeline,
-                &[(0, bytemuck::bytes_of(p))],
+                kernel_sources::WGSL_COPY,
+                entry::SLICE_COPY_RUNS_VEC4_F32,
+                bytemuck::bytes_of(p),
                 &[(3, src), (4, dst)],
                 ((p.dst.numel() / 4).div_ceil(256).clamp(1, 65_535) as u32, 1),
             );
-            return Ok(());
         }
         let pipeline = self.pipeline(device, kernel_sources::WGSL_COPY, entry::SLICE_COPY_F32)?;
         self.dispatch(

@@ -16,8 +16,10 @@ fn groups_for(n: u64) -> (u32, u32) {
 }
 
 impl WgslKernels {
+    /// Records entry `name` of `shader` with `params` at binding 0 and each
+    /// tensor at its own binding.
     #[allow(clippy::too_many_arguments)]
-    fn run(
+    pub(super) fn run(
         &self,
         device: &Device,
         enc: &mut CommandEncoder,

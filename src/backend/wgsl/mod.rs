@@ -302,23 +302,15 @@ impl Backend for WgslBackend {
     fn time_ms(&self, iters: usize, run: &mut dyn FnMut() -> Result<()>) -> Result<f64> {
         run()?;
         self.synchronize()?;
-        let clock = |run: &mut dyn FnMut() -> Result<()>, reps: usize| -> Result<f64> {
-            let t0 = std::time::Instant::now();
-            for _ in 0..reps {
-                run()?;
-            }
-            self.synchronize()?;
-            Ok(t0.elapsed().as_secs_f64() * 1e3 / reps as f64)
-        };
         let reps = if self.hardware {
-            let one = clock(run, 1)?;
+            let one = super::wall_ms_per_run(self, run, 1)?;
             ((2.0 / one.max(1e-3)).ceil() as usize).clamp(1, 64)
         } else {
             1
         };
         let mut times = Vec::with_capacity(iters);
         for _ in 0..iters.max(1) {
-            times.push(clock(run, reps)?);
+            times.push(super::wall_ms_per_run(self, run, reps)?);
         }
         Ok(super::median(&mut times))
     }
