@@ -120,66 +120,6 @@ __device__ __forceinline__ void mma_bf16_m16n8k8(float*, const u32*, u32) { __tr
 #endif
 #endif
 
-#if __CUDA_ARCH__ >= 800
-// The shared-window address of a shared-memory pointer (cp.async's
-// destination operand).
-__device__ __forceinline__ u32 smem_addr(const float* smem) {
-    u32 s;
-    asm volatile("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }"
-                 : "=r"(s) : "l"(smem));
-    return s;
-}
-#endif
-
-// Asynchronous 4-byte global->shared copy with zero fill when `pred` is
-// false (padding, tile edges): the gathers of the next K tile fly while the
-// current one is multiplied. Synchronous fallback before sm_80.
-__device__ __forceinline__ void cp_async4(float* smem, const float* gmem, bool pred) {
-#if __CUDA_ARCH__ >= 800
-    const u32 s = smem_addr(smem);
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(s), "l"(gmem),
-                 "r"(pred ? 4 : 0));
-#else
-    *smem = pred ? *gmem : 0.f;
-#endif
-}
-
-// The 16-byte twin of cp_async4 for the pointwise kernels' runs of four
-// pixels (both addresses 16-byte aligned). .cg: the activations stream
-// through L2 only, each element is read by one block.
-__device__ __forceinline__ void cp_async16(float* smem, const float* gmem, bool pred) {
-#if defined(SLIMMABLE_CUDA_ON_CPU)
-    shim_cp_async16(smem, gmem, pred);
-#elif __CUDA_ARCH__ >= 800
-    const u32 s = smem_addr(smem);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem),
-                 "r"(pred ? 16 : 0));
-#else
-    *reinterpret_cast<float4*>(smem) =
-        pred ? *reinterpret_cast<const float4*>(gmem) : make_float4(0.f, 0.f, 0.f, 0.f);
-#endif
-}
-// A copy of RUN consecutive floats: 1 (4 bytes) or 4 (16 bytes, aligned).
-template <int RUN>
-__device__ __forceinline__ void cp_async_run(float* smem, const float* gmem, bool pred) {
-    if constexpr (RUN == 4) cp_async16(smem, gmem, pred); else cp_async4(smem, gmem, pred);
-}
-__device__ __forceinline__ void cp_async_commit() {
-#if __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.commit_group;\n" ::);
-#endif
-}
-__device__ __forceinline__ void cp_async_wait_prev() {
-#if __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.wait_group 1;\n" ::);
-#endif
-}
-__device__ __forceinline__ void cp_async_wait_all() {
-#if __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.wait_group 0;\n" ::);
-#endif
-}
-
 // One BM x BN output tile of one group over its share of K (split-K for
 // wgrad), double-buffered: tile k+1 is gathered (cp.async) while tile k is
 // multiplied. TF32: WARPS_M x WARPS_N warps, each (BM/WARPS_M) x

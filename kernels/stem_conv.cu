@@ -9,11 +9,10 @@
 //   forward: a thread per output pixel, its ic·9 input taps in registers
 //     from a shared-memory window, the weights in shared memory read by all
 //     threads at once (broadcast), output channels in runs of STEM_OC_RUN;
-//   wgrad: a lane per output channel (up to 32), a tile's pixels split
-//     among the block's warps; each pixel's ic·9 taps are broadcast
-//     reads, dy a conflict-free read; the block's warps add up in shared
-//     memory and the block adds one atomic per weight, after a grid-stride
-//     walk over many tiles (so atomics stay few).
+//   wgrad: register tiles of 8 output channels x 9 taps per thread over
+//     a tile's pixels, the tiles double-buffered with cp.async; the block
+//     adds one atomic per weight after a grid-stride walk over many tiles
+//     (so atomics stay few).
 // Stride 1 or 2 (the window is sized for 2), any padding; views with any
 // strides (channel slices).
 #include "common.cuh"
@@ -29,7 +28,7 @@
 #define STEM_WIN_W ((STEM_TW - 1) * STEM_MAX_S + 3)
 #define STEM_OC_RUN 16   // forward: output channels a thread accumulates at once
 #define STEM_MAX_OC 64   // forward: weights held in shared memory
-#define STEM_WG_OC 32    // wgrad: output channels, a lane each
+#define STEM_WG_OC 32    // wgrad: output channels at most
 
 // Stages the input window of the output tile at (ho0, wo0) of image n:
 // win[i][r][q] = x(n, i, ho0·s − ph + r, wo0·s − pw + q), zero outside.
@@ -91,60 +90,148 @@ extern "C" __global__ void __launch_bounds__(STEM_THREADS)
 }
 
 // Weight gradient: dw[o][i][ky][kx] += Σ dy(n, o, ho, wo) · x(n, i, ho·s −
-// ph + ky, wo·s − pw + kx). Grid: any number of blocks (a grid-stride walk
-// over the N · tiles output tiles), STEM_THREADS threads.
-extern "C" __global__ void __launch_bounds__(STEM_THREADS)
+// ph + ky, wo·s − pw + kx), a reduction over every output pixel into
+// oc·ic·9 ≤ 864 sums. Grid: any number of blocks (a grid-stride walk over
+// the N · tiles output tiles of SWG_TW x SWG_TH pixels), SWG_THREADS
+// threads.
+//
+// Register tiles: a thread owns SWG_OC_RUN output channels x the 9 taps of
+// one input channel (72 sums) and walks its share of a tile's pixels; per
+// pixel it reads 8 dy and 9 window values from shared memory for 72 FMAs
+// (the earlier lane-per-channel kernel read 28 values for 27 FMAs and lost
+// to the GEMM). The tiles are double-buffered with cp.async: tile t + 1
+// flies while tile t is reduced, so the walk is not a chain of load
+// latencies. At the end the block's threads add into shared sums and the
+// block adds one atomic per weight.
+#define SWG_TW 16  // wgrad tile: output columns (divides 112, 96, 80, 64)
+#define SWG_TH 8   // output rows
+#define SWG_PIX (SWG_TW * SWG_TH)
+#define SWG_THREADS 256
+#define SWG_OC_RUN 8  // output channels per thread
+#define SWG_DY_LD (SWG_PIX + 1)  // odd pitch: lanes on different channels, different banks
+#define SWG_WIN_H ((SWG_TH - 1) * STEM_MAX_S + 3)
+#define SWG_WIN_W ((SWG_TW - 1) * STEM_MAX_S + 3)
+// A channel plane of the window padded so that the three planes start 25
+// banks apart (17 x 33 + 8 = 569 floats): lanes on different input
+// channels and neighbouring pixels hit different banks.
+#define SWG_WIN_LD (SWG_WIN_H * SWG_WIN_W + 8)
+#define SWG_STAGE (STEM_WG_OC * SWG_DY_LD + STEM_MAX_IC * SWG_WIN_LD)
+
+// Issues the cp.async copies of the tile at (n, ho0, wo0) into `stage`:
+// dy as [o][pixel] (zero for channels past oc and pixels past the edge),
+// the input window as [i][row][col] (zero outside the image).
+__device__ __forceinline__ void stem_wgrad_issue(float* stage, const float* __restrict__ x,
+                                                 const float* __restrict__ dy,
+                                                 const Conv2dParams& p, const Geom& g, int n,
+                                                 int ho0, int wo0) {
+    float* dys = stage;
+    float* win = stage + STEM_WG_OC * SWG_DY_LD;
+    // (Loops not unrolled: the 72 sums live across them.)
+#pragma unroll 1
+    for (int r = 0; r < STEM_WG_OC * SWG_PIX / SWG_THREADS; ++r) {
+        const int e = threadIdx.x + r * SWG_THREADS;
+        const int q = e % SWG_TW, row = e / SWG_TW % SWG_TH, o = e / SWG_PIX;
+        const int ho = ho0 + row, wo = wo0 + q;
+        const bool ok = o < g.oc && ho < g.ho && wo < g.wo;
+        cp_async4(&dys[o * SWG_DY_LD + row * SWG_TW + q], ok ? dy + at(p.y, n, o, ho, wo) : dy,
+                  ok);
+    }
+    const int hi0 = ho0 * g.sh - g.ph, wi0 = wo0 * g.sw - g.pw;
+    constexpr int WIN = STEM_MAX_IC * SWG_WIN_H * SWG_WIN_W;
+#pragma unroll 1
+    for (int r = 0; r < (WIN + SWG_THREADS - 1) / SWG_THREADS; ++r) {
+        const int e = threadIdx.x + r * SWG_THREADS;
+        if (e >= WIN) break;
+        const int q = e % SWG_WIN_W, row = e / SWG_WIN_W % SWG_WIN_H;
+        const int i = e / (SWG_WIN_W * SWG_WIN_H);
+        const int hi = hi0 + row, wi = wi0 + q;
+        const bool ok = i < g.ic && hi >= 0 && hi < g.h && wi >= 0 && wi < g.w;
+        cp_async4(&win[i * SWG_WIN_LD + row * SWG_WIN_W + q], ok ? x + at(p.x, n, i, hi, wi) : x,
+                  ok);
+    }
+    cp_async_commit();
+}
+
+extern "C" __global__ void __launch_bounds__(SWG_THREADS, 2)
     slimmable_conv2d_wgrad_stem3(const float* __restrict__ x, float* __restrict__ dw,
                                  const float* __restrict__ dy, Conv2dParams p) {
-    __shared__ float win[STEM_MAX_IC][STEM_WIN_H][STEM_WIN_W];
-    // dy of the tile, [o][pixel] with an odd pitch: lane o of a warp reads
-    // (o, pixel) for one pixel, so the banks differ. Reused for the sums.
-    __shared__ float dys[STEM_WG_OC * (STEM_THREADS + 1) > (STEM_THREADS / 32) * STEM_TAPS * 32
-                             ? STEM_WG_OC * (STEM_THREADS + 1)
-                             : (STEM_THREADS / 32) * STEM_TAPS * 32];
+    __shared__ __align__(16) float smem[2 * SWG_STAGE];
     const Geom g = geom_of(p);
     const int taps = g.ic * 9;
-    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-    const int tiles_w = (g.wo + STEM_TW - 1) / STEM_TW, tiles_h = (g.ho + STEM_TH - 1) / STEM_TH;
+    const int tiles_w = (g.wo + SWG_TW - 1) / SWG_TW, tiles_h = (g.ho + SWG_TH - 1) / SWG_TH;
     const int tiles = g.n * tiles_w * tiles_h;
-    float acc[STEM_TAPS];
+    // This thread's sums: channels og·8 .. og·8 + 7 of input channel i,
+    // over the pixels group, group + groups, ... of each tile.
+    const int runs = (g.oc + SWG_OC_RUN - 1) / SWG_OC_RUN, owners = runs * g.ic;
+    const int owner = threadIdx.x % owners, group = threadIdx.x / owners;
+    const int groups = SWG_THREADS / owners;
+    const int og = owner % runs, i = owner / runs;
+    float acc[SWG_OC_RUN][9];
 #pragma unroll
-    for (int k = 0; k < STEM_TAPS; ++k) acc[k] = 0.f;
-    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-        const int n = tile / (tiles_w * tiles_h), rem = tile % (tiles_w * tiles_h);
-        const int ho0 = rem / tiles_w * STEM_TH, wo0 = rem % tiles_w * STEM_TW;
-        stem_stage(win, x, p, g, n, ho0, wo0);
-        {  // dy: a thread per pixel, channel after channel (coalesced)
-            const int ty = threadIdx.x / STEM_TW, tx = threadIdx.x % STEM_TW;
-            const bool ok = ho0 + ty < g.ho && wo0 + tx < g.wo;
-            for (int o = 0; o < STEM_WG_OC; ++o)
-                dys[o * (STEM_THREADS + 1) + threadIdx.x] =
-                    ok && o < g.oc ? dy[at(p.y, n, o, ho0 + ty, wo0 + tx)] : 0.f;
+    for (int j = 0; j < SWG_OC_RUN; ++j)
+#pragma unroll
+        for (int k = 0; k < 9; ++k) acc[j][k] = 0.f;
+
+    auto tile_origin = [&](int tile, int& n, int& ho0, int& wo0) {
+        n = tile / (tiles_w * tiles_h);
+        const int rem = tile % (tiles_w * tiles_h);
+        ho0 = rem / tiles_w * SWG_TH;
+        wo0 = rem % tiles_w * SWG_TW;
+    };
+    int n, ho0, wo0;
+    if ((int)blockIdx.x < tiles) {
+        tile_origin(blockIdx.x, n, ho0, wo0);
+        stem_wgrad_issue(smem, x, dy, p, g, n, ho0, wo0);
+    }
+    int st = 0;
+    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x, st ^= 1) {
+        const int next = tile + (int)gridDim.x;
+        if (next < tiles) {
+            // Its stage was last read before the barrier that ended the
+            // previous iteration.
+            tile_origin(next, n, ho0, wo0);
+            stem_wgrad_issue(smem + (st ^ 1) * SWG_STAGE, x, dy, p, g, n, ho0, wo0);
+            cp_async_wait_prev();
+        } else {
+            cp_async_wait_all();
         }
         __syncthreads();
-        // Warp w takes pixels w, w + 8, ...; pixels past the edge have dy 0.
-        for (int px = warp; px < STEM_THREADS; px += STEM_THREADS / 32) {
-            const float d = dys[lane * (STEM_THREADS + 1) + px];
-            const int ty = px / STEM_TW, tx = px % STEM_TW;
+        if (group < groups) {
+            const float* dys = smem + st * SWG_STAGE + og * SWG_OC_RUN * SWG_DY_LD;
+            const float* win = smem + st * SWG_STAGE + STEM_WG_OC * SWG_DY_LD + i * SWG_WIN_LD;
+            for (int px = group; px < SWG_PIX; px += groups) {
+                const float* xw = win + (px / SWG_TW) * g.sh * SWG_WIN_W + (px % SWG_TW) * g.sw;
+                float v[9];
 #pragma unroll
-            for (int k = 0; k < STEM_TAPS; ++k) {
-                if (k >= taps) break;
-                acc[k] = fmaf(d, win[k / 9][ty * g.sh + k % 9 / 3][tx * g.sw + k % 3], acc[k]);
+                for (int k = 0; k < 9; ++k) v[k] = xw[k / 3 * SWG_WIN_W + k % 3];
+#pragma unroll
+                for (int j = 0; j < SWG_OC_RUN; ++j) {
+                    const float d = dys[j * SWG_DY_LD + px];
+#pragma unroll
+                    for (int k = 0; k < 9; ++k) acc[j][k] = fmaf(d, v[k], acc[j][k]);
+                }
             }
         }
-        __syncthreads();  // the next tile overwrites win and dys
+        __syncthreads();  // the next iteration's copies overwrite this stage
     }
-    // The warps' sums, [warp][tap][lane], then one atomic per weight.
-    float* red = dys;
-#pragma unroll
-    for (int k = 0; k < STEM_TAPS; ++k)
-        if (k < taps) red[(warp * STEM_TAPS + k) * 32 + lane] = acc[k];
+    // The block's sums, [o][tap] in shared memory, then one atomic per
+    // weight. (Every cp.async has landed and every read is past the last
+    // barrier of the walk.)
+    float* red = smem;
+    for (int e = threadIdx.x; e < STEM_WG_OC * STEM_TAPS; e += SWG_THREADS) red[e] = 0.f;
     __syncthreads();
-    for (int e = threadIdx.x; e < taps * 32; e += STEM_THREADS) {
-        const int k = e / 32, o = e % 32;
-        if (o >= g.oc) continue;
-        float s = 0.f;
-        for (int w = 0; w < STEM_THREADS / 32; ++w) s += red[(w * STEM_TAPS + k) * 32 + o];
-        atomicAdd(&dw[at(p.w, o, k / 9, k % 9 / 3, k % 3)], s);
+    if (group < groups) {
+#pragma unroll
+        for (int j = 0; j < SWG_OC_RUN; ++j) {
+            const int o = og * SWG_OC_RUN + j;
+            if (o >= g.oc) break;
+#pragma unroll
+            for (int k = 0; k < 9; ++k) atomicAdd(&red[o * STEM_TAPS + i * 9 + k], acc[j][k]);
+        }
+    }
+    __syncthreads();
+    for (int e = threadIdx.x; e < g.oc * taps; e += SWG_THREADS) {
+        const int o = e / taps, k = e % taps;
+        atomicAdd(&dw[at(p.w, o, k / 9, k % 9 / 3, k % 3)], red[o * STEM_TAPS + k]);
     }
 }

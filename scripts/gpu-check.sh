@@ -114,6 +114,10 @@ run() {
     # A/B, the slice copy: the scalar kernel against the 4-wide one (stop 14).
     step "bench copy, SLIMMABLE_COPY_VEC4=0" env SLIMMABLE_COPY_VEC4=0 \
         .gpu/bin/slimmable bench copy --backend cuda --iters 30 --torch "$OUT/torch.json"
+    # A/B, the stem's weight gradient: stop 15's register-tiled direct
+    # kernel (default) against the split-K GEMM.
+    step "bench conv, SLIMMABLE_STEM_WGRAD_DIRECT=0" env SLIMMABLE_STEM_WGRAD_DIRECT=0 \
+        .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
     # A/B, the flat depthwise forward and dgrad on even planes not a
     # multiple of 4 wide (dw3x3_a's 14x14): their ROW2 twins (default)
     # against the general flat kernels.
@@ -145,12 +149,12 @@ run() {
         step "train fmnist-full, $((images / 128)) iterations" .gpu/bin/slimmable train \
             --preset fmnist-full --epochs 1 --images-per-epoch "$images" --skip-eval \
             --data-dir .data/fashion-mnist --out /tmp/gpu-run --log-every 50
-        # A/B: this stop's trainer kernels off (the narrow depthwise wgrad,
-        # the ROW2 depthwise twins, resize's same-size path).
-        step "train fmnist-full, SLIMMABLE_DW_WGRAD_NARROW=0 SLIMMABLE_DW_FLAT2=0 SLIMMABLE_RESIZE_SAME=0" \
-            env SLIMMABLE_DW_WGRAD_NARROW=0 SLIMMABLE_DW_FLAT2=0 SLIMMABLE_RESIZE_SAME=0 \
+        # A/B: the newest trainer kernel off (stop 15: the stem's direct
+        # wgrad; the 1-channel 28 px stem at stride 1).
+        step "train fmnist-full, SLIMMABLE_STEM_WGRAD_DIRECT=0" \
+            env SLIMMABLE_STEM_WGRAD_DIRECT=0 \
             .gpu/bin/slimmable train --preset fmnist-full --epochs 1 --images-per-epoch "$images" \
-            --skip-eval --data-dir .data/fashion-mnist --out /tmp/gpu-run-stop12-off --log-every 50
+            --skip-eval --data-dir .data/fashion-mnist --out /tmp/gpu-run-stem-off --log-every 50
         if [ "$full" = 1 ]; then
             # A/B: one SGD launch per parameter and the general flat
             # depthwise.
@@ -204,7 +208,7 @@ run() {
                 slimmable_conv2d_fwd_stem3 slimmable_conv2d_wgrad_stem3 slimmable_conv2d_fwd_tf32; do
                 local flat4=1
                 if [ "$k" = slimmable_dwconv2d_wgrad_k3s1_flat ]; then flat4=0; fi
-                step "ncu $k" env SLIMMABLE_DW_FLAT4=$flat4 SLIMMABLE_DW_FLAT2=0 SLIMMABLE_GEMM_SQUARE=0 SLIMMABLE_STEM_WGRAD_DIRECT=1 timeout 90 "$ncu" \
+                step "ncu $k" env SLIMMABLE_DW_FLAT4=$flat4 SLIMMABLE_DW_FLAT2=0 SLIMMABLE_GEMM_SQUARE=0 timeout 90 "$ncu" \
                     --clock-control none \
                     --launch-count 1 --kernel-name "$k" "${sections[@]}" \
                     .gpu/bin/slimmable bench conv --backend cuda --iters 1

@@ -750,6 +750,12 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
         (3, 1, 1, 32, 20, 1, 28, 28, 3, 1, 1, 0),
         (2, 2, 2, 24, 13, 1, 19, 37, 3, 2, 0, 0),
         (5, 3, 3, 40, 40, 1, 17, 70, 3, 2, 1, 0),
+        // The wgrad's register tiles: all 32 outputs of 3 input channels
+        // sliced from 4 (12 owners a pixel, 21 pixel groups) on 23 x 45
+        // planes (ragged 16 x 8 tiles); 7 outputs (one partial run of 8)
+        // at stride 1.
+        (2, 4, 3, 32, 32, 1, 23, 45, 3, 2, 1, 1),
+        (3, 3, 3, 8, 7, 1, 9, 40, 3, 1, 1, 0),
         // GEMM columns for the opt-in 128 x 128 TF32 tiles: dense 3x3
         // forward (200 of 208 outputs: a second column tile of 72) and
         // dgrad (100 inputs), pointwise with 16-byte runs (4x4 planes) and
@@ -817,8 +823,8 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                 )
                 .and_then(|text| expect_route(&cdir, pass, pname, text))
                 .and_then(|text| {
-                    // The stem's opt-in direct wgrad
-                    // (SLIMMABLE_STEM_WGRAD_DIRECT=1) where it fits.
+                    // Where the stem's direct wgrad takes the case, the
+                    // split-K GEMM too (SLIMMABLE_STEM_WGRAD_DIRECT=0).
                     use slimmable::backend::cuda::launch_conv::stem_direct_fits;
                     let (cp, params) = case_pass_params(&cdir, pass);
                     if pass != "wgrad" || !stem_direct_fits(cp, &params) {
@@ -828,15 +834,13 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                         cdir.as_os_str(),
                         pass.as_ref(),
                         pname.as_ref(),
-                        "stemwgrad".as_ref(),
+                        "gemmwgrad".as_ref(),
                     ];
-                    let direct = run_driver(&exe, &args)?;
-                    if direct.contains("(stem)") {
-                        Ok(format!("{text} | direct wgrad: {direct}"))
+                    let gemm = run_driver(&exe, &args)?;
+                    if gemm.contains("(stem)") {
+                        Err(format!("the split-K GEMM wgrad expected, driver: {gemm}"))
                     } else {
-                        Err(format!(
-                            "the stem's direct wgrad expected, driver: {direct}"
-                        ))
+                        Ok(format!("{text} | GEMM wgrad: {gemm}"))
                     }
                 })
                 .and_then(|text| {

@@ -22,11 +22,11 @@ using Kernel = void (*)(float*, float*, float*, const float*, Conv2dParams, u32)
 
 int main(int argc, char** argv) {
     const bool square_on = argc == 5 && std::string(argv[4]) == "square";
-    // stemwgrad: SLIMMABLE_STEM_WGRAD_DIRECT=1 on the host (the stem's
-    // direct wgrad, opt-in).
-    const bool stem_wgrad_on = argc == 5 && std::string(argv[4]) == "stemwgrad";
-    if (argc != 4 && !square_on && !stem_wgrad_on) {
-        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|stemwgrad]\n");
+    // gemmwgrad: SLIMMABLE_STEM_WGRAD_DIRECT=0 on the host (the stem's
+    // wgrad on the split-K GEMM instead of its direct kernel).
+    const bool stem_wgrad_off = argc == 5 && std::string(argv[4]) == "gemmwgrad";
+    if (argc != 4 && !square_on && !stem_wgrad_off) {
+        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|gemmwgrad]\n");
         return 2;
     }
     case_dir = argv[1];
@@ -64,22 +64,26 @@ int main(int argc, char** argv) {
     // stem_direct (launch_conv.rs): one group, 3x3, stride 1 or 2, at most
     // 3 input channels and 64 (forward) / 32 (wgrad) output channels; exact
     // f32 whatever the precision. The wgrad on 3 blocks here, so that its
-    // grid-stride walk and the blocks' atomics are exercised.
+    // grid-stride walk, its double buffer and the blocks' atomics are
+    // exercised.
     const char* stem_env = std::getenv("SLIMMABLE_STEM_DIRECT");
+    const char* stem_wgrad_env = std::getenv("SLIMMABLE_STEM_WGRAD_DIRECT");
+    const bool stem_wgrad = !stem_wgrad_off && !(stem_wgrad_env && std::string(stem_wgrad_env) == "0");
     const bool stem = pass != "dgrad" && groups == 1 && p.w.dims[2] == 3 && p.w.dims[3] == 3 &&
                       (p.stride_h == 1 || p.stride_h == 2) && (p.stride_w == 1 || p.stride_w == 2) &&
                       ic <= 3 && oc <= (pass == "fwd" ? 64u : 32u) && n <= 65535 &&
-                      !(stem_env && std::string(stem_env) == "0") &&
-                      (pass == "fwd" || stem_wgrad_on);
+                      (pass == "fwd" ? !(stem_env && std::string(stem_env) == "0") : stem_wgrad);
     if (stem) {
-        const unsigned tiles_w = (wo + 31) / 32, tiles_h = (ho + 7) / 8;
-        if (pass == "fwd")
+        if (pass == "fwd") {
+            const unsigned tiles_w = (wo + 31) / 32, tiles_h = (ho + 7) / 8;
             shim_launch({tiles_w, tiles_h, (unsigned)n}, {256, 1, 1}, [&] {
                 slimmable_conv2d_fwd_stem3(x.data(), w.data(), y.data(), bias.data(), p);
             });
-        else
+        } else {
+            const unsigned tiles_w = (wo + 15) / 16, tiles_h = (ho + 7) / 8;
             shim_launch({std::min<unsigned>((unsigned)n * tiles_w * tiles_h, 3), 1, 1}, {256, 1, 1},
                         [&] { slimmable_conv2d_wgrad_stem3(x.data(), w.data(), y.data(), p); });
+        }
         const std::vector<float>& out = pass == "fwd" ? y : w;
         const std::string what = pass + " " + prec + " (stem)";
         return case_compare(what.c_str(), out, case_floats("expected.bin"), tol[0], tol[1]) ? 1 : 0;

@@ -1,7 +1,7 @@
 //! Raw-pointer launches of the conv2d kernels (`kernels/conv2d.cu`), for
 //! other engines and for [`super::CudaBackend`].
 
-use super::launch::{CudaKernels, driver_err, opted_in, switched_on};
+use super::launch::{CudaKernels, driver_err, switched_on};
 use crate::backend::{ConvPass, Precision};
 use crate::error::Result;
 use crate::kernel_sources::entry;
@@ -429,8 +429,9 @@ pub unsafe fn launch_conv2d(
     } else if stem_direct(pass, p) {
         // The stem's direct kernels (exact f32, whatever precision was
         // asked): forward a thread per output pixel, tiles of 32 x 8;
-        // wgrad a grid-stride walk over those tiles, two blocks an SM.
+        // wgrad a grid-stride walk over tiles of 16 x 8, two blocks an SM.
         let tiles = (wo.div_ceil(STEM_TILE.0), ho.div_ceil(STEM_TILE.1));
+        let wgrad_tiles = n * wo.div_ceil(STEM_WGRAD_TILE.0) * ho.div_ceil(STEM_WGRAD_TILE.1);
         match pass {
             ConvPass::Forward => launch(
                 entry::CONV2D_FWD_STEM3,
@@ -444,7 +445,7 @@ pub unsafe fn launch_conv2d(
             _ => launch(
                 entry::CONV2D_WGRAD_STEM3,
                 LaunchConfig {
-                    grid_dim: ((n * tiles.0 * tiles.1).min(TARGET_BLOCKS / 2) as u32, 1, 1),
+                    grid_dim: (wgrad_tiles.min(TARGET_BLOCKS / 2) as u32, 1, 1),
                     block_dim: (STEM_THREADS, 1, 1),
                     shared_mem_bytes: 0,
                 },
@@ -519,21 +520,25 @@ pub unsafe fn launch_conv2d(
     Ok(())
 }
 
-/// The stem kernels' output tile (`STEM_TW` × `STEM_TH`, a thread a pixel:
-/// `STEM_THREADS` in kernels/stem_conv.cu).
+/// The stem kernels' output tiles in kernels/stem_conv.cu: the forward's
+/// (`STEM_TW` × `STEM_TH`, a thread a pixel: `STEM_THREADS`) and the
+/// wgrad's (`SWG_TW` × `SWG_TH`, also 256 threads).
 const STEM_TILE: (u64, u64) = (32, 8);
+const STEM_WGRAD_TILE: (u64, u64) = (16, 8);
 const STEM_THREADS: u32 = 256;
 
 /// Whether `pass` of this conv runs on the stem's direct kernels
-/// (kernels/stem_conv.cu): the forward where [`stem_direct_fits`] unless
-/// `SLIMMABLE_STEM_DIRECT=0`; the wgrad only opted in
-/// (`SLIMMABLE_STEM_WGRAD_DIRECT=1`): on an H200 (run 6, 2026-11-26) it took
-/// 0.371 ms at 64×3×224² → 32 against the GEMM's 0.271 (the forward: 0.142
-/// against 0.148 TF32 and 0.180 exact f32).
+/// (kernels/stem_conv.cu) where [`stem_direct_fits`]: the forward unless
+/// `SLIMMABLE_STEM_DIRECT=0` (H200, run 6: 0.142 ms at 64×3×224² → 32
+/// against 0.148 TF32 and 0.180 exact f32 on the GEMM); the wgrad unless
+/// `SLIMMABLE_STEM_WGRAD_DIRECT=0`. The wgrad is stop 15's register-tiled
+/// kernel, not yet timed on a GPU: the lane-per-channel one it replaces
+/// took 0.371 ms there against the split-K GEMM's 0.271; the A/B is in
+/// scripts/gpu-check.sh.
 pub fn stem_direct(pass: ConvPass, p: &Conv2dParams) -> bool {
     stem_direct_fits(pass, p)
         && match pass {
-            ConvPass::Wgrad => opted_in!("SLIMMABLE_STEM_WGRAD_DIRECT"),
+            ConvPass::Wgrad => switched_on!("SLIMMABLE_STEM_WGRAD_DIRECT"),
             _ => switched_on!("SLIMMABLE_STEM_DIRECT"),
         }
 }
