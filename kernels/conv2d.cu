@@ -47,7 +47,7 @@ __device__ __forceinline__ void gemm_dims(const Geom& g, int& M, int& N, int& K)
 //   dgrad:   a = dy offset of channel o, b = w offset of (o,ky,kx), p,q = ky,kx
 //   wgrad:   a = dy offset of pixel (n,ho,wo), b = x offset of n,
 //            p,q = top-left input row/col of the window (may be negative)
-struct KEntry { int a, b, p, q; };
+struct __align__(16) KEntry { int a, b, p, q; };  // one 16-byte shared load
 
 template <int PASS>
 __device__ __forceinline__ KEntry decode_k(const Conv2dParams& pr, const Geom& g, int grp, int k) {
@@ -196,9 +196,12 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
         int m = m0 + a_ml;
         a_ok = m < M;
         int wo = m % g.wo, tt = m / g.wo, ho = tt % g.ho, n = tt / g.ho;
-        a_base = (int)p.x.offset + n * sv(p.x, 0) + grp * g.icg * sv(p.x, 1);
         a_r = ho * g.sh - g.ph;
         a_c = wo * g.sw - g.pw;
+        // The offset of the window's top-left tap (it may lie in the
+        // padding: only the bounds-checked sums are read).
+        a_base = (int)p.x.offset + n * sv(p.x, 0) + grp * g.icg * sv(p.x, 1) + a_r * sv(p.x, 2) +
+                 a_c * sv(p.x, 3);
     } else if (PASS == PASS_DGRAD && !PW) {
         int m = m0 + a_ml;
         a_ok = m < M;
@@ -238,6 +241,10 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
         return ktab[ks][kl].b;
     };
 
+    // The gathers below form every address with 32-bit offsets and one
+    // 64-bit add, without a branch: where a copy is predicated off its
+    // address is never read (cp_async4's ignore-src).
+    //
     // Pointwise wgrad's gathers of the K tile at k0 (k = pixel): runs of
     // dy (A, rows = output channels) and of x (B, rows = input channels)
     // into k-major stage `st`; one division per thread and tile.
@@ -250,13 +257,13 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
         for (int r = 0; r < BM * BK / (RUN * THREADS); ++r) {
             const int ml = t / RUNS_K + r * (THREADS / RUNS_K);
             const bool ok = k_ok && m0 + ml < M;
-            cp_async_run<RUN>(&TILE_A(st, kl, ml), ok ? y + ya + (m0 + ml) * sv(p.y, 1) : y, ok);
+            cp_async_run<RUN>(&TILE_A(st, kl, ml), y + (ya + (m0 + ml) * sv(p.y, 1)), ok);
         }
 #pragma unroll
         for (int r = 0; r < BN * BK / (RUN * THREADS); ++r) {
             const int jl = t / RUNS_K + r * (THREADS / RUNS_K);
             const bool ok = k_ok && n0 + jl < N;
-            cp_async_run<RUN>(&TILE_B(st, kl, jl), ok ? x + xa + (n0 + jl) * sv(p.x, 1) : x, ok);
+            cp_async_run<RUN>(&TILE_B(st, kl, jl), x + (xa + (n0 + jl) * sv(p.x, 1)), ok);
         }
     };
     // Pointwise forward/dgrad's A gathers of the K tile at k0 (k = channel).
@@ -268,10 +275,13 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
             const int kl = t / RUNS_M + r * (THREADS / RUNS_M);
             const bool ok = a_ok && k0 + kl < k_end;
             cp_async_run<RUN>(&TILE_A(st, kl, RUN * (t % RUNS_M)),
-                       ok ? act + a_base + (k0 + kl) * sv(av, 1) : act, ok);
+                              act + (a_base + (k0 + kl) * sv(av, 1)), ok);
         }
     };
     // The general A gathers of the K tile at k0 (its ktab slot ready).
+    // (unit_stride: a uniform branch per gather, which the compiler hoists
+    // out of the unrolled loop.)
+    const bool unit_stride = g.sh == 1 && g.sw == 1;
     auto issue_a = [&](int k0, int st) {
         const int ks = slot_of(k0);
 #pragma unroll
@@ -280,30 +290,33 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
                 const int kl = t % BK, ml = t / BK + r * (THREADS / BK);
                 const int m = m0 + ml;
                 const bool ok = k0 + kl < k_end && m < M;
-                const float* src = y;
-                if (ok) src = y + (int)p.y.offset + ktab[ks][kl].a + (grp * g.ocg + m) * sv(p.y, 1);
-                cp_async4(&TILE_A(st, kl, ml), src, ok);
+                const int off = (int)p.y.offset + ktab[ks][kl].a + (grp * g.ocg + m) * sv(p.y, 1);
+                cp_async4(&TILE_A(st, kl, ml), y + off, ok);
+            } else if (PASS == PASS_FWD) {
+                const int kl = t / BM + r * (THREADS / BM);
+                const KEntry e = ktab[ks][kl];
+                const int hi = a_r + e.p, wi = a_c + e.q;
+                const bool ok = a_ok && k0 + kl < k_end && (u32)hi < (u32)g.h && (u32)wi < (u32)g.w;
+                cp_async4(&TILE_A(st, kl, a_ml), x + (a_base + e.a), ok);
+            } else if (unit_stride) {
+                // Dgrad at stride 1: the output pixel is (th, tw) itself.
+                const int kl = t / BM + r * (THREADS / BM);
+                const KEntry e = ktab[ks][kl];
+                const int th = a_r - e.p, tw = a_c - e.q;
+                const bool ok = a_ok && k0 + kl < k_end && (u32)th < (u32)g.ho && (u32)tw < (u32)g.wo;
+                cp_async4(&TILE_A(st, kl, a_ml), y + (a_base + e.a + th * sv(p.y, 2) + tw * sv(p.y, 3)),
+                          ok);
             } else {
                 const int kl = t / BM + r * (THREADS / BM);
-                bool ok = a_ok && k0 + kl < k_end;
-                const float* src = PASS == PASS_FWD ? x : y;
-                if (ok) {
-                    const KEntry e = ktab[ks][kl];
-                    if (PASS == PASS_FWD) {
-                        int hi = a_r + e.p, wi = a_c + e.q;
-                        ok = hi >= 0 && hi < g.h && wi >= 0 && wi < g.w;
-                        if (ok) src = x + a_base + e.a + a_r * sv(p.x, 2) + a_c * sv(p.x, 3);
-                    } else {
-                        int th = a_r - e.p, tw = a_c - e.q;
-                        int ho = th, wo = tw;
-                        ok = th >= 0 && tw >= 0;
-                        if (g.sh != 1) { ok = ok && th % g.sh == 0; ho = th / g.sh; }
-                        if (g.sw != 1) { ok = ok && tw % g.sw == 0; wo = tw / g.sw; }
-                        ok = ok && ho < g.ho && wo < g.wo;
-                        if (ok) src = y + a_base + e.a + ho * sv(p.y, 2) + wo * sv(p.y, 3);
-                    }
-                }
-                cp_async4(&TILE_A(st, kl, a_ml), src, ok);
+                const KEntry e = ktab[ks][kl];
+                const int th = a_r - e.p, tw = a_c - e.q;
+                int ho = th, wo = tw;
+                bool ok = a_ok && k0 + kl < k_end && th >= 0 && tw >= 0;
+                if (g.sh != 1) { ok = ok && th % g.sh == 0; ho = th / g.sh; }
+                if (g.sw != 1) { ok = ok && tw % g.sw == 0; wo = tw / g.sw; }
+                ok = ok && ho < g.ho && wo < g.wo;
+                cp_async4(&TILE_A(st, kl, a_ml), y + (a_base + e.a + ho * sv(p.y, 2) + wo * sv(p.y, 3)),
+                          ok);
             }
         }
     };
@@ -317,27 +330,19 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
                 const int kl = t % BK, jl = t / BK + r * (THREADS / BK);
                 const int j = n0 + jl;
                 const bool ok = k0 + kl < k_end && j < N;
-                const float* src = wt;
-                if (ok) src = wt + (int)p.w.offset + (grp * g.ocg + j) * sv(p.w, 0) + w_of_k(ks, kl, k0 + kl);
-                cp_async4(&TILE_B(st, kl, jl), src, ok);
+                const int off = (int)p.w.offset + (grp * g.ocg + j) * sv(p.w, 0) + w_of_k(ks, kl, k0 + kl);
+                cp_async4(&TILE_B(st, kl, jl), wt + off, ok);
             } else if (PASS == PASS_WGRAD) {
                 const int kl = t % BK, jl = t / BK + r * (THREADS / BK);
                 const int4 jt = jtab[jl];
-                bool ok = jt.w && k0 + kl < k_end;
-                const float* src = x;
-                if (ok) {
-                    const KEntry e = ktab[ks][kl];
-                    int hi = e.p + jt.y, wi = e.q + jt.z;
-                    ok = hi >= 0 && hi < g.h && wi >= 0 && wi < g.w;
-                    if (ok) src = x + jt.x + e.b + hi * sv(p.x, 2) + wi * sv(p.x, 3);
-                }
-                cp_async4(&TILE_B(st, kl, jl), src, ok);
+                const KEntry e = ktab[ks][kl];
+                const int hi = e.p + jt.y, wi = e.q + jt.z;
+                const bool ok = jt.w && k0 + kl < k_end && (u32)hi < (u32)g.h && (u32)wi < (u32)g.w;
+                cp_async4(&TILE_B(st, kl, jl), x + (jt.x + e.b + hi * sv(p.x, 2) + wi * sv(p.x, 3)), ok);
             } else {
                 const int kl = t / BN + r * (THREADS / BN);
-                bool ok = b_ok && k0 + kl < k_end;
-                const float* src = wt;
-                if (ok) src = wt + b_off + w_of_k(ks, kl, k0 + kl);
-                cp_async4(&TILE_B(st, kl, b_jl), src, ok);
+                const bool ok = b_ok && k0 + kl < k_end;
+                cp_async4(&TILE_B(st, kl, b_jl), wt + (b_off + w_of_k(ks, kl, k0 + kl)), ok);
             }
         }
     };

@@ -46,38 +46,44 @@ __device__ __forceinline__ float block_sum(float v) {
 
 #if __CUDA_ARCH__ >= 800
 // The shared-window address of a shared-memory pointer (cp.async's
-// destination operand).
+// destination operand). The intrinsic, not inline cvta: on a pointer into
+// a __shared__ array the compiler then keeps the address arithmetic in 32
+// bits instead of forming a 64-bit generic address per copy.
 __device__ __forceinline__ u32 smem_addr(const float* smem) {
-    u32 s;
-    asm volatile("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }"
-                 : "=r"(s) : "l"(smem));
-    return s;
+    return (u32)__cvta_generic_to_shared(smem);
 }
 #endif
 
 // Asynchronous 4-byte global->shared copy with zero fill when `pred` is
 // false (padding, tile edges): the gathers of the next K tile fly while the
 // current one is multiplied. Synchronous fallback before sm_80.
+// When `pred` is false `gmem` is never read and need not point into a
+// buffer (PTX's ignore-src operand), so callers form the address without
+// a branch: a select and a 64-bit add per copy cost more than the copy.
 __device__ __forceinline__ void cp_async4(float* smem, const float* gmem, bool pred) {
 #if __CUDA_ARCH__ >= 800
     const u32 s = smem_addr(smem);
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(s), "l"(gmem),
-                 "r"(pred ? 4 : 0));
+    asm volatile(
+        "{\n .reg .pred ignore;\n setp.eq.u32 ignore, %2, 0;\n"
+        " cp.async.ca.shared.global [%0], [%1], 4, ignore;\n}\n" ::"r"(s),
+        "l"(gmem), "r"((u32)pred));
 #else
     *smem = pred ? *gmem : 0.f;
 #endif
 }
 
 // The 16-byte twin of cp_async4 for the pointwise kernels' runs of four
-// pixels (both addresses 16-byte aligned). .cg: the activations stream
-// through L2 only, each element is read by one block.
+// pixels (both addresses 16-byte aligned when `pred`). .cg: the
+// activations stream through L2 only, each element is read by one block.
 __device__ __forceinline__ void cp_async16(float* smem, const float* gmem, bool pred) {
 #if defined(SLIMMABLE_CUDA_ON_CPU)
     shim_cp_async16(smem, gmem, pred);
 #elif __CUDA_ARCH__ >= 800
     const u32 s = smem_addr(smem);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem),
-                 "r"(pred ? 16 : 0));
+    asm volatile(
+        "{\n .reg .pred ignore;\n setp.eq.u32 ignore, %2, 0;\n"
+        " cp.async.cg.shared.global [%0], [%1], 16, ignore;\n}\n" ::"r"(s),
+        "l"(gmem), "r"((u32)pred));
 #else
     *reinterpret_cast<float4*>(smem) =
         pred ? *reinterpret_cast<const float4*>(gmem) : make_float4(0.f, 0.f, 0.f, 0.f);

@@ -20,8 +20,8 @@
 
 #define STEM_MAX_IC 3  // (4 would put the wgrad past 48 KiB of shared memory)
 #define STEM_TAPS (STEM_MAX_IC * 9)
-#define STEM_TW 32  // output tile: STEM_TW x STEM_TH pixels, a thread each
-#define STEM_TH 8
+#define STEM_TW 16  // forward tile: STEM_TW x STEM_TH pixels, a thread each
+#define STEM_TH 16  // (16 divides the stem's 112, 96, 80 and 64 wide outputs)
 #define STEM_THREADS (STEM_TW * STEM_TH)
 #define STEM_MAX_S 2  // the window below is sized for strides up to 2
 #define STEM_WIN_H ((STEM_TH - 1) * STEM_MAX_S + 3)
@@ -30,8 +30,10 @@
 #define STEM_MAX_OC 64   // forward: weights held in shared memory
 #define STEM_WG_OC 32    // wgrad: output channels at most
 
-// Stages the input window of the output tile at (ho0, wo0) of image n:
-// win[i][r][q] = x(n, i, ho0·s − ph + r, wo0·s − pw + q), zero outside.
+// Issues the copies of the input window of the output tile at (ho0, wo0)
+// of image n: win[i][r][q] = x(n, i, ho0·s − ph + r, wo0·s − pw + q), zero
+// outside. cp.async, so that a thread's copies fly together instead of
+// one load latency after another (wait before reading).
 __device__ __forceinline__ void stem_stage(float (*win)[STEM_WIN_H][STEM_WIN_W],
                                            const float* __restrict__ x, const Conv2dParams& p,
                                            const Geom& g, int n, int ho0, int wo0) {
@@ -41,7 +43,7 @@ __device__ __forceinline__ void stem_stage(float (*win)[STEM_WIN_H][STEM_WIN_W],
         const int q = e % cols, t = e / cols, r = t % rows, i = t / rows;
         const int hi = hi0 + r, wi = wi0 + q;
         const bool ok = hi >= 0 && hi < g.h && wi >= 0 && wi < g.w;
-        win[i][r][q] = ok ? x[at(p.x, n, i, hi, wi)] : 0.f;
+        cp_async4(&win[i][r][q], ok ? x + at(p.x, n, i, hi, wi) : x, ok);
     }
 }
 
@@ -50,16 +52,17 @@ extern "C" __global__ void __launch_bounds__(STEM_THREADS)
     slimmable_conv2d_fwd_stem3(const float* __restrict__ x, const float* __restrict__ wt,
                                float* __restrict__ y, const float* __restrict__ bias,
                                Conv2dParams p) {
-    __shared__ float win[STEM_MAX_IC][STEM_WIN_H][STEM_WIN_W];
-    __shared__ float ws[STEM_TAPS][STEM_MAX_OC];  // [tap][o]: a tap's weights side by side
+    __shared__ __align__(16) float win[STEM_MAX_IC][STEM_WIN_H][STEM_WIN_W];
+    __shared__ __align__(16) float ws[STEM_TAPS][STEM_MAX_OC];  // [tap][o]: a tap's weights side by side
     const Geom g = geom_of(p);
     const int n = blockIdx.z, ho0 = blockIdx.y * STEM_TH, wo0 = blockIdx.x * STEM_TW;
     const int taps = g.ic * 9;
     stem_stage(win, x, p, g, n, ho0, wo0);
     for (int e = threadIdx.x; e < taps * g.oc; e += STEM_THREADS) {
         const int o = e / taps, k = e % taps;
-        ws[k][o] = wt[at(p.w, o, k / 9, k % 9 / 3, k % 3)];
+        cp_async4(&ws[k][o], wt + at(p.w, o, k / 9, k % 9 / 3, k % 3), true);
     }
+    cp_async_wait_all();
     __syncthreads();
     const int tx = threadIdx.x % STEM_TW, ty = threadIdx.x / STEM_TW;
     const int ho = ho0 + ty, wo = wo0 + tx;

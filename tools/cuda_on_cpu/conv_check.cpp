@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
                       (pass == "fwd" ? !(stem_env && std::string(stem_env) == "0") : stem_wgrad);
     if (stem) {
         if (pass == "fwd") {
-            const unsigned tiles_w = (wo + 31) / 32, tiles_h = (ho + 7) / 8;
+            const unsigned tiles_w = (wo + 15) / 16, tiles_h = (ho + 15) / 16;
             shim_launch({tiles_w, tiles_h, (unsigned)n}, {256, 1, 1}, [&] {
                 slimmable_conv2d_fwd_stem3(x.data(), w.data(), y.data(), bias.data(), p);
             });

@@ -428,7 +428,7 @@ pub unsafe fn launch_conv2d(
         }
     } else if stem_direct(pass, p) {
         // The stem's direct kernels (exact f32, whatever precision was
-        // asked): forward a thread per output pixel, tiles of 32 x 8;
+        // asked): forward a thread per output pixel, tiles of 16 x 16;
         // wgrad a grid-stride walk over tiles of 16 x 8, two blocks an SM.
         let tiles = (wo.div_ceil(STEM_TILE.0), ho.div_ceil(STEM_TILE.1));
         let wgrad_tiles = n * wo.div_ceil(STEM_WGRAD_TILE.0) * ho.div_ceil(STEM_WGRAD_TILE.1);
@@ -523,7 +523,7 @@ pub unsafe fn launch_conv2d(
 /// The stem kernels' output tiles in kernels/stem_conv.cu: the forward's
 /// (`STEM_TW` × `STEM_TH`, a thread a pixel: `STEM_THREADS`) and the
 /// wgrad's (`SWG_TW` × `SWG_TH`, also 256 threads).
-const STEM_TILE: (u64, u64) = (32, 8);
+const STEM_TILE: (u64, u64) = (16, 16);
 const STEM_WGRAD_TILE: (u64, u64) = (16, 8);
 const STEM_THREADS: u32 = 256;
 
