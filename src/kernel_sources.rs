@@ -129,6 +129,7 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::CONV2D_WGRAD_BF16_PWS_NARROW,
             entry::CONV2D_FWD_TF32_SQ,
             entry::CONV2D_DGRAD_TF32_SQ,
+            entry::CONV2D_WGRAD_TF32_SQ,
             entry::CONV2D_FWD_TF32_PW_SQ,
             entry::CONV2D_DGRAD_TF32_PW_SQ,
             entry::CONV2D_FWD_TF32_PWS_SQ,
@@ -343,6 +344,7 @@ pub mod entry {
     /// (`launch_conv::gemm_square_wins`, `SLIMMABLE_GEMM_SQUARE=0|1`).
     pub const CONV2D_FWD_TF32_SQ: &str = "slimmable_conv2d_fwd_tf32_sq";
     pub const CONV2D_DGRAD_TF32_SQ: &str = "slimmable_conv2d_dgrad_tf32_sq";
+    pub const CONV2D_WGRAD_TF32_SQ: &str = "slimmable_conv2d_wgrad_tf32_sq";
     pub const CONV2D_FWD_TF32_PW_SQ: &str = "slimmable_conv2d_fwd_tf32_pw_sq";
     pub const CONV2D_DGRAD_TF32_PW_SQ: &str = "slimmable_conv2d_dgrad_tf32_pw_sq";
     pub const CONV2D_FWD_TF32_PWS_SQ: &str = "slimmable_conv2d_fwd_tf32_pws_sq";

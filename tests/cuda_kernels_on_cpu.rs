@@ -766,6 +766,12 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
         (3, 120, 97, 140, 100, 1, 4, 4, 1, 1, 0, 4),
         (2, 72, 70, 100, 97, 1, 5, 7, 1, 1, 0, 1),
         (2, 8, 8, 150, 144, 1, 6, 5, 3, 1, 1, 0),
+        // Wgrads the square tiles take under SLIMMABLE_GEMM_SQUARE=1 (100
+        // outputs x 12 inputs x 9 taps; 200 x 22 x 9 on a slice starting
+        // at input channel 1, split-K over 576 pixels): the forward and
+        // dgrad of the second too.
+        (2, 12, 12, 100, 100, 1, 6, 7, 3, 1, 1, 0),
+        (4, 24, 22, 210, 200, 1, 12, 12, 3, 1, 1, 1),
         // Shapes verify gained with the WGSL wgrad rework: dense 3x3
         // without padding at strides 1 and 2, few outputs with many taps
         // and pixels (a split wgrad), alone and in two groups.

@@ -48,8 +48,11 @@ int main(int argc, char** argv) {
     const bool narrow = cols <= 16;
     // gemm_square_fits: TF32 forward or dgrad whose columns fill 128-wide
     // tiles at least as well as 64-wide ones.
-    const bool square = square_on && !narrow && mode == 1 && pass != "wgrad" && cols > 64 &&
-                        (cols % 128 == 0 || cols % 128 > 64);
+    // The wgrad also needs its rows (output channels) to fill them, and a
+    // kernel larger than 1x1.
+    auto fills = [](uint64_t c) { return c > 64 && (c % 128 == 0 || c % 128 > 64); };
+    const bool square = square_on && !narrow && mode == 1 && fills(cols) &&
+                        (pass != "wgrad" || (khw > 1 && fills(m)));
     uint64_t tm, tn, threads;
     if (square) { tm = 128; tn = 128; threads = 256; }
     else if (narrow) { tm = 128; tn = 16; threads = 128; }
@@ -142,10 +145,11 @@ int main(int argc, char** argv) {
     const bool aligned = ((uintptr_t)x.data() | (uintptr_t)y.data()) % 16 == 0;
     const bool vec16 = pw && vec4(p.x) && vec4(p.y) && aligned;
     // The square tiles' entries: [pass][general, pw, pws].
-    const Kernel sq_table[2][3] = {
+    const Kernel sq_table[3][3] = {
         {slimmable_conv2d_fwd_tf32_sq, slimmable_conv2d_fwd_tf32_pw_sq, slimmable_conv2d_fwd_tf32_pws_sq},
         {slimmable_conv2d_dgrad_tf32_sq, slimmable_conv2d_dgrad_tf32_pw_sq,
          slimmable_conv2d_dgrad_tf32_pws_sq},
+        {slimmable_conv2d_wgrad_tf32_sq, nullptr, nullptr},
     };
     const Kernel k = square ? sq_table[pi][!pw ? 0 : vec16 ? 1 : 2]
                             : (!pw ? table : vec16 ? pw_table : pws_table)[pi][mode][narrow ? 1 : 0];

@@ -569,14 +569,23 @@ pub fn stem_direct_fits(pass: ConvPass, p: &Conv2dParams) -> bool {
 /// at least as well as 64-wide ones: a multiple of 128, or more than 64
 /// past one (144 columns would use 56% of two square tiles against 75% of
 /// three 64-wide ones).
+///
+/// The wgrad (opt-in: never in [`gemm_square_wins`], untimed) needs its
+/// rows (output channels) and columns (input channels × taps) to fill them
+/// so, and a kernel larger than 1×1 (pointwise wgrads have their own
+/// k-major kernels).
 pub fn gemm_square_fits(pass: ConvPass, precision: Precision, p: &Conv2dParams) -> bool {
     let groups = p.groups.max(1);
-    let cols = match pass {
-        ConvPass::Forward => p.y.dims[1] / groups,
-        ConvPass::Dgrad => p.x.dims[1] / groups,
-        ConvPass::Wgrad => return false,
+    let fills = |n: u32| n > 64 && (n % 128 == 0 || n % 128 > 64);
+    let taps = p.w.dims[2] * p.w.dims[3];
+    let fits = match pass {
+        ConvPass::Forward => fills(p.y.dims[1] / groups),
+        ConvPass::Dgrad => fills(p.x.dims[1] / groups),
+        ConvPass::Wgrad => {
+            taps > 1 && fills(p.y.dims[1] / groups) && fills(p.x.dims[1] / groups * taps)
+        }
     };
-    precision == Precision::Tf32 && cols > 64 && (cols % 128 == 0 || cols % 128 > 64)
+    precision == Precision::Tf32 && fits
 }
 
 /// Where the square tiles run by default, from run 6's A/B (H200,
@@ -588,7 +597,12 @@ pub fn gemm_square_fits(pass: ConvPass, precision: Precision, p: &Conv2dParams) 
 fn gemm_square_wins(pass: ConvPass, p: &Conv2dParams, m: u64) -> bool {
     let pointwise = p.w.dims[2] == 1 && p.w.dims[3] == 1;
     let square_blocks = m.div_ceil(128) * u64::from(p.y.dims[1] / p.groups.max(1)).div_ceil(128);
-    !pointwise && (pass == ConvPass::Dgrad || square_blocks >= 2 * SM_COUNT)
+    !pointwise
+        && match pass {
+            ConvPass::Dgrad => true,
+            ConvPass::Forward => square_blocks >= 2 * SM_COUNT,
+            ConvPass::Wgrad => false,
+        }
 }
 
 /// The H200's and H100's SM count (132), for grid-size rules.
@@ -605,9 +619,13 @@ fn gemm_square_switch() -> Option<bool> {
     })
 }
 
-/// The square-tile entry of a TF32 forward or dgrad: general, pointwise
-/// with 16-byte runs (`vec16`), or pointwise with 4-byte gathers.
+/// The square-tile entry of a TF32 pass: the general wgrad; a forward or
+/// dgrad general, pointwise with 16-byte runs (`vec16`), or pointwise with
+/// 4-byte gathers.
 fn square_entry(pass: ConvPass, pointwise: bool, vec16: bool) -> &'static str {
+    if pass == ConvPass::Wgrad {
+        return entry::CONV2D_WGRAD_TF32_SQ; // never pointwise: gemm_square_fits
+    }
     let dgrad = pass == ConvPass::Dgrad;
     match (dgrad, pointwise, vec16) {
         (false, false, _) => entry::CONV2D_FWD_TF32_SQ,
