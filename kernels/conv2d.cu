@@ -49,17 +49,22 @@ __device__ __forceinline__ void gemm_dims(const Geom& g, int& M, int& N, int& K)
 //            p,q = top-left input row/col of the window (may be negative)
 struct __align__(16) KEntry { int a, b, p, q; };  // one 16-byte shared load
 
+// `inner` and `outer` divide by the fastest two extents of k: wo and ho
+// (wgrad), kw and kh (forward, dgrad).
 template <int PASS>
-__device__ __forceinline__ KEntry decode_k(const Conv2dParams& pr, const Geom& g, int grp, int k) {
+__device__ __forceinline__ KEntry decode_k(const Conv2dParams& pr, const Geom& g, int grp, int k,
+                                           const FastDiv& inner, const FastDiv& outer) {
     KEntry e;
+    const int t = (int)div_by((u32)k, inner), r = k - t * (int)inner.d;
+    const int u = (int)div_by((u32)t, outer), s = t - u * (int)outer.d;
     if (PASS == PASS_WGRAD) {
-        int wo = k % g.wo, t = k / g.wo, ho = t % g.ho, n = t / g.ho;
+        const int wo = r, ho = s, n = u;
         e.a = n * sv(pr.y, 0) + ho * sv(pr.y, 2) + wo * sv(pr.y, 3);
         e.b = n * sv(pr.x, 0);
         e.p = ho * g.sh - g.ph;
         e.q = wo * g.sw - g.pw;
     } else {
-        int kx = k % g.kw, t = k / g.kw, ky = t % g.kh, c = t / g.kh;
+        const int kx = r, ky = s, c = u;
         if (PASS == PASS_FWD) {
             e.a = c * sv(pr.x, 1) + ky * sv(pr.x, 2) + kx * sv(pr.x, 3);
             e.b = c * sv(pr.w, 1) + ky * sv(pr.w, 2) + kx * sv(pr.w, 3);
@@ -362,12 +367,19 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     for (int i = 0; i < ACC; ++i) acc[i] = 0.f;
     const int warp = t / 32, lane = t % 32, gid = lane / 4, tig = lane % 4;
 
+    // The decode's divisors (the first two warps decode the first two
+    // tiles, the first warp every later one).
+    FastDiv inner = {1, 1, 0}, outer = {1, 1, 0};
+    if (!POINTWISE && t < 64) {
+        inner = fast_div(PASS == PASS_WGRAD ? g.wo : g.kw);
+        outer = fast_div(PASS == PASS_WGRAD ? g.ho : g.kh);
+    }
     if (k_begin < k_end) {
         if (!POINTWISE) {
             // The first two tiles' tables: the first warp the first, the
             // second warp the second (every block has at least two warps).
             const int kl = t % 32, tile = t / 32, k = k_begin + tile * BK + kl;
-            if (tile < 2 && kl < BK && k < k_end) ktab[tile][kl] = decode_k<PASS>(p, g, grp, k);
+            if (tile < 2 && kl < BK && k < k_end) ktab[tile][kl] = decode_k<PASS>(p, g, grp, k, inner, outer);
             __syncthreads();
         }
         issue(k_begin, 0);
@@ -382,7 +394,8 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
         // issued.
         if (!POINTWISE) {
             const int k2 = k0 + 2 * BK;
-            if (t < BK && k2 + t < k_end) ktab[(i + 2) % 3][t] = decode_k<PASS>(p, g, grp, k2 + t);
+            if (t < BK && k2 + t < k_end)
+                ktab[(i + 2) % 3][t] = decode_k<PASS>(p, g, grp, k2 + t, inner, outer);
         }
         if (k1 < k_end) {
             issue(k1, st ^ 1);  // its table (slot (i + 1) % 3) was written before the last barrier

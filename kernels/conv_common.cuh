@@ -24,6 +24,26 @@ __device__ __forceinline__ u32 at(const ViewParams& v, int a, int b, int c, int 
 
 __device__ __forceinline__ int sv(const ViewParams& v, int d) { return (int)v.strides[d]; }
 
+// Division by a run-time divisor d >= 1 as a multiply-high, an add and a
+// shift (Granlund and Montgomery's method with m = floor(2^32 (2^l - d) / d)
+// + 1, l = ceil(log2 d)): exact for 0 <= n < 2^31, where t + n cannot
+// overflow. Built once (one 64-bit division); each use is three
+// instructions instead of the twenty or so of an integer division, which
+// matters in the GEMMs' per-K-tile decode.
+struct FastDiv {
+    u32 d, m, l;
+};
+__device__ __forceinline__ FastDiv fast_div(u32 d) {
+    FastDiv f;
+    f.d = d;
+    f.l = 32 - __clz(d - 1);  // 0 for d = 1
+    f.m = (u32)((((unsigned long long)1 << 32) * (((unsigned long long)1 << f.l) - d)) / d + 1);
+    return f;
+}
+__device__ __forceinline__ u32 div_by(u32 n, const FastDiv& f) {
+    return (__umulhi(n, f.m) + n) >> f.l;
+}
+
 // Sum of v over the block, for blocks of any shape (threads numbered x
 // fastest, as CUDA forms warps; their count a multiple of 32, at most 1024).
 // Valid in thread (0, 0, 0).

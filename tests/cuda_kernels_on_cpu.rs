@@ -709,6 +709,9 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
     let Some(exe) = driver_or_skip(&dir, "conv_check") else {
         return;
     };
+    // The decode's multiply-shift division against integer division.
+    let fast_div = run_driver(&exe, &["fastdiv".as_ref()]).unwrap();
+    assert!(fast_div.contains("fast_div: ok"), "{fast_div}");
     let cpu = backend::open(BackendKind::Cpu).unwrap();
     let be = cpu.as_ref();
     let mut rng = Rng::new(0xC0);

@@ -20,7 +20,28 @@
 
 using Kernel = void (*)(float*, float*, float*, const float*, Conv2dParams, u32);
 
+// conv_common.cuh's FastDiv against the division it stands for: every
+// divisor up to 600 (kernel sizes, output widths and heights) on every
+// numerator below 2^16, on numerators up to 2^31 - 1 in growing steps, and
+// on the last one.
+static int check_fast_div() {
+    for (u32 d = 1; d <= 600; ++d) {
+        const FastDiv f = fast_div(d);
+        for (u32 n = 0;; n = n < (1u << 16) ? n + 1 : n + 1 + n / 4096) {
+            if (n > 0x7FFFFFFFu) n = 0x7FFFFFFFu;
+            if (div_by(n, f) != n / d) {
+                std::fprintf(stderr, "fast_div: %u / %u gave %u\n", n, d, div_by(n, f));
+                return 1;
+            }
+            if (n == 0x7FFFFFFFu) break;
+        }
+    }
+    std::printf("fast_div: ok\n");
+    return 0;
+}
+
 int main(int argc, char** argv) {
+    if (argc == 2 && std::string(argv[1]) == "fastdiv") return check_fast_div();
     const bool square_on = argc == 5 && std::string(argv[4]) == "square";
     // gemmwgrad: SLIMMABLE_STEM_WGRAD_DIRECT=0 on the host (the stem's
     // wgrad on the split-K GEMM instead of its direct kernel).
