@@ -164,8 +164,13 @@ fn shapes() -> Vec<Shape> {
         pad: 0,
         ..dense(40, (24, 13), (16, 9), 1, 1, (5, 3))
     });
-    // Stem: image channels are never sliced.
+    // Stem: image channels are never sliced. 7x7 on the GEMM; 3x3 on
+    // CUDA's direct stem kernels: 3 channels at stride 2 on tiles that do
+    // not fit (forward 16 x 16, wgrad 16 x 8), and the Fashion-MNIST stem
+    // (1 channel, stride 1, 28 x 28).
     v.push(dense(2, (3, 3), (32, 24), 7, 2, (17, 19)));
+    v.push(dense(2, (3, 3), (32, 24), 3, 2, (37, 45)));
+    v.push(dense(3, (1, 1), (16, 12), 3, 1, (28, 28)));
     v.push(Shape {
         groups: 4,
         ..dense(2, (32, 16), (32, 24), 3, 1, (8, 9))
