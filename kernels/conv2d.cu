@@ -241,6 +241,11 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     // The ktab slot of the K tile at k0: tile i of the split uses slot i % 3.
     auto slot_of = [&](int k0) -> int { return ((k0 - k_begin) / BK) % 3; };
     // The weight offset of reduction index k (forward, dgrad).
+    // Forward: a weight block's (channel, ky, kx) is packed whenever the
+    // weight is (a block of the full-size tensor always is), so the offset
+    // of k is k itself and no table is read.
+    const bool w_packed = PASS == PASS_FWD && sv(p.w, 3) == 1 && sv(p.w, 2) == g.kw &&
+                          sv(p.w, 1) == g.khw;
     auto w_of_k = [&](int ks, int kl, int k) -> int {
         if (POINTWISE) return k * sv(p.w, PASS == PASS_FWD ? 1 : 0);
         return ktab[ks][kl].b;
@@ -329,6 +334,18 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     // forward and dgrad, pointwise or not).
     auto issue_b = [&](int k0, int st) {
         const int ks = POINTWISE ? 0 : slot_of(k0);
+        if (PASS == PASS_FWD && !POINTWISE && w_packed) {
+            // One bound on k for all of this thread's copies (its k is fixed).
+            const int kl = t % BK;
+            const bool k_ok = k0 + kl < k_end;
+            const int w0 = (int)p.w.offset + grp * g.ocg * sv(p.w, 0) + k0 + kl;
+#pragma unroll
+            for (int r = 0; r < B_PER; ++r) {
+                const int jl = t / BK + r * (THREADS / BK), j = n0 + jl;
+                cp_async4(&TILE_B(st, kl, jl), wt + (w0 + j * sv(p.w, 0)), k_ok && j < N);
+            }
+            return;
+        }
 #pragma unroll
         for (int r = 0; r < B_PER; ++r) {
             if (PASS == PASS_FWD) {

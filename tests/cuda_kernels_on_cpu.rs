@@ -882,6 +882,51 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
             }
         }
     }
+    // A weight whose (channel, ky, kx) is not packed (rows of kw = 3 taps
+    // padded to 4): the forward reads it through the decode table instead
+    // of taking k as the offset. Every pass, every precision.
+    {
+        let (n, icf, ic, ocf, oc, h, w) = (2, 12, 10, 20, 18, 9, 11);
+        let geometry = ConvGeometry {
+            groups: 1,
+            stride: [1, 1],
+            padding: [1, 1],
+        };
+        let xv = View::channel_slice([n, icf, h, w], 1, ic).unwrap();
+        let yv = View::channel_slice([n, ocf, h, w], 0, oc).unwrap();
+        let wv = View {
+            offset: 0,
+            dims: [oc, ic, 3, 3],
+            strides: [icf * 12, 12, 4, 1],
+        };
+        let x_host = rng.vec_f32(n * icf * h * w);
+        let y_host = rng.vec_f32(n * ocf * h * w);
+        let w_host = rng.vec_f32(ocf * icf * 12);
+        let bias_host = rng.vec_f32(ocf);
+        for pass in ["fwd", "dgrad", "wgrad"] {
+            let r = (if pass == "wgrad" { n * h * w } else { ic * 9 } as f32).sqrt();
+            for (pname, atol, rtol) in [
+                ("f32", 2e-6 * r + 1e-6, 1e-5f32),
+                ("tf32", 2e-3 * r, 5e-3),
+                ("bf16", 1.6e-2 * r, 4e-2),
+            ] {
+                let cdir = dir.join(format!("padded-weight-{pass}-{pname}"));
+                if let Err(text) = conv_pass_case_acc(
+                    be,
+                    &exe,
+                    &cdir,
+                    [xv, wv, yv],
+                    geometry,
+                    (&x_host, &w_host, &y_host, &bias_host),
+                    pass,
+                    Some((pname, atol, rtol)),
+                    false,
+                ) {
+                    failures.push(format!("padded weight {pass} {pname}: {text}"));
+                }
+            }
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
