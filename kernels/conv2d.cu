@@ -240,12 +240,12 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     }
     // The ktab slot of the K tile at k0: tile i of the split uses slot i % 3.
     auto slot_of = [&](int k0) -> int { return ((k0 - k_begin) / BK) % 3; };
-    // The weight offset of reduction index k (forward, dgrad).
     // Forward: a weight block's (channel, ky, kx) is packed whenever the
     // weight is (a block of the full-size tensor always is), so the offset
-    // of k is k itself and no table is read.
+    // of k is k itself and no table is read (issue_b).
     const bool w_packed = PASS == PASS_FWD && sv(p.w, 3) == 1 && sv(p.w, 2) == g.kw &&
                           sv(p.w, 1) == g.khw;
+    // The weight offset of reduction index k (forward, dgrad).
     auto w_of_k = [&](int ks, int kl, int k) -> int {
         if (POINTWISE) return k * sv(p.w, PASS == PASS_FWD ? 1 : 0);
         return ktab[ks][kl].b;
