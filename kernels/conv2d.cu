@@ -294,13 +294,18 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     const bool unit_stride = g.sh == 1 && g.sw == 1;
     auto issue_a = [&](int k0, int st) {
         const int ks = slot_of(k0);
+        // Wgrad: this thread's k (a pixel) is the same in every copy, so
+        // its table entry is read once (a shared load before each copy
+        // also costs three issue slots of padding).
+        const int wk = t % BK;
+        const int wk_a = PASS == PASS_WGRAD ? ktab[ks][wk].a : 0;
 #pragma unroll
         for (int r = 0; r < A_PER; ++r) {
             if (PASS == PASS_WGRAD) {
-                const int kl = t % BK, ml = t / BK + r * (THREADS / BK);
+                const int kl = wk, ml = t / BK + r * (THREADS / BK);
                 const int m = m0 + ml;
                 const bool ok = k0 + kl < k_end && m < M;
-                const int off = (int)p.y.offset + ktab[ks][kl].a + (grp * g.ocg + m) * sv(p.y, 1);
+                const int off = (int)p.y.offset + wk_a + (grp * g.ocg + m) * sv(p.y, 1);
                 cp_async4(&TILE_A(st, kl, ml), y + off, ok);
             } else if (PASS == PASS_FWD) {
                 const int kl = t / BM + r * (THREADS / BM);
@@ -334,6 +339,8 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     // forward and dgrad, pointwise or not).
     auto issue_b = [&](int k0, int st) {
         const int ks = POINTWISE ? 0 : slot_of(k0);
+        // Wgrad: this thread's k is the same in every copy (see issue_a).
+        const KEntry e = PASS == PASS_WGRAD && !POINTWISE ? ktab[ks][t % BK] : KEntry{0, 0, 0, 0};
         if (PASS == PASS_FWD && !POINTWISE && w_packed) {
             // One bound on k for all of this thread's copies (its k is fixed).
             const int kl = t % BK;
@@ -357,7 +364,6 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
             } else if (PASS == PASS_WGRAD) {
                 const int kl = t % BK, jl = t / BK + r * (THREADS / BK);
                 const int4 jt = jtab[jl];
-                const KEntry e = ktab[ks][kl];
                 const int hi = e.p + jt.y, wi = e.q + jt.z;
                 const bool ok = jt.w && k0 + kl < k_end && (u32)hi < (u32)g.h && (u32)wi < (u32)g.w;
                 cp_async4(&TILE_B(st, kl, jl), x + (jt.x + e.b + hi * sv(p.x, 2) + wi * sv(p.x, 3)), ok);
