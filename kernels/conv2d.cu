@@ -289,11 +289,38 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
         }
     };
     // The general A gathers of the K tile at k0 (its ktab slot ready).
-    // (unit_stride: a uniform branch per gather, which the compiler hoists
-    // out of the unrolled loop.)
     const bool unit_stride = g.sh == 1 && g.sw == 1;
     auto issue_a = [&](int k0, int st) {
         const int ks = slot_of(k0);
+        if (PASS == PASS_FWD || (PASS == PASS_DGRAD && unit_stride)) {
+            // Forward, and dgrad at stride 1 (where the output pixel is
+            // (th, tw) itself): the table entries of four copies, then the
+            // four copies. A shared load right before a cp.async costs three
+            // issue slots of padding; loads a few instructions back do not.
+            constexpr int GROUP = A_PER % 4 == 0 ? 4 : 1;
+#pragma unroll
+            for (int r0 = 0; r0 < A_PER; r0 += GROUP) {
+                KEntry e[GROUP];
+#pragma unroll
+                for (int q = 0; q < GROUP; ++q) e[q] = ktab[ks][t / BM + (r0 + q) * (THREADS / BM)];
+#pragma unroll
+                for (int q = 0; q < GROUP; ++q) {
+                    const int kl = t / BM + (r0 + q) * (THREADS / BM);
+                    bool ok = a_ok && k0 + kl < k_end;
+                    if (PASS == PASS_FWD) {
+                        const int hi = a_r + e[q].p, wi = a_c + e[q].q;
+                        ok = ok && (u32)hi < (u32)g.h && (u32)wi < (u32)g.w;
+                        cp_async4(&TILE_A(st, kl, a_ml), x + (a_base + e[q].a), ok);
+                    } else {
+                        const int th = a_r - e[q].p, tw = a_c - e[q].q;
+                        ok = ok && (u32)th < (u32)g.ho && (u32)tw < (u32)g.wo;
+                        cp_async4(&TILE_A(st, kl, a_ml),
+                                  y + (a_base + e[q].a + th * sv(p.y, 2) + tw * sv(p.y, 3)), ok);
+                    }
+                }
+            }
+            return;
+        }
         // Wgrad: this thread's k (a pixel) is the same in every copy, so
         // its table entry is read once (a shared load before each copy
         // also costs three issue slots of padding).
@@ -307,20 +334,6 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
                 const bool ok = k0 + kl < k_end && m < M;
                 const int off = (int)p.y.offset + wk_a + (grp * g.ocg + m) * sv(p.y, 1);
                 cp_async4(&TILE_A(st, kl, ml), y + off, ok);
-            } else if (PASS == PASS_FWD) {
-                const int kl = t / BM + r * (THREADS / BM);
-                const KEntry e = ktab[ks][kl];
-                const int hi = a_r + e.p, wi = a_c + e.q;
-                const bool ok = a_ok && k0 + kl < k_end && (u32)hi < (u32)g.h && (u32)wi < (u32)g.w;
-                cp_async4(&TILE_A(st, kl, a_ml), x + (a_base + e.a), ok);
-            } else if (unit_stride) {
-                // Dgrad at stride 1: the output pixel is (th, tw) itself.
-                const int kl = t / BM + r * (THREADS / BM);
-                const KEntry e = ktab[ks][kl];
-                const int th = a_r - e.p, tw = a_c - e.q;
-                const bool ok = a_ok && k0 + kl < k_end && (u32)th < (u32)g.ho && (u32)tw < (u32)g.wo;
-                cp_async4(&TILE_A(st, kl, a_ml), y + (a_base + e.a + th * sv(p.y, 2) + tw * sv(p.y, 3)),
-                          ok);
             } else {
                 const int kl = t / BM + r * (THREADS / BM);
                 const KEntry e = ktab[ks][kl];
