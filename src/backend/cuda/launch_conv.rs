@@ -576,7 +576,7 @@ pub fn stem_direct_fits(pass: ConvPass, p: &Conv2dParams) -> bool {
 /// k-major kernels).
 pub fn gemm_square_fits(pass: ConvPass, precision: Precision, p: &Conv2dParams) -> bool {
     let groups = p.groups.max(1);
-    let fills = |n: u32| n > 64 && (n % 128 == 0 || n % 128 > 64);
+    let fills = |n: u32| n > 64 && (n.is_multiple_of(128) || n % 128 > 64);
     let taps = p.w.dims[2] * p.w.dims[3];
     let fits = match pass {
         ConvPass::Forward => fills(p.y.dims[1] / groups),
