@@ -805,15 +805,15 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                 "dgrad" => oc / groups * kk * kk,
                 _ => n * ho * wo,
             };
-            let r = (reduction as f32).sqrt();
-            // verify's tolerances (src/verify/conv_cases.rs) per precision;
-            // TF32 forward and dgrad once more adding into their output.
-            for (pname, atol, rtol, accumulate) in [
-                ("f32", 2e-6 * r + 1e-6, 1e-5f32, false),
-                ("tf32", 2e-3 * r, 5e-3, false),
-                ("tf32", 2e-3 * r, 5e-3, true),
-                ("bf16", 1.6e-2 * r, 4e-2, false),
+            // Each precision; TF32 forward and dgrad once more adding into
+            // their output.
+            for (pname, accumulate) in [
+                ("f32", false),
+                ("tf32", false),
+                ("tf32", true),
+                ("bf16", false),
             ] {
+                let (atol, rtol) = conv_tolerance(pname, reduction);
                 if accumulate && pass == "wgrad" {
                     continue; // wgrad always adds into the gradient
                 }
@@ -904,12 +904,13 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
         let w_host = rng.vec_f32(ocf * icf * 12);
         let bias_host = rng.vec_f32(ocf);
         for pass in ["fwd", "dgrad", "wgrad"] {
-            let r = (if pass == "wgrad" { n * h * w } else { ic * 9 } as f32).sqrt();
-            for (pname, atol, rtol) in [
-                ("f32", 2e-6 * r + 1e-6, 1e-5f32),
-                ("tf32", 2e-3 * r, 5e-3),
-                ("bf16", 1.6e-2 * r, 4e-2),
-            ] {
+            let reduction = match pass {
+                "fwd" => ic * 9,
+                "dgrad" => oc * 9,
+                _ => n * h * w,
+            };
+            for pname in ["f32", "tf32", "bf16"] {
+                let (atol, rtol) = conv_tolerance(pname, reduction);
                 let cdir = dir.join(format!("padded-weight-{pass}-{pname}"));
                 if let Err(text) = conv_pass_case_acc(
                     be,
@@ -929,6 +930,17 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// verify's conv tolerances (src/verify/conv_cases.rs), (atol, rtol), for a
+/// precision and the length of the reduction behind each output.
+fn conv_tolerance(precision: &str, reduction: usize) -> (f32, f32) {
+    let r = (reduction as f32).sqrt();
+    match precision {
+        "f32" => (2e-6 * r + 1e-6, 1e-5),
+        "tf32" => (2e-3 * r, 5e-3),
+        _ => (1.6e-2 * r, 4e-2),
+    }
 }
 
 /// The pass a driver names "fwd", "dgrad" or "wgrad".
