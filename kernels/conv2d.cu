@@ -366,6 +366,28 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
             }
             return;
         }
+        if (PASS == PASS_WGRAD && !POINTWISE) {
+            // The column entries of four copies, then the four copies (see
+            // issue_a: a shared load right before a cp.async is padded).
+            constexpr int GROUP = B_PER % 4 == 0 ? 4 : 1;
+            const int kl = t % BK;
+            const bool k_ok = k0 + kl < k_end;
+#pragma unroll
+            for (int r0 = 0; r0 < B_PER; r0 += GROUP) {
+                int4 jt[GROUP];
+#pragma unroll
+                for (int q = 0; q < GROUP; ++q) jt[q] = jtab[t / BK + (r0 + q) * (THREADS / BK)];
+#pragma unroll
+                for (int q = 0; q < GROUP; ++q) {
+                    const int jl = t / BK + (r0 + q) * (THREADS / BK);
+                    const int hi = e.p + jt[q].y, wi = e.q + jt[q].z;
+                    const bool ok = jt[q].w && k_ok && (u32)hi < (u32)g.h && (u32)wi < (u32)g.w;
+                    cp_async4(&TILE_B(st, kl, jl),
+                              x + (jt[q].x + e.b + hi * sv(p.x, 2) + wi * sv(p.x, 3)), ok);
+                }
+            }
+            return;
+        }
 #pragma unroll
         for (int r = 0; r < B_PER; ++r) {
             if (PASS == PASS_FWD) {
@@ -374,12 +396,6 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
                 const bool ok = k0 + kl < k_end && j < N;
                 const int off = (int)p.w.offset + (grp * g.ocg + j) * sv(p.w, 0) + w_of_k(ks, kl, k0 + kl);
                 cp_async4(&TILE_B(st, kl, jl), wt + off, ok);
-            } else if (PASS == PASS_WGRAD) {
-                const int kl = t % BK, jl = t / BK + r * (THREADS / BK);
-                const int4 jt = jtab[jl];
-                const int hi = e.p + jt.y, wi = e.q + jt.z;
-                const bool ok = jt.w && k0 + kl < k_end && (u32)hi < (u32)g.h && (u32)wi < (u32)g.w;
-                cp_async4(&TILE_B(st, kl, jl), x + (jt.x + e.b + hi * sv(p.x, 2) + wi * sv(p.x, 3)), ok);
             } else {
                 const int kl = t / BN + r * (THREADS / BN);
                 const bool ok = b_ok && k0 + kl < k_end;
