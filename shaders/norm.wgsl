@@ -114,6 +114,22 @@ fn bn_reduce_sh(t: u32, welford: bool) {
     }
 }
 
+// Reduces the workgroup's `acc` and writes thread 0's result as partial k of
+// channel ch: (count, mean, M2) by Chan's merge (`welford`, the stats), or
+// the two sums (the backward).
+fn bn_write_partial(t: u32, ch: u32, k: u32, acc: vec3<f32>, welford: bool) {
+    bn_sh[t] = acc;
+    bn_reduce_sh(t, welford);
+    if (t == 0u) {
+        let at = bn_partial(ch, k);
+        bn_saved[at] = bn_sh[0].x;
+        bn_saved[at + 1u] = bn_sh[0].y;
+        if (welford) {
+            bn_saved[at + 2u] = bn_sh[0].z;
+        }
+    }
+}
+
 @compute @workgroup_size(BN_REDUCE)
 fn slimmable_bn_stats_f32(@builtin(workgroup_id) wg: vec3<u32>,
                           @builtin(local_invocation_index) t: u32) {
@@ -139,14 +155,7 @@ fn slimmable_bn_stats_f32(@builtin(workgroup_id) wg: vec3<u32>,
         }
         j += s1 - s0;
     }
-    bn_sh[t] = acc;
-    bn_reduce_sh(t, true);
-    if (t == 0u) {
-        let at = bn_partial(ch, wg.x);
-        bn_saved[at] = bn_sh[0].x;
-        bn_saved[at + 1u] = bn_sh[0].y;
-        bn_saved[at + 2u] = bn_sh[0].z;
-    }
+    bn_write_partial(t, ch, wg.x, acc, true);
 }
 
 @compute @workgroup_size(256)
@@ -259,13 +268,7 @@ fn slimmable_bn_backward_partials_f32(@builtin(workgroup_id) wg: vec3<u32>,
         }
         j += s1 - s0;
     }
-    bn_sh[t] = acc;
-    bn_reduce_sh(t, false);
-    if (t == 0u) {
-        let at = bn_partial(ch, wg.x);
-        bn_saved[at] = bn_sh[0].x;
-        bn_saved[at + 1u] = bn_sh[0].y;
-    }
+    bn_write_partial(t, ch, wg.x, acc, false);
 }
 
 @compute @workgroup_size(256)
@@ -394,14 +397,7 @@ fn slimmable_bn_stats_vec4_f32(@builtin(workgroup_id) wg: vec3<u32>,
         }
         j += s1 - s0;
     }
-    bn_sh[t] = acc;
-    bn_reduce_sh(t, true);
-    if (t == 0u) {
-        let at = bn_partial(ch, wg.x);
-        bn_saved[at] = bn_sh[0].x;
-        bn_saved[at + 1u] = bn_sh[0].y;
-        bn_saved[at + 2u] = bn_sh[0].z;
-    }
+    bn_write_partial(t, ch, wg.x, acc, true);
 }
 
 @compute @workgroup_size(BN_REDUCE)
@@ -431,11 +427,5 @@ fn slimmable_bn_backward_partials_vec4_f32(@builtin(workgroup_id) wg: vec3<u32>,
         }
         j += s1 - s0;
     }
-    bn_sh[t] = acc;
-    bn_reduce_sh(t, false);
-    if (t == 0u) {
-        let at = bn_partial(ch, wg.x);
-        bn_saved[at] = bn_sh[0].x;
-        bn_saved[at + 1u] = bn_sh[0].y;
-    }
+    bn_write_partial(t, ch, wg.x, acc, false);
 }
