@@ -352,8 +352,6 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     // forward and dgrad, pointwise or not).
     auto issue_b = [&](int k0, int st) {
         const int ks = POINTWISE ? 0 : slot_of(k0);
-        // Wgrad: this thread's k is the same in every copy (see issue_a).
-        const KEntry e = PASS == PASS_WGRAD && !POINTWISE ? ktab[ks][t % BK] : KEntry{0, 0, 0, 0};
         if (PASS == PASS_FWD && !POINTWISE && w_packed) {
             // One bound on k for all of this thread's copies (its k is fixed).
             const int kl = t % BK;
@@ -369,9 +367,11 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
         if (PASS == PASS_WGRAD && !POINTWISE) {
             // The column entries of four copies, then the four copies (see
             // issue_a: a shared load right before a cp.async is padded).
+            // This thread's k is the same in every copy (see issue_a).
             constexpr int GROUP = B_PER % 4 == 0 ? 4 : 1;
             const int kl = t % BK;
             const bool k_ok = k0 + kl < k_end;
+            const KEntry e = ktab[ks][kl];
 #pragma unroll
             for (int r0 = 0; r0 < B_PER; r0 += GROUP) {
                 int4 jt[GROUP];
