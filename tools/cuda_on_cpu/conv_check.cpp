@@ -87,20 +87,20 @@ int main(int argc, char** argv) {
     }
     // stem_direct (launch_conv.rs): one group, 3x3, stride 1 or 2, at most
     // 3 input channels and 64 (forward) / 32 (wgrad) output channels; exact
-    // f32 whatever the precision. The wgrad on 3 blocks here, so that its
-    // grid-stride walk, its double buffer and the blocks' atomics are
+    // f32 whatever the precision. Both on 3 blocks here, so that their
+    // grid-stride walks and double buffers (and the wgrad's atomics) are
     // exercised.
     const char* stem_env = std::getenv("SLIMMABLE_STEM_DIRECT");
     const char* stem_wgrad_env = std::getenv("SLIMMABLE_STEM_WGRAD_DIRECT");
     const bool stem_wgrad = !stem_wgrad_off && !(stem_wgrad_env && std::string(stem_wgrad_env) == "0");
     const bool stem = pass != "dgrad" && groups == 1 && p.w.dims[2] == 3 && p.w.dims[3] == 3 &&
                       (p.stride_h == 1 || p.stride_h == 2) && (p.stride_w == 1 || p.stride_w == 2) &&
-                      ic <= 3 && oc <= (pass == "fwd" ? 64u : 32u) && n <= 65535 &&
+                      ic <= 3 && oc <= (pass == "fwd" ? 64u : 32u) &&
                       (pass == "fwd" ? !(stem_env && std::string(stem_env) == "0") : stem_wgrad);
     if (stem) {
         if (pass == "fwd") {
             const unsigned tiles_w = (wo + 15) / 16, tiles_h = (ho + 15) / 16;
-            shim_launch({tiles_w, tiles_h, (unsigned)n}, {256, 1, 1}, [&] {
+            shim_launch({std::min<unsigned>((unsigned)n * tiles_w * tiles_h, 3), 1, 1}, {256, 1, 1}, [&] {
                 slimmable_conv2d_fwd_stem3(x.data(), w.data(), y.data(), bias.data(), p);
             });
         } else {

@@ -428,15 +428,16 @@ pub unsafe fn launch_conv2d(
         }
     } else if stem_direct(pass, p) {
         // The stem's direct kernels (exact f32, whatever precision was
-        // asked): forward a thread per output pixel, tiles of 16 x 16;
-        // wgrad a grid-stride walk over tiles of 16 x 8, two blocks an SM.
-        let tiles = (wo.div_ceil(STEM_TILE.0), ho.div_ceil(STEM_TILE.1));
+        // asked), each a grid-stride walk over output tiles: forward a
+        // thread per output pixel, tiles of 16 x 16, four blocks an SM;
+        // wgrad tiles of 16 x 8, two blocks an SM.
+        let tiles = n * wo.div_ceil(STEM_TILE.0) * ho.div_ceil(STEM_TILE.1);
         let wgrad_tiles = n * wo.div_ceil(STEM_WGRAD_TILE.0) * ho.div_ceil(STEM_WGRAD_TILE.1);
         match pass {
             ConvPass::Forward => launch(
                 entry::CONV2D_FWD_STEM3,
                 LaunchConfig {
-                    grid_dim: (tiles.0 as u32, tiles.1 as u32, n as u32),
+                    grid_dim: (tiles.min(TARGET_BLOCKS) as u32, 1, 1),
                     block_dim: (STEM_THREADS, 1, 1),
                     shared_mem_bytes: 0,
                 },
@@ -530,7 +531,8 @@ const STEM_THREADS: u32 = 256;
 /// Whether `pass` of this conv runs on the stem's direct kernels
 /// (kernels/stem_conv.cu) where [`stem_direct_fits`]: the forward unless
 /// `SLIMMABLE_STEM_DIRECT=0` (H200, run 6: 0.142 ms at 64×3×224² → 32
-/// against 0.148 TF32 and 0.180 exact f32 on the GEMM); the wgrad unless
+/// against 0.148 TF32 and 0.180 exact f32 on the GEMM, one tile a block;
+/// stop 16 made it a double-buffered walk over tiles, untimed); the wgrad unless
 /// `SLIMMABLE_STEM_WGRAD_DIRECT=0`. The wgrad is stop 15's register-tiled
 /// kernel, not yet timed on a GPU: the lane-per-channel one it replaces
 /// took 0.371 ms there against the split-K GEMM's 0.271; the A/B is in
@@ -560,7 +562,6 @@ pub fn stem_direct_fits(pass: ConvPass, p: &Conv2dParams) -> bool {
         && matches!(p.stride_w, 1 | 2)
         && p.x.dims[1] <= 3
         && p.y.dims[1] <= oc_max
-        && p.x.dims[0] <= 65_535 // the forward's grid z
 }
 
 /// Whether a conv GEMM may take the 128 × 128 TF32 tiles (`*_sq` in
