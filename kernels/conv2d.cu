@@ -388,6 +388,24 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
             }
             return;
         }
+        if (PASS == PASS_DGRAD && !POINTWISE) {
+            // The table entries of four copies, then the four copies (see
+            // issue_a: a shared load right before a cp.async is padded).
+            constexpr int GROUP = B_PER % 4 == 0 ? 4 : 1;
+#pragma unroll
+            for (int r0 = 0; r0 < B_PER; r0 += GROUP) {
+                int wb[GROUP];
+#pragma unroll
+                for (int q = 0; q < GROUP; ++q) wb[q] = ktab[ks][t / BN + (r0 + q) * (THREADS / BN)].b;
+#pragma unroll
+                for (int q = 0; q < GROUP; ++q) {
+                    const int kl = t / BN + (r0 + q) * (THREADS / BN);
+                    const bool ok = b_ok && k0 + kl < k_end;
+                    cp_async4(&TILE_B(st, kl, b_jl), wt + (b_off + wb[q]), ok);
+                }
+            }
+            return;
+        }
 #pragma unroll
         for (int r = 0; r < B_PER; ++r) {
             if (PASS == PASS_FWD) {

@@ -31,6 +31,7 @@
 // Launch: 1-D grid of 256-thread blocks (the launch bound), any size;
 // grid-stride loop over p.total_groups.
 #include "common.cuh"
+#include "cp_async.cuh"
 
 #define RP_IMAGE_WORDS 8
 #define RP_OUTPUT_WORDS 8
@@ -641,6 +642,7 @@ slimmable_resize_pack_tiled(const unsigned char* __restrict__ src, const u32* __
 struct RpBiTap {
     u32 o0, o1;
     float w0, w1;
+    int r0, r1;  // the two source rows or columns (crop-relative)
 };
 
 __device__ __forceinline__ RpBiTap rp_bitap(u32 align_corners, int in, int out, int d, u32 start,
@@ -651,6 +653,8 @@ __device__ __forceinline__ RpBiTap rp_bitap(u32 align_corners, int in, int out, 
     t.o1 = (start + (u32)a.i1) * stride;
     t.w0 = rp_i2f(a.w0) * a.inv;
     t.w1 = rp_i2f(a.w1) * a.inv;
+    t.r0 = a.lo;
+    t.r1 = a.i1;
     return t;
 }
 
@@ -663,20 +667,36 @@ struct RpBiColumn {
     u32 ty, rows;    // the thread's first row in the tile; rows in the tile
     u32 y0, ow, plane;
     float* out;      // channel 0, row 0 of the output at this column
+    // The staged source span (u8 HWC, STAGED kernels only): source row
+    // r_first + r's words are stage[a + stage_off[r]] for global word a.
+    const u32* stage;
+    const int* stage_off;
+    int r_first;
+};
+
+// The 32-bit words of a u8 source, by global word index: from global
+// memory, or from a tile's staged copy in shared memory.
+struct RpGlobalWords {
+    const u32* w;
+    __device__ __forceinline__ u32 operator[](u32 a) const { return __ldg(w + a); }
+};
+struct RpStagedWords {
+    const u32* s;
+    int off;  // s[a + off] holds global word a
+    __device__ __forceinline__ u32 operator[](u32 a) const { return s[(int)a + off]; }
 };
 
 // Two u8 HWC pixels of CH channels in a row whose first bytes are i0 and i1
 // (i1 − i0 is 0 or CH: a bilinear column's two taps), as rp_fetch_px gives
 // them, from the 1–3 aligned words the pair touches (never a word outside
 // it) instead of two fetches of 1–2 words each.
-template <u32 CH>
-__device__ __forceinline__ void rp_fetch_pair_hwc(const unsigned char* __restrict__ src, u32 i0,
-                                                  u32 i1, float v0[4], float v1[4]) {
-    const u32* w = reinterpret_cast<const u32*>(src);
+template <u32 CH, class Words>
+__device__ __forceinline__ void rp_fetch_pair_hwc(const Words& w, u32 i0, u32 i1, float v0[4],
+                                                  float v1[4]) {
     const u32 a = i0 >> 2, last = (i1 + CH - 1) >> 2;
-    const u32 w0 = __ldg(w + a);
-    const u32 w1 = last > a ? __ldg(w + a + 1) : 0u;
-    const u32 w2 = last > a + 1 ? __ldg(w + a + 2) : 0u;
+    const u32 w0 = w[a];
+    const u32 w1 = last > a ? w[a + 1] : 0u;
+    const u32 w2 = last > a + 1 ? w[a + 2] : 0u;
     const u32 s1 = i1 - (a << 2);  // i1's byte in the words, 0 .. 3 + CH
     const u32 p0 = __funnelshift_r(w0, w1, (i0 & 3u) * 8u);
     const u32 p1 = s1 < 4u ? __funnelshift_r(w0, w1, s1 * 8u) : __funnelshift_r(w1, w2, (s1 - 4u) * 8u);
@@ -689,14 +709,16 @@ __device__ __forceinline__ void rp_fetch_pair_hwc(const unsigned char* __restric
 
 // One source row filtered at a column's two taps: h[c] = wx0·v0 + wx1·v1,
 // per channel (row_base: the row's first element, crop offset included).
-// FORMAT 3: `format` read at run time (the rare layouts).
-template <u32 FORMAT, u32 CH>
-__device__ __forceinline__ void rp_bilinear_row(const unsigned char* __restrict__ src, u32 format,
-                                                const RpBiTap& cx, u32 row_base, u32 cs,
-                                                u32 channels, bool words, float h[4]) {
+// FORMAT 3: `format` read at run time (the rare layouts). u8 HWC words from
+// `hwc` (global or staged) where `words`.
+template <u32 FORMAT, u32 CH, class Words>
+__device__ __forceinline__ void rp_bilinear_row(const unsigned char* __restrict__ src,
+                                                const Words& hwc, u32 format, const RpBiTap& cx,
+                                                u32 row_base, u32 cs, u32 channels, bool words,
+                                                float h[4]) {
     float v0[4], v1[4];
     if (FORMAT == 0 && words) {
-        rp_fetch_pair_hwc<CH>(src, row_base + cx.o0, row_base + cx.o1, v0, v1);
+        rp_fetch_pair_hwc<CH>(hwc, row_base + cx.o0, row_base + cx.o1, v0, v1);
     } else {
         rp_fetch_px(src, format, words, row_base + cx.o0, cs, channels, v0);
         rp_fetch_px(src, format, words, row_base + cx.o1, cs, channels, v1);
@@ -714,7 +736,8 @@ __device__ __forceinline__ void rp_bilinear_row(const unsigned char* __restrict_
 // enlarging); the row filtered last is then reused instead of read and
 // filtered again. Row taps are the same across a warp (one row, 32
 // columns), so the test does not diverge.
-template <u32 ROWS, u32 FORMAT, u32 CH>
+// STAGED: u8 HWC words from the tile's staged span (RpBiColumn::stage).
+template <u32 ROWS, u32 FORMAT, u32 CH, bool STAGED>
 __device__ __forceinline__ void rp_bilinear_column(const unsigned char* __restrict__ src,
                                                    const RpBiTap* row_tap, const RpBiColumn& q,
                                                    const ResizePackParams& p) {
@@ -734,14 +757,25 @@ __device__ __forceinline__ void rp_bilinear_column(const unsigned char* __restri
         if (ry.o0 == last_row) {
 #pragma unroll
             for (u32 c = 0; c < 4; ++c) top_row[c] = last[c];
+        } else if (STAGED) {
+            const RpStagedWords hwc = {q.stage, q.stage_off[ry.r0 - q.r_first]};
+            rp_bilinear_row<FORMAT, CH>(src, hwc, format, cx, base + ry.o0, cs, channels, true,
+                                        top_row);
         } else {
-            rp_bilinear_row<FORMAT, CH>(src, format, cx, base + ry.o0, cs, channels, words, top_row);
+            const RpGlobalWords hwc = {reinterpret_cast<const u32*>(src)};
+            rp_bilinear_row<FORMAT, CH>(src, hwc, format, cx, base + ry.o0, cs, channels, words,
+                                        top_row);
         }
         if (ry.o1 == ry.o0) {
 #pragma unroll
             for (u32 c = 0; c < 4; ++c) bottom_row[c] = top_row[c];
+        } else if (STAGED) {
+            const RpStagedWords hwc = {q.stage, q.stage_off[ry.r1 - q.r_first]};
+            rp_bilinear_row<FORMAT, CH>(src, hwc, format, cx, base + ry.o1, cs, channels, true,
+                                        bottom_row);
         } else {
-            rp_bilinear_row<FORMAT, CH>(src, format, cx, base + ry.o1, cs, channels, words,
+            const RpGlobalWords hwc = {reinterpret_cast<const u32*>(src)};
+            rp_bilinear_row<FORMAT, CH>(src, hwc, format, cx, base + ry.o1, cs, channels, words,
                                         bottom_row);
         }
 #pragma unroll
@@ -835,6 +869,16 @@ __device__ __forceinline__ bool rp_same_tile(const unsigned char* __restrict__ s
     return true;
 }
 
+// The staged span of a bilinear tile (STAGED kernels): the source words
+// of every row and column the tile reads, copied into shared memory with
+// all copies in flight at once, so that a thread's rows read shared memory
+// instead of each waiting on its own global loads (Nsight Compute, run 6:
+// the unstaged kernel's warps stalled mostly on those loads). 224 → 128
+// (1.75×) reads about 16 rows of 45 words; spans past these bounds (large
+// shrink factors) read global memory as before.
+#define RPB_STAGE_WORDS 1024
+#define RPB_STAGE_ROWS 32
+
 template <u32 THREADS>
 __device__ __forceinline__ void rp_bilinear_tiles(const unsigned char* __restrict__ src,
                                                   const u32* __restrict__ desc,
@@ -842,6 +886,9 @@ __device__ __forceinline__ void rp_bilinear_tiles(const unsigned char* __restric
                                                   const ResizePackParams& p) {
     constexpr u32 ROWS = RPT_TILE_H * RPT_TILE_W / THREADS;
     __shared__ RpBiTap row_tap[RPT_TILE_H];
+    __shared__ u32 col_span[2];  // the tile's source columns: first element, one past the last
+    __shared__ u32 stage[RPB_STAGE_WORDS];
+    __shared__ int stage_off[RPB_STAGE_ROWS];
 
     // The block's output, image and tile.
     const RpTile tile = rp_locate_tile(desc, p, blockIdx.x);
@@ -854,15 +901,56 @@ __device__ __forceinline__ void rp_bilinear_tiles(const unsigned char* __restric
     const int ch = (int)img[5], cw = (int)img[6];
     const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
     const u32 tid = threadIdx.x;
+    const u32 rows = min((u32)RPT_TILE_H, oh - y0);
+    const bool words = (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
+    const bool stageable = p.staged && p.format == 0 && p.channels != 2 && words;
 
-    // The tile's row taps (threads 0..7) into shared memory; then each
+    // The tile's row taps (threads 0..7) into shared memory, and (thread 8)
+    // the span of its columns' taps: taps rise with the source column, so
+    // the tile's first and last columns bound it, flipped or not. Then each
     // thread its own column's taps. Flip mirrors the output (resize, then
     // flip).
     if (tid < RPT_TILE_H) {
         const u32 y = min(y0 + tid, oh - 1);
         row_tap[tid] = rp_bitap(p.align_corners, ch, (int)oh, (int)y, top, st.rs);
+    } else if (tid == RPT_TILE_H && stageable) {
+        const u32 xa = x0, xb = min(x0 + RPT_TILE_W - 1, ow - 1);
+        const int sa = img[7] ? (int)(ow - 1 - xa) : (int)xa;
+        const int sb = img[7] ? (int)(ow - 1 - xb) : (int)xb;
+        const RpBiTap ta = rp_bitap(p.align_corners, cw, (int)ow, sa, left, st.ps);
+        const RpBiTap tb = rp_bitap(p.align_corners, cw, (int)ow, sb, left, st.ps);
+        col_span[0] = min(ta.o0, tb.o0);
+        col_span[1] = max(ta.o1, tb.o1) + st.ps;
     }
     __syncthreads();
+
+    // Stage the span where it fits (block-uniform): source row r_first + r
+    // at stage[r · pitch], its words from the one holding the span's first
+    // byte to the one holding its last (never a word outside the image).
+    bool staged = false;
+    int r_first = 0;
+    if (stageable) {
+        r_first = row_tap[0].r0;
+        const int r_count = row_tap[rows - 1].r1 - r_first + 1;
+        const u32 first_col = col_span[0], span = col_span[1] - col_span[0];
+        const u32 pitch = (span + 6) / 4;  // words a span of `span` bytes touches, any alignment
+        staged = r_count <= RPB_STAGE_ROWS && (u32)r_count * pitch <= RPB_STAGE_WORDS;
+        if (staged) {
+            const u32* gw = reinterpret_cast<const u32*>(src);
+            const u32 lane = tid % 32;
+            for (int r = (int)(tid / 32); r < r_count; r += (int)(THREADS / 32)) {
+                const u32 b0 = base + (top + (u32)(r_first + r)) * st.rs + first_col;
+                const u32 w0 = b0 >> 2, n = ((b0 + span + 3) >> 2) - w0;
+                if (lane == 0) stage_off[r] = r * (int)pitch - (int)w0;
+                for (u32 w = lane; w < n; w += 32)
+                    cp_async4(reinterpret_cast<float*>(stage + r * pitch + w),
+                              reinterpret_cast<const float*>(gw + w0 + w), true);
+            }
+            cp_async_commit();
+            cp_async_wait_all();
+            __syncthreads();
+        }
+    }
 
     const u32 tx = tid % RPT_TILE_W, ty = tid / RPT_TILE_W;
     if (x0 + tx >= ow) return;
@@ -872,24 +960,35 @@ __device__ __forceinline__ void rp_bilinear_tiles(const unsigned char* __restric
     q.base = base;
     q.cs = st.cs;
     q.ty = ty;
-    q.rows = min((u32)RPT_TILE_H, oh - y0);
+    q.rows = rows;
     q.y0 = y0;
     q.ow = ow;
     q.plane = oh * ow;
     q.out = rp_tile_image(dst, tile, p) + x0 + tx;
+    q.stage = stage;
+    q.stage_off = stage_off;
+    q.r_first = r_first;
+    if (staged) {
+        switch (p.channels) {
+            case 1: rp_bilinear_column<ROWS, 0, 1, true>(src, row_tap, q, p); break;
+            case 3: rp_bilinear_column<ROWS, 0, 3, true>(src, row_tap, q, p); break;
+            default: rp_bilinear_column<ROWS, 0, 4, true>(src, row_tap, q, p); break;
+        }
+        return;
+    }
     // Format and channel count as constants: no per-pixel format branches,
     // no work on channels that do not exist.
     switch (p.format * 4 + p.channels - 1) {
-        case 0: rp_bilinear_column<ROWS, 0, 1>(src, row_tap, q, p); break;
-        case 2: rp_bilinear_column<ROWS, 0, 3>(src, row_tap, q, p); break;
-        case 3: rp_bilinear_column<ROWS, 0, 4>(src, row_tap, q, p); break;
-        case 4: rp_bilinear_column<ROWS, 1, 1>(src, row_tap, q, p); break;
-        case 6: rp_bilinear_column<ROWS, 1, 3>(src, row_tap, q, p); break;
-        case 8: rp_bilinear_column<ROWS, 2, 1>(src, row_tap, q, p); break;
-        case 10: rp_bilinear_column<ROWS, 2, 3>(src, row_tap, q, p); break;
+        case 0: rp_bilinear_column<ROWS, 0, 1, false>(src, row_tap, q, p); break;
+        case 2: rp_bilinear_column<ROWS, 0, 3, false>(src, row_tap, q, p); break;
+        case 3: rp_bilinear_column<ROWS, 0, 4, false>(src, row_tap, q, p); break;
+        case 4: rp_bilinear_column<ROWS, 1, 1, false>(src, row_tap, q, p); break;
+        case 6: rp_bilinear_column<ROWS, 1, 3, false>(src, row_tap, q, p); break;
+        case 8: rp_bilinear_column<ROWS, 2, 1, false>(src, row_tap, q, p); break;
+        case 10: rp_bilinear_column<ROWS, 2, 3, false>(src, row_tap, q, p); break;
         // Two channels, and the layouts rarely met with four: format and
         // channel count read at run time.
-        default: rp_bilinear_column<ROWS, 3, 4>(src, row_tap, q, p); break;
+        default: rp_bilinear_column<ROWS, 3, 4, false>(src, row_tap, q, p); break;
     }
 }
 

@@ -55,9 +55,9 @@ struct ResizePackParams {
     total_tiles: u32,
     max_taps: u32,
     same_size: u32,
+    staged: u32,
     _pad0: u32,
     _pad1: u32,
-    _pad2: u32,
 }
 
 struct BnParams {

@@ -20,6 +20,8 @@ pub const CUDA_DW3X3S1_FLAT: &str = include_str!("../kernels/dw3x3s1_flat.cu");
 pub const CUDA_STEM_CONV: &str = include_str!("../kernels/stem_conv.cu");
 /// What the conv units share (geometry, indexing, block sum).
 pub const CUDA_CONV_COMMON: &str = include_str!("../kernels/conv_common.cuh");
+/// cp.async global->shared copies (the conv units, resize-pack).
+pub const CUDA_CP_ASYNC: &str = include_str!("../kernels/cp_async.cuh");
 /// `kernels/resize_pack.cu`: fused multi-resolution resize, normalize, pack.
 pub const CUDA_RESIZE_PACK: &str = include_str!("../kernels/resize_pack.cu");
 /// `kernels/norm.cu`: batch norm on a channel slice, fused ReLU/ReLU6.
@@ -518,13 +520,18 @@ pub mod entry {
 }
 
 /// A CUDA translation unit with its `#include`s of the project's headers
-/// (`common.cuh`, `conv_common.cuh`) replaced by their text, ready for NVRTC
-/// without include paths.
+/// (`common.cuh`, `conv_common.cuh`, and `cp_async.cuh`, which a unit
+/// includes directly or through `conv_common.cuh`: once either way)
+/// replaced by their text, ready for NVRTC without include paths.
 pub fn cuda_source(unit: &str) -> String {
     unit.replace("#include \"common.cuh\"", CUDA_COMMON)
         .replace(
             "#include \"conv_common.cuh\"",
             &CUDA_CONV_COMMON.replace("#pragma once", ""),
+        )
+        .replace(
+            "#include \"cp_async.cuh\"",
+            &CUDA_CP_ASYNC.replace("#pragma once", ""),
         )
 }
 

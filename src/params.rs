@@ -128,8 +128,13 @@ pub struct ResizePackParams {
     /// with one read an output (`ops::resize` sets it; the CUDA launcher
     /// clears it under `SLIMMABLE_RESIZE_SAME=0`, for A/B timing).
     pub same_size: u32,
+    /// 1: the CUDA bilinear tile kernels copy a tile's `u8` HWC source span
+    /// into shared memory first (one round trip a tile) where it fits
+    /// (`ops::resize` sets it; the CUDA launcher clears it under
+    /// `SLIMMABLE_RESIZE_STAGE=0`, for A/B timing). WGSL ignores it.
+    pub staged: u32,
     /// A WGSL uniform's size is a multiple of 16 bytes.
-    pub _pad: [u32; 3],
+    pub _pad: [u32; 2],
 }
 
 /// Fused activation after batch norm (and the elementwise ops' kinds).
@@ -432,7 +437,8 @@ pub fn param_layouts() -> Vec<StructLayout> {
             total_groups,
             total_tiles,
             max_taps,
-            same_size
+            same_size,
+            staged
         }),
         layout!(BnParams {
             x,

@@ -430,7 +430,8 @@ pub fn plan(
         total_tiles: tiles as u32,
         max_taps: max_taps as u32,
         same_size: 1,
-        _pad: [0; 3],
+        staged: 1,
+        _pad: [0; 2],
     };
     Ok(ResizePlan {
         params,

@@ -1,6 +1,7 @@
 // Checks kernels/resize_pack.cu's direct-order kernels on the CPU (see
 // cuda_shim.h) against a case written by tests/cuda_kernels_on_cpu.rs:
-//   resize_check CASE_DIR KERNEL     (KERNEL: per_column | tiled | bilinear | aa)
+//   resize_check CASE_DIR KERNEL     (KERNEL: per_column | tiled | bilinear | bilinear2 |
+//                                     aa, then -nosame, -nostage as below)
 // CASE_DIR holds params.bin (ResizePackParams), desc.bin (u32 words),
 // src.bin (source bytes), expected.bin (the CPU reference's arena, f32).
 // The arena is poisoned with NaN first; every element must match within
@@ -12,17 +13,20 @@
 
 int main(int argc, char** argv) {
     if (argc != 3) {
-        std::fprintf(stderr, "usage: resize_check CASE_DIR per_column|tiled|bilinear|aa|bilinear2[-nosame]\n");
+        std::fprintf(stderr, "usage: resize_check CASE_DIR per_column|tiled|bilinear|aa|bilinear2[-nosame][-nostage]\n");
         return 2;
     }
     case_dir = argv[1];
     auto p = case_params<ResizePackParams>("params.bin");
-    // "<kernel>-nosame": the tile kernels without their same-size path.
+    // "<kernel>-nosame": the tile kernels without their same-size path;
+    // "-nostage": the bilinear ones without staged spans.
     std::string which = argv[2];
-    const std::string nosame = "-nosame";
-    if (which.size() > nosame.size() && which.ends_with(nosame)) {
-        which.resize(which.size() - nosame.size());
-        p.same_size = 0;
+    for (const auto& [suffix, flag] : {std::pair{std::string("-nostage"), &p.staged},
+                                       std::pair{std::string("-nosame"), &p.same_size}}) {
+        if (which.size() > suffix.size() && which.ends_with(suffix)) {
+            which.resize(which.size() - suffix.size());
+            *flag = 0;
+        }
     }
     auto desc = case_array<u32>("desc.bin");
     auto src = case_bytes("src.bin");

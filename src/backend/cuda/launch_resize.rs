@@ -93,9 +93,10 @@ pub unsafe fn launch_resize_pack(
     p: &ResizePackParams,
 ) -> Result<()> {
     let (name, blocks, threads) = resize_route(p);
-    // A/B timing of the tile kernels' same-size path.
+    // A/B timing of the tile kernels' same-size path and staged spans.
     let p = &ResizePackParams {
         same_size: p.same_size * u32::from(switched_on!("SLIMMABLE_RESIZE_SAME")),
+        staged: p.staged * u32::from(switched_on!("SLIMMABLE_RESIZE_STAGE")),
         ..*p
     };
     let cfg = LaunchConfig {
