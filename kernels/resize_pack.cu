@@ -257,6 +257,32 @@ __device__ __forceinline__ float rp_fetch(const unsigned char* __restrict__ src,
     return rp_i2f(src[i]);
 }
 
+// The 32-bit words of a u8 source, by global word index: from global
+// memory, or from a tile's staged copy in shared memory.
+struct RpGlobalWords {
+    const u32* w;
+    __device__ __forceinline__ u32 operator[](u32 a) const { return __ldg(w + a); }
+};
+struct RpStagedWords {
+    const u32* s;
+    int off;  // s[a + off] holds global word a
+    __device__ __forceinline__ u32 operator[](u32 a) const { return s[(int)a + off]; }
+};
+
+// Every channel of the u8 HWC pixel whose first byte is i, from its 1–4
+// bytes in one 32-bit word, or two when they straddle a word (never a word
+// the pixel does not touch). Entries past `channels` are garbage.
+template <class Words>
+__device__ __forceinline__ void rp_fetch_px_hwc(const Words& w, u32 i, u32 channels, float v[4]) {
+    const u32 lo = w[i >> 2], sh = (i & 3u) * 8u;
+    const u32 bits = (i & 3u) + channels > 4u ? __funnelshift_r(lo, w[(i >> 2) + 1], sh) : lo >> sh;
+    // One PRMT per channel moves byte c under the exponent of 2^23 (bytes
+    // 4, 5, 7 of the second operand: 0x00, 0x00, 0x4B), as in rp_i2f.
+#pragma unroll
+    for (u32 c = 0; c < 4; ++c)
+        v[c] = __uint_as_float(__byte_perm(bits, 0x4B000000u, 0x7540u + c)) - 8388608.0f;
+}
+
 // Every channel of the source pixel whose channel 0 is element i (channels
 // cs apart); entries past p.channels are garbage and must not be used. u8
 // HWC with a 4-byte-aligned buffer (`words`) reads the pixel's 1–4 bytes
@@ -266,16 +292,7 @@ __device__ __forceinline__ float rp_fetch(const unsigned char* __restrict__ src,
 __device__ __forceinline__ void rp_fetch_px(const unsigned char* __restrict__ src, u32 format,
                                             bool words, u32 i, u32 cs, u32 channels, float v[4]) {
     if (format == 0 && words) {
-        const u32* w = reinterpret_cast<const u32*>(src);
-        const u32 lo = __ldg(w + (i >> 2)), sh = (i & 3u) * 8u;
-        const u32 bits =
-            (i & 3u) + channels > 4u ? __funnelshift_r(lo, __ldg(w + (i >> 2) + 1), sh) : lo >> sh;
-        // One PRMT per channel moves byte c under the exponent of 2^23
-        // (bytes 4, 5, 7 of the second operand: 0x00, 0x00, 0x4B), as in
-        // rp_i2f.
-#pragma unroll
-        for (u32 c = 0; c < 4; ++c)
-            v[c] = __uint_as_float(__byte_perm(bits, 0x4B000000u, 0x7540u + c)) - 8388608.0f;
+        rp_fetch_px_hwc(RpGlobalWords{reinterpret_cast<const u32*>(src)}, i, channels, v);
     } else {
 #pragma unroll
         for (u32 c = 0; c < 4; ++c) v[c] = c < channels ? rp_fetch(src, format, i + c * cs) : 0.0f;
@@ -674,17 +691,6 @@ struct RpBiColumn {
     int r_first;
 };
 
-// The 32-bit words of a u8 source, by global word index: from global
-// memory, or from a tile's staged copy in shared memory.
-struct RpGlobalWords {
-    const u32* w;
-    __device__ __forceinline__ u32 operator[](u32 a) const { return __ldg(w + a); }
-};
-struct RpStagedWords {
-    const u32* s;
-    int off;  // s[a + off] holds global word a
-    __device__ __forceinline__ u32 operator[](u32 a) const { return s[(int)a + off]; }
-};
 
 // Two u8 HWC pixels of CH channels in a row whose first bytes are i0 and i1
 // (i1 − i0 is 0 or CH: a bilinear column's two taps), as rp_fetch_px gives
@@ -869,15 +875,41 @@ __device__ __forceinline__ bool rp_same_tile(const unsigned char* __restrict__ s
     return true;
 }
 
-// The staged span of a bilinear tile (STAGED kernels): the source words
-// of every row and column the tile reads, copied into shared memory with
-// all copies in flight at once, so that a thread's rows read shared memory
-// instead of each waiting on its own global loads (Nsight Compute, run 6:
-// the unstaged kernel's warps stalled mostly on those loads). 224 → 128
-// (1.75×) reads about 16 rows of 45 words; spans past these bounds (large
-// shrink factors) read global memory as before.
+// The staged span of a tile (p.staged, u8 HWC): the source words of every
+// row and column a bilinear tile reads (or an antialias tile's chunk of
+// rows), copied into shared memory with all copies in flight at once, so
+// that a thread's rows read shared memory instead of each waiting on its
+// own global loads (Nsight Compute, run 6: the unstaged bilinear kernel's
+// warps stalled mostly on those loads). 224 → 128 (1.75×) reads about 16
+// rows of 45 words; spans past these bounds (large shrink factors) read
+// global memory as before.
 #define RPB_STAGE_WORDS 1024
 #define RPB_STAGE_ROWS 32
+
+// Copies r_count source rows of `span` bytes into `stage` (row r at
+// r·pitch words; its first byte is b_first + r·rs), one warp a row, and
+// sets stage_off[r] so that stage[a + stage_off[r]] is global word a of
+// row r: from the word holding the span's first byte to the one holding
+// its last (never a word outside the image). Then waits for the copies and
+// syncs the block.
+template <u32 THREADS>
+__device__ __forceinline__ void rp_stage_rows(u32* stage, int* stage_off,
+                                              const unsigned char* __restrict__ src, u32 b_first,
+                                              u32 rs, int r_count, u32 span, u32 pitch) {
+    const u32* gw = reinterpret_cast<const u32*>(src);
+    const u32 lane = threadIdx.x % 32;
+    for (int r = (int)(threadIdx.x / 32); r < r_count; r += (int)(THREADS / 32)) {
+        const u32 b0 = b_first + (u32)r * rs;
+        const u32 w0 = b0 >> 2, n = ((b0 + span + 3) >> 2) - w0;
+        if (lane == 0) stage_off[r] = r * (int)pitch - (int)w0;
+        for (u32 w = lane; w < n; w += 32)
+            cp_async4(reinterpret_cast<float*>(stage + r * pitch + w),
+                      reinterpret_cast<const float*>(gw + w0 + w), true);
+    }
+    cp_async_commit();
+    cp_async_wait_all();
+    __syncthreads();
+}
 
 template <u32 THREADS>
 __device__ __forceinline__ void rp_bilinear_tiles(const unsigned char* __restrict__ src,
@@ -935,21 +967,10 @@ __device__ __forceinline__ void rp_bilinear_tiles(const unsigned char* __restric
         const u32 first_col = col_span[0], span = col_span[1] - col_span[0];
         const u32 pitch = (span + 6) / 4;  // words a span of `span` bytes touches, any alignment
         staged = r_count <= RPB_STAGE_ROWS && (u32)r_count * pitch <= RPB_STAGE_WORDS;
-        if (staged) {
-            const u32* gw = reinterpret_cast<const u32*>(src);
-            const u32 lane = tid % 32;
-            for (int r = (int)(tid / 32); r < r_count; r += (int)(THREADS / 32)) {
-                const u32 b0 = base + (top + (u32)(r_first + r)) * st.rs + first_col;
-                const u32 w0 = b0 >> 2, n = ((b0 + span + 3) >> 2) - w0;
-                if (lane == 0) stage_off[r] = r * (int)pitch - (int)w0;
-                for (u32 w = lane; w < n; w += 32)
-                    cp_async4(reinterpret_cast<float*>(stage + r * pitch + w),
-                              reinterpret_cast<const float*>(gw + w0 + w), true);
-            }
-            cp_async_commit();
-            cp_async_wait_all();
-            __syncthreads();
-        }
+        if (staged)
+            rp_stage_rows<THREADS>(stage, stage_off, src,
+                                   base + (top + (u32)r_first) * st.rs + first_col, st.rs,
+                                   r_count, span, pitch);
     }
 
     const u32 tx = tid % RPT_TILE_W, ty = tid / RPT_TILE_W;
@@ -1027,8 +1048,8 @@ slimmable_resize_pack_bilinear2(const unsigned char* __restrict__ src,
 #define RPS_ROWS 24
 // Registers for 16 blocks of 64 an SM: 64 (ptxas: no spills on sm_80/sm_90;
 // unbounded it took 128, a quarter of the threads an SM holds). Shared
-// memory (13.9 KB a block, rows_h sized for 4 channels) then holds about 15
-// on H100/H200 and 11 on A100.
+// memory (18.1 KB a block: rows_h sized for 4 channels, 13.9 KB, and the
+// staged span) then holds about 12 on H100/H200 and 9 on A100.
 #define RPS_MIN_BLOCKS 16
 
 struct RpTaps {
@@ -1054,12 +1075,15 @@ __device__ __forceinline__ RpTaps rp_taps(u32 align_corners, int in, int out, in
     return t;
 }
 
+// u8 HWC (FORMAT 0) chunks of source rows are staged (rp_stage_rows) where
+// p.staged and they fit; `stage` and `stage_off` are the block's.
 template <u32 FORMAT, u32 CH>
 __device__ __forceinline__ void rp_aa_tile(const unsigned char* __restrict__ src, const u32* img,
                                            const RpTaps* col, const RpTaps* row,
-                                           float (*rows_h)[4][RPT_TILE_W], const RpStrides st,
-                                           u32 x_ok, u32 rows, float* __restrict__ out_col,
-                                           u32 ow, u32 plane, const ResizePackParams& p) {
+                                           float (*rows_h)[4][RPT_TILE_W], u32* stage,
+                                           int* stage_off, const RpStrides st, u32 x_ok, u32 rows,
+                                           float* __restrict__ out_col, u32 ow, u32 plane,
+                                           const ResizePackParams& p) {
     const u32 format = FORMAT < 3 ? FORMAT : p.format;
     const u32 channels = FORMAT < 3 ? CH : p.channels;
     const bool words = (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
@@ -1067,6 +1091,13 @@ __device__ __forceinline__ void rp_aa_tile(const unsigned char* __restrict__ src
     const u32 base = img[0], top = img[3], left = img[4];
     const RpTaps cx = col[tx];
     const int span_lo = row[0].lo, span_hi = row[rows - 1].lo + row[rows - 1].n;
+    // The tile's source columns: taps rise with the source column and the
+    // columns past the output's edge repeat its last, so the first and last
+    // entries bound them, flipped or not.
+    const bool stageable = FORMAT == 0 && p.staged && words;
+    const int col_lo = min(col[0].lo, col[RPT_TILE_W - 1].lo);
+    const int col_hi = max(col[0].lo + col[0].n, col[RPT_TILE_W - 1].lo + col[RPT_TILE_W - 1].n);
+    const u32 span = (u32)(col_hi - col_lo) * st.ps, pitch = (span + 6) / 4;
     float acc[RPB_ROWS][4];
 #pragma unroll
     for (u32 k = 0; k < RPB_ROWS; ++k)
@@ -1074,16 +1105,26 @@ __device__ __forceinline__ void rp_aa_tile(const unsigned char* __restrict__ src
         for (u32 c = 0; c < 4; ++c) acc[k][c] = 0.0f;
     for (int c0 = span_lo; c0 < span_hi; c0 += RPS_ROWS) {
         const int c1 = min(c0 + RPS_ROWS, span_hi);
+        // 0. The chunk's span into shared memory, where it fits (uniform).
+        const bool staged = stageable && (u32)(c1 - c0) * pitch <= RPB_STAGE_WORDS;
+        if (staged)
+            rp_stage_rows<RPB_THREADS>(stage, stage_off, src,
+                                       base + (top + (u32)c0) * st.rs + (left + (u32)col_lo) * st.ps,
+                                       st.rs, c1 - c0, span, pitch);
         // 1. Horizontal: this thread's column over rows half, half + 2, ...
         for (int r = c0 + (int)half; r < c1; r += RPB_THREADS / RPT_TILE_W) {
             float h[4] = {0.0f, 0.0f, 0.0f, 0.0f};
             if (x_ok) {
                 const u32 ro = base + (top + (u32)r) * st.rs + (left + (u32)cx.lo) * st.ps;
+                const RpStagedWords staged_words = {stage, staged ? stage_off[r - c0] : 0};
 #pragma unroll
                 for (int k = 0; k < RPS_TAPS; ++k) {
                     if (k >= cx.n) break;
                     float v[4];
-                    rp_fetch_px(src, format, words, ro + (u32)k * st.ps, st.cs, channels, v);
+                    if (FORMAT == 0 && staged)
+                        rp_fetch_px_hwc(staged_words, ro + (u32)k * st.ps, channels, v);
+                    else
+                        rp_fetch_px(src, format, words, ro + (u32)k * st.ps, st.cs, channels, v);
 #pragma unroll
                     for (u32 c = 0; c < CH; ++c) h[c] += cx.w[k] * v[c];
                 }
@@ -1128,6 +1169,8 @@ slimmable_resize_pack_aa(const unsigned char* __restrict__ src, const u32* __res
     __shared__ RpTaps col_taps[RPT_TILE_W];
     __shared__ RpTaps row_taps[RPT_TILE_H];
     __shared__ float rows_h[RPS_ROWS][4][RPT_TILE_W];
+    __shared__ u32 stage[RPB_STAGE_WORDS];
+    __shared__ int stage_off[RPS_ROWS];
 
     // The block's output, image and tile.
     const RpTile tile = rp_locate_tile(desc, p, blockIdx.x);
@@ -1159,11 +1202,11 @@ slimmable_resize_pack_aa(const unsigned char* __restrict__ src, const u32* __res
     float* out_col = rp_tile_image(dst, tile, p) + y0 * ow + x0 + tx;
     // Format and channel count as constants (as in the bilinear kernel).
     switch (p.format * 4 + p.channels - 1) {
-        case 0: rp_aa_tile<0, 1>(src, img, col_taps, row_taps, rows_h, st, x_ok, rows, out_col, ow, plane, p); break;
-        case 2: rp_aa_tile<0, 3>(src, img, col_taps, row_taps, rows_h, st, x_ok, rows, out_col, ow, plane, p); break;
-        case 4: rp_aa_tile<1, 1>(src, img, col_taps, row_taps, rows_h, st, x_ok, rows, out_col, ow, plane, p); break;
-        case 6: rp_aa_tile<1, 3>(src, img, col_taps, row_taps, rows_h, st, x_ok, rows, out_col, ow, plane, p); break;
-        case 10: rp_aa_tile<2, 3>(src, img, col_taps, row_taps, rows_h, st, x_ok, rows, out_col, ow, plane, p); break;
-        default: rp_aa_tile<3, 4>(src, img, col_taps, row_taps, rows_h, st, x_ok, rows, out_col, ow, plane, p); break;
+        case 0: rp_aa_tile<0, 1>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
+        case 2: rp_aa_tile<0, 3>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
+        case 4: rp_aa_tile<1, 1>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
+        case 6: rp_aa_tile<1, 3>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
+        case 10: rp_aa_tile<2, 3>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
+        default: rp_aa_tile<3, 4>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
     }
 }

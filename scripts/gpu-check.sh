@@ -76,8 +76,8 @@ run() {
     # SLIMMABLE_RESIZE_AA_TILE=0), and every filter on the tiled kernel
     # (opt-in); the bilinear tile kernel's two-warp twin
     # with one warp a tile (SLIMMABLE_RESIZE_BILINEAR_WARP=1); the tile kernels without their
-    # same-size path (SLIMMABLE_RESIZE_SAME=0); the bilinear tile kernels
-    # without staged spans (SLIMMABLE_RESIZE_STAGE=0, stop 16): tests, cases
+    # same-size path (SLIMMABLE_RESIZE_SAME=0); the bilinear and antialias
+    # tile kernels without staged spans (SLIMMABLE_RESIZE_STAGE=0, stop 16): tests, cases
     # and the bench (A/B against the defaults in benchmarks above).
     local per_column=(SLIMMABLE_RESIZE_BILINEAR=0 SLIMMABLE_RESIZE_AA_TILE=0)
     local variants=("SLIMMABLE_RESIZE_STAGE=0" "SLIMMABLE_RESIZE_BILINEAR_WARP=1"

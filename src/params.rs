@@ -128,8 +128,9 @@ pub struct ResizePackParams {
     /// with one read an output (`ops::resize` sets it; the CUDA launcher
     /// clears it under `SLIMMABLE_RESIZE_SAME=0`, for A/B timing).
     pub same_size: u32,
-    /// 1: the CUDA bilinear tile kernels copy a tile's `u8` HWC source span
-    /// into shared memory first (one round trip a tile) where it fits
+    /// 1: the CUDA bilinear and antialias tile kernels copy a tile's `u8`
+    /// HWC source span into shared memory first (one round trip a tile, or
+    /// a chunk of an antialias tile's rows) where it fits
     /// (`ops::resize` sets it; the CUDA launcher clears it under
     /// `SLIMMABLE_RESIZE_STAGE=0`, for A/B timing). WGSL ignores it.
     pub staged: u32,

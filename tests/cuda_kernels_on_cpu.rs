@@ -314,9 +314,9 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
         let mut kernels = vec!["per_column", "tiled"];
         if tile_kernel.is_some() && fits {
             // Every tile kernel of the filter (both bilinear block shapes),
-            // with and without the same-size path, the bilinear ones with
-            // and without staged spans (the 9× shrink's tiles do not fit
-            // the stage: they take the unstaged path either way).
+            // with and without the same-size path, and with and without
+            // staged spans (the 9× shrink's bilinear tiles do not fit the
+            // stage: they take the unstaged path either way).
             kernels.extend(match case.filter {
                 Filter::Bilinear => &[
                     "bilinear2",
@@ -326,7 +326,7 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
                     "bilinear-nosame",
                     "bilinear-nosame-nostage",
                 ][..],
-                _ => &["aa", "aa-nosame"][..],
+                _ => &["aa", "aa-nosame", "aa-nosame-nostage"][..],
             });
         }
         for kernel in kernels {

@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
     case_dir = argv[1];
     auto p = case_params<ResizePackParams>("params.bin");
     // "<kernel>-nosame": the tile kernels without their same-size path;
-    // "-nostage": the bilinear ones without staged spans.
+    // "-nostage": without staged spans.
     std::string which = argv[2];
     for (const auto& [suffix, flag] : {std::pair{std::string("-nostage"), &p.staged},
                                        std::pair{std::string("-nosame"), &p.same_size}}) {
