@@ -798,83 +798,6 @@ __device__ __forceinline__ void rp_bilinear_column(const unsigned char* __restri
     }
 }
 
-// Same size (the crop is as large as the output): every filter's taps
-// reduce to the pixel itself with weight w = den·(1/den) (1, or 1 − 2^−24
-// for some den) on each axis, plus taps of weight 0. So a thread reads one
-// pixel an output instead of four (bilinear) or a tap window (antialias),
-// and computes wy·(wx·v), which is what the two-pass arithmetic of both
-// tile kernels gives (their 0·v terms add an exact zero). The full-size
-// output of a multi-resolution batch (224 of 224/192/160/128, 28 of the
-// trainer's 28/24/20/16) is the biggest one. Block-uniform: same tiles.
-struct RpSame {
-    float wx, wy;         // the two axes' weights
-    u32 first;            // element of the source pixel of (row 0, this column)
-    u32 rs, cs;           // row and channel strides
-    u32 ty, rows, ow, plane;
-    float* out;           // channel 0, row 0 of the output at this column
-};
-
-template <u32 THREADS, u32 FORMAT, u32 CH>
-__device__ __forceinline__ void rp_same_column(const unsigned char* __restrict__ src,
-                                               const RpSame& q, const ResizePackParams& p) {
-    const u32 format = FORMAT < 3 ? FORMAT : p.format;
-    const u32 channels = FORMAT < 3 ? CH : p.channels;
-    const bool words = (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
-#pragma unroll
-    for (u32 k = 0; k < RPT_TILE_H * RPT_TILE_W / THREADS; ++k) {
-        const u32 r = q.ty + k * (THREADS / RPT_TILE_W);
-        if (r >= q.rows) break;
-        float v[4];
-        rp_fetch_px(src, format, words, q.first + r * q.rs, q.cs, channels, v);
-#pragma unroll
-        for (u32 c = 0; c < CH; ++c) {
-            if (c >= channels) break;
-            q.out[c * q.plane + r * q.ow] = fmaf(q.wy * (q.wx * v[c]), p.scale[c], p.bias[c]);
-        }
-    }
-}
-
-// The tile kernels' same-size path, by a block of THREADS (`filter` 1
-// bilinear, 2 antialias, for the weights): where the tile's image crop is
-// as large as the output (and p.same_size), writes the tile and returns
-// true; else does nothing and returns false. Block-uniform.
-template <u32 THREADS>
-__device__ __forceinline__ bool rp_same_tile(const unsigned char* __restrict__ src,
-                                             float* __restrict__ dst, u32 filter,
-                                             const RpTile& tile, const ResizePackParams& p) {
-    const u32* img = tile.img;
-    const u32 oh = tile.out[0], ow = tile.out[1];
-    if (p.same_size == 0 || img[5] != oh || img[6] != ow) return false;
-    const u32 tid = threadIdx.x, tx = tid % RPT_TILE_W;
-    const u32 x = tile.x0 + tx;
-    if (x >= ow) return true;
-    const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
-    // Each axis's weight at output 0 (the same at every output).
-    int idx;
-    RpSame q;
-    rp_tap(rp_axis(filter, p.align_corners, (int)ow, (int)ow, 0), 0, idx, q.wx);
-    rp_tap(rp_axis(filter, p.align_corners, (int)oh, (int)oh, 0), 0, idx, q.wy);
-    const u32 xs = img[7] ? ow - 1 - x : x;  // flip mirrors the output
-    q.ty = tid / RPT_TILE_W;
-    q.first = img[0] + (img[3] + tile.y0) * st.rs + (img[4] + xs) * st.ps;
-    q.rs = st.rs;
-    q.cs = st.cs;
-    q.rows = min((u32)RPT_TILE_H, oh - tile.y0);
-    q.ow = ow;
-    q.plane = oh * ow;
-    q.out = rp_tile_image(dst, tile, p) + tile.y0 * ow + x;
-    switch (p.format * 4 + p.channels - 1) {
-        case 0: rp_same_column<THREADS, 0, 1>(src, q, p); break;
-        case 2: rp_same_column<THREADS, 0, 3>(src, q, p); break;
-        case 4: rp_same_column<THREADS, 1, 1>(src, q, p); break;
-        case 6: rp_same_column<THREADS, 1, 3>(src, q, p); break;
-        case 8: rp_same_column<THREADS, 2, 1>(src, q, p); break;
-        case 10: rp_same_column<THREADS, 2, 3>(src, q, p); break;
-        default: rp_same_column<THREADS, 3, 4>(src, q, p); break;
-    }
-    return true;
-}
-
 // The staged span of a tile (p.staged, u8 HWC): the source words of every
 // row and column a bilinear tile reads (or an antialias tile's chunk of
 // rows), copied into shared memory with all copies in flight at once, so
@@ -911,6 +834,110 @@ __device__ __forceinline__ void rp_stage_rows(u32* stage, int* stage_off,
     __syncthreads();
 }
 
+// Same size (the crop is as large as the output): every filter's taps
+// reduce to the pixel itself with weight w = den·(1/den) (1, or 1 − 2^−24
+// for some den) on each axis, plus taps of weight 0. So a thread reads one
+// pixel an output instead of four (bilinear) or a tap window (antialias),
+// and computes wy·(wx·v), which is what the two-pass arithmetic of both
+// tile kernels gives (their 0·v terms add an exact zero). The full-size
+// output of a multi-resolution batch (224 of 224/192/160/128, 28 of the
+// trainer's 28/24/20/16) is the biggest one. Block-uniform: same tiles.
+// u8 HWC tiles of 1 or 3 channels are staged first where p.staged
+// (rp_stage_rows; always fits: 8 rows of at most 25 words).
+struct RpSame {
+    float wx, wy;         // the two axes' weights
+    u32 first;            // element of the source pixel of (row 0, this column)
+    u32 rs, cs;           // row and channel strides
+    u32 ty, rows, ow, plane;
+    float* out;           // channel 0, row 0 of the output at this column
+    const u32* stage;     // STAGED: the tile's rows (stage_off as in rp_stage_rows)
+    const int* stage_off;
+};
+
+template <u32 THREADS, u32 FORMAT, u32 CH, bool STAGED = false>
+__device__ __forceinline__ void rp_same_column(const unsigned char* __restrict__ src,
+                                               const RpSame& q, const ResizePackParams& p) {
+    const u32 format = FORMAT < 3 ? FORMAT : p.format;
+    const u32 channels = FORMAT < 3 ? CH : p.channels;
+    const bool words = (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
+#pragma unroll
+    for (u32 k = 0; k < RPT_TILE_H * RPT_TILE_W / THREADS; ++k) {
+        const u32 r = q.ty + k * (THREADS / RPT_TILE_W);
+        if (r >= q.rows) break;
+        float v[4];
+        if (STAGED)
+            rp_fetch_px_hwc(RpStagedWords{q.stage, q.stage_off[r]}, q.first + r * q.rs, channels, v);
+        else
+            rp_fetch_px(src, format, words, q.first + r * q.rs, q.cs, channels, v);
+#pragma unroll
+        for (u32 c = 0; c < CH; ++c) {
+            if (c >= channels) break;
+            q.out[c * q.plane + r * q.ow] = fmaf(q.wy * (q.wx * v[c]), p.scale[c], p.bias[c]);
+        }
+    }
+}
+
+// The tile kernels' same-size path, by a block of THREADS (`filter` 1
+// bilinear, 2 antialias, for the weights): where the tile's image crop is
+// as large as the output (and p.same_size), writes the tile and returns
+// true; else does nothing and returns false. Block-uniform. `stage` and
+// `stage_off`: the block's (RPB_STAGE_WORDS words, RPT_TILE_H rows or more).
+template <u32 THREADS>
+__device__ __forceinline__ bool rp_same_tile(const unsigned char* __restrict__ src,
+                                             float* __restrict__ dst, u32 filter,
+                                             const RpTile& tile, const ResizePackParams& p,
+                                             u32* stage, int* stage_off) {
+    const u32* img = tile.img;
+    const u32 oh = tile.out[0], ow = tile.out[1];
+    if (p.same_size == 0 || img[5] != oh || img[6] != ow) return false;
+    const u32 tid = threadIdx.x, tx = tid % RPT_TILE_W;
+    const u32 x = tile.x0 + tx;
+    const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
+    const u32 rows = min((u32)RPT_TILE_H, oh - tile.y0);
+    const bool staged = p.staged && p.format == 0 && (p.channels == 1 || p.channels == 3) &&
+                        (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
+    if (staged) {
+        // The tile's source columns (mirrored under flip), all its rows.
+        const u32 xl = tile.x0, xr = min(tile.x0 + RPT_TILE_W, ow) - 1;
+        const u32 xs_lo = img[7] ? ow - 1 - xr : xl, span = (xr - xl + 1) * st.ps;
+        rp_stage_rows<THREADS>(stage, stage_off, src,
+                               img[0] + (img[3] + tile.y0) * st.rs + (img[4] + xs_lo) * st.ps,
+                               st.rs, (int)rows, span, (span + 6) / 4);
+    }
+    if (x >= ow) return true;
+    // Each axis's weight at output 0 (the same at every output).
+    int idx;
+    RpSame q;
+    rp_tap(rp_axis(filter, p.align_corners, (int)ow, (int)ow, 0), 0, idx, q.wx);
+    rp_tap(rp_axis(filter, p.align_corners, (int)oh, (int)oh, 0), 0, idx, q.wy);
+    const u32 xs = img[7] ? ow - 1 - x : x;  // flip mirrors the output
+    q.ty = tid / RPT_TILE_W;
+    q.first = img[0] + (img[3] + tile.y0) * st.rs + (img[4] + xs) * st.ps;
+    q.rs = st.rs;
+    q.cs = st.cs;
+    q.rows = rows;
+    q.ow = ow;
+    q.plane = oh * ow;
+    q.out = rp_tile_image(dst, tile, p) + tile.y0 * ow + x;
+    q.stage = stage;
+    q.stage_off = stage_off;
+    if (staged) {
+        if (p.channels == 1) rp_same_column<THREADS, 0, 1, true>(src, q, p);
+        else rp_same_column<THREADS, 0, 3, true>(src, q, p);
+        return true;
+    }
+    switch (p.format * 4 + p.channels - 1) {
+        case 0: rp_same_column<THREADS, 0, 1>(src, q, p); break;
+        case 2: rp_same_column<THREADS, 0, 3>(src, q, p); break;
+        case 4: rp_same_column<THREADS, 1, 1>(src, q, p); break;
+        case 6: rp_same_column<THREADS, 1, 3>(src, q, p); break;
+        case 8: rp_same_column<THREADS, 2, 1>(src, q, p); break;
+        case 10: rp_same_column<THREADS, 2, 3>(src, q, p); break;
+        default: rp_same_column<THREADS, 3, 4>(src, q, p); break;
+    }
+    return true;
+}
+
 template <u32 THREADS>
 __device__ __forceinline__ void rp_bilinear_tiles(const unsigned char* __restrict__ src,
                                                   const u32* __restrict__ desc,
@@ -928,7 +955,7 @@ __device__ __forceinline__ void rp_bilinear_tiles(const unsigned char* __restric
     const u32 oh = o[0], ow = o[1];
     const u32 y0 = tile.y0, x0 = tile.x0;
     const u32* img = tile.img;
-    if (rp_same_tile<THREADS>(src, dst, 1u, tile, p)) return;
+    if (rp_same_tile<THREADS>(src, dst, 1u, tile, p, stage, stage_off)) return;
     const u32 base = img[0], top = img[3], left = img[4];
     const int ch = (int)img[5], cw = (int)img[6];
     const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
@@ -1178,7 +1205,7 @@ slimmable_resize_pack_aa(const unsigned char* __restrict__ src, const u32* __res
     const u32 oh = o[0], ow = o[1];
     const u32 y0 = tile.y0, x0 = tile.x0;
     const u32* img = tile.img;
-    if (rp_same_tile<RPB_THREADS>(src, dst, 2u, tile, p)) return;
+    if (rp_same_tile<RPB_THREADS>(src, dst, 2u, tile, p, stage, stage_off)) return;
     const int ch = (int)img[5], cw = (int)img[6];
     const u32 tid = threadIdx.x;
 
