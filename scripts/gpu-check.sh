@@ -252,6 +252,13 @@ run() {
     echo "=== summary" | tee -a "$LOG"
     printf '%s\n' "${summary[@]}" | tee -a "$LOG"
     if [ -f "$OUT/bench.txt" ]; then cat "$OUT/bench.txt"; fi
+    # Row for row against the previous run's table (BASELINE, default run 8
+    # on an H200: compare only on the same card).
+    local baseline="${BASELINE:-results/2026-11-26-h200-run8/bench.txt}"
+    if [ -f "$OUT/bench.txt" ] && [ -f "$baseline" ]; then
+        echo "=== bench against $baseline (speed-up: before / after)" | tee -a "$LOG"
+        python3 tools/compare_bench.py "$baseline" "$OUT/bench.txt" | tee -a "$LOG" || true
+    fi
     grep -E "^(train:|trained in|evaluated in|epoch .* iter)" "$LOG" | tail -12 || true
     if [ -f "$OUT/profile.txt" ]; then cat "$OUT/profile.txt"; fi
     if [ -f "$OUT/torch_trainer.json" ]; then cat "$OUT/torch_trainer.json"; fi
