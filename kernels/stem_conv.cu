@@ -209,35 +209,51 @@ extern "C" __global__ void __launch_bounds__(STEM_THREADS, 4)
 
 // Issues the cp.async copies of the tile at (n, ho0, wo0) into `stage`:
 // dy as [o][pixel] (zero for channels past oc and pixels past the edge),
-// the input window as [i][row][col] (zero outside the image).
+// the input window as [i][row][col] (zero outside the image; planes past
+// ic are not written, no owner reads them).
+//
+// Each copy's address is a per-thread or per-line base plus a constant
+// step, not a decode of the copy's index: decoding (index → channel, row,
+// column, then the view's offset) took 42–48 instructions a copy, more
+// than the FMAs of the tile.
 __device__ __forceinline__ void stem_wgrad_issue(float* stage, const float* __restrict__ x,
                                                  const float* __restrict__ dy,
                                                  const Conv2dParams& p, const Geom& g, int n,
                                                  int ho0, int wo0) {
+    static_assert(SWG_THREADS % SWG_PIX == 0, "a thread's dy pixel is fixed");
+    static_assert(SWG_WIN_W == 33, "a window line is a warp's 32 lanes + one");
     float* dys = stage;
     float* win = stage + STEM_WG_OC * SWG_DY_LD;
-    // (Loops not unrolled: the 72 sums live across them.)
-#pragma unroll 1
-    for (int r = 0; r < STEM_WG_OC * SWG_PIX / SWG_THREADS; ++r) {
-        const int e = threadIdx.x + r * SWG_THREADS;
-        const int q = e % SWG_TW, row = e / SWG_TW % SWG_TH, o = e / SWG_PIX;
+    // dy: this thread's pixel is the same in every copy; its channel steps
+    // by SWG_THREADS / SWG_PIX.
+    {
+        const int q = threadIdx.x % SWG_TW, row = threadIdx.x / SWG_TW % SWG_TH;
         const int ho = ho0 + row, wo = wo0 + q;
-        const bool ok = o < g.oc && ho < g.ho && wo < g.wo;
-        cp_async4(&dys[o * SWG_DY_LD + row * SWG_TW + q], ok ? dy + at(p.y, n, o, ho, wo) : dy,
-                  ok);
+        const bool px_ok = ho < g.ho && wo < g.wo;
+        const u32 px = at(p.y, n, 0, ho, wo);  // channel 0 (read only where px_ok)
+        float* d = dys + row * SWG_TW + q;
+#pragma unroll 4
+        for (int o = threadIdx.x / SWG_PIX; o < STEM_WG_OC; o += SWG_THREADS / SWG_PIX)
+            cp_async4(d + o * SWG_DY_LD, dy + (px + (u32)(o * sv(p.y, 1))), px_ok && o < g.oc);
     }
+    // The window: a warp a line (input channel i, row r), lane l column l,
+    // lane 0 also the last column.
+    const int lane = threadIdx.x % 32;
     const int hi0 = ho0 * g.sh - g.ph, wi0 = wo0 * g.sw - g.pw;
-    constexpr int WIN = STEM_MAX_IC * SWG_WIN_H * SWG_WIN_W;
+    const bool col_ok = (u32)(wi0 + lane) < (u32)g.w;
+    const bool last_ok = lane == 0 && (u32)(wi0 + SWG_WIN_W - 1) < (u32)g.w;
+    const int cs = sv(p.x, 3);
 #pragma unroll 1
-    for (int r = 0; r < (WIN + SWG_THREADS - 1) / SWG_THREADS; ++r) {
-        const int e = threadIdx.x + r * SWG_THREADS;
-        if (e >= WIN) break;
-        const int q = e % SWG_WIN_W, row = e / SWG_WIN_W % SWG_WIN_H;
-        const int i = e / (SWG_WIN_W * SWG_WIN_H);
-        const int hi = hi0 + row, wi = wi0 + q;
-        const bool ok = i < g.ic && hi >= 0 && hi < g.h && wi >= 0 && wi < g.w;
-        cp_async4(&win[i * SWG_WIN_LD + row * SWG_WIN_W + q], ok ? x + at(p.x, n, i, hi, wi) : x,
-                  ok);
+    for (int line = threadIdx.x / 32; line < g.ic * SWG_WIN_H; line += SWG_THREADS / 32) {
+        const int i = line / SWG_WIN_H, r = line % SWG_WIN_H, hi = hi0 + r;
+        const bool row_ok = (u32)hi < (u32)g.h;
+        // Wraps below 0 in the padding; only in-image columns are read.
+        const u32 base = at(p.x, n, i, hi, wi0);
+        float* s = win + i * SWG_WIN_LD + r * SWG_WIN_W;
+        cp_async4(s + lane, x + (base + (u32)(lane * cs)), row_ok && col_ok);
+        if (lane == 0)
+            cp_async4(s + SWG_WIN_W - 1, x + (base + (u32)((SWG_WIN_W - 1) * cs)),
+                      row_ok && last_ok);
     }
     cp_async_commit();
 }
