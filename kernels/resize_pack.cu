@@ -964,22 +964,31 @@ __device__ __forceinline__ void rp_bilinear_tiles(const unsigned char* __restric
     const bool words = (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
     const bool stageable = p.staged && p.format == 0 && p.channels != 2 && words;
 
-    // The tile's row taps (threads 0..7) into shared memory, and (thread 8)
-    // the span of its columns' taps: taps rise with the source column, so
-    // the tile's first and last columns bound it, flipped or not. Then each
-    // thread its own column's taps. Flip mirrors the output (resize, then
-    // flip).
+    // Each thread its column's taps (a column past the output's edge takes
+    // the last one's), the tile's row taps (threads 0..7) into shared
+    // memory, and the span of the columns' taps: a min and max over warp 0,
+    // whose lanes hold the tile's 32 columns. Flip mirrors the output
+    // (resize, then flip).
+    const u32 tx = tid % RPT_TILE_W, ty = tid / RPT_TILE_W;
+    const u32 xc = min(x0 + tx, ow - 1);
+    const int xs = img[7] ? (int)(ow - 1 - xc) : (int)xc;
+    const RpBiTap cx = rp_bitap(p.align_corners, cw, (int)ow, xs, left, st.ps);
     if (tid < RPT_TILE_H) {
         const u32 y = min(y0 + tid, oh - 1);
         row_tap[tid] = rp_bitap(p.align_corners, ch, (int)oh, (int)y, top, st.rs);
-    } else if (tid == RPT_TILE_H && stageable) {
-        const u32 xa = x0, xb = min(x0 + RPT_TILE_W - 1, ow - 1);
-        const int sa = img[7] ? (int)(ow - 1 - xa) : (int)xa;
-        const int sb = img[7] ? (int)(ow - 1 - xb) : (int)xb;
-        const RpBiTap ta = rp_bitap(p.align_corners, cw, (int)ow, sa, left, st.ps);
-        const RpBiTap tb = rp_bitap(p.align_corners, cw, (int)ow, sb, left, st.ps);
-        col_span[0] = min(ta.o0, tb.o0);
-        col_span[1] = max(ta.o1, tb.o1) + st.ps;
+    }
+    if (stageable && tid < 32) {
+        static_assert(RPT_TILE_W == 32, "warp 0 holds the tile's columns");
+        u32 lo = cx.o0, hi = cx.o1;
+#pragma unroll
+        for (u32 d = 16; d > 0; d >>= 1) {
+            lo = min(lo, __shfl_xor_sync(0xffffffffu, lo, d));
+            hi = max(hi, __shfl_xor_sync(0xffffffffu, hi, d));
+        }
+        if (tid == 0) {
+            col_span[0] = lo;
+            col_span[1] = hi + st.ps;
+        }
     }
     __syncthreads();
 
@@ -1000,11 +1009,9 @@ __device__ __forceinline__ void rp_bilinear_tiles(const unsigned char* __restric
                                    r_count, span, pitch);
     }
 
-    const u32 tx = tid % RPT_TILE_W, ty = tid / RPT_TILE_W;
     if (x0 + tx >= ow) return;
-    const int xs = img[7] ? (int)(ow - 1 - (x0 + tx)) : (int)(x0 + tx);
     RpBiColumn q;
-    q.cx = rp_bitap(p.align_corners, cw, (int)ow, xs, left, st.ps);
+    q.cx = cx;
     q.base = base;
     q.cs = st.cs;
     q.ty = ty;
