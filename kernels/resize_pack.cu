@@ -877,6 +877,19 @@ __device__ __forceinline__ void rp_same_column(const unsigned char* __restrict__
     }
 }
 
+// A same-size axis's weight of a pixel on itself, in closed form (the
+// same at every output d): what rp_tap(rp_axis(filter, align_corners, n,
+// n, d), 0) gives, with the same operations, without rp_axis's integer
+// division. Bilinear: integer weight den over den (den = 2n, or n − 1 with
+// align_corners). Antialias: the scale is 1, so the centre tap weighs 2q
+// of a sum of 2q (q = n, or n − 1 with align_corners; at n = 1 with
+// align_corners rp_axis sums 1 of 1, the same 1.0).
+__device__ __forceinline__ float rp_same_weight(u32 filter, u32 align_corners, int n) {
+    const int q = align_corners ? (n > 1 ? n - 1 : 1) : n;
+    const int den = filter == 1 && align_corners ? q : 2 * q;
+    return rp_i2f(den) * (1.0f / (float)den);
+}
+
 // The tile kernels' same-size path, by a block of THREADS (`filter` 1
 // bilinear, 2 antialias, for the weights): where the tile's image crop is
 // as large as the output (and p.same_size), writes the tile and returns
@@ -905,11 +918,10 @@ __device__ __forceinline__ bool rp_same_tile(const unsigned char* __restrict__ s
                                st.rs, (int)rows, span, (span + 6) / 4);
     }
     if (x >= ow) return true;
-    // Each axis's weight at output 0 (the same at every output).
-    int idx;
+    // Each axis's weight (the same at every output).
     RpSame q;
-    rp_tap(rp_axis(filter, p.align_corners, (int)ow, (int)ow, 0), 0, idx, q.wx);
-    rp_tap(rp_axis(filter, p.align_corners, (int)oh, (int)oh, 0), 0, idx, q.wy);
+    q.wx = rp_same_weight(filter, p.align_corners, (int)ow);
+    q.wy = rp_same_weight(filter, p.align_corners, (int)oh);
     const u32 xs = img[7] ? ow - 1 - x : x;  // flip mirrors the output
     q.ty = tid / RPT_TILE_W;
     q.first = img[0] + (img[3] + tile.y0) * st.rs + (img[4] + xs) * st.ps;

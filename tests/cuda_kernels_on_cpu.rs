@@ -216,6 +216,9 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
     let Some(exe) = driver_or_skip(&dir, "resize_check") else {
         return;
     };
+    // The same-size path's closed-form weight against the filters' own.
+    let same_weight = run_driver(&exe, &["sameweight".as_ref()]).unwrap();
+    assert!(same_weight.contains("same_weight: ok"), "{same_weight}");
     let cpu = backend::open(BackendKind::Cpu).unwrap();
     let mut rng = Rng::new(0xC0DA);
     let mut failures = Vec::new();

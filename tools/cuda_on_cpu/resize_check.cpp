@@ -2,6 +2,7 @@
 // cuda_shim.h) against a case written by tests/cuda_kernels_on_cpu.rs:
 //   resize_check CASE_DIR KERNEL     (KERNEL: per_column | tiled | bilinear | bilinear2 |
 //                                     aa, then -nosame, -nostage as below)
+//   resize_check sameweight          (rp_same_weight against rp_axis, bit for bit)
 // CASE_DIR holds params.bin (ResizePackParams), desc.bin (u32 words),
 // src.bin (source bytes), expected.bin (the CPU reference's arena, f32).
 // The arena is poisoned with NaN first; every element must match within
@@ -11,7 +12,29 @@
 
 #include "case_io.h"
 
+// rp_same_weight against the rp_axis/rp_tap weight it stands for, bit for
+// bit, for both filters, both align_corners and every size up to 4096.
+static int check_same_weight() {
+    for (u32 filter = 1; filter <= 2; ++filter)
+        for (u32 ac = 0; ac <= 1; ++ac)
+            for (int n = 1; n <= 4096; ++n)
+                for (int d : {0, n / 2, n - 1}) {
+                    int idx;
+                    float w;
+                    rp_tap(rp_axis(filter, ac, n, n, d), 0, idx, w);
+                    const float c = rp_same_weight(filter, ac, n);
+                    if (std::memcmp(&w, &c, sizeof w) != 0 || idx != d) {
+                        std::printf("same_weight: filter %u align %u n %d d %d: %.9g (tap %d) "
+                                    "against %.9g\n", filter, ac, n, d, w, idx, c);
+                        return 1;
+                    }
+                }
+    std::printf("same_weight: ok\n");
+    return 0;
+}
+
 int main(int argc, char** argv) {
+    if (argc == 2 && std::string(argv[1]) == "sameweight") return check_same_weight();
     if (argc != 3) {
         std::fprintf(stderr, "usage: resize_check CASE_DIR per_column|tiled|bilinear|aa|bilinear2[-nosame][-nostage]\n");
         return 2;
