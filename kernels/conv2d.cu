@@ -731,3 +731,148 @@ extern "C" __global__ void slimmable_conv2d_bias_grad(float* __restrict__ db,
     acc = block_sum(acc);
     if (threadIdx.x == 0) atomicAdd(&db[p.bias_offset + o], acc);
 }
+
+// 3x3 stride-1 forward on halo tiles, TF32, one group (opt-in:
+// SLIMMABLE_CONV_HALO=1; launch_conv.rs halo_fits). Not yet timed on a GPU.
+//
+// The implicit GEMM above gathers every (pixel, tap) of a K step from
+// global memory: a 3x3 conv reads each input element nine times. Here a
+// block takes an 8 x 16 patch of output pixels of one image and 64 output
+// channels, and walks the input channels 4 at a time: each chunk copies
+// the 10 x 18 input halo of those 4 channels once and the 9 taps' weights,
+// and every k8 step of the MMAs is two taps x the 4 channels, read from the
+// halo at the taps' offsets. An m16 fragment is one output row of 16
+// pixels. Per chunk a thread issues about 12 copies for 40 MMAs a warp (5
+// k8 steps, the last holding tap 8 and a zero tap), against 12 for 16 on
+// the 128 x 64 tiles. Warps 4 x 2, each 2 output rows x 32 channels.
+#define HALO_PH 8        // output rows a block
+#define HALO_PW 16       // output columns a block: an m16 fragment's rows
+#define HALO_BN 64       // output channels a block
+#define HALO_CK 4        // input channels a chunk
+#define HALO_ROWS (HALO_PH + 2)
+#define HALO_COLS (HALO_PW + 2)
+// Plane pitch 184 (180 used): a fragment's 4 channels (lanes' tig) start
+// 24 banks apart, so its 32 loads hit 32 banks.
+#define HALO_PLANE 184
+// Weight row pitch 72 (64 used): the 4 channels' rows start 8 banks apart.
+#define HALO_OCP 72
+#define HALO_STAGE (HALO_CK * HALO_PLANE + 9 * HALO_CK * HALO_OCP)
+
+extern "C" __global__ void __launch_bounds__(256, 2)
+    slimmable_conv2d_fwd_tf32_halo3(const float* __restrict__ x, const float* __restrict__ wt,
+                                    float* __restrict__ y, const float* __restrict__ bias,
+                                    Conv2dParams p, u32 /*split_k: 1*/) {
+    __shared__ __align__(16) float smem[2 * HALO_STAGE];
+    const Geom g = geom_of(p);
+    const int tiles_w = (g.wo + HALO_PW - 1) / HALO_PW;
+    const int ho0 = (int)(blockIdx.x / tiles_w) * HALO_PH, wo0 = (int)(blockIdx.x % tiles_w) * HALO_PW;
+    const int o0 = blockIdx.y * HALO_BN, n = blockIdx.z;
+    const int t = threadIdx.x, warp = t / 32, lane = t % 32, gid = lane / 4, tig = lane % 4;
+    const int hi0 = ho0 - g.ph, wi0 = wo0 - g.pw;
+    const int chunks = (g.ic + HALO_CK - 1) / HALO_CK;
+
+    // The copies of chunk `ch` into stage `st`: the halo as [c][row][col],
+    // the weights as [tap][c][o]; zero past the image, ic and oc.
+    auto issue = [&](int ch, float* st) {
+        const int c0 = ch * HALO_CK;
+        float* halo = st;
+        float* w = st + HALO_CK * HALO_PLANE;
+#pragma unroll 1
+        for (int e = t; e < HALO_CK * HALO_ROWS * HALO_COLS; e += 256) {
+            const int col = e % HALO_COLS, row = e / HALO_COLS % HALO_ROWS;
+            const int c = e / (HALO_COLS * HALO_ROWS);
+            const int hi = hi0 + row, wi = wi0 + col;
+            const bool ok = c0 + c < g.ic && (u32)hi < (u32)g.h && (u32)wi < (u32)g.w;
+            cp_async4(halo + c * HALO_PLANE + row * HALO_COLS + col, x + at(p.x, n, c0 + c, hi, wi),
+                      ok);
+        }
+        // (o, c, tap) with the taps fastest: a packed weight's 36 floats of
+        // one output channel are contiguous.
+#pragma unroll 1
+        for (int e = t; e < HALO_BN * HALO_CK * 9; e += 256) {
+            const int o = e / (HALO_CK * 9), j = e % (HALO_CK * 9), c = j / 9, tap = j % 9;
+            const bool ok = o0 + o < g.oc && c0 + c < g.ic;
+            cp_async4(w + (tap * HALO_CK + c) * HALO_OCP + o,
+                      wt + at(p.w, o0 + o, c0 + c, tap / 3, tap % 3), ok);
+        }
+        cp_async_commit();
+    };
+
+    float acc[2 * 4 * 4];
+#pragma unroll
+    for (int i = 0; i < 2 * 4 * 4; ++i) acc[i] = 0.f;
+    const int wm = warp % 4, wn = warp / 4;  // rows 2wm, 2wm + 1; channels 32wn ..
+    if (chunks > 0) issue(0, smem);
+    for (int ch = 0; ch < chunks; ++ch) {
+        const float* cur = smem + (ch & 1) * HALO_STAGE;
+        if (ch + 1 < chunks) {
+            // Its stage was last read before the barrier that ended the
+            // previous chunk.
+            issue(ch + 1, smem + ((ch + 1) & 1) * HALO_STAGE);
+            cp_async_wait_prev();
+        } else {
+            cp_async_wait_all();
+        }
+        __syncthreads();
+        const float* halo = cur;
+        const float* w = cur + HALO_CK * HALO_PLANE;
+#pragma unroll
+        for (int s = 0; s < 5; ++s) {
+            // k 0..3: tap 2s, channel k; k 4..7: tap 2s + 1, channel k − 4
+            // (tap 9 is zero: its A and B are 0, never read).
+            const int ta = 2 * s, tb = 2 * s + 1;
+            u32 a[2][4], b[4][2];
+#pragma unroll
+            for (int mt = 0; mt < 2; ++mt) {
+                const int py = 2 * wm + mt;
+                const float* ra = halo + tig * HALO_PLANE + (py + ta / 3) * HALO_COLS + ta % 3;
+                a[mt][0] = to_tf32(ra[gid]);
+                a[mt][1] = to_tf32(ra[gid + 8]);
+                if (tb < 9) {
+                    const float* rb = halo + tig * HALO_PLANE + (py + tb / 3) * HALO_COLS + tb % 3;
+                    a[mt][2] = to_tf32(rb[gid]);
+                    a[mt][3] = to_tf32(rb[gid + 8]);
+                } else {
+                    a[mt][2] = 0u;
+                    a[mt][3] = 0u;
+                }
+            }
+#pragma unroll
+            for (int nt = 0; nt < 4; ++nt) {
+                const int o = wn * 32 + nt * 8 + gid;
+                b[nt][0] = to_tf32(w[(ta * HALO_CK + tig) * HALO_OCP + o]);
+                b[nt][1] = tb < 9 ? to_tf32(w[(tb * HALO_CK + tig) * HALO_OCP + o]) : 0u;
+            }
+#pragma unroll
+            for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+                for (int nt = 0; nt < 4; ++nt) mma_tf32_m16n8k8(&acc[(mt * 4 + nt) * 4], a[mt], b[nt]);
+        }
+        __syncthreads();  // the next chunk's copies overwrite this stage
+    }
+
+    // Epilogue: fragment row gid (+ 8) is pixel column gid (+ 8) of output
+    // row 2wm + mt; column 2tig (+ 1) of n8 block nt a channel.
+#pragma unroll
+    for (int mt = 0; mt < 2; ++mt) {
+        const int ho = ho0 + 2 * wm + mt;
+        if (ho >= g.ho) continue;
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+            const int wo = wo0 + gid + 8 * half;
+            if (wo >= g.wo) continue;
+            const u32 pix = at(p.y, n, 0, ho, wo);
+#pragma unroll
+            for (int nt = 0; nt < 4; ++nt)
+#pragma unroll
+                for (int c = 0; c < 2; ++c) {
+                    const int o = o0 + wn * 32 + nt * 8 + 2 * tig + c;
+                    if (o >= g.oc) continue;
+                    float v = acc[(mt * 4 + nt) * 4 + half * 2 + c];
+                    if (p.has_bias) v += bias[p.bias_offset + o];
+                    float* dst = y + (pix + (u32)(o * sv(p.y, 1)));
+                    *dst = p.accumulate ? *dst + v : v;
+                }
+        }
+    }
+}

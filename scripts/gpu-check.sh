@@ -116,6 +116,13 @@ run() {
     # A/B, the slice copy: the scalar kernel against the 4-wide one (stop 14).
     step "bench copy, SLIMMABLE_COPY_VEC4=0" env SLIMMABLE_COPY_VEC4=0 \
         .gpu/bin/slimmable bench copy --backend cuda --iters 30 --torch "$OUT/torch.json"
+    # The opt-in halo tiles for the 3x3 stride-1 TF32 forward (stop 16):
+    # checked, then the conv bench with them (the res3x3 forwards and
+    # training passes against the default rows above).
+    step "verify conv2d, SLIMMABLE_CONV_HALO=1" env SLIMMABLE_CONV_HALO=1 \
+        .gpu/bin/slimmable verify --backend cuda --op conv2d
+    step "bench conv, SLIMMABLE_CONV_HALO=1" env SLIMMABLE_CONV_HALO=1 \
+        .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
     # A/B, the stem's weight gradient: stop 15's register-tiled direct
     # kernel (default) against the split-K GEMM.
     step "bench conv, SLIMMABLE_STEM_WGRAD_DIRECT=0" env SLIMMABLE_STEM_WGRAD_DIRECT=0 \

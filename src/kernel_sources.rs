@@ -136,6 +136,7 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::CONV2D_DGRAD_TF32_PW_SQ,
             entry::CONV2D_FWD_TF32_PWS_SQ,
             entry::CONV2D_DGRAD_TF32_PWS_SQ,
+            entry::CONV2D_FWD_TF32_HALO3,
             entry::CONV2D_BIAS_GRAD,
         ],
     },
@@ -350,6 +351,10 @@ pub mod entry {
     pub const CONV2D_FWD_TF32_PW_SQ: &str = "slimmable_conv2d_fwd_tf32_pw_sq";
     pub const CONV2D_DGRAD_TF32_PW_SQ: &str = "slimmable_conv2d_dgrad_tf32_pw_sq";
     pub const CONV2D_FWD_TF32_PWS_SQ: &str = "slimmable_conv2d_fwd_tf32_pws_sq";
+    /// The 3×3 stride-1 TF32 forward on halo tiles (8 × 16 output pixels ×
+    /// 64 channels a block of 256 threads, same arguments as the GEMMs):
+    /// opt-in, `SLIMMABLE_CONV_HALO=1` (`launch_conv::halo_fits`).
+    pub const CONV2D_FWD_TF32_HALO3: &str = "slimmable_conv2d_fwd_tf32_halo3";
     pub const CONV2D_DGRAD_TF32_PWS_SQ: &str = "slimmable_conv2d_dgrad_tf32_pws_sq";
     /// Depthwise forward: CUDA `(x, w, y, bias, Conv2dParams)`, 1-D grid.
     pub const DWCONV2D_FWD: &str = "slimmable_dwconv2d_fwd";

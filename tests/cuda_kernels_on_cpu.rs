@@ -741,6 +741,10 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
         (2, 8, 8, 6, 6, 2, 13, 10, 3, 2, 1, 0),
         (2, 3, 3, 32, 16, 1, 20, 18, 3, 2, 1, 0),
         (4, 8, 8, 24, 20, 1, 20, 20, 3, 1, 1, 0),
+        // The halo tiles' edges: 70 outputs (two 64-channel blocks), 13
+        // inputs from channel 1 (a partial 4-channel chunk), padding 2
+        // (12 x 20 outputs: partial 8 x 16 patches).
+        (2, 16, 13, 80, 70, 1, 10, 18, 3, 1, 2, 1),
         (3, 40, 20, 48, 36, 1, 4, 4, 1, 1, 0, 0),
         (5, 24, 20, 40, 36, 1, 12, 12, 1, 1, 0, 3),
         (2, 16, 12, 20, 16, 1, 6, 10, 1, 1, 0, 0),
@@ -880,6 +884,32 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                         Ok(format!("{text} | square: {sq}"))
                     } else {
                         Err(format!("square tiles expected: {want}, driver: {sq}"))
+                    }
+                })
+                .and_then(|text| {
+                    // The opt-in halo tiles (SLIMMABLE_CONV_HALO=1) on the
+                    // same case, where the host would take them (after the
+                    // stem's direct kernels).
+                    use slimmable::backend::Precision;
+                    use slimmable::backend::cuda::launch_conv::{halo_fits, stem_direct_fits};
+                    let (cp, params) = case_pass_params(&cdir, pass);
+                    if pname != "tf32"
+                        || !halo_fits(cp, Precision::Tf32, &params)
+                        || stem_direct_fits(cp, &params)
+                    {
+                        return Ok(text);
+                    }
+                    let args = [
+                        cdir.as_os_str(),
+                        pass.as_ref(),
+                        "tf32".as_ref(),
+                        "halo".as_ref(),
+                    ];
+                    let halo = run_driver(&exe, &args)?;
+                    if halo.contains("(halo)") {
+                        Ok(format!("{text} | halo: {halo}"))
+                    } else {
+                        Err(format!("the halo kernel expected, driver: {halo}"))
                     }
                 });
                 match result {

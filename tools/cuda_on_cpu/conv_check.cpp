@@ -46,8 +46,11 @@ int main(int argc, char** argv) {
     // gemmwgrad: SLIMMABLE_STEM_WGRAD_DIRECT=0 on the host (the stem's
     // wgrad on the split-K GEMM instead of its direct kernel).
     const bool stem_wgrad_off = argc == 5 && std::string(argv[4]) == "gemmwgrad";
-    if (argc != 4 && !square_on && !stem_wgrad_off) {
-        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|gemmwgrad]\n");
+    // halo: SLIMMABLE_CONV_HALO=1 (the 3x3 stride-1 TF32 forward on halo
+    // tiles where it fits).
+    const bool halo_on = argc == 5 && std::string(argv[4]) == "halo";
+    if (argc != 4 && !square_on && !stem_wgrad_off && !halo_on) {
+        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|gemmwgrad|halo]\n");
         return 2;
     }
     case_dir = argv[1];
@@ -111,6 +114,16 @@ int main(int argc, char** argv) {
         const std::vector<float>& out = pass == "fwd" ? y : w;
         const std::string what = pass + " " + prec + " (stem)";
         return case_compare(what.c_str(), out, case_floats("expected.bin"), tol[0], tol[1]) ? 1 : 0;
+    }
+    // halo_fits (launch_conv.rs), after the stem's kernels: TF32 forward,
+    // one group, 3x3, stride 1. Grid: (16 x 8 patches, 64-channel blocks, N).
+    if (halo_on && pass == "fwd" && mode == 1 && groups == 1 && p.w.dims[2] == 3 &&
+        p.w.dims[3] == 3 && p.stride_h == 1 && p.stride_w == 1) {
+        const unsigned patches = (unsigned)(((wo + 15) / 16) * ((ho + 7) / 8));
+        shim_launch({patches, (unsigned)((oc + 63) / 64), (unsigned)n}, {256, 1, 1}, [&] {
+            slimmable_conv2d_fwd_tf32_halo3(x.data(), w.data(), y.data(), bias.data(), p, 1);
+        });
+        return case_compare("fwd tf32 (halo)", y, case_floats("expected.bin"), tol[0], tol[1]) ? 1 : 0;
     }
     // [pass][mode][narrow]
     const Kernel table[3][3][2] = {

@@ -1,7 +1,7 @@
 //! Raw-pointer launches of the conv2d kernels (`kernels/conv2d.cu`), for
 //! other engines and for [`super::CudaBackend`].
 
-use super::launch::{CudaKernels, driver_err, switched_on};
+use super::launch::{CudaKernels, driver_err, opted_in, switched_on};
 use crate::backend::{ConvPass, Precision};
 use crate::error::Result;
 use crate::kernel_sources::entry;
@@ -471,6 +471,22 @@ pub unsafe fn launch_conv2d(
         } else {
             precision
         };
+        if halo_fits(pass, precision, p) && opted_in!("SLIMMABLE_CONV_HALO") {
+            // 8 × 16 output pixels × 64 channels a block (HALO_* in
+            // kernels/conv2d.cu).
+            let patches = wo.div_ceil(16) * ho.div_ceil(8);
+            let cfg = LaunchConfig {
+                grid_dim: (patches as u32, oc.div_ceil(64) as u32, n as u32),
+                block_dim: (256, 1, 1),
+                shared_mem_bytes: 0,
+            };
+            let split = 1u32;
+            return launch(
+                entry::CONV2D_FWD_TF32_HALO3,
+                cfg,
+                &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p, &split],
+            );
+        }
         let square = gemm_square_fits(pass, precision, p)
             && match gemm_square_switch() {
                 Some(on) => on,
@@ -562,6 +578,22 @@ pub fn stem_direct_fits(pass: ConvPass, p: &Conv2dParams) -> bool {
         && matches!(p.stride_w, 1 | 2)
         && p.x.dims[1] <= 3
         && p.y.dims[1] <= oc_max
+}
+
+/// Whether the forward may take the halo-tile kernel
+/// (`slimmable_conv2d_fwd_tf32_halo3`, opt-in `SLIMMABLE_CONV_HALO=1`,
+/// not yet timed on a GPU): TF32, one group, 3×3, stride 1, any padding,
+/// at most 65535 images (the grid's z). The stem's direct kernels take
+/// their convs first.
+pub fn halo_fits(pass: ConvPass, precision: Precision, p: &Conv2dParams) -> bool {
+    pass == ConvPass::Forward
+        && precision == Precision::Tf32
+        && p.groups == 1
+        && p.w.dims[2] == 3
+        && p.w.dims[3] == 3
+        && p.stride_h == 1
+        && p.stride_w == 1
+        && p.x.dims[0] <= 65_535
 }
 
 /// Whether a conv GEMM may take the 128 × 128 TF32 tiles (`*_sq` in
