@@ -70,6 +70,25 @@ const DRIVER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Runs a driver with `args`: what it printed, as Ok when it agreed with the
 /// reference, Err when it did not, crashed or hung past [`DRIVER_TIMEOUT`].
+/// conv_check on `cdir`'s case of `pass` at `precision` with a mode
+/// argument (`square`, `halo`, `gemmwgrad`: the opt-in and switched-off
+/// routes).
+fn run_mode(
+    exe: &Path,
+    cdir: &Path,
+    pass: &str,
+    precision: &str,
+    mode: &str,
+) -> Result<String, String> {
+    let args = [
+        cdir.as_os_str(),
+        pass.as_ref(),
+        precision.as_ref(),
+        mode.as_ref(),
+    ];
+    run_driver(exe, &args)
+}
+
 fn run_driver(exe: &Path, args: &[&std::ffi::OsStr]) -> Result<String, String> {
     use std::io::Read;
     use std::process::Stdio;
@@ -850,13 +869,7 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                     if pass != "wgrad" || !stem_direct_fits(cp, &params) {
                         return Ok(text);
                     }
-                    let args = [
-                        cdir.as_os_str(),
-                        pass.as_ref(),
-                        pname.as_ref(),
-                        "gemmwgrad".as_ref(),
-                    ];
-                    let gemm = run_driver(&exe, &args)?;
+                    let gemm = run_mode(&exe, &cdir, pass, pname, "gemmwgrad")?;
                     if gemm.contains("(stem)") {
                         Err(format!("the split-K GEMM wgrad expected, driver: {gemm}"))
                     } else {
@@ -873,13 +886,7 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                     }
                     let (cp, params) = case_pass_params(&cdir, pass);
                     let want = gemm_square_fits(cp, Precision::Tf32, &params);
-                    let args = [
-                        cdir.as_os_str(),
-                        pass.as_ref(),
-                        "tf32".as_ref(),
-                        "square".as_ref(),
-                    ];
-                    let sq = run_driver(&exe, &args)?;
+                    let sq = run_mode(&exe, &cdir, pass, "tf32", "square")?;
                     if sq.contains("(sq") == want {
                         Ok(format!("{text} | square: {sq}"))
                     } else {
@@ -899,13 +906,7 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                     {
                         return Ok(text);
                     }
-                    let args = [
-                        cdir.as_os_str(),
-                        pass.as_ref(),
-                        "tf32".as_ref(),
-                        "halo".as_ref(),
-                    ];
-                    let halo = run_driver(&exe, &args)?;
+                    let halo = run_mode(&exe, &cdir, pass, "tf32", "halo")?;
                     if halo.contains("(halo)") {
                         Ok(format!("{text} | halo: {halo}"))
                     } else {
