@@ -257,6 +257,13 @@ __device__ __forceinline__ float rp_fetch(const unsigned char* __restrict__ src,
     return rp_i2f(src[i]);
 }
 
+// Whether the source buffer is 4-byte aligned, so that u8 HWC pixels can be
+// read as 32-bit words (a device allocation always is; a caller's offset
+// pointer may not be).
+__device__ __forceinline__ bool rp_words_ok(const unsigned char* src) {
+    return (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
+}
+
 // The 32-bit words of a u8 source, by global word index: from global
 // memory, or from a tile's staged copy in shared memory.
 struct RpGlobalWords {
@@ -325,7 +332,7 @@ slimmable_resize_pack(const unsigned char* __restrict__ src,
             continue;
         }
         const u32 base = q.img[0], top = q.img[3], left = q.img[4];
-        const bool words = (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
+        const bool words = rp_words_ok(src);
         const RpStrides st = rp_strides(p.format, q.img[1], q.img[2], p.channels);
         u32 xo[RP_XTAPS];
         float xw[RP_XTAPS];
@@ -571,7 +578,7 @@ slimmable_resize_pack_tiled(const unsigned char* __restrict__ src, const u32* __
     const int span_lo = row_span[0], span_hi = row_span[1];
 
     const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
-    const bool words = (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
+    const bool words = rp_words_ok(src);
     const bool col_ok = x0 + tx < ow;
     const bool mine = ty < rows && col_ok;
     const RpAxis ax = col_axis[col_ok ? tx : 0];  // this thread's column, for every chunk
@@ -751,7 +758,18 @@ __device__ __forceinline__ void rp_bilinear_column(const unsigned char* __restri
     const u32 base = q.base, cs = q.cs, plane = q.plane;
     const u32 format = FORMAT < 3 ? FORMAT : p.format;
     const u32 channels = FORMAT < 3 ? CH : p.channels;
-    const bool words = (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
+    const bool words = rp_words_ok(src);
+    // Source row `row` (element offset `o` past the image's first) filtered
+    // at this column's taps, from the staged span or global memory.
+    auto filter_row = [&](u32 o, int row, float h[4]) {
+        if (STAGED) {
+            const RpStagedWords hwc = {q.stage, q.stage_off[row - q.r_first]};
+            rp_bilinear_row<FORMAT, CH>(src, hwc, format, cx, base + o, cs, channels, true, h);
+        } else {
+            const RpGlobalWords hwc = {reinterpret_cast<const u32*>(src)};
+            rp_bilinear_row<FORMAT, CH>(src, hwc, format, cx, base + o, cs, channels, words, h);
+        }
+    };
     float last[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     u32 last_row = 0xFFFFFFFFu;  // element offset of the row in `last`
 #pragma unroll
@@ -763,26 +781,14 @@ __device__ __forceinline__ void rp_bilinear_column(const unsigned char* __restri
         if (ry.o0 == last_row) {
 #pragma unroll
             for (u32 c = 0; c < 4; ++c) top_row[c] = last[c];
-        } else if (STAGED) {
-            const RpStagedWords hwc = {q.stage, q.stage_off[ry.r0 - q.r_first]};
-            rp_bilinear_row<FORMAT, CH>(src, hwc, format, cx, base + ry.o0, cs, channels, true,
-                                        top_row);
         } else {
-            const RpGlobalWords hwc = {reinterpret_cast<const u32*>(src)};
-            rp_bilinear_row<FORMAT, CH>(src, hwc, format, cx, base + ry.o0, cs, channels, words,
-                                        top_row);
+            filter_row(ry.o0, ry.r0, top_row);
         }
         if (ry.o1 == ry.o0) {
 #pragma unroll
             for (u32 c = 0; c < 4; ++c) bottom_row[c] = top_row[c];
-        } else if (STAGED) {
-            const RpStagedWords hwc = {q.stage, q.stage_off[ry.r1 - q.r_first]};
-            rp_bilinear_row<FORMAT, CH>(src, hwc, format, cx, base + ry.o1, cs, channels, true,
-                                        bottom_row);
         } else {
-            const RpGlobalWords hwc = {reinterpret_cast<const u32*>(src)};
-            rp_bilinear_row<FORMAT, CH>(src, hwc, format, cx, base + ry.o1, cs, channels, words,
-                                        bottom_row);
+            filter_row(ry.o1, ry.r1, bottom_row);
         }
 #pragma unroll
         for (u32 c = 0; c < 4; ++c) last[c] = bottom_row[c];
@@ -859,7 +865,7 @@ __device__ __forceinline__ void rp_same_column(const unsigned char* __restrict__
                                                const RpSame& q, const ResizePackParams& p) {
     const u32 format = FORMAT < 3 ? FORMAT : p.format;
     const u32 channels = FORMAT < 3 ? CH : p.channels;
-    const bool words = (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
+    const bool words = rp_words_ok(src);
 #pragma unroll
     for (u32 k = 0; k < RPT_TILE_H * RPT_TILE_W / THREADS; ++k) {
         const u32 r = q.ty + k * (THREADS / RPT_TILE_W);
@@ -907,8 +913,8 @@ __device__ __forceinline__ bool rp_same_tile(const unsigned char* __restrict__ s
     const u32 x = tile.x0 + tx;
     const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
     const u32 rows = min((u32)RPT_TILE_H, oh - tile.y0);
-    const bool staged = p.staged && p.format == 0 && (p.channels == 1 || p.channels == 3) &&
-                        (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
+    const bool staged =
+        p.staged && p.format == 0 && (p.channels == 1 || p.channels == 3) && rp_words_ok(src);
     if (staged) {
         // The tile's source columns (mirrored under flip), all its rows.
         const u32 xl = tile.x0, xr = min(tile.x0 + RPT_TILE_W, ow) - 1;
@@ -973,7 +979,7 @@ __device__ __forceinline__ void rp_bilinear_tiles(const unsigned char* __restric
     const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
     const u32 tid = threadIdx.x;
     const u32 rows = min((u32)RPT_TILE_H, oh - y0);
-    const bool words = (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
+    const bool words = rp_words_ok(src);
     const bool stageable = p.staged && p.format == 0 && p.channels != 2 && words;
 
     // Each thread its column's taps (a column past the output's edge takes
@@ -1132,7 +1138,7 @@ __device__ __forceinline__ void rp_aa_tile(const unsigned char* __restrict__ src
                                            const ResizePackParams& p) {
     const u32 format = FORMAT < 3 ? FORMAT : p.format;
     const u32 channels = FORMAT < 3 ? CH : p.channels;
-    const bool words = (reinterpret_cast<unsigned long long>(src) & 3ull) == 0;
+    const bool words = rp_words_ok(src);
     const u32 tid = threadIdx.x, tx = tid % RPT_TILE_W, half = tid / RPT_TILE_W;
     const u32 base = img[0], top = img[3], left = img[4];
     const RpTaps cx = col[tx];
