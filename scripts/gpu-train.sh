@@ -2,8 +2,8 @@
 # Issue 7's accuracy runs on the GPU machine, after `scripts/gpu-check.sh run`
 # (which unpacked .gpu/bin; Fashion-MNIST travels in .data/, see its build):
 #   1. ours, MutualNet, EPOCHS (12) epochs: the grid, query table and plot;
-#      beside it PyTorch eager (tools/reference_trainer.py --data) on the
-#      same recipe for CMP_EPOCHS (4) epochs;
+#      beside it PyTorch eager (tools/reference_trainer.py --data --init,
+#      from our initial weights) on the same recipe for CMP_EPOCHS (4) epochs;
 #   2. then one after the other: the full and the smallest config trained
 #      alone for EPOCHS epochs, and ours for CMP_EPOCHS epochs (against
 #      PyTorch). (Side by side they time-slice the GPU and took 2-3x longer,
@@ -41,7 +41,13 @@ ours() { # name, extra train arguments...
 # accuracy pair that fills a call: e.g. EPOCHS=36 ALONE=small PYTORCH=0, ours
 # and the smallest config alone, about 470 s on an H200).
 if [ "${PYTORCH:-1}" = 1 ]; then
+    # PyTorch starts from our seeded initial weights (`--epochs 0` writes
+    # them; ours with the same seed draws the same), so the two runs differ
+    # only by rounding, not by their initial draws.
+    "$BIN" train --preset fmnist-full --data-dir "$DATA" --epochs 0 --skip-eval \
+        --out /tmp/runs/init >"$OUT/init.log" 2>&1
     timeout "$(left)" python3 tools/reference_trainer.py --data "$DATA" --epochs "$CMP" \
+        --init /tmp/runs/init/checkpoint.safetensors \
         --out "$OUT/torch-mutualnet-${CMP}ep.json" >"$OUT/torch-mutualnet-${CMP}ep.log" 2>&1 &
     torch_pid=$!
 fi

@@ -246,3 +246,58 @@ fn profiled_backend_times_every_operation_of_a_training_step() {
     assert!(report.contains("total"), "{report}");
     println!("{report}");
 }
+
+/// `slimmable train --epochs 0` writes the seeded initial weights (the
+/// starting point tools/reference_trainer.py --init takes): a checkpoint and
+/// optimizer state at iteration 0, the same bytes for the same seed, other
+/// weights for another seed.
+#[test]
+fn zero_epochs_write_the_initial_weights() {
+    // The presets train Fashion-MNIST, whose files are checked by hash: the
+    // installed copy is needed.
+    use slimmable::data::{Dataset, DatasetKind, Split};
+    if let Err(e) = Dataset::load(DatasetKind::FashionMnist, Split::Test, None) {
+        let required = std::env::var("SLIMMABLE_REQUIRE_DATA").is_ok_and(|v| v == "1");
+        assert!(!required, "Fashion-MNIST required: {e}");
+        println!("skipped: {e}");
+        return;
+    }
+    let run = |name: &str, seed: &str| -> (Vec<u8>, PathBuf) {
+        let out = scratch(name);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
+            .args(["train", "--preset", "fmnist-small", "--backend", "cpu"])
+            .args(["--epochs", "0", "--skip-eval", "--seed", seed])
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let text =
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{text}");
+        let ckpt = out.join("checkpoint.safetensors");
+        let bytes = std::fs::read(&ckpt).unwrap_or_else(|e| panic!("{e}: {text}"));
+        (bytes, ckpt)
+    };
+    let (a, ckpt) = run("zero-a", "7");
+    let (b, _) = run("zero-b", "7");
+    let (c, _) = run("zero-c", "8");
+    // Tensor by tensor: the header's metadata order is not fixed.
+    let tensors = |bytes: &[u8]| -> std::collections::BTreeMap<String, Vec<u8>> {
+        let st = safetensors::SafeTensors::deserialize(bytes).unwrap();
+        st.tensors()
+            .into_iter()
+            .map(|(name, view)| (name, view.data().to_vec()))
+            .collect()
+    };
+    let (a, b, c) = (tensors(&a), tensors(&b), tensors(&c));
+    assert!(a.len() > 10, "{} tensors in the checkpoint", a.len());
+    assert!(a == b, "the same seed must write the same initial weights");
+    let differing = a.iter().filter(|(k, v)| c.get(*k) != Some(*v)).count();
+    assert!(
+        differing > 10,
+        "another seed must draw other initial weights ({differing} tensors differ)"
+    );
+    let meta = slimmable::tensor_io::read_metadata(&optimizer_path(&ckpt)).unwrap();
+    assert_eq!(meta.get("iteration").map(String::as_str), Some("0"));
+    assert_eq!(meta.get("epoch").map(String::as_str), Some("0"));
+}

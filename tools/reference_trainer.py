@@ -25,6 +25,14 @@ Usage:
   python3 tools/reference_trainer.py --data DIR --epochs 12 [--mode alone]
       [--images-per-epoch N] [--eval-images N] --out accuracy.json
       DIR holds Fashion-MNIST's four IDX .gz files
+  python3 tools/reference_trainer.py --data DIR --init CKPT --epochs N ...
+      start from the weights of CKPT, a checkpoint `slimmable train --epochs 0
+      --seed S` wrote, and take the whole recipe (model, widths, resolutions,
+      batch, lr, schedule, augmentation, recalibration, seed) from its
+      optimizer state's train_config; --epochs, --images-per-epoch and
+      --eval-images still apply when given. `slimmable train --epochs N
+      --seed S` with the same preset then starts from the same weights, so
+      the two runs differ only by floating-point rounding.
 """
 import argparse
 import gzip
@@ -82,10 +90,14 @@ def sample_configs(rng, mode, widths=(WIDTH_MIN, WIDTH_MAX), resolutions=RESOLUT
     lo, hi = widths
     if mode == "alone":
         return [(hi, resolutions[0])]
-    out = [(hi, resolutions[0]), (lo, resolutions[rng.below(len(resolutions))])]
+
+    def res():
+        return resolutions[0] if mode == "usnet" else resolutions[rng.below(len(resolutions))]
+
+    out = [(hi, resolutions[0]), (lo, res())]
     for _ in range(2):
         w = lo + (hi - lo) * rng.uniform()
-        out.append((w, resolutions[rng.below(len(resolutions))]))
+        out.append((w, res()))
     return out
 
 
@@ -104,18 +116,20 @@ def load(data_dir, dev):
             part("t10k-images-idx3-ubyte.gz"), part("t10k-labels-idx1-ubyte.gz").long())
 
 
-def normalized(images_u8):
-    return ((images_u8.float() / 255.0 - MEAN) / STD).unsqueeze(1)
+def normalized(images_u8, mean=MEAN, std=STD):
+    x = images_u8.to(torch.get_default_dtype())  # float64 with --float64
+    return ((x / 255.0 - mean) / std).unsqueeze(1)
 
 
-def augmented_batch(images, idx, rng, dev, pad=2):
-    """host_batch: per image (in batch order) top, left in 0..=2·pad, then the
-    flip; zero-padded u8 crop, flipped, normalized."""
+def augmented_batch(images, idx, rng, dev, pad=2, flip=True, mean=MEAN, std=STD):
+    """host_batch: per image (in batch order) top, left in 0..=2·pad (drawn
+    only when pad > 0), then the flip (drawn only when flips are on);
+    zero-padded u8 crop, flipped, normalized."""
     tops, lefts, flips = [], [], []
     for _ in idx:
-        tops.append(rng.below(2 * pad + 1))
-        lefts.append(rng.below(2 * pad + 1))
-        flips.append(rng.below(2) == 1)
+        tops.append(rng.below(2 * pad + 1) if pad else 0)
+        lefts.append(rng.below(2 * pad + 1) if pad else 0)
+        flips.append(flip and rng.below(2) == 1)
     x = F.pad(images[torch.tensor(idx, device=dev)], (pad, pad, pad, pad))
     h, w = images.shape[1:]
     ar_h, ar_w = torch.arange(h, device=dev), torch.arange(w, device=dev)
@@ -125,23 +139,33 @@ def augmented_batch(images, idx, rng, dev, pad=2):
     rows = top + ar_h[None, :]
     cols = left + torch.where(flip, (w - 1 - ar_w)[None, :], ar_w[None, :])
     b = torch.arange(len(idx), device=dev)[:, None, None]
-    return normalized(x[b, rows[:, :, None], cols[:, None, :]])
+    return normalized(x[b, rows[:, :, None], cols[:, None, :]], mean, std)
 
 
-def make_optimizer(net, lr, weight_decay=5e-4):
+def make_optimizer(net, lr, weight_decay=5e-4, momentum=0.9, nesterov=True):
     decayed = rm.decayed_names(net)
     params = dict(net.named_parameters())
     return torch.optim.SGD(
         [{"params": [p for n, p in params.items() if n in decayed], "weight_decay": weight_decay},
          {"params": [p for n, p in params.items() if n not in decayed], "weight_decay": 0.0}],
-        lr=lr, momentum=0.9, nesterov=True)
+        lr=lr, momentum=momentum, nesterov=nesterov)
 
 
-def set_lr(opt, base, i, total):
-    """train::schedule::learning_rate without warm-up."""
-    lr = 0.5 * base * (1.0 + math.cos(math.pi * i / max(total, 1)))
+def learning_rate(base, i, total, warmup=0):
+    """train::schedule::learning_rate: linear warm-up, then cosine to zero."""
+    if total == 0:
+        return base
+    if i < warmup:
+        return base * (i + 1) / warmup
+    t = (i - warmup) / max(total - warmup, 1)
+    return 0.5 * base * (1.0 + math.cos(math.pi * t))
+
+
+def set_lr(opt, base, i, total, warmup=0):
+    lr = learning_rate(base, i, total, warmup)
     for g in opt.param_groups:
         g["lr"] = lr
+    return lr
 
 
 def mutualnet_step(net, opt, batch_for, y, configs):
@@ -202,30 +226,32 @@ def speed(args, dev):
 
 
 @torch.no_grad()
-def evaluate(net, train_x, test_x, test_y, args, dev):
+def evaluate(net, train_x, test_x, test_y, rc, dev):
     """Per config: recalibrate (train::evaluate::recalibrate's batches), then
-    top-1 on the first --eval-images test images (0: all)."""
+    top-1 on the first eval_images test images (0: all)."""
     rows = []
-    n_test = test_x.shape[0] if args.eval_images == 0 else min(args.eval_images, test_x.shape[0])
+    n_test = test_x.shape[0] if rc["eval_images"] == 0 else min(rc["eval_images"], test_x.shape[0])
+    mean, std = rc["mean"], rc["std"]
     slot = 0
-    for w in EVAL_WIDTHS:
-        for r in RESOLUTIONS:
+    for w in rc["eval_widths"]:
+        for r in rc["resolutions"]:
             rm.set_width(net, w)
             bns = [m for m in net.modules() if isinstance(m, rm.SlimBatchNorm2d)]
             for m in bns:
                 m.reset_running_stats()
                 m.momentum = None
             net.train()
-            order = shuffled(train_x.shape[0], args.seed ^ 0x5EC0, slot)
-            for k in range(args.recal_batches):
-                idx = order[k * args.recal_batch_size:(k + 1) * args.recal_batch_size]
-                if len(idx) < args.recal_batch_size:
+            order = shuffled(train_x.shape[0], rc["seed"] ^ 0x5EC0, slot)
+            size = rc["recal_batch_size"]
+            for k in range(rc["recal_batches"]):
+                idx = order[k * size:(k + 1) * size]
+                if len(idx) < size:
                     break
-                net(rm.resize(normalized(train_x[torch.tensor(idx, device=dev)]), r))
+                net(rm.resize(normalized(train_x[torch.tensor(idx, device=dev)], mean, std), r))
             net.eval()
             correct = 0
             for s in range(0, n_test, 256):
-                x = rm.resize(normalized(test_x[s:min(s + 256, n_test)]), r)
+                x = rm.resize(normalized(test_x[s:min(s + 256, n_test)], mean, std), r)
                 correct += (net(x).argmax(1) == test_y[s:s + x.shape[0]]).sum().item()
             rows.append({"width": w, "resolution": r, "top1": 100.0 * correct / n_test})
             print(f"  {w:.2f}x {r:2d}px  top-1 {rows[-1]['top1']:.2f}%", flush=True)
@@ -233,26 +259,69 @@ def evaluate(net, train_x, test_x, test_y, args, dev):
     return rows
 
 
+def recipe(args):
+    """The training recipe: issue 7's (fmnist-full) from the arguments, or,
+    with --init, the train_config our trainer stored beside the checkpoint."""
+    rc = {"model_cfg": rm.mobilenet_v2_small_image(1, 10), "dataset": "fashion-mnist",
+          "batch": args.batch, "epochs": 12, "images_per_epoch": 0, "lr": 0.1,
+          "momentum": 0.9, "weight_decay": 5e-4, "nesterov": True, "warmup_epochs": 0,
+          "pad": 2, "flip": True, "seed": args.seed, "widths": (WIDTH_MIN, WIDTH_MAX),
+          "resolutions": RESOLUTIONS, "eval_widths": EVAL_WIDTHS, "mode": args.mode,
+          "recal_batches": args.recal_batches, "recal_batch_size": args.recal_batch_size,
+          "eval_images": 0}
+    if args.init:
+        from safetensors import safe_open
+        opt_path = pathlib.Path(args.init + ".optimizer")
+        if not opt_path.exists():
+            sys.exit(f"{opt_path}: missing; --init takes a checkpoint written by "
+                     "`slimmable train` (its optimizer state holds the recipe)")
+        with safe_open(str(opt_path), "pt") as f:
+            tc = json.loads(f.metadata()["train_config"])
+        rc.update({"model_cfg": tc["model_config"], "dataset": tc["dataset"],
+                   "batch": tc["batch_size"], "epochs": tc["epochs"],
+                   "images_per_epoch": tc["images_per_epoch"], "lr": tc["lr"],
+                   "momentum": tc["momentum"], "weight_decay": tc["weight_decay"],
+                   "nesterov": tc["nesterov"], "warmup_epochs": tc["warmup_epochs"],
+                   "pad": tc["crop_padding"], "flip": tc["flip"], "seed": tc["seed"],
+                   "widths": (tc["width_min"], tc["width_max"]),
+                   "resolutions": tc["resolutions"], "eval_widths": tc["eval_widths"],
+                   "mode": tc["mode"], "recal_batches": tc["recal_batches"],
+                   "recal_batch_size": tc["recal_batch_size"],
+                   "eval_images": tc["eval_images"]})
+    for key in ("epochs", "images_per_epoch", "eval_images"):
+        if getattr(args, key) is not None:
+            rc[key] = getattr(args, key)
+    rc["mean"], rc["std"] = (MEAN, STD) if rc["dataset"] == "fashion-mnist" else (0.1307, 0.3081)
+    return rc
+
+
 def train(args, dev):
+    rc = recipe(args)
     train_x, train_y, test_x, test_y = load(args.data, dev)
-    torch.manual_seed(args.seed)
-    net = rm.build("slimmable_mobilenet_v2", rm.mobilenet_v2_small_image(1, 10)).to(dev).train()
-    rm.reset_parameters(net)
-    opt = make_optimizer(net, 0.1)
-    count = train_x.shape[0]
-    per_epoch = count // args.batch
-    if args.images_per_epoch:
-        per_epoch = min(per_epoch, args.images_per_epoch // args.batch)
-    total = per_epoch * args.epochs
+    if args.init:
+        net, _, _ = rm.load_checkpoint(args.init)
+        net = net.to(dev).train()
+    else:
+        torch.manual_seed(rc["seed"])
+        net = rm.build("slimmable_mobilenet_v2", rc["model_cfg"]).to(dev).train()
+        rm.reset_parameters(net)
+    opt = make_optimizer(net, rc["lr"], rc["weight_decay"], rc["momentum"], rc["nesterov"])
+    count, batch, seed = train_x.shape[0], rc["batch"], rc["seed"]
+    per_epoch = count // batch
+    if rc["images_per_epoch"]:
+        per_epoch = min(per_epoch, rc["images_per_epoch"] // batch)
+    total = per_epoch * rc["epochs"]
+    warmup = per_epoch * rc["warmup_epochs"]
     t0 = time.perf_counter()
     it = 0
-    for epoch in range(args.epochs):
-        order = shuffled(count, args.seed, epoch)
+    losses = []
+    for epoch in range(rc["epochs"]):
+        order = shuffled(count, seed, epoch)
         for b in range(per_epoch):
-            idx = order[b * args.batch:(b + 1) * args.batch]
-            rng = SplitMix64(args.seed ^ ((it * 0x2545F4914F6CDD1D) & MASK))
-            configs = sample_configs(rng, args.mode)
-            x = augmented_batch(train_x, idx, rng, dev)
+            idx = order[b * batch:(b + 1) * batch]
+            rng = SplitMix64(seed ^ ((it * 0x2545F4914F6CDD1D) & MASK))
+            configs = sample_configs(rng, rc["mode"], rc["widths"], rc["resolutions"])
+            x = augmented_batch(train_x, idx, rng, dev, rc["pad"], rc["flip"], rc["mean"], rc["std"])
             y = train_y[torch.tensor(idx, device=dev)]
             cache = {}
 
@@ -261,18 +330,20 @@ def train(args, dev):
                     cache[r] = rm.resize(x, r)
                 return cache[r]
 
-            set_lr(opt, 0.1, it, total)
+            set_lr(opt, rc["lr"], it, total, warmup)
             ce = mutualnet_step(net, opt, batch_for, y, configs)
+            losses.append(ce)
             it += 1
             if it % 100 == 0 or b + 1 == per_epoch:
-                print(f"epoch {epoch + 1}/{args.epochs} iter {it}/{total} ce {ce:.4f} "
-                      f"{it * args.batch / (time.perf_counter() - t0):.0f} img/s", flush=True)
+                print(f"epoch {epoch + 1}/{rc['epochs']} iter {it}/{total} ce {ce:.4f} "
+                      f"{it * batch / (time.perf_counter() - t0):.0f} img/s", flush=True)
     train_s = time.perf_counter() - t0
-    rows = evaluate(net, train_x, test_x, test_y, args, dev)
+    rows = evaluate(net, train_x, test_x, test_y, rc, dev)
     return {"device": torch.cuda.get_device_name() if dev == "cuda" else "cpu",
-            "torch": torch.__version__, "mode": args.mode, "epochs": args.epochs,
-            "iterations": total, "batch": args.batch, "seed": args.seed,
-            "train_seconds": train_s, "configs": rows}
+            "torch": torch.__version__, "mode": rc["mode"], "epochs": rc["epochs"],
+            "iterations": total, "batch": batch, "seed": seed, "init": args.init,
+            "dtype": str(torch.get_default_dtype()),
+            "train_seconds": train_s, "ce_per_iteration": losses, "configs": rows}
 
 
 def main():
@@ -282,10 +353,15 @@ def main():
     ap.add_argument("--data", help="Fashion-MNIST directory: train and evaluate")
     ap.add_argument("--imagenet", action="store_true",
                     help="speed mode: the ImageNet MobileNetV2 iteration of src/bench/mutualnet.rs")
-    ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--images-per-epoch", type=int, default=0)
-    ap.add_argument("--mode", choices=["mutualnet", "alone"], default="mutualnet")
-    ap.add_argument("--eval-images", type=int, default=0)
+    ap.add_argument("--epochs", type=int, help="default 12, or the --init recipe's")
+    ap.add_argument("--images-per-epoch", type=int, help="default all, or the --init recipe's")
+    ap.add_argument("--mode", choices=["mutualnet", "usnet", "alone"], default="mutualnet")
+    ap.add_argument("--eval-images", type=int, help="default all, or the --init recipe's")
+    ap.add_argument("--float64", action="store_true",
+                    help="train and evaluate in float64 (a higher-precision run to tell "
+                         "rounding-driven divergence from a systematic difference)")
+    ap.add_argument("--init", help="a checkpoint of `slimmable train --epochs 0`: its weights "
+                    "and recipe")
     ap.add_argument("--recal-batches", type=int, default=10)
     ap.add_argument("--recal-batch-size", type=int, default=1000)
     ap.add_argument("--device", default="cuda")
@@ -297,6 +373,8 @@ def main():
     # No cudnn.benchmark: random widths make new shapes every step, and
     # autotuning each one would charge PyTorch for the search.
     torch.backends.cudnn.benchmark = False
+    if args.float64:
+        torch.set_default_dtype(torch.float64)
     res = train(args, args.device) if args.data else speed(args, args.device)
     print(json.dumps(res))
     if args.out:

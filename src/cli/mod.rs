@@ -89,6 +89,9 @@ enum Command {
         /// Training images per epoch (default: the preset's).
         #[arg(long)]
         images_per_epoch: Option<usize>,
+        /// Test images evaluated per config (default: the preset's; 0: all).
+        #[arg(long)]
+        eval_images: Option<usize>,
         /// mutualnet, usnet (one resolution) or alone (only the full config).
         #[arg(long)]
         mode: Option<String>,
@@ -186,6 +189,7 @@ pub fn main() -> i32 {
             resume,
             epochs,
             images_per_epoch,
+            eval_images,
             mode,
             widths,
             resolutions,
@@ -203,6 +207,7 @@ pub fn main() -> i32 {
             resume,
             epochs,
             images_per_epoch,
+            eval_images,
             mode,
             widths,
             resolutions,

@@ -20,6 +20,7 @@ pub struct TrainArgs {
     pub resume: bool,
     pub epochs: Option<usize>,
     pub images_per_epoch: Option<usize>,
+    pub eval_images: Option<usize>,
     pub mode: Option<String>,
     pub widths: Option<Vec<f64>>,
     pub resolutions: Option<Vec<usize>>,
@@ -102,6 +103,9 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     if let Some(n) = a.images_per_epoch {
         cfg.images_per_epoch = n;
     }
+    if let Some(n) = a.eval_images {
+        cfg.eval_images = n;
+    }
     if let Some(m) = a.mode {
         cfg.mode = m;
     }
@@ -178,6 +182,11 @@ pub fn train(a: TrainArgs) -> Result<i32> {
             trainer.iteration
         );
         return Ok(130);
+    }
+    if !ckpt_path.exists() {
+        // `--epochs 0` ran no epoch, so nothing was saved: write the initial
+        // weights (e.g. to start tools/reference_trainer.py from them).
+        trainer.save(&ckpt_path, &[])?;
     }
     println!(
         "trained in {train_s:.1} s; checkpoint {}",
