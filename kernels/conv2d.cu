@@ -732,7 +732,7 @@ extern "C" __global__ void slimmable_conv2d_bias_grad(float* __restrict__ db,
     if (threadIdx.x == 0) atomicAdd(&db[p.bias_offset + o], acc);
 }
 
-// 3x3 stride-1 forward on halo tiles, TF32, one group (opt-in:
+// 3x3 stride-1 forward and dgrad on halo tiles, TF32, one group (opt-in:
 // SLIMMABLE_CONV_HALO=1; launch_conv.rs halo_fits). Not yet timed on a GPU.
 //
 // The implicit GEMM above gathers every (pixel, tap) of a K step from
@@ -758,18 +758,30 @@ extern "C" __global__ void slimmable_conv2d_bias_grad(float* __restrict__ db,
 #define HALO_OCP 72
 #define HALO_STAGE (HALO_CK * HALO_PLANE + 9 * HALO_CK * HALO_OCP)
 
-extern "C" __global__ void __launch_bounds__(256, 2)
-    slimmable_conv2d_fwd_tf32_halo3(const float* __restrict__ x, const float* __restrict__ wt,
-                                    float* __restrict__ y, const float* __restrict__ bias,
-                                    Conv2dParams p, u32 /*split_k: 1*/) {
-    __shared__ __align__(16) float smem[2 * HALO_STAGE];
+//
+// The stride-1 dgrad is the same computation (DGRAD): dx is dy convolved
+// with the weights flipped in both taps and transposed in channels,
+// padding 2 − pad, so `src` is dy, `dst` dx, and weight (o', c', tap)
+// reads w[c', o', 8 − tap].
+template <bool DGRAD>
+__device__ __forceinline__ void halo3_tile(const float* __restrict__ src,
+                                           const float* __restrict__ wt,
+                                           float* __restrict__ dst,
+                                           const float* __restrict__ bias,
+                                           const Conv2dParams& p, float* smem) {
     const Geom g = geom_of(p);
-    const int tiles_w = (g.wo + HALO_PW - 1) / HALO_PW;
+    const ViewParams& in = DGRAD ? p.y : p.x;
+    const ViewParams& out = DGRAD ? p.x : p.y;
+    // Reduced (input) channels and plane, output channels and plane.
+    const int cin = DGRAD ? g.oc : g.ic, hin = DGRAD ? g.ho : g.h, win = DGRAD ? g.wo : g.w;
+    const int cout = DGRAD ? g.ic : g.oc, hout = DGRAD ? g.h : g.ho, wout = DGRAD ? g.w : g.wo;
+    const int pad_h = DGRAD ? 2 - g.ph : g.ph, pad_w = DGRAD ? 2 - g.pw : g.pw;
+    const int tiles_w = (wout + HALO_PW - 1) / HALO_PW;
     const int ho0 = (int)(blockIdx.x / tiles_w) * HALO_PH, wo0 = (int)(blockIdx.x % tiles_w) * HALO_PW;
     const int o0 = blockIdx.y * HALO_BN, n = blockIdx.z;
     const int t = threadIdx.x, warp = t / 32, lane = t % 32, gid = lane / 4, tig = lane % 4;
-    const int hi0 = ho0 - g.ph, wi0 = wo0 - g.pw;
-    const int chunks = (g.ic + HALO_CK - 1) / HALO_CK;
+    const int hi0 = ho0 - pad_h, wi0 = wo0 - pad_w;
+    const int chunks = (cin + HALO_CK - 1) / HALO_CK;
 
     // The copies of chunk `ch` into stage `st`: the halo as [c][row][col],
     // the weights as [tap][c][o]; zero past the image, ic and oc.
@@ -782,18 +794,19 @@ extern "C" __global__ void __launch_bounds__(256, 2)
             const int col = e % HALO_COLS, row = e / HALO_COLS % HALO_ROWS;
             const int c = e / (HALO_COLS * HALO_ROWS);
             const int hi = hi0 + row, wi = wi0 + col;
-            const bool ok = c0 + c < g.ic && (u32)hi < (u32)g.h && (u32)wi < (u32)g.w;
-            cp_async4(halo + c * HALO_PLANE + row * HALO_COLS + col, x + at(p.x, n, c0 + c, hi, wi),
+            const bool ok = c0 + c < cin && (u32)hi < (u32)hin && (u32)wi < (u32)win;
+            cp_async4(halo + c * HALO_PLANE + row * HALO_COLS + col, src + at(in, n, c0 + c, hi, wi),
                       ok);
         }
-        // (o, c, tap) with the taps fastest: a packed weight's 36 floats of
-        // one output channel are contiguous.
+        // (o, c, tap) with the taps fastest: a packed weight's 9 floats of
+        // one (o, c) pair are contiguous (descending for the dgrad).
 #pragma unroll 1
         for (int e = t; e < HALO_BN * HALO_CK * 9; e += 256) {
             const int o = e / (HALO_CK * 9), j = e % (HALO_CK * 9), c = j / 9, tap = j % 9;
-            const bool ok = o0 + o < g.oc && c0 + c < g.ic;
-            cp_async4(w + (tap * HALO_CK + c) * HALO_OCP + o,
-                      wt + at(p.w, o0 + o, c0 + c, tap / 3, tap % 3), ok);
+            const bool ok = o0 + o < cout && c0 + c < cin;
+            const u32 from = DGRAD ? at(p.w, c0 + c, o0 + o, 2 - tap / 3, 2 - tap % 3)
+                                   : at(p.w, o0 + o, c0 + c, tap / 3, tap % 3);
+            cp_async4(w + (tap * HALO_CK + c) * HALO_OCP + o, wt + from, ok);
         }
         cp_async_commit();
     };
@@ -856,23 +869,40 @@ extern "C" __global__ void __launch_bounds__(256, 2)
 #pragma unroll
     for (int mt = 0; mt < 2; ++mt) {
         const int ho = ho0 + 2 * wm + mt;
-        if (ho >= g.ho) continue;
+        if (ho >= hout) continue;
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
             const int wo = wo0 + gid + 8 * half;
-            if (wo >= g.wo) continue;
-            const u32 pix = at(p.y, n, 0, ho, wo);
+            if (wo >= wout) continue;
+            const u32 pix = at(out, n, 0, ho, wo);
 #pragma unroll
             for (int nt = 0; nt < 4; ++nt)
 #pragma unroll
                 for (int c = 0; c < 2; ++c) {
                     const int o = o0 + wn * 32 + nt * 8 + 2 * tig + c;
-                    if (o >= g.oc) continue;
+                    if (o >= cout) continue;
                     float v = acc[(mt * 4 + nt) * 4 + half * 2 + c];
-                    if (p.has_bias) v += bias[p.bias_offset + o];
-                    float* dst = y + (pix + (u32)(o * sv(p.y, 1)));
-                    *dst = p.accumulate ? *dst + v : v;
+                    if (!DGRAD && p.has_bias) v += bias[p.bias_offset + o];
+                    float* to = dst + (pix + (u32)(o * sv(out, 1)));
+                    *to = p.accumulate ? *to + v : v;
                 }
         }
     }
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2)
+    slimmable_conv2d_fwd_tf32_halo3(const float* __restrict__ x, const float* __restrict__ wt,
+                                    float* __restrict__ y, const float* __restrict__ bias,
+                                    Conv2dParams p, u32 /*split_k: 1*/) {
+    __shared__ __align__(16) float smem[2 * HALO_STAGE];
+    halo3_tile<false>(x, wt, y, bias, p, smem);
+}
+
+// Grid: (16 x 8 patches of dx, 64-channel blocks of dx's channels, N).
+extern "C" __global__ void __launch_bounds__(256, 2)
+    slimmable_conv2d_dgrad_tf32_halo3(float* __restrict__ x, const float* __restrict__ wt,
+                                      const float* __restrict__ y, const float* /*bias*/,
+                                      Conv2dParams p, u32 /*split_k: 1*/) {
+    __shared__ __align__(16) float smem[2 * HALO_STAGE];
+    halo3_tile<true>(y, wt, x, nullptr, p, smem);
 }

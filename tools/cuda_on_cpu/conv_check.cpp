@@ -115,15 +115,20 @@ int main(int argc, char** argv) {
         const std::string what = pass + " " + prec + " (stem)";
         return case_compare(what.c_str(), out, case_floats("expected.bin"), tol[0], tol[1]) ? 1 : 0;
     }
-    // halo_fits (launch_conv.rs), after the stem's kernels: TF32 forward,
-    // one group, 3x3, stride 1. Grid: (16 x 8 patches, 64-channel blocks, N).
-    if (halo_on && pass == "fwd" && mode == 1 && groups == 1 && p.w.dims[2] == 3 &&
+    // halo_fits (launch_conv.rs), after the stem's kernels: TF32 forward or
+    // dgrad, one group, 3x3, stride 1. Grid: (16 x 8 patches, 64-channel
+    // blocks, N) of the pass's output (y forward, dx dgrad).
+    if (halo_on && pass != "wgrad" && mode == 1 && groups == 1 && p.w.dims[2] == 3 &&
         p.w.dims[3] == 3 && p.stride_h == 1 && p.stride_w == 1) {
-        const unsigned patches = (unsigned)(((wo + 15) / 16) * ((ho + 7) / 8));
-        shim_launch({patches, (unsigned)((oc + 63) / 64), (unsigned)n}, {256, 1, 1}, [&] {
-            slimmable_conv2d_fwd_tf32_halo3(x.data(), w.data(), y.data(), bias.data(), p, 1);
+        const bool fwd = pass == "fwd";
+        const uint64_t rows = fwd ? ho : h, cols_px = fwd ? wo : wd, chans = fwd ? oc : ic;
+        const unsigned patches = (unsigned)(((cols_px + 15) / 16) * ((rows + 7) / 8));
+        shim_launch({patches, (unsigned)((chans + 63) / 64), (unsigned)n}, {256, 1, 1}, [&] {
+            if (fwd) slimmable_conv2d_fwd_tf32_halo3(x.data(), w.data(), y.data(), bias.data(), p, 1);
+            else slimmable_conv2d_dgrad_tf32_halo3(x.data(), w.data(), y.data(), bias.data(), p, 1);
         });
-        return case_compare("fwd tf32 (halo)", y, case_floats("expected.bin"), tol[0], tol[1]) ? 1 : 0;
+        const std::string what = pass + " tf32 (halo)";
+        return case_compare(what.c_str(), fwd ? y : x, case_floats("expected.bin"), tol[0], tol[1]) ? 1 : 0;
     }
     // [pass][mode][narrow]
     const Kernel table[3][3][2] = {

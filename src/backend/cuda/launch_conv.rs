@@ -472,20 +472,20 @@ pub unsafe fn launch_conv2d(
             precision
         };
         if halo_fits(pass, precision, p) && opted_in!("SLIMMABLE_CONV_HALO") {
-            // 8 × 16 output pixels × 64 channels a block (HALO_* in
-            // kernels/conv2d.cu).
-            let patches = wo.div_ceil(16) * ho.div_ceil(8);
+            // 8 × 16 pixels × 64 channels of the pass's output a block
+            // (HALO_* in kernels/conv2d.cu): y forward, dx dgrad.
+            let (name, rows, cols, channels) = match pass {
+                ConvPass::Dgrad => (entry::CONV2D_DGRAD_TF32_HALO3, h, w, ic),
+                _ => (entry::CONV2D_FWD_TF32_HALO3, ho, wo, oc),
+            };
+            let patches = cols.div_ceil(16) * rows.div_ceil(8);
             let cfg = LaunchConfig {
-                grid_dim: (patches as u32, oc.div_ceil(64) as u32, n as u32),
+                grid_dim: (patches as u32, channels.div_ceil(64) as u32, n as u32),
                 block_dim: (256, 1, 1),
                 shared_mem_bytes: 0,
             };
             let split = 1u32;
-            return launch(
-                entry::CONV2D_FWD_TF32_HALO3,
-                cfg,
-                &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p, &split],
-            );
+            return launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p, &split]);
         }
         let square = gemm_square_fits(pass, precision, p)
             && match gemm_square_switch() {
@@ -580,13 +580,13 @@ pub fn stem_direct_fits(pass: ConvPass, p: &Conv2dParams) -> bool {
         && p.y.dims[1] <= oc_max
 }
 
-/// Whether the forward may take the halo-tile kernel
-/// (`slimmable_conv2d_fwd_tf32_halo3`, opt-in `SLIMMABLE_CONV_HALO=1`,
-/// not yet timed on a GPU): TF32, one group, 3×3, stride 1, any padding,
-/// at most 65535 images (the grid's z). The stem's direct kernels take
-/// their convs first.
+/// Whether the forward or the dgrad may take the halo-tile kernels
+/// (`slimmable_conv2d_{fwd,dgrad}_tf32_halo3`, opt-in
+/// `SLIMMABLE_CONV_HALO=1`, not yet timed on a GPU): TF32, one group, 3×3,
+/// stride 1, any padding, at most 65535 images (the grid's z). The stem's
+/// direct kernels take their convs first.
 pub fn halo_fits(pass: ConvPass, precision: Precision, p: &Conv2dParams) -> bool {
-    pass == ConvPass::Forward
+    matches!(pass, ConvPass::Forward | ConvPass::Dgrad)
         && precision == Precision::Tf32
         && p.groups == 1
         && p.w.dims[2] == 3
