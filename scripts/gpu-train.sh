@@ -49,15 +49,30 @@ if [ "${PYTORCH:-1}" = 1 ]; then
     timeout "$(left)" python3 tools/reference_trainer.py --data "$DATA" --epochs "$CMP" \
         --init /tmp/runs/init/checkpoint.safetensors \
         --out "$OUT/torch-mutualnet-${CMP}ep.json" >"$OUT/torch-mutualnet-${CMP}ep.log" 2>&1 &
-    torch_pid=$!
+    torch_pids=$!
+    # FLOAT64=1: the same run in float64 beside it, to measure how far
+    # rounding alone moves each config (compare_runs.py prints both float32
+    # runs against it; on the CPU the spread reached 1.09 points, see
+    # results/2026-11-27-same-init-cpu).
+    if [ "${FLOAT64:-0}" = 1 ]; then
+        timeout "$(left)" python3 tools/reference_trainer.py --data "$DATA" --epochs "$CMP" \
+            --init /tmp/runs/init/checkpoint.safetensors --float64 \
+            --out "$OUT/torch-float64-${CMP}ep.json" >"$OUT/torch-float64-${CMP}ep.log" 2>&1 &
+        torch_pids="$torch_pids $!"
+    fi
 fi
+wait_torch() {
+    for pid in $torch_pids; do
+        wait "$pid"
+        echo "torch ($pid): exit $? after $SECONDS s" | tee -a "$OUT/status.txt"
+    done
+}
 if [ "${ONLY_COMPARE:-0}" = 1 ]; then
     # Only the same-epochs comparison with PyTorch, both side by side
     # (PyTorch is bound by its launches on the CPU, ours by the GPU): about
     # 200 s on an H200.
     ours "mutualnet-${CMP}ep" --epochs "$CMP"
-    wait "$torch_pid"
-    echo "torch: exit $? after $SECONDS s" | tee -a "$OUT/status.txt"
+    wait_torch
     python3 tools/compare_runs.py "$OUT" | tee "$OUT/comparison.md"
     tar -C "$(dirname "$OUT")" -czf "$OUT.tgz" "$(basename "$OUT")" && rm -rf "$OUT"
     exit 0
@@ -71,8 +86,7 @@ fi
 ours "alone-0.25-16-${EPOCHS}ep" --epochs "$EPOCHS" --mode alone --widths 0.25,0.25 \
     --resolutions 16 --eval-widths 0.25
 if [ "${PYTORCH:-1}" = 1 ]; then
-    wait "$torch_pid"
-    echo "torch: exit $? after $SECONDS s" | tee -a "$OUT/status.txt"
+    wait_torch
     ours "mutualnet-${CMP}ep" --epochs "$CMP"
 fi
 for f in "$OUT"/*/table.txt; do echo "== $f"; cat "$f"; done
