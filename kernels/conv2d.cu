@@ -906,3 +906,138 @@ extern "C" __global__ void __launch_bounds__(256, 2)
     __shared__ __align__(16) float smem[2 * HALO_STAGE];
     halo3_tile<true>(y, wt, x, nullptr, p, smem);
 }
+
+// 3x3 stride-1 wgrad on halo tiles, TF32, one group (opt-in with the two
+// above: SLIMMABLE_CONV_HALO=1). Not yet timed on a GPU.
+//
+// dW[o][c][tap] is a GEMM over pixels: rows o (dy), columns (c, tap) (x at
+// the pixel shifted by the tap), reduced over every output pixel. A block
+// takes 64 output channels x 16 input channels x the 9 taps and walks
+// patches of 4 x 16 output pixels (grid-stride over the images' patches:
+// gridDim.x splits the reduction). Each patch copies its dy tile (64 x 64
+// pixels) and the 6 x 18 halo of the 16 input channels once, double-
+// buffered; each n8 block of the MMAs is one tap x 8 channels, read from
+// the halo at the tap's offset, so x is not gathered nine times. Warps:
+// 2 (32 output channels) x 2 (8 input channels) x 2 (patch rows 0-1 and
+// 2-3); the two row halves are summed through shared memory at the end and
+// added to dW with atomics.
+#define HWG_PH 4          // patch rows
+#define HWG_PW 16         // patch columns: two k8 steps
+#define HWG_BM 64         // output channels a block
+#define HWG_CK 16         // input channels a block
+#define HWG_DYP 68        // dy tile row pitch (64 used): fragment loads conflict-free
+#define HWG_ROWS (HWG_PH + 2)
+#define HWG_COLS (HWG_PW + 2)
+#define HWG_PLANE (HWG_ROWS * HWG_COLS)  // 108: 12 banks apart a channel, conflict-free
+#define HWG_STAGE (HWG_BM * HWG_DYP + HWG_CK * HWG_PLANE)
+#define HWG_ACC (2 * 9 * 4)  // a thread's accumulators: 2 m16 x 9 taps
+
+extern "C" __global__ void __launch_bounds__(256, 2)
+    slimmable_conv2d_wgrad_tf32_halo3(const float* __restrict__ x, float* __restrict__ wt,
+                                      const float* __restrict__ y, const float* /*bias*/,
+                                      Conv2dParams p, u32 /*split_k: gridDim.x*/) {
+    __shared__ __align__(16) float smem[2 * HWG_STAGE];
+    static_assert(HWG_ACC * 128 <= 2 * HWG_STAGE, "the row halves' sum reuses the stages");
+    const Geom g = geom_of(p);
+    const int t = threadIdx.x, warp = t / 32, lane = t % 32, gid = lane / 4, tig = lane % 4;
+    const int o0 = blockIdx.y * HWG_BM, c0 = blockIdx.z * HWG_CK;
+    const int tiles_w = (g.wo + HWG_PW - 1) / HWG_PW, tiles_h = (g.ho + HWG_PH - 1) / HWG_PH;
+    const int patches = g.n * tiles_h * tiles_w;
+
+    auto issue = [&](int patch, float* st) {
+        const int n = patch / (tiles_h * tiles_w), r = patch % (tiles_h * tiles_w);
+        const int ho0 = r / tiles_w * HWG_PH, wo0 = r % tiles_w * HWG_PW;
+        float* dyt = st;
+        float* halo = st + HWG_BM * HWG_DYP;
+#pragma unroll 1
+        for (int e = t; e < HWG_BM * HWG_PH * HWG_PW; e += 256) {
+            const int o = e / (HWG_PH * HWG_PW), px = e % (HWG_PH * HWG_PW);
+            const int ho = ho0 + px / HWG_PW, wo = wo0 + px % HWG_PW;
+            const bool ok = o0 + o < g.oc && ho < g.ho && wo < g.wo;
+            cp_async4(dyt + o * HWG_DYP + px, y + at(p.y, n, o0 + o, ho, wo), ok);
+        }
+#pragma unroll 1
+        for (int e = t; e < HWG_CK * HWG_PLANE; e += 256) {
+            const int c = e / HWG_PLANE, row = e % HWG_PLANE / HWG_COLS, col = e % HWG_COLS;
+            const int hi = ho0 - g.ph + row, wi = wo0 - g.pw + col;
+            const bool ok = c0 + c < g.ic && (u32)hi < (u32)g.h && (u32)wi < (u32)g.w;
+            cp_async4(halo + e, x + at(p.x, n, c0 + c, hi, wi), ok);
+        }
+        cp_async_commit();
+    };
+
+    float acc[HWG_ACC];
+#pragma unroll
+    for (int i = 0; i < HWG_ACC; ++i) acc[i] = 0.f;
+    const int wm = warp % 2, wc = warp / 2 % 2, wk = warp / 4;
+    int patch = blockIdx.x, k = 0;
+    if (patch < patches) issue(patch, smem);
+    for (; patch < patches; patch += gridDim.x, ++k) {
+        const float* cur = smem + (k & 1) * HWG_STAGE;
+        const int next = patch + gridDim.x;
+        if (next < patches) {
+            // Its stage was last read before the barrier that ended the
+            // previous patch.
+            issue(next, smem + ((k + 1) & 1) * HWG_STAGE);
+            cp_async_wait_prev();
+        } else {
+            cp_async_wait_all();
+        }
+        __syncthreads();
+        const float* dyt = cur + (wm * 32) * HWG_DYP;
+        const float* halo = cur + HWG_BM * HWG_DYP + (wc * 8 + gid) * HWG_PLANE;
+#pragma unroll
+        for (int rr = 0; rr < 2; ++rr) {
+            const int row = 2 * wk + rr;
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                // k8 step: pixels 8h .. 8h + 7 of patch row `row`.
+                const int px = row * HWG_PW + 8 * h + tig;
+                u32 a[2][4];
+#pragma unroll
+                for (int mt = 0; mt < 2; ++mt) {
+                    const float* ra = dyt + (mt * 16 + gid) * HWG_DYP + px;
+                    a[mt][0] = to_tf32(ra[0]);
+                    a[mt][1] = to_tf32(ra[8 * HWG_DYP]);
+                    a[mt][2] = to_tf32(ra[4]);
+                    a[mt][3] = to_tf32(ra[8 * HWG_DYP + 4]);
+                }
+#pragma unroll
+                for (int tap = 0; tap < 9; ++tap) {
+                    const float* rb = halo + (row + tap / 3) * HWG_COLS + 8 * h + tig + tap % 3;
+                    u32 b[2] = {to_tf32(rb[0]), to_tf32(rb[4])};
+#pragma unroll
+                    for (int mt = 0; mt < 2; ++mt) mma_tf32_m16n8k8(&acc[(mt * 9 + tap) * 4], a[mt], b);
+                }
+            }
+        }
+        __syncthreads();  // the next patch's copies overwrite this stage
+    }
+    cp_async_wait_all();
+    __syncthreads();
+
+    // Rows 2-3's warps hand their sums to rows 0-1's ([i][thread]:
+    // conflict-free), which add them to dW.
+    float* red = smem;
+    const int pair = t % 128;
+    if (wk == 1) {
+#pragma unroll
+        for (int i = 0; i < HWG_ACC; ++i) red[i * 128 + pair] = acc[i];
+    }
+    __syncthreads();
+    if (wk == 1) return;
+#pragma unroll
+    for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+        for (int tap = 0; tap < 9; ++tap)
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                // C fragment: row gid (+ 8) an output channel, column 2tig
+                // (+ 1) an input channel.
+                const int i = (mt * 9 + tap) * 4 + j;
+                const int o = o0 + wm * 32 + mt * 16 + gid + 8 * (j / 2);
+                const int c = c0 + wc * 8 + 2 * tig + j % 2;
+                if (o < g.oc && c < g.ic)
+                    atomicAdd(wt + at(p.w, o, c, tap / 3, tap % 3), acc[i] + red[i * 128 + pair]);
+            }
+}

@@ -138,6 +138,7 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::CONV2D_DGRAD_TF32_PWS_SQ,
             entry::CONV2D_FWD_TF32_HALO3,
             entry::CONV2D_DGRAD_TF32_HALO3,
+            entry::CONV2D_WGRAD_TF32_HALO3,
             entry::CONV2D_BIAS_GRAD,
         ],
     },
@@ -357,6 +358,7 @@ pub mod entry {
     /// opt-in, `SLIMMABLE_CONV_HALO=1` (`launch_conv::halo_fits`).
     pub const CONV2D_FWD_TF32_HALO3: &str = "slimmable_conv2d_fwd_tf32_halo3";
     pub const CONV2D_DGRAD_TF32_HALO3: &str = "slimmable_conv2d_dgrad_tf32_halo3";
+    pub const CONV2D_WGRAD_TF32_HALO3: &str = "slimmable_conv2d_wgrad_tf32_halo3";
     pub const CONV2D_DGRAD_TF32_PWS_SQ: &str = "slimmable_conv2d_dgrad_tf32_pws_sq";
     /// Depthwise forward: CUDA `(x, w, y, bias, Conv2dParams)`, 1-D grid.
     pub const DWCONV2D_FWD: &str = "slimmable_dwconv2d_fwd";

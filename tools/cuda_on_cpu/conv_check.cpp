@@ -115,9 +115,22 @@ int main(int argc, char** argv) {
         const std::string what = pass + " " + prec + " (stem)";
         return case_compare(what.c_str(), out, case_floats("expected.bin"), tol[0], tol[1]) ? 1 : 0;
     }
-    // halo_fits (launch_conv.rs), after the stem's kernels: TF32 forward or
-    // dgrad, one group, 3x3, stride 1. Grid: (16 x 8 patches, 64-channel
-    // blocks, N) of the pass's output (y forward, dx dgrad).
+    // halo_fits (launch_conv.rs), after the stem's kernels: TF32, one
+    // group, 3x3, stride 1. The wgrad's grid: (splits, 64 output-channel
+    // blocks, 16 input-channel blocks), here 3 splits (fewer if fewer
+    // patches) so that the patch walk, its double buffer and the atomics
+    // across blocks are exercised.
+    if (halo_on && pass == "wgrad" && mode == 1 && groups == 1 && p.w.dims[2] == 3 &&
+        p.w.dims[3] == 3 && p.stride_h == 1 && p.stride_w == 1) {
+        const uint64_t patches = n * ((ho + 3) / 4) * ((wo + 15) / 16);
+        const unsigned splits = (unsigned)std::min<uint64_t>(patches, 3);
+        shim_launch({splits, (unsigned)((oc + 63) / 64), (unsigned)((ic + 15) / 16)}, {256, 1, 1}, [&] {
+            slimmable_conv2d_wgrad_tf32_halo3(x.data(), w.data(), y.data(), bias.data(), p, splits);
+        });
+        return case_compare("wgrad tf32 (halo)", w, case_floats("expected.bin"), tol[0], tol[1]) ? 1 : 0;
+    }
+    // Forward and dgrad. Grid: (16 x 8 patches, 64-channel blocks, N) of the
+    // pass's output (y forward, dx dgrad).
     if (halo_on && pass != "wgrad" && mode == 1 && groups == 1 && p.w.dims[2] == 3 &&
         p.w.dims[3] == 3 && p.stride_h == 1 && p.stride_w == 1) {
         const bool fwd = pass == "fwd";

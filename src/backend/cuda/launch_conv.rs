@@ -281,6 +281,20 @@ pub unsafe fn launch_conv2d(
             .clamp(1, 1024) as u32
     };
 
+    // The wgrad's bias gradient, a kernel of its own after any wgrad.
+    let bias_grad = || -> Result<()> {
+        if pass == ConvPass::Wgrad && p.has_bias == 1 {
+            let splits = split_for(oc, pixels, 4 * THREADS as u64);
+            let cfg = LaunchConfig {
+                grid_dim: (oc as u32, splits, 1),
+                block_dim: (THREADS, 1, 1),
+                shared_mem_bytes: 0,
+            };
+            launch(entry::CONV2D_BIAS_GRAD, cfg, &[&ptr.bias, &ptr.y, p])?;
+        }
+        Ok(())
+    };
+
     if is_depthwise(p) {
         let tiled_ok = p.w.dims[2] <= 7
             && p.w.dims[3] <= 7
@@ -472,20 +486,46 @@ pub unsafe fn launch_conv2d(
             precision
         };
         if halo_fits(pass, precision, p) && opted_in!("SLIMMABLE_CONV_HALO") {
-            // 8 × 16 pixels × 64 channels of the pass's output a block
-            // (HALO_* in kernels/conv2d.cu): y forward, dx dgrad.
-            let (name, rows, cols, channels) = match pass {
-                ConvPass::Dgrad => (entry::CONV2D_DGRAD_TF32_HALO3, h, w, ic),
-                _ => (entry::CONV2D_FWD_TF32_HALO3, ho, wo, oc),
+            let cfg = match pass {
+                // 64 output × 16 input channels a block, gridDim.x blocks
+                // splitting the 4 × 16-pixel patches (HWG_* in
+                // kernels/conv2d.cu).
+                ConvPass::Wgrad => {
+                    let (ocb, icb) = (oc.div_ceil(64), ic.div_ceil(16));
+                    let patches = n * ho.div_ceil(4) * wo.div_ceil(16);
+                    let splits = (TARGET_BLOCKS / 2 / (ocb * icb)).clamp(1, patches.max(1));
+                    LaunchConfig {
+                        grid_dim: (splits as u32, ocb as u32, icb as u32),
+                        block_dim: (256, 1, 1),
+                        shared_mem_bytes: 0,
+                    }
+                }
+                // 8 × 16 pixels × 64 channels of the pass's output a block
+                // (HALO_* in kernels/conv2d.cu): y forward, dx dgrad.
+                _ => {
+                    let (rows, cols, channels) = match pass {
+                        ConvPass::Dgrad => (h, w, ic),
+                        _ => (ho, wo, oc),
+                    };
+                    LaunchConfig {
+                        grid_dim: (
+                            (cols.div_ceil(16) * rows.div_ceil(8)) as u32,
+                            channels.div_ceil(64) as u32,
+                            n as u32,
+                        ),
+                        block_dim: (256, 1, 1),
+                        shared_mem_bytes: 0,
+                    }
+                }
             };
-            let patches = cols.div_ceil(16) * rows.div_ceil(8);
-            let cfg = LaunchConfig {
-                grid_dim: (patches as u32, channels.div_ceil(64) as u32, n as u32),
-                block_dim: (256, 1, 1),
-                shared_mem_bytes: 0,
+            let name = match pass {
+                ConvPass::Forward => entry::CONV2D_FWD_TF32_HALO3,
+                ConvPass::Dgrad => entry::CONV2D_DGRAD_TF32_HALO3,
+                ConvPass::Wgrad => entry::CONV2D_WGRAD_TF32_HALO3,
             };
-            let split = 1u32;
-            return launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p, &split]);
+            let split = cfg.grid_dim.0;
+            launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p, &split])?;
+            return bias_grad();
         }
         let square = gemm_square_fits(pass, precision, p)
             && match gemm_square_switch() {
@@ -525,16 +565,7 @@ pub unsafe fn launch_conv2d(
         };
         launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p, &split])?;
     }
-    if pass == ConvPass::Wgrad && p.has_bias == 1 {
-        let splits = split_for(oc, pixels, 4 * THREADS as u64);
-        let cfg = LaunchConfig {
-            grid_dim: (oc as u32, splits, 1),
-            block_dim: (THREADS, 1, 1),
-            shared_mem_bytes: 0,
-        };
-        launch(entry::CONV2D_BIAS_GRAD, cfg, &[&ptr.bias, &ptr.y, p])?;
-    }
-    Ok(())
+    bias_grad()
 }
 
 /// The stem kernels' output tiles in kernels/stem_conv.cu: the forward's
@@ -580,14 +611,13 @@ pub fn stem_direct_fits(pass: ConvPass, p: &Conv2dParams) -> bool {
         && p.y.dims[1] <= oc_max
 }
 
-/// Whether the forward or the dgrad may take the halo-tile kernels
-/// (`slimmable_conv2d_{fwd,dgrad}_tf32_halo3`, opt-in
+/// Whether a pass may take the halo-tile kernels
+/// (`slimmable_conv2d_{fwd,dgrad,wgrad}_tf32_halo3`, opt-in
 /// `SLIMMABLE_CONV_HALO=1`, not yet timed on a GPU): TF32, one group, 3×3,
-/// stride 1, any padding, at most 65535 images (the grid's z). The stem's
-/// direct kernels take their convs first.
-pub fn halo_fits(pass: ConvPass, precision: Precision, p: &Conv2dParams) -> bool {
-    matches!(pass, ConvPass::Forward | ConvPass::Dgrad)
-        && precision == Precision::Tf32
+/// stride 1, any padding, at most 65535 images (the forward's and dgrad's
+/// grid z). The stem's direct kernels take their convs first.
+pub fn halo_fits(_pass: ConvPass, precision: Precision, p: &Conv2dParams) -> bool {
+    precision == Precision::Tf32
         && p.groups == 1
         && p.w.dims[2] == 3
         && p.w.dims[3] == 3
