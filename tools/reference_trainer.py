@@ -15,8 +15,10 @@ SplitMix64 ported below): the epoch's shuffle, each iteration's sampled
 widths and resolutions, each image's 2-px-padded random crop and flip;
 bilinear align_corners=True resizing of the normalized crop; then per config
 BN recalibration (cumulative average over 10 shuffled batches of 1000
-training images) and top-1 on the test set. Only the initial weights differ
-(different generators), so accuracies agree statistically, not bit for bit.
+training images) and top-1 on the test set. Without --init only the initial
+weights differ (different generators); with it, only rounding does. Either
+way accuracies agree statistically, not bit for bit: rounding alone moved a
+config by up to about a point in results/2026-11-27-same-init-cpu.
 
 Usage:
   python3 tools/reference_trainer.py --iters 100 [--imagenet] [--out speed.json]
