@@ -1013,8 +1013,8 @@ extern "C" __global__ void __launch_bounds__(256, 2)
         }
         __syncthreads();  // the next patch's copies overwrite this stage
     }
-    cp_async_wait_all();
-    __syncthreads();
+    // (The last patch waited for every copy and ended on a barrier: the
+    // stages are free.)
 
     // Rows 2-3's warps hand their sums to rows 0-1's ([i][thread]:
     // conflict-free), which add them to dW.

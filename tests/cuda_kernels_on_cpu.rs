@@ -901,7 +901,7 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                     use slimmable::backend::cuda::launch_conv::{halo_fits, stem_direct_fits};
                     let (cp, params) = case_pass_params(&cdir, pass);
                     if pname != "tf32"
-                        || !halo_fits(cp, Precision::Tf32, &params)
+                        || !halo_fits(Precision::Tf32, &params)
                         || stem_direct_fits(cp, &params)
                     {
                         return Ok(text);

@@ -98,13 +98,14 @@ pub fn forward(p: &Conv2dParams, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: 
             acc.fill(0.0);
             for i in 0..g.icg {
                 let c = group * g.icg + i;
+                let x_plane = at(&p.x, n, c, 0, 0);
                 for ky in 0..g.kh {
                     for kx in 0..g.kw {
                         let wv = w[at(&p.w, o, i, ky, kx)] as f64;
                         let cols = g.cols(kx);
                         for ho in g.rows(ky) {
                             let hi = ho * g.sh + ky - g.ph;
-                            let row = at(&p.x, n, c, 0, 0) + hi * xs2;
+                            let row = x_plane + hi * xs2;
                             let out = &mut acc[ho * g.wo..(ho + 1) * g.wo];
                             for wo in cols.clone() {
                                 let wi = wo * g.sw + kx - g.pw;
@@ -141,8 +142,10 @@ pub fn dgrad(p: &Conv2dParams, dy: &[f32], w: &[f32], dx: &mut [f32]) {
     for n in 0..g.n {
         for o in 0..g.oc {
             let group = o / g.ocg;
+            let dy_plane = at(&p.y, n, o, 0, 0);
             for i in 0..g.icg {
                 let c = group * g.icg + i;
+                let dx_plane = flat(n, c, 0, 0);
                 // Taps in reverse: an input pixel then receives its terms
                 // by ascending output pixel, as in the direct loop.
                 for ky in (0..g.kh).rev() {
@@ -151,8 +154,8 @@ pub fn dgrad(p: &Conv2dParams, dy: &[f32], w: &[f32], dx: &mut [f32]) {
                         let cols = g.cols(kx);
                         for ho in g.rows(ky) {
                             let hi = ho * g.sh + ky - g.ph;
-                            let row = at(&p.y, n, o, 0, 0) + ho * ys2;
-                            let base = flat(n, c, hi, 0);
+                            let row = dy_plane + ho * ys2;
+                            let base = dx_plane + hi * g.w;
                             for wo in cols.clone() {
                                 let wi = wo * g.sw + kx - g.pw;
                                 acc[base + wi] += dy[row + wo * ys3] as f64 * wv;

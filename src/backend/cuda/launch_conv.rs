@@ -485,7 +485,7 @@ pub unsafe fn launch_conv2d(
         } else {
             precision
         };
-        if halo_fits(pass, precision, p) && opted_in!("SLIMMABLE_CONV_HALO") {
+        if halo_fits(precision, p) && opted_in!("SLIMMABLE_CONV_HALO") {
             let cfg = match pass {
                 // 64 output × 16 input channels a block, gridDim.x blocks
                 // splitting the 4 × 16-pixel patches (HWG_* in
@@ -611,12 +611,12 @@ pub fn stem_direct_fits(pass: ConvPass, p: &Conv2dParams) -> bool {
         && p.y.dims[1] <= oc_max
 }
 
-/// Whether a pass may take the halo-tile kernels
+/// Whether a conv may take the halo-tile kernels, any pass
 /// (`slimmable_conv2d_{fwd,dgrad,wgrad}_tf32_halo3`, opt-in
 /// `SLIMMABLE_CONV_HALO=1`, not yet timed on a GPU): TF32, one group, 3×3,
 /// stride 1, any padding, at most 65535 images (the forward's and dgrad's
 /// grid z). The stem's direct kernels take their convs first.
-pub fn halo_fits(_pass: ConvPass, precision: Precision, p: &Conv2dParams) -> bool {
+pub fn halo_fits(precision: Precision, p: &Conv2dParams) -> bool {
     precision == Precision::Tf32
         && p.groups == 1
         && p.w.dims[2] == 3
