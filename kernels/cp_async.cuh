@@ -1,5 +1,6 @@
 // slimmable: cp.async global->shared copies (sm_80 on; synchronous copies
-// before it and in the CUDA-on-CPU shim), shared by the units that stage
+// before it; in the CUDA-on-CPU shim, copies that land only when a wait
+// retires their group), shared by the units that stage
 // tiles through shared memory (the conv units via conv_common.cuh,
 // resize_pack.cu).
 #pragma once
@@ -21,7 +22,9 @@ __device__ __forceinline__ u32 smem_addr(const float* smem) {
 // buffer (PTX's ignore-src operand), so callers form the address without
 // a branch: a select and a 64-bit add per copy cost more than the copy.
 __device__ __forceinline__ void cp_async4(float* smem, const float* gmem, bool pred) {
-#if __CUDA_ARCH__ >= 800
+#if defined(SLIMMABLE_CUDA_ON_CPU)
+    shim_cp_async(smem, gmem, 1, pred);
+#elif __CUDA_ARCH__ >= 800
     const u32 s = smem_addr(smem);
     asm volatile(
         "{\n .reg .pred ignore;\n setp.eq.u32 ignore, %2, 0;\n"
@@ -55,17 +58,23 @@ __device__ __forceinline__ void cp_async_run(float* smem, const float* gmem, boo
     if constexpr (RUN == 4) cp_async16(smem, gmem, pred); else cp_async4(smem, gmem, pred);
 }
 __device__ __forceinline__ void cp_async_commit() {
-#if __CUDA_ARCH__ >= 800
+#if defined(SLIMMABLE_CUDA_ON_CPU)
+    shim_cp_async_commit();
+#elif __CUDA_ARCH__ >= 800
     asm volatile("cp.async.commit_group;\n" ::);
 #endif
 }
 __device__ __forceinline__ void cp_async_wait_prev() {
-#if __CUDA_ARCH__ >= 800
+#if defined(SLIMMABLE_CUDA_ON_CPU)
+    shim_cp_async_wait(1);
+#elif __CUDA_ARCH__ >= 800
     asm volatile("cp.async.wait_group 1;\n" ::);
 #endif
 }
 __device__ __forceinline__ void cp_async_wait_all() {
-#if __CUDA_ARCH__ >= 800
+#if defined(SLIMMABLE_CUDA_ON_CPU)
+    shim_cp_async_wait(0);
+#elif __CUDA_ARCH__ >= 800
     asm volatile("cp.async.wait_group 0;\n" ::);
 #endif
 }

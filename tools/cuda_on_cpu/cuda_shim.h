@@ -181,17 +181,70 @@ struct alignas(8) float2 {
     float x, y;
 };
 
-// cp.async of 16 bytes (kernels/conv2d.cu's cp_async16), done at once; both
-// addresses must be 16-byte aligned, as the hardware requires (the case
-// buffers are std::vectors, 16-byte aligned by the allocator), so a gather
-// off its 4-element grid fails here too.
+// cp.async as the hardware is allowed to do it (kernels/cp_async.cuh):
+// a copy's destination is undefined from its issue until a
+// cp.async.wait_group covers the copy's committed group, and only then
+// (and, for other threads, after a barrier) holds the source. So each copy
+// writes a poison pattern into its destination at issue (the earliest the
+// hardware may write there; a NaN as a float, bytes AD DB BA 7F as u8
+// pixels) and the source's value only when a wait retires its group (the
+// latest it may land). A kernel that reads a staged tile before waiting
+// for it, waits on a group it never committed, or issues the next tile's
+// copies into a buffer other warps still read, then computes with the
+// poison and fails its check, instead of passing here because the copy
+// was done at once. The source is read at issue (it is an input, never
+// written during the kernel).
+struct ShimCopy {
+    float* dst;
+    float value[4];
+    int count;
+};
+struct ShimCopies {
+    std::vector<ShimCopy> open;                   // issued since the last commit
+    std::vector<std::vector<ShimCopy>> committed; // oldest first
+};
+inline thread_local ShimCopies shim_copies;
+constexpr uint32_t SHIM_COPY_POISON = 0x7FBADBADu;
+
+inline void shim_cp_async(float* smem, const float* gmem, int count, bool pred) {
+    ShimCopy c{smem, {}, count};
+    for (int i = 0; i < count; ++i) {
+        c.value[i] = pred ? gmem[i] : 0.f;
+        std::memcpy(&smem[i], &SHIM_COPY_POISON, 4);
+    }
+    shim_copies.open.push_back(c);
+}
+inline void shim_cp_async_commit() {
+    shim_copies.committed.push_back(std::move(shim_copies.open));
+    shim_copies.open.clear();
+}
+// cp.async.wait_group keep: every committed group but the newest `keep` lands.
+inline void shim_cp_async_wait(size_t keep) {
+    auto& groups = shim_copies.committed;
+    const size_t landing = groups.size() > keep ? groups.size() - keep : 0;
+    for (size_t g = 0; g < landing; ++g)
+        for (const ShimCopy& c : groups[g])
+            for (int i = 0; i < c.count; ++i) c.dst[i] = c.value[i];
+    groups.erase(groups.begin(), groups.begin() + landing);
+}
+// A block's copies never waited for are dropped with the block (their
+// destinations keep the poison: the next block must stage its own).
+inline void shim_cp_async_block_end() {
+    shim_copies.open.clear();
+    shim_copies.committed.clear();
+}
+
+// cp.async of 16 bytes (cp_async16): both addresses must be 16-byte
+// aligned, as the hardware requires (the case buffers are std::vectors,
+// 16-byte aligned by the allocator), so a gather off its 4-element grid
+// fails here too.
 inline void shim_cp_async16(float* smem, const float* gmem, bool pred) {
     if ((reinterpret_cast<uintptr_t>(smem) | (pred ? reinterpret_cast<uintptr_t>(gmem) : 0)) % 16) {
         std::fprintf(stderr, "cp_async16: misaligned %s address\n",
                      reinterpret_cast<uintptr_t>(smem) % 16 ? "shared" : "global");
         std::abort();
     }
-    for (int i = 0; i < 4; ++i) smem[i] = pred ? gmem[i] : 0.f;
+    shim_cp_async(smem, gmem, 4, pred);
 }
 inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 struct int4 {
@@ -246,6 +299,7 @@ inline void shim_launch(ShimDim3 grid, ShimDim3 block, const std::function<void(
                     for (unsigned bx = 0; bx < grid.x; ++bx) {
                         blockIdx = {bx, by, bz};
                         kernel();
+                        shim_cp_async_block_end();
                         bar.arrive_and_wait();  // shared memory is reused by the next block
                     }
         });
