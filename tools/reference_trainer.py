@@ -344,7 +344,7 @@ def train(args, dev):
     return {"device": torch.cuda.get_device_name() if dev == "cuda" else "cpu",
             "torch": torch.__version__, "mode": rc["mode"], "epochs": rc["epochs"],
             "iterations": total, "batch": batch, "seed": seed, "init": args.init,
-            "dtype": str(torch.get_default_dtype()),
+            "dtype": str(torch.get_default_dtype()), "mkldnn": torch.backends.mkldnn.enabled,
             "train_seconds": train_s, "ce_per_iteration": losses, "configs": rows}
 
 
@@ -362,6 +362,9 @@ def main():
     ap.add_argument("--float64", action="store_true",
                     help="train and evaluate in float64 (a higher-precision run to tell "
                          "rounding-driven divergence from a systematic difference)")
+    ap.add_argument("--no-mkldnn", action="store_true",
+                    help="CPU: convolutions without oneDNN (PyTorch's other CPU path): the same "
+                         "float32 recipe with other rounding, a second rounding-only sample")
     ap.add_argument("--init", help="a checkpoint of `slimmable train --epochs 0`: its weights "
                     "and recipe")
     ap.add_argument("--recal-batches", type=int, default=10)
@@ -377,6 +380,8 @@ def main():
     torch.backends.cudnn.benchmark = False
     if args.float64:
         torch.set_default_dtype(torch.float64)
+    if args.no_mkldnn:
+        torch.backends.mkldnn.enabled = False
     res = train(args, args.device) if args.data else speed(args, args.device)
     print(json.dumps(res))
     if args.out:
