@@ -158,6 +158,8 @@ run() {
         step "train fmnist-full, $((images / 128)) iterations" .gpu/bin/slimmable train \
             --preset fmnist-full --epochs 1 --images-per-epoch "$images" --skip-eval \
             --data-dir .data/fashion-mnist --out /tmp/gpu-run --log-every 50
+        # Bound by the launches or by the device: the host's time an iteration.
+        summary+=("      $(grep -a 'host per iteration' "$LOG" | tail -1)")
         # A/B: the newest trainer kernel off (stop 15: the stem's direct
         # wgrad; the 1-channel 28 px stem at stride 1).
         step "train fmnist-full, SLIMMABLE_STEM_WGRAD_DIRECT=0" \
@@ -268,7 +270,7 @@ run() {
         echo "=== bench against $baseline (speed-up: before / after)" | tee -a "$LOG"
         python3 tools/compare_bench.py "$baseline" "$OUT/bench.txt" | tee -a "$LOG" || true
     fi
-    grep -E "^(train:|trained in|evaluated in|epoch .* iter)" "$LOG" | tail -12 || true
+    grep -E "^(train:|trained in|host per iteration|evaluated in|epoch .* iter)" "$LOG" | tail -12 || true
     if [ -f "$OUT/profile.txt" ]; then cat "$OUT/profile.txt"; fi
     if [ -f "$OUT/torch_trainer.json" ]; then cat "$OUT/torch_trainer.json"; fi
     # The device tool returns at most 8 files: keep the log and the table

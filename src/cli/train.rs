@@ -192,6 +192,12 @@ pub fn train(a: TrainArgs) -> Result<i32> {
         "trained in {train_s:.1} s; checkpoint {}",
         ckpt_path.display()
     );
+    if let Some((upload, issue)) = trainer.host_time.per_iteration_ms() {
+        let per_iteration = 1e3 * train_s / trainer.host_time.iterations as f64;
+        println!(
+            "host per iteration: {upload:.2} ms uploading the batch (on CUDA this waits for the previous iteration), {issue:.2} ms issuing the step, of {per_iteration:.2} ms (the rest: the next batch's host-side preparation, progress reads, checkpoints)"
+        );
+    }
     let mib = |b: usize| b as f64 / (1u64 << 20) as f64;
     println!(
         "device memory: {:.1} MiB peak per iteration (batch, activations, saved values) + {:.1} MiB parameters, gradients and BN statistics + {:.1} MiB momentum",

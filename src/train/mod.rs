@@ -5,6 +5,7 @@
 pub mod config;
 pub mod evaluate;
 mod glyphs;
+pub mod host_time;
 pub mod report;
 pub mod schedule;
 pub mod step;
@@ -44,6 +45,8 @@ pub struct Trainer<'a> {
     batches_tracked: BTreeMap<String, i64>,
     /// Largest tape memory of one iteration so far, in bytes.
     pub peak_step_bytes: usize,
+    /// Host time uploading batches and issuing steps in this process.
+    pub host_time: host_time::HostTime,
 }
 
 /// Progress of one logged interval.
@@ -144,6 +147,7 @@ impl<'a> Trainer<'a> {
             test,
             batches_tracked: ckpt.batches_tracked,
             peak_step_bytes: 0,
+            host_time: Default::default(),
         })
     }
 
@@ -223,7 +227,9 @@ impl<'a> Trainer<'a> {
                     let (configs, host) = prepared?;
                     let b = done_in_epoch + k;
                     let memory = Memory::new();
+                    let upload_started = std::time::Instant::now();
                     let batch = upload_batch(self.be, &self.train, &host)?;
+                    let issue_started = std::time::Instant::now();
                     let labels = batch.labels;
                     let views: Vec<_> =
                         batch.resolutions.iter().copied().zip(batch.views).collect();
@@ -272,6 +278,8 @@ impl<'a> Trainer<'a> {
                         &labels,
                         &subs,
                     )?;
+                    self.host_time
+                        .add(issue_started - upload_started, issue_started.elapsed());
                     for n in self.batches_tracked.values_mut() {
                         *n += configs.len() as i64;
                     }
