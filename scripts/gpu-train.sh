@@ -20,63 +20,85 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-.gpu/out}/train"
 mkdir -p "$OUT"
-BIN=.gpu/bin/slimmable
-DATA=.data/fashion-mnist
+BIN="${BIN:-.gpu/bin/slimmable}"
+DATA="${DATA:-.data/fashion-mnist}"
+PRESET="${PRESET:-fmnist-full}"   # fmnist-small: a quick trial of this script on a CPU
+TORCH_DEVICE="${TORCH_DEVICE:-cuda}"
 EPOCHS="${EPOCHS:-12}"
 CMP="${CMP_EPOCHS:-4}"
 END=$((SECONDS + ${BUDGET:-540}))
 left() { echo $((END - SECONDS > 1 ? END - SECONDS : 1)); }
+RUN_OUT="$OUT"   # where ours() and start_torch() write
 
 ours() { # name, extra train arguments...
     local name="$1"; shift
-    timeout "$(left)" "$BIN" train --preset fmnist-full --data-dir "$DATA" \
-        --out "/tmp/runs/$name" --log-every 200 "$@" >"$OUT/$name.log" 2>&1
+    timeout "$(left)" "$BIN" train --preset "$PRESET" --data-dir "$DATA" \
+        --out "/tmp/runs/$name" --log-every 200 "$@" >"$RUN_OUT/$name.log" 2>&1
     echo "$name: exit $? after $SECONDS s" | tee -a "$OUT/status.txt"
-    mkdir -p "$OUT/$name"
+    mkdir -p "$RUN_OUT/$name"
     cp /tmp/runs/"$name"/{results.json,results.csv,table.txt,accuracy_vs_macs.svg,accuracy_vs_macs.png} \
-        "$OUT/$name/" 2>/dev/null
+        "$RUN_OUT/$name/" 2>/dev/null
 }
 
-# PYTORCH=0: no PyTorch run and no CMP_EPOCHS run of ours (for an
-# accuracy pair that fills a call: e.g. EPOCHS=36 ALONE=small PYTORCH=0, ours
-# and the smallest config alone, about 470 s on an H200).
-if [ "${PYTORCH:-1}" = 1 ]; then
-    # PyTorch starts from our seeded initial weights (`--epochs 0` writes
-    # them; ours with the same seed draws the same), so the two runs differ
-    # only by rounding, not by their initial draws.
-    "$BIN" train --preset fmnist-full --data-dir "$DATA" --epochs 0 --skip-eval \
-        --out /tmp/runs/init >"$OUT/init.log" 2>&1
-    timeout "$(left)" python3 tools/reference_trainer.py --data "$DATA" --epochs "$CMP" \
-        --init /tmp/runs/init/checkpoint.safetensors \
-        --out "$OUT/torch-mutualnet-${CMP}ep.json" >"$OUT/torch-mutualnet-${CMP}ep.log" 2>&1 &
+# PyTorch in the background, from our seeded initial weights (`--epochs 0`
+# writes them; ours with the same seed draws the same), so the two runs
+# differ only by rounding, not by their initial draws. FLOAT64=1: the same
+# run in float64 beside it, to measure how far rounding alone moves each
+# config (compare_runs.py prints both float32 runs against it; on the CPU
+# the spread reached about a point, see results/2026-11-27-seeds-cpu).
+torch_pids=""
+start_torch() { # seed
+    local init="/tmp/runs/init-$1"
+    "$BIN" train --preset "$PRESET" --data-dir "$DATA" --epochs 0 --skip-eval --seed "$1" \
+        --out "$init" >"$RUN_OUT/init.log" 2>&1
+    timeout "$(left)" python3 tools/reference_trainer.py --device "$TORCH_DEVICE" --data "$DATA" \
+        --epochs "$CMP" --init "$init/checkpoint.safetensors" \
+        --out "$RUN_OUT/torch-mutualnet-${CMP}ep.json" >"$RUN_OUT/torch-mutualnet-${CMP}ep.log" 2>&1 &
     torch_pids=$!
-    # FLOAT64=1: the same run in float64 beside it, to measure how far
-    # rounding alone moves each config (compare_runs.py prints both float32
-    # runs against it; on the CPU the spread reached 1.09 points, see
-    # results/2026-11-27-same-init-cpu).
     if [ "${FLOAT64:-0}" = 1 ]; then
-        timeout "$(left)" python3 tools/reference_trainer.py --data "$DATA" --epochs "$CMP" \
-            --init /tmp/runs/init/checkpoint.safetensors --float64 \
-            --out "$OUT/torch-float64-${CMP}ep.json" >"$OUT/torch-float64-${CMP}ep.log" 2>&1 &
+        timeout "$(left)" python3 tools/reference_trainer.py --device "$TORCH_DEVICE" --data "$DATA" \
+            --epochs "$CMP" --init "$init/checkpoint.safetensors" --float64 \
+            --out "$RUN_OUT/torch-float64-${CMP}ep.json" >"$RUN_OUT/torch-float64-${CMP}ep.log" 2>&1 &
         torch_pids="$torch_pids $!"
     fi
-fi
+}
 wait_torch() {
     for pid in $torch_pids; do
         wait "$pid"
         echo "torch ($pid): exit $? after $SECONDS s" | tee -a "$OUT/status.txt"
     done
+    torch_pids=""
 }
+pack() {
+    tar -C "$(dirname "$OUT")" -czf "$OUT.tgz" "$(basename "$OUT")" && rm -rf "$OUT"
+}
+
 if [ "${ONLY_COMPARE:-0}" = 1 ]; then
     # Only the same-epochs comparison with PyTorch, both side by side
     # (PyTorch is bound by its launches on the CPU, ours by the GPU): about
-    # 200 s on an H200.
-    ours "mutualnet-${CMP}ep" --epochs "$CMP"
-    wait_torch
-    python3 tools/compare_runs.py "$OUT" | tee "$OUT/comparison.md"
-    tar -C "$(dirname "$OUT")" -czf "$OUT.tgz" "$(basename "$OUT")" && rm -rf "$OUT"
+    # 200 s a seed on an H200. SEEDS="0 1": one folder a seed (seed-S/) and
+    # their spread (tools/seed_spread.py), since a single pair of runs
+    # differs by rounding alone by about a point a config on the CPU.
+    seeds=(${SEEDS:-0})
+    for seed in "${seeds[@]}"; do
+        RUN_OUT="$OUT"
+        [ "${#seeds[@]}" -gt 1 ] && RUN_OUT="$OUT/seed-$seed"
+        mkdir -p "$RUN_OUT"
+        start_torch "$seed"
+        ours "mutualnet-${CMP}ep" --epochs "$CMP" --seed "$seed"
+        wait_torch
+        python3 tools/compare_runs.py "$RUN_OUT" | tee "$RUN_OUT/comparison.md"
+    done
+    if [ "${#seeds[@]}" -gt 1 ]; then
+        python3 tools/seed_spread.py "$CMP" "$OUT"/seed-* | tee "$OUT/seed-spread.md"
+    fi
+    pack
     exit 0
 fi
+# PYTORCH=0: no PyTorch run and no CMP_EPOCHS run of ours (for an
+# accuracy pair that fills a call: e.g. EPOCHS=36 ALONE=small PYTORCH=0, ours
+# and the smallest config alone, about 470 s on an H200).
+[ "${PYTORCH:-1}" = 1 ] && start_torch 0
 ours "mutualnet-${EPOCHS}ep" --epochs "$EPOCHS"
 # ALONE=small: only the smallest config trained alone.
 if [ "${ALONE:-both}" != small ]; then
@@ -91,4 +113,4 @@ if [ "${PYTORCH:-1}" = 1 ]; then
 fi
 for f in "$OUT"/*/table.txt; do echo "== $f"; cat "$f"; done
 python3 tools/compare_runs.py "$OUT" | tee "$OUT/comparison.md"
-tar -C "$(dirname "$OUT")" -czf "$OUT.tgz" "$(basename "$OUT")" && rm -rf "$OUT"
+pack

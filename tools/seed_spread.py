@@ -2,9 +2,10 @@
 """Issue 7's per-config accuracy comparison over several seeds: is ours
 systematically off PyTorch, or within the spread rounding alone gives?
 
-Each RUN_DIR is one seed as scripts/cpu-same-init.sh leaves it:
-mutualnet-<E>ep/results.json (ours), torch-mutualnet-<E>ep.json (PyTorch
-float32), torch-float64-<E>ep.json (PyTorch float64) and, optionally,
+Each RUN_DIR is one seed as scripts/cpu-same-init.sh (or gpu-train.sh
+with SEEDS) leaves it: mutualnet-<E>ep/results.json (ours),
+torch-mutualnet-<E>ep.json (PyTorch float32) and, where present,
+torch-float64-<E>ep.json (PyTorch float64) and
 torch-nomkldnn-<E>ep.json (PyTorch float32 through its other CPU conv
 path: a second rounding-only sample), all from the same initial weights.
 For every seed each difference (ours − float32, ours − float64, ...) is
@@ -29,7 +30,7 @@ from compare_runs import grid  # noqa: E402
 RUNS = {
     "ours": ("mutualnet-{e}ep/results.json", True),
     "float32": ("torch-mutualnet-{e}ep.json", True),
-    "float64": ("torch-float64-{e}ep.json", True),
+    "float64": ("torch-float64-{e}ep.json", False),
     "float32 without oneDNN": ("torch-nomkldnn-{e}ep.json", False),
 }
 # Differences reported, where both runs are in every folder.
