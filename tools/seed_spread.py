@@ -54,8 +54,7 @@ def mean(xs):
 
 
 def sd(xs):
-    if len(xs) < 2:
-        return float("nan")
+    """Sample standard deviation (two or more values)."""
     m = mean(xs)
     return math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
 
@@ -66,6 +65,7 @@ def rms(xs):
 
 # Student's t, two-sided 5%, by degrees of freedom (seeds − 1).
 T_CRITICAL_5PCT = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
+
 
 def main():
     if len(sys.argv) < 3:
@@ -95,15 +95,16 @@ def main():
             diffs = [grids[a][k] - grids[b][k] for k in keys]
             per_seed[(a, b)].append(mean(diffs))
             per_seed_rms[(a, b)].append(rms(diffs))
-            cells.append(f"{mean(diffs):+.2f}, {rms(diffs):.2f}")
+            cells.append(f"{per_seed[(a, b)][-1]:+.2f}, {per_seed_rms[(a, b)][-1]:.2f}")
         print(f"| {pathlib.Path(d).name} | {len(keys)} | {' | '.join(cells)} |")
     print()
     print("| difference | mean over seeds | sd over seeds | t of the mean | per-config rms, mean over seeds |")
     print("| --- | ---: | ---: | ---: | ---: |")
     n = len(runs)
     for a, b in pairs:
-        m, s = mean(per_seed[(a, b)]), sd(per_seed[(a, b)])
-        spread = f"{s:.2f} | {m / (s / math.sqrt(n)):+.1f}" if n > 1 and s > 0 else "– | –"
+        m = mean(per_seed[(a, b)])
+        s = sd(per_seed[(a, b)]) if n > 1 else 0.0
+        spread = f"{s:.2f} | {m / (s / math.sqrt(n)):+.1f}" if s > 0 else "– | –"
         print(f"| {a} − {b} | {m:+.2f} | {spread} | {mean(per_seed_rms[(a, b)]):.2f} |")
     if n - 1 in T_CRITICAL_5PCT:
         print(f"\n{n} seeds, {epochs} epochs. |t| above {T_CRITICAL_5PCT[n - 1]} ({n - 1} degrees "

@@ -117,19 +117,24 @@ pub fn forward(p: &Conv2dParams, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: 
             }
             for ho in 0..g.ho {
                 for wo in 0..g.wo {
-                    let mut v = acc[ho * g.wo + wo];
-                    if let (Some(b), 1) = (bias, p.has_bias) {
-                        v += b[p.bias_offset as usize + o] as f64;
-                    }
-                    let yi = at(&p.y, n, o, ho, wo);
-                    if p.accumulate == 1 {
-                        v += y[yi] as f64;
-                    }
-                    y[yi] = v as f32;
+                    write_y(p, bias, o, at(&p.y, n, o, ho, wo), acc[ho * g.wo + wo], y);
                 }
             }
         }
     }
+}
+
+/// Stores forward output `yi` of output channel `o`: the sum `v`, plus the
+/// bias (when `has_bias`), plus the old value (when `accumulate`), added in
+/// that order in f64.
+fn write_y(p: &Conv2dParams, bias: Option<&[f32]>, o: usize, yi: usize, mut v: f64, y: &mut [f32]) {
+    if let (Some(b), 1) = (bias, p.has_bias) {
+        v += b[p.bias_offset as usize + o] as f64;
+    }
+    if p.accumulate == 1 {
+        v += y[yi] as f64;
+    }
+    y[yi] = v as f32;
 }
 
 /// `dx = convᵀ(dy, w)` (`+=` when `accumulate`): every output that read
@@ -278,14 +283,7 @@ mod tests {
                                 }
                             }
                         }
-                        if let (Some(b), 1) = (bias, p.has_bias) {
-                            acc += b[p.bias_offset as usize + o] as f64;
-                        }
-                        let yi = at(&p.y, n, o, ho, wo);
-                        if p.accumulate == 1 {
-                            acc += y[yi] as f64;
-                        }
-                        y[yi] = acc as f32;
+                        write_y(p, bias, o, at(&p.y, n, o, ho, wo), acc, y);
                     }
                 }
             }
