@@ -900,8 +900,9 @@ __device__ __forceinline__ float rp_same_weight(u32 filter, u32 align_corners, i
 // bilinear, 2 antialias, for the weights): where the tile's image crop is
 // as large as the output (and p.same_size), writes the tile and returns
 // true; else does nothing and returns false. Block-uniform. `stage` and
-// `stage_off`: the block's (RPB_STAGE_WORDS words, RPT_TILE_H rows or more).
-template <u32 THREADS>
+// `stage_off`: the block's (RPB_STAGE_WORDS words, RPT_TILE_H rows or more)
+// where STAGING; without it nothing is staged and they may be null.
+template <u32 THREADS, bool STAGING = true>
 __device__ __forceinline__ bool rp_same_tile(const unsigned char* __restrict__ src,
                                              float* __restrict__ dst, u32 filter,
                                              const RpTile& tile, const ResizePackParams& p,
@@ -913,8 +914,8 @@ __device__ __forceinline__ bool rp_same_tile(const unsigned char* __restrict__ s
     const u32 x = tile.x0 + tx;
     const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
     const u32 rows = min((u32)RPT_TILE_H, oh - tile.y0);
-    const bool staged =
-        p.staged && p.format == 0 && (p.channels == 1 || p.channels == 3) && rp_words_ok(src);
+    const bool staged = STAGING && p.staged && p.format == 0 &&
+                        (p.channels == 1 || p.channels == 3) && rp_words_ok(src);
     if (staged) {
         // The tile's source columns (mirrored under flip), all its rows.
         const u32 xl = tile.x0, xr = min(tile.x0 + RPT_TILE_W, ow) - 1;
@@ -1100,8 +1101,9 @@ slimmable_resize_pack_bilinear2(const unsigned char* __restrict__ src,
 #define RPS_ROWS 24
 // Registers for 16 blocks of 64 an SM: 64 (ptxas: no spills on sm_80/sm_90;
 // unbounded it took 128, a quarter of the threads an SM holds). Shared
-// memory (18.1 KB a block: rows_h sized for 4 channels, 13.9 KB, and the
-// staged span) then holds about 12 on H100/H200 and 9 on A100.
+// memory, 13.9 KB a block (rows_h sized for 4 channels, and the taps),
+// then holds 16 on H100/H200 and A100; the staged twin's 18.1 KB, 12 on
+// H100/H200 and 9 on A100.
 #define RPS_MIN_BLOCKS 16
 
 struct RpTaps {
@@ -1128,8 +1130,8 @@ __device__ __forceinline__ RpTaps rp_taps(u32 align_corners, int in, int out, in
 }
 
 // u8 HWC (FORMAT 0) chunks of source rows are staged (rp_stage_rows) where
-// p.staged and they fit; `stage` and `stage_off` are the block's.
-template <u32 FORMAT, u32 CH>
+// STAGING, p.staged and they fit; `stage` and `stage_off` are the block's.
+template <u32 FORMAT, u32 CH, bool STAGING>
 __device__ __forceinline__ void rp_aa_tile(const unsigned char* __restrict__ src, const u32* img,
                                            const RpTaps* col, const RpTaps* row,
                                            float (*rows_h)[4][RPT_TILE_W], u32* stage,
@@ -1146,7 +1148,7 @@ __device__ __forceinline__ void rp_aa_tile(const unsigned char* __restrict__ src
     // The tile's source columns: taps rise with the source column and the
     // columns past the output's edge repeat its last, so the first and last
     // entries bound them, flipped or not.
-    const bool stageable = FORMAT == 0 && p.staged && words;
+    const bool stageable = STAGING && FORMAT == 0 && p.staged && words;
     const int col_lo = min(col[0].lo, col[RPT_TILE_W - 1].lo);
     const int col_hi = max(col[0].lo + col[0].n, col[RPT_TILE_W - 1].lo + col[RPT_TILE_W - 1].n);
     const u32 span = (u32)(col_hi - col_lo) * st.ps, pitch = (span + 6) / 4;
@@ -1215,14 +1217,20 @@ __device__ __forceinline__ void rp_aa_tile(const unsigned char* __restrict__ src
     }
 }
 
-extern "C" __global__ void __launch_bounds__(RPB_THREADS, RPS_MIN_BLOCKS)
-slimmable_resize_pack_aa(const unsigned char* __restrict__ src, const u32* __restrict__ desc,
-                         float* __restrict__ dst, ResizePackParams p) {
+// The antialias tile kernels' body. STAGING: with the staged spans and
+// their 4.1 KB of shared memory (a block then needs 18.1 KB, and an SM holds
+// 12 blocks on H100/H200 instead of the 16 the registers allow; run 9
+// measured the unstaged kernel faster with the stage arrays still declared,
+// 0.501 against 0.515 ms, and both slower than run 8's 0.425 without them).
+template <bool STAGING>
+__device__ __forceinline__ void rp_aa_tiles(const unsigned char* __restrict__ src,
+                                            const u32* __restrict__ desc,
+                                            float* __restrict__ dst, const ResizePackParams& p) {
     __shared__ RpTaps col_taps[RPT_TILE_W];
     __shared__ RpTaps row_taps[RPT_TILE_H];
     __shared__ float rows_h[RPS_ROWS][4][RPT_TILE_W];
-    __shared__ u32 stage[RPB_STAGE_WORDS];
-    __shared__ int stage_off[RPS_ROWS];
+    __shared__ u32 stage[STAGING ? RPB_STAGE_WORDS : 1];
+    __shared__ int stage_off[STAGING ? RPS_ROWS : 1];
 
     // The block's output, image and tile.
     const RpTile tile = rp_locate_tile(desc, p, blockIdx.x);
@@ -1230,7 +1238,7 @@ slimmable_resize_pack_aa(const unsigned char* __restrict__ src, const u32* __res
     const u32 oh = o[0], ow = o[1];
     const u32 y0 = tile.y0, x0 = tile.x0;
     const u32* img = tile.img;
-    if (rp_same_tile<RPB_THREADS>(src, dst, 2u, tile, p, stage, stage_off)) return;
+    if (rp_same_tile<RPB_THREADS, STAGING>(src, dst, 2u, tile, p, stage, stage_off)) return;
     const int ch = (int)img[5], cw = (int)img[6];
     const u32 tid = threadIdx.x;
 
@@ -1254,11 +1262,25 @@ slimmable_resize_pack_aa(const unsigned char* __restrict__ src, const u32* __res
     float* out_col = rp_tile_image(dst, tile, p) + y0 * ow + x0 + tx;
     // Format and channel count as constants (as in the bilinear kernel).
     switch (p.format * 4 + p.channels - 1) {
-        case 0: rp_aa_tile<0, 1>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
-        case 2: rp_aa_tile<0, 3>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
-        case 4: rp_aa_tile<1, 1>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
-        case 6: rp_aa_tile<1, 3>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
-        case 10: rp_aa_tile<2, 3>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
-        default: rp_aa_tile<3, 4>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
+        case 0: rp_aa_tile<0, 1, STAGING>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
+        case 2: rp_aa_tile<0, 3, STAGING>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
+        case 4: rp_aa_tile<1, 1, STAGING>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
+        case 6: rp_aa_tile<1, 3, STAGING>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
+        case 10: rp_aa_tile<2, 3, STAGING>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
+        default: rp_aa_tile<3, 4, STAGING>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
     }
+}
+
+// Unstaged: the default (SLIMMABLE_RESIZE_AA_STAGE=1 takes the staged twin).
+extern "C" __global__ void __launch_bounds__(RPB_THREADS, RPS_MIN_BLOCKS)
+slimmable_resize_pack_aa(const unsigned char* __restrict__ src, const u32* __restrict__ desc,
+                         float* __restrict__ dst, ResizePackParams p) {
+    rp_aa_tiles<false>(src, desc, dst, p);
+}
+
+extern "C" __global__ void __launch_bounds__(RPB_THREADS, RPS_MIN_BLOCKS)
+slimmable_resize_pack_aa_staged(const unsigned char* __restrict__ src,
+                                const u32* __restrict__ desc, float* __restrict__ dst,
+                                ResizePackParams p) {
+    rp_aa_tiles<true>(src, desc, dst, p);
 }

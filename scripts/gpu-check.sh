@@ -75,13 +75,15 @@ run() {
     # on the per-column kernel (SLIMMABLE_RESIZE_BILINEAR=0
     # SLIMMABLE_RESIZE_AA_TILE=0), and every filter on the tiled kernel
     # (opt-in); the bilinear tile kernel's two-warp twin
-    # with one warp a tile (SLIMMABLE_RESIZE_BILINEAR_WARP=1); the tile kernels without their
-    # same-size path (SLIMMABLE_RESIZE_SAME=0); the bilinear and antialias
-    # tile kernels without staged spans (SLIMMABLE_RESIZE_STAGE=0, stop 16): tests, cases
-    # and the bench (A/B against the defaults in benchmarks above).
+    # (SLIMMABLE_RESIZE_BILINEAR_WARP=0; one warp is the default since
+    # run 9); the tile kernels without their same-size path
+    # (SLIMMABLE_RESIZE_SAME=0); the bilinear tile kernels without staged
+    # spans (SLIMMABLE_RESIZE_STAGE=0); the antialias tile kernel's staged
+    # twin (SLIMMABLE_RESIZE_AA_STAGE=1, off since run 9): tests, cases and
+    # the bench (A/B against the defaults in benchmarks above).
     local per_column=(SLIMMABLE_RESIZE_BILINEAR=0 SLIMMABLE_RESIZE_AA_TILE=0)
-    local variants=("SLIMMABLE_RESIZE_STAGE=0" "SLIMMABLE_RESIZE_BILINEAR_WARP=1"
-        "SLIMMABLE_RESIZE_SAME=0")
+    local variants=("SLIMMABLE_RESIZE_STAGE=0" "SLIMMABLE_RESIZE_BILINEAR_WARP=0"
+        "SLIMMABLE_RESIZE_AA_STAGE=1" "SLIMMABLE_RESIZE_SAME=0")
     if [ "$full" = 1 ]; then
         variants+=("${per_column[*]}" "SLIMMABLE_RESIZE_TILED=1 ${per_column[*]}")
     fi
@@ -116,13 +118,16 @@ run() {
     # A/B, the slice copy: the scalar kernel against the 4-wide one (stop 14).
     step "bench copy, SLIMMABLE_COPY_VEC4=0" env SLIMMABLE_COPY_VEC4=0 \
         .gpu/bin/slimmable bench copy --backend cuda --iters 30 --torch "$OUT/torch.json"
-    # The opt-in halo tiles for the 3x3 stride-1 TF32 forward (stop 16):
-    # checked, then the conv bench with them (the res3x3 forwards and
-    # training passes against the default rows above).
+    # The halo tiles of the 3x3 stride-1 TF32 passes (stop 16; since run 9
+    # the default for the wgrad with 128 x 128 channels or more,
+    # launch_conv::halo_wins): checked on every pass, then the conv bench
+    # with them everywhere and nowhere (the res3x3 rows against the default).
     step "verify conv2d, SLIMMABLE_CONV_HALO=1" env SLIMMABLE_CONV_HALO=1 \
         .gpu/bin/slimmable verify --backend cuda --op conv2d
-    step "bench conv, SLIMMABLE_CONV_HALO=1" env SLIMMABLE_CONV_HALO=1 \
-        .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
+    for halo in 1 0; do
+        step "bench conv, SLIMMABLE_CONV_HALO=$halo" env SLIMMABLE_CONV_HALO=$halo \
+            .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
+    done
     # A/B, the stem's weight gradient: stop 15's register-tiled direct
     # kernel (default) against the split-K GEMM.
     step "bench conv, SLIMMABLE_STEM_WGRAD_DIRECT=0" env SLIMMABLE_STEM_WGRAD_DIRECT=0 \
@@ -196,9 +201,9 @@ run() {
         local sections=(--section SpeedOfLight --section MemoryWorkloadAnalysis
             --section Occupancy --section LaunchStats --section WarpStateStats
             --section SchedulerStats)
-        # (bilinear2, the two-warp twin, is the default since run 7: ncu
-        # matches the exact name, and the one-warp kernel never ran here.)
-        for k in slimmable_resize_pack_bilinear2 slimmable_resize_pack_aa; do
+        # (bilinear, one warp a tile, is the default since run 9: ncu
+        # matches the exact name.)
+        for k in slimmable_resize_pack_bilinear slimmable_resize_pack_aa; do
             step "ncu $k" timeout 90 "$ncu" --clock-control none --launch-count 1 \
                 --kernel-name "$k" "${sections[@]}" \
                 .gpu/bin/slimmable bench resize --backend cuda --iters 1

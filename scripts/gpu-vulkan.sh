@@ -5,7 +5,12 @@
 # libvulkan1 here first and carry it (`.gl`, git-ignored):
 #   mkdir -p .gl /tmp/amd64/partial
 #   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
-#   apt-get $o update && (cd .gl && apt-get $o download libvulkan1)
+#   apt-get $o update && (cd .gl && apt-get $o download libvulkan1 libegl1 \
+#       libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+# (Run 9 found no adapter with libvulkan1 alone, where run 8 had found
+# one; the device tool's README brings these, and the driver's manifest
+# names libGLX_nvidia, which loads libglvnd's libraries. Untested yet; the
+# loader's own errors now go to the log, VK_LOADER_DEBUG below.)
 # Then: the adapter, verify on wgpu, the cross-backend tests, every bench
 # family at the CUDA suite's sizes beside PyTorch, the trainer's speed and
 # its per-operation profile.
@@ -33,7 +38,9 @@ step() { # name, seconds, command...
     if timeout "$limit" "$@" >>"$LOG" 2>&1; then echo "PASS  wgpu: $name ($((SECONDS - t0)) s)"
     else echo "FAIL  wgpu: $name ($((SECONDS - t0)) s)"; tail -20 "$LOG"; status=1; fi
 }
-step "slimmable devices" 60 .gpu/bin/slimmable devices
+# The loader's errors and warnings (which manifest or library failed) in
+# the log of this first step only.
+step "slimmable devices" 60 env VK_LOADER_DEBUG=error,warn .gpu/bin/slimmable devices
 # Without a hardware adapter the rest would time lavapipe or nothing.
 if ! grep -q "DiscreteGpu" "$LOG"; then
     echo "FAIL  wgpu: no hardware Vulkan adapter (see $LOG)"

@@ -207,6 +207,7 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::RESIZE_PACK_BILINEAR,
             entry::RESIZE_PACK_BILINEAR2,
             entry::RESIZE_PACK_AA,
+            entry::RESIZE_PACK_AA_STAGED,
         ],
     },
     CudaUnit {
@@ -355,7 +356,8 @@ pub mod entry {
     pub const CONV2D_FWD_TF32_PWS_SQ: &str = "slimmable_conv2d_fwd_tf32_pws_sq";
     /// The 3×3 stride-1 TF32 forward on halo tiles (8 × 16 output pixels ×
     /// 64 channels a block of 256 threads, same arguments as the GEMMs):
-    /// opt-in, `SLIMMABLE_CONV_HALO=1` (`launch_conv::halo_fits`).
+    /// where `launch_conv::halo_fits` and `halo_wins` (the wgrad of wide
+    /// convs), or every pass that fits with `SLIMMABLE_CONV_HALO=1`.
     pub const CONV2D_FWD_TF32_HALO3: &str = "slimmable_conv2d_fwd_tf32_halo3";
     pub const CONV2D_DGRAD_TF32_HALO3: &str = "slimmable_conv2d_dgrad_tf32_halo3";
     pub const CONV2D_WGRAD_TF32_HALO3: &str = "slimmable_conv2d_wgrad_tf32_halo3";
@@ -461,17 +463,20 @@ pub mod entry {
     pub const RESIZE_PACK_TILED: &str = "slimmable_resize_pack_tiled";
     /// CUDA only: the direct order of bilinear filters by tiles, one warp a
     /// tile (`ResizePackParams::total_tiles` blocks of 32), same arguments;
-    /// opt-in with `SLIMMABLE_RESIZE_BILINEAR_WARP=1`.
+    /// the default for bilinear (`SLIMMABLE_RESIZE_BILINEAR=0` turns the
+    /// tile kernels off).
     pub const RESIZE_PACK_BILINEAR: &str = "slimmable_resize_pack_bilinear";
     /// CUDA only: the same with two warps a tile (blocks of 64, 4 rows a
-    /// thread): the default for bilinear (`SLIMMABLE_RESIZE_BILINEAR=0`
-    /// turns the tile kernels off).
+    /// thread), with `SLIMMABLE_RESIZE_BILINEAR_WARP=0`.
     pub const RESIZE_PACK_BILINEAR2: &str = "slimmable_resize_pack_bilinear2";
     /// CUDA only: the direct order of antialias filters by tiles, when no
     /// axis has more than `AA_TILE_MAX_TAPS` taps (`ResizePackParams::max_taps`);
     /// `total_tiles` blocks of 64, same arguments; the default there
     /// (`SLIMMABLE_RESIZE_AA_TILE=0` turns it off).
     pub const RESIZE_PACK_AA: &str = "slimmable_resize_pack_aa";
+    /// The antialias tile kernel with staged source spans (opt-in
+    /// `SLIMMABLE_RESIZE_AA_STAGE=1`: it lost on the H200, run 9).
+    pub const RESIZE_PACK_AA_STAGED: &str = "slimmable_resize_pack_aa_staged";
     /// `(x, saved, BnParams)`, grid (chunks, c) × 256: per-chunk Welford partials (chunks in float4 units on the vector path).
     pub const BN_STATS_F32: &str = "slimmable_bn_stats_f32";
     /// `(saved, running, BnParams)`, one warp per channel (ceil(c/8) × 256): mean, inv-std, running update.

@@ -307,14 +307,18 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
         let opted_in = |name: &str| std::env::var(name).as_deref() == Ok("1");
         let tile_kernel = match case.filter {
             Filter::Bilinear if !switched_off("SLIMMABLE_RESIZE_BILINEAR") => {
-                Some(if opted_in("SLIMMABLE_RESIZE_BILINEAR_WARP") {
-                    ("bilinear", entry::RESIZE_PACK_BILINEAR)
-                } else {
+                Some(if switched_off("SLIMMABLE_RESIZE_BILINEAR_WARP") {
                     ("bilinear2", entry::RESIZE_PACK_BILINEAR2)
+                } else {
+                    ("bilinear", entry::RESIZE_PACK_BILINEAR)
                 })
             }
             Filter::BilinearAntialias if !switched_off("SLIMMABLE_RESIZE_AA_TILE") => {
-                Some(("aa", entry::RESIZE_PACK_AA))
+                Some(if opted_in("SLIMMABLE_RESIZE_AA_STAGE") {
+                    ("aa_staged", entry::RESIZE_PACK_AA_STAGED)
+                } else {
+                    ("aa", entry::RESIZE_PACK_AA)
+                })
             }
             _ => None,
         };
@@ -326,7 +330,8 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
                 ![
                     entry::RESIZE_PACK_BILINEAR,
                     entry::RESIZE_PACK_BILINEAR2,
-                    entry::RESIZE_PACK_AA
+                    entry::RESIZE_PACK_AA,
+                    entry::RESIZE_PACK_AA_STAGED
                 ]
                 .contains(&routed),
                 "{}: routed to {routed}",
@@ -348,7 +353,15 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
                     "bilinear-nosame",
                     "bilinear-nosame-nostage",
                 ][..],
-                _ => &["aa", "aa-nosame", "aa-nosame-nostage"][..],
+                // (The unstaged antialias kernel never stages: "-nostage"
+                // is the staged twin's.)
+                _ => &[
+                    "aa",
+                    "aa-nosame",
+                    "aa_staged",
+                    "aa_staged-nosame",
+                    "aa_staged-nosame-nostage",
+                ][..],
             });
         }
         for kernel in kernels {
@@ -894,7 +907,7 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                     }
                 })
                 .and_then(|text| {
-                    // The opt-in halo tiles (SLIMMABLE_CONV_HALO=1) on the
+                    // The halo tiles (all passes: SLIMMABLE_CONV_HALO=1) on the
                     // same case, where the host would take them (after the
                     // stem's direct kernels).
                     use slimmable::backend::Precision;

@@ -317,9 +317,14 @@ def train(args, dev):
     t0 = time.perf_counter()
     it = 0
     losses = []
+    stop = args.stop_after or total
     for epoch in range(rc["epochs"]):
+        if it >= stop:
+            break
         order = shuffled(count, seed, epoch)
         for b in range(per_epoch):
+            if it >= stop:
+                break
             idx = order[b * batch:(b + 1) * batch]
             rng = SplitMix64(seed ^ ((it * 0x2545F4914F6CDD1D) & MASK))
             configs = sample_configs(rng, rc["mode"], rc["widths"], rc["resolutions"])
@@ -340,7 +345,9 @@ def train(args, dev):
                 print(f"epoch {epoch + 1}/{rc['epochs']} iter {it}/{total} ce {ce:.4f} "
                       f"{it * batch / (time.perf_counter() - t0):.0f} img/s", flush=True)
     train_s = time.perf_counter() - t0
-    rows = evaluate(net, train_x, test_x, test_y, rc, dev)
+    # Stopped early (--stop-after): the loss curve only; a partly trained
+    # network's grid would not be the recipe's.
+    rows = evaluate(net, train_x, test_x, test_y, rc, dev) if it == total else []
     return {"device": torch.cuda.get_device_name() if dev == "cuda" else "cpu",
             "torch": torch.__version__, "mode": rc["mode"], "epochs": rc["epochs"],
             "iterations": total, "batch": batch, "seed": seed, "init": args.init,
@@ -367,6 +374,10 @@ def main():
                          "float32 recipe with other rounding, a second rounding-only sample")
     ap.add_argument("--init", help="a checkpoint of `slimmable train --epochs 0`: its weights "
                     "and recipe")
+    ap.add_argument("--stop-after", type=int,
+                    help="stop after this many iterations of the recipe's schedule (the "
+                         "schedule still spans every epoch) and skip the evaluation: the first "
+                         "iterations' losses, to set beside `slimmable train --log-every 1`")
     ap.add_argument("--recal-batches", type=int, default=10)
     ap.add_argument("--recal-batch-size", type=int, default=1000)
     ap.add_argument("--device", default="cuda")

@@ -74,6 +74,9 @@ int main(int argc, char** argv) {
         // launch_resize.rs resize_route: p.total_tiles blocks of RPB_THREADS.
         shim_launch(p.total_tiles, RPB_THREADS,
                     [&] { slimmable_resize_pack_aa(s, desc.data(), out.data(), p); });
+    } else if (which == "aa_staged") {
+        shim_launch(p.total_tiles, RPB_THREADS,
+                    [&] { slimmable_resize_pack_aa_staged(s, desc.data(), out.data(), p); });
     } else if (which == "per_column") {
         const unsigned blocks = (p.total_groups + 255) / 256;
         shim_launch(blocks, 256, [&] { slimmable_resize_pack(s, desc.data(), out.data(), p); });

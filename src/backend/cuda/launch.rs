@@ -43,6 +43,21 @@ macro_rules! opted_in {
 }
 pub(crate) use opted_in;
 
+/// A kernel choice forced from the environment for A/B timing: `NAME=1`
+/// on (`Some(true)`), `NAME=0` off, unset (or anything else) `None`, where
+/// the route's own rule decides. Read once per process.
+macro_rules! forced {
+    ($name:literal) => {{
+        static FORCED: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
+        *FORCED.get_or_init(|| match std::env::var($name).as_deref() {
+            Ok("1") => Some(true),
+            Ok("0") => Some(false),
+            _ => None,
+        })
+    }};
+}
+pub(crate) use forced;
+
 /// Converts a driver error without calling into the driver (formatting a
 /// `DriverError` with `Display` would call `cuGetErrorString`).
 pub(crate) fn driver_err(context: &str, e: cudarc::driver::DriverError) -> Error {

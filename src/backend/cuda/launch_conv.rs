@@ -1,7 +1,7 @@
 //! Raw-pointer launches of the conv2d kernels (`kernels/conv2d.cu`), for
 //! other engines and for [`super::CudaBackend`].
 
-use super::launch::{CudaKernels, driver_err, opted_in, switched_on};
+use super::launch::{CudaKernels, driver_err, forced, switched_on};
 use crate::backend::{ConvPass, Precision};
 use crate::error::Result;
 use crate::kernel_sources::entry;
@@ -485,7 +485,10 @@ pub unsafe fn launch_conv2d(
         } else {
             precision
         };
-        if halo_fits(precision, p) && opted_in!("SLIMMABLE_CONV_HALO") {
+        // SLIMMABLE_CONV_HALO=1 every pass that fits, =0 none (A/B).
+        if halo_fits(precision, p)
+            && forced!("SLIMMABLE_CONV_HALO").unwrap_or_else(|| halo_wins(pass, p))
+        {
             let cfg = match pass {
                 // 64 output × 16 input channels a block, gridDim.x blocks
                 // splitting the 4 × 16-pixel patches (HWG_* in
@@ -528,10 +531,8 @@ pub unsafe fn launch_conv2d(
             return bias_grad();
         }
         let square = gemm_square_fits(pass, precision, p)
-            && match gemm_square_switch() {
-                Some(on) => on,
-                None => gemm_square_wins(pass, p, m),
-            };
+            // SLIMMABLE_GEMM_SQUARE=1 every fitting conv, =0 none (A/B).
+            && forced!("SLIMMABLE_GEMM_SQUARE").unwrap_or_else(|| gemm_square_wins(pass, p, m));
         // (tile M, tile N, threads), as instantiated in kernels/conv2d.cu.
         let (tile_m, tile_n, threads) = match (square, narrow, pass) {
             (true, _, _) => (128, 128, 256),
@@ -611,9 +612,23 @@ pub fn stem_direct_fits(pass: ConvPass, p: &Conv2dParams) -> bool {
         && p.y.dims[1] <= oc_max
 }
 
+/// Where the halo-tile kernels run by default, from run 9's A/B (H200,
+/// 2026-11-27, `results/2026-11-27-h200-run9`, `res3x3` at N = 64): the
+/// wgrad won where both channel counts are 128 (28² px 0.276 ms against
+/// the split-K GEMM's 0.442, 16² px 0.108 against 0.156), barely at 64 or
+/// 32 channels and 28² px (0.96×) and lost at 16² px (1.39–1.47×); the
+/// forward and dgrad lost on every case (up to 2.3×). So: the wgrad, with at
+/// least 128 × 128 channels and 64 × 16² output pixels, as measured.
+fn halo_wins(pass: ConvPass, p: &Conv2dParams) -> bool {
+    let pixels = u64::from(p.y.dims[0]) * u64::from(p.y.dims[2]) * u64::from(p.y.dims[3]);
+    pass == ConvPass::Wgrad
+        && u64::from(p.x.dims[1]) * u64::from(p.y.dims[1]) >= 128 * 128
+        && pixels >= 64 * 16 * 16
+}
+
 /// Whether a conv may take the halo-tile kernels, any pass
-/// (`slimmable_conv2d_{fwd,dgrad,wgrad}_tf32_halo3`, opt-in
-/// `SLIMMABLE_CONV_HALO=1`, not yet timed on a GPU): TF32, one group, 3×3,
+/// (`slimmable_conv2d_{fwd,dgrad,wgrad}_tf32_halo3`; by default where
+/// [`halo_wins`], `SLIMMABLE_CONV_HALO=1` all, `=0` none): TF32, one group, 3×3,
 /// stride 1, any padding, at most 65535 images (the forward's and dgrad's
 /// grid z). The stem's direct kernels take their convs first.
 pub fn halo_fits(precision: Precision, p: &Conv2dParams) -> bool {
@@ -670,17 +685,6 @@ fn gemm_square_wins(pass: ConvPass, p: &Conv2dParams, m: u64) -> bool {
 
 /// The H200's and H100's SM count (132), for grid-size rules.
 const SM_COUNT: u64 = 132;
-
-/// `SLIMMABLE_GEMM_SQUARE=1` puts every fitting conv on the square tiles,
-/// `=0` none (A/B timing); unset, `gemm_square_wins` decides.
-fn gemm_square_switch() -> Option<bool> {
-    static SWITCH: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
-    *SWITCH.get_or_init(|| match std::env::var("SLIMMABLE_GEMM_SQUARE").as_deref() {
-        Ok("1") => Some(true),
-        Ok("0") => Some(false),
-        _ => None,
-    })
-}
 
 /// The square-tile entry of a TF32 pass: the general wgrad; a forward or
 /// dgrad general, pointwise with 16-byte runs (`vec16`), or pointwise with

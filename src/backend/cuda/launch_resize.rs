@@ -34,7 +34,7 @@ fn tiled() -> bool {
 /// Threads of a `slimmable_resize_pack_bilinear` block (`RPBL_THREADS`): a
 /// tile's 32 columns, each thread all 8 rows.
 const BILINEAR_BLOCK: u32 = 32;
-/// Threads of a `slimmable_resize_pack_aa` or `_bilinear2` block
+/// Threads of a `slimmable_resize_pack_aa{,_staged}` or `_bilinear2` block
 /// (`RPB_THREADS`): a tile's 32 columns, each thread 4 of its 8 rows.
 const AA_BLOCK: u32 = 64;
 
@@ -44,9 +44,11 @@ pub const AA_TILE_MAX_TAPS: u32 = 8;
 
 /// Which kernel runs a resize-pack launch: the MutualNet order's own; for
 /// the direct order, the bilinear tile kernel for `Filter::Bilinear`
-/// (unless `SLIMMABLE_RESIZE_BILINEAR=0`), the antialias tile kernel for
+/// (unless `SLIMMABLE_RESIZE_BILINEAR=0`; one warp a tile unless
+/// `SLIMMABLE_RESIZE_BILINEAR_WARP=0`), the antialias tile kernel for
 /// `Filter::BilinearAntialias` when every axis fits its taps (unless
-/// `SLIMMABLE_RESIZE_AA_TILE=0`), else the tiled kernel when opted in, else
+/// `SLIMMABLE_RESIZE_AA_TILE=0`; its staged twin with
+/// `SLIMMABLE_RESIZE_AA_STAGE=1`), else the tiled kernel when opted in, else
 /// the per-column kernel. Returns the entry point, blocks and
 /// threads a block.
 pub fn resize_route(p: &ResizePackParams) -> (&'static str, u32, u32) {
@@ -54,8 +56,10 @@ pub fn resize_route(p: &ResizePackParams) -> (&'static str, u32, u32) {
         (entry::RESIZE_PACK_MUTUALNET, per_column_blocks(p), BLOCK)
     } else if p.filter_mode == Filter::Bilinear.code() && switched_on!("SLIMMABLE_RESIZE_BILINEAR")
     {
-        // One warp a tile lost on the 224-px batch (H200, run 7): opt-in.
-        if opted_in!("SLIMMABLE_RESIZE_BILINEAR_WARP") {
+        // With staged spans (stop 16) one warp a tile won on the 224-px
+        // batch (H200, run 9: 0.236 ms against two warps' 0.284, 0.255
+        // unstaged); without them it had lost (run 8: 0.261 against 0.251).
+        if switched_on!("SLIMMABLE_RESIZE_BILINEAR_WARP") {
             (
                 entry::RESIZE_PACK_BILINEAR,
                 p.total_tiles.max(1),
@@ -68,7 +72,12 @@ pub fn resize_route(p: &ResizePackParams) -> (&'static str, u32, u32) {
         && p.max_taps <= AA_TILE_MAX_TAPS
         && switched_on!("SLIMMABLE_RESIZE_AA_TILE")
     {
-        (entry::RESIZE_PACK_AA, p.total_tiles.max(1), AA_BLOCK)
+        let name = if opted_in!("SLIMMABLE_RESIZE_AA_STAGE") {
+            entry::RESIZE_PACK_AA_STAGED
+        } else {
+            entry::RESIZE_PACK_AA
+        };
+        (name, p.total_tiles.max(1), AA_BLOCK)
     } else if tiled() {
         (entry::RESIZE_PACK_TILED, p.total_tiles.max(1), BLOCK)
     } else {
