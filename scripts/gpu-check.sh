@@ -118,16 +118,14 @@ run() {
     # A/B, the slice copy: the scalar kernel against the 4-wide one (stop 14).
     step "bench copy, SLIMMABLE_COPY_VEC4=0" env SLIMMABLE_COPY_VEC4=0 \
         .gpu/bin/slimmable bench copy --backend cuda --iters 30 --torch "$OUT/torch.json"
-    # The halo tiles of the 3x3 stride-1 TF32 passes (stop 16; since run 9
-    # the default for the wgrad with 128 x 128 channels or more,
-    # launch_conv::halo_wins): checked on every pass, then the conv bench
-    # with them everywhere and nowhere (the res3x3 rows against the default).
+    # The opt-in halo tiles of the 3x3 stride-1 TF32 passes (stops 16, 17;
+    # run 9: they lost, but for the wgrad against the 64 x 64 GEMM):
+    # checked, then the conv bench with them (the res3x3 rows against the
+    # default).
     step "verify conv2d, SLIMMABLE_CONV_HALO=1" env SLIMMABLE_CONV_HALO=1 \
         .gpu/bin/slimmable verify --backend cuda --op conv2d
-    for halo in 1 0; do
-        step "bench conv, SLIMMABLE_CONV_HALO=$halo" env SLIMMABLE_CONV_HALO=$halo \
-            .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
-    done
+    step "bench conv, SLIMMABLE_CONV_HALO=1" env SLIMMABLE_CONV_HALO=1 \
+        .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
     # A/B, the stem's weight gradient: stop 15's register-tiled direct
     # kernel (default) against the split-K GEMM.
     step "bench conv, SLIMMABLE_STEM_WGRAD_DIRECT=0" env SLIMMABLE_STEM_WGRAD_DIRECT=0 \
@@ -141,9 +139,10 @@ run() {
     # kernel (a lane a column, walking rows) against dwconv2d_wgrad_k3.
     step "bench conv, SLIMMABLE_DW_WGRAD_NARROW=0" env SLIMMABLE_DW_WGRAD_NARROW=0 \
         .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
-    # The 128 x 128 TF32 conv tiles on every conv they fit (default: where
-    # they won, launch_conv::gemm_square_wins): checked; then the conv bench
-    # with them nowhere and everywhere, against the default.
+    # The 128 x 128 TF32 conv tiles on every conv they fit (default: the
+    # k x k convs, launch_conv::gemm_square_wins, since run 9): checked;
+    # then the conv bench with them nowhere and everywhere, against the
+    # default.
     step "verify conv2d, SLIMMABLE_GEMM_SQUARE=1" env SLIMMABLE_GEMM_SQUARE=1 \
         .gpu/bin/slimmable verify --backend cuda --op conv2d
     for sq in 0 1; do

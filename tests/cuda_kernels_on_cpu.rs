@@ -71,8 +71,8 @@ const DRIVER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 /// Runs a driver with `args`: what it printed, as Ok when it agreed with the
 /// reference, Err when it did not, crashed or hung past [`DRIVER_TIMEOUT`].
 /// conv_check on `cdir`'s case of `pass` at `precision` with a mode
-/// argument (`square`, `halo`, `gemmwgrad`: the opt-in and switched-off
-/// routes).
+/// argument (`square`, `halo`, `gemmwgrad`: the routes off the default
+/// for some shapes).
 fn run_mode(
     exe: &Path,
     cdir: &Path,
@@ -812,7 +812,7 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
         (3, 120, 97, 140, 100, 1, 4, 4, 1, 1, 0, 4),
         (2, 72, 70, 100, 97, 1, 5, 7, 1, 1, 0, 1),
         (2, 8, 8, 150, 144, 1, 6, 5, 3, 1, 1, 0),
-        // Wgrads the square tiles take under SLIMMABLE_GEMM_SQUARE=1 (100
+        // Wgrads the square tiles take (the default since run 9; 100
         // outputs x 12 inputs x 9 taps; 200 x 22 x 9 on a slice starting
         // at input channel 1, split-K over 576 pixels): the forward and
         // dgrad of the second too.
@@ -890,8 +890,9 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                     }
                 })
                 .and_then(|text| {
-                    // The opt-in square tiles (SLIMMABLE_GEMM_SQUARE=1) on
-                    // the same case, where the host would take them.
+                    // The square tiles (SLIMMABLE_GEMM_SQUARE=1; unset, on
+                    // the k×k convs they fit) on the same case, where the
+                    // host would take them.
                     use slimmable::backend::Precision;
                     use slimmable::backend::cuda::launch_conv::gemm_square_fits;
                     if pname != "tf32" {

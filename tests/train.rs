@@ -301,3 +301,22 @@ fn zero_epochs_write_the_initial_weights() {
     assert_eq!(meta.get("iteration").map(String::as_str), Some("0"));
     assert_eq!(meta.get("epoch").map(String::as_str), Some("0"));
 }
+
+#[test]
+fn a_warm_up_as_long_as_the_run_is_refused_before_anything_is_written() {
+    let out = scratch("warmup-too-long");
+    let _ = std::fs::remove_dir_all(&out);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
+        .args(["train", "--preset", "fmnist-small", "--backend", "cpu"])
+        .args(["--epochs", "2", "--warmup-epochs", "2", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "accepted: {text}");
+    assert!(
+        text.contains("--warmup-epochs") && text.contains("fewer than --epochs"),
+        "{text}"
+    );
+    assert!(!out.exists(), "{} was created", out.display());
+}

@@ -106,6 +106,10 @@ enum Command {
         eval_widths: Option<Vec<f64>>,
         #[arg(long)]
         seed: Option<u64>,
+        /// Epochs of linear learning-rate warm-up before the cosine
+        /// (default: the preset's, 0).
+        #[arg(long)]
+        warmup_epochs: Option<usize>,
         /// Exact f32 convolutions instead of TF32 on CUDA.
         #[arg(long)]
         f32: bool,
@@ -195,6 +199,7 @@ pub fn main() -> i32 {
             resolutions,
             eval_widths,
             seed,
+            warmup_epochs,
             f32,
             log_every,
             skip_eval,
@@ -213,6 +218,7 @@ pub fn main() -> i32 {
             resolutions,
             eval_widths,
             seed,
+            warmup_epochs,
             f32,
             log_every,
             skip_eval,

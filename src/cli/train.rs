@@ -26,6 +26,7 @@ pub struct TrainArgs {
     pub resolutions: Option<Vec<usize>>,
     pub eval_widths: Option<Vec<f64>>,
     pub seed: Option<u64>,
+    pub warmup_epochs: Option<usize>,
     pub f32: bool,
     pub log_every: usize,
     pub skip_eval: bool,
@@ -127,6 +128,20 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     }
     if let Some(s) = a.seed {
         cfg.seed = s;
+    }
+    if let Some(w) = a.warmup_epochs {
+        // (With --epochs 0 nothing trains: the checkpoint only carries the
+        // recipe, as for tools/reference_trainer.py --init.)
+        if w > 0 && cfg.epochs > 0 && w >= cfg.epochs {
+            return Err(Error::invalid(
+                "--warmup-epochs",
+                format!(
+                    "{w} warm-up epochs leave none of the {} for the cosine; use fewer than --epochs",
+                    cfg.epochs
+                ),
+            ));
+        }
+        cfg.warmup_epochs = w;
     }
     if a.f32 {
         cfg.tf32 = false;

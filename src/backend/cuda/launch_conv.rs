@@ -1,7 +1,7 @@
 //! Raw-pointer launches of the conv2d kernels (`kernels/conv2d.cu`), for
 //! other engines and for [`super::CudaBackend`].
 
-use super::launch::{CudaKernels, driver_err, forced, switched_on};
+use super::launch::{CudaKernels, driver_err, forced, opted_in, switched_on};
 use crate::backend::{ConvPass, Precision};
 use crate::error::Result;
 use crate::kernel_sources::entry;
@@ -485,10 +485,7 @@ pub unsafe fn launch_conv2d(
         } else {
             precision
         };
-        // SLIMMABLE_CONV_HALO=1 every pass that fits, =0 none (A/B).
-        if halo_fits(precision, p)
-            && forced!("SLIMMABLE_CONV_HALO").unwrap_or_else(|| halo_wins(pass, p))
-        {
+        if halo_fits(precision, p) && opted_in!("SLIMMABLE_CONV_HALO") {
             let cfg = match pass {
                 // 64 output × 16 input channels a block, gridDim.x blocks
                 // splitting the 4 × 16-pixel patches (HWG_* in
@@ -532,7 +529,7 @@ pub unsafe fn launch_conv2d(
         }
         let square = gemm_square_fits(pass, precision, p)
             // SLIMMABLE_GEMM_SQUARE=1 every fitting conv, =0 none (A/B).
-            && forced!("SLIMMABLE_GEMM_SQUARE").unwrap_or_else(|| gemm_square_wins(pass, p, m));
+            && forced!("SLIMMABLE_GEMM_SQUARE").unwrap_or_else(|| gemm_square_wins(p));
         // (tile M, tile N, threads), as instantiated in kernels/conv2d.cu.
         let (tile_m, tile_n, threads) = match (square, narrow, pass) {
             (true, _, _) => (128, 128, 256),
@@ -612,23 +609,13 @@ pub fn stem_direct_fits(pass: ConvPass, p: &Conv2dParams) -> bool {
         && p.y.dims[1] <= oc_max
 }
 
-/// Where the halo-tile kernels run by default, from run 9's A/B (H200,
-/// 2026-11-27, `results/2026-11-27-h200-run9`, `res3x3` at N = 64): the
-/// wgrad won where both channel counts are 128 (28² px 0.276 ms against
-/// the split-K GEMM's 0.442, 16² px 0.108 against 0.156), barely at 64 or
-/// 32 channels and 28² px (0.96×) and lost at 16² px (1.39–1.47×); the
-/// forward and dgrad lost on every case (up to 2.3×). So: the wgrad, with at
-/// least 128 × 128 channels and 64 × 16² output pixels, as measured.
-fn halo_wins(pass: ConvPass, p: &Conv2dParams) -> bool {
-    let pixels = u64::from(p.y.dims[0]) * u64::from(p.y.dims[2]) * u64::from(p.y.dims[3]);
-    pass == ConvPass::Wgrad
-        && u64::from(p.x.dims[1]) * u64::from(p.y.dims[1]) >= 128 * 128
-        && pixels >= 64 * 16 * 16
-}
-
 /// Whether a conv may take the halo-tile kernels, any pass
-/// (`slimmable_conv2d_{fwd,dgrad,wgrad}_tf32_halo3`; by default where
-/// [`halo_wins`], `SLIMMABLE_CONV_HALO=1` all, `=0` none): TF32, one group, 3×3,
+/// (`slimmable_conv2d_{fwd,dgrad,wgrad}_tf32_halo3`, opt-in
+/// `SLIMMABLE_CONV_HALO=1`. Run 9, H200, `res3x3` at N = 64: the forward
+/// and dgrad lost to the implicit GEMMs on every case, up to 2.3×; the
+/// wgrad beat the 64 × 64 GEMM at 128 channels (0.276 against 0.442 ms at
+/// 28² px) but lost to the 128 × 128 one, 0.252, and was within 5% of
+/// the 64 × 64 one elsewhere): TF32, one group, 3×3,
 /// stride 1, any padding, at most 65535 images (the forward's and dgrad's
 /// grid z). The stem's direct kernels take their convs first.
 pub fn halo_fits(precision: Precision, p: &Conv2dParams) -> bool {
@@ -648,10 +635,9 @@ pub fn halo_fits(precision: Precision, p: &Conv2dParams) -> bool {
 /// past one (144 columns would use 56% of two square tiles against 75% of
 /// three 64-wide ones).
 ///
-/// The wgrad (opt-in: never in [`gemm_square_wins`], untimed) needs its
-/// rows (output channels) and columns (input channels × taps) to fill them
-/// so, and a kernel larger than 1×1 (pointwise wgrads have their own
-/// k-major kernels).
+/// The wgrad needs its rows (output channels) and columns (input
+/// channels × taps) to fill them so, and a kernel larger than 1×1
+/// (pointwise wgrads have their own k-major kernels).
 pub fn gemm_square_fits(pass: ConvPass, precision: Precision, p: &Conv2dParams) -> bool {
     let groups = p.groups.max(1);
     let fills = |n: u32| n > 64 && (n.is_multiple_of(128) || n % 128 > 64);
@@ -666,21 +652,15 @@ pub fn gemm_square_fits(pass: ConvPass, precision: Precision, p: &Conv2dParams) 
     precision == Precision::Tf32 && fits
 }
 
-/// Where the square tiles run by default, from run 6's A/B (H200,
-/// 2026-11-26, `results/2026-11-26-h200-run6`): they won on dense k×k convs
-/// (`res3x3` dgrad 0.75× and 0.87× the time, forward 0.90× at 224 px) and
-/// lost on every pointwise case (up to 1.40×) and on forwards whose square
-/// grid is under two blocks an SM (`res3x3` r128 forward, 128 blocks: 1.06×).
-/// `m` is the GEMM's row count (output pixels forward).
-fn gemm_square_wins(pass: ConvPass, p: &Conv2dParams, m: u64) -> bool {
-    let pointwise = p.w.dims[2] == 1 && p.w.dims[3] == 1;
-    let square_blocks = m.div_ceil(128) * u64::from(p.y.dims[1] / p.groups.max(1)).div_ceil(128);
-    !pointwise
-        && match pass {
-            ConvPass::Dgrad => true,
-            ConvPass::Forward => square_blocks >= 2 * SM_COUNT,
-            ConvPass::Wgrad => false,
-        }
+/// Where the square tiles run by default: on every dense k×k conv they fit,
+/// never pointwise. Run 9's A/B (H200, 2026-11-27,
+/// `results/2026-11-27-h200-run9`, `SLIMMABLE_GEMM_SQUARE=1` against the
+/// rule before it): `res3x3` w1.0 wgrad 0.252 against 0.442 ms at 224 px
+/// and 0.107 against 0.156 at 128 px; the r128 forward (128 square blocks)
+/// 0.083 against 0.094, where run 6, before stop 15's gathers, had it
+/// 1.06× slower; every pointwise case slower (up to 1.20×).
+fn gemm_square_wins(p: &Conv2dParams) -> bool {
+    !(p.w.dims[2] == 1 && p.w.dims[3] == 1)
 }
 
 /// The H200's and H100's SM count (132), for grid-size rules.
