@@ -267,9 +267,9 @@ run() {
     echo "=== summary" | tee -a "$LOG"
     printf '%s\n' "${summary[@]}" | tee -a "$LOG"
     if [ -f "$OUT/bench.txt" ]; then cat "$OUT/bench.txt"; fi
-    # Row for row against the previous run's table (BASELINE, default run 8
+    # Row for row against the previous run's table (BASELINE, default run 9
     # on an H200: compare only on the same card).
-    local baseline="${BASELINE:-results/2026-11-26-h200-run8/bench.txt}"
+    local baseline="${BASELINE:-results/2026-11-27-h200-run9/bench.txt}"
     if [ -f "$OUT/bench.txt" ] && [ -f "$baseline" ]; then
         echo "=== bench against $baseline (speed-up: before / after)" | tee -a "$LOG"
         python3 tools/compare_bench.py "$baseline" "$OUT/bench.txt" | tee -a "$LOG" || true
