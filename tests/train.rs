@@ -303,20 +303,29 @@ fn zero_epochs_write_the_initial_weights() {
 }
 
 #[test]
-fn a_warm_up_as_long_as_the_run_is_refused_before_anything_is_written() {
-    let out = scratch("warmup-too-long");
-    let _ = std::fs::remove_dir_all(&out);
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
-        .args(["train", "--preset", "fmnist-small", "--backend", "cpu"])
-        .args(["--epochs", "2", "--warmup-epochs", "2", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "accepted: {text}");
-    assert!(
-        text.contains("--warmup-epochs") && text.contains("fewer than --epochs"),
-        "{text}"
-    );
-    assert!(!out.exists(), "{} was created", out.display());
+fn bad_schedules_are_refused_before_anything_is_written() {
+    // (arguments, what the message must name)
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--epochs", "2", "--warmup-epochs", "2"],
+            "fewer than --epochs",
+        ),
+        (&["--lr", "0"], "not a learning rate"),
+        (&["--lr=-0.1"], "not a learning rate"),
+    ];
+    for (i, (args, needle)) in cases.iter().enumerate() {
+        let out = scratch(&format!("bad-schedule-{i}"));
+        let _ = std::fs::remove_dir_all(&out);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
+            .args(["train", "--preset", "fmnist-small", "--backend", "cpu"])
+            .args(*args)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} accepted: {text}");
+        assert!(text.contains(needle), "{args:?}: {text}");
+        assert!(!out.exists(), "{args:?}: {} was created", out.display());
+    }
 }

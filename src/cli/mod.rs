@@ -106,6 +106,10 @@ enum Command {
         eval_widths: Option<Vec<f64>>,
         #[arg(long)]
         seed: Option<u64>,
+        /// Peak learning rate of the schedule (default: the preset's, 0.1 for
+        /// fmnist-full, 0.05 for fmnist-small).
+        #[arg(long)]
+        lr: Option<f64>,
         /// Epochs of linear learning-rate warm-up before the cosine
         /// (default: the preset's, 0).
         #[arg(long)]
@@ -199,6 +203,7 @@ pub fn main() -> i32 {
             resolutions,
             eval_widths,
             seed,
+            lr,
             warmup_epochs,
             f32,
             log_every,
@@ -218,6 +223,7 @@ pub fn main() -> i32 {
             resolutions,
             eval_widths,
             seed,
+            lr,
             warmup_epochs,
             f32,
             log_every,

@@ -26,6 +26,7 @@ pub struct TrainArgs {
     pub resolutions: Option<Vec<usize>>,
     pub eval_widths: Option<Vec<f64>>,
     pub seed: Option<u64>,
+    pub lr: Option<f64>,
     pub warmup_epochs: Option<usize>,
     pub f32: bool,
     pub log_every: usize,
@@ -128,6 +129,15 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     }
     if let Some(s) = a.seed {
         cfg.seed = s;
+    }
+    if let Some(lr) = a.lr {
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::invalid(
+                "--lr",
+                format!("{lr} is not a learning rate; give a positive number such as 0.1"),
+            ));
+        }
+        cfg.lr = lr;
     }
     if let Some(w) = a.warmup_epochs {
         // (With --epochs 0 nothing trains: the checkpoint only carries the
