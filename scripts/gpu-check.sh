@@ -32,9 +32,12 @@ for line in sys.stdin:
     for f in .gpu/bin/* .gpu/tests/*; do
         if ldd "$f" | grep -q "not found"; then echo "gpu-check: $f has missing libraries" >&2; exit 1; fi
     done
+    # Every kernel as sm_90 machine code (H100, H200): the GPU machine loads
+    # these instead of compiling at each process's start (cubin_cache.rs).
+    target/release/slimmable cubins .gpu/cubin --arch sm_90 >/dev/null
     # Stripped and compressed: the tree that travels is limited to 64 MiB.
     strip .gpu/bin/* .gpu/tests/*
-    tar -C .gpu -cJf .gpu/bundle.txz bin tests && rm -rf .gpu/bin .gpu/tests
+    tar -C .gpu -cJf .gpu/bundle.txz bin tests cubin && rm -rf .gpu/bin .gpu/tests .gpu/cubin
     # Fashion-MNIST for the trainer check (the GPU machine has no datasets).
     if [ -d /usr/share/datasets/fashion-mnist ]; then
         mkdir -p .data && cp -r /usr/share/datasets/fashion-mnist .data/
@@ -48,6 +51,9 @@ run() {
     LOG="$OUT/gpu-check.log"; : > "$LOG"
     export CARGO_MANIFEST_DIR="$PWD" SLIMMABLE_BIN="$PWD/.gpu/bin/slimmable"
     export SLIMMABLE_REQUIRE_CUDA=1 SLIMMABLE_REQUIRE_NVRTC=1 XDG_RUNTIME_DIR=/tmp
+    # The kernels built here as cubins (build); `slimmable devices` says
+    # whether they match this source and the device.
+    if [ -d .gpu/cubin ]; then export SLIMMABLE_CUBIN_DIR="$PWD/.gpu/cubin"; fi
     summary=()
     step() { # name, command...
         local name="$1"; shift
@@ -65,6 +71,10 @@ run() {
         step "test $(basename "$t")" "$t" --test-threads=1
     done
     step "verify --backend cuda" .gpu/bin/slimmable verify --backend cuda
+    # The same from NVRTC's PTX, compiled at start-up (both routes checked;
+    # the two steps' seconds compare them).
+    step "verify --backend cuda, kernels compiled at start-up" \
+        env -u SLIMMABLE_CUBIN_DIR .gpu/bin/slimmable verify --backend cuda
     if [ -x scripts/gpu-bench.sh ]; then step "benchmarks" scripts/gpu-bench.sh "$OUT"; fi
     # QUICK=1 (a second call in a session): the tests, verify, the benchmark
     # table beside PyTorch, the A/Bs of the newest kernels and the trainer

@@ -21,6 +21,8 @@ cd "$(dirname "$0")/.."
 OUT="${OUT:-.gpu/out}/train"
 mkdir -p "$OUT"
 BIN="${BIN:-.gpu/bin/slimmable}"
+# The kernels as cubins, where scripts/gpu-check.sh build packed them.
+if [ -d .gpu/cubin ]; then export SLIMMABLE_CUBIN_DIR="$PWD/.gpu/cubin"; fi
 DATA="${DATA:-.data/fashion-mnist}"
 PRESET="${PRESET:-fmnist-full}"   # fmnist-small: a quick trial of this script on a CPU
 TORCH_DEVICE="${TORCH_DEVICE:-cuda}"

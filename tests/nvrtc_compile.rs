@@ -47,3 +47,39 @@ fn every_kernel_file_compiles_for_sm75_sm80_and_sm90() {
         }
     }
 }
+
+#[test]
+fn cubins_are_written_for_a_real_arch_and_found_only_whole_and_current() {
+    use slimmable::backend::cuda::cubin_cache;
+    if let Err(e) = nvrtc::ensure_nvrtc() {
+        assert!(!common::nvrtc_required(), "NVRTC required: {e}");
+        println!("skipped: no NVRTC ({e})");
+        return;
+    }
+    let dir = common::scratch("nvrtc", "cubins");
+    let _ = std::fs::remove_dir_all(&dir);
+    let paths = cubin_cache::write_all(&dir, "sm_90").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(paths.len(), kernel_sources::CUDA_UNITS.len());
+    for (unit, path) in kernel_sources::CUDA_UNITS.iter().zip(&paths) {
+        let bytes = std::fs::read(path).unwrap();
+        // Machine code: an ELF image naming every entry point.
+        assert_eq!(&bytes[..4], b"\x7fELF", "{}", path.display());
+        for e in unit.entries {
+            assert!(
+                bytes.windows(e.len()).any(|w| w == e.as_bytes()),
+                "{} lacks {e}",
+                path.display()
+            );
+        }
+        println!("{}: {} bytes", path.display(), bytes.len());
+    }
+    let found = cubin_cache::load_all_from(&dir, "sm_90").expect("every cubin found");
+    assert_eq!(found.len(), paths.len());
+    // Another architecture's are not there: compile as usual.
+    assert!(cubin_cache::load_all_from(&dir, "sm_80").is_none());
+    // Nor is a set with a unit missing (or, alike, one of other source,
+    // whose name carries another hash).
+    std::fs::remove_file(&paths[0]).unwrap();
+    assert!(cubin_cache::load_all_from(&dir, "sm_90").is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}

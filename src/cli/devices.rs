@@ -16,9 +16,26 @@ pub fn run() -> Result<i32> {
                 info.sm_count,
                 info.total_memory_bytes as f64 / (1u64 << 30) as f64
             );
-            match cuda::nvrtc::nvrtc_version() {
-                Ok((a, b)) => println!("  NVRTC {a}.{b}: kernels compile at run time"),
-                Err(e) => println!("  not usable: {e}"),
+            let (major, minor) = info.compute_capability;
+            let arch = cuda::nvrtc::arch_name(major, minor);
+            let cubin_dir = std::env::var(cuda::cubin_cache::DIR_VAR).ok();
+            match (cuda::nvrtc::nvrtc_version(), arch) {
+                (Ok(_), Ok(arch)) if cuda::cubin_cache::load_all(arch).is_some() => {
+                    println!(
+                        "  kernels: {arch} cubins from {}",
+                        cubin_dir.unwrap_or_default()
+                    )
+                }
+                (Ok((a, b)), _) => {
+                    if let Some(dir) = cubin_dir {
+                        println!(
+                            "  {dir} lacks this build's cubins for this device \
+                             (write them with `slimmable cubins {dir} --arch ARCH`)"
+                        );
+                    }
+                    println!("  NVRTC {a}.{b}: kernels compile at run time")
+                }
+                (Err(e), _) => println!("  not usable: {e}"),
             }
         }
         Err(e) => println!("  unavailable: {e}"),

@@ -1,6 +1,7 @@
 //! The `slimmable` command line: `devices`, `verify`, `bench`, `op`, `train`, `eval`.
 
 mod bench;
+mod cubins;
 mod devices;
 mod op;
 mod train;
@@ -25,6 +26,16 @@ struct Cli {
 enum Command {
     /// List every backend, whether it works here, and why not.
     Devices,
+    /// Compile every CUDA kernel to machine code for one GPU architecture
+    /// (no GPU needed); a GPU machine then loads them with
+    /// SLIMMABLE_CUBIN_DIR=DIR instead of compiling at start-up.
+    Cubins {
+        /// Folder to write the cubins into.
+        dir: PathBuf,
+        /// Architecture, e.g. sm_90 (H100, H200) or sm_80 (A100).
+        #[arg(long, default_value = "sm_90")]
+        arch: String,
+    },
     /// Run the operator case list on a backend against the CPU reference.
     Verify {
         /// Backend to check (auto: CUDA, else wgpu, else CPU).
@@ -165,6 +176,7 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Devices => devices::run(),
+        Command::Cubins { dir, arch } => cubins::run(&dir, &arch),
         Command::Verify { backend, op, seed } => verify::run(backend, op.as_deref(), seed),
         Command::Bench {
             family,

@@ -82,14 +82,20 @@ pub struct CudaKernels {
 }
 
 impl CudaKernels {
-    /// Compiles (once per process and arch) and loads every kernel into `ctx`.
+    /// Compiles (once per process and arch), or finds as cubins
+    /// ([`super::cubin_cache`]), and loads every kernel into `ctx`.
     pub fn load(ctx: &Arc<CudaContext>) -> Result<Self> {
         let (major, minor) = ctx
             .compute_capability()
             .map_err(|e| driver_err("cuDeviceGetAttribute", e))?;
         let arch = nvrtc::arch_name(major, minor)?;
         let mut functions = HashMap::new();
-        let ptxs = nvrtc::compile_all(arch)?;
+        // Cubins written ahead of time where $SLIMMABLE_CUBIN_DIR has them
+        // all for this source, else NVRTC's PTX (the driver compiles it).
+        let ptxs = match super::cubin_cache::load_all(arch) {
+            Some(cubins) => cubins,
+            None => nvrtc::compile_all(arch)?,
+        };
         for (unit, ptx) in kernel_sources::CUDA_UNITS.iter().zip(ptxs) {
             let module = ctx
                 .load_module(ptx)

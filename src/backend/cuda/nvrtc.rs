@@ -105,21 +105,42 @@ pub fn nvrtc_version() -> Result<(i32, i32)> {
     Ok((major, minor))
 }
 
+/// The compute capabilities NVRTC 13.0 targets, with their arch names.
+const ARCHES: &[(i32, i32, &str)] = &[
+    (7, 5, "sm_75"),
+    (8, 0, "sm_80"),
+    (8, 6, "sm_86"),
+    (8, 7, "sm_87"),
+    (8, 9, "sm_89"),
+    (9, 0, "sm_90"),
+    (10, 0, "sm_100"),
+    (10, 3, "sm_103"),
+    (11, 0, "sm_110"),
+    (12, 0, "sm_120"),
+    (12, 1, "sm_121"),
+];
+
+/// `name` as one of NVRTC 13.0's real architectures (`"sm_90"`), or an
+/// error listing them.
+pub fn real_arch(name: &str) -> Result<&'static str> {
+    ARCHES
+        .iter()
+        .find(|(_, _, n)| *n == name)
+        .map(|(_, _, n)| *n)
+        .ok_or_else(|| {
+            let known: Vec<&str> = ARCHES.iter().map(|(_, _, n)| *n).collect();
+            Error::invalid(
+                "--arch",
+                format!(
+                    "{name} is not an architecture NVRTC 13.0 builds for; use one of {}",
+                    known.join(", ")
+                ),
+            )
+        })
+}
+
 /// `"sm_90"` style name for a compute capability.
 pub fn arch_name(major: i32, minor: i32) -> Result<&'static str> {
-    const ARCHES: &[(i32, i32, &str)] = &[
-        (7, 5, "sm_75"),
-        (8, 0, "sm_80"),
-        (8, 6, "sm_86"),
-        (8, 7, "sm_87"),
-        (8, 9, "sm_89"),
-        (9, 0, "sm_90"),
-        (10, 0, "sm_100"),
-        (10, 3, "sm_103"),
-        (11, 0, "sm_110"),
-        (12, 0, "sm_120"),
-        (12, 1, "sm_121"),
-    ];
     ARCHES
         .iter()
         .find(|(a, b, _)| *a == major && *b == minor)
