@@ -274,6 +274,8 @@ run() {
         cp /tmp/gpu-accuracy/{results.json,results.csv,table.txt,accuracy_vs_macs.svg,accuracy_vs_macs.png} \
             "$OUT/accuracy/" 2>/dev/null || true
     fi
+    # Whether the cubins matched this build and device, and loaded.
+    summary+=("      cubins: $(grep -a -m1 -E 'kernels: sm_|lacks this build|compile at run time' "$LOG" | sed 's/^ *//'); $(grep -ac 'did not load' "$LOG") processes fell back to compiling")
     echo "=== summary" | tee -a "$LOG"
     printf '%s\n' "${summary[@]}" | tee -a "$LOG"
     if [ -f "$OUT/bench.txt" ]; then cat "$OUT/bench.txt"; fi

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::kernel_sources::{self, entry};
 use crate::params::{FillParams, SliceCopyParams};
 use cudarc::driver::{CudaContext, CudaFunction, CudaStream, LaunchConfig, PushKernelArg, sys};
+use cudarc::nvrtc::Ptx;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -89,13 +90,25 @@ impl CudaKernels {
             .compute_capability()
             .map_err(|e| driver_err("cuDeviceGetAttribute", e))?;
         let arch = nvrtc::arch_name(major, minor)?;
-        let mut functions = HashMap::new();
         // Cubins written ahead of time where $SLIMMABLE_CUBIN_DIR has them
-        // all for this source, else NVRTC's PTX (the driver compiles it).
-        let ptxs = match super::cubin_cache::load_all(arch) {
-            Some(cubins) => cubins,
-            None => nvrtc::compile_all(arch)?,
-        };
+        // all for this source; else, or where the driver refuses one,
+        // NVRTC's PTX (the driver compiles it).
+        if let Some(cubins) = super::cubin_cache::load_all(arch) {
+            match Self::load_modules(ctx, arch, cubins) {
+                Ok(kernels) => return Ok(kernels),
+                Err(e) => eprintln!(
+                    "warning: the cubins in ${} did not load ({e}); compiling the kernels instead",
+                    super::cubin_cache::DIR_VAR
+                ),
+            }
+        }
+        Self::load_modules(ctx, arch, nvrtc::compile_all(arch)?)
+    }
+
+    /// Loads one module a unit of [`kernel_sources::CUDA_UNITS`] (`ptxs` in
+    /// its order: PTX or cubins) and looks up every entry point.
+    fn load_modules(ctx: &Arc<CudaContext>, arch: &'static str, ptxs: Vec<Ptx>) -> Result<Self> {
+        let mut functions = HashMap::new();
         for (unit, ptx) in kernel_sources::CUDA_UNITS.iter().zip(ptxs) {
             let module = ctx
                 .load_module(ptx)
