@@ -1101,9 +1101,9 @@ slimmable_resize_pack_bilinear2(const unsigned char* __restrict__ src,
 #define RPS_ROWS 24
 // Registers for 16 blocks of 64 an SM: 64 (ptxas: no spills on sm_80/sm_90;
 // unbounded it took 128, a quarter of the threads an SM holds). Shared
-// memory, 13.9 KB a block (rows_h sized for 4 channels, and the taps),
-// then holds 16 on H100/H200 and A100; the staged twin's 18.1 KB, 12 on
-// H100/H200 and 9 on A100.
+// memory, 13.9 KB a block (rows_h sized for 4 channels, and the taps) and
+// the 1 KB the driver keeps a block, then holds 15 on H100/H200 and 11 on
+// A100; the staged twin's 18.1 KB, 12 and 8.
 #define RPS_MIN_BLOCKS 16
 
 struct RpTaps {
@@ -1219,7 +1219,7 @@ __device__ __forceinline__ void rp_aa_tile(const unsigned char* __restrict__ src
 
 // The antialias tile kernels' body. STAGING: with the staged spans and
 // their 4.1 KB of shared memory (a block then needs 18.1 KB, and an SM holds
-// 12 blocks on H100/H200 instead of the 16 the registers allow; run 9
+// 12 blocks on H100/H200 instead of 15; run 9
 // measured the unstaged kernel faster with the stage arrays still declared,
 // 0.501 against 0.515 ms, and both slower than run 8's 0.425 without them).
 template <bool STAGING>
