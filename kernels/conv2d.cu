@@ -692,7 +692,8 @@ CONV_GEMM_ENTRY(slimmable_conv2d_wgrad_bf16_pw_narrow, PASS_WGRAD, 2, 128, 16, 3
 CONV_GEMM_ENTRY_MIN(slimmable_conv2d_fwd_tf32_sq, PASS_FWD, 1, 128, 128, 16, 256, 2, PW_OFF, 2)
 CONV_GEMM_ENTRY_MIN(slimmable_conv2d_dgrad_tf32_sq, PASS_DGRAD, 1, 128, 128, 16, 256, 2, PW_OFF, 2)
 // The wgrad on square tiles (M = output channels, N = input channel x
-// tap, K = pixels; split-K): opt-in, SLIMMABLE_GEMM_SQUARE=1.
+// tap, K = pixels; split-K): the default for kxk wgrads that fill it since
+// run 9 (launch_conv::gemm_square_wins).
 CONV_GEMM_ENTRY_MIN(slimmable_conv2d_wgrad_tf32_sq, PASS_WGRAD, 1, 128, 128, 16, 256, 2, PW_OFF, 2)
 CONV_GEMM_ENTRY_MIN(slimmable_conv2d_fwd_tf32_pw_sq, PASS_FWD, 1, 128, 128, 16, 256, 2, PW_VEC, 2)
 CONV_GEMM_ENTRY_MIN(slimmable_conv2d_dgrad_tf32_pw_sq, PASS_DGRAD, 1, 128, 128, 16, 256, 2, PW_VEC, 2)

@@ -345,9 +345,9 @@ pub mod entry {
     pub const CONV2D_WGRAD_TF32_PWS_NARROW: &str = "slimmable_conv2d_wgrad_tf32_pws_narrow";
     pub const CONV2D_WGRAD_BF16_PWS: &str = "slimmable_conv2d_wgrad_bf16_pws";
     pub const CONV2D_WGRAD_BF16_PWS_NARROW: &str = "slimmable_conv2d_wgrad_bf16_pws_narrow";
-    /// TF32 forward and dgrad on 128 × 128 tiles (256 threads), general and
-    /// pointwise (`_pw`, `_pws`), same arguments; where they won on the GPU
-    /// (`launch_conv::gemm_square_wins`, `SLIMMABLE_GEMM_SQUARE=0|1`).
+    /// TF32 forward, dgrad and k×k wgrad on 128 × 128 tiles (256 threads),
+    /// general and pointwise (`_pw`, `_pws`), same arguments; where they won
+    /// on the GPU (`launch_conv::gemm_square_wins`, `SLIMMABLE_GEMM_SQUARE=0|1`).
     pub const CONV2D_FWD_TF32_SQ: &str = "slimmable_conv2d_fwd_tf32_sq";
     pub const CONV2D_DGRAD_TF32_SQ: &str = "slimmable_conv2d_dgrad_tf32_sq";
     pub const CONV2D_WGRAD_TF32_SQ: &str = "slimmable_conv2d_wgrad_tf32_sq";
