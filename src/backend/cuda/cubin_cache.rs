@@ -9,10 +9,11 @@
 //! loads them. Other engines can load the same files with
 //! `cuModuleLoadData`.
 //!
-//! A cubin is named by its unit, architecture and a hash of everything
-//! that went into it (the unit's source with its headers, NVRTC's options
-//! and version), so a cubin of other source is never picked up: a missing
-//! or stale one means compiling as usual.
+//! A cubin is named by its unit, architecture and a hash of the unit's
+//! source (headers inlined) and NVRTC's options, so a cubin of other source
+//! is never picked up: a missing or stale one means compiling as usual. A
+//! whole set needs no NVRTC where it runs; one the driver refuses (made by
+//! an NVRTC newer than the driver, say) means compiling too.
 
 use super::nvrtc;
 use crate::error::{Error, Result};
@@ -44,15 +45,13 @@ fn fnv1a(parts: &[&[u8]]) -> u64 {
     h
 }
 
-/// The file name of `unit`'s cubin for `arch` under the loaded NVRTC.
-pub fn file_name(unit: &CudaUnit, arch: &str) -> Result<String> {
-    let (major, minor) = nvrtc::nvrtc_version()?;
+/// The file name of `unit`'s cubin for `arch`.
+pub fn file_name(unit: &CudaUnit, arch: &str) -> String {
     let source = kernel_sources::cuda_source(unit.source);
     let opts = options(arch).join(" ");
-    let version = format!("{major}.{minor}");
-    let hash = fnv1a(&[source.as_bytes(), opts.as_bytes(), version.as_bytes()]);
+    let hash = fnv1a(&[source.as_bytes(), opts.as_bytes()]);
     let stem = unit.file.trim_end_matches(".cu");
-    Ok(format!("{stem}.{arch}.{hash:016x}.cubin"))
+    format!("{stem}.{arch}.{hash:016x}.cubin")
 }
 
 /// Compiles `unit` for the real architecture `arch` to a cubin.
@@ -121,7 +120,7 @@ pub fn write_all(dir: &Path, arch: &str) -> Result<Vec<PathBuf>> {
             .iter()
             .map(|u| {
                 s.spawn(move || -> Result<PathBuf> {
-                    let path = dir.join(file_name(u, arch)?);
+                    let path = dir.join(file_name(u, arch));
                     let tmp = path.with_extension("cubin.tmp");
                     std::fs::write(&tmp, compile(u, arch)?).map_err(|e| Error::io(&tmp, e))?;
                     std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
@@ -152,7 +151,7 @@ pub fn load_all_from(dir: &Path, arch: &str) -> Option<Vec<Ptx>> {
     kernel_sources::CUDA_UNITS
         .iter()
         .map(|u| {
-            let path = dir.join(file_name(u, arch).ok()?);
+            let path = dir.join(file_name(u, arch));
             std::fs::read(path).ok().map(Ptx::from_binary)
         })
         .collect()

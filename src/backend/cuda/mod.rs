@@ -101,10 +101,10 @@ pub struct CudaBackend {
 const SGD_TABLES_KEPT: usize = 8;
 
 impl CudaBackend {
-    /// Opens device `ordinal` and compiles the kernels for it.
+    /// Opens device `ordinal` and compiles the kernels for it (or loads
+    /// them as cubins, which needs no NVRTC: `cubin_cache`).
     pub fn new(ordinal: usize) -> Result<Self> {
         ensure_driver()?;
-        nvrtc::ensure_nvrtc()?;
         let ctx = open_context(ordinal)?;
         // SAFETY: this backend launches everything on one stream, so cudarc's
         // per-buffer events (cross-stream ordering) are not needed; without
