@@ -356,8 +356,7 @@ pub mod entry {
     pub const CONV2D_FWD_TF32_PWS_SQ: &str = "slimmable_conv2d_fwd_tf32_pws_sq";
     /// The 3×3 stride-1 TF32 forward on halo tiles (8 × 16 output pixels ×
     /// 64 channels a block of 256 threads, same arguments as the GEMMs):
-    /// where `launch_conv::halo_fits` and `halo_wins` (the wgrad of wide
-    /// convs), or every pass that fits with `SLIMMABLE_CONV_HALO=1`.
+    /// opt-in, `SLIMMABLE_CONV_HALO=1` (`launch_conv::halo_fits`).
     pub const CONV2D_FWD_TF32_HALO3: &str = "slimmable_conv2d_fwd_tf32_halo3";
     pub const CONV2D_DGRAD_TF32_HALO3: &str = "slimmable_conv2d_dgrad_tf32_halo3";
     pub const CONV2D_WGRAD_TF32_HALO3: &str = "slimmable_conv2d_wgrad_tf32_halo3";

@@ -908,7 +908,7 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                     }
                 })
                 .and_then(|text| {
-                    // The halo tiles (all passes: SLIMMABLE_CONV_HALO=1) on the
+                    // The opt-in halo tiles (SLIMMABLE_CONV_HALO=1) on the
                     // same case, where the host would take them (after the
                     // stem's direct kernels).
                     use slimmable::backend::Precision;

@@ -23,29 +23,8 @@ unsafe impl cudarc::driver::DeviceRepr for FillParams {}
 /// Threads per block for the elementwise kernels.
 const BLOCK: u32 = 256;
 
-/// Whether a kernel path that is on by default is on: `NAME=0` in the
-/// environment turns it off (the A/B switches of README "Kernel switches"),
-/// read once per process.
-macro_rules! switched_on {
-    ($name:literal) => {{
-        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *ON.get_or_init(|| std::env::var($name).map_or(true, |v| v != "0"))
-    }};
-}
-pub(crate) use switched_on;
-
-/// Whether an opt-in kernel path is on: `NAME=1` in the environment, read
-/// once per process.
-macro_rules! opted_in {
-    ($name:literal) => {{
-        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *ON.get_or_init(|| std::env::var($name).is_ok_and(|v| v == "1"))
-    }};
-}
-pub(crate) use opted_in;
-
-/// A kernel choice forced from the environment for A/B timing: `NAME=1`
-/// on (`Some(true)`), `NAME=0` off, unset (or anything else) `None`, where
+/// A kernel choice set from the environment for A/B timing: `NAME=1` on
+/// (`Some(true)`), `NAME=0` off, unset (or anything else) `None`, where
 /// the route's own rule decides. Read once per process.
 macro_rules! forced {
     ($name:literal) => {{
@@ -58,6 +37,23 @@ macro_rules! forced {
     }};
 }
 pub(crate) use forced;
+
+/// Whether a kernel path that is on by default is on: `NAME=0` in the
+/// environment turns it off (the A/B switches of README "Kernel switches").
+macro_rules! switched_on {
+    ($name:literal) => {
+        $crate::backend::cuda::launch::forced!($name) != Some(false)
+    };
+}
+pub(crate) use switched_on;
+
+/// Whether an opt-in kernel path is on: `NAME=1` in the environment.
+macro_rules! opted_in {
+    ($name:literal) => {
+        $crate::backend::cuda::launch::forced!($name) == Some(true)
+    };
+}
+pub(crate) use opted_in;
 
 /// Converts a driver error without calling into the driver (formatting a
 /// `DriverError` with `Display` would call `cuGetErrorString`).
