@@ -79,14 +79,8 @@ fn cuda_structs_match_rust_layouts() {
         }
     }
     src += "extern \"C\" __global__ void slimmable_layout_probe() {}\n";
-    match slimmable::backend::cuda::nvrtc::ensure_nvrtc() {
-        Ok(()) => {
-            slimmable::backend::cuda::nvrtc::compile("layout probe", &src, "sm_90")
-                .unwrap_or_else(|e| panic!("{e}\nprobe source:\n{src}"));
-        }
-        Err(e) => {
-            assert!(!common::nvrtc_required(), "NVRTC required: {e}");
-            println!("skipped: no NVRTC ({e})");
-        }
+    if common::nvrtc_or_skip() {
+        slimmable::backend::cuda::nvrtc::compile("layout probe", &src, "sm_90")
+            .unwrap_or_else(|e| panic!("{e}\nprobe source:\n{src}"));
     }
 }

@@ -40,6 +40,19 @@ pub fn nvrtc_required() -> bool {
     required("SLIMMABLE_REQUIRE_NVRTC")
 }
 
+/// Whether NVRTC loads; when it does not, fails where it is required and
+/// else prints `skipped: ...` (the caller returns).
+pub fn nvrtc_or_skip() -> bool {
+    match slimmable::backend::cuda::nvrtc::ensure_nvrtc() {
+        Ok(()) => true,
+        Err(e) => {
+            assert!(!nvrtc_required(), "NVRTC required: {e}");
+            println!("skipped: no NVRTC ({e})");
+            false
+        }
+    }
+}
+
 /// A fresh seed per run, printed so a failure can be replayed.
 pub fn seed() -> u64 {
     let s = slimmable::rng::seed_from_env_or_clock();
