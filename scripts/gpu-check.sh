@@ -128,13 +128,21 @@ run() {
     # A/B, the slice copy: the scalar kernel against the 4-wide one (stop 14).
     step "bench copy, SLIMMABLE_COPY_VEC4=0" env SLIMMABLE_COPY_VEC4=0 \
         .gpu/bin/slimmable bench copy --backend cuda --iters 30 --torch "$OUT/torch.json"
-    # The opt-in halo tiles of the 3x3 stride-1 TF32 passes (stops 16, 17;
-    # run 9: they lost, but for the wgrad against the 64 x 64 GEMM):
-    # checked, then the conv bench with them (the res3x3 rows against the
-    # default).
+    # The opt-in halo tiles of the 3x3 stride-1 TF32 passes (stops 16, 17):
+    # checked (run 9 timed them: they lost, but for the wgrad against the
+    # 64 x 64 GEMM; FULL=1 times them again).
     step "verify conv2d, SLIMMABLE_CONV_HALO=1" env SLIMMABLE_CONV_HALO=1 \
         .gpu/bin/slimmable verify --backend cuda --op conv2d
-    step "bench conv, SLIMMABLE_CONV_HALO=1" env SLIMMABLE_CONV_HALO=1 \
+    if [ "$full" = 1 ]; then
+        step "bench conv, SLIMMABLE_CONV_HALO=1" env SLIMMABLE_CONV_HALO=1 \
+            .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
+    fi
+    # The opt-in ldmatrix twins of the square tiles (stop 20,
+    # kernels/conv2d_ldsm.cu): checked, then the conv bench with them (the
+    # res3x3 rows against the default).
+    step "verify conv2d, SLIMMABLE_GEMM_LDSM=1" env SLIMMABLE_GEMM_LDSM=1 \
+        .gpu/bin/slimmable verify --backend cuda --op conv2d
+    step "bench conv, SLIMMABLE_GEMM_LDSM=1" env SLIMMABLE_GEMM_LDSM=1 \
         .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
     # A/B, the stem's weight gradient: stop 15's register-tiled direct
     # kernel (default) against the split-K GEMM.
@@ -151,11 +159,12 @@ run() {
         .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
     # The 128 x 128 TF32 conv tiles on every conv they fit (default: the
     # k x k convs, launch_conv::gemm_square_wins, since run 9): checked;
-    # then the conv bench with them nowhere and everywhere, against the
-    # default.
+    # then the conv bench with them nowhere (and, FULL=1, everywhere:
+    # run 9 had every pointwise case slower), against the default.
     step "verify conv2d, SLIMMABLE_GEMM_SQUARE=1" env SLIMMABLE_GEMM_SQUARE=1 \
         .gpu/bin/slimmable verify --backend cuda --op conv2d
     for sq in 0 1; do
+        if [ "$sq" = 1 ] && [ "$full" != 1 ]; then continue; fi
         step "bench conv, SLIMMABLE_GEMM_SQUARE=$sq" env SLIMMABLE_GEMM_SQUARE=$sq \
             .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
     done
@@ -242,6 +251,9 @@ run() {
             done
             step "ncu slimmable_conv2d_fwd_tf32_sq" env SLIMMABLE_GEMM_SQUARE=1 timeout 90 "$ncu" \
                 --clock-control none --launch-count 1 --kernel-name slimmable_conv2d_fwd_tf32_sq \
+                "${sections[@]}" .gpu/bin/slimmable bench conv --backend cuda --iters 1
+            step "ncu slimmable_conv2d_fwd_tf32_ldsm" env SLIMMABLE_GEMM_LDSM=1 timeout 90 "$ncu" \
+                --clock-control none --launch-count 1 --kernel-name slimmable_conv2d_fwd_tf32_ldsm \
                 "${sections[@]}" .gpu/bin/slimmable bench conv --backend cuda --iters 1
         fi
     fi

@@ -18,6 +18,10 @@ pub const CUDA_DWCONV2D: &str = include_str!("../kernels/dwconv2d.cu");
 pub const CUDA_DW3X3S1_FLAT: &str = include_str!("../kernels/dw3x3s1_flat.cu");
 /// The stem (dense 3×3 on the image's few channels) as direct convolutions.
 pub const CUDA_STEM_CONV: &str = include_str!("../kernels/stem_conv.cu");
+/// Dense conv2d on 128 × 128 TF32 tiles with ldmatrix fragment loads.
+pub const CUDA_CONV2D_LDSM: &str = include_str!("../kernels/conv2d_ldsm.cu");
+/// What the implicit-GEMM conv units share (passes, k decode, MMA wrappers).
+pub const CUDA_CONV_GEMM: &str = include_str!("../kernels/conv_gemm.cuh");
 /// What the conv units share (geometry, indexing, block sum).
 pub const CUDA_CONV_COMMON: &str = include_str!("../kernels/conv_common.cuh");
 /// cp.async global->shared copies (the conv units, resize-pack).
@@ -140,6 +144,15 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::CONV2D_DGRAD_TF32_HALO3,
             entry::CONV2D_WGRAD_TF32_HALO3,
             entry::CONV2D_BIAS_GRAD,
+        ],
+    },
+    CudaUnit {
+        file: "conv2d_ldsm.cu",
+        source: CUDA_CONV2D_LDSM,
+        entries: &[
+            entry::CONV2D_FWD_TF32_LDSM,
+            entry::CONV2D_DGRAD_TF32_LDSM,
+            entry::CONV2D_WGRAD_TF32_LDSM,
         ],
     },
     CudaUnit {
@@ -361,6 +374,13 @@ pub mod entry {
     pub const CONV2D_DGRAD_TF32_HALO3: &str = "slimmable_conv2d_dgrad_tf32_halo3";
     pub const CONV2D_WGRAD_TF32_HALO3: &str = "slimmable_conv2d_wgrad_tf32_halo3";
     pub const CONV2D_DGRAD_TF32_PWS_SQ: &str = "slimmable_conv2d_dgrad_tf32_pws_sq";
+    /// TF32 forward, dgrad and wgrad of dense k×k convs on 128 × 128 tiles
+    /// with ldmatrix fragment loads and truncated operands
+    /// (`kernels/conv2d_ldsm.cu`, same arguments and grid as the `_sq` ones):
+    /// opt-in, `SLIMMABLE_GEMM_LDSM=1` (`launch_conv::ldsm_fits`).
+    pub const CONV2D_FWD_TF32_LDSM: &str = "slimmable_conv2d_fwd_tf32_ldsm";
+    pub const CONV2D_DGRAD_TF32_LDSM: &str = "slimmable_conv2d_dgrad_tf32_ldsm";
+    pub const CONV2D_WGRAD_TF32_LDSM: &str = "slimmable_conv2d_wgrad_tf32_ldsm";
     /// Depthwise forward: CUDA `(x, w, y, bias, Conv2dParams)`, 1-D grid.
     pub const DWCONV2D_FWD: &str = "slimmable_dwconv2d_fwd";
     /// Depthwise forward and dgrad tiled through shared memory (k ≤ 7,
@@ -533,14 +553,18 @@ pub mod entry {
 }
 
 /// A CUDA translation unit with its `#include`s of the project's headers
-/// (`common.cuh`, `conv_common.cuh`, and `cp_async.cuh`, which a unit
-/// includes directly or through `conv_common.cuh`: once either way)
-/// replaced by their text, ready for NVRTC without include paths.
+/// (`common.cuh`, `conv_common.cuh`, `conv_gemm.cuh`, and `cp_async.cuh`,
+/// which a unit includes directly or through `conv_common.cuh`: once either
+/// way) replaced by their text, ready for NVRTC without include paths.
 pub fn cuda_source(unit: &str) -> String {
     unit.replace("#include \"common.cuh\"", CUDA_COMMON)
         .replace(
             "#include \"conv_common.cuh\"",
             &CUDA_CONV_COMMON.replace("#pragma once", ""),
+        )
+        .replace(
+            "#include \"conv_gemm.cuh\"",
+            &CUDA_CONV_GEMM.replace("#pragma once", ""),
         )
         .replace(
             "#include \"cp_async.cuh\"",

@@ -818,6 +818,14 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
         // dgrad of the second too.
         (2, 12, 12, 100, 100, 1, 6, 7, 3, 1, 1, 0),
         (4, 24, 22, 210, 200, 1, 12, 12, 3, 1, 1, 1),
+        // For the ldmatrix twins: a forward whose weight rows (13 x 9
+        // taps) and reduction are not whole runs of four (4-byte weight
+        // copies), with its wgrad (117 columns); a stride-2 dgrad into 128
+        // inputs (which keeps the square tiles); a 5x5 forward, dgrad and
+        // wgrad in two groups of 128.
+        (2, 14, 13, 136, 128, 1, 7, 9, 3, 1, 1, 1),
+        (2, 128, 128, 16, 12, 1, 9, 8, 3, 2, 1, 0),
+        (2, 256, 256, 256, 256, 2, 5, 6, 5, 1, 2, 0),
         // Shapes verify gained with the WGSL wgrad rework: dense 3x3
         // without padding at strides 1 and 2, few outputs with many taps
         // and pixels (a split wgrad), alone and in two groups.
@@ -905,6 +913,24 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                         Ok(format!("{text} | square: {sq}"))
                     } else {
                         Err(format!("square tiles expected: {want}, driver: {sq}"))
+                    }
+                })
+                .and_then(|text| {
+                    // Their opt-in ldmatrix twins (SLIMMABLE_GEMM_SQUARE=1
+                    // SLIMMABLE_GEMM_LDSM=1) where the host would take them.
+                    use slimmable::backend::Precision;
+                    use slimmable::backend::cuda::launch_conv::{gemm_square_fits, ldsm_fits};
+                    if pname != "tf32" {
+                        return Ok(text);
+                    }
+                    let (cp, params) = case_pass_params(&cdir, pass);
+                    let want =
+                        gemm_square_fits(cp, Precision::Tf32, &params) && ldsm_fits(cp, &params);
+                    let ldsm = run_mode(&exe, &cdir, pass, "tf32", "ldsm")?;
+                    if ldsm.contains("(ldsm") == want {
+                        Ok(format!("{text} | ldsm: {ldsm}"))
+                    } else {
+                        Err(format!("ldmatrix tiles expected: {want}, driver: {ldsm}"))
                     }
                 })
                 .and_then(|text| {

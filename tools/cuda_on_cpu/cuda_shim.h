@@ -131,17 +131,43 @@ inline float shim_bits_to_float(uint32_t bits) {
 
 // mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32, with PTX's fragment
 // layouts: a0 (g, t), a1 (g+8, t), a2 (g, t+4), a3 (g+8, t+4) of A[16][8];
-// b0 (k t, n g), b1 (k t+4, n g) of B[8][8].
+// b0 (k t, n g), b1 (k t+4, n g) of B[8][8]. The tensor cores read the
+// top 19 bits of each operand register (sign, exponent, 10 mantissa
+// bits): NVRTC compiles cvt.rna.tf32.f32 to an add of half a TF32 unit
+// with no mask, so an f32 register passed as it is is truncated toward
+// zero. So are they here.
 inline void mma_tf32_m16n8k8(float* c, const uint32_t* a, const uint32_t* b) {
     const uint32_t regs[6] = {a[0], a[1], a[2], a[3], b[0], b[1]};
+    auto tf32 = [](uint32_t bits) { return shim_bits_to_float(bits & 0xFFFFE000u); };
     shim_mma_m16n8k8(
         c, regs, 6,
-        [](const ShimFrags& f, unsigned r, unsigned k) {
-            return shim_bits_to_float(f[(r % 8) * 4 + k % 4][(r >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0)]);
+        [&](const ShimFrags& f, unsigned r, unsigned k) {
+            return tf32(f[(r % 8) * 4 + k % 4][(r >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0)]);
         },
-        [](const ShimFrags& f, unsigned k, unsigned n) {
-            return shim_bits_to_float(f[n * 4 + k % 4][4 + (k >= 4 ? 1 : 0)]);
+        [&](const ShimFrags& f, unsigned k, unsigned n) {
+            return tf32(f[n * 4 + k % 4][4 + (k >= 4 ? 1 : 0)]);
         });
+}
+
+// ldmatrix.sync.aligned.m8n8.x4.shared.b16 read as 32-bit words
+// (kernels/conv_gemm.cuh ldmatrix_x4): lane l gives the address of row
+// l % 8 of matrix l / 8, which must be 16-byte aligned; each lane gets, of
+// matrix j, the word at row lane / 4, column lane % 4.
+inline void ldmatrix_x4(uint32_t* r, const float* row) {
+    const unsigned linear = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+    ShimWarp& w = (*shim_warps)[linear / 32];
+    const unsigned lane = linear % 32;
+    if (reinterpret_cast<uintptr_t>(row) % 16) {
+        std::fprintf(stderr, "ldmatrix_x4: misaligned row address\n");
+        std::abort();
+    }
+    w.lanes[lane] = reinterpret_cast<uintptr_t>(row);
+    w.bar.arrive_and_wait();
+    for (unsigned j = 0; j < 4; ++j) {
+        const float* src = reinterpret_cast<const float*>(w.lanes[j * 8 + lane / 4]);
+        std::memcpy(&r[j], src + lane % 4, 4);
+    }
+    w.bar.arrive_and_wait();  // every lane has read the addresses
 }
 
 // cvt.rn.bf16x2.f32: two floats to bfloat16 (nearest, ties to even; finite

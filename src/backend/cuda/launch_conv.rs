@@ -548,7 +548,11 @@ pub unsafe fn launch_conv2d(
         // the `_pw` ones where their planes allow 16-byte gathers.
         let pointwise = pw_vec_enabled() && pointwise_eligible(p);
         let vec16 = pointwise_vec_eligible(p) && (ptr.x | ptr.y).is_multiple_of(16);
-        let name = if square {
+        // SLIMMABLE_GEMM_LDSM=1: the square tiles with ldmatrix fragments.
+        let ldsm = square && ldsm_fits(pass, p) && opted_in!("SLIMMABLE_GEMM_LDSM");
+        let name = if ldsm {
+            ldsm_entry(pass)
+        } else if square {
             square_entry(pass, pointwise, vec16)
         } else {
             pointwise
@@ -661,6 +665,34 @@ pub fn gemm_square_fits(pass: ConvPass, precision: Precision, p: &Conv2dParams) 
 /// 1.06× slower; every pointwise case slower (up to 1.20×).
 fn gemm_square_wins(p: &Conv2dParams) -> bool {
     !(p.w.dims[2] == 1 && p.w.dims[3] == 1)
+}
+
+/// Whether a conv on the square tiles may take their ldmatrix twins
+/// (`*_tf32_ldsm`, kernels/conv2d_ldsm.cu; opt-in `SLIMMABLE_GEMM_LDSM=1`,
+/// not yet timed on a GPU): a kernel larger than 1×1; forward weights
+/// packed as a block of the full-size weight is, (channel, ky, kx)
+/// contiguous, since that forward takes k itself as the offset in a row;
+/// a dgrad at stride 1 (the strided one keeps the square tiles: its
+/// divisions would sit in every gather).
+pub fn ldsm_fits(pass: ConvPass, p: &Conv2dParams) -> bool {
+    let (kh, kw) = (p.w.dims[2], p.w.dims[3]);
+    let packed = p.w.strides[3] == 1 && p.w.strides[2] == kw && p.w.strides[1] == kh * kw;
+    let unit_stride = p.stride_h == 1 && p.stride_w == 1;
+    kh * kw > 1
+        && match pass {
+            ConvPass::Forward => packed,
+            ConvPass::Dgrad => unit_stride,
+            ConvPass::Wgrad => true,
+        }
+}
+
+/// The ldmatrix square-tile entry of a pass.
+fn ldsm_entry(pass: ConvPass) -> &'static str {
+    match pass {
+        ConvPass::Forward => entry::CONV2D_FWD_TF32_LDSM,
+        ConvPass::Dgrad => entry::CONV2D_DGRAD_TF32_LDSM,
+        ConvPass::Wgrad => entry::CONV2D_WGRAD_TF32_LDSM,
+    }
 }
 
 /// The H200's and H100's SM count (132), for grid-size rules.

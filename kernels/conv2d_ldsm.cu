@@ -1,0 +1,286 @@
+// slimmable: dense conv2d on 128 x 128 TF32 tiles whose fragments are
+// loaded with ldmatrix (opt-in, SLIMMABLE_GEMM_LDSM=1 with the square
+// tiles: launch_conv.rs ldsm_fits; the dgrad at stride 1 only). Not yet
+// timed on a GPU.
+//
+// The same implicit GEMMs as conv2d.cu's square tiles (forward, dgrad,
+// split-K wgrad, the per-k decode of conv_gemm.cuh), built to issue fewer
+// instructions per MMA. ptxas's SASS of the square forward has 14.8 in its
+// main loop per HMMA.1688; three per fragment element (a shared load, and
+// cvt.rna.tf32's compare and add) and about ten per gathered element. Here:
+//   - both operand tiles are k-contiguous, [row][BK + 4]: rows start 20
+//     banks apart, so the 8 rows of an ldmatrix phase, and a warp's copies
+//     of 8 rows x 4 consecutive k, hit 32 banks. An m16 x k8 A fragment,
+//     or two n8 x k8 B fragments, is one ldmatrix.x4 (6 a k8 step against
+//     24 shared loads);
+//   - the operands reach the tensor cores as stored, so TF32 truncates
+//     toward zero instead of rounding to nearest (at most 2^-10 relative
+//     per operand instead of 2^-11; every conv in the models feeds a batch
+//     norm, which cancels the bias's scale). NaN and infinity pass
+//     through, which adding half a unit without cvt's compare would not;
+//   - the forward's weights, contiguous along k, and the wgrad's dy,
+//     contiguous along its pixels, come in 16-byte copies where aligned;
+//   - each thread gathers 2 rows x 4 k (k = lane % 4 + 4 j), so one table
+//     entry serves two copies and the row's constants are set once.
+#include "common.cuh"
+#include "conv_common.cuh"
+#include "conv_gemm.cuh"
+
+namespace ldsm {
+constexpr int BM = 128, BN = 128, BK = 16, LD = BK + 4, THREADS = 256;
+// 8 warps, 2 along M x 4 along N, each 64 x 32: 4 x 4 m16n8 fragments.
+constexpr int WARPS_M = 2, WM = 64, WN = 32, MT = WM / 16, NT = WN / 8;
+}  // namespace ldsm
+
+template <int PASS>
+__device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float* y,
+                               const float* bias, u32 split_k) {
+    using namespace ldsm;
+    __shared__ __align__(16) float As[2][BM][LD];
+    __shared__ __align__(16) float Bs[2][BN][LD];
+    // The decode tables of three K tiles (as in conv2d.cu's conv_gemm_tile:
+    // the current one, the next one, and the one the first warp decodes
+    // while the others issue the next one's gathers).
+    __shared__ KEntry ktab[3][BK];
+
+    const Geom g = geom_of(p);
+    int M, N, K;
+    gemm_dims<PASS>(g, M, N, K);
+    const int grp = blockIdx.z / split_k, split = blockIdx.z % split_k;
+    const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
+    const int k_chunk = ((K + split_k - 1) / split_k + BK - 1) / BK * BK;
+    const int k_begin = split * k_chunk, k_end = min(K, k_begin + k_chunk);
+    const int t = threadIdx.x, warp = t / 32, lane = t % 32, kq = lane % 4;
+    // The two tile rows this thread gathers, of A and of B.
+    const int row[2] = {warp * 8 + lane / 4, warp * 8 + lane / 4 + 64};
+
+    // Per-row constants. A: forward, the window's top-left tap in x;
+    // dgrad, the pixel in dy's image; wgrad, dy's output-channel plane.
+    // B: forward, the weight row; dgrad, the input channel's weights;
+    // wgrad, x's input channel and the tap.
+    int a_base[2], a_r[2], a_c[2], b_base[2], b_ky[2], b_kx[2];
+    bool a_ok[2], b_ok[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        const int m = m0 + row[h], j = n0 + row[h];
+        a_ok[h] = m < M;
+        b_ok[h] = j < N;
+        a_r[h] = a_c[h] = b_ky[h] = b_kx[h] = 0;
+        if (PASS == PASS_FWD) {
+            const int wo = m % g.wo, tt = m / g.wo, ho = tt % g.ho, n = tt / g.ho;
+            a_r[h] = ho * g.sh - g.ph;
+            a_c[h] = wo * g.sw - g.pw;
+            a_base[h] = (int)p.x.offset + n * sv(p.x, 0) + grp * g.icg * sv(p.x, 1) +
+                        a_r[h] * sv(p.x, 2) + a_c[h] * sv(p.x, 3);
+            // Packed weights (the host checks): k is the offset in the row.
+            b_base[h] = (int)p.w.offset + (grp * g.ocg + j) * sv(p.w, 0);
+        } else if (PASS == PASS_DGRAD) {
+            const int wi = m % g.w, tt = m / g.w, hi = tt % g.h, n = tt / g.h;
+            a_base[h] = (int)p.y.offset + n * sv(p.y, 0);
+            a_r[h] = hi + g.ph;
+            a_c[h] = wi + g.pw;
+            b_base[h] = (int)p.w.offset + j * sv(p.w, 1);
+        } else {
+            a_base[h] = (int)p.y.offset + (grp * g.ocg + m) * sv(p.y, 1);
+            const int kx = j % g.kw, tt = j / g.kw, ky = tt % g.kh, i = tt / g.kh;
+            b_base[h] = (int)p.x.offset + (grp * g.icg + i) * sv(p.x, 1);
+            b_ky[h] = ky;
+            b_kx[h] = kx;
+        }
+    }
+    // The forward's 16-byte weight copies: rows and the reduction in
+    // whole runs of four, on a 16-byte aligned buffer.
+    const bool w_vec = PASS == PASS_FWD && p.w.offset % 4 == 0 && sv(p.w, 0) % 4 == 0 &&
+                       K % 4 == 0 && (unsigned long long)wt % 16 == 0;
+
+    // The wgrad's 16-byte dy copies (four pixels of a row of A): planes
+    // contiguous and a multiple of 4 pixels (a run never leaves its
+    // image), every offset a multiple of 4, a 16-byte aligned buffer.
+    const bool dy_vec = PASS == PASS_WGRAD && sv(p.y, 3) == 1 && sv(p.y, 2) == g.wo &&
+                        g.ho * g.wo % 4 == 0 && p.y.offset % 4 == 0 && sv(p.y, 1) % 4 == 0 &&
+                        sv(p.y, 0) % 4 == 0 && (unsigned long long)y % 16 == 0;
+
+    auto slot_of = [&](int k0) -> int { return ((k0 - k_begin) / BK) % 3; };
+    // The gathers of the K tile at k0 into stage `st` (its table ready).
+    // Addresses in 32-bit offsets plus one 64-bit add; a copy predicated
+    // off never reads its address (cp_async4's ignore-src).
+    auto issue = [&](int k0, int st) {
+        const int ks = slot_of(k0);
+        // The four table entries first: a shared load right before a
+        // cp.async costs three issue slots of padding.
+        KEntry es[4];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) es[q] = ktab[ks][kq + 4 * q];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            const int kl = kq + 4 * q;
+            const bool k_ok = k0 + kl < k_end;
+            const KEntry e = es[q];
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                float* a_dst = &As[st][row[h]][kl];
+                float* b_dst = &Bs[st][row[h]][kl];
+                // (k past the end has the table's PAST_END entry, whose
+                // window rows are out of every image: no k test here.)
+                if (PASS == PASS_FWD) {
+                    const int hi = a_r[h] + e.p, wi = a_c[h] + e.q;
+                    const bool ok = a_ok[h] && (u32)hi < (u32)g.h && (u32)wi < (u32)g.w;
+                    cp_async4(a_dst, x + (a_base[h] + e.a), ok);
+                } else if (PASS == PASS_DGRAD) {
+                    // dy at the output pixel whose window puts tap (p, q)
+                    // on this input pixel (stride 1: the host checks).
+                    const int ho = a_r[h] - e.p, wo = a_c[h] - e.q;
+                    const bool ok = a_ok[h] && (u32)ho < (u32)g.ho && (u32)wo < (u32)g.wo;
+                    cp_async4(a_dst, y + (a_base[h] + e.a + ho * sv(p.y, 2) + wo * sv(p.y, 3)), ok);
+                    cp_async4(b_dst, wt + (b_base[h] + e.b), b_ok[h] && k_ok);
+                } else {
+                    if (!dy_vec) cp_async4(a_dst, y + (a_base[h] + e.a), a_ok[h] && k_ok);
+                    const int hi = e.p + b_ky[h], wi = e.q + b_kx[h];
+                    const bool ok = b_ok[h] && (u32)hi < (u32)g.h && (u32)wi < (u32)g.w;
+                    cp_async4(b_dst, x + (b_base[h] + e.b + hi * sv(p.x, 2) + wi * sv(p.x, 3)), ok);
+                }
+            }
+        }
+        if (PASS == PASS_WGRAD && dy_vec) {
+            // This thread's run of four pixels in each of its two dy rows.
+            const int kl = 4 * kq;
+            const int pixel = ktab[ks][kl].a;
+#pragma unroll
+            for (int h = 0; h < 2; ++h)
+                cp_async16(&As[st][row[h]][kl], y + (a_base[h] + pixel), a_ok[h] && k0 + kl < k_end);
+        }
+        if (PASS == PASS_FWD) {
+            // This thread's run of four k in each of its two weight rows.
+            const int kl = 4 * kq, k = k0 + kl;
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                float* dst = &Bs[st][row[h]][kl];
+                const float* src = wt + (b_base[h] + k);
+                if (w_vec) {
+                    cp_async16(dst, src, b_ok[h] && k < k_end);
+                } else {
+#pragma unroll
+                    for (int e = 0; e < 4; ++e) cp_async4(dst + e, src + e, b_ok[h] && k + e < k_end);
+                }
+            }
+        }
+        cp_async_commit();
+    };
+
+    float acc[MT * NT * 4];
+#pragma unroll
+    for (int i = 0; i < MT * NT * 4; ++i) acc[i] = 0.f;
+    FastDiv inner = {1, 1, 0}, outer = {1, 1, 0};
+    if (t < 64) {
+        inner = fast_div(PASS == PASS_WGRAD ? g.wo : g.kw);
+        outer = fast_div(PASS == PASS_WGRAD ? g.ho : g.kh);
+    }
+    // The table entry of k, or for k past the end one whose window row
+    // (p) puts every gather out of the image: forward hi = a_r + p and
+    // wgrad's x row p + ky too high, dgrad's dy row a_r - p negative.
+    auto decode_or_past_end = [&](int k) -> KEntry {
+        constexpr int PAST_END = 1 << 28;
+        return k < k_end ? decode_k<PASS>(p, g, grp, k, inner, outer) : KEntry{0, 0, PAST_END, 0};
+    };
+    if (k_begin < k_end) {
+        // The first two tiles' tables, by the first two warps.
+        const int kl = t % 32, tile = t / 32, k = k_begin + tile * BK + kl;
+        if (tile < 2 && kl < BK) ktab[tile][kl] = decode_or_past_end(k);
+        __syncthreads();
+        issue(k_begin, 0);
+    }
+    const int wm = (warp % WARPS_M) * WM, wn = (warp / WARPS_M) * WN;
+    // ldmatrix rows: A's matrices are (rows 0-7, k 0-3), (8-15, 0-3),
+    // (0-7, 4-7), (8-15, 4-7) of an m16 x k8 fragment: a0..a3. B's are
+    // (n 0-7, k 0-3), (0-7, 4-7), (8-15, 0-3), (8-15, 4-7): b0, b1 of two
+    // n8 fragments.
+    const int a_row = lane % 8 + (lane / 8) % 2 * 8, a_col = lane / 16 * 4;
+    const int b_row = lane % 8 + lane / 16 * 8, b_col = (lane / 8) % 2 * 4;
+    int st = 0;
+    for (int k0 = k_begin, i = 0; k0 < k_end; k0 += BK, st ^= 1, ++i) {
+        const int k1 = k0 + BK;
+        // Tile i + 2's table by the first warp (its slot last served tile
+        // i - 1's issue, two barriers ago).
+        const int k2 = k0 + 2 * BK;
+        if (t < BK && k2 < k_end) ktab[(i + 2) % 3][t] = decode_or_past_end(k2 + t);
+        if (k1 < k_end) {
+            issue(k1, st ^ 1);
+            cp_async_wait_prev();
+        } else {
+            cp_async_wait_all();
+        }
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < BK; kk += 8) {
+            u32 a[MT][4], b[NT][2];
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt) ldmatrix_x4(a[mt], &As[st][wm + mt * 16 + a_row][kk + a_col]);
+#pragma unroll
+            for (int np = 0; np < NT / 2; ++np) {
+                u32 r[4];
+                ldmatrix_x4(r, &Bs[st][wn + np * 16 + b_row][kk + b_col]);
+                b[2 * np][0] = r[0];
+                b[2 * np][1] = r[1];
+                b[2 * np + 1][0] = r[2];
+                b[2 * np + 1][1] = r[3];
+            }
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+                for (int nt = 0; nt < NT; ++nt) mma_tf32_m16n8k8(&acc[(mt * NT + nt) * 4], a[mt], b[nt]);
+        }
+        __syncthreads();
+    }
+
+    // Epilogue, as conv2d.cu's: each row's and column's part of the
+    // address once; wgrad adds into the full-size gradient's block
+    // (atomically when K is split).
+    const int gid = lane / 4, tig = lane % 4;
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+            const int m = m0 + wm + mt * 16 + gid + half * 8;
+            if (m >= M) continue;
+            int rb;
+            if (PASS == PASS_FWD) {
+                const int wo = m % g.wo, tt = m / g.wo, ho = tt % g.ho, n = tt / g.ho;
+                rb = (int)p.y.offset + n * sv(p.y, 0) + ho * sv(p.y, 2) + wo * sv(p.y, 3);
+            } else if (PASS == PASS_DGRAD) {
+                const int wi = m % g.w, tt = m / g.w, hi = tt % g.h, n = tt / g.h;
+                rb = (int)p.x.offset + n * sv(p.x, 0) + hi * sv(p.x, 2) + wi * sv(p.x, 3);
+            } else {
+                rb = (int)p.w.offset + (grp * g.ocg + m) * sv(p.w, 0);
+            }
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+                for (int c = 0; c < 2; ++c) {
+                    const int j = n0 + wn + nt * 8 + 2 * tig + c;
+                    if (j >= N) continue;
+                    float v = acc[(mt * NT + nt) * 4 + half * 2 + c];
+                    if (PASS == PASS_FWD) {
+                        if (p.has_bias) v += bias[p.bias_offset + grp * g.ocg + j];
+                        float* dst = &y[rb + (grp * g.ocg + j) * sv(p.y, 1)];
+                        *dst = p.accumulate ? *dst + v : v;
+                    } else if (PASS == PASS_DGRAD) {
+                        float* dst = &x[rb + (grp * g.icg + j) * sv(p.x, 1)];
+                        *dst = p.accumulate ? *dst + v : v;
+                    } else {
+                        const int kx = j % g.kw, tt = j / g.kw, ky = tt % g.kh, i = tt / g.kh;
+                        float* dst = &wt[rb + i * sv(p.w, 1) + ky * sv(p.w, 2) + kx * sv(p.w, 3)];
+                        if (split_k > 1) atomicAdd(dst, v); else *dst += v;
+                    }
+                }
+        }
+}
+
+// Two blocks an SM (at most 128 registers), as the square tiles.
+#define CONV_GEMM_LDSM_ENTRY(name, PASS)                                                      \
+    extern "C" __global__ void __launch_bounds__(ldsm::THREADS, 2)                            \
+        name(float* x, float* wt, float* y, const float* bias, Conv2dParams p, u32 split_k) { \
+        conv_gemm_ldsm<PASS>(p, x, wt, y, bias, split_k);                                     \
+    }
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm, PASS_FWD)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm, PASS_DGRAD)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_ldsm, PASS_WGRAD)
