@@ -21,7 +21,9 @@
 //   - the forward's weights, contiguous along k, and the wgrad's dy,
 //     contiguous along its pixels, come in 16-byte copies where aligned;
 //   - each thread gathers 2 rows x 4 k (k = lane % 4 + 4 j), so one table
-//     entry serves two copies and the row's constants are set once.
+//     entry serves two copies and the row's constants are set once;
+//   - three K tiles in flight (two in the `_ldsm2` twins) in dynamic
+//     shared memory, one barrier a K tile instead of two.
 #include "common.cuh"
 #include "conv_common.cuh"
 #include "conv_gemm.cuh"
@@ -30,18 +32,32 @@ namespace ldsm {
 constexpr int BM = 128, BN = 128, BK = 16, LD = BK + 4, THREADS = 256;
 // 8 warps, 2 along M x 4 along N, each 64 x 32: 4 x 4 m16n8 fragments.
 constexpr int WARPS_M = 2, WM = 64, WN = 32, MT = WM / 16, NT = WN / 8;
+// Dynamic shared memory of STAGES stages of both tiles (launch_conv.rs
+// ldsm_shared_bytes): 61440 bytes for 3, 40960 for 2.
+template <int STAGES>
+constexpr int SHARED_BYTES = STAGES * (BM + BN) * LD * 4;
 }  // namespace ldsm
 
-template <int PASS>
+// The block's dynamic shared memory (the CUDA-on-CPU driver defines its own).
+#ifndef SLIMMABLE_CUDA_ON_CPU
+__device__ __forceinline__ float* ldsm_dynamic_smem() {
+    extern __shared__ float4 ldsm_dyn[];  // float4: 16-byte aligned
+    return reinterpret_cast<float*>(ldsm_dyn);
+}
+#endif
+
+// STAGES K tiles in flight: tile i + STAGES - 1 is gathered (cp.async)
+// while tile i is multiplied, STAGES - 1 tiles ahead.
+template <int PASS, int STAGES>
 __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float* y,
                                const float* bias, u32 split_k) {
     using namespace ldsm;
-    __shared__ __align__(16) float As[2][BM][LD];
-    __shared__ __align__(16) float Bs[2][BN][LD];
-    // The decode tables of three K tiles (as in conv2d.cu's conv_gemm_tile:
-    // the current one, the next one, and the one the first warp decodes
-    // while the others issue the next one's gathers).
-    __shared__ KEntry ktab[3][BK];
+    static_assert(STAGES >= 2 && 32 * STAGES <= THREADS, "a warp decodes each prologue tile");
+    float(*As)[BM][LD] = reinterpret_cast<float(*)[BM][LD]>(ldsm_dynamic_smem());
+    float(*Bs)[BN][LD] = reinterpret_cast<float(*)[BN][LD]>(ldsm_dynamic_smem() + STAGES * BM * LD);
+    // The decode tables of STAGES + 1 K tiles: the STAGES in flight and the
+    // one the first warp decodes ahead of its issue.
+    __shared__ KEntry ktab[STAGES + 1][BK];
 
     const Geom g = geom_of(p);
     int M, N, K;
@@ -100,7 +116,7 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
                         g.ho * g.wo % 4 == 0 && p.y.offset % 4 == 0 && sv(p.y, 1) % 4 == 0 &&
                         sv(p.y, 0) % 4 == 0 && (unsigned long long)y % 16 == 0;
 
-    auto slot_of = [&](int k0) -> int { return ((k0 - k_begin) / BK) % 3; };
+    auto slot_of = [&](int k0) -> int { return ((k0 - k_begin) / BK) % (STAGES + 1); };
     // The gathers of the K tile at k0 into stage `st` (its table ready).
     // Addresses in 32-bit offsets plus one 64-bit add; a copy predicated
     // off never reads its address (cp_async4's ignore-src).
@@ -170,8 +186,10 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
     float acc[MT * NT * 4];
 #pragma unroll
     for (int i = 0; i < MT * NT * 4; ++i) acc[i] = 0.f;
+    // The decode's divisors, in the warps that decode (the first STAGES
+    // in the prologue, the first one after it).
     FastDiv inner = {1, 1, 0}, outer = {1, 1, 0};
-    if (t < 64) {
+    if (t < 32 * STAGES) {
         inner = fast_div(PASS == PASS_WGRAD ? g.wo : g.kw);
         outer = fast_div(PASS == PASS_WGRAD ? g.ho : g.kh);
     }
@@ -182,12 +200,17 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
         constexpr int PAST_END = 1 << 28;
         return k < k_end ? decode_k<PASS>(p, g, grp, k, inner, outer) : KEntry{0, 0, PAST_END, 0};
     };
-    if (k_begin < k_end) {
-        // The first two tiles' tables, by the first two warps.
+    // The first STAGES tiles' tables, a warp each; then the first
+    // STAGES - 1 tiles' gathers, a group each (empty past the end, so that
+    // every iteration waits on the same count).
+    {
         const int kl = t % 32, tile = t / 32, k = k_begin + tile * BK + kl;
-        if (tile < 2 && kl < BK) ktab[tile][kl] = decode_or_past_end(k);
+        if (tile < STAGES && kl < BK) ktab[tile][kl] = decode_or_past_end(k);
         __syncthreads();
-        issue(k_begin, 0);
+    }
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; ++s) {
+        if (k_begin + s * BK < k_end) issue(k_begin + s * BK, s); else cp_async_commit();
     }
     const int wm = (warp % WARPS_M) * WM, wn = (warp / WARPS_M) * WN;
     // ldmatrix rows: A's matrices are (rows 0-7, k 0-3), (8-15, 0-3),
@@ -196,20 +219,21 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
     // n8 fragments.
     const int a_row = lane % 8 + (lane / 8) % 2 * 8, a_col = lane / 16 * 4;
     const int b_row = lane % 8 + lane / 16 * 8, b_col = (lane / 8) % 2 * 4;
-    int st = 0;
-    for (int k0 = k_begin, i = 0; k0 < k_end; k0 += BK, st ^= 1, ++i) {
-        const int k1 = k0 + BK;
-        // Tile i + 2's table by the first warp (its slot last served tile
-        // i - 1's issue, two barriers ago).
-        const int k2 = k0 + 2 * BK;
-        if (t < BK && k2 < k_end) ktab[(i + 2) % 3][t] = decode_or_past_end(k2 + t);
-        if (k1 < k_end) {
-            issue(k1, st ^ 1);
-            cp_async_wait_prev();
-        } else {
-            cp_async_wait_all();
-        }
+    for (int k0 = k_begin, i = 0; k0 < k_end; k0 += BK, ++i) {
+        const int st = i % STAGES;
+        // Tile i + STAGES's table by the first warp. Its slot last served
+        // tile i - 1's issue, in iteration i - STAGES, a barrier ago.
+        const int k_ahead = k0 + STAGES * BK;
+        if (t < BK && k_ahead < k_end)
+            ktab[(i + STAGES) % (STAGES + 1)][t] = decode_or_past_end(k_ahead + t);
+        // Tile i has landed once at most STAGES - 2 newer groups are in
+        // flight; the barrier shows it to every warp, publishes the table
+        // of tile i + STAGES - 1, and ends every warp's reads of tile
+        // i - 1's stage, which that tile's gathers then refill.
+        cp_async_wait_group<STAGES - 2>();
         __syncthreads();
+        const int k_next = k0 + (STAGES - 1) * BK;
+        if (k_next < k_end) issue(k_next, (i + STAGES - 1) % STAGES); else cp_async_commit();
 #pragma unroll
         for (int kk = 0; kk < BK; kk += 8) {
             u32 a[MT][4], b[NT][2];
@@ -229,7 +253,6 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
 #pragma unroll
                 for (int nt = 0; nt < NT; ++nt) mma_tf32_m16n8k8(&acc[(mt * NT + nt) * 4], a[mt], b[nt]);
         }
-        __syncthreads();
     }
 
     // Epilogue, as conv2d.cu's: each row's and column's part of the
@@ -275,12 +298,17 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
         }
 }
 
-// Two blocks an SM (at most 128 registers), as the square tiles.
-#define CONV_GEMM_LDSM_ENTRY(name, PASS)                                                      \
+// Two blocks an SM (at most 128 registers), as the square tiles: `_ldsm`
+// with three stages (61440 bytes of dynamic shared memory, the default
+// under SLIMMABLE_GEMM_LDSM=1), `_ldsm2` with two (40960).
+#define CONV_GEMM_LDSM_ENTRY(name, PASS, STAGES)                                              \
     extern "C" __global__ void __launch_bounds__(ldsm::THREADS, 2)                            \
         name(float* x, float* wt, float* y, const float* bias, Conv2dParams p, u32 split_k) { \
-        conv_gemm_ldsm<PASS>(p, x, wt, y, bias, split_k);                                     \
+        conv_gemm_ldsm<PASS, STAGES>(p, x, wt, y, bias, split_k);                             \
     }
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm, PASS_FWD)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm, PASS_DGRAD)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_ldsm, PASS_WGRAD)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm, PASS_FWD, 3)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm, PASS_DGRAD, 3)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_ldsm, PASS_WGRAD, 3)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm2, PASS_FWD, 2)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm2, PASS_DGRAD, 2)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_ldsm2, PASS_WGRAD, 2)

@@ -71,6 +71,15 @@ __device__ __forceinline__ void cp_async_wait_prev() {
     asm volatile("cp.async.wait_group 1;\n" ::);
 #endif
 }
+// cp.async.wait_group N: all but the newest N committed groups have landed.
+template <int N>
+__device__ __forceinline__ void cp_async_wait_group() {
+#if defined(SLIMMABLE_CUDA_ON_CPU)
+    shim_cp_async_wait(N);
+#elif __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+#endif
+}
 __device__ __forceinline__ void cp_async_wait_all() {
 #if defined(SLIMMABLE_CUDA_ON_CPU)
     shim_cp_async_wait(0);

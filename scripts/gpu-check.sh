@@ -138,12 +138,16 @@ run() {
             .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
     fi
     # The opt-in ldmatrix twins of the square tiles (stop 20,
-    # kernels/conv2d_ldsm.cu): checked, then the conv bench with them (the
-    # res3x3 rows against the default).
-    step "verify conv2d, SLIMMABLE_GEMM_LDSM=1" env SLIMMABLE_GEMM_LDSM=1 \
-        .gpu/bin/slimmable verify --backend cuda --op conv2d
-    step "bench conv, SLIMMABLE_GEMM_LDSM=1" env SLIMMABLE_GEMM_LDSM=1 \
-        .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
+    # kernels/conv2d_ldsm.cu), three K tiles in flight and two: checked,
+    # then the conv bench with them (the res3x3 rows against the default).
+    for stages in 3 2; do
+        step "verify conv2d, SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_STAGES=$stages" \
+            env SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_STAGES=$stages \
+            .gpu/bin/slimmable verify --backend cuda --op conv2d
+        step "bench conv, SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_STAGES=$stages" \
+            env SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_STAGES=$stages \
+            .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
+    done
     # A/B, the stem's weight gradient: stop 15's register-tiled direct
     # kernel (default) against the split-K GEMM.
     step "bench conv, SLIMMABLE_STEM_WGRAD_DIRECT=0" env SLIMMABLE_STEM_WGRAD_DIRECT=0 \

@@ -153,6 +153,9 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::CONV2D_FWD_TF32_LDSM,
             entry::CONV2D_DGRAD_TF32_LDSM,
             entry::CONV2D_WGRAD_TF32_LDSM,
+            entry::CONV2D_FWD_TF32_LDSM2,
+            entry::CONV2D_DGRAD_TF32_LDSM2,
+            entry::CONV2D_WGRAD_TF32_LDSM2,
         ],
     },
     CudaUnit {
@@ -376,11 +379,17 @@ pub mod entry {
     pub const CONV2D_DGRAD_TF32_PWS_SQ: &str = "slimmable_conv2d_dgrad_tf32_pws_sq";
     /// TF32 forward, dgrad and wgrad of dense k×k convs on 128 × 128 tiles
     /// with ldmatrix fragment loads and truncated operands
-    /// (`kernels/conv2d_ldsm.cu`, same arguments and grid as the `_sq` ones):
+    /// (`kernels/conv2d_ldsm.cu`, same arguments and grid as the `_sq` ones,
+    /// three K tiles in flight in 61440 bytes of dynamic shared memory):
     /// opt-in, `SLIMMABLE_GEMM_LDSM=1` (`launch_conv::ldsm_fits`).
     pub const CONV2D_FWD_TF32_LDSM: &str = "slimmable_conv2d_fwd_tf32_ldsm";
     pub const CONV2D_DGRAD_TF32_LDSM: &str = "slimmable_conv2d_dgrad_tf32_ldsm";
     pub const CONV2D_WGRAD_TF32_LDSM: &str = "slimmable_conv2d_wgrad_tf32_ldsm";
+    /// Their two-stage twins (40960 bytes of dynamic shared memory):
+    /// `SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_STAGES=2`.
+    pub const CONV2D_FWD_TF32_LDSM2: &str = "slimmable_conv2d_fwd_tf32_ldsm2";
+    pub const CONV2D_DGRAD_TF32_LDSM2: &str = "slimmable_conv2d_dgrad_tf32_ldsm2";
+    pub const CONV2D_WGRAD_TF32_LDSM2: &str = "slimmable_conv2d_wgrad_tf32_ldsm2";
     /// Depthwise forward: CUDA `(x, w, y, bias, Conv2dParams)`, 1-D grid.
     pub const DWCONV2D_FWD: &str = "slimmable_dwconv2d_fwd";
     /// Depthwise forward and dgrad tiled through shared memory (k ≤ 7,

@@ -128,7 +128,9 @@ fn run_driver(exe: &Path, args: &[&std::ffi::OsStr]) -> Result<String, String> {
     );
     match status {
         Some(s) if s.success() => Ok(text),
-        Some(_) => Err(text),
+        // A driver killed by a signal (a kernel reading far out of bounds)
+        // prints nothing: say how it ended.
+        Some(s) => Err(format!("{text}\n(the driver ended: {s})")),
         None => Err(format!(
             "{text}\nno answer after {} s: killed (a kernel writing out of bounds?)",
             DRIVER_TIMEOUT.as_secs()
@@ -926,11 +928,21 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                     let (cp, params) = case_pass_params(&cdir, pass);
                     let want =
                         gemm_square_fits(cp, Precision::Tf32, &params) && ldsm_fits(cp, &params);
+                    // Three stages (the default), then two.
                     let ldsm = run_mode(&exe, &cdir, pass, "tf32", "ldsm")?;
-                    if ldsm.contains("(ldsm") == want {
-                        Ok(format!("{text} | ldsm: {ldsm}"))
+                    if ldsm.contains("(ldsm,") != want {
+                        return Err(format!("ldmatrix tiles expected: {want}, driver: {ldsm}"));
+                    }
+                    if !want {
+                        return Ok(format!("{text} | ldsm: {ldsm}"));
+                    }
+                    let ldsm2 = run_mode(&exe, &cdir, pass, "tf32", "ldsm2")?;
+                    if ldsm2.contains("(ldsm2,") {
+                        Ok(format!("{text} | ldsm: {ldsm} | ldsm2: {ldsm2}"))
                     } else {
-                        Err(format!("ldmatrix tiles expected: {want}, driver: {ldsm}"))
+                        Err(format!(
+                            "two-stage ldmatrix tiles expected, driver: {ldsm2}"
+                        ))
                     }
                 })
                 .and_then(|text| {

@@ -6,12 +6,20 @@
 // (square: SLIMMABLE_GEMM_SQUARE=1 on the host, the 128 x 128 TF32 tiles
 // where launch_conv.rs gemm_square_fits allows them; ldsm: with
 // SLIMMABLE_GEMM_LDSM=1 too, their ldmatrix twins in conv2d_ldsm.cu where
-// ldsm_fits allows them.)
+// ldsm_fits allows them, three stages; ldsm2: the two-stage ones.)
 // Files: params.bin (Conv2dParams), x.bin, w.bin, y.bin, bias.bin (buffers
 // before the pass), expected.bin (the CPU reference's output buffer),
 // tol.bin (atol, rtol). Tile choice, split-K and grid mirror
 // src/backend/cuda/launch_conv.rs.
 #include "cuda_shim.h"
+
+// conv2d_ldsm.cu's dynamic shared memory (one block runs at a time): room
+// for three stages.
+inline float* ldsm_dynamic_smem() {
+    alignas(16) static float buf[61440 / 4];
+    return buf;
+}
+
 #include "conv2d.cu"
 #include "conv2d_ldsm.cu"
 #include "stem_conv.cu"
@@ -45,7 +53,8 @@ static int check_fast_div() {
 
 int main(int argc, char** argv) {
     if (argc == 2 && std::string(argv[1]) == "fastdiv") return check_fast_div();
-    const bool ldsm_on = argc == 5 && std::string(argv[4]) == "ldsm";
+    const bool ldsm2_on = argc == 5 && std::string(argv[4]) == "ldsm2";
+    const bool ldsm_on = ldsm2_on || (argc == 5 && std::string(argv[4]) == "ldsm");
     const bool square_on = ldsm_on || (argc == 5 && std::string(argv[4]) == "square");
     // gemmwgrad: SLIMMABLE_STEM_WGRAD_DIRECT=0 on the host (the stem's
     // wgrad on the split-K GEMM instead of its direct kernel).
@@ -54,7 +63,7 @@ int main(int argc, char** argv) {
     // tiles where it fits).
     const bool halo_on = argc == 5 && std::string(argv[4]) == "halo";
     if (argc != 4 && !square_on && !stem_wgrad_off && !halo_on) {
-        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|ldsm|gemmwgrad|halo]\n");
+        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|ldsm|ldsm2|gemmwgrad|halo]\n");
         return 2;
     }
     case_dir = argv[1];
@@ -214,9 +223,13 @@ int main(int argc, char** argv) {
     const bool unit_stride = p.stride_h == 1 && p.stride_w == 1;
     const bool ldsm = ldsm_on && square && khw > 1 && (pass != "fwd" || packed) &&
                       (pass != "dgrad" || unit_stride);
-    const Kernel ldsm_table[3] = {slimmable_conv2d_fwd_tf32_ldsm, slimmable_conv2d_dgrad_tf32_ldsm,
-                                  slimmable_conv2d_wgrad_tf32_ldsm};
-    const Kernel k = ldsm     ? ldsm_table[pi]
+    const Kernel ldsm_table[2][3] = {
+        {slimmable_conv2d_fwd_tf32_ldsm, slimmable_conv2d_dgrad_tf32_ldsm,
+         slimmable_conv2d_wgrad_tf32_ldsm},
+        {slimmable_conv2d_fwd_tf32_ldsm2, slimmable_conv2d_dgrad_tf32_ldsm2,
+         slimmable_conv2d_wgrad_tf32_ldsm2},
+    };
+    const Kernel k = ldsm     ? ldsm_table[ldsm2_on ? 1 : 0][pi]
                      : square ? sq_table[pi][!pw ? 0 : vec16 ? 1 : 2]
                               : (!pw ? table : vec16 ? pw_table : pws_table)[pi][mode][narrow ? 1 : 0];
     shim_launch({(unsigned)tiles_m, (unsigned)tiles_n, (unsigned)(groups * split)},
@@ -224,7 +237,8 @@ int main(int argc, char** argv) {
                 [&] { k(x.data(), w.data(), y.data(), bias.data(), p, split); });
     const std::vector<float>& out = pass == "fwd" ? y : pass == "dgrad" ? x : w;
     const std::string what = pass + " " + prec +
-                             (ldsm ? " (ldsm" : square ? " (sq" : narrow ? " (narrow" : " (wide") +
+                             (ldsm ? (ldsm2_on ? " (ldsm2" : " (ldsm") : square ? " (sq"
+                              : narrow ? " (narrow" : " (wide") +
                              (!pw ? "" : vec16 ? " pw" : " pws") + ", split " + std::to_string(split) + ")";
     const size_t bad = case_compare(what.c_str(), out, case_floats("expected.bin"), tol[0], tol[1]);
     return bad ? 1 : 0;

@@ -66,10 +66,24 @@ pub(crate) fn driver_err(context: &str, e: cudarc::driver::DriverError) -> Error
 
 /// Entry points launched with more dynamic shared memory than the default
 /// 48 KiB limit, and how much: `load` raises each one's limit.
-const DYNAMIC_SHARED_MEMORY: &[(&str, u32)] = &[(
-    kernel_sources::entry::BN_BACKWARD_RESIDENT_F32,
-    super::launch_norm::RESIDENT_BACKWARD_SMEM,
-)];
+const DYNAMIC_SHARED_MEMORY: &[(&str, u32)] = &[
+    (
+        kernel_sources::entry::BN_BACKWARD_RESIDENT_F32,
+        super::launch_norm::RESIDENT_BACKWARD_SMEM,
+    ),
+    (
+        kernel_sources::entry::CONV2D_FWD_TF32_LDSM,
+        super::launch_conv::ldsm_shared_bytes(3),
+    ),
+    (
+        kernel_sources::entry::CONV2D_DGRAD_TF32_LDSM,
+        super::launch_conv::ldsm_shared_bytes(3),
+    ),
+    (
+        kernel_sources::entry::CONV2D_WGRAD_TF32_LDSM,
+        super::launch_conv::ldsm_shared_bytes(3),
+    ),
+];
 
 /// The kernels compiled for one context's device, ready to launch: every
 /// entry point of every unit in [`kernel_sources::CUDA_UNITS`].

@@ -548,10 +548,12 @@ pub unsafe fn launch_conv2d(
         // the `_pw` ones where their planes allow 16-byte gathers.
         let pointwise = pw_vec_enabled() && pointwise_eligible(p);
         let vec16 = pointwise_vec_eligible(p) && (ptr.x | ptr.y).is_multiple_of(16);
-        // SLIMMABLE_GEMM_LDSM=1: the square tiles with ldmatrix fragments.
+        // SLIMMABLE_GEMM_LDSM=1: the square tiles with ldmatrix fragments,
+        // three K tiles in flight (SLIMMABLE_GEMM_LDSM_STAGES=2: two).
         let ldsm = square && ldsm_fits(pass, p) && opted_in!("SLIMMABLE_GEMM_LDSM");
+        let ldsm_stages = if ldsm_two_stages() { 2 } else { 3 };
         let name = if ldsm {
-            ldsm_entry(pass)
+            ldsm_entry(pass, ldsm_stages)
         } else if square {
             square_entry(pass, pointwise, vec16)
         } else {
@@ -563,7 +565,11 @@ pub unsafe fn launch_conv2d(
         let cfg = LaunchConfig {
             grid_dim: (tiles_m as u32, tiles_n as u32, (groups as u32) * split),
             block_dim: (threads, 1, 1),
-            shared_mem_bytes: 0,
+            shared_mem_bytes: if ldsm {
+                ldsm_shared_bytes(ldsm_stages)
+            } else {
+                0
+            },
         };
         launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p, &split])?;
     }
@@ -686,13 +692,29 @@ pub fn ldsm_fits(pass: ConvPass, p: &Conv2dParams) -> bool {
         }
 }
 
-/// The ldmatrix square-tile entry of a pass.
-fn ldsm_entry(pass: ConvPass) -> &'static str {
-    match pass {
-        ConvPass::Forward => entry::CONV2D_FWD_TF32_LDSM,
-        ConvPass::Dgrad => entry::CONV2D_DGRAD_TF32_LDSM,
-        ConvPass::Wgrad => entry::CONV2D_WGRAD_TF32_LDSM,
+/// The ldmatrix square-tile entry of a pass with 3 or 2 K tiles in flight.
+fn ldsm_entry(pass: ConvPass, stages: u32) -> &'static str {
+    match (pass, stages) {
+        (ConvPass::Forward, 3) => entry::CONV2D_FWD_TF32_LDSM,
+        (ConvPass::Dgrad, 3) => entry::CONV2D_DGRAD_TF32_LDSM,
+        (ConvPass::Wgrad, 3) => entry::CONV2D_WGRAD_TF32_LDSM,
+        (ConvPass::Forward, _) => entry::CONV2D_FWD_TF32_LDSM2,
+        (ConvPass::Dgrad, _) => entry::CONV2D_DGRAD_TF32_LDSM2,
+        (ConvPass::Wgrad, _) => entry::CONV2D_WGRAD_TF32_LDSM2,
     }
+}
+
+/// `SLIMMABLE_GEMM_LDSM_STAGES=2`: the ldmatrix tiles' two-stage twins.
+fn ldsm_two_stages() -> bool {
+    static TWO: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TWO.get_or_init(|| std::env::var("SLIMMABLE_GEMM_LDSM_STAGES").is_ok_and(|v| v == "2"))
+}
+
+/// The ldmatrix tiles' dynamic shared memory with `stages` K tiles in
+/// flight: both 128 × (16 + 4) float tiles a stage (kernels/conv2d_ldsm.cu
+/// `ldsm::SHARED_BYTES`).
+pub const fn ldsm_shared_bytes(stages: u32) -> u32 {
+    stages * (128 + 128) * (16 + 4) * 4
 }
 
 /// The H200's and H100's SM count (132), for grid-size rules.
