@@ -29,12 +29,14 @@
 #include "conv_gemm.cuh"
 
 namespace ldsm {
-constexpr int BM = 128, BN = 128, BK = 16, LD = BK + 4, THREADS = 256;
-// 8 warps, 2 along M x 4 along N, each 64 x 32: 4 x 4 m16n8 fragments.
-constexpr int WARPS_M = 2, WM = 64, WN = 32, MT = WM / 16, NT = WN / 8;
+constexpr int BN = 128, BK = 16, LD = BK + 4, THREADS = 256;
+// 8 warps, 2 along M x 4 along N, each BM / 2 x 32: BM / 32 x 4 m16n8
+// fragments.
+constexpr int WARPS_M = 2, WN = 32, NT = WN / 8;
 // Dynamic shared memory of STAGES stages of both tiles (launch_conv.rs
-// ldsm_shared_bytes): 61440 bytes for 3, 40960 for 2.
-template <int STAGES>
+// ldsm_shared_bytes): 61440 bytes for 3 of 128 rows, 40960 for 2, 46080
+// for 3 of 64 rows.
+template <int STAGES, int BM>
 constexpr int SHARED_BYTES = STAGES * (BM + BN) * LD * 4;
 }  // namespace ldsm
 
@@ -47,12 +49,16 @@ __device__ __forceinline__ float* ldsm_dynamic_smem() {
 #endif
 
 // STAGES K tiles in flight: tile i + STAGES - 1 is gathered (cp.async)
-// while tile i is multiplied, STAGES - 1 tiles ahead.
-template <int PASS, int STAGES>
+// while tile i is multiplied, STAGES - 1 tiles ahead. BM: 128 or 64 rows
+// (output pixels forward and dgrad, output channels wgrad) a block.
+template <int PASS, int STAGES, int BM>
 __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float* y,
                                const float* bias, u32 split_k) {
     using namespace ldsm;
     static_assert(STAGES >= 2 && 32 * STAGES <= THREADS, "a warp decodes each prologue tile");
+    static_assert(BM == 128 || BM == 64, "A rows: 64 a pass of the 256 threads");
+    constexpr int WM = BM / WARPS_M, MT = WM / 16;
+    constexpr int AR = BM / 64;  // rows of A a thread gathers
     float(*As)[BM][LD] = reinterpret_cast<float(*)[BM][LD]>(ldsm_dynamic_smem());
     float(*Bs)[BN][LD] = reinterpret_cast<float(*)[BN][LD]>(ldsm_dynamic_smem() + STAGES * BM * LD);
     // The decode tables of STAGES + 1 K tiles: the STAGES in flight and the
@@ -67,37 +73,46 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
     const int k_chunk = ((K + split_k - 1) / split_k + BK - 1) / BK * BK;
     const int k_begin = split * k_chunk, k_end = min(K, k_begin + k_chunk);
     const int t = threadIdx.x, warp = t / 32, lane = t % 32, kq = lane % 4;
-    // The two tile rows this thread gathers, of A and of B.
+    // The tile rows this thread gathers: B's two, A's first AR.
     const int row[2] = {warp * 8 + lane / 4, warp * 8 + lane / 4 + 64};
 
     // Per-row constants. A: forward, the window's top-left tap in x;
     // dgrad, the pixel in dy's image; wgrad, dy's output-channel plane.
     // B: forward, the weight row; dgrad, the input channel's weights;
     // wgrad, x's input channel and the tap.
-    int a_base[2], a_r[2], a_c[2], b_base[2], b_ky[2], b_kx[2];
-    bool a_ok[2], b_ok[2];
+    int a_base[AR], a_r[AR], a_c[AR], b_base[2], b_ky[2], b_kx[2];
+    bool a_ok[AR], b_ok[2];
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        const int m = m0 + row[h], j = n0 + row[h];
+    for (int h = 0; h < AR; ++h) {
+        const int m = m0 + row[h];
         a_ok[h] = m < M;
-        b_ok[h] = j < N;
-        a_r[h] = a_c[h] = b_ky[h] = b_kx[h] = 0;
+        a_r[h] = a_c[h] = 0;
         if (PASS == PASS_FWD) {
             const int wo = m % g.wo, tt = m / g.wo, ho = tt % g.ho, n = tt / g.ho;
             a_r[h] = ho * g.sh - g.ph;
             a_c[h] = wo * g.sw - g.pw;
             a_base[h] = (int)p.x.offset + n * sv(p.x, 0) + grp * g.icg * sv(p.x, 1) +
                         a_r[h] * sv(p.x, 2) + a_c[h] * sv(p.x, 3);
-            // Packed weights (the host checks): k is the offset in the row.
-            b_base[h] = (int)p.w.offset + (grp * g.ocg + j) * sv(p.w, 0);
         } else if (PASS == PASS_DGRAD) {
             const int wi = m % g.w, tt = m / g.w, hi = tt % g.h, n = tt / g.h;
             a_base[h] = (int)p.y.offset + n * sv(p.y, 0);
             a_r[h] = hi + g.ph;
             a_c[h] = wi + g.pw;
-            b_base[h] = (int)p.w.offset + j * sv(p.w, 1);
         } else {
             a_base[h] = (int)p.y.offset + (grp * g.ocg + m) * sv(p.y, 1);
+        }
+    }
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        const int j = n0 + row[h];
+        b_ok[h] = j < N;
+        b_ky[h] = b_kx[h] = 0;
+        if (PASS == PASS_FWD) {
+            // Packed weights (the host checks): k is the offset in the row.
+            b_base[h] = (int)p.w.offset + (grp * g.ocg + j) * sv(p.w, 0);
+        } else if (PASS == PASS_DGRAD) {
+            b_base[h] = (int)p.w.offset + j * sv(p.w, 1);
+        } else {
             const int kx = j % g.kw, tt = j / g.kw, ky = tt % g.kh, i = tt / g.kh;
             b_base[h] = (int)p.x.offset + (grp * g.icg + i) * sv(p.x, 1);
             b_ky[h] = ky;
@@ -132,12 +147,12 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
             const int kl = kq + 4 * q;
             const bool k_ok = k0 + kl < k_end;
             const KEntry e = es[q];
+            // A: (k past the end has the table's PAST_END entry, whose
+            // window rows are out of every image: no k test in the
+            // forward and dgrad.)
 #pragma unroll
-            for (int h = 0; h < 2; ++h) {
+            for (int h = 0; h < AR; ++h) {
                 float* a_dst = &As[st][row[h]][kl];
-                float* b_dst = &Bs[st][row[h]][kl];
-                // (k past the end has the table's PAST_END entry, whose
-                // window rows are out of every image: no k test here.)
                 if (PASS == PASS_FWD) {
                     const int hi = a_r[h] + e.p, wi = a_c[h] + e.q;
                     const bool ok = a_ok[h] && (u32)hi < (u32)g.h && (u32)wi < (u32)g.w;
@@ -148,9 +163,17 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
                     const int ho = a_r[h] - e.p, wo = a_c[h] - e.q;
                     const bool ok = a_ok[h] && (u32)ho < (u32)g.ho && (u32)wo < (u32)g.wo;
                     cp_async4(a_dst, y + (a_base[h] + e.a + ho * sv(p.y, 2) + wo * sv(p.y, 3)), ok);
+                } else if (!dy_vec) {
+                    cp_async4(a_dst, y + (a_base[h] + e.a), a_ok[h] && k_ok);
+                }
+            }
+            // B, but the forward's weights (below).
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                float* b_dst = &Bs[st][row[h]][kl];
+                if (PASS == PASS_DGRAD) {
                     cp_async4(b_dst, wt + (b_base[h] + e.b), b_ok[h] && k_ok);
-                } else {
-                    if (!dy_vec) cp_async4(a_dst, y + (a_base[h] + e.a), a_ok[h] && k_ok);
+                } else if (PASS == PASS_WGRAD) {
                     const int hi = e.p + b_ky[h], wi = e.q + b_kx[h];
                     const bool ok = b_ok[h] && (u32)hi < (u32)g.h && (u32)wi < (u32)g.w;
                     cp_async4(b_dst, x + (b_base[h] + e.b + hi * sv(p.x, 2) + wi * sv(p.x, 3)), ok);
@@ -162,7 +185,7 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
             const int kl = 4 * kq;
             const int pixel = ktab[ks][kl].a;
 #pragma unroll
-            for (int h = 0; h < 2; ++h)
+            for (int h = 0; h < AR; ++h)
                 cp_async16(&As[st][row[h]][kl], y + (a_base[h] + pixel), a_ok[h] && k0 + kl < k_end);
         }
         if (PASS == PASS_FWD) {
@@ -300,15 +323,19 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
 
 // Two blocks an SM (at most 128 registers), as the square tiles: `_ldsm`
 // with three stages (61440 bytes of dynamic shared memory, the default
-// under SLIMMABLE_GEMM_LDSM=1), `_ldsm2` with two (40960).
-#define CONV_GEMM_LDSM_ENTRY(name, PASS, STAGES)                                              \
-    extern "C" __global__ void __launch_bounds__(ldsm::THREADS, 2)                            \
+// under SLIMMABLE_GEMM_LDSM=1), `_ldsm2` with two (40960). `_ldsm64`: the
+// forward and dgrad on 64 x 128 tiles, three stages (46080 bytes), three
+// blocks an SM (at most 85 registers).
+#define CONV_GEMM_LDSM_ENTRY(name, PASS, STAGES, BM, MIN_BLOCKS)                              \
+    extern "C" __global__ void __launch_bounds__(ldsm::THREADS, MIN_BLOCKS)                   \
         name(float* x, float* wt, float* y, const float* bias, Conv2dParams p, u32 split_k) { \
-        conv_gemm_ldsm<PASS, STAGES>(p, x, wt, y, bias, split_k);                             \
+        conv_gemm_ldsm<PASS, STAGES, BM>(p, x, wt, y, bias, split_k);                         \
     }
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm, PASS_FWD, 3)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm, PASS_DGRAD, 3)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_ldsm, PASS_WGRAD, 3)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm2, PASS_FWD, 2)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm2, PASS_DGRAD, 2)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_ldsm2, PASS_WGRAD, 2)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm, PASS_FWD, 3, 128, 2)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm, PASS_DGRAD, 3, 128, 2)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_ldsm, PASS_WGRAD, 3, 128, 2)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm2, PASS_FWD, 2, 128, 2)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm2, PASS_DGRAD, 2, 128, 2)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_ldsm2, PASS_WGRAD, 2, 128, 2)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm64, PASS_FWD, 3, 64, 3)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm64, PASS_DGRAD, 3, 64, 3)

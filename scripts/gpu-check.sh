@@ -138,14 +138,22 @@ run() {
             .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
     fi
     # The opt-in ldmatrix twins of the square tiles (stop 20,
-    # kernels/conv2d_ldsm.cu), three K tiles in flight and two: checked,
-    # then the conv bench with them (the res3x3 rows against the default).
-    for stages in 3 2; do
-        step "verify conv2d, SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_STAGES=$stages" \
-            env SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_STAGES=$stages \
-            .gpu/bin/slimmable verify --backend cuda --op conv2d
-        step "bench conv, SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_STAGES=$stages" \
-            env SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_STAGES=$stages \
+    # kernels/conv2d_ldsm.cu): checked as they run by default (three K
+    # tiles in flight, 64-row tiles where 128-row ones would not fill a
+    # wave), on 64-row tiles everywhere, and with two stages; then the
+    # conv bench by default, without the 64-row tiles, and with two stages
+    # too (the res3x3 rows against the default).
+    local ldsm_variants=("SLIMMABLE_GEMM_LDSM=1" \
+        "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_ROWS=64" \
+        "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_ROWS=128 SLIMMABLE_GEMM_LDSM_STAGES=2")
+    for v in "${ldsm_variants[@]}"; do
+        # shellcheck disable=SC2086 # $v is a list of NAME=VALUE words
+        step "verify conv2d, $v" env $v .gpu/bin/slimmable verify --backend cuda --op conv2d
+    done
+    for v in "SLIMMABLE_GEMM_LDSM=1" "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_ROWS=128" \
+        "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_ROWS=128 SLIMMABLE_GEMM_LDSM_STAGES=2"; do
+        # shellcheck disable=SC2086
+        step "bench conv, $v" env $v \
             .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
     done
     # A/B, the stem's weight gradient: stop 15's register-tiled direct

@@ -156,6 +156,8 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::CONV2D_FWD_TF32_LDSM2,
             entry::CONV2D_DGRAD_TF32_LDSM2,
             entry::CONV2D_WGRAD_TF32_LDSM2,
+            entry::CONV2D_FWD_TF32_LDSM64,
+            entry::CONV2D_DGRAD_TF32_LDSM64,
         ],
     },
     CudaUnit {
@@ -390,6 +392,11 @@ pub mod entry {
     pub const CONV2D_FWD_TF32_LDSM2: &str = "slimmable_conv2d_fwd_tf32_ldsm2";
     pub const CONV2D_DGRAD_TF32_LDSM2: &str = "slimmable_conv2d_dgrad_tf32_ldsm2";
     pub const CONV2D_WGRAD_TF32_LDSM2: &str = "slimmable_conv2d_wgrad_tf32_ldsm2";
+    /// The forward and dgrad on 64 × 128 tiles, three stages (46080 bytes
+    /// of dynamic shared memory): where 128-row blocks would not fill a
+    /// wave (`launch_conv::ldsm_rows`).
+    pub const CONV2D_FWD_TF32_LDSM64: &str = "slimmable_conv2d_fwd_tf32_ldsm64";
+    pub const CONV2D_DGRAD_TF32_LDSM64: &str = "slimmable_conv2d_dgrad_tf32_ldsm64";
     /// Depthwise forward: CUDA `(x, w, y, bias, Conv2dParams)`, 1-D grid.
     pub const DWCONV2D_FWD: &str = "slimmable_dwconv2d_fwd";
     /// Depthwise forward and dgrad tiled through shared memory (k ≤ 7,

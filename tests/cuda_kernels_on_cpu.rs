@@ -937,12 +937,21 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                         return Ok(format!("{text} | ldsm: {ldsm}"));
                     }
                     let ldsm2 = run_mode(&exe, &cdir, pass, "tf32", "ldsm2")?;
-                    if ldsm2.contains("(ldsm2,") {
-                        Ok(format!("{text} | ldsm: {ldsm} | ldsm2: {ldsm2}"))
-                    } else {
-                        Err(format!(
+                    if !ldsm2.contains("(ldsm2,") {
+                        return Err(format!(
                             "two-stage ldmatrix tiles expected, driver: {ldsm2}"
-                        ))
+                        ));
+                    }
+                    let text = format!("{text} | ldsm: {ldsm} | ldsm2: {ldsm2}");
+                    if pass == "wgrad" {
+                        return Ok(text);
+                    }
+                    // And the forward and dgrad on 64-row tiles.
+                    let ldsm64 = run_mode(&exe, &cdir, pass, "tf32", "ldsm64")?;
+                    if ldsm64.contains("(ldsm64,") {
+                        Ok(format!("{text} | ldsm64: {ldsm64}"))
+                    } else {
+                        Err(format!("64-row ldmatrix tiles expected, driver: {ldsm64}"))
                     }
                 })
                 .and_then(|text| {

@@ -6,7 +6,8 @@
 // (square: SLIMMABLE_GEMM_SQUARE=1 on the host, the 128 x 128 TF32 tiles
 // where launch_conv.rs gemm_square_fits allows them; ldsm: with
 // SLIMMABLE_GEMM_LDSM=1 too, their ldmatrix twins in conv2d_ldsm.cu where
-// ldsm_fits allows them, three stages; ldsm2: the two-stage ones.)
+// ldsm_fits allows them, three stages; ldsm2: the two-stage ones; ldsm64:
+// SLIMMABLE_GEMM_LDSM_ROWS=64, the forward and dgrad on 64-row tiles.)
 // Files: params.bin (Conv2dParams), x.bin, w.bin, y.bin, bias.bin (buffers
 // before the pass), expected.bin (the CPU reference's output buffer),
 // tol.bin (atol, rtol). Tile choice, split-K and grid mirror
@@ -54,7 +55,8 @@ static int check_fast_div() {
 int main(int argc, char** argv) {
     if (argc == 2 && std::string(argv[1]) == "fastdiv") return check_fast_div();
     const bool ldsm2_on = argc == 5 && std::string(argv[4]) == "ldsm2";
-    const bool ldsm_on = ldsm2_on || (argc == 5 && std::string(argv[4]) == "ldsm");
+    const bool ldsm64_on = argc == 5 && std::string(argv[4]) == "ldsm64" && std::string(argv[2]) != "wgrad";
+    const bool ldsm_on = ldsm2_on || ldsm64_on || (argc == 5 && std::string(argv[4]) == "ldsm");
     const bool square_on = ldsm_on || (argc == 5 && std::string(argv[4]) == "square");
     // gemmwgrad: SLIMMABLE_STEM_WGRAD_DIRECT=0 on the host (the stem's
     // wgrad on the split-K GEMM instead of its direct kernel).
@@ -63,7 +65,7 @@ int main(int argc, char** argv) {
     // tiles where it fits).
     const bool halo_on = argc == 5 && std::string(argv[4]) == "halo";
     if (argc != 4 && !square_on && !stem_wgrad_off && !halo_on) {
-        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|ldsm|ldsm2|gemmwgrad|halo]\n");
+        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|ldsm|ldsm2|ldsm64|gemmwgrad|halo]\n");
         return 2;
     }
     case_dir = argv[1];
@@ -90,8 +92,17 @@ int main(int argc, char** argv) {
     auto fills = [](uint64_t c) { return c > 64 && (c % 128 == 0 || c % 128 > 64); };
     const bool square = square_on && !narrow && mode == 1 && fills(cols) &&
                         (pass != "wgrad" || (khw > 1 && fills(m)));
+    // ldsm_fits (launch_conv.rs): a kernel larger than 1x1; forward
+    // weights packed; dgrad at stride 1.
+    const bool packed = p.w.strides[3] == 1 && p.w.strides[2] == p.w.dims[3] &&
+                        p.w.strides[1] == p.w.dims[2] * p.w.dims[3];
+    const bool unit_stride = p.stride_h == 1 && p.stride_w == 1;
+    const bool ldsm = ldsm_on && square && khw > 1 && (pass != "fwd" || packed) &&
+                      (pass != "dgrad" || unit_stride);
+    const bool ldsm64 = ldsm && ldsm64_on;
     uint64_t tm, tn, threads;
-    if (square) { tm = 128; tn = 128; threads = 256; }
+    if (ldsm64) { tm = 64; tn = 128; threads = 256; }
+    else if (square) { tm = 128; tn = 128; threads = 256; }
     else if (narrow) { tm = 128; tn = 16; threads = 128; }
     else if (pass == "wgrad") { tm = 64; tn = 64; threads = 128; }
     else { tm = 128; tn = 64; threads = 256; }
@@ -216,20 +227,16 @@ int main(int argc, char** argv) {
          slimmable_conv2d_dgrad_tf32_pws_sq},
         {slimmable_conv2d_wgrad_tf32_sq, nullptr, nullptr},
     };
-    // ldsm_fits: a kernel larger than 1x1; forward weights packed; dgrad
-    // at stride 1.
-    const bool packed = p.w.strides[3] == 1 && p.w.strides[2] == p.w.dims[3] &&
-                        p.w.strides[1] == p.w.dims[2] * p.w.dims[3];
-    const bool unit_stride = p.stride_h == 1 && p.stride_w == 1;
-    const bool ldsm = ldsm_on && square && khw > 1 && (pass != "fwd" || packed) &&
-                      (pass != "dgrad" || unit_stride);
     const Kernel ldsm_table[2][3] = {
         {slimmable_conv2d_fwd_tf32_ldsm, slimmable_conv2d_dgrad_tf32_ldsm,
          slimmable_conv2d_wgrad_tf32_ldsm},
         {slimmable_conv2d_fwd_tf32_ldsm2, slimmable_conv2d_dgrad_tf32_ldsm2,
          slimmable_conv2d_wgrad_tf32_ldsm2},
     };
-    const Kernel k = ldsm     ? ldsm_table[ldsm2_on ? 1 : 0][pi]
+    const Kernel ldsm64_table[2] = {slimmable_conv2d_fwd_tf32_ldsm64,
+                                    slimmable_conv2d_dgrad_tf32_ldsm64};
+    const Kernel k = ldsm64   ? ldsm64_table[pi]
+                     : ldsm   ? ldsm_table[ldsm2_on ? 1 : 0][pi]
                      : square ? sq_table[pi][!pw ? 0 : vec16 ? 1 : 2]
                               : (!pw ? table : vec16 ? pw_table : pws_table)[pi][mode][narrow ? 1 : 0];
     shim_launch({(unsigned)tiles_m, (unsigned)tiles_n, (unsigned)(groups * split)},
@@ -237,7 +244,7 @@ int main(int argc, char** argv) {
                 [&] { k(x.data(), w.data(), y.data(), bias.data(), p, split); });
     const std::vector<float>& out = pass == "fwd" ? y : pass == "dgrad" ? x : w;
     const std::string what = pass + " " + prec +
-                             (ldsm ? (ldsm2_on ? " (ldsm2" : " (ldsm") : square ? " (sq"
+                             (ldsm64 ? " (ldsm64" : ldsm ? (ldsm2_on ? " (ldsm2" : " (ldsm") : square ? " (sq"
                               : narrow ? " (narrow" : " (wide") +
                              (!pw ? "" : vec16 ? " pw" : " pws") + ", split " + std::to_string(split) + ")";
     const size_t bad = case_compare(what.c_str(), out, case_floats("expected.bin"), tol[0], tol[1]);

@@ -73,15 +73,15 @@ const DYNAMIC_SHARED_MEMORY: &[(&str, u32)] = &[
     ),
     (
         kernel_sources::entry::CONV2D_FWD_TF32_LDSM,
-        super::launch_conv::ldsm_shared_bytes(3),
+        super::launch_conv::ldsm_shared_bytes(3, 128),
     ),
     (
         kernel_sources::entry::CONV2D_DGRAD_TF32_LDSM,
-        super::launch_conv::ldsm_shared_bytes(3),
+        super::launch_conv::ldsm_shared_bytes(3, 128),
     ),
     (
         kernel_sources::entry::CONV2D_WGRAD_TF32_LDSM,
-        super::launch_conv::ldsm_shared_bytes(3),
+        super::launch_conv::ldsm_shared_bytes(3, 128),
     ),
 ];
 

@@ -530,8 +530,19 @@ pub unsafe fn launch_conv2d(
         let square = gemm_square_fits(pass, precision, p)
             // SLIMMABLE_GEMM_SQUARE=1 every fitting conv, =0 none (A/B).
             && forced!("SLIMMABLE_GEMM_SQUARE").unwrap_or_else(|| gemm_square_wins(p));
-        // (tile M, tile N, threads), as instantiated in kernels/conv2d.cu.
+        // SLIMMABLE_GEMM_LDSM=1: the square tiles with ldmatrix fragments,
+        // three K tiles in flight (SLIMMABLE_GEMM_LDSM_STAGES=2: two); a
+        // forward or dgrad whose 128-row blocks would not fill a wave on
+        // 64-row ones (ldsm_rows_64).
+        let ldsm = square && ldsm_fits(pass, p) && opted_in!("SLIMMABLE_GEMM_LDSM");
+        let ldsm_stages = if ldsm_two_stages() { 2 } else { 3 };
+        let ldsm64 = ldsm
+            && pass != ConvPass::Wgrad
+            && ldsm_rows_64(m.div_ceil(128) * cols.div_ceil(128) * groups);
+        // (tile M, tile N, threads), as instantiated in kernels/conv2d.cu
+        // and kernels/conv2d_ldsm.cu.
         let (tile_m, tile_n, threads) = match (square, narrow, pass) {
+            (true, _, _) if ldsm64 => (64, 128, 256),
             (true, _, _) => (128, 128, 256),
             (false, true, _) => (128, 16, 128),
             (false, false, ConvPass::Wgrad) => (64, 64, 128),
@@ -548,11 +559,9 @@ pub unsafe fn launch_conv2d(
         // the `_pw` ones where their planes allow 16-byte gathers.
         let pointwise = pw_vec_enabled() && pointwise_eligible(p);
         let vec16 = pointwise_vec_eligible(p) && (ptr.x | ptr.y).is_multiple_of(16);
-        // SLIMMABLE_GEMM_LDSM=1: the square tiles with ldmatrix fragments,
-        // three K tiles in flight (SLIMMABLE_GEMM_LDSM_STAGES=2: two).
-        let ldsm = square && ldsm_fits(pass, p) && opted_in!("SLIMMABLE_GEMM_LDSM");
-        let ldsm_stages = if ldsm_two_stages() { 2 } else { 3 };
-        let name = if ldsm {
+        let name = if ldsm64 {
+            ldsm64_entry(pass)
+        } else if ldsm {
             ldsm_entry(pass, ldsm_stages)
         } else if square {
             square_entry(pass, pointwise, vec16)
@@ -565,10 +574,10 @@ pub unsafe fn launch_conv2d(
         let cfg = LaunchConfig {
             grid_dim: (tiles_m as u32, tiles_n as u32, (groups as u32) * split),
             block_dim: (threads, 1, 1),
-            shared_mem_bytes: if ldsm {
-                ldsm_shared_bytes(ldsm_stages)
-            } else {
-                0
+            shared_mem_bytes: match (ldsm, ldsm64) {
+                (true, true) => ldsm_shared_bytes(3, 64),
+                (true, false) => ldsm_shared_bytes(ldsm_stages, 128),
+                _ => 0,
             },
         };
         launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p, &split])?;
@@ -704,6 +713,32 @@ fn ldsm_entry(pass: ConvPass, stages: u32) -> &'static str {
     }
 }
 
+/// The 64-row ldmatrix entry of a forward or dgrad.
+fn ldsm64_entry(pass: ConvPass) -> &'static str {
+    match pass {
+        ConvPass::Dgrad => entry::CONV2D_DGRAD_TF32_LDSM64,
+        _ => entry::CONV2D_FWD_TF32_LDSM64,
+    }
+}
+
+/// Whether an ldmatrix forward or dgrad whose 128-row grid has `blocks`
+/// blocks takes the 64 × 128 tiles instead (three blocks an SM where the
+/// 128-row ones fit two): when those would not fill one wave of two
+/// blocks an SM (`res3x3` w1.0 at 128 px: 128 blocks; 160 px: 200; at
+/// 224 px 392, 1.48 waves). `SLIMMABLE_GEMM_LDSM_ROWS=64` or `=128` forces
+/// one (A/B).
+fn ldsm_rows_64(blocks: u64) -> bool {
+    static ROWS: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
+    ROWS.get_or_init(
+        || match std::env::var("SLIMMABLE_GEMM_LDSM_ROWS").as_deref() {
+            Ok("64") => Some(true),
+            Ok("128") => Some(false),
+            _ => None,
+        },
+    )
+    .unwrap_or(blocks < 2 * SM_COUNT)
+}
+
 /// `SLIMMABLE_GEMM_LDSM_STAGES=2`: the ldmatrix tiles' two-stage twins.
 fn ldsm_two_stages() -> bool {
     static TWO: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -711,10 +746,10 @@ fn ldsm_two_stages() -> bool {
 }
 
 /// The ldmatrix tiles' dynamic shared memory with `stages` K tiles in
-/// flight: both 128 × (16 + 4) float tiles a stage (kernels/conv2d_ldsm.cu
-/// `ldsm::SHARED_BYTES`).
-pub const fn ldsm_shared_bytes(stages: u32) -> u32 {
-    stages * (128 + 128) * (16 + 4) * 4
+/// flight and `rows` rows of A: A's rows × (16 + 4) floats and B's 128
+/// × (16 + 4) a stage (kernels/conv2d_ldsm.cu `ldsm::SHARED_BYTES`).
+pub const fn ldsm_shared_bytes(stages: u32, rows: u32) -> u32 {
+    stages * (rows + 128) * (16 + 4) * 4
 }
 
 /// The H200's and H100's SM count (132), for grid-size rules.
