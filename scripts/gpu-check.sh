@@ -138,12 +138,13 @@ run() {
             .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
     fi
     # The opt-in ldmatrix twins of the square tiles (stop 20,
-    # kernels/conv2d_ldsm.cu): checked as they run by default (three K
-    # tiles in flight, 64-row tiles where 128-row ones would not fill a
-    # wave), on 64-row tiles everywhere, and with two stages; then the
-    # conv bench by default, without the 64-row tiles, and with two stages
-    # too (the res3x3 rows against the default).
-    local ldsm_variants=("SLIMMABLE_GEMM_LDSM=1" \
+    # kernels/conv2d_ldsm.cu): checked on 128-row tiles (verify's shapes
+    # are too small for the default rule to take them), on 64-row ones,
+    # and with two stages; then the conv bench by default (three K tiles
+    # in flight, 64-row tiles where 128-row ones would not fill a wave),
+    # without the 64-row tiles, and with two stages too (the res3x3 rows
+    # against the default).
+    local ldsm_variants=("SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_ROWS=128" \
         "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_ROWS=64" \
         "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_ROWS=128 SLIMMABLE_GEMM_LDSM_STAGES=2")
     for v in "${ldsm_variants[@]}"; do

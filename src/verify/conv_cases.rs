@@ -177,6 +177,10 @@ fn shapes() -> Vec<Shape> {
     });
     // Several tiles along M and N, and split-K in CUDA's wgrad.
     v.push(dense(4, (32, 32), (72, 72), 3, 1, (16, 16)));
+    // GEMM columns that fill 128-wide tiles in every pass (CUDA's square
+    // tiles and their ldmatrix twins): 72 of 80 outputs, 128 of 136
+    // inputs, 1152 wgrad columns.
+    v.push(dense(2, (136, 128), (80, 72), 3, 1, (9, 10)));
     // Grouped with enough pixels that wgrad splits them (WGSL's partial
     // sums are indexed by split and group together).
     v.push(Shape {
