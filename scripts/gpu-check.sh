@@ -156,6 +156,11 @@ run() {
         # shellcheck disable=SC2086
         step "bench conv, $v" env $v \
             .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
+        # Its res3x3 w1.0 rows in the summary (the default's are in bench.txt).
+        summary+=("      $v:")
+        while IFS= read -r line; do summary+=("        $line"); done < <(
+            sed -n "/^=== bench conv, $v\$/,/^=== /p" "$LOG" \
+                | grep -E '^conv/res3x3_w1.00_r(224|128)/(fwd_tf32|dgrad|wgrad|train) ')
     done
     # A/B, the stem's weight gradient: stop 15's register-tiled direct
     # kernel (default) against the split-K GEMM.
