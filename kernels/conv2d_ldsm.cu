@@ -66,12 +66,9 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
     __shared__ KEntry ktab[STAGES + 1][BK];
 
     const Geom g = geom_of(p);
-    int M, N, K;
-    gemm_dims<PASS>(g, M, N, K);
-    const int grp = blockIdx.z / split_k, split = blockIdx.z % split_k;
-    const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
-    const int k_chunk = ((K + split_k - 1) / split_k + BK - 1) / BK * BK;
-    const int k_begin = split * k_chunk, k_end = min(K, k_begin + k_chunk);
+    const GemmBlock blk = gemm_block<PASS, BM, BN, BK>(g, split_k);
+    const int M = blk.M, N = blk.N, K = blk.K, grp = blk.grp, m0 = blk.m0, n0 = blk.n0;
+    const int k_begin = blk.k_begin, k_end = blk.k_end;
     const int t = threadIdx.x, warp = t / 32, lane = t % 32, kq = lane % 4;
     // The tile rows this thread gathers: B's two, A's first AR.
     const int row[2] = {warp * 8 + lane / 4, warp * 8 + lane / 4 + 64};

@@ -14,6 +14,26 @@ __device__ __forceinline__ void gemm_dims(const Geom& g, int& M, int& N, int& K)
     if (PASS == PASS_WGRAD) { M = g.ocg; N = g.icg * g.khw; K = g.n * g.ho * g.wo; }
 }
 
+// One block's share of a group's GEMM: its group, first row and column,
+// and its K range (split-K: blockIdx.z = group x split; each split a run
+// of whole BK steps).
+struct GemmBlock {
+    int M, N, K, grp, m0, n0, k_begin, k_end;
+};
+template <int PASS, int BM, int BN, int BK>
+__device__ __forceinline__ GemmBlock gemm_block(const Geom& g, u32 split_k) {
+    GemmBlock b;
+    gemm_dims<PASS>(g, b.M, b.N, b.K);
+    const int split = blockIdx.z % split_k;
+    b.grp = blockIdx.z / split_k;
+    b.m0 = blockIdx.x * BM;
+    b.n0 = blockIdx.y * BN;
+    const int k_chunk = ((b.K + split_k - 1) / split_k + BK - 1) / BK * BK;
+    b.k_begin = split * k_chunk;
+    b.k_end = min(b.K, b.k_begin + k_chunk);
+    return b;
+}
+
 // What one reduction index k contributes to the addresses, decoded once per
 // K tile into shared memory so the gathers need no divisions:
 //   forward: a = x offset of (i,ky,kx), b = w offset of (i,ky,kx), p,q = ky,kx
