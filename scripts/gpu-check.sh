@@ -142,8 +142,8 @@ run() {
     # are too small for the default rule to take them), on 64-row ones,
     # and with two stages; then the conv bench by default (three K tiles
     # in flight, 64-row tiles where 128-row ones would not fill a wave),
-    # without the 64-row tiles, and with two stages too (the res3x3 rows
-    # against the default).
+    # without the 64-row tiles, with them everywhere, and with two stages
+    # (the res3x3 rows against the default).
     local ldsm_variants=("SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_ROWS=128" \
         "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_ROWS=64" \
         "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_ROWS=128 SLIMMABLE_GEMM_LDSM_STAGES=2")
@@ -152,6 +152,7 @@ run() {
         step "verify conv2d, $v" env $v .gpu/bin/slimmable verify --backend cuda --op conv2d
     done
     for v in "SLIMMABLE_GEMM_LDSM=1" "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_ROWS=128" \
+        "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_ROWS=64" \
         "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_ROWS=128 SLIMMABLE_GEMM_LDSM_STAGES=2"; do
         # shellcheck disable=SC2086
         step "bench conv, $v" env $v \
