@@ -1,7 +1,8 @@
-// slimmable: dense conv2d on 128 x 128 TF32 tiles whose fragments are
-// loaded with ldmatrix (opt-in, SLIMMABLE_GEMM_LDSM=1 with the square
-// tiles: launch_conv.rs ldsm_fits; the dgrad at stride 1 only). Not yet
-// timed on a GPU.
+// slimmable: dense conv2d on 128 x 128 TF32 tiles (64 x 128 for forwards
+// and dgrads whose grids would not fill a wave) whose fragments are loaded
+// with ldmatrix (opt-in, SLIMMABLE_GEMM_LDSM=1 with the square tiles:
+// launch_conv.rs ldsm_fits, ldsm_rows_64; the dgrad at stride 1 only).
+// Not yet timed on a GPU.
 //
 // The same implicit GEMMs as conv2d.cu's square tiles (forward, dgrad,
 // split-K wgrad, the per-k decode of conv_gemm.cuh), built to issue fewer
@@ -20,8 +21,9 @@
 //     through, which adding half a unit without cvt's compare would not;
 //   - the forward's weights, contiguous along k, and the wgrad's dy,
 //     contiguous along its pixels, come in 16-byte copies where aligned;
-//   - each thread gathers 2 rows x 4 k (k = lane % 4 + 4 j), so one table
-//     entry serves two copies and the row's constants are set once;
+//   - each thread gathers 4 k (k = lane % 4 + 4 j) of 2 rows of B and
+//     BM / 64 rows of A, so one table entry serves several copies and the
+//     rows' constants are set once;
 //   - three K tiles in flight (two in the `_ldsm2` twins) in dynamic
 //     shared memory, one barrier a K tile instead of two.
 #include "common.cuh"
