@@ -394,7 +394,7 @@ pub mod entry {
     pub const CONV2D_WGRAD_TF32_LDSM2: &str = "slimmable_conv2d_wgrad_tf32_ldsm2";
     /// The forward and dgrad on 64 × 128 tiles, three stages (46080 bytes
     /// of dynamic shared memory): where 128-row blocks would not fill a
-    /// wave (`launch_conv::ldsm_rows`).
+    /// wave (`launch_conv::ldsm_kernel`).
     pub const CONV2D_FWD_TF32_LDSM64: &str = "slimmable_conv2d_fwd_tf32_ldsm64";
     pub const CONV2D_DGRAD_TF32_LDSM64: &str = "slimmable_conv2d_dgrad_tf32_ldsm64";
     /// Depthwise forward: CUDA `(x, w, y, bias, Conv2dParams)`, 1-D grid.

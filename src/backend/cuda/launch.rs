@@ -23,18 +23,27 @@ unsafe impl cudarc::driver::DeviceRepr for FillParams {}
 /// Threads per block for the elementwise kernels.
 const BLOCK: u32 = 256;
 
-/// A kernel choice set from the environment for A/B timing: `NAME=1` on
-/// (`Some(true)`), `NAME=0` off, unset (or anything else) `None`, where
-/// the route's own rule decides. Read once per process.
-macro_rules! forced {
-    ($name:literal) => {{
-        static FORCED: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
-        *FORCED.get_or_init(|| match std::env::var($name).as_deref() {
-            Ok("1") => Some(true),
-            Ok("0") => Some(false),
+/// A kernel choice set from the environment for A/B timing: the choice
+/// paired with `NAME`'s value (`env_choice!("NAME", "64" => true, "128" =>
+/// false)`), `None` when unset or another value, where the route's own
+/// rule decides. Read once per process.
+macro_rules! env_choice {
+    ($name:literal, $($value:literal => $choice:expr),+ $(,)?) => {{
+        static CHOICE: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
+        *CHOICE.get_or_init(|| match std::env::var($name).as_deref() {
+            $(Ok($value) => Some($choice),)+
             _ => None,
         })
     }};
+}
+pub(crate) use env_choice;
+
+/// The on/off form of [`env_choice`]: `NAME=1` on (`Some(true)`), `NAME=0`
+/// off, else `None`.
+macro_rules! forced {
+    ($name:literal) => {
+        $crate::backend::cuda::launch::env_choice!($name, "1" => true, "0" => false)
+    };
 }
 pub(crate) use forced;
 

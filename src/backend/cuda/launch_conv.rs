@@ -1,7 +1,7 @@
 //! Raw-pointer launches of the conv2d kernels (`kernels/conv2d.cu`), for
 //! other engines and for [`super::CudaBackend`].
 
-use super::launch::{CudaKernels, driver_err, forced, opted_in, switched_on};
+use super::launch::{CudaKernels, driver_err, env_choice, forced, opted_in, switched_on};
 use crate::backend::{ConvPass, Precision};
 use crate::error::Result;
 use crate::kernel_sources::entry;
@@ -530,20 +530,13 @@ pub unsafe fn launch_conv2d(
         let square = gemm_square_fits(pass, precision, p)
             // SLIMMABLE_GEMM_SQUARE=1 every fitting conv, =0 none (A/B).
             && forced!("SLIMMABLE_GEMM_SQUARE").unwrap_or_else(|| gemm_square_wins(p));
-        // SLIMMABLE_GEMM_LDSM=1: the square tiles with ldmatrix fragments,
-        // three K tiles in flight (SLIMMABLE_GEMM_LDSM_STAGES=2: two); a
-        // forward or dgrad whose 128-row blocks would not fill a wave on
-        // 64-row ones (ldsm_rows_64).
-        let ldsm = square && ldsm_fits(pass, p) && opted_in!("SLIMMABLE_GEMM_LDSM");
-        let ldsm_stages = if ldsm_two_stages() { 2 } else { 3 };
-        let ldsm64 = ldsm
-            && pass != ConvPass::Wgrad
-            && ldsm_rows_64(m.div_ceil(128) * cols.div_ceil(128) * groups);
+        // SLIMMABLE_GEMM_LDSM=1: the square tiles with ldmatrix fragments.
+        let ldsm = (square && ldsm_fits(pass, p) && opted_in!("SLIMMABLE_GEMM_LDSM"))
+            .then(|| ldsm_kernel(pass, m.div_ceil(128) * cols.div_ceil(128) * groups));
         // (tile M, tile N, threads), as instantiated in kernels/conv2d.cu
         // and kernels/conv2d_ldsm.cu.
         let (tile_m, tile_n, threads) = match (square, narrow, pass) {
-            (true, _, _) if ldsm64 => (64, 128, 256),
-            (true, _, _) => (128, 128, 256),
+            (true, _, _) => (ldsm.as_ref().map_or(128, |k| k.rows), 128, 256),
             (false, true, _) => (128, 16, 128),
             (false, false, ConvPass::Wgrad) => (64, 64, 128),
             (false, false, _) => (128, 64, 256),
@@ -559,10 +552,8 @@ pub unsafe fn launch_conv2d(
         // the `_pw` ones where their planes allow 16-byte gathers.
         let pointwise = pw_vec_enabled() && pointwise_eligible(p);
         let vec16 = pointwise_vec_eligible(p) && (ptr.x | ptr.y).is_multiple_of(16);
-        let name = if ldsm64 {
-            ldsm64_entry(pass)
-        } else if ldsm {
-            ldsm_entry(pass, ldsm_stages)
+        let name = if let Some(k) = &ldsm {
+            k.name
         } else if square {
             square_entry(pass, pointwise, vec16)
         } else {
@@ -574,11 +565,7 @@ pub unsafe fn launch_conv2d(
         let cfg = LaunchConfig {
             grid_dim: (tiles_m as u32, tiles_n as u32, (groups as u32) * split),
             block_dim: (threads, 1, 1),
-            shared_mem_bytes: match (ldsm, ldsm64) {
-                (true, true) => ldsm_shared_bytes(3, 64),
-                (true, false) => ldsm_shared_bytes(ldsm_stages, 128),
-                _ => 0,
-            },
+            shared_mem_bytes: ldsm.as_ref().map_or(0, |k| k.shared_bytes),
         };
         launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p, &split])?;
     }
@@ -701,48 +688,50 @@ pub fn ldsm_fits(pass: ConvPass, p: &Conv2dParams) -> bool {
         }
 }
 
-/// The ldmatrix square-tile entry of a pass with 3 or 2 K tiles in flight.
-fn ldsm_entry(pass: ConvPass, stages: u32) -> &'static str {
-    match (pass, stages) {
-        (ConvPass::Forward, 3) => entry::CONV2D_FWD_TF32_LDSM,
-        (ConvPass::Dgrad, 3) => entry::CONV2D_DGRAD_TF32_LDSM,
-        (ConvPass::Wgrad, 3) => entry::CONV2D_WGRAD_TF32_LDSM,
-        (ConvPass::Forward, _) => entry::CONV2D_FWD_TF32_LDSM2,
-        (ConvPass::Dgrad, _) => entry::CONV2D_DGRAD_TF32_LDSM2,
-        (ConvPass::Wgrad, _) => entry::CONV2D_WGRAD_TF32_LDSM2,
+/// An ldmatrix kernel's launch: entry point, rows of A a block (its
+/// tile is that × 128) and dynamic shared memory.
+struct LdsmKernel {
+    name: &'static str,
+    rows: u64,
+    shared_bytes: u32,
+}
+
+/// The ldmatrix kernel of a pass whose 128-row grid has `blocks` blocks:
+/// three K tiles in flight (`SLIMMABLE_GEMM_LDSM_STAGES=2`: two); a forward
+/// or dgrad on 64 × 128 tiles (three stages, three blocks an SM where the
+/// 128-row ones fit two) when the 128-row blocks would not fill one wave
+/// of two an SM (`res3x3` w1.0 at 128 px: 128 blocks; 160 px: 200; at
+/// 224 px 392, 1.48 waves). `SLIMMABLE_GEMM_LDSM_ROWS=64` or `=128`
+/// forces one (A/B).
+fn ldsm_kernel(pass: ConvPass, blocks: u64) -> LdsmKernel {
+    let rows_64 = pass != ConvPass::Wgrad
+        && env_choice!("SLIMMABLE_GEMM_LDSM_ROWS", "64" => true, "128" => false)
+            .unwrap_or(blocks < 2 * SM_COUNT);
+    if rows_64 {
+        let name = match pass {
+            ConvPass::Dgrad => entry::CONV2D_DGRAD_TF32_LDSM64,
+            _ => entry::CONV2D_FWD_TF32_LDSM64,
+        };
+        return LdsmKernel {
+            name,
+            rows: 64,
+            shared_bytes: ldsm_shared_bytes(3, 64),
+        };
     }
-}
-
-/// The 64-row ldmatrix entry of a forward or dgrad.
-fn ldsm64_entry(pass: ConvPass) -> &'static str {
-    match pass {
-        ConvPass::Dgrad => entry::CONV2D_DGRAD_TF32_LDSM64,
-        _ => entry::CONV2D_FWD_TF32_LDSM64,
+    let two_stages = env_choice!("SLIMMABLE_GEMM_LDSM_STAGES", "2" => true) == Some(true);
+    let name = match (pass, two_stages) {
+        (ConvPass::Forward, false) => entry::CONV2D_FWD_TF32_LDSM,
+        (ConvPass::Dgrad, false) => entry::CONV2D_DGRAD_TF32_LDSM,
+        (ConvPass::Wgrad, false) => entry::CONV2D_WGRAD_TF32_LDSM,
+        (ConvPass::Forward, true) => entry::CONV2D_FWD_TF32_LDSM2,
+        (ConvPass::Dgrad, true) => entry::CONV2D_DGRAD_TF32_LDSM2,
+        (ConvPass::Wgrad, true) => entry::CONV2D_WGRAD_TF32_LDSM2,
+    };
+    LdsmKernel {
+        name,
+        rows: 128,
+        shared_bytes: ldsm_shared_bytes(if two_stages { 2 } else { 3 }, 128),
     }
-}
-
-/// Whether an ldmatrix forward or dgrad whose 128-row grid has `blocks`
-/// blocks takes the 64 × 128 tiles instead (three blocks an SM where the
-/// 128-row ones fit two): when those would not fill one wave of two
-/// blocks an SM (`res3x3` w1.0 at 128 px: 128 blocks; 160 px: 200; at
-/// 224 px 392, 1.48 waves). `SLIMMABLE_GEMM_LDSM_ROWS=64` or `=128` forces
-/// one (A/B).
-fn ldsm_rows_64(blocks: u64) -> bool {
-    static ROWS: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
-    ROWS.get_or_init(
-        || match std::env::var("SLIMMABLE_GEMM_LDSM_ROWS").as_deref() {
-            Ok("64") => Some(true),
-            Ok("128") => Some(false),
-            _ => None,
-        },
-    )
-    .unwrap_or(blocks < 2 * SM_COUNT)
-}
-
-/// `SLIMMABLE_GEMM_LDSM_STAGES=2`: the ldmatrix tiles' two-stage twins.
-fn ldsm_two_stages() -> bool {
-    static TWO: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *TWO.get_or_init(|| std::env::var("SLIMMABLE_GEMM_LDSM_STAGES").is_ok_and(|v| v == "2"))
 }
 
 /// The ldmatrix tiles' dynamic shared memory with `stages` K tiles in
