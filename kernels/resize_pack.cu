@@ -815,16 +815,17 @@ __device__ __forceinline__ void rp_bilinear_column(const unsigned char* __restri
 #define RPB_STAGE_WORDS 1024
 #define RPB_STAGE_ROWS 32
 
-// Copies r_count source rows of `span` bytes into `stage` (row r at
-// r·pitch words; its first byte is b_first + r·rs), one warp a row, and
-// sets stage_off[r] so that stage[a + stage_off[r]] is global word a of
-// row r: from the word holding the span's first byte to the one holding
-// its last (never a word outside the image). Then waits for the copies and
-// syncs the block.
+// Issues the copies of r_count source rows of `span` bytes into `stage`
+// (row r at r·pitch words; its first byte is b_first + r·rs), one warp a
+// row, and sets stage_off[r] so that stage[a + stage_off[r]] is global word
+// a of row r: from the word holding the span's first byte to the one
+// holding its last (never a word outside the image). Neither commits nor
+// waits.
 template <u32 THREADS>
-__device__ __forceinline__ void rp_stage_rows(u32* stage, int* stage_off,
-                                              const unsigned char* __restrict__ src, u32 b_first,
-                                              u32 rs, int r_count, u32 span, u32 pitch) {
+__device__ __forceinline__ void rp_issue_stage_rows(u32* stage, int* stage_off,
+                                                    const unsigned char* __restrict__ src,
+                                                    u32 b_first, u32 rs, int r_count, u32 span,
+                                                    u32 pitch) {
     const u32* gw = reinterpret_cast<const u32*>(src);
     const u32 lane = threadIdx.x % 32;
     for (int r = (int)(threadIdx.x / 32); r < r_count; r += (int)(THREADS / 32)) {
@@ -835,6 +836,14 @@ __device__ __forceinline__ void rp_stage_rows(u32* stage, int* stage_off,
             cp_async4(reinterpret_cast<float*>(stage + r * pitch + w),
                       reinterpret_cast<const float*>(gw + w0 + w), true);
     }
+}
+
+// rp_issue_stage_rows, then waits for the copies and syncs the block.
+template <u32 THREADS>
+__device__ __forceinline__ void rp_stage_rows(u32* stage, int* stage_off,
+                                              const unsigned char* __restrict__ src, u32 b_first,
+                                              u32 rs, int r_count, u32 span, u32 pitch) {
+    rp_issue_stage_rows<THREADS>(stage, stage_off, src, b_first, rs, r_count, span, pitch);
     cp_async_commit();
     cp_async_wait_all();
     __syncthreads();
@@ -896,6 +905,28 @@ __device__ __forceinline__ float rp_same_weight(u32 filter, u32 align_corners, i
     return rp_i2f(den) * (1.0f / (float)den);
 }
 
+// rp_same_column with the format and channel count as constants: from the
+// staged rows where `staged` (u8 HWC, 1 or 3 channels).
+template <u32 THREADS>
+__device__ __forceinline__ void rp_same_dispatch(const unsigned char* __restrict__ src,
+                                                 const RpSame& q, const ResizePackParams& p,
+                                                 bool staged) {
+    if (staged) {
+        if (p.channels == 1) rp_same_column<THREADS, 0, 1, true>(src, q, p);
+        else rp_same_column<THREADS, 0, 3, true>(src, q, p);
+        return;
+    }
+    switch (p.format * 4 + p.channels - 1) {
+        case 0: rp_same_column<THREADS, 0, 1>(src, q, p); break;
+        case 2: rp_same_column<THREADS, 0, 3>(src, q, p); break;
+        case 4: rp_same_column<THREADS, 1, 1>(src, q, p); break;
+        case 6: rp_same_column<THREADS, 1, 3>(src, q, p); break;
+        case 8: rp_same_column<THREADS, 2, 1>(src, q, p); break;
+        case 10: rp_same_column<THREADS, 2, 3>(src, q, p); break;
+        default: rp_same_column<THREADS, 3, 4>(src, q, p); break;
+    }
+}
+
 // The tile kernels' same-size path, by a block of THREADS (`filter` 1
 // bilinear, 2 antialias, for the weights): where the tile's image crop is
 // as large as the output (and p.same_size), writes the tile and returns
@@ -940,21 +971,37 @@ __device__ __forceinline__ bool rp_same_tile(const unsigned char* __restrict__ s
     q.out = rp_tile_image(dst, tile, p) + tile.y0 * ow + x;
     q.stage = stage;
     q.stage_off = stage_off;
+    rp_same_dispatch<THREADS>(src, q, p, staged);
+    return true;
+}
+
+// rp_bilinear_column with the format and channel count as constants (no
+// per-pixel format branches, no work on channels that do not exist): from
+// the staged span where `staged` (u8 HWC).
+template <u32 ROWS>
+__device__ __forceinline__ void rp_bilinear_dispatch(const unsigned char* __restrict__ src,
+                                                     const RpBiTap* row_tap, const RpBiColumn& q,
+                                                     const ResizePackParams& p, bool staged) {
     if (staged) {
-        if (p.channels == 1) rp_same_column<THREADS, 0, 1, true>(src, q, p);
-        else rp_same_column<THREADS, 0, 3, true>(src, q, p);
-        return true;
+        switch (p.channels) {
+            case 1: rp_bilinear_column<ROWS, 0, 1, true>(src, row_tap, q, p); break;
+            case 3: rp_bilinear_column<ROWS, 0, 3, true>(src, row_tap, q, p); break;
+            default: rp_bilinear_column<ROWS, 0, 4, true>(src, row_tap, q, p); break;
+        }
+        return;
     }
     switch (p.format * 4 + p.channels - 1) {
-        case 0: rp_same_column<THREADS, 0, 1>(src, q, p); break;
-        case 2: rp_same_column<THREADS, 0, 3>(src, q, p); break;
-        case 4: rp_same_column<THREADS, 1, 1>(src, q, p); break;
-        case 6: rp_same_column<THREADS, 1, 3>(src, q, p); break;
-        case 8: rp_same_column<THREADS, 2, 1>(src, q, p); break;
-        case 10: rp_same_column<THREADS, 2, 3>(src, q, p); break;
-        default: rp_same_column<THREADS, 3, 4>(src, q, p); break;
+        case 0: rp_bilinear_column<ROWS, 0, 1, false>(src, row_tap, q, p); break;
+        case 2: rp_bilinear_column<ROWS, 0, 3, false>(src, row_tap, q, p); break;
+        case 3: rp_bilinear_column<ROWS, 0, 4, false>(src, row_tap, q, p); break;
+        case 4: rp_bilinear_column<ROWS, 1, 1, false>(src, row_tap, q, p); break;
+        case 6: rp_bilinear_column<ROWS, 1, 3, false>(src, row_tap, q, p); break;
+        case 8: rp_bilinear_column<ROWS, 2, 1, false>(src, row_tap, q, p); break;
+        case 10: rp_bilinear_column<ROWS, 2, 3, false>(src, row_tap, q, p); break;
+        // Two channels, and the layouts rarely met with four: format and
+        // channel count read at run time.
+        default: rp_bilinear_column<ROWS, 3, 4, false>(src, row_tap, q, p); break;
     }
-    return true;
 }
 
 template <u32 THREADS>
@@ -1042,28 +1089,7 @@ __device__ __forceinline__ void rp_bilinear_tiles(const unsigned char* __restric
     q.stage = stage;
     q.stage_off = stage_off;
     q.r_first = r_first;
-    if (staged) {
-        switch (p.channels) {
-            case 1: rp_bilinear_column<ROWS, 0, 1, true>(src, row_tap, q, p); break;
-            case 3: rp_bilinear_column<ROWS, 0, 3, true>(src, row_tap, q, p); break;
-            default: rp_bilinear_column<ROWS, 0, 4, true>(src, row_tap, q, p); break;
-        }
-        return;
-    }
-    // Format and channel count as constants: no per-pixel format branches,
-    // no work on channels that do not exist.
-    switch (p.format * 4 + p.channels - 1) {
-        case 0: rp_bilinear_column<ROWS, 0, 1, false>(src, row_tap, q, p); break;
-        case 2: rp_bilinear_column<ROWS, 0, 3, false>(src, row_tap, q, p); break;
-        case 3: rp_bilinear_column<ROWS, 0, 4, false>(src, row_tap, q, p); break;
-        case 4: rp_bilinear_column<ROWS, 1, 1, false>(src, row_tap, q, p); break;
-        case 6: rp_bilinear_column<ROWS, 1, 3, false>(src, row_tap, q, p); break;
-        case 8: rp_bilinear_column<ROWS, 2, 1, false>(src, row_tap, q, p); break;
-        case 10: rp_bilinear_column<ROWS, 2, 3, false>(src, row_tap, q, p); break;
-        // Two channels, and the layouts rarely met with four: format and
-        // channel count read at run time.
-        default: rp_bilinear_column<ROWS, 3, 4, false>(src, row_tap, q, p); break;
-    }
+    rp_bilinear_dispatch<ROWS>(src, row_tap, q, p, staged);
 }
 
 extern "C" __global__ void __launch_bounds__(RPBL_THREADS)
@@ -1080,6 +1106,175 @@ slimmable_resize_pack_bilinear2(const unsigned char* __restrict__ src,
                                 const u32* __restrict__ desc, float* __restrict__ dst,
                                 ResizePackParams p) {
     rp_bilinear_tiles<RPB_THREADS>(src, desc, dst, p);
+}
+
+// Bilinear tiles on persistent, pipelined warps (opt-in while it is being
+// measured: SLIMMABLE_RESIZE_PIPE=1).
+//
+// A one-warp slimmable_resize_pack_bilinear block runs one tile as a chain
+// of round trips (find the tile's output and image in the descriptor
+// table, compute the taps, stage the source span, wait, compute, store)
+// and an SM holds at most 32 such blocks: at 0.236 ms on the 224-px batch
+// (run 9) the stores ran at 44% of copy bandwidth. Here each one-warp block
+// stays resident and walks tiles blockIdx.x, + gridDim.x, ... (the host
+// launches as many blocks as fit at once), and while it computes one tile
+// the copies of the next tile's span are in flight: two buffers of staged
+// rows, row taps and stage offsets, cp.async groups one tile apart. The
+// tiles, taps, staging rule and per-pixel arithmetic are those of
+// slimmable_resize_pack_bilinear (same-size tiles included), so the values
+// are the same bits.
+//
+// Shared memory: 2 × (RPP_STAGE_WORDS words + RPP_STAGE_ROWS offsets + 8
+// row taps) = 6.0 KB a block, 7.0 with the 1 KB the driver keeps: 32
+// blocks an SM on H100/H200 (228 KB). 704 words hold the 224 → 128 tiles'
+// spans (at most 15 rows of 43 words); spans past it read global memory.
+#define RPP_STAGE_WORDS 704
+#define RPP_STAGE_ROWS 16
+
+// What a warp keeps of a tile between issuing its copies and computing it.
+struct RpPipeTile {
+    RpTile tile;
+    u32 mode;       // 0 past the last tile, 1 same size, 2 bilinear
+    bool staged;    // the source span is (being) copied into the tile's buffer
+    RpBiTap cx;     // bilinear: this lane's column taps
+    int r_first;    // bilinear, staged: the span's first source row
+};
+
+// Finds tile b, computes its taps (row taps into `row_tap`) and issues the
+// copies of its source span into `stage` where it fits; commits nothing.
+// Warp-uniform but for the lane's column taps.
+__device__ __forceinline__ RpPipeTile rp_pipe_issue(const unsigned char* __restrict__ src,
+                                                    const u32* __restrict__ desc,
+                                                    const ResizePackParams& p, u32 b, u32* stage,
+                                                    int* stage_off, RpBiTap* row_tap) {
+    RpPipeTile t;
+    t.mode = 0;
+    t.staged = false;
+    t.r_first = 0;
+    if (b >= p.total_tiles) return t;
+    t.tile = rp_locate_tile(desc, p, b);
+    const u32* img = t.tile.img;
+    const u32 oh = t.tile.out[0], ow = t.tile.out[1];
+    const u32 y0 = t.tile.y0, x0 = t.tile.x0;
+    const u32 lane = threadIdx.x % 32;
+    const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
+    const u32 rows = min((u32)RPT_TILE_H, oh - y0);
+    const bool words = rp_words_ok(src);
+    if (p.same_size != 0 && img[5] == oh && img[6] == ow) {
+        // rp_same_tile's staging: the tile's source columns, all its rows.
+        t.mode = 1;
+        t.staged = p.staged && p.format == 0 && (p.channels == 1 || p.channels == 3) && words;
+        if (t.staged) {
+            const u32 xl = x0, xr = min(x0 + RPT_TILE_W, ow) - 1;
+            const u32 xs_lo = img[7] ? ow - 1 - xr : xl, span = (xr - xl + 1) * st.ps;
+            rp_issue_stage_rows<32>(stage, stage_off, src,
+                                    img[0] + (img[3] + y0) * st.rs + (img[4] + xs_lo) * st.ps,
+                                    st.rs, (int)rows, span, (span + 6) / 4);
+        }
+        return t;
+    }
+    // rp_bilinear_tiles' taps and staging rule, the span's bounds from
+    // shuffles instead of shared memory.
+    t.mode = 2;
+    const u32 xc = min(x0 + lane, ow - 1);
+    const int xs = img[7] ? (int)(ow - 1 - xc) : (int)xc;
+    t.cx = rp_bitap(p.align_corners, (int)img[6], (int)ow, xs, img[4], st.ps);
+    RpBiTap ry = t.cx;  // lanes 0..7: the tile's row taps
+    if (lane < RPT_TILE_H) {
+        const u32 y = min(y0 + lane, oh - 1);
+        ry = rp_bitap(p.align_corners, (int)img[5], (int)oh, (int)y, img[3], st.rs);
+        row_tap[lane] = ry;
+    }
+    if (p.staged && p.format == 0 && p.channels != 2 && words) {
+        u32 lo = t.cx.o0, hi = t.cx.o1;
+#pragma unroll
+        for (u32 d = 16; d > 0; d >>= 1) {
+            lo = min(lo, __shfl_xor_sync(0xffffffffu, lo, d));
+            hi = max(hi, __shfl_xor_sync(0xffffffffu, hi, d));
+        }
+        const int r_first = __shfl_sync(0xffffffffu, ry.r0, 0);
+        const int r_last = __shfl_sync(0xffffffffu, ry.r1, (int)rows - 1);
+        const int r_count = r_last - r_first + 1;
+        const u32 span = hi + st.ps - lo, pitch = (span + 6) / 4;
+        t.staged = r_count <= RPP_STAGE_ROWS && (u32)r_count * pitch <= RPP_STAGE_WORDS;
+        t.r_first = r_first;
+        if (t.staged)
+            rp_issue_stage_rows<32>(stage, stage_off, src,
+                                    img[0] + (img[3] + (u32)r_first) * st.rs + lo, st.rs,
+                                    r_count, span, pitch);
+    }
+    return t;
+}
+
+// Writes tile t from its buffer (its copies landed and the warp synced).
+__device__ __forceinline__ void rp_pipe_compute(const unsigned char* __restrict__ src,
+                                                float* __restrict__ dst,
+                                                const ResizePackParams& p, const RpPipeTile& t,
+                                                const u32* stage, const int* stage_off,
+                                                const RpBiTap* row_tap) {
+    const u32* img = t.tile.img;
+    const u32 oh = t.tile.out[0], ow = t.tile.out[1];
+    const u32 y0 = t.tile.y0, x0 = t.tile.x0;
+    const u32 lane = threadIdx.x % 32;
+    const u32 x = x0 + lane;
+    if (x >= ow) return;
+    const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
+    const u32 rows = min((u32)RPT_TILE_H, oh - y0);
+    if (t.mode == 1) {
+        RpSame q;
+        q.wx = rp_same_weight(1u, p.align_corners, (int)ow);
+        q.wy = rp_same_weight(1u, p.align_corners, (int)oh);
+        const u32 xs = img[7] ? ow - 1 - x : x;  // flip mirrors the output
+        q.ty = 0;
+        q.first = img[0] + (img[3] + y0) * st.rs + (img[4] + xs) * st.ps;
+        q.rs = st.rs;
+        q.cs = st.cs;
+        q.rows = rows;
+        q.ow = ow;
+        q.plane = oh * ow;
+        q.out = rp_tile_image(dst, t.tile, p) + y0 * ow + x;
+        q.stage = stage;
+        q.stage_off = stage_off;
+        rp_same_dispatch<32>(src, q, p, t.staged);
+        return;
+    }
+    RpBiColumn q;
+    q.cx = t.cx;
+    q.base = img[0];
+    q.cs = st.cs;
+    q.ty = 0;
+    q.rows = rows;
+    q.y0 = y0;
+    q.ow = ow;
+    q.plane = oh * ow;
+    q.out = rp_tile_image(dst, t.tile, p) + x;
+    q.stage = stage;
+    q.stage_off = stage_off;
+    q.r_first = t.r_first;
+    rp_bilinear_dispatch<RPT_TILE_H>(src, row_tap, q, p, t.staged);
+}
+
+extern "C" __global__ void __launch_bounds__(32, 32)
+slimmable_resize_pack_bilinear_pipe(const unsigned char* __restrict__ src,
+                                    const u32* __restrict__ desc, float* __restrict__ dst,
+                                    ResizePackParams p) {
+    __shared__ u32 stage[2][RPP_STAGE_WORDS];
+    __shared__ int stage_off[2][RPP_STAGE_ROWS];
+    __shared__ RpBiTap row_tap[2][RPT_TILE_H];
+    u32 b = blockIdx.x;
+    RpPipeTile cur = rp_pipe_issue(src, desc, p, b, stage[0], stage_off[0], row_tap[0]);
+    cp_async_commit();
+    for (u32 buf = 0; cur.mode != 0; buf ^= 1) {
+        b += gridDim.x;
+        const RpPipeTile next =
+            rp_pipe_issue(src, desc, p, b, stage[buf ^ 1], stage_off[buf ^ 1], row_tap[buf ^ 1]);
+        cp_async_commit();  // (an empty group past the last tile keeps the count)
+        cp_async_wait_group<1>();  // this lane's copies of `cur` landed...
+        __syncthreads();           // ...and every lane's, with the taps and offsets
+        rp_pipe_compute(src, dst, p, cur, stage[buf], stage_off[buf], row_tap[buf]);
+        __syncthreads();  // the next issue refills this buffer
+        cur = next;
+    }
 }
 
 // Antialias direct order by tiles, when no filter has more than RPS_TAPS

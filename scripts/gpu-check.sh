@@ -92,8 +92,10 @@ run() {
     # twin (SLIMMABLE_RESIZE_AA_STAGE=1, off since run 9): tests, cases and
     # the bench (A/B against the defaults in benchmarks above).
     local per_column=(SLIMMABLE_RESIZE_BILINEAR=0 SLIMMABLE_RESIZE_AA_TILE=0)
-    local variants=("SLIMMABLE_RESIZE_STAGE=0" "SLIMMABLE_RESIZE_BILINEAR_WARP=0"
-        "SLIMMABLE_RESIZE_AA_STAGE=1" "SLIMMABLE_RESIZE_SAME=0")
+    # The persistent pipelined bilinear kernel (stop 21, opt-in
+    # SLIMMABLE_RESIZE_PIPE=1) first: its rows go into the summary.
+    local variants=("SLIMMABLE_RESIZE_PIPE=1" "SLIMMABLE_RESIZE_STAGE=0"
+        "SLIMMABLE_RESIZE_BILINEAR_WARP=0" "SLIMMABLE_RESIZE_AA_STAGE=1" "SLIMMABLE_RESIZE_SAME=0")
     if [ "$full" = 1 ]; then
         variants+=("${per_column[*]}" "SLIMMABLE_RESIZE_TILED=1 ${per_column[*]}")
     fi
@@ -109,6 +111,11 @@ run() {
         # shellcheck disable=SC2086
         step "bench resize, $v" env $v \
             .gpu/bin/slimmable bench resize --backend cuda --iters 30 --torch "$OUT/torch.json"
+        if [ "$v" = "SLIMMABLE_RESIZE_PIPE=1" ]; then
+            summary+=("      $v:")
+            while IFS= read -r line; do summary+=("        $line"); done < <(
+                sed -n "/^=== bench resize, $v\$/,/^=== /p" "$LOG" | grep -E '^resize/')
+        fi
     done
     if [ "$full" = 1 ]; then
         step "bench resize, per-column" env "${per_column[@]}" \

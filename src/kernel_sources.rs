@@ -224,6 +224,7 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::RESIZE_PACK_TILED,
             entry::RESIZE_PACK_BILINEAR,
             entry::RESIZE_PACK_BILINEAR2,
+            entry::RESIZE_PACK_BILINEAR_PIPE,
             entry::RESIZE_PACK_AA,
             entry::RESIZE_PACK_AA_STAGED,
         ],
@@ -504,6 +505,11 @@ pub mod entry {
     /// CUDA only: the same with two warps a tile (blocks of 64, 4 rows a
     /// thread), with `SLIMMABLE_RESIZE_BILINEAR_WARP=0`.
     pub const RESIZE_PACK_BILINEAR2: &str = "slimmable_resize_pack_bilinear2";
+    /// CUDA only: the one-warp bilinear tiles on persistent warps, block b
+    /// taking tiles b, b + gridDim.x, ... with the next tile's source copies
+    /// in flight (any grid of blocks of 32; the host launches as many as fit
+    /// at once); opt-in `SLIMMABLE_RESIZE_PIPE=1` until timed on a GPU.
+    pub const RESIZE_PACK_BILINEAR_PIPE: &str = "slimmable_resize_pack_bilinear_pipe";
     /// CUDA only: the direct order of antialias filters by tiles, when no
     /// axis has more than `AA_TILE_MAX_TAPS` taps (`ResizePackParams::max_taps`);
     /// `total_tiles` blocks of 64, same arguments; the default there

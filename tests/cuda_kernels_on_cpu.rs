@@ -309,7 +309,9 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
         let opted_in = |name: &str| std::env::var(name).as_deref() == Ok("1");
         let tile_kernel = match case.filter {
             Filter::Bilinear if !switched_off("SLIMMABLE_RESIZE_BILINEAR") => {
-                Some(if switched_off("SLIMMABLE_RESIZE_BILINEAR_WARP") {
+                Some(if opted_in("SLIMMABLE_RESIZE_PIPE") {
+                    ("bilinear_pipe", entry::RESIZE_PACK_BILINEAR_PIPE)
+                } else if switched_off("SLIMMABLE_RESIZE_BILINEAR_WARP") {
                     ("bilinear2", entry::RESIZE_PACK_BILINEAR2)
                 } else {
                     ("bilinear", entry::RESIZE_PACK_BILINEAR)
@@ -332,6 +334,7 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
                 ![
                     entry::RESIZE_PACK_BILINEAR,
                     entry::RESIZE_PACK_BILINEAR2,
+                    entry::RESIZE_PACK_BILINEAR_PIPE,
                     entry::RESIZE_PACK_AA,
                     entry::RESIZE_PACK_AA_STAGED
                 ]
@@ -342,7 +345,8 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
         }
         let mut kernels = vec!["per_column", "tiled"];
         if tile_kernel.is_some() && fits {
-            // Every tile kernel of the filter (both bilinear block shapes),
+            // Every tile kernel of the filter (both bilinear block shapes
+            // and the persistent one),
             // with and without the same-size path, and with and without
             // staged spans (the 9× shrink's bilinear tiles do not fit the
             // stage: they take the unstaged path either way).
@@ -354,6 +358,9 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
                     "bilinear",
                     "bilinear-nosame",
                     "bilinear-nosame-nostage",
+                    "bilinear_pipe",
+                    "bilinear_pipe-nosame",
+                    "bilinear_pipe-nosame-nostage",
                 ][..],
                 // (The unstaged antialias kernel never stages: "-nostage"
                 // is the staged twin's.)

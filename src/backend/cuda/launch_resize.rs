@@ -7,6 +7,7 @@ use crate::kernel_sources::entry;
 use crate::ops::resize::Filter;
 use crate::params::ResizePackParams;
 use cudarc::driver::{CudaStream, LaunchConfig, PushKernelArg, sys};
+use std::sync::OnceLock;
 
 // SAFETY: #[repr(C)], Pod, mirrored byte for byte by kernels/common.cuh
 // (checked by tests/param_layout.rs).
@@ -45,7 +46,8 @@ pub const AA_TILE_MAX_TAPS: u32 = 8;
 /// Which kernel runs a resize-pack launch: the MutualNet order's own; for
 /// the direct order, the bilinear tile kernel for `Filter::Bilinear`
 /// (unless `SLIMMABLE_RESIZE_BILINEAR=0`; one warp a tile unless
-/// `SLIMMABLE_RESIZE_BILINEAR_WARP=0`), the antialias tile kernel for
+/// `SLIMMABLE_RESIZE_BILINEAR_WARP=0`; on persistent warps with
+/// `SLIMMABLE_RESIZE_PIPE=1`), the antialias tile kernel for
 /// `Filter::BilinearAntialias` when every axis fits its taps (unless
 /// `SLIMMABLE_RESIZE_AA_TILE=0`; its staged twin with
 /// `SLIMMABLE_RESIZE_AA_STAGE=1`), else the tiled kernel when opted in, else
@@ -59,7 +61,15 @@ pub fn resize_route(p: &ResizePackParams) -> (&'static str, u32, u32) {
         // With staged spans (stop 16) one warp a tile won on the 224-px
         // batch (H200, run 9: 0.236 ms against two warps' 0.284, 0.255
         // unstaged); without them it had lost (run 8: 0.261 against 0.251).
-        if switched_on!("SLIMMABLE_RESIZE_BILINEAR_WARP") {
+        if opted_in!("SLIMMABLE_RESIZE_PIPE") {
+            // One block a tile here; launch_resize_pack keeps only as many
+            // as are resident at once.
+            (
+                entry::RESIZE_PACK_BILINEAR_PIPE,
+                p.total_tiles.max(1),
+                BILINEAR_BLOCK,
+            )
+        } else if switched_on!("SLIMMABLE_RESIZE_BILINEAR_WARP") {
             (
                 entry::RESIZE_PACK_BILINEAR,
                 p.total_tiles.max(1),
@@ -85,6 +95,34 @@ pub fn resize_route(p: &ResizePackParams) -> (&'static str, u32, u32) {
     }
 }
 
+/// Blocks of the persistent bilinear kernel: as many as the device holds at
+/// once (its tiles are walked grid-stride), at most one a tile. Counted once
+/// a process (one device).
+fn resident_blocks(
+    k: &CudaKernels,
+    stream: &CudaStream,
+    name: &'static str,
+    threads: u32,
+    tiles: u32,
+) -> Result<u32> {
+    static RESIDENT: OnceLock<u32> = OnceLock::new();
+    let resident = match RESIDENT.get() {
+        Some(&r) => r,
+        None => {
+            let per_sm = k
+                .function(name)?
+                .occupancy_max_active_blocks_per_multiprocessor(threads, 0, None)
+                .map_err(|e| driver_err("cuOccupancyMaxActiveBlocksPerMultiprocessor", e))?;
+            let sms = stream
+                .context()
+                .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
+                .map_err(|e| driver_err("cuDeviceGetAttribute", e))?;
+            *RESIDENT.get_or_init(|| per_sm.max(1) * sms.max(1) as u32)
+        }
+    };
+    Ok(tiles.clamp(1, resident))
+}
+
 /// Launches the kernel [`resize_route`] picks.
 ///
 /// # Safety
@@ -101,7 +139,10 @@ pub unsafe fn launch_resize_pack(
     dst: sys::CUdeviceptr,
     p: &ResizePackParams,
 ) -> Result<()> {
-    let (name, blocks, threads) = resize_route(p);
+    let (name, mut blocks, threads) = resize_route(p);
+    if name == entry::RESIZE_PACK_BILINEAR_PIPE {
+        blocks = resident_blocks(k, stream, name, threads, blocks)?;
+    }
     // A/B timing of the tile kernels' same-size path and staged spans.
     let p = &ResizePackParams {
         same_size: p.same_size * u32::from(switched_on!("SLIMMABLE_RESIZE_SAME")),
