@@ -227,6 +227,7 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::RESIZE_PACK_BILINEAR_PIPE,
             entry::RESIZE_PACK_AA,
             entry::RESIZE_PACK_AA_STAGED,
+            entry::RESIZE_PACK_AA_PIPE,
         ],
     },
     CudaUnit {
@@ -518,6 +519,10 @@ pub mod entry {
     /// The antialias tile kernel with staged source spans (opt-in
     /// `SLIMMABLE_RESIZE_AA_STAGE=1`: it lost on the H200, run 9).
     pub const RESIZE_PACK_AA_STAGED: &str = "slimmable_resize_pack_aa_staged";
+    /// CUDA only: the antialias tiles on persistent one-warp blocks (as
+    /// [`RESIZE_PACK_BILINEAR_PIPE`]), where the antialias tile kernel
+    /// would run; opt-in `SLIMMABLE_RESIZE_PIPE=1` until timed on a GPU.
+    pub const RESIZE_PACK_AA_PIPE: &str = "slimmable_resize_pack_aa_pipe";
     /// `(x, saved, BnParams)`, grid (chunks, c) × 256: per-chunk Welford partials (chunks in float4 units on the vector path).
     pub const BN_STATS_F32: &str = "slimmable_bn_stats_f32";
     /// `(saved, running, BnParams)`, one warp per channel (ceil(c/8) × 256): mean, inv-std, running update.

@@ -237,6 +237,11 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
     let Some(exe) = driver_or_skip(&dir, "resize_check") else {
         return;
     };
+    // The same driver with the persistent antialias kernel's weight table
+    // cut to 12 rows: its general loop for the tiles past it.
+    let Some(exe_rows) = driver_or_skip(&dir, "resize_check_rows") else {
+        return;
+    };
     // The same-size path's closed-form weight against the filters' own.
     let same_weight = run_driver(&exe, &["sameweight".as_ref()]).unwrap();
     assert!(same_weight.contains("same_weight: ok"), "{same_weight}");
@@ -318,7 +323,9 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
                 })
             }
             Filter::BilinearAntialias if !switched_off("SLIMMABLE_RESIZE_AA_TILE") => {
-                Some(if opted_in("SLIMMABLE_RESIZE_AA_STAGE") {
+                Some(if opted_in("SLIMMABLE_RESIZE_PIPE") {
+                    ("aa_pipe", entry::RESIZE_PACK_AA_PIPE)
+                } else if opted_in("SLIMMABLE_RESIZE_AA_STAGE") {
                     ("aa_staged", entry::RESIZE_PACK_AA_STAGED)
                 } else {
                     ("aa", entry::RESIZE_PACK_AA)
@@ -336,7 +343,8 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
                     entry::RESIZE_PACK_BILINEAR2,
                     entry::RESIZE_PACK_BILINEAR_PIPE,
                     entry::RESIZE_PACK_AA,
-                    entry::RESIZE_PACK_AA_STAGED
+                    entry::RESIZE_PACK_AA_STAGED,
+                    entry::RESIZE_PACK_AA_PIPE,
                 ]
                 .contains(&routed),
                 "{}: routed to {routed}",
@@ -370,13 +378,26 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
                     "aa_staged",
                     "aa_staged-nosame",
                     "aa_staged-nosame-nostage",
+                    "aa_pipe",
+                    "aa_pipe-nosame",
+                    "aa_pipe-nosame-nostage",
                 ][..],
             });
         }
-        for kernel in kernels {
-            match run_driver(&exe, &[cdir.as_os_str(), kernel.as_ref()]) {
-                Ok(text) => println!("{}: {text}", case.name),
-                Err(text) => failures.push(format!("{} {kernel}: {text}", case.name)),
+        let mut runs: Vec<(&Path, &str)> =
+            kernels.into_iter().map(|k| (exe.as_path(), k)).collect();
+        if runs.iter().any(|&(_, k)| k == "aa_pipe") {
+            runs.push((exe_rows.as_path(), "aa_pipe"));
+        }
+        for (driver, kernel) in runs {
+            let label = if driver == exe_rows {
+                "aa_pipe (12-row table)"
+            } else {
+                kernel
+            };
+            match run_driver(driver, &[cdir.as_os_str(), kernel.as_ref()]) {
+                Ok(text) => println!("{} {label}: {text}", case.name),
+                Err(text) => failures.push(format!("{} {label}: {text}", case.name)),
             }
         }
     }

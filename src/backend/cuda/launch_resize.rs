@@ -2,12 +2,12 @@
 //! the conventions).
 
 use super::launch::{CudaKernels, driver_err, opted_in, switched_on};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kernel_sources::entry;
 use crate::ops::resize::Filter;
 use crate::params::ResizePackParams;
 use cudarc::driver::{CudaStream, LaunchConfig, PushKernelArg, sys};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 // SAFETY: #[repr(C)], Pod, mirrored byte for byte by kernels/common.cuh
 // (checked by tests/param_layout.rs).
@@ -50,7 +50,8 @@ pub const AA_TILE_MAX_TAPS: u32 = 8;
 /// `SLIMMABLE_RESIZE_PIPE=1`), the antialias tile kernel for
 /// `Filter::BilinearAntialias` when every axis fits its taps (unless
 /// `SLIMMABLE_RESIZE_AA_TILE=0`; its staged twin with
-/// `SLIMMABLE_RESIZE_AA_STAGE=1`), else the tiled kernel when opted in, else
+/// `SLIMMABLE_RESIZE_AA_STAGE=1`; on persistent warps with
+/// `SLIMMABLE_RESIZE_PIPE=1`), else the tiled kernel when opted in, else
 /// the per-column kernel. Returns the entry point, blocks and
 /// threads a block.
 pub fn resize_route(p: &ResizePackParams) -> (&'static str, u32, u32) {
@@ -82,6 +83,14 @@ pub fn resize_route(p: &ResizePackParams) -> (&'static str, u32, u32) {
         && p.max_taps <= AA_TILE_MAX_TAPS
         && switched_on!("SLIMMABLE_RESIZE_AA_TILE")
     {
+        if opted_in!("SLIMMABLE_RESIZE_PIPE") {
+            // As for bilinear: trimmed to the resident blocks at launch.
+            return (
+                entry::RESIZE_PACK_AA_PIPE,
+                p.total_tiles.max(1),
+                BILINEAR_BLOCK,
+            );
+        }
         let name = if opted_in!("SLIMMABLE_RESIZE_AA_STAGE") {
             entry::RESIZE_PACK_AA_STAGED
         } else {
@@ -95,9 +104,9 @@ pub fn resize_route(p: &ResizePackParams) -> (&'static str, u32, u32) {
     }
 }
 
-/// Blocks of the persistent bilinear kernel: as many as the device holds at
-/// once (its tiles are walked grid-stride), at most one a tile. Counted once
-/// a process (one device).
+/// Blocks of a persistent kernel (`RESIZE_PACK_*_PIPE`): as many as the
+/// device holds at once (its tiles are walked grid-stride), at most one a
+/// tile. Counted once a process and kernel (one device).
 fn resident_blocks(
     k: &CudaKernels,
     stream: &CudaStream,
@@ -105,9 +114,18 @@ fn resident_blocks(
     threads: u32,
     tiles: u32,
 ) -> Result<u32> {
-    static RESIDENT: OnceLock<u32> = OnceLock::new();
-    let resident = match RESIDENT.get() {
-        Some(&r) => r,
+    static RESIDENT: Mutex<Vec<(&str, u32)>> = Mutex::new(Vec::new());
+    let known = RESIDENT
+        .lock()
+        .map_err(|_| Error::Cuda {
+            context: "resize-pack launch".into(),
+            message: "a thread panicked while counting resident blocks".into(),
+        })?
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, r)| r);
+    let resident = match known {
+        Some(r) => r,
         None => {
             let per_sm = k
                 .function(name)?
@@ -117,7 +135,11 @@ fn resident_blocks(
                 .context()
                 .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
                 .map_err(|e| driver_err("cuDeviceGetAttribute", e))?;
-            *RESIDENT.get_or_init(|| per_sm.max(1) * sms.max(1) as u32)
+            let r = per_sm.max(1) * sms.max(1) as u32;
+            if let Ok(mut v) = RESIDENT.lock() {
+                v.push((name, r));
+            }
+            r
         }
     };
     Ok(tiles.clamp(1, resident))
@@ -140,7 +162,7 @@ pub unsafe fn launch_resize_pack(
     p: &ResizePackParams,
 ) -> Result<()> {
     let (name, mut blocks, threads) = resize_route(p);
-    if name == entry::RESIZE_PACK_BILINEAR_PIPE {
+    if name == entry::RESIZE_PACK_BILINEAR_PIPE || name == entry::RESIZE_PACK_AA_PIPE {
         blocks = resident_blocks(k, stream, name, threads, blocks)?;
     }
     // A/B timing of the tile kernels' same-size path and staged spans.
