@@ -137,8 +137,10 @@ __device__ __forceinline__ void dwf_run(const float (&v)[3][6], int j0, const Fl
     }
 }
 
-// Forward (FLIP false: src x, dst y, bias) or data gradient (FLIP true:
-// src dy, dst dx, the kernel turned 180°). Grid (segments, N).
+// A block's outputs of one segment from its staged window `win` (first
+// element e0 − W − 1) and the nine taps and bias of its channels c_lo..c_hi
+// in `wsm` (row stride 10): thread t's four outputs e0 + 4t.. into d (one
+// image's flat destination). No barrier. RUN as follows.
 //
 // ROW4: planes a multiple of 4 wide (the host checks), so a thread's four
 // outputs are one run of a row (runs start at multiples of 4, and so do
@@ -155,34 +157,13 @@ __device__ __forceinline__ void dwf_run(const float (&v)[3][6], int j0, const Fl
 // outputs are two runs of two, each in one row: a position, edges and
 // (where the second run starts a new plane) weights per run instead of per
 // output, and float2 window reads.
-template <bool FLIP, int RUN>
-__device__ void dwf_apply(const float* __restrict__ src, float* __restrict__ dst,
-                          const float* __restrict__ wt, const float* __restrict__ bias,
-                          const Conv2dParams& p) {
-    __shared__ __align__(16) float win[DWF_SEG + 2 * DWF_MAX_W + 2];
-    __shared__ float wsm[DWF_MAX_CH][10];  // nine taps and the bias
-    const Geom g = geom_of(p);
-    const ViewParams& sv_ = FLIP ? p.y : p.x;
-    const ViewParams& dv = FLIP ? p.x : p.y;
-    const int h = g.h, w = g.w, plane = h * w, total = g.ic * plane;
-    const int n = blockIdx.y, e0 = blockIdx.x * DWF_SEG, t = threadIdx.x;
-    const float* s = src + sv_.offset + n * sv_.strides[0];
-    float* d = dst + dv.offset + n * dv.strides[0];
-    dwf_stage(win, s, e0 - w - 1, dwf_window_len(e0, total, w), total);
-    const int c_lo = e0 / plane, c_hi = min(g.ic - 1, (e0 + DWF_SEG - 1) / plane);
-    for (int i = t; i < (c_hi - c_lo + 1) * 10; i += DWF_THREADS) {
-        const int cc = c_lo + i / 10, k = i % 10;
-        float v;
-        if (k == 9) v = (!FLIP && p.has_bias) ? bias[p.bias_offset + cc] : 0.f;
-        else {
-            const int kk = FLIP ? 8 - k : k;
-            v = wt[at(p.w, cc, 0, kk / 3, kk % 3)];
-        }
-        wsm[cc - c_lo][k] = v;
-    }
-    __syncthreads();
+template <int RUN>
+__device__ __forceinline__ void dwf_compute(const float* win, const float (*wsm)[10], int e0,
+                                            int c_lo, int c_hi, int h, int w, int total,
+                                            float* __restrict__ d, const Conv2dParams& p) {
+    const int t = threadIdx.x, plane = h * w;
     const int f = e0 + 4 * t;
-    if (f >= total) return;  // no barrier follows
+    if (f >= total) return;
     // v[ky][j]: the window row of tap row ky, j = output (0..3) + kx.
     float v[3][6];
     float out[4];
@@ -261,6 +242,37 @@ __device__ void dwf_apply(const float* __restrict__ src, float* __restrict__ dst
     }
 }
 
+// Forward (FLIP false: src x, dst y, bias) or data gradient (FLIP true:
+// src dy, dst dx, the kernel turned 180°). Grid (segments, N).
+template <bool FLIP, int RUN>
+__device__ void dwf_apply(const float* __restrict__ src, float* __restrict__ dst,
+                          const float* __restrict__ wt, const float* __restrict__ bias,
+                          const Conv2dParams& p) {
+    __shared__ __align__(16) float win[DWF_SEG + 2 * DWF_MAX_W + 2];
+    __shared__ float wsm[DWF_MAX_CH][10];  // nine taps and the bias
+    const Geom g = geom_of(p);
+    const ViewParams& sv_ = FLIP ? p.y : p.x;
+    const ViewParams& dv = FLIP ? p.x : p.y;
+    const int h = g.h, w = g.w, plane = h * w, total = g.ic * plane;
+    const int n = blockIdx.y, e0 = blockIdx.x * DWF_SEG, t = threadIdx.x;
+    const float* s = src + sv_.offset + n * sv_.strides[0];
+    float* d = dst + dv.offset + n * dv.strides[0];
+    dwf_stage(win, s, e0 - w - 1, dwf_window_len(e0, total, w), total);
+    const int c_lo = e0 / plane, c_hi = min(g.ic - 1, (e0 + DWF_SEG - 1) / plane);
+    for (int i = t; i < (c_hi - c_lo + 1) * 10; i += DWF_THREADS) {
+        const int cc = c_lo + i / 10, k = i % 10;
+        float v;
+        if (k == 9) v = (!FLIP && p.has_bias) ? bias[p.bias_offset + cc] : 0.f;
+        else {
+            const int kk = FLIP ? 8 - k : k;
+            v = wt[at(p.w, cc, 0, kk / 3, kk % 3)];
+        }
+        wsm[cc - c_lo][k] = v;
+    }
+    __syncthreads();
+    dwf_compute<RUN>(win, wsm, e0, c_lo, c_hi, h, w, total, d, p);
+}
+
 // The forward and dgrad entries of one run shape: general (RUN 1), the
 // ROW4 twins (planes a multiple of 4 wide, launch_conv.rs dw_flat_row4) and
 // the ROW2 twins (other even widths, dw_flat_row2; their wgrad is the
@@ -284,6 +296,107 @@ __device__ void dwf_apply(const float* __restrict__ src, float* __restrict__ dst
 DWF_APPLY_ENTRIES(, 1)
 DWF_APPLY_ENTRIES(4, 4)
 DWF_APPLY_ENTRIES(2, 2)
+
+// Persistent, pipelined forward and dgrad (opt-in while being measured:
+// SLIMMABLE_DW_FLAT_PIPE=1). The kernels above run one segment a block as
+// load → barrier → compute → store; dw3x3_a (64 × 384 × 14 × 14) is 4736
+// such blocks, 6 waves at 6 blocks an SM on an H200, and ran at 47% of
+// copy bandwidth (run 9) against dw3x3_b's 60%. Here the host launches as
+// many blocks as are resident at once; block b walks the items (segment,
+// image) b, b + gridDim.x, ... and copies the next item's window and
+// weights (cp.async, a second buffer) while computing the current one with
+// the same dwf_compute. Planes at most DWFP_MAX_W wide and at least
+// DWFP_MIN_PLANE in area (the host checks), which bounds both buffers.
+#define DWFP_MAX_W 128
+#define DWFP_MIN_PLANE 16
+#define DWFP_MAX_CH (DWF_SEG / DWFP_MIN_PLANE + 2)
+// Window floats a buffer, a multiple of 4 so that the second buffer keeps
+// the first one's 16-byte alignment (ROW4 reads float4s).
+#define DWFP_WIN ((DWF_SEG + 2 * DWFP_MAX_W + 2 + 3) & ~3)
+
+// Issues the copies of item i's window (dwf_stage's, zeros outside the
+// image's flat array) and its channels' taps and bias (dwf_apply's) into
+// one buffer; commits nothing.
+template <bool FLIP>
+__device__ __forceinline__ void dwfp_issue(const float* __restrict__ src,
+                                           const float* __restrict__ wt,
+                                           const float* __restrict__ bias,
+                                           const Conv2dParams& p, int i, int segments, int h,
+                                           int w, int ic, float* win, float (*wsm)[10]) {
+    const ViewParams& sv_ = FLIP ? p.y : p.x;
+    const int plane = h * w, total = ic * plane, t = threadIdx.x;
+    const int n = i / segments, e0 = (i - n * segments) * DWF_SEG;
+    const float* s = src + sv_.offset + n * sv_.strides[0];
+    const int lo = e0 - w - 1, len = dwf_window_len(e0, total, w);
+    for (int j = t; j < len; j += DWF_THREADS) {
+        const int gi = lo + j;
+        cp_async4(win + j, s + gi, gi >= 0 && gi < total);
+    }
+    const int c_lo = e0 / plane, c_hi = min(ic - 1, (e0 + DWF_SEG - 1) / plane);
+    for (int j = t; j < (c_hi - c_lo + 1) * 10; j += DWF_THREADS) {
+        const int cc = c_lo + j / 10, k = j % 10;
+        if (k == 9) {
+            // Zero-filled where there is no bias (dgrad, or none given).
+            const bool has = !FLIP && p.has_bias;
+            cp_async4(&wsm[cc - c_lo][9], has ? bias + p.bias_offset + cc : wt, has);
+        } else {
+            const int kk = FLIP ? 8 - k : k;
+            cp_async4(&wsm[cc - c_lo][k], wt + at(p.w, cc, 0, kk / 3, kk % 3), true);
+        }
+    }
+}
+
+template <bool FLIP, int RUN>
+__device__ void dwf_apply_pipe(const float* __restrict__ src, float* __restrict__ dst,
+                               const float* __restrict__ wt, const float* __restrict__ bias,
+                               const Conv2dParams& p) {
+    __shared__ __align__(16) float win[2][DWFP_WIN];
+    __shared__ float wsm[2][DWFP_MAX_CH][10];
+    const Geom g = geom_of(p);
+    const ViewParams& dv = FLIP ? p.x : p.y;
+    const int h = g.h, w = g.w, plane = h * w, total = g.ic * plane;
+    const int segments = (total + DWF_SEG - 1) / DWF_SEG, items = segments * g.n;
+    int i = blockIdx.x;
+    if (i < items) dwfp_issue<FLIP>(src, wt, bias, p, i, segments, h, w, g.ic, win[0], wsm[0]);
+    cp_async_commit();
+    for (int buf = 0; i < items; i += gridDim.x, buf ^= 1) {
+        const int next = i + (int)gridDim.x;
+        if (next < items)
+            dwfp_issue<FLIP>(src, wt, bias, p, next, segments, h, w, g.ic, win[buf ^ 1],
+                             wsm[buf ^ 1]);
+        cp_async_commit();  // (an empty group after the last item keeps the count)
+        cp_async_wait_group<1>();  // this thread's copies of item i landed...
+        __syncthreads();           // ...and every thread's
+        const int n = i / segments, e0 = (i - n * segments) * DWF_SEG;
+        const int c_lo = e0 / plane, c_hi = min(g.ic - 1, (e0 + DWF_SEG - 1) / plane);
+        dwf_compute<RUN>(win[buf], wsm[buf], e0, c_lo, c_hi, h, w, total,
+                         dst + dv.offset + n * dv.strides[0], p);
+        __syncthreads();  // the next issue refills this buffer
+    }
+}
+
+#define DWFP_ENTRIES(SUFFIX, RUN, BLOCKS)                                                       \
+    extern "C" __global__ void __launch_bounds__(DWF_THREADS, BLOCKS)                           \
+        slimmable_dwconv2d_fwd_k3s1_flat##SUFFIX##_pipe(const float* __restrict__ x,            \
+                                                        const float* __restrict__ wt,           \
+                                                        float* __restrict__ y,                  \
+                                                        const float* __restrict__ bias,         \
+                                                        Conv2dParams p) {                       \
+        dwf_apply_pipe<false, RUN>(x, y, wt, bias, p);                                          \
+    }                                                                                           \
+    extern "C" __global__ void __launch_bounds__(DWF_THREADS, BLOCKS)                           \
+        slimmable_dwconv2d_dgrad_k3s1_flat##SUFFIX##_pipe(float* __restrict__ dx,               \
+                                                          const float* __restrict__ wt,         \
+                                                          const float* __restrict__ dy,         \
+                                                          Conv2dParams p) {                     \
+        dwf_apply_pipe<true, RUN>(dy, dx, wt, nullptr, p);                                      \
+    }
+// Blocks an SM each must keep (registers: 40 for 6, 32 for 8; unbounded
+// ptxas took 42–62, which would hold 4–5): the ROW4 twins as many as their
+// one-shot kernels (8), the others 6 (tighter bounds spill).
+DWFP_ENTRIES(, 1, 6)
+DWFP_ENTRIES(4, 4, 8)
+DWFP_ENTRIES(2, 2, 6)
 
 // The weight gradient's body: grid (segments, ceil(N / images)); the block
 // walks its segment in `images` images. A thread's four outputs lie in

@@ -170,6 +170,17 @@ run() {
             sed -n "/^=== bench conv, $v\$/,/^=== /p" "$LOG" \
                 | grep -E '^conv/res3x3_w1.00_r(224|128)/(fwd_tf32|dgrad|wgrad|train) ')
     done
+    # The opt-in persistent twins of the flat depthwise forward and dgrad
+    # (stop 21, SLIMMABLE_DW_FLAT_PIPE=1): checked, then the conv bench
+    # with them (the dw3x3 w1.0 forward and dgrad rows in the summary).
+    step "verify conv2d, SLIMMABLE_DW_FLAT_PIPE=1" env SLIMMABLE_DW_FLAT_PIPE=1 \
+        .gpu/bin/slimmable verify --backend cuda --op conv2d
+    step "bench conv, SLIMMABLE_DW_FLAT_PIPE=1" env SLIMMABLE_DW_FLAT_PIPE=1 \
+        .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
+    summary+=("      SLIMMABLE_DW_FLAT_PIPE=1:")
+    while IFS= read -r line; do summary+=("        $line"); done < <(
+        sed -n "/^=== bench conv, SLIMMABLE_DW_FLAT_PIPE=1\$/,/^=== /p" "$LOG" \
+            | grep -E '^conv/dw3x3_[ab]_w1.00_r(224|128)/(fwd|dgrad|train) ')
     # A/B, the stem's weight gradient: stop 15's register-tiled direct
     # kernel (default) against the split-K GEMM.
     step "bench conv, SLIMMABLE_STEM_WGRAD_DIRECT=0" env SLIMMABLE_STEM_WGRAD_DIRECT=0 \

@@ -213,6 +213,12 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::DWCONV2D_WGRAD_K3S1_FLAT4,
             entry::DWCONV2D_FWD_K3S1_FLAT2,
             entry::DWCONV2D_DGRAD_K3S1_FLAT2,
+            entry::DWCONV2D_FWD_K3S1_FLAT_PIPE,
+            entry::DWCONV2D_DGRAD_K3S1_FLAT_PIPE,
+            entry::DWCONV2D_FWD_K3S1_FLAT4_PIPE,
+            entry::DWCONV2D_DGRAD_K3S1_FLAT4_PIPE,
+            entry::DWCONV2D_FWD_K3S1_FLAT2_PIPE,
+            entry::DWCONV2D_DGRAD_K3S1_FLAT2_PIPE,
         ],
     },
     CudaUnit {
@@ -435,6 +441,17 @@ pub mod entry {
     /// a thread), same arguments and grids.
     pub const DWCONV2D_FWD_K3S1_FLAT2: &str = "slimmable_dwconv2d_fwd_k3s1_flat2";
     pub const DWCONV2D_DGRAD_K3S1_FLAT2: &str = "slimmable_dwconv2d_dgrad_k3s1_flat2";
+    /// The six forward and dgrad entries above as persistent blocks: any
+    /// 1-D grid (the host launches as many as are resident), block b taking
+    /// items (segment, image) b, b + gridDim.x, ... with the next one's
+    /// copies in flight; planes at most 128 wide and at least 16 in area.
+    /// Opt-in `SLIMMABLE_DW_FLAT_PIPE=1` until timed on a GPU.
+    pub const DWCONV2D_FWD_K3S1_FLAT_PIPE: &str = "slimmable_dwconv2d_fwd_k3s1_flat_pipe";
+    pub const DWCONV2D_DGRAD_K3S1_FLAT_PIPE: &str = "slimmable_dwconv2d_dgrad_k3s1_flat_pipe";
+    pub const DWCONV2D_FWD_K3S1_FLAT4_PIPE: &str = "slimmable_dwconv2d_fwd_k3s1_flat4_pipe";
+    pub const DWCONV2D_DGRAD_K3S1_FLAT4_PIPE: &str = "slimmable_dwconv2d_dgrad_k3s1_flat4_pipe";
+    pub const DWCONV2D_FWD_K3S1_FLAT2_PIPE: &str = "slimmable_dwconv2d_fwd_k3s1_flat2_pipe";
+    pub const DWCONV2D_DGRAD_K3S1_FLAT2_PIPE: &str = "slimmable_dwconv2d_dgrad_k3s1_flat2_pipe";
     pub const DWCONV2D_FWD_K3S2_T32: &str = "slimmable_dwconv2d_fwd_k3s2_t32";
     pub const DWCONV2D_DGRAD_K3S1_T32: &str = "slimmable_dwconv2d_dgrad_k3s1_t32";
     pub const DWCONV2D_DGRAD_K3S2_T32: &str = "slimmable_dwconv2d_dgrad_k3s2_t32";

@@ -741,6 +741,20 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
                 run_driver(&exe, &[cdir.as_os_str(), pass.as_ref(), "noflat4".as_ref()])
                     .map(|general| format!("{text} | general flat: {general}"))
             });
+            // Where the persistent flat twins would take the pass
+            // (SLIMMABLE_DW_FLAT_PIPE=1 on the host), them too.
+            let result = result.and_then(|text| {
+                use slimmable::backend::cuda::launch_conv::{dw_flat_pipe_fits, dw_flat_route};
+                let (cp, params) = case_pass_params(&cdir, pass);
+                let pipe = dw_flat_route(cp, &params)
+                    && cp != slimmable::backend::ConvPass::Wgrad
+                    && dw_flat_pipe_fits(&params);
+                if !pipe {
+                    return Ok(text);
+                }
+                run_driver(&exe, &[cdir.as_os_str(), pass.as_ref(), "pipe".as_ref()])
+                    .map(|piped| format!("{text} | persistent: {piped}"))
+            });
             // Where the narrow wgrad ran, the kernel it replaces too
             // (SLIMMABLE_DW_WGRAD_NARROW=0 on the host).
             let result = result.and_then(|text| {

@@ -1,7 +1,9 @@
 //! Raw-pointer launches of the conv2d kernels (`kernels/conv2d.cu`), for
 //! other engines and for [`super::CudaBackend`].
 
-use super::launch::{CudaKernels, driver_err, env_choice, forced, opted_in, switched_on};
+use super::launch::{
+    CudaKernels, driver_err, env_choice, forced, opted_in, resident_blocks, switched_on,
+};
 use crate::backend::{ConvPass, Precision};
 use crate::error::Result;
 use crate::kernel_sources::entry;
@@ -167,6 +169,19 @@ pub fn dw_flat_row2(p: &Conv2dParams) -> bool {
     p.x.dims[3].is_multiple_of(2) && !dw_flat_row4(p) && switched_on!("SLIMMABLE_DW_FLAT2")
 }
 
+/// Whether the flat forward and dgrad's persistent twins (`*_pipe`) can
+/// take these planes: at most `DWFP_MAX_W` = 128 wide and at least
+/// `DWFP_MIN_PLANE` = 16 in area, which bound their double buffers.
+pub fn dw_flat_pipe_fits(p: &Conv2dParams) -> bool {
+    p.x.dims[3] <= 128 && p.x.dims[2] * p.x.dims[3] >= 16
+}
+
+/// Whether they run: where they fit, opted in with
+/// `SLIMMABLE_DW_FLAT_PIPE=1` until timed on a GPU.
+fn dw_flat_pipe(p: &Conv2dParams) -> bool {
+    dw_flat_pipe_fits(p) && opted_in!("SLIMMABLE_DW_FLAT_PIPE")
+}
+
 /// Whether a depthwise conv runs on the flat 3×3 stride-1 kernels
 /// (`kernels/dw3x3s1_flat.cu`): kernel 3×3, stride 1, padding 1, and both
 /// activation views with contiguous planes one after the other (any channel
@@ -325,6 +340,33 @@ pub unsafe fn launch_conv2d(
             shared_mem_bytes: 0,
         };
         let flat_images = n.clamp(1, 8);
+        // The persistent twins walk the (segment, image) items: as many
+        // blocks as are resident.
+        let pipe = flat && pass != ConvPass::Wgrad && dw_flat_pipe(p);
+        let pipe_entries = if dw_flat_row4(p) {
+            [
+                entry::DWCONV2D_FWD_K3S1_FLAT4_PIPE,
+                entry::DWCONV2D_DGRAD_K3S1_FLAT4_PIPE,
+            ]
+        } else if dw_flat_row2(p) {
+            [
+                entry::DWCONV2D_FWD_K3S1_FLAT2_PIPE,
+                entry::DWCONV2D_DGRAD_K3S1_FLAT2_PIPE,
+            ]
+        } else {
+            [
+                entry::DWCONV2D_FWD_K3S1_FLAT_PIPE,
+                entry::DWCONV2D_DGRAD_K3S1_FLAT_PIPE,
+            ]
+        };
+        let pipe_cfg = |name: &'static str| -> Result<LaunchConfig> {
+            let items = u32::try_from(segments * n).unwrap_or(u32::MAX);
+            Ok(LaunchConfig {
+                grid_dim: (resident_blocks(k, stream, name, THREADS, items)?, 1, 1),
+                block_dim: (THREADS, 1, 1),
+                shared_mem_bytes: 0,
+            })
+        };
         // The flat entries (fwd, dgrad, wgrad): the ROW4 or ROW2 twins where
         // they fit.
         let flat_entries = if dw_flat_row4(p) {
@@ -347,6 +389,16 @@ pub unsafe fn launch_conv2d(
             ]
         };
         match pass {
+            ConvPass::Forward if pipe => launch(
+                pipe_entries[0],
+                pipe_cfg(pipe_entries[0])?,
+                &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
+            )?,
+            ConvPass::Dgrad if pipe => launch(
+                pipe_entries[1],
+                pipe_cfg(pipe_entries[1])?,
+                &[&ptr.x, &ptr.w, &ptr.y, p],
+            )?,
             ConvPass::Forward if flat => launch(
                 flat_entries[0],
                 flat_cfg(1),

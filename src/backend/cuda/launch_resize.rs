@@ -1,13 +1,12 @@
 //! Raw-pointer launch of `slimmable_resize_pack` (see [`super::launch`] for
 //! the conventions).
 
-use super::launch::{CudaKernels, driver_err, opted_in, switched_on};
-use crate::error::{Error, Result};
+use super::launch::{CudaKernels, driver_err, opted_in, resident_blocks, switched_on};
+use crate::error::Result;
 use crate::kernel_sources::entry;
 use crate::ops::resize::Filter;
 use crate::params::ResizePackParams;
 use cudarc::driver::{CudaStream, LaunchConfig, PushKernelArg, sys};
-use std::sync::Mutex;
 
 // SAFETY: #[repr(C)], Pod, mirrored byte for byte by kernels/common.cuh
 // (checked by tests/param_layout.rs).
@@ -102,47 +101,6 @@ pub fn resize_route(p: &ResizePackParams) -> (&'static str, u32, u32) {
     } else {
         (entry::RESIZE_PACK, per_column_blocks(p), BLOCK)
     }
-}
-
-/// Blocks of a persistent kernel (`RESIZE_PACK_*_PIPE`): as many as the
-/// device holds at once (its tiles are walked grid-stride), at most one a
-/// tile. Counted once a process and kernel (one device).
-fn resident_blocks(
-    k: &CudaKernels,
-    stream: &CudaStream,
-    name: &'static str,
-    threads: u32,
-    tiles: u32,
-) -> Result<u32> {
-    static RESIDENT: Mutex<Vec<(&str, u32)>> = Mutex::new(Vec::new());
-    let known = RESIDENT
-        .lock()
-        .map_err(|_| Error::Cuda {
-            context: "resize-pack launch".into(),
-            message: "a thread panicked while counting resident blocks".into(),
-        })?
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|&(_, r)| r);
-    let resident = match known {
-        Some(r) => r,
-        None => {
-            let per_sm = k
-                .function(name)?
-                .occupancy_max_active_blocks_per_multiprocessor(threads, 0, None)
-                .map_err(|e| driver_err("cuOccupancyMaxActiveBlocksPerMultiprocessor", e))?;
-            let sms = stream
-                .context()
-                .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
-                .map_err(|e| driver_err("cuDeviceGetAttribute", e))?;
-            let r = per_sm.max(1) * sms.max(1) as u32;
-            if let Ok(mut v) = RESIDENT.lock() {
-                v.push((name, r));
-            }
-            r
-        }
-    };
-    Ok(tiles.clamp(1, resident))
 }
 
 /// Launches the kernel [`resize_route`] picks.
