@@ -20,7 +20,7 @@ pub fn run() -> Result<i32> {
             let arch = cuda::nvrtc::arch_name(major, minor);
             let cubin_dir = std::env::var(cuda::cubin_cache::DIR_VAR).ok();
             match (cuda::nvrtc::nvrtc_version(), arch) {
-                (_, Ok(arch)) if cuda::cubin_cache::load_all(arch).is_some() => {
+                (_, Ok(arch)) if cuda::cubin_cache::all_present(arch) => {
                     println!(
                         "  kernels: {arch} cubins from {}",
                         cubin_dir.unwrap_or_default()

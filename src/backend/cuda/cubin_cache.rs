@@ -29,7 +29,9 @@ pub const DIR_VAR: &str = "SLIMMABLE_CUBIN_DIR";
 /// inlined by `cuda_source`), and which would make a machine with a CUDA
 /// toolkit name its cubins apart from one without.
 fn options(arch: &str) -> Vec<String> {
-    vec![format!("--gpu-architecture={arch}"), "--std=c++17".into()]
+    let mut opts = vec![format!("--gpu-architecture={arch}")];
+    opts.extend(super::nvrtc::LANGUAGE_FLAGS.iter().map(|f| f.to_string()));
+    opts
 }
 
 /// FNV-1a, 64 bits: stable across Rust releases (unlike `DefaultHasher`),
@@ -145,6 +147,19 @@ pub fn load_all(arch: &str) -> Option<Vec<Ptx>> {
     load_all_from(Path::new(&std::env::var_os(DIR_VAR)?), arch)
 }
 
+/// Whether `$SLIMMABLE_CUBIN_DIR` holds every unit's cubin for `arch` and
+/// this source (what [`load_all`] would read), without reading them.
+pub fn all_present(arch: &str) -> bool {
+    std::env::var_os(DIR_VAR).is_some_and(|dir| all_present_in(Path::new(&dir), arch))
+}
+
+/// Whether `dir` holds a file by every unit's cubin name for `arch`.
+pub fn all_present_in(dir: &Path, arch: &str) -> bool {
+    kernel_sources::CUDA_UNITS
+        .iter()
+        .all(|u| dir.join(file_name(u, arch)).is_file())
+}
+
 /// Every unit's cubin for `arch` from `dir`, when it holds all of them for
 /// this source; `None` otherwise.
 pub fn load_all_from(dir: &Path, arch: &str) -> Option<Vec<Ptx>> {
@@ -159,7 +174,25 @@ pub fn load_all_from(dir: &Path, arch: &str) -> Option<Vec<Ptx>> {
 
 #[cfg(test)]
 mod tests {
-    use super::fnv1a;
+    use super::{all_present_in, file_name, fnv1a};
+    use crate::kernel_sources::CUDA_UNITS;
+
+    #[test]
+    fn presence_needs_every_units_cubin_for_the_arch() {
+        let dir = std::env::temp_dir().join(format!("slimmable-cubins-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for u in CUDA_UNITS {
+            std::fs::write(dir.join(file_name(u, "sm_90")), b"").unwrap();
+        }
+        assert!(all_present_in(&dir, "sm_90"));
+        assert!(
+            !all_present_in(&dir, "sm_80"),
+            "another arch's names differ"
+        );
+        std::fs::remove_file(dir.join(file_name(&CUDA_UNITS[0], "sm_90"))).unwrap();
+        assert!(!all_present_in(&dir, "sm_90"), "one unit missing");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn the_hash_separates_its_parts() {

@@ -151,6 +151,10 @@ pub fn arch_name(major: i32, minor: i32) -> Result<&'static str> {
         })
 }
 
+/// NVRTC's flags beside the architecture and include path (also part of a
+/// cubin's name: `cubin_cache`).
+pub(crate) const LANGUAGE_FLAGS: &[&str] = &["--std=c++17"];
+
 /// Compiles one translation unit (`name` for messages) for `arch`.
 pub fn compile(name: &str, unit: &str, arch: &'static str) -> Result<Ptx> {
     ensure_nvrtc()?;
@@ -159,7 +163,7 @@ pub fn compile(name: &str, unit: &str, arch: &'static str) -> Result<Ptx> {
         include_paths: cuda_include_dir()
             .map(|p| vec![p.display().to_string()])
             .unwrap_or_default(),
-        options: vec!["--std=c++17".into()],
+        options: LANGUAGE_FLAGS.iter().map(|f| f.to_string()).collect(),
         ..Default::default()
     };
     cudarc::nvrtc::compile_ptx_with_opts(kernel_sources::cuda_source(unit), opts).map_err(|e| {
