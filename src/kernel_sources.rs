@@ -28,6 +28,10 @@ pub const CUDA_CONV_COMMON: &str = include_str!("../kernels/conv_common.cuh");
 pub const CUDA_CP_ASYNC: &str = include_str!("../kernels/cp_async.cuh");
 /// `kernels/resize_pack.cu`: fused multi-resolution resize, normalize, pack.
 pub const CUDA_RESIZE_PACK: &str = include_str!("../kernels/resize_pack.cu");
+/// The resize-pack tile kernels on persistent, pipelined warps.
+pub const CUDA_RESIZE_PACK_PIPE: &str = include_str!("../kernels/resize_pack_pipe.cu");
+/// What the resize-pack units share (taps, fetches, tiles, staging).
+pub const CUDA_RESIZE_PACK_SHARED: &str = include_str!("../kernels/resize_pack.cuh");
 /// `kernels/norm.cu`: batch norm on a channel slice, fused ReLU/ReLU6.
 pub const CUDA_NORM: &str = include_str!("../kernels/norm.cu");
 /// `kernels/linear.cu`: linear layer on a weight slice.
@@ -230,11 +234,14 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::RESIZE_PACK_TILED,
             entry::RESIZE_PACK_BILINEAR,
             entry::RESIZE_PACK_BILINEAR2,
-            entry::RESIZE_PACK_BILINEAR_PIPE,
             entry::RESIZE_PACK_AA,
             entry::RESIZE_PACK_AA_STAGED,
-            entry::RESIZE_PACK_AA_PIPE,
         ],
+    },
+    CudaUnit {
+        file: "resize_pack_pipe.cu",
+        source: CUDA_RESIZE_PACK_PIPE,
+        entries: &[entry::RESIZE_PACK_BILINEAR_PIPE, entry::RESIZE_PACK_AA_PIPE],
     },
     CudaUnit {
         file: "norm.cu",
@@ -597,23 +604,28 @@ pub mod entry {
 }
 
 /// A CUDA translation unit with its `#include`s of the project's headers
-/// (`common.cuh`, `conv_common.cuh`, `conv_gemm.cuh`, and `cp_async.cuh`,
-/// which a unit includes directly or through `conv_common.cuh`: once either
-/// way) replaced by their text, ready for NVRTC without include paths.
+/// (`common.cuh`, `conv_common.cuh`, `conv_gemm.cuh`, `resize_pack.cuh`
+/// and `cp_async.cuh`, which a unit includes directly or through
+/// `conv_common.cuh` or `resize_pack.cuh`: once either way) replaced by
+/// their text, ready for NVRTC without include paths.
 pub fn cuda_source(unit: &str) -> String {
-    unit.replace("#include \"common.cuh\"", CUDA_COMMON)
-        .replace(
-            "#include \"conv_common.cuh\"",
-            &CUDA_CONV_COMMON.replace("#pragma once", ""),
-        )
-        .replace(
-            "#include \"conv_gemm.cuh\"",
-            &CUDA_CONV_GEMM.replace("#pragma once", ""),
-        )
-        .replace(
-            "#include \"cp_async.cuh\"",
-            &CUDA_CP_ASYNC.replace("#pragma once", ""),
-        )
+    unit.replace(
+        "#include \"resize_pack.cuh\"",
+        &CUDA_RESIZE_PACK_SHARED.replace("#pragma once", ""),
+    )
+    .replace("#include \"common.cuh\"", CUDA_COMMON)
+    .replace(
+        "#include \"conv_common.cuh\"",
+        &CUDA_CONV_COMMON.replace("#pragma once", ""),
+    )
+    .replace(
+        "#include \"conv_gemm.cuh\"",
+        &CUDA_CONV_GEMM.replace("#pragma once", ""),
+    )
+    .replace(
+        "#include \"cp_async.cuh\"",
+        &CUDA_CP_ASYNC.replace("#pragma once", ""),
+    )
 }
 
 /// A WGSL shader with the shared declarations prepended.

@@ -1,5 +1,5 @@
-//! The CUDA resize-pack kernels (kernels/resize_pack.cu), compiled as C++
-//! and run on the CPU block by block (tools/cuda_on_cpu), against the CPU
+//! The CUDA resize-pack kernels (kernels/resize_pack.cu and resize_pack_pipe.cu),
+//! compiled as C++ and run on the CPU block by block (tools/cuda_on_cpu), against the CPU
 //! reference: their indexing, tiling and tap arithmetic checked on machines
 //! without a GPU. Needs `g++` with C++20; prints `skipped: ...` without it.
 //! (This does not replace the CUDA tests: NVRTC, the hardware's rounding and

@@ -56,7 +56,7 @@ pub const OUTPUT_WORDS: usize = 8;
 /// consecutive threads still write consecutive columns (coalesced).
 pub const GROUP_ROWS: usize = 4;
 /// Output tile of one block of CUDA's `slimmable_resize_pack_tiled`
-/// (`RPT_TILE_W` × `RPT_TILE_H` in kernels/resize_pack.cu): one pixel, every
+/// (`RPT_TILE_W` × `RPT_TILE_H` in kernels/resize_pack.cuh): one pixel, every
 /// channel, per thread of a 256-thread block.
 pub const TILE_W: usize = 32;
 pub const TILE_H: usize = 8;
@@ -443,7 +443,7 @@ pub fn plan(
 }
 
 /// The most taps any output coordinate of an `input → output` axis has under
-/// the kernels' tap rule (`rp_axis` in kernels/resize_pack.cu: antialias
+/// the kernels' tap rule (`rp_axis` in kernels/resize_pack.cuh: antialias
 /// counts the source pixels of each widened triangle, zero weights at its
 /// ends included).
 pub fn axis_taps_max(filter: Filter, align_corners: bool, input: usize, output: usize) -> usize {

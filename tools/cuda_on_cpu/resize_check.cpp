@@ -1,5 +1,6 @@
-// Checks kernels/resize_pack.cu's direct-order kernels on the CPU (see
-// cuda_shim.h) against a case written by tests/cuda_kernels_on_cpu.rs:
+// Checks the direct-order kernels of kernels/resize_pack.cu and
+// resize_pack_pipe.cu on the CPU (see cuda_shim.h) against a case written by
+// tests/cuda_kernels_on_cpu.rs:
 //   resize_check CASE_DIR KERNEL     (KERNEL: per_column | tiled | bilinear | bilinear2 |
 //                                     bilinear_pipe | aa | aa_staged | aa_pipe, then -nosame,
 //                                     -nostage as below)
@@ -10,6 +11,7 @@
 // 1e-5 + 1e-5·|expected|. Prints the worst error; exits 1 on a mismatch.
 #include "cuda_shim.h"
 #include "resize_pack.cu"
+#include "resize_pack_pipe.cu"
 
 #include "case_io.h"
 
