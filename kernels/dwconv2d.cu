@@ -653,8 +653,9 @@ extern "C" __global__ void __launch_bounds__(DW_NARROW_THREADS)
 }
 
 // Eight rows a round trip (opt-in, SLIMMABLE_DW_WGRAD_NARROW_ROWS=8, until
-// timed on a GPU).
-extern "C" __global__ void __launch_bounds__(DW_NARROW_THREADS)
+// timed on a GPU). Four blocks an SM: unbounded, ptxas took 73 registers
+// (three).
+extern "C" __global__ void __launch_bounds__(DW_NARROW_THREADS, 4)
     slimmable_dwconv2d_wgrad_k3s1_narrow8(const float* __restrict__ x, float* __restrict__ dw,
                                           const float* __restrict__ dy, Conv2dParams p) {
     dw_wgrad_narrow<8>(x, dw, dy, p);
