@@ -8,6 +8,29 @@
 // their one-shot twins, so the same bits.
 #include "resize_pack.cuh"
 
+// The walk both persistent kernels share: tiles blockIdx.x, + gridDim.x,
+// ..., each tile's copies issued into one of two buffers while the tile
+// before it is computed from the other. issue(b, buf) finds tile b, starts
+// its copies into buffer buf (commits nothing) and returns its state, mode 0
+// past the last tile (warp-uniform); compute(tile, buf) writes it once its
+// copies landed and the warp synced.
+template <class Tile, class Issue, class Compute>
+__device__ __forceinline__ void rp_pipe_walk(Issue issue, Compute compute) {
+    u32 b = blockIdx.x;
+    Tile cur = issue(b, 0u);
+    cp_async_commit();
+    for (u32 buf = 0; cur.mode != 0; buf ^= 1) {
+        b += gridDim.x;
+        const Tile next = issue(b, buf ^ 1);
+        cp_async_commit();  // (an empty group past the last tile keeps the count)
+        cp_async_wait_group<1>();  // this lane's copies of `cur` landed...
+        __syncthreads();           // ...and every lane's, with what issue wrote
+        compute(cur, buf);
+        __syncthreads();  // the next issue refills this buffer
+        cur = next;
+    }
+}
+
 // Bilinear tiles on persistent, pipelined warps (opt-in while it is being
 // measured: SLIMMABLE_RESIZE_PIPE=1).
 //
@@ -195,20 +218,13 @@ slimmable_resize_pack_bilinear_pipe(const unsigned char* __restrict__ src,
     __shared__ u32 stage[2][RPP_STAGE_WORDS];
     __shared__ int stage_off[2][RPP_STAGE_ROWS];
     __shared__ RpBiTap row_tap[2][RPT_TILE_H];
-    u32 b = blockIdx.x;
-    RpPipeTile cur = rp_pipe_issue(src, desc, p, b, stage[0], stage_off[0], row_tap[0]);
-    cp_async_commit();
-    for (u32 buf = 0; cur.mode != 0; buf ^= 1) {
-        b += gridDim.x;
-        const RpPipeTile next =
-            rp_pipe_issue(src, desc, p, b, stage[buf ^ 1], stage_off[buf ^ 1], row_tap[buf ^ 1]);
-        cp_async_commit();  // (an empty group past the last tile keeps the count)
-        cp_async_wait_group<1>();  // this lane's copies of `cur` landed...
-        __syncthreads();           // ...and every lane's, with the taps and offsets
-        rp_pipe_compute(src, dst, p, cur, stage[buf], stage_off[buf], row_tap[buf]);
-        __syncthreads();  // the next issue refills this buffer
-        cur = next;
-    }
+    rp_pipe_walk<RpPipeTile>(
+        [&](u32 b, u32 buf) {
+            return rp_pipe_issue(src, desc, p, b, stage[buf], stage_off[buf], row_tap[buf]);
+        },
+        [&](const RpPipeTile& t, u32 buf) {
+            rp_pipe_compute(src, dst, p, t, stage[buf], stage_off[buf], row_tap[buf]);
+        });
 }
 
 // Antialias tiles on persistent, pipelined warps (opt-in while it is being
@@ -435,18 +451,11 @@ slimmable_resize_pack_aa_pipe(const unsigned char* __restrict__ src, const u32* 
     __shared__ u32 stage[2][RPA_STAGE_WORDS];
     __shared__ int stage_off[2][RPA_ROWS];
     __shared__ __align__(16) float wrow[2][RPA_ROWS][RPT_TILE_H];
-    u32 b = blockIdx.x;
-    RpAaPipeTile cur = rp_aa_pipe_issue(src, desc, p, b, stage[0], stage_off[0], wrow[0]);
-    cp_async_commit();
-    for (u32 buf = 0; cur.mode != 0; buf ^= 1) {
-        b += gridDim.x;
-        const RpAaPipeTile next =
-            rp_aa_pipe_issue(src, desc, p, b, stage[buf ^ 1], stage_off[buf ^ 1], wrow[buf ^ 1]);
-        cp_async_commit();  // (an empty group past the last tile keeps the count)
-        cp_async_wait_group<1>();  // this lane's copies of `cur` landed...
-        __syncthreads();           // ...and every lane's, with the weights and offsets
-        rp_aa_pipe_compute(src, dst, p, cur, stage[buf], stage_off[buf], wrow[buf]);
-        __syncthreads();  // the next issue refills this buffer
-        cur = next;
-    }
+    rp_pipe_walk<RpAaPipeTile>(
+        [&](u32 b, u32 buf) {
+            return rp_aa_pipe_issue(src, desc, p, b, stage[buf], stage_off[buf], wrow[buf]);
+        },
+        [&](const RpAaPipeTile& t, u32 buf) {
+            rp_aa_pipe_compute(src, dst, p, t, stage[buf], stage_off[buf], wrow[buf]);
+        });
 }
