@@ -62,6 +62,13 @@ run() {
         if "$@" >>"$LOG" 2>&1; then summary+=("PASS  $name ($((SECONDS - t0)) s)")
         else summary+=("FAIL  $name ($((SECONDS - t0)) s)"); tail -30 "$LOG"; fi
     }
+    # The bench rows (an extended regex) that step NAME logged, into the
+    # summary under the step's settings (the A/Bs of the newest kernels).
+    rows_to_summary() {
+        summary+=("      ${1#bench * }:")
+        while IFS= read -r line; do summary+=("        $line"); done < <(
+            sed -n "/^=== $1\$/,/^=== /p" "$LOG" | grep -E "$2")
+    }
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$LOG"
     step "slimmable devices" .gpu/bin/slimmable devices
     for t in .gpu/tests/*; do
@@ -112,9 +119,7 @@ run() {
         step "bench resize, $v" env $v \
             .gpu/bin/slimmable bench resize --backend cuda --iters 30 --torch "$OUT/torch.json"
         if [ "$v" = "SLIMMABLE_RESIZE_PIPE=1" ]; then
-            summary+=("      $v:")
-            while IFS= read -r line; do summary+=("        $line"); done < <(
-                sed -n "/^=== bench resize, $v\$/,/^=== /p" "$LOG" | grep -E '^resize/')
+            rows_to_summary "bench resize, $v" '^resize/'
         fi
     done
     if [ "$full" = 1 ]; then
@@ -165,10 +170,7 @@ run() {
         step "bench conv, $v" env $v \
             .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
         # Its res3x3 w1.0 rows in the summary (the default's are in bench.txt).
-        summary+=("      $v:")
-        while IFS= read -r line; do summary+=("        $line"); done < <(
-            sed -n "/^=== bench conv, $v\$/,/^=== /p" "$LOG" \
-                | grep -E '^conv/res3x3_w1.00_r(224|128)/(fwd_tf32|dgrad|wgrad|train) ')
+        rows_to_summary "bench conv, $v" '^conv/res3x3_w1.00_r(224|128)/(fwd_tf32|dgrad|wgrad|train) '
     done
     # The opt-in persistent twins of the flat depthwise forward and dgrad
     # (stop 21, SLIMMABLE_DW_FLAT_PIPE=1): checked, then the conv bench
@@ -181,10 +183,7 @@ run() {
     # shellcheck disable=SC2086
     step "bench conv, $dw_ab" env $dw_ab \
         .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
-    summary+=("      $dw_ab:")
-    while IFS= read -r line; do summary+=("        $line"); done < <(
-        sed -n "/^=== bench conv, $dw_ab\$/,/^=== /p" "$LOG" \
-            | grep -E '^conv/dw3x3_[ab]_w1.00_r(224|128)/(fwd|dgrad|wgrad|train) ')
+    rows_to_summary "bench conv, $dw_ab" '^conv/dw3x3_[ab]_w1.00_r(224|128)/(fwd|dgrad|wgrad|train) '
     # A/B, the stem's weight gradient: stop 15's register-tiled direct
     # kernel (default) against the split-K GEMM.
     step "bench conv, SLIMMABLE_STEM_WGRAD_DIRECT=0" env SLIMMABLE_STEM_WGRAD_DIRECT=0 \
