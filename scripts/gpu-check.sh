@@ -63,11 +63,18 @@ run() {
         else summary+=("FAIL  $name ($((SECONDS - t0)) s)"); tail -30 "$LOG"; fi
     }
     # The bench rows (an extended regex) that step NAME logged, into the
-    # summary under the step's settings (the A/Bs of the newest kernels).
+    # summary under the step's settings (the A/Bs of the newest kernels),
+    # each with the same case's time in the default table ($OUT/bench.txt,
+    # when the benchmarks step wrote it) and the speed-up over it.
     rows_to_summary() {
-        summary+=("      ${1#bench * }:")
+        summary+=("      ${1#bench * }: case, ms; default ms, speed-up")
         while IFS= read -r line; do summary+=("        $line"); done < <(
-            sed -n "/^=== $1\$/,/^=== /p" "$LOG" | grep -E "$2")
+            sed -n "/^=== $1\$/,/^=== /p" "$LOG" | grep -E "$2" \
+                | awk -v base="$OUT/bench.txt" '
+                    BEGIN { while ((getline l < base) > 0) { split(l, f); d[f[1]] = f[2] } }
+                    { s = sprintf("%-44s %9s", $1, $2)
+                      if (($1 in d) && $2 + 0 > 0) s = s sprintf("; %9s, %.2fx", d[$1], d[$1] / $2)
+                      print s }')
     }
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$LOG"
     step "slimmable devices" .gpu/bin/slimmable devices
