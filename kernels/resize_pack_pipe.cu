@@ -243,7 +243,10 @@ slimmable_resize_pack_bilinear_pipe(const unsigned char* __restrict__ src,
 // (source row × output row, zero outside a row's taps), read as two
 // broadcast float4s a source row. Per output value the products and
 // additions are those of rp_accumulate in its order (zero weights added as
-// 0·v, which is exact), as in the other tile kernels.
+// 0·v, which is exact for finite v), as in the other tile kernels. Unlike
+// theirs, the zeros here include the tile's rows outside an output row's
+// taps, where a NaN or infinite f32 pixel would reach rows it does not
+// touch: the host keeps f32 sources on the one-shot kernel.
 //
 // Shared memory: 2 × (RPA_STAGE_WORDS words + RPA_ROWS offsets + RPA_ROWS
 // × 8 weights) = 8.4 KB a block, 9.4 with the driver's 1 KB: 24 blocks an
@@ -256,6 +259,8 @@ slimmable_resize_pack_bilinear_pipe(const unsigned char* __restrict__ src,
 #ifndef RPA_ROWS
 #define RPA_ROWS 40
 #endif
+// (stage_off also serves the same-size tiles' 8 rows.)
+static_assert(RPA_ROWS >= RPT_TILE_H, "stage_off holds a same-size tile's rows");
 
 // What a warp keeps of an antialias tile between issuing and computing it.
 struct RpAaPipeTile {

@@ -549,7 +549,8 @@ pub mod entry {
     pub const RESIZE_PACK_AA_STAGED: &str = "slimmable_resize_pack_aa_staged";
     /// CUDA only: the antialias tiles on persistent one-warp blocks (as
     /// [`RESIZE_PACK_BILINEAR_PIPE`]), where the antialias tile kernel
-    /// would run; opt-in `SLIMMABLE_RESIZE_PIPE=1` until timed on a GPU.
+    /// would run on a `u8` source; opt-in `SLIMMABLE_RESIZE_PIPE=1` until
+    /// timed on a GPU.
     pub const RESIZE_PACK_AA_PIPE: &str = "slimmable_resize_pack_aa_pipe";
     /// `(x, saved, BnParams)`, grid (chunks, c) × 256: per-chunk Welford partials (chunks in float4 units on the vector path).
     pub const BN_STATS_F32: &str = "slimmable_bn_stats_f32";

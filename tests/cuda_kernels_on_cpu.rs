@@ -323,13 +323,16 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
                 })
             }
             Filter::BilinearAntialias if !switched_off("SLIMMABLE_RESIZE_AA_TILE") => {
-                Some(if opted_in("SLIMMABLE_RESIZE_PIPE") {
-                    ("aa_pipe", entry::RESIZE_PACK_AA_PIPE)
-                } else if opted_in("SLIMMABLE_RESIZE_AA_STAGE") {
-                    ("aa_staged", entry::RESIZE_PACK_AA_STAGED)
-                } else {
-                    ("aa", entry::RESIZE_PACK_AA)
-                })
+                // (f32 sources keep the one-shot kernel: `resize_route`.)
+                Some(
+                    if opted_in("SLIMMABLE_RESIZE_PIPE") && case.format != ImageFormat::F32Chw {
+                        ("aa_pipe", entry::RESIZE_PACK_AA_PIPE)
+                    } else if opted_in("SLIMMABLE_RESIZE_AA_STAGE") {
+                        ("aa_staged", entry::RESIZE_PACK_AA_STAGED)
+                    } else {
+                        ("aa", entry::RESIZE_PACK_AA)
+                    },
+                )
             }
             _ => None,
         };

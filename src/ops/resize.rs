@@ -78,7 +78,8 @@ pub enum ImageFormat {
 }
 
 impl ImageFormat {
-    fn code(self) -> u32 {
+    /// The kernels' code for it (`ResizePackParams::format`).
+    pub fn code(self) -> u32 {
         match self {
             ImageFormat::U8Hwc => 0,
             ImageFormat::U8Chw => 1,

@@ -22,8 +22,8 @@ unsafe impl cudarc::driver::DeviceRepr for FillParams {}
 
 /// Blocks to launch of a persistent kernel (one that walks its `work`
 /// items grid-stride): as many as the device holds at once, at most one an
-/// item. Counted once a process and kernel (one device), from the
-/// occupancy API and the SM count.
+/// item. Counted once a process, device and kernel, from the occupancy API
+/// and the SM count.
 pub fn resident_blocks(
     k: &CudaKernels,
     stream: &CudaStream,
@@ -31,7 +31,9 @@ pub fn resident_blocks(
     threads: u32,
     work: u32,
 ) -> Result<u32> {
-    static RESIDENT: Mutex<Vec<(&str, u32)>> = Mutex::new(Vec::new());
+    static RESIDENT: Mutex<Vec<(usize, &str, u32)>> = Mutex::new(Vec::new());
+    let ctx = stream.context();
+    let device = ctx.ordinal();
     let known = RESIDENT
         .lock()
         .map_err(|_| Error::Cuda {
@@ -39,22 +41,25 @@ pub fn resident_blocks(
             message: "a thread panicked while counting resident blocks".into(),
         })?
         .iter()
-        .find(|(n, _)| *n == name)
-        .map(|&(_, r)| r);
+        .find(|&&(d, n, _)| d == device && n == name)
+        .map(|&(_, _, r)| r);
     let resident = match known {
         Some(r) => r,
         None => {
+            // The occupancy query runs outside a launch: on a thread that has
+            // not used this context yet, the driver needs it current.
+            ctx.bind_to_thread()
+                .map_err(|e| driver_err("cuCtxSetCurrent", e))?;
             let per_sm = k
                 .function(name)?
                 .occupancy_max_active_blocks_per_multiprocessor(threads, 0, None)
                 .map_err(|e| driver_err("cuOccupancyMaxActiveBlocksPerMultiprocessor", e))?;
-            let sms = stream
-                .context()
+            let sms = ctx
                 .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
                 .map_err(|e| driver_err("cuDeviceGetAttribute", e))?;
             let r = per_sm.max(1) * sms.max(1) as u32;
             if let Ok(mut v) = RESIDENT.lock() {
-                v.push((name, r));
+                v.push((device, name, r));
             }
             r
         }

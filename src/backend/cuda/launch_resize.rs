@@ -4,7 +4,7 @@
 use super::launch::{CudaKernels, driver_err, opted_in, resident_blocks, switched_on};
 use crate::error::Result;
 use crate::kernel_sources::entry;
-use crate::ops::resize::Filter;
+use crate::ops::resize::{Filter, ImageFormat};
 use crate::params::ResizePackParams;
 use cudarc::driver::{CudaStream, LaunchConfig, PushKernelArg, sys};
 
@@ -82,7 +82,11 @@ pub fn resize_route(p: &ResizePackParams) -> (&'static str, u32, u32) {
         && p.max_taps <= AA_TILE_MAX_TAPS
         && switched_on!("SLIMMABLE_RESIZE_AA_TILE")
     {
-        if opted_in!("SLIMMABLE_RESIZE_PIPE") {
+        // f32 sources keep the one-shot kernel: the persistent one adds a
+        // zero-weighted product for each of the tile's source rows outside an
+        // output row's taps, which a NaN or infinite pixel would poison (u8
+        // pixels are finite, and for finite values 0·v is exact).
+        if opted_in!("SLIMMABLE_RESIZE_PIPE") && p.format != ImageFormat::F32Chw.code() {
             // As for bilinear: trimmed to the resident blocks at launch.
             return (
                 entry::RESIZE_PACK_AA_PIPE,
