@@ -586,6 +586,66 @@ __device__ __forceinline__ void rp_same_dispatch(const unsigned char* __restrict
     }
 }
 
+// The same-size path in three steps, for the one-shot tile kernels
+// (rp_same_tile) and the persistent ones (resize_pack_pipe.cu): whether
+// tile t's crop is as large as its output (and p.same_size)...
+__device__ __forceinline__ bool rp_same_is(const RpTile& t, const ResizePackParams& p) {
+    return p.same_size != 0 && t.img[5] == t.out[0] && t.img[6] == t.out[1];
+}
+
+// ...issuing the copies of its source columns (mirrored under flip), all its
+// rows, where the u8 HWC layout allows (1 or 3 channels, a 4-byte-aligned
+// buffer; returns whether it did; commits nothing)...
+template <u32 THREADS>
+__device__ __forceinline__ bool rp_same_issue(const unsigned char* __restrict__ src,
+                                              const ResizePackParams& p, const RpTile& t,
+                                              u32* stage, int* stage_off) {
+    const u32* img = t.img;
+    const u32 oh = t.out[0], ow = t.out[1];
+    const bool staged = p.staged && p.format == 0 && (p.channels == 1 || p.channels == 3) &&
+                        rp_words_ok(src);
+    if (staged) {
+        const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
+        const u32 rows = min((u32)RPT_TILE_H, oh - t.y0);
+        const u32 xl = t.x0, xr = min(t.x0 + RPT_TILE_W, ow) - 1;
+        const u32 xs_lo = img[7] ? ow - 1 - xr : xl, span = (xr - xl + 1) * st.ps;
+        rp_issue_stage_rows<THREADS>(stage, stage_off, src,
+                                     img[0] + (img[3] + t.y0) * st.rs + (img[4] + xs_lo) * st.ps,
+                                     st.rs, (int)rows, span, (span + 6) / 4);
+    }
+    return staged;
+}
+
+// ...and writing it (`filter` 1 bilinear, 2 antialias, for the weights) by a
+// block of THREADS, once any staged copies landed and the block synced.
+template <u32 THREADS>
+__device__ __forceinline__ void rp_same_write(const unsigned char* __restrict__ src,
+                                              float* __restrict__ dst, const ResizePackParams& p,
+                                              const RpTile& t, u32 filter, bool staged,
+                                              const u32* stage, const int* stage_off) {
+    const u32* img = t.img;
+    const u32 oh = t.out[0], ow = t.out[1];
+    const u32 tid = threadIdx.x, x = t.x0 + tid % RPT_TILE_W;
+    if (x >= ow) return;
+    const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
+    // Each axis's weight (the same at every output).
+    RpSame q;
+    q.wx = rp_same_weight(filter, p.align_corners, (int)ow);
+    q.wy = rp_same_weight(filter, p.align_corners, (int)oh);
+    const u32 xs = img[7] ? ow - 1 - x : x;  // flip mirrors the output
+    q.ty = THREADS == RPT_TILE_W ? 0 : tid / RPT_TILE_W;  // (one warp: row 0, known)
+    q.first = img[0] + (img[3] + t.y0) * st.rs + (img[4] + xs) * st.ps;
+    q.rs = st.rs;
+    q.cs = st.cs;
+    q.rows = min((u32)RPT_TILE_H, oh - t.y0);
+    q.ow = ow;
+    q.plane = oh * ow;
+    q.out = rp_tile_image(dst, t, p) + t.y0 * ow + x;
+    q.stage = stage;
+    q.stage_off = stage_off;
+    rp_same_dispatch<THREADS>(src, q, p, staged);
+}
+
 // The tile kernels' same-size path, by a block of THREADS (`filter` 1
 // bilinear, 2 antialias, for the weights): where the tile's image crop is
 // as large as the output (and p.same_size), writes the tile and returns
@@ -597,40 +657,14 @@ __device__ __forceinline__ bool rp_same_tile(const unsigned char* __restrict__ s
                                              float* __restrict__ dst, u32 filter,
                                              const RpTile& tile, const ResizePackParams& p,
                                              u32* stage, int* stage_off) {
-    const u32* img = tile.img;
-    const u32 oh = tile.out[0], ow = tile.out[1];
-    if (p.same_size == 0 || img[5] != oh || img[6] != ow) return false;
-    const u32 tid = threadIdx.x, tx = tid % RPT_TILE_W;
-    const u32 x = tile.x0 + tx;
-    const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
-    const u32 rows = min((u32)RPT_TILE_H, oh - tile.y0);
-    const bool staged = STAGING && p.staged && p.format == 0 &&
-                        (p.channels == 1 || p.channels == 3) && rp_words_ok(src);
+    if (!rp_same_is(tile, p)) return false;
+    const bool staged = STAGING && rp_same_issue<THREADS>(src, p, tile, stage, stage_off);
     if (staged) {
-        // The tile's source columns (mirrored under flip), all its rows.
-        const u32 xl = tile.x0, xr = min(tile.x0 + RPT_TILE_W, ow) - 1;
-        const u32 xs_lo = img[7] ? ow - 1 - xr : xl, span = (xr - xl + 1) * st.ps;
-        rp_stage_rows<THREADS>(stage, stage_off, src,
-                               img[0] + (img[3] + tile.y0) * st.rs + (img[4] + xs_lo) * st.ps,
-                               st.rs, (int)rows, span, (span + 6) / 4);
+        cp_async_commit();
+        cp_async_wait_all();
+        __syncthreads();
     }
-    if (x >= ow) return true;
-    // Each axis's weight (the same at every output).
-    RpSame q;
-    q.wx = rp_same_weight(filter, p.align_corners, (int)ow);
-    q.wy = rp_same_weight(filter, p.align_corners, (int)oh);
-    const u32 xs = img[7] ? ow - 1 - x : x;  // flip mirrors the output
-    q.ty = tid / RPT_TILE_W;
-    q.first = img[0] + (img[3] + tile.y0) * st.rs + (img[4] + xs) * st.ps;
-    q.rs = st.rs;
-    q.cs = st.cs;
-    q.rows = rows;
-    q.ow = ow;
-    q.plane = oh * ow;
-    q.out = rp_tile_image(dst, tile, p) + tile.y0 * ow + x;
-    q.stage = stage;
-    q.stage_off = stage_off;
-    rp_same_dispatch<THREADS>(src, q, p, staged);
+    rp_same_write<THREADS>(src, dst, p, tile, filter, staged, stage, stage_off);
     return true;
 }
 

@@ -63,62 +63,6 @@ struct RpPipeTile {
     int r_first;    // bilinear, staged: the span's first source row
 };
 
-// The persistent kernels' same-size tiles (rp_same_tile, split): whether
-// tile t's crop is as large as its output (and p.same_size)...
-__device__ __forceinline__ bool rp_pipe_is_same(const RpTile& t, const ResizePackParams& p) {
-    return p.same_size != 0 && t.img[5] == t.out[0] && t.img[6] == t.out[1];
-}
-
-// ...issuing the copies of its source columns, all its rows, where
-// rp_same_tile stages them (returns whether it did)...
-__device__ __forceinline__ bool rp_pipe_issue_same(const unsigned char* __restrict__ src,
-                                                   const ResizePackParams& p, const RpTile& t,
-                                                   u32* stage, int* stage_off) {
-    const u32* img = t.img;
-    const u32 oh = t.out[0], ow = t.out[1];
-    const bool staged = p.staged && p.format == 0 && (p.channels == 1 || p.channels == 3) &&
-                        rp_words_ok(src);
-    if (staged) {
-        const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
-        const u32 rows = min((u32)RPT_TILE_H, oh - t.y0);
-        const u32 xl = t.x0, xr = min(t.x0 + RPT_TILE_W, ow) - 1;
-        const u32 xs_lo = img[7] ? ow - 1 - xr : xl, span = (xr - xl + 1) * st.ps;
-        rp_issue_stage_rows<32>(stage, stage_off, src,
-                                img[0] + (img[3] + t.y0) * st.rs + (img[4] + xs_lo) * st.ps,
-                                st.rs, (int)rows, span, (span + 6) / 4);
-    }
-    return staged;
-}
-
-// ...and writing it (`filter` 1 bilinear, 2 antialias, for the weights), one
-// column a lane, once its copies landed.
-__device__ __forceinline__ void rp_pipe_compute_same(const unsigned char* __restrict__ src,
-                                                     float* __restrict__ dst,
-                                                     const ResizePackParams& p, const RpTile& t,
-                                                     u32 filter, bool staged, const u32* stage,
-                                                     const int* stage_off) {
-    const u32* img = t.img;
-    const u32 oh = t.out[0], ow = t.out[1];
-    const u32 x = t.x0 + threadIdx.x % 32;
-    if (x >= ow) return;
-    const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
-    RpSame q;
-    q.wx = rp_same_weight(filter, p.align_corners, (int)ow);
-    q.wy = rp_same_weight(filter, p.align_corners, (int)oh);
-    const u32 xs = img[7] ? ow - 1 - x : x;  // flip mirrors the output
-    q.ty = 0;
-    q.first = img[0] + (img[3] + t.y0) * st.rs + (img[4] + xs) * st.ps;
-    q.rs = st.rs;
-    q.cs = st.cs;
-    q.rows = min((u32)RPT_TILE_H, oh - t.y0);
-    q.ow = ow;
-    q.plane = oh * ow;
-    q.out = rp_tile_image(dst, t, p) + t.y0 * ow + x;
-    q.stage = stage;
-    q.stage_off = stage_off;
-    rp_same_dispatch<32>(src, q, p, staged);
-}
-
 // Finds tile b, computes its taps (row taps into `row_tap`) and issues the
 // copies of its source span into `stage` where it fits; commits nothing.
 // Warp-uniform but for the lane's column taps.
@@ -139,9 +83,9 @@ __device__ __forceinline__ RpPipeTile rp_pipe_issue(const unsigned char* __restr
     const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
     const u32 rows = min((u32)RPT_TILE_H, oh - y0);
     const bool words = rp_words_ok(src);
-    if (rp_pipe_is_same(t.tile, p)) {
+    if (rp_same_is(t.tile, p)) {
         t.mode = 1;
-        t.staged = rp_pipe_issue_same(src, p, t.tile, stage, stage_off);
+        t.staged = rp_same_issue<32>(src, p, t.tile, stage, stage_off);
         return t;
     }
     // rp_bilinear_tiles' taps and staging rule, the span's bounds from
@@ -192,7 +136,7 @@ __device__ __forceinline__ void rp_pipe_compute(const unsigned char* __restrict_
     const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
     const u32 rows = min((u32)RPT_TILE_H, oh - y0);
     if (t.mode == 1) {
-        rp_pipe_compute_same(src, dst, p, t.tile, 1u, t.staged, stage, stage_off);
+        rp_same_write<32>(src, dst, p, t.tile, 1u, t.staged, stage, stage_off);
         return;
     }
     RpBiColumn q;
@@ -286,9 +230,9 @@ __device__ __forceinline__ RpAaPipeTile rp_aa_pipe_issue(const unsigned char* __
     t.r_count = 0;
     if (b >= p.total_tiles) return t;
     t.tile = rp_locate_tile(desc, p, b);
-    if (rp_pipe_is_same(t.tile, p)) {
+    if (rp_same_is(t.tile, p)) {
         t.mode = 1;
-        t.staged = rp_pipe_issue_same(src, p, t.tile, stage, stage_off);
+        t.staged = rp_same_issue<32>(src, p, t.tile, stage, stage_off);
         return t;
     }
     const u32* img = t.tile.img;
@@ -410,7 +354,7 @@ __device__ __forceinline__ void rp_aa_pipe_compute(const unsigned char* __restri
                                                    const int* stage_off,
                                                    const float (*wrow)[RPT_TILE_H]) {
     if (t.mode == 1) {
-        rp_pipe_compute_same(src, dst, p, t.tile, 2u, t.staged, stage, stage_off);
+        rp_same_write<32>(src, dst, p, t.tile, 2u, t.staged, stage, stage_off);
         return;
     }
     const u32* img = t.tile.img;
