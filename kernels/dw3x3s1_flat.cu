@@ -242,6 +242,21 @@ __device__ __forceinline__ void dwf_compute(const float* win, const float (*wsm)
     }
 }
 
+// The channels c_lo..c_hi a segment starting at flat element e0 touches.
+__device__ __forceinline__ void dwf_channels(int e0, int plane, int ic, int& c_lo, int& c_hi) {
+    c_lo = e0 / plane;
+    c_hi = min(ic - 1, (e0 + DWF_SEG - 1) / plane);
+}
+
+// The element of `wt` that tap k (0..8) of channel cc's row of the block's
+// weight table holds: the kernel turned 180° for the dgrad (slot 9, the
+// bias, is the caller's).
+template <bool FLIP>
+__device__ __forceinline__ u32 dwf_tap_at(const Conv2dParams& p, int cc, int k) {
+    const int kk = FLIP ? 8 - k : k;
+    return at(p.w, cc, 0, kk / 3, kk % 3);
+}
+
 // Forward (FLIP false: src x, dst y, bias) or data gradient (FLIP true:
 // src dy, dst dx, the kernel turned 180°). Grid (segments, N).
 template <bool FLIP, int RUN>
@@ -258,15 +273,13 @@ __device__ void dwf_apply(const float* __restrict__ src, float* __restrict__ dst
     const float* s = src + sv_.offset + n * sv_.strides[0];
     float* d = dst + dv.offset + n * dv.strides[0];
     dwf_stage(win, s, e0 - w - 1, dwf_window_len(e0, total, w), total);
-    const int c_lo = e0 / plane, c_hi = min(g.ic - 1, (e0 + DWF_SEG - 1) / plane);
+    int c_lo, c_hi;
+    dwf_channels(e0, plane, g.ic, c_lo, c_hi);
     for (int i = t; i < (c_hi - c_lo + 1) * 10; i += DWF_THREADS) {
         const int cc = c_lo + i / 10, k = i % 10;
         float v;
         if (k == 9) v = (!FLIP && p.has_bias) ? bias[p.bias_offset + cc] : 0.f;
-        else {
-            const int kk = FLIP ? 8 - k : k;
-            v = wt[at(p.w, cc, 0, kk / 3, kk % 3)];
-        }
+        else v = wt[dwf_tap_at<FLIP>(p, cc, k)];
         wsm[cc - c_lo][k] = v;
     }
     __syncthreads();
@@ -332,7 +345,8 @@ __device__ __forceinline__ void dwfp_issue(const float* __restrict__ src,
         const int gi = lo + j;
         cp_async4(win + j, s + gi, gi >= 0 && gi < total);
     }
-    const int c_lo = e0 / plane, c_hi = min(ic - 1, (e0 + DWF_SEG - 1) / plane);
+    int c_lo, c_hi;
+    dwf_channels(e0, plane, ic, c_lo, c_hi);
     for (int j = t; j < (c_hi - c_lo + 1) * 10; j += DWF_THREADS) {
         const int cc = c_lo + j / 10, k = j % 10;
         if (k == 9) {
@@ -340,8 +354,7 @@ __device__ __forceinline__ void dwfp_issue(const float* __restrict__ src,
             const bool has = !FLIP && p.has_bias;
             cp_async4(&wsm[cc - c_lo][9], has ? bias + p.bias_offset + cc : wt, has);
         } else {
-            const int kk = FLIP ? 8 - k : k;
-            cp_async4(&wsm[cc - c_lo][k], wt + at(p.w, cc, 0, kk / 3, kk % 3), true);
+            cp_async4(&wsm[cc - c_lo][k], wt + dwf_tap_at<FLIP>(p, cc, k), true);
         }
     }
 }
@@ -368,7 +381,8 @@ __device__ void dwf_apply_pipe(const float* __restrict__ src, float* __restrict_
         cp_async_wait_group<1>();  // this thread's copies of item i landed...
         __syncthreads();           // ...and every thread's
         const int n = i / segments, e0 = (i - n * segments) * DWF_SEG;
-        const int c_lo = e0 / plane, c_hi = min(g.ic - 1, (e0 + DWF_SEG - 1) / plane);
+        int c_lo, c_hi;
+        dwf_channels(e0, plane, g.ic, c_lo, c_hi);
         dwf_compute<RUN>(win[buf], wsm[buf], e0, c_lo, c_hi, h, w, total,
                          dst + dv.offset + n * dv.strides[0], p);
         __syncthreads();  // the next issue refills this buffer
