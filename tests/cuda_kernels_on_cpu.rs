@@ -747,12 +747,9 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
             // Where the persistent flat twins would take the pass
             // (SLIMMABLE_DW_FLAT_PIPE=1 on the host), them too.
             let result = result.and_then(|text| {
-                use slimmable::backend::cuda::launch_conv::{dw_flat_pipe_fits, dw_flat_route};
+                use slimmable::backend::cuda::launch_conv::dw_flat_pipe_route;
                 let (cp, params) = case_pass_params(&cdir, pass);
-                let pipe = dw_flat_route(cp, &params)
-                    && cp != slimmable::backend::ConvPass::Wgrad
-                    && dw_flat_pipe_fits(&params);
-                if !pipe {
+                if !dw_flat_pipe_route(cp, &params) {
                     return Ok(text);
                 }
                 run_driver(&exe, &[cdir.as_os_str(), pass.as_ref(), "pipe".as_ref()])

@@ -175,17 +175,16 @@ pub fn dw_flat_row2(p: &Conv2dParams) -> bool {
     p.x.dims[3].is_multiple_of(2) && !dw_flat_row4(p) && switched_on!("SLIMMABLE_DW_FLAT2")
 }
 
-/// Whether the flat forward and dgrad's persistent twins (`*_pipe`) can
-/// take these planes: at most `DWFP_MAX_W` = 128 wide and at least
-/// `DWFP_MIN_PLANE` = 16 in area, which bound their double buffers.
-pub fn dw_flat_pipe_fits(p: &Conv2dParams) -> bool {
-    p.x.dims[3] <= 128 && p.x.dims[2] * p.x.dims[3] >= 16
-}
-
-/// Whether they run: where they fit, opted in with
-/// `SLIMMABLE_DW_FLAT_PIPE=1` until timed on a GPU.
-fn dw_flat_pipe(p: &Conv2dParams) -> bool {
-    dw_flat_pipe_fits(p) && opted_in!("SLIMMABLE_DW_FLAT_PIPE")
+/// Whether the flat kernels' persistent twins (`*_pipe`) can take this
+/// pass: a forward or dgrad on the flat kernels ([`dw_flat_route`]), planes
+/// at most `DWFP_MAX_W` = 128 wide and at least `DWFP_MIN_PLANE` = 16 in
+/// area, which bound their double buffers. They run there when opted in
+/// (`SLIMMABLE_DW_FLAT_PIPE=1`, until timed on a GPU).
+pub fn dw_flat_pipe_route(pass: ConvPass, p: &Conv2dParams) -> bool {
+    pass != ConvPass::Wgrad
+        && dw_flat_route(pass, p)
+        && p.x.dims[3] <= 128
+        && p.x.dims[2] * p.x.dims[3] >= 16
 }
 
 /// Whether a depthwise conv runs on the flat 3×3 stride-1 kernels
@@ -346,25 +345,48 @@ pub unsafe fn launch_conv2d(
             shared_mem_bytes: 0,
         };
         let flat_images = n.clamp(1, 8);
+        // The flat entries (fwd, dgrad, wgrad) and the persistent twins of
+        // the first two: the ROW4 or ROW2 kernels where they fit.
+        let (flat_entries, pipe_entries) = if dw_flat_row4(p) {
+            (
+                [
+                    entry::DWCONV2D_FWD_K3S1_FLAT4,
+                    entry::DWCONV2D_DGRAD_K3S1_FLAT4,
+                    entry::DWCONV2D_WGRAD_K3S1_FLAT4,
+                ],
+                [
+                    entry::DWCONV2D_FWD_K3S1_FLAT4_PIPE,
+                    entry::DWCONV2D_DGRAD_K3S1_FLAT4_PIPE,
+                ],
+            )
+        } else if dw_flat_row2(p) {
+            (
+                [
+                    entry::DWCONV2D_FWD_K3S1_FLAT2,
+                    entry::DWCONV2D_DGRAD_K3S1_FLAT2,
+                    entry::DWCONV2D_WGRAD_K3S1_FLAT,
+                ],
+                [
+                    entry::DWCONV2D_FWD_K3S1_FLAT2_PIPE,
+                    entry::DWCONV2D_DGRAD_K3S1_FLAT2_PIPE,
+                ],
+            )
+        } else {
+            (
+                [
+                    entry::DWCONV2D_FWD_K3S1_FLAT,
+                    entry::DWCONV2D_DGRAD_K3S1_FLAT,
+                    entry::DWCONV2D_WGRAD_K3S1_FLAT,
+                ],
+                [
+                    entry::DWCONV2D_FWD_K3S1_FLAT_PIPE,
+                    entry::DWCONV2D_DGRAD_K3S1_FLAT_PIPE,
+                ],
+            )
+        };
         // The persistent twins walk the (segment, image) items: as many
         // blocks as are resident.
-        let pipe = flat && pass != ConvPass::Wgrad && dw_flat_pipe(p);
-        let pipe_entries = if dw_flat_row4(p) {
-            [
-                entry::DWCONV2D_FWD_K3S1_FLAT4_PIPE,
-                entry::DWCONV2D_DGRAD_K3S1_FLAT4_PIPE,
-            ]
-        } else if dw_flat_row2(p) {
-            [
-                entry::DWCONV2D_FWD_K3S1_FLAT2_PIPE,
-                entry::DWCONV2D_DGRAD_K3S1_FLAT2_PIPE,
-            ]
-        } else {
-            [
-                entry::DWCONV2D_FWD_K3S1_FLAT_PIPE,
-                entry::DWCONV2D_DGRAD_K3S1_FLAT_PIPE,
-            ]
-        };
+        let pipe = dw_flat_pipe_route(pass, p) && opted_in!("SLIMMABLE_DW_FLAT_PIPE");
         let pipe_cfg = |name: &'static str| -> Result<LaunchConfig> {
             let items = u32::try_from(segments * n).unwrap_or(u32::MAX);
             Ok(LaunchConfig {
@@ -372,27 +394,6 @@ pub unsafe fn launch_conv2d(
                 block_dim: (THREADS, 1, 1),
                 shared_mem_bytes: 0,
             })
-        };
-        // The flat entries (fwd, dgrad, wgrad): the ROW4 or ROW2 twins where
-        // they fit.
-        let flat_entries = if dw_flat_row4(p) {
-            [
-                entry::DWCONV2D_FWD_K3S1_FLAT4,
-                entry::DWCONV2D_DGRAD_K3S1_FLAT4,
-                entry::DWCONV2D_WGRAD_K3S1_FLAT4,
-            ]
-        } else if dw_flat_row2(p) {
-            [
-                entry::DWCONV2D_FWD_K3S1_FLAT2,
-                entry::DWCONV2D_DGRAD_K3S1_FLAT2,
-                entry::DWCONV2D_WGRAD_K3S1_FLAT,
-            ]
-        } else {
-            [
-                entry::DWCONV2D_FWD_K3S1_FLAT,
-                entry::DWCONV2D_DGRAD_K3S1_FLAT,
-                entry::DWCONV2D_WGRAD_K3S1_FLAT,
-            ]
         };
         match pass {
             ConvPass::Forward if pipe => launch(
