@@ -569,16 +569,9 @@ DW_WGRAD_ENTRY(7)
 #define DW_NARROW_THREADS 256
 #define DW_NARROW_MAX_W 27
 
-// ROWS: rows of x and dy loaded together before their steps, so that a
-// warp waits for one round trip a ROWS rows instead of one a row (the walk
-// is otherwise a chain of dependent steps, each waiting on its loads: at
-// 64 × 384 × 14 × 14 a warp walks 4 image pairs, 56 such waits). ROWS = 1
-// is the original walk; the sums are the same either way (same products,
-// same order).
-template <int ROWS>
-__device__ __forceinline__ void dw_wgrad_narrow(const float* __restrict__ x, float* __restrict__ dw,
-                                                const float* __restrict__ dy,
-                                                const Conv2dParams& p) {
+extern "C" __global__ void __launch_bounds__(DW_NARROW_THREADS)
+    slimmable_dwconv2d_wgrad_k3s1_narrow(const float* __restrict__ x, float* __restrict__ dw,
+                                         const float* __restrict__ dy, Conv2dParams p) {
     const Geom g = geom_of(p);
     const int c = blockIdx.x, w = g.w, h = g.h;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -607,36 +600,24 @@ __device__ __forceinline__ void dw_wgrad_narrow(const float* __restrict__ x, flo
         float b2 = __shfl_sync(0xffffffffu, b1, right_lane);
         b0 = has_left ? b0 : 0.f;
         b2 = has_right ? b2 : 0.f;
-        for (int r0 = 0; r0 < h; r0 += ROWS) {
-            // Rows r0 + 1 .. r0 + ROWS of x and r0 .. r0 + ROWS - 1 of dy.
-            float xr[ROWS], dr[ROWS];
-#pragma unroll
-            for (int k = 0; k < ROWS; ++k) {
-                const int r = r0 + k;
-                xr[k] = live && r + 1 < h ? xp[(r + 1) * xs] : 0.f;
-                dr[k] = live && r < h ? dp[r * ys] : 0.f;
-            }
-#pragma unroll
-            for (int k = 0; k < ROWS; ++k) {
-                if (r0 + k >= h) break;  // uniform: h is the warp's
-                const float c1 = xr[k];  // row r + 1
-                float c0 = __shfl_sync(0xffffffffu, c1, left_lane);
-                float c2 = __shfl_sync(0xffffffffu, c1, right_lane);
-                c0 = has_left ? c0 : 0.f;
-                c2 = has_right ? c2 : 0.f;
-                const float d = dr[k];
-                acc[0] = fmaf(d, a0, acc[0]);
-                acc[1] = fmaf(d, a1, acc[1]);
-                acc[2] = fmaf(d, a2, acc[2]);
-                acc[3] = fmaf(d, b0, acc[3]);
-                acc[4] = fmaf(d, b1, acc[4]);
-                acc[5] = fmaf(d, b2, acc[5]);
-                acc[6] = fmaf(d, c0, acc[6]);
-                acc[7] = fmaf(d, c1, acc[7]);
-                acc[8] = fmaf(d, c2, acc[8]);
-                a0 = b0; a1 = b1; a2 = b2;
-                b0 = c0; b1 = c1; b2 = c2;
-            }
+        for (int r = 0; r < h; ++r) {
+            const float c1 = live && r + 1 < h ? xp[(r + 1) * xs] : 0.f;  // row r + 1
+            float c0 = __shfl_sync(0xffffffffu, c1, left_lane);
+            float c2 = __shfl_sync(0xffffffffu, c1, right_lane);
+            c0 = has_left ? c0 : 0.f;
+            c2 = has_right ? c2 : 0.f;
+            const float d = live ? dp[r * ys] : 0.f;
+            acc[0] = fmaf(d, a0, acc[0]);
+            acc[1] = fmaf(d, a1, acc[1]);
+            acc[2] = fmaf(d, a2, acc[2]);
+            acc[3] = fmaf(d, b0, acc[3]);
+            acc[4] = fmaf(d, b1, acc[4]);
+            acc[5] = fmaf(d, b2, acc[5]);
+            acc[6] = fmaf(d, c0, acc[6]);
+            acc[7] = fmaf(d, c1, acc[7]);
+            acc[8] = fmaf(d, c2, acc[8]);
+            a0 = b0; a1 = b1; a2 = b2;
+            b0 = c0; b1 = c1; b2 = c2;
         }
     }
 #pragma unroll 1
@@ -644,19 +625,4 @@ __device__ __forceinline__ void dw_wgrad_narrow(const float* __restrict__ x, flo
         const float s = block_sum(acc[i]);
         if (threadIdx.x == 0) atomicAdd(&dw[at(p.w, c, 0, i / 3, i % 3)], s);
     }
-}
-
-extern "C" __global__ void __launch_bounds__(DW_NARROW_THREADS)
-    slimmable_dwconv2d_wgrad_k3s1_narrow(const float* __restrict__ x, float* __restrict__ dw,
-                                         const float* __restrict__ dy, Conv2dParams p) {
-    dw_wgrad_narrow<1>(x, dw, dy, p);
-}
-
-// Eight rows a round trip (opt-in, SLIMMABLE_DW_WGRAD_NARROW_ROWS=8, until
-// timed on a GPU). Four blocks an SM: unbounded, ptxas took 73 registers
-// (three).
-extern "C" __global__ void __launch_bounds__(DW_NARROW_THREADS, 4)
-    slimmable_dwconv2d_wgrad_k3s1_narrow8(const float* __restrict__ x, float* __restrict__ dw,
-                                          const float* __restrict__ dy, Conv2dParams p) {
-    dw_wgrad_narrow<8>(x, dw, dy, p);
 }

@@ -181,16 +181,12 @@ run() {
     done
     # The opt-in persistent twins of the flat depthwise forward and dgrad
     # (stop 21, SLIMMABLE_DW_FLAT_PIPE=1): checked, then the conv bench
-    # with them (the dw3x3 w1.0 rows in the summary).
-    # With them, the narrow depthwise wgrad (planes under 28 wide: dw3x3_a)
-    # loading eight rows a round trip (SLIMMABLE_DW_WGRAD_NARROW_ROWS=8).
-    local dw_ab="SLIMMABLE_DW_FLAT_PIPE=1 SLIMMABLE_DW_WGRAD_NARROW_ROWS=8"
-    # shellcheck disable=SC2086 # $dw_ab is a list of NAME=VALUE words
-    step "verify conv2d, $dw_ab" env $dw_ab .gpu/bin/slimmable verify --backend cuda --op conv2d
-    # shellcheck disable=SC2086
-    step "bench conv, $dw_ab" env $dw_ab \
+    # with them (the dw3x3 w1.0 forward and dgrad rows in the summary).
+    step "verify conv2d, SLIMMABLE_DW_FLAT_PIPE=1" env SLIMMABLE_DW_FLAT_PIPE=1 \
+        .gpu/bin/slimmable verify --backend cuda --op conv2d
+    step "bench conv, SLIMMABLE_DW_FLAT_PIPE=1" env SLIMMABLE_DW_FLAT_PIPE=1 \
         .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
-    rows_to_summary "bench conv, $dw_ab" '^conv/dw3x3_[ab]_w1.00_r(224|128)/(fwd|dgrad|wgrad|train) '
+    rows_to_summary "bench conv, SLIMMABLE_DW_FLAT_PIPE=1" '^conv/dw3x3_[ab]_w1.00_r(224|128)/(fwd|dgrad|train) '
     # A/B, the stem's weight gradient: stop 15's register-tiled direct
     # kernel (default) against the split-K GEMM.
     step "bench conv, SLIMMABLE_STEM_WGRAD_DIRECT=0" env SLIMMABLE_STEM_WGRAD_DIRECT=0 \

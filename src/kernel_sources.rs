@@ -198,7 +198,6 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::DWCONV2D_WGRAD_K5,
             entry::DWCONV2D_WGRAD_K7,
             entry::DWCONV2D_WGRAD_K3S1_NARROW,
-            entry::DWCONV2D_WGRAD_K3S1_NARROW8,
         ],
     },
     CudaUnit {
@@ -494,9 +493,6 @@ pub mod entry {
     /// column walking rows: same arguments and grid (C, splits), 256
     /// threads; CUDA only.
     pub const DWCONV2D_WGRAD_K3S1_NARROW: &str = "slimmable_dwconv2d_wgrad_k3s1_narrow";
-    /// The same, eight rows of x and dy loaded a round trip (opt-in
-    /// `SLIMMABLE_DW_WGRAD_NARROW_ROWS=8` until timed on a GPU).
-    pub const DWCONV2D_WGRAD_K3S1_NARROW8: &str = "slimmable_dwconv2d_wgrad_k3s1_narrow8";
     /// WGSL only: depthwise 3×3 stride-1 forward and dgrad, four outputs
     /// along a row per invocation, 1-D grid over N·C·rows·ceil(cols/4).
     pub const DWCONV2D_FWD_K3S1_ROW4: &str = "slimmable_dwconv2d_fwd_k3s1_row4";

@@ -755,22 +755,17 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
                 run_driver(&exe, &[cdir.as_os_str(), pass.as_ref(), "pipe".as_ref()])
                     .map(|piped| format!("{text} | persistent: {piped}"))
             });
-            // Where the narrow wgrad ran, its eight-row twin and the kernel
-            // it replaces too (SLIMMABLE_DW_WGRAD_NARROW_ROWS=8 and
-            // SLIMMABLE_DW_WGRAD_NARROW=0 on the host).
+            // Where the narrow wgrad ran, the kernel it replaces too
+            // (SLIMMABLE_DW_WGRAD_NARROW=0 on the host).
             let result = result.and_then(|text| {
                 if !narrow {
                     return Ok(text);
                 }
-                let eight =
-                    run_driver(&exe, &[cdir.as_os_str(), pass.as_ref(), "narrow8".as_ref()])?;
                 run_driver(
                     &exe,
                     &[cdir.as_os_str(), pass.as_ref(), "nonarrow".as_ref()],
                 )
-                .map(|other| {
-                    format!("{text} | eight rows a load: {eight} | without narrow: {other}")
-                })
+                .map(|other| format!("{text} | without narrow: {other}"))
             });
             // The same case again with the flat 3×3 kernels switched off
             // (SLIMMABLE_DW_FLAT=0 on the host), so the tiled ones stay covered.

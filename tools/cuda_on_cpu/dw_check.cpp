@@ -1,6 +1,6 @@
 // Checks kernels/dwconv2d.cu on the CPU (see cuda_shim.h) against a case
 // written by tests/cuda_kernels_on_cpu.rs:
-//   dw_check CASE_DIR fwd|dgrad|wgrad [noflat|noflat4|nonarrow|narrow8|pipe]
+//   dw_check CASE_DIR fwd|dgrad|wgrad [noflat|noflat4|nonarrow|pipe]
 // The case holds the pass's Conv2dParams (params.bin), the x, w, y buffers
 // before (x.bin, w.bin, y.bin; the output poisoned or, for wgrad, holding
 // earlier gradients) and the CPU reference's output buffer (expected.bin).
@@ -39,10 +39,8 @@ static bool flat_fits(const Conv2dParams& p) {
 int main(int argc, char** argv) {
     const std::string mode = argc == 4 ? argv[3] : "";
     if (argc != 3 &&
-        !(argc == 4 && (mode == "noflat" || mode == "noflat4" || mode == "nonarrow" ||
-                        mode == "narrow8" || mode == "pipe"))) {
-        std::fprintf(stderr,
-                     "usage: dw_check CASE_DIR fwd|dgrad|wgrad [noflat|noflat4|nonarrow|narrow8|pipe]\n");
+        !(argc == 4 && (mode == "noflat" || mode == "noflat4" || mode == "nonarrow" || mode == "pipe"))) {
+        std::fprintf(stderr, "usage: dw_check CASE_DIR fwd|dgrad|wgrad [noflat|noflat4|nonarrow|pipe]\n");
         return 2;
     }
     case_dir = argv[1];
@@ -201,11 +199,8 @@ int main(int argc, char** argv) {
     } else if (narrow) {
         out = &w;
         // Splits of the batch (two, so that blocks meet in the atomics).
-        // narrow8: the twin that loads eight rows a round trip
-        // (SLIMMABLE_DW_WGRAD_NARROW_ROWS=8 on the host).
         shim_launch({ic, 2, 1}, {DW_NARROW_THREADS, 1, 1}, [&] {
-            (mode == "narrow8" ? slimmable_dwconv2d_wgrad_k3s1_narrow8
-                               : slimmable_dwconv2d_wgrad_k3s1_narrow)(x.data(), w.data(), y.data(), p);
+            slimmable_dwconv2d_wgrad_k3s1_narrow(x.data(), w.data(), y.data(), p);
         });
     } else if (pass == "wgrad") {
         out = &w;

@@ -140,12 +140,6 @@ pub fn dw_flat_row4(p: &Conv2dParams) -> bool {
     p.x.dims[3].is_multiple_of(4) && switched_on!("SLIMMABLE_DW_FLAT4")
 }
 
-/// Whether the narrow wgrad loads eight rows a round trip (`_narrow8`):
-/// opt-in `SLIMMABLE_DW_WGRAD_NARROW_ROWS=8` until timed on a GPU.
-pub fn dw_wgrad_narrow_rows8() -> bool {
-    env_choice!("SLIMMABLE_DW_WGRAD_NARROW_ROWS", "8" => true, "1" => false).unwrap_or(false)
-}
-
 /// Whether a depthwise wgrad runs on `slimmable_dwconv2d_wgrad_k3s1_narrow`:
 /// 3×3, stride 1, padding 1, planes narrower than the flat wgrad's
 /// (`DWF_WGRAD_MIN_W`), at most 65535 channels (grid x).
@@ -458,12 +452,11 @@ pub unsafe fn launch_conv2d(
                     block_dim: (THREADS, 1, 1),
                     shared_mem_bytes: 0,
                 };
-                let name = if dw_wgrad_narrow_rows8() {
-                    entry::DWCONV2D_WGRAD_K3S1_NARROW8
-                } else {
-                    entry::DWCONV2D_WGRAD_K3S1_NARROW
-                };
-                launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, p])?;
+                launch(
+                    entry::DWCONV2D_WGRAD_K3S1_NARROW,
+                    cfg,
+                    &[&ptr.x, &ptr.w, &ptr.y, p],
+                )?;
             }
             // The 3×3 wgrad has the 32-wide tile only: on narrower planes
             // its blocks were few and serial (H200, 2026-11-26: up to 2×
