@@ -583,9 +583,11 @@ pub unsafe fn launch_conv2d(
         let square = gemm_square_fits(pass, precision, p)
             // SLIMMABLE_GEMM_SQUARE=1 every fitting conv, =0 none (A/B).
             && forced!("SLIMMABLE_GEMM_SQUARE").unwrap_or_else(|| gemm_square_wins(p));
-        // SLIMMABLE_GEMM_LDSM=1: the square tiles with ldmatrix fragments.
-        let ldsm = (square && ldsm_fits(pass, p) && opted_in!("SLIMMABLE_GEMM_LDSM"))
-            .then(|| ldsm_kernel(pass, m.div_ceil(128) * cols.div_ceil(128) * groups));
+        // The square tiles' ldmatrix twins where they fit and win.
+        let ldsm = (square
+            && ldsm_fits(pass, p)
+            && ldsm_wins(pass, m.div_ceil(128) * cols.div_ceil(128) * groups))
+        .then(|| ldsm_kernel(pass));
         // (tile M, tile N, threads), as instantiated in kernels/conv2d.cu
         // and kernels/conv2d_ldsm.cu.
         let (tile_m, tile_n, threads) = match (square, narrow, pass) {
@@ -723,11 +725,10 @@ fn gemm_square_wins(p: &Conv2dParams) -> bool {
 }
 
 /// Whether a conv on the square tiles may take their ldmatrix twins
-/// (`*_tf32_ldsm`, kernels/conv2d_ldsm.cu; opt-in `SLIMMABLE_GEMM_LDSM=1`,
-/// not yet timed on a GPU): a kernel larger than 1×1; forward weights
-/// packed as a block of the full-size weight is, (channel, ky, kx)
-/// contiguous, since that forward takes k itself as the offset in a row;
-/// a dgrad at stride 1 (the strided one keeps the square tiles: its
+/// (`*_tf32_ldsm`, kernels/conv2d_ldsm.cu): a kernel larger than 1×1;
+/// forward weights packed as a block of the full-size weight is, (channel,
+/// ky, kx) contiguous, since that forward takes k itself as the offset in a
+/// row; a dgrad at stride 1 (the strided one keeps the square tiles: its
 /// divisions would sit in every gather).
 pub fn ldsm_fits(pass: ConvPass, p: &Conv2dParams) -> bool {
     let (kh, kw) = (p.w.dims[2], p.w.dims[3]);
@@ -741,6 +742,19 @@ pub fn ldsm_fits(pass: ConvPass, p: &Conv2dParams) -> bool {
         }
 }
 
+/// Where the ldmatrix twins run by default, given the 128-row grid's
+/// `blocks`: every forward and wgrad they fit; a dgrad only where that grid
+/// would not fill one wave of two blocks an SM. Run 10 (H200, 2026-11-27,
+/// `results/2026-11-27-h200-run10`), `res3x3` w1.0 against the square
+/// tiles: forward 0.184 against 0.208 ms at 224 px, 0.068 against 0.084 at
+/// 128 px; wgrad 0.183 against 0.251 and 0.090 against 0.107; dgrad 0.196
+/// against 0.185 at 224 px (392 blocks) but 0.068 against 0.075 at 128 px
+/// (128 blocks). `SLIMMABLE_GEMM_LDSM=1` takes them wherever they fit,
+/// `=0` nowhere (A/B).
+fn ldsm_wins(pass: ConvPass, blocks: u64) -> bool {
+    forced!("SLIMMABLE_GEMM_LDSM").unwrap_or(pass != ConvPass::Dgrad || blocks < 2 * SM_COUNT)
+}
+
 /// An ldmatrix kernel's launch: entry point, rows of A a block (its
 /// tile is that × 128) and dynamic shared memory.
 struct LdsmKernel {
@@ -749,17 +763,15 @@ struct LdsmKernel {
     shared_bytes: u32,
 }
 
-/// The ldmatrix kernel of a pass whose 128-row grid has `blocks` blocks:
-/// three K tiles in flight (`SLIMMABLE_GEMM_LDSM_STAGES=2`: two); a forward
-/// or dgrad on 64 × 128 tiles (three stages, three blocks an SM where the
-/// 128-row ones fit two) when the 128-row blocks would not fill one wave
-/// of two an SM (`res3x3` w1.0 at 128 px: 128 blocks; 160 px: 200; at
-/// 224 px 392, 1.48 waves). `SLIMMABLE_GEMM_LDSM_ROWS=64` or `=128`
-/// forces one (A/B).
-fn ldsm_kernel(pass: ConvPass, blocks: u64) -> LdsmKernel {
+/// The ldmatrix kernel of a pass: 128 × 128 tiles, three K tiles in flight.
+/// `SLIMMABLE_GEMM_LDSM_STAGES=2`: two; `SLIMMABLE_GEMM_LDSM_ROWS=64`: the
+/// forward and dgrad on 64 × 128 tiles (three blocks an SM where the
+/// 128-row ones fit two). Both lost to the default in run 10 (`res3x3`
+/// w1.0 forward at 128 px, 128 blocks: 0.072 ms on 64-row tiles, 0.069 on
+/// two stages, 0.068 on the default).
+fn ldsm_kernel(pass: ConvPass) -> LdsmKernel {
     let rows_64 = pass != ConvPass::Wgrad
-        && env_choice!("SLIMMABLE_GEMM_LDSM_ROWS", "64" => true, "128" => false)
-            .unwrap_or(blocks < 2 * SM_COUNT);
+        && env_choice!("SLIMMABLE_GEMM_LDSM_ROWS", "64" => true) == Some(true);
     if rows_64 {
         let name = match pass {
             ConvPass::Dgrad => entry::CONV2D_DGRAD_TF32_LDSM64,
