@@ -31,8 +31,7 @@
 // Launch: 1-D grid of 256-thread blocks (the launch bound), any size;
 // grid-stride loop over p.total_groups.
 //
-// The helpers all kernels share are in resize_pack.cuh; the persistent,
-// pipelined twins of the tile kernels in resize_pack_pipe.cu.
+// The helpers all kernels share are in resize_pack.cuh.
 #include "resize_pack.cuh"
 
 // Column taps a thread keeps in registers (the direct order's fast path):

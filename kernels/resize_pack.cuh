@@ -1,5 +1,4 @@
-// slimmable: what the resize-pack kernels share (kernels/resize_pack.cu, the
-// one-shot kernels; kernels/resize_pack_pipe.cu, the persistent ones): the
+// slimmable: what the resize-pack kernels (kernels/resize_pack.cu) share: the
 // descriptor table's layout, the filters' exact integer taps, pixel
 // fetches, the tiles and where they write, the bilinear tiles' per-column
 // code, source-span staging and the same-size path. The principles are in
@@ -586,8 +585,7 @@ __device__ __forceinline__ void rp_same_dispatch(const unsigned char* __restrict
     }
 }
 
-// The same-size path in three steps, for the one-shot tile kernels
-// (rp_same_tile) and the persistent ones (resize_pack_pipe.cu): whether
+// The same-size path in three steps (rp_same_tile composes them): whether
 // tile t's crop is as large as its output (and p.same_size)...
 __device__ __forceinline__ bool rp_same_is(const RpTile& t, const ResizePackParams& p) {
     return p.same_size != 0 && t.img[5] == t.out[0] && t.img[6] == t.out[1];

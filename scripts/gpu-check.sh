@@ -106,10 +106,7 @@ run() {
     # twin (SLIMMABLE_RESIZE_AA_STAGE=1, off since run 9): tests, cases and
     # the bench (A/B against the defaults in benchmarks above).
     local per_column=(SLIMMABLE_RESIZE_BILINEAR=0 SLIMMABLE_RESIZE_AA_TILE=0)
-    # The persistent pipelined bilinear kernel (stop 21, opt-in
-    # SLIMMABLE_RESIZE_PIPE=1) first: its rows go into the summary.
-    local variants=("SLIMMABLE_RESIZE_PIPE=1" "SLIMMABLE_RESIZE_STAGE=0"
-        "SLIMMABLE_RESIZE_BILINEAR_WARP=0" "SLIMMABLE_RESIZE_AA_STAGE=1" "SLIMMABLE_RESIZE_SAME=0")
+    local variants=("SLIMMABLE_RESIZE_STAGE=0" "SLIMMABLE_RESIZE_BILINEAR_WARP=0" "SLIMMABLE_RESIZE_AA_STAGE=1" "SLIMMABLE_RESIZE_SAME=0")
     if [ "$full" = 1 ]; then
         variants+=("${per_column[*]}" "SLIMMABLE_RESIZE_TILED=1 ${per_column[*]}")
     fi
@@ -125,9 +122,7 @@ run() {
         # shellcheck disable=SC2086
         step "bench resize, $v" env $v \
             .gpu/bin/slimmable bench resize --backend cuda --iters 30 --torch "$OUT/torch.json"
-        if [ "$v" = "SLIMMABLE_RESIZE_PIPE=1" ]; then
-            rows_to_summary "bench resize, $v" '^resize/'
-        fi
+        rows_to_summary "bench resize, $v" '^resize/'
     done
     if [ "$full" = 1 ]; then
         step "bench resize, per-column" env "${per_column[@]}" \
@@ -173,14 +168,6 @@ run() {
         # Its res3x3 w1.0 rows in the summary (the default's are in bench.txt).
         rows_to_summary "bench conv, $v" '^conv/res3x3_w1.00_r(224|128)/(fwd_tf32|dgrad|wgrad|train) '
     done
-    # The opt-in persistent twins of the flat depthwise forward and dgrad
-    # (stop 21, SLIMMABLE_DW_FLAT_PIPE=1): checked, then the conv bench
-    # with them (the dw3x3 w1.0 forward and dgrad rows in the summary).
-    step "verify conv2d, SLIMMABLE_DW_FLAT_PIPE=1" env SLIMMABLE_DW_FLAT_PIPE=1 \
-        .gpu/bin/slimmable verify --backend cuda --op conv2d
-    step "bench conv, SLIMMABLE_DW_FLAT_PIPE=1" env SLIMMABLE_DW_FLAT_PIPE=1 \
-        .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
-    rows_to_summary "bench conv, SLIMMABLE_DW_FLAT_PIPE=1" '^conv/dw3x3_[ab]_w1.00_r(224|128)/(fwd|dgrad|train) '
     # A/B, the stem's weight gradient: stop 15's register-tiled direct
     # kernel (default) against the split-K GEMM.
     step "bench conv, SLIMMABLE_STEM_WGRAD_DIRECT=0" env SLIMMABLE_STEM_WGRAD_DIRECT=0 \

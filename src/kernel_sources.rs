@@ -28,8 +28,6 @@ pub const CUDA_CONV_COMMON: &str = include_str!("../kernels/conv_common.cuh");
 pub const CUDA_CP_ASYNC: &str = include_str!("../kernels/cp_async.cuh");
 /// `kernels/resize_pack.cu`: fused multi-resolution resize, normalize, pack.
 pub const CUDA_RESIZE_PACK: &str = include_str!("../kernels/resize_pack.cu");
-/// The resize-pack tile kernels on persistent, pipelined warps.
-pub const CUDA_RESIZE_PACK_PIPE: &str = include_str!("../kernels/resize_pack_pipe.cu");
 /// What the resize-pack units share (taps, fetches, tiles, staging).
 pub const CUDA_RESIZE_PACK_SHARED: &str = include_str!("../kernels/resize_pack.cuh");
 /// `kernels/norm.cu`: batch norm on a channel slice, fused ReLU/ReLU6.
@@ -217,12 +215,6 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::DWCONV2D_WGRAD_K3S1_FLAT4,
             entry::DWCONV2D_FWD_K3S1_FLAT2,
             entry::DWCONV2D_DGRAD_K3S1_FLAT2,
-            entry::DWCONV2D_FWD_K3S1_FLAT_PIPE,
-            entry::DWCONV2D_DGRAD_K3S1_FLAT_PIPE,
-            entry::DWCONV2D_FWD_K3S1_FLAT4_PIPE,
-            entry::DWCONV2D_DGRAD_K3S1_FLAT4_PIPE,
-            entry::DWCONV2D_FWD_K3S1_FLAT2_PIPE,
-            entry::DWCONV2D_DGRAD_K3S1_FLAT2_PIPE,
         ],
     },
     CudaUnit {
@@ -237,11 +229,6 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::RESIZE_PACK_AA,
             entry::RESIZE_PACK_AA_STAGED,
         ],
-    },
-    CudaUnit {
-        file: "resize_pack_pipe.cu",
-        source: CUDA_RESIZE_PACK_PIPE,
-        entries: &[entry::RESIZE_PACK_BILINEAR_PIPE, entry::RESIZE_PACK_AA_PIPE],
     },
     CudaUnit {
         file: "norm.cu",
@@ -448,17 +435,6 @@ pub mod entry {
     /// a thread), same arguments and grids.
     pub const DWCONV2D_FWD_K3S1_FLAT2: &str = "slimmable_dwconv2d_fwd_k3s1_flat2";
     pub const DWCONV2D_DGRAD_K3S1_FLAT2: &str = "slimmable_dwconv2d_dgrad_k3s1_flat2";
-    /// The six forward and dgrad entries above as persistent blocks: any
-    /// 1-D grid (the host launches as many as are resident), block b taking
-    /// items (segment, image) b, b + gridDim.x, ... with the next one's
-    /// copies in flight; planes at most 128 wide and at least 16 in area.
-    /// Opt-in `SLIMMABLE_DW_FLAT_PIPE=1` until timed on a GPU.
-    pub const DWCONV2D_FWD_K3S1_FLAT_PIPE: &str = "slimmable_dwconv2d_fwd_k3s1_flat_pipe";
-    pub const DWCONV2D_DGRAD_K3S1_FLAT_PIPE: &str = "slimmable_dwconv2d_dgrad_k3s1_flat_pipe";
-    pub const DWCONV2D_FWD_K3S1_FLAT4_PIPE: &str = "slimmable_dwconv2d_fwd_k3s1_flat4_pipe";
-    pub const DWCONV2D_DGRAD_K3S1_FLAT4_PIPE: &str = "slimmable_dwconv2d_dgrad_k3s1_flat4_pipe";
-    pub const DWCONV2D_FWD_K3S1_FLAT2_PIPE: &str = "slimmable_dwconv2d_fwd_k3s1_flat2_pipe";
-    pub const DWCONV2D_DGRAD_K3S1_FLAT2_PIPE: &str = "slimmable_dwconv2d_dgrad_k3s1_flat2_pipe";
     pub const DWCONV2D_FWD_K3S2_T32: &str = "slimmable_dwconv2d_fwd_k3s2_t32";
     pub const DWCONV2D_DGRAD_K3S1_T32: &str = "slimmable_dwconv2d_dgrad_k3s1_t32";
     pub const DWCONV2D_DGRAD_K3S2_T32: &str = "slimmable_dwconv2d_dgrad_k3s2_t32";
@@ -530,11 +506,6 @@ pub mod entry {
     /// CUDA only: the same with two warps a tile (blocks of 64, 4 rows a
     /// thread), with `SLIMMABLE_RESIZE_BILINEAR_WARP=0`.
     pub const RESIZE_PACK_BILINEAR2: &str = "slimmable_resize_pack_bilinear2";
-    /// CUDA only: the one-warp bilinear tiles on persistent warps, block b
-    /// taking tiles b, b + gridDim.x, ... with the next tile's source copies
-    /// in flight (any grid of blocks of 32; the host launches as many as fit
-    /// at once); opt-in `SLIMMABLE_RESIZE_PIPE=1` until timed on a GPU.
-    pub const RESIZE_PACK_BILINEAR_PIPE: &str = "slimmable_resize_pack_bilinear_pipe";
     /// CUDA only: the direct order of antialias filters by tiles, when no
     /// axis has more than `AA_TILE_MAX_TAPS` taps (`ResizePackParams::max_taps`);
     /// `total_tiles` blocks of 64, same arguments; the default there
@@ -543,11 +514,6 @@ pub mod entry {
     /// The antialias tile kernel with staged source spans (opt-in
     /// `SLIMMABLE_RESIZE_AA_STAGE=1`: it lost on the H200, run 9).
     pub const RESIZE_PACK_AA_STAGED: &str = "slimmable_resize_pack_aa_staged";
-    /// CUDA only: the antialias tiles on persistent one-warp blocks (as
-    /// [`RESIZE_PACK_BILINEAR_PIPE`]), where the antialias tile kernel
-    /// would run on a `u8` source; opt-in `SLIMMABLE_RESIZE_PIPE=1` until
-    /// timed on a GPU.
-    pub const RESIZE_PACK_AA_PIPE: &str = "slimmable_resize_pack_aa_pipe";
     /// `(x, saved, BnParams)`, grid (chunks, c) × 256: per-chunk Welford partials (chunks in float4 units on the vector path).
     pub const BN_STATS_F32: &str = "slimmable_bn_stats_f32";
     /// `(saved, running, BnParams)`, one warp per channel (ceil(c/8) × 256): mean, inv-std, running update.

@@ -1,5 +1,5 @@
-//! The CUDA resize-pack kernels (kernels/resize_pack.cu and resize_pack_pipe.cu),
-//! compiled as C++ and run on the CPU block by block (tools/cuda_on_cpu), against the CPU
+//! The CUDA resize-pack kernels (kernels/resize_pack.cu), compiled as C++
+//! and run on the CPU block by block (tools/cuda_on_cpu), against the CPU
 //! reference: their indexing, tiling and tap arithmetic checked on machines
 //! without a GPU. Needs `g++` with C++20; prints `skipped: ...` without it.
 //! (This does not replace the CUDA tests: NVRTC, the hardware's rounding and
@@ -237,11 +237,6 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
     let Some(exe) = driver_or_skip(&dir, "resize_check") else {
         return;
     };
-    // The same driver with the persistent antialias kernel's weight table
-    // cut to 12 rows: its general loop for the tiles past it.
-    let Some(exe_rows) = driver_or_skip(&dir, "resize_check_rows") else {
-        return;
-    };
     // The same-size path's closed-form weight against the filters' own.
     let same_weight = run_driver(&exe, &["sameweight".as_ref()]).unwrap();
     assert!(same_weight.contains("same_weight: ok"), "{same_weight}");
@@ -314,25 +309,18 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
         let opted_in = |name: &str| std::env::var(name).as_deref() == Ok("1");
         let tile_kernel = match case.filter {
             Filter::Bilinear if !switched_off("SLIMMABLE_RESIZE_BILINEAR") => {
-                Some(if opted_in("SLIMMABLE_RESIZE_PIPE") {
-                    ("bilinear_pipe", entry::RESIZE_PACK_BILINEAR_PIPE)
-                } else if switched_off("SLIMMABLE_RESIZE_BILINEAR_WARP") {
+                Some(if switched_off("SLIMMABLE_RESIZE_BILINEAR_WARP") {
                     ("bilinear2", entry::RESIZE_PACK_BILINEAR2)
                 } else {
                     ("bilinear", entry::RESIZE_PACK_BILINEAR)
                 })
             }
             Filter::BilinearAntialias if !switched_off("SLIMMABLE_RESIZE_AA_TILE") => {
-                // (f32 sources keep the one-shot kernel: `resize_route`.)
-                Some(
-                    if opted_in("SLIMMABLE_RESIZE_PIPE") && case.format != ImageFormat::F32Chw {
-                        ("aa_pipe", entry::RESIZE_PACK_AA_PIPE)
-                    } else if opted_in("SLIMMABLE_RESIZE_AA_STAGE") {
-                        ("aa_staged", entry::RESIZE_PACK_AA_STAGED)
-                    } else {
-                        ("aa", entry::RESIZE_PACK_AA)
-                    },
-                )
+                Some(if opted_in("SLIMMABLE_RESIZE_AA_STAGE") {
+                    ("aa_staged", entry::RESIZE_PACK_AA_STAGED)
+                } else {
+                    ("aa", entry::RESIZE_PACK_AA)
+                })
             }
             _ => None,
         };
@@ -344,10 +332,8 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
                 ![
                     entry::RESIZE_PACK_BILINEAR,
                     entry::RESIZE_PACK_BILINEAR2,
-                    entry::RESIZE_PACK_BILINEAR_PIPE,
                     entry::RESIZE_PACK_AA,
                     entry::RESIZE_PACK_AA_STAGED,
-                    entry::RESIZE_PACK_AA_PIPE,
                 ]
                 .contains(&routed),
                 "{}: routed to {routed}",
@@ -356,8 +342,7 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
         }
         let mut kernels = vec!["per_column", "tiled"];
         if tile_kernel.is_some() && fits {
-            // Every tile kernel of the filter (both bilinear block shapes
-            // and the persistent one),
+            // Every tile kernel of the filter (both bilinear block shapes),
             // with and without the same-size path, and with and without
             // staged spans (the 9× shrink's bilinear tiles do not fit the
             // stage: they take the unstaged path either way).
@@ -369,9 +354,6 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
                     "bilinear",
                     "bilinear-nosame",
                     "bilinear-nosame-nostage",
-                    "bilinear_pipe",
-                    "bilinear_pipe-nosame",
-                    "bilinear_pipe-nosame-nostage",
                 ][..],
                 // (The unstaged antialias kernel never stages: "-nostage"
                 // is the staged twin's.)
@@ -381,26 +363,13 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
                     "aa_staged",
                     "aa_staged-nosame",
                     "aa_staged-nosame-nostage",
-                    "aa_pipe",
-                    "aa_pipe-nosame",
-                    "aa_pipe-nosame-nostage",
                 ][..],
             });
         }
-        let mut runs: Vec<(&Path, &str)> =
-            kernels.into_iter().map(|k| (exe.as_path(), k)).collect();
-        if runs.iter().any(|&(_, k)| k == "aa_pipe") {
-            runs.push((exe_rows.as_path(), "aa_pipe"));
-        }
-        for (driver, kernel) in runs {
-            let label = if driver == exe_rows {
-                "aa_pipe (12-row table)"
-            } else {
-                kernel
-            };
-            match run_driver(driver, &[cdir.as_os_str(), kernel.as_ref()]) {
-                Ok(text) => println!("{} {label}: {text}", case.name),
-                Err(text) => failures.push(format!("{} {label}: {text}", case.name)),
+        for kernel in kernels {
+            match run_driver(&exe, &[cdir.as_os_str(), kernel.as_ref()]) {
+                Ok(text) => println!("{} {kernel}: {text}", case.name),
+                Err(text) => failures.push(format!("{} {kernel}: {text}", case.name)),
             }
         }
     }
@@ -743,17 +712,6 @@ fn depthwise_conv_kernels_match_the_reference_on_the_cpu() {
                 }
                 run_driver(&exe, &[cdir.as_os_str(), pass.as_ref(), "noflat4".as_ref()])
                     .map(|general| format!("{text} | general flat: {general}"))
-            });
-            // Where the persistent flat twins would take the pass
-            // (SLIMMABLE_DW_FLAT_PIPE=1 on the host), them too.
-            let result = result.and_then(|text| {
-                use slimmable::backend::cuda::launch_conv::dw_flat_pipe_route;
-                let (cp, params) = case_pass_params(&cdir, pass);
-                if !dw_flat_pipe_route(cp, &params) {
-                    return Ok(text);
-                }
-                run_driver(&exe, &[cdir.as_os_str(), pass.as_ref(), "pipe".as_ref()])
-                    .map(|piped| format!("{text} | persistent: {piped}"))
             });
             // Where the narrow wgrad ran, the kernel it replaces too
             // (SLIMMABLE_DW_WGRAD_NARROW=0 on the host).

@@ -1,6 +1,6 @@
 // Checks kernels/dwconv2d.cu on the CPU (see cuda_shim.h) against a case
 // written by tests/cuda_kernels_on_cpu.rs:
-//   dw_check CASE_DIR fwd|dgrad|wgrad [noflat|noflat4|nonarrow|pipe]
+//   dw_check CASE_DIR fwd|dgrad|wgrad [noflat|noflat4|nonarrow]
 // The case holds the pass's Conv2dParams (params.bin), the x, w, y buffers
 // before (x.bin, w.bin, y.bin; the output poisoned or, for wgrad, holding
 // earlier gradients) and the CPU reference's output buffer (expected.bin).
@@ -39,8 +39,8 @@ static bool flat_fits(const Conv2dParams& p) {
 int main(int argc, char** argv) {
     const std::string mode = argc == 4 ? argv[3] : "";
     if (argc != 3 &&
-        !(argc == 4 && (mode == "noflat" || mode == "noflat4" || mode == "nonarrow" || mode == "pipe"))) {
-        std::fprintf(stderr, "usage: dw_check CASE_DIR fwd|dgrad|wgrad [noflat|noflat4|nonarrow|pipe]\n");
+        !(argc == 4 && (mode == "noflat" || mode == "noflat4" || mode == "nonarrow"))) {
+        std::fprintf(stderr, "usage: dw_check CASE_DIR fwd|dgrad|wgrad [noflat|noflat4|nonarrow]\n");
         return 2;
     }
     case_dir = argv[1];
@@ -67,37 +67,6 @@ int main(int argc, char** argv) {
     const bool narrow = pass == "wgrad" && mode != "nonarrow" && mode != "noflat" && kh == 3 &&
                         kw == 3 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 1 &&
                         p.pad_w == 1 && wd <= DW_NARROW_MAX_W && p.groups == ic && p.groups == p.y.dims[1];
-    if (mode == "pipe") {
-        // The persistent forward and dgrad twins (launch_conv.rs
-        // dw_flat_pipe) on one block (every item through both buffers),
-        // three (the grid-stride walk) and one an item (as many as resident,
-        // at most one an item), the output restored before each.
-        if (!flat || pass == "wgrad" || wd > DWFP_MAX_W || h * wd < DWFP_MIN_PLANE) {
-            std::fprintf(stderr, "pipe: not a case the persistent kernels take\n");
-            return 2;
-        }
-        std::vector<float>& dst = pass == "fwd" ? y : x;
-        const std::vector<float> before = dst;
-        const auto expected = case_floats("expected.bin");
-        for (unsigned blocks : {1u, 3u, segments * n}) {
-            dst = before;
-            shim_launch(blocks, DWF_THREADS, [&] {
-                if (pass == "fwd")
-                    (row4   ? slimmable_dwconv2d_fwd_k3s1_flat4_pipe
-                     : row2 ? slimmable_dwconv2d_fwd_k3s1_flat2_pipe
-                            : slimmable_dwconv2d_fwd_k3s1_flat_pipe)(x.data(), w.data(), y.data(),
-                                                                     bias.data(), p);
-                else
-                    (row4   ? slimmable_dwconv2d_dgrad_k3s1_flat4_pipe
-                     : row2 ? slimmable_dwconv2d_dgrad_k3s1_flat2_pipe
-                            : slimmable_dwconv2d_dgrad_k3s1_flat_pipe)(x.data(), w.data(), y.data(), p);
-            });
-            const std::string what = pass + (row4 ? " (flat4 pipe" : row2 ? " (flat2 pipe" : " (flat pipe") +
-                                     ", " + std::to_string(blocks) + " blocks)";
-            if (case_compare(what.c_str(), dst, expected, 1e-4, 1e-4)) return 1;
-        }
-        return 0;
-    }
     if (flat) {
         const float *xd = x.data(), *wd_ = w.data(), *yd = y.data(), *bd = bias.data();
         if (pass == "fwd") {

@@ -1,9 +1,7 @@
-// Checks the direct-order kernels of kernels/resize_pack.cu and
-// resize_pack_pipe.cu on the CPU (see cuda_shim.h) against a case written by
-// tests/cuda_kernels_on_cpu.rs:
+// Checks the direct-order kernels of kernels/resize_pack.cu on the CPU (see
+// cuda_shim.h) against a case written by tests/cuda_kernels_on_cpu.rs:
 //   resize_check CASE_DIR KERNEL     (KERNEL: per_column | tiled | bilinear | bilinear2 |
-//                                     bilinear_pipe | aa | aa_staged | aa_pipe, then -nosame,
-//                                     -nostage as below)
+//                                     aa | aa_staged, then -nosame, -nostage as below)
 //   resize_check sameweight          (rp_same_weight against rp_axis, bit for bit)
 // CASE_DIR holds params.bin (ResizePackParams), desc.bin (u32 words),
 // src.bin (source bytes), expected.bin (the CPU reference's arena, f32).
@@ -11,7 +9,6 @@
 // 1e-5 + 1e-5·|expected|. Prints the worst error; exits 1 on a mismatch.
 #include "cuda_shim.h"
 #include "resize_pack.cu"
-#include "resize_pack_pipe.cu"
 
 #include "case_io.h"
 
@@ -39,7 +36,7 @@ static int check_same_weight() {
 int main(int argc, char** argv) {
     if (argc == 2 && std::string(argv[1]) == "sameweight") return check_same_weight();
     if (argc != 3) {
-        std::fprintf(stderr, "usage: resize_check CASE_DIR per_column|tiled|bilinear|bilinear2|bilinear_pipe|aa|aa_staged|aa_pipe[-nosame][-nostage]\n");
+        std::fprintf(stderr, "usage: resize_check CASE_DIR per_column|tiled|bilinear|bilinear2|aa|aa_staged[-nosame][-nostage]\n");
         return 2;
     }
     case_dir = argv[1];
@@ -73,20 +70,6 @@ int main(int argc, char** argv) {
     } else if (which == "bilinear2") {
         shim_launch(p.total_tiles, RPB_THREADS,
                     [&] { slimmable_resize_pack_bilinear2(s, desc.data(), out.data(), p); });
-    } else if (which == "bilinear_pipe" || which == "aa_pipe") {
-        // Persistent warps: one block (every tile through both buffers),
-        // three (the grid-stride walk), and one a tile (as many as resident,
-        // at most one a tile: launch_resize.rs resident_blocks).
-        const auto kernel = which == "aa_pipe" ? slimmable_resize_pack_aa_pipe
-                                               : slimmable_resize_pack_bilinear_pipe;
-        for (unsigned blocks : {1u, 3u, p.total_tiles}) {
-            std::fill(out.begin(), out.end(), std::nanf(""));
-            shim_launch(blocks, 32, [&] { kernel(s, desc.data(), out.data(), p); });
-            const std::string label = std::string(argv[2]) + " on " + std::to_string(blocks) +
-                                      " block(s)";
-            if (case_compare(label.c_str(), out, expected, 1e-5, 1e-5)) return 1;
-        }
-        return 0;
     } else if (which == "aa") {
         // launch_resize.rs resize_route: p.total_tiles blocks of RPB_THREADS.
         shim_launch(p.total_tiles, RPB_THREADS,

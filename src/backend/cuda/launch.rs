@@ -13,59 +13,12 @@ use crate::params::{FillParams, SliceCopyParams};
 use cudarc::driver::{CudaContext, CudaFunction, CudaStream, LaunchConfig, PushKernelArg, sys};
 use cudarc::nvrtc::Ptx;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 // SAFETY: the structs are #[repr(C)], Pod, and mirrored byte for byte by
 // kernels/common.cuh (checked by tests/param_layout.rs).
 unsafe impl cudarc::driver::DeviceRepr for SliceCopyParams {}
 unsafe impl cudarc::driver::DeviceRepr for FillParams {}
-
-/// Blocks to launch of a persistent kernel (one that walks its `work`
-/// items grid-stride): as many as the device holds at once, at most one an
-/// item. Counted once a process, device and kernel, from the occupancy API
-/// and the SM count.
-pub fn resident_blocks(
-    k: &CudaKernels,
-    stream: &CudaStream,
-    name: &'static str,
-    threads: u32,
-    work: u32,
-) -> Result<u32> {
-    static RESIDENT: Mutex<Vec<(usize, &str, u32)>> = Mutex::new(Vec::new());
-    let ctx = stream.context();
-    let device = ctx.ordinal();
-    let known = RESIDENT
-        .lock()
-        .map_err(|_| Error::Cuda {
-            context: "persistent launch".into(),
-            message: "a thread panicked while counting resident blocks".into(),
-        })?
-        .iter()
-        .find(|&&(d, n, _)| d == device && n == name)
-        .map(|&(_, _, r)| r);
-    let resident = match known {
-        Some(r) => r,
-        None => {
-            // The occupancy query runs outside a launch: on a thread that has
-            // not used this context yet, the driver needs it current.
-            ctx.bind_to_thread()
-                .map_err(|e| driver_err("cuCtxSetCurrent", e))?;
-            let per_sm = k
-                .function(name)?
-                .occupancy_max_active_blocks_per_multiprocessor(threads, 0, None)
-                .map_err(|e| driver_err("cuOccupancyMaxActiveBlocksPerMultiprocessor", e))?;
-            let sms = ctx
-                .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
-                .map_err(|e| driver_err("cuDeviceGetAttribute", e))?;
-            let r = per_sm.max(1) * sms.max(1) as u32;
-            if let Ok(mut v) = RESIDENT.lock() {
-                v.push((device, name, r));
-            }
-            r
-        }
-    };
-    Ok(work.clamp(1, resident))
-}
 
 /// Threads per block for the elementwise kernels.
 const BLOCK: u32 = 256;

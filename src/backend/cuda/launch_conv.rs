@@ -1,9 +1,7 @@
 //! Raw-pointer launches of the conv2d kernels (`kernels/conv2d.cu`), for
 //! other engines and for [`super::CudaBackend`].
 
-use super::launch::{
-    CudaKernels, driver_err, env_choice, forced, opted_in, resident_blocks, switched_on,
-};
+use super::launch::{CudaKernels, driver_err, env_choice, forced, opted_in, switched_on};
 use crate::backend::{ConvPass, Precision};
 use crate::error::Result;
 use crate::kernel_sources::entry;
@@ -169,18 +167,6 @@ pub fn dw_flat_row2(p: &Conv2dParams) -> bool {
     p.x.dims[3].is_multiple_of(2) && !dw_flat_row4(p) && switched_on!("SLIMMABLE_DW_FLAT2")
 }
 
-/// Whether the flat kernels' persistent twins (`*_pipe`) can take this
-/// pass: a forward or dgrad on the flat kernels ([`dw_flat_route`]), planes
-/// at most `DWFP_MAX_W` = 128 wide and at least `DWFP_MIN_PLANE` = 16 in
-/// area, which bound their double buffers. They run there when opted in
-/// (`SLIMMABLE_DW_FLAT_PIPE=1`, until timed on a GPU).
-pub fn dw_flat_pipe_route(pass: ConvPass, p: &Conv2dParams) -> bool {
-    pass != ConvPass::Wgrad
-        && dw_flat_route(pass, p)
-        && p.x.dims[3] <= 128
-        && p.x.dims[2] * p.x.dims[3] >= 16
-}
-
 /// Whether a depthwise conv runs on the flat 3×3 stride-1 kernels
 /// (`kernels/dw3x3s1_flat.cu`): kernel 3×3, stride 1, padding 1, and both
 /// activation views with contiguous planes one after the other (any channel
@@ -339,67 +325,28 @@ pub unsafe fn launch_conv2d(
             shared_mem_bytes: 0,
         };
         let flat_images = n.clamp(1, 8);
-        // The flat entries (fwd, dgrad, wgrad) and the persistent twins of
-        // the first two: the ROW4 or ROW2 kernels where they fit.
-        let (flat_entries, pipe_entries) = if dw_flat_row4(p) {
-            (
-                [
-                    entry::DWCONV2D_FWD_K3S1_FLAT4,
-                    entry::DWCONV2D_DGRAD_K3S1_FLAT4,
-                    entry::DWCONV2D_WGRAD_K3S1_FLAT4,
-                ],
-                [
-                    entry::DWCONV2D_FWD_K3S1_FLAT4_PIPE,
-                    entry::DWCONV2D_DGRAD_K3S1_FLAT4_PIPE,
-                ],
-            )
+        // The flat entries (fwd, dgrad, wgrad): the ROW4 or ROW2 kernels
+        // where they fit.
+        let flat_entries = if dw_flat_row4(p) {
+            [
+                entry::DWCONV2D_FWD_K3S1_FLAT4,
+                entry::DWCONV2D_DGRAD_K3S1_FLAT4,
+                entry::DWCONV2D_WGRAD_K3S1_FLAT4,
+            ]
         } else if dw_flat_row2(p) {
-            (
-                [
-                    entry::DWCONV2D_FWD_K3S1_FLAT2,
-                    entry::DWCONV2D_DGRAD_K3S1_FLAT2,
-                    entry::DWCONV2D_WGRAD_K3S1_FLAT,
-                ],
-                [
-                    entry::DWCONV2D_FWD_K3S1_FLAT2_PIPE,
-                    entry::DWCONV2D_DGRAD_K3S1_FLAT2_PIPE,
-                ],
-            )
+            [
+                entry::DWCONV2D_FWD_K3S1_FLAT2,
+                entry::DWCONV2D_DGRAD_K3S1_FLAT2,
+                entry::DWCONV2D_WGRAD_K3S1_FLAT,
+            ]
         } else {
-            (
-                [
-                    entry::DWCONV2D_FWD_K3S1_FLAT,
-                    entry::DWCONV2D_DGRAD_K3S1_FLAT,
-                    entry::DWCONV2D_WGRAD_K3S1_FLAT,
-                ],
-                [
-                    entry::DWCONV2D_FWD_K3S1_FLAT_PIPE,
-                    entry::DWCONV2D_DGRAD_K3S1_FLAT_PIPE,
-                ],
-            )
-        };
-        // The persistent twins walk the (segment, image) items: as many
-        // blocks as are resident.
-        let pipe = dw_flat_pipe_route(pass, p) && opted_in!("SLIMMABLE_DW_FLAT_PIPE");
-        let pipe_cfg = |name: &'static str| -> Result<LaunchConfig> {
-            let items = u32::try_from(segments * n).unwrap_or(u32::MAX);
-            Ok(LaunchConfig {
-                grid_dim: (resident_blocks(k, stream, name, THREADS, items)?, 1, 1),
-                block_dim: (THREADS, 1, 1),
-                shared_mem_bytes: 0,
-            })
+            [
+                entry::DWCONV2D_FWD_K3S1_FLAT,
+                entry::DWCONV2D_DGRAD_K3S1_FLAT,
+                entry::DWCONV2D_WGRAD_K3S1_FLAT,
+            ]
         };
         match pass {
-            ConvPass::Forward if pipe => launch(
-                pipe_entries[0],
-                pipe_cfg(pipe_entries[0])?,
-                &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
-            )?,
-            ConvPass::Dgrad if pipe => launch(
-                pipe_entries[1],
-                pipe_cfg(pipe_entries[1])?,
-                &[&ptr.x, &ptr.w, &ptr.y, p],
-            )?,
             ConvPass::Forward if flat => launch(
                 flat_entries[0],
                 flat_cfg(1),

@@ -1,10 +1,10 @@
 //! Raw-pointer launch of `slimmable_resize_pack` (see [`super::launch`] for
 //! the conventions).
 
-use super::launch::{CudaKernels, driver_err, opted_in, resident_blocks, switched_on};
+use super::launch::{CudaKernels, driver_err, opted_in, switched_on};
 use crate::error::Result;
 use crate::kernel_sources::entry;
-use crate::ops::resize::{Filter, ImageFormat};
+use crate::ops::resize::Filter;
 use crate::params::ResizePackParams;
 use cudarc::driver::{CudaStream, LaunchConfig, PushKernelArg, sys};
 
@@ -45,12 +45,10 @@ pub const AA_TILE_MAX_TAPS: u32 = 8;
 /// Which kernel runs a resize-pack launch: the MutualNet order's own; for
 /// the direct order, the bilinear tile kernel for `Filter::Bilinear`
 /// (unless `SLIMMABLE_RESIZE_BILINEAR=0`; one warp a tile unless
-/// `SLIMMABLE_RESIZE_BILINEAR_WARP=0`; on persistent warps with
-/// `SLIMMABLE_RESIZE_PIPE=1`), the antialias tile kernel for
+/// `SLIMMABLE_RESIZE_BILINEAR_WARP=0`), the antialias tile kernel for
 /// `Filter::BilinearAntialias` when every axis fits its taps (unless
 /// `SLIMMABLE_RESIZE_AA_TILE=0`; its staged twin with
-/// `SLIMMABLE_RESIZE_AA_STAGE=1`; on persistent warps with
-/// `SLIMMABLE_RESIZE_PIPE=1`), else the tiled kernel when opted in, else
+/// `SLIMMABLE_RESIZE_AA_STAGE=1`), else the tiled kernel when opted in, else
 /// the per-column kernel. Returns the entry point, blocks and
 /// threads a block.
 pub fn resize_route(p: &ResizePackParams) -> (&'static str, u32, u32) {
@@ -61,15 +59,7 @@ pub fn resize_route(p: &ResizePackParams) -> (&'static str, u32, u32) {
         // With staged spans (stop 16) one warp a tile won on the 224-px
         // batch (H200, run 9: 0.236 ms against two warps' 0.284, 0.255
         // unstaged); without them it had lost (run 8: 0.261 against 0.251).
-        if opted_in!("SLIMMABLE_RESIZE_PIPE") {
-            // One block a tile here; launch_resize_pack keeps only as many
-            // as are resident at once.
-            (
-                entry::RESIZE_PACK_BILINEAR_PIPE,
-                p.total_tiles.max(1),
-                BILINEAR_BLOCK,
-            )
-        } else if switched_on!("SLIMMABLE_RESIZE_BILINEAR_WARP") {
+        if switched_on!("SLIMMABLE_RESIZE_BILINEAR_WARP") {
             (
                 entry::RESIZE_PACK_BILINEAR,
                 p.total_tiles.max(1),
@@ -82,18 +72,6 @@ pub fn resize_route(p: &ResizePackParams) -> (&'static str, u32, u32) {
         && p.max_taps <= AA_TILE_MAX_TAPS
         && switched_on!("SLIMMABLE_RESIZE_AA_TILE")
     {
-        // f32 sources keep the one-shot kernel: the persistent one adds a
-        // zero-weighted product for each of the tile's source rows outside an
-        // output row's taps, which a NaN or infinite pixel would poison (u8
-        // pixels are finite, and for finite values 0·v is exact).
-        if opted_in!("SLIMMABLE_RESIZE_PIPE") && p.format != ImageFormat::F32Chw.code() {
-            // As for bilinear: trimmed to the resident blocks at launch.
-            return (
-                entry::RESIZE_PACK_AA_PIPE,
-                p.total_tiles.max(1),
-                BILINEAR_BLOCK,
-            );
-        }
         let name = if opted_in!("SLIMMABLE_RESIZE_AA_STAGE") {
             entry::RESIZE_PACK_AA_STAGED
         } else {
@@ -123,10 +101,7 @@ pub unsafe fn launch_resize_pack(
     dst: sys::CUdeviceptr,
     p: &ResizePackParams,
 ) -> Result<()> {
-    let (name, mut blocks, threads) = resize_route(p);
-    if name == entry::RESIZE_PACK_BILINEAR_PIPE || name == entry::RESIZE_PACK_AA_PIPE {
-        blocks = resident_blocks(k, stream, name, threads, blocks)?;
-    }
+    let (name, blocks, threads) = resize_route(p);
     // A/B timing of the tile kernels' same-size path and staged spans.
     let p = &ResizePackParams {
         same_size: p.same_size * u32::from(switched_on!("SLIMMABLE_RESIZE_SAME")),
