@@ -4,6 +4,13 @@
 #   scripts/gpu-check.sh run     on the GPU machine, in a copy of the tree
 #                                (carry .gpu): CUDA tests, verify --backend cuda,
 #                                benches beside PyTorch; one log under $OUT.
+#   AB="S1;S2" scripts/gpu-check.sh run
+#                                a recheck (after changing defaults): the
+#                                tests, verify and the table beside PyTorch,
+#                                then verify and the conv and resize benches
+#                                under each setting Si (NAME=VALUE ...), their
+#                                rows matching AB_ROWS in the summary; no
+#                                other A/B, trainer or Vulkan steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -90,6 +97,22 @@ run() {
     step "verify --backend cuda, kernels compiled at start-up" \
         env -u SLIMMABLE_CUBIN_DIR .gpu/bin/slimmable verify --backend cuda
     if [ -x scripts/gpu-bench.sh ]; then step "benchmarks" scripts/gpu-bench.sh "$OUT"; fi
+    if [ -n "${AB:-}" ]; then
+        local settings v
+        IFS=';' read -ra settings <<<"$AB"
+        for v in "${settings[@]}"; do
+            # shellcheck disable=SC2086 # $v is a list of NAME=VALUE words
+            step "verify, $v" env $v .gpu/bin/slimmable verify --backend cuda
+            for b in conv resize; do
+                # shellcheck disable=SC2086
+                step "bench $b, $v" env $v \
+                    .gpu/bin/slimmable bench $b --backend cuda --iters 30 --torch "$OUT/torch.json"
+            done
+            rows_to_summary "bench conv, $v" "${AB_ROWS:-^conv/res3x3_w1.00_r(224|128)/(fwd_tf32|dgrad|wgrad|train) }"
+        done
+        report
+        return
+    fi
     # QUICK=1 (a second call in a session): the tests, verify, the benchmark
     # table beside PyTorch, the A/Bs of the newest kernels and the trainer
     # against PyTorch; not the older A/Bs, profiles and most of Nsight.
@@ -310,14 +333,20 @@ run() {
         cp /tmp/gpu-accuracy/{results.json,results.csv,table.txt,accuracy_vs_macs.svg,accuracy_vs_macs.png} \
             "$OUT/accuracy/" 2>/dev/null || true
     fi
+    report
+}
+
+# The summary, the table against the baseline run, and the files packed
+# for the device tool (run's last step).
+report() {
     # Whether the cubins matched this build and device, and loaded.
     summary+=("      cubins: $(grep -a -m1 -E 'kernels: sm_|lacks this build|compile at run time' "$LOG" | sed 's/^ *//'); $(grep -ac 'did not load' "$LOG" || true) processes fell back to compiling")
     echo "=== summary" | tee -a "$LOG"
     printf '%s\n' "${summary[@]}" | tee -a "$LOG"
     if [ -f "$OUT/bench.txt" ]; then cat "$OUT/bench.txt"; fi
-    # Row for row against the previous run's table (BASELINE, default run 9
+    # Row for row against the previous run's table (BASELINE, default run 10
     # on an H200: compare only on the same card).
-    local baseline="${BASELINE:-results/2026-11-27-h200-run9/bench.txt}"
+    local baseline="${BASELINE:-results/2026-11-27-h200-run10/bench.txt}"
     if [ -f "$OUT/bench.txt" ] && [ -f "$baseline" ]; then
         echo "=== bench against $baseline (speed-up: before / after)" | tee -a "$LOG"
         python3 tools/compare_bench.py "$baseline" "$OUT/bench.txt" | tee -a "$LOG" || true
