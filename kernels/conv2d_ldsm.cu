@@ -1,8 +1,8 @@
-// slimmable: dense conv2d on 128 x 128 TF32 tiles (64 x 128 for forwards
-// and dgrads whose grids would not fill a wave) whose fragments are loaded
-// with ldmatrix (opt-in, SLIMMABLE_GEMM_LDSM=1 with the square tiles:
-// launch_conv.rs ldsm_fits, ldsm_rows_64; the dgrad at stride 1 only).
-// Not yet timed on a GPU.
+// slimmable: dense conv2d on 128 x 128 TF32 tiles whose fragments are
+// loaded with ldmatrix: the square tiles' twins where launch_conv.rs
+// ldsm_fits and ldsm_wins (the dgrad at stride 1 only; default since run
+// 10). Opt-in twins: 64 x 128 forward and dgrad tiles, two stages, and the
+// forward and dgrad with K split across blocks (SLIMMABLE_GEMM_LDSM_SPLIT).
 //
 // The same implicit GEMMs as conv2d.cu's square tiles (forward, dgrad,
 // split-K wgrad, the per-k decode of conv_gemm.cuh), built to issue fewer
@@ -278,9 +278,12 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
     }
 
     // Epilogue, as conv2d.cu's: each row's and column's part of the
-    // address once; wgrad adds into the full-size gradient's block
-    // (atomically when K is split).
+    // address once; wgrad adds into the full-size gradient's block. With K
+    // split, every pass adds atomically (the host zeroes a forward's or
+    // dgrad's output first unless p.accumulate) and the first split adds
+    // the bias.
     const int gid = lane / 4, tig = lane % 4;
+    const bool first_split = blockIdx.z % split_k == 0;
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
@@ -305,12 +308,14 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
                     if (j >= N) continue;
                     float v = acc[(mt * NT + nt) * 4 + half * 2 + c];
                     if (PASS == PASS_FWD) {
-                        if (p.has_bias) v += bias[p.bias_offset + grp * g.ocg + j];
+                        if (p.has_bias && first_split) v += bias[p.bias_offset + grp * g.ocg + j];
                         float* dst = &y[rb + (grp * g.ocg + j) * sv(p.y, 1)];
-                        *dst = p.accumulate ? *dst + v : v;
+                        if (split_k > 1) atomicAdd(dst, v);
+                        else *dst = p.accumulate ? *dst + v : v;
                     } else if (PASS == PASS_DGRAD) {
                         float* dst = &x[rb + (grp * g.icg + j) * sv(p.x, 1)];
-                        *dst = p.accumulate ? *dst + v : v;
+                        if (split_k > 1) atomicAdd(dst, v);
+                        else *dst = p.accumulate ? *dst + v : v;
                     } else {
                         const int kx = j % g.kw, tt = j / g.kw, ky = tt % g.kh, i = tt / g.kh;
                         float* dst = &wt[rb + i * sv(p.w, 1) + ky * sv(p.w, 2) + kx * sv(p.w, 3)];
@@ -321,8 +326,8 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
 }
 
 // Two blocks an SM (at most 128 registers), as the square tiles: `_ldsm`
-// with three stages (61440 bytes of dynamic shared memory, the default
-// under SLIMMABLE_GEMM_LDSM=1), `_ldsm2` with two (40960). `_ldsm64`: the
+// with three stages (61440 bytes of dynamic shared memory, the default),
+// `_ldsm2` with two (40960). `_ldsm64`: the
 // forward and dgrad on 64 x 128 tiles, three stages (46080 bytes), three
 // blocks an SM (at most 85 registers).
 #define CONV_GEMM_LDSM_ENTRY(name, PASS, STAGES, BM, MIN_BLOCKS)                              \

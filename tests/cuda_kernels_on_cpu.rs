@@ -938,11 +938,12 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                     if !want {
                         return Ok(text);
                     }
-                    // ...then two, and the forward and dgrad on 64-row tiles.
+                    // ...then two, and the forward and dgrad on 64-row tiles
+                    // and with K split.
                     let twins: &[&str] = if pass == "wgrad" {
                         &["ldsm2"]
                     } else {
-                        &["ldsm2", "ldsm64"]
+                        &["ldsm2", "ldsm64", "ldsm_split"]
                     };
                     for mode in twins {
                         let out = run_mode(&exe, &cdir, pass, "tf32", mode)?;

@@ -7,7 +7,9 @@
 // where launch_conv.rs gemm_square_fits allows them; ldsm: with
 // SLIMMABLE_GEMM_LDSM=1 too, their ldmatrix twins in conv2d_ldsm.cu where
 // ldsm_fits allows them, three stages; ldsm2: the two-stage ones; ldsm64:
-// SLIMMABLE_GEMM_LDSM_ROWS=64, the forward and dgrad on 64-row tiles.)
+// SLIMMABLE_GEMM_LDSM_ROWS=64, the forward and dgrad on 64-row tiles;
+// ldsm_split: SLIMMABLE_GEMM_LDSM_SPLIT=3, the forward and dgrad with K
+// split three ways.)
 // Files: params.bin (Conv2dParams), x.bin, w.bin, y.bin, bias.bin (buffers
 // before the pass), expected.bin (the CPU reference's output buffer),
 // tol.bin (atol, rtol). Tile choice, split-K and grid mirror
@@ -56,7 +58,10 @@ int main(int argc, char** argv) {
     if (argc == 2 && std::string(argv[1]) == "fastdiv") return check_fast_div();
     const bool ldsm2_on = argc == 5 && std::string(argv[4]) == "ldsm2";
     const bool ldsm64_on = argc == 5 && std::string(argv[4]) == "ldsm64" && std::string(argv[2]) != "wgrad";
-    const bool ldsm_on = ldsm2_on || ldsm64_on || (argc == 5 && std::string(argv[4]) == "ldsm");
+    // ldsm_split: the forward or dgrad with K split three ways
+    // (SLIMMABLE_GEMM_LDSM_SPLIT=3: uneven chunks, the output zeroed first).
+    const bool ldsm_split_on = argc == 5 && std::string(argv[4]) == "ldsm_split" && std::string(argv[2]) != "wgrad";
+    const bool ldsm_on = ldsm2_on || ldsm64_on || ldsm_split_on || (argc == 5 && std::string(argv[4]) == "ldsm");
     const bool square_on = ldsm_on || (argc == 5 && std::string(argv[4]) == "square");
     // gemmwgrad: SLIMMABLE_STEM_WGRAD_DIRECT=0 on the host (the stem's
     // wgrad on the split-K GEMM instead of its direct kernel).
@@ -65,7 +70,7 @@ int main(int argc, char** argv) {
     // tiles where it fits).
     const bool halo_on = argc == 5 && std::string(argv[4]) == "halo";
     if (argc != 4 && !square_on && !stem_wgrad_off && !halo_on) {
-        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|ldsm|ldsm2|ldsm64|gemmwgrad|halo]\n");
+        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|ldsm|ldsm2|ldsm64|ldsm_split|gemmwgrad|halo]\n");
         return 2;
     }
     case_dir = argv[1];
@@ -111,6 +116,20 @@ int main(int argc, char** argv) {
     if (pass == "wgrad") {  // split_for(tiles, k_len, 8 * 32), TARGET_BLOCKS = 132 * 4
         const uint64_t tiles = std::max<uint64_t>(tiles_m * tiles_n * groups, 1);
         split = (uint32_t)std::clamp<uint64_t>(std::min<uint64_t>(528 / tiles, k_len / 256), 1, 1024);
+    } else if (ldsm && ldsm_split_on) {
+        split = 3;
+        // launch_conv.rs: the host zeroes the output view the split blocks
+        // add into (only the view: the rest of the buffer stays as it was).
+        if (!p.accumulate) {
+            const ViewParams& v = pass == "fwd" ? p.y : p.x;
+            std::vector<float>& buf = pass == "fwd" ? y : x;
+            for (uint32_t a = 0; a < v.dims[0]; ++a)
+                for (uint32_t b = 0; b < v.dims[1]; ++b)
+                    for (uint32_t c = 0; c < v.dims[2]; ++c)
+                        for (uint32_t d = 0; d < v.dims[3]; ++d)
+                            buf[v.offset + a * v.strides[0] + b * v.strides[1] + c * v.strides[2] +
+                                d * v.strides[3]] = 0.f;
+        }
     }
     // stem_direct (launch_conv.rs): one group, 3x3, stride 1 or 2, at most
     // 3 input channels and 64 (forward) / 32 (wgrad) output channels; exact
@@ -244,7 +263,7 @@ int main(int argc, char** argv) {
                 [&] { k(x.data(), w.data(), y.data(), bias.data(), p, split); });
     const std::vector<float>& out = pass == "fwd" ? y : pass == "dgrad" ? x : w;
     const std::string what = pass + " " + prec +
-                             (ldsm64 ? " (ldsm64" : ldsm ? (ldsm2_on ? " (ldsm2" : " (ldsm") : square ? " (sq"
+                             (ldsm64 ? " (ldsm64" : ldsm ? (ldsm2_on ? " (ldsm2" : ldsm_split_on ? " (ldsm_split" : " (ldsm") : square ? " (sq"
                               : narrow ? " (narrow" : " (wide") +
                              (!pw ? "" : vec16 ? " pw" : " pws") + ", split " + std::to_string(split) + ")";
     const size_t bad = case_compare(what.c_str(), out, case_floats("expected.bin"), tol[0], tol[1]);

@@ -1,11 +1,13 @@
 //! Raw-pointer launches of the conv2d kernels (`kernels/conv2d.cu`), for
 //! other engines and for [`super::CudaBackend`].
 
-use super::launch::{CudaKernels, driver_err, env_choice, forced, opted_in, switched_on};
+use super::launch::{
+    CudaKernels, driver_err, env_choice, forced, launch_fill, opted_in, switched_on,
+};
 use crate::backend::{ConvPass, Precision};
 use crate::error::Result;
 use crate::kernel_sources::entry;
-use crate::params::{Conv2dParams, ViewParams};
+use crate::params::{Conv2dParams, FillParams, ViewParams};
 use cudarc::driver::{CudaStream, LaunchConfig, PushKernelArg, sys};
 
 // SAFETY: #[repr(C)], Pod, mirrored by kernels/common.cuh (tests/param_layout.rs).
@@ -548,8 +550,23 @@ pub unsafe fn launch_conv2d(
         let split: u32 = match pass {
             // Split the pixel reduction until the grid has a few waves.
             ConvPass::Wgrad => split_for(tiles_m * tiles_n * groups, k_len, 8 * 32),
+            _ if ldsm.is_some() => ldsm_split_k(),
             _ => 1,
         };
+        if split > 1 && pass != ConvPass::Wgrad && p.accumulate == 0 {
+            // The split blocks add into the output: zero it first.
+            let (dst, view) = match pass {
+                ConvPass::Dgrad => (ptr.x, p.x),
+                _ => (ptr.y, p.y),
+            };
+            let zero = FillParams {
+                dst: view,
+                value: 0.0,
+                _pad: [0; 3],
+            };
+            // SAFETY: the output view lies in `dst` by this function's contract.
+            unsafe { launch_fill(k, stream, dst, &zero) }?;
+        }
         // Pointwise convs take the `_pws` twins (same tiles and grid), or
         // the `_pw` ones where their planes allow 16-byte gathers.
         let pointwise = pw_vec_enabled() && pointwise_eligible(p);
@@ -700,6 +717,23 @@ pub fn ldsm_fits(pass: ConvPass, p: &Conv2dParams) -> bool {
 /// `=0` nowhere (A/B).
 fn ldsm_wins(pass: ConvPass, blocks: u64) -> bool {
     forced!("SLIMMABLE_GEMM_LDSM").unwrap_or(pass != ConvPass::Dgrad || blocks < 2 * SM_COUNT)
+}
+
+/// The ldmatrix forward's and dgrad's K splits (opt-in
+/// `SLIMMABLE_GEMM_LDSM_SPLIT=S`, 2 to 8; default 1): S blocks share each
+/// output tile's reduction and add into the zeroed output atomically. For
+/// grids that leave a wave part full: `res3x3` w1.0 at 224 px has 392
+/// 128-row blocks for 264 slots (1.48 waves); split in two they are 784
+/// half-length blocks, 2.97 waves.
+fn ldsm_split_k() -> u32 {
+    static SPLIT: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *SPLIT.get_or_init(|| {
+        std::env::var("SLIMMABLE_GEMM_LDSM_SPLIT")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|s| (2..=8).contains(s))
+            .unwrap_or(1)
+    })
 }
 
 /// An ldmatrix kernel's launch: entry point, rows of A a block (its
