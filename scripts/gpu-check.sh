@@ -176,16 +176,20 @@ run() {
     fi
     # The ldmatrix twins of the square tiles (stop 20, kernels/conv2d_ldsm.cu;
     # default since run 10 where launch_conv::ldsm_wins, which verify's
-    # small grids meet): checked forced everywhere they fit, on 64-row tiles
-    # and with two stages; then the conv bench without them and with them
-    # everywhere they fit (the res3x3 rows against the default).
+    # small grids meet): checked forced everywhere they fit, on 64-row
+    # tiles, with two stages and with the forward's and dgrad's K split
+    # three ways; then the conv bench without them, with them everywhere
+    # they fit, and with K split in two (the res3x3 rows against the
+    # default).
     local ldsm_variants=("SLIMMABLE_GEMM_LDSM=1" "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_ROWS=64"
-        "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_STAGES=2")
+        "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_STAGES=2"
+        "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_SPLIT=3")
     for v in "${ldsm_variants[@]}"; do
         # shellcheck disable=SC2086 # $v is a list of NAME=VALUE words
         step "verify conv2d, $v" env $v .gpu/bin/slimmable verify --backend cuda --op conv2d
     done
-    for v in "SLIMMABLE_GEMM_LDSM=0" "SLIMMABLE_GEMM_LDSM=1"; do
+    for v in "SLIMMABLE_GEMM_LDSM=0" "SLIMMABLE_GEMM_LDSM=1" "SLIMMABLE_GEMM_LDSM_SPLIT=2" \
+        "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_SPLIT=2"; do
         step "bench conv, $v" env $v \
             .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
         # Its res3x3 w1.0 rows in the summary (the default's are in bench.txt).

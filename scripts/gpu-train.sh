@@ -21,6 +21,9 @@ cd "$(dirname "$0")/.."
 OUT="${OUT:-.gpu/out}/train"
 mkdir -p "$OUT"
 BIN="${BIN:-.gpu/bin/slimmable}"
+# A call of its own re-carries .gpu packed (run 10's first try found no
+# binaries): unpack it as gpu-check.sh run does.
+if [ ! -x "$BIN" ] && [ -f .gpu/bundle.txz ]; then tar -C .gpu -xJf .gpu/bundle.txz; fi
 # The kernels as cubins, where scripts/gpu-check.sh build packed them.
 if [ -d .gpu/cubin ]; then export SLIMMABLE_CUBIN_DIR="$PWD/.gpu/cubin"; fi
 DATA="${DATA:-.data/fashion-mnist}"
