@@ -384,19 +384,20 @@ pub mod entry {
     /// TF32 forward, dgrad and wgrad of dense k×k convs on 128 × 128 tiles
     /// with ldmatrix fragment loads and truncated operands
     /// (`kernels/conv2d_ldsm.cu`, same arguments and grid as the `_sq` ones,
-    /// three K tiles in flight in 61440 bytes of dynamic shared memory):
-    /// opt-in, `SLIMMABLE_GEMM_LDSM=1` (`launch_conv::ldsm_fits`).
+    /// three K tiles in flight in 61440 bytes of dynamic shared memory;
+    /// a K split of the forward and dgrad adds atomically): the default
+    /// where `launch_conv::ldsm_fits` and `ldsm_wins` say (since run 10).
     pub const CONV2D_FWD_TF32_LDSM: &str = "slimmable_conv2d_fwd_tf32_ldsm";
     pub const CONV2D_DGRAD_TF32_LDSM: &str = "slimmable_conv2d_dgrad_tf32_ldsm";
     pub const CONV2D_WGRAD_TF32_LDSM: &str = "slimmable_conv2d_wgrad_tf32_ldsm";
     /// Their two-stage twins (40960 bytes of dynamic shared memory):
-    /// `SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_STAGES=2`.
+    /// opt-in `SLIMMABLE_GEMM_LDSM_STAGES=2`.
     pub const CONV2D_FWD_TF32_LDSM2: &str = "slimmable_conv2d_fwd_tf32_ldsm2";
     pub const CONV2D_DGRAD_TF32_LDSM2: &str = "slimmable_conv2d_dgrad_tf32_ldsm2";
     pub const CONV2D_WGRAD_TF32_LDSM2: &str = "slimmable_conv2d_wgrad_tf32_ldsm2";
     /// The forward and dgrad on 64 × 128 tiles, three stages (46080 bytes
-    /// of dynamic shared memory): where 128-row blocks would not fill a
-    /// wave (`launch_conv::ldsm_kernel`).
+    /// of dynamic shared memory): opt-in `SLIMMABLE_GEMM_LDSM_ROWS=64`
+    /// (`launch_conv::ldsm_kernel`).
     pub const CONV2D_FWD_TF32_LDSM64: &str = "slimmable_conv2d_fwd_tf32_ldsm64";
     pub const CONV2D_DGRAD_TF32_LDSM64: &str = "slimmable_conv2d_dgrad_tf32_ldsm64";
     /// Depthwise forward: CUDA `(x, w, y, bias, Conv2dParams)`, 1-D grid.

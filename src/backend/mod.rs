@@ -277,7 +277,7 @@ pub trait Backend {
 
     /// One SGD step on many whole parameter buffers that share `lr`,
     /// momentum and flags. CUDA runs it as one launch; this default runs
-    /// [`Backend::sgd_step`] once per slot ([`sgd_step_each`]).
+    /// [`Backend::sgd_step`] once per slot (`sgd_step_each`).
     fn sgd_step_many(&self, slots: &[SgdSlot<'_>], p: &SgdManyParams) -> Result<()> {
         sgd_step_each(self, slots, p)
     }

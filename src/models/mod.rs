@@ -1,7 +1,7 @@
 //! Slimmable network architectures as data (no device code): the layer list
 //! with full-size shapes, PyTorch parameter names and width rules
 //! ([`width`]), the models ([`mobilenet_v2`], [`resnet`]), their cost in
-//! multiply-adds and parameters at any width×resolution ([`cost`]), initial
+//! multiply-adds and parameters at any width×resolution ([`cost()`]), initial
 //! weights ([`init`]) and checkpoints ([`checkpoint`]).
 //!
 //! The same models exist in PyTorch in `tools/reference_models.py`, with the

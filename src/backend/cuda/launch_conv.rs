@@ -120,7 +120,7 @@ const DWF_WGRAD_MAX_W: u64 = 255;
 const DWF_WGRAD_MIN_W: u64 = 28;
 
 /// Whether this pass of a depthwise conv runs on the flat 3×3 kernels:
-/// [`dw_flat_fits`], and for wgrad a plane `DWF_WGRAD_MIN_W` (28) to
+/// `dw_flat_fits`, and for wgrad a plane `DWF_WGRAD_MIN_W` (28) to
 /// `DWF_WGRAD_MAX_W` wide. On
 /// narrower planes the flat wgrad's blocks each sum a few images between
 /// barriers and lose to dwconv2d_wgrad_k3 (H200, 2026-11-26: 0.064 vs 0.043
@@ -602,11 +602,10 @@ const STEM_THREADS: u32 = 256;
 /// (kernels/stem_conv.cu) where [`stem_direct_fits`]: the forward unless
 /// `SLIMMABLE_STEM_DIRECT=0` (H200, run 6: 0.142 ms at 64×3×224² → 32
 /// against 0.148 TF32 and 0.180 exact f32 on the GEMM, one tile a block;
-/// stop 16 made it a double-buffered walk over tiles, untimed); the wgrad unless
-/// `SLIMMABLE_STEM_WGRAD_DIRECT=0`. The wgrad is stop 15's register-tiled
-/// kernel, not yet timed on a GPU: the lane-per-channel one it replaces
-/// took 0.371 ms there against the split-K GEMM's 0.271; the A/B is in
-/// scripts/gpu-check.sh.
+/// stop 16's double-buffered walk over tiles: 0.080 ms in run 10); the
+/// wgrad unless `SLIMMABLE_STEM_WGRAD_DIRECT=0`. The wgrad is stop 15's
+/// register-tiled kernel: run 10, 0.098 ms at 224 px and 0.045 at 128
+/// against the split-K GEMM's 0.197 and 0.085.
 pub fn stem_direct(pass: ConvPass, p: &Conv2dParams) -> bool {
     stem_direct_fits(pass, p)
         && match pass {
