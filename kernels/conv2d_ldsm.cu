@@ -52,8 +52,10 @@ __device__ __forceinline__ float* ldsm_dynamic_smem() {
 
 // STAGES K tiles in flight: tile i + STAGES - 1 is gathered (cp.async)
 // while tile i is multiplied, STAGES - 1 tiles ahead. BM: 128 or 64 rows
-// (output pixels forward and dgrad, output channels wgrad) a block.
-template <int PASS, int STAGES, int BM>
+// (output pixels forward and dgrad, output channels wgrad) a block. BF16:
+// the fragments rounded to bfloat16 (nearest) and multiplied by BF16
+// tensor cores instead of fed to the TF32 ones truncated.
+template <int PASS, int STAGES, int BM, bool BF16>
 __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float* y,
                                const float* bias, u32 split_k) {
     using namespace ldsm;
@@ -270,10 +272,33 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
                 b[2 * np + 1][0] = r[2];
                 b[2 * np + 1][1] = r[3];
             }
+            if (BF16) {
+                // An m16n8k8 BF16 fragment holds k 2t and 2t + 1 where the
+                // TF32 one holds t and t + 4: pairing those two k as one
+                // BF16 pair, in A and B alike, reorders the sum over k and
+                // nothing else.
+                // (A converted a row of fragments at a time: fewer live
+                // registers than converting all first.)
+                u32 bb[NT];
 #pragma unroll
-            for (int mt = 0; mt < MT; ++mt)
+                for (int nt = 0; nt < NT; ++nt)
+                    bb[nt] = pack_bf16x2(__uint_as_float(b[nt][0]), __uint_as_float(b[nt][1]));
 #pragma unroll
-                for (int nt = 0; nt < NT; ++nt) mma_tf32_m16n8k8(&acc[(mt * NT + nt) * 4], a[mt], b[nt]);
+                for (int mt = 0; mt < MT; ++mt) {
+                    const u32 ab[2] = {
+                        pack_bf16x2(__uint_as_float(a[mt][0]), __uint_as_float(a[mt][2])),
+                        pack_bf16x2(__uint_as_float(a[mt][1]), __uint_as_float(a[mt][3]))};
+#pragma unroll
+                    for (int nt = 0; nt < NT; ++nt)
+                        mma_bf16_m16n8k8(&acc[(mt * NT + nt) * 4], ab, bb[nt]);
+                }
+            } else {
+#pragma unroll
+                for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+                    for (int nt = 0; nt < NT; ++nt)
+                        mma_tf32_m16n8k8(&acc[(mt * NT + nt) * 4], a[mt], b[nt]);
+            }
         }
     }
 
@@ -330,16 +355,23 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
 // `_ldsm2` with two (40960). `_ldsm64`: the
 // forward and dgrad on 64 x 128 tiles, three stages (46080 bytes), three
 // blocks an SM (at most 85 registers).
-#define CONV_GEMM_LDSM_ENTRY(name, PASS, STAGES, BM, MIN_BLOCKS)                              \
+#define CONV_GEMM_LDSM_ENTRY(name, PASS, STAGES, BM, MIN_BLOCKS, BF16)                        \
     extern "C" __global__ void __launch_bounds__(ldsm::THREADS, MIN_BLOCKS)                   \
         name(float* x, float* wt, float* y, const float* bias, Conv2dParams p, u32 split_k) { \
-        conv_gemm_ldsm<PASS, STAGES, BM>(p, x, wt, y, bias, split_k);                         \
+        conv_gemm_ldsm<PASS, STAGES, BM, BF16>(p, x, wt, y, bias, split_k);                   \
     }
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm, PASS_FWD, 3, 128, 2)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm, PASS_DGRAD, 3, 128, 2)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_ldsm, PASS_WGRAD, 3, 128, 2)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm2, PASS_FWD, 2, 128, 2)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm2, PASS_DGRAD, 2, 128, 2)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_ldsm2, PASS_WGRAD, 2, 128, 2)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm64, PASS_FWD, 3, 64, 3)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm64, PASS_DGRAD, 3, 64, 3)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm, PASS_FWD, 3, 128, 2, false)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm, PASS_DGRAD, 3, 128, 2, false)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_ldsm, PASS_WGRAD, 3, 128, 2, false)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm2, PASS_FWD, 2, 128, 2, false)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm2, PASS_DGRAD, 2, 128, 2, false)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_ldsm2, PASS_WGRAD, 2, 128, 2, false)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm64, PASS_FWD, 3, 64, 3, false)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm64, PASS_DGRAD, 3, 64, 3, false)
+// BF16 twins of the three-stage 128-row tiles (opt-in
+// SLIMMABLE_GEMM_LDSM_BF16=1 for BF16 convs on shapes the square tiles
+// fit, until timed on a GPU): the same gathers and f32 tiles, the
+// fragments rounded to bfloat16 in registers.
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_bf16_ldsm, PASS_FWD, 3, 128, 2, true)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_bf16_ldsm, PASS_DGRAD, 3, 128, 2, true)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_bf16_ldsm, PASS_WGRAD, 3, 128, 2, true)

@@ -195,6 +195,14 @@ run() {
         # Its res3x3 w1.0 rows in the summary (the default's are in bench.txt).
         rows_to_summary "bench conv, $v" '^conv/res3x3_w1.00_r(224|128)/(fwd_tf32|dgrad|wgrad|train) '
     done
+    # The opt-in BF16 twins of the ldmatrix tiles (stop 22,
+    # SLIMMABLE_GEMM_LDSM_BF16=1): checked, then the conv bench with them
+    # (the res3x3 BF16 forward rows in the summary).
+    step "verify conv2d, SLIMMABLE_GEMM_LDSM_BF16=1" env SLIMMABLE_GEMM_LDSM_BF16=1 \
+        .gpu/bin/slimmable verify --backend cuda --op conv2d
+    step "bench conv, SLIMMABLE_GEMM_LDSM_BF16=1" env SLIMMABLE_GEMM_LDSM_BF16=1 \
+        .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
+    rows_to_summary "bench conv, SLIMMABLE_GEMM_LDSM_BF16=1" '^conv/res3x3_w1.00_r(224|128)/fwd_bf16 '
     # A/B, the stem's weight gradient: stop 15's register-tiled direct
     # kernel (default) against the split-K GEMM.
     step "bench conv, SLIMMABLE_STEM_WGRAD_DIRECT=0" env SLIMMABLE_STEM_WGRAD_DIRECT=0 \

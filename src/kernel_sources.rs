@@ -160,6 +160,9 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::CONV2D_WGRAD_TF32_LDSM2,
             entry::CONV2D_FWD_TF32_LDSM64,
             entry::CONV2D_DGRAD_TF32_LDSM64,
+            entry::CONV2D_FWD_BF16_LDSM,
+            entry::CONV2D_DGRAD_BF16_LDSM,
+            entry::CONV2D_WGRAD_BF16_LDSM,
         ],
     },
     CudaUnit {
@@ -400,6 +403,12 @@ pub mod entry {
     /// (`launch_conv::ldsm_kernel`).
     pub const CONV2D_FWD_TF32_LDSM64: &str = "slimmable_conv2d_fwd_tf32_ldsm64";
     pub const CONV2D_DGRAD_TF32_LDSM64: &str = "slimmable_conv2d_dgrad_tf32_ldsm64";
+    /// BF16 twins of the three-stage ldmatrix tiles (fragments rounded to
+    /// bfloat16 in registers): opt-in `SLIMMABLE_GEMM_LDSM_BF16=1`
+    /// (`launch_conv::ldsm_bf16_fits`).
+    pub const CONV2D_FWD_BF16_LDSM: &str = "slimmable_conv2d_fwd_bf16_ldsm";
+    pub const CONV2D_DGRAD_BF16_LDSM: &str = "slimmable_conv2d_dgrad_bf16_ldsm";
+    pub const CONV2D_WGRAD_BF16_LDSM: &str = "slimmable_conv2d_wgrad_bf16_ldsm";
     /// Depthwise forward: CUDA `(x, w, y, bias, Conv2dParams)`, 1-D grid.
     pub const DWCONV2D_FWD: &str = "slimmable_dwconv2d_fwd";
     /// Depthwise forward and dgrad tiled through shared memory (k ≤ 7,

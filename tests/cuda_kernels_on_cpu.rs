@@ -955,6 +955,38 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                     Ok(text)
                 })
                 .and_then(|text| {
+                    // The BF16 ldmatrix twins (SLIMMABLE_GEMM_LDSM_BF16=1)
+                    // where the host would take them on a BF16 case whose
+                    // shape fills the square tiles, and not where it would
+                    // not; with K split too.
+                    use slimmable::backend::Precision;
+                    use slimmable::backend::cuda::launch_conv::{
+                        ldsm_bf16_fits, square_tiles_fill,
+                    };
+                    let (cp, params) = case_pass_params(&cdir, pass);
+                    if pname != "bf16" || !square_tiles_fill(cp, &params) {
+                        return Ok(text);
+                    }
+                    let want = ldsm_bf16_fits(cp, Precision::Bf16, &params);
+                    let ldsm = run_mode(&exe, &cdir, pass, "bf16", "ldsm")?;
+                    if ldsm.contains("(ldsm,") != want {
+                        return Err(format!(
+                            "BF16 ldmatrix tiles expected: {want}, driver: {ldsm}"
+                        ));
+                    }
+                    let mut text = format!("{text} | bf16 ldsm: {ldsm}");
+                    if want && pass != "wgrad" {
+                        let out = run_mode(&exe, &cdir, pass, "bf16", "ldsm_split")?;
+                        if !out.contains("(ldsm_split,") {
+                            return Err(format!(
+                                "the bf16 ldsm_split route expected, driver: {out}"
+                            ));
+                        }
+                        text = format!("{text} | bf16 ldsm_split: {out}");
+                    }
+                    Ok(text)
+                })
+                .and_then(|text| {
                     // The opt-in halo tiles (SLIMMABLE_CONV_HALO=1) on the
                     // same case, where the host would take them (after the
                     // stem's direct kernels).

@@ -95,19 +95,22 @@ int main(int argc, char** argv) {
     // The wgrad also needs its rows (output channels) to fill them, and a
     // kernel larger than 1x1.
     auto fills = [](uint64_t c) { return c > 64 && (c % 128 == 0 || c % 128 > 64); };
-    const bool square = square_on && !narrow && mode == 1 && fills(cols) &&
-                        (pass != "wgrad" || (khw > 1 && fills(m)));
+    const bool square_shape = !narrow && fills(cols) && (pass != "wgrad" || (khw > 1 && fills(m)));
+    const bool square = square_on && mode == 1 && square_shape;
     // ldsm_fits (launch_conv.rs): a kernel larger than 1x1; forward
     // weights packed; dgrad at stride 1.
     const bool packed = p.w.strides[3] == 1 && p.w.strides[2] == p.w.dims[3] &&
                         p.w.strides[1] == p.w.dims[2] * p.w.dims[3];
     const bool unit_stride = p.stride_h == 1 && p.stride_w == 1;
-    const bool ldsm = ldsm_on && square && khw > 1 && (pass != "fwd" || packed) &&
+    // BF16 (ldsm_bf16_fits, SLIMMABLE_GEMM_LDSM_BF16=1): the three-stage
+    // 128-row tiles' BF16 twins on the same shapes.
+    const bool bf16_ldsm = mode == 2 && (ldsm_on && !ldsm2_on && !ldsm64_on) && square_shape;
+    const bool ldsm = ldsm_on && (square || bf16_ldsm) && khw > 1 && (pass != "fwd" || packed) &&
                       (pass != "dgrad" || unit_stride);
     const bool ldsm64 = ldsm && ldsm64_on;
     uint64_t tm, tn, threads;
     if (ldsm64) { tm = 64; tn = 128; threads = 256; }
-    else if (square) { tm = 128; tn = 128; threads = 256; }
+    else if (square || ldsm) { tm = 128; tn = 128; threads = 256; }
     else if (narrow) { tm = 128; tn = 16; threads = 128; }
     else if (pass == "wgrad") { tm = 64; tn = 64; threads = 128; }
     else { tm = 128; tn = 64; threads = 256; }
@@ -254,7 +257,11 @@ int main(int argc, char** argv) {
     };
     const Kernel ldsm64_table[2] = {slimmable_conv2d_fwd_tf32_ldsm64,
                                     slimmable_conv2d_dgrad_tf32_ldsm64};
+    const Kernel ldsm_bf16_table[3] = {slimmable_conv2d_fwd_bf16_ldsm,
+                                       slimmable_conv2d_dgrad_bf16_ldsm,
+                                       slimmable_conv2d_wgrad_bf16_ldsm};
     const Kernel k = ldsm64   ? ldsm64_table[pi]
+                     : ldsm && mode == 2 ? ldsm_bf16_table[pi]
                      : ldsm   ? ldsm_table[ldsm2_on ? 1 : 0][pi]
                      : square ? sq_table[pi][!pw ? 0 : vec16 ? 1 : 2]
                               : (!pw ? table : vec16 ? pw_table : pws_table)[pi][mode][narrow ? 1 : 0];

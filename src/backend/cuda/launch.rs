@@ -92,6 +92,18 @@ const DYNAMIC_SHARED_MEMORY: &[(&str, u32)] = &[
         kernel_sources::entry::CONV2D_WGRAD_TF32_LDSM,
         super::launch_conv::ldsm_shared_bytes(3, 128),
     ),
+    (
+        kernel_sources::entry::CONV2D_FWD_BF16_LDSM,
+        super::launch_conv::ldsm_shared_bytes(3, 128),
+    ),
+    (
+        kernel_sources::entry::CONV2D_DGRAD_BF16_LDSM,
+        super::launch_conv::ldsm_shared_bytes(3, 128),
+    ),
+    (
+        kernel_sources::entry::CONV2D_WGRAD_BF16_LDSM,
+        super::launch_conv::ldsm_shared_bytes(3, 128),
+    ),
 ];
 
 /// The kernels compiled for one context's device, ready to launch: every

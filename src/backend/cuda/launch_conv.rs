@@ -529,14 +529,20 @@ pub unsafe fn launch_conv2d(
             launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p, &split])?;
             return bias_grad();
         }
-        let square = gemm_square_fits(pass, precision, p)
-            // SLIMMABLE_GEMM_SQUARE=1 every fitting conv, =0 none (A/B).
-            && forced!("SLIMMABLE_GEMM_SQUARE").unwrap_or_else(|| gemm_square_wins(p));
+        let bf16_ldsm = ldsm_bf16_fits(pass, precision, p) && opted_in!("SLIMMABLE_GEMM_LDSM_BF16");
+        let square = bf16_ldsm
+            || gemm_square_fits(pass, precision, p)
+                // SLIMMABLE_GEMM_SQUARE=1 every fitting conv, =0 none (A/B).
+                && forced!("SLIMMABLE_GEMM_SQUARE").unwrap_or_else(|| gemm_square_wins(p));
         // The square tiles' ldmatrix twins where they fit and win.
-        let ldsm = (square
-            && ldsm_fits(pass, p)
-            && ldsm_wins(pass, m.div_ceil(128) * cols.div_ceil(128) * groups))
-        .then(|| ldsm_kernel(pass));
+        let ldsm = if bf16_ldsm {
+            Some(ldsm_bf16_kernel(pass))
+        } else {
+            (square
+                && ldsm_fits(pass, p)
+                && ldsm_wins(pass, m.div_ceil(128) * cols.div_ceil(128) * groups))
+            .then(|| ldsm_kernel(pass))
+        };
         // (tile M, tile N, threads), as instantiated in kernels/conv2d.cu
         // and kernels/conv2d_ldsm.cu.
         let (tile_m, tile_n, threads) = match (square, narrow, pass) {
@@ -663,17 +669,32 @@ pub fn halo_fits(precision: Precision, p: &Conv2dParams) -> bool {
 /// channels × taps) to fill them so, and a kernel larger than 1×1
 /// (pointwise wgrads have their own k-major kernels).
 pub fn gemm_square_fits(pass: ConvPass, precision: Precision, p: &Conv2dParams) -> bool {
+    precision == Precision::Tf32 && square_tiles_fill(pass, p)
+}
+
+/// The shape half of [`gemm_square_fits`]: whether the pass's GEMM fills
+/// 128 × 128 tiles as well as the smaller ones, whatever the precision.
+pub fn square_tiles_fill(pass: ConvPass, p: &Conv2dParams) -> bool {
     let groups = p.groups.max(1);
     let fills = |n: u32| n > 64 && (n.is_multiple_of(128) || n % 128 > 64);
     let taps = p.w.dims[2] * p.w.dims[3];
-    let fits = match pass {
+    match pass {
         ConvPass::Forward => fills(p.y.dims[1] / groups),
         ConvPass::Dgrad => fills(p.x.dims[1] / groups),
         ConvPass::Wgrad => {
             taps > 1 && fills(p.y.dims[1] / groups) && fills(p.x.dims[1] / groups * taps)
         }
-    };
-    precision == Precision::Tf32 && fits
+    }
+}
+
+/// Whether a BF16 conv takes the ldmatrix tiles' BF16 twins
+/// (`*_bf16_ldsm`, kernels/conv2d_ldsm.cu): a shape the TF32 ldmatrix tiles
+/// could take ([`square_tiles_fill`], [`ldsm_fits`]), opted in with
+/// `SLIMMABLE_GEMM_LDSM_BF16=1` until timed on a GPU (run 10: `res3x3`
+/// w1.0 r224's BF16 forward took 0.299 ms on the 128 × 64 BF16 tiles
+/// against 0.188 for the TF32 ldmatrix tiles).
+pub fn ldsm_bf16_fits(pass: ConvPass, precision: Precision, p: &Conv2dParams) -> bool {
+    precision == Precision::Bf16 && square_tiles_fill(pass, p) && ldsm_fits(pass, p)
 }
 
 /// Where the square tiles run by default: on every dense k×k conv they fit,
@@ -776,6 +797,19 @@ fn ldsm_kernel(pass: ConvPass) -> LdsmKernel {
         name,
         rows: 128,
         shared_bytes: ldsm_shared_bytes(if two_stages { 2 } else { 3 }, 128),
+    }
+}
+
+/// The BF16 ldmatrix kernel of a pass: 128 × 128 tiles, three stages.
+fn ldsm_bf16_kernel(pass: ConvPass) -> LdsmKernel {
+    LdsmKernel {
+        name: match pass {
+            ConvPass::Forward => entry::CONV2D_FWD_BF16_LDSM,
+            ConvPass::Dgrad => entry::CONV2D_DGRAD_BF16_LDSM,
+            ConvPass::Wgrad => entry::CONV2D_WGRAD_BF16_LDSM,
+        },
+        rows: 128,
+        shared_bytes: ldsm_shared_bytes(3, 128),
     }
 }
 
