@@ -321,6 +321,25 @@ impl SgdSlot<'_> {
     }
 }
 
+/// A positive count set in the environment variable `var` (for A/B runs),
+/// `None` when unset, an error naming `unit` when it is anything else.
+pub(crate) fn positive_from_env(var: &str, unit: &str) -> Result<Option<u64>> {
+    match std::env::var(var) {
+        Err(_) => Ok(None),
+        Ok(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|&n| n > 0)
+            .map(Some)
+            .ok_or_else(|| {
+                Error::invalid(
+                    var,
+                    format!("'{v}' is not a positive number of {unit}; unset it for the default"),
+                )
+            }),
+    }
+}
+
 /// Checks that `host` can overwrite `buf` entirely.
 pub(crate) fn check_write_len(buf: &Buffer, host: &[f32]) -> Result<()> {
     if buf.len != host.len() {

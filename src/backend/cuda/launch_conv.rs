@@ -4,8 +4,8 @@
 use super::launch::{
     CudaKernels, driver_err, env_choice, forced, launch_fill, opted_in, switched_on,
 };
-use crate::backend::{ConvPass, Precision};
-use crate::error::Result;
+use crate::backend::{ConvPass, Precision, positive_from_env};
+use crate::error::{Error, Result};
 use crate::kernel_sources::entry;
 use crate::params::{Conv2dParams, FillParams, ViewParams};
 use cudarc::driver::{CudaStream, LaunchConfig, PushKernelArg, sys};
@@ -556,7 +556,7 @@ pub unsafe fn launch_conv2d(
         let split: u32 = match pass {
             // Split the pixel reduction until the grid has a few waves.
             ConvPass::Wgrad => split_for(tiles_m * tiles_n * groups, k_len, 8 * 32),
-            _ if ldsm.is_some() => ldsm_split_k(),
+            _ if ldsm.is_some() => ldsm_split_k()?,
             _ => 1,
         };
         if split > 1 && pass != ConvPass::Wgrad && p.accumulate == 0 {
@@ -740,20 +740,28 @@ fn ldsm_wins(pass: ConvPass, blocks: u64) -> bool {
 }
 
 /// The ldmatrix forward's and dgrad's K splits (opt-in
-/// `SLIMMABLE_GEMM_LDSM_SPLIT=S`, 2 to 8; default 1): S blocks share each
+/// `SLIMMABLE_GEMM_LDSM_SPLIT=S`, 1 to 8; default 1): S blocks share each
 /// output tile's reduction and add into the zeroed output atomically. For
 /// grids that leave a wave part full: `res3x3` w1.0 at 224 px has 392
 /// 128-row blocks for 264 slots (1.48 waves); split in two they are 784
-/// half-length blocks, 2.97 waves.
-fn ldsm_split_k() -> u32 {
+/// half-length blocks, 2.97 waves. Any other value is an error.
+fn ldsm_split_k() -> Result<u32> {
+    const VAR: &str = "SLIMMABLE_GEMM_LDSM_SPLIT";
     static SPLIT: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *SPLIT.get_or_init(|| {
-        std::env::var("SLIMMABLE_GEMM_LDSM_SPLIT")
-            .ok()
-            .and_then(|v| v.parse::<u32>().ok())
-            .filter(|s| (2..=8).contains(s))
-            .unwrap_or(1)
-    })
+    if let Some(&s) = SPLIT.get() {
+        return Ok(s);
+    }
+    let s = match positive_from_env(VAR, "K splits")? {
+        None => 1,
+        Some(s) if s <= 8 => s as u32,
+        Some(s) => {
+            return Err(Error::invalid(
+                VAR,
+                format!("{s} K splits: at most 8; unset it for one"),
+            ));
+        }
+    };
+    Ok(*SPLIT.get_or_init(|| s))
 }
 
 /// An ldmatrix kernel's launch: entry point, rows of A a block (its

@@ -8,7 +8,7 @@ pub mod kernels_train;
 
 use super::{
     Backend, BackendKind, Buffer, ConvBuffers, ConvPass, Precision, SgdSlot, Storage,
-    check_write_len, wrong_storage,
+    check_write_len, positive_from_env, wrong_storage,
 };
 use crate::error::{Error, Result};
 use crate::params::{
@@ -48,25 +48,6 @@ fn submit_every() -> Result<usize> {
         positive_from_env("SLIMMABLE_WGSL_SUBMIT_EVERY", "operations")?
             .map_or(SUBMIT_EVERY, |n| n as usize),
     )
-}
-
-/// A positive count set in the environment variable `var` (for A/B runs),
-/// `None` when unset, an error naming `unit` when it is anything else.
-fn positive_from_env(var: &str, unit: &str) -> Result<Option<u64>> {
-    match std::env::var(var) {
-        Err(_) => Ok(None),
-        Ok(v) => v
-            .parse::<u64>()
-            .ok()
-            .filter(|&n| n > 0)
-            .map(Some)
-            .ok_or_else(|| {
-                Error::invalid(
-                    var,
-                    format!("'{v}' is not a positive number of {unit}; unset it for the default"),
-                )
-            }),
-    }
 }
 
 impl WgslBackend {
