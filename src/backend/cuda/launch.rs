@@ -75,36 +75,27 @@ pub(crate) fn driver_err(context: &str, e: cudarc::driver::DriverError) -> Error
 
 /// Entry points launched with more dynamic shared memory than the default
 /// 48 KiB limit, and how much: `load` raises each one's limit.
-const DYNAMIC_SHARED_MEMORY: &[(&str, u32)] = &[
-    (
-        kernel_sources::entry::BN_BACKWARD_RESIDENT_F32,
-        super::launch_norm::RESIDENT_BACKWARD_SMEM,
-    ),
-    (
-        kernel_sources::entry::CONV2D_FWD_TF32_LDSM,
-        super::launch_conv::ldsm_shared_bytes(3, 128),
-    ),
-    (
-        kernel_sources::entry::CONV2D_DGRAD_TF32_LDSM,
-        super::launch_conv::ldsm_shared_bytes(3, 128),
-    ),
-    (
-        kernel_sources::entry::CONV2D_WGRAD_TF32_LDSM,
-        super::launch_conv::ldsm_shared_bytes(3, 128),
-    ),
-    (
-        kernel_sources::entry::CONV2D_FWD_BF16_LDSM,
-        super::launch_conv::ldsm_shared_bytes(3, 128),
-    ),
-    (
-        kernel_sources::entry::CONV2D_DGRAD_BF16_LDSM,
-        super::launch_conv::ldsm_shared_bytes(3, 128),
-    ),
-    (
-        kernel_sources::entry::CONV2D_WGRAD_BF16_LDSM,
-        super::launch_conv::ldsm_shared_bytes(3, 128),
-    ),
-];
+const DYNAMIC_SHARED_MEMORY: &[(&[&str], u32)] = {
+    use kernel_sources::entry::*;
+    &[
+        (
+            &[BN_BACKWARD_RESIDENT_F32],
+            super::launch_norm::RESIDENT_BACKWARD_SMEM,
+        ),
+        // The three-stage 128-row ldmatrix tiles, TF32 and BF16.
+        (
+            &[
+                CONV2D_FWD_TF32_LDSM,
+                CONV2D_DGRAD_TF32_LDSM,
+                CONV2D_WGRAD_TF32_LDSM,
+                CONV2D_FWD_BF16_LDSM,
+                CONV2D_DGRAD_BF16_LDSM,
+                CONV2D_WGRAD_BF16_LDSM,
+            ],
+            super::launch_conv::ldsm_shared_bytes(3, 128),
+        ),
+    ]
+};
 
 /// The kernels compiled for one context's device, ready to launch: every
 /// entry point of every unit in [`kernel_sources::CUDA_UNITS`].
@@ -148,7 +139,10 @@ impl CudaKernels {
                 let f = module
                     .load_function(name)
                     .map_err(|e| driver_err(&format!("cuModuleGetFunction({name})"), e))?;
-                if let Some(&(_, bytes)) = DYNAMIC_SHARED_MEMORY.iter().find(|(e, _)| *e == name) {
+                if let Some(&(_, bytes)) = DYNAMIC_SHARED_MEMORY
+                    .iter()
+                    .find(|(entries, _)| entries.contains(&name))
+                {
                     f.set_attribute(
                         cudarc::driver::sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                         bytes as i32,
