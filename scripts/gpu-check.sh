@@ -190,6 +190,7 @@ run() {
     done
     for v in "SLIMMABLE_GEMM_LDSM=0" "SLIMMABLE_GEMM_LDSM=1" "SLIMMABLE_GEMM_LDSM_SPLIT=2" \
         "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_SPLIT=2"; do
+        # shellcheck disable=SC2086 # $v is a list of NAME=VALUE words
         step "bench conv, $v" env $v \
             .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
         # Its res3x3 w1.0 rows in the summary (the default's are in bench.txt).

@@ -918,19 +918,25 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                     }
                 })
                 .and_then(|text| {
-                    // Their opt-in ldmatrix twins (SLIMMABLE_GEMM_SQUARE=1
-                    // SLIMMABLE_GEMM_LDSM=1) where the host would take them,
-                    // and not on square tiles where it would not (off the
-                    // square tiles they cannot run: no driver run there).
+                    // The square tiles' ldmatrix twins where the host would
+                    // take them (TF32: SLIMMABLE_GEMM_SQUARE=1
+                    // SLIMMABLE_GEMM_LDSM=1; BF16: SLIMMABLE_GEMM_LDSM_BF16=1),
+                    // and not on shapes filling the square tiles where it
+                    // would not (elsewhere they cannot run: no driver run).
                     use slimmable::backend::Precision;
-                    use slimmable::backend::cuda::launch_conv::{gemm_square_fits, ldsm_fits};
+                    use slimmable::backend::cuda::launch_conv::{
+                        ldsm_bf16_fits, ldsm_fits, square_tiles_fill,
+                    };
                     let (cp, params) = case_pass_params(&cdir, pass);
-                    if pname != "tf32" || !gemm_square_fits(cp, Precision::Tf32, &params) {
+                    if !matches!(pname, "tf32" | "bf16") || !square_tiles_fill(cp, &params) {
                         return Ok(text);
                     }
-                    let want = ldsm_fits(cp, &params);
+                    let want = match pname {
+                        "tf32" => ldsm_fits(cp, &params),
+                        _ => ldsm_bf16_fits(cp, Precision::Bf16, &params),
+                    };
                     // Three stages (the default)...
-                    let ldsm = run_mode(&exe, &cdir, pass, "tf32", "ldsm")?;
+                    let ldsm = run_mode(&exe, &cdir, pass, pname, "ldsm")?;
                     if ldsm.contains("(ldsm,") != want {
                         return Err(format!("ldmatrix tiles expected: {want}, driver: {ldsm}"));
                     }
@@ -938,51 +944,21 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                     if !want {
                         return Ok(text);
                     }
-                    // ...then two, and the forward and dgrad on 64-row tiles
-                    // and with K split.
-                    let twins: &[&str] = if pass == "wgrad" {
-                        &["ldsm2"]
-                    } else {
-                        &["ldsm2", "ldsm64", "ldsm_split"]
+                    // ...then, at TF32, two and the forward and dgrad on
+                    // 64-row tiles; at both, the forward and dgrad with K
+                    // split.
+                    let twins: &[&str] = match (pname, pass) {
+                        ("tf32", "wgrad") => &["ldsm2"],
+                        ("tf32", _) => &["ldsm2", "ldsm64", "ldsm_split"],
+                        (_, "wgrad") => &[],
+                        _ => &["ldsm_split"],
                     };
                     for mode in twins {
-                        let out = run_mode(&exe, &cdir, pass, "tf32", mode)?;
+                        let out = run_mode(&exe, &cdir, pass, pname, mode)?;
                         if !out.contains(&format!("({mode},")) {
                             return Err(format!("the {mode} route expected, driver: {out}"));
                         }
                         text = format!("{text} | {mode}: {out}");
-                    }
-                    Ok(text)
-                })
-                .and_then(|text| {
-                    // The BF16 ldmatrix twins (SLIMMABLE_GEMM_LDSM_BF16=1)
-                    // where the host would take them on a BF16 case whose
-                    // shape fills the square tiles, and not where it would
-                    // not; with K split too.
-                    use slimmable::backend::Precision;
-                    use slimmable::backend::cuda::launch_conv::{
-                        ldsm_bf16_fits, square_tiles_fill,
-                    };
-                    let (cp, params) = case_pass_params(&cdir, pass);
-                    if pname != "bf16" || !square_tiles_fill(cp, &params) {
-                        return Ok(text);
-                    }
-                    let want = ldsm_bf16_fits(cp, Precision::Bf16, &params);
-                    let ldsm = run_mode(&exe, &cdir, pass, "bf16", "ldsm")?;
-                    if ldsm.contains("(ldsm,") != want {
-                        return Err(format!(
-                            "BF16 ldmatrix tiles expected: {want}, driver: {ldsm}"
-                        ));
-                    }
-                    let mut text = format!("{text} | bf16 ldsm: {ldsm}");
-                    if want && pass != "wgrad" {
-                        let out = run_mode(&exe, &cdir, pass, "bf16", "ldsm_split")?;
-                        if !out.contains("(ldsm_split,") {
-                            return Err(format!(
-                                "the bf16 ldsm_split route expected, driver: {out}"
-                            ));
-                        }
-                        text = format!("{text} | bf16 ldsm_split: {out}");
                     }
                     Ok(text)
                 })
