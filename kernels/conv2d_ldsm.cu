@@ -29,6 +29,7 @@
 #include "common.cuh"
 #include "conv_common.cuh"
 #include "conv_gemm.cuh"
+#include "wgmma.cuh"
 
 namespace ldsm {
 constexpr int BN = 128, BK = 16, LD = BK + 4, THREADS = 256;
@@ -40,6 +41,15 @@ constexpr int WARPS_M = 2, WN = 32, NT = WN / 8;
 // for 3 of 64 rows.
 template <int STAGES, int BM>
 constexpr int SHARED_BYTES = STAGES * (BM + BN) * LD * 4;
+// How the tiles are multiplied: ldmatrix fragments into mma.sync at TF32
+// or BF16, or (WGMMA_TF32) warpgroup MMAs reading both tiles from shared
+// memory in wgmma.cuh's core-matrix layout, each chunk of 4 k (rows x 16
+// bytes) padded by KPAD floats: 49920 bytes for 3 stages of 128 rows
+// (launch_conv.rs wgmma_shared_bytes).
+enum Mma { LDSM_TF32, LDSM_BF16, WGMMA_TF32 };
+constexpr int KPAD = 8;
+template <int STAGES, int BM>
+constexpr int WGMMA_SHARED_BYTES = STAGES * (BK / 4) * ((BM + BN) * 4 + 2 * KPAD) * 4;
 }  // namespace ldsm
 
 // The block's dynamic shared memory (the CUDA-on-CPU driver defines its own).
@@ -52,19 +62,48 @@ __device__ __forceinline__ float* ldsm_dynamic_smem() {
 
 // STAGES K tiles in flight: tile i + STAGES - 1 is gathered (cp.async)
 // while tile i is multiplied, STAGES - 1 tiles ahead. BM: 128 or 64 rows
-// (output pixels forward and dgrad, output channels wgrad) a block. BF16:
-// the fragments rounded to bfloat16 (nearest) and multiplied by BF16
-// tensor cores instead of fed to the TF32 ones truncated.
-template <int PASS, int STAGES, int BM, bool BF16>
+// (output pixels forward and dgrad, output channels wgrad) a block. MMA
+// (ldsm::Mma): LDSM_BF16 rounds the fragments to bfloat16 (nearest) and
+// multiplies them on BF16 tensor cores instead of feeding the TF32 ones
+// truncated; WGMMA_TF32 (sm_90a) has each warpgroup (4 warps) multiply
+// 64 rows of A by all of B straight from shared memory, with the same
+// gathers into another layout.
+template <int PASS, int STAGES, int BM, int MMA>
 __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float* y,
                                const float* bias, u32 split_k) {
     using namespace ldsm;
     static_assert(STAGES >= 2 && 32 * STAGES <= THREADS, "a warp decodes each prologue tile");
     static_assert(BM == 128 || BM == 64, "A rows: 64 a pass of the 256 threads");
+    constexpr bool BF16 = MMA == LDSM_BF16, WG = MMA == WGMMA_TF32;
+    static_assert(!WG || BM == 128, "two warpgroups of 64 rows");
     constexpr int WM = BM / WARPS_M, MT = WM / 16;
     constexpr int AR = BM / 64;  // rows of A a thread gathers
+    // The accumulators: MT x NT m16n8 fragments a warp, or with wgmma a
+    // 16-row slice of its warpgroup's 64 x 128 (wgmma.cuh's layout: the
+    // same fragments, one row of sixteen).
+    constexpr int EMT = WG ? 1 : MT, ENT = WG ? BN / 8 : NT;
+    // A stage of each tile: rows of k padded to LD (ldmatrix: conflict-free
+    // phases), or [k / 4][row * 4 + k % 4] (wgmma's core matrices), each
+    // chunk of 4 k padded by KPAD floats. A warp's 4-byte copies of 8 rows
+    // x 4 k are then 128 contiguous bytes, and its 16-byte copies of 2
+    // rows x 4 chunks (lanes 4 r + c) land 32 bytes apart per chunk: 8
+    // distinct 16-byte bank groups a phase instead of 2 unpadded.
+    // (Indexed as typed arrays: the same arithmetic through flat offsets
+    // cost the ldmatrix tiles' main loop 20% more instructions.)
+    constexpr int A_PITCH = BM * 4 + KPAD, B_PITCH = BN * 4 + KPAD;
     float(*As)[BM][LD] = reinterpret_cast<float(*)[BM][LD]>(ldsm_dynamic_smem());
     float(*Bs)[BN][LD] = reinterpret_cast<float(*)[BN][LD]>(ldsm_dynamic_smem() + STAGES * BM * LD);
+    float(*Aw)[BK / 4][A_PITCH] = reinterpret_cast<float(*)[BK / 4][A_PITCH]>(ldsm_dynamic_smem());
+    float(*Bw)[BK / 4][B_PITCH] =
+        reinterpret_cast<float(*)[BK / 4][B_PITCH]>(ldsm_dynamic_smem() + STAGES * (BK / 4) * A_PITCH);
+    auto a_at = [&](int st, int r, int k) -> float* {
+        if constexpr (WG) return &Aw[st][k / 4][r * 4 + k % 4];
+        else return &As[st][r][k];
+    };
+    auto b_at = [&](int st, int r, int k) -> float* {
+        if constexpr (WG) return &Bw[st][k / 4][r * 4 + k % 4];
+        else return &Bs[st][r][k];
+    };
     // The decode tables of STAGES + 1 K tiles: the STAGES in flight and the
     // one the first warp decodes ahead of its issue.
     __shared__ KEntry ktab[STAGES + 1][BK];
@@ -153,7 +192,7 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
             // forward and dgrad.)
 #pragma unroll
             for (int h = 0; h < AR; ++h) {
-                float* a_dst = &As[st][row[h]][kl];
+                float* a_dst = a_at(st, row[h], kl);
                 if (PASS == PASS_FWD) {
                     const int hi = a_r[h] + e.p, wi = a_c[h] + e.q;
                     const bool ok = a_ok[h] && (u32)hi < (u32)g.h && (u32)wi < (u32)g.w;
@@ -171,7 +210,7 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
             // B, but the forward's weights (below).
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
-                float* b_dst = &Bs[st][row[h]][kl];
+                float* b_dst = b_at(st, row[h], kl);
                 if (PASS == PASS_DGRAD) {
                     cp_async4(b_dst, wt + (b_base[h] + e.b), b_ok[h] && k_ok);
                 } else if (PASS == PASS_WGRAD) {
@@ -187,14 +226,14 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
             const int pixel = ktab[ks][kl].a;
 #pragma unroll
             for (int h = 0; h < AR; ++h)
-                cp_async16(&As[st][row[h]][kl], y + (a_base[h] + pixel), a_ok[h] && k0 + kl < k_end);
+                cp_async16(a_at(st, row[h], kl), y + (a_base[h] + pixel), a_ok[h] && k0 + kl < k_end);
         }
         if (PASS == PASS_FWD) {
             // This thread's run of four k in each of its two weight rows.
             const int kl = 4 * kq, k = k0 + kl;
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
-                float* dst = &Bs[st][row[h]][kl];
+                float* dst = b_at(st, row[h], kl);
                 const float* src = wt + (b_base[h] + k);
                 if (w_vec) {
                     cp_async16(dst, src, b_ok[h] && k < k_end);
@@ -207,9 +246,9 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
         cp_async_commit();
     };
 
-    float acc[MT * NT * 4];
+    float acc[EMT * ENT * 4];
 #pragma unroll
-    for (int i = 0; i < MT * NT * 4; ++i) acc[i] = 0.f;
+    for (int i = 0; i < EMT * ENT * 4; ++i) acc[i] = 0.f;
     // The decode's divisors, in the warps that decode (the first STAGES
     // in the prologue, the first one after it).
     FastDiv inner = {1, 1, 0}, outer = {1, 1, 0};
@@ -236,7 +275,10 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
     for (int s = 0; s < STAGES - 1; ++s) {
         if (k_begin + s * BK < k_end) issue(k_begin + s * BK, s); else cp_async_commit();
     }
-    const int wm = (warp % WARPS_M) * WM, wn = (warp / WARPS_M) * WN;
+    // The warp's accumulator rows and columns (with wgmma: warpgroup
+    // warp / 4's 64 rows, 16 a warp, and all 128 columns).
+    const int wm = WG ? warp / 4 * 64 + warp % 4 * 16 : (warp % WARPS_M) * WM;
+    const int wn = WG ? 0 : (warp / WARPS_M) * WN;
     // ldmatrix rows: A's matrices are (rows 0-7, k 0-3), (8-15, 0-3),
     // (0-7, 4-7), (8-15, 4-7) of an m16 x k8 fragment: a0..a3. B's are
     // (n 0-7, k 0-3), (0-7, 4-7), (8-15, 0-3), (8-15, 4-7): b0, b1 of two
@@ -255,18 +297,38 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
         // of tile i + STAGES - 1, and ends every warp's reads of tile
         // i - 1's stage, which that tile's gathers then refill.
         cp_async_wait_group<STAGES - 2>();
+        // (wgmma reads shared memory through the async proxy: this
+        // thread's landed copies are ordered before it here, everyone's
+        // by the barrier.)
+        if (WG) fence_proxy_async_shared();
         __syncthreads();
         const int k_next = k0 + (STAGES - 1) * BK;
         if (k_next < k_end) issue(k_next, (i + STAGES - 1) % STAGES); else cp_async_commit();
+        if constexpr (WG) {
+            // Both k8 steps of the tile as one batch, waited for before
+            // the next barrier (whose issue refills a stage).
+#pragma unroll
+            for (int i = 0; i < EMT * ENT * 4; ++i) wgmma_pin(acc[i]);
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < BK; kk += 8)
+                wgmma_m64n128k8_tf32(acc, wgmma_desc(a_at(st, warp / 4 * 64, kk), A_PITCH * 4, 128),
+                                     wgmma_desc(b_at(st, 0, kk), B_PITCH * 4, 128));
+            wgmma_commit();
+            wgmma_wait<0>();
+#pragma unroll
+            for (int i = 0; i < EMT * ENT * 4; ++i) wgmma_pin(acc[i]);
+            continue;
+        }
 #pragma unroll
         for (int kk = 0; kk < BK; kk += 8) {
             u32 a[MT][4], b[NT][2];
 #pragma unroll
-            for (int mt = 0; mt < MT; ++mt) ldmatrix_x4(a[mt], &As[st][wm + mt * 16 + a_row][kk + a_col]);
+            for (int mt = 0; mt < MT; ++mt) ldmatrix_x4(a[mt], a_at(st, wm + mt * 16 + a_row, kk + a_col));
 #pragma unroll
             for (int np = 0; np < NT / 2; ++np) {
                 u32 r[4];
-                ldmatrix_x4(r, &Bs[st][wn + np * 16 + b_row][kk + b_col]);
+                ldmatrix_x4(r, b_at(st, wn + np * 16 + b_row, kk + b_col));
                 b[2 * np][0] = r[0];
                 b[2 * np][1] = r[1];
                 b[2 * np + 1][0] = r[2];
@@ -310,7 +372,7 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
     const int gid = lane / 4, tig = lane % 4;
     const bool first_split = blockIdx.z % split_k == 0;
 #pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
+    for (int mt = 0; mt < EMT; ++mt)
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
             const int m = m0 + wm + mt * 16 + gid + half * 8;
@@ -326,12 +388,12 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
                 rb = (int)p.w.offset + (grp * g.ocg + m) * sv(p.w, 0);
             }
 #pragma unroll
-            for (int nt = 0; nt < NT; ++nt)
+            for (int nt = 0; nt < ENT; ++nt)
 #pragma unroll
                 for (int c = 0; c < 2; ++c) {
                     const int j = n0 + wn + nt * 8 + 2 * tig + c;
                     if (j >= N) continue;
-                    float v = acc[(mt * NT + nt) * 4 + half * 2 + c];
+                    float v = acc[(mt * ENT + nt) * 4 + half * 2 + c];
                     if (PASS == PASS_FWD) {
                         if (p.has_bias && first_split) v += bias[p.bias_offset + grp * g.ocg + j];
                         float* dst = &y[rb + (grp * g.ocg + j) * sv(p.y, 1)];
@@ -355,23 +417,30 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
 // `_ldsm2` with two (40960). `_ldsm64`: the
 // forward and dgrad on 64 x 128 tiles, three stages (46080 bytes), three
 // blocks an SM (at most 85 registers).
-#define CONV_GEMM_LDSM_ENTRY(name, PASS, STAGES, BM, MIN_BLOCKS, BF16)                        \
+#define CONV_GEMM_LDSM_ENTRY(name, PASS, STAGES, BM, MIN_BLOCKS, MMA)                         \
     extern "C" __global__ void __launch_bounds__(ldsm::THREADS, MIN_BLOCKS)                   \
         name(float* x, float* wt, float* y, const float* bias, Conv2dParams p, u32 split_k) { \
-        conv_gemm_ldsm<PASS, STAGES, BM, BF16>(p, x, wt, y, bias, split_k);                   \
+        conv_gemm_ldsm<PASS, STAGES, BM, ldsm::MMA>(p, x, wt, y, bias, split_k);              \
     }
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm, PASS_FWD, 3, 128, 2, false)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm, PASS_DGRAD, 3, 128, 2, false)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_ldsm, PASS_WGRAD, 3, 128, 2, false)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm2, PASS_FWD, 2, 128, 2, false)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm2, PASS_DGRAD, 2, 128, 2, false)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_ldsm2, PASS_WGRAD, 2, 128, 2, false)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm64, PASS_FWD, 3, 64, 3, false)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm64, PASS_DGRAD, 3, 64, 3, false)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm, PASS_FWD, 3, 128, 2, LDSM_TF32)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm, PASS_DGRAD, 3, 128, 2, LDSM_TF32)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_ldsm, PASS_WGRAD, 3, 128, 2, LDSM_TF32)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm2, PASS_FWD, 2, 128, 2, LDSM_TF32)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm2, PASS_DGRAD, 2, 128, 2, LDSM_TF32)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_ldsm2, PASS_WGRAD, 2, 128, 2, LDSM_TF32)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm64, PASS_FWD, 3, 64, 3, LDSM_TF32)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm64, PASS_DGRAD, 3, 64, 3, LDSM_TF32)
 // BF16 twins of the three-stage 128-row tiles (opt-in
 // SLIMMABLE_GEMM_LDSM_BF16=1 for BF16 convs on shapes the square tiles
 // fit, until timed on a GPU): the same gathers and f32 tiles, the
 // fragments rounded to bfloat16 in registers.
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_bf16_ldsm, PASS_FWD, 3, 128, 2, true)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_bf16_ldsm, PASS_DGRAD, 3, 128, 2, true)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_bf16_ldsm, PASS_WGRAD, 3, 128, 2, true)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_bf16_ldsm, PASS_FWD, 3, 128, 2, LDSM_BF16)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_bf16_ldsm, PASS_DGRAD, 3, 128, 2, LDSM_BF16)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_bf16_ldsm, PASS_WGRAD, 3, 128, 2, LDSM_BF16)
+// WGMMA twins of the three-stage 128-row TF32 tiles (opt-in
+// SLIMMABLE_GEMM_WGMMA=1 on compute capability 9.0, until timed on a GPU):
+// the same gathers and grid, both tiles multiplied by warpgroup MMAs from
+// shared memory (49920 bytes of it).
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_wgmma, PASS_FWD, 3, 128, 2, WGMMA_TF32)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_wgmma, PASS_DGRAD, 3, 128, 2, WGMMA_TF32)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_wgmma, PASS_WGRAD, 3, 128, 2, WGMMA_TF32)

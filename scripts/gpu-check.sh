@@ -39,9 +39,9 @@ for line in sys.stdin:
     for f in .gpu/bin/* .gpu/tests/*; do
         if ldd "$f" | grep -q "not found"; then echo "gpu-check: $f has missing libraries" >&2; exit 1; fi
     done
-    # Every kernel as sm_90 machine code (H100, H200): the GPU machine loads
+    # Every kernel as sm_90a machine code (H100, H200): the GPU machine loads
     # these instead of compiling at each process's start (cubin_cache.rs).
-    target/release/slimmable cubins .gpu/cubin --arch sm_90 >/dev/null
+    target/release/slimmable cubins .gpu/cubin --arch sm_90a >/dev/null
     # Stripped and compressed: the tree that travels is limited to 64 MiB.
     strip .gpu/bin/* .gpu/tests/*
     tar -C .gpu -cJf .gpu/bundle.txz bin tests cubin && rm -rf .gpu/bin .gpu/tests .gpu/cubin
@@ -101,11 +101,13 @@ run() {
         local settings v
         IFS=';' read -ra settings <<<"$AB"
         for v in "${settings[@]}"; do
+            # (Each under a timeout: a setting may run kernels no GPU ran
+            # before, and a hung one must not spend the session's device time.)
             # shellcheck disable=SC2086 # $v is a list of NAME=VALUE words
-            step "verify, $v" env $v .gpu/bin/slimmable verify --backend cuda
+            step "verify, $v" env $v timeout 300 .gpu/bin/slimmable verify --backend cuda
             for b in conv resize; do
                 # shellcheck disable=SC2086
-                step "bench $b, $v" env $v \
+                step "bench $b, $v" env $v timeout 300 \
                     .gpu/bin/slimmable bench $b --backend cuda --iters 30 --torch "$OUT/torch.json"
             done
             rows_to_summary "bench conv, $v" "${AB_ROWS:-^conv/res3x3_w1.00_r(224|128)/(fwd_tf32|dgrad|wgrad|train) }"
@@ -204,6 +206,24 @@ run() {
     step "bench conv, SLIMMABLE_GEMM_LDSM_BF16=1" env SLIMMABLE_GEMM_LDSM_BF16=1 \
         .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
     rows_to_summary "bench conv, SLIMMABLE_GEMM_LDSM_BF16=1" '^conv/res3x3_w1.00_r(224|128)/fwd_bf16 '
+    # The opt-in warpgroup-MMA twins of the three-stage TF32 ldmatrix tiles
+    # (stop 23, SLIMMABLE_GEMM_WGMMA=1, sm_90a; never run on a GPU before):
+    # checked where the default takes the ldmatrix tiles, everywhere they
+    # fit, and with K split three ways (each under a timeout: a wrong
+    # descriptor may hang a block), then the conv bench with them where
+    # the default takes the ldmatrix tiles and everywhere they fit (the
+    # res3x3 rows in the summary, against the default).
+    for v in "SLIMMABLE_GEMM_WGMMA=1" "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_LDSM=1" \
+        "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_SPLIT=3"; do
+        # shellcheck disable=SC2086 # $v is a list of NAME=VALUE words
+        step "verify conv2d, $v" env $v timeout 120 .gpu/bin/slimmable verify --backend cuda --op conv2d
+    done
+    for v in "SLIMMABLE_GEMM_WGMMA=1" "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_LDSM=1"; do
+        # shellcheck disable=SC2086 # $v is a list of NAME=VALUE words
+        step "bench conv, $v" env $v timeout 120 \
+            .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
+        rows_to_summary "bench conv, $v" '^conv/res3x3_w1.00_r(224|128)/(fwd_tf32|dgrad|wgrad|train) '
+    done
     # A/B, the stem's weight gradient: stop 15's register-tiled direct
     # kernel (default) against the split-K GEMM.
     step "bench conv, SLIMMABLE_STEM_WGRAD_DIRECT=0" env SLIMMABLE_STEM_WGRAD_DIRECT=0 \

@@ -24,6 +24,8 @@ pub const CUDA_CONV2D_LDSM: &str = include_str!("../kernels/conv2d_ldsm.cu");
 pub const CUDA_CONV_GEMM: &str = include_str!("../kernels/conv_gemm.cuh");
 /// What the conv units share (geometry, indexing, block sum).
 pub const CUDA_CONV_COMMON: &str = include_str!("../kernels/conv_common.cuh");
+/// Hopper's warpgroup MMA (the conv tiles' sm_90a twins).
+pub const CUDA_WGMMA: &str = include_str!("../kernels/wgmma.cuh");
 /// cp.async global->shared copies (the conv units, resize-pack).
 pub const CUDA_CP_ASYNC: &str = include_str!("../kernels/cp_async.cuh");
 /// `kernels/resize_pack.cu`: fused multi-resolution resize, normalize, pack.
@@ -163,6 +165,9 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::CONV2D_FWD_BF16_LDSM,
             entry::CONV2D_DGRAD_BF16_LDSM,
             entry::CONV2D_WGRAD_BF16_LDSM,
+            entry::CONV2D_FWD_TF32_WGMMA,
+            entry::CONV2D_DGRAD_TF32_WGMMA,
+            entry::CONV2D_WGRAD_TF32_WGMMA,
         ],
     },
     CudaUnit {
@@ -409,6 +414,12 @@ pub mod entry {
     pub const CONV2D_FWD_BF16_LDSM: &str = "slimmable_conv2d_fwd_bf16_ldsm";
     pub const CONV2D_DGRAD_BF16_LDSM: &str = "slimmable_conv2d_dgrad_bf16_ldsm";
     pub const CONV2D_WGRAD_BF16_LDSM: &str = "slimmable_conv2d_wgrad_bf16_ldsm";
+    /// Warpgroup-MMA twins of the three-stage ldmatrix TF32 tiles (sm_90a;
+    /// trap elsewhere): opt-in `SLIMMABLE_GEMM_WGMMA=1` on compute
+    /// capability 9.0 (`launch_conv::wgmma_fits`).
+    pub const CONV2D_FWD_TF32_WGMMA: &str = "slimmable_conv2d_fwd_tf32_wgmma";
+    pub const CONV2D_DGRAD_TF32_WGMMA: &str = "slimmable_conv2d_dgrad_tf32_wgmma";
+    pub const CONV2D_WGRAD_TF32_WGMMA: &str = "slimmable_conv2d_wgrad_tf32_wgmma";
     /// Depthwise forward: CUDA `(x, w, y, bias, Conv2dParams)`, 1-D grid.
     pub const DWCONV2D_FWD: &str = "slimmable_dwconv2d_fwd";
     /// Depthwise forward and dgrad tiled through shared memory (k ≤ 7,
@@ -581,8 +592,8 @@ pub mod entry {
 }
 
 /// A CUDA translation unit with its `#include`s of the project's headers
-/// (`common.cuh`, `conv_common.cuh`, `conv_gemm.cuh`, `resize_pack.cuh`
-/// and `cp_async.cuh`, which a unit includes directly or through
+/// (`common.cuh`, `conv_common.cuh`, `conv_gemm.cuh`, `resize_pack.cuh`,
+/// `wgmma.cuh` and `cp_async.cuh`, which a unit includes directly or through
 /// `conv_common.cuh` or `resize_pack.cuh`: once either way) replaced by
 /// their text, ready for NVRTC without include paths.
 pub fn cuda_source(unit: &str) -> String {
@@ -602,6 +613,10 @@ pub fn cuda_source(unit: &str) -> String {
     .replace(
         "#include \"cp_async.cuh\"",
         &CUDA_CP_ASYNC.replace("#pragma once", ""),
+    )
+    .replace(
+        "#include \"wgmma.cuh\"",
+        &CUDA_WGMMA.replace("#pragma once", ""),
     )
 }
 

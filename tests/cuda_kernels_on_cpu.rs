@@ -944,12 +944,12 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                     if !want {
                         return Ok(text);
                     }
-                    // ...then, at TF32, two and the forward and dgrad on
-                    // 64-row tiles; at both, the forward and dgrad with K
-                    // split.
+                    // ...then, at TF32, two, the forward and dgrad on 64-row
+                    // tiles, and the warpgroup-MMA twins (K split too); at
+                    // both, the forward and dgrad with K split.
                     let twins: &[&str] = match (pname, pass) {
-                        ("tf32", "wgrad") => &["ldsm2"],
-                        ("tf32", _) => &["ldsm2", "ldsm64", "ldsm_split"],
+                        ("tf32", "wgrad") => &["ldsm2", "wgmma"],
+                        ("tf32", _) => &["ldsm2", "ldsm64", "ldsm_split", "wgmma", "wgmma_split"],
                         (_, "wgrad") => &[],
                         _ => &["ldsm_split"],
                     };

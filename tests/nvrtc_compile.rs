@@ -1,4 +1,4 @@
-//! Every `kernels/*.cu` compiles with NVRTC for sm_75, sm_80 and sm_90 and exports
+//! Every `kernels/*.cu` compiles with NVRTC for sm_75, sm_80, sm_90 and sm_90a and exports
 //! its entry points. Needs only NVRTC (no GPU); CI installs the
 //! `nvidia-cuda-nvrtc` wheel and sets SLIMMABLE_REQUIRE_NVRTC=1.
 
@@ -8,7 +8,7 @@ use slimmable::backend::cuda::nvrtc;
 use slimmable::kernel_sources;
 
 #[test]
-fn every_kernel_file_compiles_for_sm75_sm80_and_sm90() {
+fn every_kernel_file_compiles_for_sm75_sm80_sm90_and_sm90a() {
     if !common::nvrtc_or_skip() {
         return;
     }
@@ -29,7 +29,7 @@ fn every_kernel_file_compiles_for_sm75_sm80_and_sm90() {
         );
     }
     // The units compiled concurrently, as CudaKernels::load does.
-    for arch in ["sm_75", "sm_80", "sm_90"] {
+    for arch in ["sm_75", "sm_80", "sm_90", "sm_90a"] {
         let ptxs = nvrtc::compile_all(arch).unwrap_or_else(|e| panic!("{e}"));
         for (unit, ptx) in kernel_sources::CUDA_UNITS.iter().zip(ptxs) {
             let file = unit.file;
@@ -39,6 +39,16 @@ fn every_kernel_file_compiles_for_sm75_sm80_and_sm90() {
                 assert!(
                     text.contains(&format!(".entry {e}")),
                     "{file} for {arch} lacks {e}"
+                );
+            }
+            // The warpgroup MMAs exist only for sm_90a (their twins trap
+            // elsewhere): a 9.0 device must get them, no other arch may.
+            let wgmma = text.contains("wgmma.mma_async.sync.aligned.m64n128k8.f32.tf32.tf32");
+            if file == "conv2d_ldsm.cu" {
+                assert_eq!(
+                    wgmma,
+                    arch == "sm_90a",
+                    "{file} for {arch}: wgmma present {wgmma}"
                 );
             }
             println!("{file} {arch}: {} bytes of PTX", text.len());

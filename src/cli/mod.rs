@@ -32,8 +32,9 @@ enum Command {
     Cubins {
         /// Folder to write the cubins into.
         dir: PathBuf,
-        /// Architecture, e.g. sm_90 (H100, H200) or sm_80 (A100).
-        #[arg(long, default_value = "sm_90")]
+        /// Architecture, e.g. sm_90a (H100, H200: what the CUDA backend
+        /// loads there) or sm_80 (A100).
+        #[arg(long, default_value = "sm_90a")]
         arch: String,
     },
     /// Run the operator case list on a backend against the CPU reference.

@@ -9,7 +9,9 @@
 // ldsm_fits allows them, three stages; ldsm2: the two-stage ones; ldsm64:
 // SLIMMABLE_GEMM_LDSM_ROWS=64, the forward and dgrad on 64-row tiles;
 // ldsm_split: SLIMMABLE_GEMM_LDSM_SPLIT=3, the forward and dgrad with K
-// split three ways.)
+// split three ways; wgmma: SLIMMABLE_GEMM_WGMMA=1, the three-stage
+// 128-row TF32 tiles' warpgroup-MMA twins through cuda_shim.h's wgmma
+// emulation; wgmma_split: those with K split three ways.)
 // Files: params.bin (Conv2dParams), x.bin, w.bin, y.bin, bias.bin (buffers
 // before the pass), expected.bin (the CPU reference's output buffer),
 // tol.bin (atol, rtol). Tile choice, split-K and grid mirror
@@ -60,8 +62,10 @@ int main(int argc, char** argv) {
     const bool ldsm64_on = argc == 5 && std::string(argv[4]) == "ldsm64" && std::string(argv[2]) != "wgrad";
     // ldsm_split: the forward or dgrad with K split three ways
     // (SLIMMABLE_GEMM_LDSM_SPLIT=3: uneven chunks, the output zeroed first).
-    const bool ldsm_split_on = argc == 5 && std::string(argv[4]) == "ldsm_split" && std::string(argv[2]) != "wgrad";
-    const bool ldsm_on = ldsm2_on || ldsm64_on || ldsm_split_on || (argc == 5 && std::string(argv[4]) == "ldsm");
+    const bool wgmma_split_on = argc == 5 && std::string(argv[4]) == "wgmma_split" && std::string(argv[2]) != "wgrad";
+    const bool wgmma_on = wgmma_split_on || (argc == 5 && std::string(argv[4]) == "wgmma");
+    const bool ldsm_split_on = wgmma_split_on || (argc == 5 && std::string(argv[4]) == "ldsm_split" && std::string(argv[2]) != "wgrad");
+    const bool ldsm_on = ldsm2_on || ldsm64_on || ldsm_split_on || wgmma_on || (argc == 5 && std::string(argv[4]) == "ldsm");
     const bool square_on = ldsm_on || (argc == 5 && std::string(argv[4]) == "square");
     // gemmwgrad: SLIMMABLE_STEM_WGRAD_DIRECT=0 on the host (the stem's
     // wgrad on the split-K GEMM instead of its direct kernel).
@@ -70,7 +74,7 @@ int main(int argc, char** argv) {
     // tiles where it fits).
     const bool halo_on = argc == 5 && std::string(argv[4]) == "halo";
     if (argc != 4 && !square_on && !stem_wgrad_off && !halo_on) {
-        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|ldsm|ldsm2|ldsm64|ldsm_split|gemmwgrad|halo]\n");
+        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|ldsm|ldsm2|ldsm64|ldsm_split|wgmma|wgmma_split|gemmwgrad|halo]\n");
         return 2;
     }
     case_dir = argv[1];
@@ -104,7 +108,7 @@ int main(int argc, char** argv) {
     const bool unit_stride = p.stride_h == 1 && p.stride_w == 1;
     // BF16 (ldsm_bf16_fits, SLIMMABLE_GEMM_LDSM_BF16=1): the three-stage
     // 128-row tiles' BF16 twins on the same shapes.
-    const bool bf16_ldsm = mode == 2 && (ldsm_on && !ldsm2_on && !ldsm64_on) && square_shape;
+    const bool bf16_ldsm = mode == 2 && (ldsm_on && !ldsm2_on && !ldsm64_on && !wgmma_on) && square_shape;
     const bool ldsm = ldsm_on && (square || bf16_ldsm) && khw > 1 && (pass != "fwd" || packed) &&
                       (pass != "dgrad" || unit_stride);
     const bool ldsm64 = ldsm && ldsm64_on;
@@ -260,7 +264,16 @@ int main(int argc, char** argv) {
     const Kernel ldsm_bf16_table[3] = {slimmable_conv2d_fwd_bf16_ldsm,
                                        slimmable_conv2d_dgrad_bf16_ldsm,
                                        slimmable_conv2d_wgrad_bf16_ldsm};
+    const Kernel wgmma_table[3] = {slimmable_conv2d_fwd_tf32_wgmma,
+                                   slimmable_conv2d_dgrad_tf32_wgmma,
+                                   slimmable_conv2d_wgrad_tf32_wgmma};
+    const bool wgmma = ldsm && wgmma_on;
+    // The wgmma emulation reads its operands through descriptors into the
+    // dynamic shared buffer, as offsets into this window.
+    shim_shared_window = reinterpret_cast<const char*>(ldsm_dynamic_smem());
+    shim_shared_window_bytes = 61440;
     const Kernel k = ldsm64   ? ldsm64_table[pi]
+                     : wgmma ? wgmma_table[pi]
                      : ldsm && mode == 2 ? ldsm_bf16_table[pi]
                      : ldsm   ? ldsm_table[ldsm2_on ? 1 : 0][pi]
                      : square ? sq_table[pi][!pw ? 0 : vec16 ? 1 : 2]
@@ -270,7 +283,7 @@ int main(int argc, char** argv) {
                 [&] { k(x.data(), w.data(), y.data(), bias.data(), p, split); });
     const std::vector<float>& out = pass == "fwd" ? y : pass == "dgrad" ? x : w;
     const std::string what = pass + " " + prec +
-                             (ldsm64 ? " (ldsm64" : ldsm ? (ldsm2_on ? " (ldsm2" : ldsm_split_on ? " (ldsm_split" : " (ldsm") : square ? " (sq"
+                             (ldsm64 ? " (ldsm64" : wgmma ? (wgmma_split_on ? " (wgmma_split" : " (wgmma") : ldsm ? (ldsm2_on ? " (ldsm2" : ldsm_split_on ? " (ldsm_split" : " (ldsm") : square ? " (sq"
                               : narrow ? " (narrow" : " (wide") +
                              (!pw ? "" : vec16 ? " pw" : " pws") + ", split " + std::to_string(split) + ")";
     const size_t bad = case_compare(what.c_str(), out, case_floats("expected.bin"), tol[0], tol[1]);

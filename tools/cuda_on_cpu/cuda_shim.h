@@ -304,6 +304,95 @@ inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
 inline unsigned max(unsigned a, unsigned b) { return a > b ? a : b; }
 #include <cstdlib>
 
+// wgmma.mma_async (kernels/wgmma.cuh) as the hardware may run it: a
+// wgmma reads its shared-memory operands and updates its accumulators at
+// any time between its issue and the wgmma.wait_group that retires its
+// batch. So each is queued at issue and computed only when a wait retires
+// its batch (the latest it may run): a kernel that reads the accumulators
+// before waiting, or refills a stage a wgmma in flight still reads, sees
+// stale accumulators or the next tile's copies (cp.async poison) and
+// fails its check. Descriptors are decoded from their bits, as the
+// hardware would: start address, leading (k) and stride (row) byte
+// offsets into the block's shared window (shim_shared_window, the
+// dynamic shared buffer the driver registers); only the no-swizzle layout
+// with base offset 0 (anything else aborts).
+struct ShimWgmma {
+    float* d;
+    uint64_t desc_a, desc_b;
+};
+struct ShimWgmmas {
+    std::vector<ShimWgmma> open;
+    std::vector<std::vector<ShimWgmma>> committed;  // oldest first
+};
+inline thread_local ShimWgmmas shim_wgmmas;
+inline const char* shim_shared_window = nullptr;
+inline size_t shim_shared_window_bytes = 0;
+
+inline uint32_t wgmma_smem_addr(const float* p) {
+    const char* c = reinterpret_cast<const char*>(p);
+    if (!shim_shared_window || c < shim_shared_window ||
+        c >= shim_shared_window + shim_shared_window_bytes) {
+        std::fprintf(stderr, "wgmma: descriptor address outside the registered shared window\n");
+        std::abort();
+    }
+    return uint32_t(c - shim_shared_window);
+}
+inline void fence_proxy_async_shared() {}
+inline void wgmma_fence() {}
+inline void wgmma_pin(float&) {}
+inline void wgmma_m64n128k8_tf32(float* d, uint64_t desc_a, uint64_t desc_b) {
+    shim_wgmmas.open.push_back({d, desc_a, desc_b});
+}
+inline void wgmma_commit() {
+    shim_wgmmas.committed.push_back(std::move(shim_wgmmas.open));
+    shim_wgmmas.open.clear();
+}
+// Element (row, k) of a K-major no-swizzle operand, as TF32 (top 19 bits).
+inline float shim_wgmma_operand(uint64_t desc, unsigned row, unsigned k) {
+    const unsigned layout = unsigned(desc >> 62), base_offset = unsigned(desc >> 49) & 7u;
+    if (layout != 0 || base_offset != 0) {
+        std::fprintf(stderr, "wgmma: only the no-swizzle layout with base offset 0 is emulated\n");
+        std::abort();
+    }
+    const size_t start = size_t(desc & 0x3FFFu) << 4, lbo = size_t((desc >> 16) & 0x3FFFu) << 4,
+                 sbo = size_t((desc >> 32) & 0x3FFFu) << 4;
+    const size_t at = start + (row / 8) * sbo + (k / 4) * lbo + (row % 8) * 16 + (k % 4) * 4;
+    if (at + 4 > shim_shared_window_bytes) {
+        std::fprintf(stderr, "wgmma: operand read past the shared window\n");
+        std::abort();
+    }
+    uint32_t bits;
+    std::memcpy(&bits, shim_shared_window + at, 4);
+    return shim_bits_to_float(bits & 0xFFFFE000u);
+}
+// wgmma.wait_group N: every committed batch but the newest N runs, each
+// thread computing its own accumulators (m64n128k8: warp w of the
+// warpgroup, lane l holds D[16 w + l / 4 + 8 h][8 j + 2 (l % 4) + c] in
+// d[4 j + 2 h + c]).
+template <int N>
+inline void wgmma_wait() {
+    const unsigned linear = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+    const unsigned w = (linear / 32) % 4, lane = linear % 32;
+    auto& groups = shim_wgmmas.committed;
+    const size_t running = groups.size() > size_t(N) ? groups.size() - N : 0;
+    for (size_t g = 0; g < running; ++g)
+        for (const ShimWgmma& op : groups[g])
+            for (unsigned j = 0; j < 16; ++j)
+                for (unsigned h = 0; h < 2; ++h)
+                    for (unsigned c = 0; c < 2; ++c) {
+                        const unsigned r = 16 * w + lane / 4 + 8 * h, n = 8 * j + 2 * (lane % 4) + c;
+                        float& acc = op.d[4 * j + 2 * h + c];
+                        for (unsigned k = 0; k < 8; ++k)
+                            acc = fmaf(shim_wgmma_operand(op.desc_a, r, k),
+                                       shim_wgmma_operand(op.desc_b, n, k), acc);
+                    }
+    groups.erase(groups.begin(), groups.begin() + running);
+}
+inline void shim_wgmma_block_end() {
+    shim_wgmmas.open.clear();
+    shim_wgmmas.committed.clear();
+}
+
 // Runs `kernel` over a `grid` of blocks of `block` threads (x fastest, as
 // CUDA numbers them; warps are consecutive runs of 32 in that order). A
 // thread must not return before a __syncthreads the rest of its block
@@ -326,6 +415,7 @@ inline void shim_launch(ShimDim3 grid, ShimDim3 block, const std::function<void(
                         blockIdx = {bx, by, bz};
                         kernel();
                         shim_cp_async_block_end();
+                        shim_wgmma_block_end();
                         bar.arrive_and_wait();  // shared memory is reused by the next block
                     }
         });

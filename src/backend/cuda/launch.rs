@@ -94,6 +94,16 @@ const DYNAMIC_SHARED_MEMORY: &[(&[&str], u32)] = {
             ],
             super::launch_conv::ldsm_shared_bytes(3, 128),
         ),
+        // Their warpgroup-MMA twins (with the static decode table, past
+        // the 48 KiB a block gets without asking).
+        (
+            &[
+                CONV2D_FWD_TF32_WGMMA,
+                CONV2D_DGRAD_TF32_WGMMA,
+                CONV2D_WGRAD_TF32_WGMMA,
+            ],
+            super::launch_conv::wgmma_shared_bytes(3, 128),
+        ),
     ]
 };
 

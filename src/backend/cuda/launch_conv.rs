@@ -537,11 +537,13 @@ pub unsafe fn launch_conv2d(
         // The square tiles' ldmatrix twins where they fit and win.
         let ldsm = if bf16_ldsm {
             Some(ldsm_bf16_kernel(pass))
+        } else if square
+            && ldsm_fits(pass, p)
+            && ldsm_wins(pass, m.div_ceil(128) * cols.div_ceil(128) * groups)
+        {
+            Some(ldsm_kernel(pass, wgmma_enabled(k.arch)?))
         } else {
-            (square
-                && ldsm_fits(pass, p)
-                && ldsm_wins(pass, m.div_ceil(128) * cols.div_ceil(128) * groups))
-            .then(|| ldsm_kernel(pass))
+            None
         };
         // (tile M, tile N, threads), as instantiated in kernels/conv2d.cu
         // and kernels/conv2d_ldsm.cu.
@@ -772,13 +774,47 @@ struct LdsmKernel {
     shared_bytes: u32,
 }
 
-/// The ldmatrix kernel of a pass: 128 × 128 tiles, three K tiles in flight.
+/// Whether the three-stage 128-row TF32 ldmatrix tiles run as their
+/// warpgroup-MMA twins (`*_tf32_wgmma`, kernels/conv2d_ldsm.cu): opted in
+/// with `SLIMMABLE_GEMM_WGMMA=1` until timed on a GPU, on a device whose
+/// kernels are built for sm_90a (the twins trap anywhere else; asking for
+/// them there is an error, not a silent fallback).
+pub fn wgmma_enabled(arch: &str) -> Result<bool> {
+    const VAR: &str = "SLIMMABLE_GEMM_WGMMA";
+    if !opted_in!("SLIMMABLE_GEMM_WGMMA") {
+        return Ok(false);
+    }
+    if arch != "sm_90a" {
+        return Err(Error::invalid(
+            VAR,
+            format!(
+                "the warpgroup-MMA conv tiles need an sm_90a device (H100, H200); this one runs \
+                 {arch} kernels: unset {VAR}"
+            ),
+        ));
+    }
+    Ok(true)
+}
+
+/// The ldmatrix kernel of a pass: 128 × 128 tiles, three K tiles in flight,
+/// or their warpgroup-MMA twins (`wgmma`, [`wgmma_enabled`]).
 /// `SLIMMABLE_GEMM_LDSM_STAGES=2`: two; `SLIMMABLE_GEMM_LDSM_ROWS=64`: the
 /// forward and dgrad on 64 × 128 tiles (three blocks an SM where the
 /// 128-row ones fit two). Both lost to the default in run 10 (`res3x3`
 /// w1.0 forward at 128 px, 128 blocks: 0.072 ms on 64-row tiles, 0.069 on
 /// two stages, 0.068 on the default).
-fn ldsm_kernel(pass: ConvPass) -> LdsmKernel {
+fn ldsm_kernel(pass: ConvPass, wgmma: bool) -> LdsmKernel {
+    if wgmma {
+        return LdsmKernel {
+            name: match pass {
+                ConvPass::Forward => entry::CONV2D_FWD_TF32_WGMMA,
+                ConvPass::Dgrad => entry::CONV2D_DGRAD_TF32_WGMMA,
+                ConvPass::Wgrad => entry::CONV2D_WGRAD_TF32_WGMMA,
+            },
+            rows: 128,
+            shared_bytes: wgmma_shared_bytes(3, 128),
+        };
+    }
     let rows_64 = pass != ConvPass::Wgrad
         && env_choice!("SLIMMABLE_GEMM_LDSM_ROWS", "64" => true) == Some(true);
     if rows_64 {
@@ -826,6 +862,13 @@ fn ldsm_bf16_kernel(pass: ConvPass) -> LdsmKernel {
 /// × (16 + 4) a stage (kernels/conv2d_ldsm.cu `ldsm::SHARED_BYTES`).
 pub const fn ldsm_shared_bytes(stages: u32, rows: u32) -> u32 {
     stages * (rows + 128) * (16 + 4) * 4
+}
+
+/// The same for their warpgroup-MMA twins: four chunks of 4 k a stage,
+/// each (rows + 128) × 4 floats and 16 of padding
+/// (`ldsm::WGMMA_SHARED_BYTES`).
+pub const fn wgmma_shared_bytes(stages: u32, rows: u32) -> u32 {
+    stages * 4 * ((rows + 128) * 4 + 16) * 4
 }
 
 /// The H200's and H100's SM count (132), for grid-size rules.

@@ -106,12 +106,17 @@ pub fn nvrtc_version() -> Result<(i32, i32)> {
 }
 
 /// The compute capabilities NVRTC 13.0 targets, with their arch names.
+/// A 9.0 device gets `sm_90a` (the first match): sm_90 plus the
+/// instructions only that chip has, such as the warpgroup MMAs of
+/// kernels/wgmma.cuh, which compiled for plain `sm_90` trap. `sm_90` stays
+/// a valid `--arch` (without them).
 const ARCHES: &[(i32, i32, &str)] = &[
     (7, 5, "sm_75"),
     (8, 0, "sm_80"),
     (8, 6, "sm_86"),
     (8, 7, "sm_87"),
     (8, 9, "sm_89"),
+    (9, 0, "sm_90a"),
     (9, 0, "sm_90"),
     (10, 0, "sm_100"),
     (10, 3, "sm_103"),
