@@ -46,7 +46,11 @@ constexpr int SHARED_BYTES = STAGES * (BM + BN) * LD * 4;
 // memory in wgmma.cuh's core-matrix layout, each chunk of 4 k (rows x 16
 // bytes) padded by KPAD floats: 49920 bytes for 3 stages of 128 rows
 // (launch_conv.rs wgmma_shared_bytes).
-enum Mma { LDSM_TF32, LDSM_BF16, WGMMA_TF32 };
+// WGMMA_TF32_OVERLAP: the same, each tile's batch left in flight while
+// the warps pass the next barrier and issue the next gathers, which then
+// run STAGES - 2 tiles ahead instead of STAGES - 1 (the stage the batch
+// in flight reads is not refilled until it is retired).
+enum Mma { LDSM_TF32, LDSM_BF16, WGMMA_TF32, WGMMA_TF32_OVERLAP };
 constexpr int KPAD = 8;
 template <int STAGES, int BM>
 constexpr int WGMMA_SHARED_BYTES = STAGES * (BK / 4) * ((BM + BN) * 4 + 2 * KPAD) * 4;
@@ -74,8 +78,12 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
     using namespace ldsm;
     static_assert(STAGES >= 2 && 32 * STAGES <= THREADS, "a warp decodes each prologue tile");
     static_assert(BM == 128 || BM == 64, "A rows: 64 a pass of the 256 threads");
-    constexpr bool BF16 = MMA == LDSM_BF16, WG = MMA == WGMMA_TF32;
+    constexpr bool BF16 = MMA == LDSM_BF16, OVERLAP = MMA == WGMMA_TF32_OVERLAP;
+    constexpr bool WG = MMA == WGMMA_TF32 || OVERLAP;
     static_assert(!WG || BM == 128, "two warpgroups of 64 rows");
+    // How many tiles ahead of the one multiplied the gathers run.
+    constexpr int AHEAD = OVERLAP ? STAGES - 2 : STAGES - 1;
+    static_assert(AHEAD >= 1, "the overlapped twins need three stages or more");
     constexpr int WM = BM / WARPS_M, MT = WM / 16;
     constexpr int AR = BM / 64;  // rows of A a thread gathers
     // The accumulators: MT x NT m16n8 fragments a warp, or with wgmma a
@@ -263,16 +271,16 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
         constexpr int PAST_END = 1 << 28;
         return k < k_end ? decode_k<PASS>(p, g, grp, k, inner, outer) : KEntry{0, 0, PAST_END, 0};
     };
-    // The first STAGES tiles' tables, a warp each; then the first
-    // STAGES - 1 tiles' gathers, a group each (empty past the end, so that
-    // every iteration waits on the same count).
+    // The first STAGES tiles' tables, a warp each; then the first AHEAD
+    // tiles' gathers, a group each (empty past the end, so that every
+    // iteration waits on the same count).
     {
         const int kl = t % 32, tile = t / 32, k = k_begin + tile * BK + kl;
         if (tile < STAGES && kl < BK) ktab[tile][kl] = decode_or_past_end(k);
         __syncthreads();
     }
 #pragma unroll
-    for (int s = 0; s < STAGES - 1; ++s) {
+    for (int s = 0; s < AHEAD; ++s) {
         if (k_begin + s * BK < k_end) issue(k_begin + s * BK, s); else cp_async_commit();
     }
     // The warp's accumulator rows and columns (with wgmma: warpgroup
@@ -288,25 +296,28 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
     for (int k0 = k_begin, i = 0; k0 < k_end; k0 += BK, ++i) {
         const int st = i % STAGES;
         // Tile i + STAGES's table by the first warp. Its slot last served
-        // tile i - 1's issue, in iteration i - STAGES, a barrier ago.
+        // tile i - 1's issue, in iteration i - 1 - AHEAD, a barrier ago.
         const int k_ahead = k0 + STAGES * BK;
         if (t < BK && k_ahead < k_end)
             ktab[(i + STAGES) % (STAGES + 1)][t] = decode_or_past_end(k_ahead + t);
-        // Tile i has landed once at most STAGES - 2 newer groups are in
+        // Tile i has landed once at most AHEAD - 1 newer groups are in
         // flight; the barrier shows it to every warp, publishes the table
-        // of tile i + STAGES - 1, and ends every warp's reads of tile
-        // i - 1's stage, which that tile's gathers then refill.
-        cp_async_wait_group<STAGES - 2>();
+        // of tile i + AHEAD, and ends every warp's reads of the stage that
+        // tile's gathers then refill: tile i - 1's (with OVERLAP tile
+        // i - 2's, whose batch every warpgroup retired in iteration i - 1).
+        cp_async_wait_group<AHEAD - 1>();
         // (wgmma reads shared memory through the async proxy: this
         // thread's landed copies are ordered before it here, everyone's
         // by the barrier.)
         if (WG) fence_proxy_async_shared();
         __syncthreads();
-        const int k_next = k0 + (STAGES - 1) * BK;
-        if (k_next < k_end) issue(k_next, (i + STAGES - 1) % STAGES); else cp_async_commit();
+        const int k_next = k0 + AHEAD * BK;
+        if (k_next < k_end) issue(k_next, (i + AHEAD) % STAGES); else cp_async_commit();
         if constexpr (WG) {
-            // Both k8 steps of the tile as one batch, waited for before
-            // the next barrier (whose issue refills a stage).
+            // Both k8 steps of the tile as one batch, retired before the
+            // next barrier (whose issue refills a stage), or with OVERLAP
+            // the one before it (same accumulators: the hardware runs
+            // the batches in order).
 #pragma unroll
             for (int i = 0; i < EMT * ENT * 4; ++i) wgmma_pin(acc[i]);
             wgmma_fence();
@@ -315,7 +326,7 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
                 wgmma_m64n128k8_tf32(acc, wgmma_desc(a_at(st, warp / 4 * 64, kk), A_PITCH * 4, 128),
                                      wgmma_desc(b_at(st, 0, kk), B_PITCH * 4, 128));
             wgmma_commit();
-            wgmma_wait<0>();
+            wgmma_wait<OVERLAP ? 1 : 0>();
 #pragma unroll
             for (int i = 0; i < EMT * ENT * 4; ++i) wgmma_pin(acc[i]);
             continue;
@@ -362,6 +373,12 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
                         mma_tf32_m16n8k8(&acc[(mt * NT + nt) * 4], a[mt], b[nt]);
             }
         }
+    }
+
+    if constexpr (OVERLAP) {
+        wgmma_wait<0>();
+#pragma unroll
+        for (int i = 0; i < EMT * ENT * 4; ++i) wgmma_pin(acc[i]);
     }
 
     // Epilogue, as conv2d.cu's: each row's and column's part of the
@@ -444,3 +461,12 @@ CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_bf16_ldsm, PASS_WGRAD, 3, 128, 2, LD
 CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_wgmma, PASS_FWD, 3, 128, 2, WGMMA_TF32)
 CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_wgmma, PASS_DGRAD, 3, 128, 2, WGMMA_TF32)
 CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_wgmma, PASS_WGRAD, 3, 128, 2, WGMMA_TF32)
+// Four K tiles in flight (SLIMMABLE_GEMM_WGMMA_STAGES=4; 66560 bytes).
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_wgmma4, PASS_FWD, 4, 128, 2, WGMMA_TF32)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_wgmma4, PASS_DGRAD, 4, 128, 2, WGMMA_TF32)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_wgmma4, PASS_WGRAD, 4, 128, 2, WGMMA_TF32)
+// Four stages, each tile's batch in flight across the next barrier and
+// gathers two tiles ahead (SLIMMABLE_GEMM_WGMMA_OVERLAP=1).
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_wgmma4o, PASS_FWD, 4, 128, 2, WGMMA_TF32_OVERLAP)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_wgmma4o, PASS_DGRAD, 4, 128, 2, WGMMA_TF32_OVERLAP)
+CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_wgmma4o, PASS_WGRAD, 4, 128, 2, WGMMA_TF32_OVERLAP)

@@ -209,16 +209,21 @@ run() {
     # The opt-in warpgroup-MMA twins of the three-stage TF32 ldmatrix tiles
     # (stop 23, SLIMMABLE_GEMM_WGMMA=1, sm_90a; never run on a GPU before):
     # checked where the default takes the ldmatrix tiles, everywhere they
-    # fit, and with K split three ways (each under a timeout: a wrong
+    # fit, with K split three ways, with four stages and overlapped (each
+    # under a timeout: a wrong
     # descriptor may hang a block), then the conv bench with them where
     # the default takes the ldmatrix tiles and everywhere they fit (the
     # res3x3 rows in the summary, against the default).
     for v in "SLIMMABLE_GEMM_WGMMA=1" "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_LDSM=1" \
-        "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_SPLIT=3"; do
+        "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_SPLIT=3" \
+        "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_WGMMA_STAGES=4" \
+        "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_WGMMA_OVERLAP=1"; do
         # shellcheck disable=SC2086 # $v is a list of NAME=VALUE words
         step "verify conv2d, $v" env $v timeout 120 .gpu/bin/slimmable verify --backend cuda --op conv2d
     done
-    for v in "SLIMMABLE_GEMM_WGMMA=1" "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_LDSM=1"; do
+    for v in "SLIMMABLE_GEMM_WGMMA=1" "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_LDSM=1" \
+        "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_WGMMA_STAGES=4" \
+        "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_WGMMA_OVERLAP=1"; do
         # shellcheck disable=SC2086 # $v is a list of NAME=VALUE words
         step "bench conv, $v" env $v timeout 120 \
             .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
@@ -387,6 +392,21 @@ report() {
     grep -E "^(train:|trained in|host per iteration|evaluated in|epoch .* iter)" "$LOG" | tail -12 || true
     if [ -f "$OUT/profile.txt" ]; then cat "$OUT/profile.txt"; fi
     if [ -f "$OUT/torch_trainer.json" ]; then cat "$OUT/torch_trainer.json"; fi
+    # PyTorch's conv training passes eager (what the bench compares against)
+    # beside the same replayed from a CUDA graph (its host overhead out).
+    if [ -f "$OUT/torch.json" ]; then
+        echo "=== PyTorch training pass, eager / CUDA graph (ms)" | tee -a "$LOG"
+        python3 - "$OUT/torch.json" <<'PY' | tee -a "$LOG" || true
+import json, sys
+cases = json.load(open(sys.argv[1]))["cases"]
+for name in sorted(cases):
+    for kind in ("train", "train_contig"):
+        if name.endswith("/" + kind) and name.startswith("conv/res3x3"):
+            graphed = cases.get(name + "_graphed", {}).get("ms")
+            g = f"{graphed:.4f}" if graphed is not None else "-"
+            print(f"{name:<44} {cases[name]['ms']:.4f} / {g}")
+PY
+    fi
     # The device tool returns at most 8 files: keep the log and the table
     # as they are, pack the rest (profiles, PyTorch's JSON) into one.
     (cd "$OUT" || exit 0

@@ -168,6 +168,12 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::CONV2D_FWD_TF32_WGMMA,
             entry::CONV2D_DGRAD_TF32_WGMMA,
             entry::CONV2D_WGRAD_TF32_WGMMA,
+            entry::CONV2D_FWD_TF32_WGMMA4,
+            entry::CONV2D_DGRAD_TF32_WGMMA4,
+            entry::CONV2D_WGRAD_TF32_WGMMA4,
+            entry::CONV2D_FWD_TF32_WGMMA4O,
+            entry::CONV2D_DGRAD_TF32_WGMMA4O,
+            entry::CONV2D_WGRAD_TF32_WGMMA4O,
         ],
     },
     CudaUnit {
@@ -420,6 +426,15 @@ pub mod entry {
     pub const CONV2D_FWD_TF32_WGMMA: &str = "slimmable_conv2d_fwd_tf32_wgmma";
     pub const CONV2D_DGRAD_TF32_WGMMA: &str = "slimmable_conv2d_dgrad_tf32_wgmma";
     pub const CONV2D_WGRAD_TF32_WGMMA: &str = "slimmable_conv2d_wgrad_tf32_wgmma";
+    /// The same with four K tiles in flight (`SLIMMABLE_GEMM_WGMMA_STAGES=4`).
+    pub const CONV2D_FWD_TF32_WGMMA4: &str = "slimmable_conv2d_fwd_tf32_wgmma4";
+    pub const CONV2D_DGRAD_TF32_WGMMA4: &str = "slimmable_conv2d_dgrad_tf32_wgmma4";
+    pub const CONV2D_WGRAD_TF32_WGMMA4: &str = "slimmable_conv2d_wgrad_tf32_wgmma4";
+    /// Four stages, each tile's MMAs in flight across the next barrier
+    /// (`SLIMMABLE_GEMM_WGMMA_OVERLAP=1`).
+    pub const CONV2D_FWD_TF32_WGMMA4O: &str = "slimmable_conv2d_fwd_tf32_wgmma4o";
+    pub const CONV2D_DGRAD_TF32_WGMMA4O: &str = "slimmable_conv2d_dgrad_tf32_wgmma4o";
+    pub const CONV2D_WGRAD_TF32_WGMMA4O: &str = "slimmable_conv2d_wgrad_tf32_wgmma4o";
     /// Depthwise forward: CUDA `(x, w, y, bias, Conv2dParams)`, 1-D grid.
     pub const DWCONV2D_FWD: &str = "slimmable_dwconv2d_fwd";
     /// Depthwise forward and dgrad tiled through shared memory (k ≤ 7,

@@ -945,11 +945,20 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                         return Ok(text);
                     }
                     // ...then, at TF32, two, the forward and dgrad on 64-row
-                    // tiles, and the warpgroup-MMA twins (K split too); at
+                    // tiles, and the warpgroup-MMA twins (K split too, with
+                    // four stages, and overlapped); at
                     // both, the forward and dgrad with K split.
                     let twins: &[&str] = match (pname, pass) {
-                        ("tf32", "wgrad") => &["ldsm2", "wgmma"],
-                        ("tf32", _) => &["ldsm2", "ldsm64", "ldsm_split", "wgmma", "wgmma_split"],
+                        ("tf32", "wgrad") => &["ldsm2", "wgmma", "wgmma4", "wgmma4o"],
+                        ("tf32", _) => &[
+                            "ldsm2",
+                            "ldsm64",
+                            "ldsm_split",
+                            "wgmma",
+                            "wgmma_split",
+                            "wgmma4",
+                            "wgmma4o",
+                        ],
                         (_, "wgrad") => &[],
                         _ => &["ldsm_split"],
                     };

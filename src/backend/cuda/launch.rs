@@ -104,6 +104,17 @@ const DYNAMIC_SHARED_MEMORY: &[(&[&str], u32)] = {
             ],
             super::launch_conv::wgmma_shared_bytes(3, 128),
         ),
+        (
+            &[
+                CONV2D_FWD_TF32_WGMMA4,
+                CONV2D_DGRAD_TF32_WGMMA4,
+                CONV2D_WGRAD_TF32_WGMMA4,
+                CONV2D_FWD_TF32_WGMMA4O,
+                CONV2D_DGRAD_TF32_WGMMA4O,
+                CONV2D_WGRAD_TF32_WGMMA4O,
+            ],
+            super::launch_conv::wgmma_shared_bytes(4, 128),
+        ),
     ]
 };
 

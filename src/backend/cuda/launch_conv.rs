@@ -541,7 +541,10 @@ pub unsafe fn launch_conv2d(
             && ldsm_fits(pass, p)
             && ldsm_wins(pass, m.div_ceil(128) * cols.div_ceil(128) * groups)
         {
-            Some(ldsm_kernel(pass, wgmma_enabled(k.arch)?))
+            Some(match wgmma_enabled(k.arch)? {
+                true => wgmma_kernel(pass, wgmma_pipeline()?),
+                false => ldsm_kernel(pass),
+            })
         } else {
             None
         };
@@ -796,25 +799,70 @@ pub fn wgmma_enabled(arch: &str) -> Result<bool> {
     Ok(true)
 }
 
-/// The ldmatrix kernel of a pass: 128 × 128 tiles, three K tiles in flight,
-/// or their warpgroup-MMA twins (`wgmma`, [`wgmma_enabled`]).
+/// The pipeline of the warpgroup-MMA twins.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum WgmmaPipeline {
+    /// Three K tiles in flight, as the ldmatrix tiles; each tile's MMAs
+    /// retired before the next barrier.
+    Stages3,
+    /// Four (`SLIMMABLE_GEMM_WGMMA_STAGES=4`: 66560 bytes of shared memory
+    /// a block; two blocks an SM still fit).
+    Stages4,
+    /// Four, each tile's MMAs left running across the next barrier and
+    /// gathers, which run two tiles ahead (`SLIMMABLE_GEMM_WGMMA_OVERLAP=1`).
+    Stages4Overlapped,
+}
+
+/// [`WgmmaPipeline`] from the environment: `SLIMMABLE_GEMM_WGMMA_STAGES`
+/// 3 (default) or 4, `SLIMMABLE_GEMM_WGMMA_OVERLAP=1` (four stages). Any
+/// other stage count, or the overlap with 3, is an error.
+fn wgmma_pipeline() -> Result<WgmmaPipeline> {
+    const VAR: &str = "SLIMMABLE_GEMM_WGMMA_STAGES";
+    let stages = positive_from_env(VAR, "K tiles in flight")?;
+    let overlap = opted_in!("SLIMMABLE_GEMM_WGMMA_OVERLAP");
+    match (stages, overlap) {
+        (None | Some(4), true) => Ok(WgmmaPipeline::Stages4Overlapped),
+        (None | Some(3), false) => Ok(WgmmaPipeline::Stages3),
+        (Some(4), false) => Ok(WgmmaPipeline::Stages4),
+        (Some(s), _) => Err(Error::invalid(
+            VAR,
+            format!(
+                "{s} K tiles in flight: the warpgroup-MMA tiles have 3 or 4, and 4 with \
+                 SLIMMABLE_GEMM_WGMMA_OVERLAP=1; unset it for 3 (4 when overlapped)"
+            ),
+        )),
+    }
+}
+
+/// The warpgroup-MMA twin of a pass's three-stage 128-row ldmatrix tiles
+/// ([`wgmma_enabled`]) with `pipeline`.
+fn wgmma_kernel(pass: ConvPass, pipeline: WgmmaPipeline) -> LdsmKernel {
+    use ConvPass::*;
+    use WgmmaPipeline::*;
+    LdsmKernel {
+        name: match (pass, pipeline) {
+            (Forward, Stages3) => entry::CONV2D_FWD_TF32_WGMMA,
+            (Dgrad, Stages3) => entry::CONV2D_DGRAD_TF32_WGMMA,
+            (Wgrad, Stages3) => entry::CONV2D_WGRAD_TF32_WGMMA,
+            (Forward, Stages4) => entry::CONV2D_FWD_TF32_WGMMA4,
+            (Dgrad, Stages4) => entry::CONV2D_DGRAD_TF32_WGMMA4,
+            (Wgrad, Stages4) => entry::CONV2D_WGRAD_TF32_WGMMA4,
+            (Forward, Stages4Overlapped) => entry::CONV2D_FWD_TF32_WGMMA4O,
+            (Dgrad, Stages4Overlapped) => entry::CONV2D_DGRAD_TF32_WGMMA4O,
+            (Wgrad, Stages4Overlapped) => entry::CONV2D_WGRAD_TF32_WGMMA4O,
+        },
+        rows: 128,
+        shared_bytes: wgmma_shared_bytes(if pipeline == Stages3 { 3 } else { 4 }, 128),
+    }
+}
+
+/// The ldmatrix kernel of a pass: 128 × 128 tiles, three K tiles in flight.
 /// `SLIMMABLE_GEMM_LDSM_STAGES=2`: two; `SLIMMABLE_GEMM_LDSM_ROWS=64`: the
 /// forward and dgrad on 64 × 128 tiles (three blocks an SM where the
 /// 128-row ones fit two). Both lost to the default in run 10 (`res3x3`
 /// w1.0 forward at 128 px, 128 blocks: 0.072 ms on 64-row tiles, 0.069 on
 /// two stages, 0.068 on the default).
-fn ldsm_kernel(pass: ConvPass, wgmma: bool) -> LdsmKernel {
-    if wgmma {
-        return LdsmKernel {
-            name: match pass {
-                ConvPass::Forward => entry::CONV2D_FWD_TF32_WGMMA,
-                ConvPass::Dgrad => entry::CONV2D_DGRAD_TF32_WGMMA,
-                ConvPass::Wgrad => entry::CONV2D_WGRAD_TF32_WGMMA,
-            },
-            rows: 128,
-            shared_bytes: wgmma_shared_bytes(3, 128),
-        };
-    }
+fn ldsm_kernel(pass: ConvPass) -> LdsmKernel {
     let rows_64 = pass != ConvPass::Wgrad
         && env_choice!("SLIMMABLE_GEMM_LDSM_ROWS", "64" => true) == Some(true);
     if rows_64 {
