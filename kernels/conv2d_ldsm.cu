@@ -1,8 +1,11 @@
 // slimmable: dense conv2d on 128 x 128 TF32 tiles whose fragments are
 // loaded with ldmatrix: the square tiles' twins where launch_conv.rs
 // ldsm_fits and ldsm_wins (the dgrad at stride 1 only; default since run
-// 10). Opt-in twins: 64 x 128 forward and dgrad tiles, two stages, and the
-// forward and dgrad with K split across blocks (SLIMMABLE_GEMM_LDSM_SPLIT).
+// 10). Opt-in twins: 64 x 128 forward and dgrad tiles, two stages, the
+// forward and dgrad with K split across blocks (SLIMMABLE_GEMM_LDSM_SPLIT),
+// BF16 fragments, and on sm_90a warpgroup MMAs (wgmma.cuh) reading both
+// tiles from shared memory instead of ldmatrix and mma.sync
+// (SLIMMABLE_GEMM_WGMMA; three or four stages, optionally overlapped).
 //
 // The same implicit GEMMs as conv2d.cu's square tiles (forward, dgrad,
 // split-K wgrad, the per-k decode of conv_gemm.cuh), built to issue fewer
@@ -65,7 +68,8 @@ __device__ __forceinline__ float* ldsm_dynamic_smem() {
 #endif
 
 // STAGES K tiles in flight: tile i + STAGES - 1 is gathered (cp.async)
-// while tile i is multiplied, STAGES - 1 tiles ahead. BM: 128 or 64 rows
+// while tile i is multiplied, STAGES - 1 tiles ahead (STAGES - 2 with
+// WGMMA_TF32_OVERLAP). BM: 128 or 64 rows
 // (output pixels forward and dgrad, output channels wgrad) a block. MMA
 // (ldsm::Mma): LDSM_BF16 rounds the fragments to bfloat16 (nearest) and
 // multiplies them on BF16 tensor cores instead of feeding the TF32 ones
@@ -319,7 +323,7 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
             // the one before it (same accumulators: the hardware runs
             // the batches in order).
 #pragma unroll
-            for (int i = 0; i < EMT * ENT * 4; ++i) wgmma_pin(acc[i]);
+            for (int r = 0; r < EMT * ENT * 4; ++r) wgmma_pin(acc[r]);
             wgmma_fence();
 #pragma unroll
             for (int kk = 0; kk < BK; kk += 8)
@@ -328,7 +332,7 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
             wgmma_commit();
             wgmma_wait<OVERLAP ? 1 : 0>();
 #pragma unroll
-            for (int i = 0; i < EMT * ENT * 4; ++i) wgmma_pin(acc[i]);
+            for (int r = 0; r < EMT * ENT * 4; ++r) wgmma_pin(acc[r]);
             continue;
         }
 #pragma unroll
@@ -378,7 +382,7 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
     if constexpr (OVERLAP) {
         wgmma_wait<0>();
 #pragma unroll
-        for (int i = 0; i < EMT * ENT * 4; ++i) wgmma_pin(acc[i]);
+        for (int r = 0; r < EMT * ENT * 4; ++r) wgmma_pin(acc[r]);
     }
 
     // Epilogue, as conv2d.cu's: each row's and column's part of the
