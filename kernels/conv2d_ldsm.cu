@@ -55,8 +55,8 @@ constexpr int SHARED_BYTES = STAGES * (BM + BN) * LD * 4;
 // in flight reads is not refilled until it is retired).
 enum Mma { LDSM_TF32, LDSM_BF16, WGMMA_TF32, WGMMA_TF32_OVERLAP };
 constexpr int KPAD = 8;
-template <int STAGES, int BM>
-constexpr int WGMMA_SHARED_BYTES = STAGES * (BK / 4) * ((BM + BN) * 4 + 2 * KPAD) * 4;
+template <int STAGES, int BM, int KT = BK>
+constexpr int WGMMA_SHARED_BYTES = STAGES * (KT / 4) * ((BM + BN) * 4 + 2 * KPAD) * 4;
 }  // namespace ldsm
 
 // The block's dynamic shared memory (the CUDA-on-CPU driver defines its own).
@@ -76,10 +76,15 @@ __device__ __forceinline__ float* ldsm_dynamic_smem() {
 // truncated; WGMMA_TF32 (sm_90a) has each warpgroup (4 warps) multiply
 // 64 rows of A by all of B straight from shared memory, with the same
 // gathers into another layout.
-template <int PASS, int STAGES, int BM, int MMA>
+template <int PASS, int STAGES, int BM, int MMA, int KT = ldsm::BK>
 __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float* y,
                                const float* bias, u32 split_k) {
     using namespace ldsm;
+    // The K tile: 16, or 32 for the wgmma twins (`_k32`: half the barriers
+    // and tables a reduction, four MMAs a batch). The gathers take it 16 k
+    // (a "part") at a time, with the same thread mapping each part.
+    constexpr int BK = KT;
+    static_assert(BK == 16 || (BK == 32 && MMA >= WGMMA_TF32), "K tiles of 32: wgmma only");
     static_assert(STAGES >= 2 && 32 * STAGES <= THREADS, "a warp decodes each prologue tile");
     static_assert(BM == 128 || BM == 64, "A rows: 64 a pass of the 256 threads");
     constexpr bool BF16 = MMA == LDSM_BF16, OVERLAP = MMA == WGMMA_TF32_OVERLAP;
@@ -189,69 +194,72 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
     // off never reads its address (cp_async4's ignore-src).
     auto issue = [&](int k0, int st) {
         const int ks = slot_of(k0);
-        // The four table entries first: a shared load right before a
-        // cp.async costs three issue slots of padding.
-        KEntry es[4];
 #pragma unroll
-        for (int q = 0; q < 4; ++q) es[q] = ktab[ks][kq + 4 * q];
+        for (int kp = 0; kp < BK; kp += 16) {
+            // The four table entries first: a shared load right before a
+            // cp.async costs three issue slots of padding.
+            KEntry es[4];
 #pragma unroll
-        for (int q = 0; q < 4; ++q) {
-            const int kl = kq + 4 * q;
-            const bool k_ok = k0 + kl < k_end;
-            const KEntry e = es[q];
-            // A: (k past the end has the table's PAST_END entry, whose
-            // window rows are out of every image: no k test in the
-            // forward and dgrad.)
+            for (int q = 0; q < 4; ++q) es[q] = ktab[ks][kp + kq + 4 * q];
 #pragma unroll
-            for (int h = 0; h < AR; ++h) {
-                float* a_dst = a_at(st, row[h], kl);
-                if (PASS == PASS_FWD) {
-                    const int hi = a_r[h] + e.p, wi = a_c[h] + e.q;
-                    const bool ok = a_ok[h] && (u32)hi < (u32)g.h && (u32)wi < (u32)g.w;
-                    cp_async4(a_dst, x + (a_base[h] + e.a), ok);
-                } else if (PASS == PASS_DGRAD) {
-                    // dy at the output pixel whose window puts tap (p, q)
-                    // on this input pixel (stride 1: the host checks).
-                    const int ho = a_r[h] - e.p, wo = a_c[h] - e.q;
-                    const bool ok = a_ok[h] && (u32)ho < (u32)g.ho && (u32)wo < (u32)g.wo;
-                    cp_async4(a_dst, y + (a_base[h] + e.a + ho * sv(p.y, 2) + wo * sv(p.y, 3)), ok);
-                } else if (!dy_vec) {
-                    cp_async4(a_dst, y + (a_base[h] + e.a), a_ok[h] && k_ok);
+            for (int q = 0; q < 4; ++q) {
+                const int kl = kp + kq + 4 * q;
+                const bool k_ok = k0 + kl < k_end;
+                const KEntry e = es[q];
+                // A: (k past the end has the table's PAST_END entry, whose
+                // window rows are out of every image: no k test in the
+                // forward and dgrad.)
+#pragma unroll
+                for (int h = 0; h < AR; ++h) {
+                    float* a_dst = a_at(st, row[h], kl);
+                    if (PASS == PASS_FWD) {
+                        const int hi = a_r[h] + e.p, wi = a_c[h] + e.q;
+                        const bool ok = a_ok[h] && (u32)hi < (u32)g.h && (u32)wi < (u32)g.w;
+                        cp_async4(a_dst, x + (a_base[h] + e.a), ok);
+                    } else if (PASS == PASS_DGRAD) {
+                        // dy at the output pixel whose window puts tap (p, q)
+                        // on this input pixel (stride 1: the host checks).
+                        const int ho = a_r[h] - e.p, wo = a_c[h] - e.q;
+                        const bool ok = a_ok[h] && (u32)ho < (u32)g.ho && (u32)wo < (u32)g.wo;
+                        cp_async4(a_dst, y + (a_base[h] + e.a + ho * sv(p.y, 2) + wo * sv(p.y, 3)), ok);
+                    } else if (!dy_vec) {
+                        cp_async4(a_dst, y + (a_base[h] + e.a), a_ok[h] && k_ok);
+                    }
+                }
+                // B, but the forward's weights (below).
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    float* b_dst = b_at(st, row[h], kl);
+                    if (PASS == PASS_DGRAD) {
+                        cp_async4(b_dst, wt + (b_base[h] + e.b), b_ok[h] && k_ok);
+                    } else if (PASS == PASS_WGRAD) {
+                        const int hi = e.p + b_ky[h], wi = e.q + b_kx[h];
+                        const bool ok = b_ok[h] && (u32)hi < (u32)g.h && (u32)wi < (u32)g.w;
+                        cp_async4(b_dst, x + (b_base[h] + e.b + hi * sv(p.x, 2) + wi * sv(p.x, 3)), ok);
+                    }
                 }
             }
-            // B, but the forward's weights (below).
+            if (PASS == PASS_WGRAD && dy_vec) {
+                // This thread's run of four pixels in each of its two dy rows.
+                const int kl = kp + 4 * kq;
+                const int pixel = ktab[ks][kl].a;
 #pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                float* b_dst = b_at(st, row[h], kl);
-                if (PASS == PASS_DGRAD) {
-                    cp_async4(b_dst, wt + (b_base[h] + e.b), b_ok[h] && k_ok);
-                } else if (PASS == PASS_WGRAD) {
-                    const int hi = e.p + b_ky[h], wi = e.q + b_kx[h];
-                    const bool ok = b_ok[h] && (u32)hi < (u32)g.h && (u32)wi < (u32)g.w;
-                    cp_async4(b_dst, x + (b_base[h] + e.b + hi * sv(p.x, 2) + wi * sv(p.x, 3)), ok);
-                }
+                for (int h = 0; h < AR; ++h)
+                    cp_async16(a_at(st, row[h], kl), y + (a_base[h] + pixel), a_ok[h] && k0 + kl < k_end);
             }
-        }
-        if (PASS == PASS_WGRAD && dy_vec) {
-            // This thread's run of four pixels in each of its two dy rows.
-            const int kl = 4 * kq;
-            const int pixel = ktab[ks][kl].a;
+            if (PASS == PASS_FWD) {
+                // This thread's run of four k in each of its two weight rows.
+                const int kl = kp + 4 * kq, k = k0 + kl;
 #pragma unroll
-            for (int h = 0; h < AR; ++h)
-                cp_async16(a_at(st, row[h], kl), y + (a_base[h] + pixel), a_ok[h] && k0 + kl < k_end);
-        }
-        if (PASS == PASS_FWD) {
-            // This thread's run of four k in each of its two weight rows.
-            const int kl = 4 * kq, k = k0 + kl;
+                for (int h = 0; h < 2; ++h) {
+                    float* dst = b_at(st, row[h], kl);
+                    const float* src = wt + (b_base[h] + k);
+                    if (w_vec) {
+                        cp_async16(dst, src, b_ok[h] && k < k_end);
+                    } else {
 #pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                float* dst = b_at(st, row[h], kl);
-                const float* src = wt + (b_base[h] + k);
-                if (w_vec) {
-                    cp_async16(dst, src, b_ok[h] && k < k_end);
-                } else {
-#pragma unroll
-                    for (int e = 0; e < 4; ++e) cp_async4(dst + e, src + e, b_ok[h] && k + e < k_end);
+                        for (int e = 0; e < 4; ++e) cp_async4(dst + e, src + e, b_ok[h] && k + e < k_end);
+                    }
                 }
             }
         }
@@ -474,3 +482,12 @@ CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_wgmma4, PASS_WGRAD, 4, 128, 2, 
 CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_wgmma4o, PASS_FWD, 4, 128, 2, WGMMA_TF32_OVERLAP)
 CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_wgmma4o, PASS_DGRAD, 4, 128, 2, WGMMA_TF32_OVERLAP)
 CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_wgmma4o, PASS_WGRAD, 4, 128, 2, WGMMA_TF32_OVERLAP)
+// K tiles of 32 (SLIMMABLE_GEMM_WGMMA_BK=32): three stages, 99840 bytes.
+#define CONV_GEMM_WGMMA_K32_ENTRY(name, PASS)                                                  \
+    extern "C" __global__ void __launch_bounds__(ldsm::THREADS, 2)                            \
+        name(float* x, float* wt, float* y, const float* bias, Conv2dParams p, u32 split_k) { \
+        conv_gemm_ldsm<PASS, 3, 128, ldsm::WGMMA_TF32, 32>(p, x, wt, y, bias, split_k);       \
+    }
+CONV_GEMM_WGMMA_K32_ENTRY(slimmable_conv2d_fwd_tf32_wgmma_k32, PASS_FWD)
+CONV_GEMM_WGMMA_K32_ENTRY(slimmable_conv2d_dgrad_tf32_wgmma_k32, PASS_DGRAD)
+CONV_GEMM_WGMMA_K32_ENTRY(slimmable_conv2d_wgrad_tf32_wgmma_k32, PASS_WGRAD)

@@ -209,9 +209,10 @@ run() {
     # The opt-in warpgroup-MMA twins of the three-stage TF32 ldmatrix tiles
     # (stop 23, SLIMMABLE_GEMM_WGMMA=1, sm_90a; never run on a GPU before):
     # checked where the default takes the ldmatrix tiles, everywhere they
-    # fit, with K split three ways, with four stages and overlapped; then
-    # the conv bench with them where the default takes the ldmatrix tiles,
-    # everywhere they fit, and with four stages plain and overlapped (the
+    # fit, with K split three ways, with four stages, overlapped and on K
+    # tiles of 32; then the conv bench with them where the default takes the
+    # ldmatrix tiles, everywhere they fit, with four stages plain and
+    # overlapped, and on K tiles of 32 (the
     # res3x3 rows in the summary, against the default). Each step under a
     # timeout (a wrong descriptor may hang a block); if the first check
     # fails, the rest are skipped rather than spend device time on them.
@@ -219,7 +220,8 @@ run() {
     for v in "SLIMMABLE_GEMM_WGMMA=1" "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_LDSM=1" \
         "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_SPLIT=3" \
         "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_WGMMA_STAGES=4" \
-        "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_WGMMA_OVERLAP=1"; do
+        "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_WGMMA_OVERLAP=1" \
+        "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_WGMMA_BK=32"; do
         if [ "$wgmma_ok" = 0 ]; then summary+=("SKIP  verify conv2d, $v"); continue; fi
         # shellcheck disable=SC2086 # $v is a list of NAME=VALUE words
         step "verify conv2d, $v" env $v timeout 60 .gpu/bin/slimmable verify --backend cuda --op conv2d
@@ -227,7 +229,8 @@ run() {
     done
     for v in "SLIMMABLE_GEMM_WGMMA=1" "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_LDSM=1" \
         "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_WGMMA_STAGES=4" \
-        "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_WGMMA_OVERLAP=1"; do
+        "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_WGMMA_OVERLAP=1" \
+        "SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_WGMMA_BK=32"; do
         if [ "$wgmma_ok" = 0 ]; then summary+=("SKIP  bench conv, $v"); continue; fi
         # shellcheck disable=SC2086 # $v is a list of NAME=VALUE words
         step "bench conv, $v" env $v timeout 90 \

@@ -174,6 +174,9 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::CONV2D_FWD_TF32_WGMMA4O,
             entry::CONV2D_DGRAD_TF32_WGMMA4O,
             entry::CONV2D_WGRAD_TF32_WGMMA4O,
+            entry::CONV2D_FWD_TF32_WGMMA_K32,
+            entry::CONV2D_DGRAD_TF32_WGMMA_K32,
+            entry::CONV2D_WGRAD_TF32_WGMMA_K32,
         ],
     },
     CudaUnit {
@@ -435,6 +438,10 @@ pub mod entry {
     pub const CONV2D_FWD_TF32_WGMMA4O: &str = "slimmable_conv2d_fwd_tf32_wgmma4o";
     pub const CONV2D_DGRAD_TF32_WGMMA4O: &str = "slimmable_conv2d_dgrad_tf32_wgmma4o";
     pub const CONV2D_WGRAD_TF32_WGMMA4O: &str = "slimmable_conv2d_wgrad_tf32_wgmma4o";
+    /// Three stages of 32 k (`SLIMMABLE_GEMM_WGMMA_BK=32`).
+    pub const CONV2D_FWD_TF32_WGMMA_K32: &str = "slimmable_conv2d_fwd_tf32_wgmma_k32";
+    pub const CONV2D_DGRAD_TF32_WGMMA_K32: &str = "slimmable_conv2d_dgrad_tf32_wgmma_k32";
+    pub const CONV2D_WGRAD_TF32_WGMMA_K32: &str = "slimmable_conv2d_wgrad_tf32_wgmma_k32";
     /// Depthwise forward: CUDA `(x, w, y, bias, Conv2dParams)`, 1-D grid.
     pub const DWCONV2D_FWD: &str = "slimmable_dwconv2d_fwd";
     /// Depthwise forward and dgrad tiled through shared memory (k ≤ 7,

@@ -946,10 +946,10 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                     }
                     // ...then, at TF32, two, the forward and dgrad on 64-row
                     // tiles, and the warpgroup-MMA twins (K split too, with
-                    // four stages, and overlapped); at
+                    // four stages, overlapped, and on K tiles of 32); at
                     // both, the forward and dgrad with K split.
                     let twins: &[&str] = match (pname, pass) {
-                        ("tf32", "wgrad") => &["ldsm2", "wgmma", "wgmma4", "wgmma4o"],
+                        ("tf32", "wgrad") => &["ldsm2", "wgmma", "wgmma4", "wgmma4o", "wgmma_k32"],
                         ("tf32", _) => &[
                             "ldsm2",
                             "ldsm64",
@@ -958,6 +958,8 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                             "wgmma_split",
                             "wgmma4",
                             "wgmma4o",
+                            "wgmma_k32",
+                            "wgmma_k32_split",
                         ],
                         (_, "wgrad") => &[],
                         _ => &["ldsm_split"],

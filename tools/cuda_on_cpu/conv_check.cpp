@@ -14,7 +14,8 @@
 // emulation; wgmma_split: those with K split three ways; wgmma4:
 // SLIMMABLE_GEMM_WGMMA_STAGES=4, their four-stage twins; wgmma4o:
 // SLIMMABLE_GEMM_WGMMA_OVERLAP=1, four stages with each tile's MMAs in
-// flight across the next barrier.)
+// flight across the next barrier; wgmma_k32: SLIMMABLE_GEMM_WGMMA_BK=32,
+// three stages of 32 k; wgmma_k32_split: those with K split three ways.)
 // Files: params.bin (Conv2dParams), x.bin, w.bin, y.bin, bias.bin (buffers
 // before the pass), expected.bin (the CPU reference's output buffer),
 // tol.bin (atol, rtol). Tile choice, split-K and grid mirror
@@ -22,8 +23,8 @@
 #include "cuda_shim.h"
 
 // conv2d_ldsm.cu's dynamic shared memory (one block runs at a time): room
-// for its largest kernel's, the four-stage wgmma twins'.
-constexpr size_t LDSM_DYNAMIC_BYTES = 66560;
+// for its largest kernel's, the wgmma twins' with K tiles of 32.
+constexpr size_t LDSM_DYNAMIC_BYTES = 99840;
 inline float* ldsm_dynamic_smem() {
     alignas(16) static float buf[LDSM_DYNAMIC_BYTES / 4];
     return buf;
@@ -66,10 +67,13 @@ int main(int argc, char** argv) {
     const bool ldsm64_on = argc == 5 && std::string(argv[4]) == "ldsm64" && std::string(argv[2]) != "wgrad";
     // ldsm_split: the forward or dgrad with K split three ways
     // (SLIMMABLE_GEMM_LDSM_SPLIT=3: uneven chunks, the output zeroed first).
-    const bool wgmma_split_on = argc == 5 && std::string(argv[4]) == "wgmma_split" && std::string(argv[2]) != "wgrad";
+    const bool wgmma_k32_split_on = argc == 5 && std::string(argv[4]) == "wgmma_k32_split" && std::string(argv[2]) != "wgrad";
+    const bool wgmma_split_on = wgmma_k32_split_on || (argc == 5 && std::string(argv[4]) == "wgmma_split" && std::string(argv[2]) != "wgrad");
     const bool wgmma4_on = argc == 5 && std::string(argv[4]) == "wgmma4";
     const bool wgmma4o_on = argc == 5 && std::string(argv[4]) == "wgmma4o";
-    const bool wgmma_on = wgmma_split_on || wgmma4_on || wgmma4o_on || (argc == 5 && std::string(argv[4]) == "wgmma");
+    const bool wgmma_k32_on = wgmma_k32_split_on || (argc == 5 && std::string(argv[4]) == "wgmma_k32");
+    const bool wgmma_on = wgmma_split_on || wgmma4_on || wgmma4o_on || wgmma_k32_on ||
+                          (argc == 5 && std::string(argv[4]) == "wgmma");
     const bool ldsm_split_on = wgmma_split_on || (argc == 5 && std::string(argv[4]) == "ldsm_split" && std::string(argv[2]) != "wgrad");
     const bool ldsm_on = ldsm2_on || ldsm64_on || ldsm_split_on || wgmma_on || (argc == 5 && std::string(argv[4]) == "ldsm");
     const bool square_on = ldsm_on || (argc == 5 && std::string(argv[4]) == "square");
@@ -80,7 +84,7 @@ int main(int argc, char** argv) {
     // tiles where it fits).
     const bool halo_on = argc == 5 && std::string(argv[4]) == "halo";
     if (argc != 4 && !square_on && !stem_wgrad_off && !halo_on) {
-        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|ldsm|ldsm2|ldsm64|ldsm_split|wgmma|wgmma_split|wgmma4|wgmma4o|gemmwgrad|halo]\n");
+        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|ldsm|ldsm2|ldsm64|ldsm_split|wgmma|wgmma_split|wgmma4|wgmma4o|wgmma_k32|wgmma_k32_split|gemmwgrad|halo]\n");
         return 2;
     }
     case_dir = argv[1];
@@ -270,13 +274,15 @@ int main(int argc, char** argv) {
     const Kernel ldsm_bf16_table[3] = {slimmable_conv2d_fwd_bf16_ldsm,
                                        slimmable_conv2d_dgrad_bf16_ldsm,
                                        slimmable_conv2d_wgrad_bf16_ldsm};
-    const Kernel wgmma_table[3][3] = {
+    const Kernel wgmma_table[4][3] = {
         {slimmable_conv2d_fwd_tf32_wgmma, slimmable_conv2d_dgrad_tf32_wgmma,
          slimmable_conv2d_wgrad_tf32_wgmma},
         {slimmable_conv2d_fwd_tf32_wgmma4, slimmable_conv2d_dgrad_tf32_wgmma4,
          slimmable_conv2d_wgrad_tf32_wgmma4},
         {slimmable_conv2d_fwd_tf32_wgmma4o, slimmable_conv2d_dgrad_tf32_wgmma4o,
          slimmable_conv2d_wgrad_tf32_wgmma4o},
+        {slimmable_conv2d_fwd_tf32_wgmma_k32, slimmable_conv2d_dgrad_tf32_wgmma_k32,
+         slimmable_conv2d_wgrad_tf32_wgmma_k32},
     };
     const bool wgmma = ldsm && wgmma_on;
     // The wgmma emulation reads its operands through descriptors into the
@@ -284,7 +290,7 @@ int main(int argc, char** argv) {
     shim_shared_window = reinterpret_cast<const char*>(ldsm_dynamic_smem());
     shim_shared_window_bytes = LDSM_DYNAMIC_BYTES;
     const Kernel k = ldsm64   ? ldsm64_table[pi]
-                     : wgmma ? wgmma_table[wgmma4o_on ? 2 : wgmma4_on ? 1 : 0][pi]
+                     : wgmma ? wgmma_table[wgmma_k32_on ? 3 : wgmma4o_on ? 2 : wgmma4_on ? 1 : 0][pi]
                      : ldsm && mode == 2 ? ldsm_bf16_table[pi]
                      : ldsm   ? ldsm_table[ldsm2_on ? 1 : 0][pi]
                      : square ? sq_table[pi][!pw ? 0 : vec16 ? 1 : 2]
@@ -294,7 +300,7 @@ int main(int argc, char** argv) {
                 [&] { k(x.data(), w.data(), y.data(), bias.data(), p, split); });
     const std::vector<float>& out = pass == "fwd" ? y : pass == "dgrad" ? x : w;
     const std::string what = pass + " " + prec +
-                             (ldsm64 ? " (ldsm64" : wgmma ? (wgmma_split_on ? " (wgmma_split" : wgmma4o_on ? " (wgmma4o" : wgmma4_on ? " (wgmma4" : " (wgmma") : ldsm ? (ldsm2_on ? " (ldsm2" : ldsm_split_on ? " (ldsm_split" : " (ldsm") : square ? " (sq"
+                             (ldsm64 ? " (ldsm64" : wgmma ? (wgmma_k32_split_on ? " (wgmma_k32_split" : wgmma_split_on ? " (wgmma_split" : wgmma_k32_on ? " (wgmma_k32" : wgmma4o_on ? " (wgmma4o" : wgmma4_on ? " (wgmma4" : " (wgmma") : ldsm ? (ldsm2_on ? " (ldsm2" : ldsm_split_on ? " (ldsm_split" : " (ldsm") : square ? " (sq"
                               : narrow ? " (narrow" : " (wide") +
                              (!pw ? "" : vec16 ? " pw" : " pws") + ", split " + std::to_string(split) + ")";
     const size_t bad = case_compare(what.c_str(), out, case_floats("expected.bin"), tol[0], tol[1]);

@@ -102,7 +102,7 @@ const DYNAMIC_SHARED_MEMORY: &[(&[&str], u32)] = {
                 CONV2D_DGRAD_TF32_WGMMA,
                 CONV2D_WGRAD_TF32_WGMMA,
             ],
-            super::launch_conv::wgmma_shared_bytes(3, 128),
+            super::launch_conv::wgmma_shared_bytes(3, 128, 16),
         ),
         (
             &[
@@ -113,7 +113,15 @@ const DYNAMIC_SHARED_MEMORY: &[(&[&str], u32)] = {
                 CONV2D_DGRAD_TF32_WGMMA4O,
                 CONV2D_WGRAD_TF32_WGMMA4O,
             ],
-            super::launch_conv::wgmma_shared_bytes(4, 128),
+            super::launch_conv::wgmma_shared_bytes(4, 128, 16),
+        ),
+        (
+            &[
+                CONV2D_FWD_TF32_WGMMA_K32,
+                CONV2D_DGRAD_TF32_WGMMA_K32,
+                CONV2D_WGRAD_TF32_WGMMA_K32,
+            ],
+            super::launch_conv::wgmma_shared_bytes(3, 128, 32),
         ),
     ]
 };

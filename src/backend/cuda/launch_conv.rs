@@ -811,15 +811,40 @@ enum WgmmaPipeline {
     /// Four, each tile's MMAs left running across the next barrier and
     /// gathers, which run two tiles ahead (`SLIMMABLE_GEMM_WGMMA_OVERLAP=1`).
     Stages4Overlapped,
+    /// Three of 32 k instead of 16 (`SLIMMABLE_GEMM_WGMMA_BK=32`: half the
+    /// barriers a reduction; 99840 bytes of shared memory a block).
+    Stages3K32,
 }
 
 /// [`WgmmaPipeline`] from the environment: `SLIMMABLE_GEMM_WGMMA_STAGES`
-/// 3 (default) or 4, `SLIMMABLE_GEMM_WGMMA_OVERLAP=1` (four stages). Any
-/// other stage count, or the overlap with 3, is an error.
+/// 3 (default) or 4, `SLIMMABLE_GEMM_WGMMA_OVERLAP=1` (four stages),
+/// `SLIMMABLE_GEMM_WGMMA_BK` 16 (default) or 32 (three stages only). Any
+/// other stage count or K tile, the overlap with 3 stages, or 32 k with
+/// either of the others, is an error.
 fn wgmma_pipeline() -> Result<WgmmaPipeline> {
     const VAR: &str = "SLIMMABLE_GEMM_WGMMA_STAGES";
+    const BK_VAR: &str = "SLIMMABLE_GEMM_WGMMA_BK";
     let stages = positive_from_env(VAR, "K tiles in flight")?;
     let overlap = opted_in!("SLIMMABLE_GEMM_WGMMA_OVERLAP");
+    match positive_from_env(BK_VAR, "k a K tile")? {
+        None | Some(16) => {}
+        Some(32) if matches!(stages, None | Some(3)) && !overlap => {
+            return Ok(WgmmaPipeline::Stages3K32);
+        }
+        Some(32) => {
+            return Err(Error::invalid(
+                BK_VAR,
+                "K tiles of 32 come with three stages, not overlapped: unset \
+                 SLIMMABLE_GEMM_WGMMA_STAGES and SLIMMABLE_GEMM_WGMMA_OVERLAP, or this",
+            ));
+        }
+        Some(k) => {
+            return Err(Error::invalid(
+                BK_VAR,
+                format!("{k} k a K tile: the warpgroup-MMA tiles take 16 or 32; unset it for 16"),
+            ));
+        }
+    }
     match (stages, overlap) {
         (None | Some(4), true) => Ok(WgmmaPipeline::Stages4Overlapped),
         (None | Some(3), false) => Ok(WgmmaPipeline::Stages3),
@@ -850,9 +875,16 @@ fn wgmma_kernel(pass: ConvPass, pipeline: WgmmaPipeline) -> LdsmKernel {
             (Forward, Stages4Overlapped) => entry::CONV2D_FWD_TF32_WGMMA4O,
             (Dgrad, Stages4Overlapped) => entry::CONV2D_DGRAD_TF32_WGMMA4O,
             (Wgrad, Stages4Overlapped) => entry::CONV2D_WGRAD_TF32_WGMMA4O,
+            (Forward, Stages3K32) => entry::CONV2D_FWD_TF32_WGMMA_K32,
+            (Dgrad, Stages3K32) => entry::CONV2D_DGRAD_TF32_WGMMA_K32,
+            (Wgrad, Stages3K32) => entry::CONV2D_WGRAD_TF32_WGMMA_K32,
         },
         rows: 128,
-        shared_bytes: wgmma_shared_bytes(if pipeline == Stages3 { 3 } else { 4 }, 128),
+        shared_bytes: match pipeline {
+            Stages3 => wgmma_shared_bytes(3, 128, 16),
+            Stages4 | Stages4Overlapped => wgmma_shared_bytes(4, 128, 16),
+            Stages3K32 => wgmma_shared_bytes(3, 128, 32),
+        },
     }
 }
 
@@ -912,11 +944,11 @@ pub const fn ldsm_shared_bytes(stages: u32, rows: u32) -> u32 {
     stages * (rows + 128) * (16 + 4) * 4
 }
 
-/// The same for their warpgroup-MMA twins: four chunks of 4 k a stage,
-/// each (rows + 128) × 4 floats and 16 of padding
-/// (`ldsm::WGMMA_SHARED_BYTES`).
-pub const fn wgmma_shared_bytes(stages: u32, rows: u32) -> u32 {
-    stages * 4 * ((rows + 128) * 4 + 16) * 4
+/// The same for their warpgroup-MMA twins with K tiles of `k_tile`: a
+/// stage is k_tile / 4 chunks of 4 k, each (rows + 128) × 4 floats and 16
+/// of padding (`ldsm::WGMMA_SHARED_BYTES`).
+pub const fn wgmma_shared_bytes(stages: u32, rows: u32, k_tile: u32) -> u32 {
+    stages * (k_tile / 4) * ((rows + 128) * 4 + 16) * 4
 }
 
 /// The H200's and H100's SM count (132), for grid-size rules.
