@@ -971,6 +971,21 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                         }
                         text = format!("{text} | {mode}: {out}");
                     }
+                    // The wgmma checks depend on the descriptors' offsets
+                    // meaning what the kernel means: read the other way
+                    // round by the emulation, the same run must fail.
+                    if pname == "tf32" {
+                        match run_mode(&exe, &cdir, pass, pname, "wgmma_swapped") {
+                            Err(e) if e.contains("(wgmma_swapped,") && e.contains("outside tolerance") => {
+                                text = format!("{text} | wgmma with swapped offsets fails, as it must");
+                            }
+                            other => {
+                                return Err(format!(
+                                    "wgmma read with swapped offsets should fail its check: {other:?}"
+                                ));
+                            }
+                        }
+                    }
                     Ok(text)
                 })
                 .and_then(|text| {

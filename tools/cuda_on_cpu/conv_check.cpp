@@ -15,7 +15,9 @@
 // SLIMMABLE_GEMM_WGMMA_STAGES=4, their four-stage twins; wgmma4o:
 // SLIMMABLE_GEMM_WGMMA_OVERLAP=1, four stages with each tile's MMAs in
 // flight across the next barrier; wgmma_k32: SLIMMABLE_GEMM_WGMMA_BK=32,
-// three stages of 32 k; wgmma_k32_split: those with K split three ways.)
+// three stages of 32 k; wgmma_k32_split: those with K split three ways;
+// wgmma_swapped: the plain wgmma twins with the emulation reading every
+// descriptor's offsets the other way round, which must fail.)
 // Files: params.bin (Conv2dParams), x.bin, w.bin, y.bin, bias.bin (buffers
 // before the pass), expected.bin (the CPU reference's output buffer),
 // tol.bin (atol, rtol). Tile choice, split-K and grid mirror
@@ -72,8 +74,9 @@ int main(int argc, char** argv) {
     const bool wgmma4_on = argc == 5 && std::string(argv[4]) == "wgmma4";
     const bool wgmma4o_on = argc == 5 && std::string(argv[4]) == "wgmma4o";
     const bool wgmma_k32_on = wgmma_k32_split_on || (argc == 5 && std::string(argv[4]) == "wgmma_k32");
+    const bool wgmma_swapped_on = argc == 5 && std::string(argv[4]) == "wgmma_swapped";
     const bool wgmma_on = wgmma_split_on || wgmma4_on || wgmma4o_on || wgmma_k32_on ||
-                          (argc == 5 && std::string(argv[4]) == "wgmma");
+                          wgmma_swapped_on || (argc == 5 && std::string(argv[4]) == "wgmma");
     const bool ldsm_split_on = wgmma_split_on || (argc == 5 && std::string(argv[4]) == "ldsm_split" && std::string(argv[2]) != "wgrad");
     const bool ldsm_on = ldsm2_on || ldsm64_on || ldsm_split_on || wgmma_on || (argc == 5 && std::string(argv[4]) == "ldsm");
     const bool square_on = ldsm_on || (argc == 5 && std::string(argv[4]) == "square");
@@ -84,7 +87,7 @@ int main(int argc, char** argv) {
     // tiles where it fits).
     const bool halo_on = argc == 5 && std::string(argv[4]) == "halo";
     if (argc != 4 && !square_on && !stem_wgrad_off && !halo_on) {
-        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|ldsm|ldsm2|ldsm64|ldsm_split|wgmma|wgmma_split|wgmma4|wgmma4o|wgmma_k32|wgmma_k32_split|gemmwgrad|halo]\n");
+        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|ldsm|ldsm2|ldsm64|ldsm_split|wgmma|wgmma_split|wgmma4|wgmma4o|wgmma_k32|wgmma_k32_split|wgmma_swapped|gemmwgrad|halo]\n");
         return 2;
     }
     case_dir = argv[1];
@@ -289,6 +292,7 @@ int main(int argc, char** argv) {
     // dynamic shared buffer, as offsets into this window.
     shim_shared_window = reinterpret_cast<const char*>(ldsm_dynamic_smem());
     shim_shared_window_bytes = LDSM_DYNAMIC_BYTES;
+    shim_wgmma_offsets_swapped = wgmma_swapped_on;
     const Kernel k = ldsm64   ? ldsm64_table[pi]
                      : wgmma ? wgmma_table[wgmma_k32_on ? 3 : wgmma4o_on ? 2 : wgmma4_on ? 1 : 0][pi]
                      : ldsm && mode == 2 ? ldsm_bf16_table[pi]
@@ -300,7 +304,7 @@ int main(int argc, char** argv) {
                 [&] { k(x.data(), w.data(), y.data(), bias.data(), p, split); });
     const std::vector<float>& out = pass == "fwd" ? y : pass == "dgrad" ? x : w;
     const std::string what = pass + " " + prec +
-                             (ldsm64 ? " (ldsm64" : wgmma ? (wgmma_k32_split_on ? " (wgmma_k32_split" : wgmma_split_on ? " (wgmma_split" : wgmma_k32_on ? " (wgmma_k32" : wgmma4o_on ? " (wgmma4o" : wgmma4_on ? " (wgmma4" : " (wgmma") : ldsm ? (ldsm2_on ? " (ldsm2" : ldsm_split_on ? " (ldsm_split" : " (ldsm") : square ? " (sq"
+                             (ldsm64 ? " (ldsm64" : wgmma ? (wgmma_swapped_on ? " (wgmma_swapped" : wgmma_k32_split_on ? " (wgmma_k32_split" : wgmma_split_on ? " (wgmma_split" : wgmma_k32_on ? " (wgmma_k32" : wgmma4o_on ? " (wgmma4o" : wgmma4_on ? " (wgmma4" : " (wgmma") : ldsm ? (ldsm2_on ? " (ldsm2" : ldsm_split_on ? " (ldsm_split" : " (ldsm") : square ? " (sq"
                               : narrow ? " (narrow" : " (wide") +
                              (!pw ? "" : vec16 ? " pw" : " pws") + ", split " + std::to_string(split) + ")";
     const size_t bad = case_compare(what.c_str(), out, case_floats("expected.bin"), tol[0], tol[1]);

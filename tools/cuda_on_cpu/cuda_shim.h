@@ -14,6 +14,7 @@
 #include <cstring>
 #include <functional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #define SLIMMABLE_CUDA_ON_CPU 1
@@ -327,6 +328,10 @@ struct ShimWgmmas {
 inline thread_local ShimWgmmas shim_wgmmas;
 inline const char* shim_shared_window = nullptr;
 inline size_t shim_shared_window_bytes = 0;
+// Reads each descriptor with its leading and stride byte offsets swapped:
+// a hardware that took them the other way round. The harness runs the
+// wgmma twins so once to show their check depends on the offsets' roles.
+inline bool shim_wgmma_offsets_swapped = false;
 
 inline uint32_t wgmma_smem_addr(const float* p) {
     const char* c = reinterpret_cast<const char*>(p);
@@ -354,8 +359,9 @@ inline float shim_wgmma_operand(uint64_t desc, unsigned row, unsigned k) {
         std::fprintf(stderr, "wgmma: only the no-swizzle layout with base offset 0 is emulated\n");
         std::abort();
     }
-    const size_t start = size_t(desc & 0x3FFFu) << 4, lbo = size_t((desc >> 16) & 0x3FFFu) << 4,
-                 sbo = size_t((desc >> 32) & 0x3FFFu) << 4;
+    size_t start = size_t(desc & 0x3FFFu) << 4, lbo = size_t((desc >> 16) & 0x3FFFu) << 4,
+           sbo = size_t((desc >> 32) & 0x3FFFu) << 4;
+    if (shim_wgmma_offsets_swapped) std::swap(lbo, sbo);
     const size_t at = start + (row / 8) * sbo + (k / 4) * lbo + (row % 8) * 16 + (k % 4) * 4;
     if (at + 4 > shim_shared_window_bytes) {
         std::fprintf(stderr, "wgmma: operand read past the shared window\n");
