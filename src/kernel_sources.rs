@@ -425,7 +425,7 @@ pub mod entry {
     pub const CONV2D_WGRAD_BF16_LDSM: &str = "slimmable_conv2d_wgrad_bf16_ldsm";
     /// Warpgroup-MMA twins of the three-stage ldmatrix TF32 tiles (sm_90a;
     /// trap elsewhere): opt-in `SLIMMABLE_GEMM_WGMMA=1` on compute
-    /// capability 9.0 (`launch_conv::wgmma_fits`).
+    /// capability 9.0 (`launch_conv::wgmma_enabled`).
     pub const CONV2D_FWD_TF32_WGMMA: &str = "slimmable_conv2d_fwd_tf32_wgmma";
     pub const CONV2D_DGRAD_TF32_WGMMA: &str = "slimmable_conv2d_dgrad_tf32_wgmma";
     pub const CONV2D_WGRAD_TF32_WGMMA: &str = "slimmable_conv2d_wgrad_tf32_wgmma";

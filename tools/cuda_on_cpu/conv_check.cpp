@@ -65,27 +65,32 @@ static int check_fast_div() {
 
 int main(int argc, char** argv) {
     if (argc == 2 && std::string(argv[1]) == "fastdiv") return check_fast_div();
-    const bool ldsm2_on = argc == 5 && std::string(argv[4]) == "ldsm2";
-    const bool ldsm64_on = argc == 5 && std::string(argv[4]) == "ldsm64" && std::string(argv[2]) != "wgrad";
+    // The optional last argument: the route to force (see the top).
+    const std::string route = argc == 5 ? argv[4] : "";
+    // (Routes for the forward and dgrad only: given for a wgrad they are
+    // no route, and the usage line stops the driver.)
+    const bool fwd_or_dgrad = argc == 5 && std::string(argv[2]) != "wgrad";
+    const bool ldsm2_on = route == "ldsm2";
+    const bool ldsm64_on = route == "ldsm64" && fwd_or_dgrad;
     // ldsm_split: the forward or dgrad with K split three ways
     // (SLIMMABLE_GEMM_LDSM_SPLIT=3: uneven chunks, the output zeroed first).
-    const bool wgmma_k32_split_on = argc == 5 && std::string(argv[4]) == "wgmma_k32_split" && std::string(argv[2]) != "wgrad";
-    const bool wgmma_split_on = wgmma_k32_split_on || (argc == 5 && std::string(argv[4]) == "wgmma_split" && std::string(argv[2]) != "wgrad");
-    const bool wgmma4_on = argc == 5 && std::string(argv[4]) == "wgmma4";
-    const bool wgmma4o_on = argc == 5 && std::string(argv[4]) == "wgmma4o";
-    const bool wgmma_k32_on = wgmma_k32_split_on || (argc == 5 && std::string(argv[4]) == "wgmma_k32");
-    const bool wgmma_swapped_on = argc == 5 && std::string(argv[4]) == "wgmma_swapped";
+    const bool wgmma_k32_split_on = route == "wgmma_k32_split" && fwd_or_dgrad;
+    const bool wgmma_split_on = wgmma_k32_split_on || (route == "wgmma_split" && fwd_or_dgrad);
+    const bool wgmma4_on = route == "wgmma4";
+    const bool wgmma4o_on = route == "wgmma4o";
+    const bool wgmma_k32_on = wgmma_k32_split_on || route == "wgmma_k32";
+    const bool wgmma_swapped_on = route == "wgmma_swapped";
     const bool wgmma_on = wgmma_split_on || wgmma4_on || wgmma4o_on || wgmma_k32_on ||
-                          wgmma_swapped_on || (argc == 5 && std::string(argv[4]) == "wgmma");
-    const bool ldsm_split_on = wgmma_split_on || (argc == 5 && std::string(argv[4]) == "ldsm_split" && std::string(argv[2]) != "wgrad");
-    const bool ldsm_on = ldsm2_on || ldsm64_on || ldsm_split_on || wgmma_on || (argc == 5 && std::string(argv[4]) == "ldsm");
-    const bool square_on = ldsm_on || (argc == 5 && std::string(argv[4]) == "square");
+                          wgmma_swapped_on || route == "wgmma";
+    const bool ldsm_split_on = wgmma_split_on || (route == "ldsm_split" && fwd_or_dgrad);
+    const bool ldsm_on = ldsm2_on || ldsm64_on || ldsm_split_on || wgmma_on || route == "ldsm";
+    const bool square_on = ldsm_on || route == "square";
     // gemmwgrad: SLIMMABLE_STEM_WGRAD_DIRECT=0 on the host (the stem's
     // wgrad on the split-K GEMM instead of its direct kernel).
-    const bool stem_wgrad_off = argc == 5 && std::string(argv[4]) == "gemmwgrad";
+    const bool stem_wgrad_off = route == "gemmwgrad";
     // halo: SLIMMABLE_CONV_HALO=1 (the 3x3 stride-1 TF32 forward on halo
     // tiles where it fits).
-    const bool halo_on = argc == 5 && std::string(argv[4]) == "halo";
+    const bool halo_on = route == "halo";
     if (argc != 4 && !square_on && !stem_wgrad_off && !halo_on) {
         std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|ldsm|ldsm2|ldsm64|ldsm_split|wgmma|wgmma_split|wgmma4|wgmma4o|wgmma_k32|wgmma_k32_split|wgmma_swapped|gemmwgrad|halo]\n");
         return 2;
@@ -303,10 +308,11 @@ int main(int argc, char** argv) {
                 {(unsigned)threads, 1, 1},
                 [&] { k(x.data(), w.data(), y.data(), bias.data(), p, split); });
     const std::vector<float>& out = pass == "fwd" ? y : pass == "dgrad" ? x : w;
-    const std::string what = pass + " " + prec +
-                             (ldsm64 ? " (ldsm64" : wgmma ? (wgmma_swapped_on ? " (wgmma_swapped" : wgmma_k32_split_on ? " (wgmma_k32_split" : wgmma_split_on ? " (wgmma_split" : wgmma_k32_on ? " (wgmma_k32" : wgmma4o_on ? " (wgmma4o" : wgmma4_on ? " (wgmma4" : " (wgmma") : ldsm ? (ldsm2_on ? " (ldsm2" : ldsm_split_on ? " (ldsm_split" : " (ldsm") : square ? " (sq"
-                              : narrow ? " (narrow" : " (wide") +
-                             (!pw ? "" : vec16 ? " pw" : " pws") + ", split " + std::to_string(split) + ")";
+    // (Wherever an ldmatrix or wgmma kernel runs, it is the forced route's,
+    // which names it.)
+    const std::string tiles = ldsm ? route : square ? "sq" : narrow ? "narrow" : "wide";
+    const std::string what = pass + " " + prec + " (" + tiles + (!pw ? "" : vec16 ? " pw" : " pws") +
+                             ", split " + std::to_string(split) + ")";
     const size_t bad = case_compare(what.c_str(), out, case_floats("expected.bin"), tol[0], tol[1]);
     return bad ? 1 : 0;
 }

@@ -76,6 +76,7 @@ pub(crate) fn driver_err(context: &str, e: cudarc::driver::DriverError) -> Error
 /// Entry points launched with more dynamic shared memory than the default
 /// 48 KiB limit, and how much: `load` raises each one's limit.
 const DYNAMIC_SHARED_MEMORY: &[(&[&str], u32)] = {
+    use super::launch_conv::WgmmaPipeline;
     use kernel_sources::entry::*;
     &[
         (
@@ -94,37 +95,34 @@ const DYNAMIC_SHARED_MEMORY: &[(&[&str], u32)] = {
             ],
             super::launch_conv::ldsm_shared_bytes(3, 128),
         ),
-        // Their warpgroup-MMA twins (with the static decode table, past
-        // the 48 KiB a block gets without asking).
+        // Their warpgroup-MMA twins, each pipeline's (past the 48 KiB a
+        // block gets without asking, with the static decode table).
         (
-            &[
-                CONV2D_FWD_TF32_WGMMA,
-                CONV2D_DGRAD_TF32_WGMMA,
-                CONV2D_WGRAD_TF32_WGMMA,
-            ],
-            super::launch_conv::wgmma_shared_bytes(3, 128, 16),
+            &WgmmaPipeline::Stages3.entries(),
+            WgmmaPipeline::Stages3.shared_bytes(),
         ),
         (
-            &[
-                CONV2D_FWD_TF32_WGMMA4,
-                CONV2D_DGRAD_TF32_WGMMA4,
-                CONV2D_WGRAD_TF32_WGMMA4,
-                CONV2D_FWD_TF32_WGMMA4O,
-                CONV2D_DGRAD_TF32_WGMMA4O,
-                CONV2D_WGRAD_TF32_WGMMA4O,
-            ],
-            super::launch_conv::wgmma_shared_bytes(4, 128, 16),
+            &WgmmaPipeline::Stages4.entries(),
+            WgmmaPipeline::Stages4.shared_bytes(),
         ),
         (
-            &[
-                CONV2D_FWD_TF32_WGMMA_K32,
-                CONV2D_DGRAD_TF32_WGMMA_K32,
-                CONV2D_WGRAD_TF32_WGMMA_K32,
-            ],
-            super::launch_conv::wgmma_shared_bytes(3, 128, 32),
+            &WgmmaPipeline::Stages4Overlapped.entries(),
+            WgmmaPipeline::Stages4Overlapped.shared_bytes(),
+        ),
+        (
+            &WgmmaPipeline::Stages3K32.entries(),
+            WgmmaPipeline::Stages3K32.shared_bytes(),
         ),
     ]
 };
+
+/// The dynamic shared memory `load` gives `entry`, if more than the default.
+fn dynamic_shared_memory(entry: &str) -> Option<u32> {
+    DYNAMIC_SHARED_MEMORY
+        .iter()
+        .find(|(entries, _)| entries.contains(&entry))
+        .map(|&(_, bytes)| bytes)
+}
 
 /// The kernels compiled for one context's device, ready to launch: every
 /// entry point of every unit in [`kernel_sources::CUDA_UNITS`].
@@ -168,10 +166,7 @@ impl CudaKernels {
                 let f = module
                     .load_function(name)
                     .map_err(|e| driver_err(&format!("cuModuleGetFunction({name})"), e))?;
-                if let Some(&(_, bytes)) = DYNAMIC_SHARED_MEMORY
-                    .iter()
-                    .find(|(entries, _)| entries.contains(&name))
-                {
+                if let Some(bytes) = dynamic_shared_memory(name) {
                     f.set_attribute(
                         cudarc::driver::sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                         bytes as i32,
@@ -255,4 +250,34 @@ pub unsafe fn launch_fill(
     unsafe { b.launch(elementwise_config(p.dst.numel())) }
         .map(|_| ())
         .map_err(|e| driver_err(entry::FILL_F32, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dynamic_shared_memory;
+    use crate::backend::cuda::launch_conv::WgmmaPipeline;
+
+    /// Every warpgroup-MMA kernel is launched with its pipeline's shared
+    /// memory, so `load` must raise each one's limit to exactly that (only
+    /// a GPU would otherwise tell, by refusing the launch).
+    #[test]
+    fn every_wgmma_kernel_gets_its_pipelines_shared_memory() {
+        use WgmmaPipeline::*;
+        for pipeline in [Stages3, Stages4, Stages4Overlapped, Stages3K32] {
+            for entry in pipeline.entries() {
+                assert_eq!(
+                    dynamic_shared_memory(entry),
+                    Some(pipeline.shared_bytes()),
+                    "{entry}"
+                );
+            }
+            // Two blocks an SM on an H100/H200 (227 KiB of shared memory),
+            // each also holding its static decode table (at most 2 KiB)
+            // and the 1 KiB the driver keeps a block.
+            assert!(
+                2 * (pipeline.shared_bytes() + 3 * 1024) <= 227 * 1024,
+                "{pipeline:?}"
+            );
+        }
+    }
 }

@@ -541,9 +541,10 @@ pub unsafe fn launch_conv2d(
             && ldsm_fits(pass, p)
             && ldsm_wins(pass, m.div_ceil(128) * cols.div_ceil(128) * groups)
         {
-            Some(match wgmma_enabled(k.arch)? {
-                true => wgmma_kernel(pass, wgmma_pipeline()?),
-                false => ldsm_kernel(pass),
+            Some(if wgmma_enabled(k.arch)? {
+                wgmma_kernel(pass, wgmma_pipeline()?)
+            } else {
+                ldsm_kernel(pass)
             })
         } else {
             None
@@ -801,7 +802,7 @@ pub fn wgmma_enabled(arch: &str) -> Result<bool> {
 
 /// The pipeline of the warpgroup-MMA twins.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum WgmmaPipeline {
+pub(crate) enum WgmmaPipeline {
     /// Three K tiles in flight, as the ldmatrix tiles; each tile's MMAs
     /// retired before the next barrier.
     Stages3,
@@ -816,12 +817,61 @@ enum WgmmaPipeline {
     Stages3K32,
 }
 
-/// [`WgmmaPipeline`] from the environment: `SLIMMABLE_GEMM_WGMMA_STAGES`
-/// 3 (default) or 4, `SLIMMABLE_GEMM_WGMMA_OVERLAP=1` (four stages),
+impl WgmmaPipeline {
+    /// Its kernels: forward, dgrad and wgrad.
+    pub(crate) const fn entries(self) -> [&'static str; 3] {
+        match self {
+            Self::Stages3 => [
+                entry::CONV2D_FWD_TF32_WGMMA,
+                entry::CONV2D_DGRAD_TF32_WGMMA,
+                entry::CONV2D_WGRAD_TF32_WGMMA,
+            ],
+            Self::Stages4 => [
+                entry::CONV2D_FWD_TF32_WGMMA4,
+                entry::CONV2D_DGRAD_TF32_WGMMA4,
+                entry::CONV2D_WGRAD_TF32_WGMMA4,
+            ],
+            Self::Stages4Overlapped => [
+                entry::CONV2D_FWD_TF32_WGMMA4O,
+                entry::CONV2D_DGRAD_TF32_WGMMA4O,
+                entry::CONV2D_WGRAD_TF32_WGMMA4O,
+            ],
+            Self::Stages3K32 => [
+                entry::CONV2D_FWD_TF32_WGMMA_K32,
+                entry::CONV2D_DGRAD_TF32_WGMMA_K32,
+                entry::CONV2D_WGRAD_TF32_WGMMA_K32,
+            ],
+        }
+    }
+
+    /// Its kernels' dynamic shared memory (launch.rs raises their limit to
+    /// it; kernels/conv2d_ldsm.cu `ldsm::WGMMA_SHARED_BYTES`).
+    pub(crate) const fn shared_bytes(self) -> u32 {
+        match self {
+            Self::Stages3 => wgmma_shared_bytes(3, 128, 16),
+            Self::Stages4 | Self::Stages4Overlapped => wgmma_shared_bytes(4, 128, 16),
+            Self::Stages3K32 => wgmma_shared_bytes(3, 128, 32),
+        }
+    }
+}
+
+/// [`WgmmaPipeline`] from the environment, read once a process (it is
+/// asked on every conv launch): `SLIMMABLE_GEMM_WGMMA_STAGES` 3 (default)
+/// or 4, `SLIMMABLE_GEMM_WGMMA_OVERLAP=1` (four stages),
 /// `SLIMMABLE_GEMM_WGMMA_BK` 16 (default) or 32 (three stages only). Any
 /// other stage count or K tile, the overlap with 3 stages, or 32 k with
 /// either of the others, is an error.
 fn wgmma_pipeline() -> Result<WgmmaPipeline> {
+    static PIPELINE: std::sync::OnceLock<WgmmaPipeline> = std::sync::OnceLock::new();
+    if let Some(&pipeline) = PIPELINE.get() {
+        return Ok(pipeline);
+    }
+    let pipeline = wgmma_pipeline_from_env()?;
+    Ok(*PIPELINE.get_or_init(|| pipeline))
+}
+
+/// [`wgmma_pipeline`]'s reading of the environment.
+fn wgmma_pipeline_from_env() -> Result<WgmmaPipeline> {
     const VAR: &str = "SLIMMABLE_GEMM_WGMMA_STAGES";
     const BK_VAR: &str = "SLIMMABLE_GEMM_WGMMA_BK";
     let stages = positive_from_env(VAR, "K tiles in flight")?;
@@ -862,29 +912,15 @@ fn wgmma_pipeline() -> Result<WgmmaPipeline> {
 /// The warpgroup-MMA twin of a pass's three-stage 128-row ldmatrix tiles
 /// ([`wgmma_enabled`]) with `pipeline`.
 fn wgmma_kernel(pass: ConvPass, pipeline: WgmmaPipeline) -> LdsmKernel {
-    use ConvPass::*;
-    use WgmmaPipeline::*;
+    let [fwd, dgrad, wgrad] = pipeline.entries();
     LdsmKernel {
-        name: match (pass, pipeline) {
-            (Forward, Stages3) => entry::CONV2D_FWD_TF32_WGMMA,
-            (Dgrad, Stages3) => entry::CONV2D_DGRAD_TF32_WGMMA,
-            (Wgrad, Stages3) => entry::CONV2D_WGRAD_TF32_WGMMA,
-            (Forward, Stages4) => entry::CONV2D_FWD_TF32_WGMMA4,
-            (Dgrad, Stages4) => entry::CONV2D_DGRAD_TF32_WGMMA4,
-            (Wgrad, Stages4) => entry::CONV2D_WGRAD_TF32_WGMMA4,
-            (Forward, Stages4Overlapped) => entry::CONV2D_FWD_TF32_WGMMA4O,
-            (Dgrad, Stages4Overlapped) => entry::CONV2D_DGRAD_TF32_WGMMA4O,
-            (Wgrad, Stages4Overlapped) => entry::CONV2D_WGRAD_TF32_WGMMA4O,
-            (Forward, Stages3K32) => entry::CONV2D_FWD_TF32_WGMMA_K32,
-            (Dgrad, Stages3K32) => entry::CONV2D_DGRAD_TF32_WGMMA_K32,
-            (Wgrad, Stages3K32) => entry::CONV2D_WGRAD_TF32_WGMMA_K32,
+        name: match pass {
+            ConvPass::Forward => fwd,
+            ConvPass::Dgrad => dgrad,
+            ConvPass::Wgrad => wgrad,
         },
         rows: 128,
-        shared_bytes: match pipeline {
-            Stages3 => wgmma_shared_bytes(3, 128, 16),
-            Stages4 | Stages4Overlapped => wgmma_shared_bytes(4, 128, 16),
-            Stages3K32 => wgmma_shared_bytes(3, 128, 32),
-        },
+        shared_bytes: pipeline.shared_bytes(),
     }
 }
 
@@ -947,7 +983,7 @@ pub const fn ldsm_shared_bytes(stages: u32, rows: u32) -> u32 {
 /// The same for their warpgroup-MMA twins with K tiles of `k_tile`: a
 /// stage is k_tile / 4 chunks of 4 k, each (rows + 128) × 4 floats and 16
 /// of padding (`ldsm::WGMMA_SHARED_BYTES`).
-pub const fn wgmma_shared_bytes(stages: u32, rows: u32, k_tile: u32) -> u32 {
+const fn wgmma_shared_bytes(stages: u32, rows: u32, k_tile: u32) -> u32 {
     stages * (k_tile / 4) * ((rows + 128) * 4 + 16) * 4
 }
 
