@@ -477,6 +477,15 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
         int kx = j % g.kw, tt = j / g.kw, ky = tt % g.kh, i = tt / g.kh;
         return i * sv(p.w, 1) + ky * sv(p.w, 2) + kx * sv(p.w, 3);
     };
+    auto col_or_none = [&](int j) -> int {
+        bool ok;
+        const int co = col_off(j, ok);
+        return ok ? co : -1;
+    };
+    // The k x k wgrad's columns are decoded before the rows (two runtime
+    // divisions each, which ptxas repeated for every row when they were
+    // decoded at each store: 240 a thread in the square tiles).
+    constexpr bool COLS_FIRST = PASS == PASS_WGRAD && !POINTWISE;
     auto put = [&](int rb, int j, int co, float v) {
         if (PASS == PASS_FWD) {
             if (p.has_bias) v += bias[p.bias_offset + grp * g.ocg + j];
@@ -492,6 +501,13 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
     };
     if (TC) {
         const int wm = (warp % WARPS_M) * WM, wn = (warp / WARPS_M) * WN;
+        int cols[COLS_FIRST ? NT : 1][2];
+        if constexpr (COLS_FIRST) {
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+                for (int c = 0; c < 2; ++c) cols[nt][c] = col_or_none(n0 + wn + nt * 8 + 2 * tig + c);
+        }
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
@@ -504,14 +520,20 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
                 for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
                     for (int c = 0; c < 2; ++c) {
-                        bool cok;
                         const int j = n0 + wn + nt * 8 + 2 * tig + c;
-                        const int co = col_off(j, cok);
-                        if (cok) put(rb, j, co, acc[(mt * NT + nt) * 4 + half * 2 + c]);
+                        int co;
+                        if constexpr (COLS_FIRST) co = cols[nt][c];
+                        else co = col_or_none(j);
+                        if (co >= 0) put(rb, j, co, acc[(mt * NT + nt) * 4 + half * 2 + c]);
                     }
             }
     } else {
         const int tm = (t % TY) * TM, tn = (t / TY) * TN;
+        int cols[COLS_FIRST ? TN : 1];
+        if constexpr (COLS_FIRST) {
+#pragma unroll
+            for (int j = 0; j < TN; ++j) cols[j] = col_or_none(n0 + tn + j);
+        }
 #pragma unroll
         for (int i = 0; i < TM; ++i) {
             bool rok;
@@ -519,9 +541,10 @@ __device__ void conv_gemm_tile(const Conv2dParams& p, float* x, float* wt, float
             if (!rok) continue;
 #pragma unroll
             for (int j = 0; j < TN; ++j) {
-                bool cok;
-                const int co = col_off(n0 + tn + j, cok);
-                if (cok) put(rb, n0 + tn + j, co, acc[i * TN + j]);
+                int co;
+                if constexpr (COLS_FIRST) co = cols[j];
+                else co = col_or_none(n0 + tn + j);
+                if (co >= 0) put(rb, n0 + tn + j, co, acc[i * TN + j]);
             }
         }
     }

@@ -198,6 +198,15 @@ run() {
         # Its res3x3 w1.0 rows in the summary (the default's are in bench.txt).
         rows_to_summary "bench conv, $v" '^conv/res3x3_w1.00_r(224|128)/(fwd_tf32|dgrad|wgrad|train) '
     done
+    # A/B, the GEMM wgrad's pixel split (stop 24): one wave of 128 x 128
+    # blocks on an H200 (264) and half a wave, each split longer and fewer
+    # atomic adds, against the default of four blocks an SM.
+    for v in "SLIMMABLE_WGRAD_SPLIT_BLOCKS=264" "SLIMMABLE_WGRAD_SPLIT_BLOCKS=132"; do
+        # shellcheck disable=SC2086 # $v is a list of NAME=VALUE words
+        step "bench conv, $v" env $v \
+            .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
+        rows_to_summary "bench conv, $v" '^conv/(res3x3|pw1x1|stem)_w1.00_r(224|128)/(wgrad|train) '
+    done
     # The opt-in BF16 twins of the ldmatrix tiles (stop 22,
     # SLIMMABLE_GEMM_LDSM_BF16=1): checked, then the conv bench with them
     # (the res3x3 BF16 forward rows in the summary).
@@ -396,6 +405,24 @@ report() {
     if [ -f "$OUT/bench.txt" ] && [ -f "$baseline" ]; then
         echo "=== bench against $baseline (speed-up: before / after)" | tee -a "$LOG"
         python3 tools/compare_bench.py "$baseline" "$OUT/bench.txt" | tee -a "$LOG" || true
+    fi
+    # The depthwise passes against the copy of the same bytes between the
+    # same views (the ceiling at their size, beside the large copy's).
+    if [ -f "$OUT/bench.txt" ]; then
+        echo "=== depthwise passes, GB/s against the same-size copy's" | tee -a "$LOG"
+        python3 - "$OUT/bench.txt" <<'PY' | tee -a "$LOG" || true
+import sys
+gbs = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) > 2 and f[0].startswith("conv/dw"):
+        gbs[f[0]] = f[2]
+for name in sorted(gbs):
+    case, kind = name.rsplit("/", 1)
+    copy = gbs.get(case + "/copy_same_bytes", "-")
+    if kind in ("fwd", "dgrad", "wgrad") and copy != "-" and gbs[name] != "-":
+        print(f"{name:<36} {gbs[name]:>6} of {copy:>6} GB/s: {100 * float(gbs[name]) / float(copy):5.1f}%")
+PY
     fi
     grep -E "^(train:|trained in|host per iteration|evaluated in|epoch .* iter)" "$LOG" | tail -12 || true
     if [ -f "$OUT/profile.txt" ]; then cat "$OUT/profile.txt"; fi

@@ -33,7 +33,7 @@ cargo run -q --example dump_ptx -- "$DIR" "$ARCH" >/dev/null
 "$PTXAS" -arch="$ARCH" "$DIR/$UNIT.ptx" -o "$DIR/$UNIT.cubin"
 for k in "$@"; do
     PATH="$NVDISASM_DIR:$PATH" NVDISASM_PATH="$NVDISASM_DIR" "$CUOBJDUMP" -sass -fun "$k" \
-        "$DIR/$UNIT.cubin" | grep -E '^\s+/\*[0-9a-f]{4}\*/' \
+        "$DIR/$UNIT.cubin" | grep -E '^\s+/\*[0-9a-f]{4,5}\*/' \
         | sed -E 's#^\s*/\*([0-9a-f]+)\*/\s*#\1 #; s#\s*/\*.*##; s# ;$##' >"$DIR/$k.lst"
     python3 - "$k" "$DIR/$k.lst" <<'EOF'
 import re, sys

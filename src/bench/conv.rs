@@ -254,6 +254,14 @@ fn run_layer(
         ops::conv2d(be, ConvPass::Wgrad, p, &args(&b.x, &b.dw, &b.dy))
     })?;
     row("wgrad", ms, 1.0, p);
+    // A depthwise pass moves about one activation pair, a few tens of MB
+    // in the suite: the copy of the same bytes between the same views is
+    // the ceiling at that size (launch and ramp included, L2 as warm),
+    // beside the large copy that "% roof" divides by.
+    if l.depthwise && xv.dims == yv.dims {
+        let ms = be.time_ms(iters, &mut || ops::slice_copy(be, &b.x, &xv, &b.y, &yv))?;
+        row("copy_same_bytes", ms, 1.0, Precision::F32);
+    }
     Ok(rows)
 }
 

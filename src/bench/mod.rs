@@ -114,7 +114,7 @@ pub fn read_torch(path: &Path) -> Result<(String, HashMap<String, f64>)> {
 /// weight (`<name>_contig`), the cost without slicing.
 pub fn print_table(rows: &[BenchRow], torch: &HashMap<String, f64>, ceilings: Option<Ceilings>) {
     println!(
-        "{:<40} {:>9} {:>8} {:>9} {:>7} {:>9} {:>7} {:>9} {:>7}",
+        "{:<44} {:>9} {:>8} {:>9} {:>7} {:>9} {:>7} {:>9} {:>7}",
         "case", "ms", "GB/s", "GFLOP/s", "% roof", "torch ms", "speedup", "contig ms", "speedup"
     );
     for r in rows {
@@ -136,7 +136,7 @@ pub fn print_table(rows: &[BenchRow], torch: &HashMap<String, f64>, ceilings: Op
         let tc = torch.get(&format!("{}_contig", r.name)).copied();
         let fmt = |x: Option<f64>, p: usize| x.map_or("-".into(), |v| format!("{v:.p$}"));
         println!(
-            "{:<40} {:>9.4} {:>8} {:>9} {:>7} {:>9} {:>7} {:>9} {:>7}",
+            "{:<44} {:>9.4} {:>8} {:>9} {:>7} {:>9} {:>7} {:>9} {:>7}",
             r.name,
             r.ms,
             fmt(gbs, 0),

@@ -120,14 +120,14 @@ int main(int argc, char** argv) {
     const bool square_shape = !narrow && fills(cols) && (pass != "wgrad" || (khw > 1 && fills(m)));
     const bool square = square_on && mode == 1 && square_shape;
     // ldsm_fits (launch_conv.rs): a kernel larger than 1x1; forward
-    // weights packed; dgrad at stride 1.
+    // weights and wgrad gradients packed; dgrad at stride 1.
     const bool packed = p.w.strides[3] == 1 && p.w.strides[2] == p.w.dims[3] &&
                         p.w.strides[1] == p.w.dims[2] * p.w.dims[3];
     const bool unit_stride = p.stride_h == 1 && p.stride_w == 1;
     // BF16 (ldsm_bf16_fits, SLIMMABLE_GEMM_LDSM_BF16=1): the three-stage
     // 128-row tiles' BF16 twins on the same shapes.
     const bool bf16_ldsm = mode == 2 && (ldsm_on && !ldsm2_on && !ldsm64_on && !wgmma_on) && square_shape;
-    const bool ldsm = ldsm_on && (square || bf16_ldsm) && khw > 1 && (pass != "fwd" || packed) &&
+    const bool ldsm = ldsm_on && (square || bf16_ldsm) && khw > 1 && (pass == "dgrad" || packed) &&
                       (pass != "dgrad" || unit_stride);
     const bool ldsm64 = ldsm && ldsm64_on;
     uint64_t tm, tn, threads;

@@ -561,7 +561,11 @@ pub unsafe fn launch_conv2d(
         let tiles_n = cols.div_ceil(tile_n);
         let split: u32 = match pass {
             // Split the pixel reduction until the grid has a few waves.
-            ConvPass::Wgrad => split_for(tiles_m * tiles_n * groups, k_len, 8 * 32),
+            ConvPass::Wgrad => {
+                let tiles = tiles_m * tiles_n * groups;
+                let target = wgrad_split_blocks()?;
+                (target / tiles.max(1)).min(k_len / (8 * 32)).clamp(1, 1024) as u32
+            }
             _ if ldsm.is_some() => ldsm_split_k()?,
             _ => 1,
         };
@@ -716,19 +720,19 @@ fn gemm_square_wins(p: &Conv2dParams) -> bool {
 
 /// Whether a conv on the square tiles may take their ldmatrix twins
 /// (`*_tf32_ldsm`, kernels/conv2d_ldsm.cu): a kernel larger than 1×1;
-/// forward weights packed as a block of the full-size weight is, (channel,
-/// ky, kx) contiguous, since that forward takes k itself as the offset in a
-/// row; a dgrad at stride 1 (the strided one keeps the square tiles: its
-/// divisions would sit in every gather).
+/// forward weights and wgrad gradients packed as a block of the full-size
+/// tensor is, (channel, ky, kx) contiguous, since the forward takes k and
+/// the wgrad its column j as the offset in a row; a dgrad at stride 1 (the
+/// strided one keeps the square tiles: its divisions would sit in every
+/// gather).
 pub fn ldsm_fits(pass: ConvPass, p: &Conv2dParams) -> bool {
     let (kh, kw) = (p.w.dims[2], p.w.dims[3]);
     let packed = p.w.strides[3] == 1 && p.w.strides[2] == kw && p.w.strides[1] == kh * kw;
     let unit_stride = p.stride_h == 1 && p.stride_w == 1;
     kh * kw > 1
         && match pass {
-            ConvPass::Forward => packed,
+            ConvPass::Forward | ConvPass::Wgrad => packed,
             ConvPass::Dgrad => unit_stride,
-            ConvPass::Wgrad => true,
         }
 }
 
@@ -768,6 +772,20 @@ fn ldsm_split_k() -> Result<u32> {
         }
     };
     Ok(*SPLIT.get_or_init(|| s))
+}
+
+/// The blocks the GEMM wgrad's pixel split aims for: `TARGET_BLOCKS`
+/// (four a SM, about two waves of the two-block-an-SM tiles), or
+/// `SLIMMABLE_WGRAD_SPLIT_BLOCKS=B` (A/B: 264 is one wave of the 128 × 128
+/// tiles on an H200, each split twice as long, half the atomic adds into
+/// the gradient). Not a positive number: an error.
+fn wgrad_split_blocks() -> Result<u64> {
+    static BLOCKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    if let Some(&b) = BLOCKS.get() {
+        return Ok(b);
+    }
+    let b = positive_from_env("SLIMMABLE_WGRAD_SPLIT_BLOCKS", "blocks")?.unwrap_or(TARGET_BLOCKS);
+    Ok(*BLOCKS.get_or_init(|| b))
 }
 
 /// An ldmatrix kernel's launch: entry point, rows of A a block (its
