@@ -57,7 +57,8 @@ struct ResizePackParams {
     u32 max_taps;     // most filter taps along an axis, any image and output
     u32 same_size;    // 1: same-size images take the one-read path
     u32 staged;       // 1: the bilinear and antialias tile kernels stage u8 HWC spans in shared memory
-    u32 _pad[2];      // a WGSL uniform's size is a multiple of 16 bytes
+    u32 tile_runs;    // (output, image) runs of the tile-run table, image-major; 0: output-major
+    u32 tile_runs_at; // its first word in the descriptor
 };
 
 struct BnParams {

@@ -280,9 +280,11 @@ __device__ __forceinline__ void rp_fetch_px(const unsigned char* __restrict__ sr
 #define RPT_ROWS 16
 
 // Which tile block b of a tile launch takes (uniform over the block): its
-// output's descriptor (word 7: the output's first tile), the image's
-// position n in the output's list and its descriptor, and the tile's first
-// row and column. Tiles run along x, then y, then the output's images.
+// output's descriptor, the image's position n in the output's list and its
+// descriptor, and the tile's first row and column. Tiles run along x, then
+// y; then, with p.tile_runs, every output of one source image, image after
+// image (the tile-run table); else the output's images, output after output
+// (word 7: an output's first tile).
 struct RpTile {
     const u32* out;
     const u32* img;
@@ -294,13 +296,33 @@ __device__ __forceinline__ RpTile rp_locate_tile(const u32* __restrict__ desc,
     const u32* outs = desc + RP_IMAGE_WORDS * p.num_images;
     const u32* list = outs + RP_OUTPUT_WORDS * p.num_outputs;
     RpTile q;
-    q.out = rp_find_output(outs, p.num_outputs, 7, b);  // whose tile range holds b
+    u32 local;
+    if (p.tile_runs > 0) {
+        // Image-major: the run (an output's tiles of one image) holding b,
+        // from the tile-run table (ops/resize.rs): every output's tiles of
+        // a source image are consecutive blocks, so all but the first read
+        // it from L2 (output-major, each output re-read the whole batch).
+        const u32* first = desc + p.tile_runs_at;
+        u32 lo = 0, hi = p.tile_runs;
+        while (hi - lo > 1) {
+            const u32 mid = (lo + hi) / 2;
+            if (first[mid] <= b) lo = mid; else hi = mid;
+        }
+        q.out = outs + RP_OUTPUT_WORDS * first[p.tile_runs + lo];
+        q.n = first[2 * p.tile_runs + lo];
+        local = b - first[lo];
+    } else {
+        q.out = rp_find_output(outs, p.num_outputs, 7, b);  // whose tile range holds b
+        local = b - q.out[7];
+    }
     const u32 oh = q.out[0], ow = q.out[1];
     const u32 tiles_x = (ow + RPT_TILE_W - 1) / RPT_TILE_W;
     const u32 tiles_y = (oh + RPT_TILE_H - 1) / RPT_TILE_H;
-    const u32 local = b - q.out[7];
-    q.n = local / (tiles_x * tiles_y);
-    const u32 rest = local - q.n * tiles_x * tiles_y;
+    if (p.tile_runs == 0) {
+        q.n = local / (tiles_x * tiles_y);
+        local -= q.n * tiles_x * tiles_y;
+    }
+    const u32 rest = local;
     const u32 ty0 = rest / tiles_x;
     q.y0 = ty0 * RPT_TILE_H;
     q.x0 = (rest - ty0 * tiles_x) * RPT_TILE_W;

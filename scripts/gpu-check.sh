@@ -131,7 +131,9 @@ run() {
     # twin (SLIMMABLE_RESIZE_AA_STAGE=1, off since run 9): tests, cases and
     # the bench (A/B against the defaults in benchmarks above).
     local per_column=(SLIMMABLE_RESIZE_BILINEAR=0 SLIMMABLE_RESIZE_AA_TILE=0)
-    local variants=("SLIMMABLE_RESIZE_STAGE=0" "SLIMMABLE_RESIZE_BILINEAR_WARP=0" "SLIMMABLE_RESIZE_AA_STAGE=1" "SLIMMABLE_RESIZE_SAME=0")
+    # First the tile kernels' blocks image by image instead of output by
+    # output (SLIMMABLE_RESIZE_IMAGE_MAJOR=1, stop 24, untimed).
+    local variants=("SLIMMABLE_RESIZE_IMAGE_MAJOR=1" "SLIMMABLE_RESIZE_STAGE=0" "SLIMMABLE_RESIZE_BILINEAR_WARP=0" "SLIMMABLE_RESIZE_AA_STAGE=1" "SLIMMABLE_RESIZE_SAME=0")
     if [ "$full" = 1 ]; then
         variants+=("${per_column[*]}" "SLIMMABLE_RESIZE_TILED=1 ${per_column[*]}")
     fi

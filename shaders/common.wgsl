@@ -56,8 +56,8 @@ struct ResizePackParams {
     max_taps: u32,
     same_size: u32,
     staged: u32,
-    _pad0: u32,
-    _pad1: u32,
+    tile_runs: u32,
+    tile_runs_at: u32,
 }
 
 struct BnParams {

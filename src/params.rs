@@ -134,8 +134,16 @@ pub struct ResizePackParams {
     /// (`ops::resize` sets it; the CUDA launcher clears it under
     /// `SLIMMABLE_RESIZE_STAGE=0`, for A/B timing). WGSL ignores it.
     pub staged: u32,
-    /// A WGSL uniform's size is a multiple of 16 bytes.
-    pub _pad: [u32; 2],
+    /// CUDA's tile kernels: the (output, image) runs in the descriptor's
+    /// tile-run table (`ops::resize`), ordered image by image: every
+    /// output's tiles of one source image are consecutive blocks, so the
+    /// other outputs read the image from L2 instead of memory. 0: blocks go
+    /// output by output through each output's `tile_start` (`ops::resize`
+    /// sets the count; the CUDA launcher sets 0 unless opted in with
+    /// `SLIMMABLE_RESIZE_IMAGE_MAJOR=1` until it is timed). WGSL ignores it.
+    pub tile_runs: u32,
+    /// The word where the tile-run table starts in the descriptor.
+    pub tile_runs_at: u32,
 }
 
 /// Fused activation after batch norm (and the elementwise ops' kinds).
@@ -439,7 +447,9 @@ pub fn param_layouts() -> Vec<StructLayout> {
             total_tiles,
             max_taps,
             same_size,
-            staged
+            staged,
+            tile_runs,
+            tile_runs_at
         }),
         layout!(BnParams {
             x,

@@ -340,18 +340,32 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
                 case.name
             ),
         }
-        let mut kernels = vec!["per_column", "tiled"];
+        // The tile kernels take their blocks image by image through the
+        // tile-run table (the CUDA launcher passes it with
+        // SLIMMABLE_RESIZE_IMAGE_MAJOR=1), and (-outmajor) output by output.
+        assert_eq!(
+            plan.params.tile_runs as usize,
+            case.outputs
+                .iter()
+                .map(|o| o.images.as_ref().map_or(case.sizes.len(), Vec::len))
+                .sum::<usize>(),
+            "{}: one tile run per output image",
+            case.name
+        );
+        let mut kernels = vec!["per_column", "tiled", "tiled-outmajor"];
         if tile_kernel.is_some() && fits {
             // Every tile kernel of the filter (both bilinear block shapes),
             // with and without the same-size path, and with and without
             // staged spans (the 9× shrink's bilinear tiles do not fit the
-            // stage: they take the unstaged path either way).
+            // stage: they take the unstaged path either way); the default
+            // ones output by output too.
             kernels.extend(match case.filter {
                 Filter::Bilinear => &[
                     "bilinear2",
                     "bilinear2-nosame",
                     "bilinear2-nosame-nostage",
                     "bilinear",
+                    "bilinear-outmajor",
                     "bilinear-nosame",
                     "bilinear-nosame-nostage",
                 ][..],
@@ -359,6 +373,7 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
                 // is the staged twin's.)
                 _ => &[
                     "aa",
+                    "aa-outmajor",
                     "aa-nosame",
                     "aa_staged",
                     "aa_staged-nosame",

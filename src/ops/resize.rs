@@ -41,7 +41,14 @@
 //!   CUDA's tiled kernel is a [`TILE_H`] × [`TILE_W`] tile of one image: an
 //!   output covers `count · ceil(height/TILE_H) · ceil(width/TILE_W)`,
 //!   from `tile_start`;
-//! - then the image list: `count` image indices per output, from `list_start`.
+//! - then the image list: `count` image indices per output, from `list_start`;
+//! - then the tile-run table (CUDA's tile kernels), at word
+//!   `ResizePackParams::tile_runs_at`: one run per (output, image in its
+//!   list), ordered by source image, then output, then slot, in three
+//!   arrays of `tile_runs` words: each run's first block (ascending, from
+//!   0), its output, its slot in that output's list. Consecutive blocks
+//!   then cover every output of one source image, which stays in L2
+//!   between them; `tile_start` gives the output-major order instead.
 
 use crate::backend::{Backend, Buffer};
 use crate::error::{Error, Result};
@@ -322,6 +329,8 @@ pub fn plan(
     let mut groups = 0usize;
     let mut tiles = 0usize;
     let mut max_taps = 0usize;
+    // (source image, output, slot in its list, tiles): the tile-run table.
+    let mut runs: Vec<(usize, usize, usize, usize)> = Vec::new();
     // (input, output) extents already counted: batches repeat a few sizes.
     let mut axes_seen = std::collections::HashSet::new();
     let mut arena = cfg.arena_offset;
@@ -365,8 +374,10 @@ pub fn plan(
         let list_start = list.len();
         list.extend(ids.iter().map(|&k| k as u32));
         let count = ids.len();
+        let image_tiles = o.height.div_ceil(TILE_H) * o.width.div_ceil(TILE_W);
+        runs.extend(ids.iter().enumerate().map(|(n, &k)| (k, j, n, image_tiles)));
         let px = count * o.height.div_ceil(GROUP_ROWS) * o.width;
-        let output_tiles = count * o.height.div_ceil(TILE_H) * o.width.div_ceil(TILE_W);
+        let output_tiles = count * image_tiles;
         let view = View::contiguous([count, c, o.height, o.width]);
         let view = View {
             offset: arena,
@@ -397,6 +408,18 @@ pub fn plan(
     }
     debug_assert_eq!(words.len(), list_base);
     words.extend(list);
+    // The tile-run table, image by image (then output, then slot): each
+    // run's first block, its output, its slot.
+    runs.sort_unstable();
+    let tile_runs_at = words.len();
+    let mut first = 0usize;
+    for &(_, _, _, t) in &runs {
+        words.push(first as u32);
+        first += t;
+    }
+    debug_assert_eq!(first, tiles);
+    words.extend(runs.iter().map(|&(_, j, _, _)| j as u32));
+    words.extend(runs.iter().map(|&(_, _, n, _)| n as u32));
     // (v/div − mean)/std as one multiply-add, folded in f64.
     let div = if cfg.format == ImageFormat::F32Chw {
         1.0
@@ -432,7 +455,8 @@ pub fn plan(
         max_taps: max_taps as u32,
         same_size: 1,
         staged: 1,
-        _pad: [0; 2],
+        tile_runs: runs.len() as u32,
+        tile_runs_at: tile_runs_at as u32,
     };
     Ok(ResizePlan {
         params,
@@ -572,5 +596,78 @@ mod tests {
         // 224 -> 128 shrinks by 1.75: a window of 3.5 pixels.
         assert_eq!(axis_taps_max(Filter::BilinearAntialias, false, 224, 128), 4);
         assert_eq!(axis_taps_max(Filter::Bilinear, true, 224, 28), 2);
+    }
+
+    #[test]
+    fn the_tile_runs_cover_every_tile_image_by_image() {
+        let image = |h: usize, w: usize| SourceImage {
+            offset: 0,
+            height: h,
+            width: w,
+            crop: None,
+            flip: false,
+        };
+        let images = [image(40, 50), image(9, 70), image(33, 33)];
+        let out = |height, width, images| OutputSpec {
+            height,
+            width,
+            images,
+        };
+        // Sub-batches in another order than the images', and a repeat.
+        let outputs = [
+            out(17, 40, None),
+            out(9, 33, Some(vec![2, 0])),
+            out(40, 65, Some(vec![1, 1])),
+        ];
+        let cfg = ResizePackConfig {
+            format: ImageFormat::U8Hwc,
+            channels: 1,
+            mean: vec![0.5],
+            std: vec![0.25],
+            filter: Filter::Bilinear,
+            align_corners: false,
+            order: Order::Direct,
+            arena_offset: 0,
+        };
+        let plan = plan(&images, &outputs, &cfg).unwrap();
+        let (runs, at) = (
+            plan.params.tile_runs as usize,
+            plan.params.tile_runs_at as usize,
+        );
+        assert_eq!(runs, 3 + 2 + 2);
+        assert_eq!(
+            plan.words.len(),
+            at + 3 * runs,
+            "the table ends the descriptor"
+        );
+        let word = |i: usize| plan.words[i] as usize;
+        let list_start = |j: usize| word(IMAGE_WORDS * images.len() + OUTPUT_WORDS * j + 2);
+        let tiles =
+            |j: usize| outputs[j].height.div_ceil(TILE_H) * outputs[j].width.div_ceil(TILE_W);
+        let mut seen = std::collections::HashSet::new();
+        let mut last_image = 0;
+        for r in 0..runs {
+            let (first, j, n) = (word(at + r), word(at + runs + r), word(at + 2 * runs + r));
+            let next = if r + 1 < runs {
+                word(at + r + 1)
+            } else {
+                plan.params.total_tiles as usize
+            };
+            assert_eq!(
+                next - first,
+                tiles(j),
+                "run {r}: its output's tiles of one image"
+            );
+            let img =
+                word(IMAGE_WORDS * images.len() + OUTPUT_WORDS * outputs.len() + list_start(j) + n);
+            assert!(
+                img >= last_image,
+                "run {r}: image {img} after image {last_image}"
+            );
+            last_image = img;
+            assert!(seen.insert((j, n)), "run {r}: output {j} slot {n} twice");
+        }
+        assert_eq!(word(at), 0);
+        assert_eq!(seen.len(), runs);
     }
 }

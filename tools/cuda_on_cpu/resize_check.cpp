@@ -1,7 +1,8 @@
 // Checks the direct-order kernels of kernels/resize_pack.cu on the CPU (see
 // cuda_shim.h) against a case written by tests/cuda_kernels_on_cpu.rs:
 //   resize_check CASE_DIR KERNEL     (KERNEL: per_column | tiled | bilinear | bilinear2 |
-//                                     aa | aa_staged, then -nosame, -nostage as below)
+//                                     aa | aa_staged, then -nosame, -nostage, -outmajor
+//                                     as below)
 //   resize_check sameweight          (rp_same_weight against rp_axis, bit for bit)
 // CASE_DIR holds params.bin (ResizePackParams), desc.bin (u32 words),
 // src.bin (source bytes), expected.bin (the CPU reference's arena, f32).
@@ -36,15 +37,17 @@ static int check_same_weight() {
 int main(int argc, char** argv) {
     if (argc == 2 && std::string(argv[1]) == "sameweight") return check_same_weight();
     if (argc != 3) {
-        std::fprintf(stderr, "usage: resize_check CASE_DIR per_column|tiled|bilinear|bilinear2|aa|aa_staged[-nosame][-nostage]\n");
+        std::fprintf(stderr, "usage: resize_check CASE_DIR per_column|tiled|bilinear|bilinear2|aa|aa_staged[-nosame][-nostage][-outmajor]\n");
         return 2;
     }
     case_dir = argv[1];
     auto p = case_params<ResizePackParams>("params.bin");
     // "<kernel>-nosame": the tile kernels without their same-size path;
-    // "-nostage": without staged spans.
+    // "-nostage": without staged spans; "-outmajor": blocks output by
+    // output instead of through the image-major tile-run table.
     std::string which = argv[2];
-    for (const auto& [suffix, flag] : {std::pair{std::string("-nostage"), &p.staged},
+    for (const auto& [suffix, flag] : {std::pair{std::string("-outmajor"), &p.tile_runs},
+                                       std::pair{std::string("-nostage"), &p.staged},
                                        std::pair{std::string("-nosame"), &p.same_size}}) {
         if (which.size() > suffix.size() && which.ends_with(suffix)) {
             which.resize(which.size() - suffix.size());

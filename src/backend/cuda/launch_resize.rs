@@ -102,10 +102,12 @@ pub unsafe fn launch_resize_pack(
     p: &ResizePackParams,
 ) -> Result<()> {
     let (name, blocks, threads) = resize_route(p);
-    // A/B timing of the tile kernels' same-size path and staged spans.
+    // A/B timing of the tile kernels' same-size path, staged spans and
+    // image-major block order.
     let p = &ResizePackParams {
         same_size: p.same_size * u32::from(switched_on!("SLIMMABLE_RESIZE_SAME")),
         staged: p.staged * u32::from(switched_on!("SLIMMABLE_RESIZE_STAGE")),
+        tile_runs: p.tile_runs * u32::from(opted_in!("SLIMMABLE_RESIZE_IMAGE_MAJOR")),
         ..*p
     };
     let cfg = LaunchConfig {
