@@ -401,9 +401,9 @@ report() {
     echo "=== summary" | tee -a "$LOG"
     printf '%s\n' "${summary[@]}" | tee -a "$LOG"
     if [ -f "$OUT/bench.txt" ]; then cat "$OUT/bench.txt"; fi
-    # Row for row against the previous run's table (BASELINE, default run 10
+    # Row for row against the previous run's table (BASELINE, default run 11
     # on an H200: compare only on the same card).
-    local baseline="${BASELINE:-results/2026-11-27-h200-run10/bench.txt}"
+    local baseline="${BASELINE:-results/2026-11-27-h200-run11/bench.txt}"
     if [ -f "$OUT/bench.txt" ] && [ -f "$baseline" ]; then
         echo "=== bench against $baseline (speed-up: before / after)" | tee -a "$LOG"
         python3 tools/compare_bench.py "$baseline" "$OUT/bench.txt" | tee -a "$LOG" || true
