@@ -9,7 +9,8 @@
 #                                tests, verify and the table beside PyTorch,
 #                                then verify and the conv and resize benches
 #                                under each setting Si (NAME=VALUE ...), their
-#                                rows matching AB_ROWS in the summary; no
+#                                rows matching AB_ROWS (and the 224-px
+#                                resize rows) in the summary; no
 #                                other A/B, trainer or Vulkan steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -111,6 +112,7 @@ run() {
                     .gpu/bin/slimmable bench $b --backend cuda --iters 30 --torch "$OUT/torch.json"
             done
             rows_to_summary "bench conv, $v" "${AB_ROWS:-^conv/res3x3_w1.00_r(224|128)/(fwd_tf32|dgrad|wgrad|train) }"
+            rows_to_summary "bench resize, $v" '^resize/u8_256x224'
         done
         report
         return
