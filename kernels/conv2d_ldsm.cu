@@ -394,36 +394,12 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
     }
 
     // Epilogue, as conv2d.cu's: each row's and column's part of the
-    // address once. With K split, every pass adds atomically (the host
-    // zeroes a forward's or dgrad's output first unless p.accumulate) and
-    // the first split adds the bias.
+    // address once; wgrad adds into the full-size gradient's block. With K
+    // split, every pass adds atomically (the host zeroes a forward's or
+    // dgrad's output first unless p.accumulate) and the first split adds
+    // the bias.
     const int gid = lane / 4, tig = lane % 4;
     const bool first_split = blockIdx.z % split_k == 0;
-    if constexpr (PASS == PASS_WGRAD) {
-        // The wgrad adds into the full-size gradient's block, packed along
-        // (channel, ky, kx) (the host checks), so column j's offset in a
-        // row is j itself. (Decoding j into (channel, ky, kx) at each
-        // store, ptxas repeated its two runtime divisions for every row:
-        // 240 a thread, most of the epilogue's 8900 static instructions.)
-#pragma unroll
-        for (int mt = 0; mt < EMT; ++mt)
-#pragma unroll
-            for (int half = 0; half < 2; ++half) {
-                const int m = m0 + wm + mt * 16 + gid + half * 8;
-                if (m >= M) continue;
-                float* const row_out = wt + ((int)p.w.offset + (grp * g.ocg + m) * sv(p.w, 0));
-#pragma unroll
-                for (int nt = 0; nt < ENT; ++nt)
-#pragma unroll
-                    for (int c = 0; c < 2; ++c) {
-                        const int j = n0 + wn + nt * 8 + 2 * tig + c;
-                        if (j >= N) continue;
-                        const float v = acc[(mt * ENT + nt) * 4 + half * 2 + c];
-                        if (split_k > 1) atomicAdd(row_out + j, v); else row_out[j] += v;
-                    }
-            }
-        return;
-    }
 #pragma unroll
     for (int mt = 0; mt < EMT; ++mt)
 #pragma unroll
@@ -434,9 +410,11 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
             if (PASS == PASS_FWD) {
                 const int wo = m % g.wo, tt = m / g.wo, ho = tt % g.ho, n = tt / g.ho;
                 rb = (int)p.y.offset + n * sv(p.y, 0) + ho * sv(p.y, 2) + wo * sv(p.y, 3);
-            } else {
+            } else if (PASS == PASS_DGRAD) {
                 const int wi = m % g.w, tt = m / g.w, hi = tt % g.h, n = tt / g.h;
                 rb = (int)p.x.offset + n * sv(p.x, 0) + hi * sv(p.x, 2) + wi * sv(p.x, 3);
+            } else {
+                rb = (int)p.w.offset + (grp * g.ocg + m) * sv(p.w, 0);
             }
 #pragma unroll
             for (int nt = 0; nt < ENT; ++nt)
@@ -450,10 +428,19 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
                         float* dst = &y[rb + (grp * g.ocg + j) * sv(p.y, 1)];
                         if (split_k > 1) atomicAdd(dst, v);
                         else *dst = p.accumulate ? *dst + v : v;
-                    } else {
+                    } else if (PASS == PASS_DGRAD) {
                         float* dst = &x[rb + (grp * g.icg + j) * sv(p.x, 1)];
                         if (split_k > 1) atomicAdd(dst, v);
                         else *dst = p.accumulate ? *dst + v : v;
+                    } else {
+                        // The gradient block is packed along (channel, ky,
+                        // kx) (ldsm_fits), so column j's offset in the row
+                        // is j itself. (Decoded into (channel, ky, kx) here,
+                        // ptxas repeated its two runtime divisions for every
+                        // row: 240 a thread, most of the epilogue's 8900
+                        // static instructions.)
+                        float* dst = &wt[rb + j];
+                        if (split_k > 1) atomicAdd(dst, v); else *dst += v;
                     }
                 }
         }
