@@ -65,6 +65,12 @@ run() {
     summary=()
     step() { # name, command...
         local name="$1"; shift
+        # Past DEADLINE seconds from the start, no step starts: the report
+        # (the summary, the tables) still runs before the device call's
+        # limit cuts the script off.
+        if [ -n "${DEADLINE:-}" ] && [ "$SECONDS" -ge "$DEADLINE" ]; then
+            summary+=("SKIP  $name (past DEADLINE=$DEADLINE s)"); return 0
+        fi
         echo "=== $name" | tee -a "$LOG"
         local t0=$SECONDS
         if "$@" >>"$LOG" 2>&1; then summary+=("PASS  $name ($((SECONDS - t0)) s)")
@@ -75,7 +81,8 @@ run() {
     # each with the same case's time in the default table ($OUT/bench.txt,
     # when the benchmarks step wrote it) and the speed-up over it.
     rows_to_summary() {
-        summary+=("      ${1#bench * }: case, ms; default ms, speed-up")
+        grep -qxF "=== $1" "$LOG" || return 0  # the step was skipped
+        summary+=("      ${1#bench }: case, ms; default ms, speed-up")
         while IFS= read -r line; do summary+=("        $line"); done < <(
             sed -n "/^=== $1\$/,/^=== /p" "$LOG" | grep -E "$2" \
                 | awk -v base="$OUT/bench.txt" '
@@ -365,7 +372,9 @@ run() {
     fi
     # VULKAN=1: the WGSL kernels on the machine's NVIDIA Vulkan driver
     # (scripts/gpu-vulkan.sh; the loader travels in .gl).
-    if [ "${VULKAN:-0}" = 1 ]; then
+    if [ "${VULKAN:-0}" = 1 ] && [ "$SECONDS" -ge "${DEADLINE:-999999}" ]; then
+        summary+=("SKIP  wgpu on the GPU (past DEADLINE=$DEADLINE s)")
+    elif [ "${VULKAN:-0}" = 1 ]; then
         echo "=== wgpu on the GPU (log: wgpu.log)" | tee -a "$LOG"
         while IFS= read -r line; do summary+=("$line"); done < <(scripts/gpu-vulkan.sh "$OUT" 2>&1)
     fi
