@@ -296,7 +296,7 @@ __device__ __forceinline__ RpTile rp_locate_tile(const u32* __restrict__ desc,
     const u32* outs = desc + RP_IMAGE_WORDS * p.num_images;
     const u32* list = outs + RP_OUTPUT_WORDS * p.num_outputs;
     RpTile q;
-    u32 local;
+    u32 tile;  // b's place in its run: image-major, in the image; else in the output
     if (p.tile_runs > 0) {
         // Image-major: the run (an output's tiles of one image) holding b,
         // from the tile-run table (ops/resize.rs): every output's tiles of
@@ -310,22 +310,21 @@ __device__ __forceinline__ RpTile rp_locate_tile(const u32* __restrict__ desc,
         }
         q.out = outs + RP_OUTPUT_WORDS * first[p.tile_runs + lo];
         q.n = first[2 * p.tile_runs + lo];
-        local = b - first[lo];
+        tile = b - first[lo];
     } else {
         q.out = rp_find_output(outs, p.num_outputs, 7, b);  // whose tile range holds b
-        local = b - q.out[7];
+        tile = b - q.out[7];
     }
     const u32 oh = q.out[0], ow = q.out[1];
     const u32 tiles_x = (ow + RPT_TILE_W - 1) / RPT_TILE_W;
     const u32 tiles_y = (oh + RPT_TILE_H - 1) / RPT_TILE_H;
-    if (p.tile_runs == 0) {
-        q.n = local / (tiles_x * tiles_y);
-        local -= q.n * tiles_x * tiles_y;
+    if (p.tile_runs == 0) {  // the output's run: its images' tiles, image after image
+        q.n = tile / (tiles_x * tiles_y);
+        tile -= q.n * tiles_x * tiles_y;
     }
-    const u32 rest = local;
-    const u32 ty0 = rest / tiles_x;
+    const u32 ty0 = tile / tiles_x;
     q.y0 = ty0 * RPT_TILE_H;
-    q.x0 = (rest - ty0 * tiles_x) * RPT_TILE_W;
+    q.x0 = (tile - ty0 * tiles_x) * RPT_TILE_W;
     q.img = desc + RP_IMAGE_WORDS * list[q.out[2] + q.n];
     return q;
 }

@@ -277,8 +277,10 @@ pub unsafe fn launch_conv2d(
             .map(|_| ())
             .map_err(|e| driver_err(name, e))
     };
-    let split_for = |tiles: u64, k_len: u64, per_split_min: u64| -> u32 {
-        (TARGET_BLOCKS / tiles.max(1))
+    // Splits of a reduction of k_len over `tiles` tiles: toward `target`
+    // blocks, each split at least per_split_min long.
+    let split_for = |target: u64, tiles: u64, k_len: u64, per_split_min: u64| -> u32 {
+        (target / tiles.max(1))
             .min(k_len / per_split_min.max(1))
             .clamp(1, 1024) as u32
     };
@@ -286,7 +288,7 @@ pub unsafe fn launch_conv2d(
     // The wgrad's bias gradient, a kernel of its own after any wgrad.
     let bias_grad = || -> Result<()> {
         if pass == ConvPass::Wgrad && p.has_bias == 1 {
-            let splits = split_for(oc, pixels, 4 * THREADS as u64);
+            let splits = split_for(TARGET_BLOCKS, oc, pixels, 4 * THREADS as u64);
             let cfg = LaunchConfig {
                 grid_dim: (oc as u32, splits, 1),
                 block_dim: (THREADS, 1, 1),
@@ -419,7 +421,7 @@ pub unsafe fn launch_conv2d(
                 &[&ptr.x, &ptr.w, &ptr.y, p],
             )?,
             ConvPass::Wgrad if p.w.dims[2] == p.w.dims[3] && matches!(p.w.dims[2], 3 | 5 | 7) => {
-                let splits = split_for(ic, pixels, 4 * THREADS as u64);
+                let splits = split_for(TARGET_BLOCKS, ic, pixels, 4 * THREADS as u64);
                 let cfg = LaunchConfig {
                     grid_dim: (ic as u32, splits, 1),
                     block_dim: (THREADS, 1, 1),
@@ -433,7 +435,7 @@ pub unsafe fn launch_conv2d(
                 launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, p])?;
             }
             ConvPass::Wgrad => {
-                let splits = split_for(ic * khw, pixels, 4 * THREADS as u64);
+                let splits = split_for(TARGET_BLOCKS, ic * khw, pixels, 4 * THREADS as u64);
                 let cfg = LaunchConfig {
                     grid_dim: (ic as u32, khw as u32, splits),
                     block_dim: (THREADS, 1, 1),
@@ -561,11 +563,12 @@ pub unsafe fn launch_conv2d(
         let tiles_n = cols.div_ceil(tile_n);
         let split: u32 = match pass {
             // Split the pixel reduction until the grid has a few waves.
-            ConvPass::Wgrad => {
-                let tiles = tiles_m * tiles_n * groups;
-                let target = wgrad_split_blocks()?;
-                (target / tiles.max(1)).min(k_len / (8 * 32)).clamp(1, 1024) as u32
-            }
+            ConvPass::Wgrad => split_for(
+                wgrad_split_blocks()?,
+                tiles_m * tiles_n * groups,
+                k_len,
+                8 * 32,
+            ),
             _ if ldsm.is_some() => ldsm_split_k()?,
             _ => 1,
         };
