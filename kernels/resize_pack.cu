@@ -480,12 +480,78 @@ slimmable_resize_pack_bilinear2(const unsigned char* __restrict__ src,
 // A100; the staged twin's 18.1 KB, 12 and 8.
 #define RPS_MIN_BLOCKS 16
 
+// One source row filtered at a column's antialias taps, u8 HWC with CH
+// channels (the pixels at byte i, i + CH, ...): h[c] += w[k]·v[k][c] in tap
+// order, as rp_fetch_px per tap gives it. The taps are read four at a time
+// from the aligned words their 4·CH bytes touch (never a word past the
+// column's last tap): the loads are independent, so they are in flight
+// together, where a load per tap behind the tap count's test waited for each
+// in turn (Nsight, run 7: 41% of the stalls on L1TEX). Within a group, taps
+// past cx.n have weight 0 (rp_taps) and add 0·v = +0 to a sum that is never
+// −0 (u8 values and the triangle's weights are ≥ 0): the same bits, and no
+// branch a lane with fewer taps would diverge on.
+template <u32 CH, class Words>
+__device__ __forceinline__ void rp_aa_row_hwc(const Words& w, u32 i, const RpTaps& cx,
+                                              float h[4]) {
+    constexpr u32 LOADED = (4u * CH + 2u) / 4u + 1u;  // words 4·CH bytes at any alignment touch
+#pragma unroll
+    for (int g = 0; g < RPS_TAPS; g += 4) {
+        if (g >= cx.n) break;
+        const u32 first = i + (u32)g * CH;
+        const u32 last = (first + (u32)min(cx.n - g, 4) * CH - 1u) >> 2;
+        const u32 a = first >> 2, sh = (first & 3u) * 8u;
+        u32 word[LOADED];
+        word[0] = w[a];
+#pragma unroll
+        for (u32 j = 1; j < LOADED; ++j) word[j] = a + j <= last ? w[a + j] : 0u;
+        // The group's bytes from byte 0 of aligned[0] on.
+        u32 aligned[CH];
+#pragma unroll
+        for (u32 j = 0; j < CH; ++j) aligned[j] = __funnelshift_r(word[j], word[j + 1], sh);
+#pragma unroll
+        for (u32 k = 0; k < 4; ++k) {
+#pragma unroll
+            for (u32 c = 0; c < CH; ++c) {
+                const u32 b = k * CH + c;
+                const float v = __uint_as_float(__byte_perm(aligned[b >> 2], 0x4B000000u, 0x7540u + (b & 3u))) - 8388608.0f;
+                h[c] += cx.w[g + k] * v;
+            }
+        }
+    }
+}
+
+// The horizontally filtered rows in shared memory: a float4 per (row,
+// column) holds its channels, so a tap of the vertical pass is one 16-byte
+// load (one channel: a float per column, consecutive).
+template <u32 CH>
+__device__ __forceinline__ void rp_aa_put(float4 (*rows_h)[RPT_TILE_W], int r, u32 tx,
+                                          const float h[4]) {
+    if (CH == 1)
+        reinterpret_cast<float*>(rows_h[r])[tx] = h[0];
+    else
+        rows_h[r][tx] = make_float4(h[0], h[1], h[2], h[3]);
+}
+
+template <u32 CH>
+__device__ __forceinline__ void rp_aa_get(const float4 (*rows_h)[RPT_TILE_W], int r, u32 tx,
+                                          float v[4]) {
+    if (CH == 1) {
+        v[0] = reinterpret_cast<const float*>(rows_h[r])[tx];
+    } else {
+        const float4 q = rows_h[r][tx];
+        v[0] = q.x;
+        v[1] = q.y;
+        v[2] = q.z;
+        v[3] = q.w;
+    }
+}
+
 // u8 HWC (FORMAT 0) chunks of source rows are staged (rp_stage_rows) where
 // STAGING, p.staged and they fit; `stage` and `stage_off` are the block's.
 template <u32 FORMAT, u32 CH, bool STAGING>
 __device__ __forceinline__ void rp_aa_tile(const unsigned char* __restrict__ src, const u32* img,
                                            const RpTaps* col, const RpTaps* row,
-                                           float (*rows_h)[4][RPT_TILE_W], u32* stage,
+                                           float4 (*rows_h)[RPT_TILE_W], u32* stage,
                                            int* stage_off, const RpStrides st, u32 x_ok, u32 rows,
                                            float* __restrict__ out_col, u32 ow, u32 plane,
                                            const ResizePackParams& p) {
@@ -522,20 +588,22 @@ __device__ __forceinline__ void rp_aa_tile(const unsigned char* __restrict__ src
             if (x_ok) {
                 const u32 ro = base + (top + (u32)r) * st.rs + (left + (u32)cx.lo) * st.ps;
                 const RpStagedWords staged_words = {stage, staged ? stage_off[r - c0] : 0};
+                if (FORMAT == 0 && staged) {
+                    rp_aa_row_hwc<CH>(staged_words, ro, cx, h);
+                } else if (FORMAT == 0 && words) {
+                    rp_aa_row_hwc<CH>(RpGlobalWords{reinterpret_cast<const u32*>(src)}, ro, cx, h);
+                } else {
 #pragma unroll
-                for (int k = 0; k < RPS_TAPS; ++k) {
-                    if (k >= cx.n) break;
-                    float v[4];
-                    if (FORMAT == 0 && staged)
-                        rp_fetch_px_hwc(staged_words, ro + (u32)k * st.ps, channels, v);
-                    else
+                    for (int k = 0; k < RPS_TAPS; ++k) {
+                        if (k >= cx.n) break;
+                        float v[4];
                         rp_fetch_px(src, format, words, ro + (u32)k * st.ps, st.cs, channels, v);
 #pragma unroll
-                    for (u32 c = 0; c < CH; ++c) h[c] += cx.w[k] * v[c];
+                        for (u32 c = 0; c < CH; ++c) h[c] += cx.w[k] * v[c];
+                    }
                 }
             }
-#pragma unroll
-            for (u32 c = 0; c < CH; ++c) rows_h[r - c0][c][tx] = h[c];
+            rp_aa_put<CH>(rows_h, r - c0, tx, h);
         }
         __syncthreads();
         // 2. Vertical: each of this thread's rows takes its taps in the chunk.
@@ -546,10 +614,17 @@ __device__ __forceinline__ void rp_aa_tile(const unsigned char* __restrict__ src
                 if (y >= rows) break;
                 const RpTaps& ry = row[y];
                 const int t0 = max(c0 - ry.lo, 0), t1 = min(c1 - ry.lo, ry.n);
-                for (int t = t0; t < t1; ++t) {
-                    const float wy = ry.w[t];
+                // Unrolled over the taps a row holds, so that w[t] is a
+                // fixed offset and a row's 3–5 taps are straight-line code.
 #pragma unroll
-                    for (u32 c = 0; c < CH; ++c) acc[k][c] += wy * rows_h[ry.lo + t - c0][c][tx];
+                for (int t = 0; t < RPS_TAPS; ++t) {
+                    if (t >= t1) break;
+                    if (t < t0) continue;
+                    const float wy = ry.w[t];
+                    float v[4];
+                    rp_aa_get<CH>(rows_h, ry.lo + t - c0, tx, v);
+#pragma unroll
+                    for (u32 c = 0; c < CH; ++c) acc[k][c] += wy * v[c];
                 }
             }
         }
@@ -579,7 +654,7 @@ __device__ __forceinline__ void rp_aa_tiles(const unsigned char* __restrict__ sr
                                             float* __restrict__ dst, const ResizePackParams& p) {
     __shared__ RpTaps col_taps[RPT_TILE_W];
     __shared__ RpTaps row_taps[RPT_TILE_H];
-    __shared__ float rows_h[RPS_ROWS][4][RPT_TILE_W];
+    __shared__ float4 rows_h[RPS_ROWS][RPT_TILE_W];
     __shared__ u32 stage[STAGING ? RPB_STAGE_WORDS : 1];
     __shared__ int stage_off[STAGING ? RPS_ROWS : 1];
 
