@@ -554,19 +554,28 @@ __device__ __forceinline__ void rp_same_column(const unsigned char* __restrict__
     const u32 format = FORMAT < 3 ? FORMAT : p.format;
     const u32 channels = FORMAT < 3 ? CH : p.channels;
     const bool words = rp_words_ok(src);
+    // Every row's pixel is fetched before the first store, so that the
+    // thread's loads are in flight together (fetched row by row, each
+    // waited behind the previous row's stores); a row past the tile's
+    // last reads that last row, and is not stored.
+    constexpr u32 ROWS = RPT_TILE_H * RPT_TILE_W / THREADS;
+    float v[ROWS][4];
 #pragma unroll
-    for (u32 k = 0; k < RPT_TILE_H * RPT_TILE_W / THREADS; ++k) {
+    for (u32 k = 0; k < ROWS; ++k) {
+        const u32 r = min(q.ty + k * (THREADS / RPT_TILE_W), q.rows - 1);
+        if (STAGED)
+            rp_fetch_px_hwc(RpStagedWords{q.stage, q.stage_off[r]}, q.first + r * q.rs, channels, v[k]);
+        else
+            rp_fetch_px(src, format, words, q.first + r * q.rs, q.cs, channels, v[k]);
+    }
+#pragma unroll
+    for (u32 k = 0; k < ROWS; ++k) {
         const u32 r = q.ty + k * (THREADS / RPT_TILE_W);
         if (r >= q.rows) break;
-        float v[4];
-        if (STAGED)
-            rp_fetch_px_hwc(RpStagedWords{q.stage, q.stage_off[r]}, q.first + r * q.rs, channels, v);
-        else
-            rp_fetch_px(src, format, words, q.first + r * q.rs, q.cs, channels, v);
 #pragma unroll
         for (u32 c = 0; c < CH; ++c) {
             if (c >= channels) break;
-            q.out[c * q.plane + r * q.ow] = fmaf(q.wy * (q.wx * v[c]), p.scale[c], p.bias[c]);
+            q.out[c * q.plane + r * q.ow] = fmaf(q.wy * (q.wx * v[k][c]), p.scale[c], p.bias[c]);
         }
     }
 }

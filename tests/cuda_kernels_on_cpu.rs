@@ -208,8 +208,9 @@ fn cases() -> Vec<Case> {
             });
             if filter == Filter::BilinearAntialias {
                 // Shrinks the antialias tile kernel holds (at most 8 taps an
-                // axis: up to about 3.5x), with a tile that is not full and
-                // several 24-row chunks of a tile's source rows (3.85x).
+                // axis: up to about 3.5x), with a tile that is not full,
+                // several 24-row chunks of a tile's source rows (3.85x) and
+                // outputs the size of their crops.
                 v.push(Case {
                     name: format!("{fname}-fits-{mname}"),
                     format,
@@ -223,6 +224,11 @@ fn cases() -> Vec<Case> {
                         out(40, 31, Some(vec![2, 0])),
                         out(71, 50, Some(vec![1])),
                         out(12, 32, Some(vec![0])),
+                        // The crops' own sizes: the tile kernels'
+                        // same-size path, which the 9x case never routes
+                        // to them.
+                        out(60, 23, Some(vec![1])),
+                        out(34, 41, Some(vec![0, 1])),
                     ],
                 });
             }
