@@ -45,11 +45,28 @@
 __device__ __forceinline__ int dwf_window_len(int e0, int total, int w) {
     return min(DWF_SEG, (total - e0 + 3) & ~3) + 2 * w + 2;
 }
+// A thread's loads go out in batches of DWF_STAGE_BATCH, all in flight
+// before the batch's first store: a window of up to 5 · 256 elements
+// (planes up to 127 wide) is one round trip to memory. (As a plain loop,
+// ptxas unrolled it by four and ran the remainder first, one element at a
+// time, each load waited on by its store: the threads with a fifth element
+// — t < 114 at W = 56, t < 30 at W = 14 — made a second round trip, and
+// the block's barrier waited for them.)
+#define DWF_STAGE_BATCH 5
 __device__ __forceinline__ void dwf_stage(float* win, const float* __restrict__ src, int lo,
                                           int len, int total) {
-    for (int i = threadIdx.x; i < len; i += DWF_THREADS) {
-        const int gi = lo + i;
-        win[i] = (gi >= 0 && gi < total) ? src[gi] : 0.f;
+    for (int i0 = threadIdx.x; i0 < len; i0 += DWF_STAGE_BATCH * DWF_THREADS) {
+        float v[DWF_STAGE_BATCH];
+#pragma unroll
+        for (int j = 0; j < DWF_STAGE_BATCH; ++j) {
+            const int i = i0 + j * DWF_THREADS, gi = lo + i;
+            v[j] = (i < len && gi >= 0 && gi < total) ? src[gi] : 0.f;
+        }
+#pragma unroll
+        for (int j = 0; j < DWF_STAGE_BATCH; ++j) {
+            const int i = i0 + j * DWF_THREADS;
+            if (i < len) win[i] = v[j];
+        }
     }
 }
 
@@ -272,16 +289,22 @@ __device__ void dwf_apply(const float* __restrict__ src, float* __restrict__ dst
     const int n = blockIdx.y, e0 = blockIdx.x * DWF_SEG, t = threadIdx.x;
     const float* s = src + sv_.offset + n * sv_.strides[0];
     float* d = dst + dv.offset + n * dv.strides[0];
-    dwf_stage(win, s, e0 - w - 1, dwf_window_len(e0, total, w), total);
     int c_lo, c_hi;
     dwf_channels(e0, plane, g.ic, c_lo, c_hi);
-    for (int i = t; i < (c_hi - c_lo + 1) * 10; i += DWF_THREADS) {
+    // Entry i of the weight table: channel c_lo + i / 10's tap i % 10.
+    const int entries = (c_hi - c_lo + 1) * 10;
+    auto weight_entry = [&](int i) -> float {
         const int cc = c_lo + i / 10, k = i % 10;
-        float v;
-        if (k == 9) v = (!FLIP && p.has_bias) ? bias[p.bias_offset + cc] : 0.f;
-        else v = wt[dwf_tap_at<FLIP>(p, cc, k)];
-        wsm[cc - c_lo][k] = v;
-    }
+        if (k == 9) return (!FLIP && p.has_bias) ? bias[p.bias_offset + cc] : 0.f;
+        return wt[dwf_tap_at<FLIP>(p, cc, k)];
+    };
+    // A thread's first entry (the only one unless a segment spans more than
+    // 25 channels) is loaded before the window and stored after it, so that
+    // its round trip overlaps the window's instead of following it.
+    const float first_entry = t < entries ? weight_entry(t) : 0.f;
+    dwf_stage(win, s, e0 - w - 1, dwf_window_len(e0, total, w), total);
+    if (t < entries) wsm[t / 10][t % 10] = first_entry;
+    for (int i = t + DWF_THREADS; i < entries; i += DWF_THREADS) wsm[i / 10][i % 10] = weight_entry(i);
     __syncthreads();
     dwf_compute<RUN>(win, wsm, e0, c_lo, c_hi, h, w, total, d, p);
 }
