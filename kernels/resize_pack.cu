@@ -587,9 +587,8 @@ __device__ __forceinline__ void rp_aa_tile(const unsigned char* __restrict__ src
             float h[4] = {0.0f, 0.0f, 0.0f, 0.0f};
             if (x_ok) {
                 const u32 ro = base + (top + (u32)r) * st.rs + (left + (u32)cx.lo) * st.ps;
-                const RpStagedWords staged_words = {stage, staged ? stage_off[r - c0] : 0};
                 if (FORMAT == 0 && staged) {
-                    rp_aa_row_hwc<CH>(staged_words, ro, cx, h);
+                    rp_aa_row_hwc<CH>(RpStagedWords{stage, stage_off[r - c0]}, ro, cx, h);
                 } else if (FORMAT == 0 && words) {
                     rp_aa_row_hwc<CH>(RpGlobalWords{reinterpret_cast<const u32*>(src)}, ro, cx, h);
                 } else {
