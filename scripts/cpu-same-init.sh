@@ -20,9 +20,9 @@ for seed in $SEEDS; do
     dir="$OUT/seed-$seed"
     mkdir -p "$dir"
     [ -f "$dir/init/checkpoint.safetensors" ] ||
-        "$BIN" train --preset "$PRESET" --backend cpu --epochs 0 --skip-eval --seed "$seed" --out "$dir/init"
+        "$BIN" train --overwrite --preset "$PRESET" --backend cpu --epochs 0 --skip-eval --seed "$seed" --out "$dir/init"
     [ -f "$dir/mutualnet-${EPOCHS}ep/results.json" ] ||
-        "$BIN" train --preset "$PRESET" --backend cpu --epochs "$EPOCHS" --seed "$seed" --eval-images 0 \
+        "$BIN" train --overwrite --preset "$PRESET" --backend cpu --epochs "$EPOCHS" --seed "$seed" --eval-images 0 \
             --log-every 1 --out "$dir/mutualnet-${EPOCHS}ep" >"$dir/mutualnet-${EPOCHS}ep.log" 2>&1
     for variant in float32 float64 nomkldnn; do
         case $variant in

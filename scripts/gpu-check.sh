@@ -291,7 +291,7 @@ run() {
     # ours (default 200) without evaluation, then as many of PyTorch eager's.
     if [ -d .data/fashion-mnist ]; then
         local images="${TRAIN_IMAGES:-25600}"
-        step "train fmnist-full, $((images / 128)) iterations" .gpu/bin/slimmable train \
+        step "train fmnist-full, $((images / 128)) iterations" .gpu/bin/slimmable train --overwrite \
             --preset fmnist-full --epochs 1 --images-per-epoch "$images" --skip-eval \
             --data-dir .data/fashion-mnist --out /tmp/gpu-run --log-every 50
         # Bound by the launches or by the device: the host's time an iteration.
@@ -300,26 +300,26 @@ run() {
         # wgrad; the 1-channel 28 px stem at stride 1).
         step "train fmnist-full, SLIMMABLE_STEM_WGRAD_DIRECT=0" \
             env SLIMMABLE_STEM_WGRAD_DIRECT=0 \
-            .gpu/bin/slimmable train --preset fmnist-full --epochs 1 --images-per-epoch "$images" \
+            .gpu/bin/slimmable train --overwrite --preset fmnist-full --epochs 1 --images-per-epoch "$images" \
             --skip-eval --data-dir .data/fashion-mnist --out /tmp/gpu-run-stem-off --log-every 50
         if [ "$full" = 1 ]; then
             # A/B: one SGD launch per parameter and the general flat
             # depthwise.
             step "train fmnist-full, SLIMMABLE_SGD_MANY=0 SLIMMABLE_DW_FLAT4=0" \
                 env SLIMMABLE_SGD_MANY=0 SLIMMABLE_DW_FLAT4=0 \
-                .gpu/bin/slimmable train --preset fmnist-full --epochs 1 --images-per-epoch "$images" \
+                .gpu/bin/slimmable train --overwrite --preset fmnist-full --epochs 1 --images-per-epoch "$images" \
                 --skip-eval --data-dir .data/fashion-mnist --out /tmp/gpu-run-off --log-every 50
         fi
         step "PyTorch reference trainer" python3 tools/reference_trainer.py \
             --iters "$((images / 128))" --out "$OUT/torch_trainer.json"
         # Where our iteration's time goes, operation by operation.
-        step "train --profile-ops 20" .gpu/bin/slimmable train --preset fmnist-full \
+        step "train --profile-ops 20" .gpu/bin/slimmable train --overwrite --preset fmnist-full \
             --profile-ops 20 --data-dir .data/fashion-mnist --out /tmp/gpu-profile
         cp /tmp/gpu-profile/profile.txt "$OUT/" 2>/dev/null || true
         if [ "$full" = 1 ]; then
             # A/B: batch norm of N*H*W <= 2048 on the 256-thread resident kernels.
             step "train --profile-ops 20, SLIMMABLE_BN_SMALL=0" env SLIMMABLE_BN_SMALL=0 \
-                .gpu/bin/slimmable train --preset fmnist-full --profile-ops 20 \
+                .gpu/bin/slimmable train --overwrite --preset fmnist-full --profile-ops 20 \
                 --data-dir .data/fashion-mnist --out /tmp/gpu-profile-ab
             cp /tmp/gpu-profile-ab/profile.txt "$OUT/profile-bn-small-off.txt" 2>/dev/null || true
         fi
@@ -395,7 +395,7 @@ run() {
             if [ "$ACCURACY_EPOCHS" -lt 1 ]; then ACCURACY_EPOCHS=1; fi
         fi
         step "train fmnist-full, $ACCURACY_EPOCHS epochs" timeout "$budget" \
-            .gpu/bin/slimmable train --preset fmnist-full --epochs "$ACCURACY_EPOCHS" \
+            .gpu/bin/slimmable train --overwrite --preset fmnist-full --epochs "$ACCURACY_EPOCHS" \
             --data-dir .data/fashion-mnist --out /tmp/gpu-accuracy --log-every 500
         mkdir -p "$OUT/accuracy"
         cp /tmp/gpu-accuracy/{results.json,results.csv,table.txt,accuracy_vs_macs.svg,accuracy_vs_macs.png} \

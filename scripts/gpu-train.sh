@@ -38,13 +38,17 @@ RUN_OUT="$OUT"   # where ours() and start_torch() write
 # epochs (the recipe travels to PyTorch in the init checkpoint). Without it
 # the fmnist-full recipe's first iterations blow up (cross-entropy from 2.3
 # to about 20 by iteration 10, in ours and in PyTorch, CPU and GPU alike)
-# and the runs part ways there (run 9).
+# and the runs part ways there (run 9). LR=R: both trainers peak at R
+# instead of the preset's 0.1 (results/2026-11-27-stability-cpu: at 0.1 the
+# stem turns by most of a radian a step; see its README for a rate that
+# trains without blowing up, so that the two runs can be compared config by config).
 warm=()
 if [ -n "${WARMUP_EPOCHS:-}" ]; then warm=(--warmup-epochs "$WARMUP_EPOCHS"); fi
+if [ -n "${LR:-}" ]; then warm+=(--lr "$LR"); fi
 
 ours() { # name, extra train arguments...
     local name="$1"; shift
-    timeout "$(left)" "$BIN" train --preset "$PRESET" --data-dir "$DATA" \
+    timeout "$(left)" "$BIN" train --overwrite --preset "$PRESET" --data-dir "$DATA" \
         --out "/tmp/runs/$name" --log-every 200 "${warm[@]}" "$@" >"$RUN_OUT/$name.log" 2>&1
     echo "$name: exit $? after $SECONDS s" | tee -a "$OUT/status.txt"
     mkdir -p "$RUN_OUT/$name"
@@ -61,7 +65,7 @@ ours() { # name, extra train arguments...
 torch_pids=""
 start_torch() { # seed
     local init="/tmp/runs/init-$1"
-    "$BIN" train --preset "$PRESET" --data-dir "$DATA" --epochs 0 --skip-eval --seed "$1" \
+    "$BIN" train --overwrite --preset "$PRESET" --data-dir "$DATA" --epochs 0 --skip-eval --seed "$1" \
         "${warm[@]}" --out "$init" >"$RUN_OUT/init.log" 2>&1
     timeout "$(left)" python3 tools/reference_trainer.py --device "$TORCH_DEVICE" --data "$DATA" \
         --epochs "$CMP" --init "$init/checkpoint.safetensors" \

@@ -69,16 +69,16 @@ step "bench conv, SLIMMABLE_WGSL_LOOP_BOUNDING=1" 60 \
     --iters 20 --torch "$OUT/torch.json"
 sed -n '/^=== bench /,$p' "$LOG" >"$OUT/wgpu-bench.txt"
 if [ -d .data/fashion-mnist ]; then
-    step "train fmnist-full, 100 iterations" 120 .gpu/bin/slimmable train --backend wgpu \
+    step "train fmnist-full, 100 iterations" 120 .gpu/bin/slimmable train --overwrite --backend wgpu \
         --preset fmnist-full --epochs 1 --images-per-epoch 12800 --skip-eval \
         --data-dir .data/fashion-mnist --out /tmp/gpu-run-wgpu --log-every 50
     # A/B: every operation submitted alone (before stop 14) against batches.
     step "train fmnist-full, 100 iterations, SLIMMABLE_WGSL_SUBMIT_EVERY=1" 120 \
-        env SLIMMABLE_WGSL_SUBMIT_EVERY=1 .gpu/bin/slimmable train --backend wgpu \
+        env SLIMMABLE_WGSL_SUBMIT_EVERY=1 .gpu/bin/slimmable train --overwrite --backend wgpu \
         --preset fmnist-full --epochs 1 --images-per-epoch 12800 --skip-eval \
         --data-dir .data/fashion-mnist --out /tmp/gpu-run-wgpu-ab --log-every 50
     # Where a wgpu training iteration's time goes, operation by operation.
-    step "train --profile-ops 10" 60 .gpu/bin/slimmable train --backend wgpu \
+    step "train --profile-ops 10" 60 .gpu/bin/slimmable train --overwrite --backend wgpu \
         --preset fmnist-full --profile-ops 10 --data-dir .data/fashion-mnist \
         --out /tmp/gpu-profile-wgpu
     cp /tmp/gpu-profile-wgpu/profile.txt "$OUT/profile-wgpu.txt" 2>/dev/null

@@ -182,12 +182,37 @@ fn resize_inputs(
             .map(|i| (c, h, w, t.data[i * per..(i + 1) * per].to_vec()))
             .collect())
     };
+    // Every `img<k>` the file holds is used, or the call fails: a gap in
+    // the numbering or a mix with `images` must not drop images silently.
+    let numbered: Vec<&String> = inputs
+        .keys()
+        .filter(|k| {
+            k.strip_prefix("img")
+                .is_some_and(|d| d.parse::<usize>().is_ok())
+        })
+        .collect();
     if let Some(t) = inputs.get("images") {
+        if !numbered.is_empty() {
+            return Err(Error::invalid(
+                format!("inputs for {op}"),
+                "give either one 'images' batch or 'img0', 'img1', ..., not both".to_string(),
+            ));
+        }
         return split(t, "images", true);
     }
     let mut out = Vec::new();
     while let Some(t) = inputs.get(&format!("img{}", out.len())) {
         out.extend(split(t, &format!("img{}", out.len()), false)?);
+    }
+    if numbered.len() != out.len() {
+        return Err(Error::invalid(
+            format!("inputs for {op}"),
+            format!(
+                "found {} numbered images but 'img{}' is missing; number them img0, img1, ... without gaps",
+                numbered.len(),
+                out.len()
+            ),
+        ));
     }
     if out.is_empty() {
         return input(op, inputs, "images").map(|_| Vec::new());
@@ -354,7 +379,7 @@ pub(crate) fn parse<T: for<'de> Deserialize<'de>>(op: &str, json: &str) -> Resul
     })
 }
 
-fn usage(op: &str) -> &'static str {
+pub(crate) fn usage(op: &str) -> &'static str {
     OPS.iter()
         .find(|(n, _)| *n == op)
         .map(|(_, u)| *u)

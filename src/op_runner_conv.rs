@@ -6,6 +6,7 @@
 use crate::backend::{Backend, ConvPass, Precision};
 use crate::error::{Error, Result};
 use crate::op_runner::{input, parse};
+use crate::op_runner_train::exact_bias;
 use crate::ops::conv::{ConvArgs, ConvGeometry, conv2d, weight_block};
 use crate::tensor_io::HostTensor;
 use crate::view::View;
@@ -130,7 +131,7 @@ pub fn run(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Ou
             let yv = View::contiguous([n, oc, ho, wo]);
             let (xb, yb) = (be.upload(&x.data)?, be.alloc(yv.numel())?);
             let bias = match inputs.get("b") {
-                Some(b) => Some(be.upload(&b.data)?),
+                Some(b) => Some(be.upload(&exact_bias(op, b, oc, w_full[0])?.data)?),
                 None => None,
             };
             let args = ConvArgs {

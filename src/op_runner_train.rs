@@ -4,7 +4,7 @@
 
 use crate::backend::{Backend, Buffer};
 use crate::error::{Error, Result};
-use crate::op_runner::{input, parse};
+use crate::op_runner::{input, parse, usage};
 use crate::ops::{self, Activation, LinearWeight, RunningStats, SgdConfig, StatsUpdate};
 use crate::tensor_io::HostTensor;
 use crate::view::View;
@@ -198,7 +198,17 @@ pub fn run(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Ou
             let p: PoolBackParams = parse(op, json)?;
             let dy = input(op, inputs, "dy")?;
             let d = dy.dims4("dy")?;
-            let yv = View::contiguous([d[0] * d[2] * d[3], d[1], 1, 1]);
+            if dy.shape.len() != 4 || d[2] != 1 || d[3] != 1 {
+                return Err(Error::invalid(
+                    format!("input 'dy' for {op}"),
+                    format!(
+                        "shape {:?} is not [N, C, 1, 1] (the pooled output's gradient); {}",
+                        dy.shape,
+                        usage(op)
+                    ),
+                ));
+            }
+            let yv = View::contiguous([d[0], d[1], 1, 1]);
             let xv = View::contiguous([yv.dims[0], d[1], p.h, p.w]);
             let (dyb, dxb) = (be.upload(&dy.data)?, be.alloc(xv.numel())?);
             ops::avg_pool_backward(be, &dyb, &yv, &dxb, &xv)?;
@@ -358,7 +368,7 @@ fn linear(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Out
     let (xb, wb) = (be.upload(&x.data)?, be.upload(&w.data)?);
     if op == "linear_forward" {
         let bias = match inputs.get("b") {
-            Some(b) => Some(be.upload(&b.data)?),
+            Some(b) => Some(be.upload(&exact_bias(op, b, o, out_full)?.data)?),
             None => None,
         };
         let wt = LinearWeight {
@@ -418,7 +428,17 @@ fn losses(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Out
     let d = be.alloc(n * k)?;
     if op == "cross_entropy" {
         let p: CeParams = parse(op, json)?;
-        let labels = be.upload(&input(op, inputs, "labels")?.data)?;
+        let labels = input(op, inputs, "labels")?;
+        if labels.data.len() != n {
+            return Err(Error::invalid(
+                format!("input 'labels' for {op}"),
+                format!(
+                    "{} labels for {n} rows of logits; give one class index a row",
+                    labels.data.len()
+                ),
+            ));
+        }
+        let labels = be.upload(&labels.data)?;
         ops::check_labels(be, &labels, n, k)?;
         ops::cross_entropy(be, &zb, &v, &labels, p.smoothing, &loss, 0, &d, &v)?;
     } else {
@@ -433,4 +453,25 @@ fn losses(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Out
         ("loss".into(), tensor(vec![1], be.download(&loss)?)?),
         ("dlogits".into(), tensor(vec![n, k], be.download(&d)?)?),
     ])
+}
+
+/// A bias input holds one value per output: of the full-size weight (the
+/// layer's parameter) or of the active slice. Any other length is refused,
+/// not truncated.
+pub(crate) fn exact_bias<'a>(
+    op: &str,
+    b: &'a HostTensor,
+    active: usize,
+    full: usize,
+) -> Result<&'a HostTensor> {
+    let len = b.data.len();
+    if len != full && len != active {
+        return Err(Error::invalid(
+            format!("input 'b' for {op}"),
+            format!(
+                "{len} values for {active} active of {full} outputs; give the full-size bias ({full} values) or the active slice's ({active})"
+            ),
+        ));
+    }
+    Ok(b)
 }

@@ -76,8 +76,15 @@ pub fn read(path: &Path) -> Result<HashMap<String, HostTensor>> {
 /// The string metadata of a safetensors file (empty if it has none).
 pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| Error::io(path, format!("not a valid safetensors file: {e}")))?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| {
+        Error::io(
+            path,
+            format!(
+                "not a complete safetensors file ({} bytes; truncated, or not a tensor file?): {e}",
+                bytes.len()
+            ),
+        )
+    })?;
     Ok(meta.metadata().clone().unwrap_or_default())
 }
 
@@ -87,6 +94,16 @@ pub fn write(
     tensors: &[(String, HostTensor)],
     metadata: Option<HashMap<String, String>>,
 ) -> Result<()> {
+    write_atomic(path, &serialize(path, tensors, metadata)?)
+}
+
+/// The safetensors bytes of `tensors` (f32) and `metadata`; `path` names
+/// the file they are meant for in errors.
+pub fn serialize(
+    path: &Path,
+    tensors: &[(String, HostTensor)],
+    metadata: Option<HashMap<String, String>>,
+) -> Result<Vec<u8>> {
     let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
         .iter()
         .map(|(n, t)| {
@@ -105,20 +122,65 @@ pub fn write(
                 .map_err(|e| Error::invalid(format!("tensor '{n}'"), e.to_string()))
         })
         .collect::<Result<Vec<_>>>()?;
-    let serialized = safetensors::serialize(views, metadata)
-        .map_err(|e| Error::io(path, format!("serializing: {e}")))?;
-    write_atomic(path, &serialized)
+    safetensors::serialize(views, metadata)
+        .map_err(|e| Error::io(path, format!("serializing: {e}")))
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| Error::io(path, "not a file path"))?;
-    let tmp = path.with_file_name(format!(".{}.tmp", file_name.to_string_lossy()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    write_all_atomic(&[(path, bytes)])
+}
+
+/// Writes several files as one step, as far as a file system allows: every
+/// temporary file is written and synced first, and only then are they
+/// renamed over the old ones. A failed write (a full disk, a read-only
+/// folder) leaves every old file as it was; only a crash between the
+/// renames, a few system calls, can leave a mix (which the checkpoint's
+/// SHA-256 tie then refuses on resume).
+pub fn write_all_atomic(files: &[(&Path, &[u8])]) -> Result<()> {
+    let mut temps = Vec::with_capacity(files.len());
+    let cleanup = |temps: &[std::path::PathBuf]| {
+        for t in temps {
+            let _ = std::fs::remove_file(t);
+        }
+    };
+    for &(path, bytes) in files {
+        let file_name = path
+            .file_name()
+            .ok_or_else(|| Error::io(path, "not a file path"))?;
+        let tmp = path.with_file_name(format!(".{}.tmp", file_name.to_string_lossy()));
+        temps.push(tmp.clone());
+        let written = std::fs::File::create(&tmp).and_then(|mut f| {
+            std::io::Write::write_all(&mut f, bytes)?;
+            f.sync_all()
+        });
+        if let Err(e) = written {
+            cleanup(&temps);
+            // Name the path asked for, not the temporary one, and what to do.
+            return Err(Error::io(
+                path,
+                format!(
+                    "cannot write it ({e}); check that its folder exists and is writable and the disk has room"
+                ),
+            ));
+        }
+    }
+    for (i, (&(path, _), tmp)) in files.iter().zip(&temps).enumerate() {
+        if let Err(e) = std::fs::rename(tmp, path) {
+            cleanup(&temps[i..]);
+            return Err(Error::io(path, e));
+        }
+    }
+    // The renames themselves reach the disk with the folder's entry.
+    if let Some(dir) = files.first().and_then(|(p, _)| p.parent()) {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
 }

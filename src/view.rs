@@ -19,7 +19,10 @@ pub struct View {
 impl View {
     /// A dense row-major (NCHW) view starting at element 0.
     pub fn contiguous(dims: [usize; 4]) -> Self {
-        let strides = [dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1];
+        // Saturating: extents from a user's file may overflow; check_within
+        // then refuses the view instead of indexing with wrapped strides.
+        let plane = dims[2].saturating_mul(dims[3]);
+        let strides = [dims[1].saturating_mul(plane), plane, dims[3], 1];
         View {
             offset: 0,
             dims,
@@ -31,12 +34,11 @@ impl View {
     /// The result keeps the full tensor's strides: its batch stride is
     /// `C_full·H·W`, not `len·H·W`.
     pub fn channel_slice(full: [usize; 4], begin: usize, len: usize) -> Result<Self> {
-        if begin + len > full[1] {
+        if begin.checked_add(len).is_none_or(|end| end > full[1]) {
             return Err(Error::invalid(
                 "channel slice",
                 format!(
-                    "channels {begin}..{} do not fit in a tensor of {} channels; use a slice within the tensor",
-                    begin + len,
+                    "channels {begin}..{begin}+{len} do not fit in a tensor of {} channels; use a slice within the tensor",
                     full[1]
                 ),
             ));
@@ -50,8 +52,10 @@ impl View {
     }
 
     /// Number of elements the view addresses.
+    /// Saturates rather than wrapping, so a huge view is never mistaken
+    /// for a small one.
     pub fn numel(&self) -> usize {
-        self.dims.iter().product()
+        self.dims.iter().fold(1usize, |n, &d| n.saturating_mul(d))
     }
 
     /// Element index of `[n, c, h, w]` in the underlying buffer.
@@ -72,6 +76,22 @@ impl View {
         ]))
     }
 
+    /// [`View::last_index`] without wrapping: `None` when the extents, the
+    /// strides or the offset overflow `usize` (`Some(None)`: no elements).
+    fn checked_last_index(&self) -> Option<Option<usize>> {
+        self.dims
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))?;
+        if self.numel() == 0 {
+            return Some(None);
+        }
+        (0..4)
+            .try_fold(self.offset, |acc, d| {
+                acc.checked_add((self.dims[d] - 1).checked_mul(self.strides[d])?)
+            })
+            .map(Some)
+    }
+
     /// Every element index of the view, in NCHW order.
     pub fn indices(&self) -> impl Iterator<Item = usize> + '_ {
         let [n, c, h, w] = self.dims;
@@ -85,7 +105,18 @@ impl View {
     /// Checks that the view is non-empty, lies inside a buffer of `buffer_len`
     /// elements and that its indices fit the kernels' 32-bit arithmetic.
     pub fn check_within(&self, what: &str, buffer_len: usize) -> Result<()> {
-        let Some(last) = self.last_index() else {
+        // Checked first: extents from a user's file can be large enough that
+        // the unchecked products below wrap to an index that looks valid.
+        let Some(last) = self.checked_last_index() else {
+            return Err(Error::invalid(
+                what,
+                format!(
+                    "view (offset {}, extents {:?}, strides {:?}) spans more elements than an address holds; use smaller extents",
+                    self.offset, self.dims, self.strides
+                ),
+            ));
+        };
+        let Some(last) = last else {
             return Err(Error::invalid(
                 what,
                 format!(

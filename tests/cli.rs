@@ -175,6 +175,31 @@ fn bad_op_input_is_a_clear_error() {
             ],
             "not a valid safetensors file",
         ),
+        (
+            // Near usize::MAX: begin + len wrapped and passed the check.
+            &[
+                "op",
+                "--op",
+                "fill",
+                "--params",
+                r#"{"channel_begin": 18446744073709551615, "channels": 1, "value": 7}"#,
+                "--inputs",
+                i,
+                "--out",
+                o,
+            ],
+            "do not fit",
+        ),
+        (
+            &["verify", "--op", "no_such_op_anywhere"],
+            "no case's op contains",
+        ),
+        (&["bench", "no_such_family"], "is not one of"),
+        (&["bench", "copy", "--iters", "0"], "at least 1"),
+        (
+            &["bench", "copy", "--peak-f32-tflops", "60"],
+            "needs --copy-gbps",
+        ),
     ];
     for (args, needle) in cases {
         let r = common::slimmable(&[args, &["--backend", "cpu"][..]].concat());
@@ -186,6 +211,77 @@ fn bad_op_input_is_a_clear_error() {
             "{args:?}: message lacks '{needle}':\n{t}"
         );
         assert!(!t.contains("panicked"), "{args:?} panicked:\n{t}");
+    }
+    assert!(!out.exists(), "a failed op must not write its output file");
+}
+
+/// Sizes that overflow or exceed the kernels' 32-bit indexing are errors
+/// before anything is allocated (they aborted the process, or wrapped into
+/// a wrong result), and numbered images with a gap are not dropped.
+#[test]
+fn oversized_and_misshapen_op_inputs_are_clear_errors() {
+    let mut rng = slimmable::rng::Rng::new(common::seed());
+    let dy = HostTensor::new(vec![3, 10, 1, 1], rng.vec_f32(30)).unwrap();
+    let img = HostTensor::new(
+        vec![2, 6, 6, 3],
+        (0..216).map(|v| (v % 256) as f32).collect(),
+    )
+    .unwrap();
+    let input = scratch("sizes-in.safetensors");
+    tensor_io::write(&input, &[("dy".into(), dy), ("images".into(), img)], None).unwrap();
+    let gap = scratch("gap-in.safetensors");
+    let one = |seed| HostTensor::new(vec![4, 4, 3], vec![seed; 48]).unwrap();
+    tensor_io::write(
+        &gap,
+        &[("img0".into(), one(1.0)), ("img2".into(), one(2.0))],
+        None,
+    )
+    .unwrap();
+    let out = scratch("sizes-out.safetensors");
+    let (i, g, o) = (
+        input.to_str().unwrap(),
+        gap.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+    let resize = |crop: &str| {
+        format!(
+            r#"{{"format": "u8_hwc", "mean": [0.5, 0.5, 0.5], "std": [0.2, 0.2, 0.2], "filter": "bilinear", "crops": [{crop}, null], "outputs": [{{"size": [4, 4]}}]}}"#
+        )
+    };
+    let cases: Vec<(Vec<&str>, String, &str)> = vec![
+        (
+            vec!["avg_pool_backward", i],
+            r#"{"h": 100000, "w": 100000}"#.into(),
+            "32-bit indexing",
+        ),
+        (
+            vec!["resize_pack", i],
+            resize("[18446744073709551615, 0, 2, 2]"),
+            "outside",
+        ),
+        (vec!["resize_pack", g], resize("null"), "'img1' is missing"),
+    ];
+    for (what, params, needle) in &cases {
+        let r = common::slimmable(&[
+            "op",
+            "--op",
+            what[0],
+            "--params",
+            params,
+            "--inputs",
+            what[1],
+            "--out",
+            o,
+            "--backend",
+            "cpu",
+        ]);
+        let t = common::output_text(&r);
+        assert!(!r.status.success(), "{what:?} {params} succeeded:\n{t}");
+        assert!(
+            t.contains(needle),
+            "{what:?} {params}: message lacks '{needle}':\n{t}"
+        );
+        assert!(!t.contains("panicked"), "{what:?} {params} panicked:\n{t}");
     }
     assert!(!out.exists(), "a failed op must not write its output file");
 }

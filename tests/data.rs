@@ -81,6 +81,19 @@ fn corrupt_or_missing_data_is_a_clear_error() {
     images(&d, &bytes[..bytes.len() - 100]);
     check(&d, "need 3920 data bytes");
 
+    // Dimensions whose product wraps (4·2^31·2^31 = 2^64) matched a short
+    // file and panicked later; and images of zero pixels divided by zero.
+    for (name, dims, needle) in [
+        ("wrap", [4usize, 1 << 31, 1 << 31], "too large"),
+        ("empty", [5, 0, 28], "corrupt or empty"),
+    ] {
+        let d = scratch(name);
+        write_synthetic(&d, 5, 6);
+        std::fs::remove_file(d.join("train-images-idx3-ubyte.gz")).unwrap();
+        images(&d, &idx::encode(&dims, &[]));
+        check(&d, needle);
+    }
+
     let d = scratch("count");
     write_synthetic(&d, 5, 3);
     std::fs::remove_file(d.join("train-images-idx3-ubyte.gz")).unwrap();

@@ -302,16 +302,65 @@ fn zero_epochs_write_the_initial_weights() {
     assert_eq!(meta.get("epoch").map(String::as_str), Some("0"));
 }
 
+/// A saved run is not replaced by a new one in the same folder unless
+/// `--overwrite` says so; with it, `--epochs 0` writes its own initial
+/// weights over the old checkpoint.
+#[test]
+fn a_saved_run_is_only_replaced_with_overwrite() {
+    use slimmable::data::{Dataset, DatasetKind, Split};
+    if let Err(e) = Dataset::load(DatasetKind::FashionMnist, Split::Test, None) {
+        let required = std::env::var("SLIMMABLE_REQUIRE_DATA").is_ok_and(|v| v == "1");
+        assert!(!required, "Fashion-MNIST required: {e}");
+        println!("skipped: {e}");
+        return;
+    }
+    let out = scratch("overwrite");
+    let run = |seed: &str, extra: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
+            .args(["train", "--preset", "fmnist-small", "--backend", "cpu"])
+            .args(["--epochs", "0", "--skip-eval", "--seed", seed])
+            .args(extra)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let text =
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        (o.status.success(), text)
+    };
+    let ckpt = out.join("checkpoint.safetensors");
+    let (ok, text) = run("7", &[]);
+    assert!(ok, "{text}");
+    let first = std::fs::read(&ckpt).unwrap();
+    let (ok, text) = run("8", &[]);
+    assert!(!ok, "a second run in the same folder was accepted: {text}");
+    assert!(text.contains("--overwrite"), "{text}");
+    assert!(
+        std::fs::read(&ckpt).unwrap() == first,
+        "the refused run changed the checkpoint"
+    );
+    let (ok, text) = run("8", &["--overwrite"]);
+    assert!(ok, "{text}");
+    assert!(
+        std::fs::read(&ckpt).unwrap() != first,
+        "--overwrite --epochs 0 kept the old checkpoint"
+    );
+}
+
 #[test]
 fn bad_schedules_are_refused_before_anything_is_written() {
     // (arguments, what the message must name)
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &["--epochs", "2", "--warmup-epochs", "2"],
             "fewer than --epochs",
         ),
         (&["--lr", "0"], "not a learning rate"),
         (&["--lr=-0.1"], "not a learning rate"),
+        (&["--lr", "1e300"], "f32 optimizer"),
+        // A repeated config failed only at the final save, after the run.
+        (&["--resolutions", "28,28"], "repeated"),
+        (&["--eval-widths", "1.0,1.0"], "repeated"),
     ];
     for (i, (args, needle)) in cases.iter().enumerate() {
         let out = scratch(&format!("bad-schedule-{i}"));

@@ -103,6 +103,21 @@ pub struct ConvBuffers<'a> {
     pub bias: Option<&'a Buffer>,
 }
 
+/// Refuses a buffer the kernels could not index (their offsets are 32-bit)
+/// before anything is allocated: a size computed from a user's tensor file
+/// must end in an error, not in the allocator aborting the process.
+pub fn check_alloc_len(len: usize) -> Result<()> {
+    if len > u32::MAX as usize + 1 {
+        return Err(crate::error::Error::invalid(
+            "buffer",
+            format!(
+                "{len} elements exceed the kernels' 32-bit indexing (at most 2^32); use smaller tensors or split the work"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The kernels every backend provides. Parameters are already validated.
 pub trait Backend {
     /// Which implementation this is (never `Auto`).

@@ -97,13 +97,28 @@ pub fn read_torch(path: &Path) -> Result<(String, HashMap<String, f64>)> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let v: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::io(path, format!("not bench_torch.py JSON: {e}")))?;
-    let device = v["device"].as_str().unwrap_or("?").to_string();
+    let shape = |what: String| {
+        Error::io(
+            path,
+            format!(
+                "{what}; give the JSON tools/bench_torch.py writes ({{\"device\": ..., \"cases\": {{name: {{\"ms\": ...}}}}}})"
+            ),
+        )
+    };
+    let device = v["device"]
+        .as_str()
+        .ok_or_else(|| shape("no \"device\" string".into()))?
+        .to_string();
+    let obj = v["cases"]
+        .as_object()
+        .ok_or_else(|| shape("no \"cases\" object".into()))?;
     let mut cases = HashMap::new();
-    if let Some(obj) = v["cases"].as_object() {
-        for (k, c) in obj {
-            if let Some(ms) = c["ms"].as_f64() {
+    for (k, c) in obj {
+        match c["ms"].as_f64() {
+            Some(ms) if ms.is_finite() && ms > 0.0 => {
                 cases.insert(k.clone(), ms);
             }
+            _ => return Err(shape(format!("case '{k}' has no positive \"ms\" number"))),
         }
     }
     Ok((device, cases))

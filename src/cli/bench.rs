@@ -6,6 +6,65 @@ use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::path::Path;
 
+/// The family name and repetition count, checked before a backend opens
+/// (opening CUDA compiles the kernels: a typo should not wait for that).
+pub fn check_args(family: &str, iters: usize) -> Result<()> {
+    if family != "all" && !bench::FAMILIES.contains(&family) {
+        return Err(Error::invalid(
+            "bench family",
+            format!("'{family}' is not one of {:?} or all", bench::FAMILIES),
+        ));
+    }
+    if iters == 0 {
+        return Err(Error::invalid(
+            "--iters",
+            "0 timed runs measure nothing; give at least 1",
+        ));
+    }
+    Ok(())
+}
+
+/// The roofline ceilings from the measured peaks. The percentages need the
+/// copy bandwidth (memory-bound rows) and take each FLOP peak that is
+/// given; a peak without the bandwidth, or one that is not positive, is an
+/// error rather than a flag silently dropped.
+pub fn ceilings(
+    copy_gbps: Option<f64>,
+    peaks_tflops: [Option<f64>; 3],
+) -> Result<Option<Ceilings>> {
+    for (name, v) in [
+        ("--copy-gbps", copy_gbps),
+        ("--peak-f32-tflops", peaks_tflops[0]),
+        ("--peak-tf32-tflops", peaks_tflops[1]),
+        ("--peak-bf16-tflops", peaks_tflops[2]),
+    ] {
+        if let Some(v) = v
+            && !(v.is_finite() && v > 0.0)
+        {
+            return Err(Error::invalid(
+                name,
+                format!("{v} is not a positive measured rate"),
+            ));
+        }
+    }
+    let Some(g) = copy_gbps else {
+        if peaks_tflops.iter().any(Option::is_some) {
+            return Err(Error::invalid(
+                "--peak-*-tflops",
+                "the % of roofline column needs --copy-gbps as well (the measured copy bandwidth, e.g. from `slimmable bench copy`)",
+            ));
+        }
+        return Ok(None);
+    };
+    let peak = |t: Option<f64>| t.unwrap_or(f64::INFINITY) * 1e12;
+    Ok(Some(Ceilings {
+        copy_bytes_per_s: g * 1e9,
+        f32_flops_per_s: peak(peaks_tflops[0]),
+        tf32_flops_per_s: peak(peaks_tflops[1]),
+        bf16_flops_per_s: peak(peaks_tflops[2]),
+    }))
+}
+
 pub fn run(
     kind: BackendKind,
     family: &str,
@@ -21,8 +80,16 @@ pub fn run(
         }
         None => (None, HashMap::new()),
     };
+    let mutualnet = if family == "all" || family == "mutualnet" {
+        format!(
+            " ({} for the mutualnet iteration)",
+            bench::mutualnet::timed_runs(iters)
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "bench: backend {} ({}), {iters} timed runs, medians",
+        "bench: backend {} ({}), {iters} timed runs{mutualnet}, medians",
         be.kind(),
         be.device_name()
     );

@@ -96,6 +96,10 @@ enum Command {
         /// Continue the run saved in --out exactly (optimizer state included).
         #[arg(long)]
         resume: bool,
+        /// Start a new run in --out even though one is saved there (its
+        /// checkpoint is replaced at the first save); without it that is an error.
+        #[arg(long, conflicts_with = "resume")]
+        overwrite: bool,
         #[arg(long)]
         epochs: Option<usize>,
         /// Training images per epoch (default: the preset's).
@@ -190,17 +194,19 @@ pub fn main() -> i32 {
             peak_bf16_tflops,
             profile_ops,
         } => {
-            let ceilings = copy_gbps.map(|g| crate::bench::Ceilings {
-                copy_bytes_per_s: g * 1e9,
-                f32_flops_per_s: peak_f32_tflops.unwrap_or(f64::INFINITY) * 1e12,
-                tf32_flops_per_s: peak_tf32_tflops.unwrap_or(f64::INFINITY) * 1e12,
-                bf16_flops_per_s: peak_bf16_tflops.unwrap_or(f64::INFINITY) * 1e12,
-            });
-            if profile_ops {
-                bench::profile_mutualnet(backend, &family, iters)
-            } else {
-                bench::run(backend, &family, iters, torch.as_deref(), ceilings)
-            }
+            let run = || -> crate::error::Result<i32> {
+                bench::check_args(&family, iters)?;
+                let ceilings = bench::ceilings(
+                    copy_gbps,
+                    [peak_f32_tflops, peak_tf32_tflops, peak_bf16_tflops],
+                )?;
+                if profile_ops {
+                    bench::profile_mutualnet(backend, &family, iters)
+                } else {
+                    bench::run(backend, &family, iters, torch.as_deref(), ceilings)
+                }
+            };
+            run()
         }
         Command::Train {
             preset,
@@ -208,6 +214,7 @@ pub fn main() -> i32 {
             data_dir,
             out,
             resume,
+            overwrite,
             epochs,
             images_per_epoch,
             eval_images,
@@ -228,6 +235,7 @@ pub fn main() -> i32 {
             data_dir,
             out,
             resume,
+            overwrite,
             epochs,
             images_per_epoch,
             eval_images,

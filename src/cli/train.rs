@@ -18,6 +18,7 @@ pub struct TrainArgs {
     pub data_dir: Option<PathBuf>,
     pub out: PathBuf,
     pub resume: bool,
+    pub overwrite: bool,
     pub epochs: Option<usize>,
     pub images_per_epoch: Option<usize>,
     pub eval_images: Option<usize>,
@@ -156,12 +157,29 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     if a.f32 {
         cfg.tf32 = false;
     }
+    // Settings that would fail deep inside the run fail here, before any
+    // folder is made.
+    cfg.check()?;
+    if a.out.exists() && !a.out.is_dir() {
+        return Err(Error::io(
+            &a.out,
+            "--out names a file; give a folder for the run (checkpoint, optimizer state, results)",
+        ));
+    }
+    let ckpt_path = a.out.join("checkpoint.safetensors");
+    // A saved run is never replaced by accident (the default --out is
+    // shared by every run that does not name one).
+    if a.profile_ops.is_none() && !a.resume && !a.overwrite && ckpt_path.exists() {
+        return Err(Error::io(
+            &a.out,
+            "a run is already saved here; pass --resume to continue it, --overwrite to replace it, or another --out",
+        ));
+    }
     let be = open_for_training(a.backend)?;
     std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
     if let Some(n) = a.profile_ops {
         return profile_ops(be.as_ref(), cfg, a.data_dir.as_deref(), &a.out, n);
     }
-    let ckpt_path = a.out.join("checkpoint.safetensors");
     let resume = if a.resume {
         if !ckpt_path.exists() {
             return Err(Error::io(
@@ -174,6 +192,14 @@ pub fn train(a: TrainArgs) -> Result<i32> {
         None
     };
     let mut trainer = Trainer::new(be.as_ref(), cfg, a.data_dir.as_deref(), resume)?;
+    let asked = trainer.cfg.images_per_epoch;
+    let used = trainer.iterations_per_epoch() * trainer.cfg.batch_size;
+    if asked != 0 && asked != used {
+        eprintln!(
+            "train: --images-per-epoch {asked} trains {used} images an epoch (whole batches of {}, at most the {} training images)",
+            trainer.cfg.batch_size, trainer.train.count
+        );
+    }
     println!(
         "train: {} on {} ({}), {} mode, widths {}–{}, resolutions {:?}, batch {}, {} epoch(s) × {} iterations{}",
         trainer.cfg.model,
@@ -208,9 +234,10 @@ pub fn train(a: TrainArgs) -> Result<i32> {
         );
         return Ok(130);
     }
-    if !ckpt_path.exists() {
+    if resume.is_none() && trainer.iteration == 0 {
         // `--epochs 0` ran no epoch, so nothing was saved: write the initial
-        // weights (e.g. to start tools/reference_trainer.py from them).
+        // weights (e.g. to start tools/reference_trainer.py from them), over
+        // a run --overwrite gave up.
         trainer.save(&ckpt_path, &[])?;
     }
     println!(
@@ -242,6 +269,15 @@ pub fn train(a: TrainArgs) -> Result<i32> {
         &trainer.cfg,
         &mut |r: &ConfigResult| {
             eprintln!("  {:.2}× {:>2} px: {:.2}%", r.width, r.resolution, r.top1);
+            // Ctrl-C between configs: nothing is being written (the
+            // recalibrated statistics are saved after the grid), so stop.
+            if stop.load(Ordering::SeqCst) {
+                println!(
+                    "interrupted during evaluation: the trained checkpoint {} is intact; `slimmable eval --checkpoint` evaluates it",
+                    ckpt_path.display()
+                );
+                std::process::exit(130);
+            }
         },
     )?;
     let recal: Vec<(f64, usize, usize)> = trainer
@@ -307,20 +343,38 @@ pub fn eval(
             "not a slimmable checkpoint (no model in its header)",
         )
     })?;
-    let config: serde_json::Value = meta
-        .get("model_config")
-        .and_then(|s| serde_json::from_str(s).ok())
-        .ok_or_else(|| Error::io(checkpoint, "no model configuration in the header"))?;
+    let config: serde_json::Value = match meta.get("model_config") {
+        None => return Err(Error::io(checkpoint, "no model configuration in the header")),
+        Some(s) => serde_json::from_str(s).map_err(|e| {
+            Error::io(
+                checkpoint,
+                format!("the header's model configuration is not valid JSON ({e}); the checkpoint is damaged"),
+            )
+        })?,
+    };
     let arch = models::build(model, &config)?;
     let ckpt = Checkpoint::load(checkpoint, &arch)?;
     // Evaluation settings: the run's own, when its optimizer state is beside it.
-    let mut cfg = tensor_io::read_metadata(&crate::train::optimizer_path(checkpoint))
-        .ok()
-        .and_then(|m| {
-            m.get("train_config")
-                .and_then(|s| serde_json::from_str::<TrainConfig>(s).ok())
-        })
-        .unwrap_or_else(TrainConfig::fmnist_full);
+    // Missing: the fmnist-full settings, said aloud. Present but unreadable:
+    // an error, since the run's dataset and recalibration live there.
+    let opt_path = crate::train::optimizer_path(checkpoint);
+    let mut cfg = if opt_path.exists() {
+        let meta = tensor_io::read_metadata(&opt_path)?;
+        meta.get("train_config")
+            .and_then(|s| serde_json::from_str::<TrainConfig>(s).ok())
+            .ok_or_else(|| {
+                Error::io(
+                    &opt_path,
+                    "optimizer state without a readable train_config (the run's dataset and evaluation settings); restore it from the run's folder, or move it away to evaluate with the fmnist-full settings",
+                )
+            })?
+    } else {
+        eprintln!(
+            "eval: no optimizer state beside the checkpoint ({}): evaluating with the fmnist-full settings (Fashion-MNIST, its recalibration and test images)",
+            opt_path.display()
+        );
+        TrainConfig::fmnist_full()
+    };
     cfg.model = arch.model.clone();
     cfg.model_config = arch.config.clone();
     cfg.eval_widths = ckpt.widths.clone();

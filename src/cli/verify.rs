@@ -1,10 +1,30 @@
 //! `slimmable verify`: the case list on one backend against the CPU reference.
 
 use crate::backend::{self, BackendKind};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::verify;
 
 pub fn run(kind: BackendKind, filter: Option<&str>, seed: Option<u64>) -> Result<i32> {
+    // Checked before the backend opens: a typo in `--op` must fail, not
+    // report "0 passed, 0 failed" and exit 0.
+    if let Some(f) = filter {
+        let all = verify::cases();
+        if !all.iter().any(|c| c.op.contains(f)) {
+            let mut ops: Vec<&str> = Vec::new();
+            for c in &all {
+                if !ops.contains(&c.op) {
+                    ops.push(c.op);
+                }
+            }
+            return Err(Error::invalid(
+                "verify --op",
+                format!(
+                    "no case's op contains {f:?}; the ops are: {}",
+                    ops.join(", ")
+                ),
+            ));
+        }
+    }
     let be = backend::open(kind)?;
     let seed = seed.unwrap_or_else(crate::rng::seed_from_env_or_clock);
     println!(

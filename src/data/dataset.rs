@@ -150,6 +150,14 @@ impl Dataset {
         let images = load_checked(kind, &img_path, img_stem, 3)?;
         let labels = load_checked(kind, &lbl_path, lbl_stem, 1)?;
         let (count, height, width) = (images.dims[0], images.dims[1], images.dims[2]);
+        if count == 0 || height == 0 || width == 0 {
+            return Err(Error::io(
+                &img_path,
+                format!(
+                    "holds {count} images of {height}×{width} pixels; the file is corrupt or empty"
+                ),
+            ));
+        }
         if labels.dims[0] != count {
             return Err(Error::io(
                 &lbl_path,

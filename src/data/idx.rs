@@ -68,7 +68,13 @@ pub fn parse(path: &Path, bytes: &[u8], expected_rank: usize) -> Result<IdxArray
             u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize
         })
         .collect();
-    let count: usize = dims.iter().product();
+    // Checked: dimensions near 2^32 each would wrap the product to a size
+    // that matches a short file.
+    let count = dims
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|n| n.checked_add(header).is_some())
+        .ok_or_else(|| bad(format!("dimensions {dims:?} are too large for any file")))?;
     if bytes.len() != header + count {
         return Err(bad(format!(
             "dimensions {dims:?} need {count} data bytes, the file has {}",

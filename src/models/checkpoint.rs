@@ -106,6 +106,13 @@ impl Checkpoint {
     /// first, so an invalid state fails here and the file at `path`, if
     /// any, is left as it was.
     pub fn save(&self, arch: &Architecture, path: &Path) -> Result<()> {
+        tensor_io::write_atomic(path, &self.to_bytes(arch, path)?)
+    }
+
+    /// The checkpoint file's bytes (validated against `arch`; `path` names
+    /// the file they are meant for in errors), for a caller that writes it
+    /// together with another file.
+    pub fn to_bytes(&self, arch: &Architecture, path: &Path) -> Result<Vec<u8>> {
         self.validate(arch)
             .map_err(|reason| Error::io(path, format!("checkpoint not written: {reason}")))?;
         let mut blobs: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
@@ -146,9 +153,8 @@ impl Checkpoint {
                     .map_err(|e| Error::io(path, format!("tensor '{name}': {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
-        let bytes = safetensors::serialize(views, Some(self.metadata()))
-            .map_err(|e| Error::io(path, format!("serializing the checkpoint: {e}")))?;
-        tensor_io::write_atomic(path, &bytes)
+        safetensors::serialize(views, Some(self.metadata()))
+            .map_err(|e| Error::io(path, format!("serializing the checkpoint: {e}")))
     }
 
     fn metadata(&self) -> HashMap<String, String> {

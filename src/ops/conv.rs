@@ -39,7 +39,8 @@ pub struct ConvGeometry {
 impl ConvGeometry {
     /// Output extent along one axis, or `None` if the kernel does not fit.
     pub fn out_size(input: usize, kernel: usize, stride: usize, pad: usize) -> Option<usize> {
-        (input + 2 * pad)
+        input
+            .checked_add(pad.checked_mul(2)?)?
             .checked_sub(kernel)
             .map(|r| r / stride.max(1) + 1)
     }
@@ -73,6 +74,17 @@ pub fn conv_params(pass: ConvPass, a: &ConvArgs) -> Result<Conv2dParams> {
     if g.groups == 0 || g.stride[0] == 0 || g.stride[1] == 0 {
         return Err(bad("groups and strides must be at least 1".into()));
     }
+    // The kernels form input coordinates as signed 32-bit `o·stride − pad`.
+    let limit = i32::MAX as usize;
+    for axis in 0..2 {
+        let input = x.dims[2 + axis];
+        let (stride, pad) = (g.stride[axis], g.padding[axis]);
+        if stride > limit || pad.saturating_mul(2).saturating_add(input) > limit {
+            return Err(bad(format!(
+                "stride {stride} / padding {pad} with an input of {input} exceed the kernels' 32-bit coordinates; padding should be at most a few kernel widths"
+            )));
+        }
+    }
     for (name, v) in [("x", x), ("w", w), ("y", y)] {
         if v.numel() == 0 {
             return Err(bad(format!(
@@ -99,9 +111,14 @@ pub fn conv_params(pass: ConvPass, a: &ConvArgs) -> Result<Conv2dParams> {
     let eh = ConvGeometry::out_size(h, kh, g.stride[0], g.padding[0]);
     let ew = ConvGeometry::out_size(wd, kw, g.stride[1], g.padding[1]);
     if eh != Some(ho) || ew != Some(wo) {
+        let extent =
+            |e: Option<usize>| e.map_or("none (the kernel does not fit)".into(), |v| v.to_string());
         return Err(bad(format!(
-            "input {h}x{wd} with kernel {kh}x{kw}, stride {:?}, padding {:?} gives output {eh:?}x{ew:?}, but y is {ho}x{wo}",
-            g.stride, g.padding
+            "input {h}x{wd} with kernel {kh}x{kw}, stride {:?}, padding {:?} gives output {} x {}, but y is {ho}x{wo}",
+            g.stride,
+            g.padding,
+            extent(eh),
+            extent(ew)
         )));
     }
     x.check_within("conv2d x", a.x.0.len())?;

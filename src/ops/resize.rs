@@ -286,20 +286,18 @@ pub fn plan(
         });
         check_extent(&format!("image {i}'s crop height"), crop.height)?;
         check_extent(&format!("image {i}'s crop width"), crop.width)?;
-        if crop.top + crop.height > im.height || crop.left + crop.width > im.width {
+        let inside = |start: usize, len: usize, extent: usize| {
+            start.checked_add(len).is_some_and(|end| end <= extent)
+        };
+        if !inside(crop.top, crop.height, im.height) || !inside(crop.left, crop.width, im.width) {
             return Err(bad(format!(
-                "image {i}: crop box rows {}..{}, columns {}..{} lies outside the {}×{} image; clamp the crop to the image",
-                crop.top,
-                crop.top + crop.height,
-                crop.left,
-                crop.left + crop.width,
-                im.height,
-                im.width
+                "image {i}: crop box rows {}..+{}, columns {}..+{} lies outside the {}×{} image; clamp the crop to the image",
+                crop.top, crop.height, crop.left, crop.width, im.height, im.width
             )));
         }
         crops.push((crop.height, crop.width));
         let elems = im.height * im.width * c;
-        let end = im.offset + elems;
+        let end = im.offset.saturating_add(elems);
         if end > limit {
             return Err(bad(format!(
                 "image {i} ends at {end}, beyond the kernels' 32-bit indexing; use several launches"

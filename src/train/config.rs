@@ -148,6 +148,30 @@ impl TrainConfig {
         if self.resolutions.is_empty() || self.eval_widths.is_empty() {
             return bad("give at least one resolution and one evaluation width".into());
         }
+        // Each config keeps its own BN statistics in the checkpoint: a
+        // repeated one would only fail at the final save, after the run.
+        for (i, r) in self.resolutions.iter().enumerate() {
+            if *r == 0 || self.resolutions[..i].contains(r) {
+                return bad(format!(
+                    "resolution {r} in {:?} is zero or repeated; give each resolution once (--resolutions)",
+                    self.resolutions
+                ));
+            }
+        }
+        for (i, w) in self.eval_widths.iter().enumerate() {
+            if self.eval_widths[..i].contains(w) {
+                return bad(format!(
+                    "evaluation width {w} in {:?} is repeated; give each width once (--eval-widths)",
+                    self.eval_widths
+                ));
+            }
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= f32::MAX as f64) {
+            return bad(format!(
+                "learning rate {:e} is not a positive number the f32 optimizer can hold; give e.g. 0.1 (--lr)",
+                self.lr
+            ));
+        }
         if self.batch_size < 2 {
             return bad("batch norm needs batches of at least 2".into());
         }

@@ -325,9 +325,10 @@ impl<'a> Trainer<'a> {
         Ok(true)
     }
 
-    /// Writes the model (PyTorch names, atomically) and then the optimizer
-    /// state beside it, tied to the model file by its SHA-256, so a pair
-    /// torn by a crash is refused on resume. `recalibrated` adds the
+    /// Writes the model (PyTorch names) and the optimizer state beside it
+    /// as one step (both written before either is replaced), tied to the
+    /// model file by its SHA-256, so a pair torn by a crash is refused on
+    /// resume. `recalibrated` adds the
     /// per-config BN statistics of an evaluation.
     pub fn save(&self, path: &Path, recalibrated: &[(f64, usize, usize)]) -> Result<()> {
         // Parameters by their PyTorch names, then each BN's training
@@ -372,8 +373,8 @@ impl<'a> Trainer<'a> {
             batches_tracked: self.batches_tracked.clone(),
             bn_stats,
         };
-        ckpt.save(&self.arch, path)?;
-        let model_sha = sha256_hex(&std::fs::read(path).map_err(|e| Error::io(path, e))?);
+        let model_bytes = ckpt.to_bytes(&self.arch, path)?;
+        let model_sha = sha256_hex(&model_bytes);
         let momentum: Vec<(String, HostTensor)> = self
             .net
             .params()
@@ -395,7 +396,11 @@ impl<'a> Trainer<'a> {
                 serde_json::to_string(&self.cfg).unwrap_or_default(),
             ),
         ]);
-        tensor_io::write(&optimizer_path(path), &momentum, Some(meta))
+        // Both files written before either replaces its old one: a failed
+        // write keeps the last good pair.
+        let opt_path = optimizer_path(path);
+        let opt_bytes = tensor_io::serialize(&opt_path, &momentum, Some(meta))?;
+        tensor_io::write_all_atomic(&[(path, &model_bytes), (&opt_path, &opt_bytes)])
     }
 
     fn load_optimizer(

@@ -13,7 +13,7 @@ use super::{
     Backend, BackendKind, Buffer, ConvBuffers, ConvPass, Precision, Storage, check_write_len,
     wrong_storage,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::params::{
     BnParams, Conv2dParams, EltwiseParams, FillParams, LinearParams, LossParams, PoolParams,
     ResizePackParams, SgdParams, SliceCopyParams, ViewParams, bn_flags, sgd_flags,
@@ -72,8 +72,21 @@ impl Backend for CpuBackend {
     }
 
     fn alloc(&self, len: usize) -> Result<Buffer> {
-        // Unspecified contents: NaN, so that a missed write shows.
-        self.upload(&vec![f32::NAN; len])
+        super::check_alloc_len(len)?;
+        // Unspecified contents: NaN, so that a missed write shows. A failed
+        // allocation is an error, not an abort.
+        let mut host = Vec::new();
+        host.try_reserve_exact(len).map_err(|_| {
+            Error::invalid(
+                "buffer",
+                format!("cannot allocate {len} f32s in host memory; use smaller tensors"),
+            )
+        })?;
+        host.resize(len, f32::NAN);
+        Ok(Buffer {
+            len,
+            storage: Storage::Cpu(RwLock::new(host)),
+        })
     }
 
     fn upload(&self, host: &[f32]) -> Result<Buffer> {

@@ -178,6 +178,7 @@ impl Backend for CudaBackend {
     }
 
     fn alloc(&self, len: usize) -> Result<Buffer> {
+        super::check_alloc_len(len)?;
         // SAFETY: f32 has no invalid bit patterns; callers treat the contents
         // as unspecified until written.
         let s = unsafe { self.stream.alloc::<f32>(len.max(1)) }

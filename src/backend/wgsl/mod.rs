@@ -194,6 +194,7 @@ impl Backend for WgslBackend {
     }
 
     fn alloc(&self, len: usize) -> Result<Buffer> {
+        super::check_alloc_len(len)?;
         let bytes = (len.max(1) * 4) as u64;
         if bytes > self.max_buffer_bytes {
             return Err(Error::invalid(
