@@ -347,6 +347,58 @@ fn a_saved_run_is_only_replaced_with_overwrite() {
     );
 }
 
+/// `--resume` alone continues a run with its saved settings; an option
+/// beside it that would change them is refused by name, with both values.
+#[test]
+fn resume_takes_the_saved_settings_and_names_conflicts() {
+    use slimmable::data::{Dataset, DatasetKind, Split};
+    if let Err(e) = Dataset::load(DatasetKind::FashionMnist, Split::Test, None) {
+        let required = std::env::var("SLIMMABLE_REQUIRE_DATA").is_ok_and(|v| v == "1");
+        assert!(!required, "Fashion-MNIST required: {e}");
+        println!("skipped: {e}");
+        return;
+    }
+    let out = scratch("resume-settings");
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
+            .args(["train", "--backend", "cpu", "--skip-eval"])
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let text =
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        (o.status.success(), text)
+    };
+    let (ok, text) = run(&[
+        "--images-per-epoch",
+        "64",
+        "--epochs",
+        "1",
+        "--seed",
+        "5",
+        "--lr",
+        "0.07",
+    ]);
+    assert!(ok, "{text}");
+    let ckpt = out.join("checkpoint.safetensors");
+    let before = std::fs::read(&ckpt).unwrap();
+    let (ok, text) = run(&["--resume"]);
+    assert!(ok, "--resume alone was refused: {text}");
+    assert!(text.contains("resumed at iteration 2"), "{text}");
+    let (ok, text) = run(&["--resume", "--lr", "0.2"]);
+    assert!(!ok, "a changed --lr was accepted on resume: {text}");
+    assert!(
+        text.contains("--lr") && text.contains("saved 0.07"),
+        "{text}"
+    );
+    assert!(
+        std::fs::read(&ckpt).unwrap() == before,
+        "a refused resume changed the checkpoint"
+    );
+}
+
 #[test]
 fn bad_schedules_are_refused_before_anything_is_written() {
     // (arguments, what the message must name)

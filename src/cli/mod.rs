@@ -82,9 +82,10 @@ enum Command {
     /// Train a slimmable network with MutualNet, then evaluate every
     /// width × resolution config and print the query table.
     Train {
-        /// fmnist-small (the main job, minutes on a CPU) or fmnist-full (the issue-7 recipe).
-        #[arg(long, default_value = "fmnist-small")]
-        preset: String,
+        /// fmnist-small (the main job, minutes on a CPU; the default) or
+        /// fmnist-full (the issue-7 recipe). With --resume: the run's own.
+        #[arg(long)]
+        preset: Option<String>,
         #[arg(long, env = "SLIMMABLE_BACKEND", default_value = "auto")]
         backend: BackendKind,
         /// Dataset folder (default: installed location, or SLIMMABLE_DATA_DIR).
