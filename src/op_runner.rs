@@ -245,7 +245,13 @@ fn run_resize_pack(
         (f, _) => return Err(bad("filter", format!("'{f}'; use nearest or bilinear"))),
     };
     let order = match (p.order.as_deref().unwrap_or("direct"), p.full) {
-        ("direct", _) => Order::Direct,
+        ("direct", Some(_)) => {
+            return Err(bad(
+                "full",
+                "applies to the mutualnet order only (the direct order resizes each crop itself); drop it or add \"order\": \"mutualnet\"".into(),
+            ));
+        }
+        ("direct", None) => Order::Direct,
         ("mutualnet", Some([h, w])) => Order::MutualNet {
             full_height: h,
             full_width: w,
@@ -377,6 +383,15 @@ pub(crate) fn parse<T: for<'de> Deserialize<'de>>(op: &str, json: &str) -> Resul
             format!("{e}; expected {}", usage(op)),
         )
     })
+}
+
+/// Whether the `--params` JSON names `key` (for keys whose default cannot
+/// be told from an explicit value once parsed).
+pub(crate) fn names_key(json: &str, key: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(json)
+        .ok()
+        .and_then(|v| v.as_object().map(|o| o.contains_key(key)))
+        .unwrap_or(false)
 }
 
 pub(crate) fn usage(op: &str) -> &'static str {

@@ -24,8 +24,8 @@ struct ConvOpParams {
     in_c: Option<usize>,
     /// Active output channels (default: all of w's).
     out: Option<usize>,
-    #[serde(default = "one")]
-    groups: usize,
+    /// Default 1; depthwise sets it.
+    groups: Option<usize>,
     /// Groups = active input channels (and out = in).
     #[serde(default)]
     depthwise: bool,
@@ -42,10 +42,6 @@ struct ConvOpParams {
     bias: bool,
 }
 
-fn one() -> usize {
-    1
-}
-
 fn ones() -> [usize; 2] {
     [1, 1]
 }
@@ -60,6 +56,32 @@ fn precision(name: Option<&str>) -> Result<Precision> {
 /// Runs conv2d_fwd, conv2d_dgrad or conv2d_wgrad.
 pub fn run(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Outputs> {
     let p: ConvOpParams = parse(op, json)?;
+    // Keys this op would not read are errors, as unknown keys are.
+    let unused = |key: &str, why: &str| {
+        Err(Error::invalid(
+            format!("--params for {op}"),
+            format!("\"{key}\" does not apply here: {why}; drop it"),
+        ))
+    };
+    if p.input_size.is_some() && op != "conv2d_dgrad" {
+        return unused(
+            "input_size",
+            "only conv2d_dgrad takes it (x gives the size)",
+        );
+    }
+    if p.bias && op != "conv2d_wgrad" {
+        return unused(
+            "bias",
+            "it asks conv2d_wgrad for db; the forward takes a bias as input 'b'",
+        );
+    }
+    if p.depthwise && (p.groups.is_some() || p.out.is_some()) {
+        return unused(
+            if p.groups.is_some() { "groups" } else { "out" },
+            "depthwise sets groups and out to the active input channels",
+        );
+    }
+    let p_groups = p.groups.unwrap_or(1);
     let prec = precision(p.precision.as_deref())?;
     let w = input(op, inputs, "w")?;
     let w_full = w.dims4("w")?;
@@ -87,14 +109,14 @@ pub fn run(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Ou
             let c_full = if p.depthwise {
                 o_full
             } else {
-                icg_full * p.groups
+                icg_full * p_groups
             };
             (n, c_full, h, wd)
         }
         (None, None) => unreachable!("every conv op has x or dy"),
     };
     let ic = p.in_c.unwrap_or(c_full);
-    let groups = if p.depthwise { ic } else { p.groups };
+    let groups = if p.depthwise { ic } else { p_groups };
     let oc = if p.depthwise {
         ic
     } else {

@@ -4,7 +4,7 @@
 
 use crate::backend::{Backend, Buffer};
 use crate::error::{Error, Result};
-use crate::op_runner::{input, parse, usage};
+use crate::op_runner::{input, names_key, parse, usage};
 use crate::ops::{self, Activation, LinearWeight, RunningStats, SgdConfig, StatsUpdate};
 use crate::tensor_io::HostTensor;
 use crate::view::View;
@@ -233,6 +233,16 @@ pub fn run(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Ou
                 ));
             }
             let m = match inputs.get("momentum_buffer") {
+                Some(m) if m.data.len() != w.data.len() => {
+                    return Err(Error::invalid(
+                        op,
+                        format!(
+                            "momentum_buffer has {} elements but param has {}; give equal lengths",
+                            m.data.len(),
+                            w.data.len()
+                        ),
+                    ));
+                }
                 Some(m) => m.data.clone(),
                 None => vec![0.0; w.data.len()],
             };
@@ -261,6 +271,25 @@ pub fn run(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Ou
 
 fn batch_norm(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Outputs> {
     let p: BnOpParams = parse(op, json)?;
+    // Keys this op would not read are errors, as unknown keys are.
+    let unused = |key: &str, why: &str| -> Result<Outputs> {
+        Err(Error::invalid(
+            format!("--params for {op}"),
+            format!("\"{key}\" does not apply here: {why}; drop it"),
+        ))
+    };
+    let training = op == "batch_norm_train";
+    for key in ["momentum", "batches_seen"] {
+        if !training && names_key(json, key) {
+            return unused(key, "only batch_norm_train updates the running statistics");
+        }
+    }
+    if training && p.momentum.is_some() && names_key(json, "batches_seen") {
+        return unused(
+            "batches_seen",
+            "it counts batches for the cumulative average (\"momentum\": null)",
+        );
+    }
     let act = activation(p.act.as_deref())?;
     let x = input(op, inputs, "x")?;
     let full = x.dims4("x")?;

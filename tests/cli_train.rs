@@ -192,6 +192,19 @@ fn every_training_op_runs_and_bad_input_is_refused() {
             "unknown field",
         ),
         ("linear_forward", r#"{"in": 7}"#, &lin, "do not fit"),
+        // Known keys the op would not read were silently ignored.
+        (
+            "batch_norm_eval",
+            r#"{"channels": 3, "momentum": 0.5}"#,
+            &input,
+            "does not apply",
+        ),
+        (
+            "batch_norm_train",
+            r#"{"channels": 3, "momentum": 0.1, "batches_seen": 4}"#,
+            &input,
+            "does not apply",
+        ),
         (
             "sgd_step",
             r#"{"momentum": 0.9}"#,

@@ -98,6 +98,14 @@ fn conv_op_errors_say_what_to_do() {
         (r#"{"in": 12, "precision": "fp8"}"#, "not f32, tf32 or bf16"),
         (r#"{"in": 12, "stride": [0, 1]}"#, "at least 1"),
         (r#"{"in": 12, "strde": [1, 1]}"#, "unknown field"),
+        // Known keys the forward would not read were silently ignored.
+        (r#"{"in": 12, "input_size": [9, 11]}"#, "does not apply"),
+        (r#"{"in": 12, "bias": true}"#, "does not apply"),
+        (r#"{"depthwise": true, "groups": 2}"#, "does not apply"),
+        (
+            r#"{"in": 12, "padding": [18446744073709551615, 0]}"#,
+            "does not fit",
+        ),
     ] {
         let o = common::run_op("conv2d_fwd", params, &input, &out, "cpu");
         let text = format!(
