@@ -179,6 +179,7 @@ enum Command {
 /// Entry point of the binary; returns the process exit code.
 pub fn main() -> i32 {
     quiet_mesa_warning();
+    drop_empty_settings();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Devices => devices::run(),
@@ -277,6 +278,18 @@ pub fn main() -> i32 {
 
 /// Mesa prints "XDG_RUNTIME_DIR is invalid or not set" on every Vulkan
 /// instance when the variable is unset; point it at the temp folder.
+/// An environment variable set to the empty string (`SLIMMABLE_DATA_DIR=`)
+/// means "not set": otherwise clap reports "a value is required for
+/// '--data-dir'", naming a flag the user never gave.
+fn drop_empty_settings() {
+    for name in ["SLIMMABLE_DATA_DIR", "SLIMMABLE_BACKEND"] {
+        if std::env::var_os(name).is_some_and(|v| v.is_empty()) {
+            // SAFETY: called first thing in main, before any thread exists.
+            unsafe { std::env::remove_var(name) };
+        }
+    }
+}
+
 fn quiet_mesa_warning() {
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         // SAFETY: called first thing in main, before any thread exists.

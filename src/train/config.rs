@@ -151,6 +151,12 @@ impl TrainConfig {
         // Each config keeps its own BN statistics in the checkpoint: a
         // repeated one would only fail at the final save, after the run.
         for (i, r) in self.resolutions.iter().enumerate() {
+            if *r > crate::ops::resize::MAX_EXTENT {
+                return bad(format!(
+                    "resolution {r} is above the resize kernels' limit of {} pixels a side (--resolutions)",
+                    crate::ops::resize::MAX_EXTENT
+                ));
+            }
             if *r == 0 || self.resolutions[..i].contains(r) {
                 return bad(format!(
                     "resolution {r} in {:?} is zero or repeated; give each resolution once (--resolutions)",
