@@ -19,6 +19,36 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// The presets train Fashion-MNIST, whose files are checked by hash: the
+/// installed copy is needed. Without it a test prints `skipped: ...`
+/// (and fails where SLIMMABLE_REQUIRE_DATA=1, as in CI).
+fn fashion_mnist_installed() -> bool {
+    use slimmable::data::{Dataset, DatasetKind, Split};
+    match Dataset::load(DatasetKind::FashionMnist, Split::Test, None) {
+        Ok(_) => true,
+        Err(e) => {
+            let required = std::env::var("SLIMMABLE_REQUIRE_DATA").is_ok_and(|v| v == "1");
+            assert!(!required, "Fashion-MNIST required: {e}");
+            println!("skipped: {e}");
+            false
+        }
+    }
+}
+
+/// `slimmable train --backend cpu ARGS --out OUT`: whether it succeeded,
+/// and its stdout and stderr.
+fn train_cli(args: &[&str], out: &Path) -> (bool, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
+        .args(["train", "--backend", "cpu"])
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    (o.status.success(), text)
+}
+
 /// Class k is a bright square at a class-dependent place: learnable.
 fn write_dataset(dir: &Path, count: usize, split: &str, seed: u64) {
     let mut rng = Rng::new(seed);
@@ -253,27 +283,13 @@ fn profiled_backend_times_every_operation_of_a_training_step() {
 /// weights for another seed.
 #[test]
 fn zero_epochs_write_the_initial_weights() {
-    // The presets train Fashion-MNIST, whose files are checked by hash: the
-    // installed copy is needed.
-    use slimmable::data::{Dataset, DatasetKind, Split};
-    if let Err(e) = Dataset::load(DatasetKind::FashionMnist, Split::Test, None) {
-        let required = std::env::var("SLIMMABLE_REQUIRE_DATA").is_ok_and(|v| v == "1");
-        assert!(!required, "Fashion-MNIST required: {e}");
-        println!("skipped: {e}");
+    if !fashion_mnist_installed() {
         return;
     }
     let run = |name: &str, seed: &str| -> (Vec<u8>, PathBuf) {
         let out = scratch(name);
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
-            .args(["train", "--preset", "fmnist-small", "--backend", "cpu"])
-            .args(["--epochs", "0", "--skip-eval", "--seed", seed])
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap();
-        let text =
-            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
-        assert!(o.status.success(), "{text}");
+        let (ok, text) = train_cli(&["--epochs", "0", "--skip-eval", "--seed", seed], &out);
+        assert!(ok, "{text}");
         let ckpt = out.join("checkpoint.safetensors");
         let bytes = std::fs::read(&ckpt).unwrap_or_else(|e| panic!("{e}: {text}"));
         (bytes, ckpt)
@@ -307,26 +323,13 @@ fn zero_epochs_write_the_initial_weights() {
 /// weights over the old checkpoint.
 #[test]
 fn a_saved_run_is_only_replaced_with_overwrite() {
-    use slimmable::data::{Dataset, DatasetKind, Split};
-    if let Err(e) = Dataset::load(DatasetKind::FashionMnist, Split::Test, None) {
-        let required = std::env::var("SLIMMABLE_REQUIRE_DATA").is_ok_and(|v| v == "1");
-        assert!(!required, "Fashion-MNIST required: {e}");
-        println!("skipped: {e}");
+    if !fashion_mnist_installed() {
         return;
     }
     let out = scratch("overwrite");
     let run = |seed: &str, extra: &[&str]| {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
-            .args(["train", "--preset", "fmnist-small", "--backend", "cpu"])
-            .args(["--epochs", "0", "--skip-eval", "--seed", seed])
-            .args(extra)
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap();
-        let text =
-            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
-        (o.status.success(), text)
+        let args = [&["--epochs", "0", "--skip-eval", "--seed", seed][..], extra].concat();
+        train_cli(&args, &out)
     };
     let ckpt = out.join("checkpoint.safetensors");
     let (ok, text) = run("7", &[]);
@@ -351,26 +354,11 @@ fn a_saved_run_is_only_replaced_with_overwrite() {
 /// beside it that would change them is refused by name, with both values.
 #[test]
 fn resume_takes_the_saved_settings_and_names_conflicts() {
-    use slimmable::data::{Dataset, DatasetKind, Split};
-    if let Err(e) = Dataset::load(DatasetKind::FashionMnist, Split::Test, None) {
-        let required = std::env::var("SLIMMABLE_REQUIRE_DATA").is_ok_and(|v| v == "1");
-        assert!(!required, "Fashion-MNIST required: {e}");
-        println!("skipped: {e}");
+    if !fashion_mnist_installed() {
         return;
     }
     let out = scratch("resume-settings");
-    let run = |args: &[&str]| {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
-            .args(["train", "--backend", "cpu", "--skip-eval"])
-            .args(args)
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap();
-        let text =
-            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
-        (o.status.success(), text)
-    };
+    let run = |args: &[&str]| train_cli(&[&["--skip-eval"][..], args].concat(), &out);
     let (ok, text) = run(&[
         "--images-per-epoch",
         "64",
@@ -417,15 +405,8 @@ fn bad_schedules_are_refused_before_anything_is_written() {
     for (i, (args, needle)) in cases.iter().enumerate() {
         let out = scratch(&format!("bad-schedule-{i}"));
         let _ = std::fs::remove_dir_all(&out);
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
-            .args(["train", "--preset", "fmnist-small", "--backend", "cpu"])
-            .args(*args)
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success(), "{args:?} accepted: {text}");
+        let (ok, text) = train_cli(args, &out);
+        assert!(!ok, "{args:?} accepted: {text}");
         assert!(text.contains(needle), "{args:?}: {text}");
         assert!(!out.exists(), "{args:?}: {} was created", out.display());
     }
