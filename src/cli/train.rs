@@ -268,22 +268,28 @@ pub fn train(a: TrainArgs) -> Result<i32> {
         ));
     }
     let be = open_for_training(a.backend)?;
-    std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
-    // Found now, not at the first save after an epoch of training.
-    let probe = a.out.join(".slimmable-write-test");
-    std::fs::write(&probe, b"")
-        .and_then(|()| std::fs::remove_file(&probe))
-        .map_err(|e| {
-            Error::io(
-                &a.out,
-                format!("cannot write in this folder ({e}); choose a writable --out"),
-            )
-        })?;
+    let make_out = || -> Result<()> {
+        std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
+        // Found now, not at the first save after an epoch of training.
+        let probe = a.out.join(".slimmable-write-test");
+        std::fs::write(&probe, b"")
+            .and_then(|()| std::fs::remove_file(&probe))
+            .map_err(|e| {
+                Error::io(
+                    &a.out,
+                    format!("cannot write in this folder ({e}); choose a writable --out"),
+                )
+            })
+    };
     if let Some(n) = a.profile_ops {
+        make_out()?;
         return profile_ops(be.as_ref(), cfg, a.data_dir.as_deref(), &a.out, n);
     }
     let resume = a.resume.then_some(ckpt_path.as_path());
+    // The data loads (and a resumed run is checked) before the folder is
+    // made: a run that cannot start leaves nothing behind.
     let mut trainer = Trainer::new(be.as_ref(), cfg, a.data_dir.as_deref(), resume)?;
+    make_out()?;
     let asked = trainer.cfg.images_per_epoch;
     let used = trainer.iterations_per_epoch() * trainer.cfg.batch_size;
     if asked != 0 && asked != used {
