@@ -39,7 +39,7 @@ RUN_OUT="$OUT"   # where ours() and start_torch() write
 # the fmnist-full recipe's first iterations blow up (cross-entropy from 2.3
 # to about 20 by iteration 10, in ours and in PyTorch, CPU and GPU alike)
 # and the runs part ways there (run 9). LR=R: both trainers peak at R
-# instead of the preset's 0.1 (results/2026-11-27-stability-cpu: at 0.1 the
+# instead of the preset's 0.1 (results/2026-11-28-stability-cpu: at 0.1 the
 # stem turns by most of a radian a step; see its README for a rate that
 # trains without blowing up, so that the two runs can be compared config by config).
 warm=()
