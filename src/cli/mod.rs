@@ -4,6 +4,7 @@ mod bench;
 mod cubins;
 mod devices;
 mod op;
+mod resume;
 mod train;
 mod verify;
 

@@ -1,0 +1,86 @@
+//! `slimmable train --resume`: the run's saved settings, and the options
+//! given beside the flag that would change them.
+
+use crate::error::{Error, Result};
+use crate::tensor_io;
+use crate::train::TrainConfig;
+use std::path::Path;
+
+/// The settings a run saved beside its checkpoint, for `--resume`.
+pub fn saved_config(ckpt_path: &Path) -> Result<TrainConfig> {
+    if !ckpt_path.exists() {
+        return Err(Error::io(
+            ckpt_path,
+            "nothing to resume: no checkpoint here; drop --resume to start a new run",
+        ));
+    }
+    let opt_path = crate::train::optimizer_path(ckpt_path);
+    if !opt_path.exists() {
+        return Err(Error::io(
+            &opt_path,
+            "missing: --resume needs the optimizer state saved with the checkpoint; restore it, or start a new run with --overwrite",
+        ));
+    }
+    let meta = tensor_io::read_metadata(&opt_path)?;
+    meta.get("train_config")
+        .and_then(|s| serde_json::from_str(s).ok())
+        .ok_or_else(|| {
+            Error::io(
+                &opt_path,
+                "no readable training configuration in the optimizer state; restore the run's file, or start a new run with --overwrite",
+            )
+        })
+}
+
+/// The options given beside `--resume` that change the saved run's
+/// settings, each named with both values: a resumed run is the same run.
+pub fn conflicts(saved: &TrainConfig, given: &TrainConfig, preset: Option<&str>) -> Result<()> {
+    let (s, g) = (
+        serde_json::to_value(saved).unwrap_or_default(),
+        serde_json::to_value(given).unwrap_or_default(),
+    );
+    let flag = |field: &str| match field {
+        "width_min" | "width_max" => "--widths",
+        "resolutions" => "--resolutions",
+        "eval_widths" => "--eval-widths",
+        "mode" => "--mode",
+        "epochs" => "--epochs",
+        "images_per_epoch" => "--images-per-epoch",
+        "lr" => "--lr",
+        "warmup_epochs" => "--warmup-epochs",
+        "seed" => "--seed",
+        "tf32" => "--f32",
+        "eval_images" => "--eval-images",
+        _ => "--preset",
+    };
+    let mut conflicts = Vec::new();
+    if let (Some(s), Some(g)) = (s.as_object(), g.as_object()) {
+        for (k, sv) in s {
+            if g.get(k) != Some(sv) {
+                let given = g.get(k).map_or("none".into(), |v| v.to_string());
+                conflicts.push(format!("{} ({k}: saved {sv}, given {given})", flag(k)));
+            }
+        }
+    }
+    if let Some(p) = preset {
+        let named = TrainConfig::preset(p)?;
+        if (named.model_config != saved.model_config)
+            || (named.dataset != saved.dataset)
+            || (named.batch_size != saved.batch_size)
+        {
+            conflicts.push(format!(
+                "--preset ({p}: another model, dataset or batch than the run's)"
+            ));
+        }
+    }
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "--resume",
+        format!(
+            "a resumed run keeps the settings it was started with; these options change them: {}. Drop them to continue the run, or start a new run with --overwrite or another --out",
+            conflicts.join("; ")
+        ),
+    ))
+}
