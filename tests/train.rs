@@ -335,6 +335,12 @@ fn a_saved_run_is_only_replaced_with_overwrite() {
     let (ok, text) = run("7", &[]);
     assert!(ok, "{text}");
     let first = std::fs::read(&ckpt).unwrap();
+    // The header names the dataset, for `eval` without the optimizer state.
+    let header = slimmable::tensor_io::read_metadata(&ckpt).unwrap();
+    assert_eq!(
+        header.get("dataset").map(String::as_str),
+        Some("fashion-mnist")
+    );
     let (ok, text) = run("8", &[]);
     assert!(!ok, "a second run in the same folder was accepted: {text}");
     assert!(text.contains("--overwrite"), "{text}");

@@ -389,11 +389,17 @@ pub fn eval(
                 )
             })?
     } else {
+        // The dataset from the checkpoint's header where it names one.
+        let mut fallback = TrainConfig::fmnist_full();
+        if let Some(d) = meta.get("dataset") {
+            fallback.dataset = d.clone();
+        }
         eprintln!(
-            "eval: no optimizer state beside the checkpoint ({}): evaluating with the fmnist-full settings (Fashion-MNIST, its recalibration and test images)",
-            opt_path.display()
+            "eval: no optimizer state beside the checkpoint ({}): evaluating {} with the fmnist-full recalibration and all test images",
+            opt_path.display(),
+            fallback.dataset
         );
-        TrainConfig::fmnist_full()
+        fallback
     };
     cfg.model = arch.model.clone();
     cfg.model_config = arch.config.clone();

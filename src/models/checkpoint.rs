@@ -71,6 +71,10 @@ pub struct Checkpoint {
     /// `num_batches_tracked` of each BN, by tensor name.
     pub batches_tracked: BTreeMap<String, i64>,
     pub bn_stats: Vec<ConfigStats>,
+    /// The dataset the run trained on (`fashion-mnist`, `mnist`), so that
+    /// `eval` finds it without the optimizer state. `None` in checkpoints
+    /// written before 2026-11-28 and in fresh initial weights.
+    pub dataset: Option<String>,
 }
 
 impl Checkpoint {
@@ -96,6 +100,7 @@ impl Checkpoint {
             tensors: initial_tensors(arch, seed)?,
             batches_tracked,
             bn_stats: vec![],
+            dataset: None,
         };
         ckpt.validate(arch)
             .map_err(|reason| Error::invalid("initial checkpoint", reason))?;
@@ -163,14 +168,18 @@ impl Checkpoint {
             .iter()
             .map(|c| (c.width, c.resolution))
             .collect();
-        HashMap::from([
+        let mut meta = HashMap::from([
             ("format".to_string(), FORMAT.to_string()),
             ("model".to_string(), self.model.clone()),
             ("model_config".to_string(), self.model_config.to_string()),
             ("widths".to_string(), json(&self.widths)),
             ("resolutions".to_string(), json(&self.resolutions)),
             ("bn_stats_configs".to_string(), json(&configs)),
-        ])
+        ]);
+        if let Some(d) = &self.dataset {
+            meta.insert("dataset".to_string(), d.clone());
+        }
+        meta
     }
 
     /// Reads and validates a checkpoint for `arch`. Every failure names the
@@ -226,6 +235,7 @@ impl Checkpoint {
             .map_err(|e| fail(format!("metadata 'bn_stats_configs': {e}")))?;
 
         let mut ckpt = Checkpoint {
+            dataset: meta.get("dataset").cloned(),
             model,
             model_config,
             widths,

@@ -372,6 +372,7 @@ impl<'a> Trainer<'a> {
             tensors,
             batches_tracked: self.batches_tracked.clone(),
             bn_stats,
+            dataset: Some(self.cfg.dataset.clone()),
         };
         let model_bytes = ckpt.to_bytes(&self.arch, path)?;
         let model_sha = sha256_hex(&model_bytes);
