@@ -385,6 +385,36 @@ pub(crate) fn parse<T: for<'de> Deserialize<'de>>(op: &str, json: &str) -> Resul
     })
 }
 
+/// A known `--params` key this op would not read: an error, as an unknown
+/// key is.
+pub(crate) fn not_applicable(op: &str, key: &str, why: &str) -> Error {
+    Error::invalid(
+        format!("--params for {op}"),
+        format!("\"{key}\" does not apply here: {why}; drop it"),
+    )
+}
+
+/// A bias input holds one value per output: of the full-size weight (the
+/// layer's parameter) or of the active slice. Any other length is refused,
+/// not truncated.
+pub(crate) fn exact_bias<'a>(
+    op: &str,
+    b: &'a HostTensor,
+    active: usize,
+    full: usize,
+) -> Result<&'a HostTensor> {
+    let len = b.data.len();
+    if len != full && len != active {
+        return Err(Error::invalid(
+            format!("input 'b' for {op}"),
+            format!(
+                "{len} values for {active} active of {full} outputs; give the full-size bias ({full} values) or the active slice's ({active})"
+            ),
+        ));
+    }
+    Ok(b)
+}
+
 /// Whether the `--params` JSON names `key` (for keys whose default cannot
 /// be told from an explicit value once parsed).
 pub(crate) fn names_key(json: &str, key: &str) -> bool {

@@ -5,8 +5,7 @@
 
 use crate::backend::{Backend, ConvPass, Precision};
 use crate::error::{Error, Result};
-use crate::op_runner::{input, parse};
-use crate::op_runner_train::exact_bias;
+use crate::op_runner::{exact_bias, input, not_applicable, parse};
 use crate::ops::conv::{ConvArgs, ConvGeometry, conv2d, weight_block};
 use crate::tensor_io::HostTensor;
 use crate::view::View;
@@ -57,29 +56,18 @@ fn precision(name: Option<&str>) -> Result<Precision> {
 pub fn run(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Outputs> {
     let p: ConvOpParams = parse(op, json)?;
     // Keys this op would not read are errors, as unknown keys are.
-    let unused = |key: &str, why: &str| {
-        Err(Error::invalid(
-            format!("--params for {op}"),
-            format!("\"{key}\" does not apply here: {why}; drop it"),
-        ))
-    };
     if p.input_size.is_some() && op != "conv2d_dgrad" {
-        return unused(
-            "input_size",
-            "only conv2d_dgrad takes it (x gives the size)",
-        );
+        let why = "only conv2d_dgrad takes it (x gives the size)";
+        return Err(not_applicable(op, "input_size", why));
     }
     if p.bias && op != "conv2d_wgrad" {
-        return unused(
-            "bias",
-            "it asks conv2d_wgrad for db; the forward takes a bias as input 'b'",
-        );
+        let why = "it asks conv2d_wgrad for db; the forward takes a bias as input 'b'";
+        return Err(not_applicable(op, "bias", why));
     }
     if p.depthwise && (p.groups.is_some() || p.out.is_some()) {
-        return unused(
-            if p.groups.is_some() { "groups" } else { "out" },
-            "depthwise sets groups and out to the active input channels",
-        );
+        let key = if p.groups.is_some() { "groups" } else { "out" };
+        let why = "depthwise sets groups and out to the active input channels";
+        return Err(not_applicable(op, key, why));
     }
     let p_groups = p.groups.unwrap_or(1);
     let prec = precision(p.precision.as_deref())?;

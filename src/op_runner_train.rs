@@ -4,7 +4,7 @@
 
 use crate::backend::{Backend, Buffer};
 use crate::error::{Error, Result};
-use crate::op_runner::{input, names_key, parse, usage};
+use crate::op_runner::{exact_bias, input, names_key, not_applicable, parse, usage};
 use crate::ops::{self, Activation, LinearWeight, RunningStats, SgdConfig, StatsUpdate};
 use crate::tensor_io::HostTensor;
 use crate::view::View;
@@ -222,28 +222,26 @@ pub fn run(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Ou
             let p: SgdOpParams = parse(op, json)?;
             let w = input(op, inputs, "param")?;
             let g = input(op, inputs, "grad")?;
-            if g.data.len() != w.data.len() {
-                return Err(Error::invalid(
+            // grad and momentum_buffer hold one value per element of param.
+            let same_len = |name: &str, t: &HostTensor| -> Result<()> {
+                if t.data.len() == w.data.len() {
+                    return Ok(());
+                }
+                Err(Error::invalid(
                     op,
                     format!(
-                        "grad has {} elements but param has {}; give equal lengths",
-                        g.data.len(),
+                        "{name} has {} elements but param has {}; give equal lengths",
+                        t.data.len(),
                         w.data.len()
                     ),
-                ));
-            }
+                ))
+            };
+            same_len("grad", g)?;
             let m = match inputs.get("momentum_buffer") {
-                Some(m) if m.data.len() != w.data.len() => {
-                    return Err(Error::invalid(
-                        op,
-                        format!(
-                            "momentum_buffer has {} elements but param has {}; give equal lengths",
-                            m.data.len(),
-                            w.data.len()
-                        ),
-                    ));
+                Some(m) => {
+                    same_len("momentum_buffer", m)?;
+                    m.data.clone()
                 }
-                Some(m) => m.data.clone(),
                 None => vec![0.0; w.data.len()],
             };
             let (wb, gb, mb) = (be.upload(&w.data)?, be.upload(&g.data)?, be.upload(&m)?);
@@ -271,24 +269,22 @@ pub fn run(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Ou
 
 fn batch_norm(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Outputs> {
     let p: BnOpParams = parse(op, json)?;
-    // Keys this op would not read are errors, as unknown keys are.
-    let unused = |key: &str, why: &str| -> Result<Outputs> {
-        Err(Error::invalid(
-            format!("--params for {op}"),
-            format!("\"{key}\" does not apply here: {why}; drop it"),
-        ))
-    };
     let training = op == "batch_norm_train";
     for key in ["momentum", "batches_seen"] {
         if !training && names_key(json, key) {
-            return unused(key, "only batch_norm_train updates the running statistics");
+            return Err(not_applicable(
+                op,
+                key,
+                "only batch_norm_train updates the running statistics",
+            ));
         }
     }
     if training && p.momentum.is_some() && names_key(json, "batches_seen") {
-        return unused(
+        return Err(not_applicable(
+            op,
             "batches_seen",
             "it counts batches for the cumulative average (\"momentum\": null)",
-        );
+        ));
     }
     let act = activation(p.act.as_deref())?;
     let x = input(op, inputs, "x")?;
@@ -482,25 +478,4 @@ fn losses(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Out
         ("loss".into(), tensor(vec![1], be.download(&loss)?)?),
         ("dlogits".into(), tensor(vec![n, k], be.download(&d)?)?),
     ])
-}
-
-/// A bias input holds one value per output: of the full-size weight (the
-/// layer's parameter) or of the active slice. Any other length is refused,
-/// not truncated.
-pub(crate) fn exact_bias<'a>(
-    op: &str,
-    b: &'a HostTensor,
-    active: usize,
-    full: usize,
-) -> Result<&'a HostTensor> {
-    let len = b.data.len();
-    if len != full && len != active {
-        return Err(Error::invalid(
-            format!("input 'b' for {op}"),
-            format!(
-                "{len} values for {active} active of {full} outputs; give the full-size bias ({full} values) or the active slice's ({active})"
-            ),
-        ));
-    }
-    Ok(b)
 }

@@ -65,15 +65,21 @@ pub struct Ceilings {
 pub const FAMILIES: &[&str] = &["copy", "conv", "resize", "bn", "mutualnet"];
 
 /// Runs one family (or `all`).
-pub fn run(backend: &dyn Backend, family: &str, iters: usize) -> Result<Vec<BenchRow>> {
-    let mut rows = Vec::new();
-    let all = family == "all";
-    if !all && !FAMILIES.contains(&family) {
+/// `family` names one of [`FAMILIES`] or `all`.
+pub fn check_family(family: &str) -> Result<()> {
+    if family != "all" && !FAMILIES.contains(&family) {
         return Err(Error::invalid(
             "bench family",
             format!("'{family}' is not one of {FAMILIES:?} or all"),
         ));
     }
+    Ok(())
+}
+
+pub fn run(backend: &dyn Backend, family: &str, iters: usize) -> Result<Vec<BenchRow>> {
+    let mut rows = Vec::new();
+    let all = family == "all";
+    check_family(family)?;
     if all || family == "copy" {
         rows.extend(copy::run(backend, iters)?);
     }

@@ -9,12 +9,7 @@ use std::path::Path;
 /// The family name and repetition count, checked before a backend opens
 /// (opening CUDA compiles the kernels: a typo should not wait for that).
 pub fn check_args(family: &str, iters: usize) -> Result<()> {
-    if family != "all" && !bench::FAMILIES.contains(&family) {
-        return Err(Error::invalid(
-            "bench family",
-            format!("'{family}' is not one of {:?} or all", bench::FAMILIES),
-        ));
-    }
+    bench::check_family(family)?;
     if iters == 0 {
         return Err(Error::invalid(
             "--iters",

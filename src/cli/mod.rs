@@ -277,8 +277,6 @@ pub fn main() -> i32 {
     }
 }
 
-/// Mesa prints "XDG_RUNTIME_DIR is invalid or not set" on every Vulkan
-/// instance when the variable is unset; point it at the temp folder.
 /// An environment variable set to the empty string (`SLIMMABLE_DATA_DIR=`)
 /// means "not set": otherwise clap reports "a value is required for
 /// '--data-dir'", naming a flag the user never gave.
@@ -291,6 +289,8 @@ fn drop_empty_settings() {
     }
 }
 
+/// Mesa prints "XDG_RUNTIME_DIR is invalid or not set" on every Vulkan
+/// instance when the variable is unset; point it at the temp folder.
 fn quiet_mesa_warning() {
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         // SAFETY: called first thing in main, before any thread exists.

@@ -21,15 +21,7 @@ pub fn saved_config(ckpt_path: &Path) -> Result<TrainConfig> {
             "missing: --resume needs the optimizer state saved with the checkpoint; restore it, or start a new run with --overwrite",
         ));
     }
-    let meta = tensor_io::read_metadata(&opt_path)?;
-    meta.get("train_config")
-        .and_then(|s| serde_json::from_str(s).ok())
-        .ok_or_else(|| {
-            Error::io(
-                &opt_path,
-                "no readable training configuration in the optimizer state; restore the run's file, or start a new run with --overwrite",
-            )
-        })
+    crate::train::train_config_in(&tensor_io::read_metadata(&opt_path)?, &opt_path)
 }
 
 /// The options given beside `--resume` that change the saved run's

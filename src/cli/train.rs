@@ -379,15 +379,7 @@ pub fn eval(
     // an error, since the run's dataset and recalibration live there.
     let opt_path = crate::train::optimizer_path(checkpoint);
     let mut cfg = if opt_path.exists() {
-        let meta = tensor_io::read_metadata(&opt_path)?;
-        meta.get("train_config")
-            .and_then(|s| serde_json::from_str::<TrainConfig>(s).ok())
-            .ok_or_else(|| {
-                Error::io(
-                    &opt_path,
-                    "optimizer state without a readable train_config (the run's dataset and evaluation settings); restore it from the run's folder, or move it away to evaluate with the fmnist-full settings",
-                )
-            })?
+        crate::train::train_config_in(&tensor_io::read_metadata(&opt_path)?, &opt_path)?
     } else {
         // The dataset from the checkpoint's header where it names one.
         let mut fallback = TrainConfig::fmnist_full();

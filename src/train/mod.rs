@@ -71,6 +71,20 @@ pub fn optimizer_path(checkpoint: &Path) -> PathBuf {
     checkpoint.with_file_name(name)
 }
 
+/// The settings a run saved in its optimizer state's header
+/// (`train_config`), read from that header's metadata; `opt_path` names the
+/// file in the error.
+pub fn train_config_in(meta: &HashMap<String, String>, opt_path: &Path) -> Result<TrainConfig> {
+    meta.get("train_config")
+        .and_then(|s| serde_json::from_str(s).ok())
+        .ok_or_else(|| {
+            Error::io(
+                opt_path,
+                "no readable training configuration in this optimizer state (the run's settings); restore the file saved with the checkpoint",
+            )
+        })
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -328,8 +342,8 @@ impl<'a> Trainer<'a> {
     /// Writes the model (PyTorch names) and the optimizer state beside it
     /// as one step (both written before either is replaced), tied to the
     /// model file by its SHA-256, so a pair torn by a crash is refused on
-    /// resume. `recalibrated` adds the
-    /// per-config BN statistics of an evaluation.
+    /// resume. `recalibrated` adds the per-config BN statistics of an
+    /// evaluation.
     pub fn save(&self, path: &Path, recalibrated: &[(f64, usize, usize)]) -> Result<()> {
         // Parameters by their PyTorch names, then each BN's training
         // statistics (one download per BN).
@@ -417,11 +431,7 @@ impl<'a> Trainer<'a> {
                 "this optimizer state belongs to another save of the checkpoint (interrupted write?); resume from a consistent pair",
             ));
         }
-        let saved: TrainConfig = meta
-            .get("train_config")
-            .and_then(|s| serde_json::from_str(s).ok())
-            .ok_or_else(|| Error::io(&opt, "no training configuration in the optimizer state"))?;
-        if &saved != cfg {
+        if &train_config_in(&meta, &opt)? != cfg {
             return Err(Error::io(
                 &opt,
                 "the checkpoint was trained with other settings; resume with the same preset and options",
