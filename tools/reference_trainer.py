@@ -171,6 +171,14 @@ def set_lr(opt, base, i, total, warmup=0):
 
 
 def mutualnet_step(net, opt, batch_for, y, configs):
+    ce = mutualnet_backward(net, opt, batch_for, y, configs)
+    opt.step()
+    return ce
+
+
+def mutualnet_backward(net, opt, batch_for, y, configs):
+    """The step's four backward passes into fresh gradients, no update; the
+    full config's cross-entropy."""
     opt.zero_grad(set_to_none=True)
     (w0, r0), subs = configs[0], configs[1:]
     rm.set_width(net, w0)
@@ -182,7 +190,6 @@ def mutualnet_step(net, opt, batch_for, y, configs):
         rm.set_width(net, w)
         out = net(batch_for(r))
         F.kl_div(F.log_softmax(out, 1), F.softmax(teacher, 1), reduction="batchmean").backward()
-    opt.step()
     return ce.item()
 
 

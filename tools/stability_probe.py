@@ -56,26 +56,14 @@ def probe(args):
                 cache[r] = rm.resize(x, r)
             return cache[r]
 
-        lr = rt.learning_rate(args.lr, it, total, args.warmup_iters)
-        for g in opt.param_groups:
-            g["lr"] = lr
+        lr = rt.set_lr(opt, args.lr, it, total, args.warmup_iters)
         if args.ratios and it == 0:
             return ratios(net, batch_for, y, configs, args.lr)
-        # rt.mutualnet_step steps the optimizer; read the gradient first.
-        opt.zero_grad(set_to_none=True)
-        (w0, r0), subs = configs[0], configs[1:]
-        rm.set_width(net, w0)
-        logits = net(batch_for(r0))
-        ce = F.cross_entropy(logits, y)
-        ce.backward()
-        teacher = logits.detach()
-        for w, r in subs:
-            rm.set_width(net, w)
-            out = net(batch_for(r))
-            F.kl_div(F.log_softmax(out, 1), F.softmax(teacher, 1), reduction="batchmean").backward()
+        # The step's gradients, read before the update.
+        ce = rt.mutualnet_backward(net, opt, batch_for, y, configs)
         grad = math.sqrt(sum(float((p.grad ** 2).sum()) for p in net.parameters() if p.grad is not None))
         opt.step()
-        rows.append({"iteration": it + 1, "lr": lr, "ce": ce.item(), "grad_norm": grad,
+        rows.append({"iteration": it + 1, "lr": lr, "ce": ce, "grad_norm": grad,
                      "stem_norm": float(stem_weight(net).norm())})
         if (it + 1) % 10 == 0:
             last = rows[-10:]
