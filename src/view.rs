@@ -79,7 +79,10 @@ impl View {
     /// [`View::last_index`] without wrapping: `None` when the extents, the
     /// strides or the offset overflow `usize` (`Some(None)`: no elements).
     fn checked_last_index(&self) -> Option<Option<usize>> {
-        let count = self.dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d))?;
+        let count = self
+            .dims
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))?;
         if count == 0 {
             return Some(None);
         }
