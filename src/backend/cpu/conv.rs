@@ -9,6 +9,7 @@
 //! (image, pixel) for the wgrad. So the sums are the same to the bit as
 //! the direct seven-deep loops, at a fraction of their index arithmetic.
 
+use super::split::{for_each_run, threads_for};
 use crate::params::{Conv2dParams, ViewParams};
 
 /// Buffer index of `[a, b, c, d]` in a view.
@@ -59,6 +60,19 @@ impl Geometry {
         }
     }
 
+    /// Multiply-adds of one pass (the three passes do as many).
+    fn macs(&self) -> usize {
+        self.n * self.oc * self.ho * self.wo * self.icg * self.kh * self.kw
+    }
+
+    /// Whether a tap whose valid columns are `cols` pairs whole output rows
+    /// with whole input rows (stride 1, every column valid, planes as wide
+    /// as each other), so that with rows packed on both sides (`packed`) its
+    /// rows are one run.
+    fn rows_run_on(&self, cols: &std::ops::Range<usize>, packed: bool) -> bool {
+        packed && self.sh == 1 && self.sw == 1 && cols.len() == self.wo && self.wo == self.w
+    }
+
     /// Output rows whose tap `ky` reads a row inside the input.
     fn rows(&self, ky: usize) -> std::ops::Range<usize> {
         valid_outputs(self.ho, self.h, self.sh, self.ph, ky)
@@ -87,37 +101,109 @@ fn valid_outputs(
     lo..hi.max(lo)
 }
 
+/// `dst[dst_start + j·dst_step] += src[src_start + j·src_step] · w` for
+/// `j < len`: one tap's terms along one row, in order of `j`.
+#[allow(clippy::too_many_arguments)]
+fn add_scaled_row(
+    dst: &mut [f64],
+    dst_start: usize,
+    dst_step: usize,
+    src: &[f32],
+    src_start: usize,
+    src_step: usize,
+    len: usize,
+    w: f64,
+) {
+    if dst_step == 1 && src_step == 1 {
+        // Contiguous rows: the same sums, in a loop the compiler vectorizes.
+        let src = &src[src_start..src_start + len];
+        for (d, &s) in dst[dst_start..dst_start + len].iter_mut().zip(src) {
+            *d += s as f64 * w;
+        }
+    } else {
+        for j in 0..len {
+            dst[dst_start + j * dst_step] += src[src_start + j * src_step] as f64 * w;
+        }
+    }
+}
+
 /// `y = conv(x, w) + b` (`+= ` when `accumulate`).
 pub fn forward(p: &Conv2dParams, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+    forward_on(p, x, w, bias, y, threads_for(Geometry::of(p).macs()));
+}
+
+/// The forward with its output planes split between `threads`.
+fn forward_on(
+    p: &Conv2dParams,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+    threads: usize,
+) {
     let g = Geometry::of(p);
-    let (xs2, xs3) = (p.x.strides[2] as usize, p.x.strides[3] as usize);
-    let mut acc = vec![0.0f64; g.ho * g.wo];
+    let plane = g.ho * g.wo;
+    // Sums of output plane (n, o) at index n·oc + o.
+    let mut sums = vec![0.0f64; g.n * g.oc * plane];
+    for_each_run(&mut sums, plane, threads, |first, run| {
+        for (k, acc) in run.chunks_mut(plane).enumerate() {
+            let (n, o) = ((first + k) / g.oc, (first + k) % g.oc);
+            forward_plane(p, &g, x, w, n, o, acc);
+        }
+    });
     for n in 0..g.n {
         for o in 0..g.oc {
-            let group = o / g.ocg;
-            acc.fill(0.0);
-            for i in 0..g.icg {
-                let c = group * g.icg + i;
-                let x_plane = at(&p.x, n, c, 0, 0);
-                for ky in 0..g.kh {
-                    for kx in 0..g.kw {
-                        let wv = w[at(&p.w, o, i, ky, kx)] as f64;
-                        let cols = g.cols(kx);
-                        for ho in g.rows(ky) {
-                            let hi = ho * g.sh + ky - g.ph;
-                            let row = x_plane + hi * xs2;
-                            let out = &mut acc[ho * g.wo..(ho + 1) * g.wo];
-                            for wo in cols.clone() {
-                                let wi = wo * g.sw + kx - g.pw;
-                                out[wo] += x[row + wi * xs3] as f64 * wv;
-                            }
-                        }
-                    }
-                }
-            }
+            let acc = &sums[(n * g.oc + o) * plane..][..plane];
             for ho in 0..g.ho {
                 for wo in 0..g.wo {
                     write_y(p, bias, o, at(&p.y, n, o, ho, wo), acc[ho * g.wo + wo], y);
+                }
+            }
+        }
+    }
+}
+
+/// Sums of output plane `(n, o)`, each output's terms in the order
+/// (input channel, ky, kx).
+fn forward_plane(
+    p: &Conv2dParams,
+    g: &Geometry,
+    x: &[f32],
+    w: &[f32],
+    n: usize,
+    o: usize,
+    acc: &mut [f64],
+) {
+    let (xs2, xs3) = (p.x.strides[2] as usize, p.x.strides[3] as usize);
+    let group = o / g.ocg;
+    for i in 0..g.icg {
+        let x_plane = at(&p.x, n, group * g.icg + i, 0, 0);
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                let wv = w[at(&p.w, o, i, ky, kx)] as f64;
+                let cols = g.cols(kx);
+                if cols.is_empty() {
+                    continue;
+                }
+                let first_wi = cols.start * g.sw + kx - g.pw;
+                let (rows, row_len) = if g.rows_run_on(&cols, xs3 == 1 && xs2 == g.w) {
+                    let rows = g.rows(ky);
+                    (rows.start..rows.start + 1, rows.len() * g.wo)
+                } else {
+                    (g.rows(ky), cols.len())
+                };
+                for ho in rows {
+                    let hi = ho * g.sh + ky - g.ph;
+                    add_scaled_row(
+                        acc,
+                        ho * g.wo + cols.start,
+                        1,
+                        x,
+                        x_plane + hi * xs2 + first_wi * xs3,
+                        g.sw * xs3,
+                        row_len,
+                        wv,
+                    );
                 }
             }
         }
@@ -140,38 +226,71 @@ fn write_y(p: &Conv2dParams, bias: Option<&[f32]>, o: usize, yi: usize, mut v: f
 /// `dx = convᵀ(dy, w)` (`+=` when `accumulate`): every output that read
 /// `x[n, c, hi, wi]` sends back `dy · w`.
 pub fn dgrad(p: &Conv2dParams, dy: &[f32], w: &[f32], dx: &mut [f32]) {
+    dgrad_on(p, dy, w, dx, threads_for(Geometry::of(p).macs()));
+}
+
+/// The dgrad with its input planes split between `threads`.
+fn dgrad_on(p: &Conv2dParams, dy: &[f32], w: &[f32], dx: &mut [f32], threads: usize) {
     let g = Geometry::of(p);
+    let plane = g.h * g.w;
+    // Sums of input plane (n, c) at index n·ic + c.
+    let mut acc = vec![0.0f64; g.n * g.ic * plane];
+    for_each_run(&mut acc, plane, threads, |first, run| {
+        for (k, dx_plane) in run.chunks_mut(plane).enumerate() {
+            let (n, c) = ((first + k) / g.ic, (first + k) % g.ic);
+            dgrad_plane(p, &g, dy, w, n, c, dx_plane);
+        }
+    });
+    write_dx(p, &g, &acc, dx);
+}
+
+/// Sums of input plane `(n, c)`: each element's terms by ascending output
+/// channel, then by ascending output pixel, as in the direct loop.
+fn dgrad_plane(
+    p: &Conv2dParams,
+    g: &Geometry,
+    dy: &[f32],
+    w: &[f32],
+    n: usize,
+    c: usize,
+    acc: &mut [f64],
+) {
     let (ys2, ys3) = (p.y.strides[2] as usize, p.y.strides[3] as usize);
-    let mut acc = vec![0.0f64; g.n * g.ic * g.h * g.w];
-    let flat = |n: usize, c: usize, h: usize, wi: usize| ((n * g.ic + c) * g.h + h) * g.w + wi;
-    for n in 0..g.n {
-        for o in 0..g.oc {
-            let group = o / g.ocg;
-            let dy_plane = at(&p.y, n, o, 0, 0);
-            for i in 0..g.icg {
-                let c = group * g.icg + i;
-                let dx_plane = flat(n, c, 0, 0);
-                // Taps in reverse: an input pixel then receives its terms
-                // by ascending output pixel, as in the direct loop.
-                for ky in (0..g.kh).rev() {
-                    for kx in (0..g.kw).rev() {
-                        let wv = w[at(&p.w, o, i, ky, kx)] as f64;
-                        let cols = g.cols(kx);
-                        for ho in g.rows(ky) {
-                            let hi = ho * g.sh + ky - g.ph;
-                            let row = dy_plane + ho * ys2;
-                            let base = dx_plane + hi * g.w;
-                            for wo in cols.clone() {
-                                let wi = wo * g.sw + kx - g.pw;
-                                acc[base + wi] += dy[row + wo * ys3] as f64 * wv;
-                            }
-                        }
-                    }
+    let (group, i) = (c / g.icg, c % g.icg);
+    for o in group * g.ocg..(group + 1) * g.ocg {
+        let dy_plane = at(&p.y, n, o, 0, 0);
+        // Taps in reverse: an input pixel then receives its terms by
+        // ascending output pixel.
+        for ky in (0..g.kh).rev() {
+            for kx in (0..g.kw).rev() {
+                let wv = w[at(&p.w, o, i, ky, kx)] as f64;
+                let cols = g.cols(kx);
+                if cols.is_empty() {
+                    continue;
+                }
+                let first_wi = cols.start * g.sw + kx - g.pw;
+                let (rows, row_len) = if g.rows_run_on(&cols, ys3 == 1 && ys2 == g.wo) {
+                    let rows = g.rows(ky);
+                    (rows.start..rows.start + 1, rows.len() * g.wo)
+                } else {
+                    (g.rows(ky), cols.len())
+                };
+                for ho in rows {
+                    let hi = ho * g.sh + ky - g.ph;
+                    add_scaled_row(
+                        acc,
+                        hi * g.w + first_wi,
+                        g.sw,
+                        dy,
+                        dy_plane + ho * ys2 + cols.start * ys3,
+                        ys3,
+                        row_len,
+                        wv,
+                    );
                 }
             }
         }
     }
-    write_dx(p, &g, &acc, dx);
 }
 
 /// Stores the dgrad's f64 sums (`[n][c][h][w]`) into the dx view, added to
@@ -199,28 +318,33 @@ fn write_dx(p: &Conv2dParams, g: &Geometry, acc: &[f64], dx: &mut [f32]) {
 /// `dw += Σ dy · x` over the batch and output pixels, into the active block
 /// of the full-size gradient; `db[o] += Σ dy` when `has_bias`.
 pub fn wgrad(p: &Conv2dParams, x: &[f32], dy: &[f32], dw: &mut [f32], db: Option<&mut [f32]>) {
+    wgrad_on(p, x, dy, dw, db, threads_for(Geometry::of(p).macs()));
+}
+
+/// The wgrad with its output channels split between `threads`.
+fn wgrad_on(
+    p: &Conv2dParams,
+    x: &[f32],
+    dy: &[f32],
+    dw: &mut [f32],
+    db: Option<&mut [f32]>,
+    threads: usize,
+) {
     let g = Geometry::of(p);
-    let (xs3, ys3) = (p.x.strides[3] as usize, p.y.strides[3] as usize);
+    let taps = g.icg * g.kh * g.kw;
+    // Sums of output channel o's taps (i, ky, kx) at o·taps + (i·kh + ky)·kw + kx.
+    let mut sums = vec![0.0f64; g.oc * taps];
+    for_each_run(&mut sums, taps, threads, |first, run| {
+        for (k, sums_o) in run.chunks_mut(taps).enumerate() {
+            wgrad_channel(p, &g, x, dy, first + k, sums_o);
+        }
+    });
     for o in 0..g.oc {
-        let group = o / g.ocg;
         for i in 0..g.icg {
-            let c = group * g.icg + i;
             for ky in 0..g.kh {
                 for kx in 0..g.kw {
-                    let mut acc = 0.0f64;
-                    let cols = g.cols(kx);
-                    for n in 0..g.n {
-                        for ho in g.rows(ky) {
-                            let hi = ho * g.sh + ky - g.ph;
-                            let dy_row = at(&p.y, n, o, ho, 0);
-                            let x_row = at(&p.x, n, c, hi, 0);
-                            for wo in cols.clone() {
-                                let wi = wo * g.sw + kx - g.pw;
-                                acc += dy[dy_row + wo * ys3] as f64 * x[x_row + wi * xs3] as f64;
-                            }
-                        }
-                    }
                     let wi = at(&p.w, o, i, ky, kx);
+                    let acc = sums[o * taps + (i * g.kh + ky) * g.kw + kx];
                     dw[wi] = (dw[wi] as f64 + acc) as f32;
                 }
             }
@@ -238,6 +362,62 @@ pub fn wgrad(p: &Conv2dParams, x: &[f32], dy: &[f32], dw: &mut [f32], db: Option
             }
             let bi = p.bias_offset as usize + o;
             db[bi] = (db[bi] as f64 + acc) as f32;
+        }
+    }
+}
+
+/// Input channels whose weight-gradient sums run side by side: independent
+/// chains, so a sum does not wait for the previous one's addition.
+const WGRAD_LANES: usize = 4;
+
+/// Output channel `o`'s weight-gradient sums, each over (image, pixel) in
+/// order.
+fn wgrad_channel(
+    p: &Conv2dParams,
+    g: &Geometry,
+    x: &[f32],
+    dy: &[f32],
+    o: usize,
+    sums: &mut [f64],
+) {
+    let (xs3, ys3) = (p.x.strides[3] as usize, p.y.strides[3] as usize);
+    let group = o / g.ocg;
+    for i0 in (0..g.icg).step_by(WGRAD_LANES) {
+        // A block past the last channel repeats it; those sums are dropped.
+        let lanes = WGRAD_LANES.min(g.icg - i0);
+        let channel = |b: usize| group * g.icg + i0 + b.min(lanes - 1);
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                let mut acc = [0.0f64; WGRAD_LANES];
+                let cols = g.cols(kx);
+                for n in 0..g.n {
+                    for ho in g.rows(ky) {
+                        let hi = ho * g.sh + ky - g.ph;
+                        let dy_row = at(&p.y, n, o, ho, 0);
+                        let x_rows: [usize; WGRAD_LANES] =
+                            std::array::from_fn(|b| at(&p.x, n, channel(b), hi, 0));
+                        let terms = cols.clone().map(|wo| {
+                            let d = dy[dy_row + wo * ys3] as f64;
+                            (d, (wo * g.sw + kx - g.pw) * xs3)
+                        });
+                        if lanes == 1 {
+                            // (Depthwise: one channel a group.)
+                            for (d, wi) in terms {
+                                acc[0] += d * x[x_rows[0] + wi] as f64;
+                            }
+                        } else {
+                            for (d, wi) in terms {
+                                for b in 0..WGRAD_LANES {
+                                    acc[b] += d * x[x_rows[b] + wi] as f64;
+                                }
+                            }
+                        }
+                    }
+                }
+                for (b, &a) in acc[..lanes].iter().enumerate() {
+                    sums[((i0 + b) * g.kh + ky) * g.kw + kx] = a;
+                }
+            }
         }
     }
 }
@@ -373,8 +553,14 @@ mod tests {
             let (icg, ocg) = (pick(&mut rng, 1, 5), pick(&mut rng, 1, 5));
             let (ic, oc) = (icg * groups, ocg * groups);
             let (kh, kw) = ([1, 3, 5, 3][case % 4], [1, 3, 3, 5][(case / 4) % 4]);
-            let (sh, sw) = (pick(&mut rng, 1, 2), pick(&mut rng, 1, 2));
-            let (ph, pw) = (pick(&mut rng, 0, kh), pick(&mut rng, 0, kw));
+            // The first cases keep the size ("same" padding, stride 1), where
+            // whole rows of a tap run as one.
+            let (sh, sw, ph, pw) = if case < 16 {
+                (1, 1, kh / 2, kw / 2)
+            } else {
+                let (sh, sw) = (pick(&mut rng, 1, 2), pick(&mut rng, 1, 2));
+                (sh, sw, pick(&mut rng, 0, kh), pick(&mut rng, 0, kw))
+            };
             let (h, w) = (pick(&mut rng, 1, 9), pick(&mut rng, 1, 9));
             let (n_img, ho, wo) = (
                 pick(&mut rng, 1, 3),
@@ -420,21 +606,39 @@ mod tests {
             let (x, wt) = (rng.vec_f32(xlen), rng.vec_f32(wlen));
             let (dy, bias) = (rng.vec_f32(ylen), rng.vec_f32(bias_offset + oc));
             let y0 = rng.vec_f32(ylen);
-            let (mut y1, mut y2) = (y0.clone(), y0);
-            forward(&p, &x, &wt, Some(&bias), &mut y1);
+            let (y1, mut y2) = (y0.clone(), y0);
             direct_forward(&p, &x, &wt, Some(&bias), &mut y2);
-            assert_eq!(bits(&y1), bits(&y2), "forward, case {case}: {p:?}");
             let dx0 = rng.vec_f32(xlen);
-            let (mut dx1, mut dx2) = (dx0.clone(), dx0);
-            dgrad(&p, &dy, &wt, &mut dx1);
+            let mut dx2 = dx0.clone();
             direct_dgrad(&p, &dy, &wt, &mut dx2);
-            assert_eq!(bits(&dx1), bits(&dx2), "dgrad, case {case}: {p:?}");
             // (The bias gradient's loop is unchanged: not compared.)
             let dw0 = rng.vec_f32(wlen);
-            let (mut dw1, mut dw2) = (dw0.clone(), dw0);
-            wgrad(&p, &x, &dy, &mut dw1, None);
+            let mut dw2 = dw0.clone();
             direct_wgrad(&p, &x, &dy, &mut dw2);
-            assert_eq!(bits(&dw1), bits(&dw2), "wgrad, case {case}: {p:?}");
+            // One thread, and the outputs split between several.
+            for threads in [1, 2, 3] {
+                let mut y = y1.clone();
+                forward_on(&p, &x, &wt, Some(&bias), &mut y, threads);
+                assert_eq!(
+                    bits(&y),
+                    bits(&y2),
+                    "forward, case {case}, {threads} threads: {p:?}"
+                );
+                let mut dx = dx0.clone();
+                dgrad_on(&p, &dy, &wt, &mut dx, threads);
+                assert_eq!(
+                    bits(&dx),
+                    bits(&dx2),
+                    "dgrad, case {case}, {threads} threads: {p:?}"
+                );
+                let mut dw = dw0.clone();
+                wgrad_on(&p, &x, &dy, &mut dw, None, threads);
+                assert_eq!(
+                    bits(&dw),
+                    bits(&dw2),
+                    "wgrad, case {case}, {threads} threads: {p:?}"
+                );
+            }
         }
     }
 }

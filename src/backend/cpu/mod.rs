@@ -8,6 +8,7 @@ pub mod loss;
 pub mod norm;
 pub mod resize;
 pub mod sgd;
+mod split;
 
 use super::{
     Backend, BackendKind, Buffer, ConvBuffers, ConvPass, Precision, Storage, check_write_len,
@@ -37,20 +38,27 @@ fn host(buf: &Buffer) -> Result<&RwLock<Vec<f32>>> {
     }
 }
 
-/// Buffer indices of a view's elements in NCHW order.
-pub fn view_indices(v: &ViewParams) -> Vec<usize> {
+/// Calls `f` with the buffer index of each of a view's elements, in NCHW
+/// order.
+pub fn for_each_index(v: &ViewParams, mut f: impl FnMut(usize)) {
     let [n, c, h, w] = v.dims.map(|d| d as usize);
     let s = v.strides.map(|d| d as usize);
-    let mut out = Vec::with_capacity(n * c * h * w);
     for i in 0..n {
         for j in 0..c {
             for k in 0..h {
+                let row = v.offset as usize + i * s[0] + j * s[1] + k * s[2];
                 for l in 0..w {
-                    out.push(v.offset as usize + i * s[0] + j * s[1] + k * s[2] + l * s[3]);
+                    f(row + l * s[3]);
                 }
             }
         }
     }
+}
+
+/// Buffer indices of a view's elements in NCHW order.
+pub fn view_indices(v: &ViewParams) -> Vec<usize> {
+    let mut out = Vec::with_capacity(v.dims.iter().map(|&d| d as usize).product());
+    for_each_index(v, |i| out.push(i));
     out
 }
 
@@ -196,18 +204,17 @@ impl Backend for CpuBackend {
         p: &BnParams,
     ) -> Result<()> {
         let (n, c, hw) = nchw(&p.x);
-        let xs = gather(&snapshot(x)?, &p.x);
-        let g = range(&snapshot(gamma)?, p.gamma_offset, c);
-        let b = range(&snapshot(beta)?, p.beta_offset, c);
+        let xs = gather(x, &p.x)?;
+        let g = range(gamma, p.gamma_offset, c)?;
+        let b = range(beta, p.beta_offset, c)?;
         let f = norm::bn_train_forward(&xs, n, c, hw, &g, &b, p.eps as f64, p.act);
-        scatter(y, view_indices(&p.y), &f.y)?;
+        scatter_view(y, &p.y, &f.y)?;
         let mut stats = f.mean.clone();
         stats.extend(&f.invstd);
         scatter(saved, 0..2 * c, &stats)?;
         if p.flags & bn_flags::UPDATE_RUNNING != 0 {
-            let r = snapshot(running)?;
-            let mut rm = range(&r, p.mean_offset, c);
-            let mut rv = range(&r, p.var_offset, c);
+            let mut rm = range(running, p.mean_offset, c)?;
+            let mut rv = range(running, p.var_offset, c)?;
             norm::update_running(&mut rm, &mut rv, &f.mean, &f.var, n * hw, p.factor as f64);
             scatter(running, p.mean_offset as usize.., &rm)?;
             scatter(running, p.var_offset as usize.., &rv)?;
@@ -225,17 +232,16 @@ impl Backend for CpuBackend {
         p: &BnParams,
     ) -> Result<()> {
         let (n, c, hw) = nchw(&p.x);
-        let xs = gather(&snapshot(x)?, &p.x);
-        let g = range(&snapshot(gamma)?, p.gamma_offset, c);
-        let b = range(&snapshot(beta)?, p.beta_offset, c);
-        let r = snapshot(running)?;
-        let mean = range(&r, p.mean_offset, c);
-        let invstd: Vec<f64> = range(&r, p.var_offset, c)
+        let xs = gather(x, &p.x)?;
+        let g = range(gamma, p.gamma_offset, c)?;
+        let b = range(beta, p.beta_offset, c)?;
+        let mean = range(running, p.mean_offset, c)?;
+        let invstd: Vec<f64> = range(running, p.var_offset, c)?
             .iter()
             .map(|v| 1.0 / (v + p.eps as f64).sqrt())
             .collect();
         let out = norm::normalize(&xs, n, c, hw, &g, &b, &mean, &invstd, p.act);
-        scatter(y, view_indices(&p.y), &out)
+        scatter_view(y, &p.y, &out)
     }
 
     fn bn_backward(
@@ -251,14 +257,13 @@ impl Backend for CpuBackend {
         p: &BnParams,
     ) -> Result<()> {
         let (n, c, hw) = nchw(&p.x);
-        let xs = gather(&snapshot(x)?, &p.x);
-        let dys = gather(&snapshot(dy)?, &p.dy);
-        let g = range(&snapshot(gamma)?, p.gamma_offset, c);
-        let b = range(&snapshot(beta)?, p.beta_offset, c);
-        let s = snapshot(saved)?;
-        let (mean, invstd) = (range(&s, 0, c), range(&s, c as u32, c));
+        let xs = gather(x, &p.x)?;
+        let dys = gather(dy, &p.dy)?;
+        let g = range(gamma, p.gamma_offset, c)?;
+        let b = range(beta, p.beta_offset, c)?;
+        let (mean, invstd) = (range(saved, 0, c)?, range(saved, c as u32, c)?);
         let r = norm::bn_backward(&xs, &dys, n, c, hw, &g, &b, &mean, &invstd, p.act);
-        scatter(dx, view_indices(&p.y), &r.dx)?;
+        scatter_view(dx, &p.y, &r.dx)?;
         accumulate(dgamma, p.gamma_offset, &r.dgamma)?;
         accumulate(dbeta, p.beta_offset, &r.dbeta)
     }
@@ -276,12 +281,12 @@ impl Backend for CpuBackend {
             p.x.dims[1] as usize,
             p.y.dims[1] as usize,
         );
-        let xs = gather(&snapshot(x)?, &p.x);
+        let xs = gather(x, &p.x)?;
         let ws = weight_block(&snapshot(w)?, p, o_f, i_f);
-        let bs = range(&snapshot(b)?, p.b_offset, o_f);
+        let bs = range(b, p.b_offset, o_f)?;
         let out =
             linear::linear_forward(&xs, &ws, (p.has_bias != 0).then_some(&bs[..]), n, i_f, o_f);
-        scatter(y, view_indices(&p.y), &out)
+        scatter_view(y, &p.y, &out)
     }
 
     fn linear_backward_data(
@@ -296,10 +301,10 @@ impl Backend for CpuBackend {
             p.x.dims[1] as usize,
             p.y.dims[1] as usize,
         );
-        let dys = gather(&snapshot(dy)?, &p.y);
+        let dys = gather(dy, &p.y)?;
         let ws = weight_block(&snapshot(w)?, p, o_f, i_f);
         let (d, _, _) = linear::linear_backward(&vec![0.0; n * i_f], &ws, &dys, n, i_f, o_f);
-        scatter(dx, view_indices(&p.x), &d)
+        scatter_view(dx, &p.x, &d)
     }
 
     fn linear_backward_weight(
@@ -314,8 +319,8 @@ impl Backend for CpuBackend {
             p.x.dims[1] as usize,
             p.y.dims[1] as usize,
         );
-        let dys = gather(&snapshot(dy)?, &p.y);
-        let xs = gather(&snapshot(x)?, &p.x);
+        let dys = gather(dy, &p.y)?;
+        let xs = gather(x, &p.x)?;
         let (_, g, _) = linear::linear_backward(&xs, &vec![0.0; o_f * i_f], &dys, n, i_f, o_f);
         for o in 0..o_f {
             accumulate(
@@ -329,31 +334,31 @@ impl Backend for CpuBackend {
 
     fn linear_backward_bias(&self, dy: &Buffer, db: &Buffer, p: &LinearParams) -> Result<()> {
         let (n, o_f) = (p.y.dims[0] as usize, p.y.dims[1] as usize);
-        let dys = gather(&snapshot(dy)?, &p.y);
+        let dys = gather(dy, &p.y)?;
         let (_, _, g) = linear::linear_backward(&[], &[], &dys, n, 0, o_f);
         accumulate(db, p.b_offset, &g)
     }
 
     fn eltwise(&self, a: &Buffer, b: &Buffer, y: &Buffer, p: &EltwiseParams) -> Result<()> {
-        let av = gather(&snapshot(a)?, &p.a);
-        let bv = gather(&snapshot(b)?, &p.b);
-        let yv = gather(&snapshot(y)?, &p.y);
+        let av = gather(a, &p.a)?;
+        let bv = gather(b, &p.b)?;
+        let yv = gather(y, &p.y)?;
         let out: Vec<f64> = (0..av.len())
             .map(|i| eltwise::eltwise(p.op, av[i], bv[i], yv[i]))
             .collect();
-        scatter(y, view_indices(&p.y), &out)
+        scatter_view(y, &p.y, &out)
     }
 
     fn avg_pool_forward(&self, x: &Buffer, y: &Buffer, p: &PoolParams) -> Result<()> {
         let (n, c, hw) = nchw(&p.x);
-        let out = eltwise::avg_pool_forward(&gather(&snapshot(x)?, &p.x), n * c, hw);
-        scatter(y, view_indices(&p.y), &out)
+        let out = eltwise::avg_pool_forward(&gather(x, &p.x)?, n * c, hw);
+        scatter_view(y, &p.y, &out)
     }
 
     fn avg_pool_backward(&self, dy: &Buffer, dx: &Buffer, p: &PoolParams) -> Result<()> {
         let (_, _, hw) = nchw(&p.x);
-        let out = eltwise::avg_pool_backward(&gather(&snapshot(dy)?, &p.y), hw);
-        scatter(dx, view_indices(&p.x), &out)
+        let out = eltwise::avg_pool_backward(&gather(dy, &p.y)?, hw);
+        scatter_view(dx, &p.x, &out)
     }
 
     fn cross_entropy(
@@ -365,10 +370,10 @@ impl Backend for CpuBackend {
         p: &LossParams,
     ) -> Result<()> {
         let (n, k) = (p.logits.dims[0] as usize, p.logits.dims[1] as usize);
-        let z = gather(&snapshot(logits)?, &p.logits);
-        let l = range(&snapshot(labels)?, p.labels_offset, n);
+        let z = gather(logits, &p.logits)?;
+        let l = range(labels, p.labels_offset, n)?;
         let (v, d) = loss::cross_entropy(&z, &l, n, k, p.smoothing as f64);
-        scatter(dlogits, view_indices(&p.dlogits), &d)?;
+        scatter_view(dlogits, &p.dlogits, &d)?;
         scatter(loss, [p.loss_offset as usize], &[v])
     }
 
@@ -381,10 +386,10 @@ impl Backend for CpuBackend {
         p: &LossParams,
     ) -> Result<()> {
         let (n, k) = (p.logits.dims[0] as usize, p.logits.dims[1] as usize);
-        let s = gather(&snapshot(student)?, &p.logits);
-        let t = gather(&snapshot(teacher)?, &p.teacher);
+        let s = gather(student, &p.logits)?;
+        let t = gather(teacher, &p.teacher)?;
         let (v, d) = loss::kl_div(&s, &t, n, k, p.temperature as f64);
-        scatter(dlogits, view_indices(&p.dlogits), &d)?;
+        scatter_view(dlogits, &p.dlogits, &d)?;
         scatter(loss, [p.loss_offset as usize], &[v])
     }
 
@@ -397,9 +402,9 @@ impl Backend for CpuBackend {
     ) -> Result<()> {
         let len = p.len as usize;
         let (w, g, m) = (
-            range(&snapshot(param)?, p.offset, len),
-            range(&snapshot(grad)?, p.offset, len),
-            range(&snapshot(momentum)?, p.offset, len),
+            range(param, p.offset, len)?,
+            range(grad, p.offset, len)?,
+            range(momentum, p.offset, len)?,
         );
         let (mut new_w, mut new_m) = (Vec::with_capacity(len), Vec::with_capacity(len));
         for i in 0..len {
@@ -438,20 +443,22 @@ fn snapshot(buf: &Buffer) -> Result<Vec<f32>> {
     Ok(host(buf)?.read().unwrap_or_else(|e| e.into_inner()).clone())
 }
 
-/// A view's elements in NCHW order, widened to f64.
-fn gather(data: &[f32], v: &ViewParams) -> Vec<f64> {
-    view_indices(v)
-        .into_iter()
-        .map(|i| data[i] as f64)
-        .collect()
+/// A view's elements in NCHW order, widened to f64 (copied under the read
+/// lock, which is released before anything is written).
+fn gather(buf: &Buffer, v: &ViewParams) -> Result<Vec<f64>> {
+    let data = host(buf)?.read().unwrap_or_else(|e| e.into_inner());
+    let mut out = Vec::with_capacity(v.dims.iter().map(|&d| d as usize).product());
+    for_each_index(v, |i| out.push(data[i] as f64));
+    Ok(out)
 }
 
 /// Elements `offset..offset + len` widened to f64.
-fn range(data: &[f32], offset: u32, len: usize) -> Vec<f64> {
-    data[offset as usize..offset as usize + len]
+fn range(buf: &Buffer, offset: u32, len: usize) -> Result<Vec<f64>> {
+    let data = host(buf)?.read().unwrap_or_else(|e| e.into_inner());
+    Ok(data[offset as usize..offset as usize + len]
         .iter()
         .map(|&v| v as f64)
-        .collect()
+        .collect())
 }
 
 /// Writes `values` (rounded to f32) at `indices`.
@@ -460,6 +467,18 @@ fn scatter(buf: &Buffer, indices: impl IntoIterator<Item = usize>, values: &[f64
     for (i, v) in indices.into_iter().zip(values) {
         d[i] = *v as f32;
     }
+    Ok(())
+}
+
+/// Writes `values` (rounded to f32) into a view's elements, in NCHW order.
+fn scatter_view(buf: &Buffer, v: &ViewParams, values: &[f64]) -> Result<()> {
+    let mut d = host(buf)?.write().unwrap_or_else(|e| e.into_inner());
+    let mut values = values.iter();
+    for_each_index(v, |i| {
+        if let Some(v) = values.next() {
+            d[i] = *v as f32;
+        }
+    });
     Ok(())
 }
 

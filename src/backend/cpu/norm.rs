@@ -1,7 +1,10 @@
 //! Batch norm (training and eval forward, backward, fused ReLU/ReLU6) on
 //! dense f64 arrays `[N][c][HW]`, the way the textbook writes it. The
 //! backend wrapper gathers views into these arrays and scatters results.
+//! Channels (for sums) or images (for values) are split between threads;
+//! every sum keeps its order, so any thread count gives the same bits.
 
+use super::split::{for_each_run, threads_for};
 use crate::params::act;
 
 /// Applies the fused activation.
@@ -44,25 +47,30 @@ pub fn bn_train_forward(
     act_kind: u32,
 ) -> BnForward {
     let m = (n * hw) as f64;
-    let at = |i: usize, ch: usize, s: usize| (i * c + ch) * hw + s;
-    let mut mean = vec![0.0; c];
-    let mut var = vec![0.0; c];
-    for ch in 0..c {
-        let mut sum = 0.0;
-        for i in 0..n {
-            for s in 0..hw {
-                sum += x[at(i, ch, s)];
+    let plane = |i: usize, ch: usize| (i * c + ch) * hw..(i * c + ch + 1) * hw;
+    // [mean, biased variance] of each channel; channels split between threads.
+    let mut stats = vec![[0.0f64; 2]; c];
+    for_each_run(&mut stats, 1, threads_for(x.len()), |first, run| {
+        for (k, st) in run.iter_mut().enumerate() {
+            let ch = first + k;
+            let mut sum = 0.0;
+            for i in 0..n {
+                for &v in &x[plane(i, ch)] {
+                    sum += v;
+                }
             }
-        }
-        mean[ch] = sum / m;
-        let mut sq = 0.0;
-        for i in 0..n {
-            for s in 0..hw {
-                sq += (x[at(i, ch, s)] - mean[ch]).powi(2);
+            let mean = sum / m;
+            let mut sq = 0.0;
+            for i in 0..n {
+                for &v in &x[plane(i, ch)] {
+                    sq += (v - mean).powi(2);
+                }
             }
+            *st = [mean, sq / m];
         }
-        var[ch] = sq / m;
-    }
+    });
+    let mean: Vec<f64> = stats.iter().map(|st| st[0]).collect();
+    let var: Vec<f64> = stats.iter().map(|st| st[1]).collect();
     let invstd: Vec<f64> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
     let y = normalize(x, n, c, hw, gamma, beta, &mean, &invstd, act_kind);
     BnForward {
@@ -86,18 +94,22 @@ pub fn normalize(
     invstd: &[f64],
     act_kind: u32,
 ) -> Vec<f64> {
+    debug_assert_eq!(x.len(), n * c * hw);
     let mut y = vec![0.0; x.len()];
-    for i in 0..n {
-        for ch in 0..c {
-            for s in 0..hw {
-                let k = (i * c + ch) * hw + s;
-                y[k] = activate(
-                    (x[k] - mean[ch]) * invstd[ch] * gamma[ch] + beta[ch],
-                    act_kind,
-                );
+    // Images split between threads: each value is computed on its own.
+    for_each_run(&mut y, c * hw, threads_for(x.len()), |first, run| {
+        for (k, image) in run.chunks_mut(c * hw).enumerate() {
+            for (ch, ys) in image.chunks_mut(hw).enumerate() {
+                let xs = &x[((first + k) * c + ch) * hw..][..hw];
+                for (y, &xv) in ys.iter_mut().zip(xs) {
+                    *y = activate(
+                        (xv - mean[ch]) * invstd[ch] * gamma[ch] + beta[ch],
+                        act_kind,
+                    );
+                }
             }
         }
-    }
+    });
     y
 }
 
@@ -143,30 +155,160 @@ pub fn bn_backward(
     act_kind: u32,
 ) -> BnBackward {
     let m = (n * hw) as f64;
-    let mut g = vec![0.0; x.len()];
-    let mut xhat = vec![0.0; x.len()];
-    let mut dgamma = vec![0.0; c];
-    let mut dbeta = vec![0.0; c];
-    for i in 0..n {
-        for ch in 0..c {
-            for s in 0..hw {
-                let k = (i * c + ch) * hw + s;
-                xhat[k] = (x[k] - mean[ch]) * invstd[ch];
-                let pre = xhat[k] * gamma[ch] + beta[ch];
-                g[k] = dy[k] * activate_grad(pre, act_kind);
-                dbeta[ch] += g[k];
-                dgamma[ch] += g[k] * xhat[k];
+    // g and x̂ of an element of channel ch, computed alike by both passes.
+    let terms = |xv: f64, dyv: f64, ch: usize| {
+        let xhat = (xv - mean[ch]) * invstd[ch];
+        let pre = xhat * gamma[ch] + beta[ch];
+        (dyv * activate_grad(pre, act_kind), xhat)
+    };
+    let plane = |i: usize, ch: usize| (i * c + ch) * hw..(i * c + ch + 1) * hw;
+    // [dβ, dγ] of each channel, summed over (image, pixel) in order;
+    // channels split between threads.
+    let mut sums = vec![[0.0f64; 2]; c];
+    for_each_run(&mut sums, 1, threads_for(x.len()), |first, run| {
+        for (k, sum) in run.iter_mut().enumerate() {
+            let ch = first + k;
+            for i in 0..n {
+                for (&xv, &dyv) in x[plane(i, ch)].iter().zip(&dy[plane(i, ch)]) {
+                    let (g, xhat) = terms(xv, dyv, ch);
+                    sum[0] += g;
+                    sum[1] += g * xhat;
+                }
             }
         }
-    }
+    });
+    let dbeta: Vec<f64> = sums.iter().map(|s| s[0]).collect();
+    let dgamma: Vec<f64> = sums.iter().map(|s| s[1]).collect();
     let mut dx = vec![0.0; x.len()];
-    for i in 0..n {
-        for ch in 0..c {
-            for s in 0..hw {
-                let k = (i * c + ch) * hw + s;
-                dx[k] = gamma[ch] * invstd[ch] * (g[k] - dbeta[ch] / m - xhat[k] * dgamma[ch] / m);
+    // Images split between threads.
+    for_each_run(&mut dx, c * hw, threads_for(x.len()), |first, run| {
+        for (k, image) in run.chunks_mut(c * hw).enumerate() {
+            for (ch, dxs) in image.chunks_mut(hw).enumerate() {
+                let i = first + k;
+                let (xs, dys) = (&x[plane(i, ch)], &dy[plane(i, ch)]);
+                for ((dx, &xv), &dyv) in dxs.iter_mut().zip(xs).zip(dys) {
+                    let (g, xhat) = terms(xv, dyv, ch);
+                    *dx = gamma[ch] * invstd[ch] * (g - dbeta[ch] / m - xhat * dgamma[ch] / m);
+                }
             }
         }
-    }
+    });
     BnBackward { dx, dgamma, dbeta }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The threaded loops against the serial textbook loops: the same bits,
+    //! on sizes large enough to be split between threads.
+    use super::*;
+    use crate::rng::Rng;
+
+    fn serial_forward(x: &[f64], n: usize, c: usize, hw: usize) -> (Vec<f64>, Vec<f64>) {
+        let m = (n * hw) as f64;
+        let at = |i: usize, ch: usize, s: usize| (i * c + ch) * hw + s;
+        let (mut mean, mut var) = (vec![0.0; c], vec![0.0; c]);
+        for ch in 0..c {
+            let mut sum = 0.0;
+            for i in 0..n {
+                for s in 0..hw {
+                    sum += x[at(i, ch, s)];
+                }
+            }
+            mean[ch] = sum / m;
+            let mut sq = 0.0;
+            for i in 0..n {
+                for s in 0..hw {
+                    sq += (x[at(i, ch, s)] - mean[ch]).powi(2);
+                }
+            }
+            var[ch] = sq / m;
+        }
+        (mean, var)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn serial_backward(
+        x: &[f64],
+        dy: &[f64],
+        (n, c, hw): (usize, usize, usize),
+        gamma: &[f64],
+        beta: &[f64],
+        mean: &[f64],
+        invstd: &[f64],
+        act_kind: u32,
+    ) -> BnBackward {
+        let m = (n * hw) as f64;
+        let (mut g, mut xhat) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+        let (mut dgamma, mut dbeta) = (vec![0.0; c], vec![0.0; c]);
+        for i in 0..n {
+            for ch in 0..c {
+                for s in 0..hw {
+                    let k = (i * c + ch) * hw + s;
+                    xhat[k] = (x[k] - mean[ch]) * invstd[ch];
+                    let pre = xhat[k] * gamma[ch] + beta[ch];
+                    g[k] = dy[k] * activate_grad(pre, act_kind);
+                    dbeta[ch] += g[k];
+                    dgamma[ch] += g[k] * xhat[k];
+                }
+            }
+        }
+        let mut dx = vec![0.0; x.len()];
+        for i in 0..n {
+            for ch in 0..c {
+                for s in 0..hw {
+                    let k = (i * c + ch) * hw + s;
+                    dx[k] =
+                        gamma[ch] * invstd[ch] * (g[k] - dbeta[ch] / m - xhat[k] * dgamma[ch] / m);
+                }
+            }
+        }
+        BnBackward { dx, dgamma, dbeta }
+    }
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn threaded_loops_equal_the_serial_loops_bit_for_bit() {
+        let mut rng = Rng::new(crate::rng::seed_from_env_or_clock());
+        // 7 images × 13 channels × 97·67 pixels: work for two threads.
+        let (n, c, hw) = (7, 13, 97 * 67);
+        let wide = |rng: &mut Rng, len: usize| -> Vec<f64> {
+            rng.vec_f32(len).iter().map(|&v| v as f64 * 3.0).collect()
+        };
+        let x = wide(&mut rng, n * c * hw);
+        let dy = wide(&mut rng, n * c * hw);
+        let (gamma, beta) = (wide(&mut rng, c), wide(&mut rng, c));
+        for act_kind in [act::NONE, act::RELU, act::RELU6] {
+            let f = bn_train_forward(&x, n, c, hw, &gamma, &beta, 1e-5, act_kind);
+            let (mean, var) = serial_forward(&x, n, c, hw);
+            assert_eq!((bits(&f.mean), bits(&f.var)), (bits(&mean), bits(&var)));
+            let mut y = vec![0.0; x.len()];
+            for (k, y) in y.iter_mut().enumerate() {
+                let ch = k / hw % c;
+                let pre = (x[k] - mean[ch]) * f.invstd[ch] * gamma[ch] + beta[ch];
+                *y = activate(pre, act_kind);
+            }
+            assert_eq!(bits(&f.y), bits(&y), "forward, activation {act_kind}");
+            let b = bn_backward(&x, &dy, n, c, hw, &gamma, &beta, &mean, &f.invstd, act_kind);
+            let s = serial_backward(
+                &x,
+                &dy,
+                (n, c, hw),
+                &gamma,
+                &beta,
+                &mean,
+                &f.invstd,
+                act_kind,
+            );
+            assert_eq!(bits(&b.dx), bits(&s.dx), "dx, activation {act_kind}");
+            assert_eq!(
+                bits(&b.dgamma),
+                bits(&s.dgamma),
+                "dγ, activation {act_kind}"
+            );
+            assert_eq!(bits(&b.dbeta), bits(&s.dbeta), "dβ, activation {act_kind}");
+        }
+    }
 }
