@@ -1,5 +1,8 @@
 //! The CPU reference backend: plain loops, written to be read. It is the
 //! oracle every other backend is checked against, so clarity beats speed.
+//! The conv and batch-norm loops split their outputs between the cores
+//! (`split`); each output's sum keeps one fixed order, so the results do
+//! not depend on the thread count.
 
 pub mod conv;
 pub mod eltwise;
