@@ -22,7 +22,7 @@ use crate::params::{
     BnParams, Conv2dParams, EltwiseParams, FillParams, LinearParams, LossParams, PoolParams,
     ResizePackParams, SgdParams, SliceCopyParams, ViewParams, bn_flags, sgd_flags,
 };
-use std::sync::RwLock;
+use std::sync::{RwLock, RwLockReadGuard};
 
 /// The reference backend.
 #[derive(Default)]
@@ -152,30 +152,32 @@ impl Backend for CpuBackend {
         b: &ConvBuffers,
         p: &Conv2dParams,
     ) -> Result<()> {
-        // Read the inputs first: the ops layer guarantees written buffers
-        // are not also read, but a read-only buffer may appear twice.
-        let read = |buf: &Buffer| -> Result<Vec<f32>> { self.download(buf) };
+        // The inputs are read in place under read locks; the ops layer
+        // guarantees that a written buffer is not also read.
         match pass {
             ConvPass::Forward => {
-                let (x, w) = (read(b.x)?, read(b.w)?);
-                let bias = b.bias.map(read).transpose()?;
+                let reads = Reads::of(&[b.x, b.w].into_iter().chain(b.bias).collect::<Vec<_>>())?;
+                let (x, w) = (reads.get(b.x)?, reads.get(b.w)?);
+                let bias = b.bias.map(|bb| reads.get(bb)).transpose()?;
                 let mut y = lock_write(b.y)?;
-                conv::forward(p, &x, &w, bias.as_deref(), &mut y);
+                conv::forward(p, x, w, bias, &mut y);
             }
             ConvPass::Dgrad => {
-                let (dy, w) = (read(b.y)?, read(b.w)?);
+                let reads = Reads::of(&[b.y, b.w])?;
+                let (dy, w) = (reads.get(b.y)?, reads.get(b.w)?);
                 let mut dx = lock_write(b.x)?;
-                conv::dgrad(p, &dy, &w, &mut dx);
+                conv::dgrad(p, dy, w, &mut dx);
             }
             ConvPass::Wgrad => {
-                let (x, dy) = (read(b.x)?, read(b.y)?);
+                let reads = Reads::of(&[b.x, b.y])?;
+                let (x, dy) = (reads.get(b.x)?, reads.get(b.y)?);
                 let mut dw = lock_write(b.w)?;
                 match b.bias {
                     Some(bb) => {
                         let mut db = lock_write(bb)?;
-                        conv::wgrad(p, &x, &dy, &mut dw, Some(&mut db));
+                        conv::wgrad(p, x, dy, &mut dw, Some(&mut db));
                     }
-                    None => conv::wgrad(p, &x, &dy, &mut dw, None),
+                    None => conv::wgrad(p, x, dy, &mut dw, None),
                 }
             }
         }
@@ -436,6 +438,39 @@ impl Backend for CpuBackend {
     }
 }
 
+/// Read access to an operation's input buffers without copying them: each
+/// distinct buffer is locked once, since one buffer may be passed as two
+/// inputs (a thread must not take the same read lock twice).
+struct Reads<'a> {
+    locks: Vec<HeldRead<'a>>,
+}
+
+/// A buffer's lock and the read guard taken on it.
+type HeldRead<'a> = (&'a RwLock<Vec<f32>>, RwLockReadGuard<'a, Vec<f32>>);
+
+impl<'a> Reads<'a> {
+    fn of(bufs: &[&'a Buffer]) -> Result<Self> {
+        let mut locks: Vec<HeldRead> = Vec::new();
+        for &buf in bufs {
+            let lock = host(buf)?;
+            if !locks.iter().any(|(held, _)| std::ptr::eq(*held, lock)) {
+                locks.push((lock, lock.read().unwrap_or_else(|e| e.into_inner())));
+            }
+        }
+        Ok(Reads { locks })
+    }
+
+    /// The contents of `buf`, one of the buffers this was made of.
+    fn get(&self, buf: &Buffer) -> Result<&[f32]> {
+        let lock = host(buf)?;
+        self.locks
+            .iter()
+            .find(|(held, _)| std::ptr::eq(*held, lock))
+            .map(|(_, guard)| guard.as_slice())
+            .ok_or_else(|| Error::invalid("buffer", "was not locked for reading".to_string()))
+    }
+}
+
 fn lock_write(buf: &Buffer) -> Result<std::sync::RwLockWriteGuard<'_, Vec<f32>>> {
     Ok(host(buf)?.write().unwrap_or_else(|e| e.into_inner()))
 }
@@ -509,4 +544,24 @@ fn weight_block(w: &[f32], p: &LinearParams, o_f: usize, i_f: usize) -> Vec<f64>
         out.extend(w[row..row + i_f].iter().map(|&v| v as f64));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_buffer_passed_twice_is_read_under_one_lock() {
+        let backend = CpuBackend::new();
+        let a = backend.upload(&[1.0, 2.0, 3.0]).unwrap();
+        let b = backend.upload(&[4.0, 5.0]).unwrap();
+        // A second read lock on `a` from this thread could deadlock behind
+        // a waiting writer; one lock serves both.
+        let reads = Reads::of(&[&a, &b, &a]).unwrap();
+        assert_eq!(reads.locks.len(), 2);
+        assert_eq!(reads.get(&a).unwrap(), &[1.0, 2.0, 3.0]);
+        assert_eq!(reads.get(&b).unwrap(), &[4.0, 5.0]);
+        let other = backend.alloc(1).unwrap();
+        assert!(reads.get(&other).is_err(), "a buffer it was not made of");
+    }
 }
