@@ -177,9 +177,27 @@ fn multiply_tiles(tile: Tile, t: i32, acc: ptr<function, array<vec4<f32>, 16>>) 
     }
 }
 
-// This invocation's result at block row i (0..7), column j (0..nb-1).
+// This invocation's result at block row i (0..7), column j (0..nb-1). The
+// accumulators are only ever indexed by constants (here through a switch
+// over the row): one dynamic index into a function-scope array can make a
+// GPU compiler keep the whole array in local memory, and then every
+// multiply-add of the main loop goes through it. The column's component is
+// picked from a value, which needs no memory.
 fn acc_at(acc: ptr<function, array<vec4<f32>, 16>>, i: i32, j: i32) -> f32 {
-    return (*acc)[2 * i + (j >> 2)][j & 3];
+    let upper = j >= 4;
+    var row: vec4<f32>;
+    switch i {
+        case 0: { row = select((*acc)[0], (*acc)[1], upper); }
+        case 1: { row = select((*acc)[2], (*acc)[3], upper); }
+        case 2: { row = select((*acc)[4], (*acc)[5], upper); }
+        case 3: { row = select((*acc)[6], (*acc)[7], upper); }
+        case 4: { row = select((*acc)[8], (*acc)[9], upper); }
+        case 5: { row = select((*acc)[10], (*acc)[11], upper); }
+        case 6: { row = select((*acc)[12], (*acc)[13], upper); }
+        default: { row = select((*acc)[14], (*acc)[15], upper); }
+    }
+    let value = row;
+    return value[j & 3];
 }
 
 // x at tap `tap` of output pixel `pix` (n, ho, wo), channel offset c0;
