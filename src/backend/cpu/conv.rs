@@ -8,6 +8,8 @@
 //! kx) for the forward, (output channel, output pixel) for the dgrad,
 //! (image, pixel) for the wgrad. So the sums are the same to the bit as
 //! the direct seven-deep loops, at a fraction of their index arithmetic.
+//! Whole outputs are split between threads (output planes, input planes for
+//! the dgrad, output channels for the wgrad), never one output's terms.
 
 use super::split::{for_each_run, threads_for};
 use crate::params::{Conv2dParams, ViewParams};
