@@ -121,6 +121,7 @@ run() {
             rows_to_summary "bench conv, $v" "${AB_ROWS:-^conv/res3x3_w1.00_r(224|128)/(fwd_tf32|dgrad|wgrad|train) }"
             rows_to_summary "bench resize, $v" '^resize/u8_256x224'
         done
+        vulkan
         report
         return
     fi
@@ -370,14 +371,7 @@ run() {
                 "${sections[@]}" .gpu/bin/slimmable bench conv --backend cuda --iters 1
         fi
     fi
-    # VULKAN=1: the WGSL kernels on the machine's NVIDIA Vulkan driver
-    # (scripts/gpu-vulkan.sh; the loader travels in .gl).
-    if [ "${VULKAN:-0}" = 1 ] && [ "$SECONDS" -ge "${DEADLINE:-999999}" ]; then
-        summary+=("SKIP  wgpu on the GPU (past DEADLINE=$DEADLINE s)")
-    elif [ "${VULKAN:-0}" = 1 ]; then
-        echo "=== wgpu on the GPU (log: wgpu.log)" | tee -a "$LOG"
-        while IFS= read -r line; do summary+=("$line"); done < <(scripts/gpu-vulkan.sh "$OUT" 2>&1)
-    fi
+    vulkan
     # ACCURACY_EPOCHS=N: last, one MutualNet run of the fmnist-full recipe
     # for N epochs with its evaluation grid, stopped after ACCURACY_BUDGET
     # seconds (default 240), and before DEADLINE seconds from the start of
@@ -402,6 +396,24 @@ run() {
             "$OUT/accuracy/" 2>/dev/null || true
     fi
     report
+}
+
+# VULKAN=1: the WGSL kernels on the machine's NVIDIA Vulkan driver
+# (scripts/gpu-vulkan.sh; the loader travels in .gl), in run's full, QUICK
+# and AB forms alike, unless DEADLINE has passed.
+vulkan() {
+    if [ "${VULKAN:-0}" != 1 ]; then return; fi
+    if [ "$SECONDS" -ge "${DEADLINE:-999999}" ]; then
+        summary+=("SKIP  wgpu on the GPU (past DEADLINE=$DEADLINE s)")
+        return
+    fi
+    # Its own budget (VULKAN_BUDGET, default 150 s), cut to what DEADLINE leaves.
+    local budget="${VULKAN_BUDGET:-150}"
+    if [ -n "${DEADLINE:-}" ] && [ $((DEADLINE - SECONDS)) -lt "$budget" ]; then
+        budget=$((DEADLINE - SECONDS))
+    fi
+    echo "=== wgpu on the GPU (log: wgpu.log, $budget s)" | tee -a "$LOG"
+    while IFS= read -r line; do summary+=("$line"); done < <(VULKAN_BUDGET="$budget" scripts/gpu-vulkan.sh "$OUT" 2>&1)
 }
 
 # The summary, the table against the baseline run, and the files packed

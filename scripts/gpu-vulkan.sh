@@ -58,6 +58,10 @@ for family in copy conv resize bn mutualnet; do
         --peak-f32-tflops "$(ceiling f32_tflops)" --peak-tf32-tflops "$(ceiling tf32_tflops)" \
         --peak-bf16-tflops "$(ceiling bf16_tflops)"
 done
+# The GEMM rows into the summary. Stop 27 indexed the accumulators by
+# constants only; run 10 (H200, Vulkan): res3x3 w1.0 r224 fwd_f32 7.259 ms,
+# dgrad 7.511, wgrad 7.577, pw1x1 fwd_f32 0.478, the MutualNet iteration 1330.8.
+grep -aE '^(conv/(res3x3|pw1x1)_w1\.00_r224/(fwd_f32|dgrad|wgrad)|mutualnet/[^ ]+) ' "$LOG" | sed 's/^/      wgpu /'
 # A/B: split weight gradients aiming for 256 workgroups (lavapipe's
 # target, and every adapter's before stop 14) against the GPU default.
 step "bench conv, SLIMMABLE_WGSL_WGRAD_WORKGROUPS=256" 60 \
