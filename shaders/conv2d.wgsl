@@ -741,6 +741,14 @@ fn slimmable_dwconv2d_wgrad_k3(@builtin(local_invocation_index) lid: u32,
     dw3_rows[t] = r0;
     dw3_rows[64 + t] = r1;
     dw3_rows[128 + t] = r2;
+    dw3_reduce_store(g, t, c, split, splits);
+}
+
+// The 3x3 depthwise wgrads' end: the 64 invocations' tap sums (dw3_rows)
+// summed by a tree, then into dw (one split) or the partials
+// slimmable_conv2d_wgrad_reduce adds. Every invocation of the workgroup
+// calls it (it holds barriers).
+fn dw3_reduce_store(g: Geom, t: i32, c: i32, split: i32, splits: i32) {
     for (var s = 32; s > 0; s >>= 1) {
         workgroupBarrier();
         if (t < s) {
@@ -761,6 +769,63 @@ fn slimmable_dwconv2d_wgrad_k3(@builtin(local_invocation_index) lid: u32,
             cs[(split * g.oc + c) * 9 + t] = v;
         }
     }
+}
+
+// dy[n][c][ho][wo0 .. wo0+3], zero past the row's end.
+fn dy_row4(g: Geom, n: i32, c: i32, ho: i32, wo0: i32) -> vec4<f32> {
+    var r = vec4<f32>(0.0);
+    for (var i = 0; i < 4; i++) {
+        if (wo0 + i < g.wo) { r[i] = cy[at(cl.p.y, n, c, ho, wo0 + i)]; }
+    }
+    return r;
+}
+
+// Depthwise 3x3 stride-1 wgrad, workgroups (c, split) of 64 like
+// slimmable_dwconv2d_wgrad_k3, but an invocation takes four outputs along a
+// row at a time: 4 dy and 3 rows of 6 x serve all 36 products (the per-pixel
+// kernel loads 10 values for 9 and decodes every pixel).
+@compute @workgroup_size(64)
+fn slimmable_dwconv2d_wgrad_k3s1_row4(@builtin(local_invocation_index) lid: u32,
+                                      @builtin(workgroup_id) wg: vec3<u32>) {
+    let g = geom();
+    let t = i32(lid);
+    let c = i32(wg.x);
+    let split = i32(wg.y);
+    let splits = i32(cl.split_k);
+    let quads = (g.wo + 3) / 4;
+    let total = g.n * g.ho * quads;
+    let per_split = (total + splits - 1) / splits;
+    let e_end = min(total, (split + 1) * per_split);
+    var r0 = vec3<f32>(0.0);
+    var r1 = vec3<f32>(0.0);
+    var r2 = vec3<f32>(0.0);
+    for (var e = split * per_split + t; e < e_end; e += 64) {
+        let wo0 = 4 * (e % quads);
+        let row = e / quads;
+        let ho = row % g.ho;
+        let n = row / g.ho;
+        let d = dy_row4(g, n, c, ho, wo0);
+        let hb = ho - g.ph;
+        let wb = wo0 - g.pw;
+        // Row ky of x under the quad: x[hb + ky][wb .. wb + 5]; tap kx
+        // pairs dy[q] with x[q + kx].
+        let v0 = source_row6(false, g, n, c, hb, wb);
+        r0 += vec3<f32>(dot(d, vec4<f32>(v0[0], v0[1], v0[2], v0[3])),
+                        dot(d, vec4<f32>(v0[1], v0[2], v0[3], v0[4])),
+                        dot(d, vec4<f32>(v0[2], v0[3], v0[4], v0[5])));
+        let v1 = source_row6(false, g, n, c, hb + 1, wb);
+        r1 += vec3<f32>(dot(d, vec4<f32>(v1[0], v1[1], v1[2], v1[3])),
+                        dot(d, vec4<f32>(v1[1], v1[2], v1[3], v1[4])),
+                        dot(d, vec4<f32>(v1[2], v1[3], v1[4], v1[5])));
+        let v2 = source_row6(false, g, n, c, hb + 2, wb);
+        r2 += vec3<f32>(dot(d, vec4<f32>(v2[0], v2[1], v2[2], v2[3])),
+                        dot(d, vec4<f32>(v2[1], v2[2], v2[3], v2[4])),
+                        dot(d, vec4<f32>(v2[2], v2[3], v2[4], v2[5])));
+    }
+    dw3_rows[t] = r0;
+    dw3_rows[64 + t] = r1;
+    dw3_rows[128 + t] = r2;
+    dw3_reduce_store(g, t, c, split, splits);
 }
 
 // Workgroup o: db[o] += sum of dy over the batch and pixels.

@@ -516,6 +516,10 @@ pub mod entry {
     /// along a row per invocation, 1-D grid over N·C·rows·ceil(cols/4).
     pub const DWCONV2D_FWD_K3S1_ROW4: &str = "slimmable_dwconv2d_fwd_k3s1_row4";
     pub const DWCONV2D_DGRAD_K3S1_ROW4: &str = "slimmable_dwconv2d_dgrad_k3s1_row4";
+    /// WGSL only: depthwise 3×3 stride-1 wgrad, four outputs along a row per
+    /// invocation; workgroups (C, split_k) of 64 as `DWCONV2D_WGRAD_K3`, its
+    /// splits over N·rows·ceil(cols/4).
+    pub const DWCONV2D_WGRAD_K3S1_ROW4: &str = "slimmable_dwconv2d_wgrad_k3s1_row4";
     /// Depthwise dgrad: CUDA `(dx, w, dy, Conv2dParams)`, 1-D grid.
     pub const DWCONV2D_DGRAD: &str = "slimmable_dwconv2d_dgrad";
     /// Depthwise wgrad: CUDA `(x, dw, dy, Conv2dParams)`, grid (C, kh·kw, splits).

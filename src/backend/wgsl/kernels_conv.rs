@@ -117,6 +117,10 @@ impl WgslKernels {
                 let tiles = gemm_m.div_ceil(tile[0]) * gemm_n.div_ceil(tile[1]) * g;
                 wgrad_splits(self.wgrad_target_workgroups, tiles, n * ho * wo)
             }
+            // (At stride 1 an invocation takes four outputs of a row.)
+            _ if dw3_wgrad && dw3_s1 => {
+                wgrad_splits(self.wgrad_target_workgroups, ic, n * ho * wo.div_ceil(4))
+            }
             _ if dw3_wgrad => wgrad_splits(self.wgrad_target_workgroups, ic, n * ho * wo),
             _ => 1,
         };
@@ -156,6 +160,10 @@ impl WgslKernels {
                 flat(n * ic * h * w.div_ceil(4)),
             )?,
             (ConvPass::Dgrad, true) => run(entry::DWCONV2D_DGRAD, flat(n * ic * h * w))?,
+            (ConvPass::Wgrad, true) if dw3_wgrad && dw3_s1 => run(
+                entry::DWCONV2D_WGRAD_K3S1_ROW4,
+                [groups(ic, "depthwise wgrad")?, split_k as u32, 1],
+            )?,
             (ConvPass::Wgrad, true) if dw3_wgrad => run(
                 entry::DWCONV2D_WGRAD_K3,
                 [groups(ic, "depthwise wgrad")?, split_k as u32, 1],
