@@ -67,12 +67,25 @@ impl Geometry {
         self.n * self.oc * self.ho * self.wo * self.icg * self.kh * self.kw
     }
 
-    /// Whether a tap whose valid columns are `cols` pairs whole output rows
-    /// with whole input rows (stride 1, every column valid, planes as wide
-    /// as each other), so that with rows packed on both sides (`packed`) its
-    /// rows are one run.
-    fn rows_run_on(&self, cols: &std::ops::Range<usize>, packed: bool) -> bool {
-        packed && self.sh == 1 && self.sw == 1 && cols.len() == self.wo && self.wo == self.w
+    /// The runs of tap `(ky, ·)` whose valid columns are `cols`: the output
+    /// rows that start one, and its length. One run of all its rows where
+    /// whole output rows pair with whole input rows (stride 1, every column
+    /// valid, planes as wide as each other) and the rows are packed on both
+    /// sides (`packed`); else a run of `cols` a row.
+    fn tap_runs(
+        &self,
+        ky: usize,
+        cols: &std::ops::Range<usize>,
+        packed: bool,
+    ) -> (std::ops::Range<usize>, usize) {
+        let rows = self.rows(ky);
+        let whole_rows =
+            packed && self.sh == 1 && self.sw == 1 && cols.len() == self.wo && self.wo == self.w;
+        if whole_rows {
+            (rows.start..rows.start + 1, rows.len() * self.wo)
+        } else {
+            (rows, cols.len())
+        }
     }
 
     /// Output rows whose tap `ky` reads a row inside the input.
@@ -188,12 +201,7 @@ fn forward_plane(
                     continue;
                 }
                 let first_wi = cols.start * g.sw + kx - g.pw;
-                let (rows, row_len) = if g.rows_run_on(&cols, xs3 == 1 && xs2 == g.w) {
-                    let rows = g.rows(ky);
-                    (rows.start..rows.start + 1, rows.len() * g.wo)
-                } else {
-                    (g.rows(ky), cols.len())
-                };
+                let (rows, row_len) = g.tap_runs(ky, &cols, xs3 == 1 && xs2 == g.w);
                 for ho in rows {
                     let hi = ho * g.sh + ky - g.ph;
                     add_scaled_row(
@@ -271,12 +279,7 @@ fn dgrad_plane(
                     continue;
                 }
                 let first_wi = cols.start * g.sw + kx - g.pw;
-                let (rows, row_len) = if g.rows_run_on(&cols, ys3 == 1 && ys2 == g.wo) {
-                    let rows = g.rows(ky);
-                    (rows.start..rows.start + 1, rows.len() * g.wo)
-                } else {
-                    (g.rows(ky), cols.len())
-                };
+                let (rows, row_len) = g.tap_runs(ky, &cols, ys3 == 1 && ys2 == g.wo);
                 for ho in rows {
                     let hi = ho * g.sh + ky - g.ph;
                     add_scaled_row(
