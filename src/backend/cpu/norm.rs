@@ -271,7 +271,10 @@ mod tests {
 
     #[test]
     fn threaded_loops_equal_the_serial_loops_bit_for_bit() {
-        let mut rng = Rng::new(crate::rng::seed_from_env_or_clock());
+        let seed = crate::rng::seed_from_env_or_clock();
+        // (Shown when the test fails; SLIMMABLE_SEED=<seed> reruns the case.)
+        println!("seed {seed}");
+        let mut rng = Rng::new(seed);
         // 7 images × 13 channels × 97·67 pixels: work for two threads.
         let (n, c, hw) = (7, 13, 97 * 67);
         let wide = |rng: &mut Rng, len: usize| -> Vec<f64> {
