@@ -60,7 +60,7 @@ pub fn for_each_index(v: &ViewParams, mut f: impl FnMut(usize)) {
 
 /// Buffer indices of a view's elements in NCHW order.
 pub fn view_indices(v: &ViewParams) -> Vec<usize> {
-    let mut out = Vec::with_capacity(v.dims.iter().map(|&d| d as usize).product());
+    let mut out = Vec::with_capacity(v.numel() as usize);
     for_each_index(v, |i| out.push(i));
     out
 }
@@ -109,15 +109,12 @@ impl Backend for CpuBackend {
 
     fn write(&self, buf: &Buffer, data: &[f32]) -> Result<()> {
         check_write_len(buf, data)?;
-        host(buf)?
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .copy_from_slice(data);
+        lock_write(buf)?.copy_from_slice(data);
         Ok(())
     }
 
     fn download(&self, buf: &Buffer) -> Result<Vec<f32>> {
-        Ok(host(buf)?.read().unwrap_or_else(|e| e.into_inner()).clone())
+        Ok(lock_read(buf)?.clone())
     }
 
     fn synchronize(&self) -> Result<()> {
@@ -127,10 +124,10 @@ impl Backend for CpuBackend {
     fn slice_copy(&self, src: &Buffer, dst: &Buffer, p: &SliceCopyParams) -> Result<()> {
         // Gather first: src and dst may be the same buffer (disjoint views).
         let values: Vec<f32> = {
-            let s = host(src)?.read().unwrap_or_else(|e| e.into_inner());
+            let s = lock_read(src)?;
             view_indices(&p.src).into_iter().map(|i| s[i]).collect()
         };
-        let mut d = host(dst)?.write().unwrap_or_else(|e| e.into_inner());
+        let mut d = lock_write(dst)?;
         for (i, v) in view_indices(&p.dst).into_iter().zip(values) {
             d[i] = v;
         }
@@ -138,7 +135,7 @@ impl Backend for CpuBackend {
     }
 
     fn fill(&self, dst: &Buffer, p: &FillParams) -> Result<()> {
-        let mut d = host(dst)?.write().unwrap_or_else(|e| e.into_inner());
+        let mut d = lock_write(dst)?;
         for i in view_indices(&p.dst) {
             d[i] = p.value;
         }
@@ -191,9 +188,9 @@ impl Backend for CpuBackend {
         dst: &Buffer,
         p: &ResizePackParams,
     ) -> Result<()> {
-        let s = host(src)?.read().unwrap_or_else(|e| e.into_inner());
-        let d = host(desc)?.read().unwrap_or_else(|e| e.into_inner());
-        let mut o = host(dst)?.write().unwrap_or_else(|e| e.into_inner());
+        let s = lock_read(src)?;
+        let d = lock_read(desc)?;
+        let mut o = lock_write(dst)?;
         resize::resize_pack(&s, &d, &mut o, p);
         Ok(())
     }
@@ -287,7 +284,7 @@ impl Backend for CpuBackend {
             p.y.dims[1] as usize,
         );
         let xs = gather(x, &p.x)?;
-        let ws = weight_block(&snapshot(w)?, p, o_f, i_f);
+        let ws = weight_block(&lock_read(w)?, p, o_f, i_f);
         let bs = range(b, p.b_offset, o_f)?;
         let out =
             linear::linear_forward(&xs, &ws, (p.has_bias != 0).then_some(&bs[..]), n, i_f, o_f);
@@ -307,7 +304,7 @@ impl Backend for CpuBackend {
             p.y.dims[1] as usize,
         );
         let dys = gather(dy, &p.y)?;
-        let ws = weight_block(&snapshot(w)?, p, o_f, i_f);
+        let ws = weight_block(&lock_read(w)?, p, o_f, i_f);
         let (d, _, _) = linear::linear_backward(&vec![0.0; n * i_f], &ws, &dys, n, i_f, o_f);
         scatter_view(dx, &p.x, &d)
     }
@@ -475,24 +472,24 @@ fn lock_write(buf: &Buffer) -> Result<std::sync::RwLockWriteGuard<'_, Vec<f32>>>
     Ok(host(buf)?.write().unwrap_or_else(|e| e.into_inner()))
 }
 
-/// A copy of the whole buffer (the reference reads inputs from copies, so
-/// that no lock is held while it writes outputs).
-fn snapshot(buf: &Buffer) -> Result<Vec<f32>> {
-    Ok(host(buf)?.read().unwrap_or_else(|e| e.into_inner()).clone())
+/// A buffer's contents under its read lock. The reference copies what it
+/// reads (gather, range, weight_block) before it takes a write lock.
+fn lock_read(buf: &Buffer) -> Result<RwLockReadGuard<'_, Vec<f32>>> {
+    Ok(host(buf)?.read().unwrap_or_else(|e| e.into_inner()))
 }
 
 /// A view's elements in NCHW order, widened to f64 (copied under the read
 /// lock, which is released before anything is written).
 fn gather(buf: &Buffer, v: &ViewParams) -> Result<Vec<f64>> {
-    let data = host(buf)?.read().unwrap_or_else(|e| e.into_inner());
-    let mut out = Vec::with_capacity(v.dims.iter().map(|&d| d as usize).product());
+    let data = lock_read(buf)?;
+    let mut out = Vec::with_capacity(v.numel() as usize);
     for_each_index(v, |i| out.push(data[i] as f64));
     Ok(out)
 }
 
 /// Elements `offset..offset + len` widened to f64.
 fn range(buf: &Buffer, offset: u32, len: usize) -> Result<Vec<f64>> {
-    let data = host(buf)?.read().unwrap_or_else(|e| e.into_inner());
+    let data = lock_read(buf)?;
     Ok(data[offset as usize..offset as usize + len]
         .iter()
         .map(|&v| v as f64)
@@ -501,7 +498,7 @@ fn range(buf: &Buffer, offset: u32, len: usize) -> Result<Vec<f64>> {
 
 /// Writes `values` (rounded to f32) at `indices`.
 fn scatter(buf: &Buffer, indices: impl IntoIterator<Item = usize>, values: &[f64]) -> Result<()> {
-    let mut d = host(buf)?.write().unwrap_or_else(|e| e.into_inner());
+    let mut d = lock_write(buf)?;
     for (i, v) in indices.into_iter().zip(values) {
         d[i] = *v as f32;
     }
@@ -510,7 +507,7 @@ fn scatter(buf: &Buffer, indices: impl IntoIterator<Item = usize>, values: &[f64
 
 /// Writes `values` (rounded to f32) into a view's elements, in NCHW order.
 fn scatter_view(buf: &Buffer, v: &ViewParams, values: &[f64]) -> Result<()> {
-    let mut d = host(buf)?.write().unwrap_or_else(|e| e.into_inner());
+    let mut d = lock_write(buf)?;
     let mut values = values.iter();
     for_each_index(v, |i| {
         if let Some(v) = values.next() {
@@ -522,7 +519,7 @@ fn scatter_view(buf: &Buffer, v: &ViewParams, values: &[f64]) -> Result<()> {
 
 /// Adds `values` to the f32 elements at `offset..`, in f64.
 fn accumulate(buf: &Buffer, offset: u32, values: &[f64]) -> Result<()> {
-    let mut d = host(buf)?.write().unwrap_or_else(|e| e.into_inner());
+    let mut d = lock_write(buf)?;
     for (k, v) in values.iter().enumerate() {
         let i = offset as usize + k;
         d[i] = (d[i] as f64 + v) as f32;

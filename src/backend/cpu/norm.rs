@@ -7,6 +7,11 @@
 use super::split::{for_each_run, threads_for};
 use crate::params::act;
 
+/// Indices of image `i`'s channel `ch` in a `[N][c][hw]` array.
+fn plane(i: usize, ch: usize, c: usize, hw: usize) -> std::ops::Range<usize> {
+    (i * c + ch) * hw..(i * c + ch + 1) * hw
+}
+
 /// Applies the fused activation.
 pub fn activate(v: f64, kind: u32) -> f64 {
     match kind {
@@ -47,7 +52,6 @@ pub fn bn_train_forward(
     act_kind: u32,
 ) -> BnForward {
     let m = (n * hw) as f64;
-    let plane = |i: usize, ch: usize| (i * c + ch) * hw..(i * c + ch + 1) * hw;
     // [mean, biased variance] of each channel; channels split between threads.
     let mut stats = vec![[0.0f64; 2]; c];
     for_each_run(&mut stats, 1, threads_for(x.len()), |first, run| {
@@ -55,14 +59,14 @@ pub fn bn_train_forward(
             let ch = first + k;
             let mut sum = 0.0;
             for i in 0..n {
-                for &v in &x[plane(i, ch)] {
+                for &v in &x[plane(i, ch, c, hw)] {
                     sum += v;
                 }
             }
             let mean = sum / m;
             let mut sq = 0.0;
             for i in 0..n {
-                for &v in &x[plane(i, ch)] {
+                for &v in &x[plane(i, ch, c, hw)] {
                     sq += (v - mean).powi(2);
                 }
             }
@@ -100,7 +104,7 @@ pub fn normalize(
     for_each_run(&mut y, c * hw, threads_for(x.len()), |first, run| {
         for (k, image) in run.chunks_mut(c * hw).enumerate() {
             for (ch, ys) in image.chunks_mut(hw).enumerate() {
-                let xs = &x[((first + k) * c + ch) * hw..][..hw];
+                let xs = &x[plane(first + k, ch, c, hw)];
                 for (y, &xv) in ys.iter_mut().zip(xs) {
                     *y = activate(
                         (xv - mean[ch]) * invstd[ch] * gamma[ch] + beta[ch],
@@ -161,7 +165,6 @@ pub fn bn_backward(
         let pre = xhat * gamma[ch] + beta[ch];
         (dyv * activate_grad(pre, act_kind), xhat)
     };
-    let plane = |i: usize, ch: usize| (i * c + ch) * hw..(i * c + ch + 1) * hw;
     // [dβ, dγ] of each channel, summed over (image, pixel) in order;
     // channels split between threads.
     let mut sums = vec![[0.0f64; 2]; c];
@@ -169,7 +172,7 @@ pub fn bn_backward(
         for (k, sum) in run.iter_mut().enumerate() {
             let ch = first + k;
             for i in 0..n {
-                for (&xv, &dyv) in x[plane(i, ch)].iter().zip(&dy[plane(i, ch)]) {
+                for (&xv, &dyv) in x[plane(i, ch, c, hw)].iter().zip(&dy[plane(i, ch, c, hw)]) {
                     let (g, xhat) = terms(xv, dyv, ch);
                     sum[0] += g;
                     sum[1] += g * xhat;
@@ -185,7 +188,7 @@ pub fn bn_backward(
         for (k, image) in run.chunks_mut(c * hw).enumerate() {
             for (ch, dxs) in image.chunks_mut(hw).enumerate() {
                 let i = first + k;
-                let (xs, dys) = (&x[plane(i, ch)], &dy[plane(i, ch)]);
+                let (xs, dys) = (&x[plane(i, ch, c, hw)], &dy[plane(i, ch, c, hw)]);
                 for ((dx, &xv), &dyv) in dxs.iter_mut().zip(xs).zip(dys) {
                     let (g, xhat) = terms(xv, dyv, ch);
                     *dx = gamma[ch] * invstd[ch] * (g - dbeta[ch] / m - xhat * dgamma[ch] / m);
