@@ -738,17 +738,18 @@ fn slimmable_dwconv2d_wgrad_k3(@builtin(local_invocation_index) lid: u32,
         r1 = fma(d, x_row3(g, q.x, c, hb + 1, wb), r1);
         r2 = fma(d, x_row3(g, q.x, c, hb + 2, wb), r2);
     }
+    dw3_reduce_store(g, t, c, split, splits, r0, r1, r2);
+}
+
+// The 3x3 depthwise wgrads' end: invocation t's tap sums (row ky in r_ky)
+// summed over the 64 invocations by a tree in dw3_rows, then into dw (one
+// split) or the partials slimmable_conv2d_wgrad_reduce adds. Every
+// invocation of the workgroup calls it (it holds barriers).
+fn dw3_reduce_store(g: Geom, t: i32, c: i32, split: i32, splits: i32,
+                    r0: vec3<f32>, r1: vec3<f32>, r2: vec3<f32>) {
     dw3_rows[t] = r0;
     dw3_rows[64 + t] = r1;
     dw3_rows[128 + t] = r2;
-    dw3_reduce_store(g, t, c, split, splits);
-}
-
-// The 3x3 depthwise wgrads' end: the 64 invocations' tap sums (dw3_rows)
-// summed by a tree, then into dw (one split) or the partials
-// slimmable_conv2d_wgrad_reduce adds. Every invocation of the workgroup
-// calls it (it holds barriers).
-fn dw3_reduce_store(g: Geom, t: i32, c: i32, split: i32, splits: i32) {
     for (var s = 32; s > 0; s >>= 1) {
         workgroupBarrier();
         if (t < s) {
@@ -822,10 +823,7 @@ fn slimmable_dwconv2d_wgrad_k3s1_row4(@builtin(local_invocation_index) lid: u32,
                         dot(d, vec4<f32>(v2[1], v2[2], v2[3], v2[4])),
                         dot(d, vec4<f32>(v2[2], v2[3], v2[4], v2[5])));
     }
-    dw3_rows[t] = r0;
-    dw3_rows[64 + t] = r1;
-    dw3_rows[128 + t] = r2;
-    dw3_reduce_store(g, t, c, split, splits);
+    dw3_reduce_store(g, t, c, split, splits, r0, r1, r2);
 }
 
 // Workgroup o: db[o] += sum of dy over the batch and pixels.
