@@ -650,3 +650,17 @@ pub fn cuda_source(unit: &str) -> String {
 pub fn wgsl_source(shader: &str) -> String {
     format!("{WGSL_COMMON}\n{shader}")
 }
+
+/// Every WGSL shader file but `common.wgsl` (which each one gets
+/// prepended), by file name.
+pub const WGSL_SHADERS: &[(&str, &str)] = &[
+    ("copy.wgsl", WGSL_COPY),
+    ("fill.wgsl", WGSL_FILL),
+    ("conv2d.wgsl", WGSL_CONV2D),
+    ("resize_pack.wgsl", WGSL_RESIZE_PACK),
+    ("norm.wgsl", WGSL_NORM),
+    ("linear.wgsl", WGSL_LINEAR),
+    ("eltwise.wgsl", WGSL_ELTWISE),
+    ("loss.wgsl", WGSL_LOSS),
+    ("sgd.wgsl", WGSL_SGD),
+];

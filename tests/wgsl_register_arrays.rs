@@ -66,18 +66,7 @@ fn parse(body: &str) -> Module {
 #[test]
 fn accumulator_arrays_are_indexed_by_constants_only() {
     // Every shader; the conv GEMMs' `acc` is the array this is about.
-    let shaders = [
-        ("copy.wgsl", kernel_sources::WGSL_COPY),
-        ("fill.wgsl", kernel_sources::WGSL_FILL),
-        ("conv2d.wgsl", kernel_sources::WGSL_CONV2D),
-        ("resize_pack.wgsl", kernel_sources::WGSL_RESIZE_PACK),
-        ("norm.wgsl", kernel_sources::WGSL_NORM),
-        ("linear.wgsl", kernel_sources::WGSL_LINEAR),
-        ("eltwise.wgsl", kernel_sources::WGSL_ELTWISE),
-        ("loss.wgsl", kernel_sources::WGSL_LOSS),
-        ("sgd.wgsl", kernel_sources::WGSL_SGD),
-    ];
-    for (name, body) in shaders {
+    for &(name, body) in kernel_sources::WGSL_SHADERS {
         let found = dynamic_acc_indexing(&parse(body));
         assert!(
             found.is_empty(),

@@ -1,10 +1,11 @@
-//! The `slimmable` command line: `devices`, `verify`, `bench`, `op`, `train`, `eval`.
+//! The `slimmable` command line: `devices`, `cubins`, `shaders`, `verify`, `bench`, `op`, `train`, `eval`.
 
 mod bench;
 mod cubins;
 mod devices;
 mod op;
 mod resume;
+mod shaders;
 mod train;
 mod verify;
 
@@ -37,6 +38,34 @@ enum Command {
         /// loads there) or sm_80 (A100).
         #[arg(long, default_value = "sm_90a")]
         arch: String,
+    },
+    /// Compile every WGSL kernel with one Vulkan driver and print what its
+    /// compiler reports per kernel: registers, spills, scratch memory, code
+    /// size. Mesa's AMD compiler works without an AMD GPU:
+    /// `RADV_FORCE_FAMILY=navi21 slimmable shaders --adapter radv`.
+    Shaders {
+        /// The Vulkan device whose name contains this text (default: the
+        /// first GPU, else the first device).
+        #[arg(long)]
+        adapter: Option<String>,
+        /// Only entry points whose name contains this text.
+        #[arg(long)]
+        entry: Option<String>,
+        /// Compile this WGSL file (whole, nothing prepended) instead of
+        /// the crate's shaders; may be repeated.
+        #[arg(long = "shader")]
+        shader_files: Vec<PathBuf>,
+        /// Every statistic the driver reports, with its description,
+        /// instead of the table.
+        #[arg(long)]
+        all: bool,
+        /// The report as JSON (adapter, driver, every kernel's statistics).
+        #[arg(long, conflicts_with = "all")]
+        json: bool,
+        /// Also write the driver's internal representations (its IR and
+        /// disassembly) into this folder, a file per kernel and form.
+        #[arg(long)]
+        isa: Option<PathBuf>,
     },
     /// Run the operator case list on a backend against the CPU reference.
     Verify {
@@ -185,6 +214,21 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Devices => devices::run(),
         Command::Cubins { dir, arch } => cubins::run(&dir, &arch),
+        Command::Shaders {
+            adapter,
+            entry,
+            shader_files,
+            all,
+            json,
+            isa,
+        } => shaders::run(shaders::ShadersArgs {
+            adapter: adapter.as_deref(),
+            entry: entry.as_deref(),
+            shader_files: &shader_files,
+            all,
+            json,
+            isa_dir: isa.as_deref(),
+        }),
         Command::Verify { backend, op, seed } => verify::run(backend, op.as_deref(), seed),
         Command::Bench {
             family,

@@ -2,6 +2,7 @@
 //! lavapipe on machines without one).
 
 pub mod adapter;
+pub mod driver_stats;
 pub mod kernels;
 pub mod kernels_conv;
 pub mod kernels_train;
