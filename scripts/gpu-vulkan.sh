@@ -46,6 +46,17 @@ if ! grep -q "DiscreteGpu" "$LOG"; then
     echo "FAIL  wgpu: no hardware Vulkan adapter (see $LOG)"
     exit 1
 fi
+# What NVIDIA's own compiler makes of every WGSL kernel (register count,
+# and whatever else its VK_KHR_pipeline_executable_properties reports):
+# the table into the log and the summary's conv rows, every statistic as
+# JSON, the GEMM forward's internal representations if the driver gives
+# any. Stop 27's question: do the GEMMs' 64 accumulators fit in registers
+# there? (AMD's compiler keeps them in registers, old accessor and new.)
+step "slimmable shaders (NVIDIA's compiler)" 60 .gpu/bin/slimmable shaders --adapter NVIDIA
+grep -aE '^conv2d\.wgsl +slimmable_conv2d_(fwd|dgrad|wgrad)_f32 ' "$LOG" | sed 's/^/      shaders /'
+timeout 60 .gpu/bin/slimmable shaders --adapter NVIDIA --json >"$OUT/wgpu-shader-stats.json" 2>>"$LOG"
+timeout 60 .gpu/bin/slimmable shaders --adapter NVIDIA --all --entry conv2d_fwd_f32 \
+    --isa "$OUT/nvidia-isa" >>"$LOG" 2>&1
 step "verify --backend wgpu" 120 .gpu/bin/slimmable verify --backend wgpu
 for t in ops_cross_backend conv_fixtures resize_fixtures submission_order; do
     if [ -x ".gpu/tests/$t" ]; then step "test $t" 120 ".gpu/tests/$t" --test-threads=1; fi
