@@ -130,18 +130,56 @@ fn add_scaled_row(
     len: usize,
     w: f64,
 ) {
+    add_scaled_rows::<1>(
+        dst,
+        dst_start,
+        dst_step,
+        src,
+        [src_start],
+        src_step,
+        len,
+        [w],
+    );
+}
+
+/// For `j < len`, adds `src[src_starts[k] + j·src_step] · ws[k]` to
+/// `dst[dst_start + j·dst_step]` for k = 0, 1, … in that order: K rows'
+/// terms for each element, held in a register between them (1×1 convs
+/// take four channels a pass over the plane).
+#[allow(clippy::too_many_arguments)]
+fn add_scaled_rows<const K: usize>(
+    dst: &mut [f64],
+    dst_start: usize,
+    dst_step: usize,
+    src: &[f32],
+    src_starts: [usize; K],
+    src_step: usize,
+    len: usize,
+    ws: [f64; K],
+) {
     if dst_step == 1 && src_step == 1 {
         // Contiguous rows: the same sums, in a loop the compiler vectorizes.
-        let src = &src[src_start..src_start + len];
-        for (d, &s) in dst[dst_start..dst_start + len].iter_mut().zip(src) {
-            *d += s as f64 * w;
+        let rows: [&[f32]; K] = std::array::from_fn(|k| &src[src_starts[k]..src_starts[k] + len]);
+        for (j, d) in dst[dst_start..dst_start + len].iter_mut().enumerate() {
+            let mut v = *d;
+            for k in 0..K {
+                v += rows[k][j] as f64 * ws[k];
+            }
+            *d = v;
         }
     } else {
         for j in 0..len {
-            dst[dst_start + j * dst_step] += src[src_start + j * src_step] as f64 * w;
+            let d = &mut dst[dst_start + j * dst_step];
+            for k in 0..K {
+                *d += src[src_starts[k] + j * src_step] as f64 * ws[k];
+            }
         }
     }
 }
+
+/// Channels whose terms a 1×1 conv's forward and dgrad add in one pass
+/// over a plane.
+const ROWS_AT_ONCE: usize = 4;
 
 /// `y = conv(x, w) + b` (`+= ` when `accumulate`).
 pub fn forward(p: &Conv2dParams, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
@@ -192,7 +230,34 @@ fn forward_plane(
 ) {
     let (xs2, xs3) = (p.x.strides[2] as usize, p.x.strides[3] as usize);
     let group = o / g.ocg;
-    for i in 0..g.icg {
+    let mut i = 0;
+    let cols = g.cols(0);
+    if g.kh == 1 && g.kw == 1 && !cols.is_empty() {
+        // One tap: four input channels' terms a pass, in channel order.
+        let (rows, row_len) = g.tap_runs(0, &cols, xs3 == 1 && xs2 == g.w);
+        let first_wi = cols.start * g.sw - g.pw;
+        while g.icg - i >= ROWS_AT_ONCE {
+            let planes: [usize; ROWS_AT_ONCE] =
+                std::array::from_fn(|k| at(&p.x, n, group * g.icg + i + k, 0, 0));
+            let ws = std::array::from_fn(|k| w[at(&p.w, o, i + k, 0, 0)] as f64);
+            for ho in rows.clone() {
+                let hi = ho * g.sh - g.ph;
+                let offset = hi * xs2 + first_wi * xs3;
+                add_scaled_rows(
+                    acc,
+                    ho * g.wo + cols.start,
+                    1,
+                    x,
+                    planes.map(|plane| plane + offset),
+                    g.sw * xs3,
+                    row_len,
+                    ws,
+                );
+            }
+            i += ROWS_AT_ONCE;
+        }
+    }
+    for i in i..g.icg {
         let x_plane = at(&p.x, n, group * g.icg + i, 0, 0);
         for ky in 0..g.kh {
             for kx in 0..g.kw {
@@ -268,7 +333,34 @@ fn dgrad_plane(
 ) {
     let (ys2, ys3) = (p.y.strides[2] as usize, p.y.strides[3] as usize);
     let (group, i) = (c / g.icg, c % g.icg);
-    for o in group * g.ocg..(group + 1) * g.ocg {
+    let mut o = group * g.ocg;
+    let end = (group + 1) * g.ocg;
+    let cols = g.cols(0);
+    if g.kh == 1 && g.kw == 1 && !cols.is_empty() {
+        // One tap: four output channels' terms a pass, in channel order.
+        let (rows, row_len) = g.tap_runs(0, &cols, ys3 == 1 && ys2 == g.wo);
+        let first_wi = cols.start * g.sw - g.pw;
+        while end - o >= ROWS_AT_ONCE {
+            let planes: [usize; ROWS_AT_ONCE] = std::array::from_fn(|k| at(&p.y, n, o + k, 0, 0));
+            let ws = std::array::from_fn(|k| w[at(&p.w, o + k, i, 0, 0)] as f64);
+            for ho in rows.clone() {
+                let hi = ho * g.sh - g.ph;
+                let offset = ho * ys2 + cols.start * ys3;
+                add_scaled_rows(
+                    acc,
+                    hi * g.w + first_wi,
+                    g.sw,
+                    dy,
+                    planes.map(|plane| plane + offset),
+                    ys3,
+                    row_len,
+                    ws,
+                );
+            }
+            o += ROWS_AT_ONCE;
+        }
+    }
+    for o in o..end {
         let dy_plane = at(&p.y, n, o, 0, 0);
         // Taps in reverse: an input pixel then receives its terms by
         // ascending output pixel.
@@ -341,9 +433,7 @@ fn wgrad_on(
     // Sums of output channel o's taps (i, ky, kx) at o·taps + (i·kh + ky)·kw + kx.
     let mut sums = vec![0.0f64; g.oc * taps];
     for_each_run(&mut sums, taps, threads, |first, run| {
-        for (k, sums_o) in run.chunks_mut(taps).enumerate() {
-            wgrad_channel(p, &g, x, dy, first + k, sums_o);
-        }
+        wgrad_channels(p, &g, x, dy, first, run);
     });
     for o in 0..g.oc {
         for i in 0..g.icg {
@@ -372,56 +462,101 @@ fn wgrad_on(
     }
 }
 
-/// Input channels whose weight-gradient sums run side by side: independent
-/// chains, so a sum does not wait for the previous one's addition.
+/// Output and input channels whose weight-gradient sums run side by side:
+/// 16 independent chains, so a sum does not wait for the previous one's
+/// addition, and each dy and x value loaded serves four sums.
 const WGRAD_LANES: usize = 4;
 
-/// Output channel `o`'s weight-gradient sums, each over (image, pixel) in
-/// order.
-fn wgrad_channel(
+/// The weight-gradient sums of output channels `first..`, one `taps`-long
+/// item of `sums` each, taken in blocks of four channels of one group
+/// (channels left over, one at a time).
+fn wgrad_channels(
     p: &Conv2dParams,
     g: &Geometry,
     x: &[f32],
     dy: &[f32],
-    o: usize,
+    first: usize,
+    sums: &mut [f64],
+) {
+    let taps = g.icg * g.kh * g.kw;
+    let channels = sums.len() / taps;
+    let mut done = 0;
+    while done < channels {
+        let o = first + done;
+        let group_end = (o / g.ocg + 1) * g.ocg;
+        let out = &mut sums[done * taps..];
+        if channels - done >= WGRAD_LANES && group_end - o >= WGRAD_LANES {
+            wgrad_block::<WGRAD_LANES>(p, g, x, dy, o, out);
+            done += WGRAD_LANES;
+        } else {
+            wgrad_block::<1>(p, g, x, dy, o, out);
+            done += 1;
+        }
+    }
+}
+
+/// The sums of output channels `o0..o0 + OUT` (of one group) into
+/// `sums[k·taps + tap]`, input channels four at a time where four remain.
+fn wgrad_block<const OUT: usize>(
+    p: &Conv2dParams,
+    g: &Geometry,
+    x: &[f32],
+    dy: &[f32],
+    o0: usize,
+    sums: &mut [f64],
+) {
+    let mut i = 0;
+    while i < g.icg {
+        if g.icg - i >= WGRAD_LANES {
+            wgrad_tile::<OUT, WGRAD_LANES>(p, g, x, dy, o0, i, sums);
+            i += WGRAD_LANES;
+        } else {
+            wgrad_tile::<OUT, 1>(p, g, x, dy, o0, i, sums);
+            i += 1;
+        }
+    }
+}
+
+/// The sums of output channels `o0..o0 + OUT` against input channels
+/// `i0..i0 + IN` of their group, every tap; each over (image, pixel) in
+/// order, as the direct loop adds them.
+fn wgrad_tile<const OUT: usize, const IN: usize>(
+    p: &Conv2dParams,
+    g: &Geometry,
+    x: &[f32],
+    dy: &[f32],
+    o0: usize,
+    i0: usize,
     sums: &mut [f64],
 ) {
     let (xs3, ys3) = (p.x.strides[3] as usize, p.y.strides[3] as usize);
-    let group = o / g.ocg;
-    for i0 in (0..g.icg).step_by(WGRAD_LANES) {
-        // A block past the last channel repeats it; those sums are dropped.
-        let lanes = WGRAD_LANES.min(g.icg - i0);
-        let channel = |b: usize| group * g.icg + i0 + b.min(lanes - 1);
-        for ky in 0..g.kh {
-            for kx in 0..g.kw {
-                let mut acc = [0.0f64; WGRAD_LANES];
-                let cols = g.cols(kx);
-                for n in 0..g.n {
-                    for ho in g.rows(ky) {
-                        let hi = ho * g.sh + ky - g.ph;
-                        let dy_row = at(&p.y, n, o, ho, 0);
-                        let x_rows: [usize; WGRAD_LANES] =
-                            std::array::from_fn(|b| at(&p.x, n, channel(b), hi, 0));
-                        let terms = cols.clone().map(|wo| {
-                            let d = dy[dy_row + wo * ys3] as f64;
-                            (d, (wo * g.sw + kx - g.pw) * xs3)
-                        });
-                        if lanes == 1 {
-                            // (Depthwise: one channel a group.)
-                            for (d, wi) in terms {
-                                acc[0] += d * x[x_rows[0] + wi] as f64;
-                            }
-                        } else {
-                            for (d, wi) in terms {
-                                for b in 0..WGRAD_LANES {
-                                    acc[b] += d * x[x_rows[b] + wi] as f64;
-                                }
+    let taps = g.icg * g.kh * g.kw;
+    let group = o0 / g.ocg;
+    for ky in 0..g.kh {
+        for kx in 0..g.kw {
+            let mut acc = [[0.0f64; IN]; OUT];
+            let cols = g.cols(kx);
+            for n in 0..g.n {
+                for ho in g.rows(ky) {
+                    let hi = ho * g.sh + ky - g.ph;
+                    let dy_rows: [usize; OUT] = std::array::from_fn(|a| at(&p.y, n, o0 + a, ho, 0));
+                    let x_rows: [usize; IN] =
+                        std::array::from_fn(|b| at(&p.x, n, group * g.icg + i0 + b, hi, 0));
+                    for wo in cols.clone() {
+                        let xi = (wo * g.sw + kx - g.pw) * xs3;
+                        let xv: [f64; IN] = std::array::from_fn(|b| x[x_rows[b] + xi] as f64);
+                        for (a, acc_a) in acc.iter_mut().enumerate() {
+                            let d = dy[dy_rows[a] + wo * ys3] as f64;
+                            for (acc_ab, &xb) in acc_a.iter_mut().zip(&xv) {
+                                *acc_ab += d * xb;
                             }
                         }
                     }
                 }
-                for (b, &a) in acc[..lanes].iter().enumerate() {
-                    sums[((i0 + b) * g.kh + ky) * g.kw + kx] = a;
+            }
+            for (a, acc_a) in acc.iter().enumerate() {
+                for (b, &v) in acc_a.iter().enumerate() {
+                    sums[a * taps + ((i0 + b) * g.kh + ky) * g.kw + kx] = v;
                 }
             }
         }
@@ -559,9 +694,16 @@ mod tests {
         }
         for case in 0..60 {
             let groups = [1, 1, 2, 3][case % 4];
-            let (icg, ocg) = (pick(&mut rng, 1, 5), pick(&mut rng, 1, 5));
+            // Up to two blocks of four channels and a remainder.
+            let (icg, ocg) = (pick(&mut rng, 1, 9), pick(&mut rng, 1, 9));
             let (ic, oc) = (icg * groups, ocg * groups);
-            let (kh, kw) = ([1, 3, 5, 3][case % 4], [1, 3, 3, 5][(case / 4) % 4]);
+            // Every fifth a 1×1 (its forward and dgrad take four channels
+            // a pass).
+            let (kh, kw) = if case % 5 == 0 {
+                (1, 1)
+            } else {
+                ([1, 3, 5, 3][case % 4], [1, 3, 3, 5][(case / 4) % 4])
+            };
             // The first cases keep the size ("same" padding, stride 1), where
             // whole rows of a tap run as one.
             let (sh, sw, ph, pw) = if case < 16 {
