@@ -58,6 +58,35 @@ pub fn for_each_index(v: &ViewParams, mut f: impl FnMut(usize)) {
     }
 }
 
+/// Calls `f(start, len)` for runs of a view's elements that lie next to
+/// each other in the buffer, in NCHW order: a whole plane where its rows
+/// are packed, else a row; single elements where the innermost stride is
+/// not 1. (The reference's gathers and scatters copy runs, not indices.)
+pub fn for_each_contiguous_run(v: &ViewParams, mut f: impl FnMut(usize, usize)) {
+    let [n, c, h, w] = v.dims.map(|d| d as usize);
+    let s = v.strides.map(|d| d as usize);
+    if s[3] != 1 {
+        for_each_index(v, |i| f(i, 1));
+        return;
+    }
+    if w == 0 || h == 0 {
+        return;
+    }
+    let plane_packed = s[2] == w || h == 1;
+    for i in 0..n {
+        for j in 0..c {
+            let plane = v.offset as usize + i * s[0] + j * s[1];
+            if plane_packed {
+                f(plane, h * w);
+            } else {
+                for k in 0..h {
+                    f(plane + k * s[2], w);
+                }
+            }
+        }
+    }
+}
+
 /// Buffer indices of a view's elements in NCHW order.
 pub fn view_indices(v: &ViewParams) -> Vec<usize> {
     let mut out = Vec::with_capacity(v.numel() as usize);
@@ -483,7 +512,9 @@ fn lock_read(buf: &Buffer) -> Result<RwLockReadGuard<'_, Vec<f32>>> {
 fn gather(buf: &Buffer, v: &ViewParams) -> Result<Vec<f64>> {
     let data = lock_read(buf)?;
     let mut out = Vec::with_capacity(v.numel() as usize);
-    for_each_index(v, |i| out.push(data[i] as f64));
+    for_each_contiguous_run(v, |start, len| {
+        out.extend(data[start..start + len].iter().map(|&x| x as f64));
+    });
     Ok(out)
 }
 
@@ -508,11 +539,13 @@ fn scatter(buf: &Buffer, indices: impl IntoIterator<Item = usize>, values: &[f64
 /// Writes `values` (rounded to f32) into a view's elements, in NCHW order.
 fn scatter_view(buf: &Buffer, v: &ViewParams, values: &[f64]) -> Result<()> {
     let mut d = lock_write(buf)?;
-    let mut values = values.iter();
-    for_each_index(v, |i| {
-        if let Some(v) = values.next() {
-            d[i] = *v as f32;
+    let mut values = values;
+    for_each_contiguous_run(v, |start, len| {
+        let (run, rest) = values.split_at(len.min(values.len()));
+        for (dst, &x) in d[start..start + run.len()].iter_mut().zip(run) {
+            *dst = x as f32;
         }
+        values = rest;
     });
     Ok(())
 }
@@ -546,6 +579,35 @@ fn weight_block(w: &[f32], p: &LinearParams, o_f: usize, i_f: usize) -> Vec<f64>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn contiguous_runs_cover_a_views_indices_in_order() {
+        // Packed, a channel slice, padded rows, one row a plane, a strided
+        // innermost dimension, an empty view.
+        let views = [
+            ([2, 3, 4, 5], [60, 20, 5, 1]),
+            ([2, 3, 4, 5], [100, 20, 5, 1]),
+            ([2, 3, 4, 5], [120, 40, 8, 1]),
+            ([2, 3, 1, 5], [45, 15, 9, 1]),
+            ([2, 3, 4, 5], [120, 40, 10, 2]),
+            ([2, 0, 4, 5], [60, 20, 5, 1]),
+        ];
+        for (dims, strides) in views {
+            let v = ViewParams {
+                dims,
+                strides,
+                offset: 7,
+                _pad: [0; 3],
+            };
+            let mut from_runs = Vec::new();
+            for_each_contiguous_run(&v, |start, len| from_runs.extend(start..start + len));
+            assert_eq!(
+                from_runs,
+                view_indices(&v),
+                "dims {dims:?} strides {strides:?}"
+            );
+        }
+    }
 
     #[test]
     fn a_buffer_passed_twice_is_read_under_one_lock() {
