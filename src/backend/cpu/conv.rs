@@ -529,6 +529,9 @@ fn wgrad_tile<const OUT: usize, const IN: usize>(
     i0: usize,
     sums: &mut [f64],
 ) {
+    if OUT == 1 && IN == 1 && g.kh == 3 && g.kw == 3 {
+        return wgrad_taps_together::<3, 3>(p, g, x, dy, o0, i0, sums);
+    }
     let (xs3, ys3) = (p.x.strides[3] as usize, p.y.strides[3] as usize);
     let taps = g.icg * g.kh * g.kw;
     let group = o0 / g.ocg;
@@ -559,6 +562,96 @@ fn wgrad_tile<const OUT: usize, const IN: usize>(
                     sums[a * taps + ((i0 + b) * g.kh + ky) * g.kw + kx] = v;
                 }
             }
+        }
+    }
+}
+
+/// One output channel against one input channel (a depthwise conv's
+/// case) with a KH × KW kernel: the taps' sums side by side, so their
+/// chains interleave. Row by row and, within a row, left to right, so each
+/// tap still sums over (image, pixel) in order: the columns every tap
+/// reads inside the input go through all KH·KW sums at once; the columns
+/// before and after them, and rows some taps read outside, tap by tap.
+fn wgrad_taps_together<const KH: usize, const KW: usize>(
+    p: &Conv2dParams,
+    g: &Geometry,
+    x: &[f32],
+    dy: &[f32],
+    o: usize,
+    i: usize,
+    sums: &mut [f64],
+) {
+    let (xs3, ys3) = (p.x.strides[3] as usize, p.y.strides[3] as usize);
+    let channel = (o / g.ocg) * g.icg + i;
+    let rows: [_; KH] = std::array::from_fn(|ky| g.rows(ky));
+    let cols: [_; KW] = std::array::from_fn(|kx| g.cols(kx));
+    // Columns every tap reads inside the input (may be empty).
+    let lo = cols.iter().map(|c| c.start).max().unwrap_or(0);
+    let hi = cols.iter().map(|c| c.end).min().unwrap_or(0).max(lo);
+    let mut acc = [[0.0f64; KW]; KH];
+    // Tap (ky, kx)'s terms of output row `ho` at columns `range`.
+    let add_run =
+        |acc: &mut f64, x_row: usize, dy_row: usize, kx: usize, range: std::ops::Range<usize>| {
+            for wo in range {
+                let d = dy[dy_row + wo * ys3] as f64;
+                *acc += d * x[x_row + (wo * g.sw + kx - g.pw) * xs3] as f64;
+            }
+        };
+    for n in 0..g.n {
+        for ho in 0..g.ho {
+            let dy_row = at(&p.y, n, o, ho, 0);
+            let live: [bool; KH] = std::array::from_fn(|ky| rows[ky].contains(&ho));
+            let x_rows: [usize; KH] = std::array::from_fn(|ky| {
+                if live[ky] {
+                    at(&p.x, n, channel, ho * g.sh + ky - g.ph, 0)
+                } else {
+                    0
+                }
+            });
+            for ky in (0..KH).filter(|&ky| live[ky]) {
+                for kx in 0..KW {
+                    add_run(
+                        &mut acc[ky][kx],
+                        x_rows[ky],
+                        dy_row,
+                        kx,
+                        cols[kx].start..lo.min(cols[kx].end),
+                    );
+                }
+            }
+            if live.iter().all(|&l| l) {
+                for wo in lo..hi {
+                    let d = dy[dy_row + wo * ys3] as f64;
+                    for ky in 0..KH {
+                        for kx in 0..KW {
+                            let xi = x_rows[ky] + (wo * g.sw + kx - g.pw) * xs3;
+                            acc[ky][kx] += d * x[xi] as f64;
+                        }
+                    }
+                }
+            } else {
+                for ky in (0..KH).filter(|&ky| live[ky]) {
+                    for kx in 0..KW {
+                        add_run(&mut acc[ky][kx], x_rows[ky], dy_row, kx, lo..hi);
+                    }
+                }
+            }
+            for ky in (0..KH).filter(|&ky| live[ky]) {
+                for kx in 0..KW {
+                    add_run(
+                        &mut acc[ky][kx],
+                        x_rows[ky],
+                        dy_row,
+                        kx,
+                        hi.max(cols[kx].start)..cols[kx].end,
+                    );
+                }
+            }
+        }
+    }
+    for ky in 0..KH {
+        for kx in 0..KW {
+            sums[(i * KH + ky) * KW + kx] = acc[ky][kx];
         }
     }
 }
