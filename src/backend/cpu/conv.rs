@@ -608,45 +608,29 @@ fn wgrad_taps_together<const KH: usize, const KW: usize>(
                     0
                 }
             });
-            for ky in (0..KH).filter(|&ky| live[ky]) {
-                for kx in 0..KW {
-                    add_run(
-                        &mut acc[ky][kx],
-                        x_rows[ky],
-                        dy_row,
-                        kx,
-                        cols[kx].start..lo.min(cols[kx].end),
-                    );
-                }
-            }
+            // Every live tap's terms at the columns `range(kx)`, tap by tap.
+            let by_tap =
+                |acc: &mut [[f64; KW]; KH], range: &dyn Fn(usize) -> std::ops::Range<usize>| {
+                    for ky in (0..KH).filter(|&ky| live[ky]) {
+                        for (kx, a) in acc[ky].iter_mut().enumerate() {
+                            add_run(a, x_rows[ky], dy_row, kx, range(kx));
+                        }
+                    }
+                };
+            by_tap(&mut acc, &|kx| cols[kx].start..lo.min(cols[kx].end));
             if live.iter().all(|&l| l) {
                 for wo in lo..hi {
                     let d = dy[dy_row + wo * ys3] as f64;
-                    for ky in 0..KH {
-                        for kx in 0..KW {
-                            let xi = x_rows[ky] + (wo * g.sw + kx - g.pw) * xs3;
-                            acc[ky][kx] += d * x[xi] as f64;
+                    for (acc_ky, &x_row) in acc.iter_mut().zip(&x_rows) {
+                        for (kx, a) in acc_ky.iter_mut().enumerate() {
+                            *a += d * x[x_row + (wo * g.sw + kx - g.pw) * xs3] as f64;
                         }
                     }
                 }
             } else {
-                for ky in (0..KH).filter(|&ky| live[ky]) {
-                    for kx in 0..KW {
-                        add_run(&mut acc[ky][kx], x_rows[ky], dy_row, kx, lo..hi);
-                    }
-                }
+                by_tap(&mut acc, &|_| lo..hi);
             }
-            for ky in (0..KH).filter(|&ky| live[ky]) {
-                for kx in 0..KW {
-                    add_run(
-                        &mut acc[ky][kx],
-                        x_rows[ky],
-                        dy_row,
-                        kx,
-                        hi.max(cols[kx].start)..cols[kx].end,
-                    );
-                }
-            }
+            by_tap(&mut acc, &|kx| hi.max(cols[kx].start)..cols[kx].end);
         }
     }
     for ky in 0..KH {
