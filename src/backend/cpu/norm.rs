@@ -39,6 +39,60 @@ pub struct BnForward {
     pub invstd: Vec<f64>,
 }
 
+/// Channels whose sums run side by side: independent chains, so a sum
+/// does not wait for the previous term's addition.
+const CHANNELS_AT_ONCE: usize = 4;
+
+/// Calls `f(k, lanes)` for blocks `k..k + lanes` covering `0..count`:
+/// [`CHANNELS_AT_ONCE`] channels while that many remain, then one.
+fn in_channel_blocks(count: usize, mut f: impl FnMut(usize, usize)) {
+    let mut k = 0;
+    while k < count {
+        let lanes = if count - k >= CHANNELS_AT_ONCE {
+            CHANNELS_AT_ONCE
+        } else {
+            1
+        };
+        f(k, lanes);
+        k += lanes;
+    }
+}
+
+/// `[mean, biased variance]` of channels `ch0..ch0 + L` into `out`: each
+/// a sum over (image, pixel) in order, then the squared deviations alike.
+fn channel_stats<const L: usize>(
+    x: &[f64],
+    n: usize,
+    c: usize,
+    hw: usize,
+    ch0: usize,
+    out: &mut [[f64; 2]],
+) {
+    let m = (n * hw) as f64;
+    let mut sum = [0.0f64; L];
+    for i in 0..n {
+        let planes: [&[f64]; L] = std::array::from_fn(|b| &x[plane(i, ch0 + b, c, hw)]);
+        for s in 0..hw {
+            for b in 0..L {
+                sum[b] += planes[b][s];
+            }
+        }
+    }
+    let mean = sum.map(|v| v / m);
+    let mut sq = [0.0f64; L];
+    for i in 0..n {
+        let planes: [&[f64]; L] = std::array::from_fn(|b| &x[plane(i, ch0 + b, c, hw)]);
+        for s in 0..hw {
+            for b in 0..L {
+                sq[b] += (planes[b][s] - mean[b]).powi(2);
+            }
+        }
+    }
+    for (b, st) in out.iter_mut().enumerate() {
+        *st = [mean[b], sq[b] / m];
+    }
+}
+
 /// Training forward: batch mean and biased variance per channel (two-pass).
 #[allow(clippy::too_many_arguments)]
 pub fn bn_train_forward(
@@ -51,27 +105,16 @@ pub fn bn_train_forward(
     eps: f64,
     act_kind: u32,
 ) -> BnForward {
-    let m = (n * hw) as f64;
     // [mean, biased variance] of each channel; channels split between threads.
     let mut stats = vec![[0.0f64; 2]; c];
     for_each_run(&mut stats, 1, threads_for(x.len()), |first, run| {
-        for (k, st) in run.iter_mut().enumerate() {
-            let ch = first + k;
-            let mut sum = 0.0;
-            for i in 0..n {
-                for &v in &x[plane(i, ch, c, hw)] {
-                    sum += v;
-                }
+        in_channel_blocks(run.len(), |k, lanes| {
+            let out = &mut run[k..k + lanes];
+            match lanes {
+                CHANNELS_AT_ONCE => channel_stats::<CHANNELS_AT_ONCE>(x, n, c, hw, first + k, out),
+                _ => channel_stats::<1>(x, n, c, hw, first + k, out),
             }
-            let mean = sum / m;
-            let mut sq = 0.0;
-            for i in 0..n {
-                for &v in &x[plane(i, ch, c, hw)] {
-                    sq += (v - mean).powi(2);
-                }
-            }
-            *st = [mean, sq / m];
-        }
+        });
     });
     let mean: Vec<f64> = stats.iter().map(|st| st[0]).collect();
     let var: Vec<f64> = stats.iter().map(|st| st[1]).collect();
@@ -169,16 +212,15 @@ pub fn bn_backward(
     // channels split between threads.
     let mut sums = vec![[0.0f64; 2]; c];
     for_each_run(&mut sums, 1, threads_for(x.len()), |first, run| {
-        for (k, sum) in run.iter_mut().enumerate() {
-            let ch = first + k;
-            for i in 0..n {
-                for (&xv, &dyv) in x[plane(i, ch, c, hw)].iter().zip(&dy[plane(i, ch, c, hw)]) {
-                    let (g, xhat) = terms(xv, dyv, ch);
-                    sum[0] += g;
-                    sum[1] += g * xhat;
+        in_channel_blocks(run.len(), |k, lanes| {
+            let out = &mut run[k..k + lanes];
+            match lanes {
+                CHANNELS_AT_ONCE => {
+                    backward_sums::<CHANNELS_AT_ONCE>(x, dy, (n, c, hw), first + k, &terms, out)
                 }
+                _ => backward_sums::<1>(x, dy, (n, c, hw), first + k, &terms, out),
             }
-        }
+        });
     });
     let dbeta: Vec<f64> = sums.iter().map(|s| s[0]).collect();
     let dgamma: Vec<f64> = sums.iter().map(|s| s[1]).collect();
@@ -197,6 +239,31 @@ pub fn bn_backward(
         }
     });
     BnBackward { dx, dgamma, dbeta }
+}
+
+/// `[dβ, dγ]` of channels `ch0..ch0 + L` into `out`, each summed over
+/// (image, pixel) in order; `terms(x, dy, ch)` gives an element's g and x̂.
+fn backward_sums<const L: usize>(
+    x: &[f64],
+    dy: &[f64],
+    (n, c, hw): (usize, usize, usize),
+    ch0: usize,
+    terms: &impl Fn(f64, f64, usize) -> (f64, f64),
+    out: &mut [[f64; 2]],
+) {
+    let mut acc = [[0.0f64; 2]; L];
+    for i in 0..n {
+        let xs: [&[f64]; L] = std::array::from_fn(|b| &x[plane(i, ch0 + b, c, hw)]);
+        let dys: [&[f64]; L] = std::array::from_fn(|b| &dy[plane(i, ch0 + b, c, hw)]);
+        for s in 0..hw {
+            for b in 0..L {
+                let (g, xhat) = terms(xs[b][s], dys[b][s], ch0 + b);
+                acc[b][0] += g;
+                acc[b][1] += g * xhat;
+            }
+        }
+    }
+    out.copy_from_slice(&acc);
 }
 
 #[cfg(test)]
