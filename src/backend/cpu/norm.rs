@@ -60,6 +60,8 @@ fn in_channel_blocks(count: usize, mut f: impl FnMut(usize, usize)) {
 
 /// `[mean, biased variance]` of channels `ch0..ch0 + L` into `out`: each
 /// a sum over (image, pixel) in order, then the squared deviations alike.
+// (The pixel index walks L planes in step: a range loop says it best.)
+#[allow(clippy::needless_range_loop)]
 fn channel_stats<const L: usize>(
     x: &[f64],
     n: usize,
