@@ -11,7 +11,7 @@
 //! Whole outputs are split between threads (output planes, input planes for
 //! the dgrad, output channels for the wgrad), never one output's terms.
 
-use super::split::{for_each_run, threads_for};
+use super::split::{for_each_run, in_blocks, threads_for};
 use crate::params::{Conv2dParams, ViewParams};
 
 /// Buffer index of `[a, b, c, d]` in a view.
@@ -505,16 +505,10 @@ fn wgrad_block<const OUT: usize>(
     o0: usize,
     sums: &mut [f64],
 ) {
-    let mut i = 0;
-    while i < g.icg {
-        if g.icg - i >= WGRAD_LANES {
-            wgrad_tile::<OUT, WGRAD_LANES>(p, g, x, dy, o0, i, sums);
-            i += WGRAD_LANES;
-        } else {
-            wgrad_tile::<OUT, 1>(p, g, x, dy, o0, i, sums);
-            i += 1;
-        }
-    }
+    in_blocks(g.icg, WGRAD_LANES, |i, lanes| match lanes {
+        WGRAD_LANES => wgrad_tile::<OUT, WGRAD_LANES>(p, g, x, dy, o0, i, sums),
+        _ => wgrad_tile::<OUT, 1>(p, g, x, dy, o0, i, sums),
+    });
 }
 
 /// The sums of output channels `o0..o0 + OUT` against input channels

@@ -4,7 +4,7 @@
 //! Channels (for sums) or images (for values) are split between threads;
 //! every sum keeps its order, so any thread count gives the same bits.
 
-use super::split::{for_each_run, threads_for};
+use super::split::{for_each_run, in_blocks, threads_for};
 use crate::params::act;
 
 /// Indices of image `i`'s channel `ch` in a `[N][c][hw]` array.
@@ -42,21 +42,6 @@ pub struct BnForward {
 /// Channels whose sums run side by side: independent chains, so a sum
 /// does not wait for the previous term's addition.
 const CHANNELS_AT_ONCE: usize = 4;
-
-/// Calls `f(k, lanes)` for blocks `k..k + lanes` covering `0..count`:
-/// [`CHANNELS_AT_ONCE`] channels while that many remain, then one.
-fn in_channel_blocks(count: usize, mut f: impl FnMut(usize, usize)) {
-    let mut k = 0;
-    while k < count {
-        let lanes = if count - k >= CHANNELS_AT_ONCE {
-            CHANNELS_AT_ONCE
-        } else {
-            1
-        };
-        f(k, lanes);
-        k += lanes;
-    }
-}
 
 /// `[mean, biased variance]` of channels `ch0..ch0 + L` into `out`: each
 /// a sum over (image, pixel) in order, then the squared deviations alike.
@@ -110,7 +95,7 @@ pub fn bn_train_forward(
     // [mean, biased variance] of each channel; channels split between threads.
     let mut stats = vec![[0.0f64; 2]; c];
     for_each_run(&mut stats, 1, threads_for(x.len()), |first, run| {
-        in_channel_blocks(run.len(), |k, lanes| {
+        in_blocks(run.len(), CHANNELS_AT_ONCE, |k, lanes| {
             let out = &mut run[k..k + lanes];
             match lanes {
                 CHANNELS_AT_ONCE => channel_stats::<CHANNELS_AT_ONCE>(x, n, c, hw, first + k, out),
@@ -214,7 +199,7 @@ pub fn bn_backward(
     // channels split between threads.
     let mut sums = vec![[0.0f64; 2]; c];
     for_each_run(&mut sums, 1, threads_for(x.len()), |first, run| {
-        in_channel_blocks(run.len(), |k, lanes| {
+        in_blocks(run.len(), CHANNELS_AT_ONCE, |k, lanes| {
             let out = &mut run[k..k + lanes];
             match lanes {
                 CHANNELS_AT_ONCE => {

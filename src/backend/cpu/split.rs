@@ -50,9 +50,30 @@ pub fn for_each_run<T: Send>(
     });
 }
 
+/// Calls `f(k, lanes)` for blocks `k..k + lanes` covering `0..count`:
+/// `block` items while that many remain, then one at a time. (The loops
+/// that run `block` independent sums side by side take their leftovers
+/// singly.)
+pub fn in_blocks(count: usize, block: usize, mut f: impl FnMut(usize, usize)) {
+    let mut k = 0;
+    while k < count {
+        let lanes = if count - k >= block { block } else { 1 };
+        f(k, lanes);
+        k += lanes;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocks_cover_the_items_in_order_then_singly() {
+        let mut seen = Vec::new();
+        in_blocks(11, 4, |k, lanes| seen.push((k, lanes)));
+        assert_eq!(seen, [(0, 4), (4, 4), (8, 1), (9, 1), (10, 1)]);
+        in_blocks(0, 4, |_, _| panic!("no items, no call"));
+    }
 
     #[test]
     fn every_item_is_visited_once_with_its_index() {

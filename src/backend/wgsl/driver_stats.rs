@@ -49,18 +49,6 @@ impl std::fmt::Display for StatValue {
     }
 }
 
-impl StatValue {
-    /// The value as a number (booleans as 0 or 1).
-    pub fn as_f64(self) -> f64 {
-        match self {
-            StatValue::Bool(b) => f64::from(u8::from(b)),
-            StatValue::Int(v) => v as f64,
-            StatValue::Uint(v) => v as f64,
-            StatValue::Float(v) => v,
-        }
-    }
-}
-
 /// One entry point compiled into a compute pipeline.
 #[derive(Clone, Debug, Serialize)]
 pub struct KernelReport {
