@@ -17,6 +17,13 @@
 #include <utility>
 #include <vector>
 
+#ifdef SHIM_FIBERS
+#include "shim_fibers.h"
+using ShimBarrier = ShimFiberBarrier;
+#else
+using ShimBarrier = std::barrier<>;
+#endif
+
 #define SLIMMABLE_CUDA_ON_CPU 1
 #define __global__
 #define __device__
@@ -31,7 +38,7 @@ struct ShimDim3 {
 };
 inline thread_local ShimDim3 threadIdx, blockIdx;
 inline ShimDim3 blockDim, gridDim;
-inline std::barrier<>* shim_barrier = nullptr;
+inline ShimBarrier* shim_barrier = nullptr;
 
 inline void __syncthreads() { shim_barrier->arrive_and_wait(); }
 
@@ -42,7 +49,7 @@ inline float atomicAdd(float* p, float v) { return std::atomic_ref<float>(*p).fe
 // Warp shuffles: every lane of the warp must call them (full mask), as in
 // CUDA's *_sync forms with 0xffffffff.
 struct ShimWarp {
-    std::barrier<> bar{32};
+    ShimBarrier bar{32};
     uint64_t lanes[32];
     uint32_t frag[32][6];  // mma fragment registers of each lane
 };
@@ -403,6 +410,7 @@ inline void shim_wgmma_block_end() {
 // CUDA numbers them; warps are consecutive runs of 32 in that order). A
 // thread must not return before a __syncthreads the rest of its block
 // reaches (each block ends on the same barrier).
+#ifndef SHIM_FIBERS
 inline void shim_launch(ShimDim3 grid, ShimDim3 block, const std::function<void()>& kernel) {
     const unsigned threads = block.x * block.y * block.z;
     std::barrier<> bar(threads);
@@ -430,6 +438,67 @@ inline void shim_launch(ShimDim3 grid, ShimDim3 block, const std::function<void(
     shim_barrier = nullptr;
     shim_warps = nullptr;
 }
+#else
+// The same with each thread a fiber (shim_fibers.h): a block's fibers run in
+// thread order, each until it waits at a barrier or ends, round after
+// round, until all have ended; a round in which none arrives anywhere is a
+// deadlock (a barrier some threads never reach) and aborts with a message.
+// The per-thread state cuda_shim.h keeps in thread_locals (threadIdx, the
+// cp.async and wgmma queues) is swapped in and out with each fiber.
+inline void shim_launch(ShimDim3 grid, ShimDim3 block, const std::function<void()>& kernel) {
+    const unsigned threads = block.x * block.y * block.z;
+    ShimBarrier bar(threads);
+    shim_barrier = &bar;
+    std::vector<ShimWarp> warps((threads + 31) / 32);
+    shim_warps = &warps;
+    blockDim = block;
+    gridDim = grid;
+    shim_fiber_reserve(threads);
+    shim_fibers.sp.assign(threads, nullptr);
+    shim_fibers.done.assign(threads, 0);
+    shim_fibers.body = [&] {
+        kernel();
+        shim_cp_async_block_end();
+        shim_wgmma_block_end();
+        bar.arrive_and_wait();  // as the threaded launch: the block ends on a barrier
+    };
+    std::vector<ShimCopies> copies(threads);
+    std::vector<ShimWgmmas> wgmmas(threads);
+    for (unsigned bz = 0; bz < grid.z; ++bz)
+        for (unsigned by = 0; by < grid.y; ++by)
+            for (unsigned bx = 0; bx < grid.x; ++bx) {
+                blockIdx = {bx, by, bz};
+                for (unsigned t = 0; t < threads; ++t) {
+                    shim_fibers.sp[t] = shim_fiber_stack(t);
+                    shim_fibers.done[t] = 0;
+                }
+                unsigned running = threads;
+                while (running > 0) {
+                    const uint64_t before = shim_fibers.progress;
+                    for (unsigned t = 0; t < threads; ++t) {
+                        if (shim_fibers.done[t]) continue;
+                        shim_fibers.current = t;
+                        threadIdx = {t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
+                        std::swap(shim_copies, copies[t]);
+                        std::swap(shim_wgmmas, wgmmas[t]);
+                        shim_fiber_switch(&shim_fibers.scheduler_sp, shim_fibers.sp[t]);
+                        std::swap(shim_copies, copies[t]);
+                        std::swap(shim_wgmmas, wgmmas[t]);
+                        running -= shim_fibers.done[t];
+                    }
+                    if (running > 0 && shim_fibers.progress == before) {
+                        std::fprintf(stderr,
+                                     "cuda shim: block (%u,%u,%u) deadlocked: %u threads wait at a barrier "
+                                     "the others never reach\n",
+                                     bx, by, bz, running);
+                        std::abort();
+                    }
+                }
+            }
+    shim_barrier = nullptr;
+    shim_warps = nullptr;
+}
+#endif
 
 // 1-D blocks; blockIdx.y walks `blocks_y` rows of the grid.
 inline void shim_launch(unsigned blocks, unsigned threads, const std::function<void()>& kernel,

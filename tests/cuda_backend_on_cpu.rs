@@ -1,0 +1,355 @@
+//! The CUDA backend, host code and kernels together, on a machine without a
+//! GPU: tools/cuda_on_cpu/build-fake-libcuda.sh builds a CPU stand-in for
+//! libcuda (the driver calls cudarc makes, kernels from the same
+//! kernels/*.cu run through cuda_shim.h), and `slimmable verify --backend
+//! cuda` runs against it in a child process with the stand-in first on
+//! LD_LIBRARY_PATH. So the routes, launch shapes, argument order and buffer
+//! handling of src/backend/cuda are checked against the CPU reference, as
+//! on a GPU, where tests/cuda_kernels_on_cpu.rs checks kernels under launch
+//! shapes its drivers mirror by hand. Not a GPU run: NVRTC's PTX is
+//! compiled but not executed, and tensor cores, rounding and the memory
+//! model are emulated.
+//!
+//! Needs g++ (C++20) and NVRTC; prints `skipped: ...` without them (fails
+//! without NVRTC where SLIMMABLE_REQUIRE_NVRTC=1, as CI sets).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How long one child run may take: the whole case list takes about 20 s on
+/// a 2-core VM, three training steps about 75 s.
+const RUN_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The folder holding the built stand-in (once per process), or why there
+/// is none.
+fn fake_driver() -> &'static Result<PathBuf, String> {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        if Command::new("g++").arg("--version").output().is_err() {
+            return Err("g++ not found".into());
+        }
+        // Rebuilt by every test process, so never stale against kernels/.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fake-libcuda");
+        let _ = std::fs::remove_dir_all(&dir);
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/cuda_on_cpu/build-fake-libcuda.sh");
+        let out = Command::new("bash").arg(script).arg(&dir).output().unwrap();
+        assert!(
+            out.status.success(),
+            "build-fake-libcuda.sh failed:\n{}",
+            common::output_text(&out)
+        );
+        // The backend makes module images even though the fake driver
+        // ignores them: once here, as cubins, not by NVRTC in every child.
+        let cubins = dir.join("cubins").display().to_string();
+        let out = common::slimmable(&["cubins", "--arch", "sm_90a", &cubins]);
+        assert!(
+            out.status.success(),
+            "slimmable cubins failed:\n{}",
+            common::output_text(&out)
+        );
+        Ok(dir)
+    })
+}
+
+/// The stand-in's folder, or `None` after printing why the test is skipped.
+fn fake_driver_or_skip() -> Option<&'static Path> {
+    if !common::nvrtc_or_skip() {
+        return None;
+    }
+    match fake_driver() {
+        Ok(dir) => Some(dir),
+        Err(why) => {
+            println!("skipped: the CUDA backend on the CPU: {why}");
+            None
+        }
+    }
+}
+
+/// `slimmable args` with the stand-in first on the loader path and `envs`
+/// set, killed after [`RUN_TIMEOUT`].
+fn slimmable_on_fake(lib: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let path = match std::env::var("LD_LIBRARY_PATH") {
+        Ok(p) if !p.is_empty() => format!("{}:{p}", lib.display()),
+        _ => lib.display().to_string(),
+    };
+    let bin = std::env::var("SLIMMABLE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_slimmable").to_string());
+    let dir = std::env::temp_dir().join(format!(
+        "slimmable-fake-libcuda-run-{}-{}",
+        std::process::id(),
+        args.join("_").replace(['/', ' '], "_")
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
+    let mut child = Command::new(bin)
+        .args(args)
+        .envs(envs.iter().copied())
+        .env("LD_LIBRARY_PATH", path)
+        .env("SLIMMABLE_CUBIN_DIR", lib.join("cubins"))
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .expect("the slimmable binary runs");
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "slimmable {args:?} on the fake driver gave no answer in {} s; its output so far:\n{}",
+                RUN_TIMEOUT.as_secs(),
+                std::fs::read_to_string(&out_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = Output {
+        status,
+        stdout: std::fs::read(&out_path).unwrap_or_default(),
+        stderr: std::fs::read(&err_path).unwrap_or_default(),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
+/// `(passed, failed)` from verify's last line.
+fn verify_counts(text: &str) -> Option<(usize, usize)> {
+    let line = text.lines().rev().find(|l| l.contains(" passed, "))?;
+    let mut words = line.split_whitespace();
+    let passed = words.next()?.parse().ok()?;
+    let failed = words.nth(1)?.parse().ok()?;
+    Some((passed, failed))
+}
+
+#[test]
+fn every_verify_case_passes_on_the_cuda_backend_run_on_the_cpu() {
+    let Some(lib) = fake_driver_or_skip() else {
+        return;
+    };
+    let seed = common::seed().to_string();
+    let out = slimmable_on_fake(lib, &["verify", "--backend", "cuda", "--seed", &seed], &[]);
+    let text = common::output_text(&out);
+    assert!(
+        text.contains("fake libcuda"),
+        "verify did not run on the fake driver:\n{text}"
+    );
+    assert!(
+        out.status.success(),
+        "verify failed on the fake driver:\n{text}"
+    );
+    let cases = slimmable::verify::cases().len();
+    assert_eq!(
+        verify_counts(&text),
+        Some((cases, 0)),
+        "expected all {cases} cases to pass:\n{text}"
+    );
+}
+
+/// The check above can fail: with the slice-copy kernels' launches skipped
+/// (a planted fault in the fake driver), verify reports those cases failed.
+#[test]
+fn a_skipped_kernel_fails_verify() {
+    let Some(lib) = fake_driver_or_skip() else {
+        return;
+    };
+    let args = [
+        "verify",
+        "--backend",
+        "cuda",
+        "--seed",
+        "7",
+        "--op",
+        "slice_copy",
+    ];
+    let out = slimmable_on_fake(lib, &args, &[("SLIMMABLE_FAKE_CUDA_SKIP", "slice_copy")]);
+    let text = common::output_text(&out);
+    assert!(
+        !out.status.success(),
+        "verify passed with its kernels skipped:\n{text}"
+    );
+    let (passed, failed) = verify_counts(&text).expect("verify's summary line");
+    assert!(
+        failed > 0 && passed == 0,
+        "every slice_copy case should fail when its kernel never runs:\n{text}"
+    );
+}
+
+/// Whether Fashion-MNIST is installed; fails where SLIMMABLE_REQUIRE_DATA=1
+/// (CI), else prints `skipped: ...`.
+fn fashion_mnist_or_skip() -> bool {
+    use slimmable::data::{Dataset, DatasetKind, Split};
+    match Dataset::load(DatasetKind::FashionMnist, Split::Train, None) {
+        Ok(_) => true,
+        Err(e) => {
+            let required = std::env::var("SLIMMABLE_REQUIRE_DATA").is_ok_and(|v| v == "1");
+            assert!(!required, "Fashion-MNIST required: {e}");
+            println!("skipped: {e}");
+            false
+        }
+    }
+}
+
+/// The full network's cross-entropy of each iteration from train's
+/// progress lines (`... | CE 2.2997 | ...`).
+fn cross_entropies(text: &str) -> Vec<f64> {
+    text.lines()
+        .filter_map(|l| l.split(" | CE ").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+/// Every f32 tensor of a checkpoint (the BN batch counters are i64, and
+/// are the same count on every backend).
+fn f32_tensors(path: &Path) -> std::collections::BTreeMap<String, Vec<f32>> {
+    let bytes = std::fs::read(path).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    file.tensors()
+        .into_iter()
+        .filter(|(_, t)| t.dtype() == safetensors::Dtype::F32)
+        .map(|(name, t)| {
+            let values = t
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            (name, values)
+        })
+        .collect()
+}
+
+/// Three MutualNet iterations of the small preset (four sub-network passes
+/// each, the SGD step, the resize-pack of every batch) on the CUDA backend
+/// run on the CPU, in exact f32, against the same three on the CPU
+/// reference backend from the same seed: the same losses and, after the
+/// three steps, the same parameters within f32 rounding.
+#[test]
+fn three_training_steps_match_the_cpu_reference() {
+    let Some(lib) = fake_driver_or_skip() else {
+        return;
+    };
+    if !fashion_mnist_or_skip() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!(
+        "slimmable-fake-libcuda-train-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |backend: &str| {
+        let out_dir = dir.join(backend);
+        let out_arg = out_dir.display().to_string();
+        let args = [
+            "train",
+            "--preset",
+            "fmnist-small",
+            "--backend",
+            backend,
+            "--epochs",
+            "1",
+            "--images-per-epoch",
+            "96",
+            "--skip-eval",
+            "--log-every",
+            "1",
+            "--seed",
+            "3",
+            "--f32",
+            "--out",
+            &out_arg,
+        ];
+        let out = slimmable_on_fake(lib, &args, &[]);
+        let text = common::output_text(&out);
+        assert!(out.status.success(), "train on {backend} failed:\n{text}");
+        (text, f32_tensors(&out_dir.join("checkpoint.safetensors")))
+    };
+    let (cuda_text, cuda) = run("cuda");
+    assert!(
+        cuda_text.contains("fake libcuda"),
+        "not on the fake driver:\n{cuda_text}"
+    );
+    let (cpu_text, cpu) = run("cpu");
+    let (ce_cuda, ce_cpu) = (cross_entropies(&cuda_text), cross_entropies(&cpu_text));
+    assert_eq!(
+        ce_cpu.len(),
+        3,
+        "three progress lines expected:\n{cpu_text}"
+    );
+    assert_eq!(
+        ce_cuda.len(),
+        3,
+        "three progress lines expected:\n{cuda_text}"
+    );
+    for (i, (a, b)) in ce_cuda.iter().zip(&ce_cpu).enumerate() {
+        assert!(
+            (a - b).abs() <= 2e-3,
+            "iteration {}: CE {a} on cuda, {b} on cpu",
+            i + 1
+        );
+    }
+    assert_eq!(
+        cuda.len(),
+        cpu.len(),
+        "the checkpoints hold different tensors"
+    );
+    let mut worst = (0.0f64, String::new());
+    assert!(
+        cpu.len() >= 50,
+        "the checkpoint should hold every parameter and BN statistic (97 f32 tensors)"
+    );
+    for (name, want) in &cpu {
+        let got = &cuda[name];
+        assert_eq!(got.len(), want.len(), "{name}");
+        for (g, w) in got.iter().zip(want) {
+            let (g, w) = (*g as f64, *w as f64);
+            let err = (g - w).abs();
+            assert!(
+                err <= 1e-4 + 1e-3 * w.abs(),
+                "{name}: {g} on cuda, {w} on cpu after three steps"
+            );
+            if err > worst.0 {
+                worst = (err, name.clone());
+            }
+        }
+    }
+    println!(
+        "largest parameter difference after three steps: {:.2e} ({})",
+        worst.0, worst.1
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `verify` once per kernel switch of src/backend/cuda, each flipped from its
+/// default (tools/cuda_on_cpu/switch-sweep.sh): the routes the host takes
+/// only when asked, which no other test runs through the host code.
+#[test]
+fn every_kernel_switch_passes_verify() {
+    let Some(lib) = fake_driver_or_skip() else {
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/cuda_on_cpu/switch-sweep.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .arg(common::seed().to_string())
+        .env("FAKE_LIBCUDA_DIR", lib)
+        .env("SLIMMABLE_CUBIN_DIR", lib.join("cubins"))
+        .env("SLIMMABLE_BIN", env!("CARGO_BIN_EXE_slimmable"))
+        .output()
+        .unwrap();
+    let text = common::output_text(&out);
+    println!("{text}");
+    assert!(out.status.success(), "a switched route failed:\n{text}");
+    let runs = text.lines().filter(|l| l.starts_with("ok ")).count();
+    assert!(
+        runs >= 30,
+        "expected every switch's run to report ok:\n{text}"
+    );
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Builds the CPU stand-in for the CUDA driver (fake_libcuda.cpp) and one
+# library of kernels per kernels/*.cu unit into OUT_DIR (default
+# target/cuda-on-cpu). Put OUT_DIR first on LD_LIBRARY_PATH and the CUDA
+# backend runs on the CPU:
+#   tools/cuda_on_cpu/build-fake-libcuda.sh
+#   LD_LIBRARY_PATH=target/cuda-on-cpu:$LD_LIBRARY_PATH slimmable verify --backend cuda --op conv
+# NVRTC must still be present (the backend compiles the kernels to PTX as
+# it does on a GPU; the fake driver ignores the PTX). Needs g++ with C++20.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out=${1:-$root/target/cuda-on-cpu}
+mkdir -p "$out/src"
+shim=$root/tools/cuda_on_cpu
+flags=(-std=c++20 -O1 -fPIC -pthread -w -fvisibility=hidden -DSHIM_FIBERS -I"$root/kernels" -I"$shim"
+       -fsanitize=alignment -fno-sanitize-recover=alignment)
+
+build_unit() {
+    local cu=$1 stem
+    stem=$(basename "$cu" .cu)
+    # The unit's kernels: every extern "C" function named slimmable_*, found
+    # in the preprocessed source (entry points made by macros included).
+    local names
+    names=$(g++ "${flags[@]}" -E -P -include cuda_shim.h -include fake_unit_smem.h -x c++ "$cu" |
+        tr '\n' ' ' | grep -oP 'extern "C"\s+void\s+\Kslimmable_\w+(?=\s*\()' | sort -u)
+    if [ -z "$names" ]; then
+        echo "build-fake-libcuda: no kernels found in $cu" >&2
+        return 1
+    fi
+    {
+        echo '#include "cuda_shim.h"'
+        echo '#include "fake_unit_smem.h"'
+        echo "#include \"$stem.cu\""
+        printf '#define FAKE_ENTRIES'
+        for n in $names; do printf ' FAKE_ENTRY(%s)' "$n"; done
+        echo
+        echo '#include "fake_unit.h"'
+    } > "$out/src/unit_$stem.cpp"
+    g++ "${flags[@]}" -shared "$out/src/unit_$stem.cpp" -o "$out/libslimmable_cuda_unit_$stem.so"
+}
+
+pids=()
+for cu in "$root"/kernels/*.cu; do
+    build_unit "$cu" &
+    pids+=($!)
+done
+g++ -std=c++17 -O1 -fPIC -shared -fvisibility=hidden -Wall -Werror -I"$shim" \
+    "$shim/fake_libcuda.cpp" -o "$out/libcuda.so" -Wl,-soname,libcuda.so -ldl
+status=0
+for p in "${pids[@]}"; do wait "$p" || status=1; done
+exit $status

@@ -1,0 +1,40 @@
+// Included after a kernel unit (kernels/*.cu) in the translation units
+// build-fake-libcuda.sh generates: the unit's table of launchers for
+// fake_libcuda.cpp. The build lists the unit's extern "C" kernels in
+// FAKE_ENTRIES as FAKE_ENTRY(name) FAKE_ENTRY(name) ...
+#pragma once
+#include <algorithm>
+#include <tuple>
+#include <utility>
+
+#include "fake_abi.h"
+
+template <class... Args, size_t... I>
+inline void fake_call(void (*kernel)(Args...), void** params, std::index_sequence<I...>) {
+    kernel(*static_cast<std::remove_reference_t<Args>*>(params[I])...);
+}
+
+// One launch: the arguments are read once, before the threads start (they
+// are by-value kernel parameters; cudarc keeps them alive until the call
+// returns, and the launch runs to completion inside it).
+template <class... Args>
+inline void fake_launch(void (*kernel)(Args...), FakeDim3 grid, FakeDim3 block, size_t dynamic_smem,
+                        void** params) {
+    // Unwritten shared memory reads as NaN, as stale shared memory would
+    // read as garbage on a GPU.
+    std::fill_n(fake_dynamic_smem_bytes(), std::min(dynamic_smem, FAKE_DYNAMIC_SMEM_BYTES),
+                (unsigned char)0xFF);
+    shim_shared_window = reinterpret_cast<const char*>(fake_dynamic_smem_bytes());
+    shim_shared_window_bytes = dynamic_smem;
+    shim_launch({grid.x, grid.y, grid.z}, {block.x, block.y, block.z},
+                [&] { fake_call(kernel, params, std::index_sequence_for<Args...>{}); });
+}
+
+#define FAKE_ENTRY(name)                                                                 \
+    {#name, [](FakeDim3 g, FakeDim3 b, size_t smem, void** p) { fake_launch(&name, g, b, smem, p); }},
+
+extern "C" __attribute__((visibility("default"))) const FakeEntry* shim_unit_entries(size_t* count) {
+    static const FakeEntry entries[] = {FAKE_ENTRIES};
+    *count = sizeof(entries) / sizeof(entries[0]);
+    return entries;
+}
