@@ -183,21 +183,6 @@ fn a_skipped_kernel_fails_verify() {
     );
 }
 
-/// Whether Fashion-MNIST is installed; fails where SLIMMABLE_REQUIRE_DATA=1
-/// (CI), else prints `skipped: ...`.
-fn fashion_mnist_or_skip() -> bool {
-    use slimmable::data::{Dataset, DatasetKind, Split};
-    match Dataset::load(DatasetKind::FashionMnist, Split::Train, None) {
-        Ok(_) => true,
-        Err(e) => {
-            let required = std::env::var("SLIMMABLE_REQUIRE_DATA").is_ok_and(|v| v == "1");
-            assert!(!required, "Fashion-MNIST required: {e}");
-            println!("skipped: {e}");
-            false
-        }
-    }
-}
-
 /// The full network's cross-entropy of each iteration from train's
 /// progress lines (`... | CE 2.2997 | ...`).
 fn cross_entropies(text: &str) -> Vec<f64> {
@@ -236,7 +221,7 @@ fn three_training_steps_match_the_cpu_reference() {
     let Some(lib) = fake_driver_or_skip() else {
         return;
     };
-    if !fashion_mnist_or_skip() {
+    if !common::fashion_mnist_or_skip() {
         return;
     }
     let dir = std::env::temp_dir().join(format!(

@@ -3,6 +3,8 @@
 //! the uninterrupted one exactly, and bad checkpoints are clear errors that
 //! overwrite nothing.
 
+mod common;
+
 use slimmable::backend::cpu::CpuBackend;
 use slimmable::data::idx;
 use slimmable::models::MobileNetV2Config;
@@ -17,22 +19,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// The presets train Fashion-MNIST, whose files are checked by hash: the
-/// installed copy is needed. Without it a test prints `skipped: ...`
-/// (and fails where SLIMMABLE_REQUIRE_DATA=1, as in CI).
-fn fashion_mnist_installed() -> bool {
-    use slimmable::data::{Dataset, DatasetKind, Split};
-    match Dataset::load(DatasetKind::FashionMnist, Split::Test, None) {
-        Ok(_) => true,
-        Err(e) => {
-            let required = std::env::var("SLIMMABLE_REQUIRE_DATA").is_ok_and(|v| v == "1");
-            assert!(!required, "Fashion-MNIST required: {e}");
-            println!("skipped: {e}");
-            false
-        }
-    }
 }
 
 /// `slimmable train --backend cpu ARGS --out OUT`: whether it succeeded,
@@ -283,7 +269,7 @@ fn profiled_backend_times_every_operation_of_a_training_step() {
 /// weights for another seed.
 #[test]
 fn zero_epochs_write_the_initial_weights() {
-    if !fashion_mnist_installed() {
+    if !common::fashion_mnist_or_skip() {
         return;
     }
     let run = |name: &str, seed: &str| -> (Vec<u8>, PathBuf) {
@@ -323,7 +309,7 @@ fn zero_epochs_write_the_initial_weights() {
 /// weights over the old checkpoint.
 #[test]
 fn a_saved_run_is_only_replaced_with_overwrite() {
-    if !fashion_mnist_installed() {
+    if !common::fashion_mnist_or_skip() {
         return;
     }
     let out = scratch("overwrite");
@@ -360,7 +346,7 @@ fn a_saved_run_is_only_replaced_with_overwrite() {
 /// beside it that would change them is refused by name, with both values.
 #[test]
 fn resume_takes_the_saved_settings_and_names_conflicts() {
-    if !fashion_mnist_installed() {
+    if !common::fashion_mnist_or_skip() {
         return;
     }
     let out = scratch("resume-settings");

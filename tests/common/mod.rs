@@ -53,6 +53,24 @@ pub fn nvrtc_or_skip() -> bool {
     }
 }
 
+/// Whether Fashion-MNIST is installed (the presets train it, and its files
+/// are checked by hash): without it a test prints `skipped: ...`, and fails
+/// where SLIMMABLE_REQUIRE_DATA=1, as in CI.
+pub fn fashion_mnist_or_skip() -> bool {
+    use slimmable::data::{Dataset, DatasetKind, Split};
+    match Dataset::load(DatasetKind::FashionMnist, Split::Train, None) {
+        Ok(_) => true,
+        Err(e) => {
+            assert!(
+                !required("SLIMMABLE_REQUIRE_DATA"),
+                "Fashion-MNIST required: {e}"
+            );
+            println!("skipped: {e}");
+            false
+        }
+    }
+}
+
 /// A fresh seed per run, printed so a failure can be replayed.
 pub fn seed() -> u64 {
     let s = slimmable::rng::seed_from_env_or_clock();
