@@ -19,11 +19,15 @@ build_unit() {
     local cu=$1 stem
     stem=$(basename "$cu" .cu)
     # The unit's kernels: every extern "C" function named slimmable_*, found
-    # in the preprocessed source (entry points made by macros included).
-    local names
-    names=$(g++ "${flags[@]}" -E -P -include cuda_shim.h -include fake_unit_smem.h -x c++ "$cu" |
-        tr '\n' ' ' | grep -oP 'extern "C"\s+void\s+\Kslimmable_\w+(?=\s*\()' | sort -u)
-    if [ -z "$names" ]; then
+    # in the preprocessed source (entry points made by macros included),
+    # with the thread limit of its __launch_bounds__ (1024 without one), as
+    # "name limit" lines.
+    local kernels
+    kernels=$(g++ "${flags[@]}" -DSHIM_KEEP_LAUNCH_BOUNDS -E -P -include cuda_shim.h \
+            -include fake_unit_smem.h -x c++ "$cu" | tr '\n' ' ' |
+        perl -ne 'while (/extern "C"\s+void\s+(?:__launch_bounds__\(\s*((?:[^,()]|\([^()]*\))+?)\s*(?:,(?:[^()]|\([^()]*\))*)?\)\s+)?(slimmable_\w+)\s*\(/g) { print "$2 ", ($1 // "1024"), "\n" }' |
+        sort -u)
+    if [ -z "$kernels" ]; then
         echo "build-fake-libcuda: no kernels found in $cu" >&2
         return 1
     fi
@@ -32,7 +36,7 @@ build_unit() {
         echo '#include "fake_unit_smem.h"'
         echo "#include \"$stem.cu\""
         printf '#define FAKE_ENTRIES'
-        for n in $names; do printf ' FAKE_ENTRY(%s)' "$n"; done
+        while read -r name limit; do printf ' FAKE_ENTRY(%s, %s)' "$name" "$limit"; done <<< "$kernels"
         echo
         echo '#include "fake_unit.h"'
     } > "$out/src/unit_$stem.cpp"

@@ -29,7 +29,11 @@ using ShimBarrier = std::barrier<>;
 #define __device__
 #define __forceinline__ inline
 #define __restrict__
+// build-fake-libcuda.sh preprocesses the units with the bounds kept, to
+// read each kernel's thread limit.
+#ifndef SHIM_KEEP_LAUNCH_BOUNDS
 #define __launch_bounds__(...)
+#endif
 #define __shared__ static
 #define __align__(n) __attribute__((aligned(n)))
 

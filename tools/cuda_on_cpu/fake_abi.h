@@ -17,6 +17,7 @@ using FakeLauncher = void (*)(FakeDim3 grid, FakeDim3 block, size_t dynamic_smem
 struct FakeEntry {
     const char* name;
     FakeLauncher launch;
+    unsigned max_threads;  // the kernel's __launch_bounds__, else 1024
 };
 
 // Dynamic shared memory a unit library holds for its kernels (the most any

@@ -15,7 +15,8 @@
 //
 // Checks a real driver makes, made here too: block size, grid limits,
 // dynamic shared memory beyond 48 KiB without the function attribute that
-// allows it, unknown handles. Fresh allocations are filled with NaN, as
+// allows it, more threads than the kernel's __launch_bounds__, unknown
+// handles. Fresh allocations are filled with NaN, as
 // cudaMalloc gives garbage, so reads of never-written memory show.
 // SLIMMABLE_FAKE_CUDA_DEBUG=1 prints every launch;
 // SLIMMABLE_FAKE_CUDA_CC=8.0 reports another compute capability.
@@ -48,6 +49,7 @@ constexpr CUresult OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, INVALID_DEVICE 
 struct Function {
     std::string name;
     FakeLauncher launch;
+    unsigned max_threads;  // __launch_bounds__
     int max_dynamic_smem = 48 * 1024;
 };
 struct Event {
@@ -58,7 +60,7 @@ struct Driver {
     std::recursive_mutex lock;
     bool units_loaded = false;
     std::string units_error;
-    std::map<std::string, FakeLauncher> launchers;
+    std::map<std::string, FakeEntry> kernels;
     std::map<uintptr_t, size_t> allocations;  // address -> bytes
     std::set<Function*> functions;
     std::set<Event*> events;
@@ -108,10 +110,10 @@ CUresult load_units(Driver& d) {
         }
         size_t count = 0;
         const FakeEntry* table = entries(&count);
-        for (size_t i = 0; i < count; ++i) d.launchers[table[i].name] = table[i].launch;
+        for (size_t i = 0; i < count; ++i) d.kernels[table[i].name] = table[i];
     }
     closedir(listing);
-    if (d.launchers.empty() && d.units_error.empty()) d.units_error = "no unit libraries in " + dir;
+    if (d.kernels.empty() && d.units_error.empty()) d.units_error = "no unit libraries in " + dir;
     return d.units_error.empty() ? OK : NOT_FOUND;
 }
 
@@ -339,9 +341,9 @@ API cuModuleUnload(void* module) {
 API cuModuleGetFunction(void** function, void* module, const char* name) {
     LOCKED;
     if (!d.modules.count(module)) return INVALID_HANDLE;
-    auto it = d.launchers.find(name);
-    if (it == d.launchers.end()) return NOT_FOUND;
-    auto* f = new Function{name, it->second};
+    auto it = d.kernels.find(name);
+    if (it == d.kernels.end()) return NOT_FOUND;
+    auto* f = new Function{name, it->second.launch, it->second.max_threads};
     d.functions.insert(f);
     *function = f;
     return OK;
@@ -382,7 +384,7 @@ API cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsign
     if (gx == 0 || gy == 0 || gz == 0 || threads == 0 || gy > 65535 || gz > 65535 || bz > 64 ||
         threads > 1024)
         return INVALID_VALUE;
-    if (smem > unsigned(f->max_dynamic_smem)) return LAUNCH_OUT_OF_RESOURCES;
+    if (smem > unsigned(f->max_dynamic_smem) || threads > f->max_threads) return LAUNCH_OUT_OF_RESOURCES;
     if (debug())
         std::fprintf(stderr, "fake libcuda: %s grid (%u,%u,%u) block (%u,%u,%u) smem %u\n", f->name.c_str(), gx,
                      gy, gz, bx, by, bz, smem);
@@ -399,7 +401,9 @@ static const char* error_text(CUresult e) {
         case INVALID_IMAGE: return "invalid module image (fake libcuda)";
         case INVALID_HANDLE: return "invalid resource handle (fake libcuda)";
         case NOT_FOUND: return "named symbol not found in the unit libraries (fake libcuda)";
-        case LAUNCH_OUT_OF_RESOURCES: return "too much dynamic shared memory for the function (fake libcuda)";
+        case LAUNCH_OUT_OF_RESOURCES:
+            return "too many threads for the kernel's __launch_bounds__, or too much dynamic shared memory "
+                   "for its attribute (fake libcuda)";
         default: return "unknown error (fake libcuda)";
     }
 }

@@ -1,7 +1,7 @@
 // Included after a kernel unit (kernels/*.cu) in the translation units
 // build-fake-libcuda.sh generates: the unit's table of launchers for
 // fake_libcuda.cpp. The build lists the unit's extern "C" kernels in
-// FAKE_ENTRIES as FAKE_ENTRY(name) FAKE_ENTRY(name) ...
+// FAKE_ENTRIES as FAKE_ENTRY(name, thread limit) FAKE_ENTRY(...) ...
 #pragma once
 #include <algorithm>
 #include <tuple>
@@ -30,8 +30,9 @@ inline void fake_launch(void (*kernel)(Args...), FakeDim3 grid, FakeDim3 block, 
                 [&] { fake_call(kernel, params, std::index_sequence_for<Args...>{}); });
 }
 
-#define FAKE_ENTRY(name)                                                                 \
-    {#name, [](FakeDim3 g, FakeDim3 b, size_t smem, void** p) { fake_launch(&name, g, b, smem, p); }},
+#define FAKE_ENTRY(name, limit)                                                            \
+    {#name, [](FakeDim3 g, FakeDim3 b, size_t smem, void** p) { fake_launch(&name, g, b, smem, p); }, \
+     unsigned(limit)},
 
 extern "C" __attribute__((visibility("default"))) const FakeEntry* shim_unit_entries(size_t* count) {
     static const FakeEntry entries[] = {FAKE_ENTRIES};
