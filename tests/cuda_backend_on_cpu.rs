@@ -18,7 +18,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long one child run may take: the whole case list takes about 20 s on
 /// a 2-core VM, three training steps about 75 s.
@@ -37,7 +37,15 @@ fn fake_driver() -> &'static Result<PathBuf, String> {
         let _ = std::fs::remove_dir_all(&dir);
         let script =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/cuda_on_cpu/build-fake-libcuda.sh");
-        let out = Command::new("bash").arg(script).arg(&dir).output().unwrap();
+        // With the planted kernel of the stand-in's own test beside ours
+        // (found only by a module image that enters it).
+        let shim = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/cuda_on_cpu");
+        let out = Command::new("bash")
+            .arg(script)
+            .arg(&dir)
+            .arg(shim.join("planted_overrun.cu"))
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "build-fake-libcuda.sh failed:\n{}",
@@ -79,46 +87,20 @@ fn slimmable_on_fake(lib: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output
     };
     let bin = std::env::var("SLIMMABLE_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_slimmable").to_string());
-    let dir = std::env::temp_dir().join(format!(
-        "slimmable-fake-libcuda-run-{}-{}",
-        std::process::id(),
-        args.join("_").replace(['/', ' '], "_")
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
-    let mut child = Command::new(bin)
+    let mut command = Command::new(bin);
+    command
         .args(args)
         .envs(envs.iter().copied())
         .env("LD_LIBRARY_PATH", path)
         .env("SLIMMABLE_CUBIN_DIR", lib.join("cubins"))
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .expect("the slimmable binary runs");
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "slimmable {args:?} on the fake driver gave no answer in {} s; its output so far:\n{}",
-                RUN_TIMEOUT.as_secs(),
-                std::fs::read_to_string(&out_path).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let out = Output {
-        status,
-        stdout: std::fs::read(&out_path).unwrap_or_default(),
-        stderr: std::fs::read(&err_path).unwrap_or_default(),
-    };
-    let _ = std::fs::remove_dir_all(&dir);
-    out
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    common::output_within(command, RUN_TIMEOUT).unwrap_or_else(|partial| {
+        panic!(
+            "slimmable {args:?} on the fake driver gave no answer in {} s; its output so far:\n{}",
+            RUN_TIMEOUT.as_secs(),
+            common::output_text(&partial)
+        )
+    })
 }
 
 /// `(passed, failed)` from verify's last line.
@@ -180,6 +162,92 @@ fn a_skipped_kernel_fails_verify() {
     assert!(
         failed > 0 && passed == 0,
         "every slice_copy case should fail when its kernel never runs:\n{text}"
+    );
+}
+
+/// The stand-in reads each kernel's registers from its cubin and refuses a
+/// block that needs more than the register file, as a GPU does; the full
+/// verify above passing means every launch fits an H200's 64 Ki registers.
+/// This shows the check is live: with a planted register file of 24 Ki,
+/// the launches of the 128-register, 256-thread GEMM tiles (32 Ki a block)
+/// fail with the driver's error, naming the kernel.
+#[test]
+fn a_block_needing_more_registers_than_the_file_fails() {
+    let Some(lib) = fake_driver_or_skip() else {
+        return;
+    };
+    let args = [
+        "verify",
+        "--backend",
+        "cuda",
+        "--seed",
+        "7",
+        "--op",
+        "conv2d_wgrad",
+    ];
+    let out = slimmable_on_fake(
+        lib,
+        &args,
+        &[("SLIMMABLE_FAKE_CUDA_REGISTER_FILE", "24576")],
+    );
+    let text = common::output_text(&out);
+    assert!(
+        !out.status.success(),
+        "verify passed with a register file too small for its kernels:\n{text}"
+    );
+    assert!(
+        text.contains("CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES"),
+        "the failures should be the driver's refusal to launch:\n{text}"
+    );
+    let (passed, failed) = verify_counts(&text).expect("verify's summary line");
+    assert!(
+        failed > 0 && passed > 0,
+        "only the kernels needing more than 24 Ki registers a block should fail:\n{text}"
+    );
+}
+
+/// The stand-in's own checks (tools/cuda_on_cpu/fake_driver_check.cpp):
+/// module images for another architecture refused, a kernel looked up only
+/// in the image that enters it, and a kernel writing one float past its
+/// buffer stopped by the guard page after it, with a report naming the
+/// kernel and the allocation.
+#[test]
+fn the_stand_in_refuses_what_a_driver_refuses_and_stops_an_overrun() {
+    let Some(lib) = fake_driver_or_skip() else {
+        return;
+    };
+    let source =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/cuda_on_cpu/fake_driver_check.cpp");
+    let exe = lib.join("fake_driver_check");
+    let out = Command::new("g++")
+        .args(["-std=c++17", "-O1", "-Wall", "-Werror"])
+        .arg(&source)
+        .arg("-o")
+        .arg(&exe)
+        .arg("-ldl")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::output_text(&out));
+    let run = |mode: &str| {
+        let mut command = Command::new(&exe);
+        command.arg(lib.join("libcuda.so")).arg(mode);
+        common::output_within(command, RUN_TIMEOUT).expect("the check ends")
+    };
+    let api = run("api");
+    let text = common::output_text(&api);
+    assert!(api.status.success() && !text.contains("FAIL"), "{text}");
+    assert_eq!(text.matches("ok: ").count(), 10, "{text}");
+
+    let overrun = run("overrun");
+    let text = common::output_text(&overrun);
+    assert!(
+        !overrun.status.success() && !text.contains("went unseen"),
+        "the write past the buffer should have stopped the process:\n{text}"
+    );
+    assert!(
+        text.contains("fake libcuda: kernel slimmable_planted_overrun touched")
+            && text.contains("0 bytes past the end of an allocation of 256 bytes"),
+        "the stand-in should name the kernel and the allocation:\n{text}"
     );
 }
 

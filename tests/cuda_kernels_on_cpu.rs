@@ -5,6 +5,8 @@
 //! (This does not replace the CUDA tests: NVRTC, the hardware's rounding and
 //! memory model are only exercised on a GPU.)
 
+mod common;
+
 use slimmable::backend::cuda::launch_resize::{AA_TILE_MAX_TAPS, resize_route};
 use slimmable::backend::{self, BackendKind};
 use slimmable::kernel_sources::entry;
@@ -90,49 +92,24 @@ fn run_mode(
 }
 
 fn run_driver(exe: &Path, args: &[&std::ffi::OsStr]) -> Result<String, String> {
-    use std::io::Read;
-    use std::process::Stdio;
-    let mut child = Command::new(exe)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Drained on their own threads so that a chatty driver cannot block on
-    // a full pipe while this one waits for it.
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
+    let mut command = Command::new(exe);
+    command.args(args);
+    let finished = common::output_within(command, DRIVER_TIMEOUT);
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout).trim(),
+            String::from_utf8_lossy(&o.stderr)
+        )
     };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = std::time::Instant::now() + DRIVER_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    let text = format!(
-        "{}{}",
-        out.join().unwrap_or_default().trim(),
-        err.join().unwrap_or_default()
-    );
-    match status {
-        Some(s) if s.success() => Ok(text),
+    match finished {
+        Ok(o) if o.status.success() => Ok(text(&o)),
         // A driver killed by a signal (a kernel reading far out of bounds)
         // prints nothing: say how it ended.
-        Some(s) => Err(format!("{text}\n(the driver ended: {s})")),
-        None => Err(format!(
-            "{text}\nno answer after {} s: killed (a kernel writing out of bounds?)",
+        Ok(o) => Err(format!("{}\n(the driver ended: {})", text(&o), o.status)),
+        Err(o) => Err(format!(
+            "{}\nno answer after {} s: killed (a kernel writing out of bounds?)",
+            text(&o),
             DRIVER_TIMEOUT.as_secs()
         )),
     }

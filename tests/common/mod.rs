@@ -90,6 +90,50 @@ pub fn slimmable(args: &[&str]) -> std::process::Output {
         .expect("the slimmable binary runs")
 }
 
+/// Runs `command` with its output captured, killed after `timeout`:
+/// `Ok(output)` when it ended by itself, `Err(output so far)` when it was
+/// killed (a hung kernel, a child stuck past its budget).
+pub fn output_within(
+    mut command: std::process::Command,
+    timeout: std::time::Duration,
+) -> Result<std::process::Output, std::process::Output> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the child process starts");
+    // Drained on their own threads, so that a chatty child cannot block on a
+    // full pipe while this one waits for it.
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = std::time::Instant::now() + timeout;
+    let (status, ended) = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break (status, true);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break (child.wait().unwrap(), false);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let output = std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    };
+    if ended { Ok(output) } else { Err(output) }
+}
+
 /// Its stdout and stderr, for assertions and failure messages.
 pub fn output_text(o: &std::process::Output) -> String {
     format!(

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the CPU stand-in for the CUDA driver (fake_libcuda.cpp) and one
 # library of kernels per kernels/*.cu unit into OUT_DIR (default
-# target/cuda-on-cpu). Put OUT_DIR first on LD_LIBRARY_PATH and the CUDA
+# target/cuda-on-cpu); `build-fake-libcuda.sh OUT_DIR EXTRA.cu ...` adds
+# units of test kernels (the stand-in's own test plants a fault that way). Put OUT_DIR first on LD_LIBRARY_PATH and the CUDA
 # backend runs on the CPU:
 #   tools/cuda_on_cpu/build-fake-libcuda.sh
 #   LD_LIBRARY_PATH=target/cuda-on-cpu:$LD_LIBRARY_PATH slimmable verify --backend cuda --op conv
@@ -34,7 +35,7 @@ build_unit() {
     {
         echo '#include "cuda_shim.h"'
         echo '#include "fake_unit_smem.h"'
-        echo "#include \"$stem.cu\""
+        echo "#include \"$(cd "$(dirname "$cu")" && pwd)/$stem.cu\""
         printf '#define FAKE_ENTRIES'
         while read -r name limit; do printf ' FAKE_ENTRY(%s, %s)' "$name" "$limit"; done <<< "$kernels"
         echo
@@ -44,7 +45,7 @@ build_unit() {
 }
 
 pids=()
-for cu in "$root"/kernels/*.cu; do
+for cu in "$root"/kernels/*.cu "${@:2}"; do
     build_unit "$cu" &
     pids+=($!)
 done

@@ -1,9 +1,9 @@
 // A CPU stand-in for the part of the CUDA driver API (libcuda.so) that
 // cudarc calls for this crate: one device, "device" memory in host memory,
-// kernels run through cuda_shim.h (one block at a time, each CUDA thread an
-// OS thread) from the unit libraries build-fake-libcuda.sh builds beside
-// it. Module images (PTX, cubins) are accepted and ignored: a function is
-// found by its name in the unit libraries. Every launch runs to completion
+// kernels run through cuda_shim.h (one block at a time, its threads as
+// fibers) from the unit libraries build-fake-libcuda.sh builds beside it.
+// A function is found by its name in the unit libraries, once the module
+// image (PTX or a cubin) shows the kernel. Every launch runs to completion
 // inside cuLaunchKernel, so streams and events only keep order and time.
 //
 // Why: the CUDA backend's host code (routes, launch shapes, argument
@@ -14,27 +14,40 @@
 // rounding, no memory model, no speed.
 //
 // Checks a real driver makes, made here too: block size, grid limits,
-// dynamic shared memory beyond 48 KiB without the function attribute that
-// allows it, more threads than the kernel's __launch_bounds__, unknown
-// handles. Fresh allocations are filled with NaN, as
-// cudaMalloc gives garbage, so reads of never-written memory show.
+// dynamic shared memory beyond what 48 KiB leaves beside the static,
+// without the function attribute that allows more; more threads than the
+// kernel's __launch_bounds__; unknown handles; a module image for another
+// architecture or one that lacks the kernel asked for; and from a cubin
+// (cubin_resources.h), a block's registers beyond the 64 Ki register file
+// or static plus dynamic shared memory beyond the 227 KiB a block may
+// have. Fresh allocations are filled with NaN, as cudaMalloc gives
+// garbage, so reads of never-written memory show; each lies between guard
+// pages (guarded_memory.h), so an access past its end stops the process
+// with a report naming the kernel and the allocation.
 // SLIMMABLE_FAKE_CUDA_DEBUG=1 prints every launch;
 // SLIMMABLE_FAKE_CUDA_CC=8.0 reports another compute capability.
 #include <dirent.h>
 #include <dlfcn.h>
+#include <signal.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "cubin_resources.h"
 #include "fake_abi.h"
+#include "guarded_memory.h"
 
 using CUresult = int;
 using CUdevice = int;
@@ -43,14 +56,20 @@ using CUdeviceptr = unsigned long long;
 namespace {
 
 constexpr CUresult OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, INVALID_DEVICE = 101,
-                   INVALID_IMAGE = 200, INVALID_HANDLE = 400, NOT_FOUND = 500,
-                   LAUNCH_OUT_OF_RESOURCES = 701;
+                   INVALID_IMAGE = 200, NO_BINARY_FOR_GPU = 209, INVALID_PTX = 218,
+                   INVALID_HANDLE = 400, NOT_FOUND = 500, LAUNCH_OUT_OF_RESOURCES = 701;
 
+// A loaded image: the kernels it holds, and from a cubin what each needs.
+struct Module {
+    std::set<std::string> entries;
+    std::map<std::string, KernelResources> resources;  // empty for PTX
+};
 struct Function {
     std::string name;
     FakeLauncher launch;
     unsigned max_threads;  // __launch_bounds__
-    int max_dynamic_smem = 48 * 1024;
+    KernelResources resources;
+    int max_dynamic_smem;
 };
 struct Event {
     std::chrono::steady_clock::time_point at;
@@ -62,9 +81,11 @@ struct Driver {
     std::string units_error;
     std::map<std::string, FakeEntry> kernels;
     std::map<uintptr_t, size_t> allocations;  // address -> bytes
+    std::map<uintptr_t, GuardedMapping> mappings;  // address -> its pages
     std::set<Function*> functions;
     std::set<Event*> events;
-    std::set<void*> modules, streams;
+    std::set<Module*> modules;
+    std::set<void*> streams;
     int context_token = 0;
 };
 
@@ -119,6 +140,63 @@ CUresult load_units(Driver& d) {
 
 bool debug() { return std::getenv("SLIMMABLE_FAKE_CUDA_DEBUG") != nullptr; }
 
+// Registers an SM has for one block (64 Ki on every GPU since Kepler);
+// SLIMMABLE_FAKE_CUDA_REGISTER_FILE plants a smaller one for the tests of
+// the check itself.
+unsigned long long register_file() {
+    const char* planted = std::getenv("SLIMMABLE_FAKE_CUDA_REGISTER_FILE");
+    return planted && *planted ? std::strtoull(planted, nullptr, 10) : 65536;
+}
+
+// The registers a block of `threads` takes: each warp's allocation is the
+// thread's count times 32, rounded up to the 256-register unit.
+unsigned long long block_registers(unsigned registers, unsigned long long threads) {
+    const unsigned long long per_warp = (registers * 32ull + 255) / 256 * 256;
+    return (threads + 31) / 32 * per_warp;
+}
+
+// Where an ELF image ends (cuModuleLoadData is given no size): its section
+// header table comes last in what NVRTC writes.
+size_t elf_extent(const unsigned char* image) {
+    uint64_t shoff;
+    uint16_t shentsize, shnum;
+    std::memcpy(&shoff, image + 0x28, 8);
+    std::memcpy(&shentsize, image + 0x3a, 2);
+    std::memcpy(&shnum, image + 0x3c, 2);
+    return size_t(shoff + uint64_t(shentsize) * shnum);
+}
+
+// The kernels a PTX image enters (".entry name(") and its ".target sm_XY[a]".
+void read_ptx(const char* text, Module* m, unsigned* sm, bool* arch_specific) {
+    const std::string ptx(text);
+    *sm = 0;
+    *arch_specific = false;
+    const size_t target = ptx.find(".target sm_");
+    if (target != std::string::npos) {
+        char* end = nullptr;
+        *sm = unsigned(std::strtoul(ptx.c_str() + target + 11, &end, 10));
+        *arch_specific = end && *end == 'a';
+    }
+    for (size_t at = ptx.find(".entry "); at != std::string::npos; at = ptx.find(".entry ", at + 1)) {
+        size_t begin = at + 7, end = begin;
+        while (end < ptx.size() && (std::isalnum(static_cast<unsigned char>(ptx[end])) || ptx[end] == '_')) ++end;
+        m->entries.insert(ptx.substr(begin, end - begin));
+    }
+}
+
+// Whether code for `sm` runs on this device. Machine code (a cubin) runs
+// on the same major version with no older minor one; PTX on any newer
+// device, the driver compiling it; an arch-specific build ("sm_90a") only
+// on its own.
+bool runs_here(unsigned sm, bool arch_specific, bool is_ptx) {
+    int major, minor;
+    capability(&major, &minor);
+    const unsigned here = unsigned(major * 10 + minor);
+    if (arch_specific) return sm == here;
+    if (is_ptx) return sm <= here;
+    return sm / 10 == unsigned(major) && sm <= here;
+}
+
 // A planted fault for the tests of the checks built on this driver: launches
 // of kernels whose name contains SLIMMABLE_FAKE_CUDA_SKIP return success
 // without running, so their outputs keep whatever the buffers held.
@@ -133,6 +211,63 @@ bool inside_allocation(Driver& d, CUdeviceptr p, size_t bytes) {
     if (it == d.allocations.begin()) return false;
     --it;
     return p >= it->first && p + bytes <= it->first + it->second;
+}
+
+// The kernel cuLaunchKernel is running, for the report of a fault in it.
+const char* running_kernel = nullptr;
+struct sigaction earlier_segv, earlier_bus;
+
+// A fault inside a launch (the guard pages of guarded_memory.h, or any
+// wild address): says which kernel and where the address lies against the
+// nearest allocation, then lets the signal end the process as before.
+// Outside a launch, the handler that was there before takes it.
+void report_fault(int signal_number, siginfo_t* info, void*) {
+    struct sigaction& earlier = signal_number == SIGBUS ? earlier_bus : earlier_segv;
+    if (!running_kernel) {
+        sigaction(signal_number, &earlier, nullptr);
+        return;  // the access faults again, into that handler
+    }
+    const uintptr_t at = uintptr_t(info->si_addr);
+    char where[160] = "not next to any allocation (a wild pointer, or a CUDA thread's stack overflowed)";
+    const auto& allocations = driver().allocations;
+    auto next = allocations.upper_bound(at);
+    if (next != allocations.begin()) {
+        auto prev = std::prev(next);
+        const uintptr_t end = prev->first + prev->second;
+        if (at >= end && at - end < (size_t(1) << 20))
+            std::snprintf(where, sizeof where, "%zu bytes past the end of an allocation of %zu bytes",
+                          size_t(at - end), prev->second);
+    }
+    if (next != allocations.end() && next->first - at < page_size())
+        std::snprintf(where, sizeof where, "%zu bytes before the start of an allocation of %zu bytes",
+                      size_t(next->first - at), next->second);
+    char text[512];
+    const int n = std::snprintf(text, sizeof text, "fake libcuda: kernel %s touched %p, %s\n", running_kernel,
+                                info->si_addr, where);
+    if (n > 0) (void)!write(2, text, size_t(std::min(n, int(sizeof text) - 1)));
+    signal(signal_number, SIG_DFL);
+}
+
+// Installs report_fault, with a stack of its own on this thread: a fault
+// on a fiber's guard page means that fiber's stack is used up.
+void install_fault_report() {
+    thread_local bool installed = false;
+    if (installed) return;
+    installed = true;
+    thread_local std::vector<char> alternate(256 * 1024);
+    stack_t stack{};
+    stack.ss_sp = alternate.data();
+    stack.ss_size = alternate.size();
+    sigaltstack(&stack, nullptr);
+    struct sigaction action {};
+    action.sa_sigaction = report_fault;
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&action.sa_mask);
+    static std::once_flag once;
+    std::call_once(once, [&] {
+        sigaction(SIGSEGV, &action, &earlier_segv);
+        sigaction(SIGBUS, &action, &earlier_bus);
+    });
 }
 
 }  // namespace
@@ -168,7 +303,8 @@ API cuDeviceGetAttribute(int* value, int attribute, CUdevice) {
     switch (attribute) {
         case 1: *value = 1024; break;          // max threads per block
         case 2: *value = 1024; break;          // max block x
-        case 3: case 4: *value = 1024 / (attribute == 4 ? 16 : 1); break;
+        case 3: *value = 1024; break;          // max block y
+        case 4: *value = 64; break;            // max block z
         case 5: *value = 0x7fffffff; break;    // max grid x
         case 6: case 7: *value = 65535; break;
         case 8: *value = 48 * 1024; break;     // shared memory per block
@@ -259,11 +395,12 @@ API cuEventDestroy_v2(void* event) {
 
 API cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
     LOCKED;
-    const size_t rounded = (bytes + 255) / 256 * 256;
-    void* mem = std::aligned_alloc(256, rounded ? rounded : 256);
+    GuardedMapping mapping;
+    void* mem = guarded_alloc(bytes, &mapping);
     if (!mem) return OUT_OF_MEMORY;
-    std::memset(mem, 0xFF, rounded);  // NaN: never-written memory is not zero
+    std::memset(mem, 0xFF, (bytes + 255) / 256 * 256);  // NaN: never-written memory is not zero
     d.allocations[uintptr_t(mem)] = bytes;
+    d.mappings[uintptr_t(mem)] = mapping;
     *p = CUdeviceptr(uintptr_t(mem));
     return OK;
 }
@@ -271,7 +408,8 @@ API cuMemAllocAsync(CUdeviceptr* p, size_t bytes, void*) { return cuMemAlloc_v2(
 API cuMemFree_v2(CUdeviceptr p) {
     LOCKED;
     if (!d.allocations.erase(uintptr_t(p))) return INVALID_VALUE;
-    std::free(reinterpret_cast<void*>(p));
+    guarded_free(d.mappings[uintptr_t(p)]);
+    d.mappings.erase(uintptr_t(p));
     return OK;
 }
 API cuMemFreeAsync(CUdeviceptr p, void*) { return cuMemFree_v2(p); }
@@ -328,22 +466,52 @@ API cuModuleLoadData(void** module, const void* image) {
     if (!image) return INVALID_IMAGE;
     const CUresult r = load_units(d);
     if (r != OK) return r;
-    *module = new char;
-    d.modules.insert(*module);
+    auto m = std::make_unique<Module>();
+    const auto* bytes = static_cast<const unsigned char*>(image);
+    if (is_elf(image)) {
+        CubinResources cubin;
+        if (!parse_cubin(bytes, elf_extent(bytes), &cubin)) return INVALID_IMAGE;
+        if (!runs_here(cubin.sm, false, false)) return NO_BINARY_FOR_GPU;
+        for (const auto& [name, needs] : cubin.kernels) m->entries.insert(name);
+        m->resources = std::move(cubin.kernels);
+    } else {
+        unsigned sm;
+        bool arch_specific;
+        read_ptx(static_cast<const char*>(image), m.get(), &sm, &arch_specific);
+        if (sm == 0) return INVALID_PTX;
+        if (!runs_here(sm, arch_specific, true)) return INVALID_PTX;
+    }
+    *module = m.get();
+    d.modules.insert(m.release());
     return OK;
 }
 API cuModuleUnload(void* module) {
     LOCKED;
-    if (!d.modules.erase(module)) return INVALID_HANDLE;
-    delete static_cast<char*>(module);
+    auto* m = static_cast<Module*>(module);
+    if (!d.modules.erase(m)) return INVALID_HANDLE;
+    delete m;
     return OK;
 }
 API cuModuleGetFunction(void** function, void* module, const char* name) {
     LOCKED;
-    if (!d.modules.count(module)) return INVALID_HANDLE;
+    auto* m = static_cast<Module*>(module);
+    if (!d.modules.count(m)) return INVALID_HANDLE;
+    if (!m->entries.count(name)) return NOT_FOUND;  // not in this image
     auto it = d.kernels.find(name);
     if (it == d.kernels.end()) return NOT_FOUND;
-    auto* f = new Function{name, it->second.launch, it->second.max_threads};
+    KernelResources needs;
+    if (auto r = m->resources.find(name); r != m->resources.end()) needs = r->second;
+    unsigned max_threads = it->second.max_threads;
+    // The bound build-fake-libcuda.sh read from the source and the one ptxas
+    // wrote must agree; a difference means that script misread the source.
+    if (needs.max_threads && needs.max_threads != max_threads) {
+        std::fprintf(stderr, "fake libcuda: %s: __launch_bounds__ %u in the cubin, %u read from the source\n", name,
+                     needs.max_threads, max_threads);
+        max_threads = std::min(max_threads, needs.max_threads);
+    }
+    // Without the attribute, static and dynamic shared memory share 48 KiB.
+    const int default_dynamic = std::max(0, 48 * 1024 - int(needs.static_smem));
+    auto* f = new Function{name, it->second.launch, max_threads, needs, default_dynamic};
     d.functions.insert(f);
     *function = f;
     return OK;
@@ -353,7 +521,7 @@ API cuFuncSetAttribute(void* function, int attribute, int value) {
     auto* f = static_cast<Function*>(function);
     if (!d.functions.count(f)) return INVALID_HANDLE;
     if (attribute == 8) {  // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
-        if (value < 0 || size_t(value) > FAKE_DYNAMIC_SMEM_BYTES) return INVALID_VALUE;
+        if (value < 0 || size_t(value) + f->resources.static_smem > FAKE_DYNAMIC_SMEM_BYTES) return INVALID_VALUE;
         f->max_dynamic_smem = value;
     }
     return OK;
@@ -362,7 +530,20 @@ API cuFuncGetAttribute(int* value, int attribute, void* function) {
     LOCKED;
     auto* f = static_cast<Function*>(function);
     if (!d.functions.count(f)) return INVALID_HANDLE;
-    *value = attribute == 8 ? f->max_dynamic_smem : 0;
+    switch (attribute) {
+        case 0: {  // max threads a block: the bound, and what the registers allow
+            unsigned threads = std::min(f->max_threads, 1024u);
+            while (f->resources.registers && threads > 32 &&
+                   block_registers(f->resources.registers, threads) > register_file())
+                threads -= 32;
+            *value = int(threads);
+            break;
+        }
+        case 1: *value = int(f->resources.static_smem); break;
+        case 4: *value = int(f->resources.registers); break;
+        case 8: *value = f->max_dynamic_smem; break;
+        default: *value = 0;
+    }
     return OK;
 }
 API cuOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, void*, int, size_t) {
@@ -384,11 +565,22 @@ API cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsign
     if (gx == 0 || gy == 0 || gz == 0 || threads == 0 || gy > 65535 || gz > 65535 || bz > 64 ||
         threads > 1024)
         return INVALID_VALUE;
-    if (smem > unsigned(f->max_dynamic_smem) || threads > f->max_threads) return LAUNCH_OUT_OF_RESOURCES;
+    const KernelResources& needs = f->resources;
+    if (smem > unsigned(f->max_dynamic_smem) || threads > f->max_threads ||
+        smem + needs.static_smem > FAKE_DYNAMIC_SMEM_BYTES ||
+        (needs.registers && block_registers(needs.registers, threads) > register_file()))
+        return LAUNCH_OUT_OF_RESOURCES;
     if (debug())
-        std::fprintf(stderr, "fake libcuda: %s grid (%u,%u,%u) block (%u,%u,%u) smem %u\n", f->name.c_str(), gx,
-                     gy, gz, bx, by, bz, smem);
-    if (!skipped(f->name)) f->launch({gx, gy, gz}, {bx, by, bz}, smem, params);
+        std::fprintf(stderr,
+                     "fake libcuda: %s grid (%u,%u,%u) block (%u,%u,%u) smem %u + %u static, registers %llu of %llu\n",
+                     f->name.c_str(), gx, gy, gz, bx, by, bz, smem, needs.static_smem,
+                     needs.registers ? block_registers(needs.registers, threads) : 0ull, register_file());
+    if (!skipped(f->name)) {
+        install_fault_report();
+        running_kernel = f->name.c_str();
+        f->launch({gx, gy, gz}, {bx, by, bz}, smem, params);
+        running_kernel = nullptr;
+    }
     return OK;
 }
 
@@ -402,8 +594,10 @@ static const char* error_text(CUresult e) {
         case INVALID_HANDLE: return "invalid resource handle (fake libcuda)";
         case NOT_FOUND: return "named symbol not found in the unit libraries (fake libcuda)";
         case LAUNCH_OUT_OF_RESOURCES:
-            return "too many threads for the kernel's __launch_bounds__, or too much dynamic shared memory "
-                   "for its attribute (fake libcuda)";
+            return "too many resources requested for launch: threads beyond the kernel's __launch_bounds__, "
+                   "registers beyond the register file, or shared memory beyond its attribute (fake libcuda)";
+        case NO_BINARY_FOR_GPU: return "the cubin was built for another architecture (fake libcuda)";
+        case INVALID_PTX: return "the PTX targets a newer architecture or names none (fake libcuda)";
         default: return "unknown error (fake libcuda)";
     }
 }

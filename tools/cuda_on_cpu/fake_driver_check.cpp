@@ -1,0 +1,101 @@
+// Checks of the libcuda stand-in itself (fake_libcuda.cpp), through the
+// driver API as cudarc calls it; run by tests/cuda_backend_on_cpu.rs.
+//   fake_driver_check LIBCUDA api       module images, names, a launch
+//                                       that stays inside its buffer
+//   fake_driver_check LIBCUDA overrun   the planted kernel of
+//                                       planted_overrun.cu writes one float
+//                                       past its buffer: the guard page must
+//                                       stop it (the process dies on SIGSEGV
+//                                       after the stand-in names the kernel)
+// Prints "ok: ..." per check; exits 1 on the first that fails.
+#include <dlfcn.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+using CUresult = int;
+using CUdeviceptr = unsigned long long;
+
+namespace {
+
+void* library = nullptr;
+
+template <class F>
+F symbol(const char* name) {
+    void* f = dlsym(library, name);
+    if (!f) {
+        std::printf("FAIL: the stand-in lacks %s\n", name);
+        std::exit(1);
+    }
+    return reinterpret_cast<F>(f);
+}
+
+void expect(bool what, const std::string& check) {
+    std::printf("%s: %s\n", what ? "ok" : "FAIL", check.c_str());
+    if (!what) std::exit(1);
+}
+
+// A PTX image as the driver sees one: its target and entry names are all
+// the stand-in reads.
+std::string ptx(const char* target) {
+    return std::string(".version 9.0\n.target ") + target +
+           "\n.address_size 64\n.visible .entry slimmable_planted_overrun(\n.param .u64 y,\n.param .u32 n\n)\n{\nret;\n}\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 3) {
+        std::fprintf(stderr, "usage: fake_driver_check LIBCUDA api|overrun\n");
+        return 2;
+    }
+    library = dlopen(argv[1], RTLD_NOW);
+    if (!library) {
+        std::printf("FAIL: %s\n", dlerror());
+        return 1;
+    }
+    auto init = symbol<CUresult (*)(unsigned)>("cuInit");
+    auto alloc = symbol<CUresult (*)(CUdeviceptr*, size_t)>("cuMemAlloc_v2");
+    auto to_host = symbol<CUresult (*)(void*, CUdeviceptr, size_t)>("cuMemcpyDtoH_v2");
+    auto load = symbol<CUresult (*)(void**, const void*)>("cuModuleLoadData");
+    auto get = symbol<CUresult (*)(void**, void*, const char*)>("cuModuleGetFunction");
+    auto launch = symbol<CUresult (*)(void*, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
+                                      unsigned, void*, void**, void**)>("cuLaunchKernel");
+    expect(init(0) == 0, "cuInit");
+
+    void* module = nullptr;
+    const std::string newer = ptx("sm_100");
+    expect(load(&module, newer.c_str()) == 218, "PTX for sm_100 is refused on a 9.0 device (INVALID_PTX)");
+    const std::string specific = ptx("sm_90a");
+    expect(load(&module, specific.c_str()) == 0, "arch-specific PTX for sm_90a loads on 9.0");
+    const std::string image = ptx("sm_80");
+    expect(load(&module, image.c_str()) == 0, "PTX for sm_80 loads on 9.0 (the driver compiles it)");
+    void* function = nullptr;
+    expect(get(&function, module, "slimmable_slice_copy_f32") == 500,
+           "a kernel of the unit libraries that the image does not enter is not found");
+    expect(get(&function, module, "slimmable_planted_overrun") == 0, "the image's own kernel is found");
+
+    const unsigned n = 64;  // 256 bytes: the allocation ends at its guard page
+    CUdeviceptr y = 0;
+    expect(alloc(&y, n * sizeof(float)) == 0, "cuMemAlloc");
+    float host[n];
+    expect(to_host(host, y, sizeof host) == 0 && std::isnan(host[0]) && std::isnan(host[n - 1]),
+           "fresh memory reads as NaN");
+    if (std::strcmp(argv[2], "api") == 0) {
+        unsigned last = n - 1;  // the planted `<=` stays inside with n - 1
+        void* params[] = {&y, &last};
+        expect(launch(function, 1, 1, 1, 128, 1, 1, 0, nullptr, params, nullptr) == 0,
+               "a launch that stays inside its buffer");
+        expect(to_host(host, y, sizeof host) == 0 && host[0] == 1.0f && host[n - 1] == 1.0f,
+               "it wrote every element");
+        return 0;
+    }
+    void* params[] = {&y, const_cast<unsigned*>(&n)};
+    std::printf("launching the overrun\n");
+    std::fflush(stdout);
+    launch(function, 1, 1, 1, 128, 1, 1, 0, nullptr, params, nullptr);
+    std::printf("FAIL: the write past the buffer went unseen\n");
+    return 1;
+}
