@@ -251,6 +251,41 @@ fn the_stand_in_refuses_what_a_driver_refuses_and_stops_an_overrun() {
     );
 }
 
+/// Each launch's dynamic shared memory ends at an inaccessible range: with
+/// the window planted 1 KiB short of what the launch asked for, the first
+/// kernel that uses its last kilobyte (the ldmatrix GEMM tiles) stops the
+/// process, and the stand-in names it.
+#[test]
+fn a_kernel_past_its_dynamic_shared_memory_stops() {
+    let Some(lib) = fake_driver_or_skip() else {
+        return;
+    };
+    let args = [
+        "verify",
+        "--backend",
+        "cuda",
+        "--seed",
+        "7",
+        "--op",
+        "conv2d_fwd",
+    ];
+    let out = slimmable_on_fake(
+        lib,
+        &args,
+        &[("SLIMMABLE_FAKE_CUDA_SHARED_SHORTFALL", "1024")],
+    );
+    let text = common::output_text(&out);
+    assert!(
+        !out.status.success(),
+        "verify passed with every shared-memory window short:\n{text}"
+    );
+    assert!(
+        text.contains("fake libcuda: kernel slimmable_conv2d_")
+            && text.contains("past the launch's dynamic shared memory"),
+        "the stand-in should name the kernel that ran past its window:\n{text}"
+    );
+}
+
 /// The full network's cross-entropy of each iteration from train's
 /// progress lines (`... | CE 2.2997 | ...`).
 fn cross_entropies(text: &str) -> Vec<f64> {

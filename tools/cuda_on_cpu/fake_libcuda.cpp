@@ -228,19 +228,22 @@ void report_fault(int signal_number, siginfo_t* info, void*) {
         return;  // the access faults again, into that handler
     }
     const uintptr_t at = uintptr_t(info->si_addr);
-    char where[160] = "not next to any allocation (a wild pointer, or a CUDA thread's stack overflowed)";
-    const auto& allocations = driver().allocations;
-    auto next = allocations.upper_bound(at);
-    if (next != allocations.begin()) {
-        auto prev = std::prev(next);
-        const uintptr_t end = prev->first + prev->second;
-        if (at >= end && at - end < (size_t(1) << 20))
+    char where[192] =
+        "outside every allocation's guards: past the launch's dynamic shared memory, a CUDA thread's stack "
+        "overflowed, or a wild pointer";
+    const Driver& d = driver();
+    auto next = d.mappings.upper_bound(at);
+    for (auto it : {next, next == d.mappings.begin() ? d.mappings.end() : std::prev(next)}) {
+        if (it == d.mappings.end() || !in_mapping(it->second, at)) continue;
+        const uintptr_t start = it->first;
+        const size_t bytes = d.allocations.at(start);
+        if (at >= start + bytes)
             std::snprintf(where, sizeof where, "%zu bytes past the end of an allocation of %zu bytes",
-                          size_t(at - end), prev->second);
+                          size_t(at - start - bytes), bytes);
+        else if (at < start)
+            std::snprintf(where, sizeof where, "%zu bytes before the start of an allocation of %zu bytes",
+                          size_t(start - at), bytes);
     }
-    if (next != allocations.end() && next->first - at < page_size())
-        std::snprintf(where, sizeof where, "%zu bytes before the start of an allocation of %zu bytes",
-                      size_t(next->first - at), next->second);
     char text[512];
     const int n = std::snprintf(text, sizeof text, "fake libcuda: kernel %s touched %p, %s\n", running_kernel,
                                 info->si_addr, where);

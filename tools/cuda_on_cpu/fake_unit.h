@@ -4,6 +4,7 @@
 // FAKE_ENTRIES as FAKE_ENTRY(name, thread limit) FAKE_ENTRY(...) ...
 #pragma once
 #include <algorithm>
+#include <cstdlib>
 #include <tuple>
 #include <utility>
 
@@ -22,8 +23,15 @@ inline void fake_launch(void (*kernel)(Args...), FakeDim3 grid, FakeDim3 block, 
                         void** params) {
     // Unwritten shared memory reads as NaN, as stale shared memory would
     // read as garbage on a GPU.
-    std::fill_n(fake_dynamic_smem_bytes(), std::min(dynamic_smem, FAKE_DYNAMIC_SMEM_BYTES),
-                (unsigned char)0xFF);
+    fake_dynamic_smem_launch_bytes = std::min(dynamic_smem, FAKE_DYNAMIC_SMEM_BYTES);
+    // A planted fault for the test of the window's guard: a window
+    // SLIMMABLE_FAKE_CUDA_SHARED_SHORTFALL bytes smaller than asked.
+    static const size_t shortfall = [] {
+        const char* planted = std::getenv("SLIMMABLE_FAKE_CUDA_SHARED_SHORTFALL");
+        return planted ? size_t(std::strtoull(planted, nullptr, 10)) : size_t(0);
+    }();
+    fake_dynamic_smem_launch_bytes -= std::min(shortfall, fake_dynamic_smem_launch_bytes);
+    std::fill_n(fake_dynamic_smem_bytes(), fake_dynamic_smem_launch_bytes, (unsigned char)0xFF);
     shim_shared_window = reinterpret_cast<const char*>(fake_dynamic_smem_bytes());
     shim_shared_window_bytes = dynamic_smem;
     shim_launch({grid.x, grid.y, grid.z}, {block.x, block.y, block.z},

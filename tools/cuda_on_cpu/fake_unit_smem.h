@@ -1,13 +1,39 @@
 // Included before a kernel unit in the fake driver's unit libraries: the
 // dynamic shared memory that the units' kernels ask for through these
 // helpers (extern __shared__ on a GPU), one buffer a library (one block
-// runs at a time, one launch at a time).
+// runs at a time, one launch at a time). A launch's window ends where an
+// inaccessible range as large as the buffer begins, so a kernel reading or
+// writing past the dynamic shared memory its launch asked for stops at
+// once, as a GPU stops it with an out-of-range shared address. (The window
+// starts 128-byte aligned: up to 127 bytes past an odd size go unseen.)
 #pragma once
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
 #include "fake_abi.h"
 
+// The current launch's dynamic shared memory in bytes (fake_unit.h sets it).
+inline size_t fake_dynamic_smem_launch_bytes = 0;
+
+// The end of the buffer: the first byte of its guard.
+inline unsigned char* fake_dynamic_smem_end() {
+    static unsigned char* end = [] {
+        const size_t page = size_t(sysconf(_SC_PAGESIZE));
+        const size_t data = (FAKE_DYNAMIC_SMEM_BYTES + page - 1) / page * page;
+        void* base = mmap(nullptr, 2 * data, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (base == MAP_FAILED || mprotect(static_cast<unsigned char*>(base) + data, data, PROT_NONE) != 0) {
+            std::perror("fake libcuda: dynamic shared memory");
+            std::abort();
+        }
+        return static_cast<unsigned char*>(base) + data;
+    }();
+    return end;
+}
 inline unsigned char* fake_dynamic_smem_bytes() {
-    alignas(128) static unsigned char buf[FAKE_DYNAMIC_SMEM_BYTES];
-    return buf;
+    return fake_dynamic_smem_end() - (fake_dynamic_smem_launch_bytes + 127) / 128 * 128;
 }
 inline float* ldsm_dynamic_smem() { return reinterpret_cast<float*>(fake_dynamic_smem_bytes()); }
 inline float* bn_dynamic_smem() { return reinterpret_cast<float*>(fake_dynamic_smem_bytes()); }
