@@ -43,7 +43,7 @@ fn fake_driver() -> &'static Result<PathBuf, String> {
         let out = Command::new("bash")
             .arg(script)
             .arg(&dir)
-            .arg(shim.join("planted_overrun.cu"))
+            .arg(shim.join("planted_faults.cu"))
             .output()
             .unwrap();
         assert!(
@@ -208,11 +208,11 @@ fn a_block_needing_more_registers_than_the_file_fails() {
 
 /// The stand-in's own checks (tools/cuda_on_cpu/fake_driver_check.cpp):
 /// module images for another architecture refused, a kernel looked up only
-/// in the image that enters it, and a kernel writing one float past its
-/// buffer stopped by the guard page after it, with a report naming the
-/// kernel and the allocation.
+/// in the image that enters it, a kernel writing one float past its buffer
+/// stopped by the guard after it, with a report naming the kernel and the
+/// allocation, and a planted race seen once the fiber order is reversed.
 #[test]
-fn the_stand_in_refuses_what_a_driver_refuses_and_stops_an_overrun() {
+fn the_stand_in_checks_itself_on_planted_faults() {
     let Some(lib) = fake_driver_or_skip() else {
         return;
     };
@@ -228,11 +228,15 @@ fn the_stand_in_refuses_what_a_driver_refuses_and_stops_an_overrun() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", common::output_text(&out));
-    let run = |mode: &str| {
+    let run_in_order = |mode: &str, order: &str| {
         let mut command = Command::new(&exe);
-        command.arg(lib.join("libcuda.so")).arg(mode);
+        command
+            .arg(lib.join("libcuda.so"))
+            .arg(mode)
+            .env("SLIMMABLE_FAKE_CUDA_ORDER", order);
         common::output_within(command, RUN_TIMEOUT).expect("the check ends")
     };
+    let run = |mode: &str| run_in_order(mode, "");
     let api = run("api");
     let text = common::output_text(&api);
     assert!(api.status.success() && !text.contains("FAIL"), "{text}");
@@ -248,6 +252,41 @@ fn the_stand_in_refuses_what_a_driver_refuses_and_stops_an_overrun() {
         text.contains("fake libcuda: kernel slimmable_planted_overrun touched")
             && text.contains("0 bytes past the end of an allocation of 256 bytes"),
         "the stand-in should name the kernel and the allocation:\n{text}"
+    );
+
+    // A missing barrier: unseen with the fibers in thread order, seen
+    // with them reversed (which is why verify also runs that way, below).
+    for (order, expected) in [("", "race: unseen"), ("reverse", "race: seen")] {
+        let race = run_in_order("race", order);
+        let text = common::output_text(&race);
+        assert!(
+            race.status.success() && text.contains(expected),
+            "order {order:?}: expected {expected:?}:\n{text}"
+        );
+    }
+}
+
+/// The whole verify list again with each block's fibers run in reverse
+/// thread order. A read racing another thread's write for want of a
+/// barrier gets the written value in one of the two orders and the stale
+/// one in the other, so between this run and the one in thread order such
+/// a race changes some output (the planted race above shows it).
+#[test]
+fn every_verify_case_passes_with_the_fibers_in_reverse_order() {
+    let Some(lib) = fake_driver_or_skip() else {
+        return;
+    };
+    let seed = common::seed().to_string();
+    let out = slimmable_on_fake(
+        lib,
+        &["verify", "--backend", "cuda", "--seed", &seed],
+        &[("SLIMMABLE_FAKE_CUDA_ORDER", "reverse")],
+    );
+    let text = common::output_text(&out);
+    let cases = slimmable::verify::cases().len();
+    assert!(
+        out.status.success() && verify_counts(&text) == Some((cases, 0)),
+        "expected all {cases} cases to pass in reverse order:\n{text}"
     );
 }
 

@@ -6,6 +6,7 @@
 // substitute for running on the GPU: float contraction and rounding can
 // differ, so results are compared with a tolerance.
 #pragma once
+#include <algorithm>
 #include <barrier>
 #include <cmath>
 #include <cstdint>
@@ -447,6 +448,10 @@ inline void shim_launch(ShimDim3 grid, ShimDim3 block, const std::function<void(
 // thread order, each until it waits at a barrier or ends, round after
 // round, until all have ended; a round in which none arrives anywhere is a
 // deadlock (a barrier some threads never reach) and aborts with a message.
+// SLIMMABLE_FAKE_CUDA_ORDER=reverse runs each round in reverse thread
+// order, =shuffle:SEED in a fresh random order each round: a read that a
+// missing barrier leaves racing a write of another thread sees the old
+// value (NaN in fresh shared memory) in one order or the other.
 // The per-thread state cuda_shim.h keeps in thread_locals (threadIdx, the
 // cp.async and wgmma queues) is swapped in and out with each fiber.
 inline void shim_launch(ShimDim3 grid, ShimDim3 block, const std::function<void()>& kernel) {
@@ -468,6 +473,10 @@ inline void shim_launch(ShimDim3 grid, ShimDim3 block, const std::function<void(
     };
     std::vector<ShimCopies> copies(threads);
     std::vector<ShimWgmmas> wgmmas(threads);
+    std::vector<unsigned> order(threads);
+    for (unsigned t = 0; t < threads; ++t) order[t] = t;
+    const ShimFiberOrder& how = shim_fiber_order();
+    if (how.reverse) std::reverse(order.begin(), order.end());
     for (unsigned bz = 0; bz < grid.z; ++bz)
         for (unsigned by = 0; by < grid.y; ++by)
             for (unsigned bx = 0; bx < grid.x; ++bx) {
@@ -479,7 +488,8 @@ inline void shim_launch(ShimDim3 grid, ShimDim3 block, const std::function<void(
                 unsigned running = threads;
                 while (running > 0) {
                     const uint64_t before = shim_fibers.progress;
-                    for (unsigned t = 0; t < threads; ++t) {
+                    if (how.shuffle) std::shuffle(order.begin(), order.end(), shim_fiber_order_rng());
+                    for (const unsigned t : order) {
                         if (shim_fibers.done[t]) continue;
                         shim_fibers.current = t;
                         threadIdx = {t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};

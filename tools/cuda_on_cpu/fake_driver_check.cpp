@@ -2,11 +2,16 @@
 // driver API as cudarc calls it; run by tests/cuda_backend_on_cpu.rs.
 //   fake_driver_check LIBCUDA api       module images, names, a launch
 //                                       that stays inside its buffer
-//   fake_driver_check LIBCUDA overrun   the planted kernel of
-//                                       planted_overrun.cu writes one float
-//                                       past its buffer: the guard page must
-//                                       stop it (the process dies on SIGSEGV
-//                                       after the stand-in names the kernel)
+//   fake_driver_check LIBCUDA overrun   a planted kernel (planted_faults.cu)
+//                                       writes one float past its buffer:
+//                                       the guard page must stop it (the
+//                                       process dies on SIGSEGV after the
+//                                       stand-in names the kernel)
+//   fake_driver_check LIBCUDA race      a planted kernel reads a neighbour's
+//                                       value without the barrier; prints
+//                                       "race: seen" or "race: unseen" (the
+//                                       fiber order decides, see
+//                                       SLIMMABLE_FAKE_CUDA_ORDER)
 // Prints "ok: ..." per check; exits 1 on the first that fails.
 #include <dlfcn.h>
 
@@ -41,14 +46,15 @@ void expect(bool what, const std::string& check) {
 // the stand-in reads.
 std::string ptx(const char* target) {
     return std::string(".version 9.0\n.target ") + target +
-           "\n.address_size 64\n.visible .entry slimmable_planted_overrun(\n.param .u64 y,\n.param .u32 n\n)\n{\nret;\n}\n";
+           "\n.address_size 64\n.visible .entry slimmable_planted_overrun(\n.param .u64 y,\n.param .u32 n\n)\n{\nret;\n}\n"
+           ".visible .entry slimmable_planted_race(\n.param .u64 x,\n.param .u64 y\n)\n{\nret;\n}\n";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     if (argc != 3) {
-        std::fprintf(stderr, "usage: fake_driver_check LIBCUDA api|overrun\n");
+        std::fprintf(stderr, "usage: fake_driver_check LIBCUDA api|overrun|race\n");
         return 2;
     }
     library = dlopen(argv[1], RTLD_NOW);
@@ -83,6 +89,22 @@ int main(int argc, char** argv) {
     float host[n];
     expect(to_host(host, y, sizeof host) == 0 && std::isnan(host[0]) && std::isnan(host[n - 1]),
            "fresh memory reads as NaN");
+    if (std::strcmp(argv[2], "race") == 0) {
+        void* race = nullptr;
+        expect(get(&race, module, "slimmable_planted_race") == 0, "the race kernel is found");
+        auto to_device = symbol<CUresult (*)(CUdeviceptr, const void*, size_t)>("cuMemcpyHtoD_v2");
+        CUdeviceptr x = 0;
+        expect(alloc(&x, n * sizeof(float)) == 0, "cuMemAlloc");
+        for (unsigned i = 0; i < n; ++i) host[i] = float(i + 1);
+        expect(to_device(x, host, sizeof host) == 0, "cuMemcpyHtoD");
+        void* params[] = {&x, &y};
+        expect(launch(race, 1, 1, 1, n, 1, 1, 0, nullptr, params, nullptr) == 0, "the race kernel runs");
+        expect(to_host(host, y, sizeof host) == 0, "cuMemcpyDtoH");
+        bool right = true;
+        for (unsigned i = 0; i < n; ++i) right = right && host[i] == float(i > 0 ? i : 1);
+        std::printf("race: %s\n", right ? "unseen" : "seen");
+        return 0;
+    }
     if (std::strcmp(argv[2], "api") == 0) {
         unsigned last = n - 1;  // the planted `<=` stays inside with n - 1
         void* params[] = {&y, &last};

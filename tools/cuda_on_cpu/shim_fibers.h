@@ -5,7 +5,8 @@
 // then costs a few microseconds instead of about a millisecond of context
 // switches on a 2-core machine, which is what makes whole training steps
 // runnable. The interleaving is fixed (fibers in thread order, each until
-// it waits), where OS threads interleave at random: the checks of
+// it waits; reversed or shuffled each round on request, see shim_launch),
+// where OS threads interleave at random: the checks of
 // tests/cuda_kernels_on_cpu.rs keep OS threads.
 //
 // x86-64 System V only: the switch saves the callee-saved registers and
@@ -13,12 +14,14 @@
 #pragma once
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <random>
 #include <vector>
 
 #if !defined(__x86_64__)
@@ -113,6 +116,35 @@ inline void* shim_fiber_stack(size_t i) {
     for (int r = 1; r <= 6; ++r) sp[r] = 0;
     sp[7] = reinterpret_cast<uint64_t>(&shim_fiber_entry);
     return sp;
+}
+
+// The order fibers run in each round (SLIMMABLE_FAKE_CUDA_ORDER, read
+// once): thread order by default, `reverse`, or `shuffle:SEED`.
+struct ShimFiberOrder {
+    bool reverse = false, shuffle = false;
+    uint64_t seed = 0;
+};
+inline const ShimFiberOrder& shim_fiber_order() {
+    static const ShimFiberOrder order = [] {
+        ShimFiberOrder o;
+        const char* text = std::getenv("SLIMMABLE_FAKE_CUDA_ORDER");
+        if (!text || !*text) return o;
+        if (std::strcmp(text, "reverse") == 0) {
+            o.reverse = true;
+        } else if (std::strncmp(text, "shuffle:", 8) == 0) {
+            o.shuffle = true;
+            o.seed = std::strtoull(text + 8, nullptr, 10);
+        } else {
+            std::fprintf(stderr, "cuda shim: SLIMMABLE_FAKE_CUDA_ORDER=%s: expected reverse or shuffle:SEED\n", text);
+            std::abort();
+        }
+        return o;
+    }();
+    return order;
+}
+inline std::mt19937_64& shim_fiber_order_rng() {
+    static std::mt19937_64 rng(shim_fiber_order().seed);
+    return rng;
 }
 
 // std::barrier's arrive_and_wait for fibers: the last to arrive goes on,
