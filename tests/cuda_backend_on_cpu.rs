@@ -112,28 +112,44 @@ fn verify_counts(text: &str) -> Option<(usize, usize)> {
     Some((passed, failed))
 }
 
-#[test]
-fn every_verify_case_passes_on_the_cuda_backend_run_on_the_cpu() {
-    let Some(lib) = fake_driver_or_skip() else {
-        return;
-    };
+/// `verify --op OP --seed 7` on the stand-in with the planted fault that
+/// `fault` sets (a `SLIMMABLE_FAKE_CUDA_*` variable): its output, after
+/// checking that the run failed.
+fn verify_with_planted_fault(lib: &Path, op: &str, fault: (&str, &str)) -> String {
+    let args = ["verify", "--backend", "cuda", "--seed", "7", "--op", op];
+    let out = slimmable_on_fake(lib, &args, &[fault]);
+    let text = common::output_text(&out);
+    assert!(
+        !out.status.success(),
+        "verify --op {op} passed with {}={}:\n{text}",
+        fault.0,
+        fault.1
+    );
+    text
+}
+
+/// The whole verify list on the stand-in with `envs` set: every case must
+/// pass, and the count must be the list's.
+fn assert_every_verify_case_passes(lib: &Path, envs: &[(&str, &str)]) {
     let seed = common::seed().to_string();
-    let out = slimmable_on_fake(lib, &["verify", "--backend", "cuda", "--seed", &seed], &[]);
+    let out = slimmable_on_fake(lib, &["verify", "--backend", "cuda", "--seed", &seed], envs);
     let text = common::output_text(&out);
     assert!(
         text.contains("fake libcuda"),
         "verify did not run on the fake driver:\n{text}"
     );
-    assert!(
-        out.status.success(),
-        "verify failed on the fake driver:\n{text}"
-    );
     let cases = slimmable::verify::cases().len();
-    assert_eq!(
-        verify_counts(&text),
-        Some((cases, 0)),
-        "expected all {cases} cases to pass:\n{text}"
+    assert!(
+        out.status.success() && verify_counts(&text) == Some((cases, 0)),
+        "expected all {cases} cases to pass with {envs:?}:\n{text}"
     );
+}
+
+#[test]
+fn every_verify_case_passes_on_the_cuda_backend_run_on_the_cpu() {
+    if let Some(lib) = fake_driver_or_skip() {
+        assert_every_verify_case_passes(lib, &[]);
+    }
 }
 
 /// The check above can fail: with the slice-copy kernels' launches skipped
@@ -143,20 +159,10 @@ fn a_skipped_kernel_fails_verify() {
     let Some(lib) = fake_driver_or_skip() else {
         return;
     };
-    let args = [
-        "verify",
-        "--backend",
-        "cuda",
-        "--seed",
-        "7",
-        "--op",
+    let text = verify_with_planted_fault(
+        lib,
         "slice_copy",
-    ];
-    let out = slimmable_on_fake(lib, &args, &[("SLIMMABLE_FAKE_CUDA_SKIP", "slice_copy")]);
-    let text = common::output_text(&out);
-    assert!(
-        !out.status.success(),
-        "verify passed with its kernels skipped:\n{text}"
+        ("SLIMMABLE_FAKE_CUDA_SKIP", "slice_copy"),
     );
     let (passed, failed) = verify_counts(&text).expect("verify's summary line");
     assert!(
@@ -176,24 +182,10 @@ fn a_block_needing_more_registers_than_the_file_fails() {
     let Some(lib) = fake_driver_or_skip() else {
         return;
     };
-    let args = [
-        "verify",
-        "--backend",
-        "cuda",
-        "--seed",
-        "7",
-        "--op",
-        "conv2d_wgrad",
-    ];
-    let out = slimmable_on_fake(
+    let text = verify_with_planted_fault(
         lib,
-        &args,
-        &[("SLIMMABLE_FAKE_CUDA_REGISTER_FILE", "24576")],
-    );
-    let text = common::output_text(&out);
-    assert!(
-        !out.status.success(),
-        "verify passed with a register file too small for its kernels:\n{text}"
+        "conv2d_wgrad",
+        ("SLIMMABLE_FAKE_CUDA_REGISTER_FILE", "24576"),
     );
     assert!(
         text.contains("CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES"),
@@ -273,21 +265,9 @@ fn the_stand_in_checks_itself_on_planted_faults() {
 /// a race changes some output (the planted race above shows it).
 #[test]
 fn every_verify_case_passes_with_the_fibers_in_reverse_order() {
-    let Some(lib) = fake_driver_or_skip() else {
-        return;
-    };
-    let seed = common::seed().to_string();
-    let out = slimmable_on_fake(
-        lib,
-        &["verify", "--backend", "cuda", "--seed", &seed],
-        &[("SLIMMABLE_FAKE_CUDA_ORDER", "reverse")],
-    );
-    let text = common::output_text(&out);
-    let cases = slimmable::verify::cases().len();
-    assert!(
-        out.status.success() && verify_counts(&text) == Some((cases, 0)),
-        "expected all {cases} cases to pass in reverse order:\n{text}"
-    );
+    if let Some(lib) = fake_driver_or_skip() {
+        assert_every_verify_case_passes(lib, &[("SLIMMABLE_FAKE_CUDA_ORDER", "reverse")]);
+    }
 }
 
 /// Each launch's dynamic shared memory ends at an inaccessible range: with
@@ -299,24 +279,10 @@ fn a_kernel_past_its_dynamic_shared_memory_stops() {
     let Some(lib) = fake_driver_or_skip() else {
         return;
     };
-    let args = [
-        "verify",
-        "--backend",
-        "cuda",
-        "--seed",
-        "7",
-        "--op",
-        "conv2d_fwd",
-    ];
-    let out = slimmable_on_fake(
+    let text = verify_with_planted_fault(
         lib,
-        &args,
-        &[("SLIMMABLE_FAKE_CUDA_SHARED_SHORTFALL", "1024")],
-    );
-    let text = common::output_text(&out);
-    assert!(
-        !out.status.success(),
-        "verify passed with every shared-memory window short:\n{text}"
+        "conv2d_fwd",
+        ("SLIMMABLE_FAKE_CUDA_SHARED_SHORTFALL", "1024"),
     );
     assert!(
         text.contains("fake libcuda: kernel slimmable_conv2d_")
