@@ -202,7 +202,8 @@ fn a_block_needing_more_registers_than_the_file_fails() {
 /// module images for another architecture refused, a kernel looked up only
 /// in the image that enters it, a kernel writing one float past its buffer
 /// stopped by the guard after it, with a report naming the kernel and the
-/// allocation, and a planted race seen once the fiber order is reversed.
+/// allocation, a shared slot no thread wrote read as NaN, and a planted
+/// race seen once the fiber order is reversed.
 #[test]
 fn the_stand_in_checks_itself_on_planted_faults() {
     let Some(lib) = fake_driver_or_skip() else {
@@ -244,6 +245,15 @@ fn the_stand_in_checks_itself_on_planted_faults() {
         text.contains("fake libcuda: kernel slimmable_planted_overrun touched")
             && text.contains("0 bytes past the end of an allocation of 256 bytes"),
         "the stand-in should name the kernel and the allocation:\n{text}"
+    );
+
+    // A shared slot no thread wrote reads as NaN (as garbage on a GPU),
+    // not as the zero a fresh static would hold.
+    let unwritten = run("unwritten");
+    let text = common::output_text(&unwritten);
+    assert!(
+        unwritten.status.success() && text.contains("unwritten: read -nan"),
+        "an unwritten shared slot should read as NaN:\n{text}"
     );
 
     // A missing barrier: unseen with the fibers in thread order, seen

@@ -13,7 +13,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$root/target/cuda-on-cpu}
 mkdir -p "$out/src"
 shim=$root/tools/cuda_on_cpu
-flags=(-std=c++20 -O1 -fPIC -pthread -w -fvisibility=hidden -DSHIM_FIBERS -I"$root/kernels" -I"$shim"
+flags=(-std=c++20 -O1 -fPIC -pthread -w -fvisibility=hidden -fno-weak -DSHIM_FIBERS -I"$root/kernels" -I"$shim"
        -fsanitize=alignment -fno-sanitize-recover=alignment)
 
 build_unit() {

@@ -35,7 +35,14 @@ using ShimBarrier = std::barrier<>;
 #ifndef SHIM_KEEP_LAUNCH_BOUNDS
 #define __launch_bounds__(...)
 #endif
+#ifdef SHIM_FIBERS
+// Static shared arrays go to one section, which the fiber launch fills with
+// NaN before each launch (shim_poison_shared; the units are built with
+// -fno-weak, or the arrays of inline functions would conflict with the rest).
+#define __shared__ static __attribute__((section("shim_shared")))
+#else
 #define __shared__ static
+#endif
 #define __align__(n) __attribute__((aligned(n)))
 
 struct ShimDim3 {
@@ -415,6 +422,25 @@ inline void shim_wgmma_block_end() {
 // CUDA numbers them; warps are consecutive runs of 32 in that order). A
 // thread must not return before a __syncthreads the rest of its block
 // reaches (each block ends on the same barrier).
+#ifdef SHIM_FIBERS
+// The bounds of this library's static shared arrays (the linker defines
+// them for the section __shared__ names).
+extern "C" char __start_shim_shared[] __attribute__((weak, visibility("hidden")));
+extern "C" char __stop_shim_shared[] __attribute__((weak, visibility("hidden")));
+
+// Shared memory as a GPU hands it to a block, holding whatever was there
+// before: NaN here (all bits set), so a read of a value no thread of the
+// block wrote shows in the results. The static arrays are filled once a
+// launch (every kernel's arrays share one section of up to 2 MiB, too much
+// to fill per block); the launch's dynamic window before every block.
+inline void shim_poison_shared(bool whole_launch) {
+    if (whole_launch && __start_shim_shared != __stop_shim_shared)
+        std::memset(__start_shim_shared, 0xFF, size_t(__stop_shim_shared - __start_shim_shared));
+    if (shim_shared_window && shim_shared_window_bytes)
+        std::memset(const_cast<char*>(shim_shared_window), 0xFF, shim_shared_window_bytes);
+}
+#endif
+
 #ifndef SHIM_FIBERS
 inline void shim_launch(ShimDim3 grid, ShimDim3 block, const std::function<void()>& kernel) {
     const unsigned threads = block.x * block.y * block.z;
@@ -481,6 +507,7 @@ inline void shim_launch(ShimDim3 grid, ShimDim3 block, const std::function<void(
         for (unsigned by = 0; by < grid.y; ++by)
             for (unsigned bx = 0; bx < grid.x; ++bx) {
                 blockIdx = {bx, by, bz};
+                shim_poison_shared(bx == 0 && by == 0 && bz == 0);
                 for (unsigned t = 0; t < threads; ++t) {
                     shim_fibers.sp[t] = shim_fiber_stack(t);
                     shim_fibers.done[t] = 0;

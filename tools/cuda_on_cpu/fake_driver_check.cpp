@@ -12,6 +12,8 @@
 //                                       "race: seen" or "race: unseen" (the
 //                                       fiber order decides, see
 //                                       SLIMMABLE_FAKE_CUDA_ORDER)
+//   fake_driver_check LIBCUDA unwritten a planted kernel reads a shared slot
+//                                       no thread wrote; prints what it read
 // Prints "ok: ..." per check; exits 1 on the first that fails.
 #include <dlfcn.h>
 
@@ -47,14 +49,15 @@ void expect(bool what, const std::string& check) {
 std::string ptx(const char* target) {
     return std::string(".version 9.0\n.target ") + target +
            "\n.address_size 64\n.visible .entry slimmable_planted_overrun(\n.param .u64 y,\n.param .u32 n\n)\n{\nret;\n}\n"
-           ".visible .entry slimmable_planted_race(\n.param .u64 x,\n.param .u64 y\n)\n{\nret;\n}\n";
+           ".visible .entry slimmable_planted_race(\n.param .u64 x,\n.param .u64 y\n)\n{\nret;\n}\n"
+           ".visible .entry slimmable_planted_unwritten(\n.param .u64 x,\n.param .u64 y\n)\n{\nret;\n}\n";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     if (argc != 3) {
-        std::fprintf(stderr, "usage: fake_driver_check LIBCUDA api|overrun|race\n");
+        std::fprintf(stderr, "usage: fake_driver_check LIBCUDA api|overrun|race|unwritten\n");
         return 2;
     }
     library = dlopen(argv[1], RTLD_NOW);
@@ -89,17 +92,23 @@ int main(int argc, char** argv) {
     float host[n];
     expect(to_host(host, y, sizeof host) == 0 && std::isnan(host[0]) && std::isnan(host[n - 1]),
            "fresh memory reads as NaN");
-    if (std::strcmp(argv[2], "race") == 0) {
-        void* race = nullptr;
-        expect(get(&race, module, "slimmable_planted_race") == 0, "the race kernel is found");
+    if (std::strcmp(argv[2], "race") == 0 || std::strcmp(argv[2], "unwritten") == 0) {
+        const bool race = std::strcmp(argv[2], "race") == 0;
+        const char* name = race ? "slimmable_planted_race" : "slimmable_planted_unwritten";
+        void* kernel = nullptr;
+        expect(get(&kernel, module, name) == 0, std::string(name) + " is found");
         auto to_device = symbol<CUresult (*)(CUdeviceptr, const void*, size_t)>("cuMemcpyHtoD_v2");
         CUdeviceptr x = 0;
         expect(alloc(&x, n * sizeof(float)) == 0, "cuMemAlloc");
         for (unsigned i = 0; i < n; ++i) host[i] = float(i + 1);
         expect(to_device(x, host, sizeof host) == 0, "cuMemcpyHtoD");
         void* params[] = {&x, &y};
-        expect(launch(race, 1, 1, 1, n, 1, 1, 0, nullptr, params, nullptr) == 0, "the race kernel runs");
+        expect(launch(kernel, 1, 1, 1, n, 1, 1, 0, nullptr, params, nullptr) == 0, "the kernel runs");
         expect(to_host(host, y, sizeof host) == 0, "cuMemcpyDtoH");
+        if (!race) {
+            std::printf("unwritten: read %g\n", double(host[n - 1]));
+            return 0;
+        }
         bool right = true;
         for (unsigned i = 0; i < n; ++i) right = right && host[i] == float(i > 0 ? i : 1);
         std::printf("race: %s\n", right ? "unseen" : "seen");

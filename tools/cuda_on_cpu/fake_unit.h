@@ -21,8 +21,8 @@ inline void fake_call(void (*kernel)(Args...), void** params, std::index_sequenc
 template <class... Args>
 inline void fake_launch(void (*kernel)(Args...), FakeDim3 grid, FakeDim3 block, size_t dynamic_smem,
                         void** params) {
-    // Unwritten shared memory reads as NaN, as stale shared memory would
-    // read as garbage on a GPU.
+    // (shim_launch fills the window with NaN before each block: unwritten
+    // shared memory reads as garbage on a GPU.)
     fake_dynamic_smem_launch_bytes = std::min(dynamic_smem, FAKE_DYNAMIC_SMEM_BYTES);
     // A planted fault for the test of the window's guard: a window
     // SLIMMABLE_FAKE_CUDA_SHARED_SHORTFALL bytes smaller than asked.
@@ -31,9 +31,8 @@ inline void fake_launch(void (*kernel)(Args...), FakeDim3 grid, FakeDim3 block, 
         return planted ? size_t(std::strtoull(planted, nullptr, 10)) : size_t(0);
     }();
     fake_dynamic_smem_launch_bytes -= std::min(shortfall, fake_dynamic_smem_launch_bytes);
-    std::fill_n(fake_dynamic_smem_bytes(), fake_dynamic_smem_launch_bytes, (unsigned char)0xFF);
     shim_shared_window = reinterpret_cast<const char*>(fake_dynamic_smem_bytes());
-    shim_shared_window_bytes = dynamic_smem;
+    shim_shared_window_bytes = fake_dynamic_smem_launch_bytes;
     shim_launch({grid.x, grid.y, grid.z}, {block.x, block.y, block.z},
                 [&] { fake_call(kernel, params, std::index_sequence_for<Args...>{}); });
 }

@@ -20,3 +20,14 @@ extern "C" __global__ void slimmable_planted_race(const float* x, float* y) {
     // planted: __syncthreads() belongs here
     y[t] = t > 0 ? staged[t - 1] : staged[0];
 }
+
+// A read of shared memory no thread of the block wrote: the last thread
+// stages nothing and reads its own slot anyway. On a GPU it reads what an
+// earlier block left; the stand-in fills shared memory with NaN first.
+extern "C" __global__ void slimmable_planted_unwritten(const float* x, float* y) {
+    __shared__ float staged[128];
+    const u32 t = threadIdx.x;
+    if (t + 1 < blockDim.x) staged[t] = x[t];  // planted: the last slot stays unwritten
+    __syncthreads();
+    y[t] = staged[t];
+}
