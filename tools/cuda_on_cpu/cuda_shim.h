@@ -431,8 +431,9 @@ extern "C" char __stop_shim_shared[] __attribute__((weak, visibility("hidden")))
 // Shared memory as a GPU hands it to a block, holding whatever was there
 // before: NaN here (all bits set), so a read of a value no thread of the
 // block wrote shows in the results. The static arrays are filled once a
-// launch (every kernel's arrays share one section of up to 2 MiB, too much
-// to fill per block); the launch's dynamic window before every block.
+// launch (all of a unit's kernels share one section, about 100 KiB in the
+// conv unit: filling it before every block of every launch would cost more
+// than most blocks' work); the launch's dynamic window before every block.
 inline void shim_poison_shared(bool whole_launch) {
     if (whole_launch && __start_shim_shared != __stop_shim_shared)
         std::memset(__start_shim_shared, 0xFF, size_t(__stop_shim_shared - __start_shim_shared));

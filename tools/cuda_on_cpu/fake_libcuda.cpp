@@ -185,9 +185,9 @@ void read_ptx(const char* text, Module* m, unsigned* sm, bool* arch_specific) {
 }
 
 // Whether code for `sm` runs on this device. Machine code (a cubin) runs
-// on the same major version with no older minor one; PTX on any newer
-// device, the driver compiling it; an arch-specific build ("sm_90a") only
-// on its own.
+// on devices of its major version and the same or a later minor one; PTX
+// on any device as new or newer, the driver compiling it; an
+// arch-specific build ("sm_90a") only on its own.
 bool runs_here(unsigned sm, bool arch_specific, bool is_ptx) {
     int major, minor;
     capability(&major, &minor);
