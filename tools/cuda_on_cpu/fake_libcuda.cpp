@@ -19,8 +19,8 @@
 // kernel's __launch_bounds__; unknown handles; a module image for another
 // architecture or one that lacks the kernel asked for; and from a cubin
 // (cubin_resources.h), a block's registers beyond the 64 Ki register file
-// or static plus dynamic shared memory beyond the 227 KiB a block may
-// have. Fresh allocations are filled with NaN, as cudaMalloc gives
+// or static plus dynamic shared memory beyond what a block may have on
+// the reported capability (227 KiB on 9.0). Fresh allocations are filled with NaN, as cudaMalloc gives
 // garbage, so reads of never-written memory show; each lies between guard
 // pages (guarded_memory.h), so an access past its end stops the process
 // with a report naming the kernel and the allocation.
@@ -139,6 +139,21 @@ CUresult load_units(Driver& d) {
 }
 
 bool debug() { return std::getenv("SLIMMABLE_FAKE_CUDA_DEBUG") != nullptr; }
+
+// The most shared memory a block may have once its function asks for it
+// (the device's opt-in limit; CUDA C++ Programming Guide, compute
+// capabilities table): 64 KiB on 7.5, 163 KiB on 8.0 and 8.7, 99 KiB on
+// 8.6, 8.9 and 12.x, 227 KiB on 9.0 and 10.x.
+size_t shared_memory_optin() {
+    int major, minor;
+    capability(&major, &minor);
+    const int cc = major * 10 + minor;
+    if (cc == 75) return 64 * 1024;
+    if (cc == 80 || cc == 87) return 163 * 1024;
+    if (cc == 86 || cc == 89 || major == 12) return 99 * 1024;
+    if (cc < 75) return 96 * 1024;
+    return FAKE_DYNAMIC_SMEM_BYTES;  // 227 KiB
+}
 
 // Registers an SM has for one block (64 Ki on every GPU since Kepler);
 // SLIMMABLE_FAKE_CUDA_REGISTER_FILE plants a smaller one for the tests of
@@ -316,7 +331,7 @@ API cuDeviceGetAttribute(int* value, int attribute, CUdevice) {
         case 75: *value = major; break;
         case 76: *value = minor; break;
         case 81: *value = 228 * 1024; break;   // shared memory per multiprocessor
-        case 97: *value = int(FAKE_DYNAMIC_SMEM_BYTES); break;  // opt-in per block
+        case 97: *value = int(shared_memory_optin()); break;  // opt-in per block
         case 115: *value = 0; break;           // memory pools: no (cuMemAlloc)
         default: *value = 0;
     }
@@ -524,7 +539,7 @@ API cuFuncSetAttribute(void* function, int attribute, int value) {
     auto* f = static_cast<Function*>(function);
     if (!d.functions.count(f)) return INVALID_HANDLE;
     if (attribute == 8) {  // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
-        if (value < 0 || size_t(value) + f->resources.static_smem > FAKE_DYNAMIC_SMEM_BYTES) return INVALID_VALUE;
+        if (value < 0 || size_t(value) + f->resources.static_smem > shared_memory_optin()) return INVALID_VALUE;
         f->max_dynamic_smem = value;
     }
     return OK;
@@ -570,7 +585,7 @@ API cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsign
         return INVALID_VALUE;
     const KernelResources& needs = f->resources;
     if (smem > unsigned(f->max_dynamic_smem) || threads > f->max_threads ||
-        smem + needs.static_smem > FAKE_DYNAMIC_SMEM_BYTES ||
+        smem + needs.static_smem > shared_memory_optin() ||
         (needs.registers && block_registers(needs.registers, threads) > register_file()))
         return LAUNCH_OUT_OF_RESOURCES;
     if (debug())

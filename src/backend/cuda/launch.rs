@@ -157,6 +157,13 @@ impl CudaKernels {
     /// Loads one module a unit of [`kernel_sources::CUDA_UNITS`] (`ptxs` in
     /// its order: PTX or cubins) and looks up every entry point.
     fn load_modules(ctx: &Arc<CudaContext>, arch: &'static str, ptxs: Vec<Ptx>) -> Result<Self> {
+        // The most shared memory a block may have on this device: 227 KiB
+        // on an H100 or H200, 99 KiB on 8.6 and 8.9, 64 KiB on 7.5.
+        let optin = ctx
+            .attribute(
+                cudarc::driver::sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+            )
+            .map_err(|e| driver_err("cuDeviceGetAttribute", e))?;
         let mut functions = HashMap::new();
         for (unit, ptx) in kernel_sources::CUDA_UNITS.iter().zip(ptxs) {
             let module = ctx
@@ -166,7 +173,19 @@ impl CudaKernels {
                 let f = module
                     .load_function(name)
                     .map_err(|e| driver_err(&format!("cuModuleGetFunction({name})"), e))?;
-                if let Some(bytes) = dynamic_shared_memory(name) {
+                // A kernel whose tiles need more than this device has (the
+                // sm_90a warpgroup-MMA tiles on anything but Hopper) keeps
+                // the default: its routes are not taken here, and asking
+                // would fail the whole backend's load.
+                let needed = |bytes: u32| -> Result<i64> {
+                    let fixed = f
+                        .shared_size_bytes()
+                        .map_err(|e| driver_err(&format!("cuFuncGetAttribute({name})"), e))?;
+                    Ok(i64::from(bytes) + i64::from(fixed))
+                };
+                if let Some(bytes) = dynamic_shared_memory(name)
+                    && needed(bytes)? <= i64::from(optin)
+                {
                     f.set_attribute(
                         cudarc::driver::sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                         bytes as i32,
