@@ -2,8 +2,8 @@
 # Builds the CPU stand-in for the CUDA driver (fake_libcuda.cpp) and one
 # library of kernels per kernels/*.cu unit into OUT_DIR (default
 # target/cuda-on-cpu); `build-fake-libcuda.sh OUT_DIR EXTRA.cu ...` adds
-# units of test kernels (the stand-in's own test plants a fault that way). Put OUT_DIR first on LD_LIBRARY_PATH and the CUDA
-# backend runs on the CPU:
+# units of test kernels (the stand-in's own test plants faults that way).
+# Put OUT_DIR first on LD_LIBRARY_PATH and the CUDA backend runs on the CPU:
 #   tools/cuda_on_cpu/build-fake-libcuda.sh
 #   LD_LIBRARY_PATH=target/cuda-on-cpu:$LD_LIBRARY_PATH slimmable verify --backend cuda --op conv
 # NVRTC must still be present (the backend compiles the kernels to PTX as

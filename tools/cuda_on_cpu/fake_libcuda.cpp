@@ -71,6 +71,11 @@ struct Function {
     KernelResources resources;
     int max_dynamic_smem;
 };
+// Device memory handed out: the bytes asked for, and its guarded pages.
+struct Allocation {
+    size_t bytes;
+    GuardedMapping mapping;
+};
 struct Event {
     std::chrono::steady_clock::time_point at;
 };
@@ -80,8 +85,7 @@ struct Driver {
     bool units_loaded = false;
     std::string units_error;
     std::map<std::string, FakeEntry> kernels;
-    std::map<uintptr_t, size_t> allocations;  // address -> bytes
-    std::map<uintptr_t, GuardedMapping> mappings;  // address -> its pages
+    std::map<uintptr_t, Allocation> allocations;  // by address
     std::set<Function*> functions;
     std::set<Event*> events;
     std::set<Module*> modules;
@@ -225,7 +229,7 @@ bool inside_allocation(Driver& d, CUdeviceptr p, size_t bytes) {
     auto it = d.allocations.upper_bound(uintptr_t(p));
     if (it == d.allocations.begin()) return false;
     --it;
-    return p >= it->first && p + bytes <= it->first + it->second;
+    return p >= it->first && p + bytes <= it->first + it->second.bytes;
 }
 
 // The kernel cuLaunchKernel is running, for the report of a fault in it.
@@ -247,11 +251,11 @@ void report_fault(int signal_number, siginfo_t* info, void*) {
         "outside every allocation's guards: past the launch's dynamic shared memory, a CUDA thread's stack "
         "overflowed, or a wild pointer";
     const Driver& d = driver();
-    auto next = d.mappings.upper_bound(at);
-    for (auto it : {next, next == d.mappings.begin() ? d.mappings.end() : std::prev(next)}) {
-        if (it == d.mappings.end() || !in_mapping(it->second, at)) continue;
+    auto next = d.allocations.upper_bound(at);
+    for (auto it : {next, next == d.allocations.begin() ? d.allocations.end() : std::prev(next)}) {
+        if (it == d.allocations.end() || !in_mapping(it->second.mapping, at)) continue;
         const uintptr_t start = it->first;
-        const size_t bytes = d.allocations.at(start);
+        const size_t bytes = it->second.bytes;
         if (at >= start + bytes)
             std::snprintf(where, sizeof where, "%zu bytes past the end of an allocation of %zu bytes",
                           size_t(at - start - bytes), bytes);
@@ -414,20 +418,20 @@ API cuEventDestroy_v2(void* event) {
 API cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
     LOCKED;
     GuardedMapping mapping;
-    void* mem = guarded_alloc(bytes, &mapping);
+    void* mem = guarded_alloc(bytes, GUARD_BYTES, &mapping);
     if (!mem) return OUT_OF_MEMORY;
     std::memset(mem, 0xFF, (bytes + 255) / 256 * 256);  // NaN: never-written memory is not zero
-    d.allocations[uintptr_t(mem)] = bytes;
-    d.mappings[uintptr_t(mem)] = mapping;
+    d.allocations[uintptr_t(mem)] = {bytes, mapping};
     *p = CUdeviceptr(uintptr_t(mem));
     return OK;
 }
 API cuMemAllocAsync(CUdeviceptr* p, size_t bytes, void*) { return cuMemAlloc_v2(p, bytes); }
 API cuMemFree_v2(CUdeviceptr p) {
     LOCKED;
-    if (!d.allocations.erase(uintptr_t(p))) return INVALID_VALUE;
-    guarded_free(d.mappings[uintptr_t(p)]);
-    d.mappings.erase(uintptr_t(p));
+    auto it = d.allocations.find(uintptr_t(p));
+    if (it == d.allocations.end()) return INVALID_VALUE;
+    guarded_free(it->second.mapping);
+    d.allocations.erase(it);
     return OK;
 }
 API cuMemFreeAsync(CUdeviceptr p, void*) { return cuMemFree_v2(p); }

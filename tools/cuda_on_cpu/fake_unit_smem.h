@@ -7,28 +7,28 @@
 // once, as a GPU stops it with an out-of-range shared address. (The window
 // starts 128-byte aligned: up to 127 bytes past an odd size go unseen.)
 #pragma once
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 
 #include "fake_abi.h"
+#include "guarded_memory.h"
 
 // The current launch's dynamic shared memory in bytes (fake_unit.h sets it).
 inline size_t fake_dynamic_smem_launch_bytes = 0;
 
-// The end of the buffer: the first byte of its guard.
+// The end of the buffer: the first byte of its guard, as large as the
+// buffer, so that no access past a window can reach other memory.
 inline unsigned char* fake_dynamic_smem_end() {
     static unsigned char* end = [] {
-        const size_t page = size_t(sysconf(_SC_PAGESIZE));
-        const size_t data = (FAKE_DYNAMIC_SMEM_BYTES + page - 1) / page * page;
-        void* base = mmap(nullptr, 2 * data, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (base == MAP_FAILED || mprotect(static_cast<unsigned char*>(base) + data, data, PROT_NONE) != 0) {
+        const size_t page = page_size();
+        GuardedMapping mapping;
+        auto* data = static_cast<unsigned char*>(
+            guarded_alloc(FAKE_DYNAMIC_SMEM_BYTES, (FAKE_DYNAMIC_SMEM_BYTES + page - 1) / page * page, &mapping));
+        if (!data) {
             std::perror("fake libcuda: dynamic shared memory");
             std::abort();
         }
-        return static_cast<unsigned char*>(base) + data;
+        return data + FAKE_DYNAMIC_SMEM_BYTES;  // a multiple of 256: the guard's first byte
     }();
     return end;
 }

@@ -1,5 +1,5 @@
 // "Device" memory for the libcuda stand-in (fake_libcuda.cpp) with 64 KiB
-// of inaccessible pages on each side, so that a kernel reading or writing
+// (GUARD_BYTES) of inaccessible pages on each side, so that a kernel reading or writing
 // past its buffer stops at once instead of quietly using a neighbour's
 // bytes, as it may on a GPU. Each allocation ends where its guard starts:
 // its size is rounded up to 256 bytes (the granularity a GPU allocator
@@ -26,15 +26,16 @@ inline size_t page_size() {
     return page;
 }
 
-// `bytes` of memory (at least 1) between two guards, or nullptr.
-inline void* guarded_alloc(size_t bytes, GuardedMapping* mapping) {
+// `bytes` of memory (at least 1) between two guards of `guard` bytes (a
+// multiple of the page size), or nullptr.
+inline void* guarded_alloc(size_t bytes, size_t guard, GuardedMapping* mapping) {
     const size_t page = page_size();
     const size_t rounded = (bytes ? bytes + 255 : 256) / 256 * 256;
     const size_t data_bytes = (rounded + page - 1) / page * page;
-    const size_t length = data_bytes + 2 * GUARD_BYTES;
+    const size_t length = data_bytes + 2 * guard;
     void* base = mmap(nullptr, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED) return nullptr;
-    char* data = static_cast<char*>(base) + GUARD_BYTES;
+    char* data = static_cast<char*>(base) + guard;
     if (mprotect(data, data_bytes, PROT_READ | PROT_WRITE) != 0) {
         munmap(base, length);
         return nullptr;

@@ -177,20 +177,17 @@ impl CudaKernels {
                 // sm_90a warpgroup-MMA tiles on anything but Hopper) keeps
                 // the default: its routes are not taken here, and asking
                 // would fail the whole backend's load.
-                let needed = |bytes: u32| -> Result<i64> {
+                if let Some(bytes) = dynamic_shared_memory(name) {
                     let fixed = f
                         .shared_size_bytes()
                         .map_err(|e| driver_err(&format!("cuFuncGetAttribute({name})"), e))?;
-                    Ok(i64::from(bytes) + i64::from(fixed))
-                };
-                if let Some(bytes) = dynamic_shared_memory(name)
-                    && needed(bytes)? <= i64::from(optin)
-                {
-                    f.set_attribute(
-                        cudarc::driver::sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                        bytes as i32,
-                    )
-                    .map_err(|e| driver_err(&format!("cuFuncSetAttribute({name})"), e))?;
+                    if i64::from(bytes) + i64::from(fixed) <= i64::from(optin) {
+                        f.set_attribute(
+                            cudarc::driver::sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                            bytes as i32,
+                        )
+                        .map_err(|e| driver_err(&format!("cuFuncSetAttribute({name})"), e))?;
+                    }
                 }
                 functions.insert(name, f);
             }
