@@ -53,7 +53,7 @@ struct ResizePackParams {
     u32 full_h;
     u32 full_w;
     u32 total_groups;
-    u32 total_tiles;  // blocks of slimmable_resize_pack_tiled
+    u32 total_tiles;  // blocks of the tile kernels (bilinear, antialias)
     u32 max_taps;     // most filter taps along an axis, any image and output
     u32 same_size;    // 1: same-size images take the one-read path
     u32 staged;       // 1: the bilinear and antialias tile kernels stage u8 HWC spans in shared memory

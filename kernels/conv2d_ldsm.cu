@@ -1,8 +1,8 @@
 // slimmable: dense conv2d on 128 x 128 TF32 tiles whose fragments are
 // loaded with ldmatrix: the square tiles' twins where launch_conv.rs
 // ldsm_fits and ldsm_wins (the dgrad at stride 1 only; default since run
-// 10). Opt-in twins: 64 x 128 forward and dgrad tiles, two stages, the
-// forward and dgrad with K split across blocks (SLIMMABLE_GEMM_LDSM_SPLIT),
+// 10). Opt-in twins: the forward and dgrad with K split across blocks
+// (SLIMMABLE_GEMM_LDSM_SPLIT),
 // BF16 fragments, and on sm_90a warpgroup MMAs (wgmma.cuh) reading both
 // tiles from shared memory instead of ldmatrix and mma.sync
 // (SLIMMABLE_GEMM_WGMMA; three or four stages, optionally overlapped).
@@ -27,8 +27,8 @@
 //   - each thread gathers 4 k (k = lane % 4 + 4 j) of 2 rows of B and
 //     BM / 64 rows of A, so one table entry serves several copies and the
 //     rows' constants are set once;
-//   - three K tiles in flight (two in the `_ldsm2` twins) in dynamic
-//     shared memory, one barrier a K tile instead of two.
+//   - three K tiles in flight in dynamic shared memory, one barrier a K
+//     tile instead of two.
 #include "common.cuh"
 #include "conv_common.cuh"
 #include "conv_gemm.cuh"
@@ -40,8 +40,8 @@ constexpr int BN = 128, BK = 16, LD = BK + 4, THREADS = 256;
 // fragments.
 constexpr int WARPS_M = 2, WN = 32, NT = WN / 8;
 // Dynamic shared memory of STAGES stages of both tiles (launch_conv.rs
-// ldsm_shared_bytes): 61440 bytes for 3 of 128 rows, 40960 for 2, 46080
-// for 3 of 64 rows.
+// ldsm_shared_bytes): 61440 bytes for 3 of 128 rows. (BM is a parameter,
+// but every entry takes 128 rows: 64-row tiles lost on the H200.)
 template <int STAGES, int BM>
 constexpr int SHARED_BYTES = STAGES * (BM + BN) * LD * 4;
 // How the tiles are multiplied: ldmatrix fragments into mma.sync at TF32
@@ -447,10 +447,11 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
 }
 
 // Two blocks an SM (at most 128 registers), as the square tiles: `_ldsm`
-// with three stages (61440 bytes of dynamic shared memory, the default),
-// `_ldsm2` with two (40960). `_ldsm64`: the
-// forward and dgrad on 64 x 128 tiles, three stages (46080 bytes), three
-// blocks an SM (at most 85 registers).
+// with three stages (61440 bytes of dynamic shared memory). Stop 31
+// removed the two-stage twins (`_ldsm2`) and the 64-row forward and dgrad
+// (`_ldsm64`): on the H200 (run 10, `res3x3` w1.0) neither beat these,
+// 0.1889 / 0.1998 and 0.1981 / 0.2130 ms against 0.1842 / 0.1962 for the
+// forward / dgrad at 224 px, and within 1.5% at 128 px.
 #define CONV_GEMM_LDSM_ENTRY(name, PASS, STAGES, BM, MIN_BLOCKS, MMA)                         \
     extern "C" __global__ void __launch_bounds__(ldsm::THREADS, MIN_BLOCKS)                   \
         name(float* x, float* wt, float* y, const float* bias, Conv2dParams p, u32 split_k) { \
@@ -459,11 +460,6 @@ __device__ void conv_gemm_ldsm(const Conv2dParams& p, float* x, float* wt, float
 CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm, PASS_FWD, 3, 128, 2, LDSM_TF32)
 CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm, PASS_DGRAD, 3, 128, 2, LDSM_TF32)
 CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_ldsm, PASS_WGRAD, 3, 128, 2, LDSM_TF32)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm2, PASS_FWD, 2, 128, 2, LDSM_TF32)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm2, PASS_DGRAD, 2, 128, 2, LDSM_TF32)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_wgrad_tf32_ldsm2, PASS_WGRAD, 2, 128, 2, LDSM_TF32)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_fwd_tf32_ldsm64, PASS_FWD, 3, 64, 3, LDSM_TF32)
-CONV_GEMM_LDSM_ENTRY(slimmable_conv2d_dgrad_tf32_ldsm64, PASS_DGRAD, 3, 64, 3, LDSM_TF32)
 // BF16 twins of the three-stage 128-row tiles (opt-in
 // SLIMMABLE_GEMM_LDSM_BF16=1 for BF16 convs on shapes the square tiles
 // fit, until timed on a GPU): the same gathers and f32 tiles, the

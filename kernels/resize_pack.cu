@@ -206,152 +206,25 @@ extern "C" __global__ void slimmable_resize_pack_mutualnet(const unsigned char* 
     }
 }
 
-// ---------------------------------------------------------------------------
-// Tiled direct order (opt-in while it is being measured: SLIMMABLE_RESIZE_TILED=1).
-//
-// Nsight Compute put slimmable_resize_pack at 61% of SM issue throughput and
-// 16% of DRAM bandwidth (H200, 2026-11-26): instruction-bound. Every thread
-// there recomputes its output's position (a binary search and two
-// divisions) and its taps (a division per axis and row). Here one block
-// takes a RPT_TILE_H × RPT_TILE_W tile of one image of one output, one
-// pixel (all channels) per thread:
-//   1. the tile's column and row taps are computed once, by one thread each,
-//      into shared memory;
-//   2. the source rows the tile needs are walked in chunks of RPT_ROWS: each
-//      chunk is filtered horizontally once (one (row, column) per thread,
-//      column taps from shared memory) into shared memory,
-//   3. and each thread adds the chunk's rows to its pixel with its row taps.
-// Same taps, same order of additions and the same zero-weight skips as
-// rp_accumulate, so the values are those of the per-column kernel.
-// Launch: p.total_tiles blocks of RPT_THREADS; the output's first tile is
-// word 7 of its descriptor.
-
-extern "C" __global__ void __launch_bounds__(RPT_THREADS, 3)
-slimmable_resize_pack_tiled(const unsigned char* __restrict__ src, const u32* __restrict__ desc,
-                            float* __restrict__ dst, ResizePackParams p) {
-    __shared__ RpAxis col_axis[RPT_TILE_W];
-    __shared__ RpAxis row_axis[RPT_TILE_H];
-    __shared__ float rows_h[RPT_ROWS][4][RPT_TILE_W];
-    __shared__ int row_span[2];
-
-    // The block's output, image and tile (uniform over the block).
-    const RpTile tile = rp_locate_tile(desc, p, blockIdx.x);
-    const u32* o = tile.out;
-    const u32 oh = o[0], ow = o[1];
-    const u32 y0 = tile.y0, x0 = tile.x0;
-    const u32* img = tile.img;
-    const u32 base = img[0], top = img[3], left = img[4];
-    const int ch = (int)img[5], cw = (int)img[6];
-    const bool flip = img[7] != 0;
-    const u32 tid = threadIdx.x;
-    const u32 tx = tid % RPT_TILE_W, ty = tid / RPT_TILE_W;
-    const u32 rows = min((u32)RPT_TILE_H, oh - y0);
-
-    // 1. Taps, once per column and row of the tile.
-    if (tid < RPT_TILE_W && x0 + tid < ow) {
-        const u32 x = x0 + tid;
-        const int xs = flip ? (int)(ow - 1 - x) : (int)x;  // flip mirrors the output
-        col_axis[tid] = rp_axis(p.filter_mode, p.align_corners, cw, (int)ow, xs);
-    } else if (tid >= RPT_TILE_W && tid < RPT_TILE_W + rows) {
-        const u32 r = tid - RPT_TILE_W;
-        row_axis[r] = rp_axis(p.filter_mode, p.align_corners, ch, (int)oh, (int)(y0 + r));
-    }
-    __syncthreads();
-    if (tid == 0) {
-        // Taps are monotonic in the output row: the first row's first tap and
-        // the last row's last tap bound the source rows the tile reads.
-        int first, last;
-        float w;
-        rp_tap(row_axis[0], 0, first, w);
-        const RpAxis& a = row_axis[rows - 1];
-        rp_tap(a, a.n - 1, last, w);
-        row_span[0] = first;
-        row_span[1] = last + 1;
-    }
-    __syncthreads();
-    const int span_lo = row_span[0], span_hi = row_span[1];
-
-    const RpStrides st = rp_strides(p.format, img[1], img[2], p.channels);
-    const bool words = rp_words_ok(src);
-    const bool col_ok = x0 + tx < ow;
-    const bool mine = ty < rows && col_ok;
-    const RpAxis ax = col_axis[col_ok ? tx : 0];  // this thread's column, for every chunk
-    const RpAxis ay = row_axis[mine ? ty : 0];
-    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (int c0 = span_lo; c0 < span_hi; c0 += RPT_ROWS) {
-        const int c1 = min(c0 + RPT_ROWS, span_hi);
-        // 2. Horizontal pass over the chunk's rows: thread (ty, tx) filters
-        //    rows ty, ty + RPT_TILE_H, ... of the chunk at its column tx.
-        for (u32 r = ty; r < (u32)(c1 - c0); r += RPT_TILE_H) {
-            float row[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-            if (col_ok) {
-                const u32 ro = base + (top + (u32)(c0 + (int)r)) * st.rs;
-                for (int k = 0; k < ax.n; ++k) {
-                    int ix;
-                    float wx;
-                    rp_tap(ax, k, ix, wx);
-                    if (wx == 0.0f) continue;
-                    float v[4];
-                    rp_fetch_px(src, p.format, words, ro + (left + (u32)ix) * st.ps, st.cs,
-                                p.channels, v);
-#pragma unroll
-                    for (u32 c = 0; c < 4; ++c) {
-                        if (c < p.channels) row[c] += wx * v[c];
-                    }
-                }
-            }
-#pragma unroll
-            for (u32 c = 0; c < 4; ++c) rows_h[r][c][tx] = row[c];
-        }
-        __syncthreads();
-        // 3. Vertical: this pixel's row taps that fall in the chunk, in order.
-        if (mine) {
-            for (int k = 0; k < ay.n; ++k) {
-                int iy;
-                float wy;
-                rp_tap(ay, k, iy, wy);
-                if (wy == 0.0f || iy < c0 || iy >= c1) continue;
-#pragma unroll
-                for (u32 c = 0; c < 4; ++c) acc[c] += wy * rows_h[iy - c0][c][tx];
-            }
-        }
-        __syncthreads();  // rows_h is refilled by the next chunk
-    }
-    if (mine) {
-        const u32 plane = oh * ow;
-        // (Written out: through rp_tile_image ptxas took 66 registers, 3
-        // blocks an SM instead of 4.)
-        rp_store(dst + o[4] + tile.n * p.channels * plane + (y0 + ty) * ow + x0 + tx, plane, p,
-                 acc);
-    }
-}
-
 // Bilinear direct order (the default for Filter::Bilinear; SLIMMABLE_RESIZE_
 // BILINEAR=0 turns it off for A/B timing).
 //
-// Bilinear has two taps an axis, so the tiled kernel's shared-memory
-// horizontal pass and the per-column kernel's general tap loops cost more
-// instructions than the filter itself. Here a block of RPB_THREADS takes a
-// RPT_TILE_H × RPT_TILE_W tile of one image of one output (the tiled
-// kernel's tiles and launch order: word 7 of an output's descriptor is its
-// first tile). Each column's and row's two taps are computed once into
-// shared memory as offsets and float weights; each thread then owns one
-// column and RPB_ROWS consecutive rows, and computes each pixel from two
-// horizontally filtered source rows (reusing the previous row's second
-// when it is this row's first) with straight-line code.
+// Bilinear has two taps an axis, so the per-column kernel's general tap
+// loops cost more instructions than the filter itself. Here a block of
+// RPBL_THREADS (one warp) takes a RPT_TILE_H × RPT_TILE_W tile of one image
+// of one output (word 7 of an output's descriptor is its first tile). Each
+// column's and row's two taps are computed once into shared memory as
+// offsets and float weights; each thread then owns one column and all
+// RPT_TILE_H rows, and computes each pixel from two horizontally filtered
+// source rows (reusing the previous row's second when it is this row's
+// first) with straight-line code.
 // Same weights, and per channel the same operations in the same order, as
 // rp_accumulate: (wx0·v00 + wx1·v01)·wy0 + (wx0·v10 + wx1·v11)·wy1, then
 // the folded normalization. rp_accumulate skips a zero weight where this adds
 // 0·v, which is exact (taps are always in the image).
-// Two entries: slimmable_resize_pack_bilinear2, the default, with two warps
-// a tile (4 rows a thread), and slimmable_resize_pack_bilinear with one
-// (all 8 rows a thread, SLIMMABLE_RESIZE_BILINEAR_WARP=1), which halves the
-// block's set-up (finding the tile, computing its taps: about 40% of the
-// instructions with two warps) but holds 32 warps an SM against 40. On an
-// H200 (run 7, 2026-11-26) two warps took 0.2524 ms on the 224-px batch
-// against 0.2624, one warp 0.0085 against 0.0093 on the 28-px one.
-// (Its tile and block constants, RPBL_THREADS and RPB_THREADS, are in
-// resize_pack.cuh.)
+// One warp a tile won over two warps of 4 rows each once the source spans
+// were staged (H200, run 9: 0.236 against 0.284 ms on the 224-px batch;
+// run 10: 0.2880 for two); the two-warp entry was removed in stop 31.
 
 template <u32 THREADS>
 __device__ __forceinline__ void rp_bilinear_tiles(const unsigned char* __restrict__ src,
@@ -448,21 +321,12 @@ slimmable_resize_pack_bilinear(const unsigned char* __restrict__ src,
     rp_bilinear_tiles<RPBL_THREADS>(src, desc, dst, p);
 }
 
-// (Up to 51 registers for 20 blocks an SM: bounded by the block size alone,
-// ptxas chose 40 and spilled.)
-extern "C" __global__ void __launch_bounds__(RPB_THREADS, 20)
-slimmable_resize_pack_bilinear2(const unsigned char* __restrict__ src,
-                                const u32* __restrict__ desc, float* __restrict__ dst,
-                                ResizePackParams p) {
-    rp_bilinear_tiles<RPB_THREADS>(src, desc, dst, p);
-}
-
 // Antialias direct order by tiles, when no filter has more than RPS_TAPS
 // taps along an axis (ResizePackParams::max_taps; the default for
 // Filter::BilinearAntialias, SLIMMABLE_RESIZE_AA_TILE=0 turns it off).
 //
 // A block of RPB_THREADS takes a RPT_TILE_H × RPT_TILE_W tile of one image of
-// one output (the tiled kernel's tiles). Each column's and row's taps are
+// one output (the bilinear kernel's tiles). Each column's and row's taps are
 // computed once into shared memory as a first offset and float weights, so
 // neither pass evaluates the triangle filter again:
 //   1. the source rows the tile reads are filtered horizontally, RPS_ROWS
@@ -477,7 +341,7 @@ slimmable_resize_pack_bilinear2(const unsigned char* __restrict__ src,
 // unbounded it took 128, a quarter of the threads an SM holds). Shared
 // memory, 13.9 KB a block (rows_h sized for 4 channels, and the taps) and
 // the 1 KB the driver keeps a block, then holds 15 on H100/H200 and 11 on
-// A100; the staged twin's 18.1 KB, 12 and 8.
+// A100.
 #define RPS_MIN_BLOCKS 16
 
 // One source row filtered at a column's antialias taps, u8 HWC with CH
@@ -546,13 +410,16 @@ __device__ __forceinline__ void rp_aa_get(const float4 (*rows_h)[RPT_TILE_W], in
     }
 }
 
-// u8 HWC (FORMAT 0) chunks of source rows are staged (rp_stage_rows) where
-// STAGING, p.staged and they fit; `stage` and `stage_off` are the block's.
-template <u32 FORMAT, u32 CH, bool STAGING>
+// Source rows are read from global memory, not staged: staging them
+// (stop 16) lost on the H200 (run 9: 0.515 against 0.501 ms with staging
+// switched off, both slower than run 8's 0.425 without the 4.1 KB of stage
+// arrays, whose shared memory cut the blocks an SM from 15 to 12); the
+// staged twin was removed in stop 31.
+template <u32 FORMAT, u32 CH>
 __device__ __forceinline__ void rp_aa_tile(const unsigned char* __restrict__ src, const u32* img,
                                            const RpTaps* col, const RpTaps* row,
-                                           float4 (*rows_h)[RPT_TILE_W], u32* stage,
-                                           int* stage_off, const RpStrides st, u32 x_ok, u32 rows,
+                                           float4 (*rows_h)[RPT_TILE_W], const RpStrides st,
+                                           u32 x_ok, u32 rows,
                                            float* __restrict__ out_col, u32 ow, u32 plane,
                                            const ResizePackParams& p) {
     const u32 format = FORMAT < 3 ? FORMAT : p.format;
@@ -562,13 +429,6 @@ __device__ __forceinline__ void rp_aa_tile(const unsigned char* __restrict__ src
     const u32 base = img[0], top = img[3], left = img[4];
     const RpTaps cx = col[tx];
     const int span_lo = row[0].lo, span_hi = row[rows - 1].lo + row[rows - 1].n;
-    // The tile's source columns: taps rise with the source column and the
-    // columns past the output's edge repeat its last, so the first and last
-    // entries bound them, flipped or not.
-    const bool stageable = STAGING && FORMAT == 0 && p.staged && words;
-    const int col_lo = min(col[0].lo, col[RPT_TILE_W - 1].lo);
-    const int col_hi = max(col[0].lo + col[0].n, col[RPT_TILE_W - 1].lo + col[RPT_TILE_W - 1].n);
-    const u32 span = (u32)(col_hi - col_lo) * st.ps, pitch = (span + 6) / 4;
     float acc[RPB_ROWS][4];
 #pragma unroll
     for (u32 k = 0; k < RPB_ROWS; ++k)
@@ -576,20 +436,12 @@ __device__ __forceinline__ void rp_aa_tile(const unsigned char* __restrict__ src
         for (u32 c = 0; c < 4; ++c) acc[k][c] = 0.0f;
     for (int c0 = span_lo; c0 < span_hi; c0 += RPS_ROWS) {
         const int c1 = min(c0 + RPS_ROWS, span_hi);
-        // 0. The chunk's span into shared memory, where it fits (uniform).
-        const bool staged = stageable && (u32)(c1 - c0) * pitch <= RPB_STAGE_WORDS;
-        if (staged)
-            rp_stage_rows<RPB_THREADS>(stage, stage_off, src,
-                                       base + (top + (u32)c0) * st.rs + (left + (u32)col_lo) * st.ps,
-                                       st.rs, c1 - c0, span, pitch);
         // 1. Horizontal: this thread's column over rows half, half + 2, ...
         for (int r = c0 + (int)half; r < c1; r += RPB_THREADS / RPT_TILE_W) {
             float h[4] = {0.0f, 0.0f, 0.0f, 0.0f};
             if (x_ok) {
                 const u32 ro = base + (top + (u32)r) * st.rs + (left + (u32)cx.lo) * st.ps;
-                if (FORMAT == 0 && staged) {
-                    rp_aa_row_hwc<CH>(RpStagedWords{stage, stage_off[r - c0]}, ro, cx, h);
-                } else if (FORMAT == 0 && words) {
+                if (FORMAT == 0 && words) {
                     rp_aa_row_hwc<CH>(RpGlobalWords{reinterpret_cast<const u32*>(src)}, ro, cx, h);
                 } else {
 #pragma unroll
@@ -642,20 +494,12 @@ __device__ __forceinline__ void rp_aa_tile(const unsigned char* __restrict__ src
     }
 }
 
-// The antialias tile kernels' body. STAGING: with the staged spans and
-// their 4.1 KB of shared memory (a block then needs 18.1 KB, and an SM holds
-// 12 blocks on H100/H200 instead of 15; run 9
-// measured the unstaged kernel faster with the stage arrays still declared,
-// 0.501 against 0.515 ms, and both slower than run 8's 0.425 without them).
-template <bool STAGING>
-__device__ __forceinline__ void rp_aa_tiles(const unsigned char* __restrict__ src,
-                                            const u32* __restrict__ desc,
-                                            float* __restrict__ dst, const ResizePackParams& p) {
+extern "C" __global__ void __launch_bounds__(RPB_THREADS, RPS_MIN_BLOCKS)
+slimmable_resize_pack_aa(const unsigned char* __restrict__ src, const u32* __restrict__ desc,
+                         float* __restrict__ dst, ResizePackParams p) {
     __shared__ RpTaps col_taps[RPT_TILE_W];
     __shared__ RpTaps row_taps[RPT_TILE_H];
     __shared__ float4 rows_h[RPS_ROWS][RPT_TILE_W];
-    __shared__ u32 stage[STAGING ? RPB_STAGE_WORDS : 1];
-    __shared__ int stage_off[STAGING ? RPS_ROWS : 1];
 
     // The block's output, image and tile.
     const RpTile tile = rp_locate_tile(desc, p, blockIdx.x);
@@ -663,7 +507,7 @@ __device__ __forceinline__ void rp_aa_tiles(const unsigned char* __restrict__ sr
     const u32 oh = o[0], ow = o[1];
     const u32 y0 = tile.y0, x0 = tile.x0;
     const u32* img = tile.img;
-    if (rp_same_tile<RPB_THREADS, STAGING>(src, dst, 2u, tile, p, stage, stage_off)) return;
+    if (rp_same_tile<RPB_THREADS, false>(src, dst, 2u, tile, p, nullptr, nullptr)) return;
     const int ch = (int)img[5], cw = (int)img[6];
     const u32 tid = threadIdx.x;
 
@@ -687,25 +531,11 @@ __device__ __forceinline__ void rp_aa_tiles(const unsigned char* __restrict__ sr
     float* out_col = rp_tile_image(dst, tile, p) + y0 * ow + x0 + tx;
     // Format and channel count as constants (as in the bilinear kernel).
     switch (p.format * 4 + p.channels - 1) {
-        case 0: rp_aa_tile<0, 1, STAGING>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
-        case 2: rp_aa_tile<0, 3, STAGING>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
-        case 4: rp_aa_tile<1, 1, STAGING>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
-        case 6: rp_aa_tile<1, 3, STAGING>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
-        case 10: rp_aa_tile<2, 3, STAGING>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
-        default: rp_aa_tile<3, 4, STAGING>(src, img, col_taps, row_taps, rows_h, stage, stage_off, st, x_ok, rows, out_col, ow, plane, p); break;
+        case 0: rp_aa_tile<0, 1>(src, img, col_taps, row_taps, rows_h, st, x_ok, rows, out_col, ow, plane, p); break;
+        case 2: rp_aa_tile<0, 3>(src, img, col_taps, row_taps, rows_h, st, x_ok, rows, out_col, ow, plane, p); break;
+        case 4: rp_aa_tile<1, 1>(src, img, col_taps, row_taps, rows_h, st, x_ok, rows, out_col, ow, plane, p); break;
+        case 6: rp_aa_tile<1, 3>(src, img, col_taps, row_taps, rows_h, st, x_ok, rows, out_col, ow, plane, p); break;
+        case 10: rp_aa_tile<2, 3>(src, img, col_taps, row_taps, rows_h, st, x_ok, rows, out_col, ow, plane, p); break;
+        default: rp_aa_tile<3, 4>(src, img, col_taps, row_taps, rows_h, st, x_ok, rows, out_col, ow, plane, p); break;
     }
-}
-
-// Unstaged: the default (SLIMMABLE_RESIZE_AA_STAGE=1 takes the staged twin).
-extern "C" __global__ void __launch_bounds__(RPB_THREADS, RPS_MIN_BLOCKS)
-slimmable_resize_pack_aa(const unsigned char* __restrict__ src, const u32* __restrict__ desc,
-                         float* __restrict__ dst, ResizePackParams p) {
-    rp_aa_tiles<false>(src, desc, dst, p);
-}
-
-extern "C" __global__ void __launch_bounds__(RPB_THREADS, RPS_MIN_BLOCKS)
-slimmable_resize_pack_aa_staged(const unsigned char* __restrict__ src,
-                                const u32* __restrict__ desc, float* __restrict__ dst,
-                                ResizePackParams p) {
-    rp_aa_tiles<true>(src, desc, dst, p);
 }

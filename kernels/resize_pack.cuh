@@ -296,9 +296,6 @@ __device__ __forceinline__ void rp_fetch_px(const unsigned char* __restrict__ sr
 
 #define RPT_TILE_W 32
 #define RPT_TILE_H 8
-#define RPT_THREADS (RPT_TILE_W * RPT_TILE_H)
-// Source rows filtered per chunk (shared memory: RPT_ROWS · 4 · RPT_TILE_W floats).
-#define RPT_ROWS 16
 
 // Which tile block b of a tile launch takes (uniform over the block): its
 // output's descriptor, the image's position n in the output's list and its

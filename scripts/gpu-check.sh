@@ -134,20 +134,18 @@ run() {
     if [ "${QUICK:-0}" = 1 ]; then full=0; fi
     # The resize-pack kernels off the default route: bilinear and antialias
     # on the per-column kernel (SLIMMABLE_RESIZE_BILINEAR=0
-    # SLIMMABLE_RESIZE_AA_TILE=0), and every filter on the tiled kernel
-    # (opt-in); the bilinear tile kernel's two-warp twin
-    # (SLIMMABLE_RESIZE_BILINEAR_WARP=0; one warp is the default since
-    # run 9); the tile kernels without their same-size path
-    # (SLIMMABLE_RESIZE_SAME=0); the bilinear tile kernels without staged
-    # spans (SLIMMABLE_RESIZE_STAGE=0); the antialias tile kernel's staged
-    # twin (SLIMMABLE_RESIZE_AA_STAGE=1, off since run 9): tests, cases and
-    # the bench (A/B against the defaults in benchmarks above).
+    # SLIMMABLE_RESIZE_AA_TILE=0); the tile kernels without their same-size
+    # path (SLIMMABLE_RESIZE_SAME=0); the bilinear tile kernel without
+    # staged spans (SLIMMABLE_RESIZE_STAGE=0): tests, cases and the bench
+    # (A/B against the defaults in benchmarks above). Stop 31 removed the
+    # routes that lost (two-warp bilinear tiles, the staged antialias twin,
+    # the 256-thread tiled kernel).
     local per_column=(SLIMMABLE_RESIZE_BILINEAR=0 SLIMMABLE_RESIZE_AA_TILE=0)
     # First the tile kernels' blocks image by image instead of output by
     # output (SLIMMABLE_RESIZE_IMAGE_MAJOR=1, stop 24, untimed).
-    local variants=("SLIMMABLE_RESIZE_IMAGE_MAJOR=1" "SLIMMABLE_RESIZE_STAGE=0" "SLIMMABLE_RESIZE_BILINEAR_WARP=0" "SLIMMABLE_RESIZE_AA_STAGE=1" "SLIMMABLE_RESIZE_SAME=0")
+    local variants=("SLIMMABLE_RESIZE_IMAGE_MAJOR=1" "SLIMMABLE_RESIZE_STAGE=0" "SLIMMABLE_RESIZE_SAME=0")
     if [ "$full" = 1 ]; then
-        variants+=("${per_column[*]}" "SLIMMABLE_RESIZE_TILED=1 ${per_column[*]}")
+        variants+=("${per_column[*]}")
     fi
     for v in "${variants[@]}"; do
         # shellcheck disable=SC2086 # $v is a list of NAME=VALUE words
@@ -181,25 +179,13 @@ run() {
     # A/B, the slice copy: the scalar kernel against the 4-wide one (stop 14).
     step "bench copy, SLIMMABLE_COPY_VEC4=0" env SLIMMABLE_COPY_VEC4=0 \
         .gpu/bin/slimmable bench copy --backend cuda --iters 30 --torch "$OUT/torch.json"
-    # The opt-in halo tiles of the 3x3 stride-1 TF32 passes (stops 16, 17):
-    # checked (run 9 timed them: they lost, but for the wgrad against the
-    # 64 x 64 GEMM; FULL=1 times them again).
-    step "verify conv2d, SLIMMABLE_CONV_HALO=1" env SLIMMABLE_CONV_HALO=1 \
-        .gpu/bin/slimmable verify --backend cuda --op conv2d
-    if [ "$full" = 1 ]; then
-        step "bench conv, SLIMMABLE_CONV_HALO=1" env SLIMMABLE_CONV_HALO=1 \
-            .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
-    fi
     # The ldmatrix twins of the square tiles (stop 20, kernels/conv2d_ldsm.cu;
     # default since run 10 where launch_conv::ldsm_wins, which verify's
-    # small grids meet): checked forced everywhere they fit, on 64-row
-    # tiles, with two stages and with the forward's and dgrad's K split
-    # three ways; then the conv bench without them, with them everywhere
+    # small grids meet): checked forced everywhere they fit, and with the
+    # forward's and dgrad's K split three ways; then the conv bench without them, with them everywhere
     # they fit, and with K split in two (the res3x3 rows against the
     # default).
-    local ldsm_variants=("SLIMMABLE_GEMM_LDSM=1" "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_ROWS=64"
-        "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_STAGES=2"
-        "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_SPLIT=3")
+    local ldsm_variants=("SLIMMABLE_GEMM_LDSM=1" "SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_SPLIT=3")
     for v in "${ldsm_variants[@]}"; do
         # shellcheck disable=SC2086 # $v is a list of NAME=VALUE words
         step "verify conv2d, $v" env $v .gpu/bin/slimmable verify --backend cuda --op conv2d

@@ -144,9 +144,6 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::CONV2D_DGRAD_TF32_PW_SQ,
             entry::CONV2D_FWD_TF32_PWS_SQ,
             entry::CONV2D_DGRAD_TF32_PWS_SQ,
-            entry::CONV2D_FWD_TF32_HALO3,
-            entry::CONV2D_DGRAD_TF32_HALO3,
-            entry::CONV2D_WGRAD_TF32_HALO3,
             entry::CONV2D_BIAS_GRAD,
         ],
     },
@@ -157,11 +154,6 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
             entry::CONV2D_FWD_TF32_LDSM,
             entry::CONV2D_DGRAD_TF32_LDSM,
             entry::CONV2D_WGRAD_TF32_LDSM,
-            entry::CONV2D_FWD_TF32_LDSM2,
-            entry::CONV2D_DGRAD_TF32_LDSM2,
-            entry::CONV2D_WGRAD_TF32_LDSM2,
-            entry::CONV2D_FWD_TF32_LDSM64,
-            entry::CONV2D_DGRAD_TF32_LDSM64,
             entry::CONV2D_FWD_BF16_LDSM,
             entry::CONV2D_DGRAD_BF16_LDSM,
             entry::CONV2D_WGRAD_BF16_LDSM,
@@ -240,11 +232,8 @@ pub const CUDA_UNITS: &[CudaUnit] = &[
         entries: &[
             entry::RESIZE_PACK,
             entry::RESIZE_PACK_MUTUALNET,
-            entry::RESIZE_PACK_TILED,
             entry::RESIZE_PACK_BILINEAR,
-            entry::RESIZE_PACK_BILINEAR2,
             entry::RESIZE_PACK_AA,
-            entry::RESIZE_PACK_AA_STAGED,
         ],
     },
     CudaUnit {
@@ -391,12 +380,6 @@ pub mod entry {
     pub const CONV2D_FWD_TF32_PW_SQ: &str = "slimmable_conv2d_fwd_tf32_pw_sq";
     pub const CONV2D_DGRAD_TF32_PW_SQ: &str = "slimmable_conv2d_dgrad_tf32_pw_sq";
     pub const CONV2D_FWD_TF32_PWS_SQ: &str = "slimmable_conv2d_fwd_tf32_pws_sq";
-    /// The 3×3 stride-1 TF32 forward on halo tiles (8 × 16 output pixels ×
-    /// 64 channels a block of 256 threads, same arguments as the GEMMs):
-    /// opt-in, `SLIMMABLE_CONV_HALO=1` (`launch_conv::halo_fits`).
-    pub const CONV2D_FWD_TF32_HALO3: &str = "slimmable_conv2d_fwd_tf32_halo3";
-    pub const CONV2D_DGRAD_TF32_HALO3: &str = "slimmable_conv2d_dgrad_tf32_halo3";
-    pub const CONV2D_WGRAD_TF32_HALO3: &str = "slimmable_conv2d_wgrad_tf32_halo3";
     pub const CONV2D_DGRAD_TF32_PWS_SQ: &str = "slimmable_conv2d_dgrad_tf32_pws_sq";
     /// TF32 forward, dgrad and wgrad of dense k×k convs on 128 × 128 tiles
     /// with ldmatrix fragment loads and truncated operands
@@ -407,16 +390,6 @@ pub mod entry {
     pub const CONV2D_FWD_TF32_LDSM: &str = "slimmable_conv2d_fwd_tf32_ldsm";
     pub const CONV2D_DGRAD_TF32_LDSM: &str = "slimmable_conv2d_dgrad_tf32_ldsm";
     pub const CONV2D_WGRAD_TF32_LDSM: &str = "slimmable_conv2d_wgrad_tf32_ldsm";
-    /// Their two-stage twins (40960 bytes of dynamic shared memory):
-    /// opt-in `SLIMMABLE_GEMM_LDSM_STAGES=2`.
-    pub const CONV2D_FWD_TF32_LDSM2: &str = "slimmable_conv2d_fwd_tf32_ldsm2";
-    pub const CONV2D_DGRAD_TF32_LDSM2: &str = "slimmable_conv2d_dgrad_tf32_ldsm2";
-    pub const CONV2D_WGRAD_TF32_LDSM2: &str = "slimmable_conv2d_wgrad_tf32_ldsm2";
-    /// The forward and dgrad on 64 × 128 tiles, three stages (46080 bytes
-    /// of dynamic shared memory): opt-in `SLIMMABLE_GEMM_LDSM_ROWS=64`
-    /// (`launch_conv::ldsm_kernel`).
-    pub const CONV2D_FWD_TF32_LDSM64: &str = "slimmable_conv2d_fwd_tf32_ldsm64";
-    pub const CONV2D_DGRAD_TF32_LDSM64: &str = "slimmable_conv2d_dgrad_tf32_ldsm64";
     /// BF16 twins of the three-stage ldmatrix tiles (fragments rounded to
     /// bfloat16 in registers): opt-in `SLIMMABLE_GEMM_LDSM_BF16=1`
     /// (`launch_conv::ldsm_bf16_fits`).
@@ -542,25 +515,16 @@ pub mod entry {
     /// The MutualNet order of `resize_pack` (`ResizePackParams::cascade` = 1),
     /// same arguments and bindings.
     pub const RESIZE_PACK_MUTUALNET: &str = "slimmable_resize_pack_mutualnet";
-    /// CUDA only: the direct order by tiles (`ResizePackParams::total_tiles`
-    /// blocks of 256), same arguments; opt-in with `SLIMMABLE_RESIZE_TILED=1`.
-    pub const RESIZE_PACK_TILED: &str = "slimmable_resize_pack_tiled";
     /// CUDA only: the direct order of bilinear filters by tiles, one warp a
     /// tile (`ResizePackParams::total_tiles` blocks of 32), same arguments;
     /// the default for bilinear (`SLIMMABLE_RESIZE_BILINEAR=0` turns the
     /// tile kernels off).
     pub const RESIZE_PACK_BILINEAR: &str = "slimmable_resize_pack_bilinear";
-    /// CUDA only: the same with two warps a tile (blocks of 64, 4 rows a
-    /// thread), with `SLIMMABLE_RESIZE_BILINEAR_WARP=0`.
-    pub const RESIZE_PACK_BILINEAR2: &str = "slimmable_resize_pack_bilinear2";
     /// CUDA only: the direct order of antialias filters by tiles, when no
     /// axis has more than `AA_TILE_MAX_TAPS` taps (`ResizePackParams::max_taps`);
     /// `total_tiles` blocks of 64, same arguments; the default there
     /// (`SLIMMABLE_RESIZE_AA_TILE=0` turns it off).
     pub const RESIZE_PACK_AA: &str = "slimmable_resize_pack_aa";
-    /// The antialias tile kernel with staged source spans (opt-in
-    /// `SLIMMABLE_RESIZE_AA_STAGE=1`: it lost on the H200, run 9).
-    pub const RESIZE_PACK_AA_STAGED: &str = "slimmable_resize_pack_aa_staged";
     /// `(x, saved, BnParams)`, grid (chunks, c) × 256: per-chunk Welford partials (chunks in float4 units on the vector path).
     pub const BN_STATS_F32: &str = "slimmable_bn_stats_f32";
     /// `(saved, running, BnParams)`, one warp per channel (ceil(c/8) × 256): mean, inv-std, running update.

@@ -117,8 +117,9 @@ pub struct ResizePackParams {
     /// Threads over all outputs (see `GROUP_ROWS` in `ops::resize`): the
     /// launch size.
     pub total_groups: u32,
-    /// Blocks of `slimmable_resize_pack_tiled` over all outputs (see
-    /// `TILE_W`/`TILE_H` in `ops::resize`): its launch size.
+    /// Tiles over all outputs (see `TILE_W`/`TILE_H` in `ops::resize`):
+    /// the launch size of the tile kernels (`slimmable_resize_pack_bilinear`,
+    /// `slimmable_resize_pack_aa`).
     pub total_tiles: u32,
     /// The most taps any output coordinate's filter has along either axis,
     /// over every image and output (antialias widens it when shrinking):

@@ -73,7 +73,7 @@ const DRIVER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 /// Runs a driver with `args`: what it printed, as Ok when it agreed with the
 /// reference, Err when it did not, crashed or hung past [`DRIVER_TIMEOUT`].
 /// conv_check on `cdir`'s case of `pass` at `precision` with a mode
-/// argument (`square`, `halo`, `gemmwgrad`: the routes off the default
+/// argument (`square`, `gemmwgrad`: the routes off the default
 /// for some shapes).
 fn run_mode(
     exe: &Path,
@@ -289,36 +289,21 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
         // The tile kernels only for the filters the host routes to them (and
         // it must route there: `resize_route`).
         let switched_off = |name: &str| std::env::var(name).as_deref() == Ok("0");
-        let opted_in = |name: &str| std::env::var(name).as_deref() == Ok("1");
         let tile_kernel = match case.filter {
             Filter::Bilinear if !switched_off("SLIMMABLE_RESIZE_BILINEAR") => {
-                Some(if switched_off("SLIMMABLE_RESIZE_BILINEAR_WARP") {
-                    ("bilinear2", entry::RESIZE_PACK_BILINEAR2)
-                } else {
-                    ("bilinear", entry::RESIZE_PACK_BILINEAR)
-                })
+                Some(entry::RESIZE_PACK_BILINEAR)
             }
             Filter::BilinearAntialias if !switched_off("SLIMMABLE_RESIZE_AA_TILE") => {
-                Some(if opted_in("SLIMMABLE_RESIZE_AA_STAGE") {
-                    ("aa_staged", entry::RESIZE_PACK_AA_STAGED)
-                } else {
-                    ("aa", entry::RESIZE_PACK_AA)
-                })
+                Some(entry::RESIZE_PACK_AA)
             }
             _ => None,
         };
         let fits = plan.params.max_taps <= AA_TILE_MAX_TAPS;
         let routed = resize_route(&plan.params).0;
         match tile_kernel {
-            Some((_, name)) if fits => assert_eq!(routed, name, "{}: the host's route", case.name),
+            Some(name) if fits => assert_eq!(routed, name, "{}: the host's route", case.name),
             _ => assert!(
-                ![
-                    entry::RESIZE_PACK_BILINEAR,
-                    entry::RESIZE_PACK_BILINEAR2,
-                    entry::RESIZE_PACK_AA,
-                    entry::RESIZE_PACK_AA_STAGED,
-                ]
-                .contains(&routed),
+                ![entry::RESIZE_PACK_BILINEAR, entry::RESIZE_PACK_AA].contains(&routed),
                 "{}: routed to {routed}",
                 case.name
             ),
@@ -335,33 +320,21 @@ fn resize_pack_kernels_match_the_reference_on_the_cpu() {
             "{}: one tile run per output image",
             case.name
         );
-        let mut kernels = vec!["per_column", "tiled", "tiled-outmajor"];
+        let mut kernels = vec!["per_column"];
         if tile_kernel.is_some() && fits {
-            // Every tile kernel of the filter (both bilinear block shapes),
-            // with and without the same-size path, and with and without
-            // staged spans (the 9× shrink's bilinear tiles do not fit the
-            // stage: they take the unstaged path either way); the default
-            // ones output by output too.
+            // The filter's tile kernel image by image and output by output,
+            // with and without the same-size path, and (bilinear) with and
+            // without staged spans (the 9× shrink's bilinear tiles do not
+            // fit the stage: they take the unstaged path either way; the
+            // antialias kernel never stages).
             kernels.extend(match case.filter {
                 Filter::Bilinear => &[
-                    "bilinear2",
-                    "bilinear2-nosame",
-                    "bilinear2-nosame-nostage",
                     "bilinear",
                     "bilinear-outmajor",
                     "bilinear-nosame",
                     "bilinear-nosame-nostage",
                 ][..],
-                // (The unstaged antialias kernel never stages: "-nostage"
-                // is the staged twin's.)
-                _ => &[
-                    "aa",
-                    "aa-outmajor",
-                    "aa-nosame",
-                    "aa_staged",
-                    "aa_staged-nosame",
-                    "aa_staged-nosame-nostage",
-                ][..],
+                _ => &["aa", "aa-outmajor", "aa-nosame"][..],
             });
         }
         for kernel in kernels {
@@ -773,9 +746,8 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
         (2, 8, 8, 6, 6, 2, 13, 10, 3, 2, 1, 0),
         (2, 3, 3, 32, 16, 1, 20, 18, 3, 2, 1, 0),
         (4, 8, 8, 24, 20, 1, 20, 20, 3, 1, 1, 0),
-        // The halo tiles' edges: 70 outputs (two 64-channel blocks), 13
-        // inputs from channel 1 (a partial 4-channel chunk), padding 2
-        // (12 x 20 outputs: partial 8 x 16 patches).
+        // 70 outputs (two 64-channel tiles), 13 inputs from channel 1,
+        // padding 2 (12 x 20 outputs).
         (2, 16, 13, 80, 70, 1, 10, 18, 3, 1, 2, 1),
         (3, 40, 20, 48, 36, 1, 4, 4, 1, 1, 0, 0),
         (5, 24, 20, 40, 36, 1, 12, 12, 1, 1, 0, 3),
@@ -942,15 +914,12 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                     if !want {
                         return Ok(text);
                     }
-                    // ...then, at TF32, two, the forward and dgrad on 64-row
-                    // tiles, and the warpgroup-MMA twins (K split too, with
-                    // four stages, overlapped, and on K tiles of 32); at
-                    // both, the forward and dgrad with K split.
+                    // ...then, at TF32, the warpgroup-MMA twins (K split
+                    // too, with four stages, overlapped, and on K tiles of
+                    // 32); at both, the forward and dgrad with K split.
                     let twins: &[&str] = match (pname, pass) {
-                        ("tf32", "wgrad") => &["ldsm2", "wgmma", "wgmma4", "wgmma4o", "wgmma_k32"],
+                        ("tf32", "wgrad") => &["wgmma", "wgmma4", "wgmma4o", "wgmma_k32"],
                         ("tf32", _) => &[
-                            "ldsm2",
-                            "ldsm64",
                             "ldsm_split",
                             "wgmma",
                             "wgmma_split",
@@ -985,26 +954,6 @@ fn conv_gemm_kernels_match_the_reference_on_the_cpu() {
                         }
                     }
                     Ok(text)
-                })
-                .and_then(|text| {
-                    // The opt-in halo tiles (SLIMMABLE_CONV_HALO=1) on the
-                    // same case, where the host would take them (after the
-                    // stem's direct kernels).
-                    use slimmable::backend::Precision;
-                    use slimmable::backend::cuda::launch_conv::{halo_fits, stem_direct_fits};
-                    let (cp, params) = case_pass_params(&cdir, pass);
-                    if pname != "tf32"
-                        || !halo_fits(Precision::Tf32, &params)
-                        || stem_direct_fits(cp, &params)
-                    {
-                        return Ok(text);
-                    }
-                    let halo = run_mode(&exe, &cdir, pass, "tf32", "halo")?;
-                    if halo.contains("(halo)") {
-                        Ok(format!("{text} | halo: {halo}"))
-                    } else {
-                        Err(format!("the halo kernel expected, driver: {halo}"))
-                    }
                 });
                 match result {
                     Ok(text) => println!("case {k}{acc}: {text}"),

@@ -62,9 +62,9 @@ pub const OUTPUT_WORDS: usize = 8;
 /// Output rows per thread: the column taps are computed once for them, and
 /// consecutive threads still write consecutive columns (coalesced).
 pub const GROUP_ROWS: usize = 4;
-/// Output tile of one block of CUDA's `slimmable_resize_pack_tiled`
-/// (`RPT_TILE_W` × `RPT_TILE_H` in kernels/resize_pack.cuh): one pixel, every
-/// channel, per thread of a 256-thread block.
+/// Output tile of one block of CUDA's tile kernels (`RPT_TILE_W` ×
+/// `RPT_TILE_H` in kernels/resize_pack.cuh): the bilinear one's warp takes a
+/// column a thread, the antialias one's two warps half a column each.
 pub const TILE_W: usize = 32;
 pub const TILE_H: usize = 8;
 /// Largest source, crop, full or output extent (keeps the kernels' exact

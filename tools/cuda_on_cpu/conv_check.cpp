@@ -6,9 +6,7 @@
 // (square: SLIMMABLE_GEMM_SQUARE=1 on the host, the 128 x 128 TF32 tiles
 // where launch_conv.rs gemm_square_fits allows them; ldsm: with
 // SLIMMABLE_GEMM_LDSM=1 too, their ldmatrix twins in conv2d_ldsm.cu where
-// ldsm_fits allows them, three stages; ldsm2: the two-stage ones; ldsm64:
-// SLIMMABLE_GEMM_LDSM_ROWS=64, the forward and dgrad on 64-row tiles;
-// ldsm_split: SLIMMABLE_GEMM_LDSM_SPLIT=3, the forward and dgrad with K
+// ldsm_fits allows them, three stages; ldsm_split: SLIMMABLE_GEMM_LDSM_SPLIT=3, the forward and dgrad with K
 // split three ways; wgmma: SLIMMABLE_GEMM_WGMMA=1, the three-stage
 // 128-row TF32 tiles' warpgroup-MMA twins through cuda_shim.h's wgmma
 // emulation; wgmma_split: those with K split three ways; wgmma4:
@@ -70,8 +68,6 @@ int main(int argc, char** argv) {
     // (Routes for the forward and dgrad only: given for a wgrad they are
     // no route, and the usage line stops the driver.)
     const bool fwd_or_dgrad = argc == 5 && std::string(argv[2]) != "wgrad";
-    const bool ldsm2_on = route == "ldsm2";
-    const bool ldsm64_on = route == "ldsm64" && fwd_or_dgrad;
     // ldsm_split: the forward or dgrad with K split three ways
     // (SLIMMABLE_GEMM_LDSM_SPLIT=3: uneven chunks, the output zeroed first).
     const bool wgmma_k32_split_on = route == "wgmma_k32_split" && fwd_or_dgrad;
@@ -83,16 +79,13 @@ int main(int argc, char** argv) {
     const bool wgmma_on = wgmma_split_on || wgmma4_on || wgmma4o_on || wgmma_k32_on ||
                           wgmma_swapped_on || route == "wgmma";
     const bool ldsm_split_on = wgmma_split_on || (route == "ldsm_split" && fwd_or_dgrad);
-    const bool ldsm_on = ldsm2_on || ldsm64_on || ldsm_split_on || wgmma_on || route == "ldsm";
+    const bool ldsm_on = ldsm_split_on || wgmma_on || route == "ldsm";
     const bool square_on = ldsm_on || route == "square";
     // gemmwgrad: SLIMMABLE_STEM_WGRAD_DIRECT=0 on the host (the stem's
     // wgrad on the split-K GEMM instead of its direct kernel).
     const bool stem_wgrad_off = route == "gemmwgrad";
-    // halo: SLIMMABLE_CONV_HALO=1 (the 3x3 stride-1 TF32 forward on halo
-    // tiles where it fits).
-    const bool halo_on = route == "halo";
-    if (argc != 4 && !square_on && !stem_wgrad_off && !halo_on) {
-        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|ldsm|ldsm2|ldsm64|ldsm_split|wgmma|wgmma_split|wgmma4|wgmma4o|wgmma_k32|wgmma_k32_split|wgmma_swapped|gemmwgrad|halo]\n");
+    if (argc != 4 && !square_on && !stem_wgrad_off) {
+        std::fprintf(stderr, "usage: conv_check CASE_DIR fwd|dgrad|wgrad f32|tf32|bf16 [square|ldsm|ldsm_split|wgmma|wgmma_split|wgmma4|wgmma4o|wgmma_k32|wgmma_k32_split|wgmma_swapped|gemmwgrad]\n");
         return 2;
     }
     case_dir = argv[1];
@@ -126,13 +119,11 @@ int main(int argc, char** argv) {
     const bool unit_stride = p.stride_h == 1 && p.stride_w == 1;
     // BF16 (ldsm_bf16_fits, SLIMMABLE_GEMM_LDSM_BF16=1): the three-stage
     // 128-row tiles' BF16 twins on the same shapes.
-    const bool bf16_ldsm = mode == 2 && (ldsm_on && !ldsm2_on && !ldsm64_on && !wgmma_on) && square_shape;
+    const bool bf16_ldsm = mode == 2 && (ldsm_on && !wgmma_on) && square_shape;
     const bool ldsm = ldsm_on && (square || bf16_ldsm) && khw > 1 && (pass == "dgrad" || packed) &&
                       (pass != "dgrad" || unit_stride);
-    const bool ldsm64 = ldsm && ldsm64_on;
     uint64_t tm, tn, threads;
-    if (ldsm64) { tm = 64; tn = 128; threads = 256; }
-    else if (square || ldsm) { tm = 128; tn = 128; threads = 256; }
+    if (square || ldsm) { tm = 128; tn = 128; threads = 256; }
     else if (narrow) { tm = 128; tn = 16; threads = 128; }
     else if (pass == "wgrad") { tm = 64; tn = 64; threads = 128; }
     else { tm = 128; tn = 64; threads = 256; }
@@ -182,34 +173,6 @@ int main(int argc, char** argv) {
         const std::vector<float>& out = pass == "fwd" ? y : w;
         const std::string what = pass + " " + prec + " (stem)";
         return case_compare(what.c_str(), out, case_floats("expected.bin"), tol[0], tol[1]) ? 1 : 0;
-    }
-    // halo_fits (launch_conv.rs), after the stem's kernels: TF32, one
-    // group, 3x3, stride 1. The wgrad's grid: (splits, 64 output-channel
-    // blocks, 16 input-channel blocks), here 3 splits (fewer if fewer
-    // patches) so that the patch walk, its double buffer and the atomics
-    // across blocks are exercised.
-    if (halo_on && pass == "wgrad" && mode == 1 && groups == 1 && p.w.dims[2] == 3 &&
-        p.w.dims[3] == 3 && p.stride_h == 1 && p.stride_w == 1) {
-        const uint64_t patches = n * ((ho + 3) / 4) * ((wo + 15) / 16);
-        const unsigned splits = (unsigned)std::min<uint64_t>(patches, 3);
-        shim_launch({splits, (unsigned)((oc + 63) / 64), (unsigned)((ic + 15) / 16)}, {256, 1, 1}, [&] {
-            slimmable_conv2d_wgrad_tf32_halo3(x.data(), w.data(), y.data(), bias.data(), p, splits);
-        });
-        return case_compare("wgrad tf32 (halo)", w, case_floats("expected.bin"), tol[0], tol[1]) ? 1 : 0;
-    }
-    // Forward and dgrad. Grid: (16 x 8 patches, 64-channel blocks, N) of the
-    // pass's output (y forward, dx dgrad).
-    if (halo_on && pass != "wgrad" && mode == 1 && groups == 1 && p.w.dims[2] == 3 &&
-        p.w.dims[3] == 3 && p.stride_h == 1 && p.stride_w == 1) {
-        const bool fwd = pass == "fwd";
-        const uint64_t rows = fwd ? ho : h, cols_px = fwd ? wo : wd, chans = fwd ? oc : ic;
-        const unsigned patches = (unsigned)(((cols_px + 15) / 16) * ((rows + 7) / 8));
-        shim_launch({patches, (unsigned)((chans + 63) / 64), (unsigned)n}, {256, 1, 1}, [&] {
-            if (fwd) slimmable_conv2d_fwd_tf32_halo3(x.data(), w.data(), y.data(), bias.data(), p, 1);
-            else slimmable_conv2d_dgrad_tf32_halo3(x.data(), w.data(), y.data(), bias.data(), p, 1);
-        });
-        const std::string what = pass + " tf32 (halo)";
-        return case_compare(what.c_str(), fwd ? y : x, case_floats("expected.bin"), tol[0], tol[1]) ? 1 : 0;
     }
     // [pass][mode][narrow]
     const Kernel table[3][3][2] = {
@@ -271,14 +234,8 @@ int main(int argc, char** argv) {
          slimmable_conv2d_dgrad_tf32_pws_sq},
         {slimmable_conv2d_wgrad_tf32_sq, nullptr, nullptr},
     };
-    const Kernel ldsm_table[2][3] = {
-        {slimmable_conv2d_fwd_tf32_ldsm, slimmable_conv2d_dgrad_tf32_ldsm,
-         slimmable_conv2d_wgrad_tf32_ldsm},
-        {slimmable_conv2d_fwd_tf32_ldsm2, slimmable_conv2d_dgrad_tf32_ldsm2,
-         slimmable_conv2d_wgrad_tf32_ldsm2},
-    };
-    const Kernel ldsm64_table[2] = {slimmable_conv2d_fwd_tf32_ldsm64,
-                                    slimmable_conv2d_dgrad_tf32_ldsm64};
+    const Kernel ldsm_table[3] = {slimmable_conv2d_fwd_tf32_ldsm, slimmable_conv2d_dgrad_tf32_ldsm,
+                                  slimmable_conv2d_wgrad_tf32_ldsm};
     const Kernel ldsm_bf16_table[3] = {slimmable_conv2d_fwd_bf16_ldsm,
                                        slimmable_conv2d_dgrad_bf16_ldsm,
                                        slimmable_conv2d_wgrad_bf16_ldsm};
@@ -298,10 +255,9 @@ int main(int argc, char** argv) {
     shim_shared_window = reinterpret_cast<const char*>(ldsm_dynamic_smem());
     shim_shared_window_bytes = LDSM_DYNAMIC_BYTES;
     shim_wgmma_offsets_swapped = wgmma_swapped_on;
-    const Kernel k = ldsm64   ? ldsm64_table[pi]
-                     : wgmma ? wgmma_table[wgmma_k32_on ? 3 : wgmma4o_on ? 2 : wgmma4_on ? 1 : 0][pi]
+    const Kernel k = wgmma ? wgmma_table[wgmma_k32_on ? 3 : wgmma4o_on ? 2 : wgmma4_on ? 1 : 0][pi]
                      : ldsm && mode == 2 ? ldsm_bf16_table[pi]
-                     : ldsm   ? ldsm_table[ldsm2_on ? 1 : 0][pi]
+                     : ldsm   ? ldsm_table[pi]
                      : square ? sq_table[pi][!pw ? 0 : vec16 ? 1 : 2]
                               : (!pw ? table : vec16 ? pw_table : pws_table)[pi][mode][narrow ? 1 : 0];
     shim_launch({(unsigned)tiles_m, (unsigned)tiles_n, (unsigned)(groups * split)},

@@ -1,8 +1,7 @@
 // Checks the direct-order kernels of kernels/resize_pack.cu on the CPU (see
 // cuda_shim.h) against a case written by tests/cuda_kernels_on_cpu.rs:
-//   resize_check CASE_DIR KERNEL     (KERNEL: per_column | tiled | bilinear | bilinear2 |
-//                                     aa | aa_staged, then -nosame, -nostage, -outmajor
-//                                     as below)
+//   resize_check CASE_DIR KERNEL     (KERNEL: per_column | bilinear | aa, then -nosame,
+//                                     -nostage, -outmajor as below)
 //   resize_check sameweight          (rp_same_weight against rp_axis, bit for bit)
 // CASE_DIR holds params.bin (ResizePackParams), desc.bin (u32 words),
 // src.bin (source bytes), expected.bin (the CPU reference's arena, f32).
@@ -37,7 +36,7 @@ static int check_same_weight() {
 int main(int argc, char** argv) {
     if (argc == 2 && std::string(argv[1]) == "sameweight") return check_same_weight();
     if (argc != 3) {
-        std::fprintf(stderr, "usage: resize_check CASE_DIR per_column|tiled|bilinear|bilinear2|aa|aa_staged[-nosame][-nostage][-outmajor]\n");
+        std::fprintf(stderr, "usage: resize_check CASE_DIR per_column|bilinear|aa[-nosame][-nostage][-outmajor]\n");
         return 2;
     }
     case_dir = argv[1];
@@ -63,23 +62,14 @@ int main(int argc, char** argv) {
     std::vector<uint32_t> aligned((src.size() + 3) / 4);
     std::memcpy(aligned.data(), src.data(), src.size());
     const auto* s = reinterpret_cast<const unsigned char*>(aligned.data());
-    if (which == "tiled") {
-        shim_launch(p.total_tiles, RPT_THREADS,
-                    [&] { slimmable_resize_pack_tiled(s, desc.data(), out.data(), p); });
-    } else if (which == "bilinear") {
+    if (which == "bilinear") {
         // launch_resize.rs resize_route: p.total_tiles blocks of RPBL_THREADS.
         shim_launch(p.total_tiles, RPBL_THREADS,
                     [&] { slimmable_resize_pack_bilinear(s, desc.data(), out.data(), p); });
-    } else if (which == "bilinear2") {
-        shim_launch(p.total_tiles, RPB_THREADS,
-                    [&] { slimmable_resize_pack_bilinear2(s, desc.data(), out.data(), p); });
     } else if (which == "aa") {
         // launch_resize.rs resize_route: p.total_tiles blocks of RPB_THREADS.
         shim_launch(p.total_tiles, RPB_THREADS,
                     [&] { slimmable_resize_pack_aa(s, desc.data(), out.data(), p); });
-    } else if (which == "aa_staged") {
-        shim_launch(p.total_tiles, RPB_THREADS,
-                    [&] { slimmable_resize_pack_aa_staged(s, desc.data(), out.data(), p); });
     } else if (which == "per_column") {
         const unsigned blocks = (p.total_groups + 255) / 256;
         shim_launch(blocks, 256, [&] { slimmable_resize_pack(s, desc.data(), out.data(), p); });

@@ -5,7 +5,8 @@
 # its default, on the operators it routes. A route a GPU has never run gets
 # its host code and kernels checked against the CPU reference here first.
 #   tools/cuda_on_cpu/switch-sweep.sh [SEED] [ONLY]   (ONLY: a switch name fragment)
-# Prints one line per run and exits 1 if any run failed; logs go to
+# Prints one line per run, then "sweep: P of R runs passed, L listed", and
+# exits 1 if any run failed; logs go to
 # target/cuda-on-cpu/sweep/ (FAKE_LIBCUDA_DIR: the stand-in's folder, built
 # there if missing; SLIMMABLE_BIN: the binary, default target/release).
 set -uo pipefail
@@ -37,12 +38,9 @@ runs=(
     "SLIMMABLE_GEMM_LDSM=0 conv2d"
     "SLIMMABLE_GEMM_LDSM=1 conv2d"
     "SLIMMABLE_GEMM_LDSM_BF16=1 conv2d"
-    "SLIMMABLE_GEMM_LDSM_ROWS=64 conv2d"
-    "SLIMMABLE_GEMM_LDSM_STAGES=2 conv2d"
     "SLIMMABLE_GEMM_LDSM_SPLIT=2 conv2d"
     "SLIMMABLE_GEMM_SQUARE=0 conv2d"
     "SLIMMABLE_GEMM_SQUARE=1 conv2d"
-    "SLIMMABLE_CONV_HALO=1 conv2d"
     "SLIMMABLE_PW_VEC=0 conv2d"
     "SLIMMABLE_STEM_DIRECT=0 conv2d"
     "SLIMMABLE_STEM_WGRAD_DIRECT=0 conv2d_wgrad"
@@ -56,15 +54,14 @@ runs=(
     "SLIMMABLE_COPY_VEC4=0 slice_copy"
     "SLIMMABLE_SGD_MANY=0 sgd"
     "SLIMMABLE_RESIZE_IMAGE_MAJOR=1 resize"
-    "SLIMMABLE_RESIZE_TILED=1 resize"
     "SLIMMABLE_RESIZE_BILINEAR=0 resize"
-    "SLIMMABLE_RESIZE_BILINEAR_WARP=0 resize"
     "SLIMMABLE_RESIZE_AA_TILE=0 resize"
-    "SLIMMABLE_RESIZE_AA_STAGE=1 resize"
     "SLIMMABLE_RESIZE_SAME=0 resize"
     "SLIMMABLE_RESIZE_STAGE=0 resize"
 )
 failed=0
+ran=0
+passed=0
 for r in "${runs[@]}"; do
     read -r vars op <<< "$r"
     [ -n "$only" ] && [[ "$vars" != *"$only"* ]] && continue
@@ -72,6 +69,7 @@ for r in "${runs[@]}"; do
     envs=()
     [ "$vars" != default ] && IFS=';' read -ra envs <<< "$vars"
     start=$(date +%s)
+    ran=$((ran + 1))
     env "${envs[@]}" LD_LIBRARY_PATH="$lib:${LD_LIBRARY_PATH:-}" \
         "$bin" verify --backend cuda --seed "$seed" ${op:+--op "$op"} > "$logs/$name.log" 2>&1
     rc=$?
@@ -80,7 +78,9 @@ for r in "${runs[@]}"; do
         failed=1
         echo "FAIL $vars ($op): ${summary:-exit $rc, see $logs/$name.log} [$(( $(date +%s) - start )) s]"
     else
+        passed=$((passed + 1))
         echo "ok   $vars (${op:-all}): $summary [$(( $(date +%s) - start )) s]"
     fi
 done
+echo "sweep: $passed of $ran runs passed, ${#runs[@]} listed"
 exit $failed

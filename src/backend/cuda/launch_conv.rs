@@ -1,9 +1,7 @@
 //! Raw-pointer launches of the conv2d kernels (`kernels/conv2d.cu`), for
 //! other engines and for [`super::CudaBackend`].
 
-use super::launch::{
-    CudaKernels, driver_err, env_choice, forced, launch_fill, opted_in, switched_on,
-};
+use super::launch::{CudaKernels, driver_err, forced, launch_fill, opted_in, switched_on};
 use crate::backend::{ConvPass, Precision, positive_from_env};
 use crate::error::{Error, Result};
 use crate::kernel_sources::entry;
@@ -489,48 +487,6 @@ pub unsafe fn launch_conv2d(
         } else {
             precision
         };
-        if halo_fits(precision, p) && opted_in!("SLIMMABLE_CONV_HALO") {
-            let cfg = match pass {
-                // 64 output × 16 input channels a block, gridDim.x blocks
-                // splitting the 4 × 16-pixel patches (HWG_* in
-                // kernels/conv2d.cu).
-                ConvPass::Wgrad => {
-                    let (ocb, icb) = (oc.div_ceil(64), ic.div_ceil(16));
-                    let patches = n * ho.div_ceil(4) * wo.div_ceil(16);
-                    let splits = (TARGET_BLOCKS / 2 / (ocb * icb)).clamp(1, patches.max(1));
-                    LaunchConfig {
-                        grid_dim: (splits as u32, ocb as u32, icb as u32),
-                        block_dim: (256, 1, 1),
-                        shared_mem_bytes: 0,
-                    }
-                }
-                // 8 × 16 pixels × 64 channels of the pass's output a block
-                // (HALO_* in kernels/conv2d.cu): y forward, dx dgrad.
-                _ => {
-                    let (rows, cols, channels) = match pass {
-                        ConvPass::Dgrad => (h, w, ic),
-                        _ => (ho, wo, oc),
-                    };
-                    LaunchConfig {
-                        grid_dim: (
-                            (cols.div_ceil(16) * rows.div_ceil(8)) as u32,
-                            channels.div_ceil(64) as u32,
-                            n as u32,
-                        ),
-                        block_dim: (256, 1, 1),
-                        shared_mem_bytes: 0,
-                    }
-                }
-            };
-            let name = match pass {
-                ConvPass::Forward => entry::CONV2D_FWD_TF32_HALO3,
-                ConvPass::Dgrad => entry::CONV2D_DGRAD_TF32_HALO3,
-                ConvPass::Wgrad => entry::CONV2D_WGRAD_TF32_HALO3,
-            };
-            let split = cfg.grid_dim.0;
-            launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p, &split])?;
-            return bias_grad();
-        }
         let bf16_ldsm = ldsm_bf16_fits(pass, precision, p) && opted_in!("SLIMMABLE_GEMM_LDSM_BF16");
         let square = bf16_ldsm
             || gemm_square_fits(pass, precision, p)
@@ -650,25 +606,6 @@ pub fn stem_direct_fits(pass: ConvPass, p: &Conv2dParams) -> bool {
         && matches!(p.stride_w, 1 | 2)
         && p.x.dims[1] <= 3
         && p.y.dims[1] <= oc_max
-}
-
-/// Whether a conv may take the halo-tile kernels, any pass
-/// (`slimmable_conv2d_{fwd,dgrad,wgrad}_tf32_halo3`, opt-in
-/// `SLIMMABLE_CONV_HALO=1`. Run 9, H200, `res3x3` at N = 64: the forward
-/// and dgrad lost to the implicit GEMMs on every case, up to 2.3×; the
-/// wgrad beat the 64 × 64 GEMM at 128 channels (0.276 against 0.442 ms at
-/// 28² px) but lost to the 128 × 128 one, 0.252, and was within 5% of
-/// the 64 × 64 one elsewhere): TF32, one group, 3×3,
-/// stride 1, any padding, at most 65535 images (the forward's and dgrad's
-/// grid z). The stem's direct kernels take their convs first.
-pub fn halo_fits(precision: Precision, p: &Conv2dParams) -> bool {
-    precision == Precision::Tf32
-        && p.groups == 1
-        && p.w.dims[2] == 3
-        && p.w.dims[3] == 3
-        && p.stride_h == 1
-        && p.stride_w == 1
-        && p.x.dims[0] <= 65_535
 }
 
 /// Whether a conv GEMM may take the 128 × 128 TF32 tiles (`*_sq` in
@@ -946,38 +883,19 @@ fn wgmma_kernel(pass: ConvPass, pipeline: WgmmaPipeline) -> LdsmKernel {
 }
 
 /// The ldmatrix kernel of a pass: 128 × 128 tiles, three K tiles in flight.
-/// `SLIMMABLE_GEMM_LDSM_STAGES=2`: two; `SLIMMABLE_GEMM_LDSM_ROWS=64`: the
-/// forward and dgrad on 64 × 128 tiles (three blocks an SM where the
-/// 128-row ones fit two). Both lost to the default in run 10 (`res3x3`
-/// w1.0 forward at 128 px, 128 blocks: 0.072 ms on 64-row tiles, 0.069 on
-/// two stages, 0.068 on the default).
+/// (Stop 31 removed the two-stage and 64-row twins, opt-in
+/// `SLIMMABLE_GEMM_LDSM_STAGES=2` and `SLIMMABLE_GEMM_LDSM_ROWS=64`: both
+/// lost to these in run 10, `res3x3` w1.0 forward at 128 px, 128 blocks:
+/// 0.072 ms on 64-row tiles, 0.069 on two stages, 0.068 on three.)
 fn ldsm_kernel(pass: ConvPass) -> LdsmKernel {
-    let rows_64 = pass != ConvPass::Wgrad
-        && env_choice!("SLIMMABLE_GEMM_LDSM_ROWS", "64" => true) == Some(true);
-    if rows_64 {
-        let name = match pass {
-            ConvPass::Dgrad => entry::CONV2D_DGRAD_TF32_LDSM64,
-            _ => entry::CONV2D_FWD_TF32_LDSM64,
-        };
-        return LdsmKernel {
-            name,
-            rows: 64,
-            shared_bytes: ldsm_shared_bytes(3, 64),
-        };
-    }
-    let two_stages = env_choice!("SLIMMABLE_GEMM_LDSM_STAGES", "2" => true) == Some(true);
-    let name = match (pass, two_stages) {
-        (ConvPass::Forward, false) => entry::CONV2D_FWD_TF32_LDSM,
-        (ConvPass::Dgrad, false) => entry::CONV2D_DGRAD_TF32_LDSM,
-        (ConvPass::Wgrad, false) => entry::CONV2D_WGRAD_TF32_LDSM,
-        (ConvPass::Forward, true) => entry::CONV2D_FWD_TF32_LDSM2,
-        (ConvPass::Dgrad, true) => entry::CONV2D_DGRAD_TF32_LDSM2,
-        (ConvPass::Wgrad, true) => entry::CONV2D_WGRAD_TF32_LDSM2,
-    };
     LdsmKernel {
-        name,
+        name: match pass {
+            ConvPass::Forward => entry::CONV2D_FWD_TF32_LDSM,
+            ConvPass::Dgrad => entry::CONV2D_DGRAD_TF32_LDSM,
+            ConvPass::Wgrad => entry::CONV2D_WGRAD_TF32_LDSM,
+        },
         rows: 128,
-        shared_bytes: ldsm_shared_bytes(if two_stages { 2 } else { 3 }, 128),
+        shared_bytes: ldsm_shared_bytes(3, 128),
     }
 }
 

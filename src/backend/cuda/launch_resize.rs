@@ -24,18 +24,11 @@ fn per_column_blocks(p: &ResizePackParams) -> u32 {
         .clamp(1, 65_535 * 8) as u32
 }
 
-/// `SLIMMABLE_RESIZE_TILED=1` runs the direct order on
-/// `slimmable_resize_pack_tiled` (256 threads a tile, like `BLOCK`): opt-in
-/// until it has been checked and timed on a GPU.
-fn tiled() -> bool {
-    opted_in!("SLIMMABLE_RESIZE_TILED")
-}
-
 /// Threads of a `slimmable_resize_pack_bilinear` block (`RPBL_THREADS`): a
 /// tile's 32 columns, each thread all 8 rows.
 const BILINEAR_BLOCK: u32 = 32;
-/// Threads of a `slimmable_resize_pack_aa{,_staged}` or `_bilinear2` block
-/// (`RPB_THREADS`): a tile's 32 columns, each thread 4 of its 8 rows.
+/// Threads of a `slimmable_resize_pack_aa` block (`RPB_THREADS`): a tile's
+/// 32 columns, each thread 4 of its 8 rows.
 const AA_BLOCK: u32 = 64;
 
 /// Taps along an axis the antialias tile kernel holds (`RPS_TAPS`): shrinks
@@ -44,42 +37,32 @@ pub const AA_TILE_MAX_TAPS: u32 = 8;
 
 /// Which kernel runs a resize-pack launch: the MutualNet order's own; for
 /// the direct order, the bilinear tile kernel for `Filter::Bilinear`
-/// (unless `SLIMMABLE_RESIZE_BILINEAR=0`; one warp a tile unless
-/// `SLIMMABLE_RESIZE_BILINEAR_WARP=0`), the antialias tile kernel for
+/// (unless `SLIMMABLE_RESIZE_BILINEAR=0`), the antialias tile kernel for
 /// `Filter::BilinearAntialias` when every axis fits its taps (unless
-/// `SLIMMABLE_RESIZE_AA_TILE=0`; its staged twin with
-/// `SLIMMABLE_RESIZE_AA_STAGE=1`), else the tiled kernel when opted in, else
-/// the per-column kernel. Returns the entry point, blocks and
-/// threads a block.
+/// `SLIMMABLE_RESIZE_AA_TILE=0`), else the per-column kernel. Returns the
+/// entry point, blocks and threads a block.
+///
+/// Stop 31 removed three opt-in routes that lost on the H200: the
+/// bilinear tiles with two warps (`SLIMMABLE_RESIZE_BILINEAR_WARP=0`; run 9
+/// 0.284 against one warp's 0.236 ms on the 224-px batch), the antialias
+/// tiles' staged twin (`SLIMMABLE_RESIZE_AA_STAGE=1`; run 9 0.515 against
+/// 0.501) and the 256-thread tiled kernel (`SLIMMABLE_RESIZE_TILED=1`; 14%
+/// slower than the per-column kernel).
 pub fn resize_route(p: &ResizePackParams) -> (&'static str, u32, u32) {
     if p.cascade != 0 {
         (entry::RESIZE_PACK_MUTUALNET, per_column_blocks(p), BLOCK)
     } else if p.filter_mode == Filter::Bilinear.code() && switched_on!("SLIMMABLE_RESIZE_BILINEAR")
     {
-        // With staged spans (stop 16) one warp a tile won on the 224-px
-        // batch (H200, run 9: 0.236 ms against two warps' 0.284, 0.255
-        // unstaged); without them it had lost (run 8: 0.261 against 0.251).
-        if switched_on!("SLIMMABLE_RESIZE_BILINEAR_WARP") {
-            (
-                entry::RESIZE_PACK_BILINEAR,
-                p.total_tiles.max(1),
-                BILINEAR_BLOCK,
-            )
-        } else {
-            (entry::RESIZE_PACK_BILINEAR2, p.total_tiles.max(1), AA_BLOCK)
-        }
+        (
+            entry::RESIZE_PACK_BILINEAR,
+            p.total_tiles.max(1),
+            BILINEAR_BLOCK,
+        )
     } else if p.filter_mode == Filter::BilinearAntialias.code()
         && p.max_taps <= AA_TILE_MAX_TAPS
         && switched_on!("SLIMMABLE_RESIZE_AA_TILE")
     {
-        let name = if opted_in!("SLIMMABLE_RESIZE_AA_STAGE") {
-            entry::RESIZE_PACK_AA_STAGED
-        } else {
-            entry::RESIZE_PACK_AA
-        };
-        (name, p.total_tiles.max(1), AA_BLOCK)
-    } else if tiled() {
-        (entry::RESIZE_PACK_TILED, p.total_tiles.max(1), BLOCK)
+        (entry::RESIZE_PACK_AA, p.total_tiles.max(1), AA_BLOCK)
     } else {
         (entry::RESIZE_PACK, per_column_blocks(p), BLOCK)
     }
