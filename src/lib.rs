@@ -16,6 +16,7 @@
 //! - [`autograd`]: the tape (recorded ops, reverse replay into full-size
 //!   parameter gradients).
 //! - [`nn`]: slimmable layers, the model runner, SGD, the MutualNet step.
+//! - [`settings`]: the `SLIMMABLE_*` environment variables, known and removed.
 
 pub mod autograd;
 pub mod backend;
@@ -32,6 +33,7 @@ mod op_runner_train;
 pub mod ops;
 pub mod params;
 pub mod rng;
+pub mod settings;
 pub mod tensor_io;
 pub mod train;
 pub mod verify;

@@ -210,6 +210,9 @@ enum Command {
 pub fn main() -> i32 {
     quiet_mesa_warning();
     drop_empty_settings();
+    for line in crate::settings::unrecognized() {
+        eprintln!("warning: {line}");
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Devices => devices::run(),

@@ -1,0 +1,131 @@
+//! Every `SLIMMABLE_*` environment variable this project reads, and the
+//! ones it used to: a kernel switch whose name is mistyped, or one that
+//! was removed, would otherwise change nothing without a word, and an A/B
+//! run would time the default twice. The command line warns about any
+//! other `SLIMMABLE_*` variable it finds set ([`unrecognized`]).
+//! `tests/settings_registry.rs` keeps the lists in step with the code.
+
+/// The variables read by the crate, its tests, scripts and tools.
+pub const KNOWN: &[&str] = &[
+    // The command line and the library (README "Commands").
+    "SLIMMABLE_BACKEND",
+    "SLIMMABLE_CACHE",
+    "SLIMMABLE_CUBIN_DIR",
+    "SLIMMABLE_DATA_DIR",
+    "SLIMMABLE_SEED",
+    // CUDA kernel switches (README "Kernel switches").
+    "SLIMMABLE_BN_RESIDENT",
+    "SLIMMABLE_BN_SMALL",
+    "SLIMMABLE_COPY_VEC4",
+    "SLIMMABLE_DW_FLAT",
+    "SLIMMABLE_DW_FLAT2",
+    "SLIMMABLE_DW_FLAT4",
+    "SLIMMABLE_DW_K3",
+    "SLIMMABLE_DW_WGRAD_NARROW",
+    "SLIMMABLE_GEMM_LDSM",
+    "SLIMMABLE_GEMM_LDSM_BF16",
+    "SLIMMABLE_GEMM_LDSM_SPLIT",
+    "SLIMMABLE_GEMM_SQUARE",
+    "SLIMMABLE_GEMM_WGMMA",
+    "SLIMMABLE_GEMM_WGMMA_BK",
+    "SLIMMABLE_GEMM_WGMMA_OVERLAP",
+    "SLIMMABLE_GEMM_WGMMA_STAGES",
+    "SLIMMABLE_PW_VEC",
+    "SLIMMABLE_RESIZE_AA_TILE",
+    "SLIMMABLE_RESIZE_BILINEAR",
+    "SLIMMABLE_RESIZE_IMAGE_MAJOR",
+    "SLIMMABLE_RESIZE_SAME",
+    "SLIMMABLE_RESIZE_STAGE",
+    "SLIMMABLE_SGD_MANY",
+    "SLIMMABLE_STEM_DIRECT",
+    "SLIMMABLE_STEM_WGRAD_DIRECT",
+    "SLIMMABLE_WGRAD_SPLIT_BLOCKS",
+    // wgpu settings.
+    "SLIMMABLE_WGSL_LOOP_BOUNDING",
+    "SLIMMABLE_WGSL_SUBMIT_EVERY",
+    "SLIMMABLE_WGSL_WGRAD_WORKGROUPS",
+    // Tests and scripts.
+    "SLIMMABLE_BIN",
+    "SLIMMABLE_CUDA_ON_CPU",
+    "SLIMMABLE_REQUIRE_CUDA",
+    "SLIMMABLE_REQUIRE_DATA",
+    "SLIMMABLE_REQUIRE_NVRTC",
+    "SLIMMABLE_REQUIRE_VULKAN",
+    // The libcuda stand-in (tools/cuda_on_cpu).
+    "SLIMMABLE_FAKE_CUDA_CC",
+    "SLIMMABLE_FAKE_CUDA_DEBUG",
+    "SLIMMABLE_FAKE_CUDA_ORDER",
+    "SLIMMABLE_FAKE_CUDA_REGISTER_FILE",
+    "SLIMMABLE_FAKE_CUDA_SHARED_SHORTFALL",
+    "SLIMMABLE_FAKE_CUDA_SKIP",
+];
+
+/// Switches that were removed, with what happened to their route.
+pub const REMOVED: &[(&str, &str)] = &[
+    (
+        "SLIMMABLE_CONV_HALO",
+        "the halo conv tiles lost to the implicit GEMMs on the H200 (run 9) and were removed in stop 31",
+    ),
+    (
+        "SLIMMABLE_GEMM_LDSM_STAGES",
+        "the two-stage ldmatrix tiles lost to the three-stage ones (run 10) and were removed in stop 31",
+    ),
+    (
+        "SLIMMABLE_GEMM_LDSM_ROWS",
+        "the 64-row ldmatrix tiles lost to the 128-row ones (run 10) and were removed in stop 31",
+    ),
+    (
+        "SLIMMABLE_RESIZE_BILINEAR_WARP",
+        "the two-warp bilinear resize tiles lost to the one-warp ones (runs 9, 10) and were removed in stop 31",
+    ),
+    (
+        "SLIMMABLE_RESIZE_AA_STAGE",
+        "the staged antialias resize tiles lost (runs 9, 10) and were removed in stop 31",
+    ),
+    (
+        "SLIMMABLE_RESIZE_TILED",
+        "the 256-thread resize tiles lost to the per-column kernel (run 4) and were removed in stop 31",
+    ),
+    (
+        "SLIMMABLE_RESIZE_PIPE",
+        "the persistent resize tiles lost (run 10) and were removed in stop 22",
+    ),
+    (
+        "SLIMMABLE_DW_FLAT_PIPE",
+        "the persistent flat depthwise passes lost (run 10) and were removed in stop 22",
+    ),
+    (
+        "SLIMMABLE_DW_WGRAD_NARROW_ROWS",
+        "the eight-row narrow depthwise wgrad lost (run 10) and was reverted in stop 22",
+    ),
+];
+
+/// One line for each `SLIMMABLE_*` variable in `vars` that nothing reads:
+/// a removed switch says what became of it, any other name is taken for a
+/// typo.
+pub fn unrecognized_in<I>(vars: I) -> Vec<String>
+where
+    I: IntoIterator<Item = String>,
+{
+    let mut lines: Vec<String> = vars
+        .into_iter()
+        .filter(|name| name.starts_with("SLIMMABLE_") && !KNOWN.contains(&name.as_str()))
+        .map(|name| match REMOVED.iter().find(|(removed, _)| *removed == name) {
+            Some((_, what)) => format!(
+                "{name} is set but no longer read: {what} (BENCHMARKS.md has the numbers); \
+                 unset it, the default route runs"
+            ),
+            None => format!(
+                "{name} is set but nothing reads it: a typo? README \"Kernel switches\" lists the \
+                 switches; unset it or correct the name"
+            ),
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// [`unrecognized_in`] for this process's environment.
+pub fn unrecognized() -> Vec<String> {
+    unrecognized_in(std::env::vars_os().filter_map(|(name, _)| name.into_string().ok()))
+}

@@ -1,0 +1,133 @@
+//! `slimmable::settings` against the code: every `SLIMMABLE_*` variable a
+//! source file, script or tool names is in `KNOWN` or `REMOVED`, every
+//! `KNOWN` one is still named somewhere, and a removed or mistyped switch
+//! set in the environment makes the command line warn.
+
+use slimmable::settings::{KNOWN, REMOVED, unrecognized_in};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+/// The folders whose files read variables (documentation and results
+/// mention removed switches on purpose and are not read).
+const CODE_DIRS: &[&str] = &[
+    "src", "tests", "tools", "scripts", "kernels", "shaders", "examples", "benches", ".ci",
+];
+
+/// The registry and this test name every variable, or made-up ones: they
+/// would make the check below pass whatever the rest of the code reads.
+const NOT_SCANNED: &[&str] = &["src/settings.rs", "tests/settings_registry.rs"];
+
+/// Every `SLIMMABLE_NAME` in `text` (a name ending in `_`, as in
+/// `SLIMMABLE_FAKE_CUDA_*`, is a prefix, not a variable).
+fn names_in(text: &str, found: &mut BTreeSet<String>) {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while let Some(i) = text[at..].find("SLIMMABLE_") {
+        let start = at + i;
+        let mut end = start + "SLIMMABLE_".len();
+        while end < bytes.len()
+            && (bytes[end].is_ascii_uppercase()
+                || bytes[end].is_ascii_digit()
+                || bytes[end] == b'_')
+        {
+            end += 1;
+        }
+        let name = &text[start..end];
+        if !name.ends_with('_') {
+            found.insert(name.to_string());
+        }
+        at = end;
+    }
+}
+
+fn walk(dir: &Path, found: &mut BTreeSet<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            // Fixtures are data.
+            if path.file_name().is_some_and(|n| n == "fixtures") {
+                continue;
+            }
+            walk(&path, found);
+        } else if path.extension().is_none_or(|e| e != "md")
+            && !NOT_SCANNED.iter().any(|skip| path.ends_with(skip))
+            && let Ok(text) = std::fs::read_to_string(&path)
+        {
+            names_in(&text, found);
+        }
+    }
+}
+
+fn names_in_code() -> BTreeSet<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = BTreeSet::new();
+    for dir in CODE_DIRS {
+        walk(&root.join(dir), &mut found);
+    }
+    found
+}
+
+#[test]
+fn every_variable_the_code_names_is_registered_and_every_registered_one_is_named() {
+    let found = names_in_code();
+    let removed: BTreeSet<&str> = REMOVED.iter().map(|(name, _)| *name).collect();
+    let unregistered: Vec<&String> = found
+        .iter()
+        .filter(|n| !KNOWN.contains(&n.as_str()) && !removed.contains(n.as_str()))
+        .collect();
+    assert!(
+        unregistered.is_empty(),
+        "named in the code but missing from src/settings.rs KNOWN (or REMOVED): {unregistered:?}"
+    );
+    let stale: Vec<&&str> = KNOWN.iter().filter(|n| !found.contains(**n)).collect();
+    assert!(
+        stale.is_empty(),
+        "in src/settings.rs KNOWN but named nowhere in the code (move them to REMOVED): {stale:?}"
+    );
+    let both: Vec<&&str> = KNOWN.iter().filter(|n| removed.contains(**n)).collect();
+    assert!(both.is_empty(), "both known and removed: {both:?}");
+    assert!(found.len() > 40, "the scan found too few names: {found:?}");
+}
+
+#[test]
+fn removed_and_mistyped_switches_are_named_and_known_ones_are_not() {
+    let vars = [
+        "SLIMMABLE_CONV_HALO",
+        "SLIMMABLE_GEMM_LDSMM",
+        "SLIMMABLE_GEMM_WGMMA",
+        "SLIMMABLE_DATA_DIR",
+        "PATH",
+    ]
+    .map(String::from);
+    let lines = unrecognized_in(vars);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].starts_with("SLIMMABLE_CONV_HALO is set but no longer read: the halo conv tiles"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].starts_with("SLIMMABLE_GEMM_LDSMM is set but nothing reads it: a typo?"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn the_command_line_warns_about_a_removed_switch() {
+    let out = Command::new(env!("CARGO_BIN_EXE_slimmable"))
+        .arg("--version")
+        .env("SLIMMABLE_RESIZE_TILED", "1")
+        .env("SLIMMABLE_GEMM_WGMMA", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: SLIMMABLE_RESIZE_TILED is set but no longer read"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("SLIMMABLE_GEMM_WGMMA"), "{stderr}");
+}
