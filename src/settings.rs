@@ -1,9 +1,10 @@
 //! Every `SLIMMABLE_*` environment variable this project reads, and the
 //! ones it used to: a kernel switch whose name is mistyped, or one that
-//! was removed, would otherwise change nothing without a word, and an A/B
-//! run would time the default twice. The command line warns about any
-//! other `SLIMMABLE_*` variable it finds set ([`unrecognized`]).
-//! `tests/settings_registry.rs` keeps the lists in step with the code.
+//! was removed, or an on/off switch given another value than 0 or 1,
+//! would otherwise change nothing without a word, and an A/B run would
+//! time the default twice. The command line warns about each
+//! ([`warnings`]). `tests/settings_registry.rs` keeps the lists in step
+//! with the code.
 
 /// The variables read by the crate, its tests, scripts and tools.
 pub const KNOWN: &[&str] = &[
@@ -60,6 +61,34 @@ pub const KNOWN: &[&str] = &[
     "SLIMMABLE_FAKE_CUDA_SKIP",
 ];
 
+/// The CUDA kernel switches that are on or off (`switched_on!`,
+/// `opted_in!`, `forced!` in src/backend/cuda/launch.rs): `1` or `0`; any
+/// other value leaves the route's own rule in charge.
+pub const ON_OFF: &[&str] = &[
+    "SLIMMABLE_BN_RESIDENT",
+    "SLIMMABLE_BN_SMALL",
+    "SLIMMABLE_COPY_VEC4",
+    "SLIMMABLE_DW_FLAT",
+    "SLIMMABLE_DW_FLAT2",
+    "SLIMMABLE_DW_FLAT4",
+    "SLIMMABLE_DW_K3",
+    "SLIMMABLE_DW_WGRAD_NARROW",
+    "SLIMMABLE_GEMM_LDSM",
+    "SLIMMABLE_GEMM_LDSM_BF16",
+    "SLIMMABLE_GEMM_SQUARE",
+    "SLIMMABLE_GEMM_WGMMA",
+    "SLIMMABLE_GEMM_WGMMA_OVERLAP",
+    "SLIMMABLE_PW_VEC",
+    "SLIMMABLE_RESIZE_AA_TILE",
+    "SLIMMABLE_RESIZE_BILINEAR",
+    "SLIMMABLE_RESIZE_IMAGE_MAJOR",
+    "SLIMMABLE_RESIZE_SAME",
+    "SLIMMABLE_RESIZE_STAGE",
+    "SLIMMABLE_SGD_MANY",
+    "SLIMMABLE_STEM_DIRECT",
+    "SLIMMABLE_STEM_WGRAD_DIRECT",
+];
+
 /// Switches that were removed, with what happened to their route.
 pub const REMOVED: &[(&str, &str)] = &[
     (
@@ -100,32 +129,47 @@ pub const REMOVED: &[(&str, &str)] = &[
     ),
 ];
 
-/// One line for each `SLIMMABLE_*` variable in `vars` that nothing reads:
-/// a removed switch says what became of it, any other name is taken for a
-/// typo.
-pub fn unrecognized_in<I>(vars: I) -> Vec<String>
+/// One line for each `SLIMMABLE_*` variable in `vars` (name, value) that
+/// would select nothing: a name nothing reads (a removed switch says what
+/// became of it, any other name is taken for a typo), or an on/off switch
+/// set to another value than 0 or 1 (empty counts as unset).
+pub fn warnings_in<I>(vars: I) -> Vec<String>
 where
-    I: IntoIterator<Item = String>,
+    I: IntoIterator<Item = (String, String)>,
 {
     let mut lines: Vec<String> = vars
         .into_iter()
-        .filter(|name| name.starts_with("SLIMMABLE_") && !KNOWN.contains(&name.as_str()))
-        .map(|name| match REMOVED.iter().find(|(removed, _)| *removed == name) {
-            Some((_, what)) => format!(
-                "{name} is set but no longer read: {what} (BENCHMARKS.md has the numbers); \
-                 unset it, the default route runs"
-            ),
-            None => format!(
-                "{name} is set but nothing reads it: a typo? README \"Kernel switches\" lists the \
-                 switches; unset it or correct the name"
-            ),
+        .filter(|(name, _)| name.starts_with("SLIMMABLE_"))
+        .filter_map(|(name, value)| {
+            if let Some((_, what)) = REMOVED.iter().find(|(removed, _)| *removed == name) {
+                Some(format!(
+                    "{name} is set but no longer read: {what} (BENCHMARKS.md has the numbers); \
+                     unset it, the default route runs"
+                ))
+            } else if !KNOWN.contains(&name.as_str()) {
+                Some(format!(
+                    "{name} is set but nothing reads it: a typo? README \"Kernel switches\" \
+                     lists the switches; unset it or correct the name"
+                ))
+            } else if ON_OFF.contains(&name.as_str()) && !matches!(value.as_str(), "0" | "1" | "") {
+                Some(format!(
+                    "{name}={value:?} selects nothing: the switch takes 1 (on) or 0 (off), \
+                     and the route's own rule decides meanwhile"
+                ))
+            } else {
+                None
+            }
         })
         .collect();
     lines.sort();
     lines
 }
 
-/// [`unrecognized_in`] for this process's environment.
-pub fn unrecognized() -> Vec<String> {
-    unrecognized_in(std::env::vars_os().filter_map(|(name, _)| name.into_string().ok()))
+/// [`warnings_in`] for this process's environment.
+pub fn warnings() -> Vec<String> {
+    warnings_in(
+        std::env::vars_os().filter_map(|(name, value)| {
+            Some((name.into_string().ok()?, value.into_string().ok()?))
+        }),
+    )
 }

@@ -1,9 +1,10 @@
 //! `slimmable::settings` against the code: every `SLIMMABLE_*` variable a
 //! source file, script or tool names is in `KNOWN` or `REMOVED`, every
-//! `KNOWN` one is still named somewhere, and a removed or mistyped switch
-//! set in the environment makes the command line warn.
+//! `KNOWN` one is still named somewhere, `ON_OFF` is what the on/off
+//! macros read, and a removed or mistyped switch, or an on/off one set to
+//! another value, makes the command line warn.
 
-use slimmable::settings::{KNOWN, REMOVED, unrecognized_in};
+use slimmable::settings::{KNOWN, ON_OFF, REMOVED, warnings_in};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -93,24 +94,77 @@ fn every_variable_the_code_names_is_registered_and_every_registered_one_is_named
     assert!(found.len() > 40, "the scan found too few names: {found:?}");
 }
 
+/// The names the on/off macros of src/backend/cuda read
+/// (`switched_on!("NAME")`, `opted_in!`, `forced!`).
+fn on_off_names_in_src() -> BTreeSet<String> {
+    fn walk_src(dir: &Path, found: &mut BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk_src(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for mac in ["switched_on!(\"", "opted_in!(\"", "forced!(\""] {
+                    for (at, _) in text.match_indices(mac) {
+                        let rest = &text[at + mac.len()..];
+                        if let Some(end) = rest.find('"') {
+                            found.insert(rest[..end].to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut found = BTreeSet::new();
+    walk_src(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut found,
+    );
+    // The macros' own definitions name `$name`, not a variable.
+    found.retain(|n| n.starts_with("SLIMMABLE_"));
+    found
+}
+
 #[test]
-fn removed_and_mistyped_switches_are_named_and_known_ones_are_not() {
+fn the_on_off_list_is_what_the_on_off_switches_read() {
+    let read = on_off_names_in_src();
+    let listed: BTreeSet<String> = ON_OFF.iter().map(|n| n.to_string()).collect();
+    assert_eq!(
+        read, listed,
+        "src/settings.rs ON_OFF against the names switched_on!/opted_in!/forced! read"
+    );
+    assert!(
+        ON_OFF.iter().all(|n| KNOWN.contains(n)),
+        "ON_OFF outside KNOWN"
+    );
+}
+
+#[test]
+fn removed_mistyped_and_misvalued_switches_are_named_and_the_rest_are_not() {
     let vars = [
-        "SLIMMABLE_CONV_HALO",
-        "SLIMMABLE_GEMM_LDSMM",
-        "SLIMMABLE_GEMM_WGMMA",
-        "SLIMMABLE_DATA_DIR",
-        "PATH",
+        ("SLIMMABLE_CONV_HALO", "1"),
+        ("SLIMMABLE_GEMM_LDSMM", "1"),
+        ("SLIMMABLE_GEMM_WGMMA", "1"),
+        ("SLIMMABLE_DW_K3", "0"),
+        ("SLIMMABLE_PW_VEC", ""),
+        ("SLIMMABLE_SGD_MANY", "off"),
+        ("SLIMMABLE_DATA_DIR", "/data"),
+        ("SLIMMABLE_WGRAD_SPLIT_BLOCKS", "264"),
+        ("PATH", "/bin"),
     ]
-    .map(String::from);
-    let lines = unrecognized_in(vars);
-    assert_eq!(lines.len(), 2, "{lines:?}");
+    .map(|(n, v)| (n.to_string(), v.to_string()));
+    let lines = warnings_in(vars);
+    assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(
         lines[0].starts_with("SLIMMABLE_CONV_HALO is set but no longer read: the halo conv tiles"),
         "{lines:?}"
     );
     assert!(
         lines[1].starts_with("SLIMMABLE_GEMM_LDSMM is set but nothing reads it: a typo?"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2].starts_with("SLIMMABLE_SGD_MANY=\"off\" selects nothing: the switch takes 1"),
         "{lines:?}"
     );
 }

@@ -210,7 +210,7 @@ enum Command {
 pub fn main() -> i32 {
     quiet_mesa_warning();
     drop_empty_settings();
-    for line in crate::settings::unrecognized() {
+    for line in crate::settings::warnings() {
         eprintln!("warning: {line}");
     }
     let cli = Cli::parse();
