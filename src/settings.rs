@@ -6,7 +6,8 @@
 //! ([`warnings`]). `tests/settings_registry.rs` keeps the lists in step
 //! with the code.
 
-/// The variables read by the crate, its tests, scripts and tools.
+/// The variables read by the crate, its tests, scripts and tools, besides
+/// the on/off switches ([`ON_OFF`]).
 pub const KNOWN: &[&str] = &[
     // The command line and the library (README "Commands").
     "SLIMMABLE_BACKEND",
@@ -14,32 +15,10 @@ pub const KNOWN: &[&str] = &[
     "SLIMMABLE_CUBIN_DIR",
     "SLIMMABLE_DATA_DIR",
     "SLIMMABLE_SEED",
-    // CUDA kernel switches (README "Kernel switches").
-    "SLIMMABLE_BN_RESIDENT",
-    "SLIMMABLE_BN_SMALL",
-    "SLIMMABLE_COPY_VEC4",
-    "SLIMMABLE_DW_FLAT",
-    "SLIMMABLE_DW_FLAT2",
-    "SLIMMABLE_DW_FLAT4",
-    "SLIMMABLE_DW_K3",
-    "SLIMMABLE_DW_WGRAD_NARROW",
-    "SLIMMABLE_GEMM_LDSM",
-    "SLIMMABLE_GEMM_LDSM_BF16",
+    // CUDA kernel switches that take a number (README "Kernel switches").
     "SLIMMABLE_GEMM_LDSM_SPLIT",
-    "SLIMMABLE_GEMM_SQUARE",
-    "SLIMMABLE_GEMM_WGMMA",
     "SLIMMABLE_GEMM_WGMMA_BK",
-    "SLIMMABLE_GEMM_WGMMA_OVERLAP",
     "SLIMMABLE_GEMM_WGMMA_STAGES",
-    "SLIMMABLE_PW_VEC",
-    "SLIMMABLE_RESIZE_AA_TILE",
-    "SLIMMABLE_RESIZE_BILINEAR",
-    "SLIMMABLE_RESIZE_IMAGE_MAJOR",
-    "SLIMMABLE_RESIZE_SAME",
-    "SLIMMABLE_RESIZE_STAGE",
-    "SLIMMABLE_SGD_MANY",
-    "SLIMMABLE_STEM_DIRECT",
-    "SLIMMABLE_STEM_WGRAD_DIRECT",
     "SLIMMABLE_WGRAD_SPLIT_BLOCKS",
     // wgpu settings.
     "SLIMMABLE_WGSL_LOOP_BOUNDING",
@@ -129,6 +108,11 @@ pub const REMOVED: &[(&str, &str)] = &[
     ),
 ];
 
+/// Whether anything in the project reads the variable `name`.
+pub fn is_read(name: &str) -> bool {
+    KNOWN.contains(&name) || ON_OFF.contains(&name)
+}
+
 /// One line for each `SLIMMABLE_*` variable in `vars` (name, value) that
 /// would select nothing: a name nothing reads (a removed switch says what
 /// became of it, any other name is taken for a typo), or an on/off switch
@@ -146,7 +130,7 @@ where
                     "{name} is set but no longer read: {what} (BENCHMARKS.md has the numbers); \
                      unset it, the default route runs"
                 ))
-            } else if !KNOWN.contains(&name.as_str()) {
+            } else if !is_read(&name) {
                 Some(format!(
                     "{name} is set but nothing reads it: a typo? README \"Kernel switches\" \
                      lists the switches; unset it or correct the name"
