@@ -20,8 +20,14 @@ cd "$(dirname "$0")/.."
 OUT="${1:-.gpu/out}"
 LOG="$OUT/wgpu.log"
 : >"$LOG"
-for f in .gl/*.deb; do dpkg -x "$f" /; done
-ldconfig
+# (Without them, say so once, instead of dpkg's error about a literal '*'.)
+debs=(.gl/*.deb)
+if [ -e "${debs[0]}" ]; then
+    for f in "${debs[@]}"; do dpkg -x "$f" /; done
+    ldconfig
+else
+    echo "NOTE  wgpu: no loader packages in .gl/ (see scripts/gpu-vulkan.sh's header); trying without"
+fi
 ls -l /usr/local/nvidia/share/vulkan/icd.d /usr/share/vulkan/icd.d /etc/vulkan/icd.d >>"$LOG" 2>&1
 icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 if [ -f "$icd" ]; then export VK_DRIVER_FILES="$icd"; fi
