@@ -16,6 +16,13 @@ PRESET=${PRESET:-fmnist-small}
 # PyTorch's runs: float32 is the comparison; float64 and nomkldnn measure
 # how far rounding alone moves PyTorch (together 5 times float32's time).
 VARIANTS=${VARIANTS:-"float32 float64 nomkldnn"}
+# Checked before any training, not after a seed's first run.
+for variant in $VARIANTS; do
+    case $variant in
+        float32 | float64 | nomkldnn) ;;
+        *) echo "cpu-same-init: unknown variant '$variant' in VARIANTS (float32, float64, nomkldnn)" >&2; exit 2 ;;
+    esac
+done
 OUT=${OUT:?set OUT to the results folder}
 DATA=${SLIMMABLE_DATA_DIR:-/usr/share/datasets/fashion-mnist}
 BIN=target/release/slimmable
@@ -33,7 +40,6 @@ for seed in $SEEDS; do
             float32) name=torch-mutualnet-${EPOCHS}ep.json extra=() ;;
             float64) name=torch-float64-${EPOCHS}ep.json extra=(--float64) ;;
             nomkldnn) name=torch-nomkldnn-${EPOCHS}ep.json extra=(--no-mkldnn) ;;
-            *) echo "cpu-same-init: unknown variant '$variant' in VARIANTS (float32, float64, nomkldnn)" >&2; exit 2 ;;
         esac
         [ -f "$dir/$name" ] ||
             python3 tools/reference_trainer.py --device cpu --data "$DATA" --init "$dir/init/checkpoint.safetensors" \

@@ -98,7 +98,8 @@ EOF
 chmod +x "$WORK/path/nvidia-smi" "$TREE/.gpu/bin/slimmable" "$TREE/.gpu/tests/"*
 
 # One run of gpu-check.sh in the copy: NAME, then VAR=VALUE settings. Its
-# output in $WORK/NAME.out, its files in $WORK/NAME/.
+# output in $WORK/NAME.out, its files in $WORK/NAME/. Every run must exit 0
+# without a shell error; the checks particular to a run follow its call.
 rehearse() {
     local name="$1"; shift
     mkdir -p "$WORK/$name"
@@ -107,10 +108,13 @@ rehearse() {
         timeout 300 bash scripts/gpu-check.sh run) >"$WORK/$name.out" 2>&1 || rc=$?
     echo "$rc" >"$WORK/$name.rc"
     sed -n '/^=== summary$/,/^=== /p' "$WORK/$name.out" >"$WORK/$name.summary"
+    check "$name: exits 0" test "$rc" = 0
+    check "$name: no shell error" no_shell_error "$name"
 }
 # (Files, not pipes: grep -q closing a pipe early fails it under pipefail.)
 has() { grep -qE "$2" "$WORK/$1.summary"; }
-exited_0() { [ "$(cat "$WORK/$1.rc")" = 0 ]; }
+printed() { grep -qE "$2" "$WORK/$1.out"; }
+never_printed() { ! grep -qE "$2" "$WORK/$1.out"; }
 # What bash says when the script itself is wrong.
 no_shell_error() { ! grep -nE 'unbound variable|command not found|syntax error|bad substitution|integer expression expected' "$WORK/$1.out"; }
 no_step_ran() { ! grep -qE '^(PASS|FAIL)  ' "$WORK/$1.summary"; }
@@ -119,13 +123,11 @@ no_step_ran() { ! grep -qE '^(PASS|FAIL)  ' "$WORK/$1.summary"; }
 #    a generous DEADLINE.
 AB="SLIMMABLE_RESIZE_IMAGE_MAJOR=1;SLIMMABLE_WGRAD_SPLIT_BLOCKS=264;SLIMMABLE_GEMM_WGMMA=1"
 rehearse ab DEADLINE=450 VULKAN=1 VULKAN_BUDGET=120 AB="$AB" QUICK=1
-check "ab: exits 0" exited_0 ab
-check "ab: no shell error" no_shell_error ab
 for s in "slimmable devices" "test ops_cross_backend" "test resize_fixtures" "verify --backend cuda" \
     "verify --backend cuda, kernels compiled at start-up" "benchmarks"; do
     check "ab: PASS $s" has ab "^PASS  $s \("
 done
-check "ab: QUICK skips nvrtc_compile" bash -c "! grep -q '=== test nvrtc_compile' '$WORK/ab.out'"
+check "ab: QUICK skips nvrtc_compile" never_printed ab "=== test nvrtc_compile"
 IFS=';' read -ra settings <<<"$AB"
 for v in "${settings[@]}"; do
     for s in "verify, $v" "bench conv, $v" "bench resize, $v"; do
@@ -139,7 +141,7 @@ check "ab: resize A/B rows with the default's time" has ab "resize/u8_256x224x22
 check "ab: the Vulkan part ran after the A/Bs" has ab "^PASS  wgpu: verify --backend wgpu \("
 check "ab: the Vulkan bench rows" has ab "wgpu conv/res3x3_w1\.00_r224/fwd_f32 "
 check "ab: cubins line" has ab "cubins: kernels: sm_90a cubins from .*; 0 processes fell back"
-check "ab: the table against run 11" grep -q "=== bench against results/2026-11-27-h200-run11/bench.txt" "$WORK/ab.out"
+check "ab: the table against run 11" printed ab "=== bench against results/2026-11-27-h200-run11/bench\.txt"
 check "ab: log, table and details written" test -s "$WORK/ab/gpu-check.log" -a -s "$WORK/ab/bench.txt" -a -s "$WORK/ab/details.tgz"
 
 # 2. The full QUICK run (no A/B string): the resize variants, the conv A/Bs,
@@ -148,8 +150,6 @@ check "ab: log, table and details written" test -s "$WORK/ab/gpu-check.log" -a -
 #    are skipped and the run still reports.
 mkdir -p "$TREE/.data/fashion-mnist"
 rehearse quick QUICK=1 REHEARSAL_FAIL='SLIMMABLE_GEMM_WGMMA=1 \| verify'
-check "quick: exits 0" exited_0 quick
-check "quick: no shell error" no_shell_error quick
 for s in "test resize_fixtures, SLIMMABLE_RESIZE_IMAGE_MAJOR=1" "verify resize_pack, SLIMMABLE_RESIZE_STAGE=0" \
     "bench resize, SLIMMABLE_RESIZE_SAME=0" "bench copy, SLIMMABLE_COPY_VEC4=0" \
     "verify conv2d, SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_SPLIT=3" "bench conv, SLIMMABLE_WGRAD_SPLIT_BLOCKS=132" \
@@ -160,21 +160,18 @@ check "quick: the failed wgmma verify is a FAIL row" has quick "^FAIL  verify co
 check "quick: the wgmma benches skipped after it" has quick "^SKIP  bench conv, SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_WGMMA_BK=32$"
 check "quick: the trainer against PyTorch" has quick "^PASS  PyTorch reference trainer \("
 check "quick: host time in the summary" has quick "host per iteration 9.1 ms"
-check "quick: no per-column A/B (full runs only)" bash -c "! grep -q 'SLIMMABLE_RESIZE_BILINEAR=0' '$WORK/quick.out'"
+check "quick: no per-column A/B (full runs only)" never_printed quick "SLIMMABLE_RESIZE_BILINEAR=0"
 
 rm -rf "$TREE/.data"
 
 # 3. Past DEADLINE from the start: every step skipped, the report still written.
 rehearse late DEADLINE=0 VULKAN=1 AB="$AB"
-check "late: exits 0" exited_0 late
-check "late: no shell error" no_shell_error late
 check "late: steps skipped" has late "^SKIP  verify --backend cuda \(past DEADLINE=0 s\)"
 check "late: Vulkan skipped" has late "^SKIP  wgpu on the GPU \(past DEADLINE=0 s\)"
 check "late: no step ran" no_step_ran late
 
 # 4. A failing test binary: a FAIL row, and the run goes on.
 rehearse failing AB="SLIMMABLE_GEMM_WGMMA=1" REHEARSAL_FAIL='^test resize_fixtures$'
-check "failing: exits 0" exited_0 failing
 check "failing: FAIL row" has failing "^FAIL  test resize_fixtures \("
 check "failing: the rest ran" has failing "^PASS  bench resize, SLIMMABLE_GEMM_WGMMA=1 \("
 
