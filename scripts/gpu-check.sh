@@ -209,6 +209,18 @@ run() {
             .gpu/bin/slimmable bench conv --backend cuda --iters 30 --torch "$OUT/torch.json"
         rows_to_summary "bench conv, $v" '^conv/(res3x3|pw1x1|stem)_w1.00_r(224|128)/(wgrad|train) '
     done
+    # A/B, each conv's wgrad on a second stream beside its dgrad (stop 33,
+    # SLIMMABLE_CONV_BACKWARD_STREAMS=1, never run on a GPU): checked, then
+    # the training passes of the conv bench and the ImageNet MutualNet
+    # iteration against the default's.
+    step "verify conv2d_backward, SLIMMABLE_CONV_BACKWARD_STREAMS=1" env SLIMMABLE_CONV_BACKWARD_STREAMS=1 \
+        timeout 300 .gpu/bin/slimmable verify --backend cuda --op conv2d_backward
+    for b in conv mutualnet; do
+        step "bench $b, SLIMMABLE_CONV_BACKWARD_STREAMS=1" env SLIMMABLE_CONV_BACKWARD_STREAMS=1 \
+            timeout 300 .gpu/bin/slimmable bench $b --backend cuda --iters 30 --torch "$OUT/torch.json"
+    done
+    rows_to_summary "bench conv, SLIMMABLE_CONV_BACKWARD_STREAMS=1" '^conv/[a-z0-9_]+_w1.00_r(224|128)/train '
+    rows_to_summary "bench mutualnet, SLIMMABLE_CONV_BACKWARD_STREAMS=1" '^mutualnet/'
     # The opt-in BF16 twins of the ldmatrix tiles (stop 22,
     # SLIMMABLE_GEMM_LDSM_BF16=1): checked, then the conv bench with them
     # (the res3x3 BF16 forward rows in the summary).

@@ -38,6 +38,7 @@ pub const KNOWN: &[&str] = &[
     "SLIMMABLE_FAKE_CUDA_REGISTER_FILE",
     "SLIMMABLE_FAKE_CUDA_SHARED_SHORTFALL",
     "SLIMMABLE_FAKE_CUDA_SKIP",
+    "SLIMMABLE_FAKE_CUDA_STREAMS",
 ];
 
 /// The CUDA kernel switches that are on or off (`switched_on!`,
@@ -46,6 +47,7 @@ pub const KNOWN: &[&str] = &[
 pub const ON_OFF: &[&str] = &[
     "SLIMMABLE_BN_RESIDENT",
     "SLIMMABLE_BN_SMALL",
+    "SLIMMABLE_CONV_BACKWARD_STREAMS",
     "SLIMMABLE_COPY_VEC4",
     "SLIMMABLE_DW_FLAT",
     "SLIMMABLE_DW_FLAT2",

@@ -225,8 +225,10 @@ fn a_block_needing_more_registers_than_the_file_fails() {
 /// module images for another architecture refused, a kernel looked up only
 /// in the image that enters it, a kernel writing one float past its buffer
 /// stopped by the guard after it, with a report naming the kernel and the
-/// allocation, a shared slot no thread wrote read as NaN, and a planted
-/// race seen once the fiber order is reversed.
+/// allocation, a shared slot no thread wrote read as NaN, a planted
+/// race seen once the fiber order is reversed, and a copy on one stream
+/// that skips its event wait for another stream's memset overtaking it
+/// when the streams run newest first.
 #[test]
 fn the_stand_in_checks_itself_on_planted_faults() {
     let Some(lib) = fake_driver_or_skip() else {
@@ -244,14 +246,15 @@ fn the_stand_in_checks_itself_on_planted_faults() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", common::output_text(&out));
-    let run_in_order = |mode: &str, order: &str| {
+    let run_with = |mode: &str, var: &str, value: &str| {
         let mut command = Command::new(&exe);
         command
             .arg(lib.join("libcuda.so"))
             .arg(mode)
-            .env("SLIMMABLE_FAKE_CUDA_ORDER", order);
+            .env(var, value);
         common::output_within(command, RUN_TIMEOUT).expect("the check ends")
     };
+    let run_in_order = |mode: &str, order: &str| run_with(mode, "SLIMMABLE_FAKE_CUDA_ORDER", order);
     let run = |mode: &str| run_in_order(mode, "");
     let api = run("api");
     let text = common::output_text(&api);
@@ -287,6 +290,22 @@ fn the_stand_in_checks_itself_on_planted_faults() {
         assert!(
             race.status.success() && text.contains(expected),
             "order {order:?}: expected {expected:?}:\n{text}"
+        );
+    }
+
+    // Streams run late: a copy that waits for another stream's event sees
+    // its memset in every order; one that does not is overtaken when the
+    // newer stream goes first (why the backward overlap is verified that way).
+    for (order, expected) in [
+        ("oldest", "streams: unordered copy saw the memset"),
+        ("eager", "streams: unordered copy saw the memset"),
+        ("newest", "streams: unordered copy ran first"),
+    ] {
+        let streams = run_with("streams", "SLIMMABLE_FAKE_CUDA_STREAMS", order);
+        let text = common::output_text(&streams);
+        assert!(
+            streams.status.success() && !text.contains("FAIL") && text.contains(expected),
+            "streams {order}: expected {expected:?}:\n{text}"
         );
     }
 }
@@ -356,7 +375,8 @@ fn f32_tensors(path: &Path) -> std::collections::BTreeMap<String, Vec<f32>> {
 /// each, the SGD step, the resize-pack of every batch) on the CUDA backend
 /// run on the CPU, in exact f32, against the same three on the CPU
 /// reference backend from the same seed: the same losses and, after the
-/// three steps, the same parameters within f32 rounding.
+/// three steps, the same parameters within f32 rounding; again with each
+/// conv's two backward passes on two streams.
 #[test]
 fn three_training_steps_match_the_cpu_reference() {
     let Some(lib) = fake_driver_or_skip() else {
@@ -370,8 +390,8 @@ fn three_training_steps_match_the_cpu_reference() {
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    let run = |backend: &str| {
-        let out_dir = dir.join(backend);
+    let run = |backend: &str, envs: &[(&str, &str)]| {
+        let out_dir = dir.join(format!("{backend}-{}", envs.len()));
         let out_arg = out_dir.display().to_string();
         let args = [
             "train",
@@ -392,64 +412,74 @@ fn three_training_steps_match_the_cpu_reference() {
             "--out",
             &out_arg,
         ];
-        let out = slimmable_on_fake(lib, &args, &[]);
+        let out = slimmable_on_fake(lib, &args, envs);
         let text = common::output_text(&out);
         assert!(out.status.success(), "train on {backend} failed:\n{text}");
         (text, f32_tensors(&out_dir.join("checkpoint.safetensors")))
     };
-    let (cuda_text, cuda) = run("cuda");
-    assert!(
-        cuda_text.contains("fake libcuda"),
-        "not on the fake driver:\n{cuda_text}"
-    );
-    let (cpu_text, cpu) = run("cpu");
-    let (ce_cuda, ce_cpu) = (cross_entropies(&cuda_text), cross_entropies(&cpu_text));
+    let (cpu_text, cpu) = run("cpu", &[]);
+    let ce_cpu = cross_entropies(&cpu_text);
     assert_eq!(
         ce_cpu.len(),
         3,
         "three progress lines expected:\n{cpu_text}"
     );
-    assert_eq!(
-        ce_cuda.len(),
-        3,
-        "three progress lines expected:\n{cuda_text}"
-    );
-    for (i, (a, b)) in ce_cuda.iter().zip(&ce_cpu).enumerate() {
-        assert!(
-            (a - b).abs() <= 2e-3,
-            "iteration {}: CE {a} on cuda, {b} on cpu",
-            i + 1
-        );
-    }
-    assert_eq!(
-        cuda.len(),
-        cpu.len(),
-        "the checkpoints hold different tensors"
-    );
-    let mut worst = (0.0f64, String::new());
     assert!(
         cpu.len() >= 50,
         "the checkpoint should hold every parameter and BN statistic (97 f32 tensors)"
     );
-    for (name, want) in &cpu {
-        let got = &cuda[name];
-        assert_eq!(got.len(), want.len(), "{name}");
-        for (g, w) in got.iter().zip(want) {
-            let (g, w) = (*g as f64, *w as f64);
-            let err = (g - w).abs();
+    // The default, and each conv's wgrad on a second stream beside its
+    // dgrad with the stand-in running the newer stream first (a missing
+    // fence then shows as a wrong gradient).
+    let two_streams = [
+        ("SLIMMABLE_CONV_BACKWARD_STREAMS", "1"),
+        ("SLIMMABLE_FAKE_CUDA_STREAMS", "newest"),
+    ];
+    for envs in [&[][..], &two_streams[..]] {
+        let (cuda_text, cuda) = run("cuda", envs);
+        assert!(
+            cuda_text.contains("fake libcuda"),
+            "not on the fake driver:\n{cuda_text}"
+        );
+        let ce_cuda = cross_entropies(&cuda_text);
+        assert_eq!(
+            ce_cuda.len(),
+            3,
+            "three progress lines expected with {envs:?}:\n{cuda_text}"
+        );
+        for (i, (a, b)) in ce_cuda.iter().zip(&ce_cpu).enumerate() {
             assert!(
-                err <= 1e-4 + 1e-3 * w.abs(),
-                "{name}: {g} on cuda, {w} on cpu after three steps"
+                (a - b).abs() <= 2e-3,
+                "iteration {}: CE {a} on cuda with {envs:?}, {b} on cpu",
+                i + 1
             );
-            if err > worst.0 {
-                worst = (err, name.clone());
+        }
+        assert_eq!(
+            cuda.len(),
+            cpu.len(),
+            "the checkpoints hold different tensors"
+        );
+        let mut worst = (0.0f64, String::new());
+        for (name, want) in &cpu {
+            let got = &cuda[name];
+            assert_eq!(got.len(), want.len(), "{name}");
+            for (g, w) in got.iter().zip(want) {
+                let (g, w) = (*g as f64, *w as f64);
+                let err = (g - w).abs();
+                assert!(
+                    err <= 1e-4 + 1e-3 * w.abs(),
+                    "{name}: {g} on cuda with {envs:?}, {w} on cpu after three steps"
+                );
+                if err > worst.0 {
+                    worst = (err, name.clone());
+                }
             }
         }
+        println!(
+            "largest parameter difference after three steps with {envs:?}: {:.2e} ({})",
+            worst.0, worst.1
+        );
     }
-    println!(
-        "largest parameter difference after three steps: {:.2e} ({})",
-        worst.0, worst.1
-    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

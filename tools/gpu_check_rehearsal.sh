@@ -58,7 +58,7 @@ case "$1" in
         if [ -n "${SLIMMABLE_CUBIN_DIR:-}" ]; then echo "  kernels: sm_90a cubins from $SLIMMABLE_CUBIN_DIR"
         else echo "  kernels: compile at run time"; fi
         echo "wgpu: NVIDIA H200 (Vulkan, DiscreteGpu, rehearsal stub)" ;;
-    verify) echo "verify --backend $backend: 424 of 424 cases passed (rehearsal stub)" ;;
+    verify) echo "verify --backend $backend: 441 of 441 cases passed (rehearsal stub)" ;;
     bench)
         family="$2"
         echo "bench: backend $backend (rehearsal stub), run 11's rows"
@@ -121,7 +121,7 @@ no_step_ran() { ! grep -qE '^(PASS|FAIL)  ' "$WORK/$1.summary"; }
 
 # 1. The next device session's planned call: A/B settings, QUICK, Vulkan,
 #    a generous DEADLINE.
-AB="SLIMMABLE_RESIZE_IMAGE_MAJOR=1;SLIMMABLE_WGRAD_SPLIT_BLOCKS=264;SLIMMABLE_GEMM_WGMMA=1"
+AB="SLIMMABLE_RESIZE_IMAGE_MAJOR=1;SLIMMABLE_WGRAD_SPLIT_BLOCKS=264;SLIMMABLE_GEMM_WGMMA=1;SLIMMABLE_CONV_BACKWARD_STREAMS=1"
 rehearse ab DEADLINE=450 VULKAN=1 VULKAN_BUDGET=120 AB="$AB" QUICK=1
 for s in "slimmable devices" "test ops_cross_backend" "test resize_fixtures" "verify --backend cuda" \
     "verify --backend cuda, kernels compiled at start-up" "benchmarks"; do
@@ -153,13 +153,16 @@ rehearse quick QUICK=1 REHEARSAL_FAIL='SLIMMABLE_GEMM_WGMMA=1 \| verify'
 for s in "test resize_fixtures, SLIMMABLE_RESIZE_IMAGE_MAJOR=1" "verify resize_pack, SLIMMABLE_RESIZE_STAGE=0" \
     "bench resize, SLIMMABLE_RESIZE_SAME=0" "bench copy, SLIMMABLE_COPY_VEC4=0" \
     "verify conv2d, SLIMMABLE_GEMM_LDSM=1 SLIMMABLE_GEMM_LDSM_SPLIT=3" "bench conv, SLIMMABLE_WGRAD_SPLIT_BLOCKS=132" \
-    "bench conv, SLIMMABLE_GEMM_LDSM_BF16=1" "bench conv, SLIMMABLE_DW_WGRAD_NARROW=0" "bench conv, SLIMMABLE_GEMM_SQUARE=0"; do
+    "bench conv, SLIMMABLE_GEMM_LDSM_BF16=1" "bench conv, SLIMMABLE_DW_WGRAD_NARROW=0" "bench conv, SLIMMABLE_GEMM_SQUARE=0" \
+    "verify conv2d_backward, SLIMMABLE_CONV_BACKWARD_STREAMS=1" "bench mutualnet, SLIMMABLE_CONV_BACKWARD_STREAMS=1"; do
     check "quick: PASS $s" has quick "^PASS  $s \("
 done
 check "quick: the failed wgmma verify is a FAIL row" has quick "^FAIL  verify conv2d, SLIMMABLE_GEMM_WGMMA=1 \("
 check "quick: the wgmma benches skipped after it" has quick "^SKIP  bench conv, SLIMMABLE_GEMM_WGMMA=1 SLIMMABLE_GEMM_WGMMA_BK=32$"
 check "quick: the trainer against PyTorch" has quick "^PASS  PyTorch reference trainer \("
 check "quick: host time in the summary" has quick "host per iteration 9.1 ms"
+check "quick: the two-stream training rows" has quick "res3x3_w1\.00_r128/train .*; +[0-9.]+, 1\.00x"
+check "quick: the two-stream MutualNet row" has quick "mutualnet/mobilenet_v2_imagenet_b128_r224 .*; +[0-9.]+, 1\.00x"
 check "quick: no per-column A/B (full runs only)" never_printed quick "SLIMMABLE_RESIZE_BILINEAR=0"
 
 rm -rf "$TREE/.data"

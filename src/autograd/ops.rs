@@ -96,34 +96,33 @@ impl Tape<'_> {
         self.record(
             &y,
             Box::new(move |ctx, dy| {
-                ops::conv2d(
-                    ctx.backend,
-                    ConvPass::Wgrad,
-                    spec.precision,
-                    &ConvArgs {
-                        x: (x.buffer(), x.view),
-                        w: (&w.grad, wv),
-                        y: (&dy.buf, dy.view),
-                        bias: bias.as_ref().map(|b| (&b.grad, 0)),
-                        geometry,
-                        accumulate: false,
-                    },
-                )?;
+                let wgrad = ConvArgs {
+                    x: (x.buffer(), x.view),
+                    w: (&w.grad, wv),
+                    y: (&dy.buf, dy.view),
+                    bias: bias.as_ref().map(|b| (&b.grad, 0)),
+                    geometry,
+                    accumulate: false,
+                };
+                // With a data gradient to make, both passes go together
+                // (a backend may overlap them); else the wgrad alone.
+                let mut wgrad_done = false;
                 ctx.add_accumulated(&x, |be, dx, dxv, accumulate| {
-                    ops::conv2d(
-                        be,
-                        ConvPass::Dgrad,
-                        spec.precision,
-                        &ConvArgs {
-                            x: (dx, *dxv),
-                            w: (&w.value, wv),
-                            y: (&dy.buf, dy.view),
-                            bias: None,
-                            geometry,
-                            accumulate,
-                        },
-                    )
-                })
+                    wgrad_done = true;
+                    let dgrad = ConvArgs {
+                        x: (dx, *dxv),
+                        w: (&w.value, wv),
+                        y: (&dy.buf, dy.view),
+                        bias: None,
+                        geometry,
+                        accumulate,
+                    };
+                    ops::conv2d_backward(be, spec.precision, &dgrad, &wgrad)
+                })?;
+                if wgrad_done {
+                    return Ok(());
+                }
+                ops::conv2d(ctx.backend, ConvPass::Wgrad, spec.precision, &wgrad)
             }),
         );
         Ok(y)

@@ -178,6 +178,21 @@ pub trait Backend {
         p: &Conv2dParams,
     ) -> Result<()>;
 
+    /// A conv's two backward passes, checked by
+    /// [`crate::ops::conv2d_backward`]: the data gradient into `dgrad`'s x
+    /// and the weight gradient into `wgrad`'s w (and bias). Neither writes
+    /// what the other reads, so a backend may run them at the same time;
+    /// by default they run one after the other.
+    fn conv2d_backward(
+        &self,
+        precision: Precision,
+        dgrad: (&ConvBuffers, &Conv2dParams),
+        wgrad: (&ConvBuffers, &Conv2dParams),
+    ) -> Result<()> {
+        self.conv2d(ConvPass::Dgrad, precision, dgrad.0, dgrad.1)?;
+        self.conv2d(ConvPass::Wgrad, precision, wgrad.0, wgrad.1)
+    }
+
     /// Resize, normalize and pack images from `src` into `dst` as described
     /// by the descriptor table `desc` (see [`crate::ops::resize`]).
     fn resize_pack(

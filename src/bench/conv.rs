@@ -232,12 +232,16 @@ fn run_layer(
     // The image needs no gradient: a stem's training pass has no dgrad
     // (tools/bench_torch.py likewise leaves requires_grad off there).
     let dgrad = !l.fixed_input;
+    // The backward passes go together, as the autograd runs them (a backend
+    // may overlap them: SLIMMABLE_CONV_BACKWARD_STREAMS on CUDA).
     let ms = be.time_ms(iters, &mut || {
         ops::conv2d(be, ConvPass::Forward, p, &args(&b.x, &b.w, &b.y))?;
+        let wgrad = args(&b.x, &b.dw, &b.dy);
         if dgrad {
-            ops::conv2d(be, ConvPass::Dgrad, p, &args(&b.dx, &b.w, &b.dy))?;
+            ops::conv2d_backward(be, p, &args(&b.dx, &b.w, &b.dy), &wgrad)
+        } else {
+            ops::conv2d(be, ConvPass::Wgrad, p, &wgrad)
         }
-        ops::conv2d(be, ConvPass::Wgrad, p, &args(&b.x, &b.dw, &b.dy))
     })?;
     // Training pass: three (two without dgrad) passes' worth of FLOPs, or
     // bytes for depthwise (each pass reads and writes about one activation pair).

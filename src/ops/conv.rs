@@ -170,6 +170,51 @@ pub fn conv_params(pass: ConvPass, a: &ConvArgs) -> Result<Conv2dParams> {
     })
 }
 
+/// Runs a conv's data gradient (`dgrad`: `x` is dx, `w` the weight) and
+/// weight gradient (`wgrad`: `w` is dw, `bias` db) after checking both.
+/// They read the same dy and write different buffers, so a backend may run
+/// them at the same time ([`Backend::conv2d_backward`]); what either pass
+/// writes must therefore be no operand of the other.
+pub fn conv2d_backward(
+    backend: &dyn Backend,
+    precision: Precision,
+    dgrad: &ConvArgs,
+    wgrad: &ConvArgs,
+) -> Result<()> {
+    let dgrad_params = conv_params(ConvPass::Dgrad, dgrad)?;
+    let wgrad_params = conv_params(ConvPass::Wgrad, wgrad)?;
+    let clash = |written: &Buffer, other: &ConvArgs| {
+        operands(other).iter().any(|b| b.same_storage(written))
+    };
+    let wgrad_writes = [Some(wgrad.w.0), wgrad.bias.map(|b| b.0)];
+    if clash(dgrad.x.0, wgrad) || wgrad_writes.into_iter().flatten().any(|b| clash(b, dgrad)) {
+        return Err(bad(
+            "the data gradient and the weight gradient may run at the same time: what one writes (dx, dw, db) must not be an operand of the other; use separate buffers".into(),
+        ));
+    }
+    backend.conv2d_backward(
+        precision,
+        (&buffers(dgrad), &dgrad_params),
+        (&buffers(wgrad), &wgrad_params),
+    )
+}
+
+fn operands<'b>(a: &ConvArgs<'b>) -> Vec<&'b Buffer> {
+    [Some(a.x.0), Some(a.w.0), Some(a.y.0), a.bias.map(|b| b.0)]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn buffers<'b>(a: &ConvArgs<'b>) -> ConvBuffers<'b> {
+    ConvBuffers {
+        x: a.x.0,
+        w: a.w.0,
+        y: a.y.0,
+        bias: a.bias.map(|b| b.0),
+    }
+}
+
 /// Runs one conv pass after checking its arguments.
 pub fn conv2d(
     backend: &dyn Backend,
@@ -178,15 +223,5 @@ pub fn conv2d(
     a: &ConvArgs,
 ) -> Result<()> {
     let p = conv_params(pass, a)?;
-    backend.conv2d(
-        pass,
-        precision,
-        &ConvBuffers {
-            x: a.x.0,
-            w: a.w.0,
-            y: a.y.0,
-            bias: a.bias.map(|b| b.0),
-        },
-        &p,
-    )
+    backend.conv2d(pass, precision, &buffers(a), &p)
 }

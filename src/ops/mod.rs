@@ -13,7 +13,7 @@ pub mod resize;
 pub mod sgd;
 
 pub use checks::check_finite;
-pub use conv::{ConvArgs, ConvGeometry, conv2d, weight_block};
+pub use conv::{ConvArgs, ConvGeometry, conv2d, conv2d_backward, weight_block};
 pub use copy::{fill, slice_copy};
 pub use eltwise::{
     accumulate, add, avg_pool, avg_pool_backward, relu, relu_backward, relu6, relu6_backward,

@@ -370,8 +370,86 @@ fn run_pass(
     }
 }
 
+/// Both backward passes through one `conv2d_backward` call, which a
+/// backend may overlap: the same outputs and checks as the two cases above,
+/// with the inputs made and the outputs poisoned on the device's stream
+/// just before (a pass that ran too early reads the poison or is
+/// overwritten by it) and read back just after (one that ran too late is
+/// not in them).
+fn run_backward(
+    be: &dyn Backend,
+    s: &Shape,
+    precision: Precision,
+    seed: u64,
+) -> crate::Result<Vec<CaseOutput>> {
+    let mut rng = Rng::new(seed);
+    let st = setup(s)?;
+    let x_len: usize = st.x_full.iter().product();
+    let y_len: usize = st.y_full.iter().product();
+    let x_idx: Vec<usize> = st.x_view.indices().collect();
+    let w_idx: Vec<usize> = st.w_view.indices().collect();
+    let b_idx: Vec<usize> = (0..s.oc.1).collect();
+    let (x, w, dy) = (
+        be.upload(&rng.vec_f32(x_len))?,
+        be.upload(&rng.vec_f32(st.w_len))?,
+        be.upload(&rng.vec_f32(y_len))?,
+    );
+    let dx_before = poisoned(x_len, &x_idx, &mut rng);
+    let mut dw_before = poisoned(st.w_len, &w_idx, &mut rng);
+    for &i in &w_idx {
+        dw_before[i] = rng.uniform_f32(-1.0, 1.0);
+    }
+    let mut db_before = poisoned(s.oc.0, &b_idx, &mut rng);
+    for &i in &b_idx {
+        db_before[i] = rng.uniform_f32(-1.0, 1.0);
+    }
+    let (dx, dw, db) = (
+        be.upload(&dx_before)?,
+        be.upload(&dw_before)?,
+        be.upload(&db_before)?,
+    );
+    let dgrad = ConvArgs {
+        x: (&dx, st.x_view),
+        w: (&w, st.w_view),
+        y: (&dy, st.y_view),
+        bias: None,
+        geometry: st.geometry,
+        accumulate: false,
+    };
+    let wgrad = ConvArgs {
+        x: (&x, st.x_view),
+        w: (&dw, st.w_view),
+        bias: if s.bias { Some((&db, 0)) } else { None },
+        ..dgrad
+    };
+    ops::conv2d_backward(be, precision, &dgrad, &wgrad)?;
+    let mut out = vec![
+        CaseOutput {
+            name: "dx",
+            values: be.download(&dx)?,
+            written: x_idx,
+            before: dx_before,
+        },
+        CaseOutput {
+            name: "dw",
+            values: be.download(&dw)?,
+            written: w_idx,
+            before: dw_before,
+        },
+    ];
+    if s.bias {
+        out.push(CaseOutput {
+            name: "db",
+            values: be.download(&db)?,
+            written: b_idx,
+            before: db_before,
+        });
+    }
+    Ok(out)
+}
+
 pub fn cases() -> Vec<Case> {
-    let mut out = Vec::new();
+    let mut out = backward_cases();
     for s in shapes() {
         for pass in [ConvPass::Forward, ConvPass::Dgrad, ConvPass::Wgrad] {
             let precisions: &[Precision] = if s.depthwise {
@@ -399,6 +477,42 @@ pub fn cases() -> Vec<Case> {
                     }),
                 });
             }
+        }
+    }
+    out
+}
+
+/// `conv2d_backward` on the first shape of each layer kind, kernel size
+/// and stride (the passes themselves are checked on every shape above),
+/// exact f32 and, for the GEMM kernels, TF32; the tolerance of the longer
+/// of the two reductions.
+fn backward_cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for s in shapes() {
+        if !seen.insert((s.depthwise, s.groups > 1, s.k, s.stride)) {
+            continue;
+        }
+        let precisions: &[Precision] = if s.depthwise {
+            &[Precision::F32]
+        } else {
+            &[Precision::F32, Precision::Tf32]
+        };
+        for &precision in precisions {
+            let reduction = s
+                .reduction(ConvPass::Dgrad)
+                .max(s.reduction(ConvPass::Wgrad));
+            let prec = if precision == Precision::Tf32 {
+                " tf32"
+            } else {
+                ""
+            };
+            out.push(Case {
+                op: "conv2d_backward",
+                name: format!("{}{prec}", s.label()),
+                tolerance: tolerance(precision, reduction),
+                run: Box::new(move |be: &dyn Backend, seed| run_backward(be, &s, precision, seed)),
+            });
         }
     }
     out

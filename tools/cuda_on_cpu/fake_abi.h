@@ -18,6 +18,8 @@ struct FakeEntry {
     const char* name;
     FakeLauncher launch;
     unsigned max_threads;  // the kernel's __launch_bounds__, else 1024
+    unsigned param_count;
+    const unsigned* param_bytes;  // each parameter's size, for the driver's copy at launch
 };
 
 // Dynamic shared memory a unit library holds for its kernels (the most any

@@ -14,6 +14,13 @@
 //                                       SLIMMABLE_FAKE_CUDA_ORDER)
 //   fake_driver_check LIBCUDA unwritten a planted kernel reads a shared slot
 //                                       no thread wrote; prints what it read
+//   fake_driver_check LIBCUDA streams   two streams: a copy on one that waits
+//                                       for the other's memset through an
+//                                       event sees its value; one that does
+//                                       not wait prints "streams: unordered
+//                                       copy saw the memset" or "... ran
+//                                       first" (SLIMMABLE_FAKE_CUDA_STREAMS
+//                                       decides)
 // Prints "ok: ..." per check; exits 1 on the first that fails.
 #include <dlfcn.h>
 
@@ -57,7 +64,7 @@ std::string ptx(const char* target) {
 
 int main(int argc, char** argv) {
     if (argc != 3) {
-        std::fprintf(stderr, "usage: fake_driver_check LIBCUDA api|overrun|race|unwritten\n");
+        std::fprintf(stderr, "usage: fake_driver_check LIBCUDA api|overrun|race|unwritten|streams\n");
         return 2;
     }
     library = dlopen(argv[1], RTLD_NOW);
@@ -92,6 +99,34 @@ int main(int argc, char** argv) {
     float host[n];
     expect(to_host(host, y, sizeof host) == 0 && std::isnan(host[0]) && std::isnan(host[n - 1]),
            "fresh memory reads as NaN");
+    if (std::strcmp(argv[2], "streams") == 0) {
+        auto create = symbol<CUresult (*)(void**, unsigned)>("cuStreamCreate");
+        auto stream_sync = symbol<CUresult (*)(void*)>("cuStreamSynchronize");
+        auto event_create = symbol<CUresult (*)(void**, unsigned)>("cuEventCreate");
+        auto record = symbol<CUresult (*)(void*, void*)>("cuEventRecord");
+        auto wait = symbol<CUresult (*)(void*, void*, unsigned)>("cuStreamWaitEvent");
+        auto set = symbol<CUresult (*)(CUdeviceptr, unsigned, size_t, void*)>("cuMemsetD32Async");
+        auto copy = symbol<CUresult (*)(CUdeviceptr, CUdeviceptr, size_t, void*)>("cuMemcpyDtoDAsync_v2");
+        void *first = nullptr, *second = nullptr, *event = nullptr;
+        expect(create(&first, 0) == 1, "a blocking stream is refused (not modelled)");
+        expect(create(&first, 1) == 0 && create(&second, 1) == 0, "two non-blocking streams");
+        expect(event_create(&event, 0) == 0, "cuEventCreate");
+        const unsigned one = 0x3f800000;  // 1.0f
+        for (const bool waits : {true, false}) {
+            CUdeviceptr x = 0;
+            expect(alloc(&x, sizeof host) == 0, "cuMemAlloc");
+            expect(set(x, one, n, first) == 0 && record(event, first) == 0, "memset and record on the first");
+            if (waits) expect(wait(second, event, 0) == 0, "the second waits for the event");
+            expect(copy(y, x, sizeof host, second) == 0, "copy on the second");
+            expect(stream_sync(second) == 0 && stream_sync(first) == 0, "both synchronized");
+            expect(to_host(host, y, sizeof host) == 0, "cuMemcpyDtoH");
+            const bool saw = host[0] == 1.0f && host[n - 1] == 1.0f;
+            if (waits) expect(saw, "the copy that waits sees the memset");
+            else std::printf("streams: unordered copy %s\n", saw ? "saw the memset" : "ran first");
+            expect(symbol<CUresult (*)(CUdeviceptr)>("cuMemFree_v2")(x) == 0, "cuMemFree");
+        }
+        return 0;
+    }
     if (std::strcmp(argv[2], "race") == 0 || std::strcmp(argv[2], "unwritten") == 0) {
         const bool race = std::strcmp(argv[2], "race") == 0;
         const char* name = race ? "slimmable_planted_race" : "slimmable_planted_unwritten";
@@ -127,6 +162,7 @@ int main(int argc, char** argv) {
     std::printf("launching the overrun\n");
     std::fflush(stdout);
     launch(function, 1, 1, 1, 128, 1, 1, 0, nullptr, params, nullptr);
+    symbol<CUresult (*)()>("cuCtxSynchronize")();  // the launch runs here
     std::printf("FAIL: the write past the buffer went unseen\n");
     return 1;
 }

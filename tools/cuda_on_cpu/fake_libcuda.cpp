@@ -3,8 +3,20 @@
 // kernels run through cuda_shim.h (one block at a time, its threads as
 // fibers) from the unit libraries build-fake-libcuda.sh builds beside it.
 // A function is found by its name in the unit libraries, once the module
-// image (PTX or a cubin) shows the kernel. Every launch runs to completion
-// inside cuLaunchKernel, so streams and events only keep order and time.
+// image (PTX or a cubin) shows the kernel.
+//
+// Streams run late, as a GPU's do: a launch, copy, memset or event record
+// is queued on its stream and runs when the host waits for it (a stream,
+// event or context synchronize, a copy to host memory, a free). Then the
+// queued work runs one item at a time, each stream in its own order, a
+// cuStreamWaitEvent holding its stream until the event's record has run.
+// Which stream goes next when several could is SLIMMABLE_FAKE_CUDA_STREAMS:
+// `oldest` (default: the stream created first, the null stream before any
+// other), `newest` (the one created last), or `eager` (every call runs at
+// once, in the order made). A missing event wait between two streams then
+// shows as a wrong result under one of the first two orders: under
+// `newest` the second stream's work overtakes the first's earlier work,
+// under `oldest` the first stream's later work overtakes the second's.
 //
 // Why: the CUDA backend's host code (routes, launch shapes, argument
 // order, split-K zeroing, views, the trainer's step) runs unchanged against
@@ -38,6 +50,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -57,7 +71,7 @@ namespace {
 
 constexpr CUresult OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, INVALID_DEVICE = 101,
                    INVALID_IMAGE = 200, NO_BINARY_FOR_GPU = 209, INVALID_PTX = 218,
-                   INVALID_HANDLE = 400, NOT_FOUND = 500, LAUNCH_OUT_OF_RESOURCES = 701;
+                   INVALID_HANDLE = 400, NOT_FOUND = 500, NOT_READY = 600, LAUNCH_OUT_OF_RESOURCES = 701;
 
 // A loaded image: the kernels it holds, and from a cubin what each needs.
 struct Module {
@@ -68,6 +82,7 @@ struct Function {
     std::string name;
     FakeLauncher launch;
     unsigned max_threads;  // __launch_bounds__
+    std::vector<unsigned> param_bytes;  // each by-value parameter's size
     KernelResources resources;
     int max_dynamic_smem;
 };
@@ -78,6 +93,20 @@ struct Allocation {
 };
 struct Event {
     std::chrono::steady_clock::time_point at;
+    unsigned long long recorded = 0;   // records queued
+    unsigned long long completed = 0;  // records run
+};
+// One queued item: run `work`, or mark `event`'s record `generation` as
+// run, or wait until it has been.
+struct Work {
+    enum Kind { RUN, RECORD, WAIT } kind;
+    std::function<void()> work;
+    std::shared_ptr<Event> event;
+    unsigned long long generation = 0;
+};
+struct Stream {
+    unsigned long long created;  // creation order; the null stream is 0
+    std::deque<Work> queue;
 };
 
 struct Driver {
@@ -87,9 +116,12 @@ struct Driver {
     std::map<std::string, FakeEntry> kernels;
     std::map<uintptr_t, Allocation> allocations;  // by address
     std::set<Function*> functions;
-    std::set<Event*> events;
+    // Destroyed events live on while queued work names them.
+    std::map<Event*, std::shared_ptr<Event>> events;
     std::set<Module*> modules;
-    std::set<void*> streams;
+    Stream null_stream{0, {}};
+    std::map<void*, std::unique_ptr<Stream>> streams;
+    unsigned long long streams_created = 0;
     int context_token = 0;
 };
 
@@ -292,6 +324,93 @@ void install_fault_report() {
     });
 }
 
+
+enum class StreamOrder { OLDEST, NEWEST, EAGER };
+
+StreamOrder stream_order() {
+    static const StreamOrder order = [] {
+        const char* v = std::getenv("SLIMMABLE_FAKE_CUDA_STREAMS");
+        if (!v || !*v || std::strcmp(v, "oldest") == 0) return StreamOrder::OLDEST;
+        if (std::strcmp(v, "newest") == 0) return StreamOrder::NEWEST;
+        if (std::strcmp(v, "eager") == 0) return StreamOrder::EAGER;
+        std::fprintf(stderr, "fake libcuda: SLIMMABLE_FAKE_CUDA_STREAMS=%s: use oldest, newest or eager\n", v);
+        std::exit(2);
+    }();
+    return order;
+}
+
+// The stream a handle names: 0 and the legacy and per-thread handles (1,
+// 2) are the null stream, which this one-context driver does not split.
+Stream* find_stream(Driver& d, void* handle) {
+    if (uintptr_t(handle) <= 2) return &d.null_stream;
+    auto it = d.streams.find(handle);
+    return it == d.streams.end() ? nullptr : it->second.get();
+}
+
+std::shared_ptr<Event> find_event(Driver& d, void* handle) {
+    auto it = d.events.find(static_cast<Event*>(handle));
+    return it == d.events.end() ? nullptr : it->second;
+}
+
+bool runnable(const Stream& s) {
+    if (s.queue.empty()) return false;
+    const Work& w = s.queue.front();
+    return w.kind != Work::WAIT || w.event->completed >= w.generation;
+}
+
+// Runs queued items one at a time, the next one from the stream that
+// SLIMMABLE_FAKE_CUDA_STREAMS puts first among those that can go on, until
+// `done` holds.
+void run_until(Driver& d, const std::function<bool()>& done) {
+    while (!done()) {
+        Stream* next = nullptr;
+        auto consider = [&](Stream* s) {
+            if (!runnable(*s)) return;
+            const bool newer = next && s->created > next->created;
+            if (!next || (stream_order() == StreamOrder::NEWEST) == newer) next = s;
+        };
+        consider(&d.null_stream);
+        for (auto& entry : d.streams) consider(entry.second.get());
+        if (!next) {
+            // Cannot happen: a wait names a record queued before it.
+            std::fprintf(stderr, "fake libcuda: queued work waits for an event that no stream will record\n");
+            std::abort();
+        }
+        Work w = std::move(next->queue.front());
+        next->queue.pop_front();
+        if (w.kind == Work::RUN) w.work();
+        if (w.kind == Work::RECORD) {
+            w.event->completed = std::max(w.event->completed, w.generation);
+            w.event->at = std::chrono::steady_clock::now();
+        }
+    }
+}
+
+void run_all(Driver& d) {
+    run_until(d, [&] {
+        if (!d.null_stream.queue.empty()) return false;
+        for (auto& entry : d.streams)
+            if (!entry.second->queue.empty()) return false;
+        return true;
+    });
+}
+
+void queue(Driver& d, Stream* s, Work w) {
+    s->queue.push_back(std::move(w));
+    if (stream_order() == StreamOrder::EAGER) run_all(d);
+}
+
+// Queues `work` on `s`; with `wait`, runs the queues until it has run (a
+// copy into pageable host memory returns only then, as on a GPU).
+void submit(Driver& d, Stream* s, std::function<void()> work, bool wait) {
+    auto ran = std::make_shared<bool>(false);
+    queue(d, s, {Work::RUN, [work = std::move(work), ran] {
+                     work();
+                     *ran = true;
+                 }, nullptr, 0});
+    if (wait) run_until(d, [&] { return *ran; });
+}
+
 }  // namespace
 
 #define LOCKED Driver& d = driver(); std::lock_guard<std::recursive_mutex> guard(d.lock)
@@ -363,55 +482,89 @@ API cuCtxGetDevice(CUdevice* dev) {
     *dev = 0;
     return OK;
 }
-API cuCtxSynchronize() { return OK; }
-
-API cuStreamCreate(void** stream, unsigned) {
+API cuCtxSynchronize() {
     LOCKED;
-    *stream = new char;
-    d.streams.insert(*stream);
+    run_all(d);
+    return OK;
+}
+
+API cuStreamCreate(void** stream, unsigned flags) {
+    LOCKED;
+    // A blocking stream's implicit ordering with the null stream is not
+    // modelled; cudarc makes only non-blocking ones.
+    if (!(flags & 1)) {
+        std::fprintf(stderr, "fake libcuda: cuStreamCreate without CU_STREAM_NON_BLOCKING is not supported\n");
+        return INVALID_VALUE;
+    }
+    auto s = std::make_unique<Stream>();
+    s->created = ++d.streams_created;
+    *stream = s.get();
+    d.streams[*stream] = std::move(s);
     return OK;
 }
 API cuStreamCreateWithPriority(void** stream, unsigned flags, int) { return cuStreamCreate(stream, flags); }
 API cuStreamDestroy_v2(void* stream) {
     LOCKED;
-    if (!d.streams.erase(stream)) return INVALID_HANDLE;
-    delete static_cast<char*>(stream);
+    Stream* s = find_stream(d, stream);
+    if (!s || s == &d.null_stream) return INVALID_HANDLE;
+    run_until(d, [&] { return s->queue.empty(); });  // its work still runs, as on a GPU
+    d.streams.erase(stream);
     return OK;
 }
-API cuStreamSynchronize(void*) { return OK; }
-API cuStreamQuery(void*) { return OK; }
-API cuStreamWaitEvent(void*, void*, unsigned) { return OK; }
+API cuStreamSynchronize(void* stream) {
+    LOCKED;
+    Stream* s = find_stream(d, stream);
+    if (!s) return INVALID_HANDLE;
+    run_until(d, [&] { return s->queue.empty(); });
+    return OK;
+}
+API cuStreamQuery(void* stream) { return cuStreamSynchronize(stream); }
+API cuStreamWaitEvent(void* stream, void* event, unsigned) {
+    LOCKED;
+    Stream* s = find_stream(d, stream);
+    auto e = find_event(d, event);
+    if (!s || !e) return INVALID_HANDLE;
+    queue(d, s, {Work::WAIT, {}, e, e->recorded});
+    return OK;
+}
 
 API cuEventCreate(void** event, unsigned) {
     LOCKED;
-    auto* e = new Event{std::chrono::steady_clock::now()};
-    d.events.insert(e);
-    *event = e;
+    auto e = std::make_shared<Event>();
+    e->at = std::chrono::steady_clock::now();
+    *event = e.get();
+    d.events[e.get()] = e;
     return OK;
 }
-API cuEventRecord(void* event, void*) {
+API cuEventRecord(void* event, void* stream) {
     LOCKED;
-    auto* e = static_cast<Event*>(event);
-    if (!d.events.count(e)) return INVALID_HANDLE;
-    e->at = std::chrono::steady_clock::now();
+    Stream* s = find_stream(d, stream);
+    auto e = find_event(d, event);
+    if (!s || !e) return INVALID_HANDLE;
+    queue(d, s, {Work::RECORD, {}, e, ++e->recorded});
     return OK;
 }
 API cuEventRecordWithFlags(void* event, void* stream, unsigned) { return cuEventRecord(event, stream); }
-API cuEventSynchronize(void*) { return OK; }
-API cuEventQuery(void*) { return OK; }
+API cuEventSynchronize(void* event) {
+    LOCKED;
+    auto e = find_event(d, event);
+    if (!e) return INVALID_HANDLE;
+    run_until(d, [&] { return e->completed >= e->recorded; });
+    return OK;
+}
+API cuEventQuery(void* event) { return cuEventSynchronize(event); }
 API cuEventElapsedTime(float* ms, void* start, void* end) {
     LOCKED;
-    auto *a = static_cast<Event*>(start), *b = static_cast<Event*>(end);
-    if (!d.events.count(a) || !d.events.count(b)) return INVALID_HANDLE;
+    auto a = find_event(d, start), b = find_event(d, end);
+    if (!a || !b || !a->recorded || !b->recorded) return INVALID_HANDLE;
+    if (a->completed < a->recorded || b->completed < b->recorded) return NOT_READY;
     *ms = std::chrono::duration<float, std::milli>(b->at - a->at).count();
     return OK;
 }
 API cuEventElapsedTime_v2(float* ms, void* start, void* end) { return cuEventElapsedTime(ms, start, end); }
 API cuEventDestroy_v2(void* event) {
     LOCKED;
-    auto* e = static_cast<Event*>(event);
-    if (!d.events.erase(e)) return INVALID_HANDLE;
-    delete e;
+    if (!d.events.erase(static_cast<Event*>(event))) return INVALID_HANDLE;
     return OK;
 }
 
@@ -426,62 +579,89 @@ API cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
     return OK;
 }
 API cuMemAllocAsync(CUdeviceptr* p, size_t bytes, void*) { return cuMemAlloc_v2(p, bytes); }
+// As on a GPU, freeing waits for the work queued before it.
 API cuMemFree_v2(CUdeviceptr p) {
     LOCKED;
+    run_all(d);
     auto it = d.allocations.find(uintptr_t(p));
     if (it == d.allocations.end()) return INVALID_VALUE;
     guarded_free(it->second.mapping);
     d.allocations.erase(it);
     return OK;
 }
-API cuMemFreeAsync(CUdeviceptr p, void*) { return cuMemFree_v2(p); }
+API cuMemFreeAsync(CUdeviceptr p, void* stream) {
+    LOCKED;
+    Stream* s = find_stream(d, stream);
+    if (!s) return INVALID_HANDLE;
+    if (!d.allocations.count(uintptr_t(p))) return INVALID_VALUE;
+    submit(d, s, [p] { cuMemFree_v2(p); }, false);
+    return OK;
+}
 API cuMemGetInfo_v2(size_t* free_bytes, size_t* total) {
     *free_bytes = size_t(8) << 30;
     *total = size_t(16) << 30;
     return OK;
 }
 
-static CUresult copy(void* dst, const void* src, size_t bytes, CUdeviceptr dev_a, size_t a_bytes,
-                     CUdeviceptr dev_b, size_t b_bytes) {
+// A copy queued on `stream`. A host source is read now (a GPU stages
+// pageable memory before the call returns); a host destination is written
+// before the call returns, once the stream's earlier work has run.
+static CUresult copy(void* stream, void* dst, const void* src, size_t bytes, CUdeviceptr dev_dst,
+                     CUdeviceptr dev_src) {
     LOCKED;
-    if ((dev_a && !inside_allocation(d, dev_a, a_bytes)) || (dev_b && !inside_allocation(d, dev_b, b_bytes)))
+    Stream* s = find_stream(d, stream);
+    if (!s) return INVALID_HANDLE;
+    if ((dev_dst && !inside_allocation(d, dev_dst, bytes)) || (dev_src && !inside_allocation(d, dev_src, bytes)))
         return INVALID_VALUE;
-    std::memmove(dst, src, bytes);
+    if (!dev_src) {
+        auto staged = std::make_shared<std::vector<unsigned char>>(static_cast<const unsigned char*>(src),
+                                                                   static_cast<const unsigned char*>(src) + bytes);
+        submit(d, s, [dst, staged] { std::memcpy(dst, staged->data(), staged->size()); }, false);
+    } else {
+        submit(d, s, [dst, src, bytes] { std::memmove(dst, src, bytes); }, !dev_dst);
+    }
     return OK;
 }
+static void* at(CUdeviceptr p) { return reinterpret_cast<void*>(p); }
 API cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t bytes) {
-    return copy(reinterpret_cast<void*>(dst), src, bytes, dst, bytes, 0, 0);
+    return copy(nullptr, at(dst), src, bytes, dst, 0);
 }
-API cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t bytes) {
-    return copy(dst, reinterpret_cast<const void*>(src), bytes, src, bytes, 0, 0);
-}
+API cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t bytes) { return copy(nullptr, dst, at(src), bytes, 0, src); }
 API cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
-    return copy(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(src), bytes, dst, bytes, src, bytes);
+    return copy(nullptr, at(dst), at(src), bytes, dst, src);
 }
-API cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t bytes, void*) {
-    return cuMemcpyHtoD_v2(dst, src, bytes);
+API cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t bytes, void* stream) {
+    return copy(stream, at(dst), src, bytes, dst, 0);
 }
-API cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t bytes, void*) {
-    return cuMemcpyDtoH_v2(dst, src, bytes);
+API cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t bytes, void* stream) {
+    return copy(stream, dst, at(src), bytes, 0, src);
 }
-API cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes, void*) {
-    return cuMemcpyDtoD_v2(dst, src, bytes);
+API cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes, void* stream) {
+    return copy(stream, at(dst), at(src), bytes, dst, src);
 }
-API cuMemsetD8_v2(CUdeviceptr dst, unsigned char value, size_t n) {
+static CUresult set_memory(void* stream, CUdeviceptr dst, unsigned value, size_t n, size_t width) {
     LOCKED;
-    if (!inside_allocation(d, dst, n)) return INVALID_VALUE;
-    std::memset(reinterpret_cast<void*>(dst), value, n);
+    Stream* s = find_stream(d, stream);
+    if (!s) return INVALID_HANDLE;
+    if (!inside_allocation(d, dst, n * width)) return INVALID_VALUE;
+    submit(d, s,
+           [dst, value, n, width] {
+               if (width == 1) std::memset(at(dst), int(value), n);
+               auto* w = static_cast<unsigned*>(at(dst));
+               if (width == 4)
+                   for (size_t i = 0; i < n; ++i) w[i] = value;
+           },
+           false);
     return OK;
 }
-API cuMemsetD8Async(CUdeviceptr dst, unsigned char value, size_t n, void*) { return cuMemsetD8_v2(dst, value, n); }
-API cuMemsetD32_v2(CUdeviceptr dst, unsigned value, size_t n) {
-    LOCKED;
-    if (!inside_allocation(d, dst, n * 4)) return INVALID_VALUE;
-    auto* w = reinterpret_cast<unsigned*>(dst);
-    for (size_t i = 0; i < n; ++i) w[i] = value;
-    return OK;
+API cuMemsetD8_v2(CUdeviceptr dst, unsigned char value, size_t n) { return set_memory(nullptr, dst, value, n, 1); }
+API cuMemsetD8Async(CUdeviceptr dst, unsigned char value, size_t n, void* stream) {
+    return set_memory(stream, dst, value, n, 1);
 }
-API cuMemsetD32Async(CUdeviceptr dst, unsigned value, size_t n, void*) { return cuMemsetD32_v2(dst, value, n); }
+API cuMemsetD32_v2(CUdeviceptr dst, unsigned value, size_t n) { return set_memory(nullptr, dst, value, n, 4); }
+API cuMemsetD32Async(CUdeviceptr dst, unsigned value, size_t n, void* stream) {
+    return set_memory(stream, dst, value, n, 4);
+}
 
 API cuModuleLoadData(void** module, const void* image) {
     LOCKED;
@@ -509,6 +689,7 @@ API cuModuleLoadData(void** module, const void* image) {
 }
 API cuModuleUnload(void* module) {
     LOCKED;
+    run_all(d);
     auto* m = static_cast<Module*>(module);
     if (!d.modules.erase(m)) return INVALID_HANDLE;
     delete m;
@@ -533,7 +714,10 @@ API cuModuleGetFunction(void** function, void* module, const char* name) {
     }
     // Without the attribute, static and dynamic shared memory share 48 KiB.
     const int default_dynamic = std::max(0, 48 * 1024 - int(needs.static_smem));
-    auto* f = new Function{name, it->second.launch, max_threads, needs, default_dynamic};
+    const FakeEntry& entry = it->second;
+    auto* f = new Function{name, entry.launch, max_threads,
+                           std::vector<unsigned>(entry.param_bytes, entry.param_bytes + entry.param_count), needs,
+                           default_dynamic};
     d.functions.insert(f);
     *function = f;
     return OK;
@@ -578,10 +762,11 @@ API cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int* blocks, void* f, i
 }
 
 API cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
-                   unsigned bz, unsigned smem, void*, void** params, void** extra) {
+                   unsigned bz, unsigned smem, void* stream, void** params, void** extra) {
     LOCKED;
     auto* f = static_cast<Function*>(function);
-    if (!d.functions.count(f)) return INVALID_HANDLE;
+    Stream* s = find_stream(d, stream);
+    if (!d.functions.count(f) || !s) return INVALID_HANDLE;
     if (extra || !params) return INVALID_VALUE;
     const unsigned long long threads = 1ull * bx * by * bz;
     if (gx == 0 || gy == 0 || gz == 0 || threads == 0 || gy > 65535 || gz > 65535 || bz > 64 ||
@@ -597,12 +782,31 @@ API cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsign
                      "fake libcuda: %s grid (%u,%u,%u) block (%u,%u,%u) smem %u + %u static, registers %llu of %llu\n",
                      f->name.c_str(), gx, gy, gz, bx, by, bz, smem, needs.static_smem,
                      needs.registers ? block_registers(needs.registers, threads) : 0ull, register_file());
-    if (!skipped(f->name)) {
-        install_fault_report();
-        running_kernel = f->name.c_str();
-        f->launch({gx, gy, gz}, {bx, by, bz}, smem, params);
-        running_kernel = nullptr;
+    if (skipped(f->name)) return OK;
+    // The arguments are read now, as a GPU's driver does: the caller's
+    // copies may be gone when the launch runs.
+    std::vector<size_t> offsets;
+    size_t total = 0;
+    for (unsigned bytes : f->param_bytes) {
+        total = (total + 15) / 16 * 16;
+        offsets.push_back(total);
+        total += bytes;
     }
+    auto args = std::make_shared<std::vector<std::max_align_t>>(total / sizeof(std::max_align_t) + 1);
+    auto* base = reinterpret_cast<unsigned char*>(args->data());
+    for (size_t i = 0; i < offsets.size(); ++i) std::memcpy(base + offsets[i], params[i], f->param_bytes[i]);
+    submit(d, s,
+           [name = f->name, launch = f->launch, grid = FakeDim3{gx, gy, gz}, block = FakeDim3{bx, by, bz}, smem, args,
+            offsets] {
+               auto* base = reinterpret_cast<unsigned char*>(args->data());
+               std::vector<void*> pointers;
+               for (size_t offset : offsets) pointers.push_back(base + offset);
+               install_fault_report();
+               running_kernel = name.c_str();
+               launch(grid, block, smem, pointers.data());
+               running_kernel = nullptr;
+           },
+           false);
     return OK;
 }
 
@@ -615,6 +819,7 @@ static const char* error_text(CUresult e) {
         case INVALID_IMAGE: return "invalid module image (fake libcuda)";
         case INVALID_HANDLE: return "invalid resource handle (fake libcuda)";
         case NOT_FOUND: return "named symbol not found in the unit libraries (fake libcuda)";
+        case NOT_READY: return "device not ready: the event's work has not run (fake libcuda)";
         case LAUNCH_OUT_OF_RESOURCES:
             return "too many resources requested for launch: threads beyond the kernel's __launch_bounds__, "
                    "registers beyond the register file, or shared memory beyond its attribute (fake libcuda)";

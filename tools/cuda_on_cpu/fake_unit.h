@@ -16,8 +16,7 @@ inline void fake_call(void (*kernel)(Args...), void** params, std::index_sequenc
 }
 
 // One launch: the arguments are read once, before the threads start (they
-// are by-value kernel parameters; cudarc keeps them alive until the call
-// returns, and the launch runs to completion inside it).
+// are by-value kernel parameters; the driver copied them at cuLaunchKernel).
 template <class... Args>
 inline void fake_launch(void (*kernel)(Args...), FakeDim3 grid, FakeDim3 block, size_t dynamic_smem,
                         void** params) {
@@ -37,9 +36,19 @@ inline void fake_launch(void (*kernel)(Args...), FakeDim3 grid, FakeDim3 block, 
                 [&] { fake_call(kernel, params, std::index_sequence_for<Args...>{}); });
 }
 
-#define FAKE_ENTRY(name, limit)                                                            \
+template <class... Args>
+constexpr unsigned fake_param_count(void (*)(Args...)) {
+    return sizeof...(Args);
+}
+template <class... Args>
+const unsigned* fake_param_bytes(void (*)(Args...)) {
+    static const unsigned bytes[] = {unsigned(sizeof(std::remove_reference_t<Args>))..., 0u};
+    return bytes;
+}
+
+#define FAKE_ENTRY(name, limit)                                                                        \
     {#name, [](FakeDim3 g, FakeDim3 b, size_t smem, void** p) { fake_launch(&name, g, b, smem, p); }, \
-     unsigned(limit)},
+     unsigned(limit), fake_param_count(&name), fake_param_bytes(&name)},
 
 extern "C" __attribute__((visibility("default"))) const FakeEntry* shim_unit_entries(size_t* count) {
     static const FakeEntry entries[] = {FAKE_ENTRIES};

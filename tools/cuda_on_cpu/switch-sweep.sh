@@ -4,6 +4,9 @@
 # switch of src/backend/cuda (README "Kernel switches"), each flipped from
 # its default, on the operators it routes. A route a GPU has never run gets
 # its host code and kernels checked against the CPU reference here first.
+# The two-stream backward runs twice: the stand-in's default stream order,
+# then the newer stream first (fake_libcuda.cpp: one of the two shows a
+# missing event wait).
 #   tools/cuda_on_cpu/switch-sweep.sh [SEED] [ONLY]   (ONLY: a switch name fragment)
 # Prints one line per run, then "sweep: P of R runs passed, L listed", and
 # exits 1 if any run failed; logs go to
@@ -35,6 +38,8 @@ runs=(
     "SLIMMABLE_GEMM_WGMMA=1;SLIMMABLE_GEMM_WGMMA_STAGES=4;SLIMMABLE_GEMM_WGMMA_OVERLAP=1 conv2d"
     "SLIMMABLE_GEMM_WGMMA=1;SLIMMABLE_GEMM_WGMMA_BK=32 conv2d"
     "SLIMMABLE_WGRAD_SPLIT_BLOCKS=264 conv2d_wgrad"
+    "SLIMMABLE_CONV_BACKWARD_STREAMS=1 conv2d_backward"
+    "SLIMMABLE_CONV_BACKWARD_STREAMS=1;SLIMMABLE_FAKE_CUDA_STREAMS=newest conv2d_backward"
     "SLIMMABLE_GEMM_LDSM=0 conv2d"
     "SLIMMABLE_GEMM_LDSM=1 conv2d"
     "SLIMMABLE_GEMM_LDSM_BF16=1 conv2d"
