@@ -5,18 +5,9 @@
 // A function is found by its name in the unit libraries, once the module
 // image (PTX or a cubin) shows the kernel.
 //
-// Streams run late, as a GPU's do: a launch, copy, memset or event record
-// is queued on its stream and runs when the host waits for it (a stream,
-// event or context synchronize, a copy to host memory, a free). Then the
-// queued work runs one item at a time, each stream in its own order, a
-// cuStreamWaitEvent holding its stream until the event's record has run.
-// Which stream goes next when several could is SLIMMABLE_FAKE_CUDA_STREAMS:
-// `oldest` (default: the stream created first, the null stream before any
-// other), `newest` (the one created last), or `eager` (every call runs at
-// once, in the order made). A missing event wait between two streams then
-// shows as a wrong result under one of the first two orders: under
-// `newest` the second stream's work overtakes the first's earlier work,
-// under `oldest` the first stream's later work overtakes the second's.
+// Streams run late, as a GPU's do (fake_streams.h): queued work runs when
+// the host waits for it, and SLIMMABLE_FAKE_CUDA_STREAMS picks which
+// stream goes first, so that a missing event wait between two shows.
 //
 // Why: the CUDA backend's host code (routes, launch shapes, argument
 // order, split-K zeroing, views, the trainer's step) runs unchanged against
@@ -50,7 +41,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -61,6 +51,7 @@
 
 #include "cubin_resources.h"
 #include "fake_abi.h"
+#include "fake_streams.h"
 #include "guarded_memory.h"
 
 using CUresult = int;
@@ -91,24 +82,6 @@ struct Allocation {
     size_t bytes;
     GuardedMapping mapping;
 };
-struct Event {
-    std::chrono::steady_clock::time_point at;
-    unsigned long long recorded = 0;   // records queued
-    unsigned long long completed = 0;  // records run
-};
-// One queued item: run `work`, or mark `event`'s record `generation` as
-// run, or wait until it has been.
-struct Work {
-    enum Kind { RUN, RECORD, WAIT } kind;
-    std::function<void()> work;
-    std::shared_ptr<Event> event;
-    unsigned long long generation = 0;
-};
-struct Stream {
-    unsigned long long created;  // creation order; the null stream is 0
-    std::deque<Work> queue;
-};
-
 struct Driver {
     std::recursive_mutex lock;
     bool units_loaded = false;
@@ -119,9 +92,7 @@ struct Driver {
     // Destroyed events live on while queued work names them.
     std::map<Event*, std::shared_ptr<Event>> events;
     std::set<Module*> modules;
-    Stream null_stream{0, {}};
-    std::map<void*, std::unique_ptr<Stream>> streams;
-    unsigned long long streams_created = 0;
+    Streams streams;
     int context_token = 0;
 };
 
@@ -325,90 +296,18 @@ void install_fault_report() {
 }
 
 
-enum class StreamOrder { OLDEST, NEWEST, EAGER };
-
-StreamOrder stream_order() {
-    static const StreamOrder order = [] {
-        const char* v = std::getenv("SLIMMABLE_FAKE_CUDA_STREAMS");
-        if (!v || !*v || std::strcmp(v, "oldest") == 0) return StreamOrder::OLDEST;
-        if (std::strcmp(v, "newest") == 0) return StreamOrder::NEWEST;
-        if (std::strcmp(v, "eager") == 0) return StreamOrder::EAGER;
-        std::fprintf(stderr, "fake libcuda: SLIMMABLE_FAKE_CUDA_STREAMS=%s: use oldest, newest or eager\n", v);
-        std::exit(2);
-    }();
-    return order;
-}
-
-// The stream a handle names: 0 and the legacy and per-thread handles (1,
-// 2) are the null stream, which this one-context driver does not split.
-Stream* find_stream(Driver& d, void* handle) {
-    if (uintptr_t(handle) <= 2) return &d.null_stream;
-    auto it = d.streams.find(handle);
-    return it == d.streams.end() ? nullptr : it->second.get();
-}
-
 std::shared_ptr<Event> find_event(Driver& d, void* handle) {
     auto it = d.events.find(static_cast<Event*>(handle));
     return it == d.events.end() ? nullptr : it->second;
 }
 
-bool runnable(const Stream& s) {
-    if (s.queue.empty()) return false;
-    const Work& w = s.queue.front();
-    return w.kind != Work::WAIT || w.event->completed >= w.generation;
-}
-
-// Runs queued items one at a time, the next one from the stream that
-// SLIMMABLE_FAKE_CUDA_STREAMS puts first among those that can go on, until
-// `done` holds.
-void run_until(Driver& d, const std::function<bool()>& done) {
-    while (!done()) {
-        Stream* next = nullptr;
-        auto consider = [&](Stream* s) {
-            if (!runnable(*s)) return;
-            const bool newer = next && s->created > next->created;
-            if (!next || (stream_order() == StreamOrder::NEWEST) == newer) next = s;
-        };
-        consider(&d.null_stream);
-        for (auto& entry : d.streams) consider(entry.second.get());
-        if (!next) {
-            // Cannot happen: a wait names a record queued before it.
-            std::fprintf(stderr, "fake libcuda: queued work waits for an event that no stream will record\n");
-            std::abort();
-        }
-        Work w = std::move(next->queue.front());
-        next->queue.pop_front();
-        if (w.kind == Work::RUN) w.work();
-        if (w.kind == Work::RECORD) {
-            w.event->completed = std::max(w.event->completed, w.generation);
-            w.event->at = std::chrono::steady_clock::now();
-        }
-    }
-}
-
-void run_all(Driver& d) {
-    run_until(d, [&] {
-        if (!d.null_stream.queue.empty()) return false;
-        for (auto& entry : d.streams)
-            if (!entry.second->queue.empty()) return false;
-        return true;
-    });
-}
-
-void queue(Driver& d, Stream* s, Work w) {
-    s->queue.push_back(std::move(w));
-    if (stream_order() == StreamOrder::EAGER) run_all(d);
-}
-
-// Queues `work` on `s`; with `wait`, runs the queues until it has run (a
-// copy into pageable host memory returns only then, as on a GPU).
-void submit(Driver& d, Stream* s, std::function<void()> work, bool wait) {
-    auto ran = std::make_shared<bool>(false);
-    queue(d, s, {Work::RUN, [work = std::move(work), ran] {
-                     work();
-                     *ran = true;
-                 }, nullptr, 0});
-    if (wait) run_until(d, [&] { return *ran; });
+// Frees at once (cuMemFree_v2 first runs the work queued before it).
+CUresult release(Driver& d, CUdeviceptr p) {
+    auto it = d.allocations.find(uintptr_t(p));
+    if (it == d.allocations.end()) return INVALID_VALUE;
+    guarded_free(it->second.mapping);
+    d.allocations.erase(it);
+    return OK;
 }
 
 }  // namespace
@@ -484,7 +383,7 @@ API cuCtxGetDevice(CUdevice* dev) {
 }
 API cuCtxSynchronize() {
     LOCKED;
-    run_all(d);
+    d.streams.run_all();
     return OK;
 }
 
@@ -496,35 +395,28 @@ API cuStreamCreate(void** stream, unsigned flags) {
         std::fprintf(stderr, "fake libcuda: cuStreamCreate without CU_STREAM_NON_BLOCKING is not supported\n");
         return INVALID_VALUE;
     }
-    auto s = std::make_unique<Stream>();
-    s->created = ++d.streams_created;
-    *stream = s.get();
-    d.streams[*stream] = std::move(s);
+    *stream = d.streams.create();
     return OK;
 }
 API cuStreamCreateWithPriority(void** stream, unsigned flags, int) { return cuStreamCreate(stream, flags); }
 API cuStreamDestroy_v2(void* stream) {
     LOCKED;
-    Stream* s = find_stream(d, stream);
-    if (!s || s == &d.null_stream) return INVALID_HANDLE;
-    run_until(d, [&] { return s->queue.empty(); });  // its work still runs, as on a GPU
-    d.streams.erase(stream);
-    return OK;
+    return d.streams.destroy(stream) ? OK : INVALID_HANDLE;
 }
 API cuStreamSynchronize(void* stream) {
     LOCKED;
-    Stream* s = find_stream(d, stream);
+    Stream* s = d.streams.find(stream);
     if (!s) return INVALID_HANDLE;
-    run_until(d, [&] { return s->queue.empty(); });
+    d.streams.run_until([&] { return s->queue.empty(); });
     return OK;
 }
 API cuStreamQuery(void* stream) { return cuStreamSynchronize(stream); }
 API cuStreamWaitEvent(void* stream, void* event, unsigned) {
     LOCKED;
-    Stream* s = find_stream(d, stream);
+    Stream* s = d.streams.find(stream);
     auto e = find_event(d, event);
     if (!s || !e) return INVALID_HANDLE;
-    queue(d, s, {Work::WAIT, {}, e, e->recorded});
+    d.streams.queue(s, {Work::WAIT, {}, e, e->recorded});
     return OK;
 }
 
@@ -538,10 +430,10 @@ API cuEventCreate(void** event, unsigned) {
 }
 API cuEventRecord(void* event, void* stream) {
     LOCKED;
-    Stream* s = find_stream(d, stream);
+    Stream* s = d.streams.find(stream);
     auto e = find_event(d, event);
     if (!s || !e) return INVALID_HANDLE;
-    queue(d, s, {Work::RECORD, {}, e, ++e->recorded});
+    d.streams.queue(s, {Work::RECORD, {}, e, ++e->recorded});
     return OK;
 }
 API cuEventRecordWithFlags(void* event, void* stream, unsigned) { return cuEventRecord(event, stream); }
@@ -549,7 +441,7 @@ API cuEventSynchronize(void* event) {
     LOCKED;
     auto e = find_event(d, event);
     if (!e) return INVALID_HANDLE;
-    run_until(d, [&] { return e->completed >= e->recorded; });
+    d.streams.run_until([&] { return e->completed >= e->recorded; });
     return OK;
 }
 API cuEventQuery(void* event) { return cuEventSynchronize(event); }
@@ -582,19 +474,15 @@ API cuMemAllocAsync(CUdeviceptr* p, size_t bytes, void*) { return cuMemAlloc_v2(
 // As on a GPU, freeing waits for the work queued before it.
 API cuMemFree_v2(CUdeviceptr p) {
     LOCKED;
-    run_all(d);
-    auto it = d.allocations.find(uintptr_t(p));
-    if (it == d.allocations.end()) return INVALID_VALUE;
-    guarded_free(it->second.mapping);
-    d.allocations.erase(it);
-    return OK;
+    d.streams.run_all();
+    return release(d, p);
 }
 API cuMemFreeAsync(CUdeviceptr p, void* stream) {
     LOCKED;
-    Stream* s = find_stream(d, stream);
+    Stream* s = d.streams.find(stream);
     if (!s) return INVALID_HANDLE;
     if (!d.allocations.count(uintptr_t(p))) return INVALID_VALUE;
-    submit(d, s, [p] { cuMemFree_v2(p); }, false);
+    d.streams.submit(s, [&d, p] { release(d, p); }, false);
     return OK;
 }
 API cuMemGetInfo_v2(size_t* free_bytes, size_t* total) {
@@ -609,16 +497,16 @@ API cuMemGetInfo_v2(size_t* free_bytes, size_t* total) {
 static CUresult copy(void* stream, void* dst, const void* src, size_t bytes, CUdeviceptr dev_dst,
                      CUdeviceptr dev_src) {
     LOCKED;
-    Stream* s = find_stream(d, stream);
+    Stream* s = d.streams.find(stream);
     if (!s) return INVALID_HANDLE;
     if ((dev_dst && !inside_allocation(d, dev_dst, bytes)) || (dev_src && !inside_allocation(d, dev_src, bytes)))
         return INVALID_VALUE;
     if (!dev_src) {
         auto staged = std::make_shared<std::vector<unsigned char>>(static_cast<const unsigned char*>(src),
                                                                    static_cast<const unsigned char*>(src) + bytes);
-        submit(d, s, [dst, staged] { std::memcpy(dst, staged->data(), staged->size()); }, false);
+        d.streams.submit(s, [dst, staged] { std::memcpy(dst, staged->data(), staged->size()); }, false);
     } else {
-        submit(d, s, [dst, src, bytes] { std::memmove(dst, src, bytes); }, !dev_dst);
+        d.streams.submit(s, [dst, src, bytes] { std::memmove(dst, src, bytes); }, !dev_dst);
     }
     return OK;
 }
@@ -641,10 +529,10 @@ API cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes, void* s
 }
 static CUresult set_memory(void* stream, CUdeviceptr dst, unsigned value, size_t n, size_t width) {
     LOCKED;
-    Stream* s = find_stream(d, stream);
+    Stream* s = d.streams.find(stream);
     if (!s) return INVALID_HANDLE;
     if (!inside_allocation(d, dst, n * width)) return INVALID_VALUE;
-    submit(d, s,
+    d.streams.submit(s,
            [dst, value, n, width] {
                if (width == 1) std::memset(at(dst), int(value), n);
                auto* w = static_cast<unsigned*>(at(dst));
@@ -689,7 +577,7 @@ API cuModuleLoadData(void** module, const void* image) {
 }
 API cuModuleUnload(void* module) {
     LOCKED;
-    run_all(d);
+    d.streams.run_all();
     auto* m = static_cast<Module*>(module);
     if (!d.modules.erase(m)) return INVALID_HANDLE;
     delete m;
@@ -765,7 +653,7 @@ API cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsign
                    unsigned bz, unsigned smem, void* stream, void** params, void** extra) {
     LOCKED;
     auto* f = static_cast<Function*>(function);
-    Stream* s = find_stream(d, stream);
+    Stream* s = d.streams.find(stream);
     if (!d.functions.count(f) || !s) return INVALID_HANDLE;
     if (extra || !params) return INVALID_VALUE;
     const unsigned long long threads = 1ull * bx * by * bz;
@@ -795,7 +683,7 @@ API cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsign
     auto args = std::make_shared<std::vector<std::max_align_t>>(total / sizeof(std::max_align_t) + 1);
     auto* base = reinterpret_cast<unsigned char*>(args->data());
     for (size_t i = 0; i < offsets.size(); ++i) std::memcpy(base + offsets[i], params[i], f->param_bytes[i]);
-    submit(d, s,
+    d.streams.submit(s,
            [name = f->name, launch = f->launch, grid = FakeDim3{gx, gy, gz}, block = FakeDim3{bx, by, bz}, smem, args,
             offsets] {
                auto* base = reinterpret_cast<unsigned char*>(args->data());
