@@ -225,3 +225,56 @@ pub fn conv2d(
     let p = conv_params(pass, a)?;
     backend.conv2d(pass, precision, &buffers(a), &p)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::cpu::CpuBackend;
+
+    /// A 3×3 conv 4 → 6 channels on a 2×4×5×5 input, its gradients through
+    /// `conv2d_backward` with `dx` and `dw` as given.
+    fn backward(be: &CpuBackend, dx: &Buffer, dw: &Buffer, x: &Buffer, w: &Buffer) -> Result<()> {
+        let dy = be.upload(&[0.5; 2 * 6 * 25]).unwrap();
+        let geometry = ConvGeometry {
+            groups: 1,
+            stride: [1, 1],
+            padding: [1, 1],
+        };
+        let (xv, wv, yv) = (
+            View::contiguous([2, 4, 5, 5]),
+            View::contiguous([6, 4, 3, 3]),
+            View::contiguous([2, 6, 5, 5]),
+        );
+        let dgrad = ConvArgs {
+            x: (dx, xv),
+            w: (w, wv),
+            y: (&dy, yv),
+            bias: None,
+            geometry,
+            accumulate: false,
+        };
+        let wgrad = ConvArgs {
+            x: (x, xv),
+            w: (dw, wv),
+            ..dgrad
+        };
+        conv2d_backward(be, Precision::F32, &dgrad, &wgrad)
+    }
+
+    #[test]
+    fn a_buffer_one_backward_pass_writes_and_the_other_reads_is_refused() {
+        let be = CpuBackend::new();
+        let buf = |len: usize| be.upload(&vec![0.25; len]).unwrap();
+        let (x, dx, w, dw) = (buf(200), buf(200), buf(216), buf(216));
+        backward(&be, &dx, &dw, &x, &w).expect("separate buffers are fine");
+        // dx is the wgrad's x; dw is the dgrad's weight: either pass could
+        // read what the other is writing.
+        for result in [
+            backward(&be, &x, &dw, &x, &w),
+            backward(&be, &dx, &w, &x, &w),
+        ] {
+            let text = result.expect_err("must be refused").to_string();
+            assert!(text.contains("may run at the same time"), "{text}");
+        }
+    }
+}
