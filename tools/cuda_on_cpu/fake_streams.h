@@ -124,6 +124,9 @@ public:
             next->queue.pop_front();
             if (w.kind == Work::RUN) w.work();
             if (w.kind == Work::RECORD) {
+                // (An event re-recorded on another stream whose later record
+                // runs first releases waits on the earlier one too: lenient
+                // there, where a GPU would hold them.)
                 w.event->completed = std::max(w.event->completed, w.generation);
                 w.event->at = std::chrono::steady_clock::now();
             }
