@@ -189,8 +189,7 @@ pub trait Backend {
         dgrad: (&ConvBuffers, &Conv2dParams),
         wgrad: (&ConvBuffers, &Conv2dParams),
     ) -> Result<()> {
-        self.conv2d(ConvPass::Dgrad, precision, dgrad.0, dgrad.1)?;
-        self.conv2d(ConvPass::Wgrad, precision, wgrad.0, wgrad.1)
+        conv2d_backward_in_turn(self, precision, dgrad, wgrad)
     }
 
     /// Resize, normalize and pack images from `src` into `dst` as described
@@ -314,6 +313,18 @@ pub trait Backend {
 }
 
 /// [`Backend::sgd_step_many`] as one [`Backend::sgd_step`] per slot.
+/// The default `conv2d_backward`: the dgrad, then the wgrad (also CUDA's
+/// when its second stream is not asked for).
+pub(crate) fn conv2d_backward_in_turn<B: Backend + ?Sized>(
+    be: &B,
+    precision: Precision,
+    dgrad: (&ConvBuffers, &Conv2dParams),
+    wgrad: (&ConvBuffers, &Conv2dParams),
+) -> Result<()> {
+    be.conv2d(ConvPass::Dgrad, precision, dgrad.0, dgrad.1)?;
+    be.conv2d(ConvPass::Wgrad, precision, wgrad.0, wgrad.1)
+}
+
 pub(crate) fn sgd_step_each<B: Backend + ?Sized>(
     backend: &B,
     slots: &[SgdSlot<'_>],

@@ -6,7 +6,7 @@
 //! of the full-size gradient untouched.
 
 use super::{Case, CaseOutput, Tolerance, poisoned};
-use crate::backend::{Backend, ConvPass, Precision};
+use crate::backend::{Backend, Buffer, ConvPass, Precision};
 use crate::ops::{self, ConvArgs, ConvGeometry};
 use crate::rng::Rng;
 use crate::view::View;
@@ -339,32 +339,18 @@ fn run_pass(
                 be.upload(&random(&mut rng, x_len))?,
                 be.upload(&random(&mut rng, y_len))?,
             );
-            // Gradients accumulate: random values inside the slice (earlier
-            // passes), sentinels outside that must survive untouched.
-            let mut dw_before = poisoned(st.w_len, &w_idx, &mut rng);
-            for &i in &w_idx {
-                dw_before[i] = rng.uniform_f32(-1.0, 1.0);
-            }
-            let mut db_before = poisoned(s.oc.0, &b_idx, &mut rng);
-            for &i in &b_idx {
-                db_before[i] = rng.uniform_f32(-1.0, 1.0);
-            }
+            let dw_before = accumulating(st.w_len, &w_idx, &mut rng);
+            let db_before = accumulating(s.oc.0, &b_idx, &mut rng);
             let (dw, db) = (be.upload(&dw_before)?, be.upload(&db_before)?);
             ops::conv2d(be, pass, precision, &args(&x, &dw, &dy, &db))?;
-            let mut out = vec![CaseOutput {
-                name: "dw",
-                values: be.download(&dw)?,
-                written: w_idx,
-                before: dw_before,
-            }];
-            if s.bias {
-                out.push(CaseOutput {
-                    name: "db",
-                    values: be.download(&db)?,
-                    written: b_idx,
-                    before: db_before,
-                });
-            }
+            let mut out = Vec::new();
+            push_weight_gradients(
+                be,
+                s,
+                &mut out,
+                (&dw, dw_before, w_idx),
+                (&db, db_before, b_idx),
+            )?;
             Ok(out)
         }
     }
@@ -395,14 +381,8 @@ fn run_backward(
         be.upload(&rng.vec_f32(y_len))?,
     );
     let dx_before = poisoned(x_len, &x_idx, &mut rng);
-    let mut dw_before = poisoned(st.w_len, &w_idx, &mut rng);
-    for &i in &w_idx {
-        dw_before[i] = rng.uniform_f32(-1.0, 1.0);
-    }
-    let mut db_before = poisoned(s.oc.0, &b_idx, &mut rng);
-    for &i in &b_idx {
-        db_before[i] = rng.uniform_f32(-1.0, 1.0);
-    }
+    let dw_before = accumulating(st.w_len, &w_idx, &mut rng);
+    let db_before = accumulating(s.oc.0, &b_idx, &mut rng);
     let (dx, dw, db) = (
         be.upload(&dx_before)?,
         be.upload(&dw_before)?,
@@ -423,29 +403,57 @@ fn run_backward(
         ..dgrad
     };
     ops::conv2d_backward(be, precision, &dgrad, &wgrad)?;
-    let mut out = vec![
-        CaseOutput {
-            name: "dx",
-            values: be.download(&dx)?,
-            written: x_idx,
-            before: dx_before,
-        },
-        CaseOutput {
-            name: "dw",
-            values: be.download(&dw)?,
-            written: w_idx,
-            before: dw_before,
-        },
-    ];
+    let mut out = vec![CaseOutput {
+        name: "dx",
+        values: be.download(&dx)?,
+        written: x_idx,
+        before: dx_before,
+    }];
+    push_weight_gradients(
+        be,
+        s,
+        &mut out,
+        (&dw, dw_before, w_idx),
+        (&db, db_before, b_idx),
+    )?;
+    Ok(out)
+}
+
+/// A gradient buffer before a wgrad: gradients accumulate, so random values
+/// inside the slice (earlier passes) and sentinels outside it that must
+/// survive untouched.
+fn accumulating(len: usize, written: &[usize], rng: &mut Rng) -> Vec<f32> {
+    let mut v = poisoned(len, written, rng);
+    for &i in written {
+        v[i] = rng.uniform_f32(-1.0, 1.0);
+    }
+    v
+}
+
+/// A wgrad's outputs: dw, and db when the layer has a bias; each as
+/// (buffer, contents before, indices written).
+fn push_weight_gradients(
+    be: &dyn Backend,
+    s: &Shape,
+    out: &mut Vec<CaseOutput>,
+    dw: (&Buffer, Vec<f32>, Vec<usize>),
+    db: (&Buffer, Vec<f32>, Vec<usize>),
+) -> crate::Result<()> {
+    out.push(CaseOutput {
+        name: "dw",
+        values: be.download(dw.0)?,
+        written: dw.2,
+        before: dw.1,
+    });
     if s.bias {
         out.push(CaseOutput {
             name: "db",
-            values: be.download(&db)?,
-            written: b_idx,
-            before: db_before,
+            values: be.download(db.0)?,
+            written: db.2,
+            before: db.1,
         });
     }
-    Ok(out)
+    Ok(())
 }
 
 pub fn cases() -> Vec<Case> {

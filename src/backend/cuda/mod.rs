@@ -350,8 +350,7 @@ impl Backend for CudaBackend {
         wgrad: (&ConvBuffers, &Conv2dParams),
     ) -> Result<()> {
         if !backward_streams_enabled() {
-            self.conv2d(ConvPass::Dgrad, precision, dgrad.0, dgrad.1)?;
-            return self.conv2d(ConvPass::Wgrad, precision, wgrad.0, wgrad.1);
+            return super::conv2d_backward_in_turn(self, precision, dgrad, wgrad);
         }
         let b = self.backward_streams()?;
         let err = |what| move |e| driver_err(what, e);
