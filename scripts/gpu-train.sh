@@ -34,6 +34,7 @@ CMP="${CMP_EPOCHS:-4}"
 END=$((SECONDS + ${BUDGET:-540}))
 left() { echo $((END - SECONDS > 1 ? END - SECONDS : 1)); }
 RUN_OUT="$OUT"   # where ours() and start_torch() write
+RUNS="${RUNS:-/tmp/runs}"   # the trainers' own folders (checkpoints stay here)
 # WARMUP_EPOCHS=E: both trainers warm the learning rate up linearly for E
 # epochs (the recipe travels to PyTorch in the init checkpoint). Without it
 # the fmnist-full recipe's first iterations blow up (cross-entropy from 2.3
@@ -49,10 +50,10 @@ if [ -n "${LR:-}" ]; then warm+=(--lr "$LR"); fi
 ours() { # name, extra train arguments...
     local name="$1"; shift
     timeout "$(left)" "$BIN" train --overwrite --preset "$PRESET" --data-dir "$DATA" \
-        --out "/tmp/runs/$name" --log-every 200 "${warm[@]}" "$@" >"$RUN_OUT/$name.log" 2>&1
+        --out "$RUNS/$name" --log-every 200 "${warm[@]}" "$@" >"$RUN_OUT/$name.log" 2>&1
     echo "$name: exit $? after $SECONDS s" | tee -a "$OUT/status.txt"
     mkdir -p "$RUN_OUT/$name"
-    cp /tmp/runs/"$name"/{results.json,results.csv,table.txt,accuracy_vs_macs.svg,accuracy_vs_macs.png} \
+    cp "$RUNS/$name"/{results.json,results.csv,table.txt,accuracy_vs_macs.svg,accuracy_vs_macs.png} \
         "$RUN_OUT/$name/" 2>/dev/null
 }
 
@@ -64,7 +65,7 @@ ours() { # name, extra train arguments...
 # the spread reached about a point, see results/2026-11-27-seeds-cpu).
 torch_pids=""
 start_torch() { # seed
-    local init="/tmp/runs/init-$1"
+    local init="$RUNS/init-$1"
     "$BIN" train --overwrite --preset "$PRESET" --data-dir "$DATA" --epochs 0 --skip-eval --seed "$1" \
         "${warm[@]}" --out "$init" >"$RUN_OUT/init.log" 2>&1
     timeout "$(left)" python3 tools/reference_trainer.py --device "$TORCH_DEVICE" --data "$DATA" \
@@ -127,6 +128,7 @@ if [ "${PYTORCH:-1}" = 1 ]; then
     wait_torch
     ours "mutualnet-${CMP}ep" --epochs "$CMP"
 fi
-for f in "$OUT"/*/table.txt; do echo "== $f"; cat "$f"; done
+# (No table when the budget stopped every run: the glob stays literal.)
+for f in "$OUT"/*/table.txt; do [ -f "$f" ] && { echo "== $f"; cat "$f"; }; done
 python3 tools/compare_runs.py "$OUT" | tee "$OUT/comparison.md"
 pack
