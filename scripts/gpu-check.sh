@@ -451,6 +451,26 @@ for name in sorted(gbs):
         print(f"{name:<36} {gbs[name]:>6} of {copy:>6} GB/s: {100 * float(gbs[name]) / float(copy):5.1f}%")
 PY
     fi
+    # The 224-px resize rows against a fill of their output arena (writes
+    # alone, tools/bench_torch.py): how much of the gap to 60% of the copy
+    # bandwidth the stores leave.
+    if [ -f "$OUT/bench.txt" ] && [ -f "$OUT/torch.json" ]; then
+        echo "=== resize against the writes alone" | tee -a "$LOG"
+        python3 - "$OUT/bench.txt" "$OUT/torch.json" <<'PY' | tee -a "$LOG" || true
+import json, sys
+t = json.load(open(sys.argv[2]))
+if "resize_arena_fill_ms" not in t:
+    print("torch.json has no write-only ceiling (an older tools/bench_torch.py)")
+    sys.exit(0)
+fill = t["resize_arena_fill_ms"]
+print(f"copy {t['copy_gbps']:.0f} GB/s, fill {t['write_gbps']:.0f} GB/s; "
+      f"the 224-px output arena (396 MB) filled in {fill:.4f} ms")
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) > 1 and f[0].startswith("resize/u8_256x224"):
+        print(f"{f[0]:<48} {float(f[1]):.4f} ms, {float(f[1]) / fill:.2f}x the fill")
+PY
+    fi
     grep -E "^(train:|trained in|host per iteration|evaluated in|epoch .* iter)" "$LOG" | tail -12 || true
     if [ -f "$OUT/profile.txt" ]; then cat "$OUT/profile.txt"; fi
     if [ -f "$OUT/torch_trainer.json" ]; then cat "$OUT/torch_trainer.json"; fi

@@ -4,7 +4,9 @@
 Writes JSON {"device": ..., "torch": ..., "cases": {"family/case": {"ms": x}}};
 pass it to `slimmable bench --torch FILE`. Case names must match src/bench/.
 Medians of CUDA-event timings after warm-up. Also measures the device's copy
-bandwidth (bytes read + written) as the roofline for memory-bound cases.
+bandwidth (bytes read + written) as the roofline for memory-bound cases,
+and, beside it, what writes alone reach: a 512 MiB fill, and a fill of the
+224-px resize bench's output arena (the floor under its time).
 
 Usage: python3 tools/bench_torch.py --out torch.json [--iters 50]
 """
@@ -211,6 +213,24 @@ def copy_bandwidth(iters):
     return 2 * a.numel() / (ms * 1e-3) / 1e9
 
 
+def write_bandwidth(iters):
+    """Bytes written a second by a fill of 512 MiB: the resize-pack writes
+    396 of its 435 minimal megabytes, so whether stores alone reach the copy
+    bandwidth decides how near 60% of it a resize can get."""
+    b = torch.empty(1 << 29, dtype=torch.uint8, device="cuda")
+    ms = time_ms(lambda: b.fill_(1), iters)
+    return b.numel() / (ms * 1e-3) / 1e9
+
+
+def resize_arena_fill_ms(iters):
+    """The 224-px resize bench's output arena (256 images, 3 channels, at
+    224, 192, 160 and 128 px, f32) filled with a constant: the time of its
+    writes alone, a floor under any resize that writes each output once."""
+    pixels = sum(s * s for s in (224, 192, 160, 128))
+    arena = torch.empty(256 * 3 * pixels, dtype=torch.float32, device="cuda")
+    return time_ms(lambda: arena.fill_(0.5), iters)
+
+
 BENCHES = [bench_copy, bench_conv, bench_resize, bench_bn]
 
 
@@ -228,6 +248,9 @@ def main():
             cases[name] = {"ms": ms}
             print(f"{name:<44} {ms:10.4f} ms")
     gbps = copy_bandwidth(args.iters)
+    write_gbps = write_bandwidth(args.iters)
+    arena_ms = resize_arena_fill_ms(args.iters)
+    print(f"write bandwidth {write_gbps:.0f} GB/s; the 224-px resize arena filled in {arena_ms:.4f} ms")
     f32 = matmul_tflops(args.iters, tf32=False)
     tf32 = matmul_tflops(args.iters, tf32=True)
     bf16 = matmul_tflops(args.iters, tf32=True, dtype=torch.bfloat16)
@@ -238,6 +261,8 @@ def main():
         "torch": torch.__version__,
         "cudnn": torch.backends.cudnn.version(),
         "copy_gbps": gbps,
+        "write_gbps": write_gbps,
+        "resize_arena_fill_ms": arena_ms,
         "f32_tflops": f32,
         "tf32_tflops": tf32,
         "bf16_tflops": bf16,

@@ -86,9 +86,12 @@ echo "test result: ok (rehearsal stub $t)"
 EOF
 done
 # PyTorch's side: run 11's table, and a trainer's JSON.
+# (Run 11's torch.json predates the write-only ceilings: the stub adds made-up ones.)
 cat >"$TREE/tools/bench_torch.py" <<EOF
-import shutil, sys
-shutil.copy("$RUN11/torch.json", sys.argv[sys.argv.index("--out") + 1])
+import json, sys
+t = json.load(open("$RUN11/torch.json"))
+t.update(write_gbps=3000.0, resize_arena_fill_ms=0.15)
+json.dump(t, open(sys.argv[sys.argv.index("--out") + 1], "w"))
 EOF
 cat >"$TREE/tools/reference_trainer.py" <<'EOF'
 import json, sys
@@ -141,6 +144,7 @@ check "ab: resize A/B rows with the default's time" has ab "resize/u8_256x224x22
 check "ab: the Vulkan part ran after the A/Bs" has ab "^PASS  wgpu: verify --backend wgpu \("
 check "ab: the Vulkan bench rows" has ab "wgpu conv/res3x3_w1\.00_r224/fwd_f32 "
 check "ab: cubins line" has ab "cubins: kernels: sm_90a cubins from .*; 0 processes fell back"
+check "ab: the resize rows against the writes alone" printed ab "^resize/u8_256x224x224x3_to_224_192_160_128_aa +[0-9.]+ ms, [0-9.]+x the fill"
 check "ab: the table against run 11" printed ab "=== bench against results/2026-11-27-h200-run11/bench\.txt"
 check "ab: log, table and details written" test -s "$WORK/ab/gpu-check.log" -a -s "$WORK/ab/bench.txt" -a -s "$WORK/ab/details.tgz"
 
