@@ -226,9 +226,10 @@ fn a_block_needing_more_registers_than_the_file_fails() {
 /// in the image that enters it, a kernel writing one float past its buffer
 /// stopped by the guard after it, with a report naming the kernel and the
 /// allocation, a shared slot no thread wrote read as NaN, a planted
-/// race seen once the fiber order is reversed, and a copy on one stream
+/// race seen once the fiber order is reversed, a copy on one stream
 /// that skips its event wait for another stream's memset overtaking it
-/// when the streams run newest first.
+/// when the streams run newest first, and a wait held by its own record
+/// of an event re-recorded later on a third stream.
 #[test]
 fn the_stand_in_checks_itself_on_planted_faults() {
     let Some(lib) = fake_driver_or_skip() else {
@@ -306,6 +307,12 @@ fn the_stand_in_checks_itself_on_planted_faults() {
         assert!(
             streams.status.success() && !text.contains("FAIL") && text.contains(expected),
             "streams {order}: expected {expected:?}:\n{text}"
+        );
+        // An event re-recorded on a third stream does not release a wait
+        // queued before that record (the newest order runs the third first).
+        assert!(
+            text.contains("ok: a wait holds for the record it followed, not a later one"),
+            "streams {order}: the re-recorded event's check did not run:\n{text}"
         );
     }
 }

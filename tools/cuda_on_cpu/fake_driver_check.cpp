@@ -125,6 +125,23 @@ int main(int argc, char** argv) {
             else std::printf("streams: unordered copy %s\n", saw ? "saw the memset" : "ran first");
             expect(symbol<CUresult (*)(CUdeviceptr)>("cuMemFree_v2")(x) == 0, "cuMemFree");
         }
+        // The event re-recorded on a third stream after the second's wait:
+        // the wait still holds for the first stream's record. (Under
+        // `newest` the third's record runs first; a stand-in that let any
+        // later record release the wait would copy before the memset.)
+        void* third = nullptr;
+        expect(create(&third, 1) == 0, "a third stream");
+        CUdeviceptr x = 0;
+        expect(alloc(&x, sizeof host) == 0, "cuMemAlloc");
+        expect(set(x, one, n, first) == 0 && record(event, first) == 0, "memset and record on the first");
+        expect(wait(second, event, 0) == 0, "the second waits for that record");
+        expect(record(event, third) == 0, "the event re-recorded on the third");
+        expect(copy(y, x, sizeof host, second) == 0, "copy on the second");
+        expect(stream_sync(second) == 0 && stream_sync(first) == 0 && stream_sync(third) == 0,
+               "three synchronized");
+        expect(to_host(host, y, sizeof host) == 0, "cuMemcpyDtoH");
+        expect(host[0] == 1.0f && host[n - 1] == 1.0f,
+               "a wait holds for the record it followed, not a later one on another stream");
         return 0;
     }
     if (std::strcmp(argv[2], "race") == 0 || std::strcmp(argv[2], "unwritten") == 0) {

@@ -441,7 +441,7 @@ API cuEventSynchronize(void* event) {
     LOCKED;
     auto e = find_event(d, event);
     if (!e) return INVALID_HANDLE;
-    d.streams.run_until([&] { return e->completed >= e->recorded; });
+    d.streams.run_until([&] { return e->newest_ran(); });
     return OK;
 }
 API cuEventQuery(void* event) { return cuEventSynchronize(event); }
@@ -449,7 +449,7 @@ API cuEventElapsedTime(float* ms, void* start, void* end) {
     LOCKED;
     auto a = find_event(d, start), b = find_event(d, end);
     if (!a || !b || !a->recorded || !b->recorded) return INVALID_HANDLE;
-    if (a->completed < a->recorded || b->completed < b->recorded) return NOT_READY;
+    if (!a->newest_ran() || !b->newest_ran()) return NOT_READY;
     *ms = std::chrono::duration<float, std::milli>(b->at - a->at).count();
     return OK;
 }

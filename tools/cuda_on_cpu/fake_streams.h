@@ -20,12 +20,22 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <utility>
 
+// An event's records are numbered as they are queued (1, 2, ...). A wait
+// holds for the record that was the newest when it was queued, not for any
+// later one: an event re-recorded on another stream can complete its
+// records out of order, and a driver releases each wait by its own record.
 struct Event {
     std::chrono::steady_clock::time_point at = std::chrono::steady_clock::now();
-    unsigned long long recorded = 0;   // records queued
-    unsigned long long completed = 0;  // records run
+    unsigned long long recorded = 0;         // records queued
+    std::set<unsigned long long> completed;  // the records that have run
+    // Whether record `generation` has run (0: none was queued, nothing to wait for).
+    bool ran(unsigned long long generation) const {
+        return generation == 0 || completed.count(generation) != 0;
+    }
+    bool newest_ran() const { return ran(recorded); }
 };
 
 // One queued item: run `work`, or mark `event`'s record `generation` as
@@ -124,11 +134,10 @@ public:
             next->queue.pop_front();
             if (w.kind == Work::RUN) w.work();
             if (w.kind == Work::RECORD) {
-                // (An event re-recorded on another stream whose later record
-                // runs first releases waits on the earlier one too: lenient
-                // there, where a GPU would hold them.)
-                w.event->completed = std::max(w.event->completed, w.generation);
-                w.event->at = std::chrono::steady_clock::now();
+                w.event->completed.insert(w.generation);
+                // The event's time is its newest record's: an older one
+                // that runs after it leaves the time alone.
+                if (w.generation == w.event->recorded) w.event->at = std::chrono::steady_clock::now();
             }
         }
     }
@@ -146,7 +155,7 @@ private:
     static bool runnable(const Stream& s) {
         if (s.queue.empty()) return false;
         const Work& w = s.queue.front();
-        return w.kind != Work::WAIT || w.event->completed >= w.generation;
+        return w.kind != Work::WAIT || w.event->ran(w.generation);
     }
 
     Stream null_stream_;
