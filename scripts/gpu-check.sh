@@ -31,11 +31,11 @@ for line in sys.stdin:
         # CPU-only checks (layouts, file formats, the checker itself, the
         # AMD compiler through Mesa, which that machine lacks, the CUDA
         # backend on the libcuda stand-in, which a real driver makes moot,
-        # and the rehearsal of this script against stubs) stay here.
+        # and the rehearsals of these scripts against stubs) stay here.
         if name in ("bench_names", "models_cost", "models_checkpoint", "models_fixture",
                     "verify_catches_faults", "data", "train", "slimmable",
                     "cuda_kernels_on_cpu", "cuda_backend_on_cpu", "wgsl_on_amd_compiler",
-                    "gpu_check_rehearsal"):
+                    "gpu_script_rehearsals"):
             continue
         shutil.copy(m["executable"], f".gpu/tests/{name}")
         print("  test binary:", name)

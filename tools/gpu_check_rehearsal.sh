@@ -5,7 +5,7 @@
 # machine, so that a bash error or a step the summary misses shows here
 # instead of costing a device session's 15 minutes.
 #
-#   tools/gpu_check_rehearsal.sh        (tests/gpu_check_rehearsal.rs runs it)
+#   tools/gpu_check_rehearsal.sh        (tests/gpu_script_rehearsals.rs runs it)
 #
 # In a copy of the tracked tree, under a temporary folder:
 #   - .gpu/bin/slimmable and .gpu/tests/* are stubs. The stub CLI answers
@@ -19,19 +19,7 @@
 # the default's time, and the report writes its files.
 # Exit status: 0 when every check holds; 1 with the failed checks listed.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/slimmable-rehearsal.XXXXXX")"
-trap '[ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
-failures=()
-check() { # description, command...
-    local what="$1"; shift
-    if ! "$@"; then failures+=("$what"); fi
-}
-
-# The tree as git has it (tracked files and untracked ones not ignored).
-TREE="$WORK/tree"
-mkdir -p "$TREE"
-(cd "$ROOT" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$TREE")
+source "$(dirname "$0")/rehearsal_setup.sh" rehearsal
 RUN11="$ROOT/results/2026-11-27-h200-run11"
 
 mkdir -p "$TREE/.gpu/bin" "$TREE/.gpu/tests" "$TREE/.gpu/cubin" "$WORK/path"

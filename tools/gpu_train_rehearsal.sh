@@ -5,7 +5,7 @@
 # bash error or a missing file shows here instead of costing a device
 # session's call.
 #
-#   tools/gpu_train_rehearsal.sh        (tests/gpu_train_rehearsal.rs runs it)
+#   tools/gpu_train_rehearsal.sh        (tests/gpu_script_rehearsals.rs runs it)
 #
 # In a copy of the tracked tree, under a temporary folder:
 #   - .gpu/bin/slimmable is a stub whose `train` copies a real CPU run's
@@ -22,18 +22,7 @@
 # and tables, also when the budget cuts a run short.
 # Exit status: 0 when every check holds; 1 with the failed checks listed.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/slimmable-train-rehearsal.XXXXXX")"
-trap '[ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
-failures=()
-check() { # description, command...
-    local what="$1"; shift
-    if ! "$@"; then failures+=("$what"); fi
-}
-
-TREE="$WORK/tree"
-mkdir -p "$TREE"
-(cd "$ROOT" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$TREE")
+source "$(dirname "$0")/rehearsal_setup.sh" train-rehearsal
 SEEDS_DIR="$ROOT/results/2026-11-27-seeds-cpu"
 SCHEDULE_DIR="$ROOT/results/2026-11-28-schedule-small-cpu"
 mkdir -p "$TREE/.gpu/bin" "$TREE/.data/fashion-mnist"
