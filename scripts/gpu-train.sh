@@ -12,7 +12,8 @@
 # own device call (ONLY_COMPARE=1: just ours and PyTorch for CMP_EPOCHS, side
 # by side; on an H200 PyTorch's 4 epochs took longer than 179 s beside ours,
 # 2026-11-26: give it 240 s or more). Speeds here are not measurements (PyTorch shares the GPU
-# in step 1; gpu-check.sh times both alone); accuracies are. Every run stops
+# in step 1; gpu-check.sh times both alone); accuracies are. The trainers
+# write under RUNS (/tmp/runs). Every run stops
 # at BUDGET seconds from the start; results are packed into
 # $OUT/train.tgz (the device tool returns at most 8 files: after
 # gpu-check.sh in the same call, which leaves 3, it fits).
@@ -49,6 +50,9 @@ if [ -n "${LR:-}" ]; then warm+=(--lr "$LR"); fi
 
 ours() { # name, extra train arguments...
     local name="$1"; shift
+    # (A run the budget stops must not pass on an earlier call's results:
+    # RUNS outlives a call on a warm machine, and --overwrite keeps files.)
+    rm -rf "${RUNS:?}/$name"
     timeout "$(left)" "$BIN" train --overwrite --preset "$PRESET" --data-dir "$DATA" \
         --out "$RUNS/$name" --log-every 200 "${warm[@]}" "$@" >"$RUN_OUT/$name.log" 2>&1
     echo "$name: exit $? after $SECONDS s" | tee -a "$OUT/status.txt"

@@ -4,7 +4,8 @@
 //! - `tools/gpu_check_rehearsal.sh`: `scripts/gpu-check.sh run`'s A/B,
 //!   QUICK, past-DEADLINE and failing-step forms, each summary checked;
 //! - `tools/gpu_train_rehearsal.sh`: `scripts/gpu-train.sh`'s default,
-//!   long-pair, comparison, several-seeds and over-budget forms, with
+//!   long-pair, comparison, several-seeds and over-budget forms (on a
+//!   fresh and on a used scratch folder), with
 //!   stand-in trainers that copy real CPU runs' results, the calls each
 //!   form made and the archive it left checked.
 
@@ -49,6 +50,6 @@ fn gpu_check_script_runs_every_form_against_stubs() {
 fn gpu_train_script_runs_every_form_against_stubs() {
     rehearse(
         "gpu_train_rehearsal.sh",
-        "every check held (5 runs of scripts/gpu-train.sh",
+        "every check held (6 runs of scripts/gpu-train.sh",
     );
 }

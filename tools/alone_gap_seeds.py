@@ -36,7 +36,7 @@ def main():
         sys.exit(__doc__)
     epochs = sys.argv[1]
     dirs = [pathlib.Path(d) for d in sys.argv[2:]]
-    print("| seed folder | MutualNet 1.0×/28 | alone | difference | MutualNet 0.25×/16 | alone | difference |")
+    print("| seed folder | MutualNet 1×/28 | alone | difference | MutualNet 0.25×/16 | alone | difference |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     diffs = {(w, r): [] for w, r, _ in CONFIGS}
     for d in dirs:
@@ -64,7 +64,8 @@ def main():
             print(f"| {w:g}× / {r} px | {n} | - | - | - | too few seeds |")
             continue
         m, se = mean(xs), sd(xs) / math.sqrt(n)
-        t = T_CRITICAL_5PCT.get(n - 1, 1.96)
+        # Past the table (more than 31 seeds) its last value, a little wide.
+        t = T_CRITICAL_5PCT.get(n - 1, T_CRITICAL_5PCT[max(T_CRITICAL_5PCT)])
         lo, hi = m - t * se, m + t * se
         verdict = "yes (interval above 0)" if lo > 0 else "no (interval below 0)" if hi < 0 else "not decided"
         print(f"| {w:g}× / {r} px | {n} | {m:+.2f} | {se:.2f} | {lo:+.2f} to {hi:+.2f} | {verdict} |")

@@ -19,7 +19,8 @@
 # Nothing here trains or checks an accuracy. What it checks: each form
 # exits 0 with no shell error, every trainer it should start was started
 # with the arguments it should have, and train.tgz holds the logs, results
-# and tables, also when the budget cuts a run short.
+# and tables, also when the budget cuts a run short (and then no earlier
+# call's results in its place).
 # Exit status: 0 when every check holds; 1 with the failed checks listed.
 set -euo pipefail
 source "$(dirname "$0")/rehearsal_setup.sh" train-rehearsal
@@ -85,7 +86,11 @@ rehearse() {
     mkdir -p "$WORK/$name"
     : >"$WORK/$name.calls"
     local rc=0
-    (cd "$TREE" && env OUT="$WORK/$name" RUNS="$WORK/$name.runs" CALLS="$WORK/$name.calls" "$@" \
+    # (The script's own settings from the caller's environment are dropped:
+    # each form sets what it rehearses.)
+    (cd "$TREE" && env -u EPOCHS -u CMP_EPOCHS -u SEEDS -u BUDGET -u PYTORCH -u ALONE -u LR \
+        -u WARMUP_EPOCHS -u FLOAT64 -u ONLY_COMPARE -u PRESET -u BIN -u DATA -u TORCH_DEVICE \
+        OUT="$WORK/$name" RUNS="$WORK/$name.runs" CALLS="$WORK/$name.calls" "$@" \
         timeout 120 bash scripts/gpu-train.sh) >"$WORK/$name.out" 2>&1 || rc=$?
     echo "$rc" >"$WORK/$name.rc"
     check "$name: exits 0" test "$rc" = 0
@@ -112,7 +117,8 @@ done
 check "default: four runs of ours and one of PyTorch, each exit 0" lines_are default/train/status.txt ': exit 0 after' 5
 check "default: ours trained 4 times (and wrote one init)" count_is default '^train .*--epochs [1-9]' 4
 check "default: PyTorch from seed 0's initial weights" in_file default.calls "^reference_trainer .*--epochs 4 --init .*/init-0/checkpoint\.safetensors"
-check "default: configs alone beside MutualNet" in_file "$T/comparison.md" "0\.25.*16"
+check "default: the smallest config alone beside MutualNet" in_file "$T/comparison.md" "^\| 0\.25× / 16 px \| 12 \|"
+check "default: the full config alone beside MutualNet" in_file "$T/comparison.md" "^\| 1\.0× / 28 px \| 12 \|"
 check "default: ours beside PyTorch" in_file "$T/comparison.md" "[Pp]y[Tt]orch"
 
 # 2. The planned long pair: the smallest config alone, no PyTorch.
@@ -141,7 +147,7 @@ for s in 0 1; do
     check "seeds: seed $s's PyTorch run" file "seeds/train/seed-$s/torch-mutualnet-4ep.json"
     check "seeds: seed $s trained from its own init" in_file seeds.calls "^reference_trainer .*/init-$s/checkpoint"
 done
-check "seeds: the spread over seeds" in_file seeds/train/seed-spread.md "[0-9]"
+check "seeds: the spread over both seeds" in_file seeds/train/seed-spread.md "^\| ours − float32 \| 2 \|"
 
 # 5. A budget that cuts the runs short: they are stopped, the rest is still packed.
 rehearse budget BUDGET=3 REHEARSAL_SLEEP=30 ALONE=small PYTORCH=0
@@ -149,14 +155,22 @@ check "budget: the cut run says so" in_file budget/train/status.txt "mutualnet-1
 check "budget: the archive holds its log" test -e "$WORK/budget/train/mutualnet-12ep.log"
 check "budget: no results claimed for it" test ! -e "$WORK/budget/train/mutualnet-12ep/results.json"
 
+# 6. The same cut run on a warm machine whose scratch folder still holds an
+#    earlier call's finished run: its results must not be passed on.
+mkdir -p "$WORK/stale.runs/mutualnet-12ep"
+cp "$SCHEDULE_DIR/mutualnet-12ep/results.json" "$WORK/stale.runs/mutualnet-12ep/"
+rehearse stale BUDGET=3 REHEARSAL_SLEEP=30 ALONE=small PYTORCH=0
+check "stale: the cut run says so" in_file stale/train/status.txt "mutualnet-12ep: exit 124"
+check "stale: an earlier call's results are not passed on" test ! -e "$WORK/stale/train/mutualnet-12ep/results.json"
+
 if [ "${#failures[@]}" -gt 0 ]; then
     echo "gpu-train rehearsal: ${#failures[@]} check(s) failed:"
     printf '  %s\n' "${failures[@]}"
-    for name in default small compare seeds budget; do
+    for name in default small compare seeds budget stale; do
         echo "--- $name (exit $(cat "$WORK/$name.rc" 2>/dev/null)): calls and the last lines"
         cat "$WORK/$name.calls" 2>/dev/null
         tail -15 "$WORK/$name.out" 2>/dev/null
     done
     exit 1
 fi
-echo "gpu-train rehearsal: every check held (5 runs of scripts/gpu-train.sh against stubs)"
+echo "gpu-train rehearsal: every check held (6 runs of scripts/gpu-train.sh against stubs)"

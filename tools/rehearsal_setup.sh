@@ -14,4 +14,8 @@ check() { # description, command...
 }
 TREE="$WORK/tree"
 mkdir -p "$TREE"
-(cd "$ROOT" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$TREE")
+# (Only the files that exist: a tracked file deleted in the working tree
+# is left out, as a commit of the tree would leave it.)
+(cd "$ROOT" && git ls-files -co --exclude-standard -z |
+    while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+    xargs -0 -r cp --parents -t "$TREE")

@@ -20,7 +20,9 @@
 //                                       not wait prints "streams: unordered
 //                                       copy saw the memset" or "... ran
 //                                       first" (SLIMMABLE_FAKE_CUDA_STREAMS
-//                                       decides)
+//                                       decides); and a wait queued before
+//                                       the event is re-recorded on a third
+//                                       stream holds for its own record
 // Prints "ok: ..." per check; exits 1 on the first that fails.
 #include <dlfcn.h>
 
@@ -142,6 +144,7 @@ int main(int argc, char** argv) {
         expect(to_host(host, y, sizeof host) == 0, "cuMemcpyDtoH");
         expect(host[0] == 1.0f && host[n - 1] == 1.0f,
                "a wait holds for the record it followed, not a later one on another stream");
+        expect(symbol<CUresult (*)(CUdeviceptr)>("cuMemFree_v2")(x) == 0, "cuMemFree");
         return 0;
     }
     if (std::strcmp(argv[2], "race") == 0 || std::strcmp(argv[2], "unwritten") == 0) {
