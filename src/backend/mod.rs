@@ -312,7 +312,6 @@ pub trait Backend {
     }
 }
 
-/// [`Backend::sgd_step_many`] as one [`Backend::sgd_step`] per slot.
 /// The default `conv2d_backward`: the dgrad, then the wgrad (also CUDA's
 /// when its second stream is not asked for).
 pub(crate) fn conv2d_backward_in_turn<B: Backend + ?Sized>(
@@ -325,6 +324,7 @@ pub(crate) fn conv2d_backward_in_turn<B: Backend + ?Sized>(
     be.conv2d(ConvPass::Wgrad, precision, wgrad.0, wgrad.1)
 }
 
+/// [`Backend::sgd_step_many`] as one [`Backend::sgd_step`] per slot.
 pub(crate) fn sgd_step_each<B: Backend + ?Sized>(
     backend: &B,
     slots: &[SgdSlot<'_>],
