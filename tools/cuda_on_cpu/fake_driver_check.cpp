@@ -109,42 +109,37 @@ int main(int argc, char** argv) {
         auto wait = symbol<CUresult (*)(void*, void*, unsigned)>("cuStreamWaitEvent");
         auto set = symbol<CUresult (*)(CUdeviceptr, unsigned, size_t, void*)>("cuMemsetD32Async");
         auto copy = symbol<CUresult (*)(CUdeviceptr, CUdeviceptr, size_t, void*)>("cuMemcpyDtoDAsync_v2");
-        void *first = nullptr, *second = nullptr, *event = nullptr;
+        void *first = nullptr, *second = nullptr, *third = nullptr, *event = nullptr;
         expect(create(&first, 0) == 1, "a blocking stream is refused (not modelled)");
-        expect(create(&first, 1) == 0 && create(&second, 1) == 0, "two non-blocking streams");
+        expect(create(&first, 1) == 0 && create(&second, 1) == 0 && create(&third, 1) == 0,
+               "three non-blocking streams");
         expect(event_create(&event, 0) == 0, "cuEventCreate");
         const unsigned one = 0x3f800000;  // 1.0f
-        for (const bool waits : {true, false}) {
+        // A memset and an event record on the first stream, then a copy of
+        // the memset's buffer on the second: after waiting for the event;
+        // without waiting; or after waiting, with the event then re-recorded
+        // on the third stream, which must not release the wait (under
+        // `newest` the third's record runs first: a stand-in that let any
+        // later record release the wait would copy before the memset).
+        enum Ordering { WAITS, NO_WAIT, WAITS_THEN_RERECORDED };
+        for (const Ordering ordering : {WAITS, NO_WAIT, WAITS_THEN_RERECORDED}) {
             CUdeviceptr x = 0;
             expect(alloc(&x, sizeof host) == 0, "cuMemAlloc");
             expect(set(x, one, n, first) == 0 && record(event, first) == 0, "memset and record on the first");
-            if (waits) expect(wait(second, event, 0) == 0, "the second waits for the event");
+            if (ordering != NO_WAIT) expect(wait(second, event, 0) == 0, "the second waits for the event");
+            if (ordering == WAITS_THEN_RERECORDED)
+                expect(record(event, third) == 0, "the event re-recorded on the third");
             expect(copy(y, x, sizeof host, second) == 0, "copy on the second");
-            expect(stream_sync(second) == 0 && stream_sync(first) == 0, "both synchronized");
+            expect(stream_sync(second) == 0 && stream_sync(first) == 0 && stream_sync(third) == 0,
+                   "the three synchronized");
             expect(to_host(host, y, sizeof host) == 0, "cuMemcpyDtoH");
             const bool saw = host[0] == 1.0f && host[n - 1] == 1.0f;
-            if (waits) expect(saw, "the copy that waits sees the memset");
+            if (ordering == WAITS) expect(saw, "the copy that waits sees the memset");
+            else if (ordering == WAITS_THEN_RERECORDED)
+                expect(saw, "a wait holds for the record it followed, not a later one on another stream");
             else std::printf("streams: unordered copy %s\n", saw ? "saw the memset" : "ran first");
             expect(symbol<CUresult (*)(CUdeviceptr)>("cuMemFree_v2")(x) == 0, "cuMemFree");
         }
-        // The event re-recorded on a third stream after the second's wait:
-        // the wait still holds for the first stream's record. (Under
-        // `newest` the third's record runs first; a stand-in that let any
-        // later record release the wait would copy before the memset.)
-        void* third = nullptr;
-        expect(create(&third, 1) == 0, "a third stream");
-        CUdeviceptr x = 0;
-        expect(alloc(&x, sizeof host) == 0, "cuMemAlloc");
-        expect(set(x, one, n, first) == 0 && record(event, first) == 0, "memset and record on the first");
-        expect(wait(second, event, 0) == 0, "the second waits for that record");
-        expect(record(event, third) == 0, "the event re-recorded on the third");
-        expect(copy(y, x, sizeof host, second) == 0, "copy on the second");
-        expect(stream_sync(second) == 0 && stream_sync(first) == 0 && stream_sync(third) == 0,
-               "three synchronized");
-        expect(to_host(host, y, sizeof host) == 0, "cuMemcpyDtoH");
-        expect(host[0] == 1.0f && host[n - 1] == 1.0f,
-               "a wait holds for the record it followed, not a later one on another stream");
-        expect(symbol<CUresult (*)(CUdeviceptr)>("cuMemFree_v2")(x) == 0, "cuMemFree");
         return 0;
     }
     if (std::strcmp(argv[2], "race") == 0 || std::strcmp(argv[2], "unwritten") == 0) {
