@@ -106,8 +106,6 @@ rehearse() {
 has() { grep -qE "$2" "$WORK/$1.summary"; }
 printed() { grep -qE "$2" "$WORK/$1.out"; }
 never_printed() { ! grep -qE "$2" "$WORK/$1.out"; }
-# What bash says when the script itself is wrong.
-no_shell_error() { ! grep -nE 'unbound variable|command not found|syntax error|bad substitution|integer expression expected' "$WORK/$1.out"; }
 no_step_ran() { ! grep -qE '^(PASS|FAIL)  ' "$WORK/$1.summary"; }
 
 # 1. The next device session's planned call: A/B settings, QUICK, Vulkan,

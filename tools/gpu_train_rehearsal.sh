@@ -98,7 +98,6 @@ rehearse() {
     check "$name: only the archive is left" test ! -e "$WORK/$name/train"
     check "$name: train.tgz unpacks" tar -C "$WORK/$name" -xzf "$WORK/$name/train.tgz"
 }
-no_shell_error() { ! grep -nE 'unbound variable|command not found|syntax error|bad substitution|integer expression expected|No such file' "$WORK/$1.out"; }
 # (Files, not pipes: grep -q closing a pipe early fails it under pipefail.)
 in_file() { grep -qE -e "$2" "$WORK/$1"; }
 calls_matching() { grep -cE -e "$2" "$WORK/$1.calls" || true; }

@@ -2,8 +2,10 @@
 #   source "$(dirname "$0")/rehearsal_setup.sh" NAME
 # Sets ROOT (the checkout), WORK (a temporary folder, removed at exit
 # unless KEEP is set), TREE (WORK/tree: the tree as git has it, tracked
-# files and untracked ones not ignored), and `check DESCRIPTION COMMAND...`,
-# which runs COMMAND and adds DESCRIPTION to `failures` when it fails.
+# files and untracked ones not ignored), `check DESCRIPTION COMMAND...`,
+# which runs COMMAND and adds DESCRIPTION to `failures` when it fails, and
+# `no_shell_error NAME`, which fails when WORK/NAME.out has what bash says
+# when the script itself is wrong.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/slimmable-$1.XXXXXX")"
 trap '[ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
@@ -11,6 +13,9 @@ failures=()
 check() { # description, command...
     local what="$1"; shift
     if ! "$@"; then failures+=("$what"); fi
+}
+no_shell_error() {
+    ! grep -nE 'unbound variable|command not found|syntax error|bad substitution|integer expression expected|No such file' "$WORK/$1.out"
 }
 TREE="$WORK/tree"
 mkdir -p "$TREE"
