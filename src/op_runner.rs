@@ -11,7 +11,8 @@ use crate::ops::resize::{
 use crate::tensor_io::HostTensor;
 use crate::view::View;
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 
 /// Operators `slimmable op` knows, with a one-line description each.
 pub const OPS: &[(&str, &str)] = &[
@@ -153,11 +154,7 @@ type RawImage = (usize, usize, usize, Vec<f32>);
 
 /// The source images of `resize_pack`: `images` (a batch) or `img0, img1, ...`,
 /// as `(height, width, values)` in the format's element order.
-fn resize_inputs(
-    op: &str,
-    inputs: &HashMap<String, HostTensor>,
-    format: ImageFormat,
-) -> Result<Vec<RawImage>> {
+fn resize_inputs(op: &str, inputs: &OpInputs<'_>, format: ImageFormat) -> Result<Vec<RawImage>> {
     let split = |t: &HostTensor, name: &str, batched: bool| -> Result<Vec<RawImage>> {
         let want = if batched { 4 } else { 3 };
         if t.shape.len() != want {
@@ -185,7 +182,7 @@ fn resize_inputs(
     // Every `img<k>` the file holds is used, or the call fails: a gap in
     // the numbering or a mix with `images` must not drop images silently.
     let numbered: Vec<&String> = inputs
-        .keys()
+        .names()
         .filter(|k| {
             k.strip_prefix("img")
                 .is_some_and(|d| d.parse::<usize>().is_ok())
@@ -224,7 +221,7 @@ fn run_resize_pack(
     backend: &dyn Backend,
     op: &str,
     params_json: &str,
-    inputs: &HashMap<String, HostTensor>,
+    inputs: &OpInputs<'_>,
 ) -> Result<Vec<(String, HostTensor)>> {
     let p: ResizePackJson = parse(op, params_json)?;
     let bad =
@@ -431,13 +428,45 @@ pub(crate) fn usage(op: &str) -> &'static str {
         .unwrap_or("")
 }
 
-pub(crate) fn input<'a>(
-    op: &str,
-    inputs: &'a HashMap<String, HostTensor>,
-    name: &str,
-) -> Result<&'a HostTensor> {
+/// The tensors of one `op` call, remembering which names the operator
+/// asked for: one it never asked for (a misspelt optional input such as
+/// `bias` for `b`) is reported instead of being ignored without a word.
+pub(crate) struct OpInputs<'a> {
+    tensors: &'a HashMap<String, HostTensor>,
+    asked: RefCell<BTreeSet<String>>,
+}
+
+impl<'a> OpInputs<'a> {
+    fn new(tensors: &'a HashMap<String, HostTensor>) -> Self {
+        OpInputs {
+            tensors,
+            asked: RefCell::new(BTreeSet::new()),
+        }
+    }
+
+    /// The tensor named `name`, if the file has it.
+    pub(crate) fn get(&self, name: &str) -> Option<&'a HostTensor> {
+        self.asked.borrow_mut().insert(name.to_string());
+        self.tensors.get(name)
+    }
+
+    /// Every name in the file, asked for or not.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &'a String> {
+        self.tensors.keys()
+    }
+
+    /// The file's names the operator never asked for, sorted.
+    fn never_asked(&self) -> Vec<&'a String> {
+        let asked = self.asked.borrow();
+        let mut left: Vec<&String> = self.names().filter(|n| !asked.contains(*n)).collect();
+        left.sort();
+        left
+    }
+}
+
+pub(crate) fn input<'a>(op: &str, inputs: &OpInputs<'a>, name: &str) -> Result<&'a HostTensor> {
     inputs.get(name).ok_or_else(|| {
-        let mut have: Vec<&String> = inputs.keys().collect();
+        let mut have: Vec<&String> = inputs.names().collect();
         have.sort();
         Error::invalid(
             format!("inputs for {op}"),
@@ -449,12 +478,32 @@ pub(crate) fn input<'a>(
     })
 }
 
-/// Runs `op` on `backend`; returns the named outputs.
+/// Runs `op` on `backend`; returns the named outputs. Tensors in `inputs`
+/// that `op` does not read are named on stderr (one file may serve several
+/// operators, so they are not an error).
 pub fn run(
     backend: &dyn Backend,
     op: &str,
     params_json: &str,
     inputs: &HashMap<String, HostTensor>,
+) -> Result<Vec<(String, HostTensor)>> {
+    let inputs = OpInputs::new(inputs);
+    let outputs = run_on(backend, op, params_json, &inputs)?;
+    let unread = inputs.never_asked();
+    if !unread.is_empty() {
+        eprintln!(
+            "note: {op} did not read {unread:?} from the inputs ({})",
+            usage(op)
+        );
+    }
+    Ok(outputs)
+}
+
+fn run_on(
+    backend: &dyn Backend,
+    op: &str,
+    params_json: &str,
+    inputs: &OpInputs<'_>,
 ) -> Result<Vec<(String, HostTensor)>> {
     match op {
         "slice_copy" => {

@@ -5,14 +5,13 @@
 
 use crate::backend::{Backend, ConvPass, Precision};
 use crate::error::{Error, Result};
-use crate::op_runner::{exact_bias, input, not_applicable, parse};
+use crate::op_runner::{OpInputs, exact_bias, input, not_applicable, parse};
 use crate::ops::conv::{ConvArgs, ConvGeometry, conv2d, weight_block};
 use crate::tensor_io::HostTensor;
 use crate::view::View;
 use serde::Deserialize;
-use std::collections::HashMap;
 
-type Inputs = HashMap<String, HostTensor>;
+type Inputs<'a> = OpInputs<'a>;
 type Outputs = Vec<(String, HostTensor)>;
 
 #[derive(Deserialize)]
@@ -53,7 +52,7 @@ fn precision(name: Option<&str>) -> Result<Precision> {
 }
 
 /// Runs conv2d_fwd, conv2d_dgrad or conv2d_wgrad.
-pub fn run(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Outputs> {
+pub fn run(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs<'_>) -> Result<Outputs> {
     let p: ConvOpParams = parse(op, json)?;
     // Keys this op would not read are errors, as unknown keys are.
     if p.input_size.is_some() && op != "conv2d_dgrad" {
@@ -74,6 +73,16 @@ pub fn run(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Ou
     let w = input(op, inputs, "w")?;
     let w_full = w.dims4("w")?;
     let [o_full, icg_full, kh, kw] = w_full;
+    // A depthwise weight holds one input channel per output channel; any
+    // other would be read through its first column without a word.
+    if p.depthwise && icg_full != 1 {
+        return Err(Error::invalid(
+            op,
+            format!(
+                "a depthwise weight is [C, 1, kh, kw] but w is {w_full:?}; for a grouped convolution give \"groups\" instead of \"depthwise\""
+            ),
+        ));
+    }
     let dy = match op {
         "conv2d_fwd" => None,
         _ => Some(input(op, inputs, "dy")?),
@@ -104,6 +113,15 @@ pub fn run(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Ou
         (None, None) => unreachable!("every conv op has x or dy"),
     };
     let ic = p.in_c.unwrap_or(c_full);
+    if ic > c_full {
+        let source = if x.is_some() { "x" } else { "w times groups" };
+        return Err(Error::invalid(
+            op,
+            format!(
+                "\"in\": {ic} is more than the {c_full} channels of {source}; give at most {c_full}"
+            ),
+        ));
+    }
     let groups = if p.depthwise { ic } else { p_groups };
     let oc = if p.depthwise {
         ic
@@ -130,6 +148,18 @@ pub fn run(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Ou
         return Err(Error::invalid(
             op,
             format!("{ic} active input channels do not split into {groups} groups"),
+        ));
+    }
+    // The weight holds icg_full input channels a group: more active ones a
+    // group means the groups, not the width, are wrong.
+    if ic / groups > icg_full && oc <= o_full {
+        return Err(Error::invalid(
+            op,
+            format!(
+                "{ic} active input channels in {groups} group(s) need {} weight columns a group, but w {w_full:?} holds {icg_full}; set \"groups\" to the layer's groups, or \"in\" to at most {}",
+                ic / groups,
+                icg_full * groups
+            ),
         ));
     }
     let wv = weight_block(w_full, oc, ic / groups)?;

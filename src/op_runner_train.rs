@@ -4,14 +4,13 @@
 
 use crate::backend::{Backend, Buffer};
 use crate::error::{Error, Result};
-use crate::op_runner::{exact_bias, input, names_key, not_applicable, parse, usage};
+use crate::op_runner::{OpInputs, exact_bias, input, names_key, not_applicable, parse, usage};
 use crate::ops::{self, Activation, LinearWeight, RunningStats, SgdConfig, StatsUpdate};
 use crate::tensor_io::HostTensor;
 use crate::view::View;
 use serde::Deserialize;
-use std::collections::HashMap;
 
-type Inputs = HashMap<String, HostTensor>;
+type Inputs<'a> = OpInputs<'a>;
 type Outputs = Vec<(String, HostTensor)>;
 
 #[derive(Deserialize)]
@@ -112,7 +111,7 @@ fn tensor(shape: Vec<usize>, data: Vec<f32>) -> Result<HostTensor> {
 fn param_vec(
     be: &dyn Backend,
     op: &str,
-    inputs: &Inputs,
+    inputs: &Inputs<'_>,
     name: &str,
     len: usize,
 ) -> Result<Buffer> {
@@ -138,7 +137,7 @@ fn download_range(
 }
 
 /// Runs a training op (the names listed in `crate::op_runner::OPS`).
-pub fn run(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Outputs> {
+pub fn run(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs<'_>) -> Result<Outputs> {
     match op {
         "batch_norm_train" | "batch_norm_eval" | "batch_norm_backward" => {
             batch_norm(be, op, json, inputs)
@@ -267,7 +266,7 @@ pub fn run(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Ou
     }
 }
 
-fn batch_norm(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Outputs> {
+fn batch_norm(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs<'_>) -> Result<Outputs> {
     let p: BnOpParams = parse(op, json)?;
     let training = op == "batch_norm_train";
     for key in ["momentum", "batches_seen"] {
@@ -381,7 +380,7 @@ fn matrix(op: &str, t: &HostTensor, name: &str) -> Result<(usize, usize)> {
     }
 }
 
-fn linear(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Outputs> {
+fn linear(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs<'_>) -> Result<Outputs> {
     let p: LinearOpParams = parse(op, json)?;
     let x = input(op, inputs, "x")?;
     let w = input(op, inputs, "w")?;
@@ -443,7 +442,7 @@ fn linear(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Out
     ])
 }
 
-fn losses(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs) -> Result<Outputs> {
+fn losses(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs<'_>) -> Result<Outputs> {
     let first = if op == "kl_div" { "student" } else { "logits" };
     let z = input(op, inputs, first)?;
     let (n, k) = matrix(op, z, first)?;

@@ -196,6 +196,39 @@ fn bad_op_input_is_a_clear_error() {
         ),
         (&["bench", "no_such_family"], "is not one of"),
         (&["bench", "copy", "--iters", "0"], "at least 1"),
+        // clap took a negative number for a flag: "unexpected argument".
+        (&["bench", "copy", "--iters", "-2"], "not a whole number"),
+        (&["verify", "--seed", "-1"], "not a whole number"),
+        (
+            &[
+                "op",
+                "--op",
+                "slice_copy",
+                "--params",
+                r#"{"channels": 4}"#,
+                "--inputs",
+                i,
+                "--out",
+                env!("CARGO_MANIFEST_DIR"),
+            ],
+            "names a folder",
+        ),
+        (
+            &[
+                "eval",
+                "--checkpoint",
+                "/nonexistent/checkpoint.safetensors",
+            ],
+            "slimmable train wrote",
+        ),
+        (
+            &["eval", "--checkpoint", env!("CARGO_MANIFEST_DIR")],
+            "is a folder",
+        ),
+        (
+            &["bench", "copy", "--torch", "/nonexistent.json"],
+            "tools/bench_torch.py",
+        ),
         (
             &["bench", "copy", "--peak-f32-tflops", "60"],
             "needs --copy-gbps",
@@ -213,6 +246,34 @@ fn bad_op_input_is_a_clear_error() {
         assert!(!t.contains("panicked"), "{args:?} panicked:\n{t}");
     }
     assert!(!out.exists(), "a failed op must not write its output file");
+}
+
+/// A tensor in the inputs file that the operator never reads (a misspelt
+/// optional input) is named, not ignored without a word.
+#[test]
+fn op_names_the_inputs_it_did_not_read() {
+    let input = scratch("unread-in.safetensors");
+    let x = write_input(&input, common::seed());
+    tensor_io::write(&input, &[("x".into(), x.clone()), ("bias".into(), x)], None).unwrap();
+    let out = scratch("unread-out.safetensors");
+    let o = common::run_op("relu", "{}", &input, &out, "cpu");
+    let t = common::output_text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains(r#"did not read ["bias"]"#), "{t}");
+}
+
+/// SLIMMABLE_BACKEND with a bad value: clap names `--backend`, which the
+/// user never gave; the note names the variable.
+#[test]
+fn a_bad_backend_setting_is_named() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
+        .args(["verify", "--op", "relu"])
+        .env("SLIMMABLE_BACKEND", "gpu")
+        .output()
+        .unwrap();
+    let t = common::output_text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(t.contains("SLIMMABLE_BACKEND=gpu"), "{t}");
 }
 
 /// Sizes that overflow or exceed the kernels' 32-bit indexing are errors

@@ -102,6 +102,13 @@ fn conv_op_errors_say_what_to_do() {
         (r#"{"in": 12, "input_size": [9, 11]}"#, "does not apply"),
         (r#"{"in": 12, "bias": true}"#, "does not apply"),
         (r#"{"depthwise": true, "groups": 2}"#, "does not apply"),
+        // A dense weight under depthwise was read through its first column.
+        (
+            r#"{"depthwise": true}"#,
+            "a depthwise weight is [C, 1, kh, kw]",
+        ),
+        // More active channels than x holds was blamed on the weight.
+        (r#"{"in": 13}"#, "more than the 12 channels of x"),
         (
             r#"{"in": 12, "padding": [18446744073709551615, 0]}"#,
             "does not fit",

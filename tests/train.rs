@@ -101,6 +101,37 @@ fn params(t: &Trainer) -> Vec<Vec<f32>> {
         .collect()
 }
 
+/// A run whose loss turns non-finite stops at that loss read, with an error
+/// that says so, before an epoch's save could replace a good checkpoint
+/// with NaN weights.
+#[test]
+fn a_diverging_run_stops_before_saving() {
+    let be = CpuBackend::new();
+    let data = data("data-diverge");
+    let never = Arc::new(AtomicBool::new(false));
+    let dir = scratch("diverge");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = TrainConfig {
+        lr: 1e30,
+        ..config()
+    };
+    let mut t = Trainer::new(&be, cfg, Some(&data), None).unwrap();
+    let mut read = Vec::new();
+    let err = t
+        .run(&dir.join("ckpt"), 1, &never, &mut |l| read.push(l.ce))
+        .expect_err("a run at lr 1e30 finished");
+    assert!(err.to_string().contains("diverged"), "{err}");
+    assert!(err.to_string().contains("saved nothing"), "{err}");
+    assert!(read.iter().all(|ce| ce.is_finite()), "{read:?}");
+    assert!(
+        t.iteration < 16,
+        "stopped only at iteration {}",
+        t.iteration
+    );
+    assert!(!dir.join("ckpt").exists(), "a checkpoint was written");
+}
+
 #[test]
 fn training_lowers_the_loss_and_resume_is_exact() {
     let be = CpuBackend::new();
@@ -379,20 +410,46 @@ fn resume_takes_the_saved_settings_and_names_conflicts() {
     );
 }
 
+/// Fewer images an epoch than one batch: refused with the number to give,
+/// before the run folder is made (it was left behind, empty).
+#[test]
+fn an_epoch_short_of_one_batch_is_refused_before_the_folder_is_made() {
+    if !common::fashion_mnist_or_skip() {
+        return;
+    }
+    let out = scratch("short-epoch");
+    let _ = std::fs::remove_dir_all(&out);
+    let (ok, text) = train_cli(
+        &["--skip-eval", "--epochs", "1", "--images-per-epoch", "5"],
+        &out,
+    );
+    assert!(!ok, "{text}");
+    assert!(text.contains("no whole batch"), "{text}");
+    assert!(!out.exists(), "{} was created", out.display());
+}
+
 #[test]
 fn bad_schedules_are_refused_before_anything_is_written() {
     // (arguments, what the message must name)
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 11] = [
         (
             &["--epochs", "2", "--warmup-epochs", "2"],
             "fewer than --epochs",
         ),
         (&["--lr", "0"], "not a learning rate"),
         (&["--lr=-0.1"], "not a learning rate"),
+        // Negative numbers reach the checks (clap took them for flags).
+        (&["--lr", "-0.1"], "not a learning rate"),
+        (&["--epochs", "-1"], "not a whole number"),
+        (&["--seed", "-3"], "not a whole number"),
         (&["--lr", "1e300"], "f32 optimizer"),
         // A repeated config failed only at the final save, after the run.
         (&["--resolutions", "28,28"], "repeated"),
         (&["--eval-widths", "1.0,1.0"], "repeated"),
+        // It was blamed on the initial checkpoint, --eval-widths unnamed.
+        (&["--eval-widths", "0.5,3"], "--eval-widths"),
+        // It ran a fresh model, the saved run ignored.
+        (&["--resume", "--profile-ops", "1"], "cannot be used with"),
     ];
     for (i, (args, needle)) in cases.iter().enumerate() {
         let out = scratch(&format!("bad-schedule-{i}"));

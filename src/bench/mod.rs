@@ -100,7 +100,12 @@ pub fn run(backend: &dyn Backend, family: &str, iters: usize) -> Result<Vec<Benc
 
 /// Reads `tools/bench_torch.py` output: `{"device": ..., "cases": {name: {"ms": x}}}`.
 pub fn read_torch(path: &Path) -> Result<(String, HashMap<String, f64>)> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::io(
+            path,
+            format!("{e}; give the JSON that tools/bench_torch.py wrote (--torch)"),
+        )
+    })?;
     let v: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::io(path, format!("not bench_torch.py JSON: {e}")))?;
     let shape = |what: String| {

@@ -76,7 +76,7 @@ enum Command {
         #[arg(long)]
         op: Option<String>,
         /// Seed for the random inputs (default: fresh each run).
-        #[arg(long, env = "SLIMMABLE_SEED")]
+        #[arg(long, env = "SLIMMABLE_SEED", allow_negative_numbers = true, value_parser = whole_number_u64)]
         seed: Option<u64>,
     },
     /// Time operator families (copy, resize, ... or all) on a backend.
@@ -87,22 +87,22 @@ enum Command {
         #[arg(long, env = "SLIMMABLE_BACKEND", default_value = "auto")]
         backend: BackendKind,
         /// Timed repetitions per case (median reported).
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, allow_negative_numbers = true, value_parser = whole_number)]
         iters: usize,
         /// PyTorch timings from tools/bench_torch.py, printed beside ours.
         #[arg(long)]
         torch: Option<PathBuf>,
         /// Measured copy bandwidth in GB/s (bytes read + written), for % of roofline.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         copy_gbps: Option<f64>,
         /// Measured exact-f32 TFLOP/s, for % of roofline.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         peak_f32_tflops: Option<f64>,
         /// Measured TF32 tensor-core TFLOP/s, for % of roofline.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         peak_tf32_tflops: Option<f64>,
         /// Measured BF16 tensor-core TFLOP/s, for % of roofline.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         peak_bf16_tflops: Option<f64>,
         /// `mutualnet` only: time every backend operation one at a time
         /// (synchronized) and print where an iteration's time goes.
@@ -131,13 +131,13 @@ enum Command {
         /// checkpoint is replaced at the first save); without it that is an error.
         #[arg(long, conflicts_with = "resume")]
         overwrite: bool,
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true, value_parser = whole_number)]
         epochs: Option<usize>,
-        /// Training images per epoch (default: the preset's).
-        #[arg(long)]
+        /// Training images per epoch (default: the preset's; 0: all).
+        #[arg(long, allow_negative_numbers = true, value_parser = whole_number)]
         images_per_epoch: Option<usize>,
         /// Test images evaluated per config (default: the preset's; 0: all).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true, value_parser = whole_number)]
         eval_images: Option<usize>,
         /// mutualnet, usnet (one resolution) or alone (only the full config).
         #[arg(long)]
@@ -151,20 +151,20 @@ enum Command {
         /// Widths evaluated after training (e.g. `0.25,0.5,0.75,1.0`).
         #[arg(long, value_delimiter = ',')]
         eval_widths: Option<Vec<f64>>,
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true, value_parser = whole_number_u64)]
         seed: Option<u64>,
         /// Peak learning rate of the schedule (default: the preset's, 0.1 for
         /// fmnist-full, 0.05 for fmnist-small).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         lr: Option<f64>,
         /// Epochs of linear learning-rate warm-up before the cosine
         /// (default: the preset's, 0).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true, value_parser = whole_number)]
         warmup_epochs: Option<usize>,
         /// Exact f32 convolutions instead of TF32 on CUDA.
         #[arg(long)]
         f32: bool,
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, allow_negative_numbers = true, value_parser = whole_number)]
         log_every: usize,
         /// Stop after training (no recalibration or evaluation).
         #[arg(long)]
@@ -172,7 +172,13 @@ enum Command {
         /// Instead of a run: N training iterations with every operation timed
         /// one at a time (after 2 warm-up iterations); prints where an
         /// iteration's time goes and writes it to OUT/profile.txt.
-        #[arg(long, value_name = "N")]
+        #[arg(
+            long,
+            value_name = "N",
+            allow_negative_numbers = true,
+            value_parser = whole_number,
+            conflicts_with_all = ["resume", "overwrite", "epochs", "images_per_epoch", "eval_images", "eval_widths", "skip_eval"]
+        )]
         profile_ops: Option<usize>,
     },
     /// Recalibrate and evaluate a checkpoint's grid; pick a config for a MACs budget.
@@ -180,7 +186,7 @@ enum Command {
         #[arg(long)]
         checkpoint: PathBuf,
         /// Multiply-accumulates per image allowed.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true, value_parser = whole_number_u64)]
         budget: Option<u64>,
         #[arg(long, env = "SLIMMABLE_BACKEND", default_value = "auto")]
         backend: BackendKind,
@@ -213,7 +219,13 @@ pub fn main() -> i32 {
     for line in crate::settings::warnings() {
         eprintln!("warning: {line}");
     }
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        let _ = e.print();
+        if e.kind() == clap::error::ErrorKind::InvalidValue {
+            note_bad_backend_setting();
+        }
+        std::process::exit(e.exit_code())
+    });
     let result = match cli.command {
         Command::Devices => devices::run(),
         Command::Cubins { dir, arch } => cubins::run(&dir, &arch),
@@ -324,6 +336,25 @@ pub fn main() -> i32 {
     }
 }
 
+/// A count or size option: a whole number, 0 or more. (Declared with
+/// `allow_negative_numbers`, so that `--epochs -1` reaches this message
+/// rather than clap's "unexpected argument '-1'".)
+fn whole_number(s: &str) -> std::result::Result<usize, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a whole number of 0 or more"))
+}
+
+/// [`whole_number`] for seeds and budgets, which may pass 2^32.
+fn whole_number_u64(s: &str) -> std::result::Result<u64, String> {
+    s.trim().parse().map_err(|_| {
+        format!(
+            "'{s}' is not a whole number of 0 or more (at most {})",
+            u64::MAX
+        )
+    })
+}
+
 /// An environment variable set to the empty string (`SLIMMABLE_DATA_DIR=`)
 /// means "not set": otherwise clap reports "a value is required for
 /// '--data-dir'", naming a flag the user never gave.
@@ -333,6 +364,19 @@ fn drop_empty_settings() {
             // SAFETY: called first thing in main, before any thread exists.
             unsafe { std::env::remove_var(name) };
         }
+    }
+}
+
+/// clap names `--backend` when SLIMMABLE_BACKEND holds a bad value, a flag
+/// the user may never have given: say where the value came from.
+fn note_bad_backend_setting() {
+    let given = std::env::args().any(|a| a == "--backend" || a.starts_with("--backend="));
+    if let (false, Ok(v)) = (given, std::env::var("SLIMMABLE_BACKEND"))
+        && <BackendKind as clap::ValueEnum>::from_str(&v, true).is_err()
+    {
+        eprintln!(
+            "note: the value comes from SLIMMABLE_BACKEND={v}; set it to auto, cuda, wgpu or cpu, or unset it"
+        );
     }
 }
 

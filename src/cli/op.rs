@@ -33,6 +33,12 @@ pub fn run(
             "missing; give the safetensors file to write the outputs to",
         )
     })?;
+    if out.is_dir() {
+        return Err(Error::io(
+            out,
+            "--out names a folder; give the file to write, e.g. DIR/outputs.safetensors",
+        ));
+    }
     let be = backend::open(kind)?;
     let outputs = op_runner::run(be.as_ref(), op, &params, &inputs)?;
     let meta = HashMap::from([

@@ -67,22 +67,16 @@ fn profile_ops(
     out: &Path,
     n: usize,
 ) -> Result<i32> {
-    if n == 0 {
-        return Err(Error::invalid("--profile-ops", "give at least 1 iteration"));
-    }
     let prof = backend::profiled::ProfiledBackend::new(be);
     let stop = Arc::new(AtomicBool::new(false));
-    let ckpt = out.join("profile-checkpoint.safetensors");
-    cfg.epochs = 1;
-    let mut wall = 0.0;
-    for iterations in [2, n] {
-        cfg.images_per_epoch = iterations * cfg.batch_size;
-        let mut trainer = Trainer::new(&prof, cfg.clone(), data_dir, None)?;
-        prof.reset();
-        let t0 = std::time::Instant::now();
-        trainer.run(&ckpt, usize::MAX, &stop, &mut |_| {})?;
-        wall = t0.elapsed().as_secs_f64();
-    }
+    // The profile's own saves go to a scratch folder, removed after: OUT
+    // may hold a run, and only profile.txt is the profile's output.
+    let scratch = std::env::temp_dir().join(format!("slimmable-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).map_err(|e| Error::io(&scratch, e))?;
+    let ckpt = scratch.join("checkpoint.safetensors");
+    let timed = profile_iterations(&prof, &mut cfg, data_dir, &ckpt, &stop, n);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let wall = timed?;
     let table = prof.report(n as u64);
     let text = format!(
         "profile: {} on {} ({}), {} mode, batch {}, {n} iterations ({:.1} ms each with every operation synchronized; calls are backend operations, a split batch norm is 3 launches)\n{table}",
@@ -97,6 +91,29 @@ fn profile_ops(
     let path = out.join("profile.txt");
     std::fs::write(&path, &text).map_err(|e| Error::io(&path, e))?;
     Ok(0)
+}
+
+/// 2 warm-up iterations, then `n` timed ones on `prof`, each training as
+/// one epoch saved to `ckpt`; returns the timed iterations' seconds.
+fn profile_iterations(
+    prof: &backend::profiled::ProfiledBackend,
+    cfg: &mut TrainConfig,
+    data_dir: Option<&Path>,
+    ckpt: &Path,
+    stop: &Arc<AtomicBool>,
+    n: usize,
+) -> Result<f64> {
+    cfg.epochs = 1;
+    let mut wall = 0.0;
+    for iterations in [2, n] {
+        cfg.images_per_epoch = iterations * cfg.batch_size;
+        let mut trainer = Trainer::new(prof, cfg.clone(), data_dir, None)?;
+        prof.reset();
+        let t0 = std::time::Instant::now();
+        trainer.run(ckpt, usize::MAX, stop, &mut |_| {})?;
+        wall = t0.elapsed().as_secs_f64();
+    }
+    Ok(wall)
 }
 
 pub fn train(a: TrainArgs) -> Result<i32> {
@@ -189,6 +206,9 @@ pub fn train(a: TrainArgs) -> Result<i32> {
             "a run is already saved here; pass --resume to continue it, --overwrite to replace it, or another --out",
         ));
     }
+    if a.profile_ops == Some(0) {
+        return Err(Error::invalid("--profile-ops", "give at least 1 iteration"));
+    }
     let be = open_for_training(a.backend)?;
     let make_out = || -> Result<()> {
         std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
@@ -211,13 +231,29 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     // The data loads (and a resumed run is checked) before the folder is
     // made: a run that cannot start leaves nothing behind.
     let mut trainer = Trainer::new(be.as_ref(), cfg, a.data_dir.as_deref(), resume)?;
-    make_out()?;
     let asked = trainer.cfg.images_per_epoch;
     let used = trainer.iterations_per_epoch() * trainer.cfg.batch_size;
+    if used == 0 {
+        return Err(Error::invalid(
+            "--images-per-epoch",
+            format!(
+                "{asked} images make no whole batch of {}; give at least {} (or 0 for all {})",
+                trainer.cfg.batch_size, trainer.cfg.batch_size, trainer.train.count
+            ),
+        ));
+    }
+    make_out()?;
     if asked != 0 && asked != used {
         eprintln!(
             "train: --images-per-epoch {asked} trains {used} images an epoch (whole batches of {}, at most the {} training images)",
             trainer.cfg.batch_size, trainer.train.count
+        );
+    }
+    let eval_asked = trainer.cfg.eval_images;
+    if !a.skip_eval && eval_asked > trainer.test.count {
+        eprintln!(
+            "train: --eval-images {eval_asked} evaluates all {} test images",
+            trainer.test.count
         );
     }
     println!(
@@ -356,6 +392,24 @@ pub fn eval(
     kind: BackendKind,
     data_dir: Option<&Path>,
 ) -> Result<i32> {
+    if checkpoint.is_dir() {
+        let inside = checkpoint.join("checkpoint.safetensors");
+        let hint = if inside.is_file() {
+            format!(
+                "give the checkpoint inside it: --checkpoint {}",
+                inside.display()
+            )
+        } else {
+            "give a checkpoint file (slimmable train writes OUT/checkpoint.safetensors)".to_string()
+        };
+        return Err(Error::io(checkpoint, format!("is a folder; {hint}")));
+    }
+    if !checkpoint.exists() {
+        return Err(Error::io(
+            checkpoint,
+            "no such file; give the checkpoint.safetensors that slimmable train wrote in its --out folder",
+        ));
+    }
     let meta = tensor_io::read_metadata(checkpoint)?;
     let model = meta.get("model").ok_or_else(|| {
         Error::io(
@@ -374,12 +428,26 @@ pub fn eval(
     };
     let arch = models::build(model, &config)?;
     let ckpt = Checkpoint::load(checkpoint, &arch)?;
+    if let Some((name, _)) = ckpt
+        .tensors
+        .iter()
+        .find(|(_, t)| t.data.iter().any(|v| !v.is_finite()))
+    {
+        return Err(Error::io(
+            checkpoint,
+            format!(
+                "{name} holds NaN or infinite values: the run diverged; retrain it with a lower --lr"
+            ),
+        ));
+    }
     // Evaluation settings: the run's own, when its optimizer state is beside it.
     // Missing: the fmnist-full settings, said aloud. Present but unreadable:
     // an error, since the run's dataset and recalibration live there.
     let opt_path = crate::train::optimizer_path(checkpoint);
     let mut cfg = if opt_path.exists() {
-        crate::train::train_config_in(&tensor_io::read_metadata(&opt_path)?, &opt_path)?
+        let opt_meta = tensor_io::read_metadata(&opt_path)?;
+        crate::train::check_saved_together(checkpoint, &opt_path, &opt_meta)?;
+        crate::train::train_config_in(&opt_meta, &opt_path)?
     } else {
         // The dataset from the checkpoint's header where it names one.
         let mut fallback = TrainConfig::fmnist_full();
@@ -397,6 +465,23 @@ pub fn eval(
     cfg.model_config = arch.config.clone();
     cfg.eval_widths = ckpt.widths.clone();
     cfg.resolutions = ckpt.resolutions.clone();
+    // A budget no config meets fails before the evaluation, not after it.
+    if let Some(b) = budget {
+        let mut costs = Vec::new();
+        for (w, r) in cfg.grid() {
+            costs.push((models::cost(&arch, w, r)?.macs, w, r));
+        }
+        if let Some(&(macs, w, r)) = costs.iter().min_by_key(|c| c.0)
+            && macs > b
+        {
+            return Err(Error::invalid(
+                "--budget",
+                format!(
+                    "no config fits {b} MACs (the cheapest, {w:.2}× at {r} px, needs {macs}); give --budget {macs} or more"
+                ),
+            ));
+        }
+    }
     let be = open_for_training(kind)?;
     let kind_ds = cfg.dataset_kind()?;
     let train = crate::data::Dataset::load(kind_ds, crate::data::Split::Train, data_dir)?;

@@ -134,6 +134,17 @@ impl Dataset {
             (None, None) => kind.default_dirs(),
         };
         let (img_stem, lbl_stem) = kind.stems(split);
+        if let [d] = &dirs[..]
+            && (dir.is_some() || std::env::var_os(DATA_DIR_ENV).is_some())
+            && !d.is_dir()
+        {
+            return Err(Error::io(
+                d,
+                format!(
+                    "no such folder (from --data-dir or {DATA_DIR_ENV}); give the folder that holds the {kind:?} IDX files"
+                ),
+            ));
+        }
         let missing = |stem: &str| Error::Io {
             path: dirs
                 .iter()

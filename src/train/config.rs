@@ -166,6 +166,11 @@ impl TrainConfig {
             }
         }
         for (i, w) in self.eval_widths.iter().enumerate() {
+            if !(*w > 0.0 && *w <= 1.0) {
+                return bad(format!(
+                    "evaluation width {w} is outside (0, 1]; give fractions of the full width such as 0.25,0.5,0.75,1.0 (--eval-widths)"
+                ));
+            }
             if self.eval_widths[..i].contains(w) {
                 return bad(format!(
                     "evaluation width {w} in {:?} is repeated; give each width once (--eval-widths)",

@@ -85,6 +85,23 @@ pub fn train_config_in(meta: &HashMap<String, String>, opt_path: &Path) -> Resul
         })
 }
 
+/// Fails unless the optimizer state at `opt_path` (header `meta`) was saved
+/// with the checkpoint at `checkpoint`: its settings describe that run only.
+pub fn check_saved_together(
+    checkpoint: &Path,
+    opt_path: &Path,
+    meta: &HashMap<String, String>,
+) -> Result<()> {
+    let bytes = std::fs::read(checkpoint).map_err(|e| Error::io(checkpoint, e))?;
+    if meta.get("model_sha256") != Some(&sha256_hex(&bytes)) {
+        return Err(Error::io(
+            opt_path,
+            "this optimizer state was saved with another checkpoint, so its settings (dataset, recalibration) are not this run's; keep each checkpoint with its own .optimizer file, or move this one away to evaluate with the fmnist-full settings",
+        ));
+    }
+    Ok(())
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -309,6 +326,26 @@ impl<'a> Trainer<'a> {
                             .iter()
                             .map(|b| read(b))
                             .collect::<Result<Vec<_>>>()?;
+                        // Weights a non-finite loss came from stay NaN: stop
+                        // before the epoch's save replaces the last good one.
+                        if !(ce.is_finite() && kl.iter().all(|v| v.is_finite())) {
+                            return Err(Error::invalid(
+                                "training",
+                                format!(
+                                    "diverged at iteration {} (cross-entropy {ce}, KL {kl:?}); {}; start again with a lower --lr (this run's: {}) or with --warmup-epochs",
+                                    self.iteration,
+                                    if self.epoch == 0 {
+                                        "no epoch finished, so this run saved nothing".to_string()
+                                    } else {
+                                        format!(
+                                            "the checkpoint keeps epoch {} of {}, the last finished",
+                                            self.epoch, self.cfg.epochs
+                                        )
+                                    },
+                                    self.cfg.lr
+                                ),
+                            ));
+                        }
                         let elapsed = started.elapsed().as_secs_f64();
                         let done = (self.iteration - start_iteration) as f64;
                         log(&LogLine {
