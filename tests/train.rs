@@ -241,8 +241,15 @@ fn bad_checkpoints_are_clear_errors_and_nothing_is_overwritten() {
         "a failed resume must not touch the files"
     );
 
-    // Missing dataset.
-    let err = Trainer::new(&be, cfg, Some(&dir.join("nowhere")), None)
+    // A data folder that does not exist, and one without the dataset.
+    let err = Trainer::new(&be, cfg.clone(), Some(&dir.join("nowhere")), None)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("no such folder"), "{err}");
+    let empty = dir.join("empty-data");
+    std::fs::create_dir_all(&empty).unwrap();
+    let err = Trainer::new(&be, cfg, Some(&empty), None)
         .err()
         .unwrap()
         .to_string();
