@@ -114,7 +114,11 @@ pub fn run(be: &dyn Backend, op: &str, json: &str, inputs: &Inputs<'_>) -> Resul
     };
     let ic = p.in_c.unwrap_or(c_full);
     if ic > c_full {
-        let source = if x.is_some() { "x" } else { "w times groups" };
+        let source = match (x.is_some(), p.depthwise) {
+            (true, _) => "x",
+            (false, true) => "w",
+            (false, false) => "w times groups",
+        };
         return Err(Error::invalid(
             op,
             format!(

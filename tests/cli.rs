@@ -262,10 +262,11 @@ fn op_names_the_inputs_it_did_not_read() {
     assert!(t.contains(r#"did not read ["bias"]"#), "{t}");
 }
 
-/// SLIMMABLE_BACKEND with a bad value: clap names `--backend`, which the
-/// user never gave; the note names the variable.
+/// SLIMMABLE_BACKEND or SLIMMABLE_SEED with a bad value: clap names
+/// `--backend` or `--seed`, which the user never gave; a note names the
+/// variable.
 #[test]
-fn a_bad_backend_setting_is_named() {
+fn a_bad_backend_or_seed_setting_is_named() {
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
         .args(["verify", "--op", "relu"])
         .env("SLIMMABLE_BACKEND", "gpu")
@@ -274,6 +275,14 @@ fn a_bad_backend_setting_is_named() {
     let t = common::output_text(&o);
     assert!(!o.status.success(), "{t}");
     assert!(t.contains("SLIMMABLE_BACKEND=gpu"), "{t}");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
+        .args(["verify", "--op", "relu", "--backend", "cpu"])
+        .env("SLIMMABLE_SEED", "-1")
+        .output()
+        .unwrap();
+    let t = common::output_text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(t.contains("SLIMMABLE_SEED=-1"), "{t}");
 }
 
 /// Sizes that overflow or exceed the kernels' 32-bit indexing are errors

@@ -122,7 +122,7 @@ fn a_diverging_run_stops_before_saving() {
         .run(&dir.join("ckpt"), 1, &never, &mut |l| read.push(l.ce))
         .expect_err("a run at lr 1e30 finished");
     assert!(err.to_string().contains("diverged"), "{err}");
-    assert!(err.to_string().contains("saved nothing"), "{err}");
+    assert!(err.to_string().contains("saved no checkpoint"), "{err}");
     assert!(read.iter().all(|ce| ce.is_finite()), "{read:?}");
     assert!(
         t.iteration < 16,
@@ -130,6 +130,29 @@ fn a_diverging_run_stops_before_saving() {
         t.iteration
     );
     assert!(!dir.join("ckpt").exists(), "a checkpoint was written");
+
+    // Weights that blew up after the last loss read (an epoch's last step,
+    // Ctrl-C between reads) are not saved over the good checkpoint either.
+    let mut t = Trainer::new(&be, config(), Some(&data), None).unwrap();
+    let ckpt = dir.join("good");
+    t.save(&ckpt, &[]).unwrap();
+    let good = std::fs::read(&ckpt).unwrap();
+    t.iteration = 7;
+    let (_, first) = &t.net.params()[0];
+    let mut blown = t.be.download(&first.value).unwrap();
+    blown[0] = f32::NAN;
+    t.be.write(&first.value, &blown).unwrap();
+    let err = t.save(&ckpt, &[]).expect_err("NaN weights were saved");
+    assert!(err.to_string().contains("NaN or infinity"), "{err}");
+    assert!(
+        err.to_string().contains("saved at iteration 0 is kept"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&ckpt).unwrap(),
+        good,
+        "the good checkpoint changed"
+    );
 }
 
 #[test]
@@ -438,7 +461,7 @@ fn an_epoch_short_of_one_batch_is_refused_before_the_folder_is_made() {
 #[test]
 fn bad_schedules_are_refused_before_anything_is_written() {
     // (arguments, what the message must name)
-    let cases: [(&[&str], &str); 11] = [
+    let cases: [(&[&str], &str); 15] = [
         (
             &["--epochs", "2", "--warmup-epochs", "2"],
             "fewer than --epochs",
@@ -449,6 +472,10 @@ fn bad_schedules_are_refused_before_anything_is_written() {
         (&["--lr", "-0.1"], "not a learning rate"),
         (&["--epochs", "-1"], "not a whole number"),
         (&["--seed", "-3"], "not a whole number"),
+        (&["--lr", "-1e-3"], "not a learning rate"),
+        (&["--resolutions", "28,-20"], "not a whole number"),
+        (&["--eval-widths", "-0.5,1"], "--eval-widths"),
+        (&["--epochs", "99999999999999999999"], "too large"),
         (&["--lr", "1e300"], "f32 optimizer"),
         // A repeated config failed only at the final save, after the run.
         (&["--resolutions", "28,28"], "repeated"),

@@ -93,16 +93,16 @@ enum Command {
         #[arg(long)]
         torch: Option<PathBuf>,
         /// Measured copy bandwidth in GB/s (bytes read + written), for % of roofline.
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, allow_hyphen_values = true)]
         copy_gbps: Option<f64>,
         /// Measured exact-f32 TFLOP/s, for % of roofline.
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, allow_hyphen_values = true)]
         peak_f32_tflops: Option<f64>,
         /// Measured TF32 tensor-core TFLOP/s, for % of roofline.
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, allow_hyphen_values = true)]
         peak_tf32_tflops: Option<f64>,
         /// Measured BF16 tensor-core TFLOP/s, for % of roofline.
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, allow_hyphen_values = true)]
         peak_bf16_tflops: Option<f64>,
         /// `mutualnet` only: time every backend operation one at a time
         /// (synchronized) and print where an iteration's time goes.
@@ -143,19 +143,19 @@ enum Command {
         #[arg(long)]
         mode: Option<String>,
         /// Trained width range `MIN,MAX` (with --mode alone: MAX is the width trained).
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
         widths: Option<Vec<f64>>,
         /// Resolutions, the first being the full one (e.g. `28,24,20,16`).
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_parser = whole_number)]
         resolutions: Option<Vec<usize>>,
         /// Widths evaluated after training (e.g. `0.25,0.5,0.75,1.0`).
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
         eval_widths: Option<Vec<f64>>,
         #[arg(long, allow_negative_numbers = true, value_parser = whole_number_u64)]
         seed: Option<u64>,
         /// Peak learning rate of the schedule (default: the preset's, 0.1 for
         /// fmnist-full, 0.05 for fmnist-small).
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, allow_hyphen_values = true)]
         lr: Option<f64>,
         /// Epochs of linear learning-rate warm-up before the cosine
         /// (default: the preset's, 0).
@@ -221,8 +221,12 @@ pub fn main() -> i32 {
     }
     let cli = Cli::try_parse().unwrap_or_else(|e| {
         let _ = e.print();
-        if e.kind() == clap::error::ErrorKind::InvalidValue {
-            note_bad_backend_setting();
+        use clap::error::ErrorKind;
+        if matches!(
+            e.kind(),
+            ErrorKind::InvalidValue | ErrorKind::ValueValidation
+        ) {
+            note_bad_settings();
         }
         std::process::exit(e.exit_code())
     });
@@ -340,18 +344,20 @@ pub fn main() -> i32 {
 /// `allow_negative_numbers`, so that `--epochs -1` reaches this message
 /// rather than clap's "unexpected argument '-1'".)
 fn whole_number(s: &str) -> std::result::Result<usize, String> {
-    s.trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a whole number of 0 or more"))
+    whole_number_u64(s)?
+        .try_into()
+        .map_err(|_| format!("'{s}' is too large; give at most {}", usize::MAX))
 }
 
 /// [`whole_number`] for seeds and budgets, which may pass 2^32.
 fn whole_number_u64(s: &str) -> std::result::Result<u64, String> {
-    s.trim().parse().map_err(|_| {
-        format!(
-            "'{s}' is not a whole number of 0 or more (at most {})",
-            u64::MAX
-        )
+    let t = s.trim();
+    t.parse().map_err(|_| {
+        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            format!("'{s}' is too large; give at most {}", u64::MAX)
+        } else {
+            format!("'{s}' is not a whole number of 0 or more")
+        }
     })
 }
 
@@ -367,15 +373,25 @@ fn drop_empty_settings() {
     }
 }
 
-/// clap names `--backend` when SLIMMABLE_BACKEND holds a bad value, a flag
-/// the user may never have given: say where the value came from.
-fn note_bad_backend_setting() {
-    let given = std::env::args().any(|a| a == "--backend" || a.starts_with("--backend="));
-    if let (false, Ok(v)) = (given, std::env::var("SLIMMABLE_BACKEND"))
-        && <BackendKind as clap::ValueEnum>::from_str(&v, true).is_err()
+/// clap names `--backend` or `--seed` when SLIMMABLE_BACKEND or
+/// SLIMMABLE_SEED holds a bad value, a flag the user may never have given:
+/// say where the value came from.
+fn note_bad_settings() {
+    let given =
+        |flag: &str| std::env::args().any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+    if let (false, Ok(v)) = (given("--backend"), std::env::var("SLIMMABLE_BACKEND"))
+        // (clap matches the names case-sensitively)
+        && <BackendKind as clap::ValueEnum>::from_str(&v, false).is_err()
     {
         eprintln!(
             "note: the value comes from SLIMMABLE_BACKEND={v}; set it to auto, cuda, wgpu or cpu, or unset it"
+        );
+    }
+    if let (false, Ok(v)) = (given("--seed"), std::env::var("SLIMMABLE_SEED"))
+        && whole_number_u64(&v).is_err()
+    {
+        eprintln!(
+            "note: the value comes from SLIMMABLE_SEED={v}; set it to a whole number, or unset it"
         );
     }
 }

@@ -64,6 +64,7 @@ fn profile_ops(
     be: &dyn backend::Backend,
     mut cfg: TrainConfig,
     data_dir: Option<&Path>,
+    make_out: &dyn Fn() -> Result<()>,
     out: &Path,
     n: usize,
 ) -> Result<i32> {
@@ -88,6 +89,8 @@ fn profile_ops(
         1e3 * wall / n as f64
     );
     print!("{text}");
+    // Made now: a profile that cannot start (no data) leaves no folder.
+    make_out()?;
     let path = out.join("profile.txt");
     std::fs::write(&path, &text).map_err(|e| Error::io(&path, e))?;
     Ok(0)
@@ -224,8 +227,14 @@ pub fn train(a: TrainArgs) -> Result<i32> {
             })
     };
     if let Some(n) = a.profile_ops {
-        make_out()?;
-        return profile_ops(be.as_ref(), cfg, a.data_dir.as_deref(), &a.out, n);
+        return profile_ops(
+            be.as_ref(),
+            cfg,
+            a.data_dir.as_deref(),
+            &make_out,
+            &a.out,
+            n,
+        );
     }
     let resume = a.resume.then_some(ckpt_path.as_path());
     // The data loads (and a resumed run is checked) before the folder is

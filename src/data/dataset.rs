@@ -138,10 +138,15 @@ impl Dataset {
             && (dir.is_some() || std::env::var_os(DATA_DIR_ENV).is_some())
             && !d.is_dir()
         {
+            let what = if d.exists() {
+                "is a file, not a folder"
+            } else {
+                "no such folder"
+            };
             return Err(Error::io(
                 d,
                 format!(
-                    "no such folder (from --data-dir or {DATA_DIR_ENV}); give the folder that holds the {kind:?} IDX files"
+                    "{what} (from --data-dir or {DATA_DIR_ENV}); give the folder that holds the {kind:?} IDX files"
                 ),
             ));
         }

@@ -24,6 +24,7 @@ use crate::nn::{Pass, Sgd, SlimNet, mutualnet_step};
 use crate::rng::Rng;
 use crate::tensor_io::{self, HostTensor};
 use sha2::{Digest, Sha256};
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,6 +48,9 @@ pub struct Trainer<'a> {
     pub peak_step_bytes: usize,
     /// Host time uploading batches and issuing steps in this process.
     pub host_time: host_time::HostTime,
+    /// The iteration the checkpoint on disk holds, when this run saved one
+    /// or resumed from one (what a divergence error says is kept).
+    last_saved: Cell<Option<usize>>,
 }
 
 /// Progress of one logged interval.
@@ -179,6 +183,7 @@ impl<'a> Trainer<'a> {
             batches_tracked: ckpt.batches_tracked,
             peak_step_bytes: 0,
             host_time: Default::default(),
+            last_saved: Cell::new(resume.map(|_| iteration)),
         })
     }
 
@@ -334,14 +339,7 @@ impl<'a> Trainer<'a> {
                                 format!(
                                     "diverged at iteration {} (cross-entropy {ce}, KL {kl:?}); {}; start again with a lower --lr (this run's: {}) or with --warmup-epochs",
                                     self.iteration,
-                                    if self.epoch == 0 {
-                                        "no epoch finished, so this run saved nothing".to_string()
-                                    } else {
-                                        format!(
-                                            "the checkpoint keeps epoch {} of {}, the last finished",
-                                            self.epoch, self.cfg.epochs
-                                        )
-                                    },
+                                    self.kept(),
                                     self.cfg.lr
                                 ),
                             ));
@@ -385,6 +383,22 @@ impl<'a> Trainer<'a> {
         // Parameters by their PyTorch names, then each BN's training
         // statistics (one download per BN).
         let mut tensors = self.net.parameters_to_host(self.be)?;
+        // A step can blow the weights up after the last loss read (the end
+        // of an epoch, Ctrl-C between reads): never save them over good ones.
+        if let Some((name, _)) = tensors
+            .iter()
+            .find(|(_, t)| t.data.iter().any(|v| !v.is_finite()))
+        {
+            return Err(Error::invalid(
+                "training",
+                format!(
+                    "diverged by iteration {}: {name} holds NaN or infinity, so it is not saved; {}; start again with a lower --lr (this run's: {}) or with --warmup-epochs",
+                    self.iteration,
+                    self.kept(),
+                    self.cfg.lr
+                ),
+            ));
+        }
         for bn in self.net.batch_norms() {
             let (mean, var) = bn.running_stats(self.be, self.train_slot())?;
             let shape = vec![bn.spec.channels.full()];
@@ -452,7 +466,17 @@ impl<'a> Trainer<'a> {
         // write keeps the last good pair.
         let opt_path = optimizer_path(path);
         let opt_bytes = tensor_io::serialize(&opt_path, &momentum, Some(meta))?;
-        tensor_io::write_all_atomic(&[(path, &model_bytes), (&opt_path, &opt_bytes)])
+        tensor_io::write_all_atomic(&[(path, &model_bytes), (&opt_path, &opt_bytes)])?;
+        self.last_saved.set(Some(self.iteration));
+        Ok(())
+    }
+
+    /// What a divergence leaves on disk, for its error.
+    fn kept(&self) -> String {
+        match self.last_saved.get() {
+            None => "this run saved no checkpoint".to_string(),
+            Some(i) => format!("the checkpoint saved at iteration {i} is kept"),
+        }
     }
 
     fn load_optimizer(
