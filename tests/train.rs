@@ -494,3 +494,76 @@ fn bad_schedules_are_refused_before_anything_is_written() {
         assert!(!out.exists(), "{args:?}: {} was created", out.display());
     }
 }
+
+/// `scripts/run.sh` passes the caller's options in place of its defaults:
+/// clap refused `--preset fmnist-full` (the README's full recipe) as a
+/// repeated option and `--resume` beside the default `--overwrite`.
+#[test]
+fn run_sh_takes_the_callers_options_in_place_of_its_defaults() {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/run.sh");
+    let dry = |args: &[&str]| -> Vec<String> {
+        let o = std::process::Command::new("bash")
+            .arg(&script)
+            .args(args)
+            .env("RUN_DRY", "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(o.status.success(), "{args:?}: {text}");
+        // Past "./target/release/slimmable train".
+        text.split_whitespace().skip(2).map(String::from).collect()
+    };
+    assert_eq!(
+        dry(&[]),
+        [
+            "--preset",
+            "fmnist-small",
+            "--out",
+            "runs/main",
+            "--overwrite"
+        ]
+    );
+    let flag = |a: &String| a.split('=').next().unwrap().to_string();
+    for args in [
+        &["--preset", "fmnist-full"][..],
+        &["--resume"],
+        &["--preset=fmnist-full", "--out", "elsewhere"],
+    ] {
+        let command = dry(args);
+        let flags: Vec<String> = command
+            .iter()
+            .filter(|a| a.starts_with("--"))
+            .map(flag)
+            .collect();
+        for f in &flags {
+            assert_eq!(
+                flags.iter().filter(|g| *g == f).count(),
+                1,
+                "{f} twice: {command:?}"
+            );
+        }
+        assert!(
+            !(flags.contains(&"--resume".into()) && flags.contains(&"--overwrite".into())),
+            "{command:?}"
+        );
+    }
+    // The README's full recipe as the binary receives it, for 0 epochs.
+    if !common::fashion_mnist_or_skip() {
+        return;
+    }
+    let out = scratch("run-sh-full");
+    let _ = std::fs::remove_dir_all(&out);
+    let command = dry(&["--preset", "fmnist-full", "--out", out.to_str().unwrap()]);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
+        .arg("train")
+        .args(&command)
+        .args(["--epochs", "0", "--skip-eval", "--backend", "cpu"])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.join("checkpoint.safetensors").exists());
+}
