@@ -393,3 +393,33 @@ fn bench_profile_ops_splits_a_mutualnet_iteration_by_operation() {
     assert!(!o.status.success(), "{t}");
     assert!(t.contains("slimmable bench mutualnet --profile-ops"), "{t}");
 }
+
+/// `cubins` onto a file said "File exists"; into a folder it made, a
+/// failure leaves nothing behind.
+#[test]
+fn cubins_names_a_file_in_the_way() {
+    let file = scratch("cubins-in-the-way");
+    std::fs::write(&file, b"").unwrap();
+    let o = common::slimmable(&["cubins", file.to_str().unwrap()]);
+    let t = common::output_text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(t.contains("is a file; give a folder"), "{t}");
+    // Without NVRTC on the loader path the compiles fail after the folder
+    // is made: the folder goes again.
+    let dir = scratch("cubins-no-nvrtc");
+    let _ = std::fs::remove_dir_all(&dir);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
+        .args(["cubins", dir.to_str().unwrap(), "--arch", "sm_80"])
+        .env_remove("LD_LIBRARY_PATH")
+        .env_remove("CUDA_HOME")
+        .env_remove("CUDA_PATH")
+        .output()
+        .unwrap();
+    let t = common::output_text(&o);
+    assert!(!t.contains("panicked"), "{t}");
+    if o.status.success() {
+        println!("skipped: NVRTC loads without LD_LIBRARY_PATH here (/usr/local/cuda)");
+    } else {
+        assert!(!dir.exists(), "a failed cubins left {}: {t}", dir.display());
+    }
+}

@@ -567,3 +567,40 @@ fn run_sh_takes_the_callers_options_in_place_of_its_defaults() {
     );
     assert!(out.join("checkpoint.safetensors").exists());
 }
+
+/// Two runs into one folder would interleave their saves: the second is
+/// refused while the first holds the folder's lock. And `--overwrite`
+/// removes the earlier run's results when the new run starts, so an
+/// interrupted new run never sits beside them.
+#[test]
+fn a_run_folder_holds_one_run_and_overwrite_clears_old_results() {
+    if !common::fashion_mnist_or_skip() {
+        return;
+    }
+    let out = scratch("one-run");
+    let quick = ["--epochs", "0", "--skip-eval"];
+    let (ok, text) = train_cli(&quick, &out);
+    assert!(ok, "{text}");
+    assert!(
+        !out.join(".slimmable-lock").exists(),
+        "the lock file outlived the run"
+    );
+    let lock = std::fs::File::create(out.join(".slimmable-lock")).unwrap();
+    lock.try_lock().unwrap();
+    let (ok, text) = train_cli(&[&["--overwrite"][..], &quick].concat(), &out);
+    assert!(!ok, "a second run into a locked folder started: {text}");
+    assert!(
+        text.contains("another `slimmable train` is running"),
+        "{text}"
+    );
+    drop(lock);
+    std::fs::write(out.join("results.json"), "{}").unwrap();
+    std::fs::write(out.join("table.txt"), "old").unwrap();
+    let (ok, text) = train_cli(&[&["--overwrite"][..], &quick].concat(), &out);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("removed the earlier run's results.json, table.txt"),
+        "{text}"
+    );
+    assert!(!out.join("results.json").exists() && !out.join("table.txt").exists());
+}

@@ -106,8 +106,12 @@ pub fn read_torch(path: &Path) -> Result<(String, HashMap<String, f64>)> {
             format!("{e}; give the JSON that tools/bench_torch.py wrote (--torch)"),
         )
     })?;
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::io(path, format!("not bench_torch.py JSON: {e}")))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Error::io(
+            path,
+            format!("not JSON ({e}); give the file tools/bench_torch.py wrote (--torch)"),
+        )
+    })?;
     let shape = |what: String| {
         Error::io(
             path,

@@ -93,6 +93,15 @@ pub fn run(
     }
     let rows = bench::run(be.as_ref(), family, iters)?;
     bench::print_table(&rows, &torch_ms, ceilings);
+    // Names that changed on one side leave every PyTorch column empty.
+    if let Some(p) = torch
+        && !rows.iter().any(|r| torch_ms.contains_key(&r.name))
+    {
+        eprintln!(
+            "warning: no case in {} matches these rows' names; run tools/bench_torch.py from this version for PyTorch's times beside ours",
+            p.display()
+        );
+    }
     Ok(0)
 }
 

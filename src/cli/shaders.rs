@@ -47,14 +47,34 @@ pub fn run(args: ShadersArgs<'_>) -> Result<i32> {
             })
             .collect::<Result<Vec<_>>>()?
     };
+    // Before the compiles, which take a while: the folder the
+    // representations go to.
+    if let Some(dir) = args.isa_dir {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::io(dir, "is a file; give a folder for --isa"));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::io(
+                dir,
+                format!("cannot make the --isa folder ({e}); give one in a writable place"),
+            )
+        })?;
+    }
     let report = driver_stats::compile(args.adapter, &shaders, args.entry, args.isa_dir.is_some())?;
     if report.kernels.is_empty() {
-        return Err(Error::Invalid {
-            what: "--entry".into(),
-            reason: format!(
-                "no compute entry point's name contains {:?}; without --entry every one is compiled",
-                args.entry.unwrap_or_default()
-            ),
+        return Err(match args.entry {
+            Some(entry) => Error::Invalid {
+                what: "--entry".into(),
+                reason: format!(
+                    "no compute entry point's name contains {entry:?}; without --entry every one is compiled"
+                ),
+            },
+            None => Error::Invalid {
+                what: "--shader".into(),
+                reason:
+                    "the shaders hold no compute entry point (`@compute` fn); give WGSL with one"
+                        .into(),
+            },
         });
     }
     if args.json {

@@ -214,7 +214,12 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     }
     let be = open_for_training(a.backend)?;
     let make_out = || -> Result<()> {
-        std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
+        std::fs::create_dir_all(&a.out).map_err(|e| {
+            Error::io(
+                &a.out,
+                format!("cannot make the run folder ({e}); choose an --out in a writable folder"),
+            )
+        })?;
         // Found now, not at the first save after an epoch of training.
         let probe = a.out.join(".slimmable-write-test");
         std::fs::write(&probe, b"")
@@ -252,6 +257,12 @@ pub fn train(a: TrainArgs) -> Result<i32> {
         ));
     }
     make_out()?;
+    // Held until the process ends: a second run into the same folder would
+    // interleave its saves with this one's.
+    let _lock = lock_run_folder(&a.out)?;
+    if a.overwrite {
+        remove_earlier_results(&a.out)?;
+    }
     if asked != 0 && asked != used {
         eprintln!(
             "train: --images-per-epoch {asked} trains {used} images an epoch (whole batches of {}, at most the {} training images)",
@@ -352,9 +363,17 @@ pub fn train(a: TrainArgs) -> Result<i32> {
         .enumerate()
         .map(|(slot, &(w, r))| (w, r, slot))
         .collect();
-    trainer.save(&ckpt_path, &recal)?;
     let eval_s = t1.elapsed().as_secs_f64();
     println!("\n{}", report::table(&results));
+    trainer.save(&ckpt_path, &recal).map_err(|e| {
+        Error::invalid(
+            "saving the recalibrated statistics",
+            format!(
+                "{e}. The trained checkpoint is intact (saved before the evaluation); `slimmable eval --checkpoint {}` recalibrates and evaluates it again",
+                ckpt_path.display()
+            ),
+        )
+    })?;
     let run = serde_json::json!({
         "config": trainer.cfg,
         "backend": be.kind().to_string(),
@@ -375,6 +394,57 @@ pub fn train(a: TrainArgs) -> Result<i32> {
         a.out.display()
     );
     Ok(0)
+}
+
+/// An exclusive lock on `out/.slimmable-lock`, released when the process
+/// ends, however it ends; dropped, it also removes the file.
+struct RunFolderLock {
+    _file: std::fs::File,
+    path: PathBuf,
+}
+
+impl Drop for RunFolderLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn lock_run_folder(out: &Path) -> Result<RunFolderLock> {
+    let path = out.join(".slimmable-lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(RunFolderLock { _file: file, path }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::io(
+            out,
+            "another `slimmable train` is running in this folder; wait for it to finish, or give another --out",
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+    }
+}
+
+/// `--overwrite`: the earlier run's results go when the new run starts, so
+/// an interrupted new run never sits beside results it did not produce.
+fn remove_earlier_results(out: &Path) -> Result<()> {
+    let mut removed = Vec::new();
+    for name in report::RESULT_FILES {
+        let path = out.join(name);
+        if path.is_file() {
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            removed.push(name);
+        }
+    }
+    if !removed.is_empty() {
+        eprintln!(
+            "train: --overwrite removed the earlier run's {} (its checkpoint is replaced at the first save)",
+            removed.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// `auto` for training: CUDA, else a hardware wgpu adapter, else the CPU
@@ -421,10 +491,12 @@ pub fn eval(
     }
     let meta = tensor_io::read_metadata(checkpoint)?;
     let model = meta.get("model").ok_or_else(|| {
-        Error::io(
-            checkpoint,
-            "not a slimmable checkpoint (no model in its header)",
-        )
+        let hint = if meta.contains_key("model_sha256") {
+            "this is a run's optimizer state; give the checkpoint.safetensors beside it"
+        } else {
+            "not a slimmable checkpoint (no model in its header); give the checkpoint.safetensors slimmable train wrote"
+        };
+        Error::io(checkpoint, hint)
     })?;
     let config: serde_json::Value = match meta.get("model_config") {
         None => return Err(Error::io(checkpoint, "no model configuration in the header")),

@@ -298,7 +298,16 @@ fn encode_png(w: usize, h: usize, rgb: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Writes `results.{json,csv,svg,png}` and `table.txt` into `dir`.
+/// The files [`write_all`] writes into a run folder.
+pub const RESULT_FILES: [&str; 5] = [
+    "results.json",
+    "results.csv",
+    "accuracy_vs_macs.svg",
+    "accuracy_vs_macs.png",
+    "table.txt",
+];
+
+/// Writes [`RESULT_FILES`] into `dir`.
 pub fn write_all(
     dir: &Path,
     results: &[ConfigResult],
@@ -307,17 +316,15 @@ pub fn write_all(
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let json = serde_json::json!({ "run": extra, "configs": results });
+    let [json_name, csv_name, svg_name, png_name, table_name] = RESULT_FILES;
     write_atomic(
-        &dir.join("results.json"),
+        &dir.join(json_name),
         serde_json::to_string_pretty(&json)
             .unwrap_or_default()
             .as_bytes(),
     )?;
-    write_atomic(&dir.join("results.csv"), csv(results).as_bytes())?;
-    write_atomic(
-        &dir.join("accuracy_vs_macs.svg"),
-        svg(results, title).as_bytes(),
-    )?;
-    write_atomic(&dir.join("accuracy_vs_macs.png"), &png(results)?)?;
-    write_atomic(&dir.join("table.txt"), table(results).as_bytes())
+    write_atomic(&dir.join(csv_name), csv(results).as_bytes())?;
+    write_atomic(&dir.join(svg_name), svg(results, title).as_bytes())?;
+    write_atomic(&dir.join(png_name), &png(results)?)?;
+    write_atomic(&dir.join(table_name), table(results).as_bytes())
 }

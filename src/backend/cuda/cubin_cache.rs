@@ -116,7 +116,26 @@ unsafe fn compile_program(
 /// temporary file, so a half-written cubin is never found), one thread a
 /// unit; returns the paths.
 pub fn write_all(dir: &Path, arch: &str) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::io(dir, "is a file; give a folder for the cubins"));
+    }
+    let made = !dir.exists();
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::io(
+            dir,
+            format!("cannot make the folder ({e}); give one in a writable place"),
+        )
+    })?;
+    let written = compile_into(dir, arch);
+    // A folder this call made holds only its own files: a failure leaves
+    // nothing behind (not even the empty folder).
+    if written.is_err() && made {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    written
+}
+
+fn compile_into(dir: &Path, arch: &str) -> Result<Vec<PathBuf>> {
     std::thread::scope(|s| {
         let jobs: Vec<_> = kernel_sources::CUDA_UNITS
             .iter()
