@@ -16,8 +16,10 @@ pub struct HostTensor {
 
 impl HostTensor {
     pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Result<Self> {
-        let n: usize = shape.iter().product();
-        if n != data.len() {
+        // Checked: a wrapped product could equal a short data length.
+        let n = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        if n != Some(data.len()) {
+            let n = n.map_or("more than an address holds".to_string(), |n| n.to_string());
             return Err(Error::invalid(
                 "tensor",
                 format!(
@@ -183,4 +185,20 @@ pub fn write_all_atomic(files: &[(&Path, &[u8])]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shape_whose_product_wraps_is_refused() {
+        // 2^33 · 2^31 wraps to 0 on 64 bits, which empty data matched.
+        let err = HostTensor::new(vec![1 << 33, 1 << 31], vec![]).unwrap_err();
+        assert!(
+            err.to_string().contains("more than an address holds"),
+            "{err}"
+        );
+        assert!(HostTensor::new(vec![2, 3], vec![0.0; 6]).is_ok());
+    }
 }

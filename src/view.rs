@@ -44,8 +44,14 @@ impl View {
             ));
         }
         let base = View::contiguous(full);
+        let offset = begin.checked_mul(base.strides[1]).ok_or_else(|| {
+            Error::invalid(
+                "channel slice",
+                format!("a tensor of extents {full:?} has more elements than an address holds"),
+            )
+        })?;
         Ok(View {
-            offset: begin * base.strides[1],
+            offset,
             dims: [full[0], len, full[2], full[3]],
             strides: base.strides,
         })
@@ -143,6 +149,18 @@ impl View {
                 ),
             ));
         }
+        // Zero or overlapping strides can address many more elements than
+        // the last index: the kernels count them in 32 bits too.
+        if self.numel() > u32::MAX as usize {
+            return Err(Error::invalid(
+                what,
+                format!(
+                    "view of extents {:?} has {} elements, beyond the kernels' 32-bit counts; split the work into smaller launches",
+                    self.dims,
+                    self.numel()
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -178,5 +196,30 @@ impl View {
             offset: u(self.offset),
             _pad: [0; 3],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_that_overflow_are_errors_not_wrapped_views() {
+        // begin · C·H·W past usize::MAX.
+        let huge = 1usize << (usize::BITS / 2);
+        assert!(View::channel_slice([1, 4, huge, huge], 2, 1).is_err());
+        // Zero strides: one element of memory, 2^48 elements counted.
+        let broadcast = View {
+            offset: 0,
+            dims: [65536, 65536, 65536, 1],
+            strides: [0; 4],
+        };
+        let err = broadcast.check_within("x", 1).unwrap_err().to_string();
+        assert!(err.contains("32-bit counts"), "{err}");
+        assert!(
+            View::contiguous([2, 3, 4, 5])
+                .check_within("x", 120)
+                .is_ok()
+        );
     }
 }

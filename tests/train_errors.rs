@@ -197,6 +197,24 @@ fn bad_inputs_are_refused_with_a_message() {
             ),
             "wider than",
         );
+        // A weight whose element count wraps to a small number.
+        let wrapping = LinearWeight {
+            w: &w,
+            out_full: (1 << (usize::BITS - 1)) + 1,
+            in_full: 2,
+            bias: None,
+        };
+        expect_err(
+            ops::linear_forward(
+                be,
+                &xin,
+                &View::contiguous([2, 2, 1, 1]),
+                &wrapping,
+                &yout,
+                &View::contiguous([2, 4, 1, 1]),
+            ),
+            "more elements than the address space",
+        );
 
         // SGD range beyond the parameter; Nesterov without momentum.
         let p = be.upload(&[1.0; 10]).unwrap();
@@ -210,6 +228,12 @@ fn bad_inputs_are_refused_with_a_message() {
         };
         expect_err(
             ops::sgd_step(be, &p, &g, &m, 4, 8, &cfg, true),
+            "wider than the parameter",
+        );
+        // An offset whose sum with the length wraps: it passed the check
+        // in release builds and reached the kernel as 0xFFFFFFFF.
+        expect_err(
+            ops::sgd_step(be, &p, &g, &m, usize::MAX, 2, &cfg, true),
             "wider than the parameter",
         );
         let cfg0 = SgdConfig {

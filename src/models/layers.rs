@@ -31,10 +31,15 @@ impl Conv {
     }
 
     /// Output size along one spatial axis (PyTorch's formula, dilation 1).
+    /// `None` where the kernel does not fit, the stride is 0 or the sizes
+    /// overflow.
     pub fn output_size(&self, input: usize) -> Option<usize> {
-        (input + 2 * self.padding)
-            .checked_sub(self.kernel)
-            .map(|d| d / self.stride + 1)
+        self.padding
+            .checked_mul(2)
+            .and_then(|p| input.checked_add(p))
+            .and_then(|padded| padded.checked_sub(self.kernel))
+            .and_then(|d| d.checked_div(self.stride))
+            .map(|q| q + 1)
     }
 }
 

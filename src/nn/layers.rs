@@ -90,6 +90,17 @@ impl SlimBatchNorm2d {
         var: &[f32],
         configs: usize,
     ) -> Result<Self> {
+        let c_full = spec.channels.full();
+        if mean.len() != c_full || var.len() != c_full {
+            return Err(Error::invalid(
+                format!("batch norm {}", spec.name),
+                format!(
+                    "running mean and variance hold {} and {} values; give the full width's {c_full} each",
+                    mean.len(),
+                    var.len()
+                ),
+            ));
+        }
         let table: Vec<f32> = (0..configs.max(1))
             .flat_map(|_| mean.iter().chain(var).copied())
             .collect();

@@ -36,12 +36,13 @@ pub(crate) fn slice_fits(what: &str, buf: &Buffer, offset: usize, len: usize) ->
             "the slice is empty; give at least one element",
         ));
     }
-    if offset + len > buf.len() || offset + len > u32::MAX as usize {
+    // (Checked: a wrapped sum would pass and reach the kernels.)
+    let end = offset.checked_add(len);
+    if end.is_none_or(|end| end > buf.len() || end > u32::MAX as usize) {
         return Err(Error::invalid(
             what,
             format!(
-                "elements {offset}..{} do not fit in a buffer of {}; the slice is wider than the parameter (use a width ≤ the full size)",
-                offset + len,
+                "elements {offset}..{offset}+{len} do not fit in a buffer of {}; the slice is wider than the parameter (use a width ≤ the full size)",
                 buf.len()
             ),
         ));

@@ -124,14 +124,8 @@ pub fn conv_params(pass: ConvPass, a: &ConvArgs) -> Result<Conv2dParams> {
     x.check_within("conv2d x", a.x.0.len())?;
     w.check_within("conv2d w", a.w.0.len())?;
     y.check_within("conv2d y", a.y.0.len())?;
-    if let Some((b, off)) = a.bias
-        && off + oc > b.len()
-    {
-        return Err(bad(format!(
-            "bias needs elements {off}..{} but its buffer holds {}",
-            off + oc,
-            b.len()
-        )));
+    if let Some((b, off)) = a.bias {
+        super::checks::slice_fits("conv2d bias", b, off, oc)?;
     }
     // A written buffer must not also be read (kernels read and write in
     // parallel without ordering).

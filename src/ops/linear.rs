@@ -18,6 +18,20 @@ pub struct LinearWeight<'a> {
     pub bias: Option<&'a Buffer>,
 }
 
+/// Elements of the full weight, `out_full × in_full`, or an error where
+/// the product overflows (a wrapped one would pass the size checks).
+fn weight_len(op: &str, wt: &LinearWeight) -> Result<usize> {
+    wt.out_full.checked_mul(wt.in_full).ok_or_else(|| {
+        Error::invalid(
+            op,
+            format!(
+                "a {}×{} weight has more elements than the address space",
+                wt.out_full, wt.in_full
+            ),
+        )
+    })
+}
+
 fn params(op: &str, wt: &LinearWeight, x_view: &View, y_view: &View) -> Result<LinearParams> {
     for (name, v) in [("x", x_view), ("y", y_view)] {
         if v.dims[2] != 1 || v.dims[3] != 1 {
@@ -49,7 +63,7 @@ fn params(op: &str, wt: &LinearWeight, x_view: &View, y_view: &View) -> Result<L
             ),
         ));
     }
-    slice_fits(&format!("{op} weight"), wt.w, 0, wt.out_full * wt.in_full)?;
+    slice_fits(&format!("{op} weight"), wt.w, 0, weight_len(op, wt)?)?;
     if let Some(b) = wt.bias {
         slice_fits(&format!("{op} bias"), b, 0, o_f)?;
     }
@@ -105,7 +119,7 @@ pub fn linear_backward(
     dy_view.check_within("linear_backward dy", dy.len())?;
     x_view.check_within("linear_backward x", x.len())?;
     let p = params(op, wt, x_view, dy_view)?;
-    slice_fits("linear_backward dW", dw, 0, wt.out_full * wt.in_full)?;
+    slice_fits("linear_backward dW", dw, 0, weight_len(op, wt)?)?;
     let mut args = vec![("dy", dy), ("x", x), ("w", wt.w), ("dw", dw)];
     let mut outs = vec![("dw", dw)];
     if let Some(db) = db {

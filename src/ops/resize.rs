@@ -331,6 +331,12 @@ pub fn plan(
     let mut runs: Vec<(usize, usize, usize, usize)> = Vec::new();
     // (input, output) extents already counted: batches repeat a few sizes.
     let mut axes_seen = std::collections::HashSet::new();
+    if cfg.arena_offset > limit {
+        return Err(bad(format!(
+            "arena offset {} is beyond the kernels' 32-bit indexing; give at most {limit}",
+            cfg.arena_offset
+        )));
+    }
     let mut arena = cfg.arena_offset;
     let list_base = IMAGE_WORDS * images.len() + OUTPUT_WORDS * outputs.len();
     for (j, o) in outputs.iter().enumerate() {
@@ -396,12 +402,16 @@ pub fn plan(
         );
         groups += px;
         tiles += output_tiles;
-        arena += view.numel();
-        if arena > limit {
-            return Err(bad(format!(
-                "the outputs need {arena} arena elements, beyond the kernels' 32-bit indexing; use several launches"
-            )));
-        }
+        // (Checked: an offset near usize::MAX would wrap past the limit.)
+        arena = match arena.checked_add(view.numel()) {
+            Some(end) if end <= limit => end,
+            _ => {
+                return Err(bad(format!(
+                    "the outputs end past arena element {limit} (offset {} plus their sizes), beyond the kernels' 32-bit indexing; use several launches or a smaller arena offset",
+                    cfg.arena_offset
+                )));
+            }
+        };
         views.push(view);
     }
     debug_assert_eq!(words.len(), list_base);
@@ -594,6 +604,41 @@ mod tests {
         // 224 -> 128 shrinks by 1.75: a window of 3.5 pixels.
         assert_eq!(axis_taps_max(Filter::BilinearAntialias, false, 224, 128), 4);
         assert_eq!(axis_taps_max(Filter::Bilinear, true, 224, 28), 2);
+    }
+
+    #[test]
+    fn an_arena_offset_past_32_bits_is_refused_not_wrapped() {
+        let images = [SourceImage {
+            offset: 0,
+            height: 8,
+            width: 8,
+            crop: None,
+            flip: false,
+        }];
+        let outputs = [OutputSpec {
+            height: 8,
+            width: 8,
+            images: None,
+        }];
+        let cfg = |arena_offset| ResizePackConfig {
+            format: ImageFormat::U8Hwc,
+            channels: 1,
+            mean: vec![0.5],
+            std: vec![0.25],
+            filter: Filter::Bilinear,
+            align_corners: false,
+            order: Order::Direct,
+            arena_offset,
+        };
+        // usize::MAX - 5 + 64 wrapped to 58 and passed the limit.
+        for offset in [usize::MAX - 5, u32::MAX as usize - 5, u32::MAX as usize + 1] {
+            let err = plan(&images, &outputs, &cfg(offset)).err();
+            assert!(
+                err.is_some_and(|e| e.to_string().contains("32-bit indexing")),
+                "arena offset {offset} was accepted"
+            );
+        }
+        assert!(plan(&images, &outputs, &cfg(u32::MAX as usize - 64)).is_ok());
     }
 
     #[test]
