@@ -367,3 +367,22 @@ fn initial_checkpoint_is_valid_for_every_model() {
         assert!(ckpt.validate(arch).is_ok());
     }
 }
+
+/// A configuration from a damaged checkpoint with absurd numbers is an
+/// error at once: 10^15 repeats looped until memory ran out, and a huge
+/// expansion overflowed the channel counts.
+#[test]
+fn absurd_model_configurations_are_refused_at_once() {
+    let mut config = serde_json::to_value(MobileNetV2Config::imagenet()).unwrap();
+    config["blocks"][1][2] = serde_json::json!(1_000_000_000_000_000u64);
+    let err = models::build("slimmable_mobilenet_v2", &config).unwrap_err();
+    assert!(err.to_string().contains("repeats"), "{err}");
+    let mut config = serde_json::to_value(MobileNetV2Config::imagenet()).unwrap();
+    config["blocks"][1][0] = serde_json::json!(1u64 << 62);
+    let err = models::build("slimmable_mobilenet_v2", &config).unwrap_err();
+    assert!(err.to_string().contains("expansion"), "{err}");
+    let mut config = serde_json::to_value(ResNetConfig::resnet20(3, 10)).unwrap();
+    config["stem_channels"] = serde_json::json!(1u64 << 40);
+    let err = models::build("slimmable_resnet", &config).unwrap_err();
+    assert!(err.to_string().contains("stem channels"), "{err}");
+}

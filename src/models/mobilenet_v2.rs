@@ -13,9 +13,9 @@
 //! `features.{i}.body.{j}` the blocks, `features.{last}` the 1×1 conv,
 //! `classifier.0` the linear layer. Pooling is global (any resolution).
 
-use super::Architecture;
 use super::layers::{Activation, BatchNorm, Conv, Layer, Linear};
 use super::width::Channels;
+use super::{Architecture, MAX_CHANNELS, MAX_EXPANSION, MAX_REPEATS, within_limit};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +82,15 @@ impl MobileNetV2Config {
                     "block row {i} [t={t}, c={c}, n={n}, s={s}] needs t, c, n ≥ 1 and s in {{1, 2}}"
                 ));
             }
+            within_limit(&format!("block row {i}'s expansion"), t, MAX_EXPANSION)?;
+            within_limit(&format!("block row {i}'s channels"), c, MAX_CHANNELS)?;
+            within_limit(&format!("block row {i}'s repeats"), n, MAX_REPEATS)?;
         }
+        within_limit("image channels", self.image_channels, MAX_CHANNELS)?;
+        within_limit("classes", self.classes, MAX_CHANNELS)?;
+        within_limit("stem channels", self.stem_channels, MAX_CHANNELS)?;
+        within_limit("last channels", self.last_channels, MAX_CHANNELS)?;
+        within_limit("block rows", self.blocks.len(), MAX_REPEATS)?;
         Ok(())
     }
 

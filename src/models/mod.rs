@@ -59,6 +59,27 @@ impl Architecture {
 }
 
 /// Builds a model from the name and configuration stored in a checkpoint.
+/// Upper bounds on a model configuration's numbers, far above any real
+/// network's (ImageNet MobileNetV2: 1280 channels, 4 repeats, expansion 6):
+/// a configuration read from a damaged or hostile checkpoint must not make
+/// `build` loop or allocate without end, nor overflow the channel counts.
+pub const MAX_CHANNELS: usize = 1 << 16;
+pub const MAX_REPEATS: usize = 1024;
+pub const MAX_EXPANSION: usize = 64;
+
+/// Fails unless `value` (named `what`) is at most `limit`.
+pub(crate) fn within_limit(what: &str, value: usize, limit: usize) -> Result<()> {
+    if value > limit {
+        return Err(Error::invalid(
+            "model configuration",
+            format!(
+                "{what} {value} is beyond this crate's limit of {limit}; a checkpoint that holds it is damaged or not a slimmable one"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub fn build(model: &str, config: &serde_json::Value) -> Result<Architecture> {
     let parse_err = |e: serde_json::Error| {
         Error::invalid(format!("configuration of model '{model}'"), e.to_string())

@@ -9,9 +9,9 @@
 //! Names follow torchvision's ResNet: `conv1`, `bn1`,
 //! `layer{s}.{b}.{conv1,bn1,conv2,bn2}`, `layer{s}.{b}.downsample.{0,1}`, `fc`.
 
-use super::Architecture;
 use super::layers::{Activation, BatchNorm, Conv, Layer, Linear};
 use super::width::Channels;
+use super::{Architecture, MAX_CHANNELS, MAX_REPEATS, within_limit};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -51,7 +51,13 @@ impl ResNetConfig {
                     "stage {i} [c={c}, n={n}, s={s}] needs c, n ≥ 1 and s in {{1, 2}}"
                 ));
             }
+            within_limit(&format!("stage {i}'s channels"), c, MAX_CHANNELS)?;
+            within_limit(&format!("stage {i}'s repeats"), n, MAX_REPEATS)?;
         }
+        within_limit("image channels", self.image_channels, MAX_CHANNELS)?;
+        within_limit("classes", self.classes, MAX_CHANNELS)?;
+        within_limit("stem channels", self.stem_channels, MAX_CHANNELS)?;
+        within_limit("stages", self.stages.len(), MAX_REPEATS)?;
         Ok(())
     }
 
