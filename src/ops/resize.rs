@@ -606,6 +606,20 @@ mod tests {
         assert_eq!(axis_taps_max(Filter::Bilinear, true, 224, 28), 2);
     }
 
+    /// One-channel `u8` images, bilinear, outputs from `arena_offset` on.
+    fn gray_bilinear(arena_offset: usize) -> ResizePackConfig {
+        ResizePackConfig {
+            format: ImageFormat::U8Hwc,
+            channels: 1,
+            mean: vec![0.5],
+            std: vec![0.25],
+            filter: Filter::Bilinear,
+            align_corners: false,
+            order: Order::Direct,
+            arena_offset,
+        }
+    }
+
     #[test]
     fn an_arena_offset_past_32_bits_is_refused_not_wrapped() {
         let images = [SourceImage {
@@ -620,25 +634,15 @@ mod tests {
             width: 8,
             images: None,
         }];
-        let cfg = |arena_offset| ResizePackConfig {
-            format: ImageFormat::U8Hwc,
-            channels: 1,
-            mean: vec![0.5],
-            std: vec![0.25],
-            filter: Filter::Bilinear,
-            align_corners: false,
-            order: Order::Direct,
-            arena_offset,
-        };
         // usize::MAX - 5 + 64 wrapped to 58 and passed the limit.
         for offset in [usize::MAX - 5, u32::MAX as usize - 5, u32::MAX as usize + 1] {
-            let err = plan(&images, &outputs, &cfg(offset)).err();
+            let err = plan(&images, &outputs, &gray_bilinear(offset)).err();
             assert!(
                 err.is_some_and(|e| e.to_string().contains("32-bit indexing")),
                 "arena offset {offset} was accepted"
             );
         }
-        assert!(plan(&images, &outputs, &cfg(u32::MAX as usize - 64)).is_ok());
+        assert!(plan(&images, &outputs, &gray_bilinear(u32::MAX as usize - 64)).is_ok());
     }
 
     #[test]
@@ -662,17 +666,7 @@ mod tests {
             out(9, 33, Some(vec![2, 0])),
             out(40, 65, Some(vec![1, 1])),
         ];
-        let cfg = ResizePackConfig {
-            format: ImageFormat::U8Hwc,
-            channels: 1,
-            mean: vec![0.5],
-            std: vec![0.25],
-            filter: Filter::Bilinear,
-            align_corners: false,
-            order: Order::Direct,
-            arena_offset: 0,
-        };
-        let plan = plan(&images, &outputs, &cfg).unwrap();
+        let plan = plan(&images, &outputs, &gray_bilinear(0)).unwrap();
         let (runs, at) = (
             plan.params.tile_runs as usize,
             plan.params.tile_runs_at as usize,
