@@ -423,7 +423,15 @@ fn lock_run_folder(out: &Path) -> Result<RunFolderLock> {
             out,
             "another `slimmable train` is running in this folder; wait for it to finish, or give another --out",
         )),
-        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+        // A file system without locks (some network mounts) must not stop
+        // a run: it only loses the guard against a second one.
+        Err(std::fs::TryLockError::Error(e)) => {
+            eprintln!(
+                "train: cannot lock {} ({e}); a second run into this folder would not be refused",
+                path.display()
+            );
+            Ok(RunFolderLock { _file: file, path })
+        }
     }
 }
 
