@@ -604,3 +604,20 @@ fn a_run_folder_holds_one_run_and_overwrite_clears_old_results() {
     );
     assert!(!out.join("results.json").exists() && !out.join("table.txt").exists());
 }
+
+/// `--profile-ops` writes its profile and nothing else into OUT, and takes
+/// `--overwrite` as the GPU scripts pass it (it replaces nothing).
+#[test]
+fn profile_ops_writes_only_its_profile() {
+    if !common::fashion_mnist_or_skip() {
+        return;
+    }
+    let out = scratch("profile-only");
+    let (ok, text) = train_cli(&["--overwrite", "--profile-ops", "1"], &out);
+    assert!(ok, "{text}");
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["profile.txt"], "{text}");
+}

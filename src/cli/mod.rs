@@ -177,7 +177,9 @@ enum Command {
             value_name = "N",
             allow_negative_numbers = true,
             value_parser = whole_number,
-            conflicts_with_all = ["resume", "overwrite", "epochs", "images_per_epoch", "eval_images", "eval_widths", "skip_eval"]
+            // (--overwrite is accepted: the profile replaces nothing, and
+            // the GPU scripts pass it.)
+            conflicts_with_all = ["resume", "epochs", "images_per_epoch", "eval_images", "eval_widths", "skip_eval"]
         )]
         profile_ops: Option<usize>,
     },
