@@ -164,6 +164,7 @@ enum Command {
         /// Exact f32 convolutions instead of TF32 on CUDA.
         #[arg(long)]
         f32: bool,
+        /// A progress line every N iterations (0 counts as 1).
         #[arg(long, default_value_t = 20, allow_negative_numbers = true, value_parser = whole_number)]
         log_every: usize,
         /// Stop after training (no recalibration or evaluation).
