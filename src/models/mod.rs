@@ -58,7 +58,6 @@ impl Architecture {
     }
 }
 
-/// Builds a model from the name and configuration stored in a checkpoint.
 /// Upper bounds on a model configuration's numbers, far above any real
 /// network's (ImageNet MobileNetV2: 1280 channels, 4 repeats, expansion 6):
 /// a configuration read from a damaged or hostile checkpoint must not make
@@ -80,6 +79,7 @@ pub(crate) fn within_limit(what: &str, value: usize, limit: usize) -> Result<()>
     Ok(())
 }
 
+/// Builds a model from the name and configuration stored in a checkpoint.
 pub fn build(model: &str, config: &serde_json::Value) -> Result<Architecture> {
     let parse_err = |e: serde_json::Error| {
         Error::invalid(format!("configuration of model '{model}'"), e.to_string())
