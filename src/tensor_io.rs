@@ -15,6 +15,11 @@ pub struct HostTensor {
 }
 
 impl HostTensor {
+    /// Whether every value is finite (no NaN, no infinity).
+    pub fn is_finite(&self) -> bool {
+        self.data.iter().all(|v| v.is_finite())
+    }
+
     pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Result<Self> {
         // Checked: a wrapped product could equal a short data length.
         let n = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
@@ -126,6 +131,26 @@ pub fn serialize(
         .collect::<Result<Vec<_>>>()?;
     safetensors::serialize(views, metadata)
         .map_err(|e| Error::io(path, format!("serializing: {e}")))
+}
+
+/// Makes the folder `dir` (and its parents) to hold `what` ("the
+/// cubins", "--isa"), with errors that say what to give: a file in the way,
+/// a place where no folder can be made. Returns whether the folder is new.
+pub fn make_folder(dir: &Path, what: &str) -> Result<bool> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::io(
+            dir,
+            format!("is a file; give a folder for {what}"),
+        ));
+    }
+    let made = !dir.exists();
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::io(
+            dir,
+            format!("cannot make the folder for {what} ({e}); give one in a writable place"),
+        )
+    })?;
+    Ok(made)
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename.

@@ -50,15 +50,7 @@ pub fn run(args: ShadersArgs<'_>) -> Result<i32> {
     // Before the compiles, which take a while: the folder the
     // representations go to.
     if let Some(dir) = args.isa_dir {
-        if dir.exists() && !dir.is_dir() {
-            return Err(Error::io(dir, "is a file; give a folder for --isa"));
-        }
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Error::io(
-                dir,
-                format!("cannot make the --isa folder ({e}); give one in a writable place"),
-            )
-        })?;
+        crate::tensor_io::make_folder(dir, "--isa")?;
     }
     let report = driver_stats::compile(args.adapter, &shaders, args.entry, args.isa_dir.is_some())?;
     if report.kernels.is_empty() {
@@ -162,14 +154,14 @@ fn print_all(report: &DriverReport) {
     }
 }
 
-/// One file a kernel and representation: `DIR/<entry>.<name>.txt`.
+/// One file a kernel and representation: `DIR/<entry>.<name>.txt`, in the
+/// folder `run` made before the compiles.
 /// (Two `--shader` files with the same entry point name write one file.)
 fn write_representations(report: &DriverReport, dir: &Path) -> Result<()> {
     let io = |path: &Path, e: std::io::Error| Error::Io {
         path: path.display().to_string(),
         message: e.to_string(),
     };
-    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let mut written = 0;
     for KernelReport {
         entry,

@@ -128,14 +128,14 @@ impl Dataset {
     /// Loads a split from `dir`, else `SLIMMABLE_DATA_DIR`, else the
     /// installed location.
     pub fn load(kind: DatasetKind, split: Split, dir: Option<&Path>) -> Result<Self> {
-        let dirs: Vec<PathBuf> = match (dir, std::env::var_os(DATA_DIR_ENV)) {
-            (Some(d), _) => vec![d.to_path_buf()],
-            (None, Some(d)) => vec![PathBuf::from(d)],
-            (None, None) => kind.default_dirs(),
+        // (The folder the caller named, if any: it must exist as a folder.)
+        let (dirs, named): (Vec<PathBuf>, bool) = match (dir, std::env::var_os(DATA_DIR_ENV)) {
+            (Some(d), _) => (vec![d.to_path_buf()], true),
+            (None, Some(d)) => (vec![PathBuf::from(d)], true),
+            (None, None) => (kind.default_dirs(), false),
         };
         let (img_stem, lbl_stem) = kind.stems(split);
-        if let [d] = &dirs[..]
-            && (dir.is_some() || std::env::var_os(DATA_DIR_ENV).is_some())
+        if let ([d], true) = (&dirs[..], named)
             && !d.is_dir()
         {
             let what = if d.exists() {

@@ -334,15 +334,10 @@ impl<'a> Trainer<'a> {
                         // Weights a non-finite loss came from stay NaN: stop
                         // before the epoch's save replaces the last good one.
                         if !(ce.is_finite() && kl.iter().all(|v| v.is_finite())) {
-                            return Err(Error::invalid(
-                                "training",
-                                format!(
-                                    "diverged at iteration {} (cross-entropy {ce}, KL {kl:?}); {}; start again with a lower --lr (this run's: {}) or with --warmup-epochs",
-                                    self.iteration,
-                                    self.kept(),
-                                    self.cfg.lr
-                                ),
-                            ));
+                            return Err(self.diverged(format!(
+                                "diverged at iteration {} (cross-entropy {ce}, KL {kl:?})",
+                                self.iteration
+                            )));
                         }
                         let elapsed = started.elapsed().as_secs_f64();
                         let done = (self.iteration - start_iteration) as f64;
@@ -385,19 +380,11 @@ impl<'a> Trainer<'a> {
         let mut tensors = self.net.parameters_to_host(self.be)?;
         // A step can blow the weights up after the last loss read (the end
         // of an epoch, Ctrl-C between reads): never save them over good ones.
-        if let Some((name, _)) = tensors
-            .iter()
-            .find(|(_, t)| t.data.iter().any(|v| !v.is_finite()))
-        {
-            return Err(Error::invalid(
-                "training",
-                format!(
-                    "diverged by iteration {}: {name} holds NaN or infinity, so it is not saved; {}; start again with a lower --lr (this run's: {}) or with --warmup-epochs",
-                    self.iteration,
-                    self.kept(),
-                    self.cfg.lr
-                ),
-            ));
+        if let Some((name, _)) = tensors.iter().find(|(_, t)| !t.is_finite()) {
+            return Err(self.diverged(format!(
+                "diverged by iteration {}: {name} holds NaN or infinity, so it is not saved",
+                self.iteration
+            )));
         }
         for bn in self.net.batch_norms() {
             let (mean, var) = bn.running_stats(self.be, self.train_slot())?;
@@ -471,12 +458,20 @@ impl<'a> Trainer<'a> {
         Ok(())
     }
 
-    /// What a divergence leaves on disk, for its error.
-    fn kept(&self) -> String {
-        match self.last_saved.get() {
+    /// The error for a run that diverged (`what` happened): what it leaves
+    /// on disk, and what to change.
+    fn diverged(&self, what: String) -> Error {
+        let kept = match self.last_saved.get() {
             None => "this run saved no checkpoint".to_string(),
             Some(i) => format!("the checkpoint saved at iteration {i} is kept"),
-        }
+        };
+        Error::invalid(
+            "training",
+            format!(
+                "{what}; {kept}; start again with a lower --lr (this run's: {}) or with --warmup-epochs",
+                self.cfg.lr
+            ),
+        )
     }
 
     fn load_optimizer(

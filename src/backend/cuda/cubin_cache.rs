@@ -116,16 +116,7 @@ unsafe fn compile_program(
 /// temporary file, so a half-written cubin is never found), one thread a
 /// unit; returns the paths.
 pub fn write_all(dir: &Path, arch: &str) -> Result<Vec<PathBuf>> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(Error::io(dir, "is a file; give a folder for the cubins"));
-    }
-    let made = !dir.exists();
-    std::fs::create_dir_all(dir).map_err(|e| {
-        Error::io(
-            dir,
-            format!("cannot make the folder ({e}); give one in a writable place"),
-        )
-    })?;
+    let made = crate::tensor_io::make_folder(dir, "the cubins")?;
     let written = compile_into(dir, arch);
     // A folder this call made holds only its own files: a failure leaves
     // nothing behind (not even the empty folder).
