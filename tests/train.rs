@@ -593,6 +593,22 @@ fn a_run_folder_holds_one_run_and_overwrite_clears_old_results() {
         text.contains("another `slimmable train` is running"),
         "{text}"
     );
+    // `--resume` into a folder whose running run has not saved yet names
+    // that run, not a missing checkpoint.
+    let starting = scratch("one-run-starting");
+    let _ = std::fs::remove_dir_all(&starting);
+    std::fs::create_dir_all(&starting).unwrap();
+    let other = std::fs::File::create(starting.join(".slimmable-lock")).unwrap();
+    other.try_lock().unwrap();
+    let (ok, text) = train_cli(&["--resume"], &starting);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("another `slimmable train` is running"),
+        "{text}"
+    );
+    drop(other);
+    let (ok, text) = train_cli(&["--resume"], &starting);
+    assert!(!ok && text.contains("nothing to resume"), "{text}");
     drop(lock);
     std::fs::write(out.join("results.json"), "{}").unwrap();
     std::fs::write(out.join("table.txt"), "old").unwrap();

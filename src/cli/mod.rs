@@ -5,6 +5,7 @@ mod cubins;
 mod devices;
 mod op;
 mod resume;
+mod run_folder_lock;
 mod shaders;
 mod train;
 mod verify;
@@ -84,6 +85,7 @@ enum Command {
         /// Family to time, or `all`.
         #[arg(default_value = "all")]
         family: String,
+        /// Backend (auto: CUDA, else wgpu, else CPU).
         #[arg(long, env = "SLIMMABLE_BACKEND", default_value = "auto")]
         backend: BackendKind,
         /// Timed repetitions per case (median reported).
@@ -116,6 +118,7 @@ enum Command {
         /// fmnist-full (the issue-7 recipe). With --resume: the run's own.
         #[arg(long)]
         preset: Option<String>,
+        /// Backend (auto: CUDA, else wgpu, else CPU).
         #[arg(long, env = "SLIMMABLE_BACKEND", default_value = "auto")]
         backend: BackendKind,
         /// Dataset folder (default: installed location, or SLIMMABLE_DATA_DIR).
@@ -131,6 +134,8 @@ enum Command {
         /// checkpoint is replaced at the first save); without it that is an error.
         #[arg(long, conflicts_with = "resume")]
         overwrite: bool,
+        /// Epochs to train (default: the preset's; 0 saves the untrained
+        /// checkpoint).
         #[arg(long, allow_negative_numbers = true, value_parser = whole_number)]
         epochs: Option<usize>,
         /// Training images per epoch (default: the preset's; 0: all).
@@ -151,6 +156,8 @@ enum Command {
         /// Widths evaluated after training (e.g. `0.25,0.5,0.75,1.0`).
         #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
         eval_widths: Option<Vec<f64>>,
+        /// Seed for the initial weights, the data order, the crops and flips
+        /// and the sampled configs (default: 0).
         #[arg(long, allow_negative_numbers = true, value_parser = whole_number_u64)]
         seed: Option<u64>,
         /// Peak learning rate of the schedule (default: the preset's, 0.1 for
@@ -186,13 +193,17 @@ enum Command {
     },
     /// Recalibrate and evaluate a checkpoint's grid; pick a config for a MACs budget.
     Eval {
+        /// A checkpoint saved by `slimmable train` (its optimizer state
+        /// beside it holds the dataset and recalibration settings).
         #[arg(long)]
         checkpoint: PathBuf,
         /// Multiply-accumulates per image allowed.
         #[arg(long, allow_negative_numbers = true, value_parser = whole_number_u64)]
         budget: Option<u64>,
+        /// Backend (auto: CUDA, else wgpu, else CPU).
         #[arg(long, env = "SLIMMABLE_BACKEND", default_value = "auto")]
         backend: BackendKind,
+        /// Dataset folder (default: installed location, or SLIMMABLE_DATA_DIR).
         #[arg(long, env = "SLIMMABLE_DATA_DIR")]
         data_dir: Option<PathBuf>,
     },
@@ -210,6 +221,7 @@ enum Command {
         /// Where to write the outputs (safetensors).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Backend (auto: CUDA, else wgpu, else CPU).
         #[arg(long, env = "SLIMMABLE_BACKEND", default_value = "auto")]
         backend: BackendKind,
     },

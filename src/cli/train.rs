@@ -1,6 +1,6 @@
 //! `slimmable train` and `slimmable eval`.
 
-use super::resume;
+use super::{resume, run_folder_lock};
 use crate::backend::{self, BackendKind};
 use crate::error::{Error, Result};
 use crate::models::{self, Checkpoint};
@@ -124,6 +124,7 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     // continues it; options given beside it must agree with them.
     let ckpt_path = a.out.join("checkpoint.safetensors");
     let saved = if a.resume {
+        run_folder_lock::refuse_if_busy(&a.out)?;
         Some(resume::saved_config(&ckpt_path)?)
     } else {
         None
@@ -254,7 +255,7 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     make_out()?;
     // Held until the process ends: a second run into the same folder would
     // interleave its saves with this one's.
-    let _lock = lock_run_folder(&a.out)?;
+    let _lock = run_folder_lock::lock(&a.out)?;
     if a.overwrite {
         remove_earlier_results(&a.out)?;
     }
@@ -389,45 +390,6 @@ pub fn train(a: TrainArgs) -> Result<i32> {
         a.out.display()
     );
     Ok(0)
-}
-
-/// An exclusive lock on `out/.slimmable-lock`, released when the process
-/// ends, however it ends; dropped, it also removes the file.
-struct RunFolderLock {
-    _file: std::fs::File,
-    path: PathBuf,
-}
-
-impl Drop for RunFolderLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-fn lock_run_folder(out: &Path) -> Result<RunFolderLock> {
-    let path = out.join(".slimmable-lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(RunFolderLock { _file: file, path }),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::io(
-            out,
-            "another `slimmable train` is running in this folder; wait for it to finish, or give another --out",
-        )),
-        // A file system without locks (some network mounts) must not stop
-        // a run: it only loses the guard against a second one.
-        Err(std::fs::TryLockError::Error(e)) => {
-            eprintln!(
-                "train: cannot lock {} ({e}); a second run into this folder would not be refused",
-                path.display()
-            );
-            Ok(RunFolderLock { _file: file, path })
-        }
-    }
 }
 
 /// `--overwrite`: the earlier run's results go when the new run starts, so
