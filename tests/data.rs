@@ -157,6 +157,15 @@ fn shuffle_is_a_seeded_permutation() {
     let batches = a.batches(128, true);
     assert_eq!(batches.len(), 7);
     assert_eq!(a.batches(128, false).last().unwrap().len(), 1000 - 7 * 128);
+    // A batch size of 0 is taken as 1, with or without drop_last.
+    assert_eq!(a.batches(0, true).len(), 1000);
+    assert_eq!(a.batches(0, false).len(), 1000);
+}
+
+#[test]
+fn median_of_no_times_is_nan_not_a_panic() {
+    assert!(slimmable::backend::median(&mut []).is_nan());
+    assert_eq!(slimmable::backend::median(&mut [3.0, 1.0, 2.0]), 2.0);
 }
 
 #[test]

@@ -206,6 +206,9 @@ impl Dataset {
     }
 
     /// Pixels of image `i` (H × W, row-major).
+    ///
+    /// # Panics
+    /// If `i >= self.count`, as slice indexing does.
     pub fn image(&self, i: usize) -> &[u8] {
         let n = self.height * self.width;
         &self.images[i * n..(i + 1) * n]

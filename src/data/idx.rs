@@ -94,10 +94,17 @@ pub fn read(path: &Path, expected_rank: usize) -> Result<IdxArray> {
 }
 
 /// Serializes a u8 array as IDX (used by tests and tools).
+///
+/// # Panics
+/// If a dimension does not fit IDX's 32 bits or there are more than 255
+/// of them: the format cannot say it, and a truncated size would describe
+/// another array.
 pub fn encode(dims: &[usize], data: &[u8]) -> Vec<u8> {
-    let mut out = (0x0000_0800u32 | dims.len() as u32).to_be_bytes().to_vec();
+    let rank = u8::try_from(dims.len()).expect("IDX holds at most 255 dimensions");
+    let mut out = (0x0000_0800u32 | u32::from(rank)).to_be_bytes().to_vec();
     for &d in dims {
-        out.extend((d as u32).to_be_bytes());
+        let d = u32::try_from(d).expect("IDX dimensions are 32-bit");
+        out.extend(d.to_be_bytes());
     }
     out.extend_from_slice(data);
     out

@@ -43,10 +43,11 @@ impl BatchOrder {
     }
 
     /// Consecutive batches of `size` (the last one may be smaller unless
-    /// `drop_last`).
+    /// `drop_last`); a size of 0 is taken as 1.
     pub fn batches(&self, size: usize, drop_last: bool) -> Vec<&[usize]> {
+        let size = size.max(1);
         self.indices
-            .chunks(size.max(1))
+            .chunks(size)
             .filter(|c| !drop_last || c.len() == size)
             .collect()
     }

@@ -15,7 +15,14 @@ pub const CHANNEL_DIVISOR: usize = 8;
 /// Python (`int(v + d/2) // d * d`) so boundary cases round the same way.
 /// The floor is `divisor` (TF-slim's default); US-Nets passes
 /// `min_value=1`, which differs only below `v = 4` (it gives 9 or 1 there).
+///
+/// # Panics
+/// If `divisor` is 0 (there is no multiple to round to).
 pub fn make_divisible(v: f64, divisor: usize) -> usize {
+    assert!(
+        divisor > 0,
+        "make_divisible: the divisor must be at least 1"
+    );
     let d = divisor as i64;
     let rounded = ((v + divisor as f64 / 2.0) as i64).div_euclid(d) * d;
     let new_v = rounded.max(d);
