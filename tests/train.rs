@@ -365,6 +365,30 @@ fn zero_epochs_write_the_initial_weights() {
     assert_eq!(meta.get("epoch").map(String::as_str), Some("0"));
 }
 
+/// An ascending `--resolutions` makes its smallest the full config: allowed,
+/// and said on stderr.
+#[test]
+fn a_full_resolution_below_another_is_noted() {
+    if !common::fashion_mnist_or_skip() {
+        return;
+    }
+    let note = "List the largest first";
+    for (list, noted) in [("20,28", true), ("28,20", false)] {
+        let out = scratch(&format!("resolutions-{list}"));
+        let args = [
+            "--epochs",
+            "0",
+            "--skip-eval",
+            "--overwrite",
+            "--resolutions",
+            list,
+        ];
+        let (ok, text) = train_cli(&args, &out);
+        assert!(ok, "{text}");
+        assert_eq!(text.contains(note), noted, "--resolutions {list}: {text}");
+    }
+}
+
 /// A saved run is not replaced by a new one in the same folder unless
 /// `--overwrite` says so; with it, `--epochs 0` writes its own initial
 /// weights over the old checkpoint.

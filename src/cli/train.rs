@@ -196,6 +196,7 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     // Settings that would fail deep inside the run fail here, before any
     // folder is made.
     cfg.check()?;
+    note_full_resolution_not_largest(&cfg.resolutions);
     if a.out.exists() && !a.out.is_dir() {
         return Err(Error::io(
             &a.out,
@@ -390,6 +391,20 @@ pub fn train(a: TrainArgs) -> Result<i32> {
         a.out.display()
     );
     Ok(0)
+}
+
+/// The first resolution is the full config's, trained with cross-entropy
+/// and the teacher of the others; listing a larger one after it is allowed
+/// (the recipe is the caller's) but is usually an ascending list by mistake.
+fn note_full_resolution_not_largest(resolutions: &[usize]) {
+    let (Some(&first), Some(&largest)) = (resolutions.first(), resolutions.iter().max()) else {
+        return;
+    };
+    if largest > first {
+        eprintln!(
+            "train: --resolutions starts with {first} px, so {first} px is the full config; {largest} px is larger. List the largest first (e.g. 28,24,20,16) for MutualNet's recipe"
+        );
+    }
 }
 
 /// `--overwrite`: the earlier run's results go when the new run starts, so
