@@ -365,6 +365,32 @@ fn zero_epochs_write_the_initial_weights() {
     assert_eq!(meta.get("epoch").map(String::as_str), Some("0"));
 }
 
+/// `--dataset mnist` trains the preset's model on MNIST without flips, and
+/// the run keeps it: `--resume` with another dataset is refused by name.
+#[test]
+fn dataset_option_selects_mnist_and_resume_keeps_it() {
+    let dir = data("dataset-mnist-data");
+    let out = scratch("dataset-mnist");
+    let quick = ["--epochs", "0", "--skip-eval", "--overwrite"];
+    let mnist = ["--dataset", "mnist", "--data-dir", dir.to_str().unwrap()];
+    let (ok, text) = train_cli(&[&quick[..], &mnist].concat(), &out);
+    assert!(ok, "{text}");
+    let opt = optimizer_path(&out.join("checkpoint.safetensors"));
+    let meta = slimmable::tensor_io::read_metadata(&opt).unwrap();
+    let saved = slimmable::train::train_config_in(&meta, &opt).unwrap();
+    assert_eq!(saved.dataset, "mnist");
+    assert!(
+        !saved.flip,
+        "a mirrored digit is not a digit: MNIST trains unflipped"
+    );
+    let (ok, text) = train_cli(&["--resume", "--dataset", "fashion-mnist"], &out);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("--dataset (dataset: saved \"mnist\""),
+        "{text}"
+    );
+}
+
 /// An ascending `--resolutions` makes its smallest the full config: allowed,
 /// and said on stderr.
 #[test]
@@ -485,7 +511,7 @@ fn an_epoch_short_of_one_batch_is_refused_before_the_folder_is_made() {
 #[test]
 fn bad_schedules_are_refused_before_anything_is_written() {
     // (arguments, what the message must name)
-    let cases: [(&[&str], &str); 15] = [
+    let cases: [(&[&str], &str); 16] = [
         (
             &["--epochs", "2", "--warmup-epochs", "2"],
             "fewer than --epochs",
@@ -508,6 +534,7 @@ fn bad_schedules_are_refused_before_anything_is_written() {
         (&["--eval-widths", "0.5,3"], "--eval-widths"),
         // It ran a fresh model, the saved run ignored.
         (&["--resume", "--profile-ops", "1"], "cannot be used with"),
+        (&["--dataset", "cifar10"], "give fashion-mnist or mnist"),
     ];
     for (i, (args, needle)) in cases.iter().enumerate() {
         let out = scratch(&format!("bad-schedule-{i}"));

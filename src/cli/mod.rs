@@ -144,6 +144,11 @@ enum Command {
         /// Test images evaluated per config (default: the preset's; 0: all).
         #[arg(long, allow_negative_numbers = true, value_parser = whole_number)]
         eval_images: Option<usize>,
+        /// fashion-mnist (the presets') or mnist (`scripts/setup.sh --mnist`
+        /// installs it); the model and recipe stay the preset's, except that
+        /// MNIST trains without horizontal flips (a mirrored digit is not one).
+        #[arg(long)]
+        dataset: Option<String>,
         /// mutualnet, usnet (one resolution) or alone (only the full config).
         #[arg(long)]
         mode: Option<String>,
@@ -299,6 +304,7 @@ pub fn main() -> i32 {
             epochs,
             images_per_epoch,
             eval_images,
+            dataset,
             mode,
             widths,
             resolutions,
@@ -320,6 +326,7 @@ pub fn main() -> i32 {
             epochs,
             images_per_epoch,
             eval_images,
+            dataset,
             mode,
             widths,
             resolutions,

@@ -36,6 +36,8 @@ pub fn conflicts(saved: &TrainConfig, given: &TrainConfig, preset: Option<&str>)
         "resolutions" => "--resolutions",
         "eval_widths" => "--eval-widths",
         "mode" => "--mode",
+        // (--dataset mnist turns the flip off.)
+        "dataset" | "flip" => "--dataset",
         "epochs" => "--epochs",
         "images_per_epoch" => "--images-per-epoch",
         "lr" => "--lr",

@@ -23,6 +23,7 @@ pub struct TrainArgs {
     pub epochs: Option<usize>,
     pub images_per_epoch: Option<usize>,
     pub eval_images: Option<usize>,
+    pub dataset: Option<String>,
     pub mode: Option<String>,
     pub widths: Option<Vec<f64>>,
     pub resolutions: Option<Vec<usize>>,
@@ -141,6 +142,18 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     }
     if let Some(n) = a.eval_images {
         cfg.eval_images = n;
+    }
+    if let Some(d) = a.dataset {
+        if !matches!(d.as_str(), "fashion-mnist" | "mnist") {
+            return Err(Error::invalid(
+                "--dataset",
+                format!("'{d}' is not a dataset slimmable reads; give fashion-mnist or mnist"),
+            ));
+        }
+        // A mirrored digit is another glyph (or none): MNIST trains without
+        // the presets' horizontal flip.
+        cfg.flip = d != "mnist";
+        cfg.dataset = d;
     }
     if let Some(m) = a.mode {
         cfg.mode = m;
