@@ -383,21 +383,34 @@ fn dataset_option_selects_mnist_and_resume_keeps_it() {
         !saved.flip,
         "a mirrored digit is not a digit: MNIST trains unflipped"
     );
+    // The run's own command with --resume continues it, with or without
+    // --dataset and --preset.
+    let data_dir = ["--data-dir", dir.to_str().unwrap(), "--skip-eval"];
+    for again in [
+        &["--resume"][..],
+        &["--resume", "--dataset", "mnist"],
+        &["--resume", "--preset", "fmnist-small", "--dataset", "mnist"],
+    ] {
+        let (ok, text) = train_cli(&[again, &data_dir].concat(), &out);
+        assert!(ok, "{again:?}: {text}");
+    }
     let (ok, text) = train_cli(&["--resume", "--dataset", "fashion-mnist"], &out);
     assert!(!ok, "{text}");
     assert!(
         text.contains("--dataset (dataset: saved \"mnist\""),
         "{text}"
     );
+    assert_eq!(text.matches("--dataset (").count(), 1, "named once: {text}");
+    // A preset without --dataset means Fashion-MNIST: not this run.
+    let (ok, text) = train_cli(&["--resume", "--preset", "fmnist-small"], &out);
+    assert!(!ok && text.contains("--preset (fmnist-small"), "{text}");
 }
 
 /// An ascending `--resolutions` makes its smallest the full config: allowed,
 /// and said on stderr.
 #[test]
 fn a_full_resolution_below_another_is_noted() {
-    if !common::fashion_mnist_or_skip() {
-        return;
-    }
+    let dir = data("resolutions-data");
     let note = "List the largest first";
     for (list, noted) in [("20,28", true), ("28,20", false)] {
         let out = scratch(&format!("resolutions-{list}"));
@@ -408,6 +421,10 @@ fn a_full_resolution_below_another_is_noted() {
             "--overwrite",
             "--resolutions",
             list,
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            dir.to_str().unwrap(),
         ];
         let (ok, text) = train_cli(&args, &out);
         assert!(ok, "{text}");
@@ -534,7 +551,10 @@ fn bad_schedules_are_refused_before_anything_is_written() {
         (&["--eval-widths", "0.5,3"], "--eval-widths"),
         // It ran a fresh model, the saved run ignored.
         (&["--resume", "--profile-ops", "1"], "cannot be used with"),
-        (&["--dataset", "cifar10"], "give fashion-mnist or mnist"),
+        (
+            &["--dataset", "cifar10"],
+            "possible values: fashion-mnist, mnist",
+        ),
     ];
     for (i, (args, needle)) in cases.iter().enumerate() {
         let out = scratch(&format!("bad-schedule-{i}"));

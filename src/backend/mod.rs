@@ -452,8 +452,8 @@ pub(crate) fn wall_ms_per_run<B: Backend + ?Sized>(
     Ok(t0.elapsed().as_secs_f64() * 1e3 / reps as f64)
 }
 
-/// The middle value (the upper one of an even count); NaN for no values,
-/// which prints as a missing time rather than stopping a benchmark.
+/// The middle value (the upper one of an even count); NaN for no values
+/// rather than a panic.
 pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)

@@ -118,7 +118,7 @@ enum Command {
         /// fmnist-full (the issue-7 recipe). With --resume: the run's own.
         #[arg(long)]
         preset: Option<String>,
-        /// Backend (auto: CUDA, else wgpu, else CPU).
+        /// Backend (auto: CUDA, else a hardware wgpu adapter, else CPU).
         #[arg(long, env = "SLIMMABLE_BACKEND", default_value = "auto")]
         backend: BackendKind,
         /// Dataset folder (default: installed location, or SLIMMABLE_DATA_DIR).
@@ -147,7 +147,7 @@ enum Command {
         /// fashion-mnist (the presets') or mnist (`scripts/setup.sh --mnist`
         /// installs it); the model and recipe stay the preset's, except that
         /// MNIST trains without horizontal flips (a mirrored digit is not one).
-        #[arg(long)]
+        #[arg(long, value_parser = ["fashion-mnist", "mnist"])]
         dataset: Option<String>,
         /// mutualnet, usnet (one resolution) or alone (only the full config).
         #[arg(long)]
@@ -205,7 +205,7 @@ enum Command {
         /// Multiply-accumulates per image allowed.
         #[arg(long, allow_negative_numbers = true, value_parser = whole_number_u64)]
         budget: Option<u64>,
-        /// Backend (auto: CUDA, else wgpu, else CPU).
+        /// Backend (auto: CUDA, else a hardware wgpu adapter, else CPU).
         #[arg(long, env = "SLIMMABLE_BACKEND", default_value = "auto")]
         backend: BackendKind,
         /// Dataset folder (default: installed location, or SLIMMABLE_DATA_DIR).

@@ -26,7 +26,13 @@ pub fn saved_config(ckpt_path: &Path) -> Result<TrainConfig> {
 
 /// The options given beside `--resume` that change the saved run's
 /// settings, each named with both values: a resumed run is the same run.
-pub fn conflicts(saved: &TrainConfig, given: &TrainConfig, preset: Option<&str>) -> Result<()> {
+/// `preset` and `dataset` are the `--preset` and `--dataset` given.
+pub fn conflicts(
+    saved: &TrainConfig,
+    given: &TrainConfig,
+    preset: Option<&str>,
+    dataset: Option<&str>,
+) -> Result<()> {
     let (s, g) = (
         serde_json::to_value(saved).unwrap_or_default(),
         serde_json::to_value(given).unwrap_or_default(),
@@ -49,7 +55,12 @@ pub fn conflicts(saved: &TrainConfig, given: &TrainConfig, preset: Option<&str>)
     };
     let mut conflicts = Vec::new();
     if let (Some(s), Some(g)) = (s.as_object(), g.as_object()) {
+        let dataset_differs = s.get("dataset") != g.get("dataset");
         for (k, sv) in s {
+            // (A change of dataset carries the flip with it: named once.)
+            if k == "flip" && dataset_differs {
+                continue;
+            }
             if g.get(k) != Some(sv) {
                 let given = g.get(k).map_or("none".into(), |v| v.to_string());
                 conflicts.push(format!("{} ({k}: saved {sv}, given {given})", flag(k)));
@@ -59,7 +70,8 @@ pub fn conflicts(saved: &TrainConfig, given: &TrainConfig, preset: Option<&str>)
     if let Some(p) = preset {
         let named = TrainConfig::preset(p)?;
         if (named.model_config != saved.model_config)
-            || (named.dataset != saved.dataset)
+            // (--dataset replaces the preset's dataset.)
+            || (dataset.unwrap_or(&named.dataset) != saved.dataset)
             || (named.batch_size != saved.batch_size)
         {
             conflicts.push(format!(

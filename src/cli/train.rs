@@ -143,13 +143,8 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     if let Some(n) = a.eval_images {
         cfg.eval_images = n;
     }
-    if let Some(d) = a.dataset {
-        if !matches!(d.as_str(), "fashion-mnist" | "mnist") {
-            return Err(Error::invalid(
-                "--dataset",
-                format!("'{d}' is not a dataset slimmable reads; give fashion-mnist or mnist"),
-            ));
-        }
+    // (clap has checked the name.)
+    if let Some(d) = a.dataset.clone().filter(|d| *d != cfg.dataset) {
         // A mirrored digit is another glyph (or none): MNIST trains without
         // the presets' horizontal flip.
         cfg.flip = d != "mnist";
@@ -204,7 +199,7 @@ pub fn train(a: TrainArgs) -> Result<i32> {
         cfg.tf32 = false;
     }
     if let Some(saved) = &saved {
-        resume::conflicts(saved, &cfg, a.preset.as_deref())?;
+        resume::conflicts(saved, &cfg, a.preset.as_deref(), a.dataset.as_deref())?;
     }
     // Settings that would fail deep inside the run fail here, before any
     // folder is made.
