@@ -42,8 +42,7 @@ pub fn conflicts(
         "resolutions" => "--resolutions",
         "eval_widths" => "--eval-widths",
         "mode" => "--mode",
-        // (--dataset mnist turns the flip off.)
-        "dataset" | "flip" => "--dataset",
+        "dataset" => "--dataset",
         "epochs" => "--epochs",
         "images_per_epoch" => "--images-per-epoch",
         "lr" => "--lr",
@@ -57,7 +56,8 @@ pub fn conflicts(
     if let (Some(s), Some(g)) = (s.as_object(), g.as_object()) {
         let dataset_differs = s.get("dataset") != g.get("dataset");
         for (k, sv) in s {
-            // (A change of dataset carries the flip with it: named once.)
+            // (--dataset sets the flip with the dataset, and only then does
+            // the flip differ: the dataset names the change once.)
             if k == "flip" && dataset_differs {
                 continue;
             }
