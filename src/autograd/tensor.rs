@@ -151,6 +151,8 @@ impl Tensor {
     /// The viewed elements in NCHW order (waits for the device).
     pub fn to_host(&self, backend: &dyn Backend) -> Result<Vec<f32>> {
         let all = backend.download(&self.buf)?;
+        // A view past its buffer is a bug upstream; say so instead of panicking.
+        self.view.check_within("tensor download", all.len())?;
         Ok(self.view.indices().map(|i| all[i]).collect())
     }
 }
@@ -205,5 +207,23 @@ impl Param {
             &View::contiguous([1, 1, 1, self.len()]),
             0.0,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::cpu::CpuBackend;
+
+    #[test]
+    fn downloading_a_view_past_its_buffer_is_an_error_not_a_panic() {
+        let be = CpuBackend::new();
+        let memory = Memory::new();
+        let fits = Tensor::from_host(&be, &memory, &[1.0, 2.0, 3.0, 4.0], [1, 1, 2, 2]).unwrap();
+        assert_eq!(fits.to_host(&be).unwrap(), [1.0, 2.0, 3.0, 4.0]);
+        // Four channels of a buffer that holds one.
+        let past = Tensor::new(Rc::clone(&fits.buf), View::contiguous([1, 4, 2, 2]), false);
+        let text = past.to_host(&be).expect_err("must be refused").to_string();
+        assert!(text.contains("tensor download"), "{text}");
     }
 }
