@@ -92,6 +92,8 @@ def sample_configs(rng, mode, widths=(WIDTH_MIN, WIDTH_MAX), resolutions=RESOLUT
     lo, hi = widths
     if mode == "alone":
         return [(hi, resolutions[0])]
+    if mode == "alone-random-res":
+        return [(hi, resolutions[rng.below(len(resolutions))])]
 
     def res():
         return resolutions[0] if mode == "usnet" else resolutions[rng.below(len(resolutions))]
@@ -371,7 +373,7 @@ def main():
                     help="speed mode: the ImageNet MobileNetV2 iteration of src/bench/mutualnet.rs")
     ap.add_argument("--epochs", type=int, help="default 12, or the --init recipe's")
     ap.add_argument("--images-per-epoch", type=int, help="default all, or the --init recipe's")
-    ap.add_argument("--mode", choices=["mutualnet", "usnet", "alone"], default="mutualnet")
+    ap.add_argument("--mode", choices=["mutualnet", "usnet", "alone", "alone-random-res"], default="mutualnet")
     ap.add_argument("--eval-images", type=int, help="default all, or the --init recipe's")
     ap.add_argument("--float64", action="store_true",
                     help="train and evaluate in float64 (a higher-precision run to tell "

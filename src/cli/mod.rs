@@ -149,10 +149,13 @@ enum Command {
         /// MNIST trains without horizontal flips (a mirrored digit is not one).
         #[arg(long, value_parser = ["fashion-mnist", "mnist"])]
         dataset: Option<String>,
-        /// mutualnet, usnet (one resolution) or alone (only the full config).
+        /// mutualnet, usnet (one resolution), alone (only the full config) or
+        /// alone-random-res (only the full width, at a random resolution
+        /// of the set each iteration).
         #[arg(long)]
         mode: Option<String>,
-        /// Trained width range `MIN,MAX` (with --mode alone: MAX is the width trained).
+        /// Trained width range `MIN,MAX` (with --mode alone or alone-random-res:
+        /// MAX is the width trained).
         #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
         widths: Option<Vec<f64>>,
         /// Resolutions, the first being the full one (e.g. `28,24,20,16`).

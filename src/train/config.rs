@@ -22,7 +22,9 @@ pub struct TrainConfig {
     /// Widths evaluated (and recalibrated) after training.
     pub eval_widths: Vec<f64>,
     /// `mutualnet` (sandwich over widths and resolutions), `usnet` (one
-    /// resolution), or `alone` (only the full config).
+    /// resolution), `alone` (only the full config) or `alone-random-res`
+    /// (only the full width, at a random resolution of the set each
+    /// iteration).
     pub mode: String,
     pub batch_size: usize,
     pub epochs: usize,
@@ -187,9 +189,12 @@ impl TrainConfig {
         if self.batch_size < 2 {
             return bad("batch norm needs batches of at least 2".into());
         }
-        if !matches!(self.mode.as_str(), "mutualnet" | "usnet" | "alone") {
+        if !matches!(
+            self.mode.as_str(),
+            "mutualnet" | "usnet" | "alone" | "alone-random-res"
+        ) {
             return bad(format!(
-                "mode '{}' is not mutualnet, usnet or alone",
+                "mode '{}' is not mutualnet, usnet, alone or alone-random-res",
                 self.mode
             ));
         }

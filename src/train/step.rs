@@ -10,14 +10,20 @@ use crate::rng::Rng;
 /// The sub-networks of one iteration: `(width, resolution)`, teacher first.
 pub fn sample_configs(cfg: &TrainConfig, rng: &mut Rng) -> Vec<(f64, usize)> {
     let full = cfg.resolutions[0];
+    let random_res =
+        |rng: &mut Rng| cfg.resolutions[rng.below(cfg.resolutions.len() as u64) as usize];
     match cfg.mode.as_str() {
         "alone" => vec![(cfg.width_max, full)],
+        // One width, seeing the resolutions as often as MutualNet's
+        // sub-networks do: separates what the resolution mix costs a
+        // width from what sharing weights and distillation do.
+        "alone-random-res" => vec![(cfg.width_max, random_res(rng))],
         mode => {
             let res = |rng: &mut Rng| {
                 if mode == "usnet" {
                     full
                 } else {
-                    cfg.resolutions[rng.below(cfg.resolutions.len() as u64) as usize]
+                    random_res(rng)
                 }
             };
             let mut out = vec![(cfg.width_max, full), (cfg.width_min, res(rng))];
@@ -26,6 +32,58 @@ pub fn sample_configs(cfg: &TrainConfig, rng: &mut Rng) -> Vec<(f64, usize)> {
                 out.push((w, res(rng)));
             }
             out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drawn(mode: &str) -> Vec<Vec<(f64, usize)>> {
+        let mut cfg = TrainConfig::fmnist_small();
+        cfg.mode = mode.into();
+        cfg.width_min = 0.25;
+        cfg.width_max = 0.5;
+        let mut rng = Rng::new(7);
+        (0..400).map(|_| sample_configs(&cfg, &mut rng)).collect()
+    }
+
+    #[test]
+    fn alone_trains_one_config_and_alone_random_res_one_width_at_every_resolution() {
+        for configs in drawn("alone") {
+            assert_eq!(configs, [(0.5, 28)]);
+        }
+        let random = drawn("alone-random-res");
+        let mut seen: Vec<usize> = random
+            .iter()
+            .map(|configs| {
+                assert_eq!(configs.len(), 1);
+                assert_eq!(configs[0].0, 0.5);
+                configs[0].1
+            })
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen, [16, 20, 24, 28]);
+    }
+
+    #[test]
+    fn mutualnet_samples_the_ends_and_two_widths_between() {
+        for configs in drawn("mutualnet") {
+            assert_eq!(configs.len(), 4);
+            assert_eq!(
+                configs[0],
+                (0.5, 28),
+                "the teacher: full width, full resolution"
+            );
+            assert_eq!(configs[1].0, 0.25);
+            for &(w, r) in &configs[1..] {
+                assert!((0.25..=0.5).contains(&w) && [28, 24, 20, 16].contains(&r));
+            }
+        }
+        for configs in drawn("usnet") {
+            assert!(configs.iter().all(|&(_, r)| r == 28), "{configs:?}");
         }
     }
 }
