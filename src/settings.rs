@@ -41,6 +41,19 @@ pub const KNOWN: &[&str] = &[
     "SLIMMABLE_FAKE_CUDA_STREAMS",
 ];
 
+/// The settings in [`KNOWN`] that take a positive count. The backend that
+/// reads one refuses another value, but only when it runs: on
+/// `--backend cpu`, or before the CUDA backend starts, the command line's
+/// warning is the only word about it.
+pub const COUNTS: &[&str] = &[
+    "SLIMMABLE_GEMM_LDSM_SPLIT",
+    "SLIMMABLE_GEMM_WGMMA_BK",
+    "SLIMMABLE_GEMM_WGMMA_STAGES",
+    "SLIMMABLE_WGRAD_SPLIT_BLOCKS",
+    "SLIMMABLE_WGSL_SUBMIT_EVERY",
+    "SLIMMABLE_WGSL_WGRAD_WORKGROUPS",
+];
+
 /// The CUDA kernel switches that are on or off (`switched_on!`,
 /// `opted_in!`, `forced!` in src/backend/cuda/launch.rs): `1` or `0`; any
 /// other value leaves the route's own rule in charge.
@@ -118,7 +131,8 @@ pub fn is_read(name: &str) -> bool {
 /// One line for each `SLIMMABLE_*` variable in `vars` (name, value) that
 /// would select nothing: a name nothing reads (a removed switch says what
 /// became of it, any other name is taken for a typo), or an on/off switch
-/// set to another value than 0 or 1 (empty counts as unset).
+/// set to another value than 0 or 1 (empty counts as unset), or a count
+/// ([`COUNTS`]) that is not a positive whole number.
 pub fn warnings_in<I>(vars: I) -> Vec<String>
 where
     I: IntoIterator<Item = (String, String)>,
@@ -141,6 +155,12 @@ where
                 Some(format!(
                     "{name}={value:?} selects nothing: the switch takes 1 (on) or 0 (off), \
                      and the route's own rule decides meanwhile"
+                ))
+            } else if COUNTS.contains(&name.as_str()) && !value.parse::<u64>().is_ok_and(|n| n > 0)
+            {
+                Some(format!(
+                    "{name}={value:?} is not a positive whole number: the backend that reads \
+                     it refuses to run; unset it for the default"
                 ))
             } else {
                 None

@@ -4,7 +4,7 @@
 //! macros read, and a removed or mistyped switch, or an on/off one set to
 //! another value, makes the command line warn.
 
-use slimmable::settings::{KNOWN, ON_OFF, REMOVED, is_read, warnings_in};
+use slimmable::settings::{COUNTS, KNOWN, ON_OFF, REMOVED, is_read, warnings_in};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -158,11 +158,13 @@ fn removed_mistyped_and_misvalued_switches_are_named_and_the_rest_are_not() {
         ("SLIMMABLE_SGD_MANY", "off"),
         ("SLIMMABLE_DATA_DIR", "/data"),
         ("SLIMMABLE_WGRAD_SPLIT_BLOCKS", "264"),
+        ("SLIMMABLE_WGSL_SUBMIT_EVERY", "0"),
+        ("SLIMMABLE_GEMM_WGMMA_BK", "32k"),
         ("PATH", "/bin"),
     ]
     .map(|(n, v)| (n.to_string(), v.to_string()));
     let lines = warnings_in(vars);
-    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines.len(), 5, "{lines:?}");
     assert!(
         lines[0].starts_with("SLIMMABLE_CONV_HALO is set but no longer read: the halo conv tiles"),
         "{lines:?}"
@@ -172,8 +174,40 @@ fn removed_mistyped_and_misvalued_switches_are_named_and_the_rest_are_not() {
         "{lines:?}"
     );
     assert!(
-        lines[2].starts_with("SLIMMABLE_SGD_MANY=\"off\" selects nothing: the switch takes 1"),
+        lines[2].starts_with("SLIMMABLE_GEMM_WGMMA_BK=\"32k\" is not a positive whole number"),
         "{lines:?}"
+    );
+    assert!(
+        lines[3].starts_with("SLIMMABLE_SGD_MANY=\"off\" selects nothing: the switch takes 1"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[4].starts_with("SLIMMABLE_WGSL_SUBMIT_EVERY=\"0\" is not a positive whole number"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn the_counts_are_known_settings_one_for_each_positive_count_the_backends_read() {
+    let mut src = String::new();
+    for dir in ["src/backend", "src/backend/cuda", "src/backend/wgsl"] {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            src += &std::fs::read_to_string(entry.path()).unwrap_or_default();
+        }
+    }
+    for name in COUNTS {
+        assert!(KNOWN.contains(name), "{name} is in COUNTS but not KNOWN");
+        assert!(
+            src.contains(&format!("\"{name}\"")),
+            "{name} is in COUNTS but no backend names it"
+        );
+    }
+    let reads =
+        src.matches("positive_from_env(").count() - src.matches("fn positive_from_env(").count();
+    assert_eq!(
+        reads,
+        COUNTS.len(),
+        "each positive_from_env read in src/backend is a setting in settings::COUNTS"
     );
 }
 
