@@ -128,6 +128,14 @@ if [ "${ALONE:-both}" != small ]; then
 fi
 ours "alone-0.25-16-${EPOCHS}ep" --epochs "$EPOCHS" --mode alone --widths 0.25,0.25 \
     --resolutions 16 --eval-widths 0.25
+# RANDOM_RES=1: the smallest width also trained alone at a random resolution
+# of the set each iteration, as MutualNet's smallest width sees them
+# (results/2026-11-29-alone-random-res-24ep-cpu: on the CPU preset that mix
+# costs the width more at 16 px than MutualNet's gap to the 16-px-only run).
+if [ "${RANDOM_RES:-0}" = 1 ]; then
+    ours "alone-random-res-0.25-${EPOCHS}ep" --epochs "$EPOCHS" --mode alone-random-res \
+        --widths 0.25,0.25 --eval-widths 0.25
+fi
 if [ "${PYTORCH:-1}" = 1 ]; then
     wait_torch
     ours "mutualnet-${CMP}ep" --epochs "$CMP"
