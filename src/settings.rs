@@ -54,6 +54,12 @@ pub const COUNTS: &[&str] = &[
     "SLIMMABLE_WGSL_WGRAD_WORKGROUPS",
 ];
 
+/// The value of a [`COUNTS`] setting, `None` unless it is a positive whole
+/// number: the backends' reading and the command line's warning share it.
+pub fn positive_count(value: &str) -> Option<u64> {
+    value.parse::<u64>().ok().filter(|&n| n > 0)
+}
+
 /// The CUDA kernel switches that are on or off (`switched_on!`,
 /// `opted_in!`, `forced!` in src/backend/cuda/launch.rs): `1` or `0`; any
 /// other value leaves the route's own rule in charge.
@@ -156,8 +162,7 @@ where
                     "{name}={value:?} selects nothing: the switch takes 1 (on) or 0 (off), \
                      and the route's own rule decides meanwhile"
                 ))
-            } else if COUNTS.contains(&name.as_str()) && !value.parse::<u64>().is_ok_and(|n| n > 0)
-            {
+            } else if COUNTS.contains(&name.as_str()) && positive_count(&value).is_none() {
                 Some(format!(
                     "{name}={value:?} is not a positive whole number: the backend that reads \
                      it refuses to run; unset it for the default"

@@ -164,27 +164,18 @@ fn removed_mistyped_and_misvalued_switches_are_named_and_the_rest_are_not() {
     ]
     .map(|(n, v)| (n.to_string(), v.to_string()));
     let lines = warnings_in(vars);
-    assert_eq!(lines.len(), 5, "{lines:?}");
-    assert!(
-        lines[0].starts_with("SLIMMABLE_CONV_HALO is set but no longer read: the halo conv tiles"),
-        "{lines:?}"
-    );
-    assert!(
-        lines[1].starts_with("SLIMMABLE_GEMM_LDSMM is set but nothing reads it: a typo?"),
-        "{lines:?}"
-    );
-    assert!(
-        lines[2].starts_with("SLIMMABLE_GEMM_WGMMA_BK=\"32k\" is not a positive whole number"),
-        "{lines:?}"
-    );
-    assert!(
-        lines[3].starts_with("SLIMMABLE_SGD_MANY=\"off\" selects nothing: the switch takes 1"),
-        "{lines:?}"
-    );
-    assert!(
-        lines[4].starts_with("SLIMMABLE_WGSL_SUBMIT_EVERY=\"0\" is not a positive whole number"),
-        "{lines:?}"
-    );
+    // Sorted by name.
+    let expected = [
+        "SLIMMABLE_CONV_HALO is set but no longer read: the halo conv tiles",
+        "SLIMMABLE_GEMM_LDSMM is set but nothing reads it: a typo?",
+        "SLIMMABLE_GEMM_WGMMA_BK=\"32k\" is not a positive whole number",
+        "SLIMMABLE_SGD_MANY=\"off\" selects nothing: the switch takes 1",
+        "SLIMMABLE_WGSL_SUBMIT_EVERY=\"0\" is not a positive whole number",
+    ];
+    assert_eq!(lines.len(), expected.len(), "{lines:?}");
+    for (line, start) in lines.iter().zip(expected) {
+        assert!(line.starts_with(start), "{lines:?}");
+    }
 }
 
 #[test]

@@ -90,13 +90,17 @@ def shuffled(count, seed, epoch):
 def sample_configs(rng, mode, widths=(WIDTH_MIN, WIDTH_MAX), resolutions=RESOLUTIONS):
     """train::step::sample_configs: (width, resolution), teacher first."""
     lo, hi = widths
+
+    def random_res():
+        return resolutions[rng.below(len(resolutions))]
+
     if mode == "alone":
         return [(hi, resolutions[0])]
     if mode == "alone-random-res":
-        return [(hi, resolutions[rng.below(len(resolutions))])]
+        return [(hi, random_res())]
 
     def res():
-        return resolutions[0] if mode == "usnet" else resolutions[rng.below(len(resolutions))]
+        return resolutions[0] if mode == "usnet" else random_res()
 
     out = [(hi, resolutions[0]), (lo, res())]
     for _ in range(2):

@@ -367,10 +367,7 @@ impl SgdSlot<'_> {
 pub(crate) fn positive_from_env(var: &str, unit: &str) -> Result<Option<u64>> {
     match std::env::var(var) {
         Err(_) => Ok(None),
-        Ok(v) => v
-            .parse::<u64>()
-            .ok()
-            .filter(|&n| n > 0)
+        Ok(v) => crate::settings::positive_count(&v)
             .map(Some)
             .ok_or_else(|| {
                 Error::invalid(
