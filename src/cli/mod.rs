@@ -11,6 +11,7 @@ mod train;
 mod verify;
 
 use crate::backend::BackendKind;
+use crate::train::TrainMode;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -149,11 +150,9 @@ enum Command {
         /// MNIST trains without horizontal flips (a mirrored digit is not one).
         #[arg(long, value_parser = ["fashion-mnist", "mnist"])]
         dataset: Option<String>,
-        /// mutualnet, usnet (one resolution), alone (only the full config) or
-        /// alone-random-res (only the full width, at a random resolution
-        /// of the set each iteration).
+        /// What each iteration trains (default: mutualnet).
         #[arg(long)]
-        mode: Option<String>,
+        mode: Option<TrainMode>,
         /// Trained width range `MIN,MAX` (with --mode alone or alone-random-res:
         /// MAX is the width trained).
         #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::models::{self, Checkpoint};
 use crate::tensor_io;
 use crate::train::evaluate::{self, ConfigResult};
-use crate::train::{LogLine, TrainConfig, Trainer, report};
+use crate::train::{LogLine, TrainConfig, TrainMode, Trainer, report};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,7 +24,7 @@ pub struct TrainArgs {
     pub images_per_epoch: Option<usize>,
     pub eval_images: Option<usize>,
     pub dataset: Option<String>,
-    pub mode: Option<String>,
+    pub mode: Option<TrainMode>,
     pub widths: Option<Vec<f64>>,
     pub resolutions: Option<Vec<usize>>,
     pub eval_widths: Option<Vec<f64>>,

@@ -2,6 +2,7 @@
 //! optimizer and schedule. Presets give the README's main job (small enough
 //! for two CPU cores) and the full recipe of issue 7.
 
+use super::mode::TrainMode;
 use crate::backend::Precision;
 use crate::data::DatasetKind;
 use crate::error::{Error, Result};
@@ -21,11 +22,8 @@ pub struct TrainConfig {
     pub resolutions: Vec<usize>,
     /// Widths evaluated (and recalibrated) after training.
     pub eval_widths: Vec<f64>,
-    /// `mutualnet` (sandwich over widths and resolutions), `usnet` (one
-    /// resolution), `alone` (only the full config) or `alone-random-res`
-    /// (only the full width, at a random resolution of the set each
-    /// iteration).
-    pub mode: String,
+    /// What each iteration trains (saved as the mode's name).
+    pub mode: TrainMode,
     pub batch_size: usize,
     pub epochs: usize,
     /// Stop after this many training images per epoch (0: all).
@@ -59,7 +57,7 @@ impl TrainConfig {
             width_max: 1.0,
             resolutions: vec![28, 24, 20, 16],
             eval_widths: vec![0.25, 0.5, 0.75, 1.0],
-            mode: "mutualnet".into(),
+            mode: TrainMode::MutualNet,
             batch_size: 128,
             epochs: 12,
             images_per_epoch: 0,
@@ -188,15 +186,6 @@ impl TrainConfig {
         }
         if self.batch_size < 2 {
             return bad("batch norm needs batches of at least 2".into());
-        }
-        if !matches!(
-            self.mode.as_str(),
-            "mutualnet" | "usnet" | "alone" | "alone-random-res"
-        ) {
-            return bad(format!(
-                "mode '{}' is not mutualnet, usnet, alone or alone-random-res",
-                self.mode
-            ));
         }
         self.architecture()?;
         self.dataset_kind()?;

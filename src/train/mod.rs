@@ -6,11 +6,13 @@ pub mod config;
 pub mod evaluate;
 mod glyphs;
 pub mod host_time;
+pub mod mode;
 pub mod report;
 pub mod schedule;
 pub mod step;
 
 pub use config::TrainConfig;
+pub use mode::TrainMode;
 
 use crate::autograd::Memory;
 use crate::autograd::Tensor;

@@ -5,6 +5,7 @@
 //! [`crate::nn::mutualnet_step`], checked against PyTorch.
 
 use super::config::TrainConfig;
+use super::mode::TrainMode;
 use crate::rng::Rng;
 
 /// The sub-networks of one iteration: `(width, resolution)`, teacher first.
@@ -12,15 +13,15 @@ pub fn sample_configs(cfg: &TrainConfig, rng: &mut Rng) -> Vec<(f64, usize)> {
     let full = cfg.resolutions[0];
     let random_res =
         |rng: &mut Rng| cfg.resolutions[rng.below(cfg.resolutions.len() as u64) as usize];
-    match cfg.mode.as_str() {
-        "alone" => vec![(cfg.width_max, full)],
+    match cfg.mode {
+        TrainMode::Alone => vec![(cfg.width_max, full)],
         // One width, seeing the resolutions as often as MutualNet's
         // sub-networks do: separates what the resolution mix costs a
         // width from what sharing weights and distillation do.
-        "alone-random-res" => vec![(cfg.width_max, random_res(rng))],
-        mode => {
+        TrainMode::AloneRandomRes => vec![(cfg.width_max, random_res(rng))],
+        mode @ (TrainMode::MutualNet | TrainMode::UsNet) => {
             let res = |rng: &mut Rng| {
-                if mode == "usnet" {
+                if mode == TrainMode::UsNet {
                     full
                 } else {
                     random_res(rng)
@@ -40,9 +41,9 @@ pub fn sample_configs(cfg: &TrainConfig, rng: &mut Rng) -> Vec<(f64, usize)> {
 mod tests {
     use super::*;
 
-    fn drawn(mode: &str) -> Vec<Vec<(f64, usize)>> {
+    fn drawn(mode: TrainMode) -> Vec<Vec<(f64, usize)>> {
         let mut cfg = TrainConfig::fmnist_small();
-        cfg.mode = mode.into();
+        cfg.mode = mode;
         cfg.width_min = 0.25;
         cfg.width_max = 0.5;
         let mut rng = Rng::new(7);
@@ -51,10 +52,10 @@ mod tests {
 
     #[test]
     fn alone_trains_one_config_and_alone_random_res_one_width_at_every_resolution() {
-        for configs in drawn("alone") {
+        for configs in drawn(TrainMode::Alone) {
             assert_eq!(configs, [(0.5, 28)]);
         }
-        let random = drawn("alone-random-res");
+        let random = drawn(TrainMode::AloneRandomRes);
         let mut seen: Vec<usize> = random
             .iter()
             .map(|configs| {
@@ -70,7 +71,7 @@ mod tests {
 
     #[test]
     fn mutualnet_samples_the_ends_and_two_widths_between() {
-        for configs in drawn("mutualnet") {
+        for configs in drawn(TrainMode::MutualNet) {
             assert_eq!(configs.len(), 4);
             assert_eq!(
                 configs[0],
@@ -82,7 +83,7 @@ mod tests {
                 assert!((0.25..=0.5).contains(&w) && [28, 24, 20, 16].contains(&r));
             }
         }
-        for configs in drawn("usnet") {
+        for configs in drawn(TrainMode::UsNet) {
             assert!(configs.iter().all(|&(_, r)| r == 28), "{configs:?}");
         }
     }
