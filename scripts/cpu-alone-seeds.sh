@@ -7,6 +7,7 @@
 # RUNS picks the runs (default "mutualnet full small"); "small-random-res"
 # trains the smallest width alone at a random resolution of the set each
 # iteration, as MutualNet's smallest width sees them, evaluated at each.
+# DATASET=mnist trains and evaluates on MNIST instead of Fashion-MNIST.
 #
 #   SEEDS="1 2 3" EPOCHS=12 OUT=results/... scripts/cpu-alone-seeds.sh
 #   python3 tools/alone_gap_seeds.py EPOCHS OUT/seed-*   # the table over seeds
@@ -15,6 +16,7 @@ cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-"1 2 3"}
 EPOCHS=${EPOCHS:-12}
 PRESET=${PRESET:-fmnist-small}
+DATASET=${DATASET:-fashion-mnist}
 OUT=${OUT:?set OUT to the results folder}
 RUNS=${RUNS:-"mutualnet full small"}
 BIN=target/release/slimmable
@@ -23,7 +25,7 @@ train() { # folder, extra arguments...
     local dir="$1"; shift
     [ -f "$dir/results.json" ] && return 0
     "$BIN" train --overwrite --preset "$PRESET" --backend cpu --epochs "$EPOCHS" --eval-images 0 \
-        --out "$dir" "$@" >"$dir.log" 2>&1
+        --dataset "$DATASET" --out "$dir" "$@" >"$dir.log" 2>&1
     # the tables need the results, not the trained weights
     rm -f "$dir"/checkpoint.safetensors*
 }
