@@ -1,4 +1,4 @@
-//! One MutualNet iteration (see DESIGN.md, "The trainer"): the full network
+//! One MutualNet iteration (README.md, "Training"): the full network
 //! with cross-entropy, then each sub-network distilled from the full
 //! network's detached logits (KL, batchmean, T = 1); the gradients of all
 //! passes accumulate before one optimizer step. Which widths and

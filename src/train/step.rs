@@ -1,7 +1,7 @@
-//! The sandwich rule of one MutualNet iteration (DESIGN.md, "The
-//! trainer"): the full width at the full resolution (cross-entropy), the
-//! smallest width and two random widths, each at a random resolution from
-//! the set (distilled). The passes themselves run in
+//! The sandwich rule of one MutualNet iteration (README.md, "Training"):
+//! the full width at the full resolution (cross-entropy), the smallest
+//! width and two random widths, each at a random resolution from the set
+//! (distilled). The passes themselves run in
 //! [`crate::nn::mutualnet_step`], checked against PyTorch.
 
 use super::config::TrainConfig;
