@@ -37,6 +37,14 @@ pub struct Dataset {
 }
 
 impl DatasetKind {
+    /// The dataset's name as its authors write it, for messages.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            DatasetKind::FashionMnist => "Fashion-MNIST",
+            DatasetKind::Mnist => "MNIST",
+        }
+    }
+
     /// Pixel mean and standard deviation of the training split (x/255).
     pub fn mean_std(self) -> (f32, f32) {
         match self {
@@ -116,7 +124,8 @@ fn load_checked(kind: DatasetKind, path: &Path, stem: &str, rank: usize) -> Resu
             return Err(Error::io(
                 path,
                 format!(
-                    "SHA-256 {got} differs from the published {want}: the file is corrupt or not {kind:?}; re-install it"
+                    "SHA-256 {got} differs from the published {want}: the file is corrupt or not {}; re-install it",
+                    kind.display_name()
                 ),
             ));
         }
@@ -146,7 +155,8 @@ impl Dataset {
             return Err(Error::io(
                 d,
                 format!(
-                    "{what} (from --data-dir or {DATA_DIR_ENV}); give the folder that holds the {kind:?} IDX files"
+                    "{what} (from --data-dir or {DATA_DIR_ENV}); give the folder that holds the {} IDX files",
+                    kind.display_name()
                 ),
             ));
         }
@@ -157,7 +167,8 @@ impl Dataset {
                 .collect::<Vec<_>>()
                 .join(", "),
             message: format!(
-                "{stem}(.gz) not found: {kind:?} is not installed there; {}",
+                "{stem}(.gz) not found: {} is not installed there; {}",
+                kind.display_name(),
                 kind.install_hint()
             ),
         };
