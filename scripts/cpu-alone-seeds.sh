@@ -23,7 +23,15 @@ BIN=target/release/slimmable
 [ -x "$BIN" ] || cargo build --release --bin slimmable
 train() { # folder, extra arguments...
     local dir="$1"; shift
-    [ -f "$dir/results.json" ] && return 0
+    if [ -f "$dir/results.json" ]; then
+        # A finished run is kept, but only if it is of this dataset: the
+        # folder names do not say which.
+        if grep -q "\"dataset\": \"$DATASET\"" "$dir/results.json"; then
+            return 0
+        fi
+        echo "$dir holds a run of another dataset than $DATASET; give another OUT" >&2
+        exit 2
+    fi
     "$BIN" train --overwrite --preset "$PRESET" --backend cpu --epochs "$EPOCHS" --eval-images 0 \
         --dataset "$DATASET" --out "$dir" "$@" >"$dir.log" 2>&1
     # the tables need the results, not the trained weights

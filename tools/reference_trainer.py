@@ -98,6 +98,8 @@ def sample_configs(rng, mode, widths=(WIDTH_MIN, WIDTH_MAX), resolutions=RESOLUT
         return [(hi, resolutions[0])]
     if mode == "alone-random-res":
         return [(hi, random_res())]
+    if mode not in ("mutualnet", "usnet"):
+        raise ValueError(f"mode '{mode}' is not mutualnet, usnet, alone or alone-random-res")
 
     def res():
         return resolutions[0] if mode == "usnet" else random_res()

@@ -150,7 +150,8 @@ enum Command {
         /// MNIST trains without horizontal flips (a mirrored digit is not one).
         #[arg(long, value_parser = ["fashion-mnist", "mnist"])]
         dataset: Option<String>,
-        /// What each iteration trains (default: mutualnet).
+        /// What each iteration trains (default: mutualnet; with --resume,
+        /// the run's).
         #[arg(long)]
         mode: Option<TrainMode>,
         /// Trained width range `MIN,MAX` (with --mode alone or alone-random-res:

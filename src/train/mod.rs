@@ -81,14 +81,20 @@ pub fn optimizer_path(checkpoint: &Path) -> PathBuf {
 /// (`train_config`), read from that header's metadata; `opt_path` names the
 /// file in the error.
 pub fn train_config_in(meta: &HashMap<String, String>, opt_path: &Path) -> Result<TrainConfig> {
-    meta.get("train_config")
-        .and_then(|s| serde_json::from_str(s).ok())
-        .ok_or_else(|| {
-            Error::io(
-                opt_path,
-                "no readable training configuration in this optimizer state (the run's settings); restore the file saved with the checkpoint",
-            )
-        })
+    let text = meta.get("train_config").ok_or_else(|| {
+        Error::io(
+            opt_path,
+            "no training configuration in this optimizer state (the run's settings); restore the file saved with the checkpoint",
+        )
+    })?;
+    serde_json::from_str(text).map_err(|e| {
+        Error::io(
+            opt_path,
+            format!(
+                "the run's settings in this optimizer state do not read ({e}); restore the file saved with the checkpoint, or use a slimmable build that knows them"
+            ),
+        )
+    })
 }
 
 /// Fails unless the optimizer state at `opt_path` (header `meta`) was saved
@@ -501,5 +507,34 @@ impl<'a> Trainer<'a> {
                 .ok_or_else(|| Error::io(&opt, format!("no '{k}' in the optimizer state")))
         };
         Ok((tensor_io::read(&opt)?, num("iteration")?, num("epoch")?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Settings that do not read say why (e.g. a mode this build does not
+    /// know), instead of only that they are unreadable.
+    #[test]
+    fn saved_settings_that_do_not_read_name_the_reason() {
+        let path = Path::new("run/checkpoint.safetensors.optimizer");
+        let mut json = serde_json::to_value(TrainConfig::fmnist_small()).unwrap();
+        let mut meta = HashMap::new();
+        meta.insert("train_config".to_string(), json.to_string());
+        assert_eq!(
+            train_config_in(&meta, path).unwrap(),
+            TrainConfig::fmnist_small()
+        );
+        json["mode"] = "sandwich".into();
+        meta.insert("train_config".to_string(), json.to_string());
+        let err = train_config_in(&meta, path).unwrap_err().to_string();
+        assert!(
+            err.contains("mode 'sandwich' is not one of") && err.contains("optimizer"),
+            "{err}"
+        );
+        meta.clear();
+        let err = train_config_in(&meta, path).unwrap_err().to_string();
+        assert!(err.contains("no training configuration"), "{err}");
     }
 }
