@@ -36,6 +36,7 @@ pub mod rng;
 pub mod settings;
 pub mod tensor_io;
 pub mod train;
+mod value_names;
 pub mod verify;
 pub mod view;
 

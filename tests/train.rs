@@ -6,6 +6,7 @@
 mod common;
 
 use slimmable::backend::cpu::CpuBackend;
+use slimmable::data::DatasetKind;
 use slimmable::data::idx;
 use slimmable::models::MobileNetV2Config;
 use slimmable::rng::Rng;
@@ -69,7 +70,7 @@ fn config() -> TrainConfig {
     };
     TrainConfig {
         model_config: serde_json::to_value(net).unwrap(),
-        dataset: "mnist".into(),
+        dataset: DatasetKind::Mnist,
         resolutions: vec![14, 10],
         eval_widths: vec![0.5, 1.0],
         batch_size: 16,
@@ -378,7 +379,7 @@ fn dataset_option_selects_mnist_and_resume_keeps_it() {
     let opt = optimizer_path(&out.join("checkpoint.safetensors"));
     let meta = slimmable::tensor_io::read_metadata(&opt).unwrap();
     let saved = slimmable::train::train_config_in(&meta, &opt).unwrap();
-    assert_eq!(saved.dataset, "mnist");
+    assert_eq!(saved.dataset, DatasetKind::Mnist);
     assert!(
         !saved.flip,
         "a mirrored digit is not a digit: MNIST trains unflipped"

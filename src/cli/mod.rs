@@ -11,6 +11,7 @@ mod train;
 mod verify;
 
 use crate::backend::BackendKind;
+use crate::data::DatasetKind;
 use crate::train::TrainMode;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -148,8 +149,8 @@ enum Command {
         /// fashion-mnist (the presets') or mnist (`scripts/setup.sh --mnist`
         /// installs it); the model and recipe stay the preset's, except that
         /// MNIST trains without horizontal flips (a mirrored digit is not one).
-        #[arg(long, value_parser = ["fashion-mnist", "mnist"])]
-        dataset: Option<String>,
+        #[arg(long)]
+        dataset: Option<DatasetKind>,
         /// What each iteration trains (default: mutualnet; with --resume,
         /// the run's).
         #[arg(long)]

@@ -1,6 +1,7 @@
 //! `slimmable train --resume`: the run's saved settings, and the options
 //! given beside the flag that would change them.
 
+use crate::data::DatasetKind;
 use crate::error::{Error, Result};
 use crate::tensor_io;
 use crate::train::TrainConfig;
@@ -31,7 +32,7 @@ pub fn conflicts(
     saved: &TrainConfig,
     given: &TrainConfig,
     preset: Option<&str>,
-    dataset: Option<&str>,
+    dataset: Option<DatasetKind>,
 ) -> Result<()> {
     let (s, g) = (
         serde_json::to_value(saved).unwrap_or_default(),
@@ -71,7 +72,7 @@ pub fn conflicts(
         let named = TrainConfig::preset(p)?;
         if (named.model_config != saved.model_config)
             // (--dataset replaces the preset's dataset.)
-            || (dataset.unwrap_or(&named.dataset) != saved.dataset)
+            || (dataset.unwrap_or(named.dataset) != saved.dataset)
             || (named.batch_size != saved.batch_size)
         {
             conflicts.push(format!(

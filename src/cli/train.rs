@@ -2,6 +2,7 @@
 
 use super::{resume, run_folder_lock};
 use crate::backend::{self, BackendKind};
+use crate::data::DatasetKind;
 use crate::error::{Error, Result};
 use crate::models::{self, Checkpoint};
 use crate::tensor_io;
@@ -23,7 +24,7 @@ pub struct TrainArgs {
     pub epochs: Option<usize>,
     pub images_per_epoch: Option<usize>,
     pub eval_images: Option<usize>,
-    pub dataset: Option<String>,
+    pub dataset: Option<DatasetKind>,
     pub mode: Option<TrainMode>,
     pub widths: Option<Vec<f64>>,
     pub resolutions: Option<Vec<usize>>,
@@ -143,11 +144,10 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     if let Some(n) = a.eval_images {
         cfg.eval_images = n;
     }
-    // (clap has checked the name.)
-    if let Some(d) = a.dataset.clone().filter(|d| *d != cfg.dataset) {
+    if let Some(d) = a.dataset.filter(|&d| d != cfg.dataset) {
         // A mirrored digit is another glyph (or none): MNIST trains without
         // the presets' horizontal flip.
-        cfg.flip = d != "mnist";
+        cfg.flip = d != DatasetKind::Mnist;
         cfg.dataset = d;
     }
     if let Some(m) = a.mode {
@@ -199,7 +199,7 @@ pub fn train(a: TrainArgs) -> Result<i32> {
         cfg.tf32 = false;
     }
     if let Some(saved) = &saved {
-        resume::conflicts(saved, &cfg, a.preset.as_deref(), a.dataset.as_deref())?;
+        resume::conflicts(saved, &cfg, a.preset.as_deref(), a.dataset)?;
     }
     // Settings that would fail deep inside the run fail here, before any
     // folder is made.
@@ -517,7 +517,12 @@ pub fn eval(
         // The dataset from the checkpoint's header where it names one.
         let mut fallback = TrainConfig::fmnist_full();
         if let Some(d) = meta.get("dataset") {
-            fallback.dataset = d.clone();
+            fallback.dataset = d.parse().map_err(|e: String| {
+                Error::io(
+                    checkpoint,
+                    format!("{e} (the header's dataset); the checkpoint is damaged"),
+                )
+            })?;
         }
         eprintln!(
             "eval: no optimizer state beside the checkpoint ({}): evaluating {} with the fmnist-full recalibration and all test images",
@@ -548,9 +553,8 @@ pub fn eval(
         }
     }
     let be = open_for_training(kind)?;
-    let kind_ds = cfg.dataset_kind()?;
-    let train = crate::data::Dataset::load(kind_ds, crate::data::Split::Train, data_dir)?;
-    let test = crate::data::Dataset::load(kind_ds, crate::data::Split::Test, data_dir)?;
+    let train = crate::data::Dataset::load(cfg.dataset, crate::data::Split::Train, data_dir)?;
+    let test = crate::data::Dataset::load(cfg.dataset, crate::data::Split::Test, data_dir)?;
     let net = crate::nn::SlimNet::new(be.as_ref(), &arch, &ckpt.tensors, cfg.grid().len() + 1)?;
     println!(
         "eval: {} on {} ({})",

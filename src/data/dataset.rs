@@ -36,7 +36,17 @@ pub struct Dataset {
     pub classes: usize,
 }
 
+crate::value_names::named_by_value!(DatasetKind, "dataset");
+
 impl DatasetKind {
+    /// The name `--dataset` takes and a run's settings hold.
+    pub fn name(self) -> &'static str {
+        match self {
+            DatasetKind::FashionMnist => "fashion-mnist",
+            DatasetKind::Mnist => "mnist",
+        }
+    }
+
     /// The dataset's name as its authors write it, for messages.
     pub fn display_name(self) -> &'static str {
         match self {

@@ -14,7 +14,7 @@ pub struct TrainConfig {
     /// Model name and its configuration (see [`crate::models::build`]).
     pub model: String,
     pub model_config: serde_json::Value,
-    pub dataset: String,
+    pub dataset: DatasetKind,
     /// Width range sampled during training; its ends are always trained.
     pub width_min: f64,
     pub width_max: f64,
@@ -52,7 +52,7 @@ impl TrainConfig {
             model: models::mobilenet_v2::MODEL_NAME.into(),
             model_config: serde_json::to_value(MobileNetV2Config::small_image(1, 10))
                 .unwrap_or_default(),
-            dataset: "fashion-mnist".into(),
+            dataset: DatasetKind::FashionMnist,
             width_min: 0.25,
             width_max: 1.0,
             resolutions: vec![28, 24, 20, 16],
@@ -118,17 +118,6 @@ impl TrainConfig {
         models::build(&self.model, &self.model_config)
     }
 
-    pub fn dataset_kind(&self) -> Result<DatasetKind> {
-        match self.dataset.as_str() {
-            "fashion-mnist" => Ok(DatasetKind::FashionMnist),
-            "mnist" => Ok(DatasetKind::Mnist),
-            other => Err(Error::invalid(
-                "dataset",
-                format!("'{other}' is not fashion-mnist or mnist"),
-            )),
-        }
-    }
-
     pub fn precision(&self) -> Precision {
         if self.tf32 {
             Precision::Tf32
@@ -188,7 +177,6 @@ impl TrainConfig {
             return bad("batch norm needs batches of at least 2".into());
         }
         self.architecture()?;
-        self.dataset_kind()?;
         Ok(())
     }
 

@@ -132,9 +132,8 @@ impl<'a> Trainer<'a> {
     ) -> Result<Self> {
         cfg.check()?;
         let arch = cfg.architecture()?;
-        let kind = cfg.dataset_kind()?;
-        let train = Arc::new(Dataset::load(kind, Split::Train, data_dir)?);
-        let test = Dataset::load(kind, Split::Test, data_dir)?;
+        let train = Arc::new(Dataset::load(cfg.dataset, Split::Train, data_dir)?);
+        let test = Dataset::load(cfg.dataset, Split::Test, data_dir)?;
         let slots = cfg.grid().len() + 1;
         let (ckpt, optimizer) = match resume {
             Some(path) => {
@@ -432,7 +431,7 @@ impl<'a> Trainer<'a> {
             tensors,
             batches_tracked: self.batches_tracked.clone(),
             bn_stats,
-            dataset: Some(self.cfg.dataset.clone()),
+            dataset: Some(self.cfg.dataset.name().to_string()),
         };
         let model_bytes = ckpt.to_bytes(&self.arch, path)?;
         let model_sha = sha256_hex(&model_bytes);
