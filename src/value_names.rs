@@ -26,18 +26,16 @@ macro_rules! named_by_value {
 
         impl std::str::FromStr for $enum {
             type Err = String;
+            // clap's own lookup (case-sensitive); the test below keeps its
+            // names and `name()` the same.
             fn from_str(s: &str) -> std::result::Result<Self, String> {
-                <$enum as clap::ValueEnum>::value_variants()
-                    .iter()
-                    .copied()
-                    .find(|v| v.name() == s)
-                    .ok_or_else(|| {
-                        format!(
-                            "{} '{s}' is not one of {}",
-                            $what,
-                            <$enum>::names().join(", ")
-                        )
-                    })
+                <$enum as clap::ValueEnum>::from_str(s, false).map_err(|_| {
+                    format!(
+                        "{} '{s}' is not one of {}",
+                        $what,
+                        <$enum>::names().join(", ")
+                    )
+                })
             }
         }
 
