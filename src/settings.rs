@@ -9,7 +9,7 @@
 /// The variables read by the crate, its tests, scripts and tools, besides
 /// the on/off switches ([`ON_OFF`]).
 pub const KNOWN: &[&str] = &[
-    // The command line and the library (README "Commands").
+    // The command line and the library (README "The command line").
     "SLIMMABLE_BACKEND",
     "SLIMMABLE_CACHE",
     "SLIMMABLE_CUBIN_DIR",
@@ -59,6 +59,10 @@ pub const COUNTS: &[&str] = &[
 pub fn positive_count(value: &str) -> Option<u64> {
     value.parse::<u64>().ok().filter(|&n| n > 0)
 }
+
+/// Settings in [`KNOWN`] that only `1` turns on, read outside the CUDA
+/// on/off macros (the WGSL backend's A/B): any other value leaves them off.
+pub const ONE_TURNS_ON: &[&str] = &["SLIMMABLE_WGSL_LOOP_BOUNDING"];
 
 /// The CUDA kernel switches that are on or off (`switched_on!`,
 /// `opted_in!`, `forced!` in src/backend/cuda/launch.rs): `1` or `0`; any
@@ -137,7 +141,8 @@ pub fn is_read(name: &str) -> bool {
 /// One line for each `SLIMMABLE_*` variable in `vars` (name, value) that
 /// would select nothing: a name nothing reads (a removed switch says what
 /// became of it, any other name is taken for a typo), or an on/off switch
-/// set to another value than 0 or 1 (empty counts as unset), or a count
+/// ([`ON_OFF`], [`ONE_TURNS_ON`]) set to another value than 0 or 1 (empty
+/// counts as unset), or a count
 /// ([`COUNTS`]) that is not a positive whole number.
 pub fn warnings_in<I>(vars: I) -> Vec<String>
 where
@@ -161,6 +166,12 @@ where
                 Some(format!(
                     "{name}={value:?} selects nothing: the switch takes 1 (on) or 0 (off), \
                      and the route's own rule decides meanwhile"
+                ))
+            } else if ONE_TURNS_ON.contains(&name.as_str())
+                && !matches!(value.as_str(), "0" | "1" | "")
+            {
+                Some(format!(
+                    "{name}={value:?} leaves it off: the setting takes 1 (on) or 0 (off)"
                 ))
             } else if COUNTS.contains(&name.as_str()) && positive_count(&value).is_none() {
                 Some(format!(
