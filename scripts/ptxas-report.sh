@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 ARCH="${1:-sm_90}"
-NVCC_DIR="$HOME/.cache/slimmable/nvcc-13.0.88"
+NVCC_DIR="$SLIMMABLE_CACHE/nvcc-13.0.88"
 PTXAS="$NVCC_DIR/nvidia/cu13/bin/ptxas"
 if [ ! -x "$PTXAS" ]; then
     python3 -m pip install -q --target "$NVCC_DIR" nvidia-cuda-nvcc==13.0.88

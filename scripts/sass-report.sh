@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 UNIT="$1" ARCH="$2"
 shift 2
-CACHE="$HOME/.cache/slimmable"
+CACHE="$SLIMMABLE_CACHE"
 PTXAS="$CACHE/nvcc-13.0.88/nvidia/cu13/bin/ptxas"
 if [ ! -x "$PTXAS" ]; then
     python3 -m pip install -q --target "$CACHE/nvcc-13.0.88" nvidia-cuda-nvcc==13.0.88

