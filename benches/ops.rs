@@ -24,10 +24,8 @@ mod common;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use slimmable::backend::{Backend, BackendKind, Buffer, ConvPass, Precision};
 use slimmable::bench::conv::{Layer, SUITE, config};
+use slimmable::bench::resize;
 use slimmable::error::Result;
-use slimmable::ops::resize::{
-    Filter, ImageFormat, Order, OutputSpec, ResizePack, ResizePackConfig, SourceImage,
-};
 use slimmable::ops::{self, Activation, ConvArgs, ConvGeometry, RunningStats, StatsUpdate};
 use slimmable::rng::Rng;
 use slimmable::view::View;
@@ -175,85 +173,19 @@ impl SlicedConv {
     }
 }
 
-/// The fused resize-pack: an ImageNet-size RGB batch to MutualNet's four
-/// resolutions (bilinear, without and with antialias), and the
-/// Fashion-MNIST trainer's batch (bilinear, `align_corners`).
+/// The fused resize-pack batches of `slimmable bench resize`.
 fn resize_cases(be: &dyn Backend) -> Result<Vec<Case<'_>>> {
-    let n = if be.on_gpu() { 256 } else { 8 };
-    let imagenet = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
-    let mut cases = Vec::new();
-    for (suffix, filter) in [("", Filter::Bilinear), ("_aa", Filter::BilinearAntialias)] {
-        cases.push(resize_case(
-            be,
-            format!("resize/u8_{n}x224x224x3_to_224_192_160_128{suffix}"),
-            (n, 224, 3),
-            &[224, 192, 160, 128],
-            (filter, false),
-            (&imagenet.0, &imagenet.1),
-        )?);
-    }
-    cases.push(resize_case(
-        be,
-        "resize/u8_256x28x28x1_to_28_24_20_16".into(),
-        (256, 28, 1),
-        &[28, 24, 20, 16],
-        (Filter::Bilinear, true),
-        (&[0.2860], &[0.3530]),
-    )?);
-    Ok(cases)
-}
-
-/// `images`: (count, side, channels) of square `u8` HWC images;
-/// `interpolation`: (filter, align_corners); `normalize`: (mean, std).
-fn resize_case<'a>(
-    be: &'a dyn Backend,
-    name: String,
-    images: (usize, usize, usize),
-    sizes: &[usize],
-    interpolation: (Filter, bool),
-    normalize: (&[f32], &[f32]),
-) -> Result<Case<'a>> {
-    let (n, side, channels) = images;
-    let per = side * side * channels;
-    let mut rng = Rng::new(3);
-    let bytes: Vec<u8> = (0..n * per).map(|_| rng.below(256) as u8).collect();
-    let sources: Vec<SourceImage> = (0..n)
-        .map(|i| SourceImage {
-            offset: i * per,
-            height: side,
-            width: side,
-            crop: None,
-            flip: false,
+    resize::batches(be)
+        .into_iter()
+        .map(|batch| {
+            let p = batch.prepare(be)?;
+            Ok(Case {
+                name: batch.name,
+                work: Throughput::Bytes(p.bytes as u64),
+                run: Box::new(move || p.pack.run(be, &p.src, &p.arena)),
+            })
         })
-        .collect();
-    let outputs: Vec<OutputSpec> = sizes
-        .iter()
-        .map(|&s| OutputSpec {
-            height: s,
-            width: s,
-            images: None,
-        })
-        .collect();
-    let cfg = ResizePackConfig {
-        format: ImageFormat::U8Hwc,
-        channels,
-        mean: normalize.0.to_vec(),
-        std: normalize.1.to_vec(),
-        filter: interpolation.0,
-        align_corners: interpolation.1,
-        order: Order::Direct,
-        arena_offset: 0,
-    };
-    let pack = ResizePack::new(be, &sources, &outputs, &cfg)?;
-    let src = be.upload_u8(&bytes)?;
-    let arena = be.alloc(pack.arena_len())?;
-    // The source read once and every output written once.
-    let work = Throughput::Bytes((n * per + 4 * pack.arena_len()) as u64);
-    Ok(Case {
-        name,
-        work,
-        run: Box::new(move || pack.run(be, &src, &arena)),
-    })
+        .collect()
 }
 
 /// Batch norm's training forward and backward with ReLU6 fused (the

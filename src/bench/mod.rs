@@ -165,12 +165,22 @@ pub fn print_table(rows: &[BenchRow], torch: &HashMap<String, f64>, ceilings: Op
         let t = torch.get(&r.name).copied();
         let tc = torch.get(&format!("{}_contig", r.name)).copied();
         let fmt = |x: Option<f64>, p: usize| x.map_or("-".into(), |v| format!("{v:.p$}"));
+        // Rates to three significant digits below 100 (off a GPU they
+        // are single GB/s, which no decimals printed as 0).
+        let rate = |x: Option<f64>| {
+            let digits = match x {
+                Some(v) if v.abs() < 10.0 => 2,
+                Some(v) if v.abs() < 100.0 => 1,
+                _ => 0,
+            };
+            fmt(x, digits)
+        };
         println!(
             "{:<44} {:>9.4} {:>8} {:>9} {:>7} {:>9} {:>7} {:>9} {:>7}",
             r.name,
             r.ms,
-            fmt(gbs, 0),
-            fmt(gflops, 0),
+            rate(gbs),
+            rate(gflops),
             fmt(roof.filter(|v| v.is_finite()), 1),
             fmt(t, 4),
             fmt(t.map(|t| t / r.ms), 2),
