@@ -1,6 +1,8 @@
 //! Criterion benches of the sliced kernels, on every backend this machine
-//! opens (CPU always; wgpu where a Vulkan, Metal or DX12 adapter is found;
-//! CUDA where a driver is): `cargo bench --bench ops [-- FILTER]`, e.g.
+//! opens (CPU always; wgpu and CUDA as the tests find them, printing
+//! `skipped: ...` for an absent one, or failing where
+//! `SLIMMABLE_REQUIRE_VULKAN` / `_CUDA=1` requires it):
+//! `cargo bench --bench ops [-- FILTER]`, e.g.
 //! `-- wgpu/conv`. Each case is named `{backend}/{family}/{case}` and runs
 //! the public `ops` API on buffers allocated once, with a synchronize in
 //! every iteration, so a sample is the device's time for the operator plus
