@@ -24,11 +24,11 @@
 mod common;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use slimmable::backend::{Backend, BackendKind, Buffer, ConvPass, Precision};
-use slimmable::bench::conv::{Layer, SUITE, config};
+use slimmable::backend::{Backend, BackendKind, Buffer, Precision};
+use slimmable::bench::conv::{Layer, SUITE, SlicedConv, config};
 use slimmable::bench::resize;
 use slimmable::error::Result;
-use slimmable::ops::{self, Activation, ConvArgs, ConvGeometry, RunningStats, StatsUpdate};
+use slimmable::ops::{self, Activation, RunningStats, StatsUpdate};
 use slimmable::rng::Rng;
 use slimmable::view::View;
 use std::rc::Rc;
@@ -123,56 +123,15 @@ fn conv_cases<'a>(be: &'a dyn Backend, layer: &Layer, width: f64) -> Result<Vec<
         work: work(1),
         run: Box::new({
             let conv = Rc::clone(&conv);
-            move || {
-                let forward = conv.args(&conv.x, &conv.w, &conv.y);
-                ops::conv2d(be, ConvPass::Forward, precision, &forward)
-            }
+            move || conv.forward(be, precision)
         }),
     };
     let train_case = Case {
         name: format!("{label}/train"),
         work: work(if dgrad { 3 } else { 2 }),
-        run: Box::new(move || {
-            let forward = conv.args(&conv.x, &conv.w, &conv.y);
-            ops::conv2d(be, ConvPass::Forward, precision, &forward)?;
-            let wgrad = conv.args(&conv.x, &conv.dw, &conv.dy);
-            if dgrad {
-                let dgrad = conv.args(&conv.dx, &conv.w, &conv.dy);
-                ops::conv2d_backward(be, precision, &dgrad, &wgrad)
-            } else {
-                ops::conv2d(be, ConvPass::Wgrad, precision, &wgrad)
-            }
-        }),
+        run: Box::new(move || conv.training_pass(be, precision, dgrad)),
     };
     Ok(vec![forward_case, train_case])
-}
-
-/// A conv's buffers at full size and the views of its active slice.
-struct SlicedConv {
-    /// Activation in, weights, activation out.
-    views: [View; 3],
-    geometry: ConvGeometry,
-    x: Buffer,
-    w: Buffer,
-    y: Buffer,
-    dx: Buffer,
-    dw: Buffer,
-    dy: Buffer,
-}
-
-impl SlicedConv {
-    /// One pass's arguments: `x`, `w`, `y` are the pass's three tensors
-    /// (for the backward passes, their gradients where they are written).
-    fn args<'b>(&self, x: &'b Buffer, w: &'b Buffer, y: &'b Buffer) -> ConvArgs<'b> {
-        ConvArgs {
-            x: (x, self.views[0]),
-            w: (w, self.views[1]),
-            y: (y, self.views[2]),
-            bias: None,
-            geometry: self.geometry,
-            accumulate: false,
-        }
-    }
 }
 
 /// The fused resize-pack batches of `slimmable bench resize`.

@@ -133,13 +133,48 @@ pub fn config(l: &Layer, width: f64, res: usize) -> Config {
     }
 }
 
-struct Buffers {
-    x: Buffer,
-    w: Buffer,
-    y: Buffer,
-    dx: Buffer,
-    dw: Buffer,
-    dy: Buffer,
+/// A conv's buffers at full size and the views of its active slice; the
+/// CLI's family and `benches/ops.rs` time the same passes on it.
+pub struct SlicedConv {
+    /// Activation in, weights, activation out.
+    pub views: [View; 3],
+    pub geometry: ConvGeometry,
+    pub x: Buffer,
+    pub w: Buffer,
+    pub y: Buffer,
+    pub dx: Buffer,
+    pub dw: Buffer,
+    pub dy: Buffer,
+}
+
+impl SlicedConv {
+    /// One pass's arguments: `x`, `w`, `y` are the pass's three tensors
+    /// (for the backward passes, their gradients where they are written).
+    pub fn args<'b>(&self, x: &'b Buffer, w: &'b Buffer, y: &'b Buffer) -> ConvArgs<'b> {
+        conv_args(x, w, y, self.views, self.geometry)
+    }
+
+    pub fn forward(&self, be: &dyn Backend, p: Precision) -> Result<()> {
+        ops::conv2d(
+            be,
+            ConvPass::Forward,
+            p,
+            &self.args(&self.x, &self.w, &self.y),
+        )
+    }
+
+    /// Forward, then the backward passes together, as the autograd runs
+    /// them (a backend may overlap them: SLIMMABLE_CONV_BACKWARD_STREAMS on
+    /// CUDA); without `dgrad` (an image needs no gradient) the wgrad alone.
+    pub fn training_pass(&self, be: &dyn Backend, p: Precision, dgrad: bool) -> Result<()> {
+        self.forward(be, p)?;
+        let wgrad = self.args(&self.x, &self.dw, &self.dy);
+        if dgrad {
+            ops::conv2d_backward(be, p, &self.args(&self.dx, &self.w, &self.dy), &wgrad)
+        } else {
+            ops::conv2d(be, ConvPass::Wgrad, p, &wgrad)
+        }
+    }
 }
 
 /// Which passes `run_layer` times.
@@ -172,7 +207,12 @@ fn run_layer(
         ops::fill(be, &b, &View::contiguous(d), 0.01)?;
         Ok(b)
     };
-    let b = Buffers {
+    let xv = View::channel_slice(x_full, 0, c.ic)?;
+    let yv = View::channel_slice(y_full, 0, c.oc)?;
+    let wv = ops::weight_block(w_full, c.oc, if l.depthwise { 1 } else { c.ic })?;
+    let b = SlicedConv {
+        views: [xv, wv, yv],
+        geometry: c.geometry,
         x: alloc(x_full)?,
         w: alloc(w_full)?,
         y: alloc(y_full)?,
@@ -180,10 +220,7 @@ fn run_layer(
         dw: alloc(w_full)?,
         dy: alloc(y_full)?,
     };
-    let xv = View::channel_slice(x_full, 0, c.ic)?;
-    let yv = View::channel_slice(y_full, 0, c.oc)?;
-    let wv = ops::weight_block(w_full, c.oc, if l.depthwise { 1 } else { c.ic })?;
-    let args = |x, w, y| conv_args(x, w, y, [xv, wv, yv], c.geometry);
+    let args = |x, w, y| b.args(x, w, y);
     let macs = (n * c.oc * c.out_hw * c.out_hw * (c.ic / c.geometry.groups) * l.k * l.k) as f64;
     let act_bytes = 4.0 * (n * c.ic * c.hw * c.hw + n * c.oc * c.out_hw * c.out_hw) as f64;
     let work = |mult: f64| -> (Option<f64>, Option<f64>) {
@@ -210,9 +247,7 @@ fn run_layer(
         &[Precision::Tf32, Precision::Bf16, Precision::F32]
     };
     for &p in precisions {
-        let ms = be.time_ms(iters, &mut || {
-            ops::conv2d(be, ConvPass::Forward, p, &args(&b.x, &b.w, &b.y))
-        })?;
+        let ms = be.time_ms(iters, &mut || b.forward(be, p))?;
         let tag = match (l.depthwise, p) {
             (true, _) => "fwd",
             (false, Precision::Tf32) => "fwd_tf32",
@@ -232,17 +267,7 @@ fn run_layer(
     // The image needs no gradient: a stem's training pass has no dgrad
     // (tools/bench_torch.py likewise leaves requires_grad off there).
     let dgrad = !l.fixed_input;
-    // The backward passes go together, as the autograd runs them (a backend
-    // may overlap them: SLIMMABLE_CONV_BACKWARD_STREAMS on CUDA).
-    let ms = be.time_ms(iters, &mut || {
-        ops::conv2d(be, ConvPass::Forward, p, &args(&b.x, &b.w, &b.y))?;
-        let wgrad = args(&b.x, &b.dw, &b.dy);
-        if dgrad {
-            ops::conv2d_backward(be, p, &args(&b.dx, &b.w, &b.dy), &wgrad)
-        } else {
-            ops::conv2d(be, ConvPass::Wgrad, p, &wgrad)
-        }
-    })?;
+    let ms = be.time_ms(iters, &mut || b.training_pass(be, p, dgrad))?;
     // Training pass: three (two without dgrad) passes' worth of FLOPs, or
     // bytes for depthwise (each pass reads and writes about one activation pair).
     let passes = if dgrad { 3.0 } else { 2.0 };
