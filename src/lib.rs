@@ -34,6 +34,7 @@ pub mod ops;
 pub mod params;
 pub mod rng;
 pub mod settings;
+mod switches;
 pub mod tensor_io;
 pub mod train;
 mod value_names;

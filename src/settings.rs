@@ -21,7 +21,6 @@ pub const KNOWN: &[&str] = &[
     "SLIMMABLE_GEMM_WGMMA_STAGES",
     "SLIMMABLE_WGRAD_SPLIT_BLOCKS",
     // wgpu settings.
-    "SLIMMABLE_WGSL_LOOP_BOUNDING",
     "SLIMMABLE_WGSL_SUBMIT_EVERY",
     "SLIMMABLE_WGSL_WGRAD_WORKGROUPS",
     // Tests and scripts.
@@ -60,13 +59,9 @@ pub fn positive_count(value: &str) -> Option<u64> {
     value.parse::<u64>().ok().filter(|&n| n > 0)
 }
 
-/// Settings in [`KNOWN`] that only `1` turns on, read outside the CUDA
-/// on/off macros (the WGSL backend's A/B): any other value leaves them off.
-pub const ONE_TURNS_ON: &[&str] = &["SLIMMABLE_WGSL_LOOP_BOUNDING"];
-
-/// The CUDA kernel switches that are on or off (`switched_on!`,
-/// `opted_in!`, `forced!` in src/backend/cuda/launch.rs): `1` or `0`; any
-/// other value leaves the route's own rule in charge.
+/// The kernel switches that are on or off (`switched_on!`, `opted_in!`,
+/// `forced!` in src/switches.rs, read by the CUDA and WGSL backends): `1`
+/// or `0`; any other value leaves the route's own rule in charge.
 pub const ON_OFF: &[&str] = &[
     "SLIMMABLE_BN_RESIDENT",
     "SLIMMABLE_BN_SMALL",
@@ -91,6 +86,7 @@ pub const ON_OFF: &[&str] = &[
     "SLIMMABLE_SGD_MANY",
     "SLIMMABLE_STEM_DIRECT",
     "SLIMMABLE_STEM_WGRAD_DIRECT",
+    "SLIMMABLE_WGSL_LOOP_BOUNDING",
 ];
 
 /// Switches that were removed, with what happened to their route.
@@ -141,7 +137,7 @@ pub fn is_read(name: &str) -> bool {
 /// One line for each `SLIMMABLE_*` variable in `vars` (name, value) that
 /// would select nothing: a name nothing reads (a removed switch says what
 /// became of it, any other name is taken for a typo), or an on/off switch
-/// ([`ON_OFF`], [`ONE_TURNS_ON`]) set to another value than 0 or 1 (empty
+/// ([`ON_OFF`]) set to another value than 0 or 1 (empty
 /// counts as unset), or a count
 /// ([`COUNTS`]) that is not a positive whole number.
 pub fn warnings_in<I>(vars: I) -> Vec<String>
@@ -166,12 +162,6 @@ where
                 Some(format!(
                     "{name}={value:?} selects nothing: the switch takes 1 (on) or 0 (off), \
                      and the route's own rule decides meanwhile"
-                ))
-            } else if ONE_TURNS_ON.contains(&name.as_str())
-                && !matches!(value.as_str(), "0" | "1" | "")
-            {
-                Some(format!(
-                    "{name}={value:?} leaves it off: the setting takes 1 (on) or 0 (off)"
                 ))
             } else if COUNTS.contains(&name.as_str()) && positive_count(&value).is_none() {
                 Some(format!(

@@ -4,7 +4,7 @@
 //! macros read, and a removed or mistyped switch, or an on/off one set to
 //! another value, makes the command line warn.
 
-use slimmable::settings::{COUNTS, KNOWN, ON_OFF, ONE_TURNS_ON, REMOVED, is_read, warnings_in};
+use slimmable::settings::{COUNTS, KNOWN, ON_OFF, REMOVED, is_read, warnings_in};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -102,7 +102,7 @@ fn every_variable_the_code_names_is_registered_and_every_registered_one_is_named
     assert!(found.len() > 40, "the scan found too few names: {found:?}");
 }
 
-/// The names the on/off macros of src/backend/cuda read
+/// The names the on/off macros of src/switches.rs read
 /// (`switched_on!("NAME")`, `opted_in!`, `forced!`).
 fn on_off_names_in_src() -> BTreeSet<String> {
     fn walk_src(dir: &Path, found: &mut BTreeSet<String>) {
@@ -145,12 +145,6 @@ fn the_on_off_list_is_what_the_on_off_switches_read() {
         !ON_OFF.iter().any(|n| KNOWN.contains(n)),
         "in both ON_OFF and KNOWN: an on/off switch belongs in ON_OFF only"
     );
-    for name in ONE_TURNS_ON {
-        assert!(
-            KNOWN.contains(name) && !ON_OFF.contains(name),
-            "{name}: ONE_TURNS_ON lists KNOWN settings outside the CUDA macros"
-        );
-    }
 }
 
 #[test]
@@ -177,7 +171,7 @@ fn removed_mistyped_and_misvalued_switches_are_named_and_the_rest_are_not() {
         "SLIMMABLE_GEMM_LDSMM is set but nothing reads it: a typo?",
         "SLIMMABLE_GEMM_WGMMA_BK=\"32k\" is not a positive whole number",
         "SLIMMABLE_SGD_MANY=\"off\" selects nothing: the switch takes 1",
-        "SLIMMABLE_WGSL_LOOP_BOUNDING=\"true\" leaves it off: the setting takes 1",
+        "SLIMMABLE_WGSL_LOOP_BOUNDING=\"true\" selects nothing: the switch takes 1",
         "SLIMMABLE_WGSL_SUBMIT_EVERY=\"0\" is not a positive whole number",
     ];
     assert_eq!(lines.len(), expected.len(), "{lines:?}");

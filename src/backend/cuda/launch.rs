@@ -23,47 +23,6 @@ unsafe impl cudarc::driver::DeviceRepr for FillParams {}
 /// Threads per block for the elementwise kernels.
 const BLOCK: u32 = 256;
 
-/// A kernel choice set from the environment for A/B timing: the choice
-/// paired with `NAME`'s value (`env_choice!("NAME", "64" => true, "128" =>
-/// false)`), `None` when unset or another value, where the route's own
-/// rule decides. Read once per process.
-macro_rules! env_choice {
-    ($name:literal, $($value:literal => $choice:expr),+ $(,)?) => {{
-        static CHOICE: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
-        *CHOICE.get_or_init(|| match std::env::var($name).as_deref() {
-            $(Ok($value) => Some($choice),)+
-            _ => None,
-        })
-    }};
-}
-pub(crate) use env_choice;
-
-/// The on/off form of [`env_choice`]: `NAME=1` on (`Some(true)`), `NAME=0`
-/// off, else `None`.
-macro_rules! forced {
-    ($name:literal) => {
-        $crate::backend::cuda::launch::env_choice!($name, "1" => true, "0" => false)
-    };
-}
-pub(crate) use forced;
-
-/// Whether a kernel path that is on by default is on: `NAME=0` in the
-/// environment turns it off (the A/B switches of README "Kernel switches").
-macro_rules! switched_on {
-    ($name:literal) => {
-        $crate::backend::cuda::launch::forced!($name) != Some(false)
-    };
-}
-pub(crate) use switched_on;
-
-/// Whether an opt-in kernel path is on: `NAME=1` in the environment.
-macro_rules! opted_in {
-    ($name:literal) => {
-        $crate::backend::cuda::launch::forced!($name) == Some(true)
-    };
-}
-pub(crate) use opted_in;
-
 /// Converts a driver error without calling into the driver (formatting a
 /// `DriverError` with `Display` would call `cuGetErrorString`).
 pub(crate) fn driver_err(context: &str, e: cudarc::driver::DriverError) -> Error {
@@ -235,7 +194,7 @@ pub unsafe fn launch_slice_copy(
     // `SLIMMABLE_COPY_VEC4=0` keeps the scalar kernel (A/B).
     let (name, threads) = if p.src.packed_vec4_runs()
         && p.dst.packed_vec4_runs()
-        && switched_on!("SLIMMABLE_COPY_VEC4")
+        && crate::switches::switched_on!("SLIMMABLE_COPY_VEC4")
     {
         (entry::SLICE_COPY_RUNS_VEC4_F32, p.dst.numel() / 4)
     } else {

@@ -1,11 +1,12 @@
 //! Raw-pointer launches of the conv2d kernels (`kernels/conv2d.cu`), for
 //! other engines and for [`super::CudaBackend`].
 
-use super::launch::{CudaKernels, driver_err, forced, launch_fill, opted_in, switched_on};
+use super::launch::{CudaKernels, driver_err, launch_fill};
 use crate::backend::{ConvPass, Precision, positive_from_env};
 use crate::error::{Error, Result};
 use crate::kernel_sources::entry;
 use crate::params::{Conv2dParams, FillParams, ViewParams};
+use crate::switches::{forced, opted_in, switched_on};
 use cudarc::driver::{CudaStream, LaunchConfig, PushKernelArg, sys};
 
 // SAFETY: #[repr(C)], Pod, mirrored by kernels/common.cuh (tests/param_layout.rs).

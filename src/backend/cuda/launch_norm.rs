@@ -4,10 +4,11 @@
 //! Same contract as [`super::launch`]: device pointers of the stream's
 //! context, the loaded [`CudaKernels`], and the parameter struct.
 
-use super::launch::{CudaKernels, driver_err, switched_on};
+use super::launch::{CudaKernels, driver_err};
 use crate::error::Result;
 use crate::kernel_sources::entry;
 use crate::params::BnParams;
+use crate::switches::switched_on;
 use cudarc::driver::{CudaStream, DeviceRepr, LaunchConfig, PushKernelArg, sys};
 
 // SAFETY: #[repr(C)], Pod, mirrored by kernels/common.cuh (tests/param_layout.rs).

@@ -1,11 +1,12 @@
 //! Raw-pointer launch of `slimmable_resize_pack` (see [`super::launch`] for
 //! the conventions).
 
-use super::launch::{CudaKernels, driver_err, opted_in, switched_on};
+use super::launch::{CudaKernels, driver_err};
 use crate::error::Result;
 use crate::kernel_sources::entry;
 use crate::ops::resize::Filter;
 use crate::params::ResizePackParams;
+use crate::switches::{opted_in, switched_on};
 use cudarc::driver::{CudaStream, LaunchConfig, PushKernelArg, sys};
 
 // SAFETY: #[repr(C)], Pod, mirrored byte for byte by kernels/common.cuh

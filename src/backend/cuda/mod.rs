@@ -112,7 +112,7 @@ struct BackwardStreams {
 /// idle (`res3x3` at 128 px: 128 dgrad blocks for 132 SMs of two slots)
 /// the other's blocks can fill them.
 fn backward_streams_enabled() -> bool {
-    launch::opted_in!("SLIMMABLE_CONV_BACKWARD_STREAMS")
+    crate::switches::opted_in!("SLIMMABLE_CONV_BACKWARD_STREAMS")
 }
 
 /// Distinct SGD tables kept before the cache starts over (a process trains
@@ -617,7 +617,7 @@ impl Backend for CudaBackend {
 
     fn sgd_step_many(&self, slots: &[SgdSlot<'_>], p: &SgdManyParams) -> Result<()> {
         // SLIMMABLE_SGD_MANY=0: one launch per parameter (A/B timing).
-        if !launch::switched_on!("SLIMMABLE_SGD_MANY") {
+        if !crate::switches::switched_on!("SLIMMABLE_SGD_MANY") {
             return super::sgd_step_each(self, slots, p);
         }
         let bufs: Vec<&Buffer> = slots

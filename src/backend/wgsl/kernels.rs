@@ -28,8 +28,7 @@ fn lean_checks() -> wgpu::ShaderRuntimeChecks {
 
 /// `SLIMMABLE_WGSL_LOOP_BOUNDING=1`: shaders keep naga's loop bounding (A/B).
 fn opted_in_loop_bounding() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("SLIMMABLE_WGSL_LOOP_BOUNDING").is_ok_and(|v| v == "1"))
+    crate::switches::opted_in!("SLIMMABLE_WGSL_LOOP_BOUNDING")
 }
 
 /// Compiled pipelines for one `wgpu::Device`, created on first use, and
