@@ -26,9 +26,10 @@ mod common;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use slimmable::backend::{Backend, BackendKind, Buffer, Precision};
 use slimmable::bench::conv::{Layer, SUITE, SlicedConv, config};
+use slimmable::bench::norm::BnPass;
 use slimmable::bench::resize;
 use slimmable::error::Result;
-use slimmable::ops::{self, Activation, RunningStats, StatsUpdate};
+use slimmable::ops::{self, Activation};
 use slimmable::rng::Rng;
 use slimmable::view::View;
 use std::rc::Rc;
@@ -153,52 +154,11 @@ fn resize_cases(be: &dyn Backend) -> Result<Vec<Case<'_>>> {
 /// MobileNetV2 blocks' form), 32 channels at 112×112.
 fn bn_cases(be: &dyn Backend) -> Result<Vec<Case<'_>>> {
     let n = if be.on_gpu() { 64 } else { 8 };
-    let dims = [n, 32, 112, 112];
-    let (c, numel) = (dims[1], dims.iter().product::<usize>());
-    let v = View::contiguous(dims);
-    let mut rng = Rng::new(4);
-    let (x, dy) = (random(be, &mut rng, numel)?, random(be, &mut rng, numel)?);
-    let (y, dx) = (be.alloc(numel)?, be.alloc(numel)?);
-    let (gamma, beta) = (be.upload(&vec![1.0; c])?, be.upload(&vec![0.1; c])?);
-    let (dgamma, dbeta) = (be.alloc(c)?, be.alloc(c)?);
-    let running = be.upload(&[vec![0.0; c], vec![1.0; c]].concat())?;
-    let saved = be.alloc(ops::bn_saved_len(c, numel / c))?;
+    let pass = BnPass::new(be, [n, 32, 112, 112], 4)?;
     Ok(vec![Case {
-        name: format!("bn/relu6_fused_fwd_bwd_{n}x{c}x112x112"),
-        // Forward: x twice, y once; backward: x, dy, dx.
-        work: Throughput::Bytes(6 * 4 * numel as u64),
-        run: Box::new(move || {
-            let stats = RunningStats::config(&running, c, 0);
-            ops::batch_norm_train(
-                be,
-                &x,
-                &v,
-                &gamma,
-                &beta,
-                stats,
-                StatsUpdate::Momentum(0.1),
-                &saved,
-                &y,
-                &v,
-                1e-5,
-                Activation::Relu6,
-            )?;
-            ops::batch_norm_backward(
-                be,
-                &x,
-                &v,
-                &dy,
-                &v,
-                &gamma,
-                &beta,
-                &saved,
-                &dgamma,
-                &dbeta,
-                &dx,
-                &v,
-                Activation::Relu6,
-            )
-        }),
+        name: format!("bn/relu6_fused_fwd_bwd_{n}x32x112x112"),
+        work: Throughput::Bytes(pass.min_bytes() as u64),
+        run: Box::new(move || pass.training_pass(be, Activation::Relu6)),
     }])
 }
 

@@ -10,7 +10,7 @@
 //! 2026-11-26 run 3 this counted 5 tensors; BENCHMARKS.md gives both.)
 
 use super::{BenchRow, Peak};
-use crate::backend::Backend;
+use crate::backend::{Backend, Buffer};
 use crate::error::Result;
 use crate::ops::{self, Activation, RunningStats, StatsUpdate};
 use crate::rng::Rng;
@@ -33,64 +33,123 @@ pub fn run(backend: &dyn Backend, iters: usize) -> Result<Vec<BenchRow>> {
     Ok(rows)
 }
 
-fn shape(be: &dyn Backend, iters: usize, dims: [usize; 4]) -> Result<Vec<BenchRow>> {
-    let [n, c, h, w] = dims;
-    let numel = n * c * h * w;
-    let mut rng = Rng::new(1);
-    let v = View::contiguous(dims);
-    let x = be.upload(&rng.vec_f32(numel))?;
-    let dy = be.upload(&rng.vec_f32(numel))?;
-    let (y, dx, tmp) = (be.alloc(numel)?, be.alloc(numel)?, be.alloc(numel)?);
-    let gamma = be.upload(&vec![1.0; c])?;
-    let beta = be.upload(&vec![0.1; c])?;
-    let (dg, db) = (be.upload(&vec![0.0; c])?, be.upload(&vec![0.0; c])?);
-    let running = be.upload(&[vec![0.0; c], vec![1.0; c]].concat())?;
-    let stats = RunningStats::config(&running, c, 0);
-    let saved = be.alloc(ops::bn_saved_len(c, n * h * w))?;
-    let upd = StatsUpdate::Momentum(0.1);
-    let fwd = |out: &crate::Buffer, act| {
+/// Batch norm's buffers for one NCHW shape (random input and output
+/// gradient, unit scale, running statistics at their start), with the
+/// training forward and backward on them: shared by `slimmable bench bn`
+/// and the criterion benches.
+pub struct BnPass {
+    pub dims: [usize; 4],
+    view: View,
+    x: Buffer,
+    dy: Buffer,
+    /// The forward's output; the fused case writes it.
+    pub y: Buffer,
+    dx: Buffer,
+    gamma: Buffer,
+    beta: Buffer,
+    dgamma: Buffer,
+    dbeta: Buffer,
+    running: Buffer,
+    saved: Buffer,
+}
+
+impl BnPass {
+    pub fn new(be: &dyn Backend, dims: [usize; 4], seed: u64) -> Result<BnPass> {
+        let [n, c, h, w] = dims;
+        let numel = n * c * h * w;
+        let mut rng = Rng::new(seed);
+        Ok(BnPass {
+            dims,
+            view: View::contiguous(dims),
+            x: be.upload(&rng.vec_f32(numel))?,
+            dy: be.upload(&rng.vec_f32(numel))?,
+            y: be.alloc(numel)?,
+            dx: be.alloc(numel)?,
+            gamma: be.upload(&vec![1.0; c])?,
+            beta: be.upload(&vec![0.1; c])?,
+            dgamma: be.upload(&vec![0.0; c])?,
+            dbeta: be.upload(&vec![0.0; c])?,
+            running: be.upload(&[vec![0.0; c], vec![1.0; c]].concat())?,
+            saved: be.alloc(ops::bn_saved_len(c, n * h * w))?,
+        })
+    }
+
+    /// Issue 4's minimal traffic: the forward reads x twice (statistics,
+    /// then normalize) and writes y; the backward reads x and dy and
+    /// writes dx. Six tensors; the resident kernels move five (x read once
+    /// forward).
+    pub fn min_bytes(&self) -> f64 {
+        6.0 * 4.0 * self.dims.iter().product::<usize>() as f64
+    }
+
+    /// The training forward into `out`, `act` fused.
+    pub fn forward(&self, be: &dyn Backend, out: &Buffer, act: Activation) -> Result<()> {
+        let stats = RunningStats::config(&self.running, self.dims[1], 0);
+        let v = &self.view;
         ops::batch_norm_train(
-            be, &x, &v, &gamma, &beta, stats, upd, &saved, out, &v, 1e-5, act,
+            be,
+            &self.x,
+            v,
+            &self.gamma,
+            &self.beta,
+            stats,
+            StatsUpdate::Momentum(0.1),
+            &self.saved,
+            out,
+            v,
+            1e-5,
+            act,
         )
-    };
-    let bwd = |g: &crate::Buffer, act| {
-        ops::batch_norm_backward(
-            be, &x, &v, g, &v, &gamma, &beta, &saved, &dg, &db, &dx, &v, act,
-        )
-    };
-    let plain = be.time_ms(iters, &mut || {
-        fwd(&y, Activation::None)?;
-        bwd(&dy, Activation::None)
-    })?;
-    let fused = be.time_ms(iters, &mut || {
-        fwd(&y, Activation::Relu6)?;
-        bwd(&dy, Activation::Relu6)
-    })?;
-    // BN, then ReLU6 as its own kernel; backward: ReLU6's mask, then BN.
-    let separate = be.time_ms(iters, &mut || {
-        fwd(&tmp, Activation::None)?;
-        ops::relu6(be, &tmp, &v, &y, &v)?;
-        ops::relu6_backward(be, &tmp, &v, &dy, &v, &dx, &v)?;
+    }
+
+    /// The backward of the last forward from output gradient `g` into `dx`.
+    pub fn backward(
+        &self,
+        be: &dyn Backend,
+        g: &Buffer,
+        dx: &Buffer,
+        act: Activation,
+    ) -> Result<()> {
+        let v = &self.view;
         ops::batch_norm_backward(
             be,
-            &x,
-            &v,
-            &dx,
-            &v,
-            &gamma,
-            &beta,
-            &saved,
-            &dg,
-            &db,
-            &y,
-            &v,
-            Activation::None,
+            &self.x,
+            v,
+            g,
+            v,
+            &self.gamma,
+            &self.beta,
+            &self.saved,
+            &self.dgamma,
+            &self.dbeta,
+            dx,
+            v,
+            act,
         )
+    }
+
+    /// Forward then backward with `act` fused into both.
+    pub fn training_pass(&self, be: &dyn Backend, act: Activation) -> Result<()> {
+        self.forward(be, &self.y, act)?;
+        self.backward(be, &self.dy, &self.dx, act)
+    }
+}
+
+fn shape(be: &dyn Backend, iters: usize, dims: [usize; 4]) -> Result<Vec<BenchRow>> {
+    let [n, c, h, w] = dims;
+    let pass = BnPass::new(be, dims, 1)?;
+    let tmp = be.alloc(n * c * h * w)?;
+    let plain = be.time_ms(iters, &mut || pass.training_pass(be, Activation::None))?;
+    let fused = be.time_ms(iters, &mut || pass.training_pass(be, Activation::Relu6))?;
+    // BN, then ReLU6 as its own kernel; backward: ReLU6's mask, then BN.
+    let separate = be.time_ms(iters, &mut || {
+        let v = &pass.view;
+        pass.forward(be, &tmp, Activation::None)?;
+        ops::relu6(be, &tmp, v, &pass.y, v)?;
+        ops::relu6_backward(be, &tmp, v, &pass.dy, v, &pass.dx, v)?;
+        pass.backward(be, &pass.dx, &pass.y, Activation::None)
     })?;
-    // Issue 4's minimal traffic: the forward reads x twice (statistics, then
-    // normalize) and writes y; the backward reads x and dy and writes dx.
-    // Six tensors; the resident kernels move five (x read once forward).
-    let bytes = Some(6.0 * 4.0 * numel as f64);
+    let bytes = Some(pass.min_bytes());
     let tag = format!("{n}x{c}x{h}x{w}");
     Ok(vec![
         BenchRow {
