@@ -265,6 +265,19 @@ fn bad_checkpoints_are_clear_errors_and_nothing_is_overwritten() {
         "a failed resume must not touch the files"
     );
 
+    // A pair saved together whose iteration lies outside its epoch: the
+    // loop's count of batches done in the epoch wrapped around and the run
+    // "finished" at once.
+    let mut t3 = Trainer::new(&be, cfg.clone(), Some(&data), None).unwrap();
+    (t3.iteration, t3.epoch) = (1, 1);
+    let odd = dir.join("odd");
+    t3.save(&odd, &[]).unwrap();
+    let err = Trainer::new(&be, cfg.clone(), Some(&data), Some(&odd))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("does not lie in epoch 1"), "{err}");
+
     // A data folder that does not exist, and one without the dataset.
     let err = Trainer::new(&be, cfg.clone(), Some(&dir.join("nowhere")), None)
         .err()
@@ -566,7 +579,7 @@ fn an_epoch_short_of_one_batch_is_refused_before_the_folder_is_made() {
 #[test]
 fn bad_schedules_are_refused_before_anything_is_written() {
     // (arguments, what the message must name)
-    let cases: [(&[&str], &str); 16] = [
+    let cases: [(&[&str], &str); 18] = [
         (
             &["--epochs", "2", "--warmup-epochs", "2"],
             "fewer than --epochs",
@@ -587,6 +600,11 @@ fn bad_schedules_are_refused_before_anything_is_written() {
         (&["--eval-widths", "1.0,1.0"], "repeated"),
         // It was blamed on the initial checkpoint, --eval-widths unnamed.
         (&["--eval-widths", "0.5,3"], "--eval-widths"),
+        // Passed the checks, then failed to allocate after the folder was
+        // made, the option unnamed.
+        (&["--resolutions", "4096"], "smaller --resolutions"),
+        // Rounded to the same channels: one network listed twice.
+        (&["--eval-widths", "0.01,0.1"], "same network"),
         // It ran a fresh model, the saved run ignored.
         (&["--resume", "--profile-ops", "1"], "cannot be used with"),
         (
@@ -745,4 +763,57 @@ fn profile_ops_writes_only_its_profile() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names, ["profile.txt"], "{text}");
+}
+
+/// A training set smaller than one recalibration batch recalibrates on all
+/// of it, and says so: whole batches only had left every config's BN
+/// statistics at their initial 0 and 1, without a word.
+#[test]
+fn a_training_set_below_one_recalibration_batch_still_recalibrates() {
+    let dir = scratch("small-recal");
+    write_dataset(&dir, 40, "train", 5);
+    write_dataset(&dir, 16, "test", 6);
+    let out = dir.join("run");
+    let (ok, text) = train_cli(
+        &[
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--images-per-epoch",
+            "0",
+            "--resolutions",
+            "16",
+            "--eval-widths",
+            "1.0",
+        ],
+        &out,
+    );
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("fewer than a recalibration batch of 200"),
+        "{text}"
+    );
+    let bytes = std::fs::read(out.join("checkpoint.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let variances: Vec<f32> = st
+        .tensors()
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("bn_stats/") && name.ends_with("running_var"))
+        .flat_map(|(_, view)| {
+            view.data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(!variances.is_empty(), "no recalibrated statistics saved");
+    let untouched = variances.iter().filter(|&&v| v == 1.0).count();
+    assert!(
+        untouched < variances.len() / 10,
+        "{untouched} of {} recalibrated variances are still 1.0",
+        variances.len()
+    );
 }

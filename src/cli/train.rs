@@ -205,6 +205,7 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     // folder is made.
     cfg.check()?;
     note_full_resolution_not_largest(&cfg.resolutions);
+    note_eval_widths_outside_training(&cfg);
     if a.out.exists() && !a.out.is_dir() {
         return Err(Error::io(
             &a.out,
@@ -252,6 +253,15 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     let mut trainer = Trainer::new(be.as_ref(), cfg, a.data_dir.as_deref(), resume)?;
     let asked = trainer.cfg.images_per_epoch;
     let used = trainer.iterations_per_epoch() * trainer.cfg.batch_size;
+    if used == 0 && trainer.train.count < trainer.cfg.batch_size {
+        return Err(Error::invalid(
+            "training data",
+            format!(
+                "the training set holds {} image(s), fewer than one batch of {} (the preset's); use a larger dataset",
+                trainer.train.count, trainer.cfg.batch_size
+            ),
+        ));
+    }
     if used == 0 {
         return Err(Error::invalid(
             "--images-per-epoch",
@@ -341,6 +351,9 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     if a.skip_eval {
         return Ok(0);
     }
+    if let Some(note) = evaluate::recalibration_note(&trainer.cfg, trainer.train.count) {
+        eprintln!("train: {note}");
+    }
     let t1 = std::time::Instant::now();
     let results = evaluate::evaluate_grid(
         be.as_ref(),
@@ -404,6 +417,20 @@ pub fn train(a: TrainArgs) -> Result<i32> {
 /// The first resolution is the full config's, trained with cross-entropy
 /// and the teacher of the others; listing a larger one after it is allowed
 /// (the recipe is the caller's) but is usually an ascending list by mistake.
+/// Evaluated widths past either end of the trained range run channels the
+/// run never trained (or a smaller network than it did): allowed, since a
+/// user may ask, but said.
+fn note_eval_widths_outside_training(cfg: &TrainConfig) {
+    for &w in &cfg.eval_widths {
+        if w < cfg.width_min || w > cfg.width_max {
+            eprintln!(
+                "train: evaluation width {w} is outside the trained widths {}–{}; its accuracy measures channels or a network the run did not train",
+                cfg.width_min, cfg.width_max
+            );
+        }
+    }
+}
+
 fn note_full_resolution_not_largest(resolutions: &[usize]) {
     let (Some(&first), Some(&largest)) = (resolutions.first(), resolutions.iter().max()) else {
         return;
@@ -535,6 +562,16 @@ pub fn eval(
     cfg.model_config = arch.config.clone();
     cfg.eval_widths = ckpt.widths.clone();
     cfg.resolutions = ckpt.resolutions.clone();
+    // `train` checked these settings before it saved them; failing now
+    // means the files were changed since.
+    cfg.check().map_err(|e| {
+        Error::io(
+            checkpoint,
+            format!(
+                "{e}. These settings come from the checkpoint's header and the optimizer state beside it, so one of them is damaged; evaluate the pair `slimmable train` saved"
+            ),
+        )
+    })?;
     // A budget no config meets fails before the evaluation, not after it.
     if let Some(b) = budget {
         let mut costs = Vec::new();
@@ -562,6 +599,9 @@ pub fn eval(
         be.kind(),
         be.device_name()
     );
+    if let Some(note) = evaluate::recalibration_note(&cfg, train.count) {
+        eprintln!("eval: {note}");
+    }
     let results = evaluate::evaluate_grid(be.as_ref(), &net, &train, &test, &cfg, &mut |r| {
         eprintln!("  {:.2}× {:>2} px: {:.2}%", r.width, r.resolution, r.top1);
     })?;

@@ -176,7 +176,89 @@ impl TrainConfig {
         if self.batch_size < 2 {
             return bad("batch norm needs batches of at least 2".into());
         }
-        self.architecture()?;
+        // The rest cannot be given on the command line, only read from a
+        // saved run's settings: a bad value there means a damaged file.
+        if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
+            return bad(format!("momentum {} is outside [0, 1)", self.momentum));
+        }
+        if !(self.weight_decay.is_finite()
+            && self.weight_decay >= 0.0
+            && self.weight_decay <= f32::MAX as f64)
+        {
+            return bad(format!(
+                "weight decay {:e} is not a non-negative number the f32 optimizer can hold",
+                self.weight_decay
+            ));
+        }
+        if self.recal_batches == 0 || self.recal_batch_size < 2 {
+            return bad(format!(
+                "BN recalibration over {} batch(es) of {} images: give at least 1 batch of at least 2",
+                self.recal_batches, self.recal_batch_size
+            ));
+        }
+        let arch = self.architecture()?;
+        self.check_tensor_sizes(&arch)?;
+        self.check_eval_widths_differ(&arch)?;
+        Ok(())
+    }
+
+    /// Two evaluated widths that round to the same channels in every layer
+    /// are one network: evaluating it twice would list one config twice in
+    /// the grid and the query table.
+    fn check_eval_widths_differ(&self, arch: &Architecture) -> Result<()> {
+        let channels = |w: f64| -> Result<Vec<usize>> {
+            let layers = models::cost::cost_per_layer(arch, w, self.resolutions[0])?;
+            Ok(layers.iter().map(|l| l.output[0]).collect())
+        };
+        let mut seen: Vec<(f64, Vec<usize>)> = Vec::new();
+        for &w in &self.eval_widths {
+            let c = channels(w)?;
+            if let Some((earlier, _)) = seen.iter().find(|(_, s)| *s == c) {
+                return Err(Error::invalid(
+                    "training configuration",
+                    format!(
+                        "evaluation widths {earlier} and {w} give the same channels in every layer, so the same network; keep one of them (--eval-widths)"
+                    ),
+                ));
+            }
+            seen.push((w, c));
+        }
+        Ok(())
+    }
+
+    /// Every tensor a run makes must fit the kernels' 32-bit element
+    /// indexing: the packed batch of all resolutions, and each layer's
+    /// output at full width for the largest batch (training, recalibration
+    /// or evaluation). Found here, before a folder is made, rather than as
+    /// an allocation error that does not name the setting.
+    fn check_tensor_sizes(&self, arch: &Architecture) -> Result<()> {
+        let limit = u32::MAX as u128;
+        let largest_batch = self
+            .batch_size
+            .max(self.recal_batch_size)
+            .max(super::evaluate::EVAL_BATCH) as u128;
+        let packed: u128 = self
+            .resolutions
+            .iter()
+            .map(|&r| (r * r) as u128)
+            .sum::<u128>()
+            * (self.batch_size * arch.image_channels) as u128;
+        let mut largest = packed;
+        for &r in &self.resolutions {
+            for layer in models::cost::cost_per_layer(arch, 1.0, r)? {
+                let [c, h, w] = layer.output;
+                largest = largest.max(largest_batch * (c * h * w) as u128);
+            }
+        }
+        if largest > limit {
+            return Err(Error::invalid(
+                "training configuration",
+                format!(
+                    "resolutions {:?} with batches of up to {largest_batch} make a tensor of {largest} elements, beyond the kernels' 32-bit indexing ({limit}); give smaller --resolutions",
+                    self.resolutions
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -188,5 +270,34 @@ impl TrainConfig {
             .iter()
             .flat_map(|&w| self.resolutions.iter().map(move |&r| (w, r)))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Settings only a saved run's file carries are checked too: a damaged
+    /// file had aborted the process (a 1.3 TB allocation for a crop
+    /// padding of 100 000) or trained with nonsense.
+    #[test]
+    fn settings_from_a_saved_file_are_checked() {
+        assert!(TrainConfig::fmnist_small().check().is_ok());
+        assert!(TrainConfig::fmnist_full().check().is_ok());
+        type Damage = fn(&mut TrainConfig);
+        let cases: [(Damage, &str); 6] = [
+            (|c| c.momentum = 1.0, "momentum"),
+            (|c| c.momentum = f64::NAN, "momentum"),
+            (|c| c.weight_decay = -1e-4, "weight decay"),
+            (|c| c.recal_batches = 0, "recalibration"),
+            (|c| c.recal_batch_size = 1, "recalibration"),
+            (|c| c.resolutions = vec![28, 4096], "32-bit indexing"),
+        ];
+        for (change, needle) in cases {
+            let mut cfg = TrainConfig::fmnist_small();
+            change(&mut cfg);
+            let err = cfg.check().err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains(needle), "{needle}: got '{err}'");
+        }
     }
 }

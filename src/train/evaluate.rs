@@ -38,10 +38,11 @@ pub fn recalibrate(
     (width, resolution): (f64, usize),
     slot: usize,
 ) -> Result<()> {
+    let size = recalibration_batch(cfg, train.count)?;
     let order = BatchOrder::shuffled(train.count, cfg.seed ^ 0x5EC0, slot as u64);
     let mut rng = Rng::new(cfg.seed ^ slot as u64);
     for (seen, idx) in order
-        .batches(cfg.recal_batch_size, true)
+        .batches(size, true)
         .into_iter()
         .take(cfg.recal_batches)
         .enumerate()
@@ -64,6 +65,36 @@ pub fn recalibrate(
     Ok(())
 }
 
+/// The recalibration batch for a training set of `count` images: the
+/// configured size, or the whole set where it holds fewer images (whole
+/// batches only would leave no batch, and the statistics untouched).
+/// Callers say so where it shrinks ([`recalibration_note`]).
+pub fn recalibration_batch(cfg: &TrainConfig, count: usize) -> Result<usize> {
+    if count < 2 {
+        return Err(Error::invalid(
+            "BN recalibration",
+            format!(
+                "the training set holds {count} image(s); batch norm needs at least 2 to recalibrate each config; use a larger dataset"
+            ),
+        ));
+    }
+    Ok(cfg.recal_batch_size.min(count))
+}
+
+/// A line for the user where the training set holds fewer images than one
+/// recalibration batch, else `None`.
+pub fn recalibration_note(cfg: &TrainConfig, count: usize) -> Option<String> {
+    (count < cfg.recal_batch_size).then(|| {
+        format!(
+            "the training set holds {count} images, fewer than a recalibration batch of {}: each config recalibrates on one batch of all {count}",
+            cfg.recal_batch_size
+        )
+    })
+}
+
+/// The smallest batch the evaluation runs (the training batch where larger).
+pub const EVAL_BATCH: usize = 256;
+
 /// Top-1 accuracy of config `slot` on `test` (eval-mode BN).
 pub fn accuracy(
     be: &dyn Backend,
@@ -80,7 +111,7 @@ pub fn accuracy(
     };
     let order = BatchOrder::sequential(count);
     let (mut correct, mut seen) = (0usize, 0usize);
-    for idx in order.batches(cfg.batch_size.max(256), false) {
+    for idx in order.batches(cfg.batch_size.max(EVAL_BATCH), false) {
         let memory = Memory::new();
         let batch = make_batch(be, test, idx, &[resolution], None, &mut Rng::new(0))?;
         let view = batch.view(resolution)?;

@@ -97,6 +97,16 @@ pub fn train_config_in(meta: &HashMap<String, String>, opt_path: &Path) -> Resul
     })
 }
 
+/// Whole batches an epoch of `cfg` trains from a set of `count` images.
+fn iterations_per_epoch(cfg: &TrainConfig, count: usize) -> usize {
+    let n = if cfg.images_per_epoch == 0 {
+        count
+    } else {
+        cfg.images_per_epoch.min(count)
+    };
+    n / cfg.batch_size
+}
+
 /// Fails unless the optimizer state at `opt_path` (header `meta`) was saved
 /// with the checkpoint at `checkpoint`: its settings describe that run only.
 pub fn check_saved_together(
@@ -134,6 +144,28 @@ impl<'a> Trainer<'a> {
         let arch = cfg.architecture()?;
         let train = Arc::new(Dataset::load(cfg.dataset, Split::Train, data_dir)?);
         let test = Dataset::load(cfg.dataset, Split::Test, data_dir)?;
+        let side = train.height.min(train.width);
+        if cfg.crop_padding > side {
+            return Err(Error::invalid(
+                "training configuration",
+                format!(
+                    "crop padding {} is more than the images' {side} pixels a side; the saved settings are damaged",
+                    cfg.crop_padding
+                ),
+            ));
+        }
+        if iterations_per_epoch(&cfg, train.count)
+            .checked_mul(cfg.epochs)
+            .is_none()
+        {
+            return Err(Error::invalid(
+                "--epochs",
+                format!(
+                    "{} epochs overflow the iteration count; give fewer epochs",
+                    cfg.epochs
+                ),
+            ));
+        }
         let slots = cfg.grid().len() + 1;
         let (ckpt, optimizer) = match resume {
             Some(path) => {
@@ -172,6 +204,21 @@ impl<'a> Trainer<'a> {
                     }
                     host.push(t.data.as_slice());
                 }
+                let per_epoch = iterations_per_epoch(&cfg, train.count);
+                let epoch_start = ep.checked_mul(per_epoch);
+                // A stop after an epoch's last iteration saves before the
+                // epoch count moves on, so `it` may sit at the epoch's end.
+                let consistent =
+                    ep <= cfg.epochs && epoch_start.is_some_and(|s| s <= it && it - s <= per_epoch);
+                if !consistent {
+                    return Err(Error::invalid(
+                        "optimizer state",
+                        format!(
+                            "iteration {it} does not lie in epoch {ep} of {} ({per_epoch} iterations an epoch); the file is damaged, resume from a consistent checkpoint pair",
+                            cfg.epochs
+                        ),
+                    ));
+                }
                 opt.restore(be, &host, it as u64)?;
                 (it, ep)
             }
@@ -196,12 +243,7 @@ impl<'a> Trainer<'a> {
 
     /// Iterations per epoch.
     pub fn iterations_per_epoch(&self) -> usize {
-        let n = if self.cfg.images_per_epoch == 0 {
-            self.train.count
-        } else {
-            self.cfg.images_per_epoch.min(self.train.count)
-        };
-        n / self.cfg.batch_size
+        iterations_per_epoch(&self.cfg, self.train.count)
     }
 
     /// The BN statistics slot used while training.
@@ -226,8 +268,18 @@ impl<'a> Trainer<'a> {
                 "the epoch holds less than one batch; use more images or a smaller batch",
             ));
         }
-        let total = per_epoch * self.cfg.epochs;
-        let warmup = per_epoch * self.cfg.warmup_epochs;
+        let (Some(total), Some(warmup)) = (
+            per_epoch.checked_mul(self.cfg.epochs),
+            per_epoch.checked_mul(self.cfg.warmup_epochs),
+        ) else {
+            return Err(Error::invalid(
+                "--epochs",
+                format!(
+                    "{} epochs of {per_epoch} iterations overflow the iteration count; give fewer epochs",
+                    self.cfg.epochs
+                ),
+            ));
+        };
         let augment = Augment {
             pad: self.cfg.crop_padding,
             flip: self.cfg.flip,
