@@ -116,7 +116,9 @@ struct FillOpParams {
     #[serde(default)]
     channel_begin: usize,
     channels: usize,
-    value: f32,
+    /// Read as f64 so that a value past f32's range is refused, not
+    /// written as infinity.
+    value: f64,
 }
 
 #[derive(Deserialize)]
@@ -524,7 +526,17 @@ fn run_on(
             let full = x.dims4("x")?;
             let view = View::channel_slice(full, p.channel_begin, p.channels)?;
             let buf = backend.upload(&x.data)?;
-            ops::fill(backend, &buf, &view, p.value)?;
+            if p.value.abs() > f32::MAX as f64 {
+                return Err(Error::invalid(
+                    op,
+                    format!(
+                        "value {:e} does not fit in f32 (at most ±{:e}); give a smaller value",
+                        p.value,
+                        f32::MAX
+                    ),
+                ));
+            }
+            ops::fill(backend, &buf, &view, p.value as f32)?;
             let y = HostTensor::new(x.shape.clone(), backend.download(&buf)?)?;
             Ok(vec![("y".into(), y)])
         }

@@ -159,7 +159,36 @@ fn bad_op_input_is_a_clear_error() {
                 "--out",
                 o,
             ],
-            "directory",
+            "--inputs names a folder",
+        ),
+        (
+            // serde read it as f32 infinity, and fill wrote that.
+            &[
+                "op",
+                "--op",
+                "fill",
+                "--params",
+                r#"{"channels": 1, "value": 1e40}"#,
+                "--inputs",
+                i,
+                "--out",
+                o,
+            ],
+            "does not fit in f32",
+        ),
+        (
+            &[
+                "op",
+                "--op",
+                "fill",
+                "--params",
+                "@/nonexistent/params.json",
+                "--inputs",
+                i,
+                "--out",
+                o,
+            ],
+            "--params @PATH reads the JSON from PATH",
         ),
         (
             &[

@@ -20,10 +20,21 @@ pub fn run(
         return Ok(0);
     }
     let params = match params.strip_prefix('@') {
-        Some(file) => std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?,
+        Some(file) => std::fs::read_to_string(file).map_err(|e| {
+            Error::io(
+                file,
+                format!("{e}; --params @PATH reads the JSON from PATH, or give the JSON itself"),
+            )
+        })?,
         None => params.to_string(),
     };
     let inputs = match inputs {
+        Some(p) if p.is_dir() => {
+            return Err(Error::io(
+                p,
+                "--inputs names a folder; give the safetensors file holding the input tensors",
+            ));
+        }
         Some(p) => tensor_io::read(p)?,
         None => HashMap::new(),
     };

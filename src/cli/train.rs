@@ -111,8 +111,20 @@ fn profile_iterations(
     cfg.epochs = 1;
     let mut wall = 0.0;
     for iterations in [2, n] {
-        cfg.images_per_epoch = iterations * cfg.batch_size;
+        cfg.images_per_epoch = iterations.saturating_mul(cfg.batch_size);
         let mut trainer = Trainer::new(prof, cfg.clone(), data_dir, None)?;
+        // The epoch stops at the training set's end: fewer iterations than
+        // asked would be profiled without a word.
+        let available = trainer.iterations_per_epoch();
+        if available < iterations {
+            return Err(Error::invalid(
+                "--profile-ops",
+                format!(
+                    "{iterations} iterations of {} images are more than the training set's {available} whole batches; give at most {available}",
+                    cfg.batch_size
+                ),
+            ));
+        }
         prof.reset();
         let t0 = std::time::Instant::now();
         trainer.run(ckpt, usize::MAX, stop, &mut |_| {})?;
