@@ -74,6 +74,13 @@ pub fn conv_params(pass: ConvPass, a: &ConvArgs) -> Result<Conv2dParams> {
     if g.groups == 0 || g.stride[0] == 0 || g.stride[1] == 0 {
         return Err(bad("groups and strides must be at least 1".into()));
     }
+    // The input- and output-side tensors as each pass calls them, so an
+    // error names the operand the caller passed.
+    let (xn, yn_name) = match pass {
+        ConvPass::Forward => ("x", "y"),
+        ConvPass::Dgrad => ("dx", "dy"),
+        ConvPass::Wgrad => ("x", "dy"),
+    };
     // The kernels form input coordinates as signed 32-bit `o·stride − pad`.
     let limit = i32::MAX as usize;
     for axis in 0..2 {
@@ -85,7 +92,7 @@ pub fn conv_params(pass: ConvPass, a: &ConvArgs) -> Result<Conv2dParams> {
             )));
         }
     }
-    for (name, v) in [("x", x), ("w", w), ("y", y)] {
+    for (name, v) in [(xn, x), ("w", w), (yn_name, y)] {
         if v.numel() == 0 {
             return Err(bad(format!(
                 "{name} has a zero extent {:?}; every extent must be at least 1",
@@ -94,18 +101,21 @@ pub fn conv_params(pass: ConvPass, a: &ConvArgs) -> Result<Conv2dParams> {
         }
     }
     if yn != n {
-        return Err(bad(format!("batch of x ({n}) and y ({yn}) differ")));
+        return Err(bad(format!(
+            "batch of {xn} ({n}) and {yn_name} ({yn}) differ"
+        )));
     }
     if ic % g.groups != 0 || oc % g.groups != 0 {
         return Err(bad(format!(
-            "active channels in {ic} / out {oc} are not divisible by groups {}; slice grouped layers by whole groups",
+            "active channels in {ic} ({xn}) / out {oc} ({yn_name}) are not divisible by groups {}; slice grouped layers by whole groups",
             g.groups
         )));
     }
     if woc != oc || wicg != ic / g.groups {
         return Err(bad(format!(
-            "weight block [{woc}, {wicg}] does not match out channels {oc} and in channels per group {}",
-            ic / g.groups
+            "weight block [{woc}, {wicg}] does not match {yn_name}'s {oc} channels and {xn}'s {} channels per group (of {} groups); give w, {xn} and {yn_name} the same active channels",
+            ic / g.groups,
+            g.groups
         )));
     }
     let eh = ConvGeometry::out_size(h, kh, g.stride[0], g.padding[0]);
@@ -114,16 +124,16 @@ pub fn conv_params(pass: ConvPass, a: &ConvArgs) -> Result<Conv2dParams> {
         let extent =
             |e: Option<usize>| e.map_or("none (the kernel does not fit)".into(), |v| v.to_string());
         return Err(bad(format!(
-            "input {h}x{wd} with kernel {kh}x{kw}, stride {:?}, padding {:?} gives output {} x {}, but y is {ho}x{wo}",
+            "input {h}x{wd} with kernel {kh}x{kw}, stride {:?}, padding {:?} gives output {} x {}, but {yn_name} is {ho}x{wo}",
             g.stride,
             g.padding,
             extent(eh),
             extent(ew)
         )));
     }
-    x.check_within("conv2d x", a.x.0.len())?;
+    x.check_within(&format!("conv2d {xn}"), a.x.0.len())?;
     w.check_within("conv2d w", a.w.0.len())?;
-    y.check_within("conv2d y", a.y.0.len())?;
+    y.check_within(&format!("conv2d {yn_name}"), a.y.0.len())?;
     if let Some((b, off)) = a.bias {
         super::checks::slice_fits("conv2d bias", b, off, oc)?;
     }
