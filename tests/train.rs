@@ -817,3 +817,70 @@ fn a_training_set_below_one_recalibration_batch_still_recalibrates() {
         variances.len()
     );
 }
+
+/// `eval` checks the settings it reads as `train` checks its options: a
+/// header listing a resolution twice was evaluated twice, and a huge one
+/// overflowed the MACs count.
+#[test]
+fn eval_refuses_a_checkpoint_whose_settings_are_damaged() {
+    let dir = scratch("eval-damaged");
+    write_dataset(&dir, 64, "train", 7);
+    write_dataset(&dir, 16, "test", 8);
+    let out = dir.join("run");
+    let data = dir.to_str().unwrap();
+    let (ok, text) = train_cli(
+        &[
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            data,
+            "--epochs",
+            "0",
+            "--skip-eval",
+        ],
+        &out,
+    );
+    assert!(ok, "{text}");
+    // safetensors: an 8-byte header length, the JSON header, the data.
+    let bytes = std::fs::read(out.join("checkpoint.safetensors")).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    let data_part = &bytes[8 + header_len..];
+    let resolutions = header["__metadata__"]["resolutions"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(resolutions.starts_with("[28"), "{resolutions}");
+    for (damaged, needle) in [
+        (resolutions.replacen("[28", "[28,28", 1), "repeated"),
+        (
+            resolutions.replacen("[28", "[10000000000000", 1),
+            "above the resize kernels' limit",
+        ),
+    ] {
+        let mut h = header.clone();
+        h["__metadata__"]["resolutions"] = damaged.clone().into();
+        let text = serde_json::to_vec(&h).unwrap();
+        let mut file = (text.len() as u64).to_le_bytes().to_vec();
+        file.extend_from_slice(&text);
+        file.extend_from_slice(data_part);
+        let bad = dir.join("damaged.safetensors");
+        std::fs::write(&bad, file).unwrap();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
+            .args([
+                "eval",
+                "--backend",
+                "cpu",
+                "--data-dir",
+                data,
+                "--checkpoint",
+            ])
+            .arg(&bad)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{damaged} evaluated: {text}");
+        assert!(text.contains(needle), "{damaged}: {text}");
+        assert!(text.contains("damaged"), "{damaged}: {text}");
+    }
+}
