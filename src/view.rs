@@ -109,6 +109,26 @@ impl View {
         })
     }
 
+    /// For kernels that form addresses and counts in signed 32-bit (the
+    /// CUDA convolutions): the last element and the element count must
+    /// stay below 2^31, half of what [`View::check_within`] allows. Views
+    /// whose extents overflow are left to `check_within`'s message.
+    pub fn check_signed_32(&self, what: &str) -> Result<()> {
+        let limit = i32::MAX as usize;
+        let last = self.checked_last_index().flatten().unwrap_or(0);
+        let count = self.dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        if last > limit || count.is_some_and(|c| c > limit) {
+            return Err(Error::invalid(
+                what,
+                format!(
+                    "view (offset {}, extents {:?}) reaches element {last}, beyond the conv kernels' signed 32-bit indexing (at most {limit}); split the batch into smaller launches",
+                    self.offset, self.dims
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks that the view is non-empty, lies inside a buffer of `buffer_len`
     /// elements and that its indices fit the kernels' 32-bit arithmetic.
     pub fn check_within(&self, what: &str, buffer_len: usize) -> Result<()> {

@@ -131,6 +131,9 @@ pub fn conv_params(pass: ConvPass, a: &ConvArgs) -> Result<Conv2dParams> {
             extent(ew)
         )));
     }
+    x.check_signed_32(&format!("conv2d {xn}"))?;
+    w.check_signed_32("conv2d w")?;
+    y.check_signed_32(&format!("conv2d {yn_name}"))?;
     x.check_within(&format!("conv2d {xn}"), a.x.0.len())?;
     w.check_within("conv2d w", a.w.0.len())?;
     y.check_within(&format!("conv2d {yn_name}"), a.y.0.len())?;
@@ -234,6 +237,43 @@ pub fn conv2d(
 mod tests {
     use super::*;
     use crate::backend::cpu::CpuBackend;
+
+    /// The CUDA conv kernels add offsets and strides in signed 32-bit: a
+    /// view past element 2^31 − 1 (which `check_within`'s unsigned bound
+    /// let through) would be written at a wrapped address.
+    #[test]
+    fn views_past_signed_32_bit_indexing_are_refused() {
+        let be = CpuBackend::new();
+        let (x, w, y) = (
+            be.alloc(2 * 4 * 25).unwrap(),
+            be.alloc(6 * 4 * 9).unwrap(),
+            be.alloc(2 * 6 * 25).unwrap(),
+        );
+        let mut far = View::contiguous([2, 6, 5, 5]);
+        far.offset = i32::MAX as usize - 10;
+        let args = ConvArgs {
+            x: (&x, View::contiguous([2, 4, 5, 5])),
+            w: (&w, View::contiguous([6, 4, 3, 3])),
+            y: (&y, far),
+            bias: None,
+            geometry: ConvGeometry {
+                groups: 1,
+                stride: [1, 1],
+                padding: [1, 1],
+            },
+            accumulate: false,
+        };
+        let err = conv_params(ConvPass::Forward, &args)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("signed 32-bit"), "{err}");
+        far.offset = 0;
+        let near = ConvArgs {
+            y: (&y, far),
+            ..args
+        };
+        assert!(conv_params(ConvPass::Forward, &near).is_ok());
+    }
 
     /// A 3×3 conv 4 → 6 channels on a 2×4×5×5 input, its gradients through
     /// `conv2d_backward` with `dx` and `dw` as given.
