@@ -31,11 +31,13 @@ fn opted_in_loop_bounding() -> bool {
     crate::switches::opted_in!("SLIMMABLE_WGSL_LOOP_BOUNDING")
 }
 
-/// Compiled pipelines for one `wgpu::Device`, created on first use, and
-/// the scratch buffer the wgrad GEMM's partial sums go to.
+/// Compiled pipelines, created on first use, and the scratch buffer the
+/// wgrad GEMM's partial sums go to. Both are kept per `wgpu::Device`, so
+/// an engine with several devices may share one `WgslKernels` (a pipeline
+/// or buffer of one device is invalid on another).
 pub struct WgslKernels {
-    pipelines: Mutex<HashMap<&'static str, wgpu::ComputePipeline>>,
-    conv_partials: Mutex<Option<wgpu::Buffer>>,
+    pipelines: Mutex<HashMap<(wgpu::Device, &'static str), wgpu::ComputePipeline>>,
+    conv_partials: Mutex<HashMap<wgpu::Device, wgpu::Buffer>>,
     /// How many workgroups a weight gradient split over its pixels aims for.
     pub(crate) wgrad_target_workgroups: u64,
 }
@@ -60,7 +62,7 @@ impl WgslKernels {
     pub fn new() -> Self {
         WgslKernels {
             pipelines: Mutex::new(HashMap::new()),
-            conv_partials: Mutex::new(None),
+            conv_partials: Mutex::new(HashMap::new()),
             wgrad_target_workgroups: GPU_WGRAD_TARGET_WORKGROUPS,
         }
     }
@@ -79,7 +81,7 @@ impl WgslKernels {
     pub(crate) fn conv_partials(&self, device: &wgpu::Device, floats: u64) -> wgpu::Buffer {
         let bytes = (floats * 4).max(16);
         let mut cached = self.conv_partials.lock().unwrap_or_else(|e| e.into_inner());
-        match cached.as_ref() {
+        match cached.get(device) {
             Some(b) if b.size() >= bytes => b.clone(),
             _ => {
                 let b = device.create_buffer(&wgpu::BufferDescriptor {
@@ -88,7 +90,7 @@ impl WgslKernels {
                     usage: wgpu::BufferUsages::STORAGE,
                     mapped_at_creation: false,
                 });
-                *cached = Some(b.clone());
+                cached.insert(device.clone(), b.clone());
                 b
             }
         }
@@ -124,7 +126,8 @@ impl WgslKernels {
         fixed_storage: Option<u32>,
     ) -> Result<wgpu::ComputePipeline> {
         let mut cache = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = cache.get(entry_point) {
+        let key = (device.clone(), entry_point);
+        if let Some(p) = cache.get(&key) {
             return Ok(p.clone());
         }
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -187,7 +190,7 @@ impl WgslKernels {
                 message: err.to_string(),
             });
         }
-        cache.insert(entry_point, pipeline.clone());
+        cache.insert(key, pipeline.clone());
         Ok(pipeline)
     }
 
