@@ -10,9 +10,10 @@
 //   forward  C[m=(n,ho,wo)][j=o]        = sum_k=(i,ky,kx)  x . w
 //   dgrad    C[m=(n,h,w)][j=i]          = sum_k=(o,ky,kx)  dy . w
 //   wgrad    C[m=o][j=(i,ky,kx)]       += sum_k=(n,ho,wo) dy . x   (split-K, atomics)
-// Block tile 64x64 (or 128x16 for small N: the "_narrow" twins), K step 32,
-// 128 threads; the (channel, tap) or pixel that each k stands for is decoded
-// once per K tile into shared memory, so the gathers need no divisions.
+// Block tiles: "Tile shapes" below the kernel body (forward and dgrad
+// 128x64 on 256 threads, wgrad 64x64 on 128, "_narrow" 128x16). The
+// (channel, tap) or pixel that each k stands for is decoded once per K
+// tile into shared memory, so the gathers need no divisions.
 // Two inner products:
 //   - *_f32:  exact f32 FMAs, 4x8 (2x8 narrow) outputs per thread;
 //   - *_tf32: TF32 tensor cores, mma.sync m16n8k8, f32 accumulate;

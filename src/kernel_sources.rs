@@ -10,7 +10,8 @@
 pub const CUDA_COMMON: &str = include_str!("../kernels/common.cuh");
 /// `kernels/copy.cu`: strided slice copy and fill.
 pub const CUDA_COPY: &str = include_str!("../kernels/copy.cu");
-/// `kernels/conv2d.cu`: sliced conv2d, forward, dgrad, wgrad; depthwise.
+/// `kernels/conv2d.cu`: sliced conv2d as implicit GEMMs, forward, dgrad,
+/// wgrad (dense, grouped, pointwise; depthwise is [`CUDA_DWCONV2D`]).
 pub const CUDA_CONV2D: &str = include_str!("../kernels/conv2d.cu");
 /// Depthwise conv2d: forward, dgrad, wgrad (see [`entry`]).
 pub const CUDA_DWCONV2D: &str = include_str!("../kernels/dwconv2d.cu");

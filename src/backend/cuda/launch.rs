@@ -75,8 +75,11 @@ const DYNAMIC_SHARED_MEMORY: &[(&[&str], u32)] = {
     ]
 };
 
-/// The dynamic shared memory `load` gives `entry`, if more than the default.
-fn dynamic_shared_memory(entry: &str) -> Option<u32> {
+/// The dynamic shared memory `load` gives `entry`, if more than the default
+/// 48 KiB. An engine that loads our cubins itself must raise the entry's
+/// `CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES` to this before its
+/// first launch, or the launch fails.
+pub fn dynamic_shared_memory(entry: &str) -> Option<u32> {
     DYNAMIC_SHARED_MEMORY
         .iter()
         .find(|(entries, _)| entries.contains(&entry))

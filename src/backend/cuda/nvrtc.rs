@@ -157,8 +157,9 @@ pub fn arch_name(major: i32, minor: i32) -> Result<&'static str> {
 }
 
 /// NVRTC's flags beside the architecture and include path (also part of a
-/// cubin's name: `cubin_cache`).
-pub(crate) const LANGUAGE_FLAGS: &[&str] = &["--std=c++17"];
+/// cubin's name: `cubin_cache`); an engine compiling the sources itself
+/// needs them too.
+pub const LANGUAGE_FLAGS: &[&str] = &["--std=c++17"];
 
 /// Compiles one translation unit (`name` for messages) for `arch`.
 pub fn compile(name: &str, unit: &str, arch: &'static str) -> Result<Ptx> {
