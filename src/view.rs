@@ -117,16 +117,20 @@ impl View {
         let limit = i32::MAX as usize;
         let last = self.checked_last_index().flatten().unwrap_or(0);
         let count = self.dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-        if last > limit || count.is_some_and(|c| c > limit) {
-            return Err(Error::invalid(
-                what,
-                format!(
-                    "view (offset {}, extents {:?}) reaches element {last}, beyond the conv kernels' signed 32-bit indexing (at most {limit}); split the batch into smaller launches",
-                    self.offset, self.dims
-                ),
-            ));
-        }
-        Ok(())
+        let reason = if last > limit {
+            format!("reaches element {last}")
+        } else if let Some(c) = count.filter(|&c| c > limit) {
+            format!("holds {c} elements")
+        } else {
+            return Ok(());
+        };
+        Err(Error::invalid(
+            what,
+            format!(
+                "view (offset {}, extents {:?}) {reason}, beyond the conv kernels' signed 32-bit indexing (at most {limit}); split the batch into smaller launches",
+                self.offset, self.dims
+            ),
+        ))
     }
 
     /// Checks that the view is non-empty, lies inside a buffer of `buffer_len`

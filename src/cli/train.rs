@@ -110,7 +110,7 @@ fn profile_iterations(
 ) -> Result<f64> {
     cfg.epochs = 1;
     let mut wall = 0.0;
-    for iterations in [2, n] {
+    for iterations in [2.min(n), n] {
         cfg.images_per_epoch = iterations.saturating_mul(cfg.batch_size);
         let mut trainer = Trainer::new(prof, cfg.clone(), data_dir, None)?;
         // The epoch stops at the training set's end: fewer iterations than
@@ -215,7 +215,22 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     }
     // Settings that would fail deep inside the run fail here, before any
     // folder is made.
-    cfg.check()?;
+    match &saved {
+        // A resumed run's settings are the saved ones (the options beside
+        // --resume may not change them).
+        Some(_) => cfg.check().map_err(|e| {
+            Error::io(
+                crate::train::optimizer_path(&ckpt_path),
+                format!(
+                    "{e}. These are the run's saved settings: the file was changed since `slimmable train` wrote it; resume from an intact checkpoint pair"
+                ),
+            )
+        })?,
+        None => {
+            cfg.check()?;
+            cfg.check_eval_widths_differ()?;
+        }
+    }
     note_full_resolution_not_largest(&cfg.resolutions);
     note_eval_widths_outside_training(&cfg);
     if a.out.exists() && !a.out.is_dir() {
@@ -574,13 +589,17 @@ pub fn eval(
     cfg.model_config = arch.config.clone();
     cfg.eval_widths = ckpt.widths.clone();
     cfg.resolutions = ckpt.resolutions.clone();
-    // `train` checked these settings before it saved them; failing now
-    // means the files were changed since.
+    // `train` checked the run's settings before it saved them.
+    let source = if opt_path.is_file() {
+        format!("the rest from {}", opt_path.display())
+    } else {
+        "the rest from the fmnist-full preset (no optimizer state beside it)".to_string()
+    };
     cfg.check().map_err(|e| {
         Error::io(
             checkpoint,
             format!(
-                "{e}. These settings come from the checkpoint's header and the optimizer state beside it, so one of them is damaged; evaluate the pair `slimmable train` saved"
+                "{e}. eval takes the widths and resolutions from the checkpoint's header and {source}; a checkpoint `slimmable train` wrote passes this check unless its files were changed"
             ),
         )
     })?;

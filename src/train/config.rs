@@ -198,16 +198,19 @@ impl TrainConfig {
         }
         let arch = self.architecture()?;
         self.check_tensor_sizes(&arch)?;
-        self.check_eval_widths_differ(&arch)?;
         Ok(())
     }
 
     /// Two evaluated widths that round to the same channels in every layer
     /// are one network: evaluating it twice would list one config twice in
-    /// the grid and the query table.
-    fn check_eval_widths_differ(&self, arch: &Architecture) -> Result<()> {
+    /// the grid and the query table. Checked for a new run only: a run
+    /// saved before this check (e.g. `--eval-widths 0.9,1.0` on
+    /// `fmnist-small`, whose widths from 0.875 up are one network) still
+    /// resumes and evaluates.
+    pub fn check_eval_widths_differ(&self) -> Result<()> {
+        let arch = self.architecture()?;
         let channels = |w: f64| -> Result<Vec<usize>> {
-            let layers = models::cost::cost_per_layer(arch, w, self.resolutions[0])?;
+            let layers = models::cost::cost_per_layer(&arch, w, self.resolutions[0])?;
             Ok(layers.iter().map(|l| l.output[0]).collect())
         };
         let mut seen: Vec<(f64, Vec<usize>)> = Vec::new();
@@ -226,35 +229,37 @@ impl TrainConfig {
         Ok(())
     }
 
-    /// Every tensor a run makes must fit the kernels' 32-bit element
-    /// indexing: the packed batch of all resolutions, and each layer's
-    /// output at full width for the largest batch (training, recalibration
-    /// or evaluation). Found here, before a folder is made, rather than as
-    /// an allocation error that does not name the setting.
+    /// Every tensor a run makes must fit the conv kernels' signed 32-bit
+    /// element indexing (`View::check_signed_32`): the packed batch of all
+    /// resolutions, each resolution's input, and each layer's output at
+    /// full width, for the largest batch (training, recalibration or
+    /// evaluation). Found here, before a folder is made, rather than by the
+    /// recalibration after a whole run. Counted in u128: a damaged file's
+    /// batch size must not overflow the count.
     fn check_tensor_sizes(&self, arch: &Architecture) -> Result<()> {
-        let limit = u32::MAX as u128;
+        let limit = i32::MAX as u128;
         let largest_batch = self
             .batch_size
             .max(self.recal_batch_size)
             .max(super::evaluate::EVAL_BATCH) as u128;
-        let packed: u128 = self
-            .resolutions
-            .iter()
-            .map(|&r| (r * r) as u128)
-            .sum::<u128>()
-            * (self.batch_size * arch.image_channels) as u128;
+        let channels = arch.image_channels as u128;
+        let pixels = |r: usize| (r as u128) * (r as u128);
+        let packed: u128 = self.resolutions.iter().map(|&r| pixels(r)).sum::<u128>()
+            * self.batch_size as u128
+            * channels;
         let mut largest = packed;
         for &r in &self.resolutions {
+            largest = largest.max(largest_batch * channels * pixels(r));
             for layer in models::cost::cost_per_layer(arch, 1.0, r)? {
-                let [c, h, w] = layer.output;
-                largest = largest.max(largest_batch * (c * h * w) as u128);
+                let [c, h, w] = layer.output.map(|d| d as u128);
+                largest = largest.max(largest_batch * c * h * w);
             }
         }
         if largest > limit {
             return Err(Error::invalid(
                 "training configuration",
                 format!(
-                    "resolutions {:?} with batches of up to {largest_batch} make a tensor of {largest} elements, beyond the kernels' 32-bit indexing ({limit}); give smaller --resolutions",
+                    "resolutions {:?} with batches of up to {largest_batch} make a tensor of {largest} elements, beyond the conv kernels' signed 32-bit indexing ({limit}); give smaller --resolutions",
                     self.resolutions
                 ),
             ));
@@ -293,6 +298,13 @@ mod tests {
             (|c| c.recal_batch_size = 1, "recalibration"),
             (|c| c.resolutions = vec![28, 4096], "32-bit indexing"),
         ];
+        // fmnist-small's widths from 0.875 up are one network: refused for
+        // a new run, not for a saved one (which check() sees on resume).
+        let mut same = TrainConfig::fmnist_small();
+        same.eval_widths = vec![0.9, 1.0];
+        assert!(same.check().is_ok());
+        let err = same.check_eval_widths_differ().unwrap_err().to_string();
+        assert!(err.contains("same network"), "{err}");
         for (change, needle) in cases {
             let mut cfg = TrainConfig::fmnist_small();
             change(&mut cfg);

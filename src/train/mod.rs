@@ -214,8 +214,8 @@ impl<'a> Trainer<'a> {
                     return Err(Error::invalid(
                         "optimizer state",
                         format!(
-                            "iteration {it} does not lie in epoch {ep} of {} ({per_epoch} iterations an epoch); the file is damaged, resume from a consistent checkpoint pair",
-                            cfg.epochs
+                            "iteration {it} does not lie in epoch {ep} of {} ({per_epoch} iterations an epoch from {} training images); the file was changed, or the training data is not the run's (give its --data-dir)",
+                            cfg.epochs, train.count
                         ),
                     ));
                 }
