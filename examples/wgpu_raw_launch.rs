@@ -15,8 +15,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Ok(());
         }
     };
-    // The engine's own device, queue and buffer.
-    let (device, queue) = pollster::block_on(adapter.request_device(&Default::default()))?;
+    // The engine's own device, queue and buffer. The adapter's own limits,
+    // not wgpu's defaults: the kernels bind each tensor as a whole buffer,
+    // and the default 128 MiB binding limit is below what GPUs offer.
+    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+        required_limits: adapter.limits(),
+        ..Default::default()
+    }))?;
     let data = vec![0.0f32; 24];
     let buf = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
         label: None,
