@@ -107,6 +107,27 @@ fn iterations_per_epoch(cfg: &TrainConfig, count: usize) -> usize {
     n / cfg.batch_size
 }
 
+/// The schedule's iteration counts from a set of `count` images: per
+/// epoch, in all, and in the warm-up; an error where the epochs overflow
+/// them (checked when the trainer is made, before any folder, and again
+/// when it runs, since `Trainer::cfg` is public).
+fn iteration_counts(cfg: &TrainConfig, count: usize) -> Result<(usize, usize, usize)> {
+    let per_epoch = iterations_per_epoch(cfg, count);
+    match (
+        per_epoch.checked_mul(cfg.epochs),
+        per_epoch.checked_mul(cfg.warmup_epochs),
+    ) {
+        (Some(total), Some(warmup)) => Ok((per_epoch, total, warmup)),
+        _ => Err(Error::invalid(
+            "--epochs",
+            format!(
+                "{} epochs of {per_epoch} iterations overflow the iteration count; give fewer epochs",
+                cfg.epochs
+            ),
+        )),
+    }
+}
+
 /// Fails unless the optimizer state at `opt_path` (header `meta`) was saved
 /// with the checkpoint at `checkpoint`: its settings describe that run only.
 pub fn check_saved_together(
@@ -154,18 +175,7 @@ impl<'a> Trainer<'a> {
                 ),
             ));
         }
-        if iterations_per_epoch(&cfg, train.count)
-            .checked_mul(cfg.epochs)
-            .is_none()
-        {
-            return Err(Error::invalid(
-                "--epochs",
-                format!(
-                    "{} epochs overflow the iteration count; give fewer epochs",
-                    cfg.epochs
-                ),
-            ));
-        }
+        let (per_epoch, _, _) = iteration_counts(&cfg, train.count)?;
         let slots = cfg.grid().len() + 1;
         let (ckpt, optimizer) = match resume {
             Some(path) => {
@@ -204,7 +214,6 @@ impl<'a> Trainer<'a> {
                     }
                     host.push(t.data.as_slice());
                 }
-                let per_epoch = iterations_per_epoch(&cfg, train.count);
                 let epoch_start = ep.checked_mul(per_epoch);
                 // A stop after an epoch's last iteration saves before the
                 // epoch count moves on, so `it` may sit at the epoch's end.
@@ -268,18 +277,7 @@ impl<'a> Trainer<'a> {
                 "the epoch holds less than one batch; use more images or a smaller batch",
             ));
         }
-        let (Some(total), Some(warmup)) = (
-            per_epoch.checked_mul(self.cfg.epochs),
-            per_epoch.checked_mul(self.cfg.warmup_epochs),
-        ) else {
-            return Err(Error::invalid(
-                "--epochs",
-                format!(
-                    "{} epochs of {per_epoch} iterations overflow the iteration count; give fewer epochs",
-                    self.cfg.epochs
-                ),
-            ));
-        };
+        let (_, total, warmup) = iteration_counts(&self.cfg, self.train.count)?;
         let augment = Augment {
             pad: self.cfg.crop_padding,
             flip: self.cfg.flip,
