@@ -233,6 +233,12 @@ pub fn train(a: TrainArgs) -> Result<i32> {
     }
     note_full_resolution_not_largest(&cfg.resolutions);
     note_eval_widths_outside_training(&cfg);
+    if cfg.trained_widths_are_one_network()? {
+        eprintln!(
+            "train: widths {}–{} give the same channels in every layer, so the run trains one network (its sandwich repeats it); widen the range, or give one width twice (--widths 1.0,1.0) to say so",
+            cfg.width_min, cfg.width_max
+        );
+    }
     if a.out.exists() && !a.out.is_dir() {
         return Err(Error::io(
             &a.out,
