@@ -20,6 +20,10 @@ build() {
     rm -rf .gpu && mkdir -p .gpu/tests .gpu/bin
     cargo build --release -q
     cp target/release/slimmable .gpu/bin/
+    # The raw-launch example checks its own results (the README's way for
+    # other engines to call our kernels).
+    cargo build --release -q --example cuda_raw_launch
+    cp target/release/examples/cuda_raw_launch .gpu/bin/
     cargo test --release --no-run --message-format=json -q 2>/dev/null \
         | python3 -c '
 import json, sys, shutil, os
@@ -104,6 +108,9 @@ run() {
         step "test $(basename "$t")" "$t" --test-threads=1
     done
     step "verify --backend cuda" .gpu/bin/slimmable verify --backend cuda
+    if [ -x .gpu/bin/cuda_raw_launch ]; then
+        step "example cuda_raw_launch" .gpu/bin/cuda_raw_launch
+    fi
     # The same from NVRTC's PTX, compiled at start-up (both routes checked;
     # the two steps' seconds compare them).
     step "verify --backend cuda, kernels compiled at start-up" \

@@ -81,13 +81,18 @@ fn fake_driver_or_skip() -> Option<&'static Path> {
 /// `slimmable args` with the stand-in first on the loader path and `envs`
 /// set, killed after [`RUN_TIMEOUT`].
 fn slimmable_on_fake(lib: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let bin = std::env::var("SLIMMABLE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_slimmable").to_string());
+    program_on_fake(lib, Path::new(&bin), args, envs)
+}
+
+/// [`slimmable_on_fake`] for any program of ours.
+fn program_on_fake(lib: &Path, program: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
     let path = match std::env::var("LD_LIBRARY_PATH") {
         Ok(p) if !p.is_empty() => format!("{}:{p}", lib.display()),
         _ => lib.display().to_string(),
     };
-    let bin = std::env::var("SLIMMABLE_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_slimmable").to_string());
-    let mut command = Command::new(bin);
+    let mut command = Command::new(program);
     command
         .args(args)
         .envs(envs.iter().copied())
@@ -96,7 +101,8 @@ fn slimmable_on_fake(lib: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output
         .env("XDG_RUNTIME_DIR", std::env::temp_dir());
     common::output_within(command, RUN_TIMEOUT).unwrap_or_else(|partial| {
         panic!(
-            "slimmable {args:?} on the fake driver gave no answer in {} s; its output so far:\n{}",
+            "{} {args:?} on the fake driver gave no answer in {} s; its output so far:\n{}",
+            program.display(),
             RUN_TIMEOUT.as_secs(),
             common::output_text(&partial)
         )
@@ -525,5 +531,56 @@ fn every_kernel_switch_passes_verify() {
     assert!(
         listed.is_some_and(|n| n > 1 && n == oks),
         "expected each of the listed runs to report ok:\n{text}"
+    );
+}
+
+/// The README's raw-launch example (an engine's own context, buffers and
+/// stream; a slice copy and a sliced conv's forward and weight gradient
+/// through `launch_conv2d`), which checks its own results against plain
+/// loops, run on the stand-in. `cargo test --all-targets` builds it; a run
+/// of this file alone may not, and then says so (a failure where
+/// SLIMMABLE_REQUIRE_NVRTC=1, as in CI).
+#[test]
+fn the_raw_launch_example_computes_what_its_loops_do() {
+    let Some(lib) = fake_driver_or_skip() else {
+        return;
+    };
+    let profile_dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.to_path_buf()))
+        .expect("the test binary lies in target/<profile>/deps");
+    let example = profile_dir.join("examples").join("cuda_raw_launch");
+    if !example.exists() {
+        let why = format!(
+            "{} is not built: `cargo test --all-targets` or `cargo build --examples` builds it",
+            example.display()
+        );
+        assert!(
+            std::env::var("SLIMMABLE_REQUIRE_NVRTC").as_deref() != Ok("1"),
+            "{why}"
+        );
+        println!("skipped: {why}");
+        return;
+    }
+    let out = program_on_fake(lib, &example, &[], &[("SLIMMABLE_REQUIRE_CUDA", "1")]);
+    let text = common::output_text(&out);
+    println!("{text}");
+    assert!(out.status.success(), "cuda_raw_launch failed:\n{text}");
+    assert!(
+        text.contains("slice copy: ok") && text.contains("sliced conv forward and wgrad: ok"),
+        "{text}"
+    );
+    // Its checks can fail: with the conv kernels' launches skipped, y keeps
+    // its poison and the example must exit non-zero.
+    let skipped = program_on_fake(
+        lib,
+        &example,
+        &[],
+        &[("SLIMMABLE_FAKE_CUDA_SKIP", "conv2d")],
+    );
+    let skipped_text = common::output_text(&skipped);
+    assert!(
+        !skipped.status.success() && skipped_text.contains("sliced conv: y["),
+        "the example passed with its conv kernels skipped:\n{skipped_text}"
     );
 }

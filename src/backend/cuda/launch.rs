@@ -21,7 +21,7 @@ unsafe impl cudarc::driver::DeviceRepr for SliceCopyParams {}
 unsafe impl cudarc::driver::DeviceRepr for FillParams {}
 
 /// Threads per block for the elementwise kernels.
-const BLOCK: u32 = 256;
+pub(crate) const BLOCK: u32 = 256;
 
 /// Converts a driver error without calling into the driver (formatting a
 /// `DriverError` with `Display` would call `cuGetErrorString`).
@@ -168,11 +168,15 @@ impl CudaKernels {
     }
 }
 
+/// Blocks of the elementwise kernels' grid-stride loops over `n` items.
+pub(crate) fn elementwise_blocks(n: u64) -> u64 {
+    n.div_ceil(BLOCK as u64).clamp(1, 65_535 * 8)
+}
+
 /// A 1-D grid for a grid-stride loop over `n` elements.
 fn elementwise_config(n: u64) -> LaunchConfig {
-    let blocks = n.div_ceil(BLOCK as u64).clamp(1, 65_535 * 8) as u32;
     LaunchConfig {
-        grid_dim: (blocks, 1, 1),
+        grid_dim: (elementwise_blocks(n) as u32, 1, 1),
         block_dim: (BLOCK, 1, 1),
         shared_mem_bytes: 0,
     }

@@ -1,7 +1,8 @@
 //! Raw-pointer launches of the conv2d kernels (`kernels/conv2d.cu`), for
 //! other engines and for [`super::CudaBackend`].
 
-use super::launch::{CudaKernels, driver_err, launch_fill};
+use super::conv_plan::{ConvOperand, ConvPlan, PlannedArg, PlannedLaunch};
+use super::launch::{BLOCK as FILL_THREADS, CudaKernels, driver_err, elementwise_blocks};
 use crate::backend::{ConvPass, Precision, positive_from_env};
 use crate::error::{Error, Result};
 use crate::kernel_sources::entry;
@@ -26,18 +27,32 @@ pub struct ConvPointers {
     pub bias: sys::CUdeviceptr,
 }
 
+impl ConvPointers {
+    /// The pointer a plan's argument names.
+    pub fn get(&self, operand: ConvOperand) -> &sys::CUdeviceptr {
+        match operand {
+            ConvOperand::X => &self.x,
+            ConvOperand::W => &self.w,
+            ConvOperand::Y => &self.y,
+            ConvOperand::Bias => &self.bias,
+        }
+    }
+}
+
 /// Whether the depthwise kernels handle this conv (one input and one output
 /// channel per group).
 pub fn is_depthwise(p: &Conv2dParams) -> bool {
     p.x.dims[1] == p.groups && p.y.dims[1] == p.groups
 }
 
-fn grid_1d(n: u64) -> LaunchConfig {
-    LaunchConfig {
-        grid_dim: (n.div_ceil(THREADS as u64).clamp(1, 1 << 20) as u32, 1, 1),
-        block_dim: (THREADS, 1, 1),
-        shared_mem_bytes: 0,
-    }
+/// The grid of the grid-stride kernels over `n` items, a thread each.
+fn grid_1d(n: u64) -> [u64; 3] {
+    [n.div_ceil(THREADS as u64).clamp(1, 1 << 20), 1, 1]
+}
+
+/// The grid of the fill kernel over `n` elements (`launch_fill`'s).
+fn fill_grid(n: u64) -> [u64; 3] {
+    [elementwise_blocks(n), 1, 1]
 }
 
 /// Images each z plane of a `slimmable_dwconv2d_wgrad_k3s*` block sums over
@@ -91,17 +106,16 @@ impl Dw3Tile {
         }
     }
 
-    /// The grid over a `w × h` output with `z_blocks` along z.
-    fn config(&self, w: u64, h: u64, z_blocks: u64) -> LaunchConfig {
-        LaunchConfig {
-            grid_dim: (
-                w.div_ceil(self.tw as u64) as u32,
-                h.div_ceil(4 * self.th as u64) as u32,
-                z_blocks as u32,
-            ),
-            block_dim: (self.tw, self.th, self.pz),
-            shared_mem_bytes: 0,
-        }
+    /// The grid and block over a `w × h` output with `z_blocks` along z.
+    fn shape(&self, w: u64, h: u64, z_blocks: u64) -> ([u64; 3], [u32; 3]) {
+        (
+            [
+                w.div_ceil(self.tw as u64),
+                h.div_ceil(4 * self.th as u64),
+                z_blocks,
+            ],
+            [self.tw, self.th, self.pz],
+        )
     }
 }
 
@@ -193,9 +207,9 @@ fn dw_k3_enabled() -> bool {
 /// Tile shape of the tiled depthwise kernels for a plane `w` wide and `h`
 /// high: wide planes 32 x 8, medium 16 x 16, small 8 x 8 with four planes
 /// per block (so that small planes still fill the block). Returns the
-/// forward entry, the dgrad entries for stride 1 and 2, and the launch
-/// configuration.
-fn dw_tile(w: u64, h: u64, planes: u64) -> ([&'static str; 3], LaunchConfig) {
+/// forward entry, the dgrad entries for stride 1 and 2, the grid and the
+/// block.
+fn dw_tile(w: u64, h: u64, planes: u64) -> ([&'static str; 3], [u64; 3], [u32; 3]) {
     let (tw, th, pz, names) = if w >= 28 {
         (
             32,
@@ -230,23 +244,12 @@ fn dw_tile(w: u64, h: u64, planes: u64) -> ([&'static str; 3], LaunchConfig) {
             ],
         )
     };
-    let cfg = LaunchConfig {
-        grid_dim: (
-            w.div_ceil(tw) as u32,
-            h.div_ceil(th) as u32,
-            planes.div_ceil(pz) as u32,
-        ),
-        block_dim: (tw as u32, th as u32, pz as u32),
-        shared_mem_bytes: 0,
-    };
-    (names, cfg)
+    let grid = [w.div_ceil(tw), h.div_ceil(th), planes.div_ceil(pz)];
+    (names, grid, [tw as u32, th as u32, pz as u32])
 }
 
-/// Launches one conv2d pass: the depthwise kernels when `is_depthwise`, the
-/// stem's direct kernels when [`stem_direct`], else the implicit GEMM
-/// (`precision` picks exact f32, TF32 or BF16 tensor cores; pointwise convs
-/// take its pointwise twins); for wgrad with a bias, also the bias-gradient
-/// reduction.
+/// Launches one conv2d pass on `stream`: the launches of [`plan_conv2d`]
+/// for the loaded kernels' arch, in order.
 ///
 /// # Safety
 /// Every pointer must be a live allocation of `stream`'s context holding all
@@ -260,42 +263,64 @@ pub unsafe fn launch_conv2d(
     ptr: ConvPointers,
     p: &Conv2dParams,
 ) -> Result<()> {
+    let aligned_16 = (ptr.x | ptr.y).is_multiple_of(16);
+    let plan = plan_conv2d(k.arch, pass, precision, p, aligned_16)?;
+    for launch in &plan.launches {
+        let mut b = stream.launch_builder(k.function(launch.entry)?);
+        for arg in &launch.args {
+            match arg {
+                PlannedArg::Pointer(op) => b.arg(ptr.get(*op)),
+                PlannedArg::Conv(params) => b.arg(params),
+                PlannedArg::Fill(params) => b.arg(params),
+                PlannedArg::Count(n) => b.arg(n),
+            };
+        }
+        let cfg = LaunchConfig {
+            grid_dim: launch.grid.into(),
+            block_dim: launch.block.into(),
+            shared_mem_bytes: launch.shared_bytes,
+        };
+        // SAFETY: plan_conv2d gives each entry the argument list of its
+        // signature; the pointers satisfy this function's contract.
+        unsafe { b.launch(cfg) }.map_err(|e| driver_err(launch.entry, e))?;
+    }
+    Ok(())
+}
+
+/// The launches that run one conv2d pass on a device of `arch` (as
+/// `nvrtc::arch_name` names it): the depthwise kernels when `is_depthwise`,
+/// the stem's direct kernels when [`stem_direct`], else the implicit GEMM
+/// (`precision` picks exact f32, TF32 or BF16 tensor cores; pointwise convs
+/// take its pointwise twins, the 16-byte ones only if `aligned_16`: the x
+/// and y device pointers are 16-byte aligned), with the output zeroed first
+/// where a K split adds into it; for wgrad with a bias, then the
+/// bias-gradient reduction. Reads the `SLIMMABLE_*` kernel switches, as
+/// every launch does. A grid past CUDA's limits is an error.
+pub fn plan_conv2d(
+    arch: &str,
+    pass: ConvPass,
+    precision: Precision,
+    p: &Conv2dParams,
+    aligned_16: bool,
+) -> Result<ConvPlan> {
+    use ConvOperand::{Bias, W, X, Y};
+    use PlannedArg::{Conv, Count, Pointer};
     let [n, ic, h, w] = p.x.dims.map(u64::from);
     let [_, oc, ho, wo] = p.y.dims.map(u64::from);
     let khw = u64::from(p.w.dims[2] * p.w.dims[3]);
     let pixels = n * ho * wo;
-    let launch = |name: &str, cfg: LaunchConfig, args: &[&dyn ArgRef]| -> Result<()> {
-        let f = k.function(name)?;
-        let mut b = stream.launch_builder(f);
-        for a in args {
-            a.push(&mut b);
-        }
-        // SAFETY: argument lists below match each kernel's signature; the
-        // pointers satisfy this function's contract.
-        unsafe { b.launch(cfg) }
-            .map(|_| ())
-            .map_err(|e| driver_err(name, e))
-    };
+    let mut launches = Vec::new();
+    // Argument lists: the kernels' (x, w, y, bias, params), and (x, w, y,
+    // params) for those without a bias.
+    let with_bias = || vec![Pointer(X), Pointer(W), Pointer(Y), Pointer(Bias), Conv(*p)];
+    let no_bias = || vec![Pointer(X), Pointer(W), Pointer(Y), Conv(*p)];
+    let threads_1d = [THREADS, 1, 1];
     // Splits of a reduction of k_len over `tiles` tiles: toward `target`
     // blocks, each split at least per_split_min long.
     let split_for = |target: u64, tiles: u64, k_len: u64, per_split_min: u64| -> u32 {
         (target / tiles.max(1))
             .min(k_len / per_split_min.max(1))
             .clamp(1, 1024) as u32
-    };
-
-    // The wgrad's bias gradient, a kernel of its own after any wgrad.
-    let bias_grad = || -> Result<()> {
-        if pass == ConvPass::Wgrad && p.has_bias == 1 {
-            let splits = split_for(TARGET_BLOCKS, oc, pixels, 4 * THREADS as u64);
-            let cfg = LaunchConfig {
-                grid_dim: (oc as u32, splits, 1),
-                block_dim: (THREADS, 1, 1),
-                shared_mem_bytes: 0,
-            };
-            launch(entry::CONV2D_BIAS_GRAD, cfg, &[&ptr.bias, &ptr.y, p])?;
-        }
-        Ok(())
     };
 
     if is_depthwise(p) {
@@ -322,11 +347,7 @@ pub unsafe fn launch_conv2d(
         // H200; its atomics stay few (9 a channel and block).
         let flat = dw_flat_route(pass, p);
         let segments = (ic * h * w).div_ceil(DWF_SEG);
-        let flat_cfg = |images: u64| LaunchConfig {
-            grid_dim: (segments as u32, n.div_ceil(images) as u32, 1),
-            block_dim: (THREADS, 1, 1),
-            shared_mem_bytes: 0,
-        };
+        let flat_grid = |images: u64| [segments, n.div_ceil(images), 1];
         let flat_images = n.clamp(1, 8);
         // The flat entries (fwd, dgrad, wgrad): the ROW4 or ROW2 kernels
         // where they fit.
@@ -349,100 +370,94 @@ pub unsafe fn launch_conv2d(
                 entry::DWCONV2D_WGRAD_K3S1_FLAT,
             ]
         };
-        match pass {
-            ConvPass::Forward if flat => launch(
-                flat_entries[0],
-                flat_cfg(1),
-                &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
-            )?,
+        let launch = match pass {
+            ConvPass::Forward if flat => {
+                PlannedLaunch::new(flat_entries[0], flat_grid(1), threads_1d, 0, with_bias())
+            }
             ConvPass::Dgrad if flat => {
-                launch(flat_entries[1], flat_cfg(1), &[&ptr.x, &ptr.w, &ptr.y, p])?
+                PlannedLaunch::new(flat_entries[1], flat_grid(1), threads_1d, 0, no_bias())
             }
-            ConvPass::Wgrad if flat => launch(
-                flat_entries[2],
-                flat_cfg(flat_images),
-                &[&ptr.x, &ptr.w, &ptr.y, p, &(flat_images as u32)],
-            )?,
-            ConvPass::Forward if k3 && fwd_z <= 65_535 => launch(
-                out3.fwd[s3],
-                out3.config(wo, ho, fwd_z),
-                &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
-            )?,
+            ConvPass::Wgrad if flat => {
+                let mut args = no_bias();
+                args.push(Count(flat_images as u32));
+                PlannedLaunch::new(flat_entries[2], flat_grid(flat_images), threads_1d, 0, args)
+            }
+            ConvPass::Forward if k3 && fwd_z <= 65_535 => {
+                let (grid, block) = out3.shape(wo, ho, fwd_z);
+                PlannedLaunch::new(out3.fwd[s3], grid, block, 0, with_bias())
+            }
             ConvPass::Forward if tiled_ok => {
-                let (names, cfg) = dw_tile(wo, ho, n * oc);
-                launch(names[0], cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p])?
+                let (names, grid, block) = dw_tile(wo, ho, n * oc);
+                PlannedLaunch::new(names[0], grid, block, 0, with_bias())
             }
-            ConvPass::Forward => launch(
+            ConvPass::Forward => PlannedLaunch::new(
                 entry::DWCONV2D_FWD,
                 grid_1d(n * oc * ho * wo),
-                &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
-            )?,
-            ConvPass::Dgrad if k3 && dgrad_z <= 65_535 => launch(
-                in3.dgrad[s3],
-                in3.config(w, h, dgrad_z),
-                &[&ptr.x, &ptr.w, &ptr.y, p],
-            )?,
-            ConvPass::Dgrad if tiled_ok && p.stride_h == p.stride_w => {
-                let (names, cfg) = dw_tile(w, h, n * ic);
-                let name = if p.stride_h == 1 { names[1] } else { names[2] };
-                launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, p])?
+                threads_1d,
+                0,
+                with_bias(),
+            ),
+            ConvPass::Dgrad if k3 && dgrad_z <= 65_535 => {
+                let (grid, block) = in3.shape(w, h, dgrad_z);
+                PlannedLaunch::new(in3.dgrad[s3], grid, block, 0, no_bias())
             }
-            ConvPass::Dgrad => launch(
+            ConvPass::Dgrad if tiled_ok && p.stride_h == p.stride_w => {
+                let (names, grid, block) = dw_tile(w, h, n * ic);
+                let name = if p.stride_h == 1 { names[1] } else { names[2] };
+                PlannedLaunch::new(name, grid, block, 0, no_bias())
+            }
+            ConvPass::Dgrad => PlannedLaunch::new(
                 entry::DWCONV2D_DGRAD,
                 grid_1d(n * ic * h * w),
-                &[&ptr.x, &ptr.w, &ptr.y, p],
-            )?,
+                threads_1d,
+                0,
+                no_bias(),
+            ),
             ConvPass::Wgrad if dw_wgrad_narrow(p) => {
                 // Splits of the batch until the grid has a few waves; at
                 // least one pass of the block's warps over their images.
                 let per_pass = (THREADS as u64 / 32) * (32 / w);
                 let splits = (TARGET_BLOCKS / ic.max(1)).clamp(1, n.div_ceil(per_pass).max(1));
-                let cfg = LaunchConfig {
-                    grid_dim: (ic as u32, splits as u32, 1),
-                    block_dim: (THREADS, 1, 1),
-                    shared_mem_bytes: 0,
-                };
-                launch(
+                PlannedLaunch::new(
                     entry::DWCONV2D_WGRAD_K3S1_NARROW,
-                    cfg,
-                    &[&ptr.x, &ptr.w, &ptr.y, p],
-                )?;
+                    [ic, splits, 1],
+                    threads_1d,
+                    0,
+                    no_bias(),
+                )
             }
             // The 3×3 wgrad has the 32-wide tile only: on narrower planes
             // its blocks were few and serial (H200, 2026-11-26: up to 2×
             // slower than the kernel below).
-            ConvPass::Wgrad if k3 && out3.tw == 32 && wgrad_z <= 65_535 => launch(
-                [
+            ConvPass::Wgrad if k3 && out3.tw == 32 && wgrad_z <= 65_535 => {
+                let (grid, block) = out3.shape(wo, ho, wgrad_z);
+                let name = [
                     entry::DWCONV2D_WGRAD_K3S1_T32,
                     entry::DWCONV2D_WGRAD_K3S2_T32,
-                ][s3],
-                out3.config(wo, ho, wgrad_z),
-                &[&ptr.x, &ptr.w, &ptr.y, p],
-            )?,
+                ][s3];
+                PlannedLaunch::new(name, grid, block, 0, no_bias())
+            }
             ConvPass::Wgrad if p.w.dims[2] == p.w.dims[3] && matches!(p.w.dims[2], 3 | 5 | 7) => {
                 let splits = split_for(TARGET_BLOCKS, ic, pixels, 4 * THREADS as u64);
-                let cfg = LaunchConfig {
-                    grid_dim: (ic as u32, splits, 1),
-                    block_dim: (THREADS, 1, 1),
-                    shared_mem_bytes: 0,
-                };
                 let name = match p.w.dims[2] {
                     3 => entry::DWCONV2D_WGRAD_K3,
                     5 => entry::DWCONV2D_WGRAD_K5,
                     _ => entry::DWCONV2D_WGRAD_K7,
                 };
-                launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, p])?;
+                PlannedLaunch::new(name, [ic, splits.into(), 1], threads_1d, 0, no_bias())
             }
             ConvPass::Wgrad => {
                 let splits = split_for(TARGET_BLOCKS, ic * khw, pixels, 4 * THREADS as u64);
-                let cfg = LaunchConfig {
-                    grid_dim: (ic as u32, khw as u32, splits),
-                    block_dim: (THREADS, 1, 1),
-                    shared_mem_bytes: 0,
-                };
-                launch(entry::DWCONV2D_WGRAD, cfg, &[&ptr.x, &ptr.w, &ptr.y, p])?;
+                PlannedLaunch::new(
+                    entry::DWCONV2D_WGRAD,
+                    [ic, khw, splits.into()],
+                    threads_1d,
+                    0,
+                    no_bias(),
+                )
             }
-        }
+        };
+        launches.push(launch?);
     } else if stem_direct(pass, p) {
         // The stem's direct kernels (exact f32, whatever precision was
         // asked), each a grid-stride walk over output tiles: forward a
@@ -450,26 +465,23 @@ pub unsafe fn launch_conv2d(
         // wgrad tiles of 16 x 8, two blocks an SM.
         let tiles = n * wo.div_ceil(STEM_TILE.0) * ho.div_ceil(STEM_TILE.1);
         let wgrad_tiles = n * wo.div_ceil(STEM_WGRAD_TILE.0) * ho.div_ceil(STEM_WGRAD_TILE.1);
-        match pass {
-            ConvPass::Forward => launch(
+        let block = [STEM_THREADS, 1, 1];
+        launches.push(match pass {
+            ConvPass::Forward => PlannedLaunch::new(
                 entry::CONV2D_FWD_STEM3,
-                LaunchConfig {
-                    grid_dim: (tiles.min(TARGET_BLOCKS) as u32, 1, 1),
-                    block_dim: (STEM_THREADS, 1, 1),
-                    shared_mem_bytes: 0,
-                },
-                &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p],
+                [tiles.min(TARGET_BLOCKS), 1, 1],
+                block,
+                0,
+                with_bias(),
             )?,
-            _ => launch(
+            _ => PlannedLaunch::new(
                 entry::CONV2D_WGRAD_STEM3,
-                LaunchConfig {
-                    grid_dim: (wgrad_tiles.min(TARGET_BLOCKS / 2) as u32, 1, 1),
-                    block_dim: (STEM_THREADS, 1, 1),
-                    shared_mem_bytes: 0,
-                },
-                &[&ptr.x, &ptr.w, &ptr.y, p],
+                [wgrad_tiles.min(TARGET_BLOCKS / 2), 1, 1],
+                block,
+                0,
+                no_bias(),
             )?,
-        }
+        });
     } else {
         let groups = u64::from(p.groups);
         let (icg, ocg) = (ic / groups, oc / groups);
@@ -483,7 +495,7 @@ pub unsafe fn launch_conv2d(
         let narrow = cols <= 16;
         // Tensor cores (mma.sync TF32/BF16) need sm_80; before it the
         // request runs as exact f32, more accurate than asked.
-        let precision = if k.arch == "sm_75" {
+        let precision = if arch == "sm_75" {
             Precision::F32
         } else {
             precision
@@ -500,7 +512,7 @@ pub unsafe fn launch_conv2d(
             && ldsm_fits(pass, p)
             && ldsm_wins(pass, m.div_ceil(128) * cols.div_ceil(128) * groups)
         {
-            Some(if wgmma_enabled(k.arch)? {
+            Some(if wgmma_enabled(arch)? {
                 wgmma_kernel(pass, wgmma_pipeline()?)
             } else {
                 ldsm_kernel(pass)
@@ -532,21 +544,26 @@ pub unsafe fn launch_conv2d(
         if split > 1 && pass != ConvPass::Wgrad && p.accumulate == 0 {
             // The split blocks add into the output: zero it first.
             let (dst, view) = match pass {
-                ConvPass::Dgrad => (ptr.x, p.x),
-                _ => (ptr.y, p.y),
+                ConvPass::Dgrad => (X, p.x),
+                _ => (Y, p.y),
             };
             let zero = FillParams {
                 dst: view,
                 value: 0.0,
                 _pad: [0; 3],
             };
-            // SAFETY: the output view lies in `dst` by this function's contract.
-            unsafe { launch_fill(k, stream, dst, &zero) }?;
+            launches.push(PlannedLaunch::new(
+                entry::FILL_F32,
+                fill_grid(zero.dst.numel()),
+                [FILL_THREADS, 1, 1],
+                0,
+                vec![Pointer(dst), PlannedArg::Fill(zero)],
+            )?);
         }
         // Pointwise convs take the `_pws` twins (same tiles and grid), or
         // the `_pw` ones where their planes allow 16-byte gathers.
         let pointwise = pw_vec_enabled() && pointwise_eligible(p);
-        let vec16 = pointwise_vec_eligible(p) && (ptr.x | ptr.y).is_multiple_of(16);
+        let vec16 = pointwise_vec_eligible(p) && aligned_16;
         let name = if let Some(k) = &ldsm {
             k.name
         } else if square {
@@ -557,14 +574,28 @@ pub unsafe fn launch_conv2d(
                 .flatten()
                 .unwrap_or_else(|| gemm_entry(pass, precision, narrow))
         };
-        let cfg = LaunchConfig {
-            grid_dim: (tiles_m as u32, tiles_n as u32, (groups as u32) * split),
-            block_dim: (threads, 1, 1),
-            shared_mem_bytes: ldsm.as_ref().map_or(0, |k| k.shared_bytes),
-        };
-        launch(name, cfg, &[&ptr.x, &ptr.w, &ptr.y, &ptr.bias, p, &split])?;
+        let mut args = with_bias();
+        args.push(Count(split));
+        launches.push(PlannedLaunch::new(
+            name,
+            [tiles_m, tiles_n, groups * u64::from(split)],
+            [threads, 1, 1],
+            ldsm.as_ref().map_or(0, |k| k.shared_bytes),
+            args,
+        )?);
     }
-    bias_grad()
+    // The wgrad's bias gradient, a kernel of its own after any wgrad.
+    if pass == ConvPass::Wgrad && p.has_bias == 1 {
+        let splits = split_for(TARGET_BLOCKS, oc, pixels, 4 * THREADS as u64);
+        launches.push(PlannedLaunch::new(
+            entry::CONV2D_BIAS_GRAD,
+            [oc, splits.into(), 1],
+            threads_1d,
+            0,
+            vec![Pointer(Bias), Pointer(Y), Conv(*p)],
+        )?);
+    }
+    Ok(ConvPlan { launches })
 }
 
 /// The stem kernels' output tiles in kernels/stem_conv.cu: the forward's
@@ -1069,16 +1100,4 @@ pub fn pointwise_vec_eligible(p: &Conv2dParams) -> bool {
             && v.strides[1].is_multiple_of(4)
     };
     pointwise_eligible(p) && vec4(&p.x) && vec4(&p.y)
-}
-
-/// A kernel argument pushed by reference (lets one launch helper take
-/// arguments of different types).
-trait ArgRef {
-    fn push<'a>(&'a self, b: &mut cudarc::driver::LaunchArgs<'a>);
-}
-
-impl<T: cudarc::driver::DeviceRepr> ArgRef for T {
-    fn push<'a>(&'a self, b: &mut cudarc::driver::LaunchArgs<'a>) {
-        b.arg(self);
-    }
 }

@@ -4,6 +4,7 @@
 //! cudarc panics when libcuda is missing, so [`CudaBackend::new`] checks
 //! `is_culib_present()` before anything else touches the driver.
 
+pub mod conv_plan;
 pub mod cubin_cache;
 pub mod launch;
 pub mod launch_conv;
