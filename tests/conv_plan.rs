@@ -37,6 +37,21 @@ struct Layer {
 }
 
 impl Layer {
+    /// A dense 3×3 layer, stride 1, no bias, batch 2, 8×8 (the tests
+    /// change what they need).
+    fn dense(c_in: (usize, usize), c_out: (usize, usize)) -> Self {
+        Layer {
+            n: 2,
+            c_in,
+            c_out,
+            groups: 1,
+            kernel: 3,
+            stride: 1,
+            size: 8,
+            bias: false,
+        }
+    }
+
     fn params(&self) -> Conv2dParams {
         let pad = self.kernel / 2;
         let out = (self.size + 2 * pad - self.kernel) / self.stride + 1;
@@ -72,9 +87,10 @@ fn layers() -> Vec<(String, Layer)> {
         for res in [224usize, 160, 128] {
             let at = |s: usize| s * res / 224;
             let c = |full: usize| (round8(full as f64 * width), full);
+            // Depthwise: (in, out, groups), all the active channels.
             let dw = |full: usize| {
                 let c = round8(full as f64 * width);
-                ((c, full), (c, full))
+                ((c, full), (c, full), c)
             };
             let layer = |c_in, c_out, groups, kernel, stride, size| Layer {
                 n: 64,
@@ -95,15 +111,15 @@ fn layers() -> Vec<(String, Layer)> {
                 format!("pw1x1 {tag}"),
                 layer(c(64), c(384), 1, 1, 1, at(14)),
             ));
-            let ((ci, _), _) = dw(384);
+            let (c_in, c_out, groups) = dw(384);
             out.push((
                 format!("dw3x3_a {tag}"),
-                layer(dw(384).0, dw(384).1, ci, 3, 1, at(14)),
+                layer(c_in, c_out, groups, 3, 1, at(14)),
             ));
-            let ((ci, _), _) = dw(144);
+            let (c_in, c_out, groups) = dw(144);
             out.push((
                 format!("dw3x3_b {tag}"),
-                layer(dw(144).0, dw(144).1, ci, 3, 1, at(56)),
+                layer(c_in, c_out, groups, 3, 1, at(56)),
             ));
             out.push((format!("stem {tag}"), layer((3, 3), c(32), 1, 3, 2, res)));
         }
@@ -285,13 +301,8 @@ fn every_plan_launches_known_kernels_with_their_arguments_and_limits() {
 fn unaligned_pointers_keep_the_pointwise_kernels_to_4_byte_gathers() {
     let layer = Layer {
         n: 4,
-        c_in: (48, 64),
-        c_out: (96, 96),
-        groups: 1,
         kernel: 1,
-        stride: 1,
-        size: 8,
-        bias: false,
+        ..Layer::dense((48, 64), (96, 96))
     };
     let p = layer.params();
     assert!(pointwise_vec_eligible(&p));
@@ -319,13 +330,10 @@ fn unaligned_pointers_keep_the_pointwise_kernels_to_4_byte_gathers() {
 fn a_grid_past_cudas_limits_is_an_error_that_says_what_to_do() {
     let layer = Layer {
         n: 1,
-        c_in: (70_000, 70_000),
-        c_out: (140_000, 140_000),
         groups: 70_000,
         kernel: 1,
-        stride: 1,
         size: 1,
-        bias: false,
+        ..Layer::dense((70_000, 70_000), (140_000, 140_000))
     };
     let p = layer.params();
     let e = plan_conv2d("sm_90a", ConvPass::Forward, Precision::F32, &p, true).unwrap_err();
@@ -338,14 +346,9 @@ fn a_grid_past_cudas_limits_is_an_error_that_says_what_to_do() {
 #[test]
 fn a_plan_as_json_names_entries_grids_and_argument_bytes() {
     let layer = Layer {
-        n: 2,
-        c_in: (20, 24),
-        c_out: (36, 40),
-        groups: 1,
-        kernel: 3,
-        stride: 1,
         size: 9,
         bias: true,
+        ..Layer::dense((20, 24), (36, 40))
     };
     let p = layer.params();
     let plan = plan_conv2d("sm_80", ConvPass::Wgrad, Precision::F32, &p, true).unwrap();
