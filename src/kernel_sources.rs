@@ -72,6 +72,11 @@ pub struct CudaUnit {
     pub entries: &'static [&'static str],
 }
 
+/// The CUDA unit that exports `entry`, if any.
+pub fn unit_of(entry: &str) -> Option<&'static CudaUnit> {
+    CUDA_UNITS.iter().find(|u| u.entries.contains(&entry))
+}
+
 /// Every CUDA translation unit. Add new `kernels/*.cu` files here (a test
 /// fails if a file on disk is missing from this list).
 pub const CUDA_UNITS: &[CudaUnit] = &[

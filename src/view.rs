@@ -115,14 +115,13 @@ impl View {
     /// whose extents overflow are left to `check_within`'s message.
     pub fn check_signed_32(&self, what: &str) -> Result<()> {
         let limit = i32::MAX as usize;
-        let last = self.checked_last_index().flatten().unwrap_or(0);
         let count = self.dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-        let reason = if last > limit {
-            format!("reaches element {last}")
-        } else if let Some(c) = count.filter(|&c| c > limit) {
-            format!("holds {c} elements")
-        } else {
-            return Ok(());
+        // An index or count that overflows usize is past the limit too.
+        let reason = match (self.checked_last_index(), count) {
+            (None, _) | (_, None) => "reaches past any address".to_string(),
+            (Some(Some(last)), _) if last > limit => format!("reaches element {last}"),
+            (_, Some(c)) if c > limit => format!("holds {c} elements"),
+            _ => return Ok(()),
         };
         Err(Error::invalid(
             what,
@@ -211,6 +210,17 @@ impl View {
         other.indices().any(|i| touched[i - lo])
     }
 
+    /// The view a kernel-side mirror describes (e.g. one an engine filled
+    /// in itself).
+    pub fn from_params(p: &ViewParams) -> Self {
+        let u = |x: u32| x as usize;
+        View {
+            offset: u(p.offset),
+            dims: p.dims.map(u),
+            strides: p.strides.map(u),
+        }
+    }
+
     /// The kernel-side mirror of this view. Call [`View::check_within`] first.
     pub fn to_params(&self) -> ViewParams {
         let u = |x: usize| x as u32;
@@ -245,5 +255,25 @@ mod tests {
                 .check_within("x", 120)
                 .is_ok()
         );
+    }
+
+    /// The conv kernels' signed 32-bit limit: a view whose last index
+    /// overflows usize is past it too, not taken for an empty one.
+    #[test]
+    fn views_past_signed_32_bits_are_refused_even_when_their_index_overflows() {
+        let at = |offset, dims, strides| View {
+            offset,
+            dims,
+            strides,
+        };
+        assert!(at(0, [1, 1, 1, 1], [1; 4]).check_signed_32("x").is_ok());
+        // Last index i32::MAX: the largest the kernels can form.
+        let last_fits = at(1, [2, 1, 1, 1], [(i32::MAX - 1) as usize, 1, 1, 1]);
+        assert!(last_fits.check_signed_32("x").is_ok());
+        let one_past = at(2, [2, 1, 1, 1], [(i32::MAX - 1) as usize, 1, 1, 1]);
+        assert!(one_past.check_signed_32("x").is_err());
+        let overflowing = at(0, [3, 1, 1, 1], [usize::MAX / 2 + 1, 1, 1, 1]);
+        let err = overflowing.check_signed_32("x").unwrap_err().to_string();
+        assert!(err.contains("past any address"), "{err}");
     }
 }

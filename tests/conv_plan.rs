@@ -184,7 +184,7 @@ fn check_plan(
             ));
         }
         let threads: u32 = l.block.iter().product();
-        if threads == 0 || threads > 1024 || l.grid.contains(&0) {
+        if threads == 0 || threads > 1024 {
             say(format!(
                 "{}: grid {:?} block {:?}",
                 l.entry, l.grid, l.block
@@ -196,22 +196,10 @@ fn check_plan(
         if tensor_cores && (arch == "sm_75" || prec == Precision::F32) {
             say(format!("{}: tensor cores at {arch} / {prec:?}", l.entry));
         }
-        if l.entry.contains("wgmma") {
+        let wgmma_opted_in = std::env::var("SLIMMABLE_GEMM_WGMMA").as_deref() == Ok("1");
+        if l.entry.contains("wgmma") && !wgmma_opted_in {
             say(format!("{}: the wgmma tiles are opt-in", l.entry));
         }
-        let pointers: Vec<ConvOperand> = l
-            .args
-            .iter()
-            .filter_map(|a| match a {
-                PlannedArg::Pointer(op) => Some(*op),
-                _ => None,
-            })
-            .collect();
-        let structs: Vec<&PlannedArg> = l
-            .args
-            .iter()
-            .filter(|a| matches!(a, PlannedArg::Conv(_) | PlannedArg::Fill(_)))
-            .collect();
         match l.entry {
             entry::FILL_F32 => {
                 // The split output zeroed first: dx in dgrad, y forward.
@@ -239,9 +227,49 @@ fn check_plan(
                 }
             }
             _ => {
-                if pointers[..3] != [ConvOperand::X, ConvOperand::W, ConvOperand::Y]
-                    || structs != [&PlannedArg::Conv(*p)]
-                {
+                use ConvOperand::{Bias, W, X, Y};
+                use PlannedArg::{Conv, Count, Pointer};
+                let gemm = !l.entry.starts_with("slimmable_dwconv2d") && !l.entry.contains("stem");
+                let flat_wgrad = l.entry.contains("wgrad") && l.entry.contains("flat");
+                let want = if gemm {
+                    // (x, w, y, bias, params, K splits); the splits times
+                    // the groups along z. A split above 1 only where the
+                    // kernel adds its partial sums atomically.
+                    let split = l.grid[2] / p.groups;
+                    let atomic = pass == ConvPass::Wgrad || l.entry.contains("ldsm");
+                    if l.grid[2] % p.groups != 0 || (split > 1 && !atomic) {
+                        say(format!(
+                            "{}: grid z {} for {} groups",
+                            l.entry, l.grid[2], p.groups
+                        ));
+                    }
+                    vec![
+                        Pointer(X),
+                        Pointer(W),
+                        Pointer(Y),
+                        Pointer(Bias),
+                        Conv(*p),
+                        Count(split),
+                    ]
+                } else if pass == ConvPass::Forward {
+                    vec![Pointer(X), Pointer(W), Pointer(Y), Pointer(Bias), Conv(*p)]
+                } else if flat_wgrad {
+                    // The images a block sums, the grid's y covering the batch.
+                    let images = match l.args.last() {
+                        Some(Count(i)) => *i,
+                        _ => 0,
+                    };
+                    if images == 0 || p.x.dims[0].div_ceil(images) != l.grid[1] {
+                        say(format!(
+                            "{}: {images} images a block, grid {:?}",
+                            l.entry, l.grid
+                        ));
+                    }
+                    vec![Pointer(X), Pointer(W), Pointer(Y), Conv(*p), Count(images)]
+                } else {
+                    vec![Pointer(X), Pointer(W), Pointer(Y), Conv(*p)]
+                };
+                if l.args != want {
                     say(format!("{}: arguments {:?}", l.entry, l.args));
                 }
             }
@@ -353,10 +381,15 @@ fn a_plan_as_json_names_entries_grids_and_argument_bytes() {
     let p = layer.params();
     let plan = plan_conv2d("sm_80", ConvPass::Wgrad, Precision::F32, &p, true).unwrap();
     let json = plan.to_json();
+    assert_eq!(json["format"], 1);
+    assert_eq!(json["arch"], "sm_80");
+    assert_eq!(json["pass"], "wgrad");
+    assert_eq!(json["precision"], "f32");
     let launches = json["launches"].as_array().unwrap();
     assert_eq!(launches.len(), plan.launches.len());
     for (l, j) in plan.launches.iter().zip(launches) {
         assert_eq!(j["entry"], l.entry);
+        assert_eq!(j["unit"], "conv2d.cu", "{}", l.entry);
         assert_eq!(j["grid"], serde_json::json!(l.grid));
         assert_eq!(j["args"].as_array().unwrap().len(), l.args.len());
     }
@@ -373,4 +406,80 @@ fn a_plan_as_json_names_entries_grids_and_argument_bytes() {
             .swap_bytes()
     };
     assert_eq!([word(0), word(1)], [p.x.dims[0], p.x.dims[1]]);
+}
+
+/// Shapes the kernels cannot take, an unknown architecture and flags that
+/// are not flags are errors from the plan, not panics or launches.
+#[test]
+fn bad_params_and_architectures_are_errors() {
+    let good = Layer::dense((20, 24), (36, 40)).params();
+    let plan = |arch: &str, p: &Conv2dParams| {
+        plan_conv2d(arch, ConvPass::Forward, Precision::Tf32, p, true)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(plan("sm_90a", &good), Ok(()));
+    let err = plan("sm_91", &good).unwrap_err();
+    assert!(err.contains("sm_90a"), "{err}");
+    type Damage = fn(&mut Conv2dParams);
+    let cases: [(Damage, &str); 5] = [
+        (|p| p.groups = 0, "groups"),
+        (|p| p.x.dims[0] = 0, "zero extent"),
+        (|p| p.y.dims[2] += 1, "gives output"),
+        (|p| p.w.dims[0] -= 1, "weight block"),
+        (|p| p.has_bias = 2, "flag"),
+    ];
+    for (damage, needle) in cases {
+        let mut p = good;
+        damage(&mut p);
+        let err = plan("sm_90a", &p).unwrap_err();
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+}
+
+/// `slimmable conv-plan` with a K split on the ldmatrix tiles
+/// (SLIMMABLE_GEMM_LDSM_SPLIT=2, read once a process, hence the child
+/// process): the split output is zeroed first, y forward and dx in dgrad,
+/// and the conv's count says 2; with `accumulate` nothing is zeroed.
+#[test]
+fn a_k_split_zeroes_its_output_first() {
+    let layer = r#"{"x": {"dims": [8, 128, 12, 12]}, "w": {"dims": [128, 128, 3, 3]},
+        "y": {"dims": [8, 128, 12, 12]}, "padding": [1, 1]ACC}"#;
+    let plan = |pass: &str, accumulate: bool| -> serde_json::Value {
+        let layer = layer.replace(
+            "ACC",
+            if accumulate {
+                r#", "accumulate": true"#
+            } else {
+                ""
+            },
+        );
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
+            .args(["conv-plan", "--json", "--pass", pass, "--layer", &layer])
+            .env("SLIMMABLE_GEMM_LDSM_SPLIT", "2")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(&text).unwrap()
+    };
+    for (pass, zeroed) in [("forward", "y"), ("dgrad", "x")] {
+        let json = plan(pass, false);
+        println!("{pass}: {json}");
+        assert_eq!(json["switches"]["SLIMMABLE_GEMM_LDSM_SPLIT"], "2");
+        let launches = json["launches"].as_array().unwrap();
+        assert_eq!(launches.len(), 2, "{pass}");
+        assert_eq!(launches[0]["entry"], entry::FILL_F32);
+        assert_eq!(launches[0]["unit"], "copy.cu");
+        assert_eq!(launches[0]["args"][0]["pointer"], zeroed);
+        assert!(launches[1]["entry"].as_str().unwrap().contains("ldsm"));
+        assert_eq!(launches[1]["args"][5]["u32"], 2);
+        let accumulating = plan(pass, true);
+        let launches = accumulating["launches"].as_array().unwrap();
+        assert_eq!(launches.len(), 1, "{pass}, accumulate: {accumulating}");
+    }
 }

@@ -1,6 +1,7 @@
 //! The `slimmable` command line: `devices`, `cubins`, `shaders`, `verify`, `bench`, `op`, `train`, `eval`.
 
 mod bench;
+mod conv_plan;
 mod cubins;
 mod devices;
 mod op;
@@ -10,10 +11,11 @@ mod shaders;
 mod train;
 mod verify;
 
-use crate::backend::BackendKind;
+use crate::backend::{BackendKind, Precision};
 use crate::data::DatasetKind;
 use crate::train::TrainMode;
 use clap::{Parser, Subcommand};
+use conv_plan::PassName;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -41,6 +43,30 @@ enum Command {
         /// loads there) or sm_80 (A100).
         #[arg(long, default_value = "sm_90a")]
         arch: String,
+    },
+    /// Print the CUDA launches of one conv pass (entry, grid, block, shared
+    /// memory, arguments), for an engine that loads our cubins itself; no
+    /// GPU needed. The layer is JSON: x, w and y views ({"dims": [N, C,
+    /// H, W], "strides": [...], "offset": 0}; strides default to dense),
+    /// "groups", "stride", "padding", "bias", "bias_offset", "accumulate".
+    ConvPlan {
+        /// The layer as JSON, or @PATH to read it from a file.
+        #[arg(long)]
+        layer: String,
+        #[arg(long, value_enum, default_value = "forward")]
+        pass: PassName,
+        #[arg(long, value_enum, default_value = "tf32")]
+        precision: Precision,
+        /// Architecture, as for `cubins`.
+        #[arg(long, default_value = "sm_90a")]
+        arch: String,
+        /// The x and y pointers may not be 16-byte aligned (keeps the
+        /// pointwise convs off their 16-byte gathers).
+        #[arg(long)]
+        unaligned: bool,
+        /// JSON instead of text (ConvPlan::to_json).
+        #[arg(long)]
+        json: bool,
     },
     /// Compile every WGSL kernel with one Vulkan driver and print what its
     /// compiler reports per kernel: registers, spills, scratch memory, code
@@ -257,6 +283,14 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Devices => devices::run(),
         Command::Cubins { dir, arch } => cubins::run(&dir, &arch),
+        Command::ConvPlan {
+            layer,
+            pass,
+            precision,
+            arch,
+            unaligned,
+            json,
+        } => conv_plan::run(&layer, pass.into(), precision, &arch, unaligned, json),
         Command::Shaders {
             adapter,
             entry,

@@ -64,23 +64,29 @@ fn bad(reason: String) -> Error {
     Error::invalid("conv2d", reason)
 }
 
-/// Checks every shape rule and returns the kernel parameters.
-pub fn conv_params(pass: ConvPass, a: &ConvArgs) -> Result<Conv2dParams> {
-    let (x, w, y) = (&a.x.1, &a.w.1, &a.y.1);
-    let g = a.geometry;
+/// The input- and output-side tensors as each pass calls them, so that an
+/// error names the operand the caller passed.
+fn operand_names(pass: ConvPass) -> (&'static str, &'static str) {
+    match pass {
+        ConvPass::Forward => ("x", "y"),
+        ConvPass::Dgrad => ("dx", "dy"),
+        ConvPass::Wgrad => ("x", "dy"),
+    }
+}
+
+/// The shape rules of a conv pass on its views alone, without buffers
+/// (also what `launch_conv::plan_conv2d` checks): strides, groups and
+/// extents at least 1, coordinates within 32 bits, the batch and channels
+/// of x, w and y consistent, y the size the kernel, stride and padding
+/// give, every view's elements below 2^31.
+pub fn check_views(pass: ConvPass, x: &View, w: &View, y: &View, g: ConvGeometry) -> Result<()> {
     let [n, ic, h, wd] = x.dims;
     let [yn, oc, ho, wo] = y.dims;
     let [woc, wicg, kh, kw] = w.dims;
     if g.groups == 0 || g.stride[0] == 0 || g.stride[1] == 0 {
         return Err(bad("groups and strides must be at least 1".into()));
     }
-    // The input- and output-side tensors as each pass calls them, so an
-    // error names the operand the caller passed.
-    let (xn, yn_name) = match pass {
-        ConvPass::Forward => ("x", "y"),
-        ConvPass::Dgrad => ("dx", "dy"),
-        ConvPass::Wgrad => ("x", "dy"),
-    };
+    let (xn, yn_name) = operand_names(pass);
     // The kernels form input coordinates as signed 32-bit `o·stride − pad`.
     let limit = i32::MAX as usize;
     for axis in 0..2 {
@@ -134,6 +140,16 @@ pub fn conv_params(pass: ConvPass, a: &ConvArgs) -> Result<Conv2dParams> {
     x.check_signed_32(&format!("conv2d {xn}"))?;
     w.check_signed_32("conv2d w")?;
     y.check_signed_32(&format!("conv2d {yn_name}"))?;
+    Ok(())
+}
+
+/// Checks every shape rule and returns the kernel parameters.
+pub fn conv_params(pass: ConvPass, a: &ConvArgs) -> Result<Conv2dParams> {
+    let (x, w, y) = (&a.x.1, &a.w.1, &a.y.1);
+    check_views(pass, x, w, y, a.geometry)?;
+    let (xn, yn_name) = operand_names(pass);
+    let oc = y.dims[1];
+    let g = a.geometry;
     x.check_within(&format!("conv2d {xn}"), a.x.0.len())?;
     w.check_within("conv2d w", a.w.0.len())?;
     y.check_within(&format!("conv2d {yn_name}"), a.y.0.len())?;

@@ -4,6 +4,7 @@
 //! An engine that loads our cubins itself can run the same plan on its own
 //! pointers instead of porting the route choice; the plan needs no GPU.
 
+use crate::backend::{ConvPass, Precision};
 use crate::error::{Error, Result};
 use crate::params::{Conv2dParams, FillParams};
 use std::fmt;
@@ -21,6 +22,7 @@ pub enum ConvOperand {
 }
 
 impl ConvOperand {
+    /// Its name in a plan's text and JSON.
     pub fn name(self) -> &'static str {
         match self {
             Self::X => "x",
@@ -63,11 +65,14 @@ impl fmt::Display for PlannedArg {
 pub struct PlannedLaunch {
     /// The entry point (`kernel_sources::entry`).
     pub entry: &'static str,
+    /// Blocks along x, y, z.
     pub grid: [u32; 3],
+    /// Threads a block along x, y, z.
     pub block: [u32; 3],
     /// Dynamic shared memory in bytes; past 48 KiB the entry's limit must
     /// have been raised (`launch::dynamic_shared_memory`).
     pub shared_bytes: u32,
+    /// The kernel's arguments, in its signature's order.
     pub args: Vec<PlannedArg>,
 }
 
@@ -85,18 +90,20 @@ impl PlannedLaunch {
         shared_bytes: u32,
         args: Vec<PlannedArg>,
     ) -> Result<Self> {
-        let fits = grid
-            .iter()
-            .zip(GRID_LIMITS)
-            .all(|(&g, max)| (1..=max).contains(&g));
-        if !fits {
+        let [x, y, z] = grid;
+        if grid.contains(&0) {
+            return Err(Error::invalid(
+                "conv2d",
+                format!("{entry} would launch an empty grid ({x} x {y} x {z}): a zero extent"),
+            ));
+        }
+        if grid.iter().zip(GRID_LIMITS).any(|(&g, max)| g > max) {
             return Err(Error::invalid(
                 "conv2d",
                 format!(
-                    "{entry} would need a grid of {} x {} x {} blocks, past CUDA's limits \
+                    "{entry} would need a grid of {x} x {y} x {z} blocks, past CUDA's limits \
                      (x below 2^31, y and z at most 65535): split the batch or the groups \
-                     into several calls",
-                    grid[0], grid[1], grid[2]
+                     into several calls (or lower a SLIMMABLE_* split switch, if one is set)"
                 ),
             ));
         }
@@ -125,17 +132,52 @@ impl fmt::Display for PlannedLaunch {
     }
 }
 
-/// The launches of one conv pass, to run in order on one stream.
+/// The launches of one conv pass, to run in order on one stream, and what
+/// they were planned for.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConvPlan {
+    /// The device architecture (`sm_90a` for an H100 or H200).
+    pub arch: &'static str,
+    pub pass: ConvPass,
+    /// As asked; below sm_80 the GEMMs run exact f32 whatever it says.
+    pub precision: Precision,
+    /// Whether the plan may use the 16-byte pointwise kernels (x and y
+    /// pointers 16-byte aligned).
+    pub aligned_16: bool,
+    /// In launch order; each reads what the ones before it wrote.
     pub launches: Vec<PlannedLaunch>,
 }
 
+/// The version of [`ConvPlan::to_json`]'s layout.
+pub const PLAN_JSON_FORMAT: u32 = 1;
+
+/// The kernel switches that can change a conv plan: every on/off switch,
+/// and the CUDA counts (README "Kernel switches").
+fn switches_in_effect() -> serde_json::Map<String, serde_json::Value> {
+    let counts = [
+        "SLIMMABLE_GEMM_LDSM_SPLIT",
+        "SLIMMABLE_GEMM_WGMMA_BK",
+        "SLIMMABLE_GEMM_WGMMA_STAGES",
+        "SLIMMABLE_WGRAD_SPLIT_BLOCKS",
+    ];
+    crate::settings::ON_OFF
+        .iter()
+        .chain(&counts)
+        .filter_map(|&name| Some((name.to_string(), std::env::var(name).ok()?.into())))
+        .collect()
+}
+
 impl ConvPlan {
-    /// As JSON, for engines outside Rust: each launch's entry, grid, block,
-    /// shared bytes and arguments. A pointer argument is its operand's name;
-    /// parameter structs are their bytes (little-endian, `#[repr(C)]`, as
-    /// the kernel takes them) in hex; counts are numbers.
+    /// As JSON, for engines outside Rust. A header says what the plan is
+    /// for: `format` ([`PLAN_JSON_FORMAT`]), `arch`, `pass`, `precision`,
+    /// `aligned_16`, and `switches`, the `SLIMMABLE_*` kernel switches set in
+    /// this process (none: the defaults). Then each launch's `entry`, the
+    /// `unit` whose module holds it (`slimmable cubins` names its cubin
+    /// after it), `grid`, `block`, `shared_bytes` (raise the function's
+    /// `CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES` to it when past
+    /// 48 KiB) and `args`: a pointer argument is its operand's name (x, w,
+    /// y, bias), a parameter struct its bytes in hex (little-endian,
+    /// `#[repr(C)]`, as the kernel takes it by value), a count a number.
     pub fn to_json(&self) -> serde_json::Value {
         let arg = |a: &PlannedArg| match a {
             PlannedArg::Pointer(op) => serde_json::json!({ "pointer": op.name() }),
@@ -151,6 +193,7 @@ impl ConvPlan {
             .map(|l| {
                 serde_json::json!({
                     "entry": l.entry,
+                    "unit": crate::kernel_sources::unit_of(l.entry).map(|u| u.file),
                     "grid": l.grid,
                     "block": l.block,
                     "shared_bytes": l.shared_bytes,
@@ -158,7 +201,16 @@ impl ConvPlan {
                 })
             })
             .collect();
-        serde_json::json!({ "launches": launches })
+        let (pass, precision) = (pass_name(self.pass), precision_name(self.precision));
+        serde_json::json!({
+            "format": PLAN_JSON_FORMAT,
+            "arch": self.arch,
+            "pass": pass,
+            "precision": precision,
+            "aligned_16": self.aligned_16,
+            "switches": switches_in_effect(),
+            "launches": launches,
+        })
     }
 }
 
@@ -171,6 +223,22 @@ impl fmt::Display for ConvPlan {
             write!(f, "{l}")?;
         }
         Ok(())
+    }
+}
+
+fn pass_name(pass: ConvPass) -> &'static str {
+    match pass {
+        ConvPass::Forward => "forward",
+        ConvPass::Dgrad => "dgrad",
+        ConvPass::Wgrad => "wgrad",
+    }
+}
+
+fn precision_name(precision: Precision) -> &'static str {
+    match precision {
+        Precision::F32 => "f32",
+        Precision::Tf32 => "tf32",
+        Precision::Bf16 => "bf16",
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::conv_plan::{ConvOperand, ConvPlan, PlannedArg, PlannedLaunch};
 use super::launch::{BLOCK as FILL_THREADS, CudaKernels, driver_err, elementwise_blocks};
+use super::nvrtc;
 use crate::backend::{ConvPass, Precision, positive_from_env};
 use crate::error::{Error, Result};
 use crate::kernel_sources::entry;
@@ -29,7 +30,7 @@ pub struct ConvPointers {
 
 impl ConvPointers {
     /// The pointer a plan's argument names.
-    pub fn get(&self, operand: ConvOperand) -> &sys::CUdeviceptr {
+    pub(crate) fn get(&self, operand: ConvOperand) -> &sys::CUdeviceptr {
         match operand {
             ConvOperand::X => &self.x,
             ConvOperand::W => &self.w,
@@ -288,14 +289,19 @@ pub unsafe fn launch_conv2d(
 }
 
 /// The launches that run one conv2d pass on a device of `arch` (as
-/// `nvrtc::arch_name` names it): the depthwise kernels when `is_depthwise`,
+/// `nvrtc::arch_name` names it: sm_90a for an H100 or H200), after the shape
+/// rules of `ops::conv::check_views`: the depthwise kernels when `is_depthwise`,
 /// the stem's direct kernels when [`stem_direct`], else the implicit GEMM
 /// (`precision` picks exact f32, TF32 or BF16 tensor cores; pointwise convs
 /// take its pointwise twins, the 16-byte ones only if `aligned_16`: the x
-/// and y device pointers are 16-byte aligned), with the output zeroed first
+/// and y device pointers are 16-byte aligned, as a `cuMemAlloc` buffer is
+/// and a sub-allocation may not be), with the output zeroed first
 /// where a K split adds into it; for wgrad with a bias, then the
-/// bias-gradient reduction. Reads the `SLIMMABLE_*` kernel switches, as
-/// every launch does. A grid past CUDA's limits is an error.
+/// bias-gradient reduction. The wgrad and bias gradient add into dw and db
+/// (zero them first for a plain gradient); `accumulate` only concerns the
+/// forward and dgrad. Reads the `SLIMMABLE_*` kernel switches, as every
+/// launch does. An unknown arch, a shape the kernels cannot take, or a grid
+/// past CUDA's limits is an error.
 pub fn plan_conv2d(
     arch: &str,
     pass: ConvPass,
@@ -304,6 +310,8 @@ pub fn plan_conv2d(
     aligned_16: bool,
 ) -> Result<ConvPlan> {
     use ConvOperand::{Bias, W, X, Y};
+    let arch = nvrtc::real_arch(arch)?;
+    check_plan_params(pass, p)?;
     use PlannedArg::{Conv, Count, Pointer};
     let [n, ic, h, w] = p.x.dims.map(u64::from);
     let [_, oc, ho, wo] = p.y.dims.map(u64::from);
@@ -595,7 +603,36 @@ pub fn plan_conv2d(
             vec![Pointer(Bias), Pointer(Y), Conv(*p)],
         )?);
     }
-    Ok(ConvPlan { launches })
+    Ok(ConvPlan {
+        arch,
+        pass,
+        precision,
+        aligned_16,
+        launches,
+    })
+}
+
+/// The shape rules of [`crate::ops::conv::check_views`] on a
+/// [`Conv2dParams`] an engine may have filled in itself, and its two flags.
+fn check_plan_params(pass: ConvPass, p: &Conv2dParams) -> Result<()> {
+    use crate::ops::conv::{ConvGeometry, check_views};
+    use crate::view::View;
+    for (name, flag) in [("has_bias", p.has_bias), ("accumulate", p.accumulate)] {
+        if flag > 1 {
+            return Err(Error::invalid(
+                "conv2d",
+                format!("{name} is {flag}; it is a flag, 0 or 1"),
+            ));
+        }
+    }
+    let u = |v: u32| v as usize;
+    let geometry = ConvGeometry {
+        groups: u(p.groups),
+        stride: [u(p.stride_h), u(p.stride_w)],
+        padding: [u(p.pad_h), u(p.pad_w)],
+    };
+    let view = View::from_params;
+    check_views(pass, &view(&p.x), &view(&p.w), &view(&p.y), geometry)
 }
 
 /// The stem kernels' output tiles in kernels/stem_conv.cu: the forward's
