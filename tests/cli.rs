@@ -225,6 +225,11 @@ fn bad_op_input_is_a_clear_error() {
         ),
         (&["bench", "no_such_family"], "is not one of"),
         (&["bench", "copy", "--iters", "0"], "at least 1"),
+        // Each case kept a vector of every run's time: a panic here before.
+        (
+            &["bench", "copy", "--iters", "18446744073709551615"],
+            "at most 100000",
+        ),
         // clap took a negative number for a flag: "unexpected argument".
         (&["bench", "copy", "--iters", "-2"], "not a whole number"),
         (&["verify", "--seed", "-1"], "not a whole number"),
@@ -448,7 +453,28 @@ fn cubins_names_a_file_in_the_way() {
     assert!(!t.contains("panicked"), "{t}");
     if o.status.success() {
         println!("skipped: NVRTC loads without LD_LIBRARY_PATH here (/usr/local/cuda)");
-    } else {
-        assert!(!dir.exists(), "a failed cubins left {}: {t}", dir.display());
+        return;
     }
+    assert!(!dir.exists(), "a failed cubins left {}: {t}", dir.display());
+    // A folder that was there stays, and the error says its set may be
+    // incomplete; no temporary file is left in it.
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
+        .args(["cubins", dir.to_str().unwrap(), "--arch", "sm_80"])
+        .env_remove("LD_LIBRARY_PATH")
+        .env_remove("CUDA_HOME")
+        .env_remove("CUDA_PATH")
+        .output()
+        .unwrap();
+    let t = common::output_text(&o);
+    assert!(
+        !o.status.success() && t.contains("only some units' cubins"),
+        "{t}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }

@@ -16,6 +16,15 @@ pub fn check_args(family: &str, iters: usize) -> Result<()> {
             "0 timed runs measure nothing; give at least 1",
         ));
     }
+    // Every case keeps its times to take the median; far more runs than a
+    // median needs would only hold the machine (or fail to allocate).
+    const MAX_ITERS: usize = 100_000;
+    if iters > MAX_ITERS {
+        return Err(Error::invalid(
+            "--iters",
+            format!("{iters} timed runs a case: give at most {MAX_ITERS} (the default is 20)"),
+        ));
+    }
     Ok(())
 }
 

@@ -118,12 +118,26 @@ unsafe fn compile_program(
 pub fn write_all(dir: &Path, arch: &str) -> Result<Vec<PathBuf>> {
     let made = crate::tensor_io::make_folder(dir, "the cubins")?;
     let written = compile_into(dir, arch);
-    // A folder this call made holds only its own files: a failure leaves
-    // nothing behind (not even the empty folder).
-    if written.is_err() && made {
-        let _ = std::fs::remove_dir_all(dir);
+    match written {
+        // A folder this call made holds only its own files: a failure
+        // leaves nothing behind (not even the empty folder).
+        Err(e) if made => {
+            let _ = std::fs::remove_dir_all(dir);
+            Err(e)
+        }
+        // In a folder that was there, the cubins finished stay (each one
+        // whole and named by its source's hash; the backend loads a set
+        // only when every unit's is there), and the error says so.
+        Err(e) => Err(Error::invalid(
+            "cubins",
+            format!(
+                "{e}. {} may now hold only some units' cubins for {arch}, which the backend does \
+                 not load; fix the cause and run `slimmable cubins` again",
+                dir.display()
+            ),
+        )),
+        ok => ok,
     }
-    written
 }
 
 fn compile_into(dir: &Path, arch: &str) -> Result<Vec<PathBuf>> {
@@ -134,9 +148,17 @@ fn compile_into(dir: &Path, arch: &str) -> Result<Vec<PathBuf>> {
                 s.spawn(move || -> Result<PathBuf> {
                     let path = dir.join(file_name(u, arch));
                     let tmp = path.with_extension("cubin.tmp");
-                    std::fs::write(&tmp, compile(u, arch)?).map_err(|e| Error::io(&tmp, e))?;
-                    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-                    Ok(path)
+                    let cubin = compile(u, arch)?;
+                    let stored = std::fs::write(&tmp, cubin)
+                        .map_err(|e| Error::io(&tmp, e))
+                        .and_then(|_| {
+                            std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+                        });
+                    if stored.is_err() {
+                        // No half-written temporary left beside the cubins.
+                        let _ = std::fs::remove_file(&tmp);
+                    }
+                    stored.map(|_| path)
                 })
             })
             .collect();

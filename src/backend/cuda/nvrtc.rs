@@ -137,7 +137,7 @@ pub fn real_arch(name: &str) -> Result<&'static str> {
             Error::invalid(
                 "--arch",
                 format!(
-                    "{name} is not an architecture NVRTC 13.0 builds for; use one of {}",
+                    "'{name}' is not an architecture NVRTC 13.0 builds for; use one of {}",
                     known.join(", ")
                 ),
             )
