@@ -94,6 +94,14 @@ fn corrupt_or_missing_data_is_a_clear_error() {
         check(&d, needle);
     }
 
+    // Another dataset's images, whole and well formed: only 28 × 28 ones
+    // are read (MNIST's files have no checksum to catch them).
+    let d = scratch("size");
+    write_synthetic(&d, 5, 3);
+    std::fs::remove_file(d.join("train-images-idx3-ubyte.gz")).unwrap();
+    images(&d, &idx::encode(&[5, 32, 32], &vec![7; 5 * 32 * 32]));
+    check(&d, "are 28×28");
+
     let d = scratch("count");
     write_synthetic(&d, 5, 3);
     std::fs::remove_file(d.join("train-images-idx3-ubyte.gz")).unwrap();

@@ -118,6 +118,9 @@ impl DatasetKind {
 
 /// Where `scripts/setup.sh` installs what it fetches: `SLIMMABLE_CACHE`,
 /// else `~/.cache/slimmable` (as scripts/env.sh decides).
+/// The side of every MNIST and Fashion-MNIST image.
+const IMAGE_SIDE: usize = 28;
+
 fn cache_dir() -> PathBuf {
     match std::env::var_os(CACHE_ENV) {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
@@ -203,6 +206,19 @@ impl Dataset {
                 &img_path,
                 format!(
                     "holds {count} images of {height}×{width} pixels; the file is corrupt or empty"
+                ),
+            ));
+        }
+        // Both datasets are 28×28; MNIST's files carry no checksum here, so
+        // a foreign IDX file of another size would otherwise be resized and
+        // evaluated without a word.
+        if (height, width) != (IMAGE_SIDE, IMAGE_SIDE) {
+            return Err(Error::io(
+                &img_path,
+                format!(
+                    "holds images of {height}×{width} pixels; {} images are {IMAGE_SIDE}×{IMAGE_SIDE}, so this is another dataset's file: {}",
+                    kind.display_name(),
+                    kind.install_hint()
                 ),
             ));
         }
