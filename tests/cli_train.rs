@@ -18,8 +18,15 @@ fn t(shape: Vec<usize>, data: Vec<f32>) -> HostTensor {
     HostTensor::new(shape, data).unwrap()
 }
 
+/// Runs `op` on `input`; the output is named after the input too, so that
+/// two tests running the same op at once (the test threads share one
+/// folder) do not write and read each other's file.
 fn run_op(op: &str, params: &str, input: &Path, backend: &str) -> (Output, PathBuf) {
-    let out = scratch(&format!("{op}-{backend}.safetensors"));
+    let stem = input
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("input");
+    let out = scratch(&format!("{stem}-{op}-{backend}.safetensors"));
     (common::run_op(op, params, input, &out, backend), out)
 }
 
