@@ -13,4 +13,7 @@ export SLIMMABLE_REQUIRE_DATA="${SLIMMABLE_REQUIRE_DATA:-1}"
 
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
+# The examples as programs (`cargo test` builds them only as test harnesses):
+# tests/cuda_backend_on_cpu.rs runs cuda_raw_launch on the libcuda stand-in.
+cargo build --examples
 cargo test --all-targets

@@ -537,8 +537,9 @@ fn every_kernel_switch_passes_verify() {
 /// The README's raw-launch example (an engine's own context, buffers and
 /// stream; a slice copy and a sliced conv's forward and weight gradient
 /// through `launch_conv2d`), which checks its own results against plain
-/// loops, run on the stand-in. `cargo test --all-targets` builds it; a run
-/// of this file alone may not, and then says so (a failure where
+/// loops, run on the stand-in. `cargo build --examples` builds it as a
+/// program (scripts/test.sh does; `cargo test` builds examples only as test
+/// harnesses); without it the test says so (a failure where
 /// SLIMMABLE_REQUIRE_NVRTC=1, as in CI).
 #[test]
 fn the_raw_launch_example_computes_what_its_loops_do() {
@@ -552,7 +553,7 @@ fn the_raw_launch_example_computes_what_its_loops_do() {
     let example = profile_dir.join("examples").join("cuda_raw_launch");
     if !example.exists() {
         let why = format!(
-            "{} is not built: `cargo test --all-targets` or `cargo build --examples` builds it",
+            "{} is not built: `cargo build --examples` builds it (scripts/test.sh does)",
             example.display()
         );
         assert!(
