@@ -442,13 +442,16 @@ fn cubins_names_a_file_in_the_way() {
     // is made: the folder goes again.
     let dir = scratch("cubins-no-nvrtc");
     let _ = std::fs::remove_dir_all(&dir);
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
-        .args(["cubins", dir.to_str().unwrap(), "--arch", "sm_80"])
-        .env_remove("LD_LIBRARY_PATH")
-        .env_remove("CUDA_HOME")
-        .env_remove("CUDA_PATH")
-        .output()
-        .unwrap();
+    let cubins_without_nvrtc = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
+            .args(["cubins", dir.to_str().unwrap(), "--arch", "sm_80"])
+            .env_remove("LD_LIBRARY_PATH")
+            .env_remove("CUDA_HOME")
+            .env_remove("CUDA_PATH")
+            .output()
+            .unwrap()
+    };
+    let o = cubins_without_nvrtc();
     let t = common::output_text(&o);
     assert!(!t.contains("panicked"), "{t}");
     if o.status.success() {
@@ -459,13 +462,7 @@ fn cubins_names_a_file_in_the_way() {
     // A folder that was there stays, and the error says its set may be
     // incomplete; no temporary file is left in it.
     std::fs::create_dir_all(&dir).unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_slimmable"))
-        .args(["cubins", dir.to_str().unwrap(), "--arch", "sm_80"])
-        .env_remove("LD_LIBRARY_PATH")
-        .env_remove("CUDA_HOME")
-        .env_remove("CUDA_PATH")
-        .output()
-        .unwrap();
+    let o = cubins_without_nvrtc();
     let t = common::output_text(&o);
     assert!(
         !o.status.success() && t.contains("only some units' cubins"),

@@ -93,15 +93,7 @@ pub fn run(
     unaligned: bool,
     json: bool,
 ) -> Result<i32> {
-    let text = match layer_json.strip_prefix('@') {
-        Some(file) => std::fs::read_to_string(file).map_err(|e| {
-            Error::io(
-                file,
-                format!("{e}; --layer @PATH reads the JSON from PATH, or give the JSON itself"),
-            )
-        })?,
-        None => layer_json.to_string(),
-    };
+    let text = super::json_or_file(layer_json, "--layer")?;
     let spec: LayerSpec = serde_json::from_str(&text)
         .map_err(|e| Error::invalid("--layer", format!("{e}; expected e.g. {EXAMPLE}")))?;
     let (x, w, y) = (spec.x.view(), spec.w.view(), spec.y.view());

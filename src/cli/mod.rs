@@ -400,6 +400,20 @@ pub fn main() -> i32 {
     }
 }
 
+/// A JSON option's text: the value itself, or with `@PATH` the file at
+/// PATH (`flag` names the option in the error).
+fn json_or_file(value: &str, flag: &str) -> crate::error::Result<String> {
+    match value.strip_prefix('@') {
+        Some(file) => std::fs::read_to_string(file).map_err(|e| {
+            crate::error::Error::io(
+                file,
+                format!("{e}; {flag} @PATH reads the JSON from PATH, or give the JSON itself"),
+            )
+        }),
+        None => Ok(value.to_string()),
+    }
+}
+
 /// A count or size option: a whole number, 0 or more. (Declared with
 /// `allow_negative_numbers`, so that `--epochs -1` reaches this message
 /// rather than clap's "unexpected argument '-1'".)

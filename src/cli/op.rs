@@ -19,15 +19,7 @@ pub fn run(
         }
         return Ok(0);
     }
-    let params = match params.strip_prefix('@') {
-        Some(file) => std::fs::read_to_string(file).map_err(|e| {
-            Error::io(
-                file,
-                format!("{e}; --params @PATH reads the JSON from PATH, or give the JSON itself"),
-            )
-        })?,
-        None => params.to_string(),
-    };
+    let params = super::json_or_file(params, "--params")?;
     let inputs = match inputs {
         Some(p) if p.is_dir() => {
             return Err(Error::io(
